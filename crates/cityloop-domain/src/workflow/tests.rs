@@ -1,0 +1,335 @@
+use chrono::TimeZone;
+use proptest::prelude::*;
+
+use super::*;
+use crate::enums::{Channel, RequestType, Satisfaction, Urgency};
+
+fn t0() -> DateTime<Utc> {
+    // Monday 2026-11-23 09:00 in Beijing.
+    Utc.with_ymd_and_hms(2026, 11, 23, 1, 0, 0).unwrap()
+}
+
+fn actor(role: Role) -> Actor {
+    Actor { user_id: Some(UserId(role as i64 + 1)), name: role.label_zh().into(), roles: vec![role], unit_id: Some(UnitId(7)) }
+}
+
+fn standard(amount: u32, mode: TimingMode) -> CaseStandard {
+    CaseStandard { limit: TimeLimit::new(amount, mode), urgency: Urgency::Normal, filing_condition: String::new(), closing_condition: String::new() }
+}
+
+fn new_case(kind: RequestType) -> Case {
+    let mut c = Case::reported(Channel::Hotline, kind, "路灯不亮".into(), "小区门口路灯坏了".into(), Urgency::Normal, t0());
+    c.id = CaseId(1);
+    c.category_id = Some(CategoryId(3));
+    c
+}
+
+struct Runner {
+    calendar: WorkCalendar,
+    standard: CaseStandard,
+    now: DateTime<Utc>,
+    case: Case,
+}
+
+impl Runner {
+    fn new(kind: RequestType) -> Self {
+        Self { calendar: WorkCalendar::default(), standard: standard(4, TimingMode::WorkingHours), now: t0(), case: new_case(kind) }
+    }
+
+    fn try_move(&mut self, role: Role, mv: Move) -> Result<Outcome, MoveError> {
+        let ctx = MoveContext { now: self.now, calendar: &self.calendar, standard: Some(&self.standard), master: None, whistle_report_hours: 1 };
+        apply(&self.case, &mv, &actor(role), &Relation::all(), &ctx)
+    }
+
+    fn step(&mut self, role: Role, mv: Move) -> Outcome {
+        let out = self.try_move(role, mv).expect("move applies");
+        assert_eq!(out.case.version, self.case.version + 1);
+        assert_eq!(out.flow.from, Some(self.case.state));
+        assert_eq!(out.flow.to, out.case.state);
+        assert_eq!(out.flow.role, Some(role));
+        self.case = out.case.clone();
+        out
+    }
+
+    fn later(&mut self, hours: i64) {
+        self.now += Duration::hours(hours);
+    }
+}
+
+#[test]
+fn the_hotline_loop_runs_from_intake_to_reopen() {
+    let mut r = Runner::new(RequestType::Complaint);
+    r.step(Role::Lead, Move::File { category: None });
+    assert_eq!(r.case.state, S::Registered);
+    r.step(Role::Dispatcher, Move::Dispatch { unit: UnitId(7), assisting: vec![UnitId(8)] });
+    assert_eq!(r.case.state, S::PendingSign);
+    // 4 working hours from Monday 09:00: 14:00 after lunch... 09-12 = 3 h, 14-15 = 1 h.
+    assert_eq!(r.case.deadline, Some(Utc.with_ymd_and_hms(2026, 11, 23, 7, 0, 0).unwrap()));
+    let out = r.step(Role::Handler, Move::Return { reason: "不属于本单位职责".into() });
+    assert_eq!(out.flow.note.as_deref(), Some("不属于本单位职责"));
+    r.step(Role::Dispatcher, Move::ApproveReturn);
+    assert_eq!((r.case.state, r.case.unit_id, r.case.deadline), (S::Registered, None, None));
+    r.step(Role::Dispatcher, Move::Dispatch { unit: UnitId(9), assisting: vec![] });
+    assert_eq!(r.case.first_unit_id, Some(UnitId(7)), "first-receiver responsibility stays with the first unit");
+    r.step(Role::Handler, Move::Sign);
+    let before = r.case.deadline.unwrap();
+    r.step(Role::Handler, Move::Extend { amount: ExtensionAmount::Hours(2), reason: "需协调物业".into() });
+    assert_eq!(r.case.deadline, Some(before), "the deadline moves only when approved");
+    r.step(Role::Dispatcher, Move::ApproveExtension);
+    assert_eq!(r.case.deadline, Some(Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap()));
+    assert_eq!(r.case.extensions, 1);
+    r.later(2);
+    r.step(Role::Handler, Move::Submit { result: "已更换灯泡".into() });
+    r.step(Role::Dispatcher, Move::Rework { reason: "照片不清楚".into() });
+    assert_eq!((r.case.state, r.case.reworks), (S::Handling, 1));
+    r.step(Role::Handler, Move::Submit { result: "已更换灯泡, 附照片".into() });
+    let revisit = Revisit { contacted: true, solved: true, satisfaction: Satisfaction::Satisfied };
+    r.step(Role::Operator, Move::Revisit(revisit));
+    assert_eq!(r.case.state, S::ClosePending);
+    let out = r.step(Role::Lead, Move::Close);
+    assert_eq!(out.effects, vec![Effect::CloseMerged]);
+    assert_eq!(r.case.closed_at, Some(r.now));
+    r.later(24);
+    r.step(Role::Operator, Move::Reopen);
+    assert_eq!((r.case.state, r.case.reopens, r.case.closed_at, r.case.revisit), (S::Handling, 1, None, None));
+    assert!(r.case.deadline.unwrap() > r.now);
+}
+
+#[test]
+fn the_inspector_path_verifies_and_checks_on_site() {
+    let mut r = Runner::new(RequestType::Report);
+    r.step(Role::Operator, Move::RequestVerification);
+    r.step(Role::Inspector, Move::Verify);
+    r.step(Role::Lead, Move::File { category: None });
+    r.step(Role::Dispatcher, Move::Dispatch { unit: UnitId(7), assisting: vec![] });
+    r.step(Role::Handler, Move::Sign);
+    r.step(Role::Handler, Move::Submit { result: "已清理".into() });
+    r.step(Role::Inspector, Move::Check { passed: false });
+    assert_eq!((r.case.state, r.case.reworks), (S::Handling, 1));
+    r.step(Role::Handler, Move::Submit { result: "已彻底清理".into() });
+    r.step(Role::Inspector, Move::Check { passed: true });
+    r.step(Role::Lead, Move::Close);
+    assert_eq!(r.case.state, S::Closed);
+}
+
+#[test]
+fn a_move_in_the_wrong_state_lists_the_allowed_moves() {
+    let mut r = Runner::new(RequestType::Complaint);
+    let err = r.try_move(Role::Lead, Move::Close).unwrap_err();
+    match err {
+        MoveError::Illegal { kind, state, allowed, .. } => {
+            assert_eq!((kind, state), (MoveKind::Close, S::Reported));
+            assert_eq!(allowed, vec![MoveKind::RequestVerification, MoveKind::File, MoveKind::Void, MoveKind::Supervise]);
+        }
+        other => panic!("expected an illegal move, got {other:?}"),
+    }
+}
+
+#[test]
+fn a_role_that_never_makes_a_move_is_forbidden() {
+    let mut r = Runner::new(RequestType::Complaint);
+    assert!(matches!(r.try_move(Role::Handler, Move::File { category: None }), Err(MoveError::Forbidden { .. })));
+    assert!(matches!(r.try_move(Role::Leader, Move::Supervise { level: 1 }), Err(MoveError::Forbidden { .. })));
+}
+
+#[test]
+fn a_handler_outside_the_unit_cannot_sign() {
+    let r = Runner { case: Case { state: S::PendingSign, unit_id: Some(UnitId(1)), ..new_case(RequestType::Complaint) }, ..Runner::new(RequestType::Complaint) };
+    let ctx = MoveContext { now: r.now, calendar: &r.calendar, standard: None, master: None, whistle_report_hours: 1 };
+    let rel = Relation { in_unit: false, ..Relation::default() };
+    let err = apply(&r.case, &Move::Sign, &actor(Role::Handler), &rel, &ctx).unwrap_err();
+    assert!(matches!(err, MoveError::Forbidden { kind: MoveKind::Sign, .. }));
+}
+
+#[test]
+fn extensions_are_limited_to_two_each_at_most_the_original_limit() {
+    let mut r = Runner::new(RequestType::Complaint);
+    r.step(Role::Lead, Move::File { category: None });
+    r.step(Role::Dispatcher, Move::Dispatch { unit: UnitId(7), assisting: vec![] });
+    r.step(Role::Handler, Move::Sign);
+    let too_long = r.try_move(Role::Handler, Move::Extend { amount: ExtensionAmount::Hours(5), reason: "x".into() });
+    assert!(matches!(too_long, Err(MoveError::Invalid { field: "hours", .. })));
+    let days = r.try_move(Role::Handler, Move::Extend { amount: ExtensionAmount::Days(1), reason: "x".into() });
+    assert!(matches!(days, Err(MoveError::Invalid { field: "hours", .. })), "1 working day = 8 working hours > 4");
+    let no_reason = r.try_move(Role::Handler, Move::Extend { amount: ExtensionAmount::Hours(1), reason: " ".into() });
+    assert!(matches!(no_reason, Err(MoveError::Invalid { field: "reason", .. })));
+    for _ in 0..2 {
+        r.step(Role::Handler, Move::Extend { amount: ExtensionAmount::Hours(4), reason: "x".into() });
+        r.step(Role::Dispatcher, Move::ApproveExtension);
+    }
+    let third = r.try_move(Role::Handler, Move::Extend { amount: ExtensionAmount::Hours(1), reason: "x".into() });
+    assert!(matches!(third, Err(MoveError::Illegal { .. })));
+    assert!(!allowed_moves(&r.case, &actor(Role::Handler), &Relation::all()).contains(&MoveKind::Extend));
+}
+
+#[test]
+fn a_suspension_is_allowed_once_and_gives_back_the_time_left() {
+    let mut r = Runner::new(RequestType::Complaint);
+    r.standard = standard(2, TimingMode::Continuous);
+    r.step(Role::Lead, Move::File { category: None });
+    r.step(Role::Dispatcher, Move::Dispatch { unit: UnitId(7), assisting: vec![] });
+    r.step(Role::Handler, Move::Sign);
+    let until = r.now + Duration::days(3);
+    assert!(matches!(
+        r.try_move(Role::Handler, Move::Suspend { until: r.now, reason: "x".into() }),
+        Err(MoveError::Invalid { field: "until", .. })
+    ));
+    r.step(Role::Handler, Move::Suspend { until, reason: "等待施工许可".into() });
+    r.later(1);
+    r.step(Role::Dispatcher, Move::ApproveSuspension);
+    assert_eq!(r.case.state, S::Suspended);
+    r.later(72);
+    r.step(Role::Dispatcher, Move::Resume);
+    // One hour was left when the clock stopped.
+    assert_eq!(r.case.deadline, Some(r.now + Duration::hours(1)));
+    let again = r.try_move(Role::Handler, Move::Suspend { until: r.now + Duration::days(1), reason: "x".into() });
+    assert!(matches!(again, Err(MoveError::Illegal { .. })));
+}
+
+#[test]
+fn consultations_are_answered_directly_but_complaints_are_not() {
+    let mut r = Runner::new(RequestType::Consultation);
+    r.step(Role::Operator, Move::Answer { answer: "办理地点在区政务服务中心".into() });
+    assert_eq!(r.case.state, S::Closed);
+    let mut r = Runner::new(RequestType::Complaint);
+    assert!(matches!(r.try_move(Role::Operator, Move::Answer { answer: "x".into() }), Err(MoveError::Illegal { .. })));
+}
+
+#[test]
+fn merging_needs_an_open_master_and_the_merged_case_closes_with_it() {
+    let r = Runner::new(RequestType::Complaint);
+    let mut master = new_case(RequestType::Complaint);
+    master.id = CaseId(2);
+    master.number = "20261123-000002".into();
+    let ctx = MoveContext { now: r.now, calendar: &r.calendar, standard: None, master: Some(&master), whistle_report_hours: 1 };
+    let out = apply(&r.case, &Move::Merge { into: CaseId(2) }, &actor(Role::Operator), &Relation::all(), &ctx).unwrap();
+    assert_eq!((out.case.state, out.case.master_id), (S::Merged, Some(CaseId(2))));
+    let closed = apply(&out.case, &Move::CloseWithMaster, &Actor::system(), &Relation::default(), &ctx).unwrap();
+    assert_eq!(closed.case.state, S::Closed);
+    assert!(matches!(apply(&closed.case, &Move::Reopen, &actor(Role::Operator), &Relation::all(), &ctx), Err(MoveError::Illegal { .. })));
+
+    let self_ctx = MoveContext { master: Some(&r.case), ..ctx };
+    assert!(matches!(
+        apply(&r.case, &Move::Merge { into: CaseId(1) }, &actor(Role::Operator), &Relation::all(), &self_ctx),
+        Err(MoveError::Invalid { field: "into", .. })
+    ));
+}
+
+#[test]
+fn a_whistle_summons_units_with_a_report_in_deadline() {
+    let mut r = Runner::new(RequestType::Complaint);
+    r.step(Role::Lead, Move::File { category: None });
+    let out = r.step(Role::Coordinator, Move::Whistle { units: vec![UnitId(3), UnitId(4), UnitId(3)] });
+    assert_eq!(out.effects, vec![Effect::Summon { units: vec![UnitId(3), UnitId(4)], report_by: r.now + Duration::hours(1) }]);
+    let out = r.step(Role::Handler, Move::ReportIn);
+    assert_eq!(out.effects, vec![Effect::ReportedIn { unit: UnitId(7) }]);
+}
+
+#[test]
+fn only_the_platform_marks_a_case_overdue() {
+    let mut r = Runner::new(RequestType::Complaint);
+    r.step(Role::Lead, Move::File { category: None });
+    r.step(Role::Dispatcher, Move::Dispatch { unit: UnitId(7), assisting: vec![] });
+    r.later(30);
+    assert!(matches!(r.try_move(Role::Dispatcher, Move::Overdue), Err(MoveError::Forbidden { .. })));
+    let ctx = MoveContext { now: r.now, calendar: &r.calendar, standard: None, master: None, whistle_report_hours: 1 };
+    let out = apply(&r.case, &Move::Overdue, &Actor::system(), &Relation::default(), &ctx).unwrap();
+    assert_eq!(out.case.overdue_at, Some(r.now));
+    assert!(apply(&out.case, &Move::Overdue, &Actor::system(), &Relation::default(), &ctx).is_err(), "never twice");
+}
+
+/// Any move, with plausible fields, made by someone holding every role.
+fn any_move() -> impl Strategy<Value = Move> {
+    let reason = Just("原因".to_string());
+    prop_oneof![
+        Just(Move::RequestVerification),
+        Just(Move::Verify),
+        Just(Move::Answer { answer: "答复".into() }),
+        Just(Move::File { category: None }),
+        reason.clone().prop_map(|reason| Move::Void { reason }),
+        (1i64..4).prop_map(|u| Move::Dispatch { unit: UnitId(u), assisting: vec![UnitId(9)] }),
+        Just(Move::Sign),
+        reason.clone().prop_map(|reason| Move::Return { reason }),
+        Just(Move::ApproveReturn),
+        Just(Move::RejectReturn),
+        (1u32..6).prop_map(|h| Move::Extend { amount: ExtensionAmount::Hours(h), reason: "x".into() }),
+        Just(Move::ApproveExtension),
+        Just(Move::RejectExtension),
+        (1i64..100).prop_map(|h| Move::Suspend { until: t0() + Duration::days(400) + Duration::hours(h), reason: "x".into() }),
+        Just(Move::ApproveSuspension),
+        Just(Move::RejectSuspension),
+        Just(Move::Resume),
+        Just(Move::Submit { result: "结果".into() }),
+        reason.prop_map(|reason| Move::Rework { reason }),
+        any::<bool>().prop_map(|passed| Move::Check { passed }),
+        (any::<bool>(), any::<bool>(), 0usize..3).prop_map(|(contacted, solved, s)| Move::Revisit(Revisit {
+            contacted,
+            solved,
+            satisfaction: Satisfaction::ALL[s]
+        })),
+        Just(Move::Close),
+        Just(Move::Reopen),
+        (0u32..5).prop_map(|level| Move::Supervise { level }),
+        Just(Move::Escalate { to: UnitId(1) }),
+        Just(Move::Whistle { units: vec![UnitId(2)] }),
+        Just(Move::ReportIn),
+        Just(Move::Overdue),
+    ]
+}
+
+/// What must hold of every case, whatever happened to it.
+fn check_invariants(c: &Case) -> Result<(), TestCaseError> {
+    let handled = matches!(c.state, S::PendingSign | S::Handling | S::Suspended | S::Feedback | S::ClosePending | S::ReturnReview);
+    if handled {
+        prop_assert!(c.unit_id.is_some(), "a case in {:?} has a unit", c.state);
+        prop_assert!(c.deadline.is_some(), "a case in {:?} has a deadline", c.state);
+    }
+    prop_assert_eq!(c.state == S::Suspended, c.suspended_at.is_some());
+    prop_assert!(c.pending.is_none() || c.state == S::Handling, "requests wait only while handling");
+    prop_assert!(c.extensions <= MAX_EXTENSIONS && c.suspensions <= MAX_SUSPENSIONS);
+    prop_assert_eq!(matches!(c.state, S::Closed | S::Voided), c.closed_at.is_some());
+    prop_assert!(c.supervision_level <= MAX_SUPERVISION_LEVEL);
+    prop_assert!(c.unit_id.is_none() || c.first_unit_id.is_some());
+    if let Some(u) = c.unit_id {
+        prop_assert!(!c.assisting_units.contains(&u) || c.escalations > 0);
+    }
+    Ok(())
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    /// No sequence of moves, by anyone, at any pace, reaches an inconsistent case; every applied move
+    /// bumps the version by one and is recorded from the old state to the new.
+    #[test]
+    fn no_sequence_of_moves_reaches_an_inconsistent_case(
+        moves in proptest::collection::vec((any_move(), 0i64..30), 1..60),
+        kind in 0usize..7,
+    ) {
+        let calendar = WorkCalendar::default();
+        let std = standard(4, TimingMode::WorkingHours);
+        let mut case = new_case(RequestType::ALL[kind]);
+        let mut now = t0();
+        let mut everyone = actor(Role::Admin);
+        everyone.roles = Role::ALL.to_vec();
+        for (mv, hours) in moves {
+            now += Duration::hours(hours);
+            let ctx = MoveContext { now, calendar: &calendar, standard: Some(&std), master: None, whistle_report_hours: 1 };
+            let who = if mv.kind().is_system() { Actor::system() } else { everyone.clone() };
+            match apply(&case, &mv, &who, &Relation::all(), &ctx) {
+                Ok(out) => {
+                    prop_assert_eq!(out.case.version, case.version + 1);
+                    prop_assert_eq!(out.flow.from, Some(case.state));
+                    prop_assert_eq!(out.flow.to, out.case.state);
+                    prop_assert!(mv.kind().is_system() || allowed_moves(&case, &who, &Relation::all()).contains(&mv.kind()));
+                    case = out.case;
+                }
+                Err(MoveError::Illegal { allowed, .. }) => {
+                    prop_assert!(!allowed.contains(&mv.kind()) || precondition(mv.kind(), &case).is_err());
+                }
+                Err(_) => {}
+            }
+            check_invariants(&case)?;
+        }
+    }
+}

@@ -1,0 +1,251 @@
+//! Storage for cityloop on SQLite (the embedded default) or PostgreSQL, chosen by the database URL.
+//!
+//! One implementation over portable SQL (`$n` placeholders, integer timestamps in milliseconds, JSON
+//! text for lists) through sqlx's `Any` driver; the engines differ only in their migrations and in a
+//! few statements noted where they are. Every public write is one transaction, and the flow record of
+//! a move is written in the same transaction as the case it changes.
+
+mod args;
+pub mod cases;
+pub mod reference;
+mod rows;
+pub mod users;
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, ConnectOptions, Executor};
+
+pub use cases::{CaseFilter, CaseList, CaseScope, CaseSort, CreatedCase, MoveWrite, NoticeRow, WhistleRow};
+pub use reference::{CategoryRow, DivisionRow, GridRow, UnitRow};
+pub use users::{TokenRow, UserRow};
+
+/// Which engine a URL selects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    /// Picks the engine from the URL scheme; anything else is refused.
+    pub fn from_url(url: &str) -> Result<Self, StoreError> {
+        if url.starts_with("sqlite:") {
+            Ok(Backend::Sqlite)
+        } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+            Ok(Backend::Postgres)
+        } else {
+            Err(StoreError::UnsupportedUrl(redact_url(url)))
+        }
+    }
+}
+
+/// A URL with its password replaced, safe for logs and errors.
+pub fn redact_url(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(scheme_end), Some(at)) if at > scheme_end => {
+            let userinfo = &url[scheme_end + 3..at];
+            match userinfo.find(':') {
+                Some(colon) => format!("{}{}:***{}", &url[..scheme_end + 3], &userinfo[..colon], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+/// Storage errors, mapped once from sqlx's.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("not found")]
+    NotFound,
+    /// A unique constraint was violated (e.g. a username or code already taken).
+    #[error("already exists: {0}")]
+    Duplicate(String),
+    /// The case changed since the caller read it.
+    #[error("the case was changed by someone else; reload it and try again")]
+    StaleVersion,
+    #[error("unsupported database URL `{0}`: use sqlite://FILE or postgres://…")]
+    UnsupportedUrl(String),
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
+    #[error("stored data is inconsistent: {0}")]
+    Corrupt(String),
+    #[error("migration failed: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("database error: {0}")]
+    Database(sqlx::Error),
+}
+
+impl From<sqlx::Error> for StoreError {
+    fn from(e: sqlx::Error) -> Self {
+        match &e {
+            sqlx::Error::RowNotFound => StoreError::NotFound,
+            sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Duplicate(db.message().to_string()),
+            sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+                StoreError::Unavailable(e.to_string())
+            }
+            _ => StoreError::Database(e),
+        }
+    }
+}
+
+/// Result type of the store.
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+static SQLITE_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
+static POSTGRES_MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
+
+/// Connection settings.
+#[derive(Debug, Clone)]
+pub struct DbOptions {
+    pub url: String,
+    /// Connections for reads (PostgreSQL: the whole pool).
+    pub max_connections: u32,
+    /// SQLite `synchronous`: `NORMAL` survives a crash of the process (the WAL is on disk); `FULL`
+    /// also survives a power cut, at the price of an fsync per commit.
+    pub sqlite_synchronous: String,
+}
+
+impl DbOptions {
+    pub fn new(url: impl Into<String>) -> Self {
+        Self { url: url.into(), max_connections: 8, sqlite_synchronous: "NORMAL".into() }
+    }
+}
+
+/// The store: a writer pool and a reader pool (the same pool on PostgreSQL).
+#[derive(Clone)]
+pub struct Store {
+    backend: Backend,
+    write: AnyPool,
+    read: AnyPool,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("backend", &self.backend).finish_non_exhaustive()
+    }
+}
+
+impl Store {
+    /// Connects without migrating.
+    pub async fn connect(options: &DbOptions) -> Result<Self> {
+        sqlx::any::install_default_drivers();
+        let backend = Backend::from_url(&options.url)?;
+        match backend {
+            Backend::Sqlite => {
+                let url = sqlite_url_with_create(&options.url);
+                let connect = AnyConnectOptions::from_str(&url)?.disable_statement_logging();
+                let sync = match options.sqlite_synchronous.to_ascii_uppercase().as_str() {
+                    "FULL" => "FULL",
+                    "OFF" => "OFF",
+                    _ => "NORMAL",
+                };
+                let pragmas = format!(
+                    "pragma journal_mode = wal; pragma synchronous = {sync}; pragma busy_timeout = 10000; \
+                     pragma foreign_keys = on; pragma cache_size = -65536; pragma temp_store = memory;"
+                );
+                let pool = |max: u32| {
+                    let pragmas = pragmas.clone();
+                    AnyPoolOptions::new()
+                        .max_connections(max)
+                        .acquire_timeout(Duration::from_secs(30))
+                        .after_connect(move |conn, _| {
+                            let pragmas = pragmas.clone();
+                            Box::pin(async move {
+                                conn.execute(pragmas.as_str()).await?;
+                                Ok(())
+                            })
+                        })
+                        .connect_with(connect.clone())
+                };
+                // SQLite has one writer at a time: one writer connection queues writes in-process
+                // instead of spinning on SQLITE_BUSY.
+                let write = pool(1).await?;
+                let read = pool(options.max_connections.max(1)).await?;
+                Ok(Self { backend, write, read })
+            }
+            Backend::Postgres => {
+                let connect = AnyConnectOptions::from_str(&options.url)?.disable_statement_logging();
+                let pool = AnyPoolOptions::new()
+                    .max_connections(options.max_connections.max(2))
+                    .acquire_timeout(Duration::from_secs(10))
+                    .connect_with(connect)
+                    .await?;
+                Ok(Self { backend, write: pool.clone(), read: pool })
+            }
+        }
+    }
+
+    /// Connects and brings the schema up to date.
+    pub async fn open(options: &DbOptions) -> Result<Self> {
+        let store = Self::connect(options).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Runs the embedded migrations of the engine.
+    pub async fn migrate(&self) -> Result<()> {
+        match self.backend {
+            Backend::Sqlite => SQLITE_MIGRATOR.run(&self.write).await?,
+            Backend::Postgres => POSTGRES_MIGRATOR.run(&self.write).await?,
+        }
+        Ok(())
+    }
+
+    /// The engine in use.
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    /// Checks the database answers.
+    pub async fn ping(&self) -> Result<()> {
+        sqlx::query("select 1").execute(&self.read).await?;
+        Ok(())
+    }
+
+    /// Closes the pools (waits for connections in use).
+    pub async fn close(&self) {
+        self.write.close().await;
+        self.read.close().await;
+    }
+
+    pub(crate) fn reader(&self) -> &AnyPool {
+        &self.read
+    }
+
+    pub(crate) fn writer(&self) -> &AnyPool {
+        &self.write
+    }
+}
+
+/// sqlx opens SQLite files read-write but does not create them unless asked.
+fn sqlite_url_with_create(url: &str) -> String {
+    if url.contains("mode=") || url.contains(":memory:") {
+        url.to_string()
+    } else if url.contains('?') {
+        format!("{url}&mode=rwc")
+    } else {
+        format!("{url}?mode=rwc")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_url_scheme_selects_the_engine() {
+        assert_eq!(Backend::from_url("sqlite://data/cityloop.db").unwrap(), Backend::Sqlite);
+        assert_eq!(Backend::from_url("postgres://u@h/db").unwrap(), Backend::Postgres);
+        assert!(matches!(Backend::from_url("mysql://root:secret@h/db"), Err(StoreError::UnsupportedUrl(u)) if u == "mysql://root:***@h/db"));
+    }
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(redact_url("postgres://alice:pw@host:5432/db"), "postgres://alice:***@host:5432/db");
+        assert_eq!(redact_url("postgres://alice@host/db"), "postgres://alice@host/db");
+        assert_eq!(redact_url("sqlite://x.db"), "sqlite://x.db");
+    }
+}

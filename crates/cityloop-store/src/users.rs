@@ -1,0 +1,159 @@
+//! Users, their grids, and API tokens (stored as SHA-256 hashes, never in clear).
+
+use chrono::{DateTime, Utc};
+use cityloop_domain::{GridId, Role, UnitId, UserId};
+use serde::{Deserialize, Serialize};
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use crate::rows::{from_ms, ms};
+use crate::{Result, Store};
+
+/// A user as stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UserRow {
+    pub id: UserId,
+    pub username: String,
+    pub name: String,
+    #[serde(skip)]
+    pub password_hash: String,
+    pub roles: Vec<Role>,
+    pub unit_id: Option<UnitId>,
+    pub grids: Vec<GridId>,
+    pub active: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A token as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TokenRow {
+    pub user_id: UserId,
+    pub expires_at: DateTime<Utc>,
+    pub revoked: bool,
+}
+
+fn roles_text(roles: &[Role]) -> String {
+    roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(",")
+}
+
+fn user_from_row(r: &AnyRow) -> Result<UserRow> {
+    let roles: String = r.try_get("roles")?;
+    Ok(UserRow {
+        id: UserId(r.try_get("id")?),
+        username: r.try_get("username")?,
+        name: r.try_get("name")?,
+        password_hash: r.try_get("password_hash")?,
+        roles: roles.split(',').filter_map(Role::parse).collect(),
+        unit_id: r.try_get::<Option<i64>, _>("unit_id")?.map(UnitId),
+        grids: Vec::new(),
+        active: r.try_get::<i64, _>("active")? != 0,
+        created_at: from_ms(r.try_get("created_at")?),
+    })
+}
+
+const USER_COLUMNS: &str = "id, username, name, password_hash, roles, unit_id, active, created_at";
+
+impl Store {
+    /// Adds a user with their grids, in one transaction.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn insert_user(
+        &self,
+        username: &str,
+        name: &str,
+        password_hash: &str,
+        roles: &[Role],
+        unit: Option<UnitId>,
+        grids: &[GridId],
+        now: DateTime<Utc>,
+    ) -> Result<UserId> {
+        let mut tx = self.writer().begin().await?;
+        let id: i64 = sqlx::query_scalar(
+            "insert into users (username, name, password_hash, roles, unit_id, active, created_at) \
+             values ($1, $2, $3, $4, $5, 1, $6) returning id",
+        )
+        .bind(username)
+        .bind(name)
+        .bind(password_hash)
+        .bind(roles_text(roles))
+        .bind(unit.map(|u| u.0))
+        .bind(ms(now))
+        .fetch_one(&mut *tx)
+        .await?;
+        for g in grids {
+            sqlx::query("insert into user_grids (user_id, grid_id) values ($1, $2)").bind(id).bind(g.0).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(UserId(id))
+    }
+
+    async fn with_grids(&self, mut user: UserRow) -> Result<UserRow> {
+        let grids: Vec<i64> = sqlx::query_scalar("select grid_id from user_grids where user_id = $1 order by grid_id")
+            .bind(user.id.0)
+            .fetch_all(self.reader())
+            .await?;
+        user.grids = grids.into_iter().map(GridId).collect();
+        Ok(user)
+    }
+
+    /// A user by login name.
+    pub async fn user_by_username(&self, username: &str) -> Result<Option<UserRow>> {
+        let row = sqlx::query(&format!("select {USER_COLUMNS} from users where username = $1"))
+            .bind(username)
+            .fetch_optional(self.reader())
+            .await?;
+        match row {
+            Some(r) => Ok(Some(self.with_grids(user_from_row(&r)?).await?)),
+            None => Ok(None),
+        }
+    }
+
+    /// A user by id.
+    pub async fn get_user(&self, id: UserId) -> Result<UserRow> {
+        let row = sqlx::query(&format!("select {USER_COLUMNS} from users where id = $1")).bind(id.0).fetch_one(self.reader()).await?;
+        self.with_grids(user_from_row(&row)?).await
+    }
+
+    /// All users, by id (without their grids).
+    pub async fn list_users(&self) -> Result<Vec<UserRow>> {
+        let rows = sqlx::query(&format!("select {USER_COLUMNS} from users order by id")).fetch_all(self.reader()).await?;
+        rows.iter().map(user_from_row).collect()
+    }
+
+    /// Stores a new token.
+    pub async fn insert_token(&self, token_hash: &str, user: UserId, now: DateTime<Utc>, expires_at: DateTime<Utc>) -> Result<()> {
+        sqlx::query("insert into tokens (token_hash, user_id, created_at, expires_at) values ($1, $2, $3, $4)")
+            .bind(token_hash)
+            .bind(user.0)
+            .bind(ms(now))
+            .bind(ms(expires_at))
+            .execute(self.writer())
+            .await?;
+        Ok(())
+    }
+
+    /// Looks a token up by its hash.
+    pub async fn token(&self, token_hash: &str) -> Result<Option<TokenRow>> {
+        let row = sqlx::query("select user_id, expires_at, revoked_at from tokens where token_hash = $1")
+            .bind(token_hash)
+            .fetch_optional(self.reader())
+            .await?;
+        row.map(|r| {
+            Ok(TokenRow {
+                user_id: UserId(r.try_get("user_id")?),
+                expires_at: from_ms(r.try_get("expires_at")?),
+                revoked: r.try_get::<Option<i64>, _>("revoked_at")?.is_some(),
+            })
+        })
+        .transpose()
+    }
+
+    /// Revokes one token; `false` if there was no such live token.
+    pub async fn revoke_token(&self, token_hash: &str, now: DateTime<Utc>) -> Result<bool> {
+        let done = sqlx::query("update tokens set revoked_at = $1 where token_hash = $2 and revoked_at is null")
+            .bind(ms(now))
+            .bind(token_hash)
+            .execute(self.writer())
+            .await?;
+        Ok(done.rows_affected() > 0)
+    }
+}
