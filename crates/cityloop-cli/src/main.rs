@@ -1,1 +1,366 @@
-fn main() {}
+//! The `cityloop` binary: a thin layer over the library crates that reads settings and flags.
+
+mod settings;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context, Result};
+use cityloop_app::admin::NewUser;
+use cityloop_app::demo::{DemoOptions, DemoReport, DEMO_PASSWORD};
+use cityloop_app::moves::UnitRef;
+use cityloop_app::{App, AppError, AppSettings, SystemClock};
+use cityloop_store::{DbOptions, Store};
+use clap::{Parser, Subcommand};
+use settings::Settings;
+
+#[derive(Parser)]
+#[command(
+    name = "cityloop",
+    version,
+    about = "A city's 12345 hotline and grid management on one closed loop"
+)]
+struct Cli {
+    /// Settings file (default: ./cityloop.toml if present).
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start the platform (migrates the database; loads the demo city into an empty one).
+    Serve {
+        #[arg(long)]
+        database: Option<String>,
+        #[arg(long)]
+        addr: Option<String>,
+        /// Do not load the demo city on an empty database.
+        #[arg(long)]
+        no_demo: bool,
+    },
+    /// Bring the database schema up to date and exit.
+    Migrate {
+        #[arg(long)]
+        database: Option<String>,
+    },
+    /// Load the demo city into an empty database.
+    Demo {
+        #[arg(long)]
+        database: Option<String>,
+        /// Historical cases to generate.
+        #[arg(long, default_value_t = 2000)]
+        cases: usize,
+        #[arg(long, default_value_t = 12345)]
+        seed: u64,
+        /// Password of every demo user.
+        #[arg(long, default_value = DEMO_PASSWORD)]
+        password: String,
+        /// Months of history.
+        #[arg(long, default_value_t = 6)]
+        months: u32,
+    },
+    /// Manage users.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+    /// Import the three-level category CSV (一级分类,二级分类,三级分类).
+    ImportCategories {
+        file: PathBuf,
+        #[arg(long)]
+        database: Option<String>,
+    },
+    /// Import unit grids from a GeoJSON FeatureCollection (property `code`: 15 digits).
+    ImportGrids {
+        file: PathBuf,
+        #[arg(long)]
+        database: Option<String>,
+    },
+    /// Run the background jobs once (overdue marking, resuming suspensions) and exit.
+    Jobs {
+        #[arg(long)]
+        database: Option<String>,
+    },
+    /// Settings helpers.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Add a user.
+    Add {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        name: String,
+        /// A role (repeat for several): admin, operator, lead, dispatcher, handler, inspector, coordinator, leader, citizen, recipient.
+        #[arg(long = "role", required = true)]
+        roles: Vec<String>,
+        /// Unit code or id.
+        #[arg(long)]
+        unit: Option<String>,
+        /// Grid code (repeat for several).
+        #[arg(long = "grid")]
+        grids: Vec<String>,
+        /// The password (or set CITYLOOP_NEW_PASSWORD).
+        #[arg(long, env = "CITYLOOP_NEW_PASSWORD", hide_env_values = true)]
+        password: String,
+        #[arg(long)]
+        database: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Print the default settings file.
+    Default,
+}
+
+fn init_logging(settings: &Settings) {
+    use tracing_subscriber::EnvFilter;
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&settings.log.filter));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if settings.log.format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+async fn open_app(settings: &Settings, database: Option<String>) -> Result<App> {
+    let url = database.unwrap_or_else(|| settings.database.url.clone());
+    if let Some(path) = url.strip_prefix("sqlite://") {
+        let path = path.split('?').next().unwrap_or(path);
+        if let Some(dir) = std::path::Path::new(path)
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty())
+        {
+            std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+        }
+    }
+    let options = DbOptions {
+        url: url.clone(),
+        max_connections: settings.database.max_connections,
+        sqlite_synchronous: settings.database.sqlite_synchronous.clone(),
+    };
+    let store = Store::open(&options)
+        .await
+        .with_context(|| format!("opening {}", cityloop_store::redact_url(&url)))?;
+    let app_settings = AppSettings {
+        token_ttl_hours: settings.auth.token_ttl_hours,
+        attachments_dir: settings.attachments.dir.clone(),
+        max_attachment_bytes: settings.attachments.max_bytes,
+        whistle_report_hours: settings.workflow.whistle_report_hours,
+    };
+    Ok(App::new(store, app_settings, Arc::new(SystemClock)).await?)
+}
+
+fn print_demo(report: &DemoReport, password: &str) {
+    println!(
+        "demo city 云湖市 loaded: {} divisions, {} grids, {} units, {} categories, {} catalogue rules, {} cases",
+        report.divisions, report.grids, report.units, report.categories, report.catalogue_rules, report.cases
+    );
+    println!("users (password for all: {password}):");
+    for u in report
+        .users
+        .iter()
+        .filter(|u| !u.username.starts_with("h-") && !u.username.starts_with("c-"))
+    {
+        let roles: Vec<&str> = u.roles.iter().map(|r| r.as_str()).collect();
+        println!("  {:<12} {:<24} {}", u.username, u.name, roles.join(","));
+    }
+    let handlers: Vec<_> = report
+        .users
+        .iter()
+        .filter(|u| u.username.starts_with("h-"))
+        .collect();
+    let coordinators: Vec<_> = report
+        .users
+        .iter()
+        .filter(|u| u.username.starts_with("c-"))
+        .collect();
+    println!("  {} unit handlers, e.g.:", handlers.len());
+    for u in handlers.iter().take(6) {
+        println!(
+            "  {:<22} {}",
+            u.username,
+            u.unit.as_deref().unwrap_or_default()
+        );
+    }
+    println!(
+        "  {} street coordinators, e.g. {}",
+        coordinators.len(),
+        coordinators.first().map_or("", |u| u.username.as_str())
+    );
+}
+
+async fn shutdown_signal(tx: tokio::sync::watch::Sender<bool>) {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = terminate => {} }
+    tracing::info!("shutting down");
+    let _ = tx.send(true);
+}
+
+fn describe(e: AppError) -> anyhow::Error {
+    anyhow::anyhow!("{e}")
+}
+
+#[tokio::main]
+async fn main() -> Result<()> {
+    let cli = Cli::parse();
+    let settings = Settings::load(cli.config.as_deref())?;
+    init_logging(&settings);
+    match cli.command {
+        Command::Serve {
+            database,
+            addr,
+            no_demo,
+        } => {
+            let app = open_app(&settings, database).await?;
+            if settings.demo.load_on_first_start && !no_demo && app.is_empty_city().await? {
+                let options = DemoOptions {
+                    seed: settings.demo.seed,
+                    cases: settings.demo.cases,
+                    ..DemoOptions::default()
+                };
+                let report = app.load_demo(&options).await.map_err(describe)?;
+                print_demo(&report, &options.password);
+            }
+            let addr = addr.unwrap_or_else(|| settings.server.addr.clone());
+            let listener = tokio::net::TcpListener::bind(&addr)
+                .await
+                .with_context(|| format!("binding {addr}"))?;
+            let bound = listener.local_addr()?;
+            println!("cityloop listening on http://{bound}  (API: http://{bound}/api/v1, OpenAPI: http://{bound}/api/v1/openapi.json)");
+            let (tx, rx) = tokio::sync::watch::channel(false);
+            let jobs_app = app.clone();
+            let every = Duration::from_secs(settings.workflow.jobs_interval_seconds.max(1));
+            let jobs = tokio::spawn(async move { jobs_app.run_jobs(every, rx).await });
+            let mut done = tx.subscribe();
+            tokio::spawn(shutdown_signal(tx));
+            cityloop_http::serve(listener, app.clone(), async move {
+                let _ = done.changed().await;
+            })
+            .await?;
+            let _ = jobs.await;
+            app.store.close().await;
+        }
+        Command::Migrate { database } => {
+            let app = open_app(&settings, database).await?;
+            println!("database schema is up to date ({:?})", app.store.backend());
+        }
+        Command::Demo {
+            database,
+            cases,
+            seed,
+            password,
+            months,
+        } => {
+            let app = open_app(&settings, database).await?;
+            let started = std::time::Instant::now();
+            let report = app
+                .load_demo(&DemoOptions {
+                    seed,
+                    cases,
+                    password: password.clone(),
+                    months,
+                })
+                .await
+                .map_err(describe)?;
+            print_demo(&report, &password);
+            println!("loaded in {:.1} s", started.elapsed().as_secs_f64());
+        }
+        Command::User {
+            command:
+                UserCommand::Add {
+                    username,
+                    name,
+                    roles,
+                    unit,
+                    grids,
+                    password,
+                    database,
+                },
+        } => {
+            let app = open_app(&settings, database).await?;
+            let unit = unit.map(|u| u.parse::<i64>().map_or(UnitRef::Code(u), UnitRef::Id));
+            let user = app
+                .add_user(
+                    None,
+                    NewUser {
+                        username,
+                        password,
+                        name,
+                        roles,
+                        unit,
+                        grids: Some(grids),
+                    },
+                )
+                .await
+                .map_err(describe)?;
+            println!("added user {} (id {})", user.username, user.id);
+        }
+        Command::ImportCategories { file, database } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("{}: cannot read as UTF-8 text", file.display()))?;
+            let app = open_app(&settings, database).await?;
+            let report = app
+                .import_categories_csv(&file.display().to_string(), &text)
+                .await
+                .map_err(describe)?;
+            println!(
+                "{}: {} categories created or updated",
+                file.display(),
+                report.created_or_updated
+            );
+        }
+        Command::ImportGrids { file, database } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("{}: cannot read as UTF-8 text", file.display()))?;
+            let app = open_app(&settings, database).await?;
+            let report = app
+                .import_grids_geojson(&text)
+                .await
+                .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+            println!(
+                "{}: {} grids created or updated",
+                file.display(),
+                report.created_or_updated
+            );
+        }
+        Command::Jobs { database } => {
+            let app = open_app(&settings, database).await?;
+            let report = app.run_jobs_once().await.map_err(describe)?;
+            println!(
+                "marked overdue: {}, resumed: {}",
+                report.marked_overdue, report.resumed
+            );
+        }
+        Command::Config {
+            command: ConfigCommand::Default,
+        } => print!("{}", settings::DEFAULT_TOML),
+    }
+    Ok(())
+}

@@ -57,10 +57,20 @@ mod tests {
 
     #[test]
     fn the_most_specific_rule_wins() {
-        let rules = vec![rule(1, 100, None, 50), rule(2, 100, Some(2), 60), rule(3, 100, Some(3), 70), rule(4, 10, Some(4), 80)];
+        let rules = vec![
+            rule(1, 100, None, 50),
+            rule(2, 100, Some(2), 60),
+            rule(3, 100, Some(3), 70),
+            rule(4, 10, Some(4), 80),
+        ];
         assert_eq!(resolve(&rules, &LEAF, &COMMUNITY).unwrap().id, 3);
         // Another district: only the city-wide rule of the leaf applies.
-        assert_eq!(resolve(&rules, &LEAF, &[DivisionId(9), DivisionId(1)]).unwrap().id, 1);
+        assert_eq!(
+            resolve(&rules, &LEAF, &[DivisionId(9), DivisionId(1)])
+                .unwrap()
+                .id,
+            1
+        );
     }
 
     #[test]

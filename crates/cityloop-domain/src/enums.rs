@@ -78,7 +78,10 @@ impl RequestType {
     pub fn can_be_answered_directly(self) -> bool {
         matches!(
             self,
-            RequestType::Consultation | RequestType::Praise | RequestType::Suggestion | RequestType::Other
+            RequestType::Consultation
+                | RequestType::Praise
+                | RequestType::Suggestion
+                | RequestType::Other
         )
     }
 }
@@ -196,7 +199,10 @@ mod tests {
 
     #[test]
     fn serde_uses_the_wire_names() {
-        assert_eq!(serde_json::to_string(&State::PendingSign).unwrap(), "\"pending_sign\"");
+        assert_eq!(
+            serde_json::to_string(&State::PendingSign).unwrap(),
+            "\"pending_sign\""
+        );
         assert_eq!(
             serde_json::from_str::<Satisfaction>("\"basically_satisfied\"").unwrap(),
             Satisfaction::BasicallySatisfied

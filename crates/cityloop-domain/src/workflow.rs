@@ -12,7 +12,10 @@ use crate::ids::{CaseId, CategoryId, UnitId, UserId};
 use crate::standard::{CaseStandard, TimeLimit};
 
 /// The limit used when a case has no category standard ("general: 7 days" of the 12345 defaults).
-pub const DEFAULT_LIMIT: TimeLimit = TimeLimit { amount: 7, mode: TimingMode::CalendarDays };
+pub const DEFAULT_LIMIT: TimeLimit = TimeLimit {
+    amount: 7,
+    mode: TimingMode::CalendarDays,
+};
 /// Extensions allowed per case.
 pub const MAX_EXTENSIONS: u32 = 2;
 /// Suspensions allowed per case.
@@ -87,7 +90,10 @@ impl std::fmt::Display for MoveKind {
 impl MoveKind {
     /// Moves made by the platform itself, never through the API.
     pub fn is_system(self) -> bool {
-        matches!(self, MoveKind::Report | MoveKind::Overdue | MoveKind::CloseWithMaster)
+        matches!(
+            self,
+            MoveKind::Report | MoveKind::Overdue | MoveKind::CloseWithMaster
+        )
     }
 }
 
@@ -104,34 +110,65 @@ pub enum ExtensionAmount {
 pub enum Move {
     RequestVerification,
     Verify,
-    Answer { answer: String },
+    Answer {
+        answer: String,
+    },
     /// File the case; `category` replaces the case's category when given.
-    File { category: Option<CategoryId> },
-    Void { reason: String },
-    Dispatch { unit: UnitId, assisting: Vec<UnitId> },
+    File {
+        category: Option<CategoryId>,
+    },
+    Void {
+        reason: String,
+    },
+    Dispatch {
+        unit: UnitId,
+        assisting: Vec<UnitId>,
+    },
     Sign,
-    Return { reason: String },
+    Return {
+        reason: String,
+    },
     ApproveReturn,
     RejectReturn,
-    Extend { amount: ExtensionAmount, reason: String },
+    Extend {
+        amount: ExtensionAmount,
+        reason: String,
+    },
     ApproveExtension,
     RejectExtension,
-    Suspend { until: DateTime<Utc>, reason: String },
+    Suspend {
+        until: DateTime<Utc>,
+        reason: String,
+    },
     ApproveSuspension,
     RejectSuspension,
     Resume,
-    Submit { result: String },
-    Rework { reason: String },
-    Check { passed: bool },
+    Submit {
+        result: String,
+    },
+    Rework {
+        reason: String,
+    },
+    Check {
+        passed: bool,
+    },
     Revisit(Revisit),
     Close,
     Reopen,
-    Supervise { level: u32 },
+    Supervise {
+        level: u32,
+    },
     /// Hand the case up to `to`, the parent of its current unit (resolved by the caller).
-    Escalate { to: UnitId },
-    Whistle { units: Vec<UnitId> },
+    Escalate {
+        to: UnitId,
+    },
+    Whistle {
+        units: Vec<UnitId>,
+    },
     ReportIn,
-    Merge { into: CaseId },
+    Merge {
+        into: CaseId,
+    },
     Overdue,
     CloseWithMaster,
 }
@@ -186,7 +223,12 @@ pub struct Actor {
 impl Actor {
     /// The platform's own jobs.
     pub fn system() -> Self {
-        Self { user_id: None, name: "系统".into(), roles: vec![], unit_id: None }
+        Self {
+            user_id: None,
+            name: "系统".into(),
+            roles: vec![],
+            unit_id: None,
+        }
     }
 
     fn is_system(&self) -> bool {
@@ -215,7 +257,14 @@ pub struct Relation {
 impl Relation {
     /// An actor related to the case in every way (city-level staff, tests).
     pub fn all() -> Self {
-        Self { in_unit: true, assisting: true, in_grid: true, is_reporter: true, in_street: true, summoned: true }
+        Self {
+            in_unit: true,
+            assisting: true,
+            in_grid: true,
+            is_reporter: true,
+            in_street: true,
+            summoned: true,
+        }
     }
 }
 
@@ -239,7 +288,10 @@ pub enum Effect {
     /// Issue a supervision notice to the case's unit.
     Notice { level: u32, overdue: bool },
     /// Summon units, each to report in by `report_by`.
-    Summon { units: Vec<UnitId>, report_by: DateTime<Utc> },
+    Summon {
+        units: Vec<UnitId>,
+        report_by: DateTime<Utc>,
+    },
     /// Record that the actor's unit reported in.
     ReportedIn { unit: UnitId },
     /// Close the cases merged into this one.
@@ -279,14 +331,25 @@ pub enum MoveError {
     Forbidden { kind: MoveKind, reason: String },
     /// The move does not apply to the case as it stands.
     #[error("cannot {kind} a case that is {state}: {reason}")]
-    Illegal { kind: MoveKind, state: State, reason: String, allowed: Vec<MoveKind> },
+    Illegal {
+        kind: MoveKind,
+        state: State,
+        reason: String,
+        allowed: Vec<MoveKind>,
+    },
     /// A field of the move is missing or wrong.
     #[error("{field}: {message}")]
-    Invalid { field: &'static str, message: String },
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
 }
 
 fn invalid(field: &'static str, message: impl Into<String>) -> MoveError {
-    MoveError::Invalid { field, message: message.into() }
+    MoveError::Invalid {
+        field,
+        message: message.into(),
+    }
 }
 
 /// Which relation to the case a role needs for a move.
@@ -321,8 +384,17 @@ use State as S;
 fn rule(kind: MoveKind) -> (&'static [State], &'static [(Role, Scope)]) {
     use MoveKind as K;
     use Scope::*;
-    const OPEN: &[State] =
-        &[S::Reported, S::Verifying, S::Registered, S::PendingSign, S::ReturnReview, S::Handling, S::Suspended, S::Feedback, S::ClosePending];
+    const OPEN: &[State] = &[
+        S::Reported,
+        S::Verifying,
+        S::Registered,
+        S::PendingSign,
+        S::ReturnReview,
+        S::Handling,
+        S::Suspended,
+        S::Feedback,
+        S::ClosePending,
+    ];
     match kind {
         K::Report => (&[], &[]),
         K::RequestVerification => (&[S::Reported], &[(R::Operator, Any), (R::Lead, Any)]),
@@ -344,10 +416,19 @@ fn rule(kind: MoveKind) -> (&'static [State], &'static [(Role, Scope)]) {
         K::Close => (&[S::ClosePending], &[(R::Lead, Any)]),
         K::Reopen => (&[S::Closed], &[(R::Operator, Any), (R::Citizen, Reporter)]),
         K::Supervise => (OPEN, &[(R::Dispatcher, Any), (R::Lead, Any)]),
-        K::Escalate => (&[S::PendingSign, S::Handling], &[(R::Handler, Unit), (R::Dispatcher, Any)]),
-        K::Whistle => (&[S::Registered, S::PendingSign, S::Handling], &[(R::Coordinator, Street)]),
+        K::Escalate => (
+            &[S::PendingSign, S::Handling],
+            &[(R::Handler, Unit), (R::Dispatcher, Any)],
+        ),
+        K::Whistle => (
+            &[S::Registered, S::PendingSign, S::Handling],
+            &[(R::Coordinator, Street)],
+        ),
         K::ReportIn => (OPEN, &[(R::Handler, Summoned)]),
-        K::Merge => (&[S::Reported, S::Verifying, S::Registered], &[(R::Operator, Any), (R::Dispatcher, Any)]),
+        K::Merge => (
+            &[S::Reported, S::Verifying, S::Registered],
+            &[(R::Operator, Any), (R::Dispatcher, Any)],
+        ),
         K::Overdue => (&[S::PendingSign, S::Handling], &[]),
         K::CloseWithMaster => (&[S::Merged], &[]),
     }
@@ -358,45 +439,85 @@ fn precondition(kind: MoveKind, case: &Case) -> Result<(), String> {
     use MoveKind as K;
     let fail = |reason: &str| Err(reason.to_string());
     match kind {
-        K::Answer if !case.request_type.can_be_answered_directly() => {
-            fail("only consultations, praise, suggestions and other requests can be answered directly")
+        K::Answer if !case.request_type.can_be_answered_directly() => fail(
+            "only consultations, praise, suggestions and other requests can be answered directly",
+        ),
+        K::Extend | K::Suspend if case.pending.is_some() => {
+            fail("a request is already waiting for the dispatcher")
         }
-        K::Extend | K::Suspend if case.pending.is_some() => fail("a request is already waiting for the dispatcher"),
-        K::Extend if case.extensions >= MAX_EXTENSIONS => fail("a case can be extended at most twice"),
-        K::Suspend if case.suspensions >= MAX_SUSPENSIONS => fail("a case can be suspended only once"),
-        K::ApproveExtension | K::RejectExtension if !matches!(case.pending, Some(PendingRequest::Extension { .. })) => {
+        K::Extend if case.extensions >= MAX_EXTENSIONS => {
+            fail("a case can be extended at most twice")
+        }
+        K::Suspend if case.suspensions >= MAX_SUSPENSIONS => {
+            fail("a case can be suspended only once")
+        }
+        K::ApproveExtension | K::RejectExtension
+            if !matches!(case.pending, Some(PendingRequest::Extension { .. })) =>
+        {
             fail("no extension request is waiting")
         }
-        K::ApproveSuspension | K::RejectSuspension if !matches!(case.pending, Some(PendingRequest::Suspension { .. })) => {
+        K::ApproveSuspension | K::RejectSuspension
+            if !matches!(case.pending, Some(PendingRequest::Suspension { .. })) =>
+        {
             fail("no suspension request is waiting")
         }
         K::Revisit if case.state != S::Feedback && case.master_id.is_none() => {
             fail("only merged cases are revisited outside the feedback step")
         }
-        K::Revisit if case.state != S::Feedback && case.revisit.is_some() => fail("this merged case was already revisited"),
-        K::Reopen if case.master_id.is_some() => fail("a merged case is reopened through its master case"),
-        K::Reopen if case.unit_id.is_none() && case.result.is_none() => fail("the case was never handled"),
-        K::Overdue if case.overdue_at.is_some() || case.deadline.is_none() => fail("already overdue or without deadline"),
+        K::Revisit if case.state != S::Feedback && case.revisit.is_some() => {
+            fail("this merged case was already revisited")
+        }
+        K::Reopen if case.master_id.is_some() => {
+            fail("a merged case is reopened through its master case")
+        }
+        K::Reopen if case.unit_id.is_none() && case.result.is_none() => {
+            fail("the case was never handled")
+        }
+        K::Overdue if case.overdue_at.is_some() || case.deadline.is_none() => {
+            fail("already overdue or without deadline")
+        }
         _ => Ok(()),
     }
 }
 
 /// Checks a move kind, giving the role the actor makes it in.
-fn permits(kind: MoveKind, case: &Case, actor: &Actor, rel: &Relation) -> Result<Option<Role>, MoveError> {
+fn permits(
+    kind: MoveKind,
+    case: &Case,
+    actor: &Actor,
+    rel: &Relation,
+) -> Result<Option<Role>, MoveError> {
     let (from, grants) = rule(kind);
-    let role = if kind.is_system() {
+    let role = if actor.is_system() && kind == MoveKind::Resume {
+        // The platform resumes a suspension whose date has come.
+        None
+    } else if kind.is_system() {
         if !actor.is_system() {
-            return Err(MoveError::Forbidden { kind, reason: "only the platform makes this move".into() });
+            return Err(MoveError::Forbidden {
+                kind,
+                reason: "only the platform makes this move".into(),
+            });
         }
         None
     } else {
-        let by_role: Vec<_> = grants.iter().filter(|(r, _)| actor.roles.contains(r)).collect();
+        let by_role: Vec<_> = grants
+            .iter()
+            .filter(|(r, _)| actor.roles.contains(r))
+            .collect();
         if by_role.is_empty() {
-            return Err(MoveError::Forbidden { kind, reason: "none of your roles may make this move".into() });
+            return Err(MoveError::Forbidden {
+                kind,
+                reason: "none of your roles may make this move".into(),
+            });
         }
         match by_role.iter().find(|(_, scope)| scope.holds(rel)) {
             Some((role, _)) => Some(*role),
-            None => return Err(MoveError::Forbidden { kind, reason: "the case is outside your unit, grids or area".into() }),
+            None => {
+                return Err(MoveError::Forbidden {
+                    kind,
+                    reason: "the case is outside your unit, grids or area".into(),
+                })
+            }
         }
     };
     let illegal = |reason: String| MoveError::Illegal {
@@ -406,14 +527,21 @@ fn permits(kind: MoveKind, case: &Case, actor: &Actor, rel: &Relation) -> Result
         allowed: allowed_moves(case, actor, rel),
     };
     if !from.contains(&case.state) {
-        return Err(illegal(format!("{kind} applies only to cases that are {}", state_list(from))));
+        return Err(illegal(format!(
+            "{kind} applies only to cases that are {}",
+            state_list(from)
+        )));
     }
     precondition(kind, case).map_err(illegal)?;
     Ok(role)
 }
 
 fn state_list(states: &[State]) -> String {
-    states.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+    states
+        .iter()
+        .map(|s| s.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// The moves an actor may make on a case now (without their fields).
@@ -425,7 +553,9 @@ pub fn allowed_moves(case: &Case, actor: &Actor, rel: &Relation) -> Vec<MoveKind
         .filter(|k| {
             let (from, grants) = rule(*k);
             from.contains(&case.state)
-                && grants.iter().any(|(r, s)| actor.roles.contains(r) && s.holds(rel))
+                && grants
+                    .iter()
+                    .any(|(r, s)| actor.roles.contains(r) && s.holds(rel))
                 && precondition(*k, case).is_ok()
         })
         .collect()
@@ -441,19 +571,34 @@ fn required(field: &'static str, text: &str) -> Result<String, MoveError> {
 }
 
 /// Converts an extension into the units of the case's limit.
-fn extension_in_limit_units(amount: ExtensionAmount, limit: TimeLimit, calendar: &WorkCalendar) -> Result<u32, MoveError> {
-    let per_day_hours = u32::try_from(calendar.working_seconds_per_day() / 3600).unwrap_or(8).max(1);
+fn extension_in_limit_units(
+    amount: ExtensionAmount,
+    limit: TimeLimit,
+    calendar: &WorkCalendar,
+) -> Result<u32, MoveError> {
+    let per_day_hours = u32::try_from(calendar.working_seconds_per_day() / 3600)
+        .unwrap_or(8)
+        .max(1);
     match (amount, limit.mode) {
         (ExtensionAmount::Hours(h), TimingMode::Continuous | TimingMode::WorkingHours) => Ok(h),
         (ExtensionAmount::Days(d), TimingMode::Continuous) => Ok(d.saturating_mul(24)),
         (ExtensionAmount::Days(d), TimingMode::WorkingHours) => Ok(d.saturating_mul(per_day_hours)),
         (ExtensionAmount::Days(d), TimingMode::WorkingDays | TimingMode::CalendarDays) => Ok(d),
-        (ExtensionAmount::Hours(_), _) => Err(invalid("hours", "this case's limit counts days: give `days`")),
+        (ExtensionAmount::Hours(_), _) => Err(invalid(
+            "hours",
+            "this case's limit counts days: give `days`",
+        )),
     }
 }
 
 /// Applies a move to a case.
-pub fn apply(case: &Case, mv: &Move, actor: &Actor, rel: &Relation, ctx: &MoveContext<'_>) -> Result<Outcome, MoveError> {
+pub fn apply(
+    case: &Case,
+    mv: &Move,
+    actor: &Actor,
+    rel: &Relation,
+    ctx: &MoveContext<'_>,
+) -> Result<Outcome, MoveError> {
     let kind = mv.kind();
     let role = permits(kind, case, actor, rel)?;
     let now = ctx.now;
@@ -471,7 +616,9 @@ pub fn apply(case: &Case, mv: &Move, actor: &Actor, rel: &Relation, ctx: &MoveCo
             c.closed_at = Some(now);
         }
         Move::File { category } => {
-            let standard = ctx.standard.ok_or_else(|| invalid("category", "must be a leaf category with a case standard"))?;
+            let standard = ctx.standard.ok_or_else(|| {
+                invalid("category", "must be a leaf category with a case standard")
+            })?;
             if let Some(cat) = category {
                 c.category_id = Some(*cat);
             }
@@ -519,23 +666,43 @@ pub fn apply(case: &Case, mv: &Move, actor: &Actor, rel: &Relation, ctx: &MoveCo
             let limit = c.limit.unwrap_or(DEFAULT_LIMIT);
             let units = extension_in_limit_units(*amount, limit, ctx.calendar)?;
             if units == 0 {
-                return Err(invalid(if limit.counts_hours() { "hours" } else { "days" }, "must be at least 1"));
+                return Err(invalid(
+                    if limit.counts_hours() {
+                        "hours"
+                    } else {
+                        "days"
+                    },
+                    "must be at least 1",
+                ));
             }
             if units > limit.amount {
                 return Err(invalid(
-                    if limit.counts_hours() { "hours" } else { "days" },
-                    format!("an extension may add at most the original limit ({})", limit.describe_zh()),
+                    if limit.counts_hours() {
+                        "hours"
+                    } else {
+                        "days"
+                    },
+                    format!(
+                        "an extension may add at most the original limit ({})",
+                        limit.describe_zh()
+                    ),
                 ));
             }
             data = serde_json::json!({ "amount": units, "mode": limit.mode });
             note = Some(reason.clone());
-            c.pending = Some(PendingRequest::Extension { amount: units, reason });
+            c.pending = Some(PendingRequest::Extension {
+                amount: units,
+                reason,
+            });
         }
         Move::ApproveExtension => {
             if let Some(PendingRequest::Extension { amount, .. }) = c.pending.take() {
                 let limit = c.limit.unwrap_or(DEFAULT_LIMIT);
                 let from = c.deadline.unwrap_or(now);
-                c.deadline = Some(ctx.calendar.deadline(from, TimeLimit::new(amount, limit.mode)));
+                c.deadline = Some(
+                    ctx.calendar
+                        .deadline(from, TimeLimit::new(amount, limit.mode)),
+                );
                 c.extensions += 1;
                 data = serde_json::json!({ "amount": amount, "deadline": c.deadline });
             }
@@ -548,7 +715,10 @@ pub fn apply(case: &Case, mv: &Move, actor: &Actor, rel: &Relation, ctx: &MoveCo
             }
             data = serde_json::json!({ "until": until });
             note = Some(reason.clone());
-            c.pending = Some(PendingRequest::Suspension { until: *until, reason });
+            c.pending = Some(PendingRequest::Suspension {
+                until: *until,
+                reason,
+            });
         }
         Move::ApproveSuspension => {
             if let Some(PendingRequest::Suspension { until, .. }) = c.pending.take() {
@@ -605,7 +775,10 @@ pub fn apply(case: &Case, mv: &Move, actor: &Actor, rel: &Relation, ctx: &MoveCo
             c.revisit = None;
             c.pending = None;
             if c.unit_id.is_some() {
-                let limit = c.limit.or(ctx.standard.map(|s| s.limit)).unwrap_or(DEFAULT_LIMIT);
+                let limit = c
+                    .limit
+                    .or(ctx.standard.map(|s| s.limit))
+                    .unwrap_or(DEFAULT_LIMIT);
                 c.limit = Some(limit);
                 c.deadline = Some(ctx.calendar.deadline(now, limit));
                 c.state = S::Handling;
@@ -616,10 +789,16 @@ pub fn apply(case: &Case, mv: &Move, actor: &Actor, rel: &Relation, ctx: &MoveCo
         }
         Move::Supervise { level } => {
             if !(1..=MAX_SUPERVISION_LEVEL).contains(level) {
-                return Err(invalid("level", format!("must be 1 to {MAX_SUPERVISION_LEVEL}")));
+                return Err(invalid(
+                    "level",
+                    format!("must be 1 to {MAX_SUPERVISION_LEVEL}"),
+                ));
             }
             c.supervision_level = c.supervision_level.max(*level);
-            effects.push(Effect::Notice { level: *level, overdue: false });
+            effects.push(Effect::Notice {
+                level: *level,
+                overdue: false,
+            });
             data = serde_json::json!({ "level": level });
         }
         Move::Escalate { to } => {
@@ -638,7 +817,9 @@ pub fn apply(case: &Case, mv: &Move, actor: &Actor, rel: &Relation, ctx: &MoveCo
             effects.push(Effect::Summon { units, report_by });
         }
         Move::ReportIn => {
-            let unit = actor.unit_id.ok_or_else(|| invalid("unit", "you belong to no unit"))?;
+            let unit = actor
+                .unit_id
+                .ok_or_else(|| invalid("unit", "you belong to no unit"))?;
             effects.push(Effect::ReportedIn { unit });
             data = serde_json::json!({ "unit": unit });
         }
@@ -648,7 +829,10 @@ pub fn apply(case: &Case, mv: &Move, actor: &Actor, rel: &Relation, ctx: &MoveCo
                 return Err(invalid("into", "a case cannot be merged into itself"));
             }
             if master.state.is_terminal() || master.master_id.is_some() {
-                return Err(invalid("into", "the master case must be open and not itself merged"));
+                return Err(invalid(
+                    "into",
+                    "the master case must be open and not itself merged",
+                ));
             }
             c.master_id = Some(*into);
             c.state = S::Merged;
@@ -659,7 +843,10 @@ pub fn apply(case: &Case, mv: &Move, actor: &Actor, rel: &Relation, ctx: &MoveCo
                 return Err(invalid("deadline", "has not passed"));
             }
             c.overdue_at = Some(now);
-            effects.push(Effect::Notice { level: 1, overdue: true });
+            effects.push(Effect::Notice {
+                level: 1,
+                overdue: true,
+            });
         }
         Move::CloseWithMaster => {
             c.state = S::Closed;
@@ -687,7 +874,11 @@ pub fn apply(case: &Case, mv: &Move, actor: &Actor, rel: &Relation, ctx: &MoveCo
         attachments: Vec::new(),
         data,
     };
-    Ok(Outcome { case: c, flow, effects })
+    Ok(Outcome {
+        case: c,
+        flow,
+        effects,
+    })
 }
 
 fn dedup(units: &[UnitId]) -> Vec<UnitId> {

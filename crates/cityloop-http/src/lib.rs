@@ -1,1 +1,77 @@
+//! cityloop's HTTP surface: the JSON API under `/api/v1` (described by `/api/v1/openapi.json`),
+//! `/healthz` and `/metrics`. A library with [`serve`], so that tests and the binary start the same
+//! server.
 
+pub mod api;
+pub mod error;
+pub mod extract;
+pub mod openapi;
+pub mod state;
+
+use std::time::Instant;
+
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use cityloop_app::{App, AppError};
+use tokio::net::TcpListener;
+use utoipa::OpenApi;
+
+pub use state::AppState;
+
+/// Largest JSON body accepted; attachments have their own limit.
+const MAX_JSON_BYTES: usize = 1024 * 1024;
+
+async fn openapi_json() -> impl IntoResponse {
+    Json(openapi::ApiDoc::openapi())
+}
+
+async fn not_found() -> error::ApiError {
+    AppError::NotFound("route".into()).into()
+}
+
+/// Counts answers by status class and logs each request once.
+async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = req.method().clone();
+    let path = req.uri().path().to_string();
+    let response = next.run(req).await;
+    let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+    let status = response.status().as_u16();
+    state.metrics.count_status(status, micros);
+    if path == "/healthz" || path == "/metrics" {
+        tracing::debug!(%method, %path, status, micros, "request");
+    } else {
+        tracing::info!(%method, %path, status, micros, "request");
+    }
+    response
+}
+
+/// The whole router.
+pub fn router(state: AppState) -> Router {
+    let attachment_limit = state.app.settings.max_attachment_bytes + 64 * 1024;
+    let api = api::router()
+        .route("/openapi.json", get(openapi_json))
+        .layer(DefaultBodyLimit::max(MAX_JSON_BYTES));
+    let uploads = api::attachments::router().layer(DefaultBodyLimit::max(attachment_limit));
+    Router::new()
+        .nest("/api/v1", uploads.merge(api))
+        .merge(api::system::router())
+        .fallback(not_found)
+        .layer(middleware::from_fn_with_state(state.clone(), observe))
+        .with_state(state)
+}
+
+/// Serves until `shutdown` resolves, then finishes the requests in flight.
+pub async fn serve(
+    listener: TcpListener,
+    app: App,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let state = AppState::new(app);
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await
+}

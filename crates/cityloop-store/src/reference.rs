@@ -7,7 +7,10 @@ use chrono::NaiveDate;
 use cityloop_domain::calendar::WorkPeriod;
 use cityloop_domain::catalogue::CatalogueRule;
 use cityloop_domain::enums::DivisionLevel;
-use cityloop_domain::{CaseStandard, CategoryId, DivisionId, GridId, TimeLimit, TimingMode, UnitId, UnitKind, Urgency, WorkCalendar};
+use cityloop_domain::{
+    CaseStandard, CategoryId, DivisionId, GridId, TimeLimit, TimingMode, UnitId, UnitKind, Urgency,
+    WorkCalendar,
+};
 use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
 use sqlx::Row;
@@ -103,17 +106,26 @@ fn grid_from_row(r: &AnyRow) -> Result<GridRow> {
 }
 
 fn category_from_row(r: &AnyRow) -> Result<CategoryRow> {
-    let standard = match (r.try_get::<Option<i64>, _>("limit_amount")?, r.try_get::<Option<String>, _>("limit_mode")?) {
+    let standard = match (
+        r.try_get::<Option<i64>, _>("limit_amount")?,
+        r.try_get::<Option<String>, _>("limit_mode")?,
+    ) {
         (Some(amount), Some(mode)) => {
-            let urgency: String = r.try_get::<Option<String>, _>("urgency")?.unwrap_or_else(|| "normal".into());
+            let urgency: String = r
+                .try_get::<Option<String>, _>("urgency")?
+                .unwrap_or_else(|| "normal".into());
             Some(CaseStandard {
                 limit: TimeLimit::new(
                     u32::try_from(amount).unwrap_or(0),
                     TimingMode::parse(&mode).ok_or_else(|| corrupt("timing mode", &mode))?,
                 ),
                 urgency: Urgency::parse(&urgency).ok_or_else(|| corrupt("urgency", &urgency))?,
-                filing_condition: r.try_get::<Option<String>, _>("filing_condition")?.unwrap_or_default(),
-                closing_condition: r.try_get::<Option<String>, _>("closing_condition")?.unwrap_or_default(),
+                filing_condition: r
+                    .try_get::<Option<String>, _>("filing_condition")?
+                    .unwrap_or_default(),
+                closing_condition: r
+                    .try_get::<Option<String>, _>("closing_condition")?
+                    .unwrap_or_default(),
             })
         }
         _ => None,
@@ -133,7 +145,10 @@ fn rule_from_row(r: &AnyRow) -> Result<CatalogueRule> {
         category_id: CategoryId(r.try_get("category_id")?),
         division_id: r.try_get::<Option<i64>, _>("division_id")?.map(DivisionId),
         lead_unit: UnitId(r.try_get("lead_unit_id")?),
-        assisting_units: parse_ids(&r.try_get::<String, _>("assisting_units")?).into_iter().map(UnitId).collect(),
+        assisting_units: parse_ids(&r.try_get::<String, _>("assisting_units")?)
+            .into_iter()
+            .map(UnitId)
+            .collect(),
     })
 }
 
@@ -141,7 +156,13 @@ impl Store {
     // ---- divisions ----
 
     /// Adds a division.
-    pub async fn insert_division(&self, code: &str, name: &str, level: DivisionLevel, parent: Option<DivisionId>) -> Result<DivisionId> {
+    pub async fn insert_division(
+        &self,
+        code: &str,
+        name: &str,
+        level: DivisionLevel,
+        parent: Option<DivisionId>,
+    ) -> Result<DivisionId> {
         let id: i64 = sqlx::query_scalar("insert into divisions (code, name, level, parent_id) values ($1, $2, $3, $4) returning id")
             .bind(code)
             .bind(name)
@@ -154,14 +175,24 @@ impl Store {
 
     /// All divisions, by id.
     pub async fn list_divisions(&self) -> Result<Vec<DivisionRow>> {
-        let rows = sqlx::query("select id, code, name, level, parent_id from divisions order by id").fetch_all(self.reader()).await?;
+        let rows =
+            sqlx::query("select id, code, name, level, parent_id from divisions order by id")
+                .fetch_all(self.reader())
+                .await?;
         rows.iter().map(division_from_row).collect()
     }
 
     // ---- units ----
 
     /// Adds a unit.
-    pub async fn insert_unit(&self, code: &str, name: &str, kind: UnitKind, parent: Option<UnitId>, division: Option<DivisionId>) -> Result<UnitId> {
+    pub async fn insert_unit(
+        &self,
+        code: &str,
+        name: &str,
+        kind: UnitKind,
+        parent: Option<UnitId>,
+        division: Option<DivisionId>,
+    ) -> Result<UnitId> {
         let id: i64 = sqlx::query_scalar(
             "insert into units (code, name, kind, parent_id, division_id) values ($1, $2, $3, $4, $5) returning id",
         )
@@ -177,7 +208,11 @@ impl Store {
 
     /// All units, by id.
     pub async fn list_units(&self) -> Result<Vec<UnitRow>> {
-        let rows = sqlx::query("select id, code, name, kind, parent_id, division_id from units order by id").fetch_all(self.reader()).await?;
+        let rows = sqlx::query(
+            "select id, code, name, kind, parent_id, division_id from units order by id",
+        )
+        .fetch_all(self.reader())
+        .await?;
         rows.iter().map(unit_from_row).collect()
     }
 
@@ -213,7 +248,13 @@ impl Store {
     // ---- categories ----
 
     /// Adds a category, or updates the name, parent and standard of the one with the same code.
-    pub async fn upsert_category(&self, code: &str, name: &str, parent: Option<CategoryId>, standard: Option<&CaseStandard>) -> Result<CategoryId> {
+    pub async fn upsert_category(
+        &self,
+        code: &str,
+        name: &str,
+        parent: Option<CategoryId>,
+        standard: Option<&CaseStandard>,
+    ) -> Result<CategoryId> {
         let id: i64 = sqlx::query_scalar(
             "insert into categories (code, name, parent_id, limit_amount, limit_mode, urgency, filing_condition, closing_condition) \
              values ($1, $2, $3, $4, $5, $6, $7, $8) \
@@ -252,8 +293,15 @@ impl Store {
     pub async fn put_catalogue_rule(&self, rule: &CatalogueRule) -> Result<i64> {
         let mut tx = self.writer().begin().await?;
         match rule.division_id {
-            Some(d) => sqlx::query("delete from catalogue where category_id = $1 and division_id = $2").bind(rule.category_id.0).bind(d.0),
-            None => sqlx::query("delete from catalogue where category_id = $1 and division_id is null").bind(rule.category_id.0),
+            Some(d) => {
+                sqlx::query("delete from catalogue where category_id = $1 and division_id = $2")
+                    .bind(rule.category_id.0)
+                    .bind(d.0)
+            }
+            None => {
+                sqlx::query("delete from catalogue where category_id = $1 and division_id is null")
+                    .bind(rule.category_id.0)
+            }
         }
         .execute(&mut *tx)
         .await?;
@@ -272,7 +320,10 @@ impl Store {
 
     /// Removes a catalogue rule.
     pub async fn delete_catalogue_rule(&self, id: i64) -> Result<()> {
-        let done = sqlx::query("delete from catalogue where id = $1").bind(id).execute(self.writer()).await?;
+        let done = sqlx::query("delete from catalogue where id = $1")
+            .bind(id)
+            .execute(self.writer())
+            .await?;
         if done.rows_affected() == 0 {
             return Err(crate::StoreError::NotFound);
         }
@@ -303,17 +354,20 @@ impl Store {
     pub async fn load_calendar(&self) -> Result<WorkCalendar> {
         let mut cal = WorkCalendar::default();
         if let Some(hours) = self.get_setting(CALENDAR_HOURS_KEY).await? {
-            let hours: CalendarHours =
-                serde_json::from_str(&hours).map_err(|e| crate::StoreError::Corrupt(format!("calendar hours: {e}")))?;
+            let hours: CalendarHours = serde_json::from_str(&hours)
+                .map_err(|e| crate::StoreError::Corrupt(format!("calendar hours: {e}")))?;
             cal.utc_offset_secs = hours.utc_offset_secs;
             cal.periods = hours.periods;
         }
-        let rows = sqlx::query("select day, kind from calendar_days").fetch_all(self.reader()).await?;
+        let rows = sqlx::query("select day, kind from calendar_days")
+            .fetch_all(self.reader())
+            .await?;
         let (mut holidays, mut workdays) = (BTreeSet::new(), BTreeSet::new());
         for r in rows {
             let day: String = r.try_get("day")?;
             let kind: String = r.try_get("kind")?;
-            let date = NaiveDate::parse_from_str(&day, "%Y-%m-%d").map_err(|_| corrupt("calendar day", &day))?;
+            let date = NaiveDate::parse_from_str(&day, "%Y-%m-%d")
+                .map_err(|_| corrupt("calendar day", &day))?;
             match kind.as_str() {
                 "holiday" => holidays.insert(date),
                 "workday" => workdays.insert(date),
@@ -327,13 +381,25 @@ impl Store {
 
     /// Stores the working hours and time zone of the calendar.
     pub async fn save_calendar_hours(&self, cal: &WorkCalendar) -> Result<()> {
-        let hours = CalendarHours { utc_offset_secs: cal.utc_offset_secs, periods: cal.periods.clone() };
-        self.set_setting(CALENDAR_HOURS_KEY, &serde_json::to_string(&hours).unwrap_or_default()).await
+        let hours = CalendarHours {
+            utc_offset_secs: cal.utc_offset_secs,
+            periods: cal.periods.clone(),
+        };
+        self.set_setting(
+            CALENDAR_HOURS_KEY,
+            &serde_json::to_string(&hours).unwrap_or_default(),
+        )
+        .await
     }
 
     /// Marks a day as a holiday or a swapped working day (`kind`: `holiday` | `workday`), or clears it
     /// (`kind`: `None`).
-    pub async fn set_calendar_day(&self, day: NaiveDate, kind: Option<&str>, note: &str) -> Result<()> {
+    pub async fn set_calendar_day(
+        &self,
+        day: NaiveDate,
+        kind: Option<&str>,
+        note: &str,
+    ) -> Result<()> {
         let key = day.format("%Y-%m-%d").to_string();
         match kind {
             Some(kind) => {
@@ -347,20 +413,34 @@ impl Store {
                 .execute(self.writer())
                 .await?
             }
-            None => sqlx::query("delete from calendar_days where day = $1").bind(key).execute(self.writer()).await?,
+            None => {
+                sqlx::query("delete from calendar_days where day = $1")
+                    .bind(key)
+                    .execute(self.writer())
+                    .await?
+            }
         };
         Ok(())
     }
 
     /// The notes of holidays and swapped working days, by day.
     pub async fn calendar_notes(&self) -> Result<Vec<(String, String, String)>> {
-        let rows = sqlx::query("select day, kind, note from calendar_days order by day").fetch_all(self.reader()).await?;
-        rows.iter().map(|r| Ok((r.try_get("day")?, r.try_get("kind")?, r.try_get("note")?))).collect()
+        let rows = sqlx::query("select day, kind, note from calendar_days order by day")
+            .fetch_all(self.reader())
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("day")?, r.try_get("kind")?, r.try_get("note")?)))
+            .collect()
     }
 
     /// Reads a setting.
     pub async fn get_setting(&self, key: &str) -> Result<Option<String>> {
-        Ok(sqlx::query_scalar("select value from settings where key = $1").bind(key).fetch_optional(self.reader()).await?)
+        Ok(
+            sqlx::query_scalar("select value from settings where key = $1")
+                .bind(key)
+                .fetch_optional(self.reader())
+                .await?,
+        )
     }
 
     /// Writes a setting.
@@ -371,5 +451,47 @@ impl Store {
             .execute(self.writer())
             .await?;
         Ok(())
+    }
+}
+
+impl Store {
+    /// Records an attachment (idempotent: the same content is recorded once).
+    pub async fn insert_attachment(
+        &self,
+        hash: &str,
+        content_type: &str,
+        size: usize,
+        file_name: &str,
+        uploaded_by: Option<cityloop_domain::UserId>,
+        now: chrono::DateTime<chrono::Utc>,
+    ) -> Result<()> {
+        sqlx::query(
+            "insert into attachments (hash, content_type, size, file_name, uploaded_by, created_at) values ($1, $2, $3, $4, $5, $6) \
+             on conflict (hash) do nothing",
+        )
+        .bind(hash)
+        .bind(content_type)
+        .bind(i64::try_from(size).unwrap_or(i64::MAX))
+        .bind(file_name)
+        .bind(uploaded_by.map(|u| u.0))
+        .bind(crate::rows::ms(now))
+        .execute(self.writer())
+        .await?;
+        Ok(())
+    }
+
+    /// Whether an attachment is known.
+    pub async fn attachment_exists(&self, hash: &str) -> Result<bool> {
+        Ok(self.attachment_type(hash).await?.is_some())
+    }
+
+    /// The content type of a known attachment.
+    pub async fn attachment_type(&self, hash: &str) -> Result<Option<String>> {
+        Ok(
+            sqlx::query_scalar("select content_type from attachments where hash = $1")
+                .bind(hash)
+                .fetch_optional(self.reader())
+                .await?,
+        )
     }
 }

@@ -33,7 +33,11 @@ pub struct TokenRow {
 }
 
 fn roles_text(roles: &[Role]) -> String {
-    roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(",")
+    roles
+        .iter()
+        .map(|r| r.as_str())
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 fn user_from_row(r: &AnyRow) -> Result<UserRow> {
@@ -80,27 +84,35 @@ impl Store {
         .fetch_one(&mut *tx)
         .await?;
         for g in grids {
-            sqlx::query("insert into user_grids (user_id, grid_id) values ($1, $2)").bind(id).bind(g.0).execute(&mut *tx).await?;
+            sqlx::query("insert into user_grids (user_id, grid_id) values ($1, $2)")
+                .bind(id)
+                .bind(g.0)
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
         Ok(UserId(id))
     }
 
     async fn with_grids(&self, mut user: UserRow) -> Result<UserRow> {
-        let grids: Vec<i64> = sqlx::query_scalar("select grid_id from user_grids where user_id = $1 order by grid_id")
-            .bind(user.id.0)
-            .fetch_all(self.reader())
-            .await?;
+        let grids: Vec<i64> = sqlx::query_scalar(
+            "select grid_id from user_grids where user_id = $1 order by grid_id",
+        )
+        .bind(user.id.0)
+        .fetch_all(self.reader())
+        .await?;
         user.grids = grids.into_iter().map(GridId).collect();
         Ok(user)
     }
 
     /// A user by login name.
     pub async fn user_by_username(&self, username: &str) -> Result<Option<UserRow>> {
-        let row = sqlx::query(&format!("select {USER_COLUMNS} from users where username = $1"))
-            .bind(username)
-            .fetch_optional(self.reader())
-            .await?;
+        let row = sqlx::query(&format!(
+            "select {USER_COLUMNS} from users where username = $1"
+        ))
+        .bind(username)
+        .fetch_optional(self.reader())
+        .await?;
         match row {
             Some(r) => Ok(Some(self.with_grids(user_from_row(&r)?).await?)),
             None => Ok(None),
@@ -109,18 +121,29 @@ impl Store {
 
     /// A user by id.
     pub async fn get_user(&self, id: UserId) -> Result<UserRow> {
-        let row = sqlx::query(&format!("select {USER_COLUMNS} from users where id = $1")).bind(id.0).fetch_one(self.reader()).await?;
+        let row = sqlx::query(&format!("select {USER_COLUMNS} from users where id = $1"))
+            .bind(id.0)
+            .fetch_one(self.reader())
+            .await?;
         self.with_grids(user_from_row(&row)?).await
     }
 
     /// All users, by id (without their grids).
     pub async fn list_users(&self) -> Result<Vec<UserRow>> {
-        let rows = sqlx::query(&format!("select {USER_COLUMNS} from users order by id")).fetch_all(self.reader()).await?;
+        let rows = sqlx::query(&format!("select {USER_COLUMNS} from users order by id"))
+            .fetch_all(self.reader())
+            .await?;
         rows.iter().map(user_from_row).collect()
     }
 
     /// Stores a new token.
-    pub async fn insert_token(&self, token_hash: &str, user: UserId, now: DateTime<Utc>, expires_at: DateTime<Utc>) -> Result<()> {
+    pub async fn insert_token(
+        &self,
+        token_hash: &str,
+        user: UserId,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<()> {
         sqlx::query("insert into tokens (token_hash, user_id, created_at, expires_at) values ($1, $2, $3, $4)")
             .bind(token_hash)
             .bind(user.0)
@@ -133,10 +156,11 @@ impl Store {
 
     /// Looks a token up by its hash.
     pub async fn token(&self, token_hash: &str) -> Result<Option<TokenRow>> {
-        let row = sqlx::query("select user_id, expires_at, revoked_at from tokens where token_hash = $1")
-            .bind(token_hash)
-            .fetch_optional(self.reader())
-            .await?;
+        let row =
+            sqlx::query("select user_id, expires_at, revoked_at from tokens where token_hash = $1")
+                .bind(token_hash)
+                .fetch_optional(self.reader())
+                .await?;
         row.map(|r| {
             Ok(TokenRow {
                 user_id: UserId(r.try_get("user_id")?),
@@ -149,11 +173,13 @@ impl Store {
 
     /// Revokes one token; `false` if there was no such live token.
     pub async fn revoke_token(&self, token_hash: &str, now: DateTime<Utc>) -> Result<bool> {
-        let done = sqlx::query("update tokens set revoked_at = $1 where token_hash = $2 and revoked_at is null")
-            .bind(ms(now))
-            .bind(token_hash)
-            .execute(self.writer())
-            .await?;
+        let done = sqlx::query(
+            "update tokens set revoked_at = $1 where token_hash = $2 and revoked_at is null",
+        )
+        .bind(ms(now))
+        .bind(token_hash)
+        .execute(self.writer())
+        .await?;
         Ok(done.rows_affected() > 0)
     }
 }

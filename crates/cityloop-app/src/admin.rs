@@ -1,0 +1,360 @@
+//! Administration: users, the category tree (with its CSV import), grids (GeoJSON import), the
+//! dispatch catalogue and the holiday calendar. Each change reloads the reference snapshot.
+
+use chrono::NaiveDate;
+use cityloop_domain::catalogue::CatalogueRule;
+use cityloop_domain::enums::DivisionLevel;
+use cityloop_domain::grid::{area_to_geojson, parse_grid_features};
+use cityloop_domain::{CategoryId, DivisionId, GridId, Role, UnitId, UserId};
+use cityloop_store::{GridRow, UserRow};
+use serde::{Deserialize, Serialize};
+
+use crate::auth::{check_new_password, hash_password};
+use crate::error::{AppError, Result};
+use crate::moves::UnitRef;
+use crate::scope::Principal;
+use crate::App;
+
+/// A new user.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewUser {
+    pub username: String,
+    pub password: String,
+    pub name: String,
+    pub roles: Vec<String>,
+    pub unit: Option<UnitRef>,
+    /// Grid codes (inspectors).
+    pub grids: Option<Vec<String>>,
+}
+
+/// A new catalogue rule.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewRule {
+    /// Category code.
+    pub category: String,
+    /// Division code; none for city-wide.
+    pub division: Option<String>,
+    pub lead_unit: UnitRef,
+    pub assisting_units: Option<Vec<UnitRef>>,
+}
+
+/// A holiday or swapped working day.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CalendarDay {
+    /// `YYYY-MM-DD`.
+    pub day: String,
+    /// `holiday`, `workday`, or `normal` to clear the day.
+    pub kind: String,
+    pub note: Option<String>,
+}
+
+/// What an import did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct ImportReport {
+    pub created_or_updated: usize,
+}
+
+fn require_admin(who: Option<&Principal>) -> Result<()> {
+    match who {
+        Some(p) if !p.has(Role::Admin) => Err(AppError::Forbidden("administrators only".into())),
+        _ => Ok(()),
+    }
+}
+
+/// Username rules: 3–64 characters of letters, digits, `.`, `_`, `-`.
+fn check_username(username: &str) -> Result<()> {
+    let ok = (3..=64).contains(&username.chars().count())
+        && username
+            .chars()
+            .all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-'));
+    if ok {
+        Ok(())
+    } else {
+        Err(AppError::invalid(
+            "username",
+            "must be 3 to 64 letters, digits, '.', '_' or '-'",
+        ))
+    }
+}
+
+impl App {
+    /// Adds a user. `who` is the admin doing it (`None`: the command line, which is trusted).
+    pub async fn add_user(&self, who: Option<&Principal>, input: NewUser) -> Result<UserRow> {
+        require_admin(who)?;
+        let username = input.username.trim();
+        check_username(username)?;
+        check_new_password(&input.password)?;
+        let name = input.name.trim();
+        if name.is_empty() || name.chars().count() > 100 {
+            return Err(AppError::invalid(
+                "name",
+                "is required (at most 100 characters)",
+            ));
+        }
+        if input.roles.is_empty() {
+            return Err(AppError::invalid("roles", "give at least one role"));
+        }
+        let roles: Vec<Role> = input
+            .roles
+            .iter()
+            .map(|r| {
+                Role::parse(r.trim()).ok_or_else(|| {
+                    AppError::invalid(
+                        "roles",
+                        format!("`{r}` is not one of: {}", Role::wire_names().join(", ")),
+                    )
+                })
+            })
+            .collect::<Result<_>>()?;
+        let unit = input
+            .unit
+            .as_ref()
+            .map(|u| self.resolve_unit("unit", u))
+            .transpose()?;
+        if roles
+            .iter()
+            .any(|r| matches!(r, Role::Handler | Role::Coordinator))
+            && unit.is_none()
+        {
+            return Err(AppError::invalid(
+                "unit",
+                "handlers and coordinators belong to a unit",
+            ));
+        }
+        let reference = self.reference();
+        let grids: Vec<GridId> = input
+            .grids
+            .unwrap_or_default()
+            .iter()
+            .map(|code| {
+                reference
+                    .grid_by_code(code)
+                    .map(|g| g.id)
+                    .ok_or_else(|| AppError::invalid("grids", format!("unknown grid `{code}`")))
+            })
+            .collect::<Result<_>>()?;
+        let hash = hash_password(&input.password)?;
+        let id = self
+            .store
+            .insert_user(username, name, &hash, &roles, unit, &grids, self.now())
+            .await
+            .map_err(|e| match e {
+                cityloop_store::StoreError::Duplicate(_) => {
+                    AppError::Duplicate(format!("username `{username}` is taken"))
+                }
+                other => other.into(),
+            })?;
+        Ok(self.store.get_user(id).await?)
+    }
+
+    /// Adds a user with an already hashed password (the demo city shares one hash among its users).
+    pub async fn add_user_hashed(
+        &self,
+        username: &str,
+        name: &str,
+        hash: &str,
+        roles: &[Role],
+        unit: Option<UnitId>,
+        grids: &[GridId],
+    ) -> Result<UserId> {
+        Ok(self
+            .store
+            .insert_user(username, name, hash, roles, unit, grids, self.now())
+            .await?)
+    }
+
+    /// Imports the three-level category CSV (`一级分类,二级分类,三级分类`). Codes are derived from the
+    /// position in the tree (`01`, `0101`, `010101`), so re-importing the same file changes nothing.
+    pub async fn import_categories_csv(&self, file: &str, text: &str) -> Result<ImportReport> {
+        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+        let mut lines = text.lines().enumerate();
+        let header = lines.next().map(|(_, l)| l.trim()).unwrap_or_default();
+        let columns: Vec<&str> = header.split(',').map(str::trim).collect();
+        if columns.len() < 3 {
+            return Err(AppError::invalid(
+                format!("{file}:1"),
+                "the header must name three levels, e.g. 一级分类,二级分类,三级分类",
+            ));
+        }
+        let mut tree: Vec<(String, Vec<(String, Vec<String>)>)> = Vec::new();
+        for (i, line) in lines {
+            let line_no = i + 1;
+            if line.trim().is_empty() {
+                continue;
+            }
+            let cells: Vec<&str> = line.split(',').map(str::trim).collect();
+            if cells.len() != 3 {
+                return Err(AppError::invalid(
+                    format!("{file}:{line_no}"),
+                    format!("expected 3 fields, found {}", cells.len()),
+                ));
+            }
+            for (n, cell) in cells.iter().enumerate() {
+                if cell.is_empty() {
+                    return Err(AppError::invalid(
+                        format!("{file}:{line_no}: {}", columns[n]),
+                        "is empty",
+                    ));
+                }
+            }
+            let first = match tree.iter().position(|(n, _)| n == cells[0]) {
+                Some(p) => p,
+                None => {
+                    tree.push((cells[0].to_string(), Vec::new()));
+                    tree.len() - 1
+                }
+            };
+            let seconds = &mut tree[first].1;
+            let second = match seconds.iter().position(|(n, _)| n == cells[1]) {
+                Some(p) => p,
+                None => {
+                    seconds.push((cells[1].to_string(), Vec::new()));
+                    seconds.len() - 1
+                }
+            };
+            if !seconds[second].1.iter().any(|n| n == cells[2]) {
+                seconds[second].1.push(cells[2].to_string());
+            }
+        }
+        let default_standard = cityloop_domain::CaseStandard {
+            limit: cityloop_domain::workflow::DEFAULT_LIMIT,
+            urgency: cityloop_domain::Urgency::Normal,
+            filing_condition: String::new(),
+            closing_condition: String::new(),
+        };
+        let mut report = ImportReport::default();
+        for (i, (first, seconds)) in tree.iter().enumerate() {
+            let c1 = format!("{:02}", i + 1);
+            let id1 = self.store.upsert_category(&c1, first, None, None).await?;
+            report.created_or_updated += 1;
+            for (j, (second, thirds)) in seconds.iter().enumerate() {
+                let c2 = format!("{c1}{:02}", j + 1);
+                let id2 = self
+                    .store
+                    .upsert_category(&c2, second, Some(id1), None)
+                    .await?;
+                report.created_or_updated += 1;
+                for (k, third) in thirds.iter().enumerate() {
+                    let c3 = format!("{c2}{:02}", k + 1);
+                    self.store
+                        .upsert_category(&c3, third, Some(id2), Some(&default_standard))
+                        .await?;
+                    report.created_or_updated += 1;
+                }
+            }
+        }
+        self.reload_reference().await?;
+        Ok(report)
+    }
+
+    /// Imports grids from a GeoJSON FeatureCollection; each grid joins the community named by its
+    /// `community` property or the first 12 digits of its code (the community is created if unknown).
+    pub async fn import_grids_geojson(&self, text: &str) -> Result<ImportReport> {
+        let features =
+            parse_grid_features(text).map_err(|e| AppError::invalid("geojson", e.to_string()))?;
+        let mut report = ImportReport::default();
+        for f in features {
+            let reference = self.reference();
+            let division = match reference.division_by_code(&f.community_code) {
+                Some(d) => d.id,
+                None => {
+                    let id = self
+                        .store
+                        .insert_division(
+                            &f.community_code,
+                            &f.community_code,
+                            DivisionLevel::Community,
+                            None,
+                        )
+                        .await?;
+                    self.reload_reference().await?;
+                    id
+                }
+            };
+            let (lat, lon) = f.centroid().unwrap_or_default();
+            self.store
+                .upsert_grid(&GridRow {
+                    id: GridId(0),
+                    code: f.code.clone(),
+                    name: f.name.clone(),
+                    division_id: Some(division),
+                    geometry: area_to_geojson(&f.area),
+                    centroid_lat: lat,
+                    centroid_lon: lon,
+                })
+                .await?;
+            report.created_or_updated += 1;
+        }
+        self.reload_reference().await?;
+        Ok(report)
+    }
+
+    /// Adds or replaces a catalogue rule.
+    pub async fn put_catalogue_rule(
+        &self,
+        who: &Principal,
+        input: NewRule,
+    ) -> Result<CatalogueRule> {
+        require_admin(Some(who))?;
+        let reference = self.reference();
+        let category = reference.category_by_code(&input.category).ok_or_else(|| {
+            AppError::invalid("category", format!("unknown category `{}`", input.category))
+        })?;
+        let division = match input.division.as_deref() {
+            Some(code) => Some(
+                reference
+                    .division_by_code(code)
+                    .ok_or_else(|| {
+                        AppError::invalid("division", format!("unknown division `{code}`"))
+                    })?
+                    .id,
+            ),
+            None => None,
+        };
+        let lead = self.resolve_unit("lead_unit", &input.lead_unit)?;
+        let assisting = self.resolve_units(
+            "assisting_units",
+            input.assisting_units.as_deref().unwrap_or_default(),
+        )?;
+        if assisting.contains(&lead) {
+            return Err(AppError::invalid(
+                "assisting_units",
+                "must not contain the lead unit",
+            ));
+        }
+        let mut rule = CatalogueRule {
+            id: 0,
+            category_id: CategoryId(category.id.0),
+            division_id: division.map(|d| DivisionId(d.0)),
+            lead_unit: lead,
+            assisting_units: assisting,
+        };
+        rule.id = self.store.put_catalogue_rule(&rule).await?;
+        Ok(rule)
+    }
+
+    /// Marks a calendar day.
+    pub async fn set_calendar_day(&self, who: &Principal, input: CalendarDay) -> Result<()> {
+        require_admin(Some(who))?;
+        let day = NaiveDate::parse_from_str(input.day.trim(), "%Y-%m-%d")
+            .map_err(|_| AppError::invalid("day", "must be a date like 2026-10-01"))?;
+        let kind = match input.kind.as_str() {
+            "holiday" => Some("holiday"),
+            "workday" => Some("workday"),
+            "normal" => None,
+            other => {
+                return Err(AppError::invalid(
+                    "kind",
+                    format!("`{other}` is not one of: holiday, workday, normal"),
+                ))
+            }
+        };
+        self.store
+            .set_calendar_day(day, kind, input.note.as_deref().unwrap_or_default())
+            .await?;
+        self.reload_reference().await
+    }
+}

@@ -1,0 +1,141 @@
+//! Passwords (argon2id) and bearer tokens (random, stored only as SHA-256 hashes, expiring, revocable).
+
+use argon2::password_hash::rand_core::OsRng;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use chrono::Duration;
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+
+use crate::error::{AppError, Result};
+use crate::scope::Principal;
+use crate::App;
+
+/// Shortest password accepted.
+pub const MIN_PASSWORD_LEN: usize = 8;
+
+/// Hashes a password with argon2id and a random salt (PHC string).
+pub fn hash_password(password: &str) -> Result<String> {
+    let salt = SaltString::generate(&mut OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| AppError::Internal(format!("hashing a password: {e}")))
+}
+
+/// Checks a password against a PHC string.
+pub fn verify_password(hash: &str, password: &str) -> bool {
+    PasswordHash::new(hash).is_ok_and(|parsed| {
+        Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok()
+    })
+}
+
+/// Checks a new password is acceptable.
+pub fn check_new_password(password: &str) -> Result<()> {
+    if password.chars().count() < MIN_PASSWORD_LEN {
+        return Err(AppError::invalid(
+            "password",
+            format!("must be at least {MIN_PASSWORD_LEN} characters"),
+        ));
+    }
+    Ok(())
+}
+
+fn token_hash(token: &str) -> String {
+    hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// A successful login.
+#[derive(Debug, Clone)]
+pub struct Login {
+    pub token: String,
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+    pub principal: Principal,
+}
+
+/// A hash to verify against when the user does not exist, so that the answer takes as long either way.
+const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$W7Rg0pDWnBS9u0U4gbTX4VOkOHfLa3b2yC1CzcDXyCY";
+
+impl App {
+    /// Checks a username and password and issues a token.
+    pub async fn login(&self, username: &str, password: &str) -> Result<Login> {
+        let wrong = || AppError::Unauthorized("wrong username or password".into());
+        let user = self.store.user_by_username(username.trim()).await?;
+        let Some(user) = user else {
+            let _ = verify_password(DUMMY_HASH, password);
+            return Err(wrong());
+        };
+        if !verify_password(&user.password_hash, password) || !user.active {
+            return Err(wrong());
+        }
+        let mut bytes = [0u8; 32];
+        rand::thread_rng().fill_bytes(&mut bytes);
+        let token = hex::encode(bytes);
+        let now = self.now();
+        let expires_at = now + Duration::hours(self.settings.token_ttl_hours);
+        self.store
+            .insert_token(&token_hash(&token), user.id, now, expires_at)
+            .await?;
+        let principal = Principal::new(user, &self.reference());
+        Ok(Login {
+            token,
+            expires_at,
+            principal,
+        })
+    }
+
+    /// The principal behind a bearer token.
+    pub async fn authenticate(&self, token: &str) -> Result<Principal> {
+        let row = self
+            .store
+            .token(&token_hash(token))
+            .await?
+            .ok_or_else(|| AppError::Unauthorized("unknown token".into()))?;
+        if row.revoked {
+            return Err(AppError::Unauthorized(
+                "the token was revoked; log in again".into(),
+            ));
+        }
+        if row.expires_at <= self.now() {
+            return Err(AppError::Unauthorized(
+                "the token has expired; log in again".into(),
+            ));
+        }
+        let user = self.store.get_user(row.user_id).await?;
+        if !user.active {
+            return Err(AppError::Unauthorized("the account is disabled".into()));
+        }
+        Ok(Principal::new(user, &self.reference()))
+    }
+
+    /// Revokes a token.
+    pub async fn logout(&self, token: &str) -> Result<()> {
+        self.store
+            .revoke_token(&token_hash(token), self.now())
+            .await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_verify_only_against_their_own_hash() {
+        let h = hash_password("cityloop-demo").unwrap();
+        assert!(h.starts_with("$argon2id$"));
+        assert!(verify_password(&h, "cityloop-demo"));
+        assert!(!verify_password(&h, "cityloop-dem0"));
+        assert!(!verify_password("not a hash", "x"));
+        assert!(!verify_password(DUMMY_HASH, "cityloop-demo"));
+    }
+
+    #[test]
+    fn short_passwords_are_refused() {
+        assert!(check_new_password("short").is_err());
+        assert!(check_new_password("long enough").is_ok());
+    }
+}

@@ -1,0 +1,94 @@
+//! The errors of the use cases; each surface maps them to its own format.
+
+use cityloop_domain::workflow::{MoveError, MoveKind};
+use cityloop_domain::State;
+use cityloop_store::StoreError;
+
+/// What went wrong, in terms a caller can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    /// No credentials, or credentials that are wrong, expired or revoked.
+    #[error("{0}")]
+    Unauthorized(String),
+    /// Known caller, not allowed.
+    #[error("{0}")]
+    Forbidden(String),
+    /// Unknown (or invisible to the caller, so that its existence does not leak).
+    #[error("{0} not found")]
+    NotFound(String),
+    /// The move does not apply to the case in its current state.
+    #[error("cannot {kind} a case that is {state}: {reason}")]
+    IllegalMove {
+        kind: MoveKind,
+        state: State,
+        reason: String,
+        allowed: Vec<MoveKind>,
+    },
+    /// The case changed since the caller read it.
+    #[error(
+        "the case was changed by someone else (now at version {current}); reload it and try again"
+    )]
+    StaleVersion { current: i64 },
+    /// Something with the same key already exists.
+    #[error("{0}")]
+    Duplicate(String),
+    /// A field is missing or wrong.
+    #[error("{field}: {message}")]
+    Invalid { field: String, message: String },
+    /// A body or file is too large.
+    #[error("{0}")]
+    TooLarge(String),
+    /// The database cannot be reached.
+    #[error("service unavailable")]
+    Unavailable(String),
+    /// A fault of ours; details are logged, not shown.
+    #[error("internal error")]
+    Internal(String),
+}
+
+/// Result type of the use cases.
+pub type Result<T, E = AppError> = std::result::Result<T, E>;
+
+impl AppError {
+    /// A field error.
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        AppError::Invalid {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+impl From<StoreError> for AppError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => AppError::NotFound("record".into()),
+            StoreError::Duplicate(m) => AppError::Duplicate(m),
+            StoreError::StaleVersion => AppError::StaleVersion { current: -1 },
+            StoreError::Unavailable(m) => AppError::Unavailable(m),
+            other => AppError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<MoveError> for AppError {
+    fn from(e: MoveError) -> Self {
+        match e {
+            MoveError::Forbidden { kind, reason } => {
+                AppError::Forbidden(format!("not allowed to {kind}: {reason}"))
+            }
+            MoveError::Illegal {
+                kind,
+                state,
+                reason,
+                allowed,
+            } => AppError::IllegalMove {
+                kind,
+                state,
+                reason,
+                allowed,
+            },
+            MoveError::Invalid { field, message } => AppError::invalid(field, message),
+        }
+    }
+}

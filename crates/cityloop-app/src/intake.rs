@@ -1,0 +1,344 @@
+//! Intake: a request or report becomes a case. Validates every field, finds the grid and the
+//! community from the location, matches the dispatch catalogue, numbers the case and stores it with
+//! its first flow record in one transaction.
+
+use chrono::{DateTime, Utc};
+use cityloop_domain::catalogue;
+use cityloop_domain::workflow::{report_entry, DEFAULT_LIMIT};
+use cityloop_domain::{
+    Case, CategoryId, Channel, Contact, DivisionId, Location, RequestType, Role, TimeLimit, UnitId,
+    Urgency,
+};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{AppError, Result};
+use crate::scope::Principal;
+use crate::App;
+
+/// Longest title accepted.
+pub const MAX_TITLE_CHARS: usize = 200;
+/// Longest description accepted.
+pub const MAX_DESCRIPTION_CHARS: usize = 10_000;
+
+/// A location as given at intake.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct NewLocation {
+    pub lat: f64,
+    pub lon: f64,
+    pub address: Option<String>,
+}
+
+/// Contact data as given at intake.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+pub struct NewContact {
+    pub name: String,
+    pub phone: String,
+}
+
+/// A new case as any surface hands it over; strings are checked here so that every surface gives
+/// the same errors.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct NewCase {
+    pub channel: String,
+    pub request_type: String,
+    pub title: String,
+    pub description: String,
+    pub category: Option<String>,
+    pub location: Option<NewLocation>,
+    /// A grid code, when the location is known only by its grid.
+    pub grid: Option<String>,
+    pub contact: Option<NewContact>,
+    pub confidential: Option<bool>,
+    pub urgency: Option<String>,
+}
+
+/// Where the catalogue would send a case and by when.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DispatchPreview {
+    pub unit: Option<UnitId>,
+    pub assisting_units: Vec<UnitId>,
+    pub limit: TimeLimit,
+    pub deadline: DateTime<Utc>,
+}
+
+/// The result of intake.
+#[derive(Debug, Clone)]
+pub struct Created {
+    pub case: Case,
+    /// The idempotency key had been seen: nothing new was created.
+    pub replayed: bool,
+    pub preview: DispatchPreview,
+}
+
+/// Roles that may create cases.
+const INTAKE_ROLES: &[Role] = &[
+    Role::Operator,
+    Role::Lead,
+    Role::Dispatcher,
+    Role::Inspector,
+    Role::Citizen,
+    Role::Admin,
+];
+/// Channels a resident can use on their own.
+const RESIDENT_CHANNELS: &[Channel] = &[Channel::Web, Channel::App, Channel::Sms];
+
+fn parse_enum<T>(
+    field: &str,
+    value: &str,
+    parse: fn(&str) -> Option<T>,
+    names: Vec<&str>,
+) -> Result<T> {
+    parse(value.trim()).ok_or_else(|| {
+        AppError::invalid(
+            field,
+            format!("`{value}` is not one of: {}", names.join(", ")),
+        )
+    })
+}
+
+fn text_field(field: &str, value: &str, max: usize) -> Result<String> {
+    let v = value.trim();
+    if v.is_empty() {
+        return Err(AppError::invalid(field, "is required"));
+    }
+    if v.chars().count() > max {
+        return Err(AppError::invalid(
+            field,
+            format!("is longer than {max} characters"),
+        ));
+    }
+    Ok(v.to_string())
+}
+
+/// Checks a phone number: digits with optional `+`, `-` and spaces, 3 to 20 digits.
+pub fn check_phone(field: &str, phone: &str) -> Result<String> {
+    let p = phone.trim();
+    let digits = p.chars().filter(char::is_ascii_digit).count();
+    if !p
+        .chars()
+        .all(|c| c.is_ascii_digit() || matches!(c, '+' | '-' | ' '))
+        || !(3..=20).contains(&digits)
+    {
+        return Err(AppError::invalid(
+            field,
+            "must be a phone number of 3 to 20 digits",
+        ));
+    }
+    Ok(p.to_string())
+}
+
+/// Checks coordinates are on Earth.
+pub fn check_coordinates(lat: f64, lon: f64) -> Result<()> {
+    if !lat.is_finite() || !(-90.0..=90.0).contains(&lat) {
+        return Err(AppError::invalid(
+            "location.lat",
+            "must be a latitude between -90 and 90",
+        ));
+    }
+    if !lon.is_finite() || !(-180.0..=180.0).contains(&lon) {
+        return Err(AppError::invalid(
+            "location.lon",
+            "must be a longitude between -180 and 180",
+        ));
+    }
+    Ok(())
+}
+
+impl App {
+    /// Where the catalogue sends a category in a division, and the deadline its standard gives if
+    /// dispatched now.
+    pub async fn dispatch_preview(
+        &self,
+        category: Option<CategoryId>,
+        division: Option<DivisionId>,
+    ) -> Result<DispatchPreview> {
+        let reference = self.reference();
+        let now = self.now();
+        let limit = category
+            .and_then(|c| reference.standard(c))
+            .map_or(DEFAULT_LIMIT, |s| s.limit);
+        let deadline = reference.calendar.deadline(now, limit);
+        let Some(category) = category else {
+            return Ok(DispatchPreview {
+                unit: None,
+                assisting_units: vec![],
+                limit,
+                deadline,
+            });
+        };
+        let categories = reference.category_chain(category);
+        let divisions = division
+            .map(|d| reference.division_chain(d))
+            .unwrap_or_default();
+        let rules = self.store.catalogue_for(&categories).await?;
+        let rule = catalogue::resolve(&rules, &categories, &divisions);
+        Ok(DispatchPreview {
+            unit: rule.map(|r| r.lead_unit),
+            assisting_units: rule.map(|r| r.assisting_units.clone()).unwrap_or_default(),
+            limit,
+            deadline,
+        })
+    }
+
+    /// Creates a case. With an idempotency key already used by the same caller, returns the first
+    /// case instead of creating a second.
+    pub async fn create_case(
+        &self,
+        who: &Principal,
+        input: NewCase,
+        idempotency_key: Option<&str>,
+    ) -> Result<Created> {
+        if !who.has_any(INTAKE_ROLES) {
+            return Err(AppError::Forbidden("your roles cannot create cases".into()));
+        }
+        let channel = parse_enum(
+            "channel",
+            &input.channel,
+            Channel::parse,
+            Channel::wire_names(),
+        )?;
+        let request_type = parse_enum(
+            "request_type",
+            &input.request_type,
+            RequestType::parse,
+            RequestType::wire_names(),
+        )?;
+        let is_resident =
+            who.has(Role::Citizen) && !who.has_any(&[Role::Operator, Role::Inspector, Role::Admin]);
+        if is_resident && !RESIDENT_CHANNELS.contains(&channel) {
+            return Err(AppError::invalid(
+                "channel",
+                "residents submit through web, app or sms",
+            ));
+        }
+        let title = text_field("title", &input.title, MAX_TITLE_CHARS)?;
+        let description = text_field("description", &input.description, MAX_DESCRIPTION_CHARS)?;
+        if let Some(key) = idempotency_key {
+            if key.is_empty() || key.len() > 200 {
+                return Err(AppError::invalid(
+                    "Idempotency-Key",
+                    "must be 1 to 200 characters",
+                ));
+            }
+        }
+        let reference = self.reference();
+        let category = match input
+            .category
+            .as_deref()
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+        {
+            Some(code) => Some(reference.category_by_code(code).ok_or_else(|| {
+                AppError::invalid("category", format!("unknown category `{code}`"))
+            })?),
+            None => None,
+        };
+        let urgency = match input.urgency.as_deref() {
+            Some(u) => parse_enum("urgency", u, Urgency::parse, Urgency::wire_names())?,
+            None => category
+                .and_then(|c| reference.standard(c.id))
+                .map_or(Urgency::Normal, |s| s.urgency),
+        };
+        let mut location = None;
+        let mut grid = None;
+        if let Some(loc) = &input.location {
+            check_coordinates(loc.lat, loc.lon)?;
+            let address = loc
+                .address
+                .as_deref()
+                .map(str::trim)
+                .filter(|a| !a.is_empty())
+                .map(str::to_string);
+            if address.as_ref().is_some_and(|a| a.chars().count() > 500) {
+                return Err(AppError::invalid(
+                    "location.address",
+                    "is longer than 500 characters",
+                ));
+            }
+            grid = reference.locate(loc.lat, loc.lon);
+            location = Some(Location {
+                lat: loc.lat,
+                lon: loc.lon,
+                address,
+            });
+        }
+        if let Some(code) = input
+            .grid
+            .as_deref()
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+        {
+            let by_code = reference
+                .grid_by_code(code)
+                .ok_or_else(|| AppError::invalid("grid", format!("unknown grid `{code}`")))?;
+            if grid.is_some_and(|g| g.id != by_code.id) {
+                return Err(AppError::invalid(
+                    "grid",
+                    "the location lies in another grid",
+                ));
+            }
+            if location.is_none() {
+                location = Some(Location {
+                    lat: by_code.centroid_lat,
+                    lon: by_code.centroid_lon,
+                    address: None,
+                });
+            }
+            grid = Some(by_code);
+        }
+        let contact = match &input.contact {
+            Some(c) => {
+                let name = c.name.trim();
+                if name.chars().count() > 100 {
+                    return Err(AppError::invalid(
+                        "contact.name",
+                        "is longer than 100 characters",
+                    ));
+                }
+                Some(Contact {
+                    name: name.to_string(),
+                    phone: check_phone("contact.phone", &c.phone)?,
+                })
+            }
+            None => None,
+        };
+
+        let now = self.now();
+        let mut case = Case::reported(channel, request_type, title, description, urgency, now);
+        case.category_id = category.map(|c| c.id);
+        case.location = location;
+        case.grid_id = grid.map(|g| g.id);
+        case.division_id = grid.and_then(|g| g.division_id);
+        case.contact = contact;
+        case.confidential = input.confidential.unwrap_or(false);
+        if who.has(Role::Citizen) || who.has(Role::Inspector) {
+            case.reporter_id = Some(who.user.id);
+        }
+        let preview = self
+            .dispatch_preview(case.category_id, case.division_id)
+            .await?;
+        let actor = who.actor();
+        let role = INTAKE_ROLES.iter().copied().find(|r| who.has(*r));
+        let mut flow = report_entry(&case, &actor, role);
+        flow.data = serde_json::json!({
+            "channel": channel,
+            "suggested_unit": preview.unit,
+            "suggested_assisting_units": preview.assisting_units,
+        });
+        let day = reference.calendar.local_date(now);
+        let created = self
+            .store
+            .create_case(
+                &case,
+                &flow,
+                day,
+                idempotency_key.map(|k| (who.user.id.0, k)),
+            )
+            .await?;
+        Ok(Created {
+            case: created.case,
+            replayed: created.replayed,
+            preview,
+        })
+    }
+}

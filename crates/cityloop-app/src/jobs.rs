@@ -1,0 +1,97 @@
+//! Background work: mark cases overdue (with a supervision notice), resume suspensions whose date has
+//! come, and refresh the reference snapshot. Every action is a checked move with a version check, so
+//! several nodes running the job at once never act twice on a case.
+
+use cityloop_domain::workflow::{apply, Actor, Move, MoveContext, Relation};
+use cityloop_store::{MoveWrite, StoreError};
+
+use crate::error::Result;
+use crate::App;
+
+/// Cases handled per batch.
+const BATCH: i64 = 500;
+
+/// What one run did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct JobReport {
+    pub marked_overdue: usize,
+    pub resumed: usize,
+}
+
+impl App {
+    async fn system_move(&self, case: &cityloop_domain::Case, mv: &Move) -> Result<bool> {
+        let reference = self.reference();
+        let ctx = MoveContext {
+            now: self.now(),
+            calendar: &reference.calendar,
+            standard: case.category_id.and_then(|c| reference.standard(c)),
+            master: None,
+            whistle_report_hours: self.settings.whistle_report_hours,
+        };
+        let Ok(out) = apply(case, mv, &Actor::system(), &Relation::default(), &ctx) else {
+            return Ok(false);
+        };
+        match self
+            .store
+            .commit_move(MoveWrite {
+                expected_version: case.version,
+                outcome: &out,
+            })
+            .await
+        {
+            Ok(()) => Ok(true),
+            // Someone moved the case meanwhile; the next run looks at it again.
+            Err(StoreError::StaleVersion) => Ok(false),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// One pass of the background jobs.
+    pub async fn run_jobs_once(&self) -> Result<JobReport> {
+        let mut report = JobReport::default();
+        loop {
+            let due = self.store.cases_to_mark_overdue(self.now(), BATCH).await?;
+            let n = due.len();
+            for case in &due {
+                if self.system_move(case, &Move::Overdue).await? {
+                    report.marked_overdue += 1;
+                }
+            }
+            if (n as i64) < BATCH {
+                break;
+            }
+        }
+        for case in self.store.cases_to_resume(self.now(), BATCH).await? {
+            if self.system_move(&case, &Move::Resume).await? {
+                report.resumed += 1;
+            }
+        }
+        Ok(report)
+    }
+
+    /// Runs the jobs every `every` until `shutdown` resolves.
+    pub async fn run_jobs(
+        &self,
+        every: std::time::Duration,
+        shutdown: tokio::sync::watch::Receiver<bool>,
+    ) {
+        let mut shutdown = shutdown;
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {
+                    if let Err(e) = self.reload_reference().await {
+                        tracing::warn!(error = %e, "reloading reference data failed");
+                    }
+                    match self.run_jobs_once().await {
+                        Ok(r) if r != JobReport::default() => tracing::info!(overdue = r.marked_overdue, resumed = r.resumed, "background jobs"),
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!(error = %e, "background jobs failed"),
+                    }
+                }
+                _ = shutdown.changed() => break,
+            }
+        }
+    }
+}

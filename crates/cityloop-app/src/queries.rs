@@ -1,0 +1,261 @@
+//! Reading cases: one case with its history and the moves the caller may make, and filtered,
+//! paged lists limited to what the caller may see.
+
+use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use cityloop_domain::workflow::{allowed_moves, FlowEntry, MoveKind};
+use cityloop_domain::{Case, Channel, Contact, GridId, RequestType, State, UnitId};
+use cityloop_store::{CaseFilter, CaseSort, WhistleRow};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{AppError, Result};
+use crate::moves::CaseRef;
+use crate::scope::Principal;
+use crate::App;
+
+/// Largest page of a case list.
+pub const MAX_PAGE_SIZE: i64 = 500;
+
+/// A case as one caller sees it.
+#[derive(Debug, Clone)]
+pub struct CaseView {
+    pub case: Case,
+    /// Contact data, masked or hidden according to the caller's roles.
+    pub contact: Option<Contact>,
+    pub overdue: bool,
+    pub flow: Vec<(i64, FlowEntry)>,
+    pub allowed_moves: Vec<MoveKind>,
+    pub whistles: Vec<WhistleRow>,
+}
+
+/// A case in a list.
+#[derive(Debug, Clone)]
+pub struct CaseSummary {
+    pub case: Case,
+    pub contact: Option<Contact>,
+    pub overdue: bool,
+}
+
+/// A page of a case list.
+#[derive(Debug, Clone)]
+pub struct CasePage {
+    pub items: Vec<CaseSummary>,
+    pub total: i64,
+    pub page: i64,
+    pub page_size: i64,
+}
+
+/// Filters of a case list as a surface receives them (all optional, strings checked here).
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct CaseQuery {
+    /// One state or several separated by commas.
+    pub state: Option<String>,
+    /// A category code; its sub-categories are included.
+    pub category: Option<String>,
+    /// A lead unit (id or code); its sub-units are included.
+    pub unit: Option<String>,
+    /// A grid code.
+    pub grid: Option<String>,
+    /// A division code; divisions below it are included.
+    pub division: Option<String>,
+    pub channel: Option<String>,
+    pub request_type: Option<String>,
+    pub overdue: Option<bool>,
+    /// RFC 3339 time or local date, inclusive.
+    pub created_from: Option<String>,
+    /// RFC 3339 time or local date, exclusive (a date means up to the end of that day).
+    pub created_to: Option<String>,
+    /// Words in the title or description, or a case number.
+    pub q: Option<String>,
+    /// The caller's phone number (hotline: the caller's earlier requests).
+    pub phone: Option<String>,
+    /// Cases merged into this case (id).
+    pub master: Option<i64>,
+    /// `created_desc` (default), `created_asc`, `deadline`, `updated_desc`.
+    pub sort: Option<String>,
+    pub page: Option<i64>,
+    pub page_size: Option<i64>,
+}
+
+impl App {
+    /// A case the caller may see, with its whistles; `NotFound` otherwise, so that existence does not leak.
+    pub async fn visible_case(
+        &self,
+        who: &Principal,
+        case_ref: &str,
+    ) -> Result<(Case, Vec<WhistleRow>)> {
+        let r = match case_ref.parse::<i64>() {
+            Ok(id) => CaseRef::Id(id),
+            Err(_) => CaseRef::Number(case_ref.to_string()),
+        };
+        let case = self.load_case_ref(&r).await?;
+        let whistles = self.store.whistles(case.id).await?;
+        if !who.can_see(&case, &whistles) {
+            return Err(AppError::NotFound("case".into()));
+        }
+        Ok((case, whistles))
+    }
+
+    /// One case with its history and the caller's allowed moves.
+    pub async fn case_view(&self, who: &Principal, r: &CaseRef) -> Result<CaseView> {
+        let key = match r {
+            CaseRef::Id(id) => id.to_string(),
+            CaseRef::Number(n) => n.clone(),
+        };
+        let (case, whistles) = self.visible_case(who, &key).await?;
+        let flow = self.store.flows(case.id).await?;
+        let allowed = allowed_moves(&case, &who.actor(), &who.relation(&case, &whistles));
+        Ok(CaseView {
+            contact: who.visible_contact(&case),
+            overdue: case.is_overdue(self.now()),
+            allowed_moves: allowed,
+            flow,
+            whistles,
+            case,
+        })
+    }
+
+    fn parse_time(&self, field: &str, text: &str, end_of_day: bool) -> Result<DateTime<Utc>> {
+        if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+            return Ok(t.with_timezone(&Utc));
+        }
+        let reference = self.reference();
+        let date = NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| {
+            AppError::invalid(field, "must be an RFC 3339 time or a date like 2026-11-21")
+        })?;
+        let date = if end_of_day {
+            date.succ_opt().unwrap_or(date)
+        } else {
+            date
+        };
+        reference
+            .calendar
+            .offset()
+            .from_local_datetime(&date.and_hms_opt(0, 0, 0).unwrap_or_default())
+            .single()
+            .map(|t| t.with_timezone(&Utc))
+            .ok_or_else(|| AppError::invalid(field, "is not a valid local time"))
+    }
+
+    /// Builds the store filter for a caller and a query.
+    pub fn case_filter(&self, who: &Principal, q: &CaseQuery) -> Result<CaseFilter> {
+        let reference = self.reference();
+        let mut f = CaseFilter::new(who.case_scope(), self.now());
+        if let Some(states) = q.state.as_deref().filter(|s| !s.is_empty()) {
+            f.states = states
+                .split(',')
+                .map(|s| {
+                    State::parse(s.trim()).ok_or_else(|| {
+                        AppError::invalid(
+                            "state",
+                            format!("`{s}` is not one of: {}", State::wire_names().join(", ")),
+                        )
+                    })
+                })
+                .collect::<Result<_>>()?;
+        }
+        if let Some(code) = q.category.as_deref().filter(|s| !s.is_empty()) {
+            let c = reference.category_by_code(code).ok_or_else(|| {
+                AppError::invalid("category", format!("unknown category `{code}`"))
+            })?;
+            f.categories = Some(reference.category_subtree(c.id));
+        }
+        if let Some(u) = q.unit.as_deref().filter(|s| !s.is_empty()) {
+            let unit = u
+                .parse::<i64>()
+                .ok()
+                .and_then(|id| reference.unit(UnitId(id)))
+                .or_else(|| reference.unit_by_code(u))
+                .ok_or_else(|| AppError::invalid("unit", format!("unknown unit `{u}`")))?;
+            f.units = Some(reference.unit_subtree(unit.id));
+        }
+        if let Some(code) = q.grid.as_deref().filter(|s| !s.is_empty()) {
+            let g = reference
+                .grid_by_code(code)
+                .ok_or_else(|| AppError::invalid("grid", format!("unknown grid `{code}`")))?;
+            f.grids = Some(vec![GridId(g.id.0)]);
+        }
+        if let Some(code) = q.division.as_deref().filter(|s| !s.is_empty()) {
+            let d = reference.division_by_code(code).ok_or_else(|| {
+                AppError::invalid("division", format!("unknown division `{code}`"))
+            })?;
+            f.divisions = Some(reference.division_subtree(d.id));
+        }
+        if let Some(c) = q.channel.as_deref().filter(|s| !s.is_empty()) {
+            f.channel =
+                Some(Channel::parse(c).ok_or_else(|| {
+                    AppError::invalid("channel", format!("unknown channel `{c}`"))
+                })?);
+        }
+        if let Some(t) = q.request_type.as_deref().filter(|s| !s.is_empty()) {
+            f.request_type = Some(RequestType::parse(t).ok_or_else(|| {
+                AppError::invalid("request_type", format!("unknown request type `{t}`"))
+            })?);
+        }
+        f.overdue = q.overdue;
+        if let Some(t) = q.created_from.as_deref().filter(|s| !s.is_empty()) {
+            f.created_from = Some(self.parse_time("created_from", t, false)?);
+        }
+        if let Some(t) = q.created_to.as_deref().filter(|s| !s.is_empty()) {
+            f.created_to = Some(self.parse_time("created_to", t, true)?);
+        }
+        f.text =
+            q.q.as_deref()
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .map(str::to_string);
+        f.phone = q
+            .phone
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_string);
+        f.master = q.master.map(cityloop_domain::CaseId);
+        f.sort = match q.sort.as_deref() {
+            None | Some("") | Some("created_desc") => CaseSort::CreatedDesc,
+            Some("created_asc") => CaseSort::CreatedAsc,
+            Some("deadline") => CaseSort::DeadlineAsc,
+            Some("updated_desc") => CaseSort::UpdatedDesc,
+            Some(other) => return Err(AppError::invalid(
+                "sort",
+                format!(
+                    "`{other}` is not one of: created_desc, created_asc, deadline, updated_desc"
+                ),
+            )),
+        };
+        let page = q.page.unwrap_or(1);
+        let page_size = q.page_size.unwrap_or(50);
+        if page < 1 {
+            return Err(AppError::invalid("page", "must be 1 or more"));
+        }
+        if !(1..=MAX_PAGE_SIZE).contains(&page_size) {
+            return Err(AppError::invalid(
+                "page_size",
+                format!("must be 1 to {MAX_PAGE_SIZE}"),
+            ));
+        }
+        f.limit = page_size;
+        f.offset = (page - 1).saturating_mul(page_size);
+        Ok(f)
+    }
+
+    /// A filtered page of the cases the caller may see.
+    pub async fn list_cases(&self, who: &Principal, q: &CaseQuery) -> Result<CasePage> {
+        let f = self.case_filter(who, q)?;
+        let list = self.store.list_cases(&f).await?;
+        let now = self.now();
+        Ok(CasePage {
+            items: list
+                .items
+                .into_iter()
+                .map(|case| CaseSummary {
+                    contact: who.visible_contact(&case),
+                    overdue: case.is_overdue(now),
+                    case,
+                })
+                .collect(),
+            total: list.total,
+            page: f.offset / f.limit + 1,
+            page_size: f.limit,
+        })
+    }
+}

@@ -1,0 +1,235 @@
+//! A snapshot of the reference data in memory: the unit and division trees, the category tree with
+//! case standards, the grids with their spatial index, and the working calendar. Intake and scope
+//! checks read it on every request, so it must not cost a database round trip.
+
+use std::collections::HashMap;
+
+use cityloop_domain::grid::{parse_area, GridIndex};
+use cityloop_domain::{CaseStandard, CategoryId, DivisionId, GridId, UnitId, WorkCalendar};
+use cityloop_store::{CategoryRow, DivisionRow, GridRow, Store, UnitRow};
+
+use crate::error::{AppError, Result};
+
+/// A grid without its shape.
+#[derive(Debug, Clone)]
+pub struct GridMeta {
+    pub id: GridId,
+    pub code: String,
+    pub name: String,
+    pub division_id: Option<DivisionId>,
+    pub centroid_lat: f64,
+    pub centroid_lon: f64,
+}
+
+/// The reference data at one moment.
+pub struct Reference {
+    pub units: Vec<UnitRow>,
+    pub divisions: Vec<DivisionRow>,
+    pub categories: Vec<CategoryRow>,
+    pub grids: Vec<GridMeta>,
+    pub calendar: WorkCalendar,
+    grid_index: GridIndex,
+    unit_pos: HashMap<UnitId, usize>,
+    unit_children: HashMap<UnitId, Vec<UnitId>>,
+    division_pos: HashMap<DivisionId, usize>,
+    division_children: HashMap<DivisionId, Vec<DivisionId>>,
+    category_pos: HashMap<CategoryId, usize>,
+    category_code: HashMap<String, usize>,
+    category_children: HashMap<CategoryId, Vec<CategoryId>>,
+    grid_pos: HashMap<GridId, usize>,
+    grid_code: HashMap<String, usize>,
+}
+
+fn children<K: Copy + Eq + std::hash::Hash>(
+    items: impl Iterator<Item = (K, Option<K>)>,
+) -> HashMap<K, Vec<K>> {
+    let mut out: HashMap<K, Vec<K>> = HashMap::new();
+    for (id, parent) in items {
+        if let Some(p) = parent {
+            out.entry(p).or_default().push(id);
+        }
+    }
+    out
+}
+
+fn subtree<K: Copy + Eq + std::hash::Hash>(root: K, children: &HashMap<K, Vec<K>>) -> Vec<K> {
+    let mut out = vec![root];
+    let mut i = 0;
+    while i < out.len() {
+        if let Some(kids) = children.get(&out[i]) {
+            for k in kids {
+                if !out.contains(k) {
+                    out.push(*k);
+                }
+            }
+        }
+        i += 1;
+    }
+    out
+}
+
+impl Reference {
+    /// Loads everything from the store.
+    pub async fn load(store: &Store) -> Result<Self> {
+        let units = store.list_units().await?;
+        let divisions = store.list_divisions().await?;
+        let categories = store.list_categories().await?;
+        let grid_rows = store.list_grids().await?;
+        let calendar = store.load_calendar().await?;
+        Self::build(units, divisions, categories, grid_rows, calendar)
+    }
+
+    /// Builds the indexes over loaded rows.
+    pub fn build(
+        units: Vec<UnitRow>,
+        divisions: Vec<DivisionRow>,
+        categories: Vec<CategoryRow>,
+        grid_rows: Vec<GridRow>,
+        calendar: WorkCalendar,
+    ) -> Result<Self> {
+        let mut shapes = Vec::with_capacity(grid_rows.len());
+        for g in &grid_rows {
+            let area = parse_area(&g.geometry)
+                .map_err(|e| AppError::Internal(format!("grid {}: {e}", g.code)))?;
+            shapes.push((g.id, area));
+        }
+        let grids: Vec<GridMeta> = grid_rows
+            .into_iter()
+            .map(|g| GridMeta {
+                id: g.id,
+                code: g.code,
+                name: g.name,
+                division_id: g.division_id,
+                centroid_lat: g.centroid_lat,
+                centroid_lon: g.centroid_lon,
+            })
+            .collect();
+        Ok(Self {
+            unit_pos: units.iter().enumerate().map(|(i, u)| (u.id, i)).collect(),
+            unit_children: children(units.iter().map(|u| (u.id, u.parent_id))),
+            division_pos: divisions
+                .iter()
+                .enumerate()
+                .map(|(i, d)| (d.id, i))
+                .collect(),
+            division_children: children(divisions.iter().map(|d| (d.id, d.parent_id))),
+            category_pos: categories
+                .iter()
+                .enumerate()
+                .map(|(i, c)| (c.id, i))
+                .collect(),
+            category_code: categories
+                .iter()
+                .enumerate()
+                .map(|(i, c)| (c.code.clone(), i))
+                .collect(),
+            category_children: children(categories.iter().map(|c| (c.id, c.parent_id))),
+            grid_pos: grids.iter().enumerate().map(|(i, g)| (g.id, i)).collect(),
+            grid_code: grids
+                .iter()
+                .enumerate()
+                .map(|(i, g)| (g.code.clone(), i))
+                .collect(),
+            grid_index: GridIndex::new(shapes),
+            units,
+            divisions,
+            categories,
+            grids,
+            calendar,
+        })
+    }
+
+    pub fn unit(&self, id: UnitId) -> Option<&UnitRow> {
+        self.unit_pos.get(&id).map(|i| &self.units[*i])
+    }
+
+    pub fn unit_by_code(&self, code: &str) -> Option<&UnitRow> {
+        self.units.iter().find(|u| u.code == code)
+    }
+
+    /// A unit and all units below it.
+    pub fn unit_subtree(&self, id: UnitId) -> Vec<UnitId> {
+        subtree(id, &self.unit_children)
+    }
+
+    pub fn division(&self, id: DivisionId) -> Option<&DivisionRow> {
+        self.division_pos.get(&id).map(|i| &self.divisions[*i])
+    }
+
+    pub fn division_by_code(&self, code: &str) -> Option<&DivisionRow> {
+        self.divisions.iter().find(|d| d.code == code)
+    }
+
+    /// A division and all divisions below it.
+    pub fn division_subtree(&self, id: DivisionId) -> Vec<DivisionId> {
+        subtree(id, &self.division_children)
+    }
+
+    /// A division and its ancestors, most specific first.
+    pub fn division_chain(&self, id: DivisionId) -> Vec<DivisionId> {
+        let mut out = Vec::new();
+        let mut cur = Some(id);
+        while let Some(d) = cur {
+            if out.contains(&d) {
+                break;
+            }
+            out.push(d);
+            cur = self.division(d).and_then(|r| r.parent_id);
+        }
+        out
+    }
+
+    pub fn category(&self, id: CategoryId) -> Option<&CategoryRow> {
+        self.category_pos.get(&id).map(|i| &self.categories[*i])
+    }
+
+    pub fn category_by_code(&self, code: &str) -> Option<&CategoryRow> {
+        self.category_code.get(code).map(|i| &self.categories[*i])
+    }
+
+    /// A category and its ancestors, most specific first.
+    pub fn category_chain(&self, id: CategoryId) -> Vec<CategoryId> {
+        let mut out = Vec::new();
+        let mut cur = Some(id);
+        while let Some(c) = cur {
+            if out.contains(&c) {
+                break;
+            }
+            out.push(c);
+            cur = self.category(c).and_then(|r| r.parent_id);
+        }
+        out
+    }
+
+    /// A category and all categories below it.
+    pub fn category_subtree(&self, id: CategoryId) -> Vec<CategoryId> {
+        subtree(id, &self.category_children)
+    }
+
+    /// Whether a category has no children.
+    pub fn is_leaf(&self, id: CategoryId) -> bool {
+        self.category_children.get(&id).is_none_or(Vec::is_empty)
+    }
+
+    /// The case standard of a category: its own, or the nearest ancestor's.
+    pub fn standard(&self, id: CategoryId) -> Option<&CaseStandard> {
+        self.category_chain(id)
+            .into_iter()
+            .find_map(|c| self.category(c).and_then(|r| r.standard.as_ref()))
+    }
+
+    pub fn grid(&self, id: GridId) -> Option<&GridMeta> {
+        self.grid_pos.get(&id).map(|i| &self.grids[*i])
+    }
+
+    pub fn grid_by_code(&self, code: &str) -> Option<&GridMeta> {
+        self.grid_code.get(code).map(|i| &self.grids[*i])
+    }
+
+    /// The grid a point lies in.
+    pub fn locate(&self, lat: f64, lon: f64) -> Option<&GridMeta> {
+        self.grid_index
+            .locate(lat, lon)
+            .and_then(|id| self.grid(id))
+    }
+}

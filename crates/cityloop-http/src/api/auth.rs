@@ -1,0 +1,112 @@
+//! `/api/v1/auth`: log in for a bearer token, log out (revoke it), and who am I.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, FixedOffset};
+use cityloop_app::Principal;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::dto::ErrorBody;
+use crate::error::{ApiError, Result};
+use crate::extract::{bearer_token, ApiJson, Auth};
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/auth/login", post(login))
+        .route("/auth/logout", post(logout))
+        .route("/auth/me", get(me))
+}
+
+/// Credentials.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    pub username: String,
+    pub password: String,
+}
+
+/// A user as the API shows it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserDto {
+    pub id: i64,
+    pub username: String,
+    pub name: String,
+    pub roles: Vec<String>,
+    /// Unit id.
+    pub unit: Option<i64>,
+    pub unit_name: Option<String>,
+    /// Grid codes.
+    pub grids: Vec<String>,
+}
+
+impl UserDto {
+    pub fn new(state: &AppState, user: &cityloop_store::UserRow) -> Self {
+        let reference = state.app.reference();
+        Self {
+            id: user.id.0,
+            username: user.username.clone(),
+            name: user.name.clone(),
+            roles: user.roles.iter().map(|r| r.as_str().to_string()).collect(),
+            unit: user.unit_id.map(|u| u.0),
+            unit_name: user
+                .unit_id
+                .and_then(|u| reference.unit(u))
+                .map(|u| u.name.clone()),
+            grids: user
+                .grids
+                .iter()
+                .filter_map(|g| reference.grid(*g))
+                .map(|g| g.code.clone())
+                .collect(),
+        }
+    }
+
+    fn of(state: &AppState, p: &Principal) -> Self {
+        Self::new(state, &p.user)
+    }
+}
+
+/// A bearer token and its user.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LoginResponse {
+    pub token: String,
+    pub expires_at: DateTime<FixedOffset>,
+    pub user: UserDto,
+}
+
+/// Logs in: a bearer token for `Authorization: Bearer <token>`.
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
+    responses((status = 200, body = LoginResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn login(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<LoginRequest>,
+) -> Result<Json<LoginResponse>> {
+    let login = state.app.login(&body.username, &body.password).await?;
+    let offset = state.app.reference().calendar.offset();
+    Ok(Json(LoginResponse {
+        token: login.token,
+        expires_at: login.expires_at.with_timezone(&offset),
+        user: UserDto::of(&state, &login.principal),
+    }))
+}
+
+/// Revokes the token used for this request.
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth",
+    responses((status = 204), (status = 401, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Result<StatusCode> {
+    let token = bearer_token(&headers).ok_or_else(|| ApiError::unauthorized("log in first"))?;
+    state.app.authenticate(token).await?;
+    state.app.logout(token).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The signed-in user.
+#[utoipa::path(get, path = "/api/v1/auth/me", tag = "auth",
+    responses((status = 200, body = UserDto), (status = 401, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn me(State(state): State<AppState>, Auth(who): Auth) -> Json<UserDto> {
+    Json(UserDto::of(&state, &who))
+}

@@ -1,0 +1,20 @@
+//! The JSON API under `/api/v1`.
+
+pub mod attachments;
+pub mod auth;
+pub mod cases;
+pub mod dto;
+pub mod reference;
+pub mod system;
+
+use axum::Router;
+
+use crate::state::AppState;
+
+/// Every `/api/v1` route except uploads, which the caller mounts with their own body limit.
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .merge(auth::router())
+        .merge(cases::router())
+        .merge(reference::router())
+}

@@ -1,0 +1,130 @@
+//! Extractors whose rejections use the API's error format: JSON bodies and query strings that name
+//! the offending field, and the bearer-token principal.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
+use axum::http::request::Parts;
+use cityloop_app::Principal;
+use serde::de::DeserializeOwned;
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The signed-in caller, from `Authorization: Bearer <token>`.
+pub struct Auth(pub Principal);
+
+/// The raw bearer token of a request, if any.
+pub fn bearer_token(headers: &axum::http::HeaderMap) -> Option<&str> {
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
+impl FromRequestParts<AppState> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let token = bearer_token(&parts.headers).ok_or_else(|| {
+            ApiError::unauthorized("log in first: send Authorization: Bearer <token>")
+        })?;
+        Ok(Auth(state.app.authenticate(token).await?))
+    }
+}
+
+/// A JSON body; a body that is not JSON is a 400, JSON of the wrong shape a 422 naming the field.
+pub struct ApiJson<T>(pub T);
+
+/// Reads JSON bytes into `T`, naming the path of the first bad field.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    match serde_path_to_error::deserialize::<_, T>(&mut de) {
+        Ok(v) => Ok(v),
+        Err(e) => {
+            let path = e.path().to_string();
+            let inner = e.into_inner();
+            if inner.is_syntax() || inner.is_eof() {
+                Err(ApiError::malformed(format!(
+                    "the body is not valid JSON: {inner}"
+                )))
+            } else {
+                let field = if path == "." { String::new() } else { path };
+                Err(ApiError::App(cityloop_app::AppError::invalid(
+                    field,
+                    inner.to_string(),
+                )))
+            }
+        }
+    }
+}
+
+/// Refuses a body that does not say it is JSON.
+pub fn require_json_content_type(headers: &axum::http::HeaderMap) -> Result<(), ApiError> {
+    let is_json = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.split(';')
+                .next()
+                .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
+        });
+    if is_json {
+        Ok(())
+    } else {
+        Err(ApiError::malformed(
+            "send the body as JSON with Content-Type: application/json",
+        ))
+    }
+}
+
+impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        require_json_content_type(req.headers())?;
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::App(cityloop_app::AppError::TooLarge(
+                    "the request body is too large".into(),
+                ))
+            } else {
+                ApiError::malformed(format!("could not read the body: {e}"))
+            }
+        })?;
+        if bytes.is_empty() {
+            return Err(ApiError::malformed("the body is empty; send a JSON object"));
+        }
+        parse_json(&bytes).map(ApiJson)
+    }
+}
+
+/// A query string; unknown values are a 422 naming the parameter.
+pub struct ApiQuery<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or_default();
+        let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+        serde_path_to_error::deserialize::<_, T>(de)
+            .map(ApiQuery)
+            .map_err(|e| {
+                let path = e.path().to_string();
+                ApiError::App(cityloop_app::AppError::invalid(
+                    if path == "." {
+                        "query".to_string()
+                    } else {
+                        path
+                    },
+                    e.into_inner().to_string(),
+                ))
+            })
+    }
+}

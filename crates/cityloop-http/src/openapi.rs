@@ -1,0 +1,37 @@
+//! The OpenAPI document, generated from the handlers' annotations and the DTO types.
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::api;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The API description served at `/api/v1/openapi.json`.
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "cityloop API", description = "The closed loop of a city's 12345 hotline and grid management: intake, workflow moves, reference data."),
+    paths(
+        api::auth::login, api::auth::logout, api::auth::me,
+        api::cases::create, api::cases::list, api::cases::show, api::cases::make_move,
+        api::reference::units, api::reference::categories, api::reference::divisions, api::reference::grids,
+        api::reference::catalogue, api::reference::put_rule, api::reference::delete_rule,
+        api::reference::calendar, api::reference::set_day, api::reference::users, api::reference::add_user,
+        api::reference::notices, api::reference::dispatch_preview,
+        api::attachments::upload, api::attachments::download,
+        api::system::healthz, api::system::metrics,
+    ),
+    modifiers(&BearerAuth),
+    tags((name = "auth"), (name = "cases"), (name = "reference"), (name = "admin"), (name = "attachments"), (name = "system"))
+)]
+pub struct ApiDoc;

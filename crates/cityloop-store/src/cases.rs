@@ -1,0 +1,798 @@
+//! Cases, their flow records, whistles and supervision notices.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, NaiveDate, Utc};
+use cityloop_domain::number::{case_number, day_key};
+use cityloop_domain::workflow::{Effect, FlowEntry, MoveKind, Outcome};
+use cityloop_domain::{
+    Case, CaseId, CategoryId, Channel, DivisionId, GridId, RequestType, Role, State, UnitId, UserId,
+};
+use serde::Serialize;
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
+
+use crate::args::{Arg, Sql};
+use crate::rows::{case_from_row, case_values, from_ms, get_opt_ms, ms, CASE_COLUMNS};
+use crate::{Result, Store, StoreError};
+
+/// What [`Store::create_case`] did.
+#[derive(Debug, Clone)]
+pub struct CreatedCase {
+    pub case: Case,
+    /// The idempotency key had been used: this is the case created the first time.
+    pub replayed: bool,
+}
+
+/// Whose cases a caller may see: everything, or the union of the listed parts.
+#[derive(Debug, Clone, Default)]
+pub struct CaseScope {
+    pub all: bool,
+    /// Cases led or assisted by these units, or to which they were summoned.
+    pub units: Vec<UnitId>,
+    pub grids: Vec<GridId>,
+    pub divisions: Vec<DivisionId>,
+    pub reporter: Option<UserId>,
+}
+
+impl CaseScope {
+    /// No restriction.
+    pub fn everything() -> Self {
+        Self {
+            all: true,
+            ..Self::default()
+        }
+    }
+}
+
+/// Orders of a case list.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum CaseSort {
+    #[default]
+    CreatedDesc,
+    CreatedAsc,
+    DeadlineAsc,
+    UpdatedDesc,
+}
+
+/// Filters of a case list; all given filters must hold.
+#[derive(Debug, Clone)]
+pub struct CaseFilter {
+    pub scope: CaseScope,
+    pub states: Vec<State>,
+    pub categories: Option<Vec<CategoryId>>,
+    /// Lead unit among these.
+    pub units: Option<Vec<UnitId>>,
+    pub grids: Option<Vec<GridId>>,
+    pub divisions: Option<Vec<DivisionId>>,
+    pub channel: Option<Channel>,
+    pub request_type: Option<RequestType>,
+    pub overdue: Option<bool>,
+    pub created_from: Option<DateTime<Utc>>,
+    pub created_to: Option<DateTime<Utc>>,
+    pub text: Option<String>,
+    pub phone: Option<String>,
+    pub master: Option<CaseId>,
+    pub sort: CaseSort,
+    pub limit: i64,
+    pub offset: i64,
+    /// The instant "overdue" is judged at.
+    pub now: DateTime<Utc>,
+}
+
+impl CaseFilter {
+    /// Everything, newest first, 50 at a time.
+    pub fn new(scope: CaseScope, now: DateTime<Utc>) -> Self {
+        Self {
+            scope,
+            states: Vec::new(),
+            categories: None,
+            units: None,
+            grids: None,
+            divisions: None,
+            channel: None,
+            request_type: None,
+            overdue: None,
+            created_from: None,
+            created_to: None,
+            text: None,
+            phone: None,
+            master: None,
+            sort: CaseSort::default(),
+            limit: 50,
+            offset: 0,
+            now,
+        }
+    }
+}
+
+/// One page of cases and the number of cases matching.
+#[derive(Debug, Clone)]
+pub struct CaseList {
+    pub items: Vec<Case>,
+    pub total: i64,
+}
+
+/// A unit summoned by a whistle.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct WhistleRow {
+    pub unit_id: UnitId,
+    pub summoned_at: DateTime<Utc>,
+    pub report_by: DateTime<Utc>,
+    pub reported_at: Option<DateTime<Utc>>,
+}
+
+/// A supervision notice (催办/督办, or overdue warning).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct NoticeRow {
+    pub id: i64,
+    pub case_id: CaseId,
+    pub unit_id: Option<UnitId>,
+    pub level: u32,
+    pub overdue: bool,
+    pub message: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A stored move: what the caller read and what it wants to write.
+#[derive(Debug, Clone)]
+pub struct MoveWrite<'a> {
+    pub expected_version: i64,
+    pub outcome: &'a Outcome,
+}
+
+/// A case and its history, for bulk loading (the demo city).
+#[derive(Debug, Clone)]
+pub struct BulkCase {
+    pub case: Case,
+    pub flows: Vec<FlowEntry>,
+    pub effects: Vec<(DateTime<Utc>, Effect)>,
+}
+
+const FLOW_COLUMNS: &str = "case_id, kind, from_state, to_state, actor_id, actor_name, role, unit_id, at, note, attachments, data";
+
+fn flow_values(case_id: CaseId, f: &FlowEntry) -> Vec<Arg> {
+    vec![
+        case_id.0.into(),
+        f.kind.as_str().into(),
+        f.from.map(|s| s.as_str().to_string()).into(),
+        f.to.as_str().into(),
+        f.actor_id.map(|u| u.0).into(),
+        f.actor_name.clone().into(),
+        f.role.map(|r| r.as_str().to_string()).into(),
+        f.unit_id.map(|u| u.0).into(),
+        ms(f.at).into(),
+        f.note.clone().into(),
+        serde_json::to_string(&f.attachments)
+            .unwrap_or_else(|_| "[]".into())
+            .into(),
+        f.data.to_string().into(),
+    ]
+}
+
+fn flow_from_row(r: &AnyRow) -> Result<(i64, FlowEntry)> {
+    let kind: String = r.try_get("kind")?;
+    let to: String = r.try_get("to_state")?;
+    let from: Option<String> = r.try_get("from_state")?;
+    let corrupt =
+        |what: &str, v: &str| StoreError::Corrupt(format!("flow record: unknown {what} `{v}`"));
+    let role: Option<String> = r.try_get("role")?;
+    Ok((
+        r.try_get("id")?,
+        FlowEntry {
+            kind: MoveKind::parse(&kind).ok_or_else(|| corrupt("move", &kind))?,
+            from: from
+                .map(|f| State::parse(&f).ok_or_else(|| corrupt("state", &f)))
+                .transpose()?,
+            to: State::parse(&to).ok_or_else(|| corrupt("state", &to))?,
+            actor_id: r.try_get::<Option<i64>, _>("actor_id")?.map(UserId),
+            actor_name: r.try_get("actor_name")?,
+            role: role.as_deref().and_then(Role::parse),
+            unit_id: r.try_get::<Option<i64>, _>("unit_id")?.map(UnitId),
+            at: from_ms(r.try_get("at")?),
+            note: r.try_get("note")?,
+            attachments: serde_json::from_str(&r.try_get::<String, _>("attachments")?)
+                .unwrap_or_default(),
+            data: serde_json::from_str(&r.try_get::<String, _>("data")?).unwrap_or_default(),
+        },
+    ))
+}
+
+fn case_columns_without_id() -> Vec<&'static str> {
+    CASE_COLUMNS
+        .split(',')
+        .map(str::trim)
+        .filter(|c| *c != "id")
+        .collect()
+}
+
+/// `insert into TABLE (cols) values (…), (…)` for rows of values.
+fn multi_insert(table: &str, columns: &str, rows: impl IntoIterator<Item = Vec<Arg>>) -> Sql {
+    let mut sql = Sql::new(&format!("insert into {table} ({columns}) values "));
+    for (i, row) in rows.into_iter().enumerate() {
+        if i > 0 {
+            sql.push(", ");
+        }
+        sql.bind_list(row);
+    }
+    sql
+}
+
+async fn insert_flow(tx: &mut Transaction<'_, Any>, case_id: CaseId, f: &FlowEntry) -> Result<()> {
+    multi_insert("flow", FLOW_COLUMNS, [flow_values(case_id, f)])
+        .query()
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+async fn replace_assists(tx: &mut Transaction<'_, Any>, case: &Case) -> Result<()> {
+    sqlx::query("delete from case_assists where case_id = $1")
+        .bind(case.id.0)
+        .execute(&mut **tx)
+        .await?;
+    if !case.assisting_units.is_empty() {
+        let rows = case
+            .assisting_units
+            .iter()
+            .map(|u| vec![Arg::from(case.id.0), Arg::from(u.0)]);
+        multi_insert("case_assists", "case_id, unit_id", rows)
+            .query()
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+fn notice_message(case: &Case, level: u32, overdue: bool) -> String {
+    if overdue {
+        format!("案件 {} 已超过处置时限", case.number)
+    } else {
+        let word = match level {
+            1 => "催办",
+            2 => "督办",
+            _ => "挂牌督办",
+        };
+        format!("案件 {} {}", case.number, word)
+    }
+}
+
+async fn apply_effects(
+    tx: &mut Transaction<'_, Any>,
+    case: &Case,
+    flow: &FlowEntry,
+    effects: &[Effect],
+) -> Result<()> {
+    for effect in effects {
+        match effect {
+            Effect::Notice { level, overdue } => {
+                sqlx::query(
+                    "insert into notices (case_id, unit_id, level, overdue, message, created_at) values ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(case.id.0)
+                .bind(case.unit_id.map(|u| u.0))
+                .bind(i64::from(*level))
+                .bind(i64::from(*overdue))
+                .bind(notice_message(case, *level, *overdue))
+                .bind(ms(flow.at))
+                .execute(&mut **tx)
+                .await?;
+            }
+            Effect::Summon { units, report_by } => {
+                for unit in units {
+                    sqlx::query(
+                        "insert into whistles (case_id, unit_id, summoned_at, report_by) values ($1, $2, $3, $4) \
+                         on conflict (case_id, unit_id) do update set summoned_at = excluded.summoned_at, \
+                         report_by = excluded.report_by, reported_at = null",
+                    )
+                    .bind(case.id.0)
+                    .bind(unit.0)
+                    .bind(ms(flow.at))
+                    .bind(ms(*report_by))
+                    .execute(&mut **tx)
+                    .await?;
+                }
+            }
+            Effect::ReportedIn { unit } => {
+                sqlx::query("update whistles set reported_at = $1 where case_id = $2 and unit_id = $3 and reported_at is null")
+                    .bind(ms(flow.at))
+                    .bind(case.id.0)
+                    .bind(unit.0)
+                    .execute(&mut **tx)
+                    .await?;
+            }
+            Effect::CloseMerged => {
+                let at = ms(flow.at);
+                sqlx::query(&format!(
+                    "insert into flow ({FLOW_COLUMNS}) select id, 'close-with-master', 'merged', 'closed', $1, $2, null, null, \
+                     $3, $4, '[]', 'null' from cases where master_id = $5 and state = 'merged'"
+                ))
+                .bind(flow.actor_id.map(|u| u.0))
+                .bind(flow.actor_name.clone())
+                .bind(at)
+                .bind(format!("随主案件 {} 结案", case.number))
+                .bind(case.id.0)
+                .execute(&mut **tx)
+                .await?;
+                sqlx::query(
+                    "update cases set state = 'closed', closed_at = $1, updated_at = $1, version = version + 1 \
+                     where master_id = $2 and state = 'merged'",
+                )
+                .bind(at)
+                .bind(case.id.0)
+                .execute(&mut **tx)
+                .await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Stores a new case with its first flow record, numbering it within its local day. With an
+    /// idempotency key already used by the same user, returns the first case and creates nothing.
+    pub async fn create_case(
+        &self,
+        case: &Case,
+        flow: &FlowEntry,
+        day: NaiveDate,
+        idempotency: Option<(i64, &str)>,
+    ) -> Result<CreatedCase> {
+        let mut tx = self.writer().begin().await?;
+        if let Some((user, key)) = idempotency {
+            let existing: Option<i64> = sqlx::query_scalar(
+                "select case_id from idempotency_keys where user_id = $1 and key = $2",
+            )
+            .bind(user)
+            .bind(key)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some(id) = existing {
+                tx.rollback().await?;
+                return Ok(CreatedCase {
+                    case: self.get_case(CaseId(id)).await?,
+                    replayed: true,
+                });
+            }
+        }
+        let seq: i64 = sqlx::query_scalar(
+            "insert into case_numbers (day, last) values ($1, 1) \
+             on conflict (day) do update set last = case_numbers.last + 1 returning last",
+        )
+        .bind(day_key(day))
+        .fetch_one(&mut *tx)
+        .await?;
+        let mut stored = case.clone();
+        stored.number = case_number(day, seq);
+        let columns = case_columns_without_id();
+        let mut sql = Sql::new(&format!(
+            "insert into cases ({}) values ",
+            columns.join(", ")
+        ));
+        sql.bind_list(case_values(&stored)).push(" returning id");
+        let id: i64 = sql.query().fetch_one(&mut *tx).await?.try_get(0)?;
+        stored.id = CaseId(id);
+        insert_flow(&mut tx, stored.id, flow).await?;
+        if let Some((user, key)) = idempotency {
+            let inserted = sqlx::query("insert into idempotency_keys (user_id, key, case_id, created_at) values ($1, $2, $3, $4)")
+                .bind(user)
+                .bind(key)
+                .bind(id)
+                .bind(ms(case.created_at))
+                .execute(&mut *tx)
+                .await;
+            if let Err(e) = inserted {
+                // Another node stored the same key meanwhile: undo ours and return theirs.
+                let e = StoreError::from(e);
+                tx.rollback().await?;
+                if matches!(e, StoreError::Duplicate(_)) {
+                    let id: i64 = sqlx::query_scalar(
+                        "select case_id from idempotency_keys where user_id = $1 and key = $2",
+                    )
+                    .bind(user)
+                    .bind(key)
+                    .fetch_one(self.writer())
+                    .await?;
+                    return Ok(CreatedCase {
+                        case: self.get_case(CaseId(id)).await?,
+                        replayed: true,
+                    });
+                }
+                return Err(e);
+            }
+        }
+        tx.commit().await?;
+        Ok(CreatedCase {
+            case: stored,
+            replayed: false,
+        })
+    }
+
+    /// Stores the outcome of a move if the case is still at the version the move was based on.
+    pub async fn commit_move(&self, write: MoveWrite<'_>) -> Result<()> {
+        let out = write.outcome;
+        let case = &out.case;
+        let mut tx = self.writer().begin().await?;
+        let columns = case_columns_without_id();
+        let mut sql = Sql::new("update cases set ");
+        for (i, (col, value)) in columns.iter().zip(case_values(case)).enumerate() {
+            if i > 0 {
+                sql.push(", ");
+            }
+            sql.push(col).push(" = ").bind(value);
+        }
+        sql.push(" where id = ")
+            .bind(case.id.0)
+            .push(" and version = ")
+            .bind(write.expected_version);
+        let done = sql.query().execute(&mut *tx).await?;
+        if done.rows_affected() == 0 {
+            let exists: Option<i64> = sqlx::query_scalar("select id from cases where id = $1")
+                .bind(case.id.0)
+                .fetch_optional(&mut *tx)
+                .await?;
+            tx.rollback().await?;
+            return Err(if exists.is_some() {
+                StoreError::StaleVersion
+            } else {
+                StoreError::NotFound
+            });
+        }
+        insert_flow(&mut tx, case.id, &out.flow).await?;
+        if matches!(out.flow.kind, MoveKind::Dispatch | MoveKind::ApproveReturn) {
+            replace_assists(&mut tx, case).await?;
+        }
+        apply_effects(&mut tx, case, &out.flow, &out.effects).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// A case by id.
+    pub async fn get_case(&self, id: CaseId) -> Result<Case> {
+        let row = sqlx::query(&format!("select {CASE_COLUMNS} from cases where id = $1"))
+            .bind(id.0)
+            .fetch_one(self.reader())
+            .await?;
+        case_from_row(&row)
+    }
+
+    /// A case by its readable number.
+    pub async fn case_by_number(&self, number: &str) -> Result<Case> {
+        let row = sqlx::query(&format!(
+            "select {CASE_COLUMNS} from cases where number = $1"
+        ))
+        .bind(number)
+        .fetch_one(self.reader())
+        .await?;
+        case_from_row(&row)
+    }
+
+    /// The flow records of a case, oldest first, with their ids.
+    pub async fn flows(&self, case: CaseId) -> Result<Vec<(i64, FlowEntry)>> {
+        let rows = sqlx::query(&format!(
+            "select id, {FLOW_COLUMNS} from flow where case_id = $1 order by id"
+        ))
+        .bind(case.0)
+        .fetch_all(self.reader())
+        .await?;
+        rows.iter().map(flow_from_row).collect()
+    }
+
+    /// The units summoned to a case.
+    pub async fn whistles(&self, case: CaseId) -> Result<Vec<WhistleRow>> {
+        let rows = sqlx::query("select unit_id, summoned_at, report_by, reported_at from whistles where case_id = $1 order by id")
+            .bind(case.0)
+            .fetch_all(self.reader())
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(WhistleRow {
+                    unit_id: UnitId(r.try_get("unit_id")?),
+                    summoned_at: from_ms(r.try_get("summoned_at")?),
+                    report_by: from_ms(r.try_get("report_by")?),
+                    reported_at: get_opt_ms(r, "reported_at")?,
+                })
+            })
+            .collect()
+    }
+
+    /// Supervision notices, newest first: of one case, or of some units, or all.
+    pub async fn notices(
+        &self,
+        case: Option<CaseId>,
+        units: Option<&[UnitId]>,
+        limit: i64,
+    ) -> Result<Vec<NoticeRow>> {
+        let mut sql = Sql::new("select id, case_id, unit_id, level, overdue, message, created_at from notices where 1 = 1");
+        if let Some(c) = case {
+            sql.push(" and case_id = ").bind(c.0);
+        }
+        if let Some(units) = units {
+            sql.push(" and unit_id in ")
+                .bind_list(units.iter().map(|u| u.0));
+        }
+        sql.push(" order by id desc limit ").bind(limit);
+        let rows = sql.query().fetch_all(self.reader()).await?;
+        rows.iter()
+            .map(|r| {
+                Ok(NoticeRow {
+                    id: r.try_get("id")?,
+                    case_id: CaseId(r.try_get("case_id")?),
+                    unit_id: r.try_get::<Option<i64>, _>("unit_id")?.map(UnitId),
+                    level: u32::try_from(r.try_get::<i64, _>("level")?).unwrap_or(0),
+                    overdue: r.try_get::<i64, _>("overdue")? != 0,
+                    message: r.try_get("message")?,
+                    created_at: from_ms(r.try_get("created_at")?),
+                })
+            })
+            .collect()
+    }
+
+    /// A page of cases and the count of all that match.
+    pub async fn list_cases(&self, f: &CaseFilter) -> Result<CaseList> {
+        let mut where_ = Sql::new(" where 1 = 1");
+        push_filters(&mut where_, f);
+        let mut count = Sql::new("select count(*) from cases");
+        count.push(&where_.text);
+        count.args = where_.args.clone();
+        let total: i64 = count.query().fetch_one(self.reader()).await?.try_get(0)?;
+
+        let mut page = Sql::new(&format!("select {CASE_COLUMNS} from cases"));
+        page.push(&where_.text);
+        page.args = where_.args;
+        page.push(match f.sort {
+            CaseSort::CreatedDesc => " order by created_at desc, id desc",
+            CaseSort::CreatedAsc => " order by created_at, id",
+            CaseSort::DeadlineAsc => " order by deadline, id",
+            CaseSort::UpdatedDesc => " order by updated_at desc, id desc",
+        });
+        page.push(" limit ")
+            .bind(f.limit)
+            .push(" offset ")
+            .bind(f.offset);
+        let rows = page.query().fetch_all(self.reader()).await?;
+        let items = rows.iter().map(case_from_row).collect::<Result<Vec<_>>>()?;
+        Ok(CaseList { items, total })
+    }
+
+    /// Cases whose deadline has passed while their clock runs and that are not yet marked overdue.
+    pub async fn cases_to_mark_overdue(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<Case>> {
+        let rows = sqlx::query(&format!(
+            "select {CASE_COLUMNS} from cases where state in ('pending_sign', 'handling') and deadline < $1 \
+             and overdue_at is null order by deadline limit $2"
+        ))
+        .bind(ms(now))
+        .bind(limit)
+        .fetch_all(self.reader())
+        .await?;
+        rows.iter().map(case_from_row).collect()
+    }
+
+    /// Suspended cases whose suspension has run out.
+    pub async fn cases_to_resume(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<Case>> {
+        let rows = sqlx::query(&format!(
+            "select {CASE_COLUMNS} from cases where state = 'suspended' and suspended_until <= $1 order by suspended_until limit $2"
+        ))
+        .bind(ms(now))
+        .bind(limit)
+        .fetch_all(self.reader())
+        .await?;
+        rows.iter().map(case_from_row).collect()
+    }
+
+    /// Number of cases stored.
+    pub async fn count_cases(&self) -> Result<i64> {
+        Ok(sqlx::query_scalar("select count(*) from cases")
+            .fetch_one(self.reader())
+            .await?)
+    }
+
+    /// Loads many finished histories at once (the demo city), numbering nothing: the cases carry
+    /// their numbers, and the day counters are moved past them.
+    pub async fn bulk_insert_cases(&self, items: &[BulkCase]) -> Result<Vec<CaseId>> {
+        let mut tx = self.writer().begin().await?;
+        let max_id: Option<i64> = sqlx::query_scalar("select max(id) from cases")
+            .fetch_one(&mut *tx)
+            .await?;
+        let first = max_id.unwrap_or(0) + 1;
+        let ids: Vec<CaseId> = (0..items.len()).map(|i| CaseId(first + i as i64)).collect();
+        let mut columns = vec!["id"];
+        columns.extend(case_columns_without_id());
+        let columns = columns.join(", ");
+        for (chunk_no, chunk) in items.chunks(200).enumerate() {
+            let rows = chunk.iter().enumerate().map(|(i, b)| {
+                let mut v = vec![Arg::from(ids[chunk_no * 200 + i].0)];
+                v.extend(case_values(&b.case));
+                v
+            });
+            multi_insert("cases", &columns, rows)
+                .query()
+                .execute(&mut *tx)
+                .await?;
+        }
+        let flows: Vec<Vec<Arg>> = items
+            .iter()
+            .zip(&ids)
+            .flat_map(|(b, id)| b.flows.iter().map(move |f| flow_values(*id, f)))
+            .collect();
+        for chunk in flows.chunks(1000) {
+            multi_insert("flow", FLOW_COLUMNS, chunk.iter().cloned())
+                .query()
+                .execute(&mut *tx)
+                .await?;
+        }
+        let assists: Vec<Vec<Arg>> = items
+            .iter()
+            .zip(&ids)
+            .flat_map(|(b, id)| {
+                b.case
+                    .assisting_units
+                    .iter()
+                    .map(move |u| vec![Arg::from(id.0), Arg::from(u.0)])
+            })
+            .collect();
+        for chunk in assists.chunks(1000) {
+            multi_insert("case_assists", "case_id, unit_id", chunk.iter().cloned())
+                .query()
+                .execute(&mut *tx)
+                .await?;
+        }
+        for (b, id) in items.iter().zip(&ids) {
+            if b.effects.is_empty() {
+                continue;
+            }
+            let mut case = b.case.clone();
+            case.id = *id;
+            for (at, effect) in &b.effects {
+                let flow = FlowEntry {
+                    at: *at,
+                    ..b.flows.last().cloned().unwrap_or_else(|| empty_flow(*at))
+                };
+                apply_effects(&mut tx, &case, &flow, std::slice::from_ref(effect)).await?;
+            }
+        }
+        let mut last_by_day: HashMap<i64, i64> = HashMap::new();
+        for b in items {
+            if let Some((day, seq)) = b.case.number.split_once('-') {
+                if let (Ok(day), Ok(seq)) = (day.parse::<i64>(), seq.parse::<i64>()) {
+                    let e = last_by_day.entry(day).or_insert(0);
+                    *e = (*e).max(seq);
+                }
+            }
+        }
+        for (day, last) in last_by_day {
+            sqlx::query(
+                "insert into case_numbers (day, last) values ($1, $2) on conflict (day) do update set \
+                 last = case when excluded.last > case_numbers.last then excluded.last else case_numbers.last end",
+            )
+            .bind(day)
+            .bind(last)
+            .execute(&mut *tx)
+            .await?;
+        }
+        if self.backend() == crate::Backend::Postgres {
+            // Explicit ids bypass the identity sequence; move it past them.
+            sqlx::query(
+                "select setval(pg_get_serial_sequence('cases', 'id'), (select max(id) from cases))",
+            )
+            .execute(&mut *tx)
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(ids)
+    }
+
+    /// The last sequence number used on a day (0 if none).
+    pub async fn last_case_sequence(&self, day: NaiveDate) -> Result<i64> {
+        let last: Option<i64> = sqlx::query_scalar("select last from case_numbers where day = $1")
+            .bind(day_key(day))
+            .fetch_optional(self.reader())
+            .await?;
+        Ok(last.unwrap_or(0))
+    }
+}
+
+fn empty_flow(at: DateTime<Utc>) -> FlowEntry {
+    FlowEntry {
+        kind: MoveKind::Report,
+        from: None,
+        to: State::Reported,
+        actor_id: None,
+        actor_name: String::new(),
+        role: None,
+        unit_id: None,
+        at,
+        note: None,
+        attachments: Vec::new(),
+        data: serde_json::Value::Null,
+    }
+}
+
+fn push_filters(sql: &mut Sql, f: &CaseFilter) {
+    let s = &f.scope;
+    if !s.all {
+        sql.push(" and (1 = 0");
+        if !s.units.is_empty() {
+            sql.push(" or unit_id in ")
+                .bind_list(s.units.iter().map(|u| u.0));
+            sql.push(" or id in (select case_id from case_assists where unit_id in ")
+                .bind_list(s.units.iter().map(|u| u.0))
+                .push(")");
+            sql.push(" or id in (select case_id from whistles where unit_id in ")
+                .bind_list(s.units.iter().map(|u| u.0))
+                .push(")");
+        }
+        if !s.grids.is_empty() {
+            sql.push(" or grid_id in ")
+                .bind_list(s.grids.iter().map(|g| g.0));
+        }
+        if !s.divisions.is_empty() {
+            sql.push(" or division_id in ")
+                .bind_list(s.divisions.iter().map(|d| d.0));
+        }
+        if let Some(r) = s.reporter {
+            sql.push(" or reporter_id = ").bind(r.0);
+        }
+        sql.push(")");
+    }
+    if !f.states.is_empty() {
+        sql.push(" and state in ")
+            .bind_list(f.states.iter().map(|s| s.as_str()));
+    }
+    if let Some(c) = &f.categories {
+        sql.push(" and category_id in ")
+            .bind_list(c.iter().map(|c| c.0));
+    }
+    if let Some(u) = &f.units {
+        sql.push(" and unit_id in ")
+            .bind_list(u.iter().map(|u| u.0));
+    }
+    if let Some(g) = &f.grids {
+        sql.push(" and grid_id in ")
+            .bind_list(g.iter().map(|g| g.0));
+    }
+    if let Some(d) = &f.divisions {
+        sql.push(" and division_id in ")
+            .bind_list(d.iter().map(|d| d.0));
+    }
+    if let Some(c) = f.channel {
+        sql.push(" and channel = ").bind(c.as_str());
+    }
+    if let Some(t) = f.request_type {
+        sql.push(" and request_type = ").bind(t.as_str());
+    }
+    match f.overdue {
+        Some(true) => {
+            sql.push(" and state in ('pending_sign', 'handling') and deadline < ")
+                .bind(ms(f.now));
+        }
+        Some(false) => {
+            sql.push(" and not (state in ('pending_sign', 'handling') and deadline is not null and deadline < ").bind(ms(f.now)).push(")");
+        }
+        None => {}
+    }
+    if let Some(t) = f.created_from {
+        sql.push(" and created_at >= ").bind(ms(t));
+    }
+    if let Some(t) = f.created_to {
+        sql.push(" and created_at < ").bind(ms(t));
+    }
+    if let Some(text) = &f.text {
+        let pattern = format!(
+            "%{}%",
+            text.replace('\\', "").replace('%', "").replace('_', "")
+        );
+        sql.push(" and (number = ").bind(text.clone());
+        sql.push(" or title like ")
+            .bind(pattern.clone())
+            .push(" or description like ")
+            .bind(pattern)
+            .push(")");
+    }
+    if let Some(p) = &f.phone {
+        sql.push(" and contact_phone = ").bind(p.clone());
+    }
+    if let Some(m) = f.master {
+        sql.push(" and master_id = ").bind(m.0);
+    }
+}
