@@ -67,16 +67,11 @@ fn require_admin(who: Option<&Principal>) -> Result<()> {
 /// Username rules: 3–64 characters of letters, digits, `.`, `_`, `-`.
 fn check_username(username: &str) -> Result<()> {
     let ok = (3..=64).contains(&username.chars().count())
-        && username
-            .chars()
-            .all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-'));
+        && username.chars().all(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-'));
     if ok {
         Ok(())
     } else {
-        Err(AppError::invalid(
-            "username",
-            "must be 3 to 64 letters, digits, '.', '_' or '-'",
-        ))
+        Err(AppError::invalid("username", "must be 3 to 64 letters, digits, '.', '_' or '-'"))
     }
 }
 
@@ -89,10 +84,7 @@ impl App {
         check_new_password(&input.password)?;
         let name = input.name.trim();
         if name.is_empty() || name.chars().count() > 100 {
-            return Err(AppError::invalid(
-                "name",
-                "is required (at most 100 characters)",
-            ));
+            return Err(AppError::invalid("name", "is required (at most 100 characters)"));
         }
         if input.roles.is_empty() {
             return Err(AppError::invalid("roles", "give at least one role"));
@@ -102,27 +94,13 @@ impl App {
             .iter()
             .map(|r| {
                 Role::parse(r.trim()).ok_or_else(|| {
-                    AppError::invalid(
-                        "roles",
-                        format!("`{r}` is not one of: {}", Role::wire_names().join(", ")),
-                    )
+                    AppError::invalid("roles", format!("`{r}` is not one of: {}", Role::wire_names().join(", ")))
                 })
             })
             .collect::<Result<_>>()?;
-        let unit = input
-            .unit
-            .as_ref()
-            .map(|u| self.resolve_unit("unit", u))
-            .transpose()?;
-        if roles
-            .iter()
-            .any(|r| matches!(r, Role::Handler | Role::Coordinator))
-            && unit.is_none()
-        {
-            return Err(AppError::invalid(
-                "unit",
-                "handlers and coordinators belong to a unit",
-            ));
+        let unit = input.unit.as_ref().map(|u| self.resolve_unit("unit", u)).transpose()?;
+        if roles.iter().any(|r| matches!(r, Role::Handler | Role::Coordinator)) && unit.is_none() {
+            return Err(AppError::invalid("unit", "handlers and coordinators belong to a unit"));
         }
         let reference = self.reference();
         let grids: Vec<GridId> = input
@@ -137,16 +115,14 @@ impl App {
             })
             .collect::<Result<_>>()?;
         let hash = hash_password(&input.password)?;
-        let id = self
-            .store
-            .insert_user(username, name, &hash, &roles, unit, &grids, self.now())
-            .await
-            .map_err(|e| match e {
+        let id = self.store.insert_user(username, name, &hash, &roles, unit, &grids, self.now()).await.map_err(
+            |e| match e {
                 cityloop_store::StoreError::Duplicate(_) => {
                     AppError::Duplicate(format!("username `{username}` is taken"))
                 }
                 other => other.into(),
-            })?;
+            },
+        )?;
         Ok(self.store.get_user(id).await?)
     }
 
@@ -160,10 +136,7 @@ impl App {
         unit: Option<UnitId>,
         grids: &[GridId],
     ) -> Result<UserId> {
-        Ok(self
-            .store
-            .insert_user(username, name, hash, roles, unit, grids, self.now())
-            .await?)
+        Ok(self.store.insert_user(username, name, hash, roles, unit, grids, self.now()).await?)
     }
 
     /// Imports the three-level category CSV (`一级分类,二级分类,三级分类`). Codes are derived from the
@@ -194,10 +167,7 @@ impl App {
             }
             for (n, cell) in cells.iter().enumerate() {
                 if cell.is_empty() {
-                    return Err(AppError::invalid(
-                        format!("{file}:{line_no}: {}", columns[n]),
-                        "is empty",
-                    ));
+                    return Err(AppError::invalid(format!("{file}:{line_no}: {}", columns[n]), "is empty"));
                 }
             }
             let first = match tree.iter().position(|(n, _)| n == cells[0]) {
@@ -232,16 +202,11 @@ impl App {
             report.created_or_updated += 1;
             for (j, (second, thirds)) in seconds.iter().enumerate() {
                 let c2 = format!("{c1}{:02}", j + 1);
-                let id2 = self
-                    .store
-                    .upsert_category(&c2, second, Some(id1), None)
-                    .await?;
+                let id2 = self.store.upsert_category(&c2, second, Some(id1), None).await?;
                 report.created_or_updated += 1;
                 for (k, third) in thirds.iter().enumerate() {
                     let c3 = format!("{c2}{:02}", k + 1);
-                    self.store
-                        .upsert_category(&c3, third, Some(id2), Some(&default_standard))
-                        .await?;
+                    self.store.upsert_category(&c3, third, Some(id2), Some(&default_standard)).await?;
                     report.created_or_updated += 1;
                 }
             }
@@ -253,8 +218,7 @@ impl App {
     /// Imports grids from a GeoJSON FeatureCollection; each grid joins the community named by its
     /// `community` property or the first 12 digits of its code (the community is created if unknown).
     pub async fn import_grids_geojson(&self, text: &str) -> Result<ImportReport> {
-        let features =
-            parse_grid_features(text).map_err(|e| AppError::invalid("geojson", e.to_string()))?;
+        let features = parse_grid_features(text).map_err(|e| AppError::invalid("geojson", e.to_string()))?;
         let mut report = ImportReport::default();
         for f in features {
             let reference = self.reference();
@@ -263,12 +227,7 @@ impl App {
                 None => {
                     let id = self
                         .store
-                        .insert_division(
-                            &f.community_code,
-                            &f.community_code,
-                            DivisionLevel::Community,
-                            None,
-                        )
+                        .insert_division(&f.community_code, &f.community_code, DivisionLevel::Community, None)
                         .await?;
                     self.reload_reference().await?;
                     id
@@ -293,37 +252,25 @@ impl App {
     }
 
     /// Adds or replaces a catalogue rule.
-    pub async fn put_catalogue_rule(
-        &self,
-        who: &Principal,
-        input: NewRule,
-    ) -> Result<CatalogueRule> {
+    pub async fn put_catalogue_rule(&self, who: &Principal, input: NewRule) -> Result<CatalogueRule> {
         require_admin(Some(who))?;
         let reference = self.reference();
-        let category = reference.category_by_code(&input.category).ok_or_else(|| {
-            AppError::invalid("category", format!("unknown category `{}`", input.category))
-        })?;
+        let category = reference
+            .category_by_code(&input.category)
+            .ok_or_else(|| AppError::invalid("category", format!("unknown category `{}`", input.category)))?;
         let division = match input.division.as_deref() {
             Some(code) => Some(
                 reference
                     .division_by_code(code)
-                    .ok_or_else(|| {
-                        AppError::invalid("division", format!("unknown division `{code}`"))
-                    })?
+                    .ok_or_else(|| AppError::invalid("division", format!("unknown division `{code}`")))?
                     .id,
             ),
             None => None,
         };
         let lead = self.resolve_unit("lead_unit", &input.lead_unit)?;
-        let assisting = self.resolve_units(
-            "assisting_units",
-            input.assisting_units.as_deref().unwrap_or_default(),
-        )?;
+        let assisting = self.resolve_units("assisting_units", input.assisting_units.as_deref().unwrap_or_default())?;
         if assisting.contains(&lead) {
-            return Err(AppError::invalid(
-                "assisting_units",
-                "must not contain the lead unit",
-            ));
+            return Err(AppError::invalid("assisting_units", "must not contain the lead unit"));
         }
         let mut rule = CatalogueRule {
             id: 0,
@@ -346,15 +293,10 @@ impl App {
             "workday" => Some("workday"),
             "normal" => None,
             other => {
-                return Err(AppError::invalid(
-                    "kind",
-                    format!("`{other}` is not one of: holiday, workday, normal"),
-                ))
+                return Err(AppError::invalid("kind", format!("`{other}` is not one of: holiday, workday, normal")))
             }
         };
-        self.store
-            .set_calendar_day(day, kind, input.note.as_deref().unwrap_or_default())
-            .await?;
+        self.store.set_calendar_day(day, kind, input.note.as_deref().unwrap_or_default()).await?;
         self.reload_reference().await
     }
 }

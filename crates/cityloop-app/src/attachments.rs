@@ -39,12 +39,7 @@ impl App {
     }
 
     /// Stores an uploaded file; the same content uploaded twice is stored once.
-    pub async fn store_attachment(
-        &self,
-        who: &Principal,
-        file_name: &str,
-        bytes: &[u8],
-    ) -> Result<StoredAttachment> {
+    pub async fn store_attachment(&self, who: &Principal, file_name: &str, bytes: &[u8]) -> Result<StoredAttachment> {
         if bytes.is_empty() {
             return Err(AppError::invalid("file", "is empty"));
         }
@@ -55,43 +50,21 @@ impl App {
             )));
         }
         let content_type = sniff_content_type(bytes).ok_or_else(|| {
-            AppError::invalid(
-                "file",
-                "only JPEG, PNG, GIF, WebP images and PDF documents are accepted",
-            )
+            AppError::invalid("file", "only JPEG, PNG, GIF, WebP images and PDF documents are accepted")
         })?;
         let hash = hex::encode(Sha256::digest(bytes));
         let path = self.attachment_path(&hash);
         if !path.exists() {
             let dir = path.parent().map(PathBuf::from).unwrap_or_default();
-            tokio::fs::create_dir_all(&dir)
-                .await
-                .map_err(|e| AppError::Internal(format!("attachment dir: {e}")))?;
+            tokio::fs::create_dir_all(&dir).await.map_err(|e| AppError::Internal(format!("attachment dir: {e}")))?;
             // Write to a temporary name and rename, so a crash never leaves a truncated file under the hash.
             let tmp = dir.join(format!("{hash}.part"));
-            tokio::fs::write(&tmp, bytes)
-                .await
-                .map_err(|e| AppError::Internal(format!("writing attachment: {e}")))?;
-            tokio::fs::rename(&tmp, &path)
-                .await
-                .map_err(|e| AppError::Internal(format!("storing attachment: {e}")))?;
+            tokio::fs::write(&tmp, bytes).await.map_err(|e| AppError::Internal(format!("writing attachment: {e}")))?;
+            tokio::fs::rename(&tmp, &path).await.map_err(|e| AppError::Internal(format!("storing attachment: {e}")))?;
         }
         let name: String = file_name.chars().take(200).collect();
-        self.store
-            .insert_attachment(
-                &hash,
-                content_type,
-                bytes.len(),
-                &name,
-                Some(who.user.id),
-                self.now(),
-            )
-            .await?;
-        Ok(StoredAttachment {
-            hash,
-            content_type: content_type.to_string(),
-            size: bytes.len(),
-        })
+        self.store.insert_attachment(&hash, content_type, bytes.len(), &name, Some(who.user.id), self.now()).await?;
+        Ok(StoredAttachment { hash, content_type: content_type.to_string(), size: bytes.len() })
     }
 
     /// Reads an attachment back: its type and bytes.
@@ -99,14 +72,10 @@ impl App {
         if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(AppError::NotFound("attachment".into()));
         }
-        let content_type = self
-            .store
-            .attachment_type(hash)
-            .await?
-            .ok_or_else(|| AppError::NotFound("attachment".into()))?;
-        let bytes = tokio::fs::read(self.attachment_path(hash))
-            .await
-            .map_err(|_| AppError::NotFound("attachment".into()))?;
+        let content_type =
+            self.store.attachment_type(hash).await?.ok_or_else(|| AppError::NotFound("attachment".into()))?;
+        let bytes =
+            tokio::fs::read(self.attachment_path(hash)).await.map_err(|_| AppError::NotFound("attachment".into()))?;
         Ok((content_type, bytes))
     }
 }
@@ -117,19 +86,10 @@ mod tests {
 
     #[test]
     fn types_are_recognised_by_content_not_by_name() {
-        assert_eq!(
-            sniff_content_type(b"\x89PNG\r\n\x1a\nrest"),
-            Some("image/png")
-        );
-        assert_eq!(
-            sniff_content_type(&[0xFF, 0xD8, 0xFF, 0xE0]),
-            Some("image/jpeg")
-        );
+        assert_eq!(sniff_content_type(b"\x89PNG\r\n\x1a\nrest"), Some("image/png"));
+        assert_eq!(sniff_content_type(&[0xFF, 0xD8, 0xFF, 0xE0]), Some("image/jpeg"));
         assert_eq!(sniff_content_type(b"%PDF-1.7"), Some("application/pdf"));
-        assert_eq!(
-            sniff_content_type(b"RIFF\0\0\0\0WEBPVP8 "),
-            Some("image/webp")
-        );
+        assert_eq!(sniff_content_type(b"RIFF\0\0\0\0WEBPVP8 "), Some("image/webp"));
         assert_eq!(sniff_content_type(b"<html><script>"), None);
         assert_eq!(sniff_content_type(b"MZ\x90\0"), None);
     }

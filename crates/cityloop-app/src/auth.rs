@@ -25,20 +25,13 @@ pub fn hash_password(password: &str) -> Result<String> {
 
 /// Checks a password against a PHC string.
 pub fn verify_password(hash: &str, password: &str) -> bool {
-    PasswordHash::new(hash).is_ok_and(|parsed| {
-        Argon2::default()
-            .verify_password(password.as_bytes(), &parsed)
-            .is_ok()
-    })
+    PasswordHash::new(hash).is_ok_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
 }
 
 /// Checks a new password is acceptable.
 pub fn check_new_password(password: &str) -> Result<()> {
     if password.chars().count() < MIN_PASSWORD_LEN {
-        return Err(AppError::invalid(
-            "password",
-            format!("must be at least {MIN_PASSWORD_LEN} characters"),
-        ));
+        return Err(AppError::invalid("password", format!("must be at least {MIN_PASSWORD_LEN} characters")));
     }
     Ok(())
 }
@@ -56,7 +49,8 @@ pub struct Login {
 }
 
 /// A hash to verify against when the user does not exist, so that the answer takes as long either way.
-const DUMMY_HASH: &str = "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$W7Rg0pDWnBS9u0U4gbTX4VOkOHfLa3b2yC1CzcDXyCY";
+const DUMMY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$W7Rg0pDWnBS9u0U4gbTX4VOkOHfLa3b2yC1CzcDXyCY";
 
 impl App {
     /// Checks a username and password and issues a token.
@@ -75,15 +69,9 @@ impl App {
         let token = hex::encode(bytes);
         let now = self.now();
         let expires_at = now + Duration::hours(self.settings.token_ttl_hours);
-        self.store
-            .insert_token(&token_hash(&token), user.id, now, expires_at)
-            .await?;
+        self.store.insert_token(&token_hash(&token), user.id, now, expires_at).await?;
         let principal = Principal::new(user, &self.reference());
-        Ok(Login {
-            token,
-            expires_at,
-            principal,
-        })
+        Ok(Login { token, expires_at, principal })
     }
 
     /// The principal behind a bearer token.
@@ -94,14 +82,10 @@ impl App {
             .await?
             .ok_or_else(|| AppError::Unauthorized("unknown token".into()))?;
         if row.revoked {
-            return Err(AppError::Unauthorized(
-                "the token was revoked; log in again".into(),
-            ));
+            return Err(AppError::Unauthorized("the token was revoked; log in again".into()));
         }
         if row.expires_at <= self.now() {
-            return Err(AppError::Unauthorized(
-                "the token has expired; log in again".into(),
-            ));
+            return Err(AppError::Unauthorized("the token has expired; log in again".into()));
         }
         let user = self.store.get_user(row.user_id).await?;
         if !user.active {
@@ -112,9 +96,7 @@ impl App {
 
     /// Revokes a token.
     pub async fn logout(&self, token: &str) -> Result<()> {
-        self.store
-            .revoke_token(&token_hash(token), self.now())
-            .await?;
+        self.store.revoke_token(&token_hash(token), self.now()).await?;
         Ok(())
     }
 }

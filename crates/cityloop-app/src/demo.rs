@@ -14,8 +14,7 @@ use cityloop_domain::catalogue::CatalogueRule;
 use cityloop_domain::enums::DivisionLevel;
 use cityloop_domain::grid::area_to_geojson;
 use cityloop_domain::{
-    CaseStandard, CategoryId, DivisionId, GridId, Role, TimeLimit, TimingMode, UnitId, UnitKind,
-    Urgency, UserId,
+    CaseStandard, CategoryId, DivisionId, GridId, Role, TimeLimit, TimingMode, UnitId, UnitKind, Urgency, UserId,
 };
 use cityloop_store::GridRow;
 use geo::{Centroid, MultiPolygon};
@@ -42,12 +41,7 @@ pub struct DemoOptions {
 
 impl Default for DemoOptions {
     fn default() -> Self {
-        Self {
-            seed: 12345,
-            cases: 2000,
-            password: DEMO_PASSWORD.into(),
-            months: 6,
-        }
+        Self { seed: 12345, cases: 2000, password: DEMO_PASSWORD.into(), months: 6 }
     }
 }
 
@@ -145,14 +139,7 @@ const fn leaf(
     lead: &'static str,
     assist: &'static [&'static str],
 ) -> LeafSpec {
-    LeafSpec {
-        code,
-        name,
-        limit: TimeLimit { amount, mode },
-        urgency,
-        lead,
-        assist,
-    }
+    LeafSpec { code, name, limit: TimeLimit { amount, mode }, urgency, lead, assist }
 }
 
 use TimingMode::{CalendarDays as CD, Continuous as CT, WorkingDays as WD, WorkingHours as WH};
@@ -251,11 +238,7 @@ const COMMUNITY_STEMS: &[&str] = &["东", "西", "南", "北", "中", "新", "�
 
 fn community_name(street: &str, k: usize) -> String {
     let stem = street.trim_end_matches("街道");
-    format!(
-        "{stem}{}{}",
-        COMMUNITY_STEMS[k % COMMUNITY_STEMS.len()],
-        COMMUNITY_SUFFIXES[k % COMMUNITY_SUFFIXES.len()]
-    )
+    format!("{stem}{}{}", COMMUNITY_STEMS[k % COMMUNITY_STEMS.len()], COMMUNITY_SUFFIXES[k % COMMUNITY_SUFFIXES.len()])
 }
 
 impl App {
@@ -273,20 +256,9 @@ impl App {
         }
         let mut rng = StdRng::seed_from_u64(options.seed);
         let city_code = "990100";
-        let city_div = self
-            .store
-            .insert_division(city_code, "云湖市", DivisionLevel::City, None)
-            .await?;
-        let city_gov = self
-            .store
-            .insert_unit(
-                "990100-gov",
-                "云湖市人民政府",
-                UnitKind::Government,
-                None,
-                Some(city_div),
-            )
-            .await?;
+        let city_div = self.store.insert_division(city_code, "云湖市", DivisionLevel::City, None).await?;
+        let city_gov =
+            self.store.insert_unit("990100-gov", "云湖市人民政府", UnitKind::Government, None, Some(city_div)).await?;
         self.store
             .insert_unit(
                 "990100-center",
@@ -301,13 +273,7 @@ impl App {
             utilities.insert(
                 *key,
                 self.store
-                    .insert_unit(
-                        &format!("990100-{key}"),
-                        name,
-                        UnitKind::Utility,
-                        Some(city_gov),
-                        Some(city_div),
-                    )
+                    .insert_unit(&format!("990100-{key}"), name, UnitKind::Utility, Some(city_gov), Some(city_div))
                     .await?,
             );
         }
@@ -321,12 +287,7 @@ impl App {
             let dcode = format!("9901{:02}", d + 1);
             let ddiv = self
                 .store
-                .insert_division(
-                    &dcode,
-                    &format!("云湖市{district_name}"),
-                    DivisionLevel::District,
-                    Some(city_div),
-                )
+                .insert_division(&dcode, &format!("云湖市{district_name}"), DivisionLevel::District, Some(city_div))
                 .await?;
             division_parent.insert(ddiv, city_div);
             let gov = self
@@ -357,10 +318,7 @@ impl App {
             let mut streets = Vec::new();
             for (s, street_name) in STREETS[d].iter().enumerate() {
                 let scode = format!("{dcode}{:03}", s + 1);
-                let sdiv = self
-                    .store
-                    .insert_division(&scode, street_name, DivisionLevel::Street, Some(ddiv))
-                    .await?;
+                let sdiv = self.store.insert_division(&scode, street_name, DivisionLevel::Street, Some(ddiv)).await?;
                 division_parent.insert(sdiv, ddiv);
                 let office = self
                     .store
@@ -376,10 +334,7 @@ impl App {
                 for c in 0..layout::COMMUNITIES_PER_STREET {
                     let ccode = format!("{scode}{:03}", c + 1);
                     let cname = community_name(street_name, s * 4 + c);
-                    let cdiv = self
-                        .store
-                        .insert_division(&ccode, &cname, DivisionLevel::Community, Some(sdiv))
-                        .await?;
+                    let cdiv = self.store.insert_division(&ccode, &cname, DivisionLevel::Community, Some(sdiv)).await?;
                     division_parent.insert(cdiv, sdiv);
                     let committee = self
                         .store
@@ -407,30 +362,15 @@ impl App {
                                 centroid_lon: centroid.1,
                             })
                             .await?;
-                        grids.push((
-                            id,
-                            cdiv,
-                            centroid,
-                            layout.half_cell(),
-                            format!("{street_name}{cname}"),
-                            d,
-                        ));
+                        grids.push((id, cdiv, centroid, layout.half_cell(), format!("{street_name}{cname}"), d));
                     }
                     communities.push((committee, cdiv, cname));
                 }
                 divisions_count += 1;
-                streets.push(StreetUnits {
-                    office,
-                    division: sdiv,
-                    name: street_name.to_string(),
-                    communities,
-                });
+                streets.push(StreetUnits { office, division: sdiv, name: street_name.to_string(), communities });
             }
             divisions_count += 1;
-            districts.push(DistrictUnits {
-                departments,
-                streets,
-            });
+            districts.push(DistrictUnits { departments, streets });
         }
 
         // Categories with case standards.
@@ -447,10 +387,7 @@ impl App {
                     filing_condition: format!("{}: 经核实问题属实且在责任范围内", spec.name),
                     closing_condition: format!("{}: 问题已处置完毕, 现场核查或回访确认", spec.name),
                 };
-                let id = self
-                    .store
-                    .upsert_category(spec.code, spec.name, Some(parent), Some(&standard))
-                    .await?;
+                let id = self.store.upsert_category(spec.code, spec.name, Some(parent), Some(&standard)).await?;
                 category_parent.insert(id, parent);
                 leaves.push((id, spec.code, standard));
                 categories += 1;
@@ -478,11 +415,7 @@ impl App {
                     continue;
                 }
                 for district in &districts {
-                    let ddiv = district
-                        .streets
-                        .first()
-                        .and_then(|s| division_parent.get(&s.division))
-                        .copied();
+                    let ddiv = district.streets.first().and_then(|s| division_parent.get(&s.division)).copied();
                     for street in &district.streets {
                         let pick = |key: &str| {
                             if key == "street" {
@@ -491,11 +424,10 @@ impl App {
                                 district.departments.get(key).copied()
                             }
                         };
-                        let assisting: Vec<UnitId> =
-                            spec.assist.iter().filter_map(|k| pick(k)).collect();
+                        let assisting: Vec<UnitId> = spec.assist.iter().filter_map(|k| pick(k)).collect();
                         if spec.lead == "street" || spec.assist.contains(&"street") {
-                            let lead = pick(spec.lead)
-                                .ok_or_else(|| AppError::Internal(format!("unit {}", spec.lead)))?;
+                            let lead =
+                                pick(spec.lead).ok_or_else(|| AppError::Internal(format!("unit {}", spec.lead)))?;
                             catalogue.push(CatalogueRule {
                                 id: 0,
                                 category_id,
@@ -507,11 +439,8 @@ impl App {
                     }
                     if spec.lead != "street" && !spec.assist.contains(&"street") {
                         let lead = district.departments[spec.lead];
-                        let assisting = spec
-                            .assist
-                            .iter()
-                            .filter_map(|k| district.departments.get(k).copied())
-                            .collect();
+                        let assisting =
+                            spec.assist.iter().filter_map(|k| district.departments.get(k).copied()).collect();
                         catalogue.push(CatalogueRule {
                             id: 0,
                             category_id,
@@ -530,15 +459,11 @@ impl App {
         // A holiday calendar for the demo year: National Day with a swapped Saturday.
         for day in 1..=7 {
             if let Some(d) = chrono::NaiveDate::from_ymd_opt(2026, 10, day) {
-                self.store
-                    .set_calendar_day(d, Some("holiday"), "国庆节")
-                    .await?;
+                self.store.set_calendar_day(d, Some("holiday"), "国庆节").await?;
             }
         }
         if let Some(d) = chrono::NaiveDate::from_ymd_opt(2026, 10, 10) {
-            self.store
-                .set_calendar_day(d, Some("workday"), "国庆节调休")
-                .await?;
+            self.store.set_calendar_day(d, Some("workday"), "国庆节调休").await?;
         }
         self.reload_reference().await?;
 
@@ -558,9 +483,7 @@ impl App {
             ("citizen2", "李四(市民)", &[Role::Citizen]),
         ];
         for (username, name, roles) in staff {
-            let id = self
-                .add_user_hashed(username, name, &hash, roles, None, &[])
-                .await?;
+            let id = self.add_user_hashed(username, name, &hash, roles, None, &[]).await?;
             users.insert(*username, id);
             users_out.push(DemoUser {
                 username: (*username).into(),
@@ -572,9 +495,7 @@ impl App {
         let reference = self.reference();
         let mut handlers = HashMap::new();
         for unit in &reference.units {
-            if matches!(unit.kind, UnitKind::Government | UnitKind::Center)
-                && unit.parent_id.is_none()
-            {
+            if matches!(unit.kind, UnitKind::Government | UnitKind::Center) && unit.parent_id.is_none() {
                 continue;
             }
             let username = format!("h-{}", unit.code);

@@ -18,16 +18,9 @@ pub enum AppError {
     NotFound(String),
     /// The move does not apply to the case in its current state.
     #[error("cannot {kind} a case that is {state}: {reason}")]
-    IllegalMove {
-        kind: MoveKind,
-        state: State,
-        reason: String,
-        allowed: Vec<MoveKind>,
-    },
+    IllegalMove { kind: MoveKind, state: State, reason: String, allowed: Vec<MoveKind> },
     /// The case changed since the caller read it.
-    #[error(
-        "the case was changed by someone else (now at version {current}); reload it and try again"
-    )]
+    #[error("the case was changed by someone else (now at version {current}); reload it and try again")]
     StaleVersion { current: i64 },
     /// Something with the same key already exists.
     #[error("{0}")]
@@ -52,10 +45,7 @@ pub type Result<T, E = AppError> = std::result::Result<T, E>;
 impl AppError {
     /// A field error.
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
-        AppError::Invalid {
-            field: field.into(),
-            message: message.into(),
-        }
+        AppError::Invalid { field: field.into(), message: message.into() }
     }
 }
 
@@ -74,20 +64,10 @@ impl From<StoreError> for AppError {
 impl From<MoveError> for AppError {
     fn from(e: MoveError) -> Self {
         match e {
-            MoveError::Forbidden { kind, reason } => {
-                AppError::Forbidden(format!("not allowed to {kind}: {reason}"))
+            MoveError::Forbidden { kind, reason } => AppError::Forbidden(format!("not allowed to {kind}: {reason}")),
+            MoveError::Illegal { kind, state, reason, allowed } => {
+                AppError::IllegalMove { kind, state, reason, allowed }
             }
-            MoveError::Illegal {
-                kind,
-                state,
-                reason,
-                allowed,
-            } => AppError::IllegalMove {
-                kind,
-                state,
-                reason,
-                allowed,
-            },
             MoveError::Invalid { field, message } => AppError::invalid(field, message),
         }
     }

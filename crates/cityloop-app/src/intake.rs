@@ -6,8 +6,7 @@ use chrono::{DateTime, Utc};
 use cityloop_domain::catalogue;
 use cityloop_domain::workflow::{report_entry, DEFAULT_LIMIT};
 use cityloop_domain::{
-    Case, CategoryId, Channel, Contact, DivisionId, Location, RequestType, Role, TimeLimit, UnitId,
-    Urgency,
+    Case, CategoryId, Channel, Contact, DivisionId, Location, RequestType, Role, TimeLimit, UnitId, Urgency,
 };
 use serde::{Deserialize, Serialize};
 
@@ -71,29 +70,14 @@ pub struct Created {
 }
 
 /// Roles that may create cases.
-const INTAKE_ROLES: &[Role] = &[
-    Role::Operator,
-    Role::Lead,
-    Role::Dispatcher,
-    Role::Inspector,
-    Role::Citizen,
-    Role::Admin,
-];
+const INTAKE_ROLES: &[Role] =
+    &[Role::Operator, Role::Lead, Role::Dispatcher, Role::Inspector, Role::Citizen, Role::Admin];
 /// Channels a resident can use on their own.
 const RESIDENT_CHANNELS: &[Channel] = &[Channel::Web, Channel::App, Channel::Sms];
 
-fn parse_enum<T>(
-    field: &str,
-    value: &str,
-    parse: fn(&str) -> Option<T>,
-    names: Vec<&str>,
-) -> Result<T> {
-    parse(value.trim()).ok_or_else(|| {
-        AppError::invalid(
-            field,
-            format!("`{value}` is not one of: {}", names.join(", ")),
-        )
-    })
+fn parse_enum<T>(field: &str, value: &str, parse: fn(&str) -> Option<T>, names: Vec<&str>) -> Result<T> {
+    parse(value.trim())
+        .ok_or_else(|| AppError::invalid(field, format!("`{value}` is not one of: {}", names.join(", "))))
 }
 
 fn text_field(field: &str, value: &str, max: usize) -> Result<String> {
@@ -102,10 +86,7 @@ fn text_field(field: &str, value: &str, max: usize) -> Result<String> {
         return Err(AppError::invalid(field, "is required"));
     }
     if v.chars().count() > max {
-        return Err(AppError::invalid(
-            field,
-            format!("is longer than {max} characters"),
-        ));
+        return Err(AppError::invalid(field, format!("is longer than {max} characters")));
     }
     Ok(v.to_string())
 }
@@ -114,15 +95,8 @@ fn text_field(field: &str, value: &str, max: usize) -> Result<String> {
 pub fn check_phone(field: &str, phone: &str) -> Result<String> {
     let p = phone.trim();
     let digits = p.chars().filter(char::is_ascii_digit).count();
-    if !p
-        .chars()
-        .all(|c| c.is_ascii_digit() || matches!(c, '+' | '-' | ' '))
-        || !(3..=20).contains(&digits)
-    {
-        return Err(AppError::invalid(
-            field,
-            "must be a phone number of 3 to 20 digits",
-        ));
+    if !p.chars().all(|c| c.is_ascii_digit() || matches!(c, '+' | '-' | ' ')) || !(3..=20).contains(&digits) {
+        return Err(AppError::invalid(field, "must be a phone number of 3 to 20 digits"));
     }
     Ok(p.to_string())
 }
@@ -130,16 +104,10 @@ pub fn check_phone(field: &str, phone: &str) -> Result<String> {
 /// Checks coordinates are on Earth.
 pub fn check_coordinates(lat: f64, lon: f64) -> Result<()> {
     if !lat.is_finite() || !(-90.0..=90.0).contains(&lat) {
-        return Err(AppError::invalid(
-            "location.lat",
-            "must be a latitude between -90 and 90",
-        ));
+        return Err(AppError::invalid("location.lat", "must be a latitude between -90 and 90"));
     }
     if !lon.is_finite() || !(-180.0..=180.0).contains(&lon) {
-        return Err(AppError::invalid(
-            "location.lon",
-            "must be a longitude between -180 and 180",
-        ));
+        return Err(AppError::invalid("location.lon", "must be a longitude between -180 and 180"));
     }
     Ok(())
 }
@@ -154,22 +122,13 @@ impl App {
     ) -> Result<DispatchPreview> {
         let reference = self.reference();
         let now = self.now();
-        let limit = category
-            .and_then(|c| reference.standard(c))
-            .map_or(DEFAULT_LIMIT, |s| s.limit);
+        let limit = category.and_then(|c| reference.standard(c)).map_or(DEFAULT_LIMIT, |s| s.limit);
         let deadline = reference.calendar.deadline(now, limit);
         let Some(category) = category else {
-            return Ok(DispatchPreview {
-                unit: None,
-                assisting_units: vec![],
-                limit,
-                deadline,
-            });
+            return Ok(DispatchPreview { unit: None, assisting_units: vec![], limit, deadline });
         };
         let categories = reference.category_chain(category);
-        let divisions = division
-            .map(|d| reference.division_chain(d))
-            .unwrap_or_default();
+        let divisions = division.map(|d| reference.division_chain(d)).unwrap_or_default();
         let rules = self.store.catalogue_for(&categories).await?;
         let rule = catalogue::resolve(&rules, &categories, &divisions);
         Ok(DispatchPreview {
@@ -182,107 +141,57 @@ impl App {
 
     /// Creates a case. With an idempotency key already used by the same caller, returns the first
     /// case instead of creating a second.
-    pub async fn create_case(
-        &self,
-        who: &Principal,
-        input: NewCase,
-        idempotency_key: Option<&str>,
-    ) -> Result<Created> {
+    pub async fn create_case(&self, who: &Principal, input: NewCase, idempotency_key: Option<&str>) -> Result<Created> {
         if !who.has_any(INTAKE_ROLES) {
             return Err(AppError::Forbidden("your roles cannot create cases".into()));
         }
-        let channel = parse_enum(
-            "channel",
-            &input.channel,
-            Channel::parse,
-            Channel::wire_names(),
-        )?;
-        let request_type = parse_enum(
-            "request_type",
-            &input.request_type,
-            RequestType::parse,
-            RequestType::wire_names(),
-        )?;
-        let is_resident =
-            who.has(Role::Citizen) && !who.has_any(&[Role::Operator, Role::Inspector, Role::Admin]);
+        let channel = parse_enum("channel", &input.channel, Channel::parse, Channel::wire_names())?;
+        let request_type =
+            parse_enum("request_type", &input.request_type, RequestType::parse, RequestType::wire_names())?;
+        let is_resident = who.has(Role::Citizen) && !who.has_any(&[Role::Operator, Role::Inspector, Role::Admin]);
         if is_resident && !RESIDENT_CHANNELS.contains(&channel) {
-            return Err(AppError::invalid(
-                "channel",
-                "residents submit through web, app or sms",
-            ));
+            return Err(AppError::invalid("channel", "residents submit through web, app or sms"));
         }
         let title = text_field("title", &input.title, MAX_TITLE_CHARS)?;
         let description = text_field("description", &input.description, MAX_DESCRIPTION_CHARS)?;
         if let Some(key) = idempotency_key {
             if key.is_empty() || key.len() > 200 {
-                return Err(AppError::invalid(
-                    "Idempotency-Key",
-                    "must be 1 to 200 characters",
-                ));
+                return Err(AppError::invalid("Idempotency-Key", "must be 1 to 200 characters"));
             }
         }
         let reference = self.reference();
-        let category = match input
-            .category
-            .as_deref()
-            .map(str::trim)
-            .filter(|c| !c.is_empty())
-        {
-            Some(code) => Some(reference.category_by_code(code).ok_or_else(|| {
-                AppError::invalid("category", format!("unknown category `{code}`"))
-            })?),
+        let category = match input.category.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
+            Some(code) => Some(
+                reference
+                    .category_by_code(code)
+                    .ok_or_else(|| AppError::invalid("category", format!("unknown category `{code}`")))?,
+            ),
             None => None,
         };
         let urgency = match input.urgency.as_deref() {
             Some(u) => parse_enum("urgency", u, Urgency::parse, Urgency::wire_names())?,
-            None => category
-                .and_then(|c| reference.standard(c.id))
-                .map_or(Urgency::Normal, |s| s.urgency),
+            None => category.and_then(|c| reference.standard(c.id)).map_or(Urgency::Normal, |s| s.urgency),
         };
         let mut location = None;
         let mut grid = None;
         if let Some(loc) = &input.location {
             check_coordinates(loc.lat, loc.lon)?;
-            let address = loc
-                .address
-                .as_deref()
-                .map(str::trim)
-                .filter(|a| !a.is_empty())
-                .map(str::to_string);
+            let address = loc.address.as_deref().map(str::trim).filter(|a| !a.is_empty()).map(str::to_string);
             if address.as_ref().is_some_and(|a| a.chars().count() > 500) {
-                return Err(AppError::invalid(
-                    "location.address",
-                    "is longer than 500 characters",
-                ));
+                return Err(AppError::invalid("location.address", "is longer than 500 characters"));
             }
             grid = reference.locate(loc.lat, loc.lon);
-            location = Some(Location {
-                lat: loc.lat,
-                lon: loc.lon,
-                address,
-            });
+            location = Some(Location { lat: loc.lat, lon: loc.lon, address });
         }
-        if let Some(code) = input
-            .grid
-            .as_deref()
-            .map(str::trim)
-            .filter(|c| !c.is_empty())
-        {
+        if let Some(code) = input.grid.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
             let by_code = reference
                 .grid_by_code(code)
                 .ok_or_else(|| AppError::invalid("grid", format!("unknown grid `{code}`")))?;
             if grid.is_some_and(|g| g.id != by_code.id) {
-                return Err(AppError::invalid(
-                    "grid",
-                    "the location lies in another grid",
-                ));
+                return Err(AppError::invalid("grid", "the location lies in another grid"));
             }
             if location.is_none() {
-                location = Some(Location {
-                    lat: by_code.centroid_lat,
-                    lon: by_code.centroid_lon,
-                    address: None,
-                });
+                location = Some(Location { lat: by_code.centroid_lat, lon: by_code.centroid_lon, address: None });
             }
             grid = Some(by_code);
         }
@@ -290,15 +199,9 @@ impl App {
             Some(c) => {
                 let name = c.name.trim();
                 if name.chars().count() > 100 {
-                    return Err(AppError::invalid(
-                        "contact.name",
-                        "is longer than 100 characters",
-                    ));
+                    return Err(AppError::invalid("contact.name", "is longer than 100 characters"));
                 }
-                Some(Contact {
-                    name: name.to_string(),
-                    phone: check_phone("contact.phone", &c.phone)?,
-                })
+                Some(Contact { name: name.to_string(), phone: check_phone("contact.phone", &c.phone)? })
             }
             None => None,
         };
@@ -314,9 +217,7 @@ impl App {
         if who.has(Role::Citizen) || who.has(Role::Inspector) {
             case.reporter_id = Some(who.user.id);
         }
-        let preview = self
-            .dispatch_preview(case.category_id, case.division_id)
-            .await?;
+        let preview = self.dispatch_preview(case.category_id, case.division_id).await?;
         let actor = who.actor();
         let role = INTAKE_ROLES.iter().copied().find(|r| who.has(*r));
         let mut flow = report_entry(&case, &actor, role);
@@ -326,19 +227,7 @@ impl App {
             "suggested_assisting_units": preview.assisting_units,
         });
         let day = reference.calendar.local_date(now);
-        let created = self
-            .store
-            .create_case(
-                &case,
-                &flow,
-                day,
-                idempotency_key.map(|k| (who.user.id.0, k)),
-            )
-            .await?;
-        Ok(Created {
-            case: created.case,
-            replayed: created.replayed,
-            preview,
-        })
+        let created = self.store.create_case(&case, &flow, day, idempotency_key.map(|k| (who.user.id.0, k))).await?;
+        Ok(Created { case: created.case, replayed: created.replayed, preview })
     }
 }

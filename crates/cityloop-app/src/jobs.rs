@@ -31,14 +31,7 @@ impl App {
         let Ok(out) = apply(case, mv, &Actor::system(), &Relation::default(), &ctx) else {
             return Ok(false);
         };
-        match self
-            .store
-            .commit_move(MoveWrite {
-                expected_version: case.version,
-                outcome: &out,
-            })
-            .await
-        {
+        match self.store.commit_move(MoveWrite { expected_version: case.version, outcome: &out }).await {
             Ok(()) => Ok(true),
             // Someone moved the case meanwhile; the next run looks at it again.
             Err(StoreError::StaleVersion) => Ok(false),
@@ -70,11 +63,7 @@ impl App {
     }
 
     /// Runs the jobs every `every` until `shutdown` resolves.
-    pub async fn run_jobs(
-        &self,
-        every: std::time::Duration,
-        shutdown: tokio::sync::watch::Receiver<bool>,
-    ) {
+    pub async fn run_jobs(&self, every: std::time::Duration, shutdown: tokio::sync::watch::Receiver<bool>) {
         let mut shutdown = shutdown;
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);

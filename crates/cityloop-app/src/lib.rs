@@ -62,20 +62,12 @@ impl App {
     /// Builds the application and loads the reference data.
     pub async fn new(store: Store, settings: AppSettings, clock: Arc<dyn Clock>) -> Result<Self> {
         let reference = Reference::load(&store).await?;
-        Ok(Self {
-            store,
-            settings: Arc::new(settings),
-            clock,
-            reference: Arc::new(RwLock::new(Arc::new(reference))),
-        })
+        Ok(Self { store, settings: Arc::new(settings), clock, reference: Arc::new(RwLock::new(Arc::new(reference))) })
     }
 
     /// The current reference snapshot (cheap: an `Arc`).
     pub fn reference(&self) -> Arc<Reference> {
-        self.reference
-            .read()
-            .map(|r| Arc::clone(&r))
-            .unwrap_or_else(|poisoned| Arc::clone(&poisoned.into_inner()))
+        self.reference.read().map(|r| Arc::clone(&r)).unwrap_or_else(|poisoned| Arc::clone(&poisoned.into_inner()))
     }
 
     /// Reloads units, divisions, grids, categories and the calendar from the store: after an admin

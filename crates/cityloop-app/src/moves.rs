@@ -69,13 +69,7 @@ impl App {
             UnitRef::Code(code) => reference.unit_by_code(code),
         };
         found.map(|u| u.id).ok_or_else(|| {
-            AppError::invalid(
-                field,
-                format!(
-                    "unknown unit {}",
-                    serde_json::to_string(unit).unwrap_or_default()
-                ),
-            )
+            AppError::invalid(field, format!("unknown unit {}", serde_json::to_string(unit).unwrap_or_default()))
         })
     }
 
@@ -93,12 +87,7 @@ impl App {
             .and_then(|d| d.and_hms_opt(0, 0, 0))
             .and_then(|d| calendar.offset().from_local_datetime(&d).single())
             .map(|t| t.with_timezone(&Utc))
-            .ok_or_else(|| {
-                AppError::invalid(
-                    "until",
-                    "must be an RFC 3339 time or a date like 2026-12-01",
-                )
-            })
+            .ok_or_else(|| AppError::invalid("until", "must be an RFC 3339 time or a date like 2026-12-01"))
     }
 
     /// Reads a move's own fields into a domain move.
@@ -113,48 +102,32 @@ impl App {
         Ok(match kind {
             MoveKind::RequestVerification => Move::RequestVerification,
             MoveKind::Verify => Move::Verify,
-            MoveKind::Answer => Move::Answer {
-                answer: input
-                    .answer
-                    .clone()
-                    .or_else(|| input.note.clone())
-                    .unwrap_or_default(),
-            },
+            MoveKind::Answer => {
+                Move::Answer { answer: input.answer.clone().or_else(|| input.note.clone()).unwrap_or_default() }
+            }
             MoveKind::File => {
                 let category = match input.category.as_deref() {
                     Some(code) => Some(
                         self.reference()
                             .category_by_code(code)
                             .map(|c| c.id)
-                            .ok_or_else(|| {
-                                AppError::invalid("category", format!("unknown category `{code}`"))
-                            })?,
+                            .ok_or_else(|| AppError::invalid("category", format!("unknown category `{code}`")))?,
                     ),
                     None => None,
                 };
                 Move::File { category }
             }
-            MoveKind::Void => Move::Void {
-                reason: text(&input.reason),
-            },
+            MoveKind::Void => Move::Void { reason: text(&input.reason) },
             MoveKind::Dispatch => {
                 let (unit, assisting) = match &input.unit {
                     Some(u) => (
                         self.resolve_unit("unit", u)?,
-                        self.resolve_units(
-                            "assisting_units",
-                            input.assisting_units.as_deref().unwrap_or_default(),
-                        )?,
+                        self.resolve_units("assisting_units", input.assisting_units.as_deref().unwrap_or_default())?,
                     ),
                     None => {
-                        let preview = self
-                            .dispatch_preview(case.category_id, case.division_id)
-                            .await?;
+                        let preview = self.dispatch_preview(case.category_id, case.division_id).await?;
                         let unit = preview.unit.ok_or_else(|| {
-                            AppError::invalid(
-                                "unit",
-                                "is required: the dispatch catalogue names no unit for this case",
-                            )
+                            AppError::invalid("unit", "is required: the dispatch catalogue names no unit for this case")
                         })?;
                         let assisting = match &input.assisting_units {
                             Some(a) => self.resolve_units("assisting_units", a)?,
@@ -166,9 +139,7 @@ impl App {
                 Move::Dispatch { unit, assisting }
             }
             MoveKind::Sign => Move::Sign,
-            MoveKind::Return => Move::Return {
-                reason: text(&input.reason),
-            },
+            MoveKind::Return => Move::Return { reason: text(&input.reason) },
             MoveKind::ApproveReturn => Move::ApproveReturn,
             MoveKind::RejectReturn => Move::RejectReturn,
             MoveKind::Extend => {
@@ -177,10 +148,7 @@ impl App {
                     (None, Some(d)) => ExtensionAmount::Days(d),
                     _ => return Err(AppError::invalid("hours", "give either `hours` or `days`")),
                 };
-                Move::Extend {
-                    amount,
-                    reason: text(&input.reason),
-                }
+                Move::Extend { amount, reason: text(&input.reason) }
             }
             MoveKind::ApproveExtension => Move::ApproveExtension,
             MoveKind::RejectExtension => Move::RejectExtension,
@@ -191,15 +159,9 @@ impl App {
             MoveKind::ApproveSuspension => Move::ApproveSuspension,
             MoveKind::RejectSuspension => Move::RejectSuspension,
             MoveKind::Resume => Move::Resume,
-            MoveKind::Submit => Move::Submit {
-                result: text(&input.result),
-            },
-            MoveKind::Rework => Move::Rework {
-                reason: text(&input.reason),
-            },
-            MoveKind::Check => Move::Check {
-                passed: need("passed", input.passed)?,
-            },
+            MoveKind::Submit => Move::Submit { result: text(&input.result) },
+            MoveKind::Rework => Move::Rework { reason: text(&input.reason) },
+            MoveKind::Check => Move::Check { passed: need("passed", input.passed)? },
             MoveKind::Revisit => {
                 let satisfaction = need("satisfaction", input.satisfaction.clone())?;
                 Move::Revisit(Revisit {
@@ -215,37 +177,24 @@ impl App {
             }
             MoveKind::Close => Move::Close,
             MoveKind::Reopen => Move::Reopen,
-            MoveKind::Supervise => Move::Supervise {
-                level: input.level.unwrap_or(1),
-            },
+            MoveKind::Supervise => Move::Supervise { level: input.level.unwrap_or(1) },
             MoveKind::Escalate => {
                 let reference = self.reference();
-                let parent = case
-                    .unit_id
-                    .and_then(|u| reference.unit(u))
-                    .and_then(|u| u.parent_id);
+                let parent = case.unit_id.and_then(|u| reference.unit(u)).and_then(|u| u.parent_id);
                 match parent {
                     Some(to) => Move::Escalate { to },
                     // Let the domain answer first when the move is not allowed at all.
                     None if case.unit_id.is_none() => Move::Escalate { to: UnitId(0) },
-                    None => {
-                        return Err(AppError::invalid(
-                            "unit",
-                            "the case's unit has no higher unit to escalate to",
-                        ))
-                    }
+                    None => return Err(AppError::invalid("unit", "the case's unit has no higher unit to escalate to")),
                 }
             }
-            MoveKind::Whistle => Move::Whistle {
-                units: self.resolve_units("units", input.units.as_deref().unwrap_or_default())?,
-            },
+            MoveKind::Whistle => {
+                Move::Whistle { units: self.resolve_units("units", input.units.as_deref().unwrap_or_default())? }
+            }
             MoveKind::ReportIn => Move::ReportIn,
             MoveKind::Merge => {
                 let into = need("into", input.into.clone())?;
-                let master = self
-                    .load_case_ref(&into)
-                    .await
-                    .map_err(|_| AppError::invalid("into", "no such case"))?;
+                let master = self.load_case_ref(&into).await.map_err(|_| AppError::invalid("into", "no such case"))?;
                 if !who.can_see(&master, &[]) {
                     return Err(AppError::invalid("into", "no such case"));
                 }
@@ -285,9 +234,7 @@ impl App {
         let (case, whistles) = self.visible_case(who, case_ref).await?;
         if let Some(v) = input.version {
             if v != case.version {
-                return Err(AppError::StaleVersion {
-                    current: case.version,
-                });
+                return Err(AppError::StaleVersion { current: case.version });
             }
         }
         let mv = self.build_move(who, kind, &case, &input).await?;
@@ -307,18 +254,8 @@ impl App {
             master: master.as_ref(),
             whistle_report_hours: self.settings.whistle_report_hours,
         };
-        let mut out = apply(
-            &case,
-            &mv,
-            &who.actor(),
-            &who.relation(&case, &whistles),
-            &ctx,
-        )?;
-        let extra_note = input
-            .note
-            .as_deref()
-            .map(str::trim)
-            .filter(|n| !n.is_empty() && kind != MoveKind::Answer);
+        let mut out = apply(&case, &mv, &who.actor(), &who.relation(&case, &whistles), &ctx)?;
+        let extra_note = input.note.as_deref().map(str::trim).filter(|n| !n.is_empty() && kind != MoveKind::Answer);
         out.flow.note = match (out.flow.note.take(), extra_note) {
             (Some(reason), Some(note)) => Some(format!("{reason}\n{note}")),
             (reason, note) => reason.or(note.map(str::to_string)),
@@ -326,30 +263,15 @@ impl App {
         if let Some(hashes) = &input.attachments {
             for h in hashes {
                 if !self.store.attachment_exists(h).await? {
-                    return Err(AppError::invalid(
-                        "attachments",
-                        format!("unknown attachment `{h}`; upload it first"),
-                    ));
+                    return Err(AppError::invalid("attachments", format!("unknown attachment `{h}`; upload it first")));
                 }
             }
             out.flow.attachments = hashes.clone();
         }
-        match self
-            .store
-            .commit_move(MoveWrite {
-                expected_version: case.version,
-                outcome: &out,
-            })
-            .await
-        {
+        match self.store.commit_move(MoveWrite { expected_version: case.version, outcome: &out }).await {
             Ok(()) => {}
             Err(StoreError::StaleVersion) => {
-                let current = self
-                    .store
-                    .get_case(case.id)
-                    .await
-                    .map(|c| c.version)
-                    .unwrap_or(-1);
+                let current = self.store.get_case(case.id).await.map(|c| c.version).unwrap_or(-1);
                 return Err(AppError::StaleVersion { current });
             }
             Err(e) => return Err(e.into()),

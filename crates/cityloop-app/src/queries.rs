@@ -78,11 +78,7 @@ pub struct CaseQuery {
 
 impl App {
     /// A case the caller may see, with its whistles; `NotFound` otherwise, so that existence does not leak.
-    pub async fn visible_case(
-        &self,
-        who: &Principal,
-        case_ref: &str,
-    ) -> Result<(Case, Vec<WhistleRow>)> {
+    pub async fn visible_case(&self, who: &Principal, case_ref: &str) -> Result<(Case, Vec<WhistleRow>)> {
         let r = match case_ref.parse::<i64>() {
             Ok(id) => CaseRef::Id(id),
             Err(_) => CaseRef::Number(case_ref.to_string()),
@@ -119,14 +115,9 @@ impl App {
             return Ok(t.with_timezone(&Utc));
         }
         let reference = self.reference();
-        let date = NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| {
-            AppError::invalid(field, "must be an RFC 3339 time or a date like 2026-11-21")
-        })?;
-        let date = if end_of_day {
-            date.succ_opt().unwrap_or(date)
-        } else {
-            date
-        };
+        let date = NaiveDate::parse_from_str(text, "%Y-%m-%d")
+            .map_err(|_| AppError::invalid(field, "must be an RFC 3339 time or a date like 2026-11-21"))?;
+        let date = if end_of_day { date.succ_opt().unwrap_or(date) } else { date };
         reference
             .calendar
             .offset()
@@ -145,18 +136,15 @@ impl App {
                 .split(',')
                 .map(|s| {
                     State::parse(s.trim()).ok_or_else(|| {
-                        AppError::invalid(
-                            "state",
-                            format!("`{s}` is not one of: {}", State::wire_names().join(", ")),
-                        )
+                        AppError::invalid("state", format!("`{s}` is not one of: {}", State::wire_names().join(", ")))
                     })
                 })
                 .collect::<Result<_>>()?;
         }
         if let Some(code) = q.category.as_deref().filter(|s| !s.is_empty()) {
-            let c = reference.category_by_code(code).ok_or_else(|| {
-                AppError::invalid("category", format!("unknown category `{code}`"))
-            })?;
+            let c = reference
+                .category_by_code(code)
+                .ok_or_else(|| AppError::invalid("category", format!("unknown category `{code}`")))?;
             f.categories = Some(reference.category_subtree(c.id));
         }
         if let Some(u) = q.unit.as_deref().filter(|s| !s.is_empty()) {
@@ -175,21 +163,20 @@ impl App {
             f.grids = Some(vec![GridId(g.id.0)]);
         }
         if let Some(code) = q.division.as_deref().filter(|s| !s.is_empty()) {
-            let d = reference.division_by_code(code).ok_or_else(|| {
-                AppError::invalid("division", format!("unknown division `{code}`"))
-            })?;
+            let d = reference
+                .division_by_code(code)
+                .ok_or_else(|| AppError::invalid("division", format!("unknown division `{code}`")))?;
             f.divisions = Some(reference.division_subtree(d.id));
         }
         if let Some(c) = q.channel.as_deref().filter(|s| !s.is_empty()) {
             f.channel =
-                Some(Channel::parse(c).ok_or_else(|| {
-                    AppError::invalid("channel", format!("unknown channel `{c}`"))
-                })?);
+                Some(Channel::parse(c).ok_or_else(|| AppError::invalid("channel", format!("unknown channel `{c}`")))?);
         }
         if let Some(t) = q.request_type.as_deref().filter(|s| !s.is_empty()) {
-            f.request_type = Some(RequestType::parse(t).ok_or_else(|| {
-                AppError::invalid("request_type", format!("unknown request type `{t}`"))
-            })?);
+            f.request_type = Some(
+                RequestType::parse(t)
+                    .ok_or_else(|| AppError::invalid("request_type", format!("unknown request type `{t}`")))?,
+            );
         }
         f.overdue = q.overdue;
         if let Some(t) = q.created_from.as_deref().filter(|s| !s.is_empty()) {
@@ -198,29 +185,20 @@ impl App {
         if let Some(t) = q.created_to.as_deref().filter(|s| !s.is_empty()) {
             f.created_to = Some(self.parse_time("created_to", t, true)?);
         }
-        f.text =
-            q.q.as_deref()
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .map(str::to_string);
-        f.phone = q
-            .phone
-            .as_deref()
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(str::to_string);
+        f.text = q.q.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
+        f.phone = q.phone.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
         f.master = q.master.map(cityloop_domain::CaseId);
         f.sort = match q.sort.as_deref() {
             None | Some("") | Some("created_desc") => CaseSort::CreatedDesc,
             Some("created_asc") => CaseSort::CreatedAsc,
             Some("deadline") => CaseSort::DeadlineAsc,
             Some("updated_desc") => CaseSort::UpdatedDesc,
-            Some(other) => return Err(AppError::invalid(
-                "sort",
-                format!(
-                    "`{other}` is not one of: created_desc, created_asc, deadline, updated_desc"
-                ),
-            )),
+            Some(other) => {
+                return Err(AppError::invalid(
+                    "sort",
+                    format!("`{other}` is not one of: created_desc, created_asc, deadline, updated_desc"),
+                ))
+            }
         };
         let page = q.page.unwrap_or(1);
         let page_size = q.page_size.unwrap_or(50);
@@ -228,10 +206,7 @@ impl App {
             return Err(AppError::invalid("page", "must be 1 or more"));
         }
         if !(1..=MAX_PAGE_SIZE).contains(&page_size) {
-            return Err(AppError::invalid(
-                "page_size",
-                format!("must be 1 to {MAX_PAGE_SIZE}"),
-            ));
+            return Err(AppError::invalid("page_size", format!("must be 1 to {MAX_PAGE_SIZE}")));
         }
         f.limit = page_size;
         f.offset = (page - 1).saturating_mul(page_size);
@@ -247,11 +222,7 @@ impl App {
             items: list
                 .items
                 .into_iter()
-                .map(|case| CaseSummary {
-                    contact: who.visible_contact(&case),
-                    overdue: case.is_overdue(now),
-                    case,
-                })
+                .map(|case| CaseSummary { contact: who.visible_contact(&case), overdue: case.is_overdue(now), case })
                 .collect(),
             total: list.total,
             page: f.offset / f.limit + 1,

@@ -40,9 +40,7 @@ pub struct Reference {
     grid_code: HashMap<String, usize>,
 }
 
-fn children<K: Copy + Eq + std::hash::Hash>(
-    items: impl Iterator<Item = (K, Option<K>)>,
-) -> HashMap<K, Vec<K>> {
+fn children<K: Copy + Eq + std::hash::Hash>(items: impl Iterator<Item = (K, Option<K>)>) -> HashMap<K, Vec<K>> {
     let mut out: HashMap<K, Vec<K>> = HashMap::new();
     for (id, parent) in items {
         if let Some(p) = parent {
@@ -89,8 +87,7 @@ impl Reference {
     ) -> Result<Self> {
         let mut shapes = Vec::with_capacity(grid_rows.len());
         for g in &grid_rows {
-            let area = parse_area(&g.geometry)
-                .map_err(|e| AppError::Internal(format!("grid {}: {e}", g.code)))?;
+            let area = parse_area(&g.geometry).map_err(|e| AppError::Internal(format!("grid {}: {e}", g.code)))?;
             shapes.push((g.id, area));
         }
         let grids: Vec<GridMeta> = grid_rows
@@ -107,29 +104,13 @@ impl Reference {
         Ok(Self {
             unit_pos: units.iter().enumerate().map(|(i, u)| (u.id, i)).collect(),
             unit_children: children(units.iter().map(|u| (u.id, u.parent_id))),
-            division_pos: divisions
-                .iter()
-                .enumerate()
-                .map(|(i, d)| (d.id, i))
-                .collect(),
+            division_pos: divisions.iter().enumerate().map(|(i, d)| (d.id, i)).collect(),
             division_children: children(divisions.iter().map(|d| (d.id, d.parent_id))),
-            category_pos: categories
-                .iter()
-                .enumerate()
-                .map(|(i, c)| (c.id, i))
-                .collect(),
-            category_code: categories
-                .iter()
-                .enumerate()
-                .map(|(i, c)| (c.code.clone(), i))
-                .collect(),
+            category_pos: categories.iter().enumerate().map(|(i, c)| (c.id, i)).collect(),
+            category_code: categories.iter().enumerate().map(|(i, c)| (c.code.clone(), i)).collect(),
             category_children: children(categories.iter().map(|c| (c.id, c.parent_id))),
             grid_pos: grids.iter().enumerate().map(|(i, g)| (g.id, i)).collect(),
-            grid_code: grids
-                .iter()
-                .enumerate()
-                .map(|(i, g)| (g.code.clone(), i))
-                .collect(),
+            grid_code: grids.iter().enumerate().map(|(i, g)| (g.code.clone(), i)).collect(),
             grid_index: GridIndex::new(shapes),
             units,
             divisions,
@@ -213,9 +194,7 @@ impl Reference {
 
     /// The case standard of a category: its own, or the nearest ancestor's.
     pub fn standard(&self, id: CategoryId) -> Option<&CaseStandard> {
-        self.category_chain(id)
-            .into_iter()
-            .find_map(|c| self.category(c).and_then(|r| r.standard.as_ref()))
+        self.category_chain(id).into_iter().find_map(|c| self.category(c).and_then(|r| r.standard.as_ref()))
     }
 
     pub fn grid(&self, id: GridId) -> Option<&GridMeta> {
@@ -228,8 +207,6 @@ impl Reference {
 
     /// The grid a point lies in.
     pub fn locate(&self, lat: f64, lon: f64) -> Option<&GridMeta> {
-        self.grid_index
-            .locate(lat, lon)
-            .and_then(|id| self.grid(id))
+        self.grid_index.locate(lat, lon).and_then(|id| self.grid(id))
     }
 }

@@ -9,14 +9,7 @@ use cityloop_store::{CaseScope, UserRow, WhistleRow};
 use crate::reference::Reference;
 
 /// Roles that work on every case of the city.
-const CITY_WIDE: &[Role] = &[
-    Role::Admin,
-    Role::Operator,
-    Role::Lead,
-    Role::Dispatcher,
-    Role::Leader,
-    Role::Recipient,
-];
+const CITY_WIDE: &[Role] = &[Role::Admin, Role::Operator, Role::Lead, Role::Dispatcher, Role::Leader, Role::Recipient];
 /// Roles that need the resident's contact data in clear.
 const CONTACT_ROLES: &[Role] = &[Role::Operator, Role::Lead, Role::Dispatcher, Role::Admin];
 
@@ -41,10 +34,7 @@ pub enum ContactAccess {
 impl Principal {
     /// Works out the scope of a user.
     pub fn new(user: UserRow, reference: &Reference) -> Self {
-        let unit_subtree = user
-            .unit_id
-            .map(|u| reference.unit_subtree(u))
-            .unwrap_or_default();
+        let unit_subtree = user.unit_id.map(|u| reference.unit_subtree(u)).unwrap_or_default();
         let area = if user.roles.contains(&Role::Coordinator) {
             user.unit_id
                 .and_then(|u| reference.unit(u))
@@ -54,11 +44,7 @@ impl Principal {
         } else {
             Vec::new()
         };
-        Self {
-            user,
-            unit_subtree,
-            area,
-        }
+        Self { user, unit_subtree, area }
     }
 
     /// Whether the user holds a role.
@@ -107,32 +93,22 @@ impl Principal {
         }
         let rel = self.relation(case, whistles);
         let unit_side = (self.has(Role::Handler) || self.has(Role::Coordinator))
-            && (rel.in_unit
-                || rel.assisting
-                || whistles
-                    .iter()
-                    .any(|w| self.unit_subtree.contains(&w.unit_id)));
-        unit_side
-            || (self.has(Role::Inspector) && rel.in_grid)
-            || (self.has(Role::Coordinator) && rel.in_street)
+            && (rel.in_unit || rel.assisting || whistles.iter().any(|w| self.unit_subtree.contains(&w.unit_id)));
+        unit_side || (self.has(Role::Inspector) && rel.in_grid) || (self.has(Role::Coordinator) && rel.in_street)
     }
 
     /// How the user relates to a case, for the workflow's scope checks.
     pub fn relation(&self, case: &Case, whistles: &[WhistleRow]) -> Relation {
         Relation {
             in_unit: case.unit_id.is_some_and(|u| self.unit_subtree.contains(&u)),
-            assisting: case
-                .assisting_units
-                .iter()
-                .any(|u| self.unit_subtree.contains(u)),
+            assisting: case.assisting_units.iter().any(|u| self.unit_subtree.contains(u)),
             in_grid: case.grid_id.is_some_and(|g| self.user.grids.contains(&g)),
             is_reporter: case.reporter_id == Some(self.user.id),
             in_street: case.division_id.is_some_and(|d| self.area.contains(&d)),
-            summoned: self.user.unit_id.is_some_and(|u| {
-                whistles
-                    .iter()
-                    .any(|w| w.unit_id == u && w.reported_at.is_none())
-            }),
+            summoned: self
+                .user
+                .unit_id
+                .is_some_and(|u| whistles.iter().any(|w| w.unit_id == u && w.reported_at.is_none())),
         }
     }
 
@@ -153,10 +129,9 @@ impl Principal {
         let contact = case.contact.as_ref()?;
         match self.contact_access(case) {
             ContactAccess::Full => Some(contact.clone()),
-            ContactAccess::Masked => Some(Contact {
-                name: mask_name(&contact.name),
-                phone: mask_phone(&contact.phone),
-            }),
+            ContactAccess::Masked => {
+                Some(Contact { name: mask_name(&contact.name), phone: mask_phone(&contact.phone) })
+            }
             ContactAccess::Hidden => None,
         }
     }

@@ -16,11 +16,7 @@ use clap::{Parser, Subcommand};
 use settings::Settings;
 
 #[derive(Parser)]
-#[command(
-    name = "cityloop",
-    version,
-    about = "A city's 12345 hotline and grid management on one closed loop"
-)]
+#[command(name = "cityloop", version, about = "A city's 12345 hotline and grid management on one closed loop")]
 struct Cli {
     /// Settings file (default: ./cityloop.toml if present).
     #[arg(long, global = true)]
@@ -124,11 +120,8 @@ enum ConfigCommand {
 
 fn init_logging(settings: &Settings) {
     use tracing_subscriber::EnvFilter;
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&settings.log.filter));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&settings.log.filter));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     if settings.log.format == "json" {
         builder.json().init();
     } else {
@@ -140,10 +133,7 @@ async fn open_app(settings: &Settings, database: Option<String>) -> Result<App> 
     let url = database.unwrap_or_else(|| settings.database.url.clone());
     if let Some(path) = url.strip_prefix("sqlite://") {
         let path = path.split('?').next().unwrap_or(path);
-        if let Some(dir) = std::path::Path::new(path)
-            .parent()
-            .filter(|d| !d.as_os_str().is_empty())
-        {
+        if let Some(dir) = std::path::Path::new(path).parent().filter(|d| !d.as_os_str().is_empty()) {
             std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
         }
     }
@@ -152,9 +142,7 @@ async fn open_app(settings: &Settings, database: Option<String>) -> Result<App> 
         max_connections: settings.database.max_connections,
         sqlite_synchronous: settings.database.sqlite_synchronous.clone(),
     };
-    let store = Store::open(&options)
-        .await
-        .with_context(|| format!("opening {}", cityloop_store::redact_url(&url)))?;
+    let store = Store::open(&options).await.with_context(|| format!("opening {}", cityloop_store::redact_url(&url)))?;
     let app_settings = AppSettings {
         token_ttl_hours: settings.auth.token_ttl_hours,
         attachments_dir: settings.attachments.dir.clone(),
@@ -170,31 +158,15 @@ fn print_demo(report: &DemoReport, password: &str) {
         report.divisions, report.grids, report.units, report.categories, report.catalogue_rules, report.cases
     );
     println!("users (password for all: {password}):");
-    for u in report
-        .users
-        .iter()
-        .filter(|u| !u.username.starts_with("h-") && !u.username.starts_with("c-"))
-    {
+    for u in report.users.iter().filter(|u| !u.username.starts_with("h-") && !u.username.starts_with("c-")) {
         let roles: Vec<&str> = u.roles.iter().map(|r| r.as_str()).collect();
         println!("  {:<12} {:<24} {}", u.username, u.name, roles.join(","));
     }
-    let handlers: Vec<_> = report
-        .users
-        .iter()
-        .filter(|u| u.username.starts_with("h-"))
-        .collect();
-    let coordinators: Vec<_> = report
-        .users
-        .iter()
-        .filter(|u| u.username.starts_with("c-"))
-        .collect();
+    let handlers: Vec<_> = report.users.iter().filter(|u| u.username.starts_with("h-")).collect();
+    let coordinators: Vec<_> = report.users.iter().filter(|u| u.username.starts_with("c-")).collect();
     println!("  {} unit handlers, e.g.:", handlers.len());
     for u in handlers.iter().take(6) {
-        println!(
-            "  {:<22} {}",
-            u.username,
-            u.unit.as_deref().unwrap_or_default()
-        );
+        println!("  {:<22} {}", u.username, u.unit.as_deref().unwrap_or_default());
     }
     println!(
         "  {} street coordinators, e.g. {}",
@@ -233,25 +205,16 @@ async fn main() -> Result<()> {
     let settings = Settings::load(cli.config.as_deref())?;
     init_logging(&settings);
     match cli.command {
-        Command::Serve {
-            database,
-            addr,
-            no_demo,
-        } => {
+        Command::Serve { database, addr, no_demo } => {
             let app = open_app(&settings, database).await?;
             if settings.demo.load_on_first_start && !no_demo && app.is_empty_city().await? {
-                let options = DemoOptions {
-                    seed: settings.demo.seed,
-                    cases: settings.demo.cases,
-                    ..DemoOptions::default()
-                };
+                let options =
+                    DemoOptions { seed: settings.demo.seed, cases: settings.demo.cases, ..DemoOptions::default() };
                 let report = app.load_demo(&options).await.map_err(describe)?;
                 print_demo(&report, &options.password);
             }
             let addr = addr.unwrap_or_else(|| settings.server.addr.clone());
-            let listener = tokio::net::TcpListener::bind(&addr)
-                .await
-                .with_context(|| format!("binding {addr}"))?;
+            let listener = tokio::net::TcpListener::bind(&addr).await.with_context(|| format!("binding {addr}"))?;
             let bound = listener.local_addr()?;
             println!("cityloop listening on http://{bound}  (API: http://{bound}/api/v1, OpenAPI: http://{bound}/api/v1/openapi.json)");
             let (tx, rx) = tokio::sync::watch::channel(false);
@@ -271,53 +234,21 @@ async fn main() -> Result<()> {
             let app = open_app(&settings, database).await?;
             println!("database schema is up to date ({:?})", app.store.backend());
         }
-        Command::Demo {
-            database,
-            cases,
-            seed,
-            password,
-            months,
-        } => {
+        Command::Demo { database, cases, seed, password, months } => {
             let app = open_app(&settings, database).await?;
             let started = std::time::Instant::now();
             let report = app
-                .load_demo(&DemoOptions {
-                    seed,
-                    cases,
-                    password: password.clone(),
-                    months,
-                })
+                .load_demo(&DemoOptions { seed, cases, password: password.clone(), months })
                 .await
                 .map_err(describe)?;
             print_demo(&report, &password);
             println!("loaded in {:.1} s", started.elapsed().as_secs_f64());
         }
-        Command::User {
-            command:
-                UserCommand::Add {
-                    username,
-                    name,
-                    roles,
-                    unit,
-                    grids,
-                    password,
-                    database,
-                },
-        } => {
+        Command::User { command: UserCommand::Add { username, name, roles, unit, grids, password, database } } => {
             let app = open_app(&settings, database).await?;
             let unit = unit.map(|u| u.parse::<i64>().map_or(UnitRef::Code(u), UnitRef::Id));
             let user = app
-                .add_user(
-                    None,
-                    NewUser {
-                        username,
-                        password,
-                        name,
-                        roles,
-                        unit,
-                        grids: Some(grids),
-                    },
-                )
+                .add_user(None, NewUser { username, password, name, roles, unit, grids: Some(grids) })
                 .await
                 .map_err(describe)?;
             println!("added user {} (id {})", user.username, user.id);
@@ -326,41 +257,23 @@ async fn main() -> Result<()> {
             let text = std::fs::read_to_string(&file)
                 .with_context(|| format!("{}: cannot read as UTF-8 text", file.display()))?;
             let app = open_app(&settings, database).await?;
-            let report = app
-                .import_categories_csv(&file.display().to_string(), &text)
-                .await
-                .map_err(describe)?;
-            println!(
-                "{}: {} categories created or updated",
-                file.display(),
-                report.created_or_updated
-            );
+            let report = app.import_categories_csv(&file.display().to_string(), &text).await.map_err(describe)?;
+            println!("{}: {} categories created or updated", file.display(), report.created_or_updated);
         }
         Command::ImportGrids { file, database } => {
             let text = std::fs::read_to_string(&file)
                 .with_context(|| format!("{}: cannot read as UTF-8 text", file.display()))?;
             let app = open_app(&settings, database).await?;
-            let report = app
-                .import_grids_geojson(&text)
-                .await
-                .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
-            println!(
-                "{}: {} grids created or updated",
-                file.display(),
-                report.created_or_updated
-            );
+            let report =
+                app.import_grids_geojson(&text).await.map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+            println!("{}: {} grids created or updated", file.display(), report.created_or_updated);
         }
         Command::Jobs { database } => {
             let app = open_app(&settings, database).await?;
             let report = app.run_jobs_once().await.map_err(describe)?;
-            println!(
-                "marked overdue: {}, resumed: {}",
-                report.marked_overdue, report.resumed
-            );
+            println!("marked overdue: {}, resumed: {}", report.marked_overdue, report.resumed);
         }
-        Command::Config {
-            command: ConfigCommand::Default,
-        } => print!("{}", settings::DEFAULT_TOML),
+        Command::Config { command: ConfigCommand::Default } => print!("{}", settings::DEFAULT_TOML),
     }
     Ok(())
 }

@@ -44,9 +44,7 @@ pub struct Server {
 
 impl Default for Server {
     fn default() -> Self {
-        Self {
-            addr: "127.0.0.1:8080".into(),
-        }
+        Self { addr: "127.0.0.1:8080".into() }
     }
 }
 
@@ -71,11 +69,7 @@ impl std::fmt::Debug for Database {
 
 impl Default for Database {
     fn default() -> Self {
-        Self {
-            url: "sqlite://data/cityloop.db".into(),
-            max_connections: 8,
-            sqlite_synchronous: "NORMAL".into(),
-        }
+        Self { url: "sqlite://data/cityloop.db".into(), max_connections: 8, sqlite_synchronous: "NORMAL".into() }
     }
 }
 
@@ -87,9 +81,7 @@ pub struct Auth {
 
 impl Default for Auth {
     fn default() -> Self {
-        Self {
-            token_ttl_hours: 12,
-        }
+        Self { token_ttl_hours: 12 }
     }
 }
 
@@ -102,10 +94,7 @@ pub struct Attachments {
 
 impl Default for Attachments {
     fn default() -> Self {
-        Self {
-            dir: "data/attachments".into(),
-            max_bytes: 10 * 1024 * 1024,
-        }
+        Self { dir: "data/attachments".into(), max_bytes: 10 * 1024 * 1024 }
     }
 }
 
@@ -118,10 +107,7 @@ pub struct Workflow {
 
 impl Default for Workflow {
     fn default() -> Self {
-        Self {
-            whistle_report_hours: 1,
-            jobs_interval_seconds: 30,
-        }
+        Self { whistle_report_hours: 1, jobs_interval_seconds: 30 }
     }
 }
 
@@ -136,11 +122,7 @@ pub struct Demo {
 
 impl Default for Demo {
     fn default() -> Self {
-        Self {
-            load_on_first_start: true,
-            cases: 2000,
-            seed: 12345,
-        }
+        Self { load_on_first_start: true, cases: 2000, seed: 12345 }
     }
 }
 
@@ -155,10 +137,7 @@ pub struct Log {
 
 impl Default for Log {
     fn default() -> Self {
-        Self {
-            format: "text".into(),
-            filter: "info,sqlx=warn".into(),
-        }
+        Self { format: "text".into(), filter: "info,sqlx=warn".into() }
     }
 }
 
@@ -168,23 +147,13 @@ impl Settings {
         let mut figment = Figment::from(Serialized::defaults(Settings::default()));
         match config {
             Some(path) => {
-                anyhow::ensure!(
-                    path.exists(),
-                    "settings file {} does not exist",
-                    path.display()
-                );
+                anyhow::ensure!(path.exists(), "settings file {} does not exist", path.display());
                 figment = figment.merge(Toml::file(path));
             }
             None => figment = figment.merge(Toml::file("cityloop.toml")),
         }
-        figment = figment.merge(
-            Env::prefixed("CITYLOOP_")
-                .split("__")
-                .ignore(&["TEST_PG_URL", "TEST_PG_REQUIRED"]),
-        );
-        figment
-            .extract()
-            .map_err(|e| anyhow::anyhow!("settings: {e}"))
+        figment = figment.merge(Env::prefixed("CITYLOOP_").split("__").ignore(&["TEST_PG_URL", "TEST_PG_REQUIRED"]));
+        figment.extract().map_err(|e| anyhow::anyhow!("settings: {e}"))
     }
 }
 
@@ -199,10 +168,7 @@ mod tests {
     }
 
     fn toml_parse(text: &str) -> Settings {
-        Figment::from(Serialized::defaults(Settings::default()))
-            .merge(Toml::string(text))
-            .extract()
-            .unwrap()
+        Figment::from(Serialized::defaults(Settings::default())).merge(Toml::string(text)).extract().unwrap()
     }
 
     #[test]

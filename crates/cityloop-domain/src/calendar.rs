@@ -6,9 +6,7 @@
 
 use std::collections::BTreeSet;
 
-use chrono::{
-    DateTime, Datelike, Duration, FixedOffset, NaiveDate, NaiveTime, TimeZone, Utc, Weekday,
-};
+use chrono::{DateTime, Datelike, Duration, FixedOffset, NaiveDate, NaiveTime, TimeZone, Utc, Weekday};
 use serde::{Deserialize, Serialize};
 
 use crate::enums::TimingMode;
@@ -63,14 +61,8 @@ impl Default for WorkCalendar {
             holidays: BTreeSet::new(),
             workdays: BTreeSet::new(),
             periods: vec![
-                WorkPeriod {
-                    start: hm(8, 0),
-                    end: hm(12, 0),
-                },
-                WorkPeriod {
-                    start: hm(14, 0),
-                    end: hm(18, 0),
-                },
+                WorkPeriod { start: hm(8, 0), end: hm(12, 0) },
+                WorkPeriod { start: hm(14, 0), end: hm(18, 0) },
             ],
         }
     }
@@ -100,8 +92,7 @@ impl WorkCalendar {
 
     /// The city's time zone.
     pub fn offset(&self) -> FixedOffset {
-        FixedOffset::east_opt(self.utc_offset_secs)
-            .unwrap_or_else(|| FixedOffset::east_opt(8 * 3600).expect("+8"))
+        FixedOffset::east_opt(self.utc_offset_secs).unwrap_or_else(|| FixedOffset::east_opt(8 * 3600).expect("+8"))
     }
 
     /// The local calendar date of an instant.
@@ -122,10 +113,7 @@ impl WorkCalendar {
 
     /// Working seconds in one working day.
     pub fn working_seconds_per_day(&self) -> i64 {
-        self.periods
-            .iter()
-            .map(|p| (p.end - p.start).num_seconds())
-            .sum()
+        self.periods.iter().map(|p| (p.end - p.start).num_seconds()).sum()
     }
 
     fn at_local(&self, d: NaiveDate, t: NaiveTime) -> DateTime<Utc> {
@@ -253,16 +241,11 @@ mod tests {
 
     fn local(cal: &WorkCalendar, s: &str) -> DateTime<Utc> {
         let naive = chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M").unwrap();
-        cal.offset()
-            .from_local_datetime(&naive)
-            .unwrap()
-            .with_timezone(&Utc)
+        cal.offset().from_local_datetime(&naive).unwrap().with_timezone(&Utc)
     }
 
     fn show(cal: &WorkCalendar, t: DateTime<Utc>) -> String {
-        t.with_timezone(&cal.offset())
-            .format("%Y-%m-%d %H:%M")
-            .to_string()
+        t.with_timezone(&cal.offset()).format("%Y-%m-%d %H:%M").to_string()
     }
 
     fn d(s: &str) -> NaiveDate {
@@ -273,8 +256,7 @@ mod tests {
     fn national_day() -> WorkCalendar {
         let mut cal = WorkCalendar::default();
         for day in 1..=7 {
-            cal.holidays
-                .insert(NaiveDate::from_ymd_opt(2026, 10, day).unwrap());
+            cal.holidays.insert(NaiveDate::from_ymd_opt(2026, 10, day).unwrap());
         }
         cal.workdays.insert(d("2026-10-10"));
         cal
@@ -284,26 +266,14 @@ mod tests {
     fn continuous_clock_runs_through_nights_and_holidays() {
         let cal = national_day();
         let t = local(&cal, "2026-09-30 23:00");
-        assert_eq!(
-            show(
-                &cal,
-                cal.deadline(t, TimeLimit::new(2, TimingMode::Continuous))
-            ),
-            "2026-10-01 01:00"
-        );
+        assert_eq!(show(&cal, cal.deadline(t, TimeLimit::new(2, TimingMode::Continuous))), "2026-10-01 01:00");
     }
 
     #[test]
     fn calendar_days_ignore_the_calendar() {
         let cal = national_day();
         let t = local(&cal, "2026-09-30 10:15");
-        assert_eq!(
-            show(
-                &cal,
-                cal.deadline(t, TimeLimit::new(7, TimingMode::CalendarDays))
-            ),
-            "2026-10-07 10:15"
-        );
+        assert_eq!(show(&cal, cal.deadline(t, TimeLimit::new(7, TimingMode::CalendarDays))), "2026-10-07 10:15");
     }
 
     #[test]
@@ -311,38 +281,14 @@ mod tests {
         let cal = WorkCalendar::default();
         // Friday 2026-11-20 at 11:00: 1 h before lunch, 4 h in the afternoon, then Monday.
         let t = local(&cal, "2026-11-20 11:00");
-        assert_eq!(
-            show(
-                &cal,
-                cal.deadline(t, TimeLimit::new(4, TimingMode::WorkingHours))
-            ),
-            "2026-11-20 17:00"
-        );
-        assert_eq!(
-            show(
-                &cal,
-                cal.deadline(t, TimeLimit::new(6, TimingMode::WorkingHours))
-            ),
-            "2026-11-23 09:00"
-        );
+        assert_eq!(show(&cal, cal.deadline(t, TimeLimit::new(4, TimingMode::WorkingHours))), "2026-11-20 17:00");
+        assert_eq!(show(&cal, cal.deadline(t, TimeLimit::new(6, TimingMode::WorkingHours))), "2026-11-23 09:00");
         // Received during lunch: the clock starts at 14:00.
         let lunch = local(&cal, "2026-11-20 12:30");
-        assert_eq!(
-            show(
-                &cal,
-                cal.deadline(lunch, TimeLimit::new(2, TimingMode::WorkingHours))
-            ),
-            "2026-11-20 16:00"
-        );
+        assert_eq!(show(&cal, cal.deadline(lunch, TimeLimit::new(2, TimingMode::WorkingHours))), "2026-11-20 16:00");
         // Received on a Sunday evening: Monday morning.
         let sunday = local(&cal, "2026-11-22 20:00");
-        assert_eq!(
-            show(
-                &cal,
-                cal.deadline(sunday, TimeLimit::new(4, TimingMode::WorkingHours))
-            ),
-            "2026-11-23 12:00"
-        );
+        assert_eq!(show(&cal, cal.deadline(sunday, TimeLimit::new(4, TimingMode::WorkingHours))), "2026-11-23 12:00");
     }
 
     #[test]
@@ -350,27 +296,9 @@ mod tests {
         let cal = national_day();
         // Received Wednesday Sep 30: working days after it are Oct 8 (Thu), 9 (Fri), 10 (Sat, swapped), 12 (Mon).
         let t = local(&cal, "2026-09-30 09:00");
-        assert_eq!(
-            show(
-                &cal,
-                cal.deadline(t, TimeLimit::new(1, TimingMode::WorkingDays))
-            ),
-            "2026-10-08 18:00"
-        );
-        assert_eq!(
-            show(
-                &cal,
-                cal.deadline(t, TimeLimit::new(3, TimingMode::WorkingDays))
-            ),
-            "2026-10-10 18:00"
-        );
-        assert_eq!(
-            show(
-                &cal,
-                cal.deadline(t, TimeLimit::new(4, TimingMode::WorkingDays))
-            ),
-            "2026-10-12 18:00"
-        );
+        assert_eq!(show(&cal, cal.deadline(t, TimeLimit::new(1, TimingMode::WorkingDays))), "2026-10-08 18:00");
+        assert_eq!(show(&cal, cal.deadline(t, TimeLimit::new(3, TimingMode::WorkingDays))), "2026-10-10 18:00");
+        assert_eq!(show(&cal, cal.deadline(t, TimeLimit::new(4, TimingMode::WorkingDays))), "2026-10-12 18:00");
     }
 
     #[test]
@@ -396,22 +324,13 @@ mod tests {
 
     #[test]
     fn validation_rejects_unusable_calendars() {
-        let mut cal = WorkCalendar {
-            periods: vec![],
-            ..WorkCalendar::default()
-        };
+        let mut cal = WorkCalendar { periods: vec![], ..WorkCalendar::default() };
         assert_eq!(cal.validate(), Err(CalendarError::NoPeriods));
-        cal.periods = vec![WorkPeriod {
-            start: hm(12, 0),
-            end: hm(8, 0),
-        }];
+        cal.periods = vec![WorkPeriod { start: hm(12, 0), end: hm(8, 0) }];
         assert_eq!(cal.validate(), Err(CalendarError::BadPeriod(0)));
         let mut cal = national_day();
         cal.workdays.insert(d("2026-10-01"));
-        assert_eq!(
-            cal.validate(),
-            Err(CalendarError::BothHolidayAndWorkday(d("2026-10-01")))
-        );
+        assert_eq!(cal.validate(), Err(CalendarError::BothHolidayAndWorkday(d("2026-10-01"))));
         assert_eq!(national_day().validate(), Ok(()));
     }
 

@@ -29,10 +29,7 @@ pub enum PendingRequest {
     /// 延期: more time, counted in the case's timing mode.
     Extension { amount: u32, reason: String },
     /// 挂账: stop the clock until a date.
-    Suspension {
-        until: DateTime<Utc>,
-        reason: String,
-    },
+    Suspension { until: DateTime<Utc>, reason: String },
 }
 
 /// The outcome of the revisit (回访).

@@ -65,12 +65,7 @@ mod tests {
         ];
         assert_eq!(resolve(&rules, &LEAF, &COMMUNITY).unwrap().id, 3);
         // Another district: only the city-wide rule of the leaf applies.
-        assert_eq!(
-            resolve(&rules, &LEAF, &[DivisionId(9), DivisionId(1)])
-                .unwrap()
-                .id,
-            1
-        );
+        assert_eq!(resolve(&rules, &LEAF, &[DivisionId(9), DivisionId(1)]).unwrap().id, 1);
     }
 
     #[test]

@@ -76,13 +76,7 @@ impl RequestType {
     /// Kinds an operator may close by answering on the spot (咨询 answered from the knowledge base,
     /// praise and suggestions acknowledged); complaints, reports and help requests need a unit.
     pub fn can_be_answered_directly(self) -> bool {
-        matches!(
-            self,
-            RequestType::Consultation
-                | RequestType::Praise
-                | RequestType::Suggestion
-                | RequestType::Other
-        )
+        matches!(self, RequestType::Consultation | RequestType::Praise | RequestType::Suggestion | RequestType::Other)
     }
 }
 
@@ -199,10 +193,7 @@ mod tests {
 
     #[test]
     fn serde_uses_the_wire_names() {
-        assert_eq!(
-            serde_json::to_string(&State::PendingSign).unwrap(),
-            "\"pending_sign\""
-        );
+        assert_eq!(serde_json::to_string(&State::PendingSign).unwrap(), "\"pending_sign\"");
         assert_eq!(
             serde_json::from_str::<Satisfaction>("\"basically_satisfied\"").unwrap(),
             Satisfaction::BasicallySatisfied

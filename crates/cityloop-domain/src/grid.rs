@@ -35,19 +35,11 @@ pub enum GridError {
     #[error("expected a FeatureCollection")]
     NotACollection,
     #[error("feature {index}: field `{field}`: {message}")]
-    Feature {
-        index: usize,
-        field: &'static str,
-        message: String,
-    },
+    Feature { index: usize, field: &'static str, message: String },
 }
 
 fn feature_error(index: usize, field: &'static str, message: impl Into<String>) -> GridError {
-    GridError::Feature {
-        index,
-        field,
-        message: message.into(),
-    }
+    GridError::Feature { index, field, message: message.into() }
 }
 
 /// Whether a string is a valid 15-digit grid code.
@@ -58,9 +50,7 @@ pub fn is_grid_code(code: &str) -> bool {
 /// Reads a FeatureCollection of Polygon/MultiPolygon features with a `code` property (15 digits)
 /// and optional `name` and `community` properties.
 pub fn parse_grid_features(text: &str) -> Result<Vec<GridFeature>, GridError> {
-    let doc: geojson::GeoJson = text
-        .parse()
-        .map_err(|e: geojson::Error| GridError::Json(e.to_string()))?;
+    let doc: geojson::GeoJson = text.parse().map_err(|e: geojson::Error| GridError::Json(e.to_string()))?;
     let geojson::GeoJson::FeatureCollection(collection) = doc else {
         return Err(GridError::NotACollection);
     };
@@ -75,18 +65,11 @@ pub fn parse_grid_features(text: &str) -> Result<Vec<GridFeature>, GridError> {
         };
         let code = prop("code").ok_or_else(|| feature_error(index, "code", "missing"))?;
         if !is_grid_code(&code) {
-            return Err(feature_error(
-                index,
-                "code",
-                format!("`{code}` is not a 15-digit grid code"),
-            ));
+            return Err(feature_error(index, "code", format!("`{code}` is not a 15-digit grid code")));
         }
         let community_code = prop("community").unwrap_or_else(|| code[..12].to_string());
         let name = prop("name").unwrap_or_else(|| code.clone());
-        let geometry = feature
-            .geometry
-            .as_ref()
-            .ok_or_else(|| feature_error(index, "geometry", "missing"))?;
+        let geometry = feature.geometry.as_ref().ok_or_else(|| feature_error(index, "geometry", "missing"))?;
         let geom: geo::Geometry<f64> = geometry
             .value
             .clone()
@@ -95,32 +78,19 @@ pub fn parse_grid_features(text: &str) -> Result<Vec<GridFeature>, GridError> {
         let area = match geom {
             geo::Geometry::Polygon(p) => MultiPolygon(vec![p]),
             geo::Geometry::MultiPolygon(mp) => mp,
-            _ => {
-                return Err(feature_error(
-                    index,
-                    "geometry",
-                    "must be a Polygon or MultiPolygon",
-                ))
-            }
+            _ => return Err(feature_error(index, "geometry", "must be a Polygon or MultiPolygon")),
         };
         if area.bounding_rect().is_none() {
             return Err(feature_error(index, "geometry", "is empty"));
         }
-        out.push(GridFeature {
-            code,
-            name,
-            community_code,
-            area,
-        });
+        out.push(GridFeature { code, name, community_code, area });
     }
     Ok(out)
 }
 
 /// Reads one GeoJSON geometry object (as stored with a grid) as an area.
 pub fn parse_area(text: &str) -> Result<MultiPolygon<f64>, String> {
-    let geometry: geojson::Geometry = text
-        .parse::<geojson::Geometry>()
-        .map_err(|e| e.to_string())?;
+    let geometry: geojson::Geometry = text.parse::<geojson::Geometry>().map_err(|e| e.to_string())?;
     match geo::Geometry::<f64>::try_from(geometry.value).map_err(|e| e.to_string())? {
         geo::Geometry::Polygon(p) => Ok(MultiPolygon(vec![p])),
         geo::Geometry::MultiPolygon(mp) => Ok(mp),
@@ -130,11 +100,7 @@ pub fn parse_area(text: &str) -> Result<MultiPolygon<f64>, String> {
 
 /// Writes an area as a GeoJSON geometry object.
 pub fn area_to_geojson(area: &MultiPolygon<f64>) -> String {
-    let value = if area.0.len() == 1 {
-        geojson::Value::from(&area.0[0])
-    } else {
-        geojson::Value::from(area)
-    };
+    let value = if area.0.len() == 1 { geojson::Value::from(&area.0[0]) } else { geojson::Value::from(area) };
     geojson::Geometry::new(value).to_string()
 }
 
@@ -154,16 +120,10 @@ impl GridIndex {
             .enumerate()
             .filter_map(|(i, (_, area))| {
                 let r = area.bounding_rect()?;
-                Some(GeomWithData::new(
-                    Rectangle::from_corners([r.min().x, r.min().y], [r.max().x, r.max().y]),
-                    i,
-                ))
+                Some(GeomWithData::new(Rectangle::from_corners([r.min().x, r.min().y], [r.max().x, r.max().y]), i))
             })
             .collect();
-        Self {
-            tree: RTree::bulk_load(entries),
-            grids,
-        }
+        Self { tree: RTree::bulk_load(entries), grids }
     }
 
     /// Number of grids indexed.
@@ -203,13 +163,8 @@ mod tests {
         let features = parse_grid_features(TWO_SQUARES).unwrap();
         assert_eq!(features[0].community_code, "110101001001");
         assert_eq!(features[1].name, "110101001001002");
-        let index = GridIndex::new(
-            features
-                .iter()
-                .enumerate()
-                .map(|(i, f)| (GridId(i as i64 + 1), f.area.clone()))
-                .collect(),
-        );
+        let index =
+            GridIndex::new(features.iter().enumerate().map(|(i, f)| (GridId(i as i64 + 1), f.area.clone())).collect());
         assert_eq!(index.locate(39.005, 116.005), Some(GridId(1)));
         assert_eq!(index.locate(39.005, 116.015), Some(GridId(2)));
         assert_eq!(index.locate(39.5, 116.005), None);
@@ -225,25 +180,11 @@ mod tests {
         let bad_code = TWO_SQUARES.replace("110101001001002", "12345");
         assert_eq!(
             parse_grid_features(&bad_code),
-            Err(GridError::Feature {
-                index: 1,
-                field: "code",
-                message: "`12345` is not a 15-digit grid code".into()
-            })
+            Err(GridError::Feature { index: 1, field: "code", message: "`12345` is not a 15-digit grid code".into() })
         );
         let point = r#"{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"code":"110101001001001"},"geometry":{"type":"Point","coordinates":[1,2]}}]}"#;
-        assert!(matches!(
-            parse_grid_features(point),
-            Err(GridError::Feature {
-                index: 0,
-                field: "geometry",
-                ..
-            })
-        ));
-        assert_eq!(
-            parse_grid_features(r#"{"type":"Point","coordinates":[1,2]}"#),
-            Err(GridError::NotACollection)
-        );
+        assert!(matches!(parse_grid_features(point), Err(GridError::Feature { index: 0, field: "geometry", .. })));
+        assert_eq!(parse_grid_features(r#"{"type":"Point","coordinates":[1,2]}"#), Err(GridError::NotACollection));
         assert!(matches!(parse_grid_features("{"), Err(GridError::Json(_))));
     }
 }

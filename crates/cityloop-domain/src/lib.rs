@@ -20,6 +20,4 @@ pub use case::{Case, Contact, Location, PendingRequest, Revisit};
 pub use enums::{Channel, RequestType, Role, Satisfaction, State, TimingMode, UnitKind, Urgency};
 pub use ids::{CaseId, CategoryId, DivisionId, GridId, UnitId, UserId};
 pub use standard::{CaseStandard, TimeLimit};
-pub use workflow::{
-    Actor, Effect, FlowEntry, Move, MoveContext, MoveError, MoveKind, Outcome, Relation,
-};
+pub use workflow::{Actor, Effect, FlowEntry, Move, MoveContext, MoveError, MoveKind, Outcome, Relation};

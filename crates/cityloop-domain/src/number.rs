@@ -16,10 +16,7 @@ pub fn day_key(day: NaiveDate) -> i64 {
 /// Whether a string has the shape of a case number.
 pub fn looks_like_case_number(s: &str) -> bool {
     let b = s.as_bytes();
-    b.len() >= 15
-        && b[8] == b'-'
-        && b[..8].iter().all(u8::is_ascii_digit)
-        && b[9..].iter().all(u8::is_ascii_digit)
+    b.len() >= 15 && b[8] == b'-' && b[..8].iter().all(u8::is_ascii_digit) && b[9..].iter().all(u8::is_ascii_digit)
 }
 
 #[cfg(test)]
@@ -35,9 +32,6 @@ mod tests {
         assert!(a < b && b < c);
         assert!(looks_like_case_number(&a));
         assert!(!looks_like_case_number("12345"));
-        assert_eq!(
-            day_key(NaiveDate::from_ymd_opt(2026, 1, 2).unwrap()),
-            20260102
-        );
+        assert_eq!(day_key(NaiveDate::from_ymd_opt(2026, 1, 2).unwrap()), 20260102);
     }
 }

@@ -12,10 +12,7 @@ use crate::ids::{CaseId, CategoryId, UnitId, UserId};
 use crate::standard::{CaseStandard, TimeLimit};
 
 /// The limit used when a case has no category standard ("general: 7 days" of the 12345 defaults).
-pub const DEFAULT_LIMIT: TimeLimit = TimeLimit {
-    amount: 7,
-    mode: TimingMode::CalendarDays,
-};
+pub const DEFAULT_LIMIT: TimeLimit = TimeLimit { amount: 7, mode: TimingMode::CalendarDays };
 /// Extensions allowed per case.
 pub const MAX_EXTENSIONS: u32 = 2;
 /// Suspensions allowed per case.
@@ -90,10 +87,7 @@ impl std::fmt::Display for MoveKind {
 impl MoveKind {
     /// Moves made by the platform itself, never through the API.
     pub fn is_system(self) -> bool {
-        matches!(
-            self,
-            MoveKind::Report | MoveKind::Overdue | MoveKind::CloseWithMaster
-        )
+        matches!(self, MoveKind::Report | MoveKind::Overdue | MoveKind::CloseWithMaster)
     }
 }
 
@@ -223,12 +217,7 @@ pub struct Actor {
 impl Actor {
     /// The platform's own jobs.
     pub fn system() -> Self {
-        Self {
-            user_id: None,
-            name: "系统".into(),
-            roles: vec![],
-            unit_id: None,
-        }
+        Self { user_id: None, name: "系统".into(), roles: vec![], unit_id: None }
     }
 
     fn is_system(&self) -> bool {
@@ -257,14 +246,7 @@ pub struct Relation {
 impl Relation {
     /// An actor related to the case in every way (city-level staff, tests).
     pub fn all() -> Self {
-        Self {
-            in_unit: true,
-            assisting: true,
-            in_grid: true,
-            is_reporter: true,
-            in_street: true,
-            summoned: true,
-        }
+        Self { in_unit: true, assisting: true, in_grid: true, is_reporter: true, in_street: true, summoned: true }
     }
 }
 
@@ -288,10 +270,7 @@ pub enum Effect {
     /// Issue a supervision notice to the case's unit.
     Notice { level: u32, overdue: bool },
     /// Summon units, each to report in by `report_by`.
-    Summon {
-        units: Vec<UnitId>,
-        report_by: DateTime<Utc>,
-    },
+    Summon { units: Vec<UnitId>, report_by: DateTime<Utc> },
     /// Record that the actor's unit reported in.
     ReportedIn { unit: UnitId },
     /// Close the cases merged into this one.
@@ -331,25 +310,14 @@ pub enum MoveError {
     Forbidden { kind: MoveKind, reason: String },
     /// The move does not apply to the case as it stands.
     #[error("cannot {kind} a case that is {state}: {reason}")]
-    Illegal {
-        kind: MoveKind,
-        state: State,
-        reason: String,
-        allowed: Vec<MoveKind>,
-    },
+    Illegal { kind: MoveKind, state: State, reason: String, allowed: Vec<MoveKind> },
     /// A field of the move is missing or wrong.
     #[error("{field}: {message}")]
-    Invalid {
-        field: &'static str,
-        message: String,
-    },
+    Invalid { field: &'static str, message: String },
 }
 
 fn invalid(field: &'static str, message: impl Into<String>) -> MoveError {
-    MoveError::Invalid {
-        field,
-        message: message.into(),
-    }
+    MoveError::Invalid { field, message: message.into() }
 }
 
 /// Which relation to the case a role needs for a move.
@@ -403,7 +371,9 @@ fn rule(kind: MoveKind) -> (&'static [State], &'static [(Role, Scope)]) {
         K::File => (&[S::Reported], &[(R::Lead, Any)]),
         K::Void => (&[S::Reported, S::Verifying], &[(R::Lead, Any)]),
         K::Dispatch => (&[S::Registered], &[(R::Dispatcher, Any)]),
-        K::Sign | K::Return => (&[S::PendingSign], &[(R::Handler, Unit)]),
+        K::Sign => (&[S::PendingSign], &[(R::Handler, Unit)]),
+        // A unit may also return a case it signed for and then found is not its own.
+        K::Return => (&[S::PendingSign, S::Handling], &[(R::Handler, Unit)]),
         K::ApproveReturn | K::RejectReturn => (&[S::ReturnReview], &[(R::Dispatcher, Any)]),
         K::Extend | K::Suspend | K::Submit => (&[S::Handling], &[(R::Handler, Unit)]),
         K::ApproveExtension | K::RejectExtension | K::ApproveSuspension | K::RejectSuspension => {
@@ -416,19 +386,10 @@ fn rule(kind: MoveKind) -> (&'static [State], &'static [(Role, Scope)]) {
         K::Close => (&[S::ClosePending], &[(R::Lead, Any)]),
         K::Reopen => (&[S::Closed], &[(R::Operator, Any), (R::Citizen, Reporter)]),
         K::Supervise => (OPEN, &[(R::Dispatcher, Any), (R::Lead, Any)]),
-        K::Escalate => (
-            &[S::PendingSign, S::Handling],
-            &[(R::Handler, Unit), (R::Dispatcher, Any)],
-        ),
-        K::Whistle => (
-            &[S::Registered, S::PendingSign, S::Handling],
-            &[(R::Coordinator, Street)],
-        ),
+        K::Escalate => (&[S::PendingSign, S::Handling], &[(R::Handler, Unit), (R::Dispatcher, Any)]),
+        K::Whistle => (&[S::Registered, S::PendingSign, S::Handling], &[(R::Coordinator, Street)]),
         K::ReportIn => (OPEN, &[(R::Handler, Summoned)]),
-        K::Merge => (
-            &[S::Reported, S::Verifying, S::Registered],
-            &[(R::Operator, Any), (R::Dispatcher, Any)],
-        ),
+        K::Merge => (&[S::Reported, S::Verifying, S::Registered], &[(R::Operator, Any), (R::Dispatcher, Any)]),
         K::Overdue => (&[S::PendingSign, S::Handling], &[]),
         K::CloseWithMaster => (&[S::Merged], &[]),
     }
@@ -439,21 +400,13 @@ fn precondition(kind: MoveKind, case: &Case) -> Result<(), String> {
     use MoveKind as K;
     let fail = |reason: &str| Err(reason.to_string());
     match kind {
-        K::Answer if !case.request_type.can_be_answered_directly() => fail(
-            "only consultations, praise, suggestions and other requests can be answered directly",
-        ),
-        K::Extend | K::Suspend if case.pending.is_some() => {
-            fail("a request is already waiting for the dispatcher")
+        K::Answer if !case.request_type.can_be_answered_directly() => {
+            fail("only consultations, praise, suggestions and other requests can be answered directly")
         }
-        K::Extend if case.extensions >= MAX_EXTENSIONS => {
-            fail("a case can be extended at most twice")
-        }
-        K::Suspend if case.suspensions >= MAX_SUSPENSIONS => {
-            fail("a case can be suspended only once")
-        }
-        K::ApproveExtension | K::RejectExtension
-            if !matches!(case.pending, Some(PendingRequest::Extension { .. })) =>
-        {
+        K::Extend | K::Suspend if case.pending.is_some() => fail("a request is already waiting for the dispatcher"),
+        K::Extend if case.extensions >= MAX_EXTENSIONS => fail("a case can be extended at most twice"),
+        K::Suspend if case.suspensions >= MAX_SUSPENSIONS => fail("a case can be suspended only once"),
+        K::ApproveExtension | K::RejectExtension if !matches!(case.pending, Some(PendingRequest::Extension { .. })) => {
             fail("no extension request is waiting")
         }
         K::ApproveSuspension | K::RejectSuspension
@@ -467,12 +420,8 @@ fn precondition(kind: MoveKind, case: &Case) -> Result<(), String> {
         K::Revisit if case.state != S::Feedback && case.revisit.is_some() => {
             fail("this merged case was already revisited")
         }
-        K::Reopen if case.master_id.is_some() => {
-            fail("a merged case is reopened through its master case")
-        }
-        K::Reopen if case.unit_id.is_none() && case.result.is_none() => {
-            fail("the case was never handled")
-        }
+        K::Reopen if case.master_id.is_some() => fail("a merged case is reopened through its master case"),
+        K::Reopen if case.unit_id.is_none() && case.result.is_none() => fail("the case was never handled"),
         K::Overdue if case.overdue_at.is_some() || case.deadline.is_none() => {
             fail("already overdue or without deadline")
         }
@@ -481,34 +430,20 @@ fn precondition(kind: MoveKind, case: &Case) -> Result<(), String> {
 }
 
 /// Checks a move kind, giving the role the actor makes it in.
-fn permits(
-    kind: MoveKind,
-    case: &Case,
-    actor: &Actor,
-    rel: &Relation,
-) -> Result<Option<Role>, MoveError> {
+fn permits(kind: MoveKind, case: &Case, actor: &Actor, rel: &Relation) -> Result<Option<Role>, MoveError> {
     let (from, grants) = rule(kind);
     let role = if actor.is_system() && kind == MoveKind::Resume {
         // The platform resumes a suspension whose date has come.
         None
     } else if kind.is_system() {
         if !actor.is_system() {
-            return Err(MoveError::Forbidden {
-                kind,
-                reason: "only the platform makes this move".into(),
-            });
+            return Err(MoveError::Forbidden { kind, reason: "only the platform makes this move".into() });
         }
         None
     } else {
-        let by_role: Vec<_> = grants
-            .iter()
-            .filter(|(r, _)| actor.roles.contains(r))
-            .collect();
+        let by_role: Vec<_> = grants.iter().filter(|(r, _)| actor.roles.contains(r)).collect();
         if by_role.is_empty() {
-            return Err(MoveError::Forbidden {
-                kind,
-                reason: "none of your roles may make this move".into(),
-            });
+            return Err(MoveError::Forbidden { kind, reason: "none of your roles may make this move".into() });
         }
         match by_role.iter().find(|(_, scope)| scope.holds(rel)) {
             Some((role, _)) => Some(*role),
@@ -527,21 +462,14 @@ fn permits(
         allowed: allowed_moves(case, actor, rel),
     };
     if !from.contains(&case.state) {
-        return Err(illegal(format!(
-            "{kind} applies only to cases that are {}",
-            state_list(from)
-        )));
+        return Err(illegal(format!("{kind} applies only to cases that are {}", state_list(from))));
     }
     precondition(kind, case).map_err(illegal)?;
     Ok(role)
 }
 
 fn state_list(states: &[State]) -> String {
-    states
-        .iter()
-        .map(|s| s.as_str())
-        .collect::<Vec<_>>()
-        .join(", ")
+    states.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
 }
 
 /// The moves an actor may make on a case now (without their fields).
@@ -553,9 +481,7 @@ pub fn allowed_moves(case: &Case, actor: &Actor, rel: &Relation) -> Vec<MoveKind
         .filter(|k| {
             let (from, grants) = rule(*k);
             from.contains(&case.state)
-                && grants
-                    .iter()
-                    .any(|(r, s)| actor.roles.contains(r) && s.holds(rel))
+                && grants.iter().any(|(r, s)| actor.roles.contains(r) && s.holds(rel))
                 && precondition(*k, case).is_ok()
         })
         .collect()
@@ -576,18 +502,13 @@ fn extension_in_limit_units(
     limit: TimeLimit,
     calendar: &WorkCalendar,
 ) -> Result<u32, MoveError> {
-    let per_day_hours = u32::try_from(calendar.working_seconds_per_day() / 3600)
-        .unwrap_or(8)
-        .max(1);
+    let per_day_hours = u32::try_from(calendar.working_seconds_per_day() / 3600).unwrap_or(8).max(1);
     match (amount, limit.mode) {
         (ExtensionAmount::Hours(h), TimingMode::Continuous | TimingMode::WorkingHours) => Ok(h),
         (ExtensionAmount::Days(d), TimingMode::Continuous) => Ok(d.saturating_mul(24)),
         (ExtensionAmount::Days(d), TimingMode::WorkingHours) => Ok(d.saturating_mul(per_day_hours)),
         (ExtensionAmount::Days(d), TimingMode::WorkingDays | TimingMode::CalendarDays) => Ok(d),
-        (ExtensionAmount::Hours(_), _) => Err(invalid(
-            "hours",
-            "this case's limit counts days: give `days`",
-        )),
+        (ExtensionAmount::Hours(_), _) => Err(invalid("hours", "this case's limit counts days: give `days`")),
     }
 }
 
@@ -616,9 +537,8 @@ pub fn apply(
             c.closed_at = Some(now);
         }
         Move::File { category } => {
-            let standard = ctx.standard.ok_or_else(|| {
-                invalid("category", "must be a leaf category with a case standard")
-            })?;
+            let standard =
+                ctx.standard.ok_or_else(|| invalid("category", "must be a leaf category with a case standard"))?;
             if let Some(cat) = category {
                 c.category_id = Some(*cat);
             }
@@ -666,43 +586,23 @@ pub fn apply(
             let limit = c.limit.unwrap_or(DEFAULT_LIMIT);
             let units = extension_in_limit_units(*amount, limit, ctx.calendar)?;
             if units == 0 {
-                return Err(invalid(
-                    if limit.counts_hours() {
-                        "hours"
-                    } else {
-                        "days"
-                    },
-                    "must be at least 1",
-                ));
+                return Err(invalid(if limit.counts_hours() { "hours" } else { "days" }, "must be at least 1"));
             }
             if units > limit.amount {
                 return Err(invalid(
-                    if limit.counts_hours() {
-                        "hours"
-                    } else {
-                        "days"
-                    },
-                    format!(
-                        "an extension may add at most the original limit ({})",
-                        limit.describe_zh()
-                    ),
+                    if limit.counts_hours() { "hours" } else { "days" },
+                    format!("an extension may add at most the original limit ({})", limit.describe_zh()),
                 ));
             }
             data = serde_json::json!({ "amount": units, "mode": limit.mode });
             note = Some(reason.clone());
-            c.pending = Some(PendingRequest::Extension {
-                amount: units,
-                reason,
-            });
+            c.pending = Some(PendingRequest::Extension { amount: units, reason });
         }
         Move::ApproveExtension => {
             if let Some(PendingRequest::Extension { amount, .. }) = c.pending.take() {
                 let limit = c.limit.unwrap_or(DEFAULT_LIMIT);
                 let from = c.deadline.unwrap_or(now);
-                c.deadline = Some(
-                    ctx.calendar
-                        .deadline(from, TimeLimit::new(amount, limit.mode)),
-                );
+                c.deadline = Some(ctx.calendar.deadline(from, TimeLimit::new(amount, limit.mode)));
                 c.extensions += 1;
                 data = serde_json::json!({ "amount": amount, "deadline": c.deadline });
             }
@@ -715,10 +615,7 @@ pub fn apply(
             }
             data = serde_json::json!({ "until": until });
             note = Some(reason.clone());
-            c.pending = Some(PendingRequest::Suspension {
-                until: *until,
-                reason,
-            });
+            c.pending = Some(PendingRequest::Suspension { until: *until, reason });
         }
         Move::ApproveSuspension => {
             if let Some(PendingRequest::Suspension { until, .. }) = c.pending.take() {
@@ -775,10 +672,7 @@ pub fn apply(
             c.revisit = None;
             c.pending = None;
             if c.unit_id.is_some() {
-                let limit = c
-                    .limit
-                    .or(ctx.standard.map(|s| s.limit))
-                    .unwrap_or(DEFAULT_LIMIT);
+                let limit = c.limit.or(ctx.standard.map(|s| s.limit)).unwrap_or(DEFAULT_LIMIT);
                 c.limit = Some(limit);
                 c.deadline = Some(ctx.calendar.deadline(now, limit));
                 c.state = S::Handling;
@@ -789,16 +683,10 @@ pub fn apply(
         }
         Move::Supervise { level } => {
             if !(1..=MAX_SUPERVISION_LEVEL).contains(level) {
-                return Err(invalid(
-                    "level",
-                    format!("must be 1 to {MAX_SUPERVISION_LEVEL}"),
-                ));
+                return Err(invalid("level", format!("must be 1 to {MAX_SUPERVISION_LEVEL}")));
             }
             c.supervision_level = c.supervision_level.max(*level);
-            effects.push(Effect::Notice {
-                level: *level,
-                overdue: false,
-            });
+            effects.push(Effect::Notice { level: *level, overdue: false });
             data = serde_json::json!({ "level": level });
         }
         Move::Escalate { to } => {
@@ -817,9 +705,7 @@ pub fn apply(
             effects.push(Effect::Summon { units, report_by });
         }
         Move::ReportIn => {
-            let unit = actor
-                .unit_id
-                .ok_or_else(|| invalid("unit", "you belong to no unit"))?;
+            let unit = actor.unit_id.ok_or_else(|| invalid("unit", "you belong to no unit"))?;
             effects.push(Effect::ReportedIn { unit });
             data = serde_json::json!({ "unit": unit });
         }
@@ -829,10 +715,7 @@ pub fn apply(
                 return Err(invalid("into", "a case cannot be merged into itself"));
             }
             if master.state.is_terminal() || master.master_id.is_some() {
-                return Err(invalid(
-                    "into",
-                    "the master case must be open and not itself merged",
-                ));
+                return Err(invalid("into", "the master case must be open and not itself merged"));
             }
             c.master_id = Some(*into);
             c.state = S::Merged;
@@ -843,10 +726,7 @@ pub fn apply(
                 return Err(invalid("deadline", "has not passed"));
             }
             c.overdue_at = Some(now);
-            effects.push(Effect::Notice {
-                level: 1,
-                overdue: true,
-            });
+            effects.push(Effect::Notice { level: 1, overdue: true });
         }
         Move::CloseWithMaster => {
             c.state = S::Closed;
@@ -874,11 +754,7 @@ pub fn apply(
         attachments: Vec::new(),
         data,
     };
-    Ok(Outcome {
-        case: c,
-        flow,
-        effects,
-    })
+    Ok(Outcome { case: c, flow, effects })
 }
 
 fn dedup(units: &[UnitId]) -> Vec<UnitId> {

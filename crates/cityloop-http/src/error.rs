@@ -50,9 +50,9 @@ impl ApiError {
             AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
-            AppError::IllegalMove { .. }
-            | AppError::StaleVersion { .. }
-            | AppError::Duplicate(_) => StatusCode::CONFLICT,
+            AppError::IllegalMove { .. } | AppError::StaleVersion { .. } | AppError::Duplicate(_) => {
+                StatusCode::CONFLICT
+            }
             AppError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -66,11 +66,7 @@ impl IntoResponse for ApiError {
         let status = self.status();
         let e = match self {
             ApiError::Malformed(m) => {
-                return (
-                    status,
-                    Json(json!({ "error": { "code": "malformed", "message": m } })),
-                )
-                    .into_response();
+                return (status, Json(json!({ "error": { "code": "malformed", "message": m } }))).into_response();
             }
             ApiError::App(e) => e,
         };
@@ -80,12 +76,7 @@ impl IntoResponse for ApiError {
             AppError::NotFound(what) => {
                 json!({ "code": "not_found", "message": format!("{what} not found") })
             }
-            AppError::IllegalMove {
-                kind,
-                state,
-                reason,
-                allowed,
-            } => json!({
+            AppError::IllegalMove { kind, state, reason, allowed } => json!({
                 "code": "illegal_move",
                 "message": e.to_string(),
                 "move": kind,
@@ -117,9 +108,7 @@ impl IntoResponse for ApiError {
         let mut response = (status, Json(json!({ "error": body }))).into_response();
         if status == StatusCode::UNAUTHORIZED {
             if let Ok(v) = "Bearer".parse() {
-                response
-                    .headers_mut()
-                    .insert(axum::http::header::WWW_AUTHENTICATE, v);
+                response.headers_mut().insert(axum::http::header::WWW_AUTHENTICATE, v);
             }
         }
         response

@@ -18,22 +18,15 @@ pub struct Auth(pub Principal);
 pub fn bearer_token(headers: &axum::http::HeaderMap) -> Option<&str> {
     let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
-    scheme
-        .eq_ignore_ascii_case("bearer")
-        .then(|| token.trim())
-        .filter(|t| !t.is_empty())
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim()).filter(|t| !t.is_empty())
 }
 
 impl FromRequestParts<AppState> for Auth {
     type Rejection = ApiError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &AppState,
-    ) -> Result<Self, Self::Rejection> {
-        let token = bearer_token(&parts.headers).ok_or_else(|| {
-            ApiError::unauthorized("log in first: send Authorization: Bearer <token>")
-        })?;
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let token = bearer_token(&parts.headers)
+            .ok_or_else(|| ApiError::unauthorized("log in first: send Authorization: Bearer <token>"))?;
         Ok(Auth(state.app.authenticate(token).await?))
     }
 }
@@ -50,15 +43,10 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             let path = e.path().to_string();
             let inner = e.into_inner();
             if inner.is_syntax() || inner.is_eof() {
-                Err(ApiError::malformed(format!(
-                    "the body is not valid JSON: {inner}"
-                )))
+                Err(ApiError::malformed(format!("the body is not valid JSON: {inner}")))
             } else {
                 let field = if path == "." { String::new() } else { path };
-                Err(ApiError::App(cityloop_app::AppError::invalid(
-                    field,
-                    inner.to_string(),
-                )))
+                Err(ApiError::App(cityloop_app::AppError::invalid(field, inner.to_string())))
             }
         }
     }
@@ -69,17 +57,11 @@ pub fn require_json_content_type(headers: &axum::http::HeaderMap) -> Result<(), 
     let is_json = headers
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.split(';')
-                .next()
-                .is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json"))
-        });
+        .is_some_and(|v| v.split(';').next().is_some_and(|m| m.trim().eq_ignore_ascii_case("application/json")));
     if is_json {
         Ok(())
     } else {
-        Err(ApiError::malformed(
-            "send the body as JSON with Content-Type: application/json",
-        ))
+        Err(ApiError::malformed("send the body as JSON with Content-Type: application/json"))
     }
 }
 
@@ -90,9 +72,7 @@ impl<T: DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
         require_json_content_type(req.headers())?;
         let bytes = Bytes::from_request(req, state).await.map_err(|e| {
             if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::App(cityloop_app::AppError::TooLarge(
-                    "the request body is too large".into(),
-                ))
+                ApiError::App(cityloop_app::AppError::TooLarge("the request body is too large".into()))
             } else {
                 ApiError::malformed(format!("could not read the body: {e}"))
             }
@@ -113,18 +93,12 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         let query = parts.uri.query().unwrap_or_default();
         let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
-        serde_path_to_error::deserialize::<_, T>(de)
-            .map(ApiQuery)
-            .map_err(|e| {
-                let path = e.path().to_string();
-                ApiError::App(cityloop_app::AppError::invalid(
-                    if path == "." {
-                        "query".to_string()
-                    } else {
-                        path
-                    },
-                    e.into_inner().to_string(),
-                ))
-            })
+        serde_path_to_error::deserialize::<_, T>(de).map(ApiQuery).map_err(|e| {
+            let path = e.path().to_string();
+            ApiError::App(cityloop_app::AppError::invalid(
+                if path == "." { "query".to_string() } else { path },
+                e.into_inner().to_string(),
+            ))
+        })
     }
 }

@@ -52,9 +52,7 @@ async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Res
 /// The whole router.
 pub fn router(state: AppState) -> Router {
     let attachment_limit = state.app.settings.max_attachment_bytes + 64 * 1024;
-    let api = api::router()
-        .route("/openapi.json", get(openapi_json))
-        .layer(DefaultBodyLimit::max(MAX_JSON_BYTES));
+    let api = api::router().route("/openapi.json", get(openapi_json)).layer(DefaultBodyLimit::max(MAX_JSON_BYTES));
     let uploads = api::attachments::router().layer(DefaultBodyLimit::max(attachment_limit));
     Router::new()
         .nest("/api/v1", uploads.merge(api))
@@ -71,7 +69,5 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let state = AppState::new(app);
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
 }

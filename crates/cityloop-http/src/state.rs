@@ -40,10 +40,6 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(app: App) -> Self {
-        Self {
-            app,
-            metrics: Arc::new(Metrics::default()),
-            started: Instant::now(),
-        }
+        Self { app, metrics: Arc::new(Metrics::default()), started: Instant::now() }
     }
 }

@@ -59,10 +59,7 @@ pub(crate) struct Sql {
 
 impl Sql {
     pub fn new(text: &str) -> Self {
-        Self {
-            text: text.to_string(),
-            args: Vec::new(),
-        }
+        Self { text: text.to_string(), args: Vec::new() }
     }
 
     /// Appends literal SQL.

@@ -38,10 +38,7 @@ pub struct CaseScope {
 impl CaseScope {
     /// No restriction.
     pub fn everything() -> Self {
-        Self {
-            all: true,
-            ..Self::default()
-        }
+        Self { all: true, ..Self::default() }
     }
 }
 
@@ -149,7 +146,8 @@ pub struct BulkCase {
     pub effects: Vec<(DateTime<Utc>, Effect)>,
 }
 
-const FLOW_COLUMNS: &str = "case_id, kind, from_state, to_state, actor_id, actor_name, role, unit_id, at, note, attachments, data";
+const FLOW_COLUMNS: &str =
+    "case_id, kind, from_state, to_state, actor_id, actor_name, role, unit_id, at, note, attachments, data";
 
 fn flow_values(case_id: CaseId, f: &FlowEntry) -> Vec<Arg> {
     vec![
@@ -163,9 +161,7 @@ fn flow_values(case_id: CaseId, f: &FlowEntry) -> Vec<Arg> {
         f.unit_id.map(|u| u.0).into(),
         ms(f.at).into(),
         f.note.clone().into(),
-        serde_json::to_string(&f.attachments)
-            .unwrap_or_else(|_| "[]".into())
-            .into(),
+        serde_json::to_string(&f.attachments).unwrap_or_else(|_| "[]".into()).into(),
         f.data.to_string().into(),
     ]
 }
@@ -174,16 +170,13 @@ fn flow_from_row(r: &AnyRow) -> Result<(i64, FlowEntry)> {
     let kind: String = r.try_get("kind")?;
     let to: String = r.try_get("to_state")?;
     let from: Option<String> = r.try_get("from_state")?;
-    let corrupt =
-        |what: &str, v: &str| StoreError::Corrupt(format!("flow record: unknown {what} `{v}`"));
+    let corrupt = |what: &str, v: &str| StoreError::Corrupt(format!("flow record: unknown {what} `{v}`"));
     let role: Option<String> = r.try_get("role")?;
     Ok((
         r.try_get("id")?,
         FlowEntry {
             kind: MoveKind::parse(&kind).ok_or_else(|| corrupt("move", &kind))?,
-            from: from
-                .map(|f| State::parse(&f).ok_or_else(|| corrupt("state", &f)))
-                .transpose()?,
+            from: from.map(|f| State::parse(&f).ok_or_else(|| corrupt("state", &f))).transpose()?,
             to: State::parse(&to).ok_or_else(|| corrupt("state", &to))?,
             actor_id: r.try_get::<Option<i64>, _>("actor_id")?.map(UserId),
             actor_name: r.try_get("actor_name")?,
@@ -191,19 +184,14 @@ fn flow_from_row(r: &AnyRow) -> Result<(i64, FlowEntry)> {
             unit_id: r.try_get::<Option<i64>, _>("unit_id")?.map(UnitId),
             at: from_ms(r.try_get("at")?),
             note: r.try_get("note")?,
-            attachments: serde_json::from_str(&r.try_get::<String, _>("attachments")?)
-                .unwrap_or_default(),
+            attachments: serde_json::from_str(&r.try_get::<String, _>("attachments")?).unwrap_or_default(),
             data: serde_json::from_str(&r.try_get::<String, _>("data")?).unwrap_or_default(),
         },
     ))
 }
 
 fn case_columns_without_id() -> Vec<&'static str> {
-    CASE_COLUMNS
-        .split(',')
-        .map(str::trim)
-        .filter(|c| *c != "id")
-        .collect()
+    CASE_COLUMNS.split(',').map(str::trim).filter(|c| *c != "id").collect()
 }
 
 /// `insert into TABLE (cols) values (…), (…)` for rows of values.
@@ -219,27 +207,15 @@ fn multi_insert(table: &str, columns: &str, rows: impl IntoIterator<Item = Vec<A
 }
 
 async fn insert_flow(tx: &mut Transaction<'_, Any>, case_id: CaseId, f: &FlowEntry) -> Result<()> {
-    multi_insert("flow", FLOW_COLUMNS, [flow_values(case_id, f)])
-        .query()
-        .execute(&mut **tx)
-        .await?;
+    multi_insert("flow", FLOW_COLUMNS, [flow_values(case_id, f)]).query().execute(&mut **tx).await?;
     Ok(())
 }
 
 async fn replace_assists(tx: &mut Transaction<'_, Any>, case: &Case) -> Result<()> {
-    sqlx::query("delete from case_assists where case_id = $1")
-        .bind(case.id.0)
-        .execute(&mut **tx)
-        .await?;
+    sqlx::query("delete from case_assists where case_id = $1").bind(case.id.0).execute(&mut **tx).await?;
     if !case.assisting_units.is_empty() {
-        let rows = case
-            .assisting_units
-            .iter()
-            .map(|u| vec![Arg::from(case.id.0), Arg::from(u.0)]);
-        multi_insert("case_assists", "case_id, unit_id", rows)
-            .query()
-            .execute(&mut **tx)
-            .await?;
+        let rows = case.assisting_units.iter().map(|u| vec![Arg::from(case.id.0), Arg::from(u.0)]);
+        multi_insert("case_assists", "case_id, unit_id", rows).query().execute(&mut **tx).await?;
     }
     Ok(())
 }
@@ -257,12 +233,7 @@ fn notice_message(case: &Case, level: u32, overdue: bool) -> String {
     }
 }
 
-async fn apply_effects(
-    tx: &mut Transaction<'_, Any>,
-    case: &Case,
-    flow: &FlowEntry,
-    effects: &[Effect],
-) -> Result<()> {
+async fn apply_effects(tx: &mut Transaction<'_, Any>, case: &Case, flow: &FlowEntry, effects: &[Effect]) -> Result<()> {
     for effect in effects {
         match effect {
             Effect::Notice { level, overdue } => {
@@ -294,12 +265,14 @@ async fn apply_effects(
                 }
             }
             Effect::ReportedIn { unit } => {
-                sqlx::query("update whistles set reported_at = $1 where case_id = $2 and unit_id = $3 and reported_at is null")
-                    .bind(ms(flow.at))
-                    .bind(case.id.0)
-                    .bind(unit.0)
-                    .execute(&mut **tx)
-                    .await?;
+                sqlx::query(
+                    "update whistles set reported_at = $1 where case_id = $2 and unit_id = $3 and reported_at is null",
+                )
+                .bind(ms(flow.at))
+                .bind(case.id.0)
+                .bind(unit.0)
+                .execute(&mut **tx)
+                .await?;
             }
             Effect::CloseMerged => {
                 let at = ms(flow.at);
@@ -340,19 +313,15 @@ impl Store {
     ) -> Result<CreatedCase> {
         let mut tx = self.writer().begin().await?;
         if let Some((user, key)) = idempotency {
-            let existing: Option<i64> = sqlx::query_scalar(
-                "select case_id from idempotency_keys where user_id = $1 and key = $2",
-            )
-            .bind(user)
-            .bind(key)
-            .fetch_optional(&mut *tx)
-            .await?;
+            let existing: Option<i64> =
+                sqlx::query_scalar("select case_id from idempotency_keys where user_id = $1 and key = $2")
+                    .bind(user)
+                    .bind(key)
+                    .fetch_optional(&mut *tx)
+                    .await?;
             if let Some(id) = existing {
                 tx.rollback().await?;
-                return Ok(CreatedCase {
-                    case: self.get_case(CaseId(id)).await?,
-                    replayed: true,
-                });
+                return Ok(CreatedCase { case: self.get_case(CaseId(id)).await?, replayed: true });
             }
         }
         let seq: i64 = sqlx::query_scalar(
@@ -365,47 +334,38 @@ impl Store {
         let mut stored = case.clone();
         stored.number = case_number(day, seq);
         let columns = case_columns_without_id();
-        let mut sql = Sql::new(&format!(
-            "insert into cases ({}) values ",
-            columns.join(", ")
-        ));
+        let mut sql = Sql::new(&format!("insert into cases ({}) values ", columns.join(", ")));
         sql.bind_list(case_values(&stored)).push(" returning id");
         let id: i64 = sql.query().fetch_one(&mut *tx).await?.try_get(0)?;
         stored.id = CaseId(id);
         insert_flow(&mut tx, stored.id, flow).await?;
         if let Some((user, key)) = idempotency {
-            let inserted = sqlx::query("insert into idempotency_keys (user_id, key, case_id, created_at) values ($1, $2, $3, $4)")
-                .bind(user)
-                .bind(key)
-                .bind(id)
-                .bind(ms(case.created_at))
-                .execute(&mut *tx)
-                .await;
+            let inserted =
+                sqlx::query("insert into idempotency_keys (user_id, key, case_id, created_at) values ($1, $2, $3, $4)")
+                    .bind(user)
+                    .bind(key)
+                    .bind(id)
+                    .bind(ms(case.created_at))
+                    .execute(&mut *tx)
+                    .await;
             if let Err(e) = inserted {
                 // Another node stored the same key meanwhile: undo ours and return theirs.
                 let e = StoreError::from(e);
                 tx.rollback().await?;
                 if matches!(e, StoreError::Duplicate(_)) {
-                    let id: i64 = sqlx::query_scalar(
-                        "select case_id from idempotency_keys where user_id = $1 and key = $2",
-                    )
-                    .bind(user)
-                    .bind(key)
-                    .fetch_one(self.writer())
-                    .await?;
-                    return Ok(CreatedCase {
-                        case: self.get_case(CaseId(id)).await?,
-                        replayed: true,
-                    });
+                    let id: i64 =
+                        sqlx::query_scalar("select case_id from idempotency_keys where user_id = $1 and key = $2")
+                            .bind(user)
+                            .bind(key)
+                            .fetch_one(self.writer())
+                            .await?;
+                    return Ok(CreatedCase { case: self.get_case(CaseId(id)).await?, replayed: true });
                 }
                 return Err(e);
             }
         }
         tx.commit().await?;
-        Ok(CreatedCase {
-            case: stored,
-            replayed: false,
-        })
+        Ok(CreatedCase { case: stored, replayed: false })
     }
 
     /// Stores the outcome of a move if the case is still at the version the move was based on.
@@ -421,10 +381,7 @@ impl Store {
             }
             sql.push(col).push(" = ").bind(value);
         }
-        sql.push(" where id = ")
-            .bind(case.id.0)
-            .push(" and version = ")
-            .bind(write.expected_version);
+        sql.push(" where id = ").bind(case.id.0).push(" and version = ").bind(write.expected_version);
         let done = sql.query().execute(&mut *tx).await?;
         if done.rows_affected() == 0 {
             let exists: Option<i64> = sqlx::query_scalar("select id from cases where id = $1")
@@ -432,11 +389,7 @@ impl Store {
                 .fetch_optional(&mut *tx)
                 .await?;
             tx.rollback().await?;
-            return Err(if exists.is_some() {
-                StoreError::StaleVersion
-            } else {
-                StoreError::NotFound
-            });
+            return Err(if exists.is_some() { StoreError::StaleVersion } else { StoreError::NotFound });
         }
         insert_flow(&mut tx, case.id, &out.flow).await?;
         if matches!(out.flow.kind, MoveKind::Dispatch | MoveKind::ApproveReturn) {
@@ -458,32 +411,30 @@ impl Store {
 
     /// A case by its readable number.
     pub async fn case_by_number(&self, number: &str) -> Result<Case> {
-        let row = sqlx::query(&format!(
-            "select {CASE_COLUMNS} from cases where number = $1"
-        ))
-        .bind(number)
-        .fetch_one(self.reader())
-        .await?;
+        let row = sqlx::query(&format!("select {CASE_COLUMNS} from cases where number = $1"))
+            .bind(number)
+            .fetch_one(self.reader())
+            .await?;
         case_from_row(&row)
     }
 
     /// The flow records of a case, oldest first, with their ids.
     pub async fn flows(&self, case: CaseId) -> Result<Vec<(i64, FlowEntry)>> {
-        let rows = sqlx::query(&format!(
-            "select id, {FLOW_COLUMNS} from flow where case_id = $1 order by id"
-        ))
-        .bind(case.0)
-        .fetch_all(self.reader())
-        .await?;
+        let rows = sqlx::query(&format!("select id, {FLOW_COLUMNS} from flow where case_id = $1 order by id"))
+            .bind(case.0)
+            .fetch_all(self.reader())
+            .await?;
         rows.iter().map(flow_from_row).collect()
     }
 
     /// The units summoned to a case.
     pub async fn whistles(&self, case: CaseId) -> Result<Vec<WhistleRow>> {
-        let rows = sqlx::query("select unit_id, summoned_at, report_by, reported_at from whistles where case_id = $1 order by id")
-            .bind(case.0)
-            .fetch_all(self.reader())
-            .await?;
+        let rows = sqlx::query(
+            "select unit_id, summoned_at, report_by, reported_at from whistles where case_id = $1 order by id",
+        )
+        .bind(case.0)
+        .fetch_all(self.reader())
+        .await?;
         rows.iter()
             .map(|r| {
                 Ok(WhistleRow {
@@ -497,19 +448,14 @@ impl Store {
     }
 
     /// Supervision notices, newest first: of one case, or of some units, or all.
-    pub async fn notices(
-        &self,
-        case: Option<CaseId>,
-        units: Option<&[UnitId]>,
-        limit: i64,
-    ) -> Result<Vec<NoticeRow>> {
-        let mut sql = Sql::new("select id, case_id, unit_id, level, overdue, message, created_at from notices where 1 = 1");
+    pub async fn notices(&self, case: Option<CaseId>, units: Option<&[UnitId]>, limit: i64) -> Result<Vec<NoticeRow>> {
+        let mut sql =
+            Sql::new("select id, case_id, unit_id, level, overdue, message, created_at from notices where 1 = 1");
         if let Some(c) = case {
             sql.push(" and case_id = ").bind(c.0);
         }
         if let Some(units) = units {
-            sql.push(" and unit_id in ")
-                .bind_list(units.iter().map(|u| u.0));
+            sql.push(" and unit_id in ").bind_list(units.iter().map(|u| u.0));
         }
         sql.push(" order by id desc limit ").bind(limit);
         let rows = sql.query().fetch_all(self.reader()).await?;
@@ -546,10 +492,7 @@ impl Store {
             CaseSort::DeadlineAsc => " order by deadline, id",
             CaseSort::UpdatedDesc => " order by updated_at desc, id desc",
         });
-        page.push(" limit ")
-            .bind(f.limit)
-            .push(" offset ")
-            .bind(f.offset);
+        page.push(" limit ").bind(f.limit).push(" offset ").bind(f.offset);
         let rows = page.query().fetch_all(self.reader()).await?;
         let items = rows.iter().map(case_from_row).collect::<Result<Vec<_>>>()?;
         Ok(CaseList { items, total })
@@ -582,18 +525,14 @@ impl Store {
 
     /// Number of cases stored.
     pub async fn count_cases(&self) -> Result<i64> {
-        Ok(sqlx::query_scalar("select count(*) from cases")
-            .fetch_one(self.reader())
-            .await?)
+        Ok(sqlx::query_scalar("select count(*) from cases").fetch_one(self.reader()).await?)
     }
 
     /// Loads many finished histories at once (the demo city), numbering nothing: the cases carry
     /// their numbers, and the day counters are moved past them.
     pub async fn bulk_insert_cases(&self, items: &[BulkCase]) -> Result<Vec<CaseId>> {
         let mut tx = self.writer().begin().await?;
-        let max_id: Option<i64> = sqlx::query_scalar("select max(id) from cases")
-            .fetch_one(&mut *tx)
-            .await?;
+        let max_id: Option<i64> = sqlx::query_scalar("select max(id) from cases").fetch_one(&mut *tx).await?;
         let first = max_id.unwrap_or(0) + 1;
         let ids: Vec<CaseId> = (0..items.len()).map(|i| CaseId(first + i as i64)).collect();
         let mut columns = vec!["id"];
@@ -605,37 +544,20 @@ impl Store {
                 v.extend(case_values(&b.case));
                 v
             });
-            multi_insert("cases", &columns, rows)
-                .query()
-                .execute(&mut *tx)
-                .await?;
+            multi_insert("cases", &columns, rows).query().execute(&mut *tx).await?;
         }
-        let flows: Vec<Vec<Arg>> = items
-            .iter()
-            .zip(&ids)
-            .flat_map(|(b, id)| b.flows.iter().map(move |f| flow_values(*id, f)))
-            .collect();
+        let flows: Vec<Vec<Arg>> =
+            items.iter().zip(&ids).flat_map(|(b, id)| b.flows.iter().map(move |f| flow_values(*id, f))).collect();
         for chunk in flows.chunks(1000) {
-            multi_insert("flow", FLOW_COLUMNS, chunk.iter().cloned())
-                .query()
-                .execute(&mut *tx)
-                .await?;
+            multi_insert("flow", FLOW_COLUMNS, chunk.iter().cloned()).query().execute(&mut *tx).await?;
         }
         let assists: Vec<Vec<Arg>> = items
             .iter()
             .zip(&ids)
-            .flat_map(|(b, id)| {
-                b.case
-                    .assisting_units
-                    .iter()
-                    .map(move |u| vec![Arg::from(id.0), Arg::from(u.0)])
-            })
+            .flat_map(|(b, id)| b.case.assisting_units.iter().map(move |u| vec![Arg::from(id.0), Arg::from(u.0)]))
             .collect();
         for chunk in assists.chunks(1000) {
-            multi_insert("case_assists", "case_id, unit_id", chunk.iter().cloned())
-                .query()
-                .execute(&mut *tx)
-                .await?;
+            multi_insert("case_assists", "case_id, unit_id", chunk.iter().cloned()).query().execute(&mut *tx).await?;
         }
         for (b, id) in items.iter().zip(&ids) {
             if b.effects.is_empty() {
@@ -644,10 +566,7 @@ impl Store {
             let mut case = b.case.clone();
             case.id = *id;
             for (at, effect) in &b.effects {
-                let flow = FlowEntry {
-                    at: *at,
-                    ..b.flows.last().cloned().unwrap_or_else(|| empty_flow(*at))
-                };
+                let flow = FlowEntry { at: *at, ..b.flows.last().cloned().unwrap_or_else(|| empty_flow(*at)) };
                 apply_effects(&mut tx, &case, &flow, std::slice::from_ref(effect)).await?;
             }
         }
@@ -672,11 +591,9 @@ impl Store {
         }
         if self.backend() == crate::Backend::Postgres {
             // Explicit ids bypass the identity sequence; move it past them.
-            sqlx::query(
-                "select setval(pg_get_serial_sequence('cases', 'id'), (select max(id) from cases))",
-            )
-            .execute(&mut *tx)
-            .await?;
+            sqlx::query("select setval(pg_get_serial_sequence('cases', 'id'), (select max(id) from cases))")
+                .execute(&mut *tx)
+                .await?;
         }
         tx.commit().await?;
         Ok(ids)
@@ -713,8 +630,7 @@ fn push_filters(sql: &mut Sql, f: &CaseFilter) {
     if !s.all {
         sql.push(" and (1 = 0");
         if !s.units.is_empty() {
-            sql.push(" or unit_id in ")
-                .bind_list(s.units.iter().map(|u| u.0));
+            sql.push(" or unit_id in ").bind_list(s.units.iter().map(|u| u.0));
             sql.push(" or id in (select case_id from case_assists where unit_id in ")
                 .bind_list(s.units.iter().map(|u| u.0))
                 .push(")");
@@ -723,12 +639,10 @@ fn push_filters(sql: &mut Sql, f: &CaseFilter) {
                 .push(")");
         }
         if !s.grids.is_empty() {
-            sql.push(" or grid_id in ")
-                .bind_list(s.grids.iter().map(|g| g.0));
+            sql.push(" or grid_id in ").bind_list(s.grids.iter().map(|g| g.0));
         }
         if !s.divisions.is_empty() {
-            sql.push(" or division_id in ")
-                .bind_list(s.divisions.iter().map(|d| d.0));
+            sql.push(" or division_id in ").bind_list(s.divisions.iter().map(|d| d.0));
         }
         if let Some(r) = s.reporter {
             sql.push(" or reporter_id = ").bind(r.0);
@@ -736,24 +650,19 @@ fn push_filters(sql: &mut Sql, f: &CaseFilter) {
         sql.push(")");
     }
     if !f.states.is_empty() {
-        sql.push(" and state in ")
-            .bind_list(f.states.iter().map(|s| s.as_str()));
+        sql.push(" and state in ").bind_list(f.states.iter().map(|s| s.as_str()));
     }
     if let Some(c) = &f.categories {
-        sql.push(" and category_id in ")
-            .bind_list(c.iter().map(|c| c.0));
+        sql.push(" and category_id in ").bind_list(c.iter().map(|c| c.0));
     }
     if let Some(u) = &f.units {
-        sql.push(" and unit_id in ")
-            .bind_list(u.iter().map(|u| u.0));
+        sql.push(" and unit_id in ").bind_list(u.iter().map(|u| u.0));
     }
     if let Some(g) = &f.grids {
-        sql.push(" and grid_id in ")
-            .bind_list(g.iter().map(|g| g.0));
+        sql.push(" and grid_id in ").bind_list(g.iter().map(|g| g.0));
     }
     if let Some(d) = &f.divisions {
-        sql.push(" and division_id in ")
-            .bind_list(d.iter().map(|d| d.0));
+        sql.push(" and division_id in ").bind_list(d.iter().map(|d| d.0));
     }
     if let Some(c) = f.channel {
         sql.push(" and channel = ").bind(c.as_str());
@@ -763,11 +672,12 @@ fn push_filters(sql: &mut Sql, f: &CaseFilter) {
     }
     match f.overdue {
         Some(true) => {
-            sql.push(" and state in ('pending_sign', 'handling') and deadline < ")
-                .bind(ms(f.now));
+            sql.push(" and state in ('pending_sign', 'handling') and deadline < ").bind(ms(f.now));
         }
         Some(false) => {
-            sql.push(" and not (state in ('pending_sign', 'handling') and deadline is not null and deadline < ").bind(ms(f.now)).push(")");
+            sql.push(" and not (state in ('pending_sign', 'handling') and deadline is not null and deadline < ")
+                .bind(ms(f.now))
+                .push(")");
         }
         None => {}
     }
@@ -778,16 +688,9 @@ fn push_filters(sql: &mut Sql, f: &CaseFilter) {
         sql.push(" and created_at < ").bind(ms(t));
     }
     if let Some(text) = &f.text {
-        let pattern = format!(
-            "%{}%",
-            text.replace('\\', "").replace('%', "").replace('_', "")
-        );
+        let pattern = format!("%{}%", text.replace('\\', "").replace('%', "").replace('_', ""));
         sql.push(" and (number = ").bind(text.clone());
-        sql.push(" or title like ")
-            .bind(pattern.clone())
-            .push(" or description like ")
-            .bind(pattern)
-            .push(")");
+        sql.push(" or title like ").bind(pattern.clone()).push(" or description like ").bind(pattern).push(")");
     }
     if let Some(p) = &f.phone {
         sql.push(" and contact_phone = ").bind(p.clone());

@@ -18,10 +18,7 @@ use std::time::Duration;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, ConnectOptions, Executor};
 
-pub use cases::{
-    BulkCase, CaseFilter, CaseList, CaseScope, CaseSort, CreatedCase, MoveWrite, NoticeRow,
-    WhistleRow,
-};
+pub use cases::{BulkCase, CaseFilter, CaseList, CaseScope, CaseSort, CreatedCase, MoveWrite, NoticeRow, WhistleRow};
 pub use reference::{CategoryRow, DivisionRow, GridRow, UnitRow};
 pub use users::{TokenRow, UserRow};
 
@@ -51,12 +48,7 @@ pub fn redact_url(url: &str) -> String {
         (Some(scheme_end), Some(at)) if at > scheme_end => {
             let userinfo = &url[scheme_end + 3..at];
             match userinfo.find(':') {
-                Some(colon) => format!(
-                    "{}{}:***{}",
-                    &url[..scheme_end + 3],
-                    &userinfo[..colon],
-                    &url[at..]
-                ),
+                Some(colon) => format!("{}{}:***{}", &url[..scheme_end + 3], &userinfo[..colon], &url[at..]),
                 None => url.to_string(),
             }
         }
@@ -91,9 +83,7 @@ impl From<sqlx::Error> for StoreError {
     fn from(e: sqlx::Error) -> Self {
         match &e {
             sqlx::Error::RowNotFound => StoreError::NotFound,
-            sqlx::Error::Database(db) if db.is_unique_violation() => {
-                StoreError::Duplicate(db.message().to_string())
-            }
+            sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Duplicate(db.message().to_string()),
             sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
                 StoreError::Unavailable(e.to_string())
             }
@@ -121,11 +111,7 @@ pub struct DbOptions {
 
 impl DbOptions {
     pub fn new(url: impl Into<String>) -> Self {
-        Self {
-            url: url.into(),
-            max_connections: 8,
-            sqlite_synchronous: "NORMAL".into(),
-        }
+        Self { url: url.into(), max_connections: 8, sqlite_synchronous: "NORMAL".into() }
     }
 }
 
@@ -139,9 +125,7 @@ pub struct Store {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store")
-            .field("backend", &self.backend)
-            .finish_non_exhaustive()
+        f.debug_struct("Store").field("backend", &self.backend).finish_non_exhaustive()
     }
 }
 
@@ -181,25 +165,16 @@ impl Store {
                 // instead of spinning on SQLITE_BUSY.
                 let write = pool(1).await?;
                 let read = pool(options.max_connections.max(1)).await?;
-                Ok(Self {
-                    backend,
-                    write,
-                    read,
-                })
+                Ok(Self { backend, write, read })
             }
             Backend::Postgres => {
-                let connect =
-                    AnyConnectOptions::from_str(&options.url)?.disable_statement_logging();
+                let connect = AnyConnectOptions::from_str(&options.url)?.disable_statement_logging();
                 let pool = AnyPoolOptions::new()
                     .max_connections(options.max_connections.max(2))
                     .acquire_timeout(Duration::from_secs(10))
                     .connect_with(connect)
                     .await?;
-                Ok(Self {
-                    backend,
-                    write: pool.clone(),
-                    read: pool,
-                })
+                Ok(Self { backend, write: pool.clone(), read: pool })
             }
         }
     }
@@ -263,14 +238,8 @@ mod tests {
 
     #[test]
     fn the_url_scheme_selects_the_engine() {
-        assert_eq!(
-            Backend::from_url("sqlite://data/cityloop.db").unwrap(),
-            Backend::Sqlite
-        );
-        assert_eq!(
-            Backend::from_url("postgres://u@h/db").unwrap(),
-            Backend::Postgres
-        );
+        assert_eq!(Backend::from_url("sqlite://data/cityloop.db").unwrap(), Backend::Sqlite);
+        assert_eq!(Backend::from_url("postgres://u@h/db").unwrap(), Backend::Postgres);
         assert!(
             matches!(Backend::from_url("mysql://root:secret@h/db"), Err(StoreError::UnsupportedUrl(u)) if u == "mysql://root:***@h/db")
         );
@@ -278,14 +247,8 @@ mod tests {
 
     #[test]
     fn passwords_are_redacted() {
-        assert_eq!(
-            redact_url("postgres://alice:pw@host:5432/db"),
-            "postgres://alice:***@host:5432/db"
-        );
-        assert_eq!(
-            redact_url("postgres://alice@host/db"),
-            "postgres://alice@host/db"
-        );
+        assert_eq!(redact_url("postgres://alice:pw@host:5432/db"), "postgres://alice:***@host:5432/db");
+        assert_eq!(redact_url("postgres://alice@host/db"), "postgres://alice@host/db");
         assert_eq!(redact_url("sqlite://x.db"), "sqlite://x.db");
     }
 }

@@ -8,8 +8,7 @@ use cityloop_domain::calendar::WorkPeriod;
 use cityloop_domain::catalogue::CatalogueRule;
 use cityloop_domain::enums::DivisionLevel;
 use cityloop_domain::{
-    CaseStandard, CategoryId, DivisionId, GridId, TimeLimit, TimingMode, UnitId, UnitKind, Urgency,
-    WorkCalendar,
+    CaseStandard, CategoryId, DivisionId, GridId, TimeLimit, TimingMode, UnitId, UnitKind, Urgency, WorkCalendar,
 };
 use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
@@ -106,26 +105,17 @@ fn grid_from_row(r: &AnyRow) -> Result<GridRow> {
 }
 
 fn category_from_row(r: &AnyRow) -> Result<CategoryRow> {
-    let standard = match (
-        r.try_get::<Option<i64>, _>("limit_amount")?,
-        r.try_get::<Option<String>, _>("limit_mode")?,
-    ) {
+    let standard = match (r.try_get::<Option<i64>, _>("limit_amount")?, r.try_get::<Option<String>, _>("limit_mode")?) {
         (Some(amount), Some(mode)) => {
-            let urgency: String = r
-                .try_get::<Option<String>, _>("urgency")?
-                .unwrap_or_else(|| "normal".into());
+            let urgency: String = r.try_get::<Option<String>, _>("urgency")?.unwrap_or_else(|| "normal".into());
             Some(CaseStandard {
                 limit: TimeLimit::new(
                     u32::try_from(amount).unwrap_or(0),
                     TimingMode::parse(&mode).ok_or_else(|| corrupt("timing mode", &mode))?,
                 ),
                 urgency: Urgency::parse(&urgency).ok_or_else(|| corrupt("urgency", &urgency))?,
-                filing_condition: r
-                    .try_get::<Option<String>, _>("filing_condition")?
-                    .unwrap_or_default(),
-                closing_condition: r
-                    .try_get::<Option<String>, _>("closing_condition")?
-                    .unwrap_or_default(),
+                filing_condition: r.try_get::<Option<String>, _>("filing_condition")?.unwrap_or_default(),
+                closing_condition: r.try_get::<Option<String>, _>("closing_condition")?.unwrap_or_default(),
             })
         }
         _ => None,
@@ -145,10 +135,7 @@ fn rule_from_row(r: &AnyRow) -> Result<CatalogueRule> {
         category_id: CategoryId(r.try_get("category_id")?),
         division_id: r.try_get::<Option<i64>, _>("division_id")?.map(DivisionId),
         lead_unit: UnitId(r.try_get("lead_unit_id")?),
-        assisting_units: parse_ids(&r.try_get::<String, _>("assisting_units")?)
-            .into_iter()
-            .map(UnitId)
-            .collect(),
+        assisting_units: parse_ids(&r.try_get::<String, _>("assisting_units")?).into_iter().map(UnitId).collect(),
     })
 }
 
@@ -163,22 +150,23 @@ impl Store {
         level: DivisionLevel,
         parent: Option<DivisionId>,
     ) -> Result<DivisionId> {
-        let id: i64 = sqlx::query_scalar("insert into divisions (code, name, level, parent_id) values ($1, $2, $3, $4) returning id")
-            .bind(code)
-            .bind(name)
-            .bind(level.as_str())
-            .bind(parent.map(|p| p.0))
-            .fetch_one(self.writer())
-            .await?;
+        let id: i64 = sqlx::query_scalar(
+            "insert into divisions (code, name, level, parent_id) values ($1, $2, $3, $4) returning id",
+        )
+        .bind(code)
+        .bind(name)
+        .bind(level.as_str())
+        .bind(parent.map(|p| p.0))
+        .fetch_one(self.writer())
+        .await?;
         Ok(DivisionId(id))
     }
 
     /// All divisions, by id.
     pub async fn list_divisions(&self) -> Result<Vec<DivisionRow>> {
-        let rows =
-            sqlx::query("select id, code, name, level, parent_id from divisions order by id")
-                .fetch_all(self.reader())
-                .await?;
+        let rows = sqlx::query("select id, code, name, level, parent_id from divisions order by id")
+            .fetch_all(self.reader())
+            .await?;
         rows.iter().map(division_from_row).collect()
     }
 
@@ -208,11 +196,9 @@ impl Store {
 
     /// All units, by id.
     pub async fn list_units(&self) -> Result<Vec<UnitRow>> {
-        let rows = sqlx::query(
-            "select id, code, name, kind, parent_id, division_id from units order by id",
-        )
-        .fetch_all(self.reader())
-        .await?;
+        let rows = sqlx::query("select id, code, name, kind, parent_id, division_id from units order by id")
+            .fetch_all(self.reader())
+            .await?;
         rows.iter().map(unit_from_row).collect()
     }
 
@@ -239,9 +225,11 @@ impl Store {
 
     /// All grids with their shapes, by id.
     pub async fn list_grids(&self) -> Result<Vec<GridRow>> {
-        let rows = sqlx::query("select id, code, name, division_id, geometry, centroid_lat, centroid_lon from grids order by id")
-            .fetch_all(self.reader())
-            .await?;
+        let rows = sqlx::query(
+            "select id, code, name, division_id, geometry, centroid_lat, centroid_lon from grids order by id",
+        )
+        .fetch_all(self.reader())
+        .await?;
         rows.iter().map(grid_from_row).collect()
     }
 
@@ -293,15 +281,11 @@ impl Store {
     pub async fn put_catalogue_rule(&self, rule: &CatalogueRule) -> Result<i64> {
         let mut tx = self.writer().begin().await?;
         match rule.division_id {
-            Some(d) => {
-                sqlx::query("delete from catalogue where category_id = $1 and division_id = $2")
-                    .bind(rule.category_id.0)
-                    .bind(d.0)
-            }
-            None => {
-                sqlx::query("delete from catalogue where category_id = $1 and division_id is null")
-                    .bind(rule.category_id.0)
-            }
+            Some(d) => sqlx::query("delete from catalogue where category_id = $1 and division_id = $2")
+                .bind(rule.category_id.0)
+                .bind(d.0),
+            None => sqlx::query("delete from catalogue where category_id = $1 and division_id is null")
+                .bind(rule.category_id.0),
         }
         .execute(&mut *tx)
         .await?;
@@ -320,10 +304,7 @@ impl Store {
 
     /// Removes a catalogue rule.
     pub async fn delete_catalogue_rule(&self, id: i64) -> Result<()> {
-        let done = sqlx::query("delete from catalogue where id = $1")
-            .bind(id)
-            .execute(self.writer())
-            .await?;
+        let done = sqlx::query("delete from catalogue where id = $1").bind(id).execute(self.writer()).await?;
         if done.rows_affected() == 0 {
             return Err(crate::StoreError::NotFound);
         }
@@ -332,9 +313,11 @@ impl Store {
 
     /// The whole catalogue, by id.
     pub async fn list_catalogue(&self) -> Result<Vec<CatalogueRule>> {
-        let rows = sqlx::query("select id, category_id, division_id, lead_unit_id, assisting_units from catalogue order by id")
-            .fetch_all(self.reader())
-            .await?;
+        let rows = sqlx::query(
+            "select id, category_id, division_id, lead_unit_id, assisting_units from catalogue order by id",
+        )
+        .fetch_all(self.reader())
+        .await?;
         rows.iter().map(rule_from_row).collect()
     }
 
@@ -354,20 +337,17 @@ impl Store {
     pub async fn load_calendar(&self) -> Result<WorkCalendar> {
         let mut cal = WorkCalendar::default();
         if let Some(hours) = self.get_setting(CALENDAR_HOURS_KEY).await? {
-            let hours: CalendarHours = serde_json::from_str(&hours)
-                .map_err(|e| crate::StoreError::Corrupt(format!("calendar hours: {e}")))?;
+            let hours: CalendarHours =
+                serde_json::from_str(&hours).map_err(|e| crate::StoreError::Corrupt(format!("calendar hours: {e}")))?;
             cal.utc_offset_secs = hours.utc_offset_secs;
             cal.periods = hours.periods;
         }
-        let rows = sqlx::query("select day, kind from calendar_days")
-            .fetch_all(self.reader())
-            .await?;
+        let rows = sqlx::query("select day, kind from calendar_days").fetch_all(self.reader()).await?;
         let (mut holidays, mut workdays) = (BTreeSet::new(), BTreeSet::new());
         for r in rows {
             let day: String = r.try_get("day")?;
             let kind: String = r.try_get("kind")?;
-            let date = NaiveDate::parse_from_str(&day, "%Y-%m-%d")
-                .map_err(|_| corrupt("calendar day", &day))?;
+            let date = NaiveDate::parse_from_str(&day, "%Y-%m-%d").map_err(|_| corrupt("calendar day", &day))?;
             match kind.as_str() {
                 "holiday" => holidays.insert(date),
                 "workday" => workdays.insert(date),
@@ -381,25 +361,13 @@ impl Store {
 
     /// Stores the working hours and time zone of the calendar.
     pub async fn save_calendar_hours(&self, cal: &WorkCalendar) -> Result<()> {
-        let hours = CalendarHours {
-            utc_offset_secs: cal.utc_offset_secs,
-            periods: cal.periods.clone(),
-        };
-        self.set_setting(
-            CALENDAR_HOURS_KEY,
-            &serde_json::to_string(&hours).unwrap_or_default(),
-        )
-        .await
+        let hours = CalendarHours { utc_offset_secs: cal.utc_offset_secs, periods: cal.periods.clone() };
+        self.set_setting(CALENDAR_HOURS_KEY, &serde_json::to_string(&hours).unwrap_or_default()).await
     }
 
     /// Marks a day as a holiday or a swapped working day (`kind`: `holiday` | `workday`), or clears it
     /// (`kind`: `None`).
-    pub async fn set_calendar_day(
-        &self,
-        day: NaiveDate,
-        kind: Option<&str>,
-        note: &str,
-    ) -> Result<()> {
+    pub async fn set_calendar_day(&self, day: NaiveDate, kind: Option<&str>, note: &str) -> Result<()> {
         let key = day.format("%Y-%m-%d").to_string();
         match kind {
             Some(kind) => {
@@ -413,43 +381,35 @@ impl Store {
                 .execute(self.writer())
                 .await?
             }
-            None => {
-                sqlx::query("delete from calendar_days where day = $1")
-                    .bind(key)
-                    .execute(self.writer())
-                    .await?
-            }
+            None => sqlx::query("delete from calendar_days where day = $1").bind(key).execute(self.writer()).await?,
         };
         Ok(())
     }
 
     /// The notes of holidays and swapped working days, by day.
     pub async fn calendar_notes(&self) -> Result<Vec<(String, String, String)>> {
-        let rows = sqlx::query("select day, kind, note from calendar_days order by day")
-            .fetch_all(self.reader())
-            .await?;
-        rows.iter()
-            .map(|r| Ok((r.try_get("day")?, r.try_get("kind")?, r.try_get("note")?)))
-            .collect()
+        let rows =
+            sqlx::query("select day, kind, note from calendar_days order by day").fetch_all(self.reader()).await?;
+        rows.iter().map(|r| Ok((r.try_get("day")?, r.try_get("kind")?, r.try_get("note")?))).collect()
     }
 
     /// Reads a setting.
     pub async fn get_setting(&self, key: &str) -> Result<Option<String>> {
-        Ok(
-            sqlx::query_scalar("select value from settings where key = $1")
-                .bind(key)
-                .fetch_optional(self.reader())
-                .await?,
-        )
+        Ok(sqlx::query_scalar("select value from settings where key = $1")
+            .bind(key)
+            .fetch_optional(self.reader())
+            .await?)
     }
 
     /// Writes a setting.
     pub async fn set_setting(&self, key: &str, value: &str) -> Result<()> {
-        sqlx::query("insert into settings (key, value) values ($1, $2) on conflict (key) do update set value = excluded.value")
-            .bind(key)
-            .bind(value)
-            .execute(self.writer())
-            .await?;
+        sqlx::query(
+            "insert into settings (key, value) values ($1, $2) on conflict (key) do update set value = excluded.value",
+        )
+        .bind(key)
+        .bind(value)
+        .execute(self.writer())
+        .await?;
         Ok(())
     }
 }
@@ -487,11 +447,9 @@ impl Store {
 
     /// The content type of a known attachment.
     pub async fn attachment_type(&self, hash: &str) -> Result<Option<String>> {
-        Ok(
-            sqlx::query_scalar("select content_type from attachments where hash = $1")
-                .bind(hash)
-                .fetch_optional(self.reader())
-                .await?,
-        )
+        Ok(sqlx::query_scalar("select content_type from attachments where hash = $1")
+            .bind(hash)
+            .fetch_optional(self.reader())
+            .await?)
     }
 }

@@ -2,8 +2,8 @@
 
 use chrono::{DateTime, TimeZone, Utc};
 use cityloop_domain::{
-    Case, CaseId, CategoryId, Channel, Contact, DivisionId, GridId, Location, RequestType, Revisit,
-    Satisfaction, State, TimeLimit, TimingMode, UnitId, Urgency, UserId,
+    Case, CaseId, CategoryId, Channel, Contact, DivisionId, GridId, Location, RequestType, Revisit, Satisfaction,
+    State, TimeLimit, TimingMode, UnitId, Urgency, UserId,
 };
 use sqlx::any::AnyRow;
 use sqlx::Row;
@@ -31,8 +31,7 @@ pub(crate) fn get_opt_ms(row: &AnyRow, col: &str) -> Result<Option<DateTime<Utc>
 }
 
 pub(crate) fn ids<T: Copy + Into<i64>>(v: &[T]) -> String {
-    serde_json::to_string(&v.iter().map(|x| (*x).into()).collect::<Vec<i64>>())
-        .unwrap_or_else(|_| "[]".into())
+    serde_json::to_string(&v.iter().map(|x| (*x).into()).collect::<Vec<i64>>()).unwrap_or_else(|_| "[]".into())
 }
 
 pub(crate) fn parse_ids(text: &str) -> Vec<i64> {
@@ -53,31 +52,20 @@ fn count(row: &AnyRow, col: &str) -> Result<u32> {
 
 pub(crate) fn case_from_row(row: &AnyRow) -> Result<Case> {
     let text = |col: &str| -> Result<String> { Ok(row.try_get::<String, _>(col)?) };
-    let opt_text =
-        |col: &str| -> Result<Option<String>> { Ok(row.try_get::<Option<String>, _>(col)?) };
+    let opt_text = |col: &str| -> Result<Option<String>> { Ok(row.try_get::<Option<String>, _>(col)?) };
     let opt_i64 = |col: &str| -> Result<Option<i64>> { Ok(row.try_get::<Option<i64>, _>(col)?) };
 
     let state = text("state")?;
     let channel = text("channel")?;
     let request_type = text("request_type")?;
     let urgency = text("urgency")?;
-    let location = match (
-        row.try_get::<Option<f64>, _>("lat")?,
-        row.try_get::<Option<f64>, _>("lon")?,
-    ) {
-        (Some(lat), Some(lon)) => Some(Location {
-            lat,
-            lon,
-            address: opt_text("address")?,
-        }),
+    let location = match (row.try_get::<Option<f64>, _>("lat")?, row.try_get::<Option<f64>, _>("lon")?) {
+        (Some(lat), Some(lon)) => Some(Location { lat, lon, address: opt_text("address")? }),
         _ => None,
     };
     let contact = match (opt_text("contact_name")?, opt_text("contact_phone")?) {
         (None, None) => None,
-        (name, phone) => Some(Contact {
-            name: name.unwrap_or_default(),
-            phone: phone.unwrap_or_default(),
-        }),
+        (name, phone) => Some(Contact { name: name.unwrap_or_default(), phone: phone.unwrap_or_default() }),
     };
     let limit = match (opt_i64("limit_amount")?, opt_text("limit_mode")?) {
         (Some(amount), Some(mode)) => Some(TimeLimit::new(
@@ -86,11 +74,7 @@ pub(crate) fn case_from_row(row: &AnyRow) -> Result<Case> {
         )),
         _ => None,
     };
-    let revisit = match (
-        opt_i64("revisit_contacted")?,
-        opt_i64("revisit_solved")?,
-        opt_text("revisit_satisfaction")?,
-    ) {
+    let revisit = match (opt_i64("revisit_contacted")?, opt_i64("revisit_solved")?, opt_text("revisit_satisfaction")?) {
         (Some(c), Some(s), Some(sat)) => Some(Revisit {
             contacted: c != 0,
             solved: s != 0,
@@ -99,10 +83,7 @@ pub(crate) fn case_from_row(row: &AnyRow) -> Result<Case> {
         _ => None,
     };
     let pending = match opt_text("pending")? {
-        Some(p) => Some(
-            serde_json::from_str(&p)
-                .map_err(|e| StoreError::Corrupt(format!("pending request: {e}")))?,
-        ),
+        Some(p) => Some(serde_json::from_str(&p).map_err(|e| StoreError::Corrupt(format!("pending request: {e}")))?),
         None => None,
     };
     Ok(Case {
@@ -111,8 +92,7 @@ pub(crate) fn case_from_row(row: &AnyRow) -> Result<Case> {
         state: State::parse(&state).ok_or_else(|| corrupt("state", &state))?,
         version: row.try_get("version")?,
         channel: Channel::parse(&channel).ok_or_else(|| corrupt("channel", &channel))?,
-        request_type: RequestType::parse(&request_type)
-            .ok_or_else(|| corrupt("request type", &request_type))?,
+        request_type: RequestType::parse(&request_type).ok_or_else(|| corrupt("request type", &request_type))?,
         title: text("title")?,
         description: text("description")?,
         category_id: opt_i64("category_id")?.map(CategoryId),
@@ -124,10 +104,7 @@ pub(crate) fn case_from_row(row: &AnyRow) -> Result<Case> {
         confidential: row.try_get::<i64, _>("confidential")? != 0,
         reporter_id: opt_i64("reporter_id")?.map(UserId),
         unit_id: opt_i64("unit_id")?.map(UnitId),
-        assisting_units: parse_ids(&text("assisting_units")?)
-            .into_iter()
-            .map(UnitId)
-            .collect(),
+        assisting_units: parse_ids(&text("assisting_units")?).into_iter().map(UnitId).collect(),
         first_unit_id: opt_i64("first_unit_id")?.map(UnitId),
         limit,
         deadline: get_opt_ms(row, "deadline")?,
@@ -185,10 +162,7 @@ pub(crate) fn case_values(c: &Case) -> Vec<crate::args::Arg> {
         i64::from(c.suspensions).into(),
         opt_ms(c.suspended_at).into(),
         opt_ms(c.suspended_until).into(),
-        c.pending
-            .as_ref()
-            .map(|p| serde_json::to_string(p).unwrap_or_default())
-            .into(),
+        c.pending.as_ref().map(|p| serde_json::to_string(p).unwrap_or_default()).into(),
         i64::from(c.returns).into(),
         i64::from(c.reworks).into(),
         i64::from(c.reopens).into(),
@@ -198,9 +172,7 @@ pub(crate) fn case_values(c: &Case) -> Vec<crate::args::Arg> {
         c.result.clone().into(),
         c.revisit.map(|r| i64::from(r.contacted)).into(),
         c.revisit.map(|r| i64::from(r.solved)).into(),
-        c.revisit
-            .map(|r| r.satisfaction.as_str().to_string())
-            .into(),
+        c.revisit.map(|r| r.satisfaction.as_str().to_string()).into(),
         ms(c.created_at).into(),
         ms(c.updated_at).into(),
         opt_ms(c.closed_at).into(),

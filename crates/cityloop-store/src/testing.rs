@@ -55,42 +55,25 @@ pub async fn fresh(backend: Backend) -> TestDb {
         Backend::Sqlite => {
             let dir = tempfile::tempdir().expect("temp dir");
             let url = format!("sqlite://{}", dir.path().join("test.db").display());
-            let store = Store::open(&DbOptions::new(&url))
-                .await
-                .expect("open sqlite");
-            TestDb {
-                store,
-                url,
-                _dir: Some(dir),
-                pg_drop: None,
-            }
+            let store = Store::open(&DbOptions::new(&url)).await.expect("open sqlite");
+            TestDb { store, url, _dir: Some(dir), pg_drop: None }
         }
         Backend::Postgres => {
             let admin = std::env::var(PG_URL_VAR).expect("PostgreSQL URL");
-            let name = format!(
-                "cityloop_t{}_{}_{}",
-                std::process::id(),
-                n,
-                chrono::Utc::now().timestamp_micros() % 1_000_000
-            );
-            let admin_store = Store::connect(&DbOptions::new(&admin))
-                .await
-                .expect("connect to the PostgreSQL test server");
+            let name =
+                format!("cityloop_t{}_{}_{}", std::process::id(), n, chrono::Utc::now().timestamp_micros() % 1_000_000);
+            let admin_store =
+                Store::connect(&DbOptions::new(&admin)).await.expect("connect to the PostgreSQL test server");
             sqlx::query(&format!("create database {name}"))
                 .execute(admin_store.writer())
                 .await
                 .expect("create test database");
             admin_store.close().await;
             let url = replace_db_name(&admin, &name);
-            let store = Store::open(&DbOptions::new(&url))
-                .await
-                .expect("open postgres");
-            TestDb {
-                store,
-                url,
-                _dir: None,
-                pg_drop: Some((admin, name)),
-            }
+            // Small pools: many tests run at once against one server with a connection limit.
+            let options = DbOptions { max_connections: 3, ..DbOptions::new(&url) };
+            let store = Store::open(&options).await.expect("open postgres");
+            TestDb { store, url, _dir: None, pg_drop: Some((admin, name)) }
         }
     }
 }
@@ -117,16 +100,13 @@ impl Drop for TestDb {
         let Some((admin, name)) = self.pg_drop.take() else {
             return;
         };
-        let store = self.store.clone();
-        // Drop runs inside the test's runtime; do the async clean-up on a thread of its own.
+        // Drop runs inside the test's runtime, which is blocked meanwhile: do the clean-up on a thread
+        // with its own runtime, and never touch this store's connections there (they belong to the
+        // blocked runtime). `with (force)` ends them on the server side.
         let _ = std::thread::spawn(move || {
-            let rt = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .expect("runtime");
+            let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
             rt.block_on(async move {
-                store.close().await;
-                if let Ok(admin) = Store::connect(&DbOptions::new(&admin)).await {
+                if let Ok(admin) = Store::connect(&DbOptions { max_connections: 2, ..DbOptions::new(&admin) }).await {
                     let _ = sqlx::query(&format!("drop database if exists {name} with (force)"))
                         .execute(admin.writer())
                         .await;
@@ -144,14 +124,8 @@ mod tests {
 
     #[test]
     fn the_database_name_is_replaced_in_the_url() {
-        assert_eq!(
-            replace_db_name("postgres://root@127.0.0.1:5432/test", "x"),
-            "postgres://root@127.0.0.1:5432/x"
-        );
-        assert_eq!(
-            replace_db_name("postgres://u:p@h/test?sslmode=disable", "x"),
-            "postgres://u:p@h/x?sslmode=disable"
-        );
+        assert_eq!(replace_db_name("postgres://root@127.0.0.1:5432/test", "x"), "postgres://root@127.0.0.1:5432/x");
+        assert_eq!(replace_db_name("postgres://u:p@h/test?sslmode=disable", "x"), "postgres://u:p@h/x?sslmode=disable");
         assert_eq!(replace_db_name("postgres://h", "x"), "postgres://h/x");
     }
 }

@@ -33,11 +33,7 @@ pub struct TokenRow {
 }
 
 fn roles_text(roles: &[Role]) -> String {
-    roles
-        .iter()
-        .map(|r| r.as_str())
-        .collect::<Vec<_>>()
-        .join(",")
+    roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join(",")
 }
 
 fn user_from_row(r: &AnyRow) -> Result<UserRow> {
@@ -95,24 +91,20 @@ impl Store {
     }
 
     async fn with_grids(&self, mut user: UserRow) -> Result<UserRow> {
-        let grids: Vec<i64> = sqlx::query_scalar(
-            "select grid_id from user_grids where user_id = $1 order by grid_id",
-        )
-        .bind(user.id.0)
-        .fetch_all(self.reader())
-        .await?;
+        let grids: Vec<i64> = sqlx::query_scalar("select grid_id from user_grids where user_id = $1 order by grid_id")
+            .bind(user.id.0)
+            .fetch_all(self.reader())
+            .await?;
         user.grids = grids.into_iter().map(GridId).collect();
         Ok(user)
     }
 
     /// A user by login name.
     pub async fn user_by_username(&self, username: &str) -> Result<Option<UserRow>> {
-        let row = sqlx::query(&format!(
-            "select {USER_COLUMNS} from users where username = $1"
-        ))
-        .bind(username)
-        .fetch_optional(self.reader())
-        .await?;
+        let row = sqlx::query(&format!("select {USER_COLUMNS} from users where username = $1"))
+            .bind(username)
+            .fetch_optional(self.reader())
+            .await?;
         match row {
             Some(r) => Ok(Some(self.with_grids(user_from_row(&r)?).await?)),
             None => Ok(None),
@@ -130,9 +122,8 @@ impl Store {
 
     /// All users, by id (without their grids).
     pub async fn list_users(&self) -> Result<Vec<UserRow>> {
-        let rows = sqlx::query(&format!("select {USER_COLUMNS} from users order by id"))
-            .fetch_all(self.reader())
-            .await?;
+        let rows =
+            sqlx::query(&format!("select {USER_COLUMNS} from users order by id")).fetch_all(self.reader()).await?;
         rows.iter().map(user_from_row).collect()
     }
 
@@ -156,11 +147,10 @@ impl Store {
 
     /// Looks a token up by its hash.
     pub async fn token(&self, token_hash: &str) -> Result<Option<TokenRow>> {
-        let row =
-            sqlx::query("select user_id, expires_at, revoked_at from tokens where token_hash = $1")
-                .bind(token_hash)
-                .fetch_optional(self.reader())
-                .await?;
+        let row = sqlx::query("select user_id, expires_at, revoked_at from tokens where token_hash = $1")
+            .bind(token_hash)
+            .fetch_optional(self.reader())
+            .await?;
         row.map(|r| {
             Ok(TokenRow {
                 user_id: UserId(r.try_get("user_id")?),
@@ -173,13 +163,11 @@ impl Store {
 
     /// Revokes one token; `false` if there was no such live token.
     pub async fn revoke_token(&self, token_hash: &str, now: DateTime<Utc>) -> Result<bool> {
-        let done = sqlx::query(
-            "update tokens set revoked_at = $1 where token_hash = $2 and revoked_at is null",
-        )
-        .bind(ms(now))
-        .bind(token_hash)
-        .execute(self.writer())
-        .await?;
+        let done = sqlx::query("update tokens set revoked_at = $1 where token_hash = $2 and revoked_at is null")
+            .bind(ms(now))
+            .bind(token_hash)
+            .execute(self.writer())
+            .await?;
         Ok(done.rows_affected() > 0)
     }
 }

@@ -9,12 +9,10 @@ use std::collections::HashMap;
 use chrono::{DateTime, Duration, Timelike, Utc};
 use cityloop_domain::catalogue::resolve;
 use cityloop_domain::number::case_number;
-use cityloop_domain::workflow::{
-    apply, report_entry, Actor, Effect, ExtensionAmount, Move, MoveContext, Relation,
-};
+use cityloop_domain::workflow::{apply, report_entry, Actor, Effect, ExtensionAmount, Move, MoveContext, Relation};
 use cityloop_domain::{
-    Case, CaseId, Channel, Contact, Location, RequestType, Revisit, Role, Satisfaction, State,
-    UnitId, UserId, WorkCalendar,
+    Case, CaseId, Channel, Contact, Location, RequestType, Revisit, Role, Satisfaction, State, UnitId, UserId,
+    WorkCalendar,
 };
 use cityloop_store::BulkCase;
 use rand::rngs::StdRng;
@@ -65,37 +63,19 @@ impl Sim<'_> {
     }
 
     fn handler(&self, unit: Option<UnitId>) -> UserId {
-        unit.and_then(|u| self.city.handlers.get(&u))
-            .copied()
-            .unwrap_or(UserId(0))
+        unit.and_then(|u| self.city.handlers.get(&u)).copied().unwrap_or(UserId(0))
     }
 
     /// Applies a move `minutes` after the previous one; stops the run once that is in the future.
-    fn step(
-        &self,
-        run: &mut Run,
-        who: UserId,
-        mv: Move,
-        minutes: i64,
-        master: Option<&Case>,
-    ) -> bool {
+    fn step(&self, run: &mut Run, who: UserId, mv: Move, minutes: i64, master: Option<&Case>) -> bool {
         if run.stopped {
             return false;
         }
         let at = run.t + Duration::minutes(minutes.max(1));
         // The overdue job would have noticed a passed deadline before this move.
         if let Some(deadline) = run.case.deadline {
-            if run.case.state.clock_runs()
-                && run.case.overdue_at.is_none()
-                && deadline < at.min(self.now)
-            {
-                self.apply_at(
-                    run,
-                    Actor::system(),
-                    Move::Overdue,
-                    deadline + Duration::minutes(1),
-                    None,
-                );
+            if run.case.state.clock_runs() && run.case.overdue_at.is_none() && deadline < at.min(self.now) {
+                self.apply_at(run, Actor::system(), Move::Overdue, deadline + Duration::minutes(1), None);
             }
         }
         if at > self.now {
@@ -105,21 +85,11 @@ impl Sim<'_> {
         self.apply_at(run, self.actor(who), mv, at, master)
     }
 
-    fn apply_at(
-        &self,
-        run: &mut Run,
-        actor: Actor,
-        mv: Move,
-        at: DateTime<Utc>,
-        master: Option<&Case>,
-    ) -> bool {
+    fn apply_at(&self, run: &mut Run, actor: Actor, mv: Move, at: DateTime<Utc>, master: Option<&Case>) -> bool {
         let ctx = MoveContext {
             now: at,
             calendar: self.calendar,
-            standard: run
-                .case
-                .category_id
-                .and_then(|c| self.reference.standard(c)),
+            standard: run.case.category_id.and_then(|c| self.reference.standard(c)),
             master,
             whistle_report_hours: 1,
         };
@@ -162,12 +132,7 @@ impl Sim<'_> {
 }
 
 /// Draws a created time: uniform over the window, mostly in waking hours.
-fn created_times(
-    rng: &mut StdRng,
-    n: usize,
-    now: DateTime<Utc>,
-    months: u32,
-) -> Vec<DateTime<Utc>> {
+fn created_times(rng: &mut StdRng, n: usize, now: DateTime<Utc>, months: u32) -> Vec<DateTime<Utc>> {
     let window = i64::from(months.max(1)) * 30 * 86_400;
     let mut out: Vec<DateTime<Utc>> = (0..n)
         .map(|_| {
@@ -246,25 +211,12 @@ pub(crate) fn generate_history(
         actors.insert(
             *id,
             Actor {
-                user_id: Some(*id),
-                name: format!("监督员{}", i + 1),
-                roles: vec![Role::Inspector],
-                unit_id: None,
+                user_id: Some(*id), name: format!("监督员{}", i + 1), roles: vec![Role::Inspector], unit_id: None
             },
         );
     }
-    let sim = Sim {
-        city,
-        reference,
-        calendar,
-        now,
-        actors,
-    };
-    let weights: Vec<u32> = city
-        .leaves
-        .iter()
-        .map(|(_, code, _)| weight(code))
-        .collect();
+    let sim = Sim { city, reference, calendar, now, actors };
+    let weights: Vec<u32> = city.leaves.iter().map(|(_, code, _)| weight(code)).collect();
     let total_weight: u32 = weights.iter().sum();
 
     let mut out = Vec::with_capacity(times.len());
@@ -287,8 +239,7 @@ pub(crate) fn generate_history(
         let lat = clat + rng.gen_range(-0.3..0.3) * hlat;
         let lon = clon + rng.gen_range(-0.3..0.3) * hlon;
         let located = reference.locate(lat, lon);
-        let street_prefix =
-            code.starts_with('0') || code.starts_with("10") || code.starts_with("11");
+        let street_prefix = code.starts_with('0') || code.starts_with("10") || code.starts_with("11");
         let channel = {
             let r: f64 = rng.gen();
             if street_prefix && r < 0.25 {
@@ -318,42 +269,21 @@ pub(crate) fn generate_history(
             _ => RequestType::Complaint,
         };
         let (title, description) = texts::request_text(rng, code, &grid.4);
-        let mut case = Case::reported(
-            channel,
-            request_type,
-            title,
-            description,
-            standard.urgency,
-            *created,
-        );
+        let mut case = Case::reported(channel, request_type, title, description, standard.urgency, *created);
         case.category_id = Some(*category_id);
-        case.location = Some(Location {
-            lat,
-            lon,
-            address: Some(texts::address(rng, &grid.4)),
-        });
+        case.location = Some(Location { lat, lon, address: Some(texts::address(rng, &grid.4)) });
         case.grid_id = located.map(|g| g.id).or(Some(grid.0));
         case.division_id = located.and_then(|g| g.division_id).or(Some(grid.1));
         let district = grid.5;
         let inspector = city.inspectors.get(district).copied().unwrap_or(UserId(0));
         if !matches!(channel, Channel::Inspector | Channel::Sensor) {
-            case.contact = Some(Contact {
-                name: texts::person(rng),
-                phone: texts::mobile(rng),
-            });
+            case.contact = Some(Contact { name: texts::person(rng), phone: texts::mobile(rng) });
             case.confidential = rng.gen_bool(0.03);
         }
         if channel == Channel::Inspector {
             case.reporter_id = Some(inspector);
         } else if matches!(channel, Channel::App | Channel::Web) && rng.gen_bool(0.2) {
-            case.reporter_id = city
-                .users
-                .get(if rng.gen_bool(0.5) {
-                    "citizen"
-                } else {
-                    "citizen2"
-                })
-                .copied();
+            case.reporter_id = city.users.get(if rng.gen_bool(0.5) { "citizen" } else { "citizen2" }).copied();
         }
         let day = calendar.local_date(*created);
         let seq = counters.entry(day).or_insert(0);
@@ -364,26 +294,12 @@ pub(crate) fn generate_history(
         let creator = if channel == Channel::Inspector {
             inspector
         } else {
-            sim.user(if rng.gen_bool(0.5) {
-                "operator"
-            } else {
-                "operator2"
-            })
+            sim.user(if rng.gen_bool(0.5) { "operator" } else { "operator2" })
         };
         let role = sim.actor(creator).roles.first().copied();
         let first = report_entry(&case, &sim.actor(creator), role);
-        let mut run = Run {
-            case,
-            flows: vec![first],
-            effects: Vec::new(),
-            t: *created,
-            stopped: false,
-        };
-        let stall_at: usize = if rng.gen_bool(0.04) {
-            rng.gen_range(1..8)
-        } else {
-            usize::MAX
-        };
+        let mut run = Run { case, flows: vec![first], effects: Vec::new(), t: *created, stopped: false };
+        let stall_at: usize = if rng.gen_bool(0.04) { rng.gen_range(1..8) } else { usize::MAX };
         let mut steps = 0usize;
         macro_rules! go {
             ($who:expr, $mv:expr, $minutes:expr) => {{
@@ -407,23 +323,9 @@ pub(crate) fn generate_history(
                 rng.gen_range(3..20)
             );
         } else if rng.gen_bool(0.03) {
-            go!(
-                lead,
-                Move::Void {
-                    reason: "重复来电或无效诉求".into()
-                },
-                rng.gen_range(10..60)
-            );
-        } else if let Some((master_index, master)) = masters
-            .get(&leaf_index)
-            .cloned()
-            .filter(|_| rng.gen_bool(0.03))
-        {
-            let open_master = Case {
-                state: State::Registered,
-                closed_at: None,
-                ..master.clone()
-            };
+            go!(lead, Move::Void { reason: "重复来电或无效诉求".into() }, rng.gen_range(10..60));
+        } else if let Some((master_index, master)) = masters.get(&leaf_index).cloned().filter(|_| rng.gen_bool(0.03)) {
+            let open_master = Case { state: State::Registered, closed_at: None, ..master.clone() };
             let delay = rng.gen_range(5..30);
             let at = run.t + Duration::minutes(delay);
             let merged = at <= now
@@ -433,37 +335,19 @@ pub(crate) fn generate_history(
                 && sim.step(
                     &mut run,
                     operator,
-                    Move::Merge {
-                        into: CaseId(master_index as i64),
-                    },
+                    Move::Merge { into: CaseId(master_index as i64) },
                     delay,
                     Some(&open_master),
                 );
             if merged {
                 if let Some(closed) = master.closed_at.filter(|_| master.state == State::Closed) {
-                    sim.apply_at(
-                        &mut run,
-                        sim.actor(lead),
-                        Move::CloseWithMaster,
-                        closed,
-                        None,
-                    );
+                    sim.apply_at(&mut run, sim.actor(lead), Move::CloseWithMaster, closed, None);
                     if run.case.state == State::Closed {
                         // Each resident of a merged request is still called back.
-                        let revisit = Revisit {
-                            contacted: true,
-                            solved: true,
-                            satisfaction: Satisfaction::Satisfied,
-                        };
+                        let revisit = Revisit { contacted: true, solved: true, satisfaction: Satisfaction::Satisfied };
                         let at = closed + Duration::hours(rng.gen_range(2..48));
                         if at <= now {
-                            sim.apply_at(
-                                &mut run,
-                                sim.actor(operator),
-                                Move::Revisit(revisit),
-                                at,
-                                None,
-                            );
+                            sim.apply_at(&mut run, sim.actor(operator), Move::Revisit(revisit), at, None);
                         }
                     }
                 }
@@ -476,40 +360,15 @@ pub(crate) fn generate_history(
             go!(lead, Move::File { category: None }, rng.gen_range(5..60));
             let (unit, assisting) = sim.catalogue_unit(&run.case);
             let unit = unit.unwrap_or(UnitId(1));
-            go!(
-                dispatcher,
-                Move::Dispatch {
-                    unit,
-                    assisting: assisting.clone()
-                },
-                rng.gen_range(5..60)
-            );
+            go!(dispatcher, Move::Dispatch { unit, assisting: assisting.clone() }, rng.gen_range(5..60));
             if rng.gen_bool(0.02) {
                 if let Some(street) = city.districts.get(district).and_then(|d| {
-                    d.streets.iter().find(|s| {
-                        s.communities
-                            .iter()
-                            .any(|c| Some(c.1) == run.case.division_id)
-                    })
+                    d.streets.iter().find(|s| s.communities.iter().any(|c| Some(c.1) == run.case.division_id))
                 }) {
-                    let coordinator = city
-                        .coordinators
-                        .get(&street.office)
-                        .copied()
-                        .unwrap_or(UserId(0));
-                    let summoned: Vec<UnitId> = city.districts[district]
-                        .departments
-                        .values()
-                        .copied()
-                        .take(2)
-                        .collect();
-                    go!(
-                        coordinator,
-                        Move::Whistle {
-                            units: summoned.clone()
-                        },
-                        rng.gen_range(10..60)
-                    );
+                    let coordinator = city.coordinators.get(&street.office).copied().unwrap_or(UserId(0));
+                    let summoned: Vec<UnitId> =
+                        city.districts[district].departments.values().copied().take(2).collect();
+                    go!(coordinator, Move::Whistle { units: summoned.clone() }, rng.gen_range(10..60));
                     for u in summoned {
                         if rng.gen_bool(0.85) {
                             go!(sim.handler(Some(u)), Move::ReportIn, rng.gen_range(10..90));
@@ -519,29 +378,12 @@ pub(crate) fn generate_history(
             }
             if rng.gen_bool(0.06) {
                 let handler = sim.handler(run.case.unit_id);
-                go!(
-                    handler,
-                    Move::Return {
-                        reason: "经核实不属于本单位职责范围".into()
-                    },
-                    rng.gen_range(30..240)
-                );
+                go!(handler, Move::Return { reason: "经核实不属于本单位职责范围".into() }, rng.gen_range(30..240));
                 go!(dispatcher, Move::ApproveReturn, rng.gen_range(10..120));
-                let office = city
-                    .districts
-                    .get(district)
-                    .and_then(|d| d.streets.first())
-                    .map(|s| s.office)
-                    .unwrap_or(unit);
+                let office =
+                    city.districts.get(district).and_then(|d| d.streets.first()).map(|s| s.office).unwrap_or(unit);
                 let again = if office == unit { unit } else { office };
-                go!(
-                    dispatcher,
-                    Move::Dispatch {
-                        unit: again,
-                        assisting: vec![]
-                    },
-                    rng.gen_range(5..60)
-                );
+                go!(dispatcher, Move::Dispatch { unit: again, assisting: vec![] }, rng.gen_range(5..60));
             }
             let handler = sim.handler(run.case.unit_id);
             go!(handler, Move::Sign, rng.gen_range(5..180));
@@ -552,62 +394,27 @@ pub(crate) fn generate_history(
                 } else {
                     ExtensionAmount::Days(limit.amount)
                 };
-                go!(
-                    handler,
-                    Move::Extend {
-                        amount,
-                        reason: "需协调多个部门联合处置".into()
-                    },
-                    rng.gen_range(30..240)
-                );
+                go!(handler, Move::Extend { amount, reason: "需协调多个部门联合处置".into() }, rng.gen_range(30..240));
                 go!(dispatcher, Move::ApproveExtension, rng.gen_range(10..120));
             }
             if rng.gen_bool(0.02) {
                 let until = run.t + Duration::days(rng.gen_range(2..10));
-                go!(
-                    handler,
-                    Move::Suspend {
-                        until,
-                        reason: "等待施工许可审批".into()
-                    },
-                    rng.gen_range(30..240)
-                );
+                go!(handler, Move::Suspend { until, reason: "等待施工许可审批".into() }, rng.gen_range(30..240));
                 go!(dispatcher, Move::ApproveSuspension, rng.gen_range(10..120));
                 let wait = (until - run.t).num_minutes().max(1);
                 go!(dispatcher, Move::Resume, wait);
             }
             // Handling takes a share of the time allowed; about one case in six runs late.
-            let allowed = run
-                .case
-                .deadline
-                .map_or(600, |d| (d - run.t).num_minutes().max(30));
-            let share = if rng.gen_bool(0.16) {
-                rng.gen_range(1.05..1.8)
-            } else {
-                rng.gen_range(0.1..0.95)
-            };
-            go!(
-                handler,
-                Move::Submit {
-                    result: texts::result_text(rng)
-                },
-                (allowed as f64 * share) as i64
-            );
+            let allowed = run.case.deadline.map_or(600, |d| (d - run.t).num_minutes().max(30));
+            let share = if rng.gen_bool(0.16) { rng.gen_range(1.05..1.8) } else { rng.gen_range(0.1..0.95) };
+            go!(handler, Move::Submit { result: texts::result_text(rng) }, (allowed as f64 * share) as i64);
             if rng.gen_bool(0.06) {
                 go!(
                     dispatcher,
-                    Move::Rework {
-                        reason: "处置结果与诉求不符, 请重新处理".into()
-                    },
+                    Move::Rework { reason: "处置结果与诉求不符, 请重新处理".into() },
                     rng.gen_range(30..240)
                 );
-                go!(
-                    handler,
-                    Move::Submit {
-                        result: texts::result_text(rng)
-                    },
-                    rng.gen_range(60..600)
-                );
+                go!(handler, Move::Submit { result: texts::result_text(rng) }, rng.gen_range(60..600));
             }
             let revisit = |rng: &mut StdRng| {
                 let satisfaction = if rng.gen_bool(0.75) {
@@ -624,30 +431,15 @@ pub(crate) fn generate_history(
                 }
             };
             if channel == Channel::Inspector {
-                go!(
-                    inspector,
-                    Move::Check { passed: true },
-                    rng.gen_range(30..300)
-                );
+                go!(inspector, Move::Check { passed: true }, rng.gen_range(30..300));
             } else {
                 let r = revisit(rng);
                 go!(operator, Move::Revisit(r), rng.gen_range(60..1440));
             }
             go!(lead, Move::Close, rng.gen_range(10..240));
-            if run
-                .case
-                .revisit
-                .is_some_and(|r| r.satisfaction == Satisfaction::Unsatisfied)
-                && rng.gen_bool(0.4)
-            {
+            if run.case.revisit.is_some_and(|r| r.satisfaction == Satisfaction::Unsatisfied) && rng.gen_bool(0.4) {
                 go!(operator, Move::Reopen, rng.gen_range(60..2880));
-                go!(
-                    handler,
-                    Move::Submit {
-                        result: texts::result_text(rng)
-                    },
-                    rng.gen_range(120..2880)
-                );
+                go!(handler, Move::Submit { result: texts::result_text(rng) }, rng.gen_range(120..2880));
                 let r = revisit(rng);
                 go!(operator, Move::Revisit(r), rng.gen_range(60..1440));
                 go!(lead, Move::Close, rng.gen_range(10..240));
@@ -656,22 +448,13 @@ pub(crate) fn generate_history(
         if run.case.master_id.is_none() && run.case.state != State::Voided {
             masters.insert(leaf_index, (index, run.case.clone()));
         }
-        out.push(BulkCase {
-            case: run.case,
-            flows: run.flows,
-            effects: run.effects,
-        });
+        out.push(BulkCase { case: run.case, flows: run.flows, effects: run.effects });
     }
     out
 }
 
 /// Generates and stores the history, chunk by chunk.
-pub(super) async fn load_history(
-    app: &App,
-    city: &City,
-    options: &DemoOptions,
-    rng: &mut StdRng,
-) -> Result<usize> {
+pub(super) async fn load_history(app: &App, city: &City, options: &DemoOptions, rng: &mut StdRng) -> Result<usize> {
     let reference = app.reference();
     let now = app.now();
     let times = created_times(rng, options.cases, now, options.months);
@@ -680,21 +463,10 @@ pub(super) async fn load_history(
     let mut first_id = app.store.count_cases().await? + 1;
     let mut stored = 0;
     for chunk in times.chunks(CHUNK) {
-        let items = generate_history(
-            city,
-            &reference,
-            now,
-            chunk,
-            first_id,
-            rng,
-            &mut counters,
-            &mut masters,
-        );
+        let items = generate_history(city, &reference, now, chunk, first_id, rng, &mut counters, &mut masters);
         let ids = app.store.bulk_insert_cases(&items).await?;
         if ids.first().is_some_and(|id| id.0 != first_id) {
-            return Err(AppError::Internal(
-                "demo case ids moved while loading".into(),
-            ));
+            return Err(AppError::Internal("demo case ids moved while loading".into()));
         }
         first_id += items.len() as i64;
         stored += items.len();

@@ -29,19 +29,12 @@ pub struct Layout {
 
 impl Layout {
     pub fn new(rng: &mut impl Rng) -> Self {
-        let at = |i: f64, j: f64| Coord {
-            x: ORIGIN_LON + i * CELL_LON,
-            y: ORIGIN_LAT + j * CELL_LAT,
-        };
+        let at = |i: f64, j: f64| Coord { x: ORIGIN_LON + i * CELL_LON, y: ORIGIN_LAT + j * CELL_LAT };
         let mut corners = vec![vec![Coord { x: 0.0, y: 0.0 }; ROWS + 1]; COLS + 1];
         for (i, column) in corners.iter_mut().enumerate() {
             for (j, c) in column.iter_mut().enumerate() {
                 let interior = i > 0 && i < COLS && j > 0 && j < ROWS;
-                let (di, dj) = if interior {
-                    (rng.gen_range(-0.2..0.2), rng.gen_range(-0.2..0.2))
-                } else {
-                    (0.0, 0.0)
-                };
+                let (di, dj) = if interior { (rng.gen_range(-0.2..0.2), rng.gen_range(-0.2..0.2)) } else { (0.0, 0.0) };
                 *c = at(i as f64 + di, j as f64 + dj);
             }
         }
@@ -50,15 +43,8 @@ impl Layout {
             for (j, c) in column.iter_mut().enumerate() {
                 let a = corners[i][j];
                 let b = corners[i + 1][j];
-                let shift = if j > 0 && j < ROWS {
-                    rng.gen_range(-0.15..0.15) * CELL_LAT
-                } else {
-                    0.0
-                };
-                *c = Coord {
-                    x: (a.x + b.x) / 2.0,
-                    y: (a.y + b.y) / 2.0 + shift,
-                };
+                let shift = if j > 0 && j < ROWS { rng.gen_range(-0.15..0.15) * CELL_LAT } else { 0.0 };
+                *c = Coord { x: (a.x + b.x) / 2.0, y: (a.y + b.y) / 2.0 + shift };
             }
         }
         let mut mid_v = vec![vec![Coord { x: 0.0, y: 0.0 }; ROWS]; COLS + 1];
@@ -66,22 +52,11 @@ impl Layout {
             for (j, c) in column.iter_mut().enumerate() {
                 let a = corners[i][j];
                 let b = corners[i][j + 1];
-                let shift = if i > 0 && i < COLS {
-                    rng.gen_range(-0.15..0.15) * CELL_LON
-                } else {
-                    0.0
-                };
-                *c = Coord {
-                    x: (a.x + b.x) / 2.0 + shift,
-                    y: (a.y + b.y) / 2.0,
-                };
+                let shift = if i > 0 && i < COLS { rng.gen_range(-0.15..0.15) * CELL_LON } else { 0.0 };
+                *c = Coord { x: (a.x + b.x) / 2.0 + shift, y: (a.y + b.y) / 2.0 };
             }
         }
-        Self {
-            corners,
-            mid_h,
-            mid_v,
-        }
+        Self { corners, mid_h, mid_v }
     }
 
     /// Half the size of a cell as (lat, lon) degrees.
@@ -138,10 +113,7 @@ mod tests {
         assert_eq!(cells.len(), COLS * ROWS);
         let total: f64 = cells.iter().map(|p| p.unsigned_area()).sum();
         let city = (COLS as f64 * CELL_LON) * (ROWS as f64 * CELL_LAT);
-        assert!(
-            (total - city).abs() / city < 1e-9,
-            "areas add up to the city: {total} vs {city}"
-        );
+        assert!((total - city).abs() / city < 1e-9, "areas add up to the city: {total} vs {city}");
         // Sample points: each lies in exactly one cell.
         let mut rng = rand::rngs::StdRng::seed_from_u64(8);
         for _ in 0..500 {

@@ -28,14 +28,8 @@ fn standard(amount: u32, mode: TimingMode) -> CaseStandard {
 }
 
 fn new_case(kind: RequestType) -> Case {
-    let mut c = Case::reported(
-        Channel::Hotline,
-        kind,
-        "路灯不亮".into(),
-        "小区门口路灯坏了".into(),
-        Urgency::Normal,
-        t0(),
-    );
+    let mut c =
+        Case::reported(Channel::Hotline, kind, "路灯不亮".into(), "小区门口路灯坏了".into(), Urgency::Normal, t0());
     c.id = CaseId(1);
     c.category_id = Some(CategoryId(3));
     c
@@ -89,88 +83,29 @@ fn the_hotline_loop_runs_from_intake_to_reopen() {
     let mut r = Runner::new(RequestType::Complaint);
     r.step(Role::Lead, Move::File { category: None });
     assert_eq!(r.case.state, S::Registered);
-    r.step(
-        Role::Dispatcher,
-        Move::Dispatch {
-            unit: UnitId(7),
-            assisting: vec![UnitId(8)],
-        },
-    );
+    r.step(Role::Dispatcher, Move::Dispatch { unit: UnitId(7), assisting: vec![UnitId(8)] });
     assert_eq!(r.case.state, S::PendingSign);
     // 4 working hours from Monday 09:00: 14:00 after lunch... 09-12 = 3 h, 14-15 = 1 h.
-    assert_eq!(
-        r.case.deadline,
-        Some(Utc.with_ymd_and_hms(2026, 11, 23, 7, 0, 0).unwrap())
-    );
-    let out = r.step(
-        Role::Handler,
-        Move::Return {
-            reason: "不属于本单位职责".into(),
-        },
-    );
+    assert_eq!(r.case.deadline, Some(Utc.with_ymd_and_hms(2026, 11, 23, 7, 0, 0).unwrap()));
+    let out = r.step(Role::Handler, Move::Return { reason: "不属于本单位职责".into() });
     assert_eq!(out.flow.note.as_deref(), Some("不属于本单位职责"));
     r.step(Role::Dispatcher, Move::ApproveReturn);
-    assert_eq!(
-        (r.case.state, r.case.unit_id, r.case.deadline),
-        (S::Registered, None, None)
-    );
-    r.step(
-        Role::Dispatcher,
-        Move::Dispatch {
-            unit: UnitId(9),
-            assisting: vec![],
-        },
-    );
-    assert_eq!(
-        r.case.first_unit_id,
-        Some(UnitId(7)),
-        "first-receiver responsibility stays with the first unit"
-    );
+    assert_eq!((r.case.state, r.case.unit_id, r.case.deadline), (S::Registered, None, None));
+    r.step(Role::Dispatcher, Move::Dispatch { unit: UnitId(9), assisting: vec![] });
+    assert_eq!(r.case.first_unit_id, Some(UnitId(7)), "first-receiver responsibility stays with the first unit");
     r.step(Role::Handler, Move::Sign);
     let before = r.case.deadline.unwrap();
-    r.step(
-        Role::Handler,
-        Move::Extend {
-            amount: ExtensionAmount::Hours(2),
-            reason: "需协调物业".into(),
-        },
-    );
-    assert_eq!(
-        r.case.deadline,
-        Some(before),
-        "the deadline moves only when approved"
-    );
+    r.step(Role::Handler, Move::Extend { amount: ExtensionAmount::Hours(2), reason: "需协调物业".into() });
+    assert_eq!(r.case.deadline, Some(before), "the deadline moves only when approved");
     r.step(Role::Dispatcher, Move::ApproveExtension);
-    assert_eq!(
-        r.case.deadline,
-        Some(Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap())
-    );
+    assert_eq!(r.case.deadline, Some(Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap()));
     assert_eq!(r.case.extensions, 1);
     r.later(2);
-    r.step(
-        Role::Handler,
-        Move::Submit {
-            result: "已更换灯泡".into(),
-        },
-    );
-    r.step(
-        Role::Dispatcher,
-        Move::Rework {
-            reason: "照片不清楚".into(),
-        },
-    );
+    r.step(Role::Handler, Move::Submit { result: "已更换灯泡".into() });
+    r.step(Role::Dispatcher, Move::Rework { reason: "照片不清楚".into() });
     assert_eq!((r.case.state, r.case.reworks), (S::Handling, 1));
-    r.step(
-        Role::Handler,
-        Move::Submit {
-            result: "已更换灯泡, 附照片".into(),
-        },
-    );
-    let revisit = Revisit {
-        contacted: true,
-        solved: true,
-        satisfaction: Satisfaction::Satisfied,
-    };
+    r.step(Role::Handler, Move::Submit { result: "已更换灯泡, 附照片".into() });
+    let revisit = Revisit { contacted: true, solved: true, satisfaction: Satisfaction::Satisfied };
     r.step(Role::Operator, Move::Revisit(revisit));
     assert_eq!(r.case.state, S::ClosePending);
     let out = r.step(Role::Lead, Move::Close);
@@ -178,15 +113,7 @@ fn the_hotline_loop_runs_from_intake_to_reopen() {
     assert_eq!(r.case.closed_at, Some(r.now));
     r.later(24);
     r.step(Role::Operator, Move::Reopen);
-    assert_eq!(
-        (
-            r.case.state,
-            r.case.reopens,
-            r.case.closed_at,
-            r.case.revisit
-        ),
-        (S::Handling, 1, None, None)
-    );
+    assert_eq!((r.case.state, r.case.reopens, r.case.closed_at, r.case.revisit), (S::Handling, 1, None, None));
     assert!(r.case.deadline.unwrap() > r.now);
 }
 
@@ -196,28 +123,12 @@ fn the_inspector_path_verifies_and_checks_on_site() {
     r.step(Role::Operator, Move::RequestVerification);
     r.step(Role::Inspector, Move::Verify);
     r.step(Role::Lead, Move::File { category: None });
-    r.step(
-        Role::Dispatcher,
-        Move::Dispatch {
-            unit: UnitId(7),
-            assisting: vec![],
-        },
-    );
+    r.step(Role::Dispatcher, Move::Dispatch { unit: UnitId(7), assisting: vec![] });
     r.step(Role::Handler, Move::Sign);
-    r.step(
-        Role::Handler,
-        Move::Submit {
-            result: "已清理".into(),
-        },
-    );
+    r.step(Role::Handler, Move::Submit { result: "已清理".into() });
     r.step(Role::Inspector, Move::Check { passed: false });
     assert_eq!((r.case.state, r.case.reworks), (S::Handling, 1));
-    r.step(
-        Role::Handler,
-        Move::Submit {
-            result: "已彻底清理".into(),
-        },
-    );
+    r.step(Role::Handler, Move::Submit { result: "已彻底清理".into() });
     r.step(Role::Inspector, Move::Check { passed: true });
     r.step(Role::Lead, Move::Close);
     assert_eq!(r.case.state, S::Closed);
@@ -228,21 +139,11 @@ fn a_move_in_the_wrong_state_lists_the_allowed_moves() {
     let mut r = Runner::new(RequestType::Complaint);
     let err = r.try_move(Role::Lead, Move::Close).unwrap_err();
     match err {
-        MoveError::Illegal {
-            kind,
-            state,
-            allowed,
-            ..
-        } => {
+        MoveError::Illegal { kind, state, allowed, .. } => {
             assert_eq!((kind, state), (MoveKind::Close, S::Reported));
             assert_eq!(
                 allowed,
-                vec![
-                    MoveKind::RequestVerification,
-                    MoveKind::File,
-                    MoveKind::Void,
-                    MoveKind::Supervise
-                ]
+                vec![MoveKind::RequestVerification, MoveKind::File, MoveKind::Void, MoveKind::Supervise]
             );
         }
         other => panic!("expected an illegal move, got {other:?}"),
@@ -252,117 +153,41 @@ fn a_move_in_the_wrong_state_lists_the_allowed_moves() {
 #[test]
 fn a_role_that_never_makes_a_move_is_forbidden() {
     let mut r = Runner::new(RequestType::Complaint);
-    assert!(matches!(
-        r.try_move(Role::Handler, Move::File { category: None }),
-        Err(MoveError::Forbidden { .. })
-    ));
-    assert!(matches!(
-        r.try_move(Role::Leader, Move::Supervise { level: 1 }),
-        Err(MoveError::Forbidden { .. })
-    ));
+    assert!(matches!(r.try_move(Role::Handler, Move::File { category: None }), Err(MoveError::Forbidden { .. })));
+    assert!(matches!(r.try_move(Role::Leader, Move::Supervise { level: 1 }), Err(MoveError::Forbidden { .. })));
 }
 
 #[test]
 fn a_handler_outside_the_unit_cannot_sign() {
     let r = Runner {
-        case: Case {
-            state: S::PendingSign,
-            unit_id: Some(UnitId(1)),
-            ..new_case(RequestType::Complaint)
-        },
+        case: Case { state: S::PendingSign, unit_id: Some(UnitId(1)), ..new_case(RequestType::Complaint) },
         ..Runner::new(RequestType::Complaint)
     };
-    let ctx = MoveContext {
-        now: r.now,
-        calendar: &r.calendar,
-        standard: None,
-        master: None,
-        whistle_report_hours: 1,
-    };
-    let rel = Relation {
-        in_unit: false,
-        ..Relation::default()
-    };
+    let ctx = MoveContext { now: r.now, calendar: &r.calendar, standard: None, master: None, whistle_report_hours: 1 };
+    let rel = Relation { in_unit: false, ..Relation::default() };
     let err = apply(&r.case, &Move::Sign, &actor(Role::Handler), &rel, &ctx).unwrap_err();
-    assert!(matches!(
-        err,
-        MoveError::Forbidden {
-            kind: MoveKind::Sign,
-            ..
-        }
-    ));
+    assert!(matches!(err, MoveError::Forbidden { kind: MoveKind::Sign, .. }));
 }
 
 #[test]
 fn extensions_are_limited_to_two_each_at_most_the_original_limit() {
     let mut r = Runner::new(RequestType::Complaint);
     r.step(Role::Lead, Move::File { category: None });
-    r.step(
-        Role::Dispatcher,
-        Move::Dispatch {
-            unit: UnitId(7),
-            assisting: vec![],
-        },
-    );
+    r.step(Role::Dispatcher, Move::Dispatch { unit: UnitId(7), assisting: vec![] });
     r.step(Role::Handler, Move::Sign);
-    let too_long = r.try_move(
-        Role::Handler,
-        Move::Extend {
-            amount: ExtensionAmount::Hours(5),
-            reason: "x".into(),
-        },
-    );
-    assert!(matches!(
-        too_long,
-        Err(MoveError::Invalid { field: "hours", .. })
-    ));
-    let days = r.try_move(
-        Role::Handler,
-        Move::Extend {
-            amount: ExtensionAmount::Days(1),
-            reason: "x".into(),
-        },
-    );
-    assert!(
-        matches!(days, Err(MoveError::Invalid { field: "hours", .. })),
-        "1 working day = 8 working hours > 4"
-    );
-    let no_reason = r.try_move(
-        Role::Handler,
-        Move::Extend {
-            amount: ExtensionAmount::Hours(1),
-            reason: " ".into(),
-        },
-    );
-    assert!(matches!(
-        no_reason,
-        Err(MoveError::Invalid {
-            field: "reason",
-            ..
-        })
-    ));
+    let too_long = r.try_move(Role::Handler, Move::Extend { amount: ExtensionAmount::Hours(5), reason: "x".into() });
+    assert!(matches!(too_long, Err(MoveError::Invalid { field: "hours", .. })));
+    let days = r.try_move(Role::Handler, Move::Extend { amount: ExtensionAmount::Days(1), reason: "x".into() });
+    assert!(matches!(days, Err(MoveError::Invalid { field: "hours", .. })), "1 working day = 8 working hours > 4");
+    let no_reason = r.try_move(Role::Handler, Move::Extend { amount: ExtensionAmount::Hours(1), reason: " ".into() });
+    assert!(matches!(no_reason, Err(MoveError::Invalid { field: "reason", .. })));
     for _ in 0..2 {
-        r.step(
-            Role::Handler,
-            Move::Extend {
-                amount: ExtensionAmount::Hours(4),
-                reason: "x".into(),
-            },
-        );
+        r.step(Role::Handler, Move::Extend { amount: ExtensionAmount::Hours(4), reason: "x".into() });
         r.step(Role::Dispatcher, Move::ApproveExtension);
     }
-    let third = r.try_move(
-        Role::Handler,
-        Move::Extend {
-            amount: ExtensionAmount::Hours(1),
-            reason: "x".into(),
-        },
-    );
+    let third = r.try_move(Role::Handler, Move::Extend { amount: ExtensionAmount::Hours(1), reason: "x".into() });
     assert!(matches!(third, Err(MoveError::Illegal { .. })));
-    assert!(
-        !allowed_moves(&r.case, &actor(Role::Handler), &Relation::all())
-            .contains(&MoveKind::Extend)
-    );
+    assert!(!allowed_moves(&r.case, &actor(Role::Handler), &Relation::all()).contains(&MoveKind::Extend));
 }
 
 #[test]
@@ -370,32 +195,14 @@ fn a_suspension_is_allowed_once_and_gives_back_the_time_left() {
     let mut r = Runner::new(RequestType::Complaint);
     r.standard = standard(2, TimingMode::Continuous);
     r.step(Role::Lead, Move::File { category: None });
-    r.step(
-        Role::Dispatcher,
-        Move::Dispatch {
-            unit: UnitId(7),
-            assisting: vec![],
-        },
-    );
+    r.step(Role::Dispatcher, Move::Dispatch { unit: UnitId(7), assisting: vec![] });
     r.step(Role::Handler, Move::Sign);
     let until = r.now + Duration::days(3);
     assert!(matches!(
-        r.try_move(
-            Role::Handler,
-            Move::Suspend {
-                until: r.now,
-                reason: "x".into()
-            }
-        ),
+        r.try_move(Role::Handler, Move::Suspend { until: r.now, reason: "x".into() }),
         Err(MoveError::Invalid { field: "until", .. })
     ));
-    r.step(
-        Role::Handler,
-        Move::Suspend {
-            until,
-            reason: "等待施工许可".into(),
-        },
-    );
+    r.step(Role::Handler, Move::Suspend { until, reason: "等待施工许可".into() });
     r.later(1);
     r.step(Role::Dispatcher, Move::ApproveSuspension);
     assert_eq!(r.case.state, S::Suspended);
@@ -403,31 +210,17 @@ fn a_suspension_is_allowed_once_and_gives_back_the_time_left() {
     r.step(Role::Dispatcher, Move::Resume);
     // One hour was left when the clock stopped.
     assert_eq!(r.case.deadline, Some(r.now + Duration::hours(1)));
-    let again = r.try_move(
-        Role::Handler,
-        Move::Suspend {
-            until: r.now + Duration::days(1),
-            reason: "x".into(),
-        },
-    );
+    let again = r.try_move(Role::Handler, Move::Suspend { until: r.now + Duration::days(1), reason: "x".into() });
     assert!(matches!(again, Err(MoveError::Illegal { .. })));
 }
 
 #[test]
 fn consultations_are_answered_directly_but_complaints_are_not() {
     let mut r = Runner::new(RequestType::Consultation);
-    r.step(
-        Role::Operator,
-        Move::Answer {
-            answer: "办理地点在区政务服务中心".into(),
-        },
-    );
+    r.step(Role::Operator, Move::Answer { answer: "办理地点在区政务服务中心".into() });
     assert_eq!(r.case.state, S::Closed);
     let mut r = Runner::new(RequestType::Complaint);
-    assert!(matches!(
-        r.try_move(Role::Operator, Move::Answer { answer: "x".into() }),
-        Err(MoveError::Illegal { .. })
-    ));
+    assert!(matches!(r.try_move(Role::Operator, Move::Answer { answer: "x".into() }), Err(MoveError::Illegal { .. })));
 }
 
 #[test]
@@ -443,50 +236,18 @@ fn merging_needs_an_open_master_and_the_merged_case_closes_with_it() {
         master: Some(&master),
         whistle_report_hours: 1,
     };
-    let out = apply(
-        &r.case,
-        &Move::Merge { into: CaseId(2) },
-        &actor(Role::Operator),
-        &Relation::all(),
-        &ctx,
-    )
-    .unwrap();
-    assert_eq!(
-        (out.case.state, out.case.master_id),
-        (S::Merged, Some(CaseId(2)))
-    );
-    let closed = apply(
-        &out.case,
-        &Move::CloseWithMaster,
-        &Actor::system(),
-        &Relation::default(),
-        &ctx,
-    )
-    .unwrap();
+    let out = apply(&r.case, &Move::Merge { into: CaseId(2) }, &actor(Role::Operator), &Relation::all(), &ctx).unwrap();
+    assert_eq!((out.case.state, out.case.master_id), (S::Merged, Some(CaseId(2))));
+    let closed = apply(&out.case, &Move::CloseWithMaster, &Actor::system(), &Relation::default(), &ctx).unwrap();
     assert_eq!(closed.case.state, S::Closed);
     assert!(matches!(
-        apply(
-            &closed.case,
-            &Move::Reopen,
-            &actor(Role::Operator),
-            &Relation::all(),
-            &ctx
-        ),
+        apply(&closed.case, &Move::Reopen, &actor(Role::Operator), &Relation::all(), &ctx),
         Err(MoveError::Illegal { .. })
     ));
 
-    let self_ctx = MoveContext {
-        master: Some(&r.case),
-        ..ctx
-    };
+    let self_ctx = MoveContext { master: Some(&r.case), ..ctx };
     assert!(matches!(
-        apply(
-            &r.case,
-            &Move::Merge { into: CaseId(1) },
-            &actor(Role::Operator),
-            &Relation::all(),
-            &self_ctx
-        ),
+        apply(&r.case, &Move::Merge { into: CaseId(1) }, &actor(Role::Operator), &Relation::all(), &self_ctx),
         Err(MoveError::Invalid { field: "into", .. })
     ));
 }
@@ -495,18 +256,10 @@ fn merging_needs_an_open_master_and_the_merged_case_closes_with_it() {
 fn a_whistle_summons_units_with_a_report_in_deadline() {
     let mut r = Runner::new(RequestType::Complaint);
     r.step(Role::Lead, Move::File { category: None });
-    let out = r.step(
-        Role::Coordinator,
-        Move::Whistle {
-            units: vec![UnitId(3), UnitId(4), UnitId(3)],
-        },
-    );
+    let out = r.step(Role::Coordinator, Move::Whistle { units: vec![UnitId(3), UnitId(4), UnitId(3)] });
     assert_eq!(
         out.effects,
-        vec![Effect::Summon {
-            units: vec![UnitId(3), UnitId(4)],
-            report_by: r.now + Duration::hours(1)
-        }]
+        vec![Effect::Summon { units: vec![UnitId(3), UnitId(4)], report_by: r.now + Duration::hours(1) }]
     );
     let out = r.step(Role::Handler, Move::ReportIn);
     assert_eq!(out.effects, vec![Effect::ReportedIn { unit: UnitId(7) }]);
@@ -516,45 +269,13 @@ fn a_whistle_summons_units_with_a_report_in_deadline() {
 fn only_the_platform_marks_a_case_overdue() {
     let mut r = Runner::new(RequestType::Complaint);
     r.step(Role::Lead, Move::File { category: None });
-    r.step(
-        Role::Dispatcher,
-        Move::Dispatch {
-            unit: UnitId(7),
-            assisting: vec![],
-        },
-    );
+    r.step(Role::Dispatcher, Move::Dispatch { unit: UnitId(7), assisting: vec![] });
     r.later(30);
-    assert!(matches!(
-        r.try_move(Role::Dispatcher, Move::Overdue),
-        Err(MoveError::Forbidden { .. })
-    ));
-    let ctx = MoveContext {
-        now: r.now,
-        calendar: &r.calendar,
-        standard: None,
-        master: None,
-        whistle_report_hours: 1,
-    };
-    let out = apply(
-        &r.case,
-        &Move::Overdue,
-        &Actor::system(),
-        &Relation::default(),
-        &ctx,
-    )
-    .unwrap();
+    assert!(matches!(r.try_move(Role::Dispatcher, Move::Overdue), Err(MoveError::Forbidden { .. })));
+    let ctx = MoveContext { now: r.now, calendar: &r.calendar, standard: None, master: None, whistle_report_hours: 1 };
+    let out = apply(&r.case, &Move::Overdue, &Actor::system(), &Relation::default(), &ctx).unwrap();
     assert_eq!(out.case.overdue_at, Some(r.now));
-    assert!(
-        apply(
-            &out.case,
-            &Move::Overdue,
-            &Actor::system(),
-            &Relation::default(),
-            &ctx
-        )
-        .is_err(),
-        "never twice"
-    );
+    assert!(apply(&out.case, &Move::Overdue, &Actor::system(), &Relation::default(), &ctx).is_err(), "never twice");
 }
 
 /// Any move, with plausible fields, made by someone holding every role.
@@ -563,51 +284,35 @@ fn any_move() -> impl Strategy<Value = Move> {
     prop_oneof![
         Just(Move::RequestVerification),
         Just(Move::Verify),
-        Just(Move::Answer {
-            answer: "答复".into()
-        }),
+        Just(Move::Answer { answer: "答复".into() }),
         Just(Move::File { category: None }),
         reason.clone().prop_map(|reason| Move::Void { reason }),
-        (1i64..4).prop_map(|u| Move::Dispatch {
-            unit: UnitId(u),
-            assisting: vec![UnitId(9)]
-        }),
+        (1i64..4).prop_map(|u| Move::Dispatch { unit: UnitId(u), assisting: vec![UnitId(9)] }),
         Just(Move::Sign),
         reason.clone().prop_map(|reason| Move::Return { reason }),
         Just(Move::ApproveReturn),
         Just(Move::RejectReturn),
-        (1u32..6).prop_map(|h| Move::Extend {
-            amount: ExtensionAmount::Hours(h),
-            reason: "x".into()
-        }),
+        (1u32..6).prop_map(|h| Move::Extend { amount: ExtensionAmount::Hours(h), reason: "x".into() }),
         Just(Move::ApproveExtension),
         Just(Move::RejectExtension),
-        (1i64..100).prop_map(|h| Move::Suspend {
-            until: t0() + Duration::days(400) + Duration::hours(h),
-            reason: "x".into()
-        }),
+        (1i64..100)
+            .prop_map(|h| Move::Suspend { until: t0() + Duration::days(400) + Duration::hours(h), reason: "x".into() }),
         Just(Move::ApproveSuspension),
         Just(Move::RejectSuspension),
         Just(Move::Resume),
-        Just(Move::Submit {
-            result: "结果".into()
-        }),
+        Just(Move::Submit { result: "结果".into() }),
         reason.prop_map(|reason| Move::Rework { reason }),
         any::<bool>().prop_map(|passed| Move::Check { passed }),
-        (any::<bool>(), any::<bool>(), 0usize..3).prop_map(|(contacted, solved, s)| Move::Revisit(
-            Revisit {
-                contacted,
-                solved,
-                satisfaction: Satisfaction::ALL[s]
-            }
-        )),
+        (any::<bool>(), any::<bool>(), 0usize..3).prop_map(|(contacted, solved, s)| Move::Revisit(Revisit {
+            contacted,
+            solved,
+            satisfaction: Satisfaction::ALL[s]
+        })),
         Just(Move::Close),
         Just(Move::Reopen),
         (0u32..5).prop_map(|level| Move::Supervise { level }),
         Just(Move::Escalate { to: UnitId(1) }),
-        Just(Move::Whistle {
-            units: vec![UnitId(2)]
-        }),
+        Just(Move::Whistle { units: vec![UnitId(2)] }),
         Just(Move::ReportIn),
         Just(Move::Overdue),
     ]
@@ -617,31 +322,16 @@ fn any_move() -> impl Strategy<Value = Move> {
 fn check_invariants(c: &Case) -> Result<(), TestCaseError> {
     let handled = matches!(
         c.state,
-        S::PendingSign
-            | S::Handling
-            | S::Suspended
-            | S::Feedback
-            | S::ClosePending
-            | S::ReturnReview
+        S::PendingSign | S::Handling | S::Suspended | S::Feedback | S::ClosePending | S::ReturnReview
     );
     if handled {
         prop_assert!(c.unit_id.is_some(), "a case in {:?} has a unit", c.state);
-        prop_assert!(
-            c.deadline.is_some(),
-            "a case in {:?} has a deadline",
-            c.state
-        );
+        prop_assert!(c.deadline.is_some(), "a case in {:?} has a deadline", c.state);
     }
     prop_assert_eq!(c.state == S::Suspended, c.suspended_at.is_some());
-    prop_assert!(
-        c.pending.is_none() || c.state == S::Handling,
-        "requests wait only while handling"
-    );
+    prop_assert!(c.pending.is_none() || c.state == S::Handling, "requests wait only while handling");
     prop_assert!(c.extensions <= MAX_EXTENSIONS && c.suspensions <= MAX_SUSPENSIONS);
-    prop_assert_eq!(
-        matches!(c.state, S::Closed | S::Voided),
-        c.closed_at.is_some()
-    );
+    prop_assert_eq!(matches!(c.state, S::Closed | S::Voided), c.closed_at.is_some());
     prop_assert!(c.supervision_level <= MAX_SUPERVISION_LEVEL);
     prop_assert!(c.unit_id.is_none() || c.first_unit_id.is_some());
     if let Some(u) = c.unit_id {

@@ -17,9 +17,7 @@ use crate::extract::Auth;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/attachments", post(upload))
-        .route("/attachments/{hash}", get(download))
+    Router::new().route("/attachments", post(upload)).route("/attachments/{hash}", get(download))
 }
 
 /// A stored attachment.
@@ -41,18 +39,11 @@ pub async fn upload(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<(StatusCode, Json<AttachmentDto>)> {
-    let name = headers
-        .get("x-file-name")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("upload");
+    let name = headers.get("x-file-name").and_then(|v| v.to_str().ok()).unwrap_or("upload");
     let stored = state.app.store_attachment(&who, name, &body).await?;
     Ok((
         StatusCode::CREATED,
-        Json(AttachmentDto {
-            hash: stored.hash,
-            content_type: stored.content_type,
-            size: stored.size,
-        }),
+        Json(AttachmentDto { hash: stored.hash, content_type: stored.content_type, size: stored.size }),
     ))
 }
 

@@ -15,10 +15,7 @@ use crate::extract::{bearer_token, ApiJson, Auth};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/auth/login", post(login))
-        .route("/auth/logout", post(logout))
-        .route("/auth/me", get(me))
+    Router::new().route("/auth/login", post(login)).route("/auth/logout", post(logout)).route("/auth/me", get(me))
 }
 
 /// Credentials.
@@ -52,16 +49,8 @@ impl UserDto {
             name: user.name.clone(),
             roles: user.roles.iter().map(|r| r.as_str().to_string()).collect(),
             unit: user.unit_id.map(|u| u.0),
-            unit_name: user
-                .unit_id
-                .and_then(|u| reference.unit(u))
-                .map(|u| u.name.clone()),
-            grids: user
-                .grids
-                .iter()
-                .filter_map(|g| reference.grid(*g))
-                .map(|g| g.code.clone())
-                .collect(),
+            unit_name: user.unit_id.and_then(|u| reference.unit(u)).map(|u| u.name.clone()),
+            grids: user.grids.iter().filter_map(|g| reference.grid(*g)).map(|g| g.code.clone()).collect(),
         }
     }
 
@@ -81,10 +70,7 @@ pub struct LoginResponse {
 /// Logs in: a bearer token for `Authorization: Bearer <token>`.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
     responses((status = 200, body = LoginResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn login(
-    State(state): State<AppState>,
-    ApiJson(body): ApiJson<LoginRequest>,
-) -> Result<Json<LoginResponse>> {
+pub async fn login(State(state): State<AppState>, ApiJson(body): ApiJson<LoginRequest>) -> Result<Json<LoginResponse>> {
     let login = state.app.login(&body.username, &body.password).await?;
     let offset = state.app.reference().calendar.offset();
     Ok(Json(LoginResponse {

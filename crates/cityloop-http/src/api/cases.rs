@@ -71,16 +71,9 @@ impl From<CreateCaseRequest> for NewCase {
             title: r.title,
             description: r.description,
             category: r.category,
-            location: r.location.map(|l| NewLocation {
-                lat: l.lat,
-                lon: l.lon,
-                address: l.address,
-            }),
+            location: r.location.map(|l| NewLocation { lat: l.lat, lon: l.lon, address: l.address }),
             grid: r.grid,
-            contact: r.contact.map(|c| NewContact {
-                name: c.name,
-                phone: c.phone,
-            }),
+            contact: r.contact.map(|c| NewContact { name: c.name, phone: c.phone }),
             confidential: r.confidential,
             urgency: r.urgency,
         }
@@ -148,8 +141,7 @@ pub struct MoveRequest {
 
 impl From<MoveRequest> for MoveInput {
     fn from(r: MoveRequest) -> Self {
-        let units =
-            |v: Option<Vec<UnitRefIn>>| v.map(|v| v.into_iter().map(UnitRef::from).collect());
+        let units = |v: Option<Vec<UnitRefIn>>| v.map(|v| v.into_iter().map(UnitRef::from).collect());
         MoveInput {
             note: r.note,
             version: r.version,
@@ -250,33 +242,28 @@ pub async fn create(
 ) -> Result<impl IntoResponse> {
     let key = match headers.get("idempotency-key") {
         Some(v) => Some(
-            v.to_str()
-                .map_err(|_| crate::error::ApiError::malformed("Idempotency-Key must be ASCII"))?
-                .to_string(),
+            v.to_str().map_err(|_| crate::error::ApiError::malformed("Idempotency-Key must be ASCII"))?.to_string(),
         ),
         None => None,
     };
-    let created = state
-        .app
-        .create_case(&who, body.into(), key.as_deref())
-        .await?;
+    let created = state.app.create_case(&who, body.into(), key.as_deref()).await?;
     if !created.replayed {
         state.metrics.cases_created.fetch_add(1, Ordering::Relaxed);
     }
-    let view = state
-        .app
-        .case_view(&who, &CaseRef::Id(created.case.id.0))
-        .await?;
+    let view = state.app.case_view(&who, &CaseRef::Id(created.case.id.0)).await?;
     let reference = state.app.reference();
     let mut dto = serde_json::to_value(CaseDto::full(&reference, view)).unwrap_or_default();
     if let Some(obj) = dto.as_object_mut() {
-        obj.insert("dispatch_preview".into(), serde_json::json!({
-            "unit": created.preview.unit.map(|u| u.0),
-            "unit_name": created.preview.unit.and_then(|u| reference.unit(u)).map(|u| u.name.clone()),
-            "assisting_units": created.preview.assisting_units.iter().map(|u| u.0).collect::<Vec<_>>(),
-            "limit": created.preview.limit.describe_zh(),
-            "deadline": created.preview.deadline.with_timezone(&reference.calendar.offset()),
-        }));
+        obj.insert(
+            "dispatch_preview".into(),
+            serde_json::json!({
+                "unit": created.preview.unit.map(|u| u.0),
+                "unit_name": created.preview.unit.and_then(|u| reference.unit(u)).map(|u| u.name.clone()),
+                "assisting_units": created.preview.assisting_units.iter().map(|u| u.0).collect::<Vec<_>>(),
+                "limit": created.preview.limit.describe_zh(),
+                "deadline": created.preview.deadline.with_timezone(&reference.calendar.offset()),
+            }),
+        );
     }
     let mut response = (StatusCode::CREATED, Json(dto)).into_response();
     if created.replayed {
@@ -299,11 +286,7 @@ pub async fn list(
     let page = state.app.list_cases(&who, &params.into()).await?;
     let reference = state.app.reference();
     Ok(Json(CaseListDto {
-        items: page
-            .items
-            .into_iter()
-            .map(|s| CaseDto::summary(&reference, s))
-            .collect(),
+        items: page.items.into_iter().map(|s| CaseDto::summary(&reference, s)).collect(),
         total: page.total,
         page: page.page,
         page_size: page.page_size,
@@ -316,11 +299,7 @@ pub async fn list(
     params(("id" = String, Path, description = "case id or number")),
     responses((status = 200, body = CaseDto), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
-pub async fn show(
-    State(state): State<AppState>,
-    Auth(who): Auth,
-    Path(id): Path<String>,
-) -> Result<Json<CaseDto>> {
+pub async fn show(State(state): State<AppState>, Auth(who): Auth, Path(id): Path<String>) -> Result<Json<CaseDto>> {
     let view = state.app.case_view(&who, &CaseRef::Number(id)).await?;
     Ok(Json(CaseDto::full(&state.app.reference(), view)))
 }
@@ -347,10 +326,7 @@ pub async fn make_move(
         crate::extract::require_json_content_type(&headers)?;
         crate::extract::parse_json(&body)?
     };
-    let view = state
-        .app
-        .perform_move(&who, &id, &kind, input.into())
-        .await?;
+    let view = state.app.perform_move(&who, &id, &kind, input.into()).await?;
     state.metrics.moves.fetch_add(1, Ordering::Relaxed);
     Ok(Json(CaseDto::full(&state.app.reference(), view)))
 }

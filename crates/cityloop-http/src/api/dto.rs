@@ -170,12 +170,7 @@ pub struct CaseDto {
 }
 
 impl CaseDto {
-    fn base(
-        reference: &Reference,
-        c: &Case,
-        contact: Option<cityloop_domain::Contact>,
-        overdue: bool,
-    ) -> Self {
+    fn base(reference: &Reference, c: &Case, contact: Option<cityloop_domain::Contact>, overdue: bool) -> Self {
         let category = c.category_id.and_then(|id| reference.category(id));
         let unit = c.unit_id.and_then(|id| reference.unit(id));
         let division = c.division_id.and_then(|id| reference.division(id));
@@ -192,15 +187,8 @@ impl CaseDto {
             category: category.map(|x| x.code.clone()),
             category_name: category.map(|x| x.name.clone()),
             urgency: c.urgency.as_str().into(),
-            location: c.location.as_ref().map(|l| LocationDto {
-                lat: l.lat,
-                lon: l.lon,
-                address: l.address.clone(),
-            }),
-            grid: c
-                .grid_id
-                .and_then(|g| reference.grid(g))
-                .map(|g| g.code.clone()),
+            location: c.location.as_ref().map(|l| LocationDto { lat: l.lat, lon: l.lon, address: l.address.clone() }),
+            grid: c.grid_id.and_then(|g| reference.grid(g)).map(|g| g.code.clone()),
             division: division.map(|d| d.code.clone()),
             division_name: division.map(|d| d.name.clone()),
             unit: c.unit_id.map(|u| u.0),
@@ -208,10 +196,7 @@ impl CaseDto {
             unit_name: unit.map(|u| u.name.clone()),
             assisting_units: c.assisting_units.iter().map(|u| u.0).collect(),
             first_unit: c.first_unit_id.map(|u| u.0),
-            contact: contact.map(|x| ContactDto {
-                name: x.name,
-                phone: x.phone,
-            }),
+            contact: contact.map(|x| ContactDto { name: x.name, phone: x.phone }),
             confidential: c.confidential,
             deadline: opt_local(reference, c.deadline),
             overdue,
@@ -220,12 +205,9 @@ impl CaseDto {
             suspensions: c.suspensions,
             suspended_until: opt_local(reference, c.suspended_until),
             pending: c.pending.as_ref().map(|p| match p {
-                PendingRequest::Extension { amount, reason } => PendingDto {
-                    kind: "extension".into(),
-                    reason: reason.clone(),
-                    amount: Some(*amount),
-                    until: None,
-                },
+                PendingRequest::Extension { amount, reason } => {
+                    PendingDto { kind: "extension".into(), reason: reason.clone(), amount: Some(*amount), until: None }
+                }
                 PendingRequest::Suspension { until, reason } => PendingDto {
                     kind: "suspension".into(),
                     reason: reason.clone(),
@@ -262,18 +244,8 @@ impl CaseDto {
     /// A case with its history and the caller's moves.
     pub fn full(reference: &Reference, v: CaseView) -> Self {
         let mut dto = Self::base(reference, &v.case, v.contact, v.overdue);
-        dto.flow = Some(
-            v.flow
-                .iter()
-                .map(|(id, f)| FlowDto::new(reference, *id, f))
-                .collect(),
-        );
-        dto.allowed_moves = Some(
-            v.allowed_moves
-                .iter()
-                .map(|m| m.as_str().to_string())
-                .collect(),
-        );
+        dto.flow = Some(v.flow.iter().map(|(id, f)| FlowDto::new(reference, *id, f)).collect());
+        dto.allowed_moves = Some(v.allowed_moves.iter().map(|m| m.as_str().to_string()).collect());
         dto.whistles = Some(
             v.whistles
                 .iter()

@@ -13,8 +13,5 @@ use crate::state::AppState;
 
 /// Every `/api/v1` route except uploads, which the caller mounts with their own body limit.
 pub fn router() -> Router<AppState> {
-    Router::new()
-        .merge(auth::router())
-        .merge(cases::router())
-        .merge(reference::router())
+    Router::new().merge(auth::router()).merge(cases::router()).merge(reference::router())
 }

@@ -60,10 +60,7 @@ pub async fn units(State(state): State<AppState>, Auth(_): Auth) -> Json<Vec<Uni
                 name: u.name.clone(),
                 kind: u.kind.as_str().into(),
                 parent: u.parent_id.map(|p| p.0),
-                division: u
-                    .division_id
-                    .and_then(|d| r.division(d))
-                    .map(|d| d.code.clone()),
+                division: u.division_id.and_then(|d| r.division(d)).map(|d| d.code.clone()),
             })
             .collect(),
     )
@@ -105,10 +102,7 @@ pub async fn categories(State(state): State<AppState>, Auth(_): Auth) -> Json<Ve
                 id: c.id.0,
                 code: c.code.clone(),
                 name: c.name.clone(),
-                parent: c
-                    .parent_id
-                    .and_then(|p| r.category(p))
-                    .map(|p| p.code.clone()),
+                parent: c.parent_id.and_then(|p| r.category(p)).map(|p| p.code.clone()),
                 leaf: r.is_leaf(c.id),
                 standard: r.standard(c.id).map(|s| StandardDto {
                     limit_amount: s.limit.amount,
@@ -146,10 +140,7 @@ pub async fn divisions(State(state): State<AppState>, Auth(_): Auth) -> Json<Vec
                 code: d.code.clone(),
                 name: d.name.clone(),
                 level: d.level.as_str().into(),
-                parent: d
-                    .parent_id
-                    .and_then(|p| r.division(p))
-                    .map(|p| p.code.clone()),
+                parent: d.parent_id.and_then(|p| r.division(p)).map(|p| p.code.clone()),
             })
             .collect(),
     )
@@ -195,11 +186,7 @@ pub async fn grids(
     ApiQuery(p): ApiQuery<GridParams>,
 ) -> Result<Json<Vec<GridDto>>> {
     let r = state.app.reference();
-    let shapes = if p.geometry.unwrap_or(false) {
-        Some(state.app.store.list_grids().await?)
-    } else {
-        None
-    };
+    let shapes = if p.geometry.unwrap_or(false) { Some(state.app.store.list_grids().await?) } else { None };
     Ok(Json(
         r.grids
             .iter()
@@ -211,10 +198,7 @@ pub async fn grids(
                     name: g.name.clone(),
                     community: community.map(|d| d.code.clone()),
                     community_name: community.map(|d| d.name.clone()),
-                    centroid: LatLon {
-                        lat: g.centroid_lat,
-                        lon: g.centroid_lon,
-                    },
+                    centroid: LatLon { lat: g.centroid_lat, lon: g.centroid_lon },
                     geometry: shapes
                         .as_ref()
                         .and_then(|s| s.iter().find(|row| row.id == g.id))
@@ -238,20 +222,11 @@ pub struct RuleDto {
     pub assisting_units: Vec<i64>,
 }
 
-fn rule_dto(
-    r: &cityloop_app::Reference,
-    rule: &cityloop_domain::catalogue::CatalogueRule,
-) -> RuleDto {
+fn rule_dto(r: &cityloop_app::Reference, rule: &cityloop_domain::catalogue::CatalogueRule) -> RuleDto {
     RuleDto {
         id: rule.id,
-        category: r
-            .category(rule.category_id)
-            .map(|c| c.code.clone())
-            .unwrap_or_default(),
-        division: rule
-            .division_id
-            .and_then(|d| r.division(d))
-            .map(|d| d.code.clone()),
+        category: r.category(rule.category_id).map(|c| c.code.clone()).unwrap_or_default(),
+        division: rule.division_id.and_then(|d| r.division(d)).map(|d| d.code.clone()),
         lead_unit: rule.lead_unit.0,
         lead_unit_name: r.unit(rule.lead_unit).map(|u| u.name.clone()),
         assisting_units: rule.assisting_units.iter().map(|u| u.0).collect(),
@@ -262,16 +237,7 @@ fn rule_dto(
 #[utoipa::path(get, path = "/api/v1/catalogue", tag = "reference", responses((status = 200, body = [RuleDto]), (status = 401, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn catalogue(State(state): State<AppState>, Auth(_): Auth) -> Result<Json<Vec<RuleDto>>> {
     let r = state.app.reference();
-    Ok(Json(
-        state
-            .app
-            .store
-            .list_catalogue()
-            .await?
-            .iter()
-            .map(|rule| rule_dto(&r, rule))
-            .collect(),
-    ))
+    Ok(Json(state.app.store.list_catalogue().await?.iter().map(|rule| rule_dto(&r, rule)).collect()))
 }
 
 /// A catalogue rule to add (replaces the rule for the same category and division).
@@ -300,38 +266,24 @@ pub async fn put_rule(
                 category: body.category,
                 division: body.division,
                 lead_unit: body.lead_unit.into(),
-                assisting_units: body
-                    .assisting_units
-                    .map(|v| v.into_iter().map(UnitRef::from).collect()),
+                assisting_units: body.assisting_units.map(|v| v.into_iter().map(UnitRef::from).collect()),
             },
         )
         .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(rule_dto(&state.app.reference(), &rule)),
-    ))
+    Ok((StatusCode::CREATED, Json(rule_dto(&state.app.reference(), &rule))))
 }
 
 /// Removes a catalogue rule (admins).
 #[utoipa::path(delete, path = "/api/v1/catalogue/{id}", tag = "admin", params(("id" = i64, Path)),
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
-pub async fn delete_rule(
-    State(state): State<AppState>,
-    Auth(who): Auth,
-    Path(id): Path<i64>,
-) -> Result<StatusCode> {
+pub async fn delete_rule(State(state): State<AppState>, Auth(who): Auth, Path(id): Path<i64>) -> Result<StatusCode> {
     if !who.has(Role::Admin) {
         return Err(AppError::Forbidden("administrators only".into()).into());
     }
-    state
-        .app
-        .store
-        .delete_catalogue_rule(id)
-        .await
-        .map_err(|e| match e {
-            cityloop_store::StoreError::NotFound => AppError::NotFound("catalogue rule".into()),
-            other => other.into(),
-        })?;
+    state.app.store.delete_catalogue_rule(id).await.map_err(|e| match e {
+        cityloop_store::StoreError::NotFound => AppError::NotFound("catalogue rule".into()),
+        other => other.into(),
+    })?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -370,15 +322,9 @@ pub async fn calendar(State(state): State<AppState>, Auth(_): Auth) -> Result<Js
             .calendar
             .periods
             .iter()
-            .map(|p| PeriodDto {
-                start: p.start.format("%H:%M").to_string(),
-                end: p.end.format("%H:%M").to_string(),
-            })
+            .map(|p| PeriodDto { start: p.start.format("%H:%M").to_string(), end: p.end.format("%H:%M").to_string() })
             .collect(),
-        days: days
-            .into_iter()
-            .map(|(day, kind, note)| DayDto { day, kind, note })
-            .collect(),
+        days: days.into_iter().map(|(day, kind, note)| DayDto { day, kind, note }).collect(),
     }))
 }
 
@@ -401,17 +347,7 @@ pub async fn set_day(
     Auth(who): Auth,
     ApiJson(body): ApiJson<DayRequest>,
 ) -> Result<StatusCode> {
-    state
-        .app
-        .set_calendar_day(
-            &who,
-            CalendarDay {
-                day: body.day,
-                kind: body.kind,
-                note: body.note,
-            },
-        )
-        .await?;
+    state.app.set_calendar_day(&who, CalendarDay { day: body.day, kind: body.kind, note: body.note }).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -422,9 +358,7 @@ pub async fn users(State(state): State<AppState>, Auth(who): Auth) -> Result<Jso
         return Err(AppError::Forbidden("administrators only".into()).into());
     }
     let users = state.app.store.list_users().await?;
-    Ok(Json(
-        users.iter().map(|u| UserDto::new(&state, u)).collect(),
-    ))
+    Ok(Json(users.iter().map(|u| UserDto::new(&state, u)).collect()))
 }
 
 /// A new user.
@@ -502,17 +436,9 @@ pub async fn notices(
     if !city_wide && who.unit_subtree.is_empty() {
         return Ok(Json(vec![]));
     }
-    let units = if city_wide {
-        None
-    } else {
-        Some(who.unit_subtree.as_slice())
-    };
+    let units = if city_wide { None } else { Some(who.unit_subtree.as_slice()) };
     let limit = p.limit.unwrap_or(100).clamp(1, 1000);
-    let rows = state
-        .app
-        .store
-        .notices(p.case.map(cityloop_domain::CaseId), units, limit)
-        .await?;
+    let rows = state.app.store.notices(p.case.map(cityloop_domain::CaseId), units, limit).await?;
     let offset = state.app.reference().calendar.offset();
     Ok(Json(
         rows.into_iter()
@@ -562,33 +488,26 @@ pub async fn dispatch_preview(
     ApiQuery(p): ApiQuery<PreviewParams>,
 ) -> Result<Json<PreviewDto>> {
     let r = state.app.reference();
-    let category = r.category_by_code(&p.category).ok_or_else(|| {
-        AppError::invalid("category", format!("unknown category `{}`", p.category))
-    })?;
+    let category = r
+        .category_by_code(&p.category)
+        .ok_or_else(|| AppError::invalid("category", format!("unknown category `{}`", p.category)))?;
     let grid = match (&p.grid, p.lat, p.lon) {
-        (Some(code), _, _) => Some(
-            r.grid_by_code(code)
-                .ok_or_else(|| AppError::invalid("grid", format!("unknown grid `{code}`")))?,
-        ),
+        (Some(code), _, _) => {
+            Some(r.grid_by_code(code).ok_or_else(|| AppError::invalid("grid", format!("unknown grid `{code}`")))?)
+        }
         (None, Some(lat), Some(lon)) => {
             cityloop_app::intake::check_coordinates(lat, lon)?;
             r.locate(lat, lon)
         }
         _ => None,
     };
-    let preview = state
-        .app
-        .dispatch_preview(Some(category.id), grid.and_then(|g| g.division_id))
-        .await?;
+    let preview = state.app.dispatch_preview(Some(category.id), grid.and_then(|g| g.division_id)).await?;
     Ok(Json(PreviewDto {
         unit: preview.unit.map(|u| u.0),
         unit_name: preview.unit.and_then(|u| r.unit(u)).map(|u| u.name.clone()),
         assisting_units: preview.assisting_units.iter().map(|u| u.0).collect(),
         grid: grid.map(|g| g.code.clone()),
         limit: preview.limit.describe_zh(),
-        deadline: preview
-            .deadline
-            .with_timezone(&r.calendar.offset())
-            .to_rfc3339(),
+        deadline: preview.deadline.with_timezone(&r.calendar.offset()).to_rfc3339(),
     }))
 }

@@ -1,0 +1,318 @@
+//! The storage contract: every test runs on SQLite and, when `CITYLOOP_TEST_PG_URL` is set, on
+//! PostgreSQL, each on a fresh database.
+
+use std::future::Future;
+
+use chrono::{Duration, NaiveDate, TimeZone, Utc};
+use cityloop_domain::catalogue::CatalogueRule;
+use cityloop_domain::enums::DivisionLevel;
+use cityloop_domain::workflow::{apply, report_entry, Actor, Move, MoveContext, Relation};
+use cityloop_domain::{
+    Case, CaseId, CaseStandard, CategoryId, Channel, RequestType, Role, State, TimeLimit, TimingMode, UnitId, UnitKind,
+    Urgency, UserId, WorkCalendar,
+};
+use cityloop_store::testing::{engines, fresh, TestDb};
+use cityloop_store::{BulkCase, CaseFilter, CaseScope, MoveWrite, StoreError};
+
+/// Runs a test body on every configured engine.
+async fn on_every_engine<F, Fut>(test: F)
+where
+    F: Fn(TestDb) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    for backend in engines() {
+        test(fresh(backend).await).await;
+    }
+}
+
+fn t0() -> chrono::DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 23, 1, 0, 0).unwrap()
+}
+
+fn day() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 11, 23).unwrap()
+}
+
+fn operator() -> Actor {
+    // Holds every role, so that the storage tests can drive any move.
+    Actor { user_id: Some(UserId(1)), name: "受理员".into(), roles: Role::ALL.to_vec(), unit_id: None }
+}
+
+fn new_case(title: &str) -> Case {
+    let mut c =
+        Case::reported(Channel::Hotline, RequestType::Complaint, title.into(), "描述".into(), Urgency::Normal, t0());
+    c.category_id = Some(CategoryId(1));
+    c
+}
+
+async fn seed(db: &TestDb) -> (UnitId, UnitId) {
+    let s = &db.store;
+    let city = s.insert_division("990100", "云湖市", DivisionLevel::City, None).await.unwrap();
+    s.upsert_category("06010", "暴露垃圾", None, None).await.unwrap();
+    let a = s.insert_unit("u-a", "城管局", UnitKind::Department, None, Some(city)).await.unwrap();
+    let b = s.insert_unit("u-b", "街道办", UnitKind::StreetOffice, None, Some(city)).await.unwrap();
+    (a, b)
+}
+
+async fn create(db: &TestDb, title: &str) -> Case {
+    let case = new_case(title);
+    let flow = report_entry(&case, &operator(), Some(Role::Operator));
+    db.store.create_case(&case, &flow, day(), None).await.unwrap().case
+}
+
+fn step(case: &Case, mv: Move, at: chrono::DateTime<Utc>) -> cityloop_domain::Outcome {
+    let cal = WorkCalendar::default();
+    let standard = CaseStandard {
+        limit: TimeLimit::new(4, TimingMode::WorkingHours),
+        urgency: Urgency::Normal,
+        filing_condition: String::new(),
+        closing_condition: String::new(),
+    };
+    let ctx = MoveContext { now: at, calendar: &cal, standard: Some(&standard), master: None, whistle_report_hours: 1 };
+    apply(case, &mv, &operator(), &Relation::all(), &ctx).unwrap()
+}
+
+#[tokio::test]
+async fn migrations_run_twice_without_harm() {
+    on_every_engine(|db| async move {
+        db.store.migrate().await.unwrap();
+        db.store.migrate().await.unwrap();
+        assert_eq!(db.store.count_cases().await.unwrap(), 0);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn case_numbers_are_unique_and_sequential_per_day() {
+    on_every_engine(|db| async move {
+        seed(&db).await;
+        let a = create(&db, "一").await;
+        let b = create(&db, "二").await;
+        assert_eq!(a.number, "20261123-000001");
+        assert_eq!(b.number, "20261123-000002");
+        let stored = db.store.get_case(b.id).await.unwrap();
+        assert_eq!(stored, b, "what was stored is what is read back");
+        assert_eq!(db.store.case_by_number("20261123-000001").await.unwrap().id, a.id);
+        let flows = db.store.flows(a.id).await.unwrap();
+        assert_eq!(flows.len(), 1);
+        assert_eq!(flows[0].1.to, State::Reported);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_idempotency_key_returns_the_first_case() {
+    on_every_engine(|db| async move {
+        seed(&db).await;
+        let case = new_case("重复提交");
+        let flow = report_entry(&case, &operator(), Some(Role::Operator));
+        let first = db.store.create_case(&case, &flow, day(), Some((1, "key-1"))).await.unwrap();
+        let again = db.store.create_case(&case, &flow, day(), Some((1, "key-1"))).await.unwrap();
+        let other_user = db.store.create_case(&case, &flow, day(), Some((2, "key-1"))).await.unwrap();
+        assert!(!first.replayed && again.replayed && !other_user.replayed);
+        assert_eq!(first.case.id, again.case.id);
+        assert_ne!(first.case.id, other_user.case.id);
+        assert_eq!(db.store.count_cases().await.unwrap(), 2);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_move_on_a_stale_version_writes_nothing() {
+    on_every_engine(|db| async move {
+        let (unit, _) = seed(&db).await;
+        let case = create(&db, "过期版本").await;
+        let filed = step(&case, Move::File { category: None }, t0());
+        db.store.commit_move(MoveWrite { expected_version: case.version, outcome: &filed }).await.unwrap();
+        // The same move again, based on the old version.
+        let again = step(&case, Move::Void { reason: "x".into() }, t0());
+        let err =
+            db.store.commit_move(MoveWrite { expected_version: case.version, outcome: &again }).await.unwrap_err();
+        assert!(matches!(err, StoreError::StaleVersion));
+        let stored = db.store.get_case(case.id).await.unwrap();
+        assert_eq!((stored.state, stored.version), (State::Registered, 2));
+        assert_eq!(db.store.flows(case.id).await.unwrap().len(), 2, "no flow record for the refused move");
+        let dispatched = step(&stored, Move::Dispatch { unit, assisting: vec![] }, t0());
+        db.store.commit_move(MoveWrite { expected_version: stored.version, outcome: &dispatched }).await.unwrap();
+        assert_eq!(db.store.get_case(case.id).await.unwrap().unit_id, Some(unit));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn of_two_concurrent_moves_on_one_case_exactly_one_wins() {
+    on_every_engine(|db| async move {
+        seed(&db).await;
+        for round in 0..5 {
+            let case = create(&db, &format!("并发{round}")).await;
+            let a = step(&case, Move::File { category: None }, t0());
+            let b = step(&case, Move::Void { reason: "无效".into() }, t0());
+            let (ra, rb) = tokio::join!(
+                db.store.commit_move(MoveWrite { expected_version: case.version, outcome: &a }),
+                db.store.commit_move(MoveWrite { expected_version: case.version, outcome: &b }),
+            );
+            assert!(ra.is_ok() ^ rb.is_ok(), "exactly one wins: {ra:?} {rb:?}");
+            let stored = db.store.get_case(case.id).await.unwrap();
+            let winner = if ra.is_ok() { &a } else { &b };
+            assert_eq!(stored.state, winner.case.state);
+            assert_eq!(db.store.flows(case.id).await.unwrap().len(), 2);
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn lists_filter_by_scope_state_overdue_text_and_page() {
+    on_every_engine(|db| async move {
+        let (a, b) = seed(&db).await;
+        let mut ids = Vec::new();
+        for i in 0..6 {
+            let case = create(&db, &format!("路灯{i}")).await;
+            let filed = step(&case, Move::File { category: None }, t0());
+            db.store.commit_move(MoveWrite { expected_version: 1, outcome: &filed }).await.unwrap();
+            let unit = if i % 2 == 0 { a } else { b };
+            let assisting = if i == 1 { vec![a] } else { vec![] };
+            let d = step(&filed.case, Move::Dispatch { unit, assisting }, t0());
+            db.store.commit_move(MoveWrite { expected_version: 2, outcome: &d }).await.unwrap();
+            ids.push(case.id);
+        }
+        let late = t0() + Duration::days(30);
+        let mut f = CaseFilter::new(CaseScope::everything(), late);
+        assert_eq!(db.store.list_cases(&f).await.unwrap().total, 6);
+        f.scope = CaseScope { units: vec![a], ..CaseScope::default() };
+        assert_eq!(db.store.list_cases(&f).await.unwrap().total, 4, "three led by a, one assisted by a");
+        f.units = Some(vec![a]);
+        assert_eq!(db.store.list_cases(&f).await.unwrap().total, 3);
+        let mut f = CaseFilter::new(CaseScope::everything(), late);
+        f.overdue = Some(true);
+        assert_eq!(db.store.list_cases(&f).await.unwrap().total, 6);
+        f.now = t0();
+        assert_eq!(db.store.list_cases(&f).await.unwrap().total, 0);
+        let mut f = CaseFilter::new(CaseScope::everything(), t0());
+        f.text = Some("路灯3".into());
+        let found = db.store.list_cases(&f).await.unwrap();
+        assert_eq!((found.total, found.items[0].id), (1, ids[3]));
+        let mut f = CaseFilter::new(CaseScope::everything(), t0());
+        f.states = vec![State::PendingSign];
+        f.limit = 4;
+        f.offset = 4;
+        let page = db.store.list_cases(&f).await.unwrap();
+        assert_eq!((page.total, page.items.len()), (6, 2));
+        assert_eq!(page.items[1].id, ids[0], "newest first, so the oldest is last");
+        let nobody = CaseFilter::new(CaseScope::default(), t0());
+        assert_eq!(db.store.list_cases(&nobody).await.unwrap().total, 0);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn closing_a_master_closes_its_merged_cases_with_a_flow_record() {
+    on_every_engine(|db| async move {
+        let (unit, _) = seed(&db).await;
+        let master = create(&db, "主案件").await;
+        let child = create(&db, "重复案件").await;
+        let cal = WorkCalendar::default();
+        let ctx =
+            MoveContext { now: t0(), calendar: &cal, standard: None, master: Some(&master), whistle_report_hours: 1 };
+        let merged = apply(&child, &Move::Merge { into: master.id }, &operator(), &Relation::all(), &ctx).unwrap();
+        db.store.commit_move(MoveWrite { expected_version: 1, outcome: &merged }).await.unwrap();
+        let mut m = master.clone();
+        for mv in [
+            Move::File { category: None },
+            Move::Dispatch { unit, assisting: vec![] },
+            Move::Sign,
+            Move::Submit { result: "已处理".into() },
+            Move::Check { passed: true },
+            Move::Close,
+        ] {
+            let out = step(&m, mv, t0());
+            db.store.commit_move(MoveWrite { expected_version: m.version, outcome: &out }).await.unwrap();
+            m = out.case;
+        }
+        let child = db.store.get_case(child.id).await.unwrap();
+        assert_eq!((child.state, child.master_id), (State::Closed, Some(master.id)));
+        let last = db.store.flows(child.id).await.unwrap().pop().unwrap().1;
+        assert_eq!(last.kind.as_str(), "close-with-master");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn whistles_and_notices_are_recorded_with_the_move() {
+    on_every_engine(|db| async move {
+        let (a, b) = seed(&db).await;
+        let case = create(&db, "吹哨").await;
+        let filed = step(&case, Move::File { category: None }, t0());
+        db.store.commit_move(MoveWrite { expected_version: 1, outcome: &filed }).await.unwrap();
+        let whistle = step(&filed.case, Move::Whistle { units: vec![a, b] }, t0());
+        db.store.commit_move(MoveWrite { expected_version: 2, outcome: &whistle }).await.unwrap();
+        let ws = db.store.whistles(case.id).await.unwrap();
+        assert_eq!(ws.len(), 2);
+        assert_eq!(ws[0].report_by, t0() + Duration::hours(1));
+        let handler =
+            Actor { user_id: Some(UserId(9)), name: "处置员".into(), roles: vec![Role::Handler], unit_id: Some(b) };
+        let cal = WorkCalendar::default();
+        let ctx = MoveContext { now: t0(), calendar: &cal, standard: None, master: None, whistle_report_hours: 1 };
+        let report = apply(&whistle.case, &Move::ReportIn, &handler, &Relation::all(), &ctx).unwrap();
+        db.store.commit_move(MoveWrite { expected_version: 3, outcome: &report }).await.unwrap();
+        let ws = db.store.whistles(case.id).await.unwrap();
+        assert!(ws.iter().find(|w| w.unit_id == b).unwrap().reported_at.is_some());
+        assert!(ws.iter().find(|w| w.unit_id == a).unwrap().reported_at.is_none());
+        let supervise = step(&report.case, Move::Supervise { level: 2 }, t0());
+        db.store.commit_move(MoveWrite { expected_version: 4, outcome: &supervise }).await.unwrap();
+        let notices = db.store.notices(Some(case.id), None, 10).await.unwrap();
+        assert_eq!((notices.len(), notices[0].level, notices[0].overdue), (1, 2, false));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn reference_data_round_trips_and_catalogue_rules_replace_each_other() {
+    on_every_engine(|db| async move {
+        let (a, b) = seed(&db).await;
+        let s = &db.store;
+        let cat = s.list_categories().await.unwrap()[0].id;
+        let rule = CatalogueRule { id: 0, category_id: cat, division_id: None, lead_unit: a, assisting_units: vec![b] };
+        s.put_catalogue_rule(&rule).await.unwrap();
+        s.put_catalogue_rule(&CatalogueRule { lead_unit: b, assisting_units: vec![], ..rule.clone() }).await.unwrap();
+        let rules = s.list_catalogue().await.unwrap();
+        assert_eq!(rules.len(), 1);
+        assert_eq!(rules[0].lead_unit, b);
+        assert!(matches!(s.delete_catalogue_rule(9999).await, Err(StoreError::NotFound)));
+        let holiday = NaiveDate::from_ymd_opt(2026, 10, 1).unwrap();
+        s.set_calendar_day(holiday, Some("holiday"), "国庆").await.unwrap();
+        let cal = s.load_calendar().await.unwrap();
+        assert!(!cal.is_working_day(holiday));
+        s.set_calendar_day(holiday, None, "").await.unwrap();
+        assert!(s.load_calendar().await.unwrap().holidays.is_empty());
+        let dup = s.insert_unit("u-a", "重复", UnitKind::Department, None, None).await;
+        assert!(matches!(dup, Err(StoreError::Duplicate(_))));
+        let user = s.insert_user("alice", "Alice", "hash", &[Role::Handler], Some(a), &[], t0()).await.unwrap();
+        let loaded = s.user_by_username("alice").await.unwrap().unwrap();
+        assert_eq!((loaded.id, loaded.roles.clone(), loaded.unit_id), (user, vec![Role::Handler], Some(a)));
+        s.insert_token("h1", user, t0(), t0() + Duration::hours(1)).await.unwrap();
+        assert!(s.revoke_token("h1", t0()).await.unwrap());
+        assert!(s.token("h1").await.unwrap().unwrap().revoked);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn numbering_continues_after_a_bulk_load() {
+    on_every_engine(|db| async move {
+        seed(&db).await;
+        let mut items = Vec::new();
+        for i in 1..=3 {
+            let mut c = new_case("历史");
+            c.number = format!("20261123-{i:06}");
+            let flow = report_entry(&c, &operator(), Some(Role::Operator));
+            items.push(BulkCase { case: c, flows: vec![flow], effects: vec![] });
+        }
+        let ids = db.store.bulk_insert_cases(&items).await.unwrap();
+        assert_eq!(ids, vec![CaseId(1), CaseId(2), CaseId(3)]);
+        let next = create(&db, "新案件").await;
+        assert_eq!((next.id, next.number.as_str()), (CaseId(4), "20261123-000004"));
+        assert_eq!(db.store.flows(CaseId(2)).await.unwrap().len(), 1);
+    })
+    .await;
+}
