@@ -1,0 +1,263 @@
+//! Every kind of bad input gets a clear error with the right status, and changes nothing.
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::on_every_engine;
+
+fn complaint() -> serde_json::Value {
+    json!({"channel": "hotline", "request_type": "complaint", "title": "噪音", "description": "楼下商铺音响太吵"})
+}
+
+#[tokio::test]
+async fn requests_without_valid_credentials_are_refused_with_401() {
+    on_every_engine(|t| async move {
+        assert_eq!(t.get(None, "/api/v1/cases").await.status, StatusCode::UNAUTHORIZED);
+        let bad = t.get(Some("not-a-token"), "/api/v1/cases").await;
+        assert_eq!((bad.status, bad.error_code()), (StatusCode::UNAUTHORIZED, "unauthorized"));
+        let wrong =
+            t.post(None, "/api/v1/auth/login", json!({"username": "operator", "password": "wrong-password"})).await;
+        assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+        let nobody =
+            t.post(None, "/api/v1/auth/login", json!({"username": "nobody", "password": "cityloop-demo"})).await;
+        assert_eq!(nobody.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(wrong.body["error"]["message"], nobody.body["error"]["message"], "no hint which was wrong");
+
+        // Logging out revokes the token.
+        let token = t.login("operator").await;
+        assert_eq!(t.get(Some(&token), "/api/v1/auth/me").await.ok()["username"], "operator");
+        let out = t.client.post(t.url("/api/v1/auth/logout")).bearer_auth(&token).send().await.unwrap();
+        assert_eq!(out.status(), StatusCode::NO_CONTENT);
+        assert_eq!(t.get(Some(&token), "/api/v1/cases").await.status, StatusCode::UNAUTHORIZED);
+
+        // Tokens expire.
+        let token = t.login("operator").await;
+        t.clock.advance(chrono::Duration::hours(13));
+        let expired = t.get(Some(&token), "/api/v1/cases").await;
+        assert_eq!(expired.status, StatusCode::UNAUTHORIZED);
+        assert!(expired.body["error"]["message"].as_str().unwrap().contains("expired"));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn malformed_bodies_get_400_and_invalid_values_get_422_naming_the_field() {
+    on_every_engine(|t| async move {
+        let operator = t.login("operator").await;
+        let raw = |body: &'static str, content_type: &'static str| {
+            t.client.post(t.url("/api/v1/cases")).bearer_auth(&operator).header("content-type", content_type).body(body).send()
+        };
+        let not_json = raw("{title:", "application/json").await.unwrap();
+        assert_eq!(not_json.status(), StatusCode::BAD_REQUEST);
+        let body: serde_json::Value = not_json.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "malformed");
+        assert_eq!(raw("{}", "text/plain").await.unwrap().status(), StatusCode::BAD_REQUEST);
+        assert_eq!(raw("", "application/json").await.unwrap().status(), StatusCode::BAD_REQUEST);
+
+        let cases: &[(serde_json::Value, &str)] = &[
+            (json!({"channel": "fax", "request_type": "complaint", "title": "x", "description": "y"}), "channel"),
+            (json!({"channel": "web", "request_type": "rant", "title": "x", "description": "y"}), "request_type"),
+            (json!({"channel": "web", "request_type": "complaint", "title": " ", "description": "y"}), "title"),
+            (json!({"channel": "web", "request_type": "complaint", "title": "x"}), ""),
+            (json!({"channel": "web", "request_type": "complaint", "title": "x", "description": "y", "category": "99999"}), "category"),
+            (json!({"channel": "web", "request_type": "complaint", "title": "x", "description": "y", "location": {"lat": 91, "lon": 0}}), "location.lat"),
+            (json!({"channel": "web", "request_type": "complaint", "title": "x", "description": "y", "location": {"lat": "north", "lon": 0}}), "location.lat"),
+            (json!({"channel": "web", "request_type": "complaint", "title": "x", "description": "y", "contact": {"name": "张三", "phone": "call me"}}), "contact.phone"),
+            (json!({"channel": "web", "request_type": "complaint", "title": "x", "description": "y", "grid": "123"}), "grid"),
+            (json!({"channel": "web", "request_type": "complaint", "title": "x".repeat(201), "description": "y"}), "title"),
+            (json!({"channel": "web", "request_type": "complaint", "title": "x", "description": "y", "colour": "red"}), ""),
+        ];
+        for (body, field) in cases {
+            let a = t.post(Some(&operator), "/api/v1/cases", body.clone()).await;
+            assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{body} -> {}", a.body);
+            assert_eq!(a.error_code(), "invalid");
+            if !field.is_empty() {
+                assert_eq!(a.body["error"]["field"], *field, "{body} -> {}", a.body);
+            }
+        }
+        let list = t.get(Some(&operator), "/api/v1/cases?state=nonsense").await;
+        assert_eq!((list.status, list.body["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("state")));
+        let list = t.get(Some(&operator), "/api/v1/cases?page_size=100000").await;
+        assert_eq!(list.status, StatusCode::UNPROCESSABLE_ENTITY);
+        let list = t.get(Some(&operator), "/api/v1/cases?overdue=maybe").await;
+        assert_eq!((list.status, list.body["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("overdue")));
+        assert_eq!(t.get(Some(&operator), "/api/v1/cases").await.ok()["total"], 0, "nothing was created");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn illegal_moves_forbidden_roles_unknown_cases_and_stale_versions_are_told_apart() {
+    on_every_engine(|t| async move {
+        let operator = t.login("operator").await;
+        let lead = t.login("lead").await;
+        let dispatcher = t.login("dispatcher").await;
+        let case = t.create(&operator, complaint()).await;
+        let id = case["id"].as_i64().unwrap();
+
+        let illegal = t.act(&lead, id, "close", json!({})).await;
+        assert_eq!((illegal.status, illegal.error_code()), (StatusCode::CONFLICT, "illegal_move"));
+        assert_eq!(
+            illegal.body["error"]["allowed_moves"],
+            json!(["request-verification", "file", "void", "supervise"])
+        );
+        assert_eq!(illegal.body["error"]["state"], "reported");
+
+        let forbidden = t.act(&dispatcher, id, "file", json!({})).await;
+        assert_eq!((forbidden.status, forbidden.error_code()), (StatusCode::FORBIDDEN, "forbidden"));
+        let leader = t.login("leader").await;
+        assert_eq!(t.post(Some(&leader), "/api/v1/cases", complaint()).await.status, StatusCode::FORBIDDEN);
+        assert_eq!(t.get(Some(&operator), "/api/v1/users").await.status, StatusCode::FORBIDDEN);
+
+        assert_eq!(t.act(&lead, id, "teleport", json!({})).await.status, StatusCode::NOT_FOUND);
+        assert_eq!(t.get(Some(&lead), "/api/v1/cases/999999").await.status, StatusCode::NOT_FOUND);
+        assert_eq!(t.get(Some(&lead), "/api/v1/cases/20991231-000001").await.status, StatusCode::NOT_FOUND);
+        assert_eq!(t.get(Some(&lead), "/api/v1/nowhere").await.status, StatusCode::NOT_FOUND);
+
+        let stale = t.act(&lead, id, "file", json!({"version": 7})).await;
+        assert_eq!((stale.status, stale.error_code()), (StatusCode::CONFLICT, "stale_version"));
+        assert_eq!(stale.body["error"]["current_version"], 1);
+
+        let missing = t.act(&lead, id, "void", json!({})).await;
+        assert_eq!(
+            (missing.status, missing.body["error"]["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("reason"))
+        );
+        let wrong_type = t.act(&lead, id, "file", json!({"version": "one"})).await;
+        assert_eq!(
+            (wrong_type.status, wrong_type.body["error"]["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("version"))
+        );
+
+        // A handler of another unit cannot even see a dispatched case: 404, not 403.
+        t.must(&lead, id, "file", json!({"category": "31002"})).await;
+        let units = t.get(Some(&operator), "/api/v1/units").await.ok();
+        let some_unit = units.as_array().unwrap().iter().find(|u| u["kind"] == "department").unwrap()["code"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        t.must(&dispatcher, id, "dispatch", json!({"unit": some_unit})).await;
+        let bad_unit = t.act(&dispatcher, id, "supervise", json!({"level": 9})).await;
+        assert_eq!(
+            (bad_unit.status, bad_unit.body["error"]["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("level"))
+        );
+        let stranger = t.login("h-990104-jy").await;
+        assert_eq!(t.get(Some(&stranger), &format!("/api/v1/cases/{id}")).await.status, StatusCode::NOT_FOUND);
+        assert_eq!(t.act(&stranger, id, "sign", json!({})).await.status, StatusCode::NOT_FOUND);
+        let theirs = t.get(Some(&stranger), "/api/v1/cases").await.ok();
+        assert_eq!(theirs["total"], 0);
+
+        let after = t.get(Some(&lead), &format!("/api/v1/cases/{id}")).await.ok();
+        assert_eq!(after["flow"].as_array().unwrap().len(), 3, "refused moves left no trace");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn oversized_bodies_get_413_and_uploads_are_checked_by_content() {
+    on_every_engine(|t| async move {
+        let operator = t.login("operator").await;
+        let mut big = complaint();
+        big["description"] = json!("很".repeat(600_000));
+        let a = t.post(Some(&operator), "/api/v1/cases", big).await;
+        assert_eq!((a.status, a.error_code()), (StatusCode::PAYLOAD_TOO_LARGE, "too_large"));
+
+        let upload = |bytes: Vec<u8>| {
+            t.client
+                .post(t.url("/api/v1/attachments"))
+                .bearer_auth(&operator)
+                .header("x-file-name", "photo.png")
+                .body(bytes)
+                .send()
+        };
+        let png = b"\x89PNG\r\n\x1a\n0000".to_vec();
+        let ok = upload(png.clone()).await.unwrap();
+        assert_eq!(ok.status(), StatusCode::CREATED);
+        let stored: serde_json::Value = ok.json().await.unwrap();
+        assert_eq!(stored["content_type"], "image/png");
+        let again: serde_json::Value = upload(png).await.unwrap().json().await.unwrap();
+        assert_eq!(again["hash"], stored["hash"], "stored by content hash");
+        let html = upload(b"<html><script>alert(1)</script>".to_vec()).await.unwrap();
+        assert_eq!(html.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let huge = upload([b"\x89PNG\r\n\x1a\n".to_vec(), vec![0; 400 * 1024]].concat()).await.unwrap();
+        assert_eq!(huge.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        let back = t
+            .client
+            .get(t.url(&format!("/api/v1/attachments/{}", stored["hash"].as_str().unwrap())))
+            .bearer_auth(&operator)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(back.headers()["content-type"], "image/png");
+
+        // Evidence on a move must have been uploaded first.
+        let lead = t.login("lead").await;
+        let case = t.create(&operator, complaint()).await;
+        let id = case["id"].as_i64().unwrap();
+        let unknown = t.act(&lead, id, "void", json!({"reason": "重复", "attachments": ["0".repeat(64)]})).await;
+        assert_eq!(
+            (unknown.status, unknown.body["error"]["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("attachments"))
+        );
+        let voided = t.must(&lead, id, "void", json!({"reason": "重复", "attachments": [stored["hash"]]})).await;
+        assert_eq!(voided["flow"][1]["attachments"], json!([stored["hash"]]));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_openapi_document_health_and_metrics_are_served() {
+    on_every_engine(|t| async move {
+        let doc = t.get(None, "/api/v1/openapi.json").await.ok();
+        for path in [
+            "/api/v1/auth/login",
+            "/api/v1/cases",
+            "/api/v1/cases/{id}",
+            "/api/v1/cases/{id}/{move}",
+            "/api/v1/grids",
+            "/api/v1/users",
+        ] {
+            assert!(doc["paths"][path].is_object(), "{path} is described");
+        }
+        assert!(doc["components"]["schemas"]["CreateCaseRequest"].is_object());
+        assert_eq!(t.get(None, "/healthz").await.ok()["status"], "ok");
+        let metrics = t.client.get(t.url("/metrics")).send().await.unwrap().text().await.unwrap();
+        assert!(metrics.contains("cityloop_http_requests_total{class=\"2xx\"}"));
+        let admin = t.login("admin").await;
+        let grids = t.get(Some(&admin), "/api/v1/grids").await.ok();
+        assert_eq!(grids.as_array().unwrap().len(), 512);
+        assert!(grids[0]["community"].as_str().unwrap().len() == 12);
+        let created = t
+            .post(
+                Some(&admin),
+                "/api/v1/users",
+                json!({"username": "newop", "password": "long-password", "name": "新受理员", "roles": ["operator"]}),
+            )
+            .await;
+        assert_eq!(created.status, StatusCode::CREATED);
+        let dup = t
+            .post(
+                Some(&admin),
+                "/api/v1/users",
+                json!({"username": "newop", "password": "long-password", "name": "x", "roles": ["operator"]}),
+            )
+            .await;
+        assert_eq!(dup.status, StatusCode::CONFLICT);
+        let bad_role = t
+            .post(
+                Some(&admin),
+                "/api/v1/users",
+                json!({"username": "x1x", "password": "long-password", "name": "x", "roles": ["king"]}),
+            )
+            .await;
+        assert_eq!(
+            (bad_role.status, bad_role.body["error"]["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("roles"))
+        );
+        let login =
+            t.post(None, "/api/v1/auth/login", json!({"username": "newop", "password": "long-password"})).await.ok();
+        assert_eq!(login["user"]["roles"], json!(["operator"]));
+    })
+    .await;
+}

@@ -1,0 +1,152 @@
+//! A real server on 127.0.0.1:0 over a fresh database with the demo city (no history), a clock the
+//! test moves, and typed request helpers.
+
+use std::sync::Arc;
+
+use chrono::{TimeZone, Utc};
+use cityloop_app::demo::{DemoOptions, DEMO_PASSWORD};
+use cityloop_app::{App, AppSettings, ManualClock};
+use cityloop_store::testing::{fresh, TestDb};
+use cityloop_store::Backend;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub clock: Arc<ManualClock>,
+    pub app: App,
+    pub backend: Backend,
+    _db: TestDb,
+    _files: tempfile::TempDir,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// Monday 2026-11-23 09:00 in the city (UTC+8).
+pub fn monday_9am() -> chrono::DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 23, 1, 0, 0).unwrap()
+}
+
+pub async fn spawn_app(backend: Backend) -> TestApp {
+    let db = fresh(backend).await;
+    let files = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(monday_9am()));
+    let settings = AppSettings {
+        attachments_dir: files.path().join("attachments"),
+        max_attachment_bytes: 256 * 1024,
+        ..AppSettings::default()
+    };
+    let app = App::new(db.store.clone(), settings, clock.clone()).await.unwrap();
+    app.load_demo(&DemoOptions { cases: 0, ..DemoOptions::default() }).await.unwrap();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let served = app.clone();
+    tokio::spawn(async move {
+        cityloop_http::serve(listener, served, async move {
+            let _ = rx.await;
+        })
+        .await
+        .unwrap();
+    });
+    TestApp { base, client: reqwest::Client::new(), clock, app, backend, _db: db, _files: files, shutdown: Some(tx) }
+}
+
+/// An answer: status and JSON body (Null when the body is not JSON).
+#[derive(Debug)]
+pub struct Answer {
+    pub status: StatusCode,
+    pub body: Value,
+}
+
+impl Answer {
+    pub fn ok(self) -> Value {
+        assert!(self.status.is_success(), "expected success, got {} {}", self.status, self.body);
+        self.body
+    }
+
+    pub fn error_code(&self) -> &str {
+        self.body["error"]["code"].as_str().unwrap_or_default()
+    }
+}
+
+async fn answer(r: reqwest::Response) -> Answer {
+    let status = r.status();
+    let text = r.text().await.unwrap();
+    Answer { status, body: serde_json::from_str(&text).unwrap_or(Value::Null) }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn login(&self, username: &str) -> String {
+        let a = self.post(None, "/api/v1/auth/login", json!({"username": username, "password": DEMO_PASSWORD})).await;
+        a.ok()["token"].as_str().unwrap().to_string()
+    }
+
+    pub async fn post(&self, token: Option<&str>, path: &str, body: Value) -> Answer {
+        let mut req = self.client.post(self.url(path)).json(&body);
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        answer(req.send().await.unwrap()).await
+    }
+
+    pub async fn get(&self, token: Option<&str>, path: &str) -> Answer {
+        let mut req = self.client.get(self.url(path));
+        if let Some(t) = token {
+            req = req.bearer_auth(t);
+        }
+        answer(req.send().await.unwrap()).await
+    }
+
+    /// Makes a move and returns the answer.
+    pub async fn act(&self, token: &str, case: i64, mv: &str, body: Value) -> Answer {
+        self.post(Some(token), &format!("/api/v1/cases/{case}/{mv}"), body).await
+    }
+
+    /// Makes a move that must succeed and returns the case.
+    pub async fn must(&self, token: &str, case: i64, mv: &str, body: Value) -> Value {
+        let a = self.act(token, case, mv, body).await;
+        assert_eq!(a.status, StatusCode::OK, "{mv} on case {case}: {}", a.body);
+        a.body
+    }
+
+    /// The centroid of the first grid of the first district (inspector1's area).
+    pub async fn first_grid(&self, token: &str) -> (String, f64, f64) {
+        let grids = self.get(Some(token), "/api/v1/grids").await.ok();
+        let g = &grids[0];
+        (
+            g["code"].as_str().unwrap().to_string(),
+            g["centroid"]["lat"].as_f64().unwrap(),
+            g["centroid"]["lon"].as_f64().unwrap(),
+        )
+    }
+
+    /// The username of the demo handler of a unit.
+    pub fn handler_of(&self, case: &Value) -> String {
+        format!("h-{}", case["unit_code"].as_str().expect("the case has a unit"))
+    }
+
+    /// Creates a case as `token` and returns it.
+    pub async fn create(&self, token: &str, body: Value) -> Value {
+        let a = self.post(Some(token), "/api/v1/cases", body).await;
+        assert_eq!(a.status, StatusCode::CREATED, "create: {}", a.body);
+        a.body
+    }
+}
+
+/// The moves of a case's flow records, in order.
+pub fn moves(case: &Value) -> Vec<String> {
+    case["flow"].as_array().unwrap().iter().map(|f| f["move"].as_str().unwrap().to_string()).collect()
+}

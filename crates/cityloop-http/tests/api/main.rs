@@ -1,0 +1,22 @@
+//! Black-box tests of the JSON API over real HTTP on loopback, on SQLite and (when configured)
+//! PostgreSQL.
+
+mod errors;
+mod helpers;
+mod loop_tests;
+
+use std::future::Future;
+
+use cityloop_store::testing::engines;
+use helpers::{spawn_app, TestApp};
+
+/// Runs a test body against a fresh server on every configured engine.
+pub async fn on_every_engine<F, Fut>(test: F)
+where
+    F: Fn(TestApp) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    for backend in engines() {
+        test(spawn_app(backend).await).await;
+    }
+}
