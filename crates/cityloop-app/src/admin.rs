@@ -57,6 +57,9 @@ pub struct ImportReport {
     pub created_or_updated: usize,
 }
 
+/// A second-level category name and its third-level names.
+type SecondLevel = (String, Vec<String>);
+
 fn require_admin(who: Option<&Principal>) -> Result<()> {
     match who {
         Some(p) if !p.has(Role::Admin) => Err(AppError::Forbidden("administrators only".into())),
@@ -152,7 +155,8 @@ impl App {
                 "the header must name three levels, e.g. 一级分类,二级分类,三级分类",
             ));
         }
-        let mut tree: Vec<(String, Vec<(String, Vec<String>)>)> = Vec::new();
+        // First level → second level → third-level names, in file order.
+        let mut tree: Vec<(String, Vec<SecondLevel>)> = Vec::new();
         for (i, line) in lines {
             let line_no = i + 1;
             if line.trim().is_empty() {

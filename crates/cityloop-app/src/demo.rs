@@ -81,12 +81,25 @@ pub(crate) struct StreetUnits {
     pub communities: Vec<(UnitId, DivisionId, String)>,
 }
 
+/// A demo grid as the history generator sees it.
+#[derive(Debug, Clone)]
+pub(crate) struct DemoGrid {
+    pub id: GridId,
+    pub community: DivisionId,
+    /// (lat, lon).
+    pub centroid: (f64, f64),
+    /// Half a cell, (lat, lon) degrees.
+    pub half: (f64, f64),
+    /// Street and community name, for texts.
+    pub place: String,
+    pub district: usize,
+}
+
 /// Everything the history generator needs to know about the city.
 #[derive(Debug, Clone)]
 pub(crate) struct City {
     pub districts: Vec<DistrictUnits>,
-    /// Grid id, community division, centroid (lat, lon), half cell size (dlat, dlon), place name.
-    pub grids: Vec<(GridId, DivisionId, (f64, f64), (f64, f64), String, usize)>,
+    pub grids: Vec<DemoGrid>,
     /// Leaf category: id, code, standard.
     pub leaves: Vec<(CategoryId, &'static str, CaseStandard)>,
     pub users: HashMap<&'static str, UserId>,
@@ -362,7 +375,14 @@ impl App {
                                 centroid_lon: centroid.1,
                             })
                             .await?;
-                        grids.push((id, cdiv, centroid, layout.half_cell(), format!("{street_name}{cname}"), d));
+                        grids.push(DemoGrid {
+                            id,
+                            community: cdiv,
+                            centroid,
+                            half: layout.half_cell(),
+                            place: format!("{street_name}{cname}"),
+                            district: d,
+                        });
                     }
                     communities.push((committee, cdiv, cname));
                 }
@@ -519,7 +539,7 @@ impl App {
         }
         let mut inspectors = Vec::new();
         for (d, name) in DISTRICTS.iter().enumerate() {
-            let my_grids: Vec<GridId> = grids.iter().filter(|g| g.5 == d).map(|g| g.0).collect();
+            let my_grids: Vec<GridId> = grids.iter().filter(|g| g.district == d).map(|g| g.id).collect();
             let username = format!("inspector{}", d + 1);
             let id = self
                 .add_user_hashed(

@@ -1,5 +1,6 @@
 //! The `cityloop` binary: a thin layer over the library crates that reads settings and flags.
 
+mod bench;
 mod settings;
 
 use std::path::PathBuf;
@@ -80,6 +81,11 @@ enum Command {
         #[arg(long)]
         database: Option<String>,
     },
+    /// Measure the platform over HTTP on loopback (see docs/performance.md).
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
     /// Settings helpers.
     Config {
         #[command(subcommand)]
@@ -109,6 +115,29 @@ enum UserCommand {
         password: String,
         #[arg(long)]
         database: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Intake throughput (closed loop) or latency at a fixed rate (open loop, `--rate`).
+    Intake {
+        #[arg(long)]
+        database: Option<String>,
+        #[arg(long, default_value_t = 20_000)]
+        requests: usize,
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+        /// Requests per second (open loop); without it, as fast as `concurrency` clients can.
+        #[arg(long)]
+        rate: Option<f64>,
+    },
+    /// Latency of the operator, dispatcher, unit and inspector queues on the stored cases.
+    Queries {
+        #[arg(long)]
+        database: Option<String>,
+        #[arg(long, default_value_t = 200)]
+        iterations: usize,
     },
 }
 
@@ -272,6 +301,16 @@ async fn main() -> Result<()> {
             let app = open_app(&settings, database).await?;
             let report = app.run_jobs_once().await.map_err(describe)?;
             println!("marked overdue: {}, resumed: {}", report.marked_overdue, report.resumed);
+        }
+        Command::Bench { command: BenchCommand::Intake { database, requests, concurrency, rate } } => {
+            let app = open_app(&settings, database).await?;
+            let report = bench::intake(&app, requests, concurrency, rate).await?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+        }
+        Command::Bench { command: BenchCommand::Queries { database, iterations } } => {
+            let app = open_app(&settings, database).await?;
+            let report = bench::queries(&app, iterations).await?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
         }
         Command::Config { command: ConfigCommand::Default } => print!("{}", settings::DEFAULT_TOML),
     }

@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 /// The settings file printed by `cityloop config default`.
 pub const DEFAULT_TOML: &str = include_str!("../cityloop.example.toml");
 
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Settings {
     pub server: Server,
@@ -20,20 +20,6 @@ pub struct Settings {
     pub workflow: Workflow,
     pub demo: Demo,
     pub log: Log,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Self {
-            server: Server::default(),
-            database: Database::default(),
-            auth: Auth::default(),
-            attachments: Attachments::default(),
-            workflow: Workflow::default(),
-            demo: Demo::default(),
-            log: Log::default(),
-        }
-    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

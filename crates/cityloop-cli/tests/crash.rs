@@ -70,7 +70,8 @@ async fn acknowledged_cases_survive_kill_9_during_sustained_intake() {
         let (enough_tx, mut enough_rx) = tokio::sync::mpsc::channel::<()>(1);
         let mut workers = Vec::new();
         for w in 0..4 {
-            let (client, base, token, acked, enough) = (client.clone(), base.clone(), token.clone(), acked.clone(), enough_tx.clone());
+            let (client, base, token, acked, enough) =
+                (client.clone(), base.clone(), token.clone(), acked.clone(), enough_tx.clone());
             workers.push(tokio::spawn(async move {
                 // Bounded: stops at the first failed request (the server is gone) or after 2,000.
                 for i in 0..2000 {
@@ -104,7 +105,8 @@ async fn acknowledged_cases_survive_kill_9_during_sustained_intake() {
         assert!(acked.len() >= 200);
         let store = cityloop_store::Store::connect(&cityloop_store::DbOptions::new(&db.url)).await.unwrap();
         for (id, number) in &acked {
-            let case = store.get_case(CaseId(*id)).await.unwrap_or_else(|e| panic!("acknowledged case {number} lost: {e}"));
+            let case =
+                store.get_case(CaseId(*id)).await.unwrap_or_else(|e| panic!("acknowledged case {number} lost: {e}"));
             assert_eq!(&case.number, number);
         }
         let stored = store.count_cases().await.unwrap();

@@ -722,7 +722,7 @@ pub fn apply(
             data = serde_json::json!({ "into": into, "master_number": master.number });
         }
         Move::Overdue => {
-            if !c.deadline.is_some_and(|d| d < now) {
+            if c.deadline.is_none_or(|d| d >= now) {
                 return Err(invalid("deadline", "has not passed"));
             }
             c.overdue_at = Some(now);

@@ -95,6 +95,30 @@ impl Sql {
         self
     }
 
+    /// Appends another fragment, renumbering its placeholders after ours.
+    pub fn append(&mut self, other: Sql) -> &mut Self {
+        let offset = self.args.len();
+        let mut text = String::with_capacity(other.text.len());
+        let mut chars = other.text.chars().peekable();
+        while let Some(c) = chars.next() {
+            if c == '$' && chars.peek().is_some_and(char::is_ascii_digit) {
+                let mut n = String::new();
+                while let Some(d) = chars.peek().copied().filter(char::is_ascii_digit) {
+                    n.push(d);
+                    chars.next();
+                }
+                let n: usize = n.parse().unwrap_or(0);
+                text.push('$');
+                text.push_str(&(n + offset).to_string());
+            } else {
+                text.push(c);
+            }
+        }
+        self.text.push_str(&text);
+        self.args.extend(other.args);
+        self
+    }
+
     /// The sqlx query with every value bound.
     pub fn query(&self) -> Query<'_, Any, AnyArguments<'_>> {
         let mut q = sqlx::query(&self.text);
@@ -106,5 +130,24 @@ impl Sql {
             };
         }
         q
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn appended_fragments_are_renumbered() {
+        let mut a = Sql::new("select 1 where x = ");
+        a.bind(1i64);
+        let mut b = Sql::new(" and y in ");
+        b.bind_list([2i64, 3]);
+        a.append(b);
+        assert_eq!(a.text, "select 1 where x = $1 and y in ($2, $3)");
+        assert_eq!(a.args.len(), 3);
+        let mut e = Sql::new("z in ");
+        e.bind_list(Vec::<i64>::new());
+        assert_eq!(e.text, "z in (null)");
     }
 }

@@ -628,26 +628,48 @@ fn empty_flow(at: DateTime<Utc>) -> FlowEntry {
 fn push_filters(sql: &mut Sql, f: &CaseFilter) {
     let s = &f.scope;
     if !s.all {
-        sql.push(" and (1 = 0");
+        // One `id in (… union …)` rather than ORs, so that each part uses its own index.
+        let mut parts: Vec<Sql> = Vec::new();
+        let part = |text: &str| Sql::new(text);
         if !s.units.is_empty() {
-            sql.push(" or unit_id in ").bind_list(s.units.iter().map(|u| u.0));
-            sql.push(" or id in (select case_id from case_assists where unit_id in ")
-                .bind_list(s.units.iter().map(|u| u.0))
-                .push(")");
-            sql.push(" or id in (select case_id from whistles where unit_id in ")
-                .bind_list(s.units.iter().map(|u| u.0))
-                .push(")");
+            let units = || s.units.iter().map(|u| u.0);
+            let mut p = part("select id from cases where unit_id in ");
+            p.bind_list(units());
+            parts.push(p);
+            let mut p = part("select case_id from case_assists where unit_id in ");
+            p.bind_list(units());
+            parts.push(p);
+            let mut p = part("select case_id from whistles where unit_id in ");
+            p.bind_list(units());
+            parts.push(p);
         }
         if !s.grids.is_empty() {
-            sql.push(" or grid_id in ").bind_list(s.grids.iter().map(|g| g.0));
+            let mut p = part("select id from cases where grid_id in ");
+            p.bind_list(s.grids.iter().map(|g| g.0));
+            parts.push(p);
         }
         if !s.divisions.is_empty() {
-            sql.push(" or division_id in ").bind_list(s.divisions.iter().map(|d| d.0));
+            let mut p = part("select id from cases where division_id in ");
+            p.bind_list(s.divisions.iter().map(|d| d.0));
+            parts.push(p);
         }
         if let Some(r) = s.reporter {
-            sql.push(" or reporter_id = ").bind(r.0);
+            let mut p = part("select id from cases where reporter_id = ");
+            p.bind(r.0);
+            parts.push(p);
         }
-        sql.push(")");
+        if parts.is_empty() {
+            sql.push(" and 1 = 0");
+        } else {
+            sql.push(" and id in (");
+            for (i, p) in parts.into_iter().enumerate() {
+                if i > 0 {
+                    sql.push(" union ");
+                }
+                sql.append(p);
+            }
+            sql.push(")");
+        }
     }
     if !f.states.is_empty() {
         sql.push(" and state in ").bind_list(f.states.iter().map(|s| s.as_str()));
@@ -688,7 +710,7 @@ fn push_filters(sql: &mut Sql, f: &CaseFilter) {
         sql.push(" and created_at < ").bind(ms(t));
     }
     if let Some(text) = &f.text {
-        let pattern = format!("%{}%", text.replace('\\', "").replace('%', "").replace('_', ""));
+        let pattern = format!("%{}%", text.replace(['\\', '%', '_'], ""));
         sql.push(" and (number = ").bind(text.clone());
         sql.push(" or title like ").bind(pattern.clone()).push(" or description like ").bind(pattern).push(")");
     }

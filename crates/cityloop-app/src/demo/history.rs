@@ -234,8 +234,8 @@ pub(crate) fn generate_history(
         }
         let (category_id, code, standard) = &city.leaves[leaf_index];
         let grid = &city.grids[rng.gen_range(0..city.grids.len())];
-        let (clat, clon) = grid.2;
-        let (hlat, hlon) = grid.3;
+        let (clat, clon) = grid.centroid;
+        let (hlat, hlon) = grid.half;
         let lat = clat + rng.gen_range(-0.3..0.3) * hlat;
         let lon = clon + rng.gen_range(-0.3..0.3) * hlon;
         let located = reference.locate(lat, lon);
@@ -268,13 +268,13 @@ pub(crate) fn generate_history(
             _ if rng.gen_bool(0.1) => RequestType::Help,
             _ => RequestType::Complaint,
         };
-        let (title, description) = texts::request_text(rng, code, &grid.4);
+        let (title, description) = texts::request_text(rng, code, &grid.place);
         let mut case = Case::reported(channel, request_type, title, description, standard.urgency, *created);
         case.category_id = Some(*category_id);
-        case.location = Some(Location { lat, lon, address: Some(texts::address(rng, &grid.4)) });
-        case.grid_id = located.map(|g| g.id).or(Some(grid.0));
-        case.division_id = located.and_then(|g| g.division_id).or(Some(grid.1));
-        let district = grid.5;
+        case.location = Some(Location { lat, lon, address: Some(texts::address(rng, &grid.place)) });
+        case.grid_id = located.map(|g| g.id).or(Some(grid.id));
+        case.division_id = located.and_then(|g| g.division_id).or(Some(grid.community));
+        let district = grid.district;
         let inspector = city.inspectors.get(district).copied().unwrap_or(UserId(0));
         if !matches!(channel, Channel::Inspector | Channel::Sensor) {
             case.contact = Some(Contact { name: texts::person(rng), phone: texts::mobile(rng) });

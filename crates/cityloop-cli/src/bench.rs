@@ -1,0 +1,230 @@
+//! `cityloop bench`: measures the platform over real HTTP on loopback. The server runs in this
+//! process on the given database; the load comes from the same process (two cores shared, so the
+//! figures are conservative).
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use cityloop_app::demo::{DemoOptions, DEMO_PASSWORD};
+use cityloop_app::App;
+use serde_json::{json, Value};
+
+/// Latency summary in milliseconds.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Latency {
+    pub n: usize,
+    pub p50: f64,
+    pub p95: f64,
+    pub p99: f64,
+    pub max: f64,
+}
+
+fn summarize(mut samples: Vec<Duration>) -> Latency {
+    samples.sort();
+    let n = samples.len();
+    let at = |q: f64| {
+        samples
+            .get(((n as f64 * q).ceil() as usize).saturating_sub(1).min(n.saturating_sub(1)))
+            .map_or(0.0, |d| d.as_secs_f64() * 1000.0)
+    };
+    Latency { n, p50: at(0.50), p95: at(0.95), p99: at(0.99), max: at(1.0) }
+}
+
+struct Server {
+    base: String,
+    client: reqwest::Client,
+    shutdown: Option<tokio::sync::oneshot::Sender<()>>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+async fn start(app: &App) -> Result<Server> {
+    if app.is_empty_city().await? {
+        app.load_demo(&DemoOptions { cases: 0, ..DemoOptions::default() }).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let served = app.clone();
+    tokio::spawn(async move {
+        let _ = cityloop_http::serve(listener, served, async move {
+            let _ = rx.await;
+        })
+        .await;
+    });
+    let client = reqwest::Client::builder().pool_max_idle_per_host(256).build()?;
+    Ok(Server { base, client, shutdown: Some(tx) })
+}
+
+impl Server {
+    async fn login(&self, username: &str) -> Result<String> {
+        let r: Value = self
+            .client
+            .post(format!("{}/api/v1/auth/login", self.base))
+            .json(&json!({"username": username, "password": DEMO_PASSWORD}))
+            .send()
+            .await?
+            .json()
+            .await?;
+        r["token"].as_str().map(str::to_string).context("login failed: is this the demo city?")
+    }
+}
+
+/// Bodies of realistic intake requests: leaf categories at grid centroids.
+fn intake_bodies(app: &App, n: usize) -> Vec<Value> {
+    let reference = app.reference();
+    let leaves: Vec<String> =
+        reference.categories.iter().filter(|c| reference.is_leaf(c.id)).map(|c| c.code.clone()).collect();
+    let grids = &reference.grids;
+    (0..n)
+        .map(|i| {
+            let g = &grids[i % grids.len().max(1)];
+            json!({"channel": "hotline", "request_type": "complaint", "title": format!("压测诉求{i}"),
+                   "description": "小区门口垃圾堆积无人清理, 请尽快处理", "category": leaves[i % leaves.len().max(1)],
+                   "location": {"lat": g.centroid_lat, "lon": g.centroid_lon}, "contact": {"name": "张三", "phone": "13812341234"}})
+        })
+        .collect()
+}
+
+/// Intake throughput (closed loop, `concurrency` clients) or latency at a fixed `rate` (open loop,
+/// each latency counted from the request's scheduled start, so a stall is not hidden).
+pub async fn intake(app: &App, requests: usize, concurrency: usize, rate: Option<f64>) -> Result<Value> {
+    let server = Arc::new(start(app).await?);
+    let token = Arc::new(server.login("operator").await?);
+    let bodies = Arc::new(intake_bodies(app, requests));
+    let errors = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let mut samples = Vec::with_capacity(requests);
+    match rate {
+        None => {
+            let next = Arc::new(AtomicUsize::new(0));
+            let mut workers = Vec::new();
+            for _ in 0..concurrency.max(1) {
+                let (server, token, bodies, next, errors) =
+                    (server.clone(), token.clone(), bodies.clone(), next.clone(), errors.clone());
+                workers.push(tokio::spawn(async move {
+                    let mut mine = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        if i >= bodies.len() {
+                            break mine;
+                        }
+                        let t = Instant::now();
+                        let ok = server
+                            .client
+                            .post(format!("{}/api/v1/cases", server.base))
+                            .bearer_auth(token.as_str())
+                            .json(&bodies[i])
+                            .send()
+                            .await;
+                        match ok {
+                            Ok(r) if r.status().as_u16() == 201 => mine.push(t.elapsed()),
+                            _ => {
+                                errors.fetch_add(1, Ordering::Relaxed);
+                            }
+                        }
+                    }
+                }));
+            }
+            for w in workers {
+                samples.extend(w.await?);
+            }
+        }
+        Some(rate) => {
+            let mut tasks = Vec::with_capacity(requests);
+            for i in 0..requests {
+                let due = started + Duration::from_secs_f64(i as f64 / rate);
+                tokio::time::sleep_until(due.into()).await;
+                let (server, token, bodies, errors) = (server.clone(), token.clone(), bodies.clone(), errors.clone());
+                tasks.push(tokio::spawn(async move {
+                    let r = server
+                        .client
+                        .post(format!("{}/api/v1/cases", server.base))
+                        .bearer_auth(token.as_str())
+                        .json(&bodies[i])
+                        .send()
+                        .await;
+                    match r {
+                        Ok(r) if r.status().as_u16() == 201 => Some(due.elapsed()),
+                        _ => {
+                            errors.fetch_add(1, Ordering::Relaxed);
+                            None
+                        }
+                    }
+                }));
+            }
+            for t in tasks {
+                samples.extend(t.await?);
+            }
+        }
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let ok = samples.len();
+    Ok(json!({
+        "benchmark": "intake",
+        "database": format!("{:?}", app.store.backend()),
+        "mode": rate.map_or_else(|| format!("closed loop, {concurrency} clients"), |r| format!("open loop, {r} requests/s")),
+        "requests": requests,
+        "created": ok,
+        "errors": errors.load(Ordering::Relaxed),
+        "seconds": elapsed,
+        "cases_per_second": ok as f64 / elapsed,
+        "latency_ms": summarize(samples),
+    }))
+}
+
+/// Latency of the common queues over HTTP, on whatever is stored.
+pub async fn queries(app: &App, iterations: usize) -> Result<Value> {
+    let server = start(app).await?;
+    let cases = app.store.count_cases().await?;
+    let operator = server.login("operator").await?;
+    let dispatcher = server.login("dispatcher").await?;
+    // The busiest unit of the demo: a district's 城管 department.
+    let handler = server.login("h-990101-cg").await?;
+    let inspector = server.login("inspector1").await?;
+    let queues: Vec<(&str, &str, String)> = vec![
+        ("operator: new reports", operator.as_str(), "/api/v1/cases?state=reported".into()),
+        ("operator: caller's earlier requests", operator.as_str(), "/api/v1/cases?phone=13812341234".into()),
+        ("dispatcher: to dispatch", dispatcher.as_str(), "/api/v1/cases?state=registered&sort=created_asc".into()),
+        ("dispatcher: return requests", dispatcher.as_str(), "/api/v1/cases?state=return_review".into()),
+        ("dispatcher: overdue", dispatcher.as_str(), "/api/v1/cases?overdue=true&sort=deadline".into()),
+        (
+            "unit: inbox to sign and in hand",
+            handler.as_str(),
+            "/api/v1/cases?state=pending_sign,handling&sort=deadline".into(),
+        ),
+        ("unit: overdue", handler.as_str(), "/api/v1/cases?overdue=true&sort=deadline".into()),
+        ("inspector: my grids to check", inspector.as_str(), "/api/v1/cases?state=feedback,verifying".into()),
+        (
+            "all: category in district this month",
+            operator.as_str(),
+            "/api/v1/cases?category=06&division=990101&created_from=2026-11-01".into(),
+        ),
+        ("all: one case by number", operator.as_str(), "/api/v1/cases?q=20261101-000001".into()),
+    ];
+    let mut out = Vec::new();
+    for (name, token, path) in &queues {
+        let mut samples = Vec::with_capacity(iterations);
+        let mut total = Value::Null;
+        for _ in 0..iterations {
+            let t = Instant::now();
+            let r = server.client.get(format!("{}{}", server.base, path)).bearer_auth(token).send().await?;
+            anyhow::ensure!(r.status().is_success(), "{path}: {}", r.status());
+            let body: Value = r.json().await?;
+            samples.push(t.elapsed());
+            total = body["total"].clone();
+        }
+        out.push(json!({"queue": name, "path": path, "matching": total, "latency_ms": summarize(samples)}));
+    }
+    Ok(
+        json!({"benchmark": "queries", "database": format!("{:?}", app.store.backend()), "cases_stored": cases, "iterations": iterations, "queues": out}),
+    )
+}
