@@ -284,7 +284,18 @@ impl App {
             assisting_units: assisting,
         };
         rule.id = self.store.put_catalogue_rule(&rule).await?;
+        self.reload_reference().await?;
         Ok(rule)
+    }
+
+    /// Removes a catalogue rule.
+    pub async fn delete_catalogue_rule(&self, who: &Principal, id: i64) -> Result<()> {
+        require_admin(Some(who))?;
+        self.store.delete_catalogue_rule(id).await.map_err(|e| match e {
+            cityloop_store::StoreError::NotFound => AppError::NotFound("catalogue rule".into()),
+            other => other.into(),
+        })?;
+        self.reload_reference().await
     }
 
     /// Marks a calendar day.

@@ -3,7 +3,10 @@
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
-use chrono::Duration;
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use chrono::{DateTime, Duration, Utc};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
@@ -38,6 +41,42 @@ pub fn check_new_password(password: &str) -> Result<()> {
 
 fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
+}
+
+/// How long a node trusts a token it has checked before asking the database again. A token revoked
+/// on another node stops working there within this time; on this node at once.
+const SESSION_CACHE_SECONDS: i64 = 10;
+/// Entries kept before the cache is emptied (a bound, not a tuning knob).
+const SESSION_CACHE_MAX: usize = 10_000;
+
+/// Principals of recently checked tokens, by token hash.
+#[derive(Default)]
+pub struct SessionCache(Mutex<HashMap<String, (Principal, DateTime<Utc>, DateTime<Utc>)>>);
+
+impl SessionCache {
+    fn get(&self, hash: &str, now: DateTime<Utc>) -> Option<Principal> {
+        let map = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let (principal, checked_at, expires_at) = map.get(hash)?;
+        (now < *expires_at && now < *checked_at + Duration::seconds(SESSION_CACHE_SECONDS) && now >= *checked_at)
+            .then(|| principal.clone())
+    }
+
+    fn put(&self, hash: String, principal: Principal, now: DateTime<Utc>, expires_at: DateTime<Utc>) {
+        let mut map = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if map.len() >= SESSION_CACHE_MAX {
+            map.clear();
+        }
+        map.insert(hash, (principal, now, expires_at));
+    }
+
+    fn forget(&self, hash: &str) {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(hash);
+    }
+
+    /// Forgets everything (after reference data changed, scopes may have too).
+    pub fn clear(&self) {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clear();
+    }
 }
 
 /// A successful login.
@@ -76,27 +115,32 @@ impl App {
 
     /// The principal behind a bearer token.
     pub async fn authenticate(&self, token: &str) -> Result<Principal> {
-        let row = self
-            .store
-            .token(&token_hash(token))
-            .await?
-            .ok_or_else(|| AppError::Unauthorized("unknown token".into()))?;
+        let hash = token_hash(token);
+        let now = self.now();
+        if let Some(p) = self.sessions.get(&hash, now) {
+            return Ok(p);
+        }
+        let row = self.store.token(&hash).await?.ok_or_else(|| AppError::Unauthorized("unknown token".into()))?;
         if row.revoked {
             return Err(AppError::Unauthorized("the token was revoked; log in again".into()));
         }
-        if row.expires_at <= self.now() {
+        if row.expires_at <= now {
             return Err(AppError::Unauthorized("the token has expired; log in again".into()));
         }
         let user = self.store.get_user(row.user_id).await?;
         if !user.active {
             return Err(AppError::Unauthorized("the account is disabled".into()));
         }
-        Ok(Principal::new(user, &self.reference()))
+        let principal = Principal::new(user, &self.reference());
+        self.sessions.put(hash, principal.clone(), now, row.expires_at);
+        Ok(principal)
     }
 
     /// Revokes a token.
     pub async fn logout(&self, token: &str) -> Result<()> {
-        self.store.revoke_token(&token_hash(token), self.now()).await?;
+        let hash = token_hash(token);
+        self.sessions.forget(&hash);
+        self.store.revoke_token(&hash, self.now()).await?;
         Ok(())
     }
 }

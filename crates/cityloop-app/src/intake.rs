@@ -8,6 +8,7 @@ use cityloop_domain::workflow::{report_entry, DEFAULT_LIMIT};
 use cityloop_domain::{
     Case, CategoryId, Channel, Contact, DivisionId, Location, RequestType, Role, TimeLimit, UnitId, Urgency,
 };
+use cityloop_store::NewCaseWrite;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{AppError, Result};
@@ -67,6 +68,8 @@ pub struct Created {
     /// The idempotency key had been seen: nothing new was created.
     pub replayed: bool,
     pub preview: DispatchPreview,
+    /// The case as its creator sees it, built without reading it back.
+    pub view: Option<crate::queries::CaseView>,
 }
 
 /// Roles that may create cases.
@@ -129,8 +132,7 @@ impl App {
         };
         let categories = reference.category_chain(category);
         let divisions = division.map(|d| reference.division_chain(d)).unwrap_or_default();
-        let rules = self.store.catalogue_for(&categories).await?;
-        let rule = catalogue::resolve(&rules, &categories, &divisions);
+        let rule = catalogue::resolve(&reference.catalogue, &categories, &divisions);
         Ok(DispatchPreview {
             unit: rule.map(|r| r.lead_unit),
             assisting_units: rule.map(|r| r.assisting_units.clone()).unwrap_or_default(),
@@ -227,7 +229,16 @@ impl App {
             "suggested_assisting_units": preview.assisting_units,
         });
         let day = reference.calendar.local_date(now);
-        let created = self.store.create_case(&case, &flow, day, idempotency_key.map(|k| (who.user.id.0, k))).await?;
-        Ok(Created { case: created.case, replayed: created.replayed, preview })
+        let created = self
+            .intake
+            .submit(NewCaseWrite {
+                case,
+                flow: flow.clone(),
+                day,
+                idempotency: idempotency_key.map(|k| (who.user.id.0, k.to_string())),
+            })
+            .await?;
+        let view = created.flow_id.map(|id| self.view_of(who, created.case.clone(), vec![(id, flow)], Vec::new()));
+        Ok(Created { case: created.case, replayed: created.replayed, preview, view })
     }
 }

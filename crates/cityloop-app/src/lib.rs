@@ -9,6 +9,7 @@ pub mod clock;
 pub mod demo;
 pub mod error;
 pub mod intake;
+pub mod intake_queue;
 pub mod jobs;
 pub mod moves;
 pub mod queries;
@@ -56,13 +57,23 @@ pub struct App {
     pub settings: Arc<AppSettings>,
     pub clock: Arc<dyn Clock>,
     reference: Arc<RwLock<Arc<Reference>>>,
+    sessions: Arc<auth::SessionCache>,
+    intake: intake_queue::IntakeQueue,
 }
 
 impl App {
-    /// Builds the application and loads the reference data.
+    /// Builds the application, loads the reference data and starts the intake writer (call it
+    /// inside a Tokio runtime).
     pub async fn new(store: Store, settings: AppSettings, clock: Arc<dyn Clock>) -> Result<Self> {
         let reference = Reference::load(&store).await?;
-        Ok(Self { store, settings: Arc::new(settings), clock, reference: Arc::new(RwLock::new(Arc::new(reference))) })
+        Ok(Self {
+            settings: Arc::new(settings),
+            clock,
+            reference: Arc::new(RwLock::new(Arc::new(reference))),
+            sessions: Arc::new(auth::SessionCache::default()),
+            intake: intake_queue::IntakeQueue::start(store.clone()),
+            store,
+        })
     }
 
     /// The current reference snapshot (cheap: an `Arc`).
@@ -78,6 +89,7 @@ impl App {
             Ok(mut r) => *r = fresh,
             Err(poisoned) => *poisoned.into_inner() = fresh,
         }
+        self.sessions.clear();
         Ok(())
     }
 

@@ -99,15 +99,26 @@ impl App {
         };
         let (case, whistles) = self.visible_case(who, &key).await?;
         let flow = self.store.flows(case.id).await?;
+        Ok(self.view_of(who, case, flow, whistles))
+    }
+
+    /// A case as one caller sees it, from what is already at hand.
+    pub fn view_of(
+        &self,
+        who: &Principal,
+        case: Case,
+        flow: Vec<(i64, FlowEntry)>,
+        whistles: Vec<WhistleRow>,
+    ) -> CaseView {
         let allowed = allowed_moves(&case, &who.actor(), &who.relation(&case, &whistles));
-        Ok(CaseView {
+        CaseView {
             contact: who.visible_contact(&case),
             overdue: case.is_overdue(self.now()),
             allowed_moves: allowed,
             flow,
             whistles,
             case,
-        })
+        }
     }
 
     fn parse_time(&self, field: &str, text: &str, end_of_day: bool) -> Result<DateTime<Utc>> {

@@ -4,6 +4,7 @@
 
 use std::collections::HashMap;
 
+use cityloop_domain::catalogue::CatalogueRule;
 use cityloop_domain::grid::{parse_area, GridIndex};
 use cityloop_domain::{CaseStandard, CategoryId, DivisionId, GridId, UnitId, WorkCalendar};
 use cityloop_store::{CategoryRow, DivisionRow, GridRow, Store, UnitRow};
@@ -28,6 +29,8 @@ pub struct Reference {
     pub categories: Vec<CategoryRow>,
     pub grids: Vec<GridMeta>,
     pub calendar: WorkCalendar,
+    /// The dispatch catalogue.
+    pub catalogue: Vec<CatalogueRule>,
     grid_index: GridIndex,
     unit_pos: HashMap<UnitId, usize>,
     unit_children: HashMap<UnitId, Vec<UnitId>>,
@@ -74,7 +77,8 @@ impl Reference {
         let categories = store.list_categories().await?;
         let grid_rows = store.list_grids().await?;
         let calendar = store.load_calendar().await?;
-        Self::build(units, divisions, categories, grid_rows, calendar)
+        let catalogue = store.list_catalogue().await?;
+        Self::build(units, divisions, categories, grid_rows, calendar, catalogue)
     }
 
     /// Builds the indexes over loaded rows.
@@ -84,6 +88,7 @@ impl Reference {
         categories: Vec<CategoryRow>,
         grid_rows: Vec<GridRow>,
         calendar: WorkCalendar,
+        catalogue: Vec<CatalogueRule>,
     ) -> Result<Self> {
         let mut shapes = Vec::with_capacity(grid_rows.len());
         for g in &grid_rows {
@@ -117,6 +122,7 @@ impl Reference {
             categories,
             grids,
             calendar,
+            catalogue,
         })
     }
 

@@ -39,6 +39,20 @@ async fn start(url: &str, files: &std::path::Path) -> (Child, String) {
     panic!("the server exited before listening");
 }
 
+/// Logs in as the demo operator.
+async fn login(client: &reqwest::Client, base: &str) -> String {
+    let r: serde_json::Value = client
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&json!({"username": "operator", "password": "cityloop-demo"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    r["token"].as_str().unwrap().to_string()
+}
+
 #[tokio::test]
 async fn acknowledged_cases_survive_kill_9_during_sustained_intake() {
     for backend in engines() {
@@ -55,16 +69,7 @@ async fn acknowledged_cases_survive_kill_9_during_sustained_intake() {
 
         let (mut server, base) = start(&db.url, files.path()).await;
         let client = reqwest::Client::new();
-        let login: serde_json::Value = client
-            .post(format!("{base}/api/v1/auth/login"))
-            .json(&json!({"username": "operator", "password": "cityloop-demo"}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
-        let token = login["token"].as_str().unwrap().to_string();
+        let token = login(&client, &base).await;
 
         let acked: Arc<Mutex<Vec<(i64, String)>>> = Arc::default();
         let (enough_tx, mut enough_rx) = tokio::sync::mpsc::channel::<()>(1);
@@ -118,18 +123,10 @@ async fn acknowledged_cases_survive_kill_9_during_sustained_intake() {
         // And the platform comes back on the same database.
         let (mut again, base) = start(&db.url, files.path()).await;
         let (last_id, last_number) = acked.last().unwrap();
-        let login: serde_json::Value = client
-            .post(format!("{base}/api/v1/auth/login"))
-            .json(&json!({"username": "operator", "password": "cityloop-demo"}))
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let token = login(&client, &base).await;
         let case: serde_json::Value = client
             .get(format!("{base}/api/v1/cases/{last_id}"))
-            .bearer_auth(login["token"].as_str().unwrap())
+            .bearer_auth(&token)
             .send()
             .await
             .unwrap()

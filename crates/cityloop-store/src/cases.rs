@@ -22,6 +22,25 @@ pub struct CreatedCase {
     pub case: Case,
     /// The idempotency key had been used: this is the case created the first time.
     pub replayed: bool,
+    /// The id of the report flow record (none when replayed).
+    pub flow_id: Option<i64>,
+}
+
+/// One new case for [`Store::create_cases`].
+#[derive(Debug, Clone)]
+pub struct NewCaseWrite {
+    pub case: Case,
+    pub flow: FlowEntry,
+    /// The local day the case is numbered in.
+    pub day: NaiveDate,
+    /// (user id, key) of an `Idempotency-Key`.
+    pub idempotency: Option<(i64, String)>,
+}
+
+/// A case written inside a batch transaction, before commit.
+enum Staged {
+    Created(Case, i64),
+    Replayed(CaseId),
 }
 
 /// Whose cases a caller may see: everything, or the union of the listed parts.
@@ -206,9 +225,10 @@ fn multi_insert(table: &str, columns: &str, rows: impl IntoIterator<Item = Vec<A
     sql
 }
 
-async fn insert_flow(tx: &mut Transaction<'_, Any>, case_id: CaseId, f: &FlowEntry) -> Result<()> {
-    multi_insert("flow", FLOW_COLUMNS, [flow_values(case_id, f)]).query().execute(&mut **tx).await?;
-    Ok(())
+async fn insert_flow(tx: &mut Transaction<'_, Any>, case_id: CaseId, f: &FlowEntry) -> Result<i64> {
+    let mut sql = multi_insert("flow", FLOW_COLUMNS, [flow_values(case_id, f)]);
+    sql.push(" returning id");
+    Ok(sql.query().fetch_one(&mut **tx).await?.try_get(0)?)
 }
 
 async fn replace_assists(tx: &mut Transaction<'_, Any>, case: &Case) -> Result<()> {
@@ -301,7 +321,93 @@ async fn apply_effects(tx: &mut Transaction<'_, Any>, case: &Case, flow: &FlowEn
     Ok(())
 }
 
+async fn stage(tx: &mut Transaction<'_, Any>, w: &NewCaseWrite) -> Result<Staged> {
+    if let Some((user, key)) = &w.idempotency {
+        let existing: Option<i64> =
+            sqlx::query_scalar("select case_id from idempotency_keys where user_id = $1 and key = $2")
+                .bind(*user)
+                .bind(key.clone())
+                .fetch_optional(&mut **tx)
+                .await?;
+        if let Some(id) = existing {
+            return Ok(Staged::Replayed(CaseId(id)));
+        }
+    }
+    let seq: i64 = sqlx::query_scalar(
+        "insert into case_numbers (day, last) values ($1, 1) \
+         on conflict (day) do update set last = case_numbers.last + 1 returning last",
+    )
+    .bind(day_key(w.day))
+    .fetch_one(&mut **tx)
+    .await?;
+    let mut stored = w.case.clone();
+    stored.number = case_number(w.day, seq);
+    let columns = case_columns_without_id();
+    let mut sql = Sql::new(&format!("insert into cases ({}) values ", columns.join(", ")));
+    sql.bind_list(case_values(&stored)).push(" returning id");
+    let id: i64 = sql.query().fetch_one(&mut **tx).await?.try_get(0)?;
+    stored.id = CaseId(id);
+    let flow_id = insert_flow(tx, stored.id, &w.flow).await?;
+    if let Some((user, key)) = &w.idempotency {
+        sqlx::query("insert into idempotency_keys (user_id, key, case_id, created_at) values ($1, $2, $3, $4)")
+            .bind(*user)
+            .bind(key.clone())
+            .bind(id)
+            .bind(ms(w.case.created_at))
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(Staged::Created(stored, flow_id))
+}
+
 impl Store {
+    /// Stores several new cases in one transaction (group commit: one commit, and on SQLite one
+    /// write of the shared index pages, for many cases). Each result is that case's own: if the
+    /// transaction fails, every case is tried again on its own, so one bad case cannot fail the others.
+    pub async fn create_cases(&self, writes: &[NewCaseWrite]) -> Vec<Result<CreatedCase>> {
+        if writes.len() == 1 {
+            let w = &writes[0];
+            return vec![
+                self.create_case(&w.case, &w.flow, w.day, w.idempotency.as_ref().map(|(u, k)| (*u, k.as_str()))).await,
+            ];
+        }
+        match self.try_batch(writes).await {
+            Ok(created) => created.into_iter().map(Ok).collect(),
+            Err(_) => {
+                let mut out = Vec::with_capacity(writes.len());
+                for w in writes {
+                    out.push(
+                        self.create_case(
+                            &w.case,
+                            &w.flow,
+                            w.day,
+                            w.idempotency.as_ref().map(|(u, k)| (*u, k.as_str())),
+                        )
+                        .await,
+                    );
+                }
+                out
+            }
+        }
+    }
+
+    async fn try_batch(&self, writes: &[NewCaseWrite]) -> Result<Vec<CreatedCase>> {
+        let mut tx = self.writer().begin().await?;
+        let mut staged = Vec::with_capacity(writes.len());
+        for w in writes {
+            staged.push(stage(&mut tx, w).await?);
+        }
+        tx.commit().await?;
+        let mut out = Vec::with_capacity(staged.len());
+        for s in staged {
+            out.push(match s {
+                Staged::Created(case, flow_id) => CreatedCase { case, replayed: false, flow_id: Some(flow_id) },
+                Staged::Replayed(id) => CreatedCase { case: self.get_case(id).await?, replayed: true, flow_id: None },
+            });
+        }
+        Ok(out)
+    }
+
     /// Stores a new case with its first flow record, numbering it within its local day. With an
     /// idempotency key already used by the same user, returns the first case and creates nothing.
     pub async fn create_case(
@@ -311,61 +417,36 @@ impl Store {
         day: NaiveDate,
         idempotency: Option<(i64, &str)>,
     ) -> Result<CreatedCase> {
+        let write = NewCaseWrite {
+            case: case.clone(),
+            flow: flow.clone(),
+            day,
+            idempotency: idempotency.map(|(u, k)| (u, k.to_string())),
+        };
         let mut tx = self.writer().begin().await?;
-        if let Some((user, key)) = idempotency {
-            let existing: Option<i64> =
-                sqlx::query_scalar("select case_id from idempotency_keys where user_id = $1 and key = $2")
-                    .bind(user)
-                    .bind(key)
-                    .fetch_optional(&mut *tx)
-                    .await?;
-            if let Some(id) = existing {
-                tx.rollback().await?;
-                return Ok(CreatedCase { case: self.get_case(CaseId(id)).await?, replayed: true });
+        match stage(&mut tx, &write).await {
+            Ok(Staged::Created(stored, flow_id)) => {
+                tx.commit().await?;
+                Ok(CreatedCase { case: stored, replayed: false, flow_id: Some(flow_id) })
             }
-        }
-        let seq: i64 = sqlx::query_scalar(
-            "insert into case_numbers (day, last) values ($1, 1) \
-             on conflict (day) do update set last = case_numbers.last + 1 returning last",
-        )
-        .bind(day_key(day))
-        .fetch_one(&mut *tx)
-        .await?;
-        let mut stored = case.clone();
-        stored.number = case_number(day, seq);
-        let columns = case_columns_without_id();
-        let mut sql = Sql::new(&format!("insert into cases ({}) values ", columns.join(", ")));
-        sql.bind_list(case_values(&stored)).push(" returning id");
-        let id: i64 = sql.query().fetch_one(&mut *tx).await?.try_get(0)?;
-        stored.id = CaseId(id);
-        insert_flow(&mut tx, stored.id, flow).await?;
-        if let Some((user, key)) = idempotency {
-            let inserted =
-                sqlx::query("insert into idempotency_keys (user_id, key, case_id, created_at) values ($1, $2, $3, $4)")
-                    .bind(user)
-                    .bind(key)
-                    .bind(id)
-                    .bind(ms(case.created_at))
-                    .execute(&mut *tx)
-                    .await;
-            if let Err(e) = inserted {
-                // Another node stored the same key meanwhile: undo ours and return theirs.
-                let e = StoreError::from(e);
+            Ok(Staged::Replayed(id)) => {
                 tx.rollback().await?;
-                if matches!(e, StoreError::Duplicate(_)) {
-                    let id: i64 =
-                        sqlx::query_scalar("select case_id from idempotency_keys where user_id = $1 and key = $2")
-                            .bind(user)
-                            .bind(key)
-                            .fetch_one(self.writer())
-                            .await?;
-                    return Ok(CreatedCase { case: self.get_case(CaseId(id)).await?, replayed: true });
-                }
-                return Err(e);
+                Ok(CreatedCase { case: self.get_case(id).await?, replayed: true, flow_id: None })
             }
+            Err(StoreError::Duplicate(m)) => {
+                tx.rollback().await?;
+                // Another node stored the same idempotency key meanwhile: return its case.
+                let Some((user, key)) = idempotency else { return Err(StoreError::Duplicate(m)) };
+                let id: i64 =
+                    sqlx::query_scalar("select case_id from idempotency_keys where user_id = $1 and key = $2")
+                        .bind(user)
+                        .bind(key)
+                        .fetch_one(self.writer())
+                        .await?;
+                Ok(CreatedCase { case: self.get_case(CaseId(id)).await?, replayed: true, flow_id: None })
+            }
+            Err(e) => Err(e),
         }
-        tx.commit().await?;
-        Ok(CreatedCase { case: stored, replayed: false })
     }
 
     /// Stores the outcome of a move if the case is still at the version the move was based on.

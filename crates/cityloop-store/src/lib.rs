@@ -18,7 +18,9 @@ use std::time::Duration;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, ConnectOptions, Executor};
 
-pub use cases::{BulkCase, CaseFilter, CaseList, CaseScope, CaseSort, CreatedCase, MoveWrite, NoticeRow, WhistleRow};
+pub use cases::{
+    BulkCase, CaseFilter, CaseList, CaseScope, CaseSort, CreatedCase, MoveWrite, NewCaseWrite, NoticeRow, WhistleRow,
+};
 pub use reference::{CategoryRow, DivisionRow, GridRow, UnitRow};
 pub use users::{TokenRow, UserRow};
 

@@ -321,16 +321,6 @@ impl Store {
         rows.iter().map(rule_from_row).collect()
     }
 
-    /// The rules for some categories (a case's category and its ancestors).
-    pub async fn catalogue_for(&self, categories: &[CategoryId]) -> Result<Vec<CatalogueRule>> {
-        let mut sql = crate::args::Sql::new(
-            "select id, category_id, division_id, lead_unit_id, assisting_units from catalogue where category_id in ",
-        );
-        sql.bind_list(categories.iter().map(|c| c.0));
-        let rows = sql.query().fetch_all(self.reader()).await?;
-        rows.iter().map(rule_from_row).collect()
-    }
-
     // ---- calendar and settings ----
 
     /// The working calendar: stored hours (or the default) plus holidays and swapped working days.

@@ -250,7 +250,10 @@ pub async fn create(
     if !created.replayed {
         state.metrics.cases_created.fetch_add(1, Ordering::Relaxed);
     }
-    let view = state.app.case_view(&who, &CaseRef::Id(created.case.id.0)).await?;
+    let view = match created.view {
+        Some(view) => view,
+        None => state.app.case_view(&who, &CaseRef::Id(created.case.id.0)).await?,
+    };
     let reference = state.app.reference();
     let mut dto = serde_json::to_value(CaseDto::full(&reference, view)).unwrap_or_default();
     if let Some(obj) = dto.as_object_mut() {

@@ -277,13 +277,7 @@ pub async fn put_rule(
 #[utoipa::path(delete, path = "/api/v1/catalogue/{id}", tag = "admin", params(("id" = i64, Path)),
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn delete_rule(State(state): State<AppState>, Auth(who): Auth, Path(id): Path<i64>) -> Result<StatusCode> {
-    if !who.has(Role::Admin) {
-        return Err(AppError::Forbidden("administrators only".into()).into());
-    }
-    state.app.store.delete_catalogue_rule(id).await.map_err(|e| match e {
-        cityloop_store::StoreError::NotFound => AppError::NotFound("catalogue rule".into()),
-        other => other.into(),
-    })?;
+    state.app.delete_catalogue_rule(&who, id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
