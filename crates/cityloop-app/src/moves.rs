@@ -276,6 +276,10 @@ impl App {
             }
             Err(e) => return Err(e.into()),
         }
-        self.case_view(who, &CaseRef::Id(case.id.0)).await
+        // The actor sees the result of their own move even when it takes the case out of their
+        // scope (an escalation, a return approved elsewhere).
+        let flow = self.store.flows(case.id).await?;
+        let whistles = self.store.whistles(case.id).await?;
+        Ok(self.view_of(who, out.case, flow, whistles))
     }
 }

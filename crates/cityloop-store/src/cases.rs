@@ -165,6 +165,10 @@ pub struct BulkCase {
     pub effects: Vec<(DateTime<Utc>, Effect)>,
 }
 
+/// Rows per multi-row insert when bulk loading (see [`Store::bulk_insert_cases`]).
+const BULK_CASES_PER_STATEMENT: usize = 4;
+const BULK_ROWS_PER_STATEMENT: usize = 16;
+
 const FLOW_COLUMNS: &str =
     "case_id, kind, from_state, to_state, actor_id, actor_name, role, unit_id, at, note, attachments, data";
 
@@ -234,8 +238,11 @@ async fn insert_flow(tx: &mut Transaction<'_, Any>, case_id: CaseId, f: &FlowEnt
 async fn replace_assists(tx: &mut Transaction<'_, Any>, case: &Case) -> Result<()> {
     sqlx::query("delete from case_assists where case_id = $1").bind(case.id.0).execute(&mut **tx).await?;
     if !case.assisting_units.is_empty() {
-        let rows = case.assisting_units.iter().map(|u| vec![Arg::from(case.id.0), Arg::from(u.0)]);
-        multi_insert("case_assists", "case_id, unit_id", rows).query().execute(&mut **tx).await?;
+        let rows = case
+            .assisting_units
+            .iter()
+            .map(|u| vec![Arg::from(case.id.0), Arg::from(u.0), Arg::from(case.state.as_str())]);
+        multi_insert("case_assists", "case_id, unit_id, state", rows).query().execute(&mut **tx).await?;
     }
     Ok(())
 }
@@ -272,14 +279,15 @@ async fn apply_effects(tx: &mut Transaction<'_, Any>, case: &Case, flow: &FlowEn
             Effect::Summon { units, report_by } => {
                 for unit in units {
                     sqlx::query(
-                        "insert into whistles (case_id, unit_id, summoned_at, report_by) values ($1, $2, $3, $4) \
+                        "insert into whistles (case_id, unit_id, summoned_at, report_by, state) values ($1, $2, $3, $4, $5) \
                          on conflict (case_id, unit_id) do update set summoned_at = excluded.summoned_at, \
-                         report_by = excluded.report_by, reported_at = null",
+                         report_by = excluded.report_by, reported_at = null, state = excluded.state",
                     )
                     .bind(case.id.0)
                     .bind(unit.0)
                     .bind(ms(flow.at))
                     .bind(ms(*report_by))
+                    .bind(case.state.as_str())
                     .execute(&mut **tx)
                     .await?;
                 }
@@ -315,6 +323,14 @@ async fn apply_effects(tx: &mut Transaction<'_, Any>, case: &Case, flow: &FlowEn
                 .bind(case.id.0)
                 .execute(&mut **tx)
                 .await?;
+                for link in ["case_assists", "whistles"] {
+                    sqlx::query(&format!(
+                        "update {link} set state = 'closed' where case_id in (select id from cases where master_id = $1 and state = 'closed')"
+                    ))
+                    .bind(case.id.0)
+                    .execute(&mut **tx)
+                    .await?;
+                }
             }
         }
     }
@@ -475,6 +491,14 @@ impl Store {
         insert_flow(&mut tx, case.id, &out.flow).await?;
         if matches!(out.flow.kind, MoveKind::Dispatch | MoveKind::ApproveReturn) {
             replace_assists(&mut tx, case).await?;
+        } else if out.flow.from != Some(out.flow.to) {
+            for link in ["case_assists", "whistles"] {
+                sqlx::query(&format!("update {link} set state = $1 where case_id = $2"))
+                    .bind(case.state.as_str())
+                    .bind(case.id.0)
+                    .execute(&mut *tx)
+                    .await?;
+            }
         }
         apply_effects(&mut tx, case, &out.flow, &out.effects).await?;
         tx.commit().await?;
@@ -619,9 +643,11 @@ impl Store {
         let mut columns = vec!["id"];
         columns.extend(case_columns_without_id());
         let columns = columns.join(", ");
-        for (chunk_no, chunk) in items.chunks(200).enumerate() {
+        // Small statements: SQLite looks bind parameters up by name in a list, so a statement's cost
+        // grows with the square of its parameter count.
+        for (chunk_no, chunk) in items.chunks(BULK_CASES_PER_STATEMENT).enumerate() {
             let rows = chunk.iter().enumerate().map(|(i, b)| {
-                let mut v = vec![Arg::from(ids[chunk_no * 200 + i].0)];
+                let mut v = vec![Arg::from(ids[chunk_no * BULK_CASES_PER_STATEMENT + i].0)];
                 v.extend(case_values(&b.case));
                 v
             });
@@ -629,16 +655,24 @@ impl Store {
         }
         let flows: Vec<Vec<Arg>> =
             items.iter().zip(&ids).flat_map(|(b, id)| b.flows.iter().map(move |f| flow_values(*id, f))).collect();
-        for chunk in flows.chunks(1000) {
+        for chunk in flows.chunks(BULK_ROWS_PER_STATEMENT) {
             multi_insert("flow", FLOW_COLUMNS, chunk.iter().cloned()).query().execute(&mut *tx).await?;
         }
         let assists: Vec<Vec<Arg>> = items
             .iter()
             .zip(&ids)
-            .flat_map(|(b, id)| b.case.assisting_units.iter().map(move |u| vec![Arg::from(id.0), Arg::from(u.0)]))
+            .flat_map(|(b, id)| {
+                b.case
+                    .assisting_units
+                    .iter()
+                    .map(move |u| vec![Arg::from(id.0), Arg::from(u.0), Arg::from(b.case.state.as_str())])
+            })
             .collect();
-        for chunk in assists.chunks(1000) {
-            multi_insert("case_assists", "case_id, unit_id", chunk.iter().cloned()).query().execute(&mut *tx).await?;
+        for chunk in assists.chunks(BULK_ROWS_PER_STATEMENT) {
+            multi_insert("case_assists", "case_id, unit_id, state", chunk.iter().cloned())
+                .query()
+                .execute(&mut *tx)
+                .await?;
         }
         for (b, id) in items.iter().zip(&ids) {
             if b.effects.is_empty() {
@@ -709,34 +743,48 @@ fn empty_flow(at: DateTime<Utc>) -> FlowEntry {
 fn push_filters(sql: &mut Sql, f: &CaseFilter) {
     let s = &f.scope;
     if !s.all {
-        // One `id in (… union …)` rather than ORs, so that each part uses its own index.
+        // One `id in (… union …)` rather than ORs, so that each part uses its own index; the state
+        // filter goes into the parts over `cases` too, so that they stay small on a large table.
+        let mut states: Vec<&str> = f.states.iter().map(|s| s.as_str()).collect();
+        if states.is_empty() && f.overdue == Some(true) {
+            states = vec!["pending_sign", "handling"];
+        }
+        let with_states = |p: &mut Sql| {
+            if !states.is_empty() {
+                p.push(" and state in ").bind_list(states.iter().copied());
+            }
+        };
         let mut parts: Vec<Sql> = Vec::new();
         let part = |text: &str| Sql::new(text);
         if !s.units.is_empty() {
             let units = || s.units.iter().map(|u| u.0);
             let mut p = part("select id from cases where unit_id in ");
             p.bind_list(units());
+            with_states(&mut p);
             parts.push(p);
-            let mut p = part("select case_id from case_assists where unit_id in ");
-            p.bind_list(units());
-            parts.push(p);
-            let mut p = part("select case_id from whistles where unit_id in ");
-            p.bind_list(units());
-            parts.push(p);
+            for link in ["case_assists", "whistles"] {
+                let mut p = part(&format!("select case_id from {link} where unit_id in "));
+                p.bind_list(units());
+                with_states(&mut p);
+                parts.push(p);
+            }
         }
         if !s.grids.is_empty() {
             let mut p = part("select id from cases where grid_id in ");
             p.bind_list(s.grids.iter().map(|g| g.0));
+            with_states(&mut p);
             parts.push(p);
         }
         if !s.divisions.is_empty() {
             let mut p = part("select id from cases where division_id in ");
             p.bind_list(s.divisions.iter().map(|d| d.0));
+            with_states(&mut p);
             parts.push(p);
         }
         if let Some(r) = s.reporter {
             let mut p = part("select id from cases where reporter_id = ");
             p.bind(r.0);
+            with_states(&mut p);
             parts.push(p);
         }
         if parts.is_empty() {
@@ -753,7 +801,10 @@ fn push_filters(sql: &mut Sql, f: &CaseFilter) {
         }
     }
     if !f.states.is_empty() {
-        sql.push(" and state in ").bind_list(f.states.iter().map(|s| s.as_str()));
+        // Within a restricted scope the ids are few: `state || ''` keeps the planner from scanning
+        // the state index instead of looking those ids up.
+        sql.push(if s.all { " and state in " } else { " and state || '' in " });
+        sql.bind_list(f.states.iter().map(|s| s.as_str()));
     }
     if let Some(c) = &f.categories {
         sql.push(" and category_id in ").bind_list(c.iter().map(|c| c.0));
@@ -775,7 +826,8 @@ fn push_filters(sql: &mut Sql, f: &CaseFilter) {
     }
     match f.overdue {
         Some(true) => {
-            sql.push(" and state in ('pending_sign', 'handling') and deadline < ").bind(ms(f.now));
+            let state = if s.all { " and state" } else { " and state || ''" };
+            sql.push(state).push(" in ('pending_sign', 'handling') and deadline < ").bind(ms(f.now));
         }
         Some(false) => {
             sql.push(" and not (state in ('pending_sign', 'handling') and deadline is not null and deadline < ")
@@ -791,9 +843,13 @@ fn push_filters(sql: &mut Sql, f: &CaseFilter) {
         sql.push(" and created_at < ").bind(ms(t));
     }
     if let Some(text) = &f.text {
-        let pattern = format!("%{}%", text.replace(['\\', '%', '_'], ""));
-        sql.push(" and (number = ").bind(text.clone());
-        sql.push(" or title like ").bind(pattern.clone()).push(" or description like ").bind(pattern).push(")");
+        if cityloop_domain::number::looks_like_case_number(text) {
+            // A case number is looked up by its unique index, not searched for in the texts.
+            sql.push(" and number = ").bind(text.clone());
+        } else {
+            let pattern = format!("%{}%", text.replace(['\\', '%', '_'], ""));
+            sql.push(" and (title like ").bind(pattern.clone()).push(" or description like ").bind(pattern).push(")");
+        }
     }
     if let Some(p) = &f.phone {
         sql.push(" and contact_phone = ").bind(p.clone());

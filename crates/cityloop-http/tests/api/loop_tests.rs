@@ -367,3 +367,51 @@ async fn of_two_clerks_acting_at_once_one_wins_and_the_other_gets_a_conflict() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn suspensions_resume_by_themselves_and_cases_can_be_supervised_and_escalated() {
+    on_every_engine(|t| async move {
+        let operator = t.login("operator").await;
+        let lead = t.login("lead").await;
+        let dispatcher = t.login("dispatcher").await;
+        let (_, lat, lon) = t.first_grid(&operator).await;
+        let case = t
+            .create(&operator, json!({"channel": "hotline", "request_type": "complaint", "title": "违章搭建",
+                                        "description": "楼顶搭彩钢房", "category": "08003", "location": {"lat": lat, "lon": lon}}))
+            .await;
+        let id = case["id"].as_i64().unwrap();
+        t.must(&lead, id, "file", json!({})).await;
+        let d = t.must(&dispatcher, id, "dispatch", json!({})).await;
+        let handler = t.login(&t.handler_of(&d)).await;
+        t.must(&handler, id, "sign", json!({})).await;
+        let before = d["deadline"].as_str().unwrap().to_string();
+
+        let supervised = t.must(&dispatcher, id, "supervise", json!({"level": 2})).await;
+        assert_eq!(supervised["supervision_level"], 2);
+        let notices = t.get(Some(&handler), &format!("/api/v1/notices?case={id}")).await.ok();
+        assert_eq!((notices[0]["level"].as_u64(), notices[0]["overdue"].as_bool()), (Some(2), Some(false)));
+
+        t.must(&handler, id, "suspend", json!({"until": "2026-11-30", "reason": "等待规划部门认定"})).await;
+        let suspended = t.must(&dispatcher, id, "approve-suspension", json!({})).await;
+        assert_eq!(suspended["state"], "suspended");
+        assert_eq!(suspended["suspended_until"], "2026-11-30T00:00:00+08:00");
+        assert_eq!(t.app.run_jobs_once().await.unwrap().resumed, 0, "not before its date");
+        t.clock.advance(Duration::days(7)); // Monday 2026-11-30 09:00
+        assert_eq!(t.app.run_jobs_once().await.unwrap().resumed, 1);
+        let dispatcher = t.login("dispatcher").await;
+        let resumed = t.get(Some(&dispatcher), &format!("/api/v1/cases/{id}")).await.ok();
+        assert_eq!(resumed["state"], "handling");
+        assert_eq!(moves(&resumed).last().map(String::as_str), Some("resume"));
+        assert!(resumed["deadline"].as_str().unwrap() > before.as_str(), "the time left is given back");
+        let again = t.act(&dispatcher, id, "approve-suspension", json!({})).await;
+        assert_eq!(again.status, StatusCode::CONFLICT);
+
+        // Escalation hands the case to the unit above, which must sign it.
+        let handler = t.login(&t.handler_of(&d)).await;
+        let escalated = t.must(&handler, id, "escalate", json!({"note": "需区政府协调"})).await;
+        assert_eq!((escalated["state"].as_str(), escalated["escalations"].as_u64()), (Some("pending_sign"), Some(1)));
+        assert!(escalated["unit_code"].as_str().unwrap().ends_with("-gov"));
+        assert_eq!(t.get(Some(&handler), &format!("/api/v1/cases/{id}")).await.status, StatusCode::NOT_FOUND, "no longer theirs");
+    })
+    .await;
+}
