@@ -51,7 +51,10 @@ const SESSION_CACHE_MAX: usize = 10_000;
 
 /// Principals of recently checked tokens, by token hash.
 #[derive(Default)]
-pub struct SessionCache(Mutex<HashMap<String, (Principal, DateTime<Utc>, DateTime<Utc>)>>);
+pub struct SessionCache(Mutex<HashMap<String, CachedSession>>);
+
+/// A checked token: its principal, when it was checked, when the token expires.
+type CachedSession = (Principal, DateTime<Utc>, DateTime<Utc>);
 
 impl SessionCache {
     fn get(&self, hash: &str, now: DateTime<Utc>) -> Option<Principal> {

@@ -39,7 +39,7 @@ pub struct NewCaseWrite {
 
 /// A case written inside a batch transaction, before commit.
 enum Staged {
-    Created(Case, i64),
+    Created(Box<Case>, i64),
     Replayed(CaseId),
 }
 
@@ -373,7 +373,7 @@ async fn stage(tx: &mut Transaction<'_, Any>, w: &NewCaseWrite) -> Result<Staged
             .execute(&mut **tx)
             .await?;
     }
-    Ok(Staged::Created(stored, flow_id))
+    Ok(Staged::Created(Box::new(stored), flow_id))
 }
 
 impl Store {
@@ -417,7 +417,7 @@ impl Store {
         let mut out = Vec::with_capacity(staged.len());
         for s in staged {
             out.push(match s {
-                Staged::Created(case, flow_id) => CreatedCase { case, replayed: false, flow_id: Some(flow_id) },
+                Staged::Created(case, flow_id) => CreatedCase { case: *case, replayed: false, flow_id: Some(flow_id) },
                 Staged::Replayed(id) => CreatedCase { case: self.get_case(id).await?, replayed: true, flow_id: None },
             });
         }
@@ -443,7 +443,7 @@ impl Store {
         match stage(&mut tx, &write).await {
             Ok(Staged::Created(stored, flow_id)) => {
                 tx.commit().await?;
-                Ok(CreatedCase { case: stored, replayed: false, flow_id: Some(flow_id) })
+                Ok(CreatedCase { case: *stored, replayed: false, flow_id: Some(flow_id) })
             }
             Ok(Staged::Replayed(id)) => {
                 tx.rollback().await?;
