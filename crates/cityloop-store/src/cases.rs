@@ -714,6 +714,15 @@ impl Store {
         Ok(ids)
     }
 
+    /// Refreshes the planner's statistics after a bulk load (PostgreSQL plans a freshly loaded
+    /// table as if it were empty until it is analysed; SQLite plans well without).
+    pub async fn analyze_after_bulk_load(&self) -> Result<()> {
+        if self.backend() == crate::Backend::Postgres {
+            sqlx::query("analyze").execute(self.writer()).await?;
+        }
+        Ok(())
+    }
+
     /// The last sequence number used on a day (0 if none).
     pub async fn last_case_sequence(&self, day: NaiveDate) -> Result<i64> {
         let last: Option<i64> = sqlx::query_scalar("select last from case_numbers where day = $1")

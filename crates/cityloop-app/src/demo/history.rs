@@ -474,5 +474,6 @@ pub(super) async fn load_history(app: &App, city: &City, options: &DemoOptions, 
             tracing::info!(stored, total = options.cases, "demo history");
         }
     }
+    app.store.analyze_after_bulk_load().await?;
     Ok(stored)
 }
