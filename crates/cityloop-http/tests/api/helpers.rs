@@ -146,6 +146,23 @@ impl TestApp {
     }
 }
 
+impl TestApp {
+    /// A hotline complaint in the first grid, filed by the lead and dispatched by the catalogue;
+    /// returns its id and the dispatched case.
+    pub async fn dispatched_complaint(&self, category: &str, title: &str, description: &str) -> (i64, Value) {
+        let operator = self.login("operator").await;
+        let (_, lat, lon) = self.first_grid(&operator).await;
+        let case = self
+            .create(&operator, json!({"channel": "hotline", "request_type": "complaint", "title": title,
+                                       "description": description, "category": category, "location": {"lat": lat, "lon": lon}}))
+            .await;
+        let id = case["id"].as_i64().unwrap();
+        self.must(&self.login("lead").await, id, "file", json!({})).await;
+        let dispatched = self.must(&self.login("dispatcher").await, id, "dispatch", json!({})).await;
+        (id, dispatched)
+    }
+}
+
 /// The moves of a case's flow records, in order.
 pub fn moves(case: &Value) -> Vec<String> {
     case["flow"].as_array().unwrap().iter().map(|f| f["move"].as_str().unwrap().to_string()).collect()

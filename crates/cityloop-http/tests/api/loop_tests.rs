@@ -220,17 +220,8 @@ async fn the_inspector_path_verifies_and_checks_on_site() {
 #[tokio::test]
 async fn the_background_job_marks_overdue_cases_once_and_issues_a_notice() {
     on_every_engine(|t| async move {
-        let operator = t.login("operator").await;
-        let lead = t.login("lead").await;
         let dispatcher = t.login("dispatcher").await;
-        let (_, lat, lon) = t.first_grid(&operator).await;
-        let case = t
-            .create(&operator, json!({"channel": "hotline", "request_type": "complaint", "title": "井盖缺失",
-                                        "description": "路口井盖不见了", "category": "10005", "location": {"lat": lat, "lon": lon}}))
-            .await;
-        let id = case["id"].as_i64().unwrap();
-        t.must(&lead, id, "file", json!({})).await;
-        let d = t.must(&dispatcher, id, "dispatch", json!({})).await;
+        let (id, d) = t.dispatched_complaint("10005", "井盖缺失", "路口井盖不见了").await;
         assert_eq!(d["deadline"], "2026-11-23T11:00:00+08:00", "2 hours, continuous");
         assert_eq!(t.app.run_jobs_once().await.unwrap().marked_overdue, 0);
         t.clock.advance(Duration::hours(3));
@@ -371,17 +362,8 @@ async fn of_two_clerks_acting_at_once_one_wins_and_the_other_gets_a_conflict() {
 #[tokio::test]
 async fn suspensions_resume_by_themselves_and_cases_can_be_supervised_and_escalated() {
     on_every_engine(|t| async move {
-        let operator = t.login("operator").await;
-        let lead = t.login("lead").await;
         let dispatcher = t.login("dispatcher").await;
-        let (_, lat, lon) = t.first_grid(&operator).await;
-        let case = t
-            .create(&operator, json!({"channel": "hotline", "request_type": "complaint", "title": "违章搭建",
-                                        "description": "楼顶搭彩钢房", "category": "08003", "location": {"lat": lat, "lon": lon}}))
-            .await;
-        let id = case["id"].as_i64().unwrap();
-        t.must(&lead, id, "file", json!({})).await;
-        let d = t.must(&dispatcher, id, "dispatch", json!({})).await;
+        let (id, d) = t.dispatched_complaint("08003", "违章搭建", "楼顶搭彩钢房").await;
         let handler = t.login(&t.handler_of(&d)).await;
         t.must(&handler, id, "sign", json!({})).await;
         let before = d["deadline"].as_str().unwrap().to_string();
@@ -411,7 +393,11 @@ async fn suspensions_resume_by_themselves_and_cases_can_be_supervised_and_escala
         let escalated = t.must(&handler, id, "escalate", json!({"note": "需区政府协调"})).await;
         assert_eq!((escalated["state"].as_str(), escalated["escalations"].as_u64()), (Some("pending_sign"), Some(1)));
         assert!(escalated["unit_code"].as_str().unwrap().ends_with("-gov"));
-        assert_eq!(t.get(Some(&handler), &format!("/api/v1/cases/{id}")).await.status, StatusCode::NOT_FOUND, "no longer theirs");
+        assert_eq!(
+            t.get(Some(&handler), &format!("/api/v1/cases/{id}")).await.status,
+            StatusCode::NOT_FOUND,
+            "no longer theirs"
+        );
     })
     .await;
 }
