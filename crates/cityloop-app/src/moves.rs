@@ -231,7 +231,7 @@ impl App {
         let kind = MoveKind::parse(kind)
             .filter(|k| !k.is_system())
             .ok_or_else(|| AppError::NotFound(format!("move `{kind}`")))?;
-        let (case, whistles) = self.visible_case(who, case_ref).await?;
+        let (case, whistles) = self.visible_case(who, &CaseRef::Number(case_ref.to_string())).await?;
         if let Some(v) = input.version {
             if v != case.version {
                 return Err(AppError::StaleVersion { current: case.version });

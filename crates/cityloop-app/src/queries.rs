@@ -78,12 +78,8 @@ pub struct CaseQuery {
 
 impl App {
     /// A case the caller may see, with its whistles; `NotFound` otherwise, so that existence does not leak.
-    pub async fn visible_case(&self, who: &Principal, case_ref: &str) -> Result<(Case, Vec<WhistleRow>)> {
-        let r = match case_ref.parse::<i64>() {
-            Ok(id) => CaseRef::Id(id),
-            Err(_) => CaseRef::Number(case_ref.to_string()),
-        };
-        let case = self.load_case_ref(&r).await?;
+    pub async fn visible_case(&self, who: &Principal, r: &CaseRef) -> Result<(Case, Vec<WhistleRow>)> {
+        let case = self.load_case_ref(r).await?;
         let whistles = self.store.whistles(case.id).await?;
         if !who.can_see(&case, &whistles) {
             return Err(AppError::NotFound("case".into()));
@@ -93,11 +89,7 @@ impl App {
 
     /// One case with its history and the caller's allowed moves.
     pub async fn case_view(&self, who: &Principal, r: &CaseRef) -> Result<CaseView> {
-        let key = match r {
-            CaseRef::Id(id) => id.to_string(),
-            CaseRef::Number(n) => n.clone(),
-        };
-        let (case, whistles) = self.visible_case(who, &key).await?;
+        let (case, whistles) = self.visible_case(who, r).await?;
         let flow = self.store.flows(case.id).await?;
         Ok(self.view_of(who, case, flow, whistles))
     }

@@ -65,6 +65,12 @@ async fn start(app: &App) -> Result<Server> {
 }
 
 impl Server {
+    /// Posts one intake request; whether it was answered 201.
+    async fn create_case(&self, token: &str, body: &Value) -> bool {
+        let r = self.client.post(format!("{}/api/v1/cases", self.base)).bearer_auth(token).json(body).send().await;
+        r.is_ok_and(|r| r.status().as_u16() == 201)
+    }
+
     async fn login(&self, username: &str) -> Result<String> {
         let r: Value = self
             .client
@@ -118,18 +124,10 @@ pub async fn intake(app: &App, requests: usize, concurrency: usize, rate: Option
                             break mine;
                         }
                         let t = Instant::now();
-                        let ok = server
-                            .client
-                            .post(format!("{}/api/v1/cases", server.base))
-                            .bearer_auth(token.as_str())
-                            .json(&bodies[i])
-                            .send()
-                            .await;
-                        match ok {
-                            Ok(r) if r.status().as_u16() == 201 => mine.push(t.elapsed()),
-                            _ => {
-                                errors.fetch_add(1, Ordering::Relaxed);
-                            }
+                        if server.create_case(&token, &bodies[i]).await {
+                            mine.push(t.elapsed());
+                        } else {
+                            errors.fetch_add(1, Ordering::Relaxed);
                         }
                     }
                 }));
@@ -145,19 +143,11 @@ pub async fn intake(app: &App, requests: usize, concurrency: usize, rate: Option
                 tokio::time::sleep_until(due.into()).await;
                 let (server, token, bodies, errors) = (server.clone(), token.clone(), bodies.clone(), errors.clone());
                 tasks.push(tokio::spawn(async move {
-                    let r = server
-                        .client
-                        .post(format!("{}/api/v1/cases", server.base))
-                        .bearer_auth(token.as_str())
-                        .json(&bodies[i])
-                        .send()
-                        .await;
-                    match r {
-                        Ok(r) if r.status().as_u16() == 201 => Some(due.elapsed()),
-                        _ => {
-                            errors.fetch_add(1, Ordering::Relaxed);
-                            None
-                        }
+                    if server.create_case(&token, &bodies[i]).await {
+                        Some(due.elapsed())
+                    } else {
+                        errors.fetch_add(1, Ordering::Relaxed);
+                        None
                     }
                 }));
             }
