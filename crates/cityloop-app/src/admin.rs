@@ -40,6 +40,19 @@ pub struct NewRule {
     pub assisting_units: Option<Vec<UnitRef>>,
 }
 
+/// A new handling unit.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewUnit {
+    pub code: String,
+    pub name: String,
+    /// `government, department, street_office, community, utility, center`.
+    pub kind: String,
+    pub parent: Option<UnitRef>,
+    /// Division code of the area the unit serves.
+    pub division: Option<String>,
+}
+
 /// A holiday or swapped working day.
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
@@ -253,6 +266,39 @@ impl App {
         }
         self.reload_reference().await?;
         Ok(report)
+    }
+
+    /// Adds a unit under an existing one (or at the top).
+    pub async fn add_unit(&self, who: &Principal, input: NewUnit) -> Result<UnitId> {
+        require_admin(Some(who))?;
+        let code = input.code.trim();
+        if code.is_empty() || code.chars().count() > 64 || code.chars().any(char::is_whitespace) {
+            return Err(AppError::invalid("code", "must be 1 to 64 characters without spaces"));
+        }
+        let name = input.name.trim();
+        if name.is_empty() || name.chars().count() > 100 {
+            return Err(AppError::invalid("name", "must be 1 to 100 characters"));
+        }
+        let kind = cityloop_domain::UnitKind::parse(input.kind.trim()).ok_or_else(|| {
+            AppError::invalid("kind", format!("must be one of: {}", cityloop_domain::UnitKind::wire_names().join(", ")))
+        })?;
+        let reference = self.reference();
+        if reference.unit_by_code(code).is_some() {
+            return Err(AppError::invalid("code", format!("a unit `{code}` already exists")));
+        }
+        let parent = input.parent.as_ref().map(|p| self.resolve_unit("parent", p)).transpose()?;
+        let division = match input.division.as_deref().map(str::trim).filter(|d| !d.is_empty()) {
+            Some(code) => Some(
+                reference
+                    .division_by_code(code)
+                    .ok_or_else(|| AppError::invalid("division", format!("unknown division `{code}`")))?
+                    .id,
+            ),
+            None => None,
+        };
+        let id = self.store.insert_unit(code, name, kind, parent, division).await?;
+        self.reload_reference().await?;
+        Ok(id)
     }
 
     /// Adds or replaces a catalogue rule.

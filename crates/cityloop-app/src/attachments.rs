@@ -40,6 +40,15 @@ impl App {
 
     /// Stores an uploaded file; the same content uploaded twice is stored once.
     pub async fn store_attachment(&self, who: &Principal, file_name: &str, bytes: &[u8]) -> Result<StoredAttachment> {
+        self.store_upload(Some(who), file_name, bytes).await
+    }
+
+    /// Stores a photo a resident sends with a request on the public portal.
+    pub async fn store_public_attachment(&self, file_name: &str, bytes: &[u8]) -> Result<StoredAttachment> {
+        self.store_upload(None, file_name, bytes).await
+    }
+
+    async fn store_upload(&self, who: Option<&Principal>, file_name: &str, bytes: &[u8]) -> Result<StoredAttachment> {
         if bytes.is_empty() {
             return Err(AppError::invalid("file", "is empty"));
         }
@@ -63,7 +72,9 @@ impl App {
             tokio::fs::rename(&tmp, &path).await.map_err(|e| AppError::Internal(format!("storing attachment: {e}")))?;
         }
         let name: String = file_name.chars().take(200).collect();
-        self.store.insert_attachment(&hash, content_type, bytes.len(), &name, Some(who.user.id), self.now()).await?;
+        self.store
+            .insert_attachment(&hash, content_type, bytes.len(), &name, who.map(|w| w.user.id), self.now())
+            .await?;
         Ok(StoredAttachment { hash, content_type: content_type.to_string(), size: bytes.len() })
     }
 

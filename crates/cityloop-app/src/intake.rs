@@ -4,7 +4,7 @@
 
 use chrono::{DateTime, Utc};
 use cityloop_domain::catalogue;
-use cityloop_domain::workflow::{report_entry, DEFAULT_LIMIT};
+use cityloop_domain::workflow::{report_entry, Actor, DEFAULT_LIMIT};
 use cityloop_domain::{
     Case, CategoryId, Channel, Contact, DivisionId, Location, RequestType, Role, TimeLimit, UnitId, Urgency,
 };
@@ -50,6 +50,9 @@ pub struct NewCase {
     pub contact: Option<NewContact>,
     pub confidential: Option<bool>,
     pub urgency: Option<String>,
+    /// Content hashes of photos or documents uploaded with the report.
+    #[serde(default)]
+    pub attachments: Vec<String>,
 }
 
 /// Where the catalogue would send a case and by when.
@@ -70,6 +73,26 @@ pub struct Created {
     pub preview: DispatchPreview,
     /// The case as its creator sees it, built without reading it back.
     pub view: Option<crate::queries::CaseView>,
+}
+
+/// Who hands a case in.
+#[derive(Clone, Copy)]
+enum Submitter<'a> {
+    User(&'a Principal),
+    /// A resident on the public portal, without an account.
+    Resident,
+}
+
+/// Idempotency keys of the public portal's forms are kept under this owner (no user has id 0).
+pub const PORTAL_KEY_OWNER: i64 = 0;
+
+impl Submitter<'_> {
+    fn idempotency_owner(self) -> i64 {
+        match self {
+            Submitter::User(who) => who.user.id.0,
+            Submitter::Resident => PORTAL_KEY_OWNER,
+        }
+    }
 }
 
 /// Roles that may create cases.
@@ -144,13 +167,34 @@ impl App {
     /// Creates a case. With an idempotency key already used by the same caller, returns the first
     /// case instead of creating a second.
     pub async fn create_case(&self, who: &Principal, input: NewCase, idempotency_key: Option<&str>) -> Result<Created> {
-        if !who.has_any(INTAKE_ROLES) {
-            return Err(AppError::Forbidden("your roles cannot create cases".into()));
+        self.intake_case(Submitter::User(who), input, idempotency_key).await
+    }
+
+    /// Creates a case for a resident without an account (the public portal). The phone number is
+    /// required: with the case number it is how the resident follows the request.
+    pub async fn create_public_case(&self, mut input: NewCase, form_key: Option<&str>) -> Result<Created> {
+        if input.contact.as_ref().is_none_or(|c| c.phone.trim().is_empty()) {
+            return Err(AppError::invalid("contact.phone", "is required to follow the request"));
+        }
+        input.channel = Channel::Web.as_str().to_string();
+        self.intake_case(Submitter::Resident, input, form_key).await
+    }
+
+    async fn intake_case(&self, by: Submitter<'_>, input: NewCase, idempotency_key: Option<&str>) -> Result<Created> {
+        if let Submitter::User(who) = by {
+            if !who.has_any(INTAKE_ROLES) {
+                return Err(AppError::Forbidden("your roles cannot create cases".into()));
+            }
         }
         let channel = parse_enum("channel", &input.channel, Channel::parse, Channel::wire_names())?;
         let request_type =
             parse_enum("request_type", &input.request_type, RequestType::parse, RequestType::wire_names())?;
-        let is_resident = who.has(Role::Citizen) && !who.has_any(&[Role::Operator, Role::Inspector, Role::Admin]);
+        let is_resident = match by {
+            Submitter::User(who) => {
+                who.has(Role::Citizen) && !who.has_any(&[Role::Operator, Role::Inspector, Role::Admin])
+            }
+            Submitter::Resident => true,
+        };
         if is_resident && !RESIDENT_CHANNELS.contains(&channel) {
             return Err(AppError::invalid("channel", "residents submit through web, app or sms"));
         }
@@ -216,13 +260,23 @@ impl App {
         case.division_id = grid.and_then(|g| g.division_id);
         case.contact = contact;
         case.confidential = input.confidential.unwrap_or(false);
-        if who.has(Role::Citizen) || who.has(Role::Inspector) {
-            case.reporter_id = Some(who.user.id);
+        if let Submitter::User(who) = by {
+            if who.has(Role::Citizen) || who.has(Role::Inspector) {
+                case.reporter_id = Some(who.user.id);
+            }
         }
         let preview = self.dispatch_preview(case.category_id, case.division_id).await?;
-        let actor = who.actor();
-        let role = INTAKE_ROLES.iter().copied().find(|r| who.has(*r));
+        let (actor, role) = match by {
+            Submitter::User(who) => (who.actor(), INTAKE_ROLES.iter().copied().find(|r| who.has(*r))),
+            Submitter::Resident => (Actor::resident(), Some(Role::Citizen)),
+        };
+        for hash in &input.attachments {
+            if !self.store.attachment_exists(hash).await? {
+                return Err(AppError::invalid("attachments", format!("unknown attachment `{hash}`; upload it first")));
+            }
+        }
         let mut flow = report_entry(&case, &actor, role);
+        flow.attachments = input.attachments.clone();
         flow.data = serde_json::json!({
             "channel": channel,
             "suggested_unit": preview.unit,
@@ -235,10 +289,15 @@ impl App {
                 case,
                 flow: flow.clone(),
                 day,
-                idempotency: idempotency_key.map(|k| (who.user.id.0, k.to_string())),
+                idempotency: idempotency_key.map(|k| (by.idempotency_owner(), k.to_string())),
             })
             .await?;
-        let view = created.flow_id.map(|id| self.view_of(who, created.case.clone(), vec![(id, flow)], Vec::new()));
+        let view = match by {
+            Submitter::User(who) => {
+                created.flow_id.map(|id| self.view_of(who, created.case.clone(), vec![(id, flow)], Vec::new()))
+            }
+            Submitter::Resident => None,
+        };
         Ok(Created { case: created.case, replayed: created.replayed, preview, view })
     }
 }

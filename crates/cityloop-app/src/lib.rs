@@ -12,8 +12,11 @@ pub mod intake;
 pub mod intake_queue;
 pub mod jobs;
 pub mod moves;
+pub mod overview;
+pub mod portal;
 pub mod queries;
 pub mod reference;
+pub mod saved_views;
 pub mod scope;
 
 use std::path::PathBuf;
@@ -59,6 +62,7 @@ pub struct App {
     reference: Arc<RwLock<Arc<Reference>>>,
     sessions: Arc<auth::SessionCache>,
     intake: intake_queue::IntakeQueue,
+    overview_cache: Arc<overview::OverviewCache>,
 }
 
 impl App {
@@ -72,6 +76,7 @@ impl App {
             reference: Arc::new(RwLock::new(Arc::new(reference))),
             sessions: Arc::new(auth::SessionCache::default()),
             intake: intake_queue::IntakeQueue::start(store.clone()),
+            overview_cache: Arc::default(),
             store,
         })
     }

@@ -3,8 +3,8 @@
 //! else moved the case first.
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
-use cityloop_domain::workflow::{apply, ExtensionAmount, Move, MoveContext, MoveKind};
-use cityloop_domain::{CaseId, Revisit, Satisfaction, UnitId};
+use cityloop_domain::workflow::{apply, Actor, ExtensionAmount, Move, MoveContext, MoveKind, Relation};
+use cityloop_domain::{Case, CaseId, Revisit, Satisfaction, UnitId};
 use cityloop_store::{MoveWrite, StoreError};
 use serde::{Deserialize, Serialize};
 
@@ -59,6 +59,22 @@ pub struct MoveInput {
 
 fn need<T>(field: &str, v: Option<T>) -> Result<T> {
     v.ok_or_else(|| AppError::invalid(field, "is required"))
+}
+
+fn satisfaction(input: &MoveInput) -> Result<Satisfaction> {
+    let text = need("satisfaction", input.satisfaction.clone())?;
+    Satisfaction::parse(&text).ok_or_else(|| {
+        AppError::invalid("satisfaction", format!("must be one of: {}", Satisfaction::wire_names().join(", ")))
+    })
+}
+
+/// The resident's rating: satisfaction, whether the problem was solved, and a comment in `note`.
+pub(crate) fn rating(input: &MoveInput) -> Result<Move> {
+    Ok(Move::Rate {
+        solved: need("solved", input.solved)?,
+        satisfaction: satisfaction(input)?,
+        comment: input.note.clone().unwrap_or_default(),
+    })
 }
 
 impl App {
@@ -162,19 +178,12 @@ impl App {
             MoveKind::Submit => Move::Submit { result: text(&input.result) },
             MoveKind::Rework => Move::Rework { reason: text(&input.reason) },
             MoveKind::Check => Move::Check { passed: need("passed", input.passed)? },
-            MoveKind::Revisit => {
-                let satisfaction = need("satisfaction", input.satisfaction.clone())?;
-                Move::Revisit(Revisit {
-                    contacted: need("contacted", input.contacted)?,
-                    solved: need("solved", input.solved)?,
-                    satisfaction: Satisfaction::parse(&satisfaction).ok_or_else(|| {
-                        AppError::invalid(
-                            "satisfaction",
-                            format!("must be one of: {}", Satisfaction::wire_names().join(", ")),
-                        )
-                    })?,
-                })
-            }
+            MoveKind::Revisit => Move::Revisit(Revisit {
+                contacted: need("contacted", input.contacted)?,
+                solved: need("solved", input.solved)?,
+                satisfaction: satisfaction(input)?,
+            }),
+            MoveKind::Rate => rating(input)?,
             MoveKind::Close => Move::Close,
             MoveKind::Reopen => Move::Reopen,
             MoveKind::Supervise => Move::Supervise { level: input.level.unwrap_or(1) },
@@ -238,13 +247,32 @@ impl App {
             }
         }
         let mv = self.build_move(who, kind, &case, &input).await?;
+        let out = self.apply_and_store(&case, &mv, &who.actor(), who.relation(&case, &whistles), &input).await?;
+        // The actor sees the result of their own move even when it takes the case out of their
+        // scope (an escalation, a return approved elsewhere).
+        let flow = self.store.flows(case.id).await?;
+        let whistles = self.store.whistles(case.id).await?;
+        Ok(self.view_of(who, out, flow, whistles))
+    }
+
+    /// Lets the domain apply a move and stores the outcome with its flow record, or refuses it if
+    /// someone else moved the case first. Returns the case as it now is.
+    pub(crate) async fn apply_and_store(
+        &self,
+        case: &Case,
+        mv: &Move,
+        actor: &Actor,
+        relation: Relation,
+        input: &MoveInput,
+    ) -> Result<Case> {
+        let kind = mv.kind();
         let reference = self.reference();
-        let standard_category = match &mv {
-            cityloop_domain::Move::File { category: Some(c) } => Some(*c),
+        let standard_category = match mv {
+            Move::File { category: Some(c) } => Some(*c),
             _ => case.category_id,
         };
-        let master = match &mv {
-            cityloop_domain::Move::Merge { into } => Some(self.store.get_case(*into).await?),
+        let master = match mv {
+            Move::Merge { into } => Some(self.store.get_case(*into).await?),
             _ => None,
         };
         let ctx = MoveContext {
@@ -254,8 +282,12 @@ impl App {
             master: master.as_ref(),
             whistle_report_hours: self.settings.whistle_report_hours,
         };
-        let mut out = apply(&case, &mv, &who.actor(), &who.relation(&case, &whistles), &ctx)?;
-        let extra_note = input.note.as_deref().map(str::trim).filter(|n| !n.is_empty() && kind != MoveKind::Answer);
+        let mut out = apply(case, mv, actor, &relation, &ctx)?;
+        let extra_note = input
+            .note
+            .as_deref()
+            .map(str::trim)
+            .filter(|n| !n.is_empty() && !matches!(kind, MoveKind::Answer | MoveKind::Rate));
         out.flow.note = match (out.flow.note.take(), extra_note) {
             (Some(reason), Some(note)) => Some(format!("{reason}\n{note}")),
             (reason, note) => reason.or(note.map(str::to_string)),
@@ -269,17 +301,12 @@ impl App {
             out.flow.attachments = hashes.clone();
         }
         match self.store.commit_move(MoveWrite { expected_version: case.version, outcome: &out }).await {
-            Ok(()) => {}
+            Ok(()) => Ok(out.case),
             Err(StoreError::StaleVersion) => {
                 let current = self.store.get_case(case.id).await.map(|c| c.version).unwrap_or(-1);
-                return Err(AppError::StaleVersion { current });
+                Err(AppError::StaleVersion { current })
             }
-            Err(e) => return Err(e.into()),
+            Err(e) => Err(e.into()),
         }
-        // The actor sees the result of their own move even when it takes the case out of their
-        // scope (an escalation, a return approved elsewhere).
-        let flow = self.store.flows(case.id).await?;
-        let whistles = self.store.whistles(case.id).await?;
-        Ok(self.view_of(who, out.case, flow, whistles))
     }
 }

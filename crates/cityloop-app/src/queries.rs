@@ -70,6 +70,12 @@ pub struct CaseQuery {
     pub phone: Option<String>,
     /// Cases merged into this case (id).
     pub master: Option<i64>,
+    /// Cases with (true) or without (false) an extension or suspension request waiting.
+    pub pending: Option<bool>,
+    /// Cases whose deadline falls within this many hours and that are not overdue yet.
+    pub due_within_hours: Option<i64>,
+    /// Cases sent back for rework at least once.
+    pub reworked: Option<bool>,
     /// `created_desc` (default), `created_asc`, `deadline`, `updated_desc`.
     pub sort: Option<String>,
     pub page: Option<i64>,
@@ -191,6 +197,14 @@ impl App {
         f.text = q.q.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
         f.phone = q.phone.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
         f.master = q.master.map(cityloop_domain::CaseId);
+        f.pending = q.pending;
+        if let Some(hours) = q.due_within_hours {
+            if !(1..=24 * 90).contains(&hours) {
+                return Err(AppError::invalid("due_within_hours", "must be 1 to 2160"));
+            }
+            f.due_before = Some(self.now() + chrono::Duration::hours(hours));
+        }
+        f.reworked = q.reworked.unwrap_or(false);
         f.sort = match q.sort.as_deref() {
             None | Some("") | Some("created_desc") => CaseSort::CreatedDesc,
             Some("created_asc") => CaseSort::CreatedAsc,

@@ -8,6 +8,7 @@ use cityloop_domain::catalogue::CatalogueRule;
 use cityloop_domain::grid::{parse_area, GridIndex};
 use cityloop_domain::{CaseStandard, CategoryId, DivisionId, GridId, UnitId, WorkCalendar};
 use cityloop_store::{CategoryRow, DivisionRow, GridRow, Store, UnitRow};
+use geo::MultiPolygon;
 
 use crate::error::{AppError, Result};
 
@@ -31,6 +32,8 @@ pub struct Reference {
     pub calendar: WorkCalendar,
     /// The dispatch catalogue.
     pub catalogue: Vec<CatalogueRule>,
+    /// The shape of each grid, in the order of `grids` (for maps).
+    pub grid_areas: Vec<MultiPolygon<f64>>,
     grid_index: GridIndex,
     unit_pos: HashMap<UnitId, usize>,
     unit_children: HashMap<UnitId, Vec<UnitId>>,
@@ -116,6 +119,7 @@ impl Reference {
             category_children: children(categories.iter().map(|c| (c.id, c.parent_id))),
             grid_pos: grids.iter().enumerate().map(|(i, g)| (g.id, i)).collect(),
             grid_code: grids.iter().enumerate().map(|(i, g)| (g.code.clone(), i)).collect(),
+            grid_areas: shapes.iter().map(|(_, a)| a.clone()).collect(),
             grid_index: GridIndex::new(shapes),
             units,
             divisions,

@@ -86,6 +86,8 @@ pub struct Case {
     pub master_id: Option<CaseId>,
     pub result: Option<String>,
     pub revisit: Option<Revisit>,
+    /// The resident has rated the outcome on the portal.
+    pub rated: bool,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
     pub closed_at: Option<DateTime<Utc>>,
@@ -143,6 +145,7 @@ impl Case {
             master_id: None,
             result: None,
             revisit: None,
+            rated: false,
             created_at: now,
             updated_at: now,
             closed_at: None,

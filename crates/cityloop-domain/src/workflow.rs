@@ -7,7 +7,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::calendar::WorkCalendar;
 use crate::case::{Case, PendingRequest, Revisit};
-use crate::enums::{Role, State, TimingMode};
+use crate::enums::{Role, Satisfaction, State, TimingMode};
 use crate::ids::{CaseId, CategoryId, UnitId, UserId};
 use crate::standard::{CaseStandard, TimeLimit};
 
@@ -67,6 +67,7 @@ move_kinds!(
     Rework = "rework",
     Check = "check",
     Revisit = "revisit",
+    Rate = "rate",
     Close = "close",
     Reopen = "reopen",
     Supervise = "supervise",
@@ -147,6 +148,12 @@ pub enum Move {
         passed: bool,
     },
     Revisit(Revisit),
+    /// The resident's own rating of the outcome (评价), given on the portal after closure.
+    Rate {
+        solved: bool,
+        satisfaction: Satisfaction,
+        comment: String,
+    },
     Close,
     Reopen,
     Supervise {
@@ -192,6 +199,7 @@ impl Move {
             Move::Rework { .. } => MoveKind::Rework,
             Move::Check { .. } => MoveKind::Check,
             Move::Revisit(_) => MoveKind::Revisit,
+            Move::Rate { .. } => MoveKind::Rate,
             Move::Close => MoveKind::Close,
             Move::Reopen => MoveKind::Reopen,
             Move::Supervise { .. } => MoveKind::Supervise,
@@ -220,8 +228,13 @@ impl Actor {
         Self { user_id: None, name: "系统".into(), roles: vec![], unit_id: None }
     }
 
+    /// A resident without an account, identified on the portal by case number and phone.
+    pub fn resident() -> Self {
+        Self { user_id: None, name: "市民".into(), roles: vec![Role::Citizen], unit_id: None }
+    }
+
     fn is_system(&self) -> bool {
-        self.user_id.is_none()
+        self.user_id.is_none() && self.roles.is_empty()
     }
 }
 
@@ -383,6 +396,7 @@ fn rule(kind: MoveKind) -> (&'static [State], &'static [(Role, Scope)]) {
         K::Rework => (&[S::Feedback], &[(R::Dispatcher, Any), (R::Lead, Any)]),
         K::Check => (&[S::Feedback], &[(R::Inspector, Grid)]),
         K::Revisit => (&[S::Feedback, S::Merged, S::Closed], &[(R::Operator, Any)]),
+        K::Rate => (&[S::Closed], &[(R::Citizen, Reporter)]),
         K::Close => (&[S::ClosePending], &[(R::Lead, Any)]),
         K::Reopen => (&[S::Closed], &[(R::Operator, Any), (R::Citizen, Reporter)]),
         K::Supervise => (OPEN, &[(R::Dispatcher, Any), (R::Lead, Any)]),
@@ -420,6 +434,7 @@ fn precondition(kind: MoveKind, case: &Case) -> Result<(), String> {
         K::Revisit if case.state != S::Feedback && case.revisit.is_some() => {
             fail("this merged case was already revisited")
         }
+        K::Rate if case.rated => fail("the resident has already rated this case"),
         K::Reopen if case.master_id.is_some() => fail("a merged case is reopened through its master case"),
         K::Reopen if case.unit_id.is_none() && case.result.is_none() => fail("the case was never handled"),
         K::Overdue if case.overdue_at.is_some() || case.deadline.is_none() => {
@@ -661,6 +676,18 @@ pub fn apply(
             }
             data = serde_json::to_value(revisit).unwrap_or_default();
         }
+        Move::Rate { solved, satisfaction, comment } => {
+            // The rating is the revisit when the hotline has not called back yet (or the case was
+            // closed on the inspector's check alone).
+            c.revisit.get_or_insert(Revisit { contacted: true, solved: *solved, satisfaction: *satisfaction });
+            c.rated = true;
+            let comment = comment.trim();
+            if comment.chars().count() > 1000 {
+                return Err(invalid("comment", "is longer than 1000 characters"));
+            }
+            note = (!comment.is_empty()).then(|| comment.to_string());
+            data = serde_json::json!({ "solved": solved, "satisfaction": satisfaction });
+        }
         Move::Close => {
             c.state = S::Closed;
             c.closed_at = Some(now);
@@ -670,6 +697,7 @@ pub fn apply(
             c.reopens += 1;
             c.closed_at = None;
             c.revisit = None;
+            c.rated = false;
             c.pending = None;
             if c.unit_id.is_some() {
                 let limit = c.limit.or(ctx.standard.map(|s| s.limit)).unwrap_or(DEFAULT_LIMIT);

@@ -89,6 +89,14 @@ pub struct CaseFilter {
     pub text: Option<String>,
     pub phone: Option<String>,
     pub master: Option<CaseId>,
+    /// Only cases with (true) or without (false) an extension or suspension request waiting.
+    pub pending: Option<bool>,
+    /// Only cases whose running clock ends before this instant and that are not overdue yet.
+    pub due_before: Option<DateTime<Utc>>,
+    /// Only cases sent back for rework at least once.
+    pub reworked: bool,
+    /// Only what the public list may show: no confidential or voided cases.
+    pub public_only: bool,
     pub sort: CaseSort,
     pub limit: i64,
     pub offset: i64,
@@ -114,6 +122,10 @@ impl CaseFilter {
             text: None,
             phone: None,
             master: None,
+            pending: None,
+            due_before: None,
+            reworked: false,
+            public_only: false,
             sort: CaseSort::default(),
             limit: 50,
             offset: 0,
@@ -865,5 +877,18 @@ fn push_filters(sql: &mut Sql, f: &CaseFilter) {
     }
     if let Some(m) = f.master {
         sql.push(" and master_id = ").bind(m.0);
+    }
+    if let Some(waiting) = f.pending {
+        sql.push(if waiting { " and pending is not null" } else { " and pending is null" });
+    }
+    if let Some(t) = f.due_before {
+        sql.push(" and state in ('pending_sign', 'handling') and deadline >= ").bind(ms(f.now));
+        sql.push(" and deadline < ").bind(ms(t));
+    }
+    if f.reworked {
+        sql.push(" and reworks > 0");
+    }
+    if f.public_only {
+        sql.push(" and confidential = 0 and state <> 'voided'");
     }
 }

@@ -7,6 +7,7 @@
 
 mod args;
 pub mod cases;
+pub mod dashboard;
 pub mod reference;
 mod rows;
 pub mod testing;
@@ -21,6 +22,7 @@ use sqlx::{AnyPool, ConnectOptions, Executor};
 pub use cases::{
     BulkCase, CaseFilter, CaseList, CaseScope, CaseSort, CreatedCase, MoveWrite, NewCaseWrite, NoticeRow, WhistleRow,
 };
+pub use dashboard::{DailyCount, OpenCount, SavedView, UnitPace};
 pub use reference::{CategoryRow, DivisionRow, GridRow, UnitRow};
 pub use users::{TokenRow, UserRow};
 

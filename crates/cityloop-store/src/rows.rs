@@ -43,8 +43,8 @@ pub(crate) const CASE_COLUMNS: &str = "id, number, state, version, channel, requ
     category_id, urgency, lat, lon, address, grid_id, division_id, contact_name, contact_phone, confidential, \
     reporter_id, unit_id, assisting_units, first_unit_id, limit_amount, limit_mode, deadline, overdue_at, \
     extensions, suspensions, suspended_at, suspended_until, pending, returns, reworks, reopens, supervision_level, \
-    escalations, master_id, result, revisit_contacted, revisit_solved, revisit_satisfaction, created_at, \
-    updated_at, closed_at";
+    escalations, master_id, result, revisit_contacted, revisit_solved, revisit_satisfaction, rated, \
+    created_at, updated_at, closed_at";
 
 fn count(row: &AnyRow, col: &str) -> Result<u32> {
     Ok(u32::try_from(row.try_get::<i64, _>(col)?).unwrap_or(0))
@@ -122,6 +122,7 @@ pub(crate) fn case_from_row(row: &AnyRow) -> Result<Case> {
         master_id: opt_i64("master_id")?.map(CaseId),
         result: opt_text("result")?,
         revisit,
+        rated: row.try_get::<i64, _>("rated")? != 0,
         created_at: from_ms(row.try_get("created_at")?),
         updated_at: from_ms(row.try_get("updated_at")?),
         closed_at: get_opt_ms(row, "closed_at")?,
@@ -173,6 +174,7 @@ pub(crate) fn case_values(c: &Case) -> Vec<crate::args::Arg> {
         c.revisit.map(|r| i64::from(r.contacted)).into(),
         c.revisit.map(|r| i64::from(r.solved)).into(),
         c.revisit.map(|r| r.satisfaction.as_str().to_string()).into(),
+        b(c.rated),
         ms(c.created_at).into(),
         ms(c.updated_at).into(),
         opt_ms(c.closed_at).into(),

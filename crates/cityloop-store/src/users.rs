@@ -120,11 +120,22 @@ impl Store {
         self.with_grids(user_from_row(&row)?).await
     }
 
-    /// All users, by id (without their grids).
+    /// All users, by id, with their grids.
     pub async fn list_users(&self) -> Result<Vec<UserRow>> {
         let rows =
             sqlx::query(&format!("select {USER_COLUMNS} from users order by id")).fetch_all(self.reader()).await?;
-        rows.iter().map(user_from_row).collect()
+        let mut users = rows.iter().map(user_from_row).collect::<Result<Vec<_>>>()?;
+        let links = sqlx::query("select user_id, grid_id from user_grids order by user_id, grid_id")
+            .fetch_all(self.reader())
+            .await?;
+        let mut grids: std::collections::HashMap<i64, Vec<GridId>> = std::collections::HashMap::new();
+        for link in &links {
+            grids.entry(link.try_get(0)?).or_default().push(GridId(link.try_get(1)?));
+        }
+        for u in &mut users {
+            u.grids = grids.remove(&u.id.0).unwrap_or_default();
+        }
+        Ok(users)
     }
 
     /// Stores a new token.

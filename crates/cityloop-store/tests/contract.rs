@@ -316,3 +316,76 @@ async fn numbering_continues_after_a_bulk_load() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn dashboard_counts_queue_filters_and_saved_views_agree_on_both_engines() {
+    on_every_engine(|db| async move {
+        let (unit_a, _) = seed(&db).await;
+        let s = &db.store;
+        let mut items = Vec::new();
+        // Five cases over two days: two closed by unit A, one overdue in hand, one with an
+        // extension request waiting, one reworked and still open.
+        for i in 0..5i64 {
+            let mut c = new_case(&format!("案件{i}"));
+            c.number = format!("20261123-{:06}", i + 1);
+            c.created_at = t0() - Duration::days(i % 2) - Duration::hours(i);
+            c.updated_at = c.created_at;
+            c.unit_id = Some(unit_a);
+            c.deadline = Some(t0() + Duration::hours(4));
+            c.channel = if i % 2 == 0 { Channel::Hotline } else { Channel::Web };
+            match i {
+                0 | 1 => {
+                    c.state = State::Closed;
+                    c.closed_at = Some(c.created_at + Duration::hours(10));
+                }
+                2 => {
+                    c.state = State::Handling;
+                    c.deadline = Some(t0() - Duration::hours(1));
+                }
+                3 => {
+                    c.state = State::Handling;
+                    c.pending = Some(cityloop_domain::PendingRequest::Extension { amount: 2, reason: "等待".into() });
+                    c.confidential = true;
+                }
+                _ => {
+                    c.state = State::Handling;
+                    c.reworks = 1;
+                }
+            }
+            let flow = report_entry(&c, &operator(), Some(Role::Operator));
+            items.push(BulkCase { case: c, flows: vec![flow], effects: vec![] });
+        }
+        s.bulk_insert_cases(&items).await.unwrap();
+
+        let mut intake = s.intake_by_channel(t0() - Duration::hours(12)).await.unwrap();
+        intake.sort();
+        assert_eq!(intake, vec![("hotline".to_string(), 3)], "the web cases came in the day before");
+        let open = s.open_counts(t0()).await.unwrap();
+        assert_eq!(open.iter().map(|o| o.open).sum::<i64>(), 3);
+        assert_eq!(open.iter().map(|o| o.overdue).sum::<i64>(), 1);
+        let daily = s.daily_by_category(t0() - Duration::days(3), 8 * 3600).await.unwrap();
+        assert_eq!(daily.iter().map(|d| d.count).sum::<i64>(), 5);
+        assert_eq!(daily.len(), 2, "two local days, one category");
+        let pace = s.unit_pace(t0() - Duration::days(30), t0()).await.unwrap();
+        assert_eq!(pace.len(), 1);
+        assert_eq!((pace[0].closed, pace[0].overdue_now), (2, 1));
+        assert!((pace[0].mean_hours - 10.0).abs() < 1e-6, "{}", pace[0].mean_hours);
+
+        let count = |f: CaseFilter| async move { s.list_cases(&f).await.unwrap().total };
+        let base = || CaseFilter::new(CaseScope::everything(), t0());
+        assert_eq!(count(CaseFilter { pending: Some(true), ..base() }).await, 1);
+        assert_eq!(count(CaseFilter { reworked: true, ..base() }).await, 1);
+        assert_eq!(count(CaseFilter { due_before: Some(t0() + Duration::hours(5)), ..base() }).await, 2);
+        assert_eq!(count(CaseFilter { public_only: true, ..base() }).await, 4);
+
+        let user = s.insert_user("lead", "值班长", "hash", &[Role::Lead], None, &[], t0()).await.unwrap();
+        s.save_view(user, "超期", "overdue=true", t0()).await.unwrap();
+        s.save_view(user, "超期", "overdue=true&sort=deadline", t0()).await.unwrap();
+        let views = s.saved_views(user).await.unwrap();
+        assert_eq!(views.len(), 1, "a name is saved once");
+        assert_eq!(views[0].query, "overdue=true&sort=deadline");
+        assert!(!s.delete_view(UserId(user.0 + 1), views[0].id).await.unwrap(), "another user's view stays");
+        assert!(s.delete_view(user, views[0].id).await.unwrap());
+    })
+    .await;
+}

@@ -309,6 +309,11 @@ fn any_move() -> impl Strategy<Value = Move> {
             satisfaction: Satisfaction::ALL[s]
         })),
         Just(Move::Close),
+        (any::<bool>(), 0usize..3).prop_map(|(solved, s)| Move::Rate {
+            solved,
+            satisfaction: Satisfaction::ALL[s],
+            comment: "评价".into()
+        }),
         Just(Move::Reopen),
         (0u32..5).prop_map(|level| Move::Supervise { level }),
         Just(Move::Escalate { to: UnitId(1) }),

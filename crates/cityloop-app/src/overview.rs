@@ -1,0 +1,209 @@
+//! The city at a glance (一屏观全城): today's intake, what is open and overdue by channel and
+//! district, open cases per grid, daily volume by category and the slowest units. Several nodes
+//! and many screens ask for it every minute, so each node computes it at most once per
+//! [`OVERVIEW_TTL`] and serves the same snapshot in between.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Days, NaiveDate, TimeZone, Utc};
+use cityloop_domain::enums::DivisionLevel;
+use cityloop_domain::{CategoryId, Channel, DivisionId, GridId, Role};
+use std::sync::Arc;
+
+use crate::error::{AppError, Result};
+use crate::scope::Principal;
+use crate::App;
+
+/// How long one computed overview is served.
+pub const OVERVIEW_TTL: Duration = Duration::from_secs(15);
+/// Days of daily volume shown.
+pub const DAILY_DAYS: u64 = 14;
+/// Window over which units' pace is measured.
+const PACE_DAYS: u64 = 30;
+
+/// Roles that see the whole-city screen.
+const OVERVIEW_ROLES: &[Role] = &[Role::Leader, Role::Admin, Role::Lead, Role::Dispatcher];
+
+/// Open and overdue counts of one row (a channel or a district).
+#[derive(Debug, Clone, PartialEq)]
+pub struct OpenRow {
+    pub label: String,
+    pub open: i64,
+    pub overdue: i64,
+}
+
+/// One unit's pace.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SlowUnit {
+    pub unit: String,
+    pub closed: i64,
+    pub mean_hours: f64,
+    pub overdue_now: i64,
+}
+
+/// The whole-city overview at one moment.
+#[derive(Debug, Clone)]
+pub struct Overview {
+    pub computed_at: DateTime<Utc>,
+    pub today_total: i64,
+    pub today_by_channel: Vec<(Channel, i64)>,
+    pub open_total: i64,
+    pub overdue_total: i64,
+    pub open_by_channel: Vec<OpenRow>,
+    pub open_by_district: Vec<OpenRow>,
+    pub open_by_grid: HashMap<GridId, i64>,
+    /// Local days, oldest first.
+    pub days: Vec<NaiveDate>,
+    /// Top-level categories with a count per day of `days`, largest first.
+    pub daily_by_category: Vec<(String, Vec<i64>)>,
+    pub slowest_units: Vec<SlowUnit>,
+}
+
+/// The per-node cache of the last overview.
+#[derive(Default)]
+pub struct OverviewCache(Mutex<Option<(Instant, Arc<Overview>)>>);
+
+impl App {
+    /// The overview, from this node's cache when it is fresh.
+    pub async fn overview(&self, who: &Principal) -> Result<Arc<Overview>> {
+        if !who.has_any(OVERVIEW_ROLES) {
+            return Err(AppError::Forbidden("the city overview is for leaders, leads and dispatchers".into()));
+        }
+        if let Some((at, cached)) = self.overview_cache.0.lock().ok().and_then(|c| c.clone()) {
+            if at.elapsed() < OVERVIEW_TTL {
+                return Ok(cached);
+            }
+        }
+        let fresh = Arc::new(self.compute_overview().await?);
+        if let Ok(mut c) = self.overview_cache.0.lock() {
+            *c = Some((Instant::now(), Arc::clone(&fresh)));
+        }
+        Ok(fresh)
+    }
+
+    /// Computes the overview from the store, bypassing the cache.
+    pub async fn compute_overview(&self) -> Result<Overview> {
+        let reference = self.reference();
+        let now = self.now();
+        let calendar = &reference.calendar;
+        let today = calendar.local_date(now);
+        let local_midnight = |d: NaiveDate| -> DateTime<Utc> {
+            calendar
+                .offset()
+                .from_local_datetime(&d.and_hms_opt(0, 0, 0).unwrap_or_default())
+                .single()
+                .map_or(now, |t| t.with_timezone(&Utc))
+        };
+        let first_day = today.checked_sub_days(Days::new(DAILY_DAYS - 1)).unwrap_or(today);
+        let pace_since = now - chrono::Duration::days(PACE_DAYS as i64);
+
+        let (intake, open, daily, pace) = tokio::try_join!(
+            self.store.intake_by_channel(local_midnight(today)),
+            self.store.open_counts(now),
+            self.store.daily_by_category(local_midnight(first_day), calendar.utc_offset_secs),
+            self.store.unit_pace(pace_since, now),
+        )?;
+
+        let mut today_by_channel: Vec<(Channel, i64)> =
+            intake.iter().filter_map(|(c, n)| Channel::parse(c).map(|c| (c, *n))).collect();
+        today_by_channel.sort_by_key(|c| std::cmp::Reverse(c.1));
+
+        // Districts: walk each community up to its district.
+        let district_of = |d: Option<DivisionId>| -> Option<DivisionId> {
+            let mut cur = d?;
+            loop {
+                let row = reference.division(cur)?;
+                if row.level == DivisionLevel::District {
+                    return Some(cur);
+                }
+                cur = row.parent_id?;
+            }
+        };
+        let mut by_channel: HashMap<String, (i64, i64)> = HashMap::new();
+        let mut by_district: HashMap<Option<DivisionId>, (i64, i64)> = HashMap::new();
+        let mut open_by_grid: HashMap<GridId, i64> = HashMap::new();
+        for row in &open {
+            let e = by_channel.entry(row.channel.clone()).or_default();
+            e.0 += row.open;
+            e.1 += row.overdue;
+            let e = by_district.entry(district_of(row.division_id)).or_default();
+            e.0 += row.open;
+            e.1 += row.overdue;
+            if let Some(g) = row.grid_id {
+                *open_by_grid.entry(g).or_default() += row.open;
+            }
+        }
+        let sorted = |rows: Vec<OpenRow>| {
+            let mut rows = rows;
+            rows.sort_by(|a, b| b.open.cmp(&a.open).then_with(|| a.label.cmp(&b.label)));
+            rows
+        };
+        let open_by_channel = sorted(
+            by_channel
+                .into_iter()
+                .map(|(c, (open, overdue))| OpenRow {
+                    label: Channel::parse(&c).map_or(c, |c| c.label_zh().to_string()),
+                    open,
+                    overdue,
+                })
+                .collect(),
+        );
+        let open_by_district = sorted(
+            by_district
+                .into_iter()
+                .map(|(d, (open, overdue))| OpenRow {
+                    label: d.and_then(|d| reference.division(d)).map_or("未定位".to_string(), |d| d.name.clone()),
+                    open,
+                    overdue,
+                })
+                .collect(),
+        );
+
+        let days: Vec<NaiveDate> = (0..DAILY_DAYS).filter_map(|i| first_day.checked_add_days(Days::new(i))).collect();
+        let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
+        let root_of = |c: Option<CategoryId>| -> String {
+            c.map(|c| reference.category_chain(c))
+                .and_then(|chain| chain.last().copied())
+                .and_then(|root| reference.category(root))
+                .map_or("未分类".to_string(), |c| c.name.clone())
+        };
+        let mut per_category: HashMap<String, Vec<i64>> = HashMap::new();
+        for d in &daily {
+            let Some(date) = epoch.checked_add_days(Days::new(u64::try_from(d.day).unwrap_or(0))) else { continue };
+            let Some(i) = days.iter().position(|x| *x == date) else { continue };
+            per_category.entry(root_of(d.category_id)).or_insert_with(|| vec![0; days.len()])[i] += d.count;
+        }
+        let mut daily_by_category: Vec<(String, Vec<i64>)> = per_category.into_iter().collect();
+        daily_by_category.sort_by(|a, b| b.1.iter().sum::<i64>().cmp(&a.1.iter().sum::<i64>()).then(a.0.cmp(&b.0)));
+
+        let mut slowest_units: Vec<SlowUnit> = pace
+            .iter()
+            .map(|p| SlowUnit {
+                unit: reference.unit(p.unit_id).map_or_else(|| p.unit_id.0.to_string(), |u| u.name.clone()),
+                closed: p.closed,
+                mean_hours: p.mean_hours,
+                overdue_now: p.overdue_now,
+            })
+            .collect();
+        slowest_units.sort_by(|a, b| {
+            b.overdue_now.cmp(&a.overdue_now).then(b.mean_hours.total_cmp(&a.mean_hours)).then(a.unit.cmp(&b.unit))
+        });
+        slowest_units.truncate(10);
+
+        Ok(Overview {
+            computed_at: now,
+            today_total: today_by_channel.iter().map(|(_, n)| n).sum(),
+            today_by_channel,
+            open_total: open_by_channel.iter().map(|r| r.open).sum(),
+            overdue_total: open_by_channel.iter().map(|r| r.overdue).sum(),
+            open_by_channel,
+            open_by_district,
+            open_by_grid,
+            days,
+            daily_by_category,
+            slowest_units,
+        })
+    }
+}

@@ -1,0 +1,106 @@
+//! The resident's side without an account: follow a request by its number and the phone number
+//! given with it, rate the outcome after closure (the rating is the revisit when the hotline has
+//! not called back), ask for it to be handled again, and the public list with personal data removed.
+
+use cityloop_domain::workflow::{Actor, FlowEntry, Move, MoveKind, Relation};
+use cityloop_domain::{Case, State};
+use cityloop_store::{CaseFilter, CaseScope, CaseSort};
+
+use crate::error::{AppError, Result};
+use crate::moves::{rating, CaseRef, MoveInput};
+use crate::App;
+
+/// A request as its resident follows it.
+#[derive(Debug, Clone)]
+pub struct TrackedCase {
+    pub case: Case,
+    pub flow: Vec<(i64, FlowEntry)>,
+    pub can_rate: bool,
+    pub can_reopen: bool,
+}
+
+/// A page of the public list.
+#[derive(Debug, Clone)]
+pub struct PublicPage {
+    pub items: Vec<Case>,
+    pub total: i64,
+    pub page: i64,
+    pub page_size: i64,
+}
+
+fn digits(phone: &str) -> String {
+    phone.chars().filter(char::is_ascii_digit).collect()
+}
+
+impl App {
+    /// A request followed by number and phone. A wrong phone and an unknown number give the same
+    /// answer, so that the numbers of other residents' requests reveal nothing.
+    pub async fn track_case(&self, number: &str, phone: &str) -> Result<TrackedCase> {
+        let case = self.resident_case(number, phone).await?;
+        let flow = self.store.flows(case.id).await?;
+        Ok(self.tracked(case, flow))
+    }
+
+    /// The resident rates a closed request.
+    pub async fn rate_as_resident(&self, number: &str, phone: &str, input: &MoveInput) -> Result<TrackedCase> {
+        let mv = rating(input)?;
+        self.resident_move(number, phone, &mv, input).await
+    }
+
+    /// The resident is not satisfied and asks for the request to be handled again (重办).
+    pub async fn reopen_as_resident(&self, number: &str, phone: &str) -> Result<TrackedCase> {
+        self.resident_move(number, phone, &Move::Reopen, &MoveInput::default()).await
+    }
+
+    /// Recent requests for the public list and map: never confidential or voided ones; the
+    /// surfaces show no contact data and coarse locations only.
+    pub async fn public_cases(&self, page: i64, page_size: i64) -> Result<PublicPage> {
+        let page = page.max(1);
+        let page_size = page_size.clamp(1, 200);
+        let mut f = CaseFilter::new(CaseScope::everything(), self.now());
+        f.public_only = true;
+        f.sort = CaseSort::CreatedDesc;
+        f.limit = page_size;
+        f.offset = (page - 1) * page_size;
+        let list = self.store.list_cases(&f).await?;
+        Ok(PublicPage { items: list.items, total: list.total, page, page_size })
+    }
+
+    async fn resident_case(&self, number: &str, phone: &str) -> Result<Case> {
+        let not_found = || AppError::NotFound("request with this number and phone".into());
+        let number = number.trim();
+        let wanted = digits(phone);
+        if number.is_empty() || wanted.len() < 3 {
+            return Err(not_found());
+        }
+        let case = self.load_case_ref(&CaseRef::Number(number.to_string())).await.map_err(|_| not_found())?;
+        let given = case.contact.as_ref().map(|c| digits(&c.phone)).unwrap_or_default();
+        if given != wanted || case.number != number {
+            return Err(not_found());
+        }
+        Ok(case)
+    }
+
+    async fn resident_move(&self, number: &str, phone: &str, mv: &Move, input: &MoveInput) -> Result<TrackedCase> {
+        let case = self.resident_case(number, phone).await?;
+        let relation = Relation { is_reporter: true, ..Relation::default() };
+        let moved = self.apply_and_store(&case, mv, &Actor::resident(), relation, input).await?;
+        let flow = self.store.flows(case.id).await?;
+        Ok(self.tracked(moved, flow))
+    }
+
+    fn tracked(&self, case: Case, flow: Vec<(i64, FlowEntry)>) -> TrackedCase {
+        let closed = case.state == State::Closed;
+        let allowed = cityloop_domain::workflow::allowed_moves(
+            &case,
+            &Actor::resident(),
+            &Relation { is_reporter: true, ..Relation::default() },
+        );
+        TrackedCase {
+            can_rate: closed && allowed.contains(&MoveKind::Rate),
+            can_reopen: closed && allowed.contains(&MoveKind::Reopen),
+            case,
+            flow,
+        }
+    }
+}
