@@ -55,7 +55,7 @@ async fn start(app: &App) -> Result<Server> {
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let served = app.clone();
     tokio::spawn(async move {
-        let _ = cityloop_http::serve(listener, served, async move {
+        let _ = cityloop_http::serve(listener, served, cityloop_http::WebSettings::default(), async move {
             let _ = rx.await;
         })
         .await;
@@ -217,4 +217,92 @@ pub async fn queries(app: &App, iterations: usize) -> Result<Value> {
     Ok(
         json!({"benchmark": "queries", "database": format!("{:?}", app.store.backend()), "cases_stored": cases, "iterations": iterations, "queues": out}),
     )
+}
+
+/// The web pages a role opens most, by the user who opens them.
+const PAGES: &[(&str, &str, &str)] = &[
+    ("case list", "operator", "/cases"),
+    ("unit inbox", "h-990101-cg", "/inbox"),
+    ("leader screen", "leader", "/leader"),
+    ("operator workbench", "operator", "/intake"),
+    ("dispatcher desk", "dispatcher", "/desk"),
+    ("inspector page", "inspector1", "/inspector"),
+    ("admin: grids", "admin", "/admin/grids"),
+    ("admin: catalogue", "admin", "/admin/catalogue"),
+    ("resident portal", "", "/portal"),
+    ("public requests", "", "/portal/requests"),
+    ("login", "", "/login"),
+];
+
+/// Server time to render the pages (over loopback, signed in by session cookie) and the weight
+/// of each page: its HTML plus the stylesheet and script it loads.
+pub async fn pages(app: &App, iterations: usize) -> Result<Value> {
+    let server = start(app).await?;
+    let cases = app.store.count_cases().await?;
+    let asset = |path: &'static str| {
+        let server = &server;
+        async move {
+            Ok::<usize, anyhow::Error>(
+                server.client.get(format!("{}{path}", server.base)).send().await?.bytes().await?.len(),
+            )
+        }
+    };
+    let css = asset("/assets/app.css").await?;
+    let js = asset("/assets/app.js").await?;
+    let map_layer = asset("/maps/city.svg").await?;
+    let mut out = Vec::new();
+    let mut case_page: Option<String> = None;
+    for (name, user, path) in PAGES {
+        let cookie = match *user {
+            "" => String::new(),
+            u => format!("cl_session={}", server.login(u).await?),
+        };
+        let mut samples = Vec::with_capacity(iterations);
+        let mut html = 0;
+        for _ in 0..iterations {
+            let t = Instant::now();
+            let r = server.client.get(format!("{}{path}", server.base)).header("cookie", &cookie).send().await?;
+            anyhow::ensure!(r.status().is_success(), "{path}: {}", r.status());
+            let body = r.text().await?;
+            samples.push(t.elapsed());
+            html = body.len();
+            if case_page.is_none() && *path == "/cases" {
+                case_page = body.split("href=\"/cases/").nth(1).and_then(|s| s.split('"').next()).map(str::to_string);
+            }
+        }
+        out.push(json!({"page": name, "path": path, "latency_ms": summarize(samples), "html_bytes": html,
+                        "page_weight_bytes": html + css + js}));
+    }
+    if let Some(number) = case_page {
+        let cookie = format!("cl_session={}", server.login("operator").await?);
+        let path = format!("/cases/{number}");
+        let mut samples = Vec::with_capacity(iterations);
+        let mut html = 0;
+        for _ in 0..iterations {
+            let t = Instant::now();
+            let body = server
+                .client
+                .get(format!("{}{path}", server.base))
+                .header("cookie", &cookie)
+                .send()
+                .await?
+                .text()
+                .await?;
+            samples.push(t.elapsed());
+            html = body.len();
+        }
+        out.push(json!({"page": "case page", "path": path, "latency_ms": summarize(samples), "html_bytes": html,
+                        "page_weight_bytes": html + css + js}));
+    }
+    // The leader screen serves a snapshot computed at most every few seconds per node; this is
+    // the cost of computing one.
+    let mut compute = Vec::new();
+    for _ in 0..iterations.clamp(1, 20) {
+        let t = Instant::now();
+        app.compute_overview().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        compute.push(t.elapsed());
+    }
+    Ok(json!({"benchmark": "pages", "database": format!("{:?}", app.store.backend()), "cases_stored": cases,
+              "iterations": iterations, "css_bytes": css, "js_bytes": js, "map_layer_svg_bytes": map_layer,
+              "pages": out, "leader_overview_compute_ms": summarize(compute)}))
 }

@@ -139,6 +139,13 @@ enum BenchCommand {
         #[arg(long, default_value_t = 200)]
         iterations: usize,
     },
+    /// Server time and weight of the web pages on the stored cases.
+    Pages {
+        #[arg(long)]
+        database: Option<String>,
+        #[arg(long, default_value_t = 100)]
+        iterations: usize,
+    },
 }
 
 #[derive(Subcommand)]
@@ -245,14 +252,14 @@ async fn main() -> Result<()> {
             let addr = addr.unwrap_or_else(|| settings.server.addr.clone());
             let listener = tokio::net::TcpListener::bind(&addr).await.with_context(|| format!("binding {addr}"))?;
             let bound = listener.local_addr()?;
-            println!("cityloop listening on http://{bound}  (API: http://{bound}/api/v1, OpenAPI: http://{bound}/api/v1/openapi.json)");
+            println!("cityloop listening on http://{bound}  (pages: http://{bound}/, API: http://{bound}/api/v1, OpenAPI: http://{bound}/api/v1/openapi.json)");
             let (tx, rx) = tokio::sync::watch::channel(false);
             let jobs_app = app.clone();
             let every = Duration::from_secs(settings.workflow.jobs_interval_seconds.max(1));
             let jobs = tokio::spawn(async move { jobs_app.run_jobs(every, rx).await });
             let mut done = tx.subscribe();
             tokio::spawn(shutdown_signal(tx));
-            cityloop_http::serve(listener, app.clone(), async move {
+            cityloop_http::serve(listener, app.clone(), settings.web_settings(), async move {
                 let _ = done.changed().await;
             })
             .await?;
@@ -310,6 +317,11 @@ async fn main() -> Result<()> {
         Command::Bench { command: BenchCommand::Queries { database, iterations } } => {
             let app = open_app(&settings, database).await?;
             let report = bench::queries(&app, iterations).await?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+        }
+        Command::Bench { command: BenchCommand::Pages { database, iterations } } => {
+            let app = open_app(&settings, database).await?;
+            let report = bench::pages(&app, iterations).await?;
             println!("{}", serde_json::to_string_pretty(&report)?);
         }
         Command::Config { command: ConfigCommand::Default } => print!("{}", settings::DEFAULT_TOML),

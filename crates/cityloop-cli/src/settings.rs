@@ -20,6 +20,16 @@ pub struct Settings {
     pub workflow: Workflow,
     pub demo: Demo,
     pub log: Log,
+    pub web: Web,
+}
+
+/// The web pages.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Web {
+    /// A basemap tile URL template such as `https://tiles.example/{z}/{x}/{y}.png`; empty for none
+    /// (the maps then show the grids only).
+    pub basemap_url: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -128,6 +138,12 @@ impl Default for Log {
 }
 
 impl Settings {
+    /// The settings of the web pages.
+    pub fn web_settings(&self) -> cityloop_http::WebSettings {
+        let url = self.web.basemap_url.trim();
+        cityloop_http::WebSettings { basemap_url: (!url.is_empty()).then(|| url.to_string()) }
+    }
+
     /// Loads the layers. A missing default `cityloop.toml` is fine; a missing `--config` file is not.
     pub fn load(config: Option<&Path>) -> anyhow::Result<Self> {
         let mut figment = Figment::from(Serialized::defaults(Settings::default()));
@@ -138,7 +154,9 @@ impl Settings {
             }
             None => figment = figment.merge(Toml::file("cityloop.toml")),
         }
-        figment = figment.merge(Env::prefixed("CITYLOOP_").split("__").ignore(&["TEST_PG_URL", "TEST_PG_REQUIRED"]));
+        // `CITYLOOP_TEST_*` variables configure the test suites, not the platform.
+        let not_test = |key: &figment::value::UncasedStr| !key.as_str().to_ascii_lowercase().starts_with("test_");
+        figment = figment.merge(Env::prefixed("CITYLOOP_").filter(not_test).split("__"));
         figment.extract().map_err(|e| anyhow::anyhow!("settings: {e}"))
     }
 }

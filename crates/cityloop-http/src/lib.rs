@@ -1,5 +1,5 @@
 //! cityloop's HTTP surface: the JSON API under `/api/v1` (described by `/api/v1/openapi.json`),
-//! `/healthz` and `/metrics`. A library with [`serve`], so that tests and the binary start the same
+//! `/healthz` and `/metrics`, and the web pages of `cityloop-web`. A library with [`serve`], so that tests and the binary start the same
 //! server.
 
 pub mod api;
@@ -19,6 +19,7 @@ use cityloop_app::{App, AppError};
 use tokio::net::TcpListener;
 use utoipa::OpenApi;
 
+pub use cityloop_web::WebSettings;
 pub use state::AppState;
 
 /// Largest JSON body accepted; attachments have their own limit.
@@ -49,25 +50,27 @@ async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Res
     response
 }
 
-/// The whole router.
-pub fn router(state: AppState) -> Router {
+/// The whole router: the API, the system endpoints and the web pages.
+pub fn router(state: AppState, web: WebSettings) -> Router {
     let attachment_limit = state.app.settings.max_attachment_bytes + 64 * 1024;
     let api = api::router().route("/openapi.json", get(openapi_json)).layer(DefaultBodyLimit::max(MAX_JSON_BYTES));
     let uploads = api::attachments::router().layer(DefaultBodyLimit::max(attachment_limit));
+    let machine =
+        Router::new().nest("/api/v1", uploads.merge(api)).merge(api::system::router()).with_state(state.clone());
     Router::new()
-        .nest("/api/v1", uploads.merge(api))
-        .merge(api::system::router())
+        .merge(machine)
+        .merge(cityloop_web::router(state.app.clone(), web))
         .fallback(not_found)
-        .layer(middleware::from_fn_with_state(state.clone(), observe))
-        .with_state(state)
+        .layer(middleware::from_fn_with_state(state, observe))
 }
 
 /// Serves until `shutdown` resolves, then finishes the requests in flight.
 pub async fn serve(
     listener: TcpListener,
     app: App,
+    web: WebSettings,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let state = AppState::new(app);
-    axum::serve(listener, router(state)).with_graceful_shutdown(shutdown).await
+    axum::serve(listener, router(state, web)).with_graceful_shutdown(shutdown).await
 }

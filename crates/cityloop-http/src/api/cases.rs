@@ -61,6 +61,8 @@ pub struct CreateCaseRequest {
     pub confidential: Option<bool>,
     /// `normal`, `urgent`, `critical`; defaults to the category's.
     pub urgency: Option<String>,
+    /// Content hashes of attachments uploaded first (photos of the problem).
+    pub attachments: Option<Vec<String>>,
 }
 
 impl From<CreateCaseRequest> for NewCase {
@@ -76,6 +78,7 @@ impl From<CreateCaseRequest> for NewCase {
             contact: r.contact.map(|c| NewContact { name: c.name, phone: c.phone }),
             confidential: r.confidential,
             urgency: r.urgency,
+            attachments: r.attachments.unwrap_or_default(),
         }
     }
 }
@@ -197,6 +200,12 @@ pub struct CaseListParams {
     pub phone: Option<String>,
     /// Cases merged into this case id.
     pub master: Option<i64>,
+    /// Cases with (true) or without (false) an extension or suspension request waiting.
+    pub pending: Option<bool>,
+    /// Cases due within this many hours and not overdue yet (1–2160).
+    pub due_within_hours: Option<i64>,
+    /// Cases sent back for rework at least once.
+    pub reworked: Option<bool>,
     /// `created_desc` (default), `created_asc`, `deadline`, `updated_desc`.
     pub sort: Option<String>,
     pub page: Option<i64>,
@@ -220,6 +229,9 @@ impl From<CaseListParams> for CaseQuery {
             q: p.q,
             phone: p.phone,
             master: p.master,
+            pending: p.pending,
+            due_within_hours: p.due_within_hours,
+            reworked: p.reworked,
             sort: p.sort,
             page: p.page,
             page_size: p.page_size,

@@ -51,7 +51,7 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
     let served = app.clone();
     tokio::spawn(async move {
-        cityloop_http::serve(listener, served, async move {
+        cityloop_http::serve(listener, served, cityloop_http::WebSettings::default(), async move {
             let _ = rx.await;
         })
         .await

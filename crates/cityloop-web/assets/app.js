@@ -1,0 +1,290 @@
+// cityloop pages: progressive enhancement only. Every page works without this script; it adds
+// keyboard shortcuts, live previews on the operator workbench, map clicks and pan/zoom, the
+// phone's position, and a form key that makes a double-submitted form create one case.
+"use strict";
+
+(function () {
+  const $ = (sel, root) => (root || document).querySelector(sel);
+  const $$ = (sel, root) => Array.from((root || document).querySelectorAll(sel));
+
+  function debounce(fn, ms) {
+    let timer = null;
+    return function () {
+      clearTimeout(timer);
+      timer = setTimeout(fn, ms);
+    };
+  }
+
+  // Loads a server-rendered fragment (already escaped by the server) into a box.
+  function loadFragment(url, box) {
+    fetch(url, { credentials: "same-origin", headers: { Accept: "text/html" } })
+      .then((r) => (r.ok ? r.text() : ""))
+      .then((html) => {
+        if (html) box.innerHTML = html;
+      })
+      .catch(() => {});
+  }
+
+  function randomKey() {
+    const bytes = new Uint8Array(12);
+    crypto.getRandomValues(bytes);
+    return Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join("");
+  }
+
+  // A map click as latitude and longitude, from the projection written on the <svg>.
+  function mapToLatLon(svg, evt) {
+    const pt = svg.createSVGPoint();
+    pt.x = evt.clientX;
+    pt.y = evt.clientY;
+    const p = pt.matrixTransform(svg.getScreenCTM().inverse());
+    const lon = parseFloat(svg.dataset.lon0) + p.x / parseFloat(svg.dataset.kx);
+    const lat = parseFloat(svg.dataset.lat0) - p.y / parseFloat(svg.dataset.ky);
+    return { x: p.x, y: p.y, lat: lat, lon: lon };
+  }
+
+  // Wheel zoom and drag pan by changing the viewBox; a click without a drag stays a click.
+  function panZoom(svg) {
+    const vb = () => svg.viewBox.baseVal;
+    const full = { x: vb().x, y: vb().y, w: vb().width, h: vb().height };
+    let drag = null;
+    svg.addEventListener(
+      "wheel",
+      (e) => {
+        e.preventDefault();
+        const p = mapToLatLon(svg, e);
+        const f = e.deltaY > 0 ? 1.25 : 0.8;
+        const v = vb();
+        const w = Math.min(full.w * 1.5, Math.max(full.w / 40, v.width * f));
+        const h = (w / v.width) * v.height;
+        v.x = p.x - ((p.x - v.x) * w) / v.width;
+        v.y = p.y - ((p.y - v.y) * h) / v.height;
+        v.width = w;
+        v.height = h;
+      },
+      { passive: false }
+    );
+    svg.addEventListener("pointerdown", (e) => {
+      drag = { x: e.clientX, y: e.clientY, vx: vb().x, vy: vb().y, moved: false };
+    });
+    svg.addEventListener("pointermove", (e) => {
+      if (!drag) return;
+      const dx = e.clientX - drag.x;
+      const dy = e.clientY - drag.y;
+      if (Math.abs(dx) + Math.abs(dy) > 4) drag.moved = true;
+      if (!drag.moved) return;
+      const scale = vb().width / svg.getBoundingClientRect().width;
+      vb().x = drag.vx - dx * scale;
+      vb().y = drag.vy - dy * scale;
+    });
+    const end = () => {
+      if (drag && drag.moved) svg.dataset.dragged = "1";
+      drag = null;
+    };
+    svg.addEventListener("pointerup", end);
+    svg.addEventListener("pointerleave", end);
+    svg.addEventListener("dblclick", () => {
+      vb().x = full.x;
+      vb().y = full.y;
+      vb().width = full.w;
+      vb().height = full.h;
+    });
+  }
+
+  // Optional basemap tiles (Web Mercator) under the grids, for cities with a tile server.
+  function basemap(svg, template) {
+    const lon0 = parseFloat(svg.dataset.lon0);
+    const lat0 = parseFloat(svg.dataset.lat0);
+    const kx = parseFloat(svg.dataset.kx);
+    const ky = parseFloat(svg.dataset.ky);
+    const v = svg.viewBox.baseVal;
+    const lonAt = (x) => lon0 + x / kx;
+    const latAt = (y) => lat0 - y / ky;
+    const z = Math.max(1, Math.min(18, Math.round(Math.log2((360 * kx) / 256))));
+    const n = Math.pow(2, z);
+    const tx = (lon) => Math.floor(((lon + 180) / 360) * n);
+    const ty = (lat) => {
+      const r = (lat * Math.PI) / 180;
+      return Math.floor(((1 - Math.log(Math.tan(r) + 1 / Math.cos(r)) / Math.PI) / 2) * n);
+    };
+    const tileLon = (x) => (x / n) * 360 - 180;
+    const tileLat = (y) => (Math.atan(Math.sinh(Math.PI * (1 - (2 * y) / n))) * 180) / Math.PI;
+    const layer = document.createElementNS("http://www.w3.org/2000/svg", "g");
+    for (let x = tx(lonAt(v.x)); x <= tx(lonAt(v.x + v.width)) && x - tx(lonAt(v.x)) < 16; x++) {
+      for (let y = ty(latAt(v.y)); y <= ty(latAt(v.y + v.height)) && y - ty(latAt(v.y)) < 16; y++) {
+        const img = document.createElementNS("http://www.w3.org/2000/svg", "image");
+        const x0 = (tileLon(x) - lon0) * kx;
+        const y0 = (lat0 - tileLat(y)) * ky;
+        img.setAttribute("x", x0);
+        img.setAttribute("y", y0);
+        img.setAttribute("width", (tileLon(x + 1) - tileLon(x)) * kx);
+        img.setAttribute("height", (tileLat(y) - tileLat(y + 1)) * ky);
+        img.setAttribute("href", template.replace("{z}", z).replace("{x}", x).replace("{y}", y));
+        layer.appendChild(img);
+      }
+    }
+    svg.insertBefore(layer, svg.firstChild);
+    svg.classList.add("with-basemap");
+  }
+
+  function setupMaps() {
+    const tiles = document.body.dataset.basemap;
+    $$("svg.map").forEach((svg) => {
+      panZoom(svg);
+      if (tiles) basemap(svg, tiles);
+    });
+    $$("svg.map.picker").forEach((svg) => {
+      const form = svg.closest("form");
+      if (!form) return;
+      svg.addEventListener("click", (e) => {
+        if (svg.dataset.dragged) {
+          delete svg.dataset.dragged;
+          return;
+        }
+        const p = mapToLatLon(svg, e);
+        const lat = $("[name=lat]", form);
+        const lon = $("[name=lon]", form);
+        if (!lat || !lon) return;
+        lat.value = p.lat.toFixed(6);
+        lon.value = p.lon.toFixed(6);
+        const mark = $("circle.pick", svg);
+        if (mark) {
+          mark.setAttribute("cx", p.x);
+          mark.setAttribute("cy", p.y);
+        }
+        lat.dispatchEvent(new Event("change", { bubbles: true }));
+      });
+    });
+  }
+
+  function setupGeolocation() {
+    $$("button.geo").forEach((btn) => {
+      btn.addEventListener("click", () => {
+        const status = document.getElementById(btn.dataset.status);
+        if (!navigator.geolocation) {
+          if (status) status.textContent = status.dataset.fail;
+          return;
+        }
+        navigator.geolocation.getCurrentPosition(
+          (pos) => {
+            document.getElementById(btn.dataset.lat).value = pos.coords.latitude.toFixed(6);
+            document.getElementById(btn.dataset.lon).value = pos.coords.longitude.toFixed(6);
+            if (status) status.textContent = status.dataset.ok;
+          },
+          () => {
+            if (status) status.textContent = status.dataset.fail;
+          },
+          { enableHighAccuracy: true, timeout: 10000 }
+        );
+      });
+    });
+  }
+
+  function setupWorkbench() {
+    const form = $("#intake-form");
+    if (!form) return;
+    const history = $("#caller-history");
+    const preview = $("#preview");
+    const phone = $("#phone");
+    const showHistory = () => {
+      const digits = phone.value.replace(/\D/g, "");
+      if (digits.length >= 3) loadFragment(form.dataset.caller + "?phone=" + encodeURIComponent(phone.value.trim()), history);
+    };
+    phone.addEventListener("change", showHistory);
+    phone.addEventListener("input", debounce(showHistory, 400));
+    const showPreview = () => {
+      const q = new URLSearchParams();
+      ["category", "lat", "lon", "grid"].forEach((name) => {
+        const el = form.elements[name];
+        if (el && el.value) q.set(name, el.value);
+      });
+      loadFragment(form.dataset.preview + "?" + q.toString(), preview);
+    };
+    ["category", "lat", "lon", "grid"].forEach((name) => {
+      const el = form.elements[name];
+      if (el) el.addEventListener("change", showPreview);
+    });
+    form.elements.grid.addEventListener("input", debounce(showPreview, 400));
+    if (form.elements.category.value || form.elements.lat.value || form.elements.grid.value) showPreview();
+    if (phone.value) showHistory();
+    const search = $("#category-search");
+    const select = $("#category");
+    search.addEventListener("input", () => {
+      const words = search.value.trim().toLowerCase();
+      let first = null;
+      Array.from(select.options).forEach((o) => {
+        const hit = !words || o.value === "" || o.text.toLowerCase().includes(words);
+        o.hidden = !hit;
+        if (hit && o.value && !first) first = o;
+      });
+      if (words && first) {
+        select.value = first.value;
+        showPreview();
+      }
+    });
+    search.addEventListener("keydown", (e) => {
+      if (e.key === "Enter") {
+        e.preventDefault();
+        select.focus();
+      }
+    });
+  }
+
+  function setupShortcuts() {
+    document.addEventListener("keydown", (e) => {
+      const target = e.target;
+      const typing = target && (target.tagName === "INPUT" || target.tagName === "TEXTAREA" || target.tagName === "SELECT");
+      if ((e.ctrlKey || e.metaKey) && e.key === "Enter") {
+        const form = target && target.closest ? target.closest("form") : null;
+        if (form && form.method === "post") {
+          e.preventDefault();
+          const primary = $("button.primary", form);
+          if (primary) primary.click();
+          else form.requestSubmit();
+        }
+        return;
+      }
+      if (e.altKey && !e.ctrlKey) {
+        const keys = { p: "#phone", t: "#title", c: "#category-search", a: "#answer" };
+        const sel = keys[e.key.toLowerCase()];
+        const el = sel && $(sel);
+        if (el) {
+          e.preventDefault();
+          if (sel === "#answer") {
+            const details = el.closest("details");
+            if (details) details.open = true;
+          }
+          el.focus();
+        }
+        return;
+      }
+      if (!typing && e.key === "/") {
+        const q = $("#q") || $("#category-search");
+        if (q) {
+          e.preventDefault();
+          q.focus();
+        }
+      }
+    });
+  }
+
+  function setupBulk() {
+    const all = $("#check-all");
+    if (!all) return;
+    all.addEventListener("change", () => {
+      $$("input[name=case]").forEach((box) => {
+        box.checked = all.checked;
+      });
+    });
+  }
+
+  document.addEventListener("DOMContentLoaded", () => {
+    $$("input#form_key").forEach((input) => {
+      if (!input.value) input.value = randomKey();
+    });
+    setupMaps();
+    setupGeolocation();
+    setupWorkbench();
+    setupShortcuts();
+    setupBulk();
+  });
+})();

@@ -1,0 +1,454 @@
+//! The interface languages: Simplified Chinese by default, English second. Every label of the
+//! pages is looked up here by key; a test checks that each key the templates use exists.
+
+use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use cityloop_domain::workflow::MoveKind;
+use cityloop_domain::{Channel, RequestType, Role, Satisfaction, State, TimingMode, Urgency};
+
+/// An interface language.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Lang {
+    #[default]
+    Zh,
+    En,
+}
+
+impl Lang {
+    /// From the language cookie or `Accept-Language`-like codes; anything else is Chinese.
+    pub fn from_code(code: &str) -> Self {
+        if code.trim().to_ascii_lowercase().starts_with("en") {
+            Lang::En
+        } else {
+            Lang::Zh
+        }
+    }
+
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Zh => "zh-CN",
+            Lang::En => "en",
+        }
+    }
+}
+
+/// (key, Chinese, English).
+const MESSAGES: &[(&str, &str, &str)] = &[
+    ("app.name", "城市接诉即办平台", "cityloop city service platform"),
+    ("nav.intake", "受理", "Intake"),
+    ("nav.cases", "工单", "Cases"),
+    ("nav.desk", "派遣台", "Dispatch desk"),
+    ("nav.inbox", "待办", "Inbox"),
+    ("nav.inspector", "巡查", "Inspection"),
+    ("nav.leader", "一屏观全城", "City overview"),
+    ("nav.admin", "系统管理", "Administration"),
+    ("nav.portal", "市民服务", "Residents"),
+    ("nav.logout", "退出", "Log out"),
+    ("nav.login", "登录", "Log in"),
+    ("nav.skip", "跳到正文", "Skip to content"),
+    ("lang.switch", "English", "中文"),
+    ("login.title", "工作人员登录", "Staff login"),
+    ("login.username", "用户名", "Username"),
+    ("login.password", "密码", "Password"),
+    ("login.submit", "登录", "Log in"),
+    ("login.failed", "用户名或密码不正确", "Wrong username or password"),
+    (
+        "login.resident",
+        "市民无需登录即可反映问题、查询进度：",
+        "Residents report and follow requests without an account:",
+    ),
+    ("common.save", "保存", "Save"),
+    ("common.search", "查询", "Search"),
+    ("common.reset", "重置", "Reset"),
+    ("common.delete", "删除", "Delete"),
+    ("common.none", "无", "None"),
+    ("common.all", "全部", "All"),
+    ("common.yes", "是", "Yes"),
+    ("common.no", "否", "No"),
+    ("common.total", "共", "Total"),
+    ("common.page", "页", "page"),
+    ("common.prev", "上一页", "Previous"),
+    ("common.next", "下一页", "Next"),
+    ("common.empty", "暂无", "Nothing here"),
+    ("common.done", "已完成", "Done"),
+    ("common.error", "出错了", "Something went wrong"),
+    ("common.fix_errors", "请更正标出的字段", "Please correct the marked fields"),
+    ("common.back", "返回", "Back"),
+    ("common.open", "打开", "Open"),
+    ("common.submit", "提交", "Submit"),
+    ("common.refresh", "刷新", "Refresh"),
+    ("common.map", "地图", "Map"),
+    ("common.shortcuts", "快捷键", "Shortcuts"),
+    ("field.number", "工单号", "Case number"),
+    ("field.title", "标题", "Title"),
+    ("field.description", "诉求内容", "Description"),
+    ("field.request_type", "诉求类型", "Request type"),
+    ("field.channel", "来源渠道", "Channel"),
+    ("field.category", "问题分类", "Category"),
+    ("field.category_search", "搜索分类", "Search categories"),
+    ("field.state", "状态", "State"),
+    ("field.unit", "承办单位", "Lead unit"),
+    ("field.assisting", "协办单位", "Assisting units"),
+    ("field.grid", "网格", "Grid"),
+    ("field.grid_code", "网格编码", "Grid code"),
+    ("field.division", "区域", "Area"),
+    ("field.address", "地址", "Address"),
+    ("field.location", "位置", "Location"),
+    ("field.lat", "纬度", "Latitude"),
+    ("field.lon", "经度", "Longitude"),
+    ("field.phone", "来电号码", "Caller phone"),
+    ("field.contact_phone", "联系电话", "Phone"),
+    ("field.name", "姓名", "Name"),
+    ("field.confidential", "保密（承办单位不可见联系方式）", "Confidential (units never see the contact)"),
+    ("field.urgency", "紧急程度", "Urgency"),
+    ("field.deadline", "处置时限", "Deadline"),
+    ("field.created", "受理时间", "Received"),
+    ("field.updated", "更新时间", "Updated"),
+    ("field.overdue", "超期", "Overdue"),
+    ("field.photo", "照片", "Photo"),
+    ("field.attachments", "附件", "Attachments"),
+    ("field.reason", "理由", "Reason"),
+    ("field.note", "备注", "Note"),
+    ("field.answer", "答复内容", "Answer"),
+    ("field.result", "处理结果", "Result"),
+    ("field.hours", "延长小时数", "Extra hours"),
+    ("field.days", "延长天数", "Extra days"),
+    ("field.until", "挂账至", "Suspend until"),
+    ("field.passed", "核查结果", "Check result"),
+    ("field.contacted", "已联系上市民", "Resident reached"),
+    ("field.solved", "问题已解决", "Problem solved"),
+    ("field.satisfaction", "满意度", "Satisfaction"),
+    ("field.level", "督办级别", "Supervision level"),
+    ("field.units", "吹哨部门", "Departments to summon"),
+    ("field.into", "主工单号", "Master case number"),
+    ("field.comment", "评价意见", "Comment"),
+    ("field.sort", "排序", "Sort"),
+    ("field.q", "关键词或工单号", "Words or case number"),
+    ("field.from", "起始日期", "From"),
+    ("field.to", "截止日期", "To"),
+    ("field.version", "版本", "Version"),
+    ("field.username", "用户名", "Username"),
+    ("field.password", "初始密码", "Initial password"),
+    ("field.roles", "角色", "Roles"),
+    ("field.grids", "负责网格", "Grids"),
+    ("field.code", "编码", "Code"),
+    ("field.kind", "类型", "Kind"),
+    ("field.parent", "上级", "Parent"),
+    ("field.level_div", "级别", "Level"),
+    ("field.limit", "时限", "Time limit"),
+    ("field.mode", "计时方式", "Timing"),
+    ("field.date", "日期", "Date"),
+    ("field.day_kind", "日期类型", "Day type"),
+    ("field.file", "文件", "File"),
+    ("sort.created_desc", "最新受理", "Newest"),
+    ("sort.created_asc", "最早受理", "Oldest"),
+    ("sort.deadline", "时限最近", "Deadline first"),
+    ("sort.updated_desc", "最近更新", "Recently updated"),
+    ("intake.title", "受理工作台", "Intake workbench"),
+    ("intake.caller", "来电人", "Caller"),
+    ("intake.history", "来电人历史诉求", "Caller's earlier requests"),
+    ("intake.history_hint", "输入来电号码后显示", "Shown once the caller's number is entered"),
+    ("intake.preview", "派单预览", "Dispatch preview"),
+    (
+        "intake.preview_hint",
+        "选择分类和位置后显示承办单位与时限",
+        "Choose a category and a place to see the unit and deadline",
+    ),
+    ("intake.suggestions", "分类建议", "Category suggestions"),
+    ("intake.similar", "相似在办工单", "Similar open cases"),
+    ("intake.knowledge", "知识库答复", "Knowledge base answers"),
+    ("intake.smart_hint", "智能受理启用后在此显示", "Shown here once smart intake is enabled"),
+    ("intake.save", "保存工单", "Save case"),
+    ("intake.answer", "直接答复并办结", "Answer and close"),
+    ("intake.answer_hint", "咨询类诉求可直接答复办结", "Consultations can be answered on the spot"),
+    ("intake.created", "已受理，工单号", "Case created, number"),
+    ("intake.answered", "已直接答复办结，工单号", "Answered and closed, case number"),
+    ("intake.map_hint", "点击地图定位，或填写网格编码", "Click the map to place it, or enter a grid code"),
+    ("intake.no_rule", "目录未指定单位，由派遣员指定", "The catalogue names no unit: the dispatcher chooses"),
+    ("intake.located", "已定位到网格", "Placed in grid"),
+    (
+        "intake.keys",
+        "Alt+P 来电号码 · Alt+T 标题 · Alt+C 分类 · Ctrl+Enter 保存 · Alt+A 直接答复",
+        "Alt+P phone · Alt+T title · Alt+C category · Ctrl+Enter save · Alt+A answer",
+    ),
+    ("cases.title", "工单列表", "Cases"),
+    ("cases.saved_views", "常用视图", "Saved views"),
+    ("cases.save_view", "保存为视图", "Save as view"),
+    ("cases.view_name", "视图名称", "View name"),
+    ("cases.export_hint", "按当前条件", "with the current filters"),
+    ("case.timeline", "办理过程", "Timeline"),
+    ("case.moves", "可执行操作", "Actions"),
+    ("case.details", "工单信息", "Details"),
+    ("case.contact", "联系人", "Contact"),
+    ("case.hidden_contact", "保密工单，联系方式不可见", "Confidential: contact hidden"),
+    ("case.whistles", "吹哨报到", "Whistle roll-call"),
+    ("case.reported_in", "已报到", "Reported in"),
+    ("case.waiting", "待报到", "Waiting"),
+    ("case.no_moves", "当前没有您可执行的操作", "Nothing for you to do on this case now"),
+    ("case.pending", "待审批申请", "Request waiting"),
+    ("case.revisit", "回访结果", "Revisit"),
+    ("case.merged_into", "已合并至", "Merged into"),
+    ("case.first_unit", "首办单位", "First receiver"),
+    ("case.stale", "工单已被他人更新，请查看最新状态后重试", "Someone else changed the case; check it and try again"),
+    ("desk.title", "派遣台", "Dispatch desk"),
+    ("desk.to_dispatch", "待派遣", "To dispatch"),
+    ("desk.returns", "退单申请", "Return requests"),
+    ("desk.requests", "延期/挂账申请", "Extension and suspension requests"),
+    ("desk.overdue", "已超期", "Overdue"),
+    ("desk.due_soon", "即将到期（24小时内）", "Due within 24 hours"),
+    ("desk.notices", "督办通知", "Supervision notices"),
+    ("desk.bulk", "批量派遣", "Dispatch selected"),
+    ("desk.by_catalogue", "按派单目录", "By the catalogue"),
+    ("desk.suggested", "目录推荐", "Catalogue suggests"),
+    ("desk.dispatched", "已派遣", "Dispatched"),
+    ("desk.failed", "未能派遣", "Not dispatched"),
+    ("inbox.title", "单位待办", "Unit inbox"),
+    ("inbox.to_sign", "待签收", "To sign"),
+    ("inbox.in_hand", "处置中", "In hand"),
+    ("inbox.due_soon", "即将到期", "Due soon"),
+    ("inbox.overdue", "已超期", "Overdue"),
+    ("inbox.rework", "返工", "Returned for rework"),
+    ("inspector.title", "网格巡查", "Grid inspection"),
+    ("inspector.report", "上报问题", "Report a problem"),
+    ("inspector.locate", "获取当前位置", "Use my position"),
+    ("inspector.located", "已获取位置", "Position found"),
+    ("inspector.no_position", "无法获取位置，请选择网格", "No position: choose the grid"),
+    ("inspector.verify_tasks", "核实任务", "To verify"),
+    ("inspector.check_tasks", "核查任务", "To check on site"),
+    ("inspector.my_grids", "我的网格", "My grids"),
+    ("inspector.reported", "已上报，工单号", "Reported, case number"),
+    ("leader.title", "一屏观全城", "The city at a glance"),
+    ("leader.today", "今日受理", "Today's intake"),
+    ("leader.open", "在办", "Open"),
+    ("leader.overdue", "超期", "Overdue"),
+    ("leader.by_channel", "按渠道", "By channel"),
+    ("leader.by_district", "按区", "By district"),
+    ("leader.grid_map", "网格在办工单分布", "Open cases by grid"),
+    ("leader.daily", "近14日各类诉求量", "Daily volume by category, 14 days"),
+    ("leader.slowest", "办理最慢的单位（近30日）", "Slowest units (30 days)"),
+    ("leader.mean_hours", "平均办结时长（小时）", "Mean hours to close"),
+    ("leader.closed", "办结", "Closed"),
+    ("leader.overdue_now", "当前超期", "Overdue now"),
+    ("leader.big", "大屏模式", "Large screen"),
+    ("leader.normal", "普通模式", "Normal view"),
+    ("leader.updated", "数据时间", "As of"),
+    ("portal.title", "市民服务", "Resident services"),
+    ("portal.submit", "我要反映", "Report a problem"),
+    ("portal.track", "进度查询", "Follow a request"),
+    ("portal.public", "公开诉求", "Public requests"),
+    (
+        "portal.submit_hint",
+        "无需注册。请留下手机号，凭工单号和手机号查询进度。",
+        "No account needed. Leave your phone number: with the case number it lets you follow the request.",
+    ),
+    ("portal.submitted", "已收到您的诉求，工单号", "We received your request, number"),
+    (
+        "portal.keep_number",
+        "请记下工单号，凭工单号和手机号查询办理进度。",
+        "Keep the number: with your phone number it lets you follow the request.",
+    ),
+    ("portal.track_hint", "输入工单号和反映时留下的手机号", "Enter the case number and the phone number you gave"),
+    ("portal.not_found", "未找到与该手机号匹配的工单", "No request matches this number and phone"),
+    ("portal.rate", "评价办理结果", "Rate the outcome"),
+    ("portal.rated", "感谢您的评价", "Thank you for your rating"),
+    ("portal.reopen", "不满意，申请重新办理", "Not satisfied: ask for it to be handled again"),
+    ("portal.reopened", "已申请重新办理", "Sent back to be handled again"),
+    ("portal.public_hint", "已去除个人信息，位置精确到约百米", "Personal data removed; places rounded to about 100 m"),
+    ("portal.use_position", "使用我的位置", "Use my position"),
+    ("admin.title", "系统管理", "Administration"),
+    ("admin.units", "单位", "Units"),
+    ("admin.users", "用户与角色", "Users and roles"),
+    ("admin.categories", "分类与立结案标准", "Categories and case standards"),
+    ("admin.catalogue", "派单目录", "Dispatch catalogue"),
+    ("admin.grids", "网格", "Grids"),
+    ("admin.divisions", "行政区划", "Divisions"),
+    ("admin.calendar", "节假日日历", "Holiday calendar"),
+    ("admin.add", "新增", "Add"),
+    ("admin.import_csv", "导入分类 CSV", "Import categories CSV"),
+    ("admin.upload_geojson", "上传网格 GeoJSON", "Upload grids GeoJSON"),
+    ("admin.imported", "已导入", "Imported"),
+    ("admin.tester", "派单测试：这件事会派给谁？", "Tester: which unit would get this?"),
+    ("admin.tester_result", "将派给", "Would go to"),
+    ("admin.working_hours", "工作时间", "Working hours"),
+    ("admin.special_days", "特殊日期", "Special days"),
+    ("admin.holiday", "节假日", "Holiday"),
+    ("admin.workday", "调休上班", "Swapped working day"),
+    ("admin.normal_day", "恢复正常", "Back to normal"),
+    ("admin.standard", "立结案标准", "Case standard"),
+    ("admin.rules", "条规则", "rules"),
+    ("error.not_found", "未找到，或您无权查看", "Not found, or not yours to see"),
+    ("error.forbidden", "您无权执行此操作", "You may not do this"),
+    ("error.csrf", "页面已过期，请刷新后重试", "The page has expired; reload it and try again"),
+    ("error.unavailable", "服务暂不可用，请稍后重试", "Service unavailable; try again shortly"),
+];
+
+static TABLE: LazyLock<HashMap<&'static str, (&'static str, &'static str)>> =
+    LazyLock::new(|| MESSAGES.iter().map(|(k, zh, en)| (*k, (*zh, *en))).collect());
+
+/// Keys known to the table (for the template check).
+pub fn known_key(key: &str) -> bool {
+    TABLE.contains_key(key)
+}
+
+/// The translator handed to every template.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Tr {
+    pub lang: Lang,
+}
+
+fn humanize(wire: &str) -> String {
+    let text = wire.replace(['_', '-'], " ");
+    let mut chars = text.chars();
+    chars.next().map(|c| c.to_uppercase().collect::<String>() + chars.as_str()).unwrap_or_default()
+}
+
+impl Tr {
+    /// The label of a key; the key itself when it is missing (a test keeps that from shipping).
+    pub fn get(&self, key: &str) -> &'static str {
+        match (TABLE.get(key), self.lang) {
+            (Some((zh, _)), Lang::Zh) => zh,
+            (Some((_, en)), Lang::En) => en,
+            (None, _) => "?",
+        }
+    }
+
+    pub fn is_en(&self) -> bool {
+        self.lang == Lang::En
+    }
+
+    pub fn state(&self, s: State) -> String {
+        self.pick(s.label_zh(), s.as_str())
+    }
+
+    pub fn channel(&self, c: Channel) -> String {
+        self.pick(c.label_zh(), c.as_str())
+    }
+
+    pub fn request_type(&self, r: RequestType) -> String {
+        self.pick(r.label_zh(), r.as_str())
+    }
+
+    pub fn role(&self, r: Role) -> String {
+        self.pick(r.label_zh(), r.as_str())
+    }
+
+    pub fn urgency(&self, u: Urgency) -> String {
+        self.pick(u.label_zh(), u.as_str())
+    }
+
+    pub fn satisfaction(&self, s: Satisfaction) -> String {
+        self.pick(s.label_zh(), s.as_str())
+    }
+
+    pub fn mode(&self, m: TimingMode) -> String {
+        self.pick(m.label_zh(), m.as_str())
+    }
+
+    /// The name of a workflow move, as on its button.
+    pub fn move_label(&self, k: MoveKind) -> String {
+        let zh = match k {
+            MoveKind::Report => "上报",
+            MoveKind::RequestVerification => "派核实",
+            MoveKind::Verify => "核实属实",
+            MoveKind::Answer => "直接答复",
+            MoveKind::File => "立案",
+            MoveKind::Void => "作废",
+            MoveKind::Dispatch => "派遣",
+            MoveKind::Sign => "签收",
+            MoveKind::Return => "申请退单",
+            MoveKind::ApproveReturn => "同意退单",
+            MoveKind::RejectReturn => "驳回退单",
+            MoveKind::Extend => "申请延期",
+            MoveKind::ApproveExtension => "同意延期",
+            MoveKind::RejectExtension => "驳回延期",
+            MoveKind::Suspend => "申请挂账",
+            MoveKind::ApproveSuspension => "同意挂账",
+            MoveKind::RejectSuspension => "驳回挂账",
+            MoveKind::Resume => "恢复办理",
+            MoveKind::Submit => "提交办理结果",
+            MoveKind::Rework => "返工",
+            MoveKind::Check => "现场核查",
+            MoveKind::Revisit => "回访",
+            MoveKind::Rate => "市民评价",
+            MoveKind::Close => "结案",
+            MoveKind::Reopen => "重办",
+            MoveKind::Supervise => "督办",
+            MoveKind::Escalate => "提级办理",
+            MoveKind::Whistle => "吹哨",
+            MoveKind::ReportIn => "报到",
+            MoveKind::Merge => "合并",
+            MoveKind::Overdue => "超期",
+            MoveKind::CloseWithMaster => "随主案结案",
+        };
+        self.pick(zh, k.as_str())
+    }
+
+    fn pick(&self, zh: &str, wire: &str) -> String {
+        match self.lang {
+            Lang::Zh => zh.to_string(),
+            Lang::En => humanize(wire),
+        }
+    }
+}
+
+/// A field error in the interface language where a translation is known.
+pub fn field_message(tr: &Tr, message: &str) -> String {
+    if tr.lang == Lang::En {
+        return message.to_string();
+    }
+    match message {
+        "is required" => "必填".to_string(),
+        "must be a phone number of 3 to 20 digits" => "请输入 3 到 20 位数字的电话号码".to_string(),
+        m => m.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn english_labels_are_readable_and_keys_have_both_languages() {
+        let en = Tr { lang: Lang::En };
+        assert_eq!(en.state(State::PendingSign), "Pending sign");
+        assert_eq!(Tr::default().state(State::PendingSign), "待签收");
+        assert_eq!(en.get("nav.intake"), "Intake");
+        assert_eq!(Tr::default().get("no.such.key"), "?");
+        for (key, zh, en) in MESSAGES {
+            assert!(!zh.is_empty() && !en.is_empty(), "{key}");
+        }
+        let mut keys: Vec<_> = MESSAGES.iter().map(|m| m.0).collect();
+        keys.sort_unstable();
+        let before = keys.len();
+        keys.dedup();
+        assert_eq!(before, keys.len(), "a key is defined twice");
+    }
+
+    #[test]
+    fn every_key_used_by_a_template_is_defined() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+        let mut missing = Vec::new();
+        let mut stack = vec![dir];
+        let mut seen = 0;
+        while let Some(d) = stack.pop() {
+            for entry in std::fs::read_dir(&d).expect("templates dir") {
+                let path = entry.expect("entry").path();
+                if path.is_dir() {
+                    stack.push(path);
+                    continue;
+                }
+                let text = std::fs::read_to_string(&path).expect("template");
+                for part in text.split(".get(\"").skip(1) {
+                    let key = part.split('"').next().unwrap_or_default();
+                    seen += 1;
+                    if !known_key(key) {
+                        missing.push(format!("{}: {key}", path.display()));
+                    }
+                }
+            }
+        }
+        assert!(seen > 50, "the templates should use the table ({seen} uses found)");
+        assert!(missing.is_empty(), "keys missing from the table: {missing:?}");
+    }
+}

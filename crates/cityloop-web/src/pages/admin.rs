@@ -1,0 +1,568 @@
+//! Admin pages: units, users and roles, categories with case standards, the dispatch catalogue
+//! with its "which unit would get this?" tester, grids (GeoJSON upload, map preview), divisions
+//! and the holiday calendar.
+
+use std::collections::HashMap;
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use cityloop_app::admin::{CalendarDay, NewRule, NewUnit, NewUser};
+use cityloop_app::moves::UnitRef;
+use cityloop_app::{AppError, Reference};
+use cityloop_domain::{DivisionId, Role, UnitKind};
+use serde::Deserialize;
+
+use super::{
+    category_options, ctx, enum_options, error_page, form_errors, long_time, render, unit_options, Ctx, Options,
+};
+use crate::session::{FormInput, Staff};
+use crate::WebState;
+
+/// The admin sections, for the tab bar.
+const SECTIONS: &[(&str, &str)] = &[
+    ("/admin/units", "admin.units"),
+    ("/admin/users", "admin.users"),
+    ("/admin/categories", "admin.categories"),
+    ("/admin/catalogue", "admin.catalogue"),
+    ("/admin/grids", "admin.grids"),
+    ("/admin/divisions", "admin.divisions"),
+    ("/admin/calendar", "admin.calendar"),
+];
+
+/// A table: headers and rows of cells.
+pub struct Table {
+    pub id: &'static str,
+    pub headers: Vec<String>,
+    pub rows: Vec<Vec<String>>,
+    /// A delete form per row (action path), when rows can be deleted.
+    pub delete: Vec<String>,
+}
+
+impl Table {
+    /// Each row with its delete action (empty when rows cannot be deleted).
+    pub fn lines(&self) -> Vec<(&[String], &str)> {
+        self.rows
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (r.as_slice(), self.delete.get(i).map_or("", String::as_str)))
+            .collect()
+    }
+}
+
+#[derive(Template)]
+#[template(path = "admin/page.html")]
+struct AdminPage {
+    c: Ctx,
+    tabs: Vec<(&'static str, &'static str, bool)>,
+    heading: String,
+    /// Which form block the template shows.
+    section: &'static str,
+    table: Table,
+    map: String,
+    units: Options,
+    categories: Options,
+    divisions: Options,
+    kinds: Options,
+    roles: Options,
+    tester: Option<String>,
+    notes: Vec<String>,
+}
+
+/// Column headers in the interface language.
+fn headers(t: &crate::i18n::Tr, keys: &[&str]) -> Vec<String> {
+    keys.iter().map(|k| t.get(k).to_string()).collect()
+}
+
+/// The text of the uploaded file of a form.
+fn uploaded_text<'a>(form: &'a FormInput, what: &str) -> Result<(&'a str, &'a str), AppError> {
+    let upload = form.uploads().next().ok_or_else(|| AppError::invalid("file", "is required"))?;
+    let text =
+        std::str::from_utf8(&upload.bytes).map_err(|_| AppError::invalid("file", format!("must be UTF-8 {what}")))?;
+    Ok((&upload.file_name, text))
+}
+
+fn admin_only(staff: &Staff) -> Option<Response> {
+    (!staff.who.has(Role::Admin))
+        .then(|| error_page(&staff.visit.tr, &AppError::Forbidden("administrators only".into())))
+}
+
+fn division_options(reference: &Reference, selected: &str) -> Options {
+    let mut out = Vec::new();
+    fn walk(r: &Reference, parent: Option<DivisionId>, depth: usize, selected: &str, out: &mut Options) {
+        for d in r.divisions.iter().filter(|d| d.parent_id == parent) {
+            out.push((
+                d.code.clone(),
+                format!("{}{} {}", "\u{3000}".repeat(depth), d.code, d.name),
+                d.code == selected,
+            ));
+            walk(r, Some(d.id), depth + 1, selected, out);
+        }
+    }
+    walk(reference, None, 0, selected, &mut out);
+    out
+}
+
+fn page(state: &WebState, staff: &Staff, section: &'static str, table: Table) -> AdminPage {
+    let reference = state.app.reference();
+    let mut c = ctx(&staff.visit, Some(&staff.who), "admin.title");
+    c.body_class = "wide";
+    let t = c.t;
+    let current = format!("/admin/{section}");
+    AdminPage {
+        tabs: SECTIONS.iter().map(|(href, key)| (*href, t.get(key), *href == current)).collect(),
+        heading: SECTIONS
+            .iter()
+            .find(|(h, _)| *h == current)
+            .map_or_else(|| t.get("admin.title").to_string(), |(_, k)| t.get(k).to_string()),
+        section,
+        table,
+        map: String::new(),
+        units: unit_options(&reference, ""),
+        categories: category_options(&reference, ""),
+        divisions: division_options(&reference, ""),
+        kinds: enum_options(UnitKind::ALL, UnitKind::as_str, |k| k.label_zh().to_string(), "department"),
+        roles: enum_options(Role::ALL, Role::as_str, |r| t.role(r), ""),
+        tester: None,
+        notes: Vec::new(),
+        c,
+    }
+}
+
+/// Renders a section, refilling its form and showing field errors after a failed post.
+fn respond(mut p: AdminPage, failed: Option<(&AppError, &FormInput)>) -> Response {
+    let mut status = StatusCode::OK;
+    if let Some((e, form)) = failed {
+        match form_errors(&p.c.t, e) {
+            Some(errors) => {
+                p.c.errors = errors;
+                p.c.values = form.values();
+                status = StatusCode::UNPROCESSABLE_ENTITY;
+            }
+            None => return error_page(&p.c.t, e),
+        }
+    }
+    render(status, &p)
+}
+
+pub async fn index(staff: Staff) -> Response {
+    if let Some(r) = admin_only(&staff) {
+        return r;
+    }
+    Redirect::to("/admin/units").into_response()
+}
+
+fn units_table(state: &WebState, staff: &Staff) -> Table {
+    let reference = state.app.reference();
+    let t = staff.visit.tr;
+    Table {
+        id: "units",
+        headers: headers(&t, &["field.code", "field.name", "field.kind", "field.parent", "field.division"]),
+        rows: reference
+            .units
+            .iter()
+            .map(|u| {
+                vec![
+                    u.code.clone(),
+                    u.name.clone(),
+                    u.kind.label_zh().to_string(),
+                    u.parent_id.and_then(|p| reference.unit(p)).map(|p| p.name.clone()).unwrap_or_default(),
+                    u.division_id.and_then(|d| reference.division(d)).map(|d| d.name.clone()).unwrap_or_default(),
+                ]
+            })
+            .collect(),
+        delete: Vec::new(),
+    }
+}
+
+pub async fn units(State(state): State<WebState>, staff: Staff) -> Response {
+    if let Some(r) = admin_only(&staff) {
+        return r;
+    }
+    respond(page(&state, &staff, "units", units_table(&state, &staff)), None)
+}
+
+pub async fn add_unit(State(state): State<WebState>, staff: Staff, form: FormInput) -> Response {
+    let input = NewUnit {
+        code: form.get("code").unwrap_or_default(),
+        name: form.get("name").unwrap_or_default(),
+        kind: form.get("kind").unwrap_or_default(),
+        parent: form.get("parent").map(UnitRef::Code),
+        division: form.get("division"),
+    };
+    match state.app.add_unit(&staff.who, input).await {
+        Ok(_) => Redirect::to("/admin/units").into_response(),
+        Err(e) => respond(page(&state, &staff, "units", units_table(&state, &staff)), Some((&e, &form))),
+    }
+}
+
+async fn users_table(state: &WebState, staff: &Staff) -> Result<Table, AppError> {
+    let reference = state.app.reference();
+    let t = staff.visit.tr;
+    let users = state.app.store.list_users().await?;
+    Ok(Table {
+        id: "users",
+        headers: headers(&t, &["field.username", "field.name", "field.roles", "field.unit", "field.grids"]),
+        rows: users
+            .iter()
+            .map(|u| {
+                vec![
+                    u.username.clone(),
+                    u.name.clone(),
+                    u.roles.iter().map(|r| t.role(*r)).collect::<Vec<_>>().join("、"),
+                    u.unit_id.and_then(|x| reference.unit(x)).map(|x| x.name.clone()).unwrap_or_default(),
+                    u.grids
+                        .iter()
+                        .filter_map(|g| reference.grid(*g))
+                        .map(|g| g.code.clone())
+                        .collect::<Vec<_>>()
+                        .join(" "),
+                ]
+            })
+            .collect(),
+        delete: Vec::new(),
+    })
+}
+
+pub async fn users(State(state): State<WebState>, staff: Staff) -> Response {
+    if let Some(r) = admin_only(&staff) {
+        return r;
+    }
+    match users_table(&state, &staff).await {
+        Ok(table) => respond(page(&state, &staff, "users", table), None),
+        Err(e) => error_page(&staff.visit.tr, &e),
+    }
+}
+
+pub async fn add_user(State(state): State<WebState>, staff: Staff, form: FormInput) -> Response {
+    let grids: Vec<String> = form
+        .get("grids")
+        .map(|g| g.split([',', ' ', '，']).filter(|s| !s.is_empty()).map(str::to_string).collect())
+        .unwrap_or_default();
+    let input = NewUser {
+        username: form.get("username").unwrap_or_default(),
+        password: form.fields.iter().find(|(k, _)| k == "password").map(|(_, v)| v.clone()).unwrap_or_default(),
+        name: form.get("name").unwrap_or_default(),
+        roles: form.all("roles"),
+        unit: form.get("unit").map(UnitRef::Code),
+        grids: (!grids.is_empty()).then_some(grids),
+    };
+    match state.app.add_user(Some(&staff.who), input).await {
+        Ok(_) => Redirect::to("/admin/users").into_response(),
+        Err(e) => match users_table(&state, &staff).await {
+            Ok(table) => respond(page(&state, &staff, "users", table), Some((&e, &form))),
+            Err(e2) => error_page(&staff.visit.tr, &e2),
+        },
+    }
+}
+
+fn categories_table(state: &WebState, staff: &Staff) -> Table {
+    let reference = state.app.reference();
+    let t = staff.visit.tr;
+    let depth = |mut id: cityloop_domain::CategoryId| {
+        let mut d = 0;
+        while let Some(p) = reference.category(id).and_then(|c| c.parent_id) {
+            d += 1;
+            id = p;
+        }
+        d
+    };
+    let mut rows = Vec::new();
+    for (code, _, _) in category_options(&reference, "") {
+        let Some(c) = reference.category_by_code(&code) else { continue };
+        let s = c.standard.as_ref();
+        rows.push(vec![
+            c.code.clone(),
+            format!("{}{}", "\u{3000}".repeat(depth(c.id)), c.name),
+            s.map(|s| s.limit.describe_zh()).unwrap_or_default(),
+            s.map(|s| t.urgency(s.urgency)).unwrap_or_default(),
+            s.map(|s| format!("{} / {}", s.filing_condition, s.closing_condition)).unwrap_or_default(),
+        ]);
+    }
+    Table {
+        id: "categories",
+        headers: headers(&t, &["field.code", "field.name", "field.limit", "field.urgency", "admin.standard"]),
+        rows,
+        delete: Vec::new(),
+    }
+}
+
+pub async fn categories(State(state): State<WebState>, staff: Staff) -> Response {
+    if let Some(r) = admin_only(&staff) {
+        return r;
+    }
+    respond(page(&state, &staff, "categories", categories_table(&state, &staff)), None)
+}
+
+pub async fn import_categories(State(state): State<WebState>, staff: Staff, form: FormInput) -> Response {
+    if let Some(r) = admin_only(&staff) {
+        return r;
+    }
+    let outcome = async {
+        let (file_name, text) = uploaded_text(&form, "text")?;
+        let report = state.app.import_categories_csv(file_name, text).await?;
+        state.app.reload_reference().await?;
+        Ok::<_, AppError>(report.created_or_updated)
+    }
+    .await;
+    let mut p = page(&state, &staff, "categories", categories_table(&state, &staff));
+    match outcome {
+        Ok(n) => {
+            p.c.flash = Some(format!("{} {n}", p.c.t.get("admin.imported")));
+            respond(p, None)
+        }
+        Err(e) => respond(p, Some((&e, &form))),
+    }
+}
+
+fn catalogue_table(state: &WebState, staff: &Staff) -> Table {
+    let reference = state.app.reference();
+    let t = staff.visit.tr;
+    let unit = |u| reference.unit(u).map(|u| u.name.clone()).unwrap_or_default();
+    Table {
+        id: "catalogue",
+        headers: headers(&t, &["field.category", "field.division", "field.unit", "field.assisting"]),
+        rows: reference
+            .catalogue
+            .iter()
+            .map(|r| {
+                vec![
+                    reference.category(r.category_id).map(|c| format!("{} {}", c.code, c.name)).unwrap_or_default(),
+                    r.division_id
+                        .and_then(|d| reference.division(d))
+                        .map(|d| d.name.clone())
+                        .unwrap_or_else(|| "全市".into()),
+                    unit(r.lead_unit),
+                    r.assisting_units.iter().map(|u| unit(*u)).collect::<Vec<_>>().join("、"),
+                ]
+            })
+            .collect(),
+        delete: reference.catalogue.iter().map(|r| format!("/admin/catalogue/{}/delete", r.id)).collect(),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct TesterParams {
+    category: Option<String>,
+    division: Option<String>,
+    grid: Option<String>,
+}
+
+pub async fn catalogue(State(state): State<WebState>, staff: Staff, Query(q): Query<TesterParams>) -> Response {
+    if let Some(r) = admin_only(&staff) {
+        return r;
+    }
+    let mut p = page(&state, &staff, "catalogue", catalogue_table(&state, &staff));
+    let reference = state.app.reference();
+    if let Some(code) = q.category.as_deref().filter(|c| !c.is_empty()) {
+        let t = p.c.t;
+        p.c.values = HashMap::from([
+            ("t_category".to_string(), code.to_string()),
+            ("t_division".to_string(), q.division.clone().unwrap_or_default()),
+            ("t_grid".to_string(), q.grid.clone().unwrap_or_default()),
+        ]);
+        let Some(category) = reference.category_by_code(code) else {
+            p.c.errors.insert("t_category".into(), format!("unknown category `{code}`"));
+            return respond(p, None);
+        };
+        let division =
+            match (q.grid.as_deref().filter(|g| !g.is_empty()), q.division.as_deref().filter(|d| !d.is_empty())) {
+                (Some(g), _) => reference.grid_by_code(g.trim()).and_then(|g| g.division_id),
+                (None, Some(d)) => reference.division_by_code(d).map(|d| d.id),
+                _ => None,
+            };
+        match state.app.dispatch_preview(Some(category.id), division).await {
+            Ok(preview) => {
+                let unit = preview
+                    .unit
+                    .and_then(|u| reference.unit(u))
+                    .map_or_else(|| t.get("intake.no_rule").to_string(), |u| format!("{} ({})", u.name, u.code));
+                let assisting: Vec<String> =
+                    preview.assisting_units.iter().filter_map(|u| reference.unit(*u)).map(|u| u.name.clone()).collect();
+                p.tester = Some(format!(
+                    "{unit}{}{} · {} {} ({})",
+                    if assisting.is_empty() { "" } else { " + " },
+                    assisting.join("、"),
+                    t.get("field.deadline"),
+                    long_time(&reference, preview.deadline),
+                    preview.limit.describe_zh()
+                ));
+            }
+            Err(e) => return error_page(&t, &e),
+        }
+    }
+    p.categories = category_options(&reference, q.category.as_deref().unwrap_or_default());
+    p.divisions = division_options(&reference, q.division.as_deref().unwrap_or_default());
+    respond(p, None)
+}
+
+pub async fn add_rule(State(state): State<WebState>, staff: Staff, form: FormInput) -> Response {
+    let outcome = async {
+        let lead = form.get("lead_unit").ok_or_else(|| AppError::invalid("lead_unit", "is required"))?;
+        let assisting = form.all("assisting_units");
+        let input = NewRule {
+            category: form.get("category").unwrap_or_default(),
+            division: form.get("division"),
+            lead_unit: UnitRef::Code(lead),
+            assisting_units: (!assisting.is_empty()).then(|| assisting.into_iter().map(UnitRef::Code).collect()),
+        };
+        state.app.put_catalogue_rule(&staff.who, input).await
+    }
+    .await;
+    match outcome {
+        Ok(_) => Redirect::to("/admin/catalogue").into_response(),
+        Err(e) => respond(page(&state, &staff, "catalogue", catalogue_table(&state, &staff)), Some((&e, &form))),
+    }
+}
+
+pub async fn delete_rule(
+    State(state): State<WebState>,
+    staff: Staff,
+    Path(id): Path<i64>,
+    _form: FormInput,
+) -> Response {
+    match state.app.delete_catalogue_rule(&staff.who, id).await {
+        Ok(()) => Redirect::to("/admin/catalogue").into_response(),
+        Err(e) => error_page(&staff.visit.tr, &e),
+    }
+}
+
+fn grids_table(state: &WebState, staff: &Staff) -> Table {
+    let reference = state.app.reference();
+    let t = staff.visit.tr;
+    Table {
+        id: "grids",
+        headers: headers(&t, &["field.code", "field.name", "field.division"]),
+        rows: reference
+            .grids
+            .iter()
+            .map(|g| {
+                vec![
+                    g.code.clone(),
+                    g.name.clone(),
+                    g.division_id.and_then(|d| reference.division(d)).map(|d| d.name.clone()).unwrap_or_default(),
+                ]
+            })
+            .collect(),
+        delete: Vec::new(),
+    }
+}
+
+fn grids_page(state: &WebState, staff: &Staff) -> AdminPage {
+    let mut p = page(state, staff, "grids", grids_table(state, staff));
+    p.map = state.map().shaded("grids-map", &HashMap::new(), &[]);
+    p
+}
+
+pub async fn grids(State(state): State<WebState>, staff: Staff) -> Response {
+    if let Some(r) = admin_only(&staff) {
+        return r;
+    }
+    respond(grids_page(&state, &staff), None)
+}
+
+pub async fn upload_grids(State(state): State<WebState>, staff: Staff, form: FormInput) -> Response {
+    if let Some(r) = admin_only(&staff) {
+        return r;
+    }
+    let outcome = async {
+        let upload = form.uploads().next().ok_or_else(|| AppError::invalid("file", "is required"))?;
+        let text =
+            std::str::from_utf8(&upload.bytes).map_err(|_| AppError::invalid("file", "must be UTF-8 GeoJSON"))?;
+        let report = state.app.import_grids_geojson(text).await?;
+        state.app.reload_reference().await?;
+        Ok::<_, AppError>(report.created_or_updated)
+    }
+    .await;
+    match outcome {
+        Ok(n) => {
+            let mut p = grids_page(&state, &staff);
+            p.c.flash = Some(format!("{} {n}", p.c.t.get("admin.imported")));
+            respond(p, None)
+        }
+        Err(e) => respond(grids_page(&state, &staff), Some((&e, &form))),
+    }
+}
+
+pub async fn divisions(State(state): State<WebState>, staff: Staff) -> Response {
+    if let Some(r) = admin_only(&staff) {
+        return r;
+    }
+    let reference = state.app.reference();
+    let t = staff.visit.tr;
+    let rows = division_options(&reference, "")
+        .into_iter()
+        .filter_map(|(code, label, _)| {
+            let d = reference.division_by_code(&code)?;
+            let units = reference.units.iter().filter(|u| u.division_id == Some(d.id)).count();
+            let grids = reference.grids.iter().filter(|g| g.division_id == Some(d.id)).count();
+            Some(vec![label, d.level.label_zh().to_string(), units.to_string(), grids.to_string()])
+        })
+        .collect();
+    let table = Table {
+        id: "divisions",
+        headers: headers(&t, &["field.name", "field.level_div", "admin.units", "admin.grids"]),
+        rows,
+        delete: Vec::new(),
+    };
+    respond(page(&state, &staff, "divisions", table), None)
+}
+
+async fn calendar_page(state: &WebState, staff: &Staff) -> Result<AdminPage, AppError> {
+    let t = staff.visit.tr;
+    let notes = state.app.store.calendar_notes().await?;
+    let reference = state.app.reference();
+    let table = Table {
+        id: "calendar",
+        headers: vec![
+            t.get("field.date").to_string(),
+            t.get("field.day_kind").to_string(),
+            t.get("field.note").to_string(),
+        ],
+        rows: notes
+            .into_iter()
+            .map(|(day, kind, note)| {
+                let kind = match kind.as_str() {
+                    "holiday" => t.get("admin.holiday").to_string(),
+                    "workday" => t.get("admin.workday").to_string(),
+                    other => other.to_string(),
+                };
+                vec![day, kind, note]
+            })
+            .collect(),
+        delete: Vec::new(),
+    };
+    let mut p = page(state, staff, "calendar", table);
+    p.notes = reference
+        .calendar
+        .periods
+        .iter()
+        .map(|period| format!("{}–{}", period.start.format("%H:%M"), period.end.format("%H:%M")))
+        .collect();
+    Ok(p)
+}
+
+pub async fn calendar(State(state): State<WebState>, staff: Staff) -> Response {
+    if let Some(r) = admin_only(&staff) {
+        return r;
+    }
+    match calendar_page(&state, &staff).await {
+        Ok(p) => respond(p, None),
+        Err(e) => error_page(&staff.visit.tr, &e),
+    }
+}
+
+pub async fn set_day(State(state): State<WebState>, staff: Staff, form: FormInput) -> Response {
+    let input = CalendarDay {
+        day: form.get("day").unwrap_or_default(),
+        kind: form.get("kind").unwrap_or_default(),
+        note: form.get("note"),
+    };
+    let outcome = state.app.set_calendar_day(&staff.who, input).await;
+    match (outcome, calendar_page(&state, &staff).await) {
+        (Ok(()), _) => Redirect::to("/admin/calendar").into_response(),
+        (Err(e), Ok(p)) => respond(p, Some((&e, &form))),
+        (Err(e), Err(_)) => error_page(&staff.visit.tr, &e),
+    }
+}

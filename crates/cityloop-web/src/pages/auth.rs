@@ -1,0 +1,88 @@
+//! Staff login and logout, and the language switch.
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::header::{LOCATION, SET_COOKIE};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+
+use super::{ctx, home_of, render, Ctx};
+use crate::i18n::Lang;
+use crate::session::{clear_session_cookie, lang_cookie, session_cookie, FormInput, Visit};
+use crate::WebState;
+
+#[derive(Template)]
+#[template(path = "login.html")]
+struct LoginPage {
+    c: Ctx,
+    next: String,
+    failed: bool,
+}
+
+#[derive(Deserialize)]
+pub struct NextParam {
+    next: Option<String>,
+}
+
+/// Only paths of this site are followed after login or a language switch.
+fn safe_next(next: Option<&str>) -> Option<String> {
+    next.filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\')).map(str::to_string)
+}
+
+fn see_other(location: &str, cookie: Option<String>) -> Response {
+    let mut res = (StatusCode::SEE_OTHER, [(LOCATION, location.to_string())]).into_response();
+    if let Some(c) = cookie.and_then(|c| c.parse().ok()) {
+        res.headers_mut().append(SET_COOKIE, c);
+    }
+    res
+}
+
+pub async fn login_form(visit: Visit, Query(q): Query<NextParam>) -> Response {
+    let c = ctx(&visit, None, "login.title");
+    render(StatusCode::OK, &LoginPage { c, next: safe_next(q.next.as_deref()).unwrap_or_default(), failed: false })
+}
+
+pub async fn login(State(state): State<WebState>, visit: Visit, form: FormInput) -> Response {
+    let username = form.get("username").unwrap_or_default();
+    let password = form.fields.iter().find(|(k, _)| k == "password").map(|(_, v)| v.clone()).unwrap_or_default();
+    let next = safe_next(form.get("next").as_deref());
+    match state.app.login(&username, &password).await {
+        Ok(login) => {
+            let home = home_of(&login.principal).to_string();
+            see_other(&next.unwrap_or(home), Some(session_cookie(&login.token)))
+        }
+        Err(cityloop_app::AppError::Unauthorized(_)) | Err(cityloop_app::AppError::Invalid { .. }) => {
+            let mut c = ctx(&visit, None, "login.title");
+            c.values.insert("username".into(), username);
+            render(StatusCode::UNAUTHORIZED, &LoginPage { c, next: next.unwrap_or_default(), failed: true })
+        }
+        Err(e) => super::error_page(&visit.tr, &e),
+    }
+}
+
+pub async fn logout(State(state): State<WebState>, visit: Visit, _form: FormInput) -> Response {
+    if let Some(token) = &visit.session {
+        // Signing out of an already expired session is not an error.
+        let _ = state.app.logout(token).await;
+    }
+    see_other("/login", Some(clear_session_cookie()))
+}
+
+pub async fn switch_language(Path(code): Path<String>, Query(q): Query<NextParam>) -> Response {
+    let next = safe_next(q.next.as_deref()).unwrap_or_else(|| "/".into());
+    see_other(&next, Some(lang_cookie(Lang::from_code(&code))))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::safe_next;
+
+    #[test]
+    fn only_local_paths_are_followed() {
+        assert_eq!(safe_next(Some("/cases?x=1")).as_deref(), Some("/cases?x=1"));
+        assert_eq!(safe_next(Some("//evil.example/")), None);
+        assert_eq!(safe_next(Some("https://evil.example/")), None);
+        assert_eq!(safe_next(Some("/\\evil")), None);
+    }
+}

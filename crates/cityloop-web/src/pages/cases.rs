@@ -1,0 +1,643 @@
+//! The case list with filters and saved views, and the case page: details, map, attachments,
+//! deadline, the timeline of flow records, and each allowed move as a button with the form it needs.
+
+use std::collections::HashMap;
+
+use askama::Template;
+use axum::extract::{Path, Query, RawQuery, State};
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use cityloop_app::moves::{CaseRef, MoveInput, UnitRef};
+use cityloop_app::queries::{CaseQuery, CaseView};
+use cityloop_app::{AppError, Principal, Reference};
+use cityloop_domain::workflow::MoveKind;
+use cityloop_domain::{Channel, PendingRequest, RequestType, Satisfaction, State as CaseState, UnitKind};
+use cityloop_store::SavedView;
+use serde::Deserialize;
+
+use super::{
+    category_options, ctx, enum_options, error_page, form_errors, long_time, render, short_time, state_class,
+    summary_rows, unit_options, CaseRow, Ctx, Options,
+};
+use crate::i18n::Tr;
+use crate::session::{FormInput, Staff};
+use crate::svg::Point;
+use crate::WebState;
+
+#[derive(Template)]
+#[template(path = "cases.html")]
+struct ListPage {
+    c: Ctx,
+    rows: Vec<CaseRow>,
+    total: i64,
+    page: i64,
+    pages: i64,
+    prev_href: String,
+    next_href: String,
+    query: String,
+    views: Vec<SavedView>,
+    states: Options,
+    categories: Options,
+    units: Options,
+    channels: Options,
+    request_types: Options,
+    sorts: Options,
+}
+
+fn page_href(raw: &str, page: i64) -> String {
+    let mut pairs: Vec<(String, String)> =
+        form_urlencoded::parse(raw.as_bytes()).into_owned().filter(|(k, _)| k != "page").collect();
+    pairs.push(("page".into(), page.to_string()));
+    format!("/cases?{}", serde_urlencoded::to_string(&pairs).unwrap_or_default())
+}
+
+/// The query string without empty fields, as saved in a view.
+fn clean_query(raw: &str) -> String {
+    let pairs: Vec<(String, String)> = form_urlencoded::parse(raw.as_bytes())
+        .into_owned()
+        .filter(|(k, v)| !v.trim().is_empty() && k != "page")
+        .collect();
+    serde_urlencoded::to_string(&pairs).unwrap_or_default()
+}
+
+async fn list_page(state: &WebState, staff: &Staff, raw: &str, c: Ctx) -> Response {
+    let t = c.t;
+    let q: CaseQuery = match serde_urlencoded::from_str(raw) {
+        Ok(q) => q,
+        Err(e) => return error_page(&t, &AppError::invalid("query", e.to_string())),
+    };
+    let page = match state.app.list_cases(&staff.who, &q).await {
+        Ok(p) => p,
+        Err(e) => return error_page(&t, &e),
+    };
+    let views = state.app.saved_views(&staff.who).await.unwrap_or_default();
+    let reference = state.app.reference();
+    let pages = (page.total + page.page_size - 1) / page.page_size.max(1);
+    let v = |s: &Option<String>| s.clone().unwrap_or_default();
+    let mut c = c;
+    for (k, val) in form_urlencoded::parse(raw.as_bytes()).into_owned() {
+        c.values.insert(k, val);
+    }
+    let states: Options =
+        CaseState::ALL.iter().map(|s| (s.as_str().to_string(), t.state(*s), v(&q.state) == s.as_str())).collect();
+    render(
+        StatusCode::OK,
+        &ListPage {
+            rows: summary_rows(&t, &reference, &page.items),
+            total: page.total,
+            page: page.page,
+            pages: pages.max(1),
+            prev_href: page_href(raw, (page.page - 1).max(1)),
+            next_href: page_href(raw, page.page + 1),
+            query: clean_query(raw),
+            views,
+            states,
+            categories: category_options(&reference, &v(&q.category)),
+            units: unit_options(&reference, &v(&q.unit)),
+            channels: enum_options(Channel::ALL, Channel::as_str, |x| t.channel(x), &v(&q.channel)),
+            request_types: enum_options(
+                RequestType::ALL,
+                RequestType::as_str,
+                |x| t.request_type(x),
+                &v(&q.request_type),
+            ),
+            sorts: ["created_desc", "created_asc", "deadline", "updated_desc"]
+                .iter()
+                .map(|s| (s.to_string(), t.get(&format!("sort.{s}")).to_string(), v(&q.sort) == *s))
+                .collect(),
+            c,
+        },
+    )
+}
+
+pub async fn list(State(state): State<WebState>, staff: Staff, RawQuery(raw): RawQuery) -> Response {
+    let mut c = ctx(&staff.visit, Some(&staff.who), "cases.title");
+    c.body_class = "wide";
+    list_page(&state, &staff, raw.as_deref().unwrap_or_default(), c).await
+}
+
+pub async fn save_view(State(state): State<WebState>, staff: Staff, form: FormInput) -> Response {
+    let name = form.get("name").unwrap_or_default();
+    let query = form.get("query").unwrap_or_default();
+    match state.app.save_view(&staff.who, &name, &query).await {
+        Ok(()) => Redirect::to(&format!("/cases?{query}")).into_response(),
+        Err(e) => match form_errors(&staff.visit.tr, &e) {
+            Some(errors) => {
+                let mut c = ctx(&staff.visit, Some(&staff.who), "cases.title");
+                c.body_class = "wide";
+                c.errors = errors;
+                let mut res = list_page(&state, &staff, &query, c).await;
+                *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
+                res
+            }
+            None => error_page(&staff.visit.tr, &e),
+        },
+    }
+}
+
+pub async fn delete_view(
+    State(state): State<WebState>,
+    staff: Staff,
+    Path(id): Path<i64>,
+    _form: FormInput,
+) -> Response {
+    match state.app.delete_view(&staff.who, id).await {
+        Ok(()) => Redirect::to("/cases").into_response(),
+        Err(e) => error_page(&staff.visit.tr, &e),
+    }
+}
+
+/// One input of a move's form.
+#[derive(Debug, Clone)]
+pub struct Field {
+    pub name: &'static str,
+    pub label: String,
+    /// `text`, `textarea`, `number`, `date`, `select`, `multi`, `file`.
+    pub kind: &'static str,
+    pub options: Options,
+    pub required: bool,
+    pub value: String,
+    pub error: String,
+}
+
+/// A move as a button with its form.
+#[derive(Debug, Clone)]
+pub struct MoveForm {
+    pub kind: &'static str,
+    pub label: String,
+    pub fields: Vec<Field>,
+    pub multipart: bool,
+    pub open: bool,
+    /// Moves that end or undo work get a quieter button.
+    pub danger: bool,
+}
+
+fn yes_no(t: &Tr, default: bool) -> Options {
+    vec![("true".into(), t.get("common.yes").into(), default), ("false".into(), t.get("common.no").into(), !default)]
+}
+
+/// The form of one move for one case.
+pub fn move_form(
+    t: &Tr,
+    reference: &Reference,
+    view: &CaseView,
+    kind: MoveKind,
+    suggested_unit: Option<&str>,
+) -> MoveForm {
+    let case = &view.case;
+    let field = |name: &'static str, key: &str, kind: &'static str, required: bool| Field {
+        name,
+        label: t.get(key).to_string(),
+        kind,
+        options: Vec::new(),
+        required,
+        value: String::new(),
+        error: String::new(),
+    };
+    let with_options = |mut f: Field, options: Options| {
+        f.options = options;
+        f
+    };
+    let note = field("note", "field.note", "text", false);
+    let reason = field("reason", "field.reason", "textarea", true);
+    let photos = field("photos", "field.photo", "file", false);
+    let satisfaction = || {
+        with_options(
+            field("satisfaction", "field.satisfaction", "select", true),
+            enum_options(Satisfaction::ALL, Satisfaction::as_str, |s| t.satisfaction(s), "satisfied"),
+        )
+    };
+    let fields = match kind {
+        MoveKind::Answer => vec![field("answer", "field.answer", "textarea", true)],
+        MoveKind::File => vec![
+            with_options(
+                field("category", "field.category", "select", false),
+                category_options(
+                    reference,
+                    &case.category_id.and_then(|c| reference.category(c)).map(|c| c.code.clone()).unwrap_or_default(),
+                ),
+            ),
+            note,
+        ],
+        MoveKind::Void | MoveKind::Return | MoveKind::Rework => vec![reason],
+        MoveKind::Dispatch => vec![
+            with_options(
+                field("unit", "field.unit", "select", true),
+                unit_options(reference, suggested_unit.unwrap_or_default()),
+            ),
+            with_options(field("assisting_units", "field.assisting", "multi", false), unit_options(reference, "")),
+            note,
+        ],
+        MoveKind::Extend => {
+            let hours = case.limit.is_some_and(|l| l.counts_hours());
+            let mut amount = if hours {
+                field("hours", "field.hours", "number", true)
+            } else {
+                field("days", "field.days", "number", true)
+            };
+            amount.value = "1".into();
+            vec![amount, reason]
+        }
+        MoveKind::Suspend => vec![field("until", "field.until", "date", true), reason],
+        MoveKind::Submit => vec![field("result", "field.result", "textarea", true), photos],
+        MoveKind::Check => {
+            vec![with_options(field("passed", "field.passed", "select", true), yes_no(t, true)), note, photos]
+        }
+        MoveKind::Revisit => vec![
+            with_options(field("contacted", "field.contacted", "select", true), yes_no(t, true)),
+            with_options(field("solved", "field.solved", "select", true), yes_no(t, true)),
+            satisfaction(),
+            note,
+        ],
+        MoveKind::Rate => vec![
+            with_options(field("solved", "field.solved", "select", true), yes_no(t, true)),
+            satisfaction(),
+            field("note", "field.comment", "textarea", false),
+        ],
+        MoveKind::Supervise => vec![
+            with_options(
+                field("level", "field.level", "select", true),
+                vec![
+                    ("1".into(), "催办".into(), true),
+                    ("2".into(), "督办".into(), false),
+                    ("3".into(), "挂牌督办".into(), false),
+                ],
+            ),
+            note,
+        ],
+        MoveKind::Whistle => {
+            let departments: Options = reference
+                .units
+                .iter()
+                .filter(|u| matches!(u.kind, UnitKind::Department | UnitKind::Utility))
+                .map(|u| (u.code.clone(), u.name.clone(), false))
+                .collect();
+            vec![with_options(field("units", "field.units", "multi", true), departments), note]
+        }
+        MoveKind::Merge => vec![field("into", "field.into", "text", true), note],
+        _ => vec![note],
+    };
+    MoveForm {
+        kind: kind.as_str(),
+        label: t.move_label(kind),
+        multipart: fields.iter().any(|f| f.kind == "file"),
+        fields,
+        open: false,
+        danger: matches!(
+            kind,
+            MoveKind::Void
+                | MoveKind::Return
+                | MoveKind::Rework
+                | MoveKind::RejectReturn
+                | MoveKind::RejectExtension
+                | MoveKind::RejectSuspension
+        ),
+    }
+}
+
+/// One flow record on the timeline.
+pub struct TimelineItem {
+    pub at: String,
+    pub label: String,
+    pub actor: String,
+    pub role: String,
+    pub unit: String,
+    pub states: String,
+    pub note: String,
+    pub attachments: Vec<String>,
+}
+
+pub fn timeline(
+    t: &Tr,
+    reference: &Reference,
+    flow: &[(i64, cityloop_domain::workflow::FlowEntry)],
+) -> Vec<TimelineItem> {
+    flow.iter()
+        .map(|(_, f)| TimelineItem {
+            at: long_time(reference, f.at),
+            label: t.move_label(f.kind),
+            actor: f.actor_name.clone(),
+            role: f.role.map(|r| t.role(r)).unwrap_or_default(),
+            unit: f.unit_id.and_then(|u| reference.unit(u)).map(|u| u.name.clone()).unwrap_or_default(),
+            states: match f.from {
+                Some(from) if from != f.to => format!("{} → {}", t.state(from), t.state(f.to)),
+                Some(_) => String::new(),
+                None => t.state(f.to),
+            },
+            note: f.note.clone().unwrap_or_default(),
+            attachments: f.attachments.clone(),
+        })
+        .collect()
+}
+
+#[derive(Template)]
+#[template(path = "case.html")]
+struct CasePage {
+    c: Ctx,
+    number: String,
+    version: i64,
+    title: String,
+    description: String,
+    state: String,
+    state_class: &'static str,
+    overdue: bool,
+    details: Vec<(String, String)>,
+    contact: String,
+    contact_hidden: bool,
+    timeline: Vec<TimelineItem>,
+    forms: Vec<MoveForm>,
+    whistles: Vec<(String, String, String)>,
+    attachments: Vec<String>,
+    map: String,
+}
+
+fn case_details(t: &Tr, reference: &Reference, view: &CaseView) -> Vec<(String, String)> {
+    let case = &view.case;
+    let unit_name = |u: cityloop_domain::UnitId| reference.unit(u).map(|u| u.name.clone()).unwrap_or_default();
+    let mut d = vec![
+        (t.get("field.request_type").to_string(), t.request_type(case.request_type)),
+        (t.get("field.channel").to_string(), t.channel(case.channel)),
+        (
+            t.get("field.category").to_string(),
+            case.category_id
+                .and_then(|c| reference.category(c))
+                .map(|c| format!("{} {}", c.code, c.name))
+                .unwrap_or_default(),
+        ),
+        (t.get("field.urgency").to_string(), t.urgency(case.urgency)),
+        (t.get("field.unit").to_string(), case.unit_id.map(unit_name).unwrap_or_default()),
+        (
+            t.get("field.assisting").to_string(),
+            case.assisting_units.iter().map(|u| unit_name(*u)).collect::<Vec<_>>().join("、"),
+        ),
+        (t.get("case.first_unit").to_string(), case.first_unit_id.map(unit_name).unwrap_or_default()),
+        (
+            t.get("field.grid").to_string(),
+            case.grid_id.and_then(|g| reference.grid(g)).map(|g| format!("{} {}", g.code, g.name)).unwrap_or_default(),
+        ),
+        (
+            t.get("field.division").to_string(),
+            case.division_id.and_then(|d| reference.division(d)).map(|d| d.name.clone()).unwrap_or_default(),
+        ),
+        (
+            t.get("field.address").to_string(),
+            case.location.as_ref().and_then(|l| l.address.clone()).unwrap_or_default(),
+        ),
+        (t.get("field.created").to_string(), long_time(reference, case.created_at)),
+        (
+            t.get("field.deadline").to_string(),
+            match (case.deadline, case.limit) {
+                (Some(d), Some(l)) => format!("{} ({})", long_time(reference, d), l.describe_zh()),
+                (Some(d), None) => long_time(reference, d),
+                _ => String::new(),
+            },
+        ),
+    ];
+    if let Some(p) = &case.pending {
+        let text = match p {
+            PendingRequest::Extension { amount, reason } => {
+                format!("{} +{amount}: {reason}", t.move_label(MoveKind::Extend))
+            }
+            PendingRequest::Suspension { until, reason } => {
+                format!("{} → {}: {reason}", t.move_label(MoveKind::Suspend), short_time(reference, *until))
+            }
+        };
+        d.push((t.get("case.pending").to_string(), text));
+    }
+    if let Some(r) = case.revisit {
+        d.push((
+            t.get("case.revisit").to_string(),
+            format!(
+                "{} · {} {} · {}",
+                t.satisfaction(r.satisfaction),
+                t.get("field.solved"),
+                t.get(if r.solved { "common.yes" } else { "common.no" }),
+                if r.contacted { t.get("field.contacted") } else { "" }
+            ),
+        ));
+    }
+    if let Some(result) = &case.result {
+        d.push((t.get("field.result").to_string(), result.clone()));
+    }
+    d.retain(|(_, v)| !v.is_empty());
+    d
+}
+
+async fn case_page(state: &WebState, view: CaseView, mut c: Ctx, failed: Option<(&str, &FormInput)>) -> Response {
+    let t = c.t;
+    let reference = state.app.reference();
+    let case = &view.case;
+    let suggested = match view.allowed_moves.contains(&MoveKind::Dispatch) {
+        true => state
+            .app
+            .dispatch_preview(case.category_id, case.division_id)
+            .await
+            .ok()
+            .and_then(|p| p.unit)
+            .and_then(|u| reference.unit(u))
+            .map(|u| u.code.clone()),
+        false => None,
+    };
+    let mut forms: Vec<MoveForm> =
+        view.allowed_moves.iter().map(|k| move_form(&t, &reference, &view, *k, suggested.as_deref())).collect();
+    if let Some((kind, form)) = failed {
+        for f in forms.iter_mut().filter(|f| f.kind == kind) {
+            f.open = true;
+            for field in &mut f.fields {
+                field.error = c.err(field.name);
+                if let Some(v) = form.get(field.name) {
+                    field.value = v;
+                }
+            }
+        }
+    }
+    let attachments: Vec<String> = view.flow.iter().flat_map(|(_, f)| f.attachments.iter().cloned()).collect();
+    let points: Vec<Point> = case
+        .location
+        .as_ref()
+        .map(|l| Point {
+            lat: l.lat,
+            lon: l.lon,
+            class: state_class(case.state),
+            title: case.title.clone(),
+            href: None,
+        })
+        .into_iter()
+        .collect();
+    let map = if case.location.is_some() {
+        let grids: Vec<_> = case.grid_id.into_iter().collect();
+        state.map().grids("case-map", &grids, &points)
+    } else {
+        String::new()
+    };
+    c.title = format!("{} {}", case.number, case.title);
+    c.body_class = "wide";
+    let whistles = view
+        .whistles
+        .iter()
+        .map(|w| {
+            (
+                reference.unit(w.unit_id).map(|u| u.name.clone()).unwrap_or_default(),
+                long_time(&reference, w.report_by),
+                w.reported_at.map_or_else(
+                    || t.get("case.waiting").to_string(),
+                    |at| format!("{} {}", t.get("case.reported_in"), short_time(&reference, at)),
+                ),
+            )
+        })
+        .collect();
+    let (contact, contact_hidden) = match &view.contact {
+        Some(ct) => (format!("{} {}", ct.name, ct.phone), false),
+        None => (String::new(), case.confidential && case.contact.is_some()),
+    };
+    let status = if failed.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    render(
+        status,
+        &CasePage {
+            number: case.number.clone(),
+            version: case.version,
+            title: case.title.clone(),
+            description: case.description.clone(),
+            state: t.state(case.state),
+            state_class: state_class(case.state),
+            overdue: view.overdue,
+            details: case_details(&t, &reference, &view),
+            contact,
+            contact_hidden,
+            timeline: timeline(&t, &reference, &view.flow),
+            forms,
+            whistles,
+            attachments,
+            map,
+            c,
+        },
+    )
+}
+
+#[derive(Deserialize)]
+pub struct DoneParam {
+    done: Option<String>,
+}
+
+pub async fn show(
+    State(state): State<WebState>,
+    staff: Staff,
+    Path(number): Path<String>,
+    Query(q): Query<DoneParam>,
+) -> Response {
+    let t = staff.visit.tr;
+    let view = match state.app.case_view(&staff.who, &CaseRef::Number(number)).await {
+        Ok(v) => v,
+        Err(e) => return error_page(&t, &e),
+    };
+    let mut c = ctx(&staff.visit, Some(&staff.who), "case.details");
+    if let Some(kind) = q.done.as_deref().and_then(MoveKind::parse) {
+        c.flash = Some(format!("{} · {}", t.move_label(kind), t.get("common.done")));
+    }
+    case_page(&state, view, c, None).await
+}
+
+fn flag(form: &FormInput, name: &str) -> Option<bool> {
+    form.get(name).map(|v| matches!(v.as_str(), "true" | "on" | "1" | "yes"))
+}
+
+fn number(form: &FormInput, name: &str) -> Result<Option<u32>, AppError> {
+    form.get(name).map(|v| v.parse::<u32>().map_err(|_| AppError::invalid(name, "must be a whole number"))).transpose()
+}
+
+/// Reads a move's form into the use case's input; uploaded photos are stored first.
+pub async fn move_input(state: &WebState, who: &Principal, form: &FormInput) -> Result<MoveInput, AppError> {
+    let mut attachments = Vec::new();
+    for upload in form.uploads() {
+        let stored = state.app.store_attachment(who, &upload.file_name, &upload.bytes).await?;
+        attachments.push(stored.hash);
+    }
+    let units = |name: &str| {
+        let all = form.all(name);
+        (!all.is_empty()).then(|| all.into_iter().map(UnitRef::Code).collect::<Vec<_>>())
+    };
+    Ok(MoveInput {
+        note: form.get("note"),
+        version: form.get("version").and_then(|v| v.parse().ok()),
+        reason: form.get("reason"),
+        answer: form.get("answer"),
+        category: form.get("category"),
+        unit: form.get("unit").map(UnitRef::Code),
+        assisting_units: units("assisting_units"),
+        hours: number(form, "hours")?,
+        days: number(form, "days")?,
+        until: form.get("until"),
+        result: form.get("result"),
+        passed: flag(form, "passed"),
+        contacted: flag(form, "contacted"),
+        solved: flag(form, "solved"),
+        satisfaction: form.get("satisfaction"),
+        level: number(form, "level")?,
+        units: units("units"),
+        into: form.get("into").map(CaseRef::Number),
+        attachments: (!attachments.is_empty()).then_some(attachments),
+    })
+}
+
+/// Where to go after a move: a local `back` path given by the form, or the case page.
+fn after_move(form: &FormInput, number: &str, kind: &str) -> String {
+    form.get("back")
+        .filter(|b| b.starts_with('/') && !b.starts_with("//"))
+        .unwrap_or_else(|| format!("/cases/{number}?done={kind}"))
+}
+
+pub async fn make_move(
+    State(state): State<WebState>,
+    staff: Staff,
+    Path((number, kind)): Path<(String, String)>,
+    form: FormInput,
+) -> Response {
+    let t = staff.visit.tr;
+    let outcome = async {
+        let input = move_input(&state, &staff.who, &form).await?;
+        state.app.perform_move(&staff.who, &number, &kind, input).await
+    }
+    .await;
+    match outcome {
+        Ok(_) => Redirect::to(&after_move(&form, &number, &kind)).into_response(),
+        Err(e) => {
+            let view = match state.app.case_view(&staff.who, &CaseRef::Number(number.clone())).await {
+                Ok(v) => v,
+                Err(_) => return error_page(&t, &e),
+            };
+            let mut c = ctx(&staff.visit, Some(&staff.who), "case.details");
+            match form_errors(&t, &e) {
+                Some(errors) => {
+                    c.errors = errors;
+                    case_page(&state, view, c, Some((kind.as_str(), &form))).await
+                }
+                None => {
+                    let message = match &e {
+                        AppError::StaleVersion { .. } => t.get("case.stale").to_string(),
+                        other => other.to_string(),
+                    };
+                    c.errors = HashMap::from([("_move".to_string(), message.clone())]);
+                    c.flash = Some(message);
+                    let mut res = case_page(&state, view, c, None).await;
+                    *res.status_mut() = match e {
+                        AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+                        _ => StatusCode::CONFLICT,
+                    };
+                    res
+                }
+            }
+        }
+    }
+}
+
+/// An attachment, for signed-in users.
+pub async fn attachment(State(state): State<WebState>, staff: Staff, Path(hash): Path<String>) -> Response {
+    match state.app.read_attachment(&hash).await {
+        Ok((content_type, bytes)) => {
+            ([(CONTENT_TYPE, content_type), (CACHE_CONTROL, "private, max-age=86400".to_string())], bytes)
+                .into_response()
+        }
+        Err(e) => error_page(&staff.visit.tr, &e),
+    }
+}

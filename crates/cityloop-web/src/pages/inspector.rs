@@ -1,0 +1,138 @@
+//! The grid inspector's phone page: report a problem with a photo and the phone's position, the
+//! verification and on-site check tasks of the inspector's grids, and a map of those grids.
+
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use cityloop_app::queries::CaseQuery;
+use cityloop_app::AppError;
+use cityloop_domain::Role;
+use serde::Deserialize;
+
+use super::{category_options, ctx, error_page, form_errors, render, state_class, summary_rows, CaseRow, Ctx, Options};
+use crate::session::{FormInput, Staff};
+use crate::svg::Point;
+use crate::WebState;
+
+#[derive(Template)]
+#[template(path = "inspector.html")]
+struct InspectorPage {
+    c: Ctx,
+    categories: Options,
+    grids: Options,
+    verify: Vec<CaseRow>,
+    check: Vec<CaseRow>,
+    map: String,
+    reported: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct ReportedParam {
+    reported: Option<String>,
+}
+
+async fn inspector_page(
+    state: &WebState,
+    staff: &Staff,
+    mut c: Ctx,
+    reported: Option<String>,
+    status: StatusCode,
+) -> Response {
+    let t = c.t;
+    let reference = state.app.reference();
+    let tasks = |s: &str| CaseQuery {
+        state: Some(s.into()),
+        sort: Some("created_asc".into()),
+        page_size: Some(50),
+        ..CaseQuery::default()
+    };
+    let (to_verify, to_check) = (tasks("verifying"), tasks("feedback"));
+    let (verify, check) = match tokio::try_join!(
+        state.app.list_cases(&staff.who, &to_verify),
+        state.app.list_cases(&staff.who, &to_check),
+    ) {
+        Ok(v) => v,
+        Err(e) => return error_page(&t, &e),
+    };
+    let mine = &staff.who.user.grids;
+    let in_my_grids = |s: &&cityloop_app::queries::CaseSummary| s.case.grid_id.is_some_and(|g| mine.contains(&g));
+    let verify_items: Vec<_> = verify.items.iter().filter(in_my_grids).cloned().collect();
+    let check_items: Vec<_> = check.items.iter().filter(in_my_grids).cloned().collect();
+    let points: Vec<Point> = verify_items
+        .iter()
+        .chain(&check_items)
+        .filter_map(|s| {
+            s.case.location.as_ref().map(|l| Point {
+                lat: l.lat,
+                lon: l.lon,
+                class: state_class(s.case.state),
+                title: format!("{} {}", s.case.number, s.case.title),
+                href: Some(format!("/cases/{}", s.case.number)),
+            })
+        })
+        .collect();
+    let map = state.map().grids("my-grids", mine, &points);
+    let grids: Options = mine
+        .iter()
+        .filter_map(|g| reference.grid(*g))
+        .map(|g| (g.code.clone(), format!("{} {}", g.code, g.name), c.val("grid", "") == g.code))
+        .collect();
+    if let Some(n) = &reported {
+        c.flash = Some(format!("{} {n}", t.get("inspector.reported")));
+    }
+    c.body_class = "narrow-page";
+    render(
+        status,
+        &InspectorPage {
+            categories: category_options(&reference, &c.val("category", "")),
+            grids,
+            verify: summary_rows(&t, &reference, &verify_items),
+            check: summary_rows(&t, &reference, &check_items),
+            map,
+            reported,
+            c,
+        },
+    )
+}
+
+pub async fn page(State(state): State<WebState>, staff: Staff, Query(q): Query<ReportedParam>) -> Response {
+    if !staff.who.has(Role::Inspector) {
+        return error_page(&staff.visit.tr, &AppError::Forbidden("this page is for grid inspectors".into()));
+    }
+    let c = ctx(&staff.visit, Some(&staff.who), "inspector.title");
+    let reported = q.reported.filter(|n| cityloop_domain::number::looks_like_case_number(n));
+    inspector_page(&state, &staff, c, reported, StatusCode::OK).await
+}
+
+pub async fn report(State(state): State<WebState>, staff: Staff, form: FormInput) -> Response {
+    let t = staff.visit.tr;
+    let outcome = async {
+        let mut input = super::intake::new_case_from(&form, "inspector")?;
+        input.channel = "inspector".into();
+        input.request_type = "report".into();
+        // A position outside the inspector's grids still counts; the grid field is a fallback.
+        if input.location.is_some() {
+            input.grid = None;
+        }
+        for upload in form.uploads() {
+            input
+                .attachments
+                .push(state.app.store_attachment(&staff.who, &upload.file_name, &upload.bytes).await?.hash);
+        }
+        state.app.create_case(&staff.who, input, form.get("form_key").as_deref()).await
+    }
+    .await;
+    match outcome {
+        Ok(created) => Redirect::to(&format!("/inspector?reported={}", created.case.number)).into_response(),
+        Err(e) => match form_errors(&t, &e) {
+            Some(errors) => {
+                let mut c = ctx(&staff.visit, Some(&staff.who), "inspector.title");
+                c.errors = errors;
+                c.values = form.values();
+                inspector_page(&state, &staff, c, None, StatusCode::UNPROCESSABLE_ENTITY).await
+            }
+            None => error_page(&t, &e),
+        },
+    }
+}

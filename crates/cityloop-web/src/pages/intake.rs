@@ -1,0 +1,241 @@
+//! The operator workbench (受理): one screen to take a call. The caller's earlier requests and the
+//! dispatch preview are small fragments the page script fetches as the operator types; without the
+//! script the form still saves and the preview shows on the case page.
+
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use cityloop_app::intake::{NewCase, NewContact, NewLocation};
+use cityloop_app::moves::MoveInput;
+use cityloop_app::queries::CaseQuery;
+use cityloop_domain::{CategoryId, RequestType, Role, Urgency};
+use serde::Deserialize;
+
+use super::{
+    category_options, ctx, enum_options, error_page, form_errors, long_time, render, summary_rows, CaseRow, Ctx,
+    Options,
+};
+use crate::session::{FormInput, Staff};
+use crate::WebState;
+
+#[derive(Template)]
+#[template(path = "intake.html")]
+struct Workbench {
+    c: Ctx,
+    categories: Options,
+    request_types: Options,
+    channels: Options,
+    urgencies: Options,
+    map: String,
+    created: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct CreatedParams {
+    created: Option<String>,
+    answered: Option<String>,
+}
+
+fn forbidden_unless_operator(staff: &Staff) -> Option<Response> {
+    (!staff.who.has_any(&[Role::Operator, Role::Admin])).then(|| {
+        error_page(&staff.visit.tr, &cityloop_app::AppError::Forbidden("the workbench is for operators".into()))
+    })
+}
+
+fn workbench_view(state: &WebState, c: Ctx, created: Option<String>) -> Workbench {
+    let reference = state.app.reference();
+    let t = c.t;
+    let map = state.map().picker("intake-map", &[]);
+    Workbench {
+        categories: category_options(&reference, &c.val("category", "")),
+        request_types: enum_options(
+            RequestType::ALL,
+            RequestType::as_str,
+            |r| t.request_type(r),
+            &c.val("request_type", "complaint"),
+        ),
+        channels: enum_options(
+            cityloop_domain::Channel::ALL,
+            cityloop_domain::Channel::as_str,
+            |v| t.channel(v),
+            &c.val("channel", "hotline"),
+        ),
+        urgencies: enum_options(Urgency::ALL, Urgency::as_str, |u| t.urgency(u), &c.val("urgency", "")),
+        map,
+        created,
+        c,
+    }
+}
+
+async fn workbench_page(state: &WebState, staff: &Staff, q: CreatedParams) -> Response {
+    let mut c = ctx(&staff.visit, Some(&staff.who), "intake.title");
+    c.body_class = "wide";
+    let answered = q.answered.is_some();
+    let created = q.created.or(q.answered).filter(|n| cityloop_domain::number::looks_like_case_number(n));
+    if let Some(n) = &created {
+        let key = if answered { "intake.answered" } else { "intake.created" };
+        c.flash = Some(format!("{} {n}", c.t.get(key)));
+    }
+    render(StatusCode::OK, &workbench_view(state, c, created))
+}
+
+pub async fn workbench(State(state): State<WebState>, staff: Staff, Query(q): Query<CreatedParams>) -> Response {
+    if let Some(r) = forbidden_unless_operator(&staff) {
+        return r;
+    }
+    workbench_page(&state, &staff, q).await
+}
+
+/// Reads the workbench form into a new case.
+pub fn new_case_from(form: &FormInput, channel_default: &str) -> Result<NewCase, cityloop_app::AppError> {
+    let coordinate = |name: &str| -> Result<Option<f64>, cityloop_app::AppError> {
+        form.get(name)
+            .map(|v| v.parse::<f64>().map_err(|_| cityloop_app::AppError::invalid(name, "must be a number")))
+            .transpose()
+    };
+    let location = match (coordinate("lat")?, coordinate("lon")?) {
+        (Some(lat), Some(lon)) => Some(NewLocation { lat, lon, address: form.get("address") }),
+        _ => None,
+    };
+    let contact = match (form.get("name"), form.get("phone")) {
+        (None, None) => None,
+        (name, phone) => Some(NewContact { name: name.unwrap_or_default(), phone: phone.unwrap_or_default() }),
+    };
+    Ok(NewCase {
+        channel: form.get("channel").unwrap_or_else(|| channel_default.to_string()),
+        request_type: form.get("request_type").unwrap_or_else(|| "complaint".into()),
+        title: form.get("title").unwrap_or_default(),
+        description: form.get("description").unwrap_or_default(),
+        category: form.get("category"),
+        location,
+        grid: form.get("grid"),
+        contact,
+        confidential: Some(form.get("confidential").is_some()),
+        urgency: form.get("urgency"),
+        attachments: Vec::new(),
+    })
+}
+
+pub async fn create(State(state): State<WebState>, staff: Staff, form: FormInput) -> Response {
+    if let Some(r) = forbidden_unless_operator(&staff) {
+        return r;
+    }
+    let t = staff.visit.tr;
+    let answer = form.get("answer");
+    let wants_answer = form.get("action").as_deref() == Some("answer");
+    let result = async {
+        if wants_answer && answer.is_none() {
+            return Err(cityloop_app::AppError::invalid("answer", "is required"));
+        }
+        let input = new_case_from(&form, "hotline")?;
+        let created = state.app.create_case(&staff.who, input, form.get("form_key").as_deref()).await?;
+        if wants_answer && !created.replayed {
+            let input = MoveInput { answer: answer.clone(), ..MoveInput::default() };
+            state.app.perform_move(&staff.who, &created.case.number, "answer", input).await?;
+        }
+        Ok(created.case.number)
+    }
+    .await;
+    match result {
+        Ok(number) => {
+            let key = if wants_answer { "answered" } else { "created" };
+            Redirect::to(&format!("/intake?{key}={number}")).into_response()
+        }
+        Err(e) => match form_errors(&t, &e) {
+            Some(errors) => {
+                let mut c = ctx(&staff.visit, Some(&staff.who), "intake.title");
+                c.body_class = "wide";
+                c.errors = errors;
+                c.values = form.values();
+                render(StatusCode::UNPROCESSABLE_ENTITY, &workbench_view(&state, c, None))
+            }
+            None => error_page(&t, &e),
+        },
+    }
+}
+
+#[derive(Template)]
+#[template(path = "intake_caller.html")]
+struct CallerHistory {
+    c: Ctx,
+    rows: Vec<CaseRow>,
+    total: i64,
+}
+
+#[derive(Deserialize)]
+pub struct PhoneParam {
+    phone: Option<String>,
+}
+
+/// The caller's earlier requests, as a fragment.
+pub async fn caller_history(State(state): State<WebState>, staff: Staff, Query(q): Query<PhoneParam>) -> Response {
+    let c = ctx(&staff.visit, Some(&staff.who), "intake.history");
+    let phone = q.phone.unwrap_or_default();
+    if phone.trim().len() < 3 {
+        return render(StatusCode::OK, &CallerHistory { c, rows: vec![], total: 0 });
+    }
+    let query = CaseQuery { phone: Some(phone), page_size: Some(10), ..CaseQuery::default() };
+    match state.app.list_cases(&staff.who, &query).await {
+        Ok(page) => {
+            let reference = state.app.reference();
+            let rows = summary_rows(&c.t, &reference, &page.items);
+            render(StatusCode::OK, &CallerHistory { c, rows, total: page.total })
+        }
+        Err(e) => error_page(&c.t, &e),
+    }
+}
+
+#[derive(Deserialize)]
+pub struct PreviewParams {
+    category: Option<String>,
+    lat: Option<f64>,
+    lon: Option<f64>,
+    grid: Option<String>,
+}
+
+/// Where the catalogue would send the case and by when, as a fragment.
+pub async fn preview(State(state): State<WebState>, staff: Staff, Query(q): Query<PreviewParams>) -> Response {
+    let t = staff.visit.tr;
+    let reference = state.app.reference();
+    let grid = match (q.lat, q.lon) {
+        (Some(lat), Some(lon)) => reference.locate(lat, lon),
+        _ => None,
+    }
+    .or_else(|| q.grid.as_deref().and_then(|g| reference.grid_by_code(g.trim())));
+    let category: Option<CategoryId> = q.category.as_deref().and_then(|c| reference.category_by_code(c)).map(|c| c.id);
+    let preview = match state.app.dispatch_preview(category, grid.and_then(|g| g.division_id)).await {
+        Ok(p) => p,
+        Err(e) => return error_page(&t, &e),
+    };
+    let esc = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+    let mut html = String::new();
+    if let Some(g) = grid {
+        html.push_str(&format!(
+            r#"<p id="preview-grid" data-grid="{}">{} <b>{}</b> {}</p>"#,
+            esc(&g.code),
+            t.get("intake.located"),
+            esc(&g.code),
+            esc(&g.name)
+        ));
+    }
+    let unit = preview.unit.and_then(|u| reference.unit(u));
+    match unit {
+        Some(u) => {
+            html.push_str(&format!(r#"<p>{}: <b id="preview-unit">{}</b></p>"#, t.get("field.unit"), esc(&u.name)))
+        }
+        None => html.push_str(&format!(r#"<p id="preview-unit" class="muted">{}</p>"#, t.get("intake.no_rule"))),
+    }
+    let assisting: Vec<String> =
+        preview.assisting_units.iter().filter_map(|u| reference.unit(*u)).map(|u| esc(&u.name)).collect();
+    if !assisting.is_empty() {
+        html.push_str(&format!("<p>{}: {}</p>", t.get("field.assisting"), assisting.join("、")));
+    }
+    html.push_str(&format!(
+        r#"<p>{}: <b id="preview-deadline">{}</b> <span class="muted">({})</span></p>"#,
+        t.get("field.deadline"),
+        long_time(&reference, preview.deadline),
+        esc(&preview.limit.describe_zh())
+    ));
+    Html(html).into_response()
+}

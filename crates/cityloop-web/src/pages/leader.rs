@@ -1,0 +1,85 @@
+//! The leader screen (一屏观全城): today's intake, open and overdue cases by channel and district,
+//! grids shaded by open cases, daily volume by category and the slowest units. It refreshes
+//! itself every minute; `?big=1` is the large-screen mode for the command centre's wall.
+
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use cityloop_app::overview::{OpenRow, SlowUnit};
+use serde::Deserialize;
+
+use super::{ctx, error_page, long_time, render, Ctx};
+use crate::session::Staff;
+use crate::svg::stacked_bars;
+use crate::WebState;
+
+/// Categories drawn in the chart; the rest are summed as one.
+const CHART_SERIES: usize = 7;
+
+#[derive(Template)]
+#[template(path = "leader.html")]
+struct LeaderPage {
+    c: Ctx,
+    big: bool,
+    as_of: String,
+    today_total: i64,
+    today_by_channel: Vec<(String, i64)>,
+    open_total: i64,
+    overdue_total: i64,
+    by_channel: Vec<OpenRow>,
+    by_district: Vec<OpenRow>,
+    map: String,
+    chart: String,
+    legend: Vec<(usize, String, i64)>,
+    slowest: Vec<SlowUnit>,
+}
+
+#[derive(Deserialize)]
+pub struct ScreenParams {
+    big: Option<String>,
+}
+
+pub async fn screen(State(state): State<WebState>, staff: Staff, Query(p): Query<ScreenParams>) -> Response {
+    let t = staff.visit.tr;
+    let overview = match state.app.overview(&staff.who).await {
+        Ok(o) => o,
+        Err(e) => return error_page(&t, &e),
+    };
+    let reference = state.app.reference();
+    let big = p.big.is_some_and(|b| b == "1");
+    let mut c = ctx(&staff.visit, Some(&staff.who), "leader.title");
+    c.body_class = if big { "big" } else { "wide" };
+    c.refresh_secs = Some(60);
+    let mut series: Vec<(String, Vec<i64>)> = overview.daily_by_category.iter().take(CHART_SERIES).cloned().collect();
+    if overview.daily_by_category.len() > CHART_SERIES {
+        let mut rest = vec![0; overview.days.len()];
+        for (_, counts) in overview.daily_by_category.iter().skip(CHART_SERIES) {
+            for (i, n) in counts.iter().enumerate() {
+                rest[i] += n;
+            }
+        }
+        series.push((if t.is_en() { "Other" } else { "其他" }.to_string(), rest));
+    }
+    let days: Vec<String> = overview.days.iter().map(|d| d.format("%m-%d").to_string()).collect();
+    let legend =
+        series.iter().enumerate().map(|(i, (name, counts))| (i % 8, name.clone(), counts.iter().sum())).collect();
+    render(
+        StatusCode::OK,
+        &LeaderPage {
+            big,
+            as_of: long_time(&reference, overview.computed_at),
+            today_total: overview.today_total,
+            today_by_channel: overview.today_by_channel.iter().map(|(ch, n)| (t.channel(*ch), *n)).collect(),
+            open_total: overview.open_total,
+            overdue_total: overview.overdue_total,
+            by_channel: overview.open_by_channel.clone(),
+            by_district: overview.open_by_district.clone(),
+            map: state.map().shaded("grid-map", &overview.open_by_grid, &[]),
+            chart: stacked_bars("daily-chart", &days, &series),
+            legend,
+            slowest: overview.slowest_units.clone(),
+            c,
+        },
+    )
+}

@@ -1,0 +1,347 @@
+//! Page handlers by area, and what they share: the page frame (title, navigation by role,
+//! language switch, CSRF token), error pages, and case rows formatted for tables.
+
+pub mod admin;
+pub mod auth;
+pub mod cases;
+pub mod desk;
+pub mod inspector;
+pub mod intake;
+pub mod leader;
+pub mod portal;
+
+use std::collections::HashMap;
+
+use askama::Template;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Redirect, Response};
+use chrono::{DateTime, Utc};
+use cityloop_app::queries::CaseSummary;
+use cityloop_app::{AppError, Principal, Reference};
+use cityloop_domain::{Case, Role, State as CaseState};
+
+use crate::i18n::{field_message, Tr};
+use crate::session::{Staff, Visit};
+use crate::WebState;
+
+/// A link of the navigation bar.
+#[derive(Debug, Clone)]
+pub struct NavItem {
+    pub href: &'static str,
+    pub label: &'static str,
+    pub active: bool,
+}
+
+/// What the page frame needs.
+#[derive(Debug, Clone)]
+pub struct Ctx {
+    pub t: Tr,
+    pub title: String,
+    pub user: Option<String>,
+    pub nav: Vec<NavItem>,
+    pub csrf: String,
+    pub path: String,
+    pub lang_href: String,
+    /// Extra classes on `<body>` (the leader's large screen, the narrow inspector page).
+    pub body_class: &'static str,
+    pub asset_version: &'static str,
+    /// A message at the top of the page, after a successful action.
+    pub flash: Option<String>,
+    /// Field errors of the form shown, by field name.
+    pub errors: HashMap<String, String>,
+    /// Values of the form shown after an error.
+    pub values: HashMap<String, String>,
+    pub refresh_secs: Option<u32>,
+    /// Basemap tile URL template for the maps, empty for none.
+    pub basemap: String,
+}
+
+impl Ctx {
+    /// The error of a field, if any.
+    pub fn err(&self, field: &str) -> String {
+        self.errors.get(field).cloned().unwrap_or_default()
+    }
+
+    /// A form value to refill, or the default given.
+    pub fn val(&self, field: &str, default: &str) -> String {
+        self.values.get(field).cloned().unwrap_or_else(|| default.to_string())
+    }
+
+    /// Whether a refilled form had this value selected.
+    pub fn sel(&self, field: &str, value: &str, default: &str) -> bool {
+        self.val(field, default) == value
+    }
+
+    /// The error of a field as markup to place next to it (escaped here, empty when none).
+    pub fn error_html(&self, field: &str) -> String {
+        match self.errors.get(field) {
+            Some(e) => format!(
+                r#"<span class="field-error" id="err-{field}" role="alert">{}</span>"#,
+                e.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+            ),
+            None => String::new(),
+        }
+    }
+
+    pub fn has_errors(&self) -> bool {
+        !self.errors.is_empty()
+    }
+}
+
+/// Navigation for a principal's roles, in the order a user reaches for them.
+fn nav_for(who: Option<&Principal>, t: &Tr, path: &str) -> Vec<NavItem> {
+    let mut items: Vec<(&'static str, &'static str)> = Vec::new();
+    if let Some(who) = who {
+        let has = |r: Role| who.has(r) || who.has(Role::Admin);
+        if has(Role::Operator) {
+            items.push(("/intake", "nav.intake"));
+        }
+        if has(Role::Dispatcher) {
+            items.push(("/desk", "nav.desk"));
+        }
+        if who.has_any(&[Role::Handler, Role::Coordinator]) {
+            items.push(("/inbox", "nav.inbox"));
+        }
+        if has(Role::Inspector) {
+            items.push(("/inspector", "nav.inspector"));
+        }
+        items.push(("/cases", "nav.cases"));
+        if who.has_any(&[Role::Leader, Role::Lead, Role::Dispatcher, Role::Admin]) {
+            items.push(("/leader", "nav.leader"));
+        }
+        if who.has(Role::Admin) {
+            items.push(("/admin", "nav.admin"));
+        }
+    }
+    items.push(("/portal", "nav.portal"));
+    let current = path.split('?').next().unwrap_or(path);
+    items
+        .into_iter()
+        .map(|(href, key)| NavItem {
+            href,
+            label: t.get(key),
+            active: current == href || (href != "/" && current.starts_with(&format!("{href}/"))),
+        })
+        .collect()
+}
+
+/// The frame of a page.
+pub fn ctx(visit: &Visit, who: Option<&Principal>, title_key: &str) -> Ctx {
+    let next: String = form_urlencoded::byte_serialize(visit.path.as_bytes()).collect();
+    let other = if visit.tr.is_en() { "zh" } else { "en" };
+    Ctx {
+        t: visit.tr,
+        title: visit.tr.get(title_key).to_string(),
+        user: who.map(|w| w.user.name.clone()),
+        nav: nav_for(who, &visit.tr, &visit.path),
+        csrf: visit.csrf.clone(),
+        path: visit.path.clone(),
+        lang_href: format!("/lang/{other}?next={next}"),
+        body_class: "",
+        asset_version: crate::asset_version(),
+        flash: None,
+        errors: HashMap::new(),
+        values: HashMap::new(),
+        refresh_secs: None,
+        basemap: visit.basemap.clone(),
+    }
+}
+
+/// Renders a template into a response.
+pub fn render<T: Template>(status: StatusCode, template: &T) -> Response {
+    match template.render() {
+        Ok(html) => (status, Html(html)).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "template failed");
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "message.html")]
+struct MessagePage {
+    c: Ctx,
+    heading: String,
+    message: String,
+}
+
+/// A page with one message (errors without a form to show them next to).
+pub fn message_page(t: &Tr, status: StatusCode, message: &str) -> Response {
+    let visit = Visit { tr: *t, csrf: String::new(), path: "/".into(), session: None, basemap: String::new() };
+    let mut c = ctx(&visit, None, "common.error");
+    c.title = format!("{} {}", status.as_u16(), t.get("common.error"));
+    render(status, &MessagePage { c, heading: t.get("common.error").to_string(), message: message.to_string() })
+}
+
+/// The page for an error of a use case.
+pub fn error_page(t: &Tr, e: &AppError) -> Response {
+    match e {
+        AppError::Unauthorized(_) => Redirect::to("/login").into_response(),
+        AppError::Forbidden(m) => {
+            message_page(t, StatusCode::FORBIDDEN, &format!("{} ({m})", t.get("error.forbidden")))
+        }
+        AppError::NotFound(_) => message_page(t, StatusCode::NOT_FOUND, t.get("error.not_found")),
+        AppError::StaleVersion { .. } => message_page(t, StatusCode::CONFLICT, t.get("case.stale")),
+        AppError::Invalid { field, message } => {
+            message_page(t, StatusCode::UNPROCESSABLE_ENTITY, &format!("{field}: {}", field_message(t, message)))
+        }
+        AppError::IllegalMove { .. } | AppError::Duplicate(_) => message_page(t, StatusCode::CONFLICT, &e.to_string()),
+        AppError::TooLarge(m) => message_page(t, StatusCode::PAYLOAD_TOO_LARGE, m),
+        AppError::Unavailable(_) => message_page(t, StatusCode::SERVICE_UNAVAILABLE, t.get("error.unavailable")),
+        AppError::Internal(m) => {
+            tracing::error!(error = %m, "page failed");
+            message_page(t, StatusCode::INTERNAL_SERVER_ERROR, t.get("common.error"))
+        }
+    }
+}
+
+/// The field errors of a use-case error, for the form that caused it; `None` for other errors.
+pub fn form_errors(t: &Tr, e: &AppError) -> Option<HashMap<String, String>> {
+    match e {
+        AppError::Invalid { field, message } => {
+            // Nested API names (`contact.phone`) are the form's flat names.
+            let name = field.rsplit('.').next().unwrap_or(field).to_string();
+            Some(HashMap::from([(name, field_message(t, message))]))
+        }
+        _ => None,
+    }
+}
+
+/// Local time of the city, as `MM-DD HH:MM`.
+pub fn short_time(reference: &Reference, t: DateTime<Utc>) -> String {
+    t.with_timezone(&reference.calendar.offset()).format("%m-%d %H:%M").to_string()
+}
+
+/// Local time of the city, as `YYYY-MM-DD HH:MM`.
+pub fn long_time(reference: &Reference, t: DateTime<Utc>) -> String {
+    t.with_timezone(&reference.calendar.offset()).format("%Y-%m-%d %H:%M").to_string()
+}
+
+/// A case as a row of a table.
+#[derive(Debug, Clone)]
+pub struct CaseRow {
+    pub number: String,
+    pub title: String,
+    pub state: String,
+    pub state_class: &'static str,
+    pub category: String,
+    pub unit: String,
+    pub grid: String,
+    pub channel: String,
+    pub created: String,
+    pub deadline: String,
+    pub overdue: bool,
+    pub contact: String,
+    pub suggested_unit: String,
+}
+
+/// CSS class of a state (its colour).
+pub fn state_class(s: CaseState) -> &'static str {
+    match s {
+        CaseState::Reported | CaseState::Verifying => "st-new",
+        CaseState::Registered | CaseState::ReturnReview => "st-dispatch",
+        CaseState::PendingSign | CaseState::Handling | CaseState::Suspended => "st-work",
+        CaseState::Feedback | CaseState::ClosePending => "st-check",
+        CaseState::Closed | CaseState::Merged => "st-done",
+        CaseState::Voided => "st-void",
+    }
+}
+
+pub fn case_row(t: &Tr, reference: &Reference, case: &Case, overdue: bool, contact: String) -> CaseRow {
+    CaseRow {
+        number: case.number.clone(),
+        title: case.title.clone(),
+        state: t.state(case.state),
+        state_class: state_class(case.state),
+        category: case.category_id.and_then(|c| reference.category(c)).map(|c| c.name.clone()).unwrap_or_default(),
+        unit: case.unit_id.and_then(|u| reference.unit(u)).map(|u| u.name.clone()).unwrap_or_default(),
+        grid: case.grid_id.and_then(|g| reference.grid(g)).map(|g| g.code.clone()).unwrap_or_default(),
+        channel: t.channel(case.channel),
+        created: short_time(reference, case.created_at),
+        deadline: case.deadline.map(|d| short_time(reference, d)).unwrap_or_default(),
+        overdue,
+        contact,
+        suggested_unit: String::new(),
+    }
+}
+
+pub fn summary_rows(t: &Tr, reference: &Reference, items: &[CaseSummary]) -> Vec<CaseRow> {
+    items
+        .iter()
+        .map(|s| {
+            let contact = s.contact.as_ref().map(|c| format!("{} {}", c.name, c.phone)).unwrap_or_default();
+            case_row(t, reference, &s.case, s.overdue, contact)
+        })
+        .collect()
+}
+
+/// The page a user starts on, by role.
+pub fn home_of(who: &Principal) -> &'static str {
+    if who.has(Role::Admin) {
+        "/admin"
+    } else if who.has(Role::Operator) {
+        "/intake"
+    } else if who.has(Role::Dispatcher) {
+        "/desk"
+    } else if who.has_any(&[Role::Handler, Role::Coordinator]) {
+        "/inbox"
+    } else if who.has(Role::Inspector) {
+        "/inspector"
+    } else if who.has(Role::Leader) {
+        "/leader"
+    } else if who.has(Role::Lead) {
+        "/cases?state=reported,close_pending"
+    } else {
+        "/cases"
+    }
+}
+
+/// `/`: staff go to their own start page, everyone else to the resident portal.
+pub async fn home(State(_state): State<WebState>, staff: Option<Staff>) -> Response {
+    match staff {
+        Some(s) => Redirect::to(home_of(&s.who)).into_response(),
+        None => Redirect::to("/portal").into_response(),
+    }
+}
+
+/// Select options: (value, label, selected).
+pub type Options = Vec<(String, String, bool)>;
+
+/// Options of the category tree, leaves indented under their parents.
+pub fn category_options(reference: &Reference, selected: &str) -> Options {
+    let mut out = Vec::new();
+    fn walk(
+        reference: &Reference,
+        parent: Option<cityloop_domain::CategoryId>,
+        depth: usize,
+        selected: &str,
+        out: &mut Options,
+    ) {
+        for c in reference.categories.iter().filter(|c| c.parent_id == parent) {
+            let label = format!("{}{} {}", "\u{3000}".repeat(depth), c.code, c.name);
+            out.push((c.code.clone(), label, c.code == selected));
+            walk(reference, Some(c.id), depth + 1, selected, out);
+        }
+    }
+    walk(reference, None, 0, selected, &mut out);
+    out
+}
+
+/// Options of the units, by name.
+pub fn unit_options(reference: &Reference, selected: &str) -> Options {
+    let mut units: Vec<_> = reference.units.iter().collect();
+    units.sort_by(|a, b| a.code.cmp(&b.code));
+    units.into_iter().map(|u| (u.code.clone(), format!("{} {}", u.name, u.code), u.code == selected)).collect()
+}
+
+/// Options of an enumeration, labelled in the interface language.
+pub fn enum_options<T: Copy + PartialEq>(
+    all: &[T],
+    wire: fn(T) -> &'static str,
+    label: impl Fn(T) -> String,
+    selected: &str,
+) -> Options {
+    all.iter().map(|v| (wire(*v).to_string(), label(*v), wire(*v) == selected)).collect()
+}

@@ -1,0 +1,305 @@
+//! The resident portal, without an account: report a problem with a photo and a place, follow a
+//! request by its number and phone, rate the outcome after closure, and the public map and list
+//! of requests with personal data removed (no names, phones or addresses; places rounded).
+
+use askama::Template;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use cityloop_app::moves::MoveInput;
+use cityloop_app::portal::TrackedCase;
+use cityloop_app::AppError;
+use cityloop_domain::workflow::MoveKind;
+use cityloop_domain::{RequestType, Satisfaction};
+use serde::Deserialize;
+
+use super::cases::{timeline, TimelineItem};
+use super::{ctx, enum_options, error_page, form_errors, render, short_time, state_class, Ctx, Options};
+use crate::session::{FormInput, Visit};
+use crate::svg::Point;
+use crate::WebState;
+
+/// Request types a resident chooses from.
+const RESIDENT_TYPES: &[RequestType] = &[
+    RequestType::Complaint,
+    RequestType::Help,
+    RequestType::Consultation,
+    RequestType::Suggestion,
+    RequestType::Report,
+    RequestType::Praise,
+];
+
+/// Flow records a resident sees: what happened, not who inside the administration did it.
+const PUBLIC_MOVES: &[MoveKind] = &[
+    MoveKind::Report,
+    MoveKind::Answer,
+    MoveKind::File,
+    MoveKind::Void,
+    MoveKind::Dispatch,
+    MoveKind::Sign,
+    MoveKind::Submit,
+    MoveKind::Check,
+    MoveKind::Revisit,
+    MoveKind::Rate,
+    MoveKind::Close,
+    MoveKind::Reopen,
+    MoveKind::Merge,
+    MoveKind::CloseWithMaster,
+];
+
+#[derive(Template)]
+#[template(path = "portal/home.html")]
+struct HomePage {
+    c: Ctx,
+    types: Options,
+    map: String,
+    submitted: Option<String>,
+}
+
+#[derive(Deserialize)]
+pub struct SubmittedParam {
+    submitted: Option<String>,
+}
+
+fn home_page(state: &WebState, mut c: Ctx, submitted: Option<String>, status: StatusCode) -> Response {
+    let t = c.t;
+    if let Some(n) = &submitted {
+        c.flash = Some(format!("{} {n}", t.get("portal.submitted")));
+    }
+    c.body_class = "portal";
+    let types =
+        enum_options(RESIDENT_TYPES, RequestType::as_str, |r| t.request_type(r), &c.val("request_type", "complaint"));
+    render(status, &HomePage { types, map: state.map().picker("portal-map", &[]), submitted, c })
+}
+
+pub async fn home(State(state): State<WebState>, visit: Visit, Query(q): Query<SubmittedParam>) -> Response {
+    let c = ctx(&visit, None, "portal.title");
+    let submitted = q.submitted.filter(|n| cityloop_domain::number::looks_like_case_number(n));
+    home_page(&state, c, submitted, StatusCode::OK)
+}
+
+pub async fn submit(State(state): State<WebState>, visit: Visit, form: FormInput) -> Response {
+    let t = visit.tr;
+    let outcome = async {
+        if form.get("phone").is_none() {
+            return Err(AppError::invalid("phone", "is required"));
+        }
+        let mut input = super::intake::new_case_from(&form, "web")?;
+        if !RESIDENT_TYPES.iter().any(|r| r.as_str() == input.request_type) {
+            return Err(AppError::invalid("request_type", "choose one of the listed types"));
+        }
+        // Residents choose no category or grid code: the operators classify, the map places.
+        input.category = None;
+        input.grid = None;
+        input.urgency = None;
+        for upload in form.uploads() {
+            input.attachments.push(state.app.store_public_attachment(&upload.file_name, &upload.bytes).await?.hash);
+        }
+        state.app.create_public_case(input, form.get("form_key").as_deref()).await
+    }
+    .await;
+    match outcome {
+        Ok(created) => Redirect::to(&format!("/portal?submitted={}", created.case.number)).into_response(),
+        Err(e) => match form_errors(&t, &e) {
+            Some(errors) => {
+                let mut c = ctx(&visit, None, "portal.title");
+                c.errors = errors;
+                c.values = form.values();
+                home_page(&state, c, None, StatusCode::UNPROCESSABLE_ENTITY)
+            }
+            None => error_page(&t, &e),
+        },
+    }
+}
+
+#[derive(Template)]
+#[template(path = "portal/track.html")]
+struct TrackPage {
+    c: Ctx,
+    found: Option<Tracked>,
+    not_found: bool,
+    satisfactions: Options,
+}
+
+/// A followed request as the portal shows it.
+struct Tracked {
+    number: String,
+    phone: String,
+    title: String,
+    state: String,
+    state_class: &'static str,
+    result: String,
+    timeline: Vec<TimelineItem>,
+    can_rate: bool,
+    can_reopen: bool,
+}
+
+fn tracked(state: &WebState, c: &Ctx, found: &TrackedCase, phone: &str) -> Tracked {
+    let reference = state.app.reference();
+    let flow: Vec<_> = found.flow.iter().filter(|(_, f)| PUBLIC_MOVES.contains(&f.kind)).cloned().collect();
+    let mut items = timeline(&c.t, &reference, &flow);
+    for i in &mut items {
+        // Residents see the step and its note, not the names of staff.
+        i.actor.clear();
+    }
+    Tracked {
+        number: found.case.number.clone(),
+        phone: phone.to_string(),
+        title: found.case.title.clone(),
+        state: c.t.state(found.case.state),
+        state_class: state_class(found.case.state),
+        result: found.case.result.clone().unwrap_or_default(),
+        timeline: items,
+        can_rate: found.can_rate,
+        can_reopen: found.can_reopen,
+    }
+}
+
+fn track_page(
+    state: &WebState,
+    mut c: Ctx,
+    found: Option<(&TrackedCase, &str)>,
+    not_found: bool,
+    status: StatusCode,
+) -> Response {
+    c.body_class = "portal";
+    let t = c.t;
+    let found = found.map(|(f, phone)| tracked(state, &c, f, phone));
+    let satisfactions = enum_options(
+        Satisfaction::ALL,
+        Satisfaction::as_str,
+        |s| t.satisfaction(s),
+        &c.val("satisfaction", "satisfied"),
+    );
+    render(status, &TrackPage { c, found, not_found, satisfactions })
+}
+
+pub async fn track_form(State(state): State<WebState>, visit: Visit) -> Response {
+    track_page(&state, ctx(&visit, None, "portal.track"), None, false, StatusCode::OK)
+}
+
+pub async fn track(State(state): State<WebState>, visit: Visit, form: FormInput) -> Response {
+    let number = form.get("number").unwrap_or_default();
+    let phone = form.get("phone").unwrap_or_default();
+    let mut c = ctx(&visit, None, "portal.track");
+    c.values = form.values();
+    match state.app.track_case(&number, &phone).await {
+        Ok(found) => track_page(&state, c, Some((&found, &phone)), false, StatusCode::OK),
+        Err(AppError::NotFound(_)) => track_page(&state, c, None, true, StatusCode::NOT_FOUND),
+        Err(e) => error_page(&visit.tr, &e),
+    }
+}
+
+async fn resident_move(state: &WebState, visit: &Visit, form: &FormInput, kind: MoveKind) -> Response {
+    let number = form.get("number").unwrap_or_default();
+    let phone = form.get("phone").unwrap_or_default();
+    let outcome = match kind {
+        MoveKind::Rate => {
+            let input = MoveInput {
+                solved: form.get("solved").map(|v| v == "true"),
+                satisfaction: form.get("satisfaction"),
+                note: form.get("note"),
+                ..MoveInput::default()
+            };
+            state.app.rate_as_resident(&number, &phone, &input).await
+        }
+        _ => state.app.reopen_as_resident(&number, &phone).await,
+    };
+    let mut c = ctx(visit, None, "portal.track");
+    c.values = form.values();
+    match outcome {
+        Ok(found) => {
+            c.flash =
+                Some(visit.tr.get(if kind == MoveKind::Rate { "portal.rated" } else { "portal.reopened" }).to_string());
+            track_page(state, c, Some((&found, &phone)), false, StatusCode::OK)
+        }
+        Err(AppError::NotFound(_)) => track_page(state, c, None, true, StatusCode::NOT_FOUND),
+        Err(e) => match (form_errors(&visit.tr, &e), state.app.track_case(&number, &phone).await) {
+            (Some(errors), Ok(found)) => {
+                c.errors = errors;
+                track_page(state, c, Some((&found, &phone)), false, StatusCode::UNPROCESSABLE_ENTITY)
+            }
+            _ => error_page(&visit.tr, &e),
+        },
+    }
+}
+
+pub async fn rate(State(state): State<WebState>, visit: Visit, form: FormInput) -> Response {
+    resident_move(&state, &visit, &form, MoveKind::Rate).await
+}
+
+pub async fn reopen(State(state): State<WebState>, visit: Visit, form: FormInput) -> Response {
+    resident_move(&state, &visit, &form, MoveKind::Reopen).await
+}
+
+#[derive(Template)]
+#[template(path = "portal/requests.html")]
+struct PublicList {
+    c: Ctx,
+    rows: Vec<PublicRow>,
+    map: String,
+    page: i64,
+    pages: i64,
+}
+
+struct PublicRow {
+    number: String,
+    title: String,
+    category: String,
+    place: String,
+    state: String,
+    state_class: &'static str,
+    created: String,
+}
+
+#[derive(Deserialize)]
+pub struct PageParam {
+    page: Option<i64>,
+}
+
+/// Rounds a coordinate to three decimals (about 100 m), so that a marker does not point at a home.
+fn coarse(v: f64) -> f64 {
+    (v * 1000.0).round() / 1000.0
+}
+
+pub async fn public_list(State(state): State<WebState>, visit: Visit, Query(p): Query<PageParam>) -> Response {
+    let t = visit.tr;
+    let list = match state.app.public_cases(p.page.unwrap_or(1), 50).await {
+        Ok(l) => l,
+        Err(e) => return error_page(&t, &e),
+    };
+    let reference = state.app.reference();
+    let rows = list
+        .items
+        .iter()
+        .map(|case| PublicRow {
+            number: case.number.clone(),
+            title: case.title.clone(),
+            category: case.category_id.and_then(|c| reference.category(c)).map(|c| c.name.clone()).unwrap_or_default(),
+            place: case.division_id.and_then(|d| reference.division(d)).map(|d| d.name.clone()).unwrap_or_default(),
+            state: t.state(case.state),
+            state_class: state_class(case.state),
+            created: short_time(&reference, case.created_at),
+        })
+        .collect();
+    let points: Vec<Point> = list
+        .items
+        .iter()
+        .filter_map(|case| {
+            case.location.as_ref().map(|l| Point {
+                lat: coarse(l.lat),
+                lon: coarse(l.lon),
+                class: state_class(case.state),
+                title: case.title.clone(),
+                href: None,
+            })
+        })
+        .collect();
+    let mut c = ctx(&visit, None, "portal.public");
+    c.body_class = "portal";
+    let pages = ((list.total + list.page_size - 1) / list.page_size).max(1);
+    render(
+        StatusCode::OK,
+        &PublicList { map: state.map().picker("public-map", &points), rows, page: list.page, pages, c },
+    )
+}
