@@ -1,0 +1,392 @@
+//! End-to-end tests in headless Chromium, through the web pages alone: the whole loop from a call
+//! to the resident's rating, the inspector's phone page, the catalogue tester, form errors, CSRF,
+//! and every page at desktop and phone width without console errors (screenshots under
+//! `target/screenshots`).
+
+mod harness;
+
+use cityloop_app::moves::CaseRef;
+use cityloop_domain::{Role, Satisfaction, State};
+use cityloop_store::Backend;
+use harness::{browser_available, engines, photo_file, spawn_site, Browser, Driver, Site};
+
+async fn case_state(site: &Site, number: &str) -> cityloop_domain::Case {
+    site.app.store.case_by_number(number).await.expect("the case")
+}
+
+/// The username of a unit's demo handler.
+async fn handler_of(site: &Site, number: &str) -> String {
+    let case = case_state(site, number).await;
+    let unit = site.app.reference().unit(case.unit_id.expect("a unit")).expect("unit").code.clone();
+    format!("h-{unit}")
+}
+
+/// The demo inspector whose grids hold the case.
+async fn inspector_of(site: &Site, number: &str) -> String {
+    let grid = case_state(site, number).await.grid_id.expect("a grid");
+    let users = site.app.store.list_users().await.unwrap();
+    users
+        .into_iter()
+        .find(|u| u.roles.contains(&Role::Inspector) && u.grids.contains(&grid))
+        .expect("an inspector")
+        .username
+}
+
+async fn open_case(b: &mut Browser, number: &str) {
+    b.goto(&format!("/cases/{number}")).await;
+    assert_eq!(b.text("#case-number").await, number);
+}
+
+/// Opens a move's form on the case page, lets `fill` complete it, and submits it.
+async fn make_move(b: &mut Browser, number: &str, kind: &str) {
+    open_case(b, number).await;
+    b.click(&format!("#open-{kind}")).await;
+}
+
+async fn submit_move(b: &mut Browser, kind: &str) {
+    b.click(&format!("#do-{kind}")).await;
+    let flash = b.text("#flash").await;
+    assert!(flash.contains("已完成"), "the {kind} move did not go through: {flash}");
+}
+
+async fn whole_loop(backend: Backend) {
+    let site = spawn_site(backend, 0).await;
+    let driver = Driver::start();
+    let mut b = Browser::open(&driver, &site.base, 1366, 900).await;
+    let files = tempfile::tempdir().unwrap();
+    let tag = format!("{backend:?}").to_lowercase();
+
+    // An operator takes the call on the workbench.
+    b.login("operator").await;
+    assert!(b.client.current_url().await.unwrap().path().ends_with("/intake"));
+    b.fill("#phone", "13800138000").await;
+    b.fill("#name", "张三").await;
+    b.fill("#title", "小区门口垃圾堆积").await;
+    b.fill("#description", "云湖小区东门外垃圾堆积三天无人清运，气味很大。").await;
+    b.fill("#category-search", "暴露垃圾").await;
+    assert_eq!(b.eval("return document.querySelector('#category').value").await, "06010", "search picks the category");
+    b.find("#intake-map").await.click().await.unwrap();
+    assert!(
+        !b.eval("return document.querySelector('#lat').value").await.as_str().unwrap().is_empty(),
+        "a map click places it"
+    );
+    let unit = b.text("#preview-unit").await;
+    assert!(!unit.is_empty(), "the dispatch preview names a unit before saving");
+    b.text("#preview-grid").await;
+    b.screenshot(&format!("loop-{tag}-01-intake-filled")).await;
+    b.click("#save").await;
+    let number = b.text("#created-number").await;
+    assert!(cityloop_domain::number::looks_like_case_number(&number), "{number}");
+    let case = case_state(&site, &number).await;
+    assert_eq!(case.state, State::Reported);
+    assert!(case.grid_id.is_some() && case.category_id.is_some());
+
+    // The same caller calls again: the earlier request shows at once.
+    b.fill("#phone", "13800138000").await;
+    let history = b.text("#caller-list").await;
+    assert!(history.contains(&number), "caller history: {history}");
+    b.screenshot(&format!("loop-{tag}-02-caller-history")).await;
+
+    // The shift lead files it.
+    b.login("lead").await;
+    make_move(&mut b, &number, "file").await;
+    submit_move(&mut b, "file").await;
+    assert_eq!(case_state(&site, &number).await.state, State::Registered);
+
+    // The dispatcher dispatches it from the desk (bulk dispatch, catalogue unit).
+    b.login("dispatcher").await;
+    b.goto("/desk").await;
+    b.click(&format!("input[name=case][value='{number}']")).await;
+    b.screenshot(&format!("loop-{tag}-03-desk")).await;
+    b.click("#bulk-dispatch-button").await;
+    assert!(b.text("#flash").await.contains('1'));
+    assert_eq!(case_state(&site, &number).await.state, State::PendingSign);
+
+    // The unit signs from its inbox and asks for more time.
+    let handler = handler_of(&site, &number).await;
+    b.login(&handler).await;
+    b.goto("/inbox").await;
+    b.screenshot(&format!("loop-{tag}-04-inbox")).await;
+    b.click(&format!("button[data-move=sign][data-case='{number}']")).await;
+    assert_eq!(case_state(&site, &number).await.state, State::Handling);
+    make_move(&mut b, &number, "extend").await;
+    let amount = if b.exists("#move-extend input[name=hours]").await {
+        "#move-extend input[name=hours]"
+    } else {
+        "#move-extend input[name=days]"
+    };
+    b.fill(amount, "2").await;
+    b.fill("#move-extend textarea[name=reason]", "需协调环卫车辆").await;
+    submit_move(&mut b, "extend").await;
+    assert!(case_state(&site, &number).await.pending.is_some());
+
+    // The dispatcher approves the extension.
+    b.login("dispatcher").await;
+    make_move(&mut b, &number, "approve-extension").await;
+    submit_move(&mut b, "approve-extension").await;
+    let extended = case_state(&site, &number).await;
+    assert_eq!((extended.extensions, extended.pending.is_none()), (1, true));
+
+    // The unit submits its result with a photo.
+    b.login(&handler).await;
+    make_move(&mut b, &number, "submit").await;
+    b.fill("#move-submit textarea[name=result]", "已清运垃圾并冲洗地面。").await;
+    let photo = photo_file(files.path());
+    b.find("#move-submit input[type=file]").await.send_keys(&photo.display().to_string()).await.unwrap();
+    submit_move(&mut b, "submit").await;
+    assert_eq!(case_state(&site, &number).await.state, State::Feedback);
+    assert!(b.exists("#attachments img").await, "the photo shows on the case page");
+
+    // The inspector of the grid checks on site.
+    let inspector = inspector_of(&site, &number).await;
+    b.login(&inspector).await;
+    b.goto("/inspector").await;
+    b.click(&format!("#check-tasks a[href='/cases/{number}']")).await;
+    b.click("#open-check").await;
+    b.select("#move-check select[name=passed]", "true").await;
+    submit_move(&mut b, "check").await;
+    assert_eq!(case_state(&site, &number).await.state, State::ClosePending);
+
+    // The lead closes it.
+    b.login("lead").await;
+    make_move(&mut b, &number, "close").await;
+    submit_move(&mut b, "close").await;
+    assert_eq!(case_state(&site, &number).await.state, State::Closed);
+    b.screenshot(&format!("loop-{tag}-05-closed-case")).await;
+
+    // The resident follows it on the portal and rates it.
+    b.logout().await;
+    b.goto("/portal/track").await;
+    b.fill("#track-number", &number).await;
+    b.fill("#track-phone", "138 0013 8000").await;
+    b.click("#track-submit").await;
+    assert_eq!(b.text("#tracked-state").await, "已结案");
+    b.click("#sat-basically_satisfied").await;
+    b.fill("#rate-note", "处理及时").await;
+    b.click("#rate-submit").await;
+    assert!(b.text("#flash").await.contains("感谢"));
+    assert!(!b.exists("#rate-form").await, "a case is rated once");
+    b.screenshot(&format!("loop-{tag}-06-rated")).await;
+    let rated = case_state(&site, &number).await;
+    assert!(rated.rated);
+    assert_eq!(
+        rated.revisit.map(|r| r.satisfaction),
+        Some(Satisfaction::BasicallySatisfied),
+        "the rating is the revisit"
+    );
+    let flow = site.app.store.flows(rated.id).await.unwrap();
+    let kinds: Vec<&str> = flow.iter().map(|(_, f)| f.kind.as_str()).collect();
+    assert_eq!(
+        kinds,
+        ["report", "file", "dispatch", "sign", "extend", "approve-extension", "submit", "check", "close", "rate"],
+        "every step was a recorded move"
+    );
+
+    b.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_whole_loop_runs_through_the_pages() {
+    if !browser_available() {
+        return;
+    }
+    for backend in engines() {
+        whole_loop(backend).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_inspector_reports_from_a_phone_at_360_px() {
+    if !browser_available() {
+        return;
+    }
+    let site = spawn_site(Backend::Sqlite, 0).await;
+    let driver = Driver::start();
+    let mut b = Browser::open(&driver, &site.base, 360, 740).await;
+    let files = tempfile::tempdir().unwrap();
+    b.login("inspector1").await;
+    assert!(b.client.current_url().await.unwrap().path().ends_with("/inspector"));
+    assert!(b.horizontal_overflow().await <= 0, "the page fits 360 px");
+    b.fill("#title", "人行道井盖缺失").await;
+    b.fill("#description", "人行道井盖缺失，有行人跌落危险。").await;
+    let grid = b.eval("return document.querySelector('#grid option:nth-child(2)').value").await;
+    b.select("#grid", grid.as_str().unwrap()).await;
+    b.find("#photo").await.send_keys(&photo_file(files.path()).display().to_string()).await.unwrap();
+    b.screenshot("inspector-report-360").await;
+    b.click("#report-submit").await;
+    let number = b.text("#reported-number").await;
+    let case = case_state(&site, &number).await;
+    assert_eq!(case.channel, cityloop_domain::Channel::Inspector);
+    assert!(case.reporter_id.is_some());
+    let flow = site.app.store.flows(case.id).await.unwrap();
+    assert_eq!(flow[0].1.attachments.len(), 1, "the photo is kept with the report");
+    assert!(b.horizontal_overflow().await <= 0);
+    b.screenshot("inspector-reported-360").await;
+    b.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_catalogue_tester_names_the_unit() {
+    if !browser_available() {
+        return;
+    }
+    let site = spawn_site(Backend::Sqlite, 0).await;
+    let reference = site.app.reference();
+    let rule = reference.catalogue.iter().find(|r| r.division_id.is_some()).expect("a district rule").clone();
+    let category = reference.category(rule.category_id).unwrap().code.clone();
+    let division = reference.division(rule.division_id.unwrap()).unwrap().code.clone();
+    let expected = site.app.dispatch_preview(Some(rule.category_id), rule.division_id).await.unwrap();
+    let unit_name = reference.unit(expected.unit.unwrap()).unwrap().name.clone();
+
+    let driver = Driver::start();
+    let mut b = Browser::open(&driver, &site.base, 1366, 900).await;
+    b.login("admin").await;
+    b.goto("/admin/catalogue").await;
+    b.select("#t-category", &category).await;
+    b.select("#t-division", &division).await;
+    b.click("#tester-submit").await;
+    let result = b.text("#tester-result").await;
+    assert!(result.contains(&unit_name), "tester said `{result}`, the catalogue says {unit_name}");
+    b.screenshot("admin-catalogue-tester").await;
+    b.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_form_error_shows_next_to_its_field_and_saves_nothing() {
+    if !browser_available() {
+        return;
+    }
+    let site = spawn_site(Backend::Sqlite, 0).await;
+    let driver = Driver::start();
+    let mut b = Browser::open(&driver, &site.base, 1366, 900).await;
+    b.login("operator").await;
+    b.fill("#phone", "13900001111").await;
+    b.fill("#description", "路灯不亮").await;
+    b.expect_status(422);
+    b.click("#save").await;
+    assert_eq!(b.text("#err-title").await, "必填");
+    let error_field =
+        b.eval("return document.querySelector('#err-title').closest('label').querySelector('input').id").await;
+    assert_eq!(error_field, "title", "the error sits next to its field");
+    assert_eq!(
+        b.eval("return document.querySelector('#description').value").await,
+        "路灯不亮",
+        "what was typed is kept"
+    );
+    assert_eq!(site.app.store.count_cases().await.unwrap(), 0, "nothing was saved");
+    b.screenshot("intake-form-error").await;
+    b.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_form_with_a_forged_csrf_token_is_refused() {
+    if !browser_available() {
+        return;
+    }
+    let site = spawn_site(Backend::Sqlite, 0).await;
+    let reference = site.app.reference();
+    let operator = site.app.login("operator", cityloop_app::demo::DEMO_PASSWORD).await.unwrap().principal;
+    let input = cityloop_app::intake::NewCase {
+        channel: "hotline".into(),
+        request_type: "complaint".into(),
+        title: "噪音扰民".into(),
+        description: "夜间施工噪音".into(),
+        category: Some("08001".into()),
+        grid: Some(reference.grids[0].code.clone()),
+        ..Default::default()
+    };
+    let number = site.app.create_case(&operator, input, None).await.unwrap().case.number;
+
+    let driver = Driver::start();
+    let mut b = Browser::open(&driver, &site.base, 1366, 900).await;
+    // A login form whose token was tampered with signs nobody in.
+    b.goto("/login").await;
+    b.fill("#username", "lead").await;
+    b.fill("#password", cityloop_app::demo::DEMO_PASSWORD).await;
+    b.eval("document.querySelector('#login-form [name=_csrf]').value = 'forged'; return 1;").await;
+    b.expect_status(403);
+    b.click("#login-submit").await;
+    assert!(b.text("#message").await.contains("页面已过期"));
+    assert!(!b.exists("#logout").await);
+    // A move whose token was tampered with changes nothing.
+    b.login("lead").await;
+    make_move(&mut b, &number, "file").await;
+    b.eval("document.querySelector('#move-file [name=_csrf]').value = 'forged'; return 1;").await;
+    b.expect_status(403);
+    b.click("#do-file").await;
+    assert!(b.text("#message").await.contains("页面已过期"));
+    assert_eq!(case_state(&site, &number).await.state, State::Reported);
+    let view = site.app.case_view(&operator, &CaseRef::Number(number)).await.unwrap();
+    assert_eq!(view.flow.len(), 1, "no flow record was written");
+    b.finish().await;
+}
+
+/// Every page, as the role that uses it, at desktop and phone width, in Chinese and once in English.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_page_renders_at_both_widths_without_console_errors() {
+    if !browser_available() {
+        return;
+    }
+    let site = spawn_site(Backend::Sqlite, 300).await;
+    let any_case = site
+        .app
+        .store
+        .list_cases(&cityloop_store::CaseFilter::new(cityloop_store::CaseScope::everything(), site.app.now()))
+        .await
+        .unwrap();
+    let number = any_case.items.iter().find(|c| c.state == State::Handling).expect("a case in hand").number.clone();
+    let handler = handler_of(&site, &number).await;
+    let pages: Vec<(Option<&str>, String, &str)> = vec![
+        (None, "/login".into(), "login"),
+        (None, "/portal".into(), "portal-submit"),
+        (None, "/portal/track".into(), "portal-track"),
+        (None, "/portal/requests".into(), "portal-public"),
+        (Some("operator"), "/intake".into(), "intake"),
+        (Some("operator"), "/cases".into(), "cases"),
+        (Some("operator"), format!("/cases/{number}"), "case"),
+        (Some("dispatcher"), "/desk".into(), "desk"),
+        (Some(handler.as_str()), "/inbox".into(), "inbox"),
+        (Some(handler.as_str()), format!("/cases/{number}"), "case-handler"),
+        (Some("inspector1"), "/inspector".into(), "inspector"),
+        (Some("leader"), "/leader".into(), "leader"),
+        (Some("leader"), "/leader?big=1".into(), "leader-big"),
+        (Some("admin"), "/admin/units".into(), "admin-units"),
+        (Some("admin"), "/admin/users".into(), "admin-users"),
+        (Some("admin"), "/admin/categories".into(), "admin-categories"),
+        (Some("admin"), "/admin/catalogue".into(), "admin-catalogue"),
+        (Some("admin"), "/admin/grids".into(), "admin-grids"),
+        (Some("admin"), "/admin/divisions".into(), "admin-divisions"),
+        (Some("admin"), "/admin/calendar".into(), "admin-calendar"),
+        (Some("citizen"), "/cases".into(), "citizen-cases"),
+    ];
+    let driver = Driver::start();
+    let mut b = Browser::open(&driver, &site.base, 1366, 900).await;
+    let mut signed_in: Option<&str> = None;
+    for (user, path, name) in &pages {
+        if *user != signed_in {
+            match user {
+                Some(u) => b.login(u).await,
+                None => b.logout().await,
+            }
+            signed_in = *user;
+        }
+        b.client.set_window_size(1366, 900).await.unwrap();
+        b.goto(path).await;
+        assert!(b.exists("main#main").await, "{path} rendered no page: {}", b.client.source().await.unwrap());
+        assert!(!b.exists("#message").await, "{path} showed an error: {}", b.text("#message").await);
+        b.screenshot(&format!("page-{name}-desktop")).await;
+        b.client.set_window_size(360, 740).await.unwrap();
+        b.goto(path).await;
+        b.screenshot(&format!("page-{name}-360")).await;
+        if matches!(*name, "inspector" | "portal-submit" | "portal-track" | "login") {
+            assert!(b.horizontal_overflow().await <= 0, "{path} is wider than 360 px");
+        }
+    }
+    // The English interface.
+    b.client.set_window_size(1366, 900).await.unwrap();
+    b.click("#lang-switch").await;
+    assert_eq!(b.eval("return document.documentElement.lang").await, "en");
+    assert!(b.text("h1").await.contains("Cases"));
+    b.screenshot("page-citizen-cases-english").await;
+    b.finish().await;
+}
