@@ -4,6 +4,7 @@
 //! `target/screenshots`).
 
 mod harness;
+mod http_checks;
 
 use cityloop_app::moves::CaseRef;
 use cityloop_domain::{Role, Satisfaction, State};
