@@ -1,9 +1,11 @@
 //! The city at a glance (一屏观全城): today's intake, what is open and overdue by channel and
 //! district, open cases per grid, daily volume by category and the slowest units. Several nodes
 //! and many screens ask for it every minute, so each node computes it at most once per
-//! [`OVERVIEW_TTL`] and serves the same snapshot in between.
+//! [`OVERVIEW_TTL`] and serves the same snapshot in between; an older snapshot is served while a
+//! fresh one is computed in the background.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -61,9 +63,12 @@ pub struct Overview {
     pub slowest_units: Vec<SlowUnit>,
 }
 
-/// The per-node cache of the last overview.
+/// The per-node cache of the last overview, and whether a refresh is running.
 #[derive(Default)]
-pub struct OverviewCache(Mutex<Option<(Instant, Arc<Overview>)>>);
+pub struct OverviewCache {
+    last: Mutex<Option<(Instant, Arc<Overview>)>>,
+    refreshing: AtomicBool,
+}
 
 impl App {
     /// The overview, from this node's cache when it is fresh.
@@ -71,13 +76,31 @@ impl App {
         if !who.has_any(OVERVIEW_ROLES) {
             return Err(AppError::Forbidden("the city overview is for leaders, leads and dispatchers".into()));
         }
-        if let Some((at, cached)) = self.overview_cache.0.lock().ok().and_then(|c| c.clone()) {
-            if at.elapsed() < OVERVIEW_TTL {
-                return Ok(cached);
+        let cache = &self.overview_cache;
+        let last = cache.last.lock().ok().and_then(|c| c.clone());
+        match last {
+            Some((at, cached)) if at.elapsed() < OVERVIEW_TTL => Ok(cached),
+            Some((_, stale)) => {
+                // Serve the last snapshot and refresh it once in the background, so that no
+                // screen waits for the counts.
+                if !cache.refreshing.swap(true, Ordering::AcqRel) {
+                    let app = self.clone();
+                    tokio::spawn(async move {
+                        if let Err(e) = app.refresh_overview().await {
+                            tracing::warn!(error = %e, "refreshing the city overview failed");
+                        }
+                        app.overview_cache.refreshing.store(false, Ordering::Release);
+                    });
+                }
+                Ok(stale)
             }
+            None => self.refresh_overview().await,
         }
+    }
+
+    async fn refresh_overview(&self) -> Result<Arc<Overview>> {
         let fresh = Arc::new(self.compute_overview().await?);
-        if let Ok(mut c) = self.overview_cache.0.lock() {
+        if let Ok(mut c) = self.overview_cache.last.lock() {
             *c = Some((Instant::now(), Arc::clone(&fresh)));
         }
         Ok(fresh)

@@ -23,9 +23,10 @@ pub struct TrackedCase {
 #[derive(Debug, Clone)]
 pub struct PublicPage {
     pub items: Vec<Case>,
-    pub total: i64,
     pub page: i64,
     pub page_size: i64,
+    /// Whether a next page exists (the public list does not count all requests).
+    pub has_more: bool,
 }
 
 fn digits(phone: &str) -> String {
@@ -55,15 +56,18 @@ impl App {
     /// Recent requests for the public list and map: never confidential or voided ones; the
     /// surfaces show no contact data and coarse locations only.
     pub async fn public_cases(&self, page: i64, page_size: i64) -> Result<PublicPage> {
-        let page = page.max(1);
+        let page = page.clamp(1, 100_000);
         let page_size = page_size.clamp(1, 200);
         let mut f = CaseFilter::new(CaseScope::everything(), self.now());
         f.public_only = true;
+        f.count_total = false;
         f.sort = CaseSort::CreatedDesc;
         f.limit = page_size;
         f.offset = (page - 1) * page_size;
-        let list = self.store.list_cases(&f).await?;
-        Ok(PublicPage { items: list.items, total: list.total, page, page_size })
+        let mut items = self.store.list_cases(&f).await?.items;
+        let has_more = items.len() as i64 > page_size;
+        items.truncate(page_size as usize);
+        Ok(PublicPage { items, page, page_size, has_more })
     }
 
     async fn resident_case(&self, number: &str, phone: &str) -> Result<Case> {

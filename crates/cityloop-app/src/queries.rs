@@ -196,6 +196,10 @@ impl App {
         }
         f.text = q.q.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
         f.phone = q.phone.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
+        if f.phone.is_some() && !who.works_with_contacts() {
+            // A unit that may not see a confidential reporter must not find them by number either.
+            return Err(AppError::Forbidden("only staff who call residents back may search by phone".into()));
+        }
         f.master = q.master.map(cityloop_domain::CaseId);
         f.pending = q.pending;
         if let Some(hours) = q.due_within_hours {

@@ -112,6 +112,11 @@ impl Principal {
         }
     }
 
+    /// Whether the user's work includes calling residents back (and so looking them up by phone).
+    pub fn works_with_contacts(&self) -> bool {
+        self.has_any(CONTACT_ROLES)
+    }
+
     /// How much contact data the user sees on a case: staff who call residents back see it in
     /// clear, the resident sees their own, units never see it on a confidential case, others masked.
     pub fn contact_access(&self, case: &Case) -> ContactAccess {

@@ -97,6 +97,9 @@ pub struct CaseFilter {
     pub reworked: bool,
     /// Only what the public list may show: no confidential or voided cases.
     pub public_only: bool,
+    /// Count every match (`CaseList::total`); without it `total` is -1 and one row more than
+    /// the page is read, so that a pager still knows whether there is a next page.
+    pub count_total: bool,
     pub sort: CaseSort,
     pub limit: i64,
     pub offset: i64,
@@ -126,6 +129,7 @@ impl CaseFilter {
             due_before: None,
             reworked: false,
             public_only: false,
+            count_total: true,
             sort: CaseSort::default(),
             limit: 50,
             offset: 0,
@@ -595,10 +599,14 @@ impl Store {
     pub async fn list_cases(&self, f: &CaseFilter) -> Result<CaseList> {
         let mut where_ = Sql::new(" where 1 = 1");
         push_filters(&mut where_, f);
-        let mut count = Sql::new("select count(*) from cases");
-        count.push(&where_.text);
-        count.args = where_.args.clone();
-        let total: i64 = count.query().fetch_one(self.reader()).await?.try_get(0)?;
+        let total: i64 = if f.count_total {
+            let mut count = Sql::new("select count(*) from cases");
+            count.push(&where_.text);
+            count.args = where_.args.clone();
+            count.query().fetch_one(self.reader()).await?.try_get(0)?
+        } else {
+            -1
+        };
 
         let mut page = Sql::new(&format!("select {CASE_COLUMNS} from cases"));
         page.push(&where_.text);
@@ -609,7 +617,8 @@ impl Store {
             CaseSort::DeadlineAsc => " order by deadline, id",
             CaseSort::UpdatedDesc => " order by updated_at desc, id desc",
         });
-        page.push(" limit ").bind(f.limit).push(" offset ").bind(f.offset);
+        let limit = if f.count_total { f.limit } else { f.limit + 1 };
+        page.push(" limit ").bind(limit).push(" offset ").bind(f.offset);
         let rows = page.query().fetch_all(self.reader()).await?;
         let items = rows.iter().map(case_from_row).collect::<Result<Vec<_>>>()?;
         Ok(CaseList { items, total })
@@ -767,7 +776,7 @@ fn push_filters(sql: &mut Sql, f: &CaseFilter) {
         // One `id in (… union …)` rather than ORs, so that each part uses its own index; the state
         // filter goes into the parts over `cases` too, so that they stay small on a large table.
         let mut states: Vec<&str> = f.states.iter().map(|s| s.as_str()).collect();
-        if states.is_empty() && f.overdue == Some(true) {
+        if states.is_empty() && (f.overdue == Some(true) || f.due_before.is_some()) {
             states = vec!["pending_sign", "handling"];
         }
         let with_states = |p: &mut Sql| {
@@ -827,17 +836,20 @@ fn push_filters(sql: &mut Sql, f: &CaseFilter) {
         sql.push(if s.all { " and state in " } else { " and state || '' in " });
         sql.bind_list(f.states.iter().map(|s| s.as_str()));
     }
+    // Within a restricted scope, `column + 0` likewise keeps these filters from choosing an index
+    // that walks all of a unit's history instead of the scope's few ids.
+    let column = |name: &str| if s.all { format!(" and {name} in ") } else { format!(" and {name} + 0 in ") };
     if let Some(c) = &f.categories {
-        sql.push(" and category_id in ").bind_list(c.iter().map(|c| c.0));
+        sql.push(&column("category_id")).bind_list(c.iter().map(|c| c.0));
     }
     if let Some(u) = &f.units {
-        sql.push(" and unit_id in ").bind_list(u.iter().map(|u| u.0));
+        sql.push(&column("unit_id")).bind_list(u.iter().map(|u| u.0));
     }
     if let Some(g) = &f.grids {
-        sql.push(" and grid_id in ").bind_list(g.iter().map(|g| g.0));
+        sql.push(&column("grid_id")).bind_list(g.iter().map(|g| g.0));
     }
     if let Some(d) = &f.divisions {
-        sql.push(" and division_id in ").bind_list(d.iter().map(|d| d.0));
+        sql.push(&column("division_id")).bind_list(d.iter().map(|d| d.0));
     }
     if let Some(c) = f.channel {
         sql.push(" and channel = ").bind(c.as_str());

@@ -156,6 +156,8 @@ pub struct CaseDto {
     pub master: Option<i64>,
     pub result: Option<String>,
     pub revisit: Option<RevisitDto>,
+    /// The resident has rated the outcome (`rate`).
+    pub rated: bool,
     pub created_at: DateTime<FixedOffset>,
     pub updated_at: DateTime<FixedOffset>,
     pub closed_at: Option<DateTime<FixedOffset>>,
@@ -227,6 +229,7 @@ impl CaseDto {
                 solved: r.solved,
                 satisfaction: r.satisfaction.as_str().into(),
             }),
+            rated: c.rated,
             created_at: local(reference, c.created_at),
             updated_at: local(reference, c.updated_at),
             closed_at: opt_local(reference, c.closed_at),

@@ -27,7 +27,7 @@ pub struct NextParam {
 
 /// Only paths of this site are followed after login or a language switch.
 fn safe_next(next: Option<&str>) -> Option<String> {
-    next.filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.contains('\\')).map(str::to_string)
+    super::local_path(next)
 }
 
 fn see_other(location: &str, cookie: Option<String>) -> Response {
@@ -84,5 +84,7 @@ mod tests {
         assert_eq!(safe_next(Some("//evil.example/")), None);
         assert_eq!(safe_next(Some("https://evil.example/")), None);
         assert_eq!(safe_next(Some("/\\evil")), None);
+        assert_eq!(safe_next(Some("/\t/evil.example")), None);
+        assert_eq!(safe_next(Some("/ok\n")), None);
     }
 }

@@ -43,6 +43,8 @@ struct ListPage {
     channels: Options,
     request_types: Options,
     sorts: Options,
+    /// Only staff who call residents back search by phone.
+    phone_filter: bool,
 }
 
 fn page_href(raw: &str, page: i64) -> String {
@@ -85,6 +87,7 @@ async fn list_page(state: &WebState, staff: &Staff, raw: &str, c: Ctx) -> Respon
         StatusCode::OK,
         &ListPage {
             rows: summary_rows(&t, &reference, &page.items),
+            phone_filter: staff.who.works_with_contacts(),
             total: page.total,
             page: page.page,
             pages: pages.max(1),
@@ -157,6 +160,8 @@ pub struct Field {
     pub kind: &'static str,
     pub options: Options,
     pub required: bool,
+    /// A select starts with an empty choice ("—") instead of its first option.
+    pub blank: bool,
     pub value: String,
     pub error: String,
 }
@@ -192,10 +197,12 @@ pub fn move_form(
         kind,
         options: Vec::new(),
         required,
+        blank: false,
         value: String::new(),
         error: String::new(),
     };
     let with_options = |mut f: Field, options: Options| {
+        f.blank = f.kind == "select" && !options.iter().any(|o| o.2);
         f.options = options;
         f
     };
@@ -582,9 +589,7 @@ pub async fn move_input(state: &WebState, who: &Principal, form: &FormInput) -> 
 
 /// Where to go after a move: a local `back` path given by the form, or the case page.
 fn after_move(form: &FormInput, number: &str, kind: &str) -> String {
-    form.get("back")
-        .filter(|b| b.starts_with('/') && !b.starts_with("//"))
-        .unwrap_or_else(|| format!("/cases/{number}?done={kind}"))
+    super::local_path(form.get("back").as_deref()).unwrap_or_else(|| format!("/cases/{number}?done={kind}"))
 }
 
 pub async fn make_move(

@@ -7,8 +7,9 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use cityloop_app::moves::{MoveInput, UnitRef};
-use cityloop_app::queries::CaseQuery;
+use cityloop_app::queries::{CaseQuery, CaseSummary};
 use cityloop_app::AppError;
+use cityloop_domain::workflow::MoveKind;
 use cityloop_domain::Role;
 use serde::Deserialize;
 
@@ -27,27 +28,34 @@ pub struct Queue {
     pub actions: Vec<(&'static str, String)>,
 }
 
+/// A queue to show: its id, title key, case-list query and inline moves.
+type QueueSpec<'a> = (&'static str, &'static str, String, &'a [MoveKind]);
+
 async fn queue(
     state: &WebState,
     staff: &Staff,
-    id: &'static str,
-    title_key: &str,
-    query: &str,
-    actions: &[cityloop_domain::workflow::MoveKind],
-) -> Result<Queue, AppError> {
+    (id, title_key, query, actions): QueueSpec<'_>,
+) -> Result<(Queue, Vec<CaseSummary>), AppError> {
     let t = staff.visit.tr;
-    let mut q: CaseQuery = serde_urlencoded::from_str(query).map_err(|e| AppError::Internal(e.to_string()))?;
+    let mut q: CaseQuery = serde_urlencoded::from_str(&query).map_err(|e| AppError::Internal(e.to_string()))?;
     q.page_size = Some(20);
     let page = state.app.list_cases(&staff.who, &q).await?;
     let reference = state.app.reference();
-    Ok(Queue {
+    let queue = Queue {
         id,
         title: t.get(title_key).to_string(),
         rows: summary_rows(&t, &reference, &page.items),
         total: page.total,
         more_href: format!("/cases?{query}"),
         actions: actions.iter().map(|k| (k.as_str(), t.move_label(*k))).collect(),
-    })
+    };
+    Ok((queue, page.items))
+}
+
+/// Several queues at once: each is its own query on the reader pool.
+async fn queues(state: &WebState, staff: &Staff, specs: Vec<QueueSpec<'_>>) -> Result<Vec<Queue>, AppError> {
+    let all = futures_util::future::try_join_all(specs.into_iter().map(|spec| queue(state, staff, spec))).await?;
+    Ok(all.into_iter().map(|(q, _)| q).collect())
 }
 
 #[derive(Template)]
@@ -67,44 +75,34 @@ pub struct DeskParams {
 }
 
 pub async fn desk(State(state): State<WebState>, staff: Staff, Query(p): Query<DeskParams>) -> Response {
-    use cityloop_domain::workflow::MoveKind as K;
+    use MoveKind as K;
     let t = staff.visit.tr;
     if !staff.who.has_any(&[Role::Dispatcher, Role::Admin]) {
         return error_page(&t, &AppError::Forbidden("the desk is for dispatchers".into()));
     }
     let result = async {
-        let mut to_dispatch =
-            queue(&state, &staff, "to-dispatch", "desk.to_dispatch", "state=registered&sort=created_asc", &[]).await?;
+        let to_dispatch_spec =
+            ("to-dispatch", "desk.to_dispatch", "state=registered&sort=created_asc".to_string(), &[][..]);
+        let others = vec![
+            (
+                "returns",
+                "desk.returns",
+                "state=return_review&sort=created_asc".to_string(),
+                &[K::ApproveReturn, K::RejectReturn][..],
+            ),
+            ("requests", "desk.requests", "state=handling&pending=true&sort=updated_desc".to_string(), &[][..]),
+            ("overdue", "desk.overdue", "overdue=true&sort=deadline".to_string(), &[K::Supervise][..]),
+            ("due-soon", "desk.due_soon", "due_within_hours=24&sort=deadline".to_string(), &[K::Supervise][..]),
+        ];
+        let ((mut to_dispatch, items), queues) =
+            tokio::try_join!(queue(&state, &staff, to_dispatch_spec), queues(&state, &staff, others))?;
         let reference = state.app.reference();
         // Each row shows where the catalogue would send it, which is where bulk dispatch sends it.
-        let q = CaseQuery {
-            state: Some("registered".into()),
-            sort: Some("created_asc".into()),
-            page_size: Some(20),
-            ..CaseQuery::default()
-        };
-        let page = state.app.list_cases(&staff.who, &q).await?;
-        for (row, s) in to_dispatch.rows.iter_mut().zip(&page.items) {
+        for (row, s) in to_dispatch.rows.iter_mut().zip(&items) {
             let preview = state.app.dispatch_preview(s.case.category_id, s.case.division_id).await?;
             row.suggested_unit =
                 preview.unit.and_then(|u| reference.unit(u)).map(|u| u.name.clone()).unwrap_or_default();
         }
-        let queues = vec![
-            queue(
-                &state,
-                &staff,
-                "returns",
-                "desk.returns",
-                "state=return_review&sort=created_asc",
-                &[K::ApproveReturn, K::RejectReturn],
-            )
-            .await?,
-            queue(&state, &staff, "requests", "desk.requests", "state=handling&pending=true&sort=updated_desc", &[])
-                .await?,
-            queue(&state, &staff, "overdue", "desk.overdue", "overdue=true&sort=deadline", &[K::Supervise]).await?,
-            queue(&state, &staff, "due-soon", "desk.due_soon", "due_within_hours=24&sort=deadline", &[K::Supervise])
-                .await?,
-        ];
         let notices = state
             .app
             .store
@@ -169,26 +167,21 @@ struct InboxPage {
 }
 
 pub async fn inbox(State(state): State<WebState>, staff: Staff) -> Response {
-    use cityloop_domain::workflow::MoveKind as K;
+    use MoveKind as K;
     let t = staff.visit.tr;
     if !staff.who.has_any(&[Role::Handler, Role::Coordinator]) {
         return error_page(&t, &AppError::Forbidden("the inbox is for units".into()));
     }
     let unit = staff.who.user.unit_id.map(|u| u.0.to_string()).unwrap_or_default();
     let own = |rest: &str| format!("unit={unit}&{rest}");
-    let result = async {
-        Ok::<_, AppError>(vec![
-            queue(&state, &staff, "to-sign", "inbox.to_sign", &own("state=pending_sign&sort=deadline"), &[K::Sign])
-                .await?,
-            queue(&state, &staff, "overdue", "inbox.overdue", &own("overdue=true&sort=deadline"), &[]).await?,
-            queue(&state, &staff, "due-soon", "inbox.due_soon", &own("due_within_hours=24&sort=deadline"), &[]).await?,
-            queue(&state, &staff, "rework", "inbox.rework", &own("state=handling&reworked=true&sort=deadline"), &[])
-                .await?,
-            queue(&state, &staff, "in-hand", "inbox.in_hand", &own("state=handling,suspended&sort=deadline"), &[])
-                .await?,
-        ])
-    }
-    .await;
+    let specs = vec![
+        ("to-sign", "inbox.to_sign", own("state=pending_sign&sort=deadline"), &[K::Sign][..]),
+        ("overdue", "inbox.overdue", own("overdue=true&sort=deadline"), &[][..]),
+        ("due-soon", "inbox.due_soon", own("due_within_hours=24&sort=deadline"), &[][..]),
+        ("rework", "inbox.rework", own("state=handling&reworked=true&sort=deadline"), &[][..]),
+        ("in-hand", "inbox.in_hand", own("state=handling,suspended&sort=deadline"), &[][..]),
+    ];
+    let result = queues(&state, &staff, specs).await;
     match result {
         Ok(queues) => {
             let mut c = ctx(&staff.visit, Some(&staff.who), "inbox.title");

@@ -15,6 +15,9 @@ use crate::session::{FormInput, Staff};
 use crate::svg::Point;
 use crate::WebState;
 
+/// Tasks listed per kind on the phone page; the case list shows the rest.
+const TASKS_SHOWN: i64 = 50;
+
 #[derive(Template)]
 #[template(path = "inspector.html")]
 struct InspectorPage {
@@ -23,8 +26,11 @@ struct InspectorPage {
     grids: Options,
     verify: Vec<CaseRow>,
     check: Vec<CaseRow>,
+    verify_total: i64,
+    check_total: i64,
     map: String,
     reported: Option<String>,
+    verify_label: String,
 }
 
 #[derive(Deserialize)]
@@ -44,7 +50,7 @@ async fn inspector_page(
     let tasks = |s: &str| CaseQuery {
         state: Some(s.into()),
         sort: Some("created_asc".into()),
-        page_size: Some(50),
+        page_size: Some(TASKS_SHOWN),
         ..CaseQuery::default()
     };
     let (to_verify, to_check) = (tasks("verifying"), tasks("feedback"));
@@ -89,8 +95,11 @@ async fn inspector_page(
             grids,
             verify: summary_rows(&t, &reference, &verify_items),
             check: summary_rows(&t, &reference, &check_items),
+            verify_total: verify.total,
+            check_total: check.total,
             map,
             reported,
+            verify_label: t.move_label(cityloop_domain::workflow::MoveKind::Verify),
             c,
         },
     )
@@ -107,6 +116,9 @@ pub async fn page(State(state): State<WebState>, staff: Staff, Query(q): Query<R
 
 pub async fn report(State(state): State<WebState>, staff: Staff, form: FormInput) -> Response {
     let t = staff.visit.tr;
+    if !staff.who.has(Role::Inspector) {
+        return error_page(&t, &AppError::Forbidden("this page is for grid inspectors".into()));
+    }
     let outcome = async {
         let mut input = super::intake::new_case_from(&form, "inspector")?;
         input.channel = "inspector".into();

@@ -9,6 +9,7 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use cityloop_app::intake::{NewCase, NewContact, NewLocation};
 use cityloop_app::moves::MoveInput;
 use cityloop_app::queries::CaseQuery;
+use cityloop_app::AppError;
 use cityloop_domain::{CategoryId, RequestType, Role, Urgency};
 use serde::Deserialize;
 
@@ -38,9 +39,8 @@ pub struct CreatedParams {
 }
 
 fn forbidden_unless_operator(staff: &Staff) -> Option<Response> {
-    (!staff.who.has_any(&[Role::Operator, Role::Admin])).then(|| {
-        error_page(&staff.visit.tr, &cityloop_app::AppError::Forbidden("the workbench is for operators".into()))
-    })
+    (!staff.who.has_any(&[Role::Operator, Role::Admin]))
+        .then(|| error_page(&staff.visit.tr, &AppError::Forbidden("the workbench is for operators".into())))
 }
 
 fn workbench_view(state: &WebState, c: Ctx, created: Option<String>) -> Workbench {
@@ -88,11 +88,9 @@ pub async fn workbench(State(state): State<WebState>, staff: Staff, Query(q): Qu
 }
 
 /// Reads the workbench form into a new case.
-pub fn new_case_from(form: &FormInput, channel_default: &str) -> Result<NewCase, cityloop_app::AppError> {
-    let coordinate = |name: &str| -> Result<Option<f64>, cityloop_app::AppError> {
-        form.get(name)
-            .map(|v| v.parse::<f64>().map_err(|_| cityloop_app::AppError::invalid(name, "must be a number")))
-            .transpose()
+pub fn new_case_from(form: &FormInput, channel_default: &str) -> Result<NewCase, AppError> {
+    let coordinate = |name: &str| -> Result<Option<f64>, AppError> {
+        form.get(name).map(|v| v.parse::<f64>().map_err(|_| AppError::invalid(name, "must be a number"))).transpose()
     };
     let location = match (coordinate("lat")?, coordinate("lon")?) {
         (Some(lat), Some(lon)) => Some(NewLocation { lat, lon, address: form.get("address") }),
@@ -125,21 +123,37 @@ pub async fn create(State(state): State<WebState>, staff: Staff, form: FormInput
     let answer = form.get("answer");
     let wants_answer = form.get("action").as_deref() == Some("answer");
     let result = async {
-        if wants_answer && answer.is_none() {
-            return Err(cityloop_app::AppError::invalid("answer", "is required"));
-        }
         let input = new_case_from(&form, "hotline")?;
+        if wants_answer {
+            // Checked before the case exists, so that a refused answer leaves no case behind.
+            if answer.is_none() {
+                return Err(AppError::invalid("answer", "is required"));
+            }
+            if !RequestType::parse(&input.request_type).is_some_and(|r| r.can_be_answered_directly()) {
+                return Err(AppError::invalid(
+                    "request_type",
+                    "only consultations, praise, suggestions and other requests can be answered directly",
+                ));
+            }
+            if !staff.who.has(Role::Operator) {
+                return Err(AppError::Forbidden("only operators answer directly".into()));
+            }
+        }
         let created = state.app.create_case(&staff.who, input, form.get("form_key").as_deref()).await?;
         if wants_answer && !created.replayed {
             let input = MoveInput { answer: answer.clone(), ..MoveInput::default() };
-            state.app.perform_move(&staff.who, &created.case.number, "answer", input).await?;
+            if let Err(e) = state.app.perform_move(&staff.who, &created.case.number, "answer", input).await {
+                // The case is saved; its page shows what happened and what can be done next.
+                tracing::warn!(case = %created.case.number, error = %e, "direct answer refused after intake");
+                return Ok((created.case.number, false));
+            }
         }
-        Ok(created.case.number)
+        Ok((created.case.number, wants_answer))
     }
     .await;
     match result {
-        Ok(number) => {
-            let key = if wants_answer { "answered" } else { "created" };
+        Ok((number, answered)) => {
+            let key = if answered { "answered" } else { "created" };
             Redirect::to(&format!("/intake?{key}={number}")).into_response()
         }
         Err(e) => match form_errors(&t, &e) {
@@ -170,6 +184,9 @@ pub struct PhoneParam {
 
 /// The caller's earlier requests, as a fragment.
 pub async fn caller_history(State(state): State<WebState>, staff: Staff, Query(q): Query<PhoneParam>) -> Response {
+    if let Some(r) = forbidden_unless_operator(&staff) {
+        return r;
+    }
     let c = ctx(&staff.visit, Some(&staff.who), "intake.history");
     let phone = q.phone.unwrap_or_default();
     if phone.trim().len() < 3 {
@@ -208,7 +225,7 @@ pub async fn preview(State(state): State<WebState>, staff: Staff, Query(q): Quer
         Ok(p) => p,
         Err(e) => return error_page(&t, &e),
     };
-    let esc = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;");
+    let esc = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;");
     let mut html = String::new();
     if let Some(g) = grid {
         html.push_str(&format!(

@@ -103,7 +103,7 @@ fn nav_for(who: Option<&Principal>, t: &Tr, path: &str) -> Vec<NavItem> {
         if who.has_any(&[Role::Handler, Role::Coordinator]) {
             items.push(("/inbox", "nav.inbox"));
         }
-        if has(Role::Inspector) {
+        if who.has(Role::Inspector) {
             items.push(("/inspector", "nav.inspector"));
         }
         items.push(("/cases", "nav.cases"));
@@ -275,6 +275,17 @@ pub fn summary_rows(t: &Tr, reference: &Reference, items: &[CaseSummary]) -> Vec
             case_row(t, reference, &s.case, s.overdue, contact)
         })
         .collect()
+}
+
+/// A path of this site to go to after a form, or `None`: it must start with one `/`, and hold no
+/// backslash, space or control character (browsers drop tabs and newlines, which would turn
+/// `/\t/evil.example` into `//evil.example`).
+pub fn local_path(next: Option<&str>) -> Option<String> {
+    let next = next?;
+    let ok = next.starts_with('/')
+        && !matches!(next.chars().nth(1), Some('/' | '\\'))
+        && !next.chars().any(|c| c == '\\' || c.is_whitespace() || c.is_control());
+    ok.then(|| next.to_string())
 }
 
 /// The page a user starts on, by role.

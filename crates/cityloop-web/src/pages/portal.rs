@@ -138,9 +138,15 @@ fn tracked(state: &WebState, c: &Ctx, found: &TrackedCase, phone: &str) -> Track
     let reference = state.app.reference();
     let flow: Vec<_> = found.flow.iter().filter(|(_, f)| PUBLIC_MOVES.contains(&f.kind)).cloned().collect();
     let mut items = timeline(&c.t, &reference, &flow);
-    for i in &mut items {
-        // Residents see the step and its note, not the names of staff.
+    for (i, (_, f)) in items.iter_mut().zip(&flow) {
+        // Residents see the steps; of the notes only the answer, the result and their own rating,
+        // never staff names or internal remarks.
         i.actor.clear();
+        i.role.clear();
+        i.unit.clear();
+        if !matches!(f.kind, MoveKind::Answer | MoveKind::Submit | MoveKind::Rate) {
+            i.note.clear();
+        }
     }
     Tracked {
         number: found.case.number.clone(),
@@ -239,7 +245,7 @@ struct PublicList {
     rows: Vec<PublicRow>,
     map: String,
     page: i64,
-    pages: i64,
+    has_more: bool,
 }
 
 struct PublicRow {
@@ -297,9 +303,6 @@ pub async fn public_list(State(state): State<WebState>, visit: Visit, Query(p): 
         .collect();
     let mut c = ctx(&visit, None, "portal.public");
     c.body_class = "portal";
-    let pages = ((list.total + list.page_size - 1) / list.page_size).max(1);
-    render(
-        StatusCode::OK,
-        &PublicList { map: state.map().picker("public-map", &points), rows, page: list.page, pages, c },
-    )
+    let map = state.map().picker("public-map", &points);
+    render(StatusCode::OK, &PublicList { map, rows, page: list.page, has_more: list.has_more, c })
 }

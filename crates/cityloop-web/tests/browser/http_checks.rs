@@ -133,3 +133,23 @@ async fn the_language_switch_keeps_the_page_and_speaks_english() {
     let off_site = client().get(format!("{}/lang/en?next=//evil.example/", site.base)).send().await.unwrap();
     assert_eq!(off_site.headers()[LOCATION], "/", "only local pages are followed");
 }
+
+#[tokio::test]
+async fn only_staff_who_call_residents_back_look_callers_up_by_phone() {
+    let site = spawn_site(Backend::Sqlite, 0).await;
+    let login = |u: &'static str| site.app.login(u, cityloop_app::demo::DEMO_PASSWORD);
+    let by_phone = cityloop_app::queries::CaseQuery { phone: Some("13912345678".into()), ..Default::default() };
+    let operator = login("operator").await.unwrap();
+    assert!(site.app.list_cases(&operator.principal, &by_phone).await.is_ok());
+    let unit = login("h-990101-cg").await.unwrap();
+    let refused = site.app.list_cases(&unit.principal, &by_phone).await;
+    assert!(matches!(refused, Err(cityloop_app::AppError::Forbidden(_))), "{refused:?}");
+    // Nor through the workbench's caller fragment.
+    let r = client()
+        .get(format!("{}/intake/caller?phone=13912345678", site.base))
+        .header("cookie", format!("cl_session={}", unit.token))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+}
