@@ -50,6 +50,9 @@ pub struct NewCase {
     pub contact: Option<NewContact>,
     pub confidential: Option<bool>,
     pub urgency: Option<String>,
+    /// An address known without coordinates: kept with the case, and, when neither `location`
+    /// nor `grid` is given, used to place the case at its community (the community's central grid).
+    pub address: Option<String>,
     /// Content hashes of photos or documents uploaded with the report.
     #[serde(default)]
     pub attachments: Vec<String>,
@@ -229,6 +232,11 @@ impl App {
             grid = reference.locate(loc.lat, loc.lon);
             location = Some(Location { lat: loc.lat, lon: loc.lon, address });
         }
+        let loose_address = input.address.as_deref().map(str::trim).filter(|a| !a.is_empty()).map(str::to_string);
+        if loose_address.as_ref().is_some_and(|a| a.chars().count() > 500) {
+            return Err(AppError::invalid("address", "is longer than 500 characters"));
+        }
+        let mut placed_by_address = None;
         if let Some(code) = input.grid.as_deref().map(str::trim).filter(|c| !c.is_empty()) {
             let by_code = reference
                 .grid_by_code(code)
@@ -237,9 +245,30 @@ impl App {
                 return Err(AppError::invalid("grid", "the location lies in another grid"));
             }
             if location.is_none() {
-                location = Some(Location { lat: by_code.centroid_lat, lon: by_code.centroid_lon, address: None });
+                location = Some(Location {
+                    lat: by_code.centroid_lat,
+                    lon: by_code.centroid_lon,
+                    address: loose_address.clone(),
+                });
             }
             grid = Some(by_code);
+        } else if location.is_none() {
+            if let Some(address) = &loose_address {
+                if let Some((division, central)) = reference.locate_address(address) {
+                    placed_by_address = Some(division.name.clone());
+                    grid = Some(central);
+                    location = Some(Location {
+                        lat: central.centroid_lat,
+                        lon: central.centroid_lon,
+                        address: Some(address.clone()),
+                    });
+                } else {
+                    return Err(AppError::invalid(
+                        "address",
+                        "names no known community or street: click the map or give a grid code",
+                    ));
+                }
+            }
         }
         let contact = match &input.contact {
             Some(c) => {
@@ -281,6 +310,7 @@ impl App {
             "channel": channel,
             "suggested_unit": preview.unit,
             "suggested_assisting_units": preview.assisting_units,
+            "placed_by_address": placed_by_address,
         });
         let day = reference.calendar.local_date(now);
         let created = self

@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use cityloop_domain::catalogue::CatalogueRule;
+use cityloop_domain::enums::DivisionLevel;
 use cityloop_domain::grid::{parse_area, GridIndex};
 use cityloop_domain::{CaseStandard, CategoryId, DivisionId, GridId, UnitId, WorkCalendar};
 use cityloop_store::{CategoryRow, DivisionRow, GridRow, Store, UnitRow};
@@ -218,5 +219,34 @@ impl Reference {
     /// The grid a point lies in.
     pub fn locate(&self, lat: f64, lon: f64) -> Option<&GridMeta> {
         self.grid_index.locate(lat, lon).and_then(|id| self.grid(id))
+    }
+
+    /// Places an address without coordinates: the most specific division (community, else
+    /// street, else district) whose name the address contains, and that division's central grid
+    /// (the one whose centroid lies nearest the middle of the division's grids). Callers record
+    /// that the place is only as precise as the division.
+    pub fn locate_address(&self, address: &str) -> Option<(&DivisionRow, &GridMeta)> {
+        let address = address.trim();
+        let level_rank = |d: &DivisionRow| match d.level {
+            DivisionLevel::Community => 3,
+            DivisionLevel::Street => 2,
+            DivisionLevel::District => 1,
+            DivisionLevel::City => 0,
+        };
+        let division = self
+            .divisions
+            .iter()
+            .filter(|d| d.level != DivisionLevel::City && d.name.chars().count() >= 2 && address.contains(&d.name))
+            .max_by_key(|d| (level_rank(d), d.name.chars().count()))?;
+        let inside = self.division_subtree(division.id);
+        let grids: Vec<&GridMeta> =
+            self.grids.iter().filter(|g| g.division_id.is_some_and(|d| inside.contains(&d))).collect();
+        let n = grids.len() as f64;
+        let (lat, lon) = grids.iter().fold((0.0, 0.0), |(a, b), g| (a + g.centroid_lat / n, b + g.centroid_lon / n));
+        let central = grids.into_iter().min_by(|a, b| {
+            let d = |g: &GridMeta| (g.centroid_lat - lat).powi(2) + (g.centroid_lon - lon).powi(2);
+            d(a).total_cmp(&d(b))
+        })?;
+        Some((division, central))
     }
 }

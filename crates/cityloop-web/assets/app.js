@@ -193,13 +193,13 @@
     phone.addEventListener("input", debounce(showHistory, 400));
     const showPreview = () => {
       const q = new URLSearchParams();
-      ["category", "lat", "lon", "grid"].forEach((name) => {
+      ["category", "lat", "lon", "grid", "address"].forEach((name) => {
         const el = form.elements[name];
         if (el && el.value) q.set(name, el.value);
       });
       loadFragment(form.dataset.preview + "?" + q.toString(), preview);
     };
-    ["category", "lat", "lon", "grid"].forEach((name) => {
+    ["category", "lat", "lon", "grid", "address"].forEach((name) => {
       const el = form.elements[name];
       if (el) el.addEventListener("change", showPreview);
     });

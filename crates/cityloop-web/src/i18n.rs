@@ -164,9 +164,14 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("intake.answer_hint", "咨询类诉求可直接答复办结", "Consultations can be answered on the spot"),
     ("intake.created", "已受理，工单号", "Case created, number"),
     ("intake.answered", "已直接答复办结，工单号", "Answered and closed, case number"),
-    ("intake.map_hint", "点击地图定位，或填写网格编码", "Click the map to place it, or enter a grid code"),
+    (
+        "intake.map_hint",
+        "点击地图定位，或填写网格编码、含社区或街道名的地址",
+        "Click the map, or enter a grid code or an address naming the community or street",
+    ),
     ("intake.no_rule", "目录未指定单位，由派遣员指定", "The catalogue names no unit: the dispatcher chooses"),
     ("intake.located", "已定位到网格", "Placed in grid"),
+    ("intake.by_address", "按地址定位到", "Placed by address in"),
     (
         "intake.keys",
         "Alt+P 来电号码 · Alt+T 标题 · Alt+C 分类 · Ctrl+Enter 保存 · Alt+A 直接答复",

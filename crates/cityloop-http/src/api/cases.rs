@@ -61,6 +61,9 @@ pub struct CreateCaseRequest {
     pub confidential: Option<bool>,
     /// `normal`, `urgent`, `critical`; defaults to the category's.
     pub urgency: Option<String>,
+    /// An address without coordinates: kept, and used to place the case at the community (or
+    /// street) it names when neither `location` nor `grid` is given.
+    pub address: Option<String>,
     /// Content hashes of attachments uploaded first (photos of the problem).
     pub attachments: Option<Vec<String>>,
 }
@@ -78,6 +81,7 @@ impl From<CreateCaseRequest> for NewCase {
             contact: r.contact.map(|c| NewContact { name: c.name, phone: c.phone }),
             confidential: r.confidential,
             urgency: r.urgency,
+            address: r.address,
             attachments: r.attachments.unwrap_or_default(),
         }
     }

@@ -401,3 +401,37 @@ async fn suspensions_resume_by_themselves_and_cases_can_be_supervised_and_escala
     })
     .await;
 }
+
+#[tokio::test]
+async fn an_address_without_coordinates_places_the_case_in_its_community() {
+    on_every_engine(|t| async move {
+        let operator = t.login("operator").await;
+        let reference = t.app.reference();
+        let community = reference
+            .divisions
+            .iter()
+            .find(|d| d.level == cityloop_domain::enums::DivisionLevel::Community)
+            .expect("a community")
+            .clone();
+        let body = json!({"channel": "hotline", "request_type": "complaint", "title": "井盖松动",
+                          "description": "人行道井盖松动", "category": "11001",
+                          "address": format!("{}文三路281号", community.name)});
+        let case = t.create(&operator, body).await;
+        let grid = reference.grid_by_code(case["grid"].as_str().expect("a grid")).unwrap();
+        assert_eq!(grid.division_id, Some(community.id), "placed in the community the address names");
+        assert!(case["location"]["address"].as_str().unwrap().contains("文三路281号"));
+        assert_eq!(case["flow"][0]["data"]["placed_by_address"], community.name.as_str());
+
+        let unknown = t
+            .post(
+                Some(&operator),
+                "/api/v1/cases",
+                json!({"channel": "hotline", "request_type": "complaint", "title": "井盖松动",
+                       "description": "人行道井盖松动", "address": "火星殖民地一号"}),
+            )
+            .await;
+        assert_eq!(unknown.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(unknown.body["error"]["field"], "address");
+    })
+    .await;
+}

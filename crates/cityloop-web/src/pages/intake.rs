@@ -111,6 +111,7 @@ pub fn new_case_from(form: &FormInput, channel_default: &str) -> Result<NewCase,
         contact,
         confidential: Some(form.get("confidential").is_some()),
         urgency: form.get("urgency"),
+        address: form.get("address"),
         attachments: Vec::new(),
     })
 }
@@ -209,6 +210,7 @@ pub struct PreviewParams {
     lat: Option<f64>,
     lon: Option<f64>,
     grid: Option<String>,
+    address: Option<String>,
 }
 
 /// Where the catalogue would send the case and by when, as a fragment.
@@ -220,6 +222,11 @@ pub async fn preview(State(state): State<WebState>, staff: Staff, Query(q): Quer
         _ => None,
     }
     .or_else(|| q.grid.as_deref().and_then(|g| reference.grid_by_code(g.trim())));
+    let by_address = match grid {
+        Some(_) => None,
+        None => q.address.as_deref().and_then(|a| reference.locate_address(a)),
+    };
+    let grid = grid.or(by_address.map(|(_, g)| g));
     let category: Option<CategoryId> = q.category.as_deref().and_then(|c| reference.category_by_code(c)).map(|c| c.id);
     let preview = match state.app.dispatch_preview(category, grid.and_then(|g| g.division_id)).await {
         Ok(p) => p,
@@ -227,6 +234,13 @@ pub async fn preview(State(state): State<WebState>, staff: Staff, Query(q): Quer
     };
     let esc = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;");
     let mut html = String::new();
+    if let Some((division, _)) = by_address {
+        html.push_str(&format!(
+            r#"<p id="preview-address">{} <b>{}</b></p>"#,
+            t.get("intake.by_address"),
+            esc(&division.name)
+        ));
+    }
     if let Some(g) = grid {
         html.push_str(&format!(
             r#"<p id="preview-grid" data-grid="{}">{} <b>{}</b> {}</p>"#,

@@ -253,7 +253,7 @@ async fn the_catalogue_tester_names_the_unit() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_form_error_shows_next_to_its_field_and_saves_nothing() {
+async fn a_form_error_shows_next_to_its_field_saves_nothing_and_an_address_places_the_fix() {
     if !browser_available() {
         return;
     }
@@ -276,6 +276,24 @@ async fn a_form_error_shows_next_to_its_field_and_saves_nothing() {
     );
     assert_eq!(site.app.store.count_cases().await.unwrap(), 0, "nothing was saved");
     b.screenshot("intake-form-error").await;
+
+    // Corrected, and placed by an address alone: the preview names the community before saving.
+    let community = site
+        .app
+        .reference()
+        .divisions
+        .iter()
+        .find(|d| d.level == cityloop_domain::enums::DivisionLevel::Community)
+        .unwrap()
+        .clone();
+    b.fill("#title", "路灯不亮").await;
+    b.fill("#address", &format!("{}文三路281号", community.name)).await;
+    b.fill("#grid", "").await;
+    assert_eq!(b.text("#preview-address b").await, community.name);
+    b.click("#save").await;
+    let number = b.text("#created-number").await;
+    let grid = case_state(&site, &number).await.grid_id.unwrap();
+    assert_eq!(site.app.reference().grid(grid).unwrap().division_id, Some(community.id));
     b.finish().await;
 }
 
