@@ -4,8 +4,9 @@
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
+use cityloop_domain::enums::DivisionLevel;
 use cityloop_domain::workflow::MoveKind;
-use cityloop_domain::{Channel, RequestType, Role, Satisfaction, State, TimingMode, Urgency};
+use cityloop_domain::{Channel, RequestType, Role, Satisfaction, State, TimingMode, UnitKind, Urgency};
 
 /// An interface language.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -141,6 +142,10 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("field.date", "日期", "Date"),
     ("field.day_kind", "日期类型", "Day type"),
     ("field.file", "文件", "File"),
+    ("level.1", "催办", "Reminder"),
+    ("level.2", "督办", "Supervision"),
+    ("level.3", "挂牌督办", "Listed supervision"),
+    ("admin.city_wide", "全市", "City-wide"),
     ("sort.created_desc", "最新受理", "Newest"),
     ("sort.created_asc", "最早受理", "Oldest"),
     ("sort.deadline", "时限最近", "Deadline first"),
@@ -344,6 +349,14 @@ impl Tr {
 
     pub fn satisfaction(&self, s: Satisfaction) -> String {
         self.pick(s.label_zh(), s.as_str())
+    }
+
+    pub fn unit_kind(&self, k: UnitKind) -> String {
+        self.pick(k.label_zh(), k.as_str())
+    }
+
+    pub fn division_level(&self, l: DivisionLevel) -> String {
+        self.pick(l.label_zh(), l.as_str())
     }
 
     pub fn mode(&self, m: TimingMode) -> String {

@@ -122,7 +122,7 @@ fn page(state: &WebState, staff: &Staff, section: &'static str, table: Table) ->
         units: unit_options(&reference, ""),
         categories: category_options(&reference, ""),
         divisions: division_options(&reference, ""),
-        kinds: enum_options(UnitKind::ALL, UnitKind::as_str, |k| k.label_zh().to_string(), "department"),
+        kinds: enum_options(UnitKind::ALL, UnitKind::as_str, |k| t.unit_kind(k), "department"),
         roles: enum_options(Role::ALL, Role::as_str, |r| t.role(r), ""),
         tester: None,
         notes: Vec::new(),
@@ -166,7 +166,7 @@ fn units_table(state: &WebState, staff: &Staff) -> Table {
                 vec![
                     u.code.clone(),
                     u.name.clone(),
-                    u.kind.label_zh().to_string(),
+                    t.unit_kind(u.kind),
                     u.parent_id.and_then(|p| reference.unit(p)).map(|p| p.name.clone()).unwrap_or_default(),
                     u.division_id.and_then(|d| reference.division(d)).map(|d| d.name.clone()).unwrap_or_default(),
                 ]
@@ -332,7 +332,7 @@ fn catalogue_table(state: &WebState, staff: &Staff) -> Table {
                     r.division_id
                         .and_then(|d| reference.division(d))
                         .map(|d| d.name.clone())
-                        .unwrap_or_else(|| "全市".into()),
+                        .unwrap_or_else(|| t.get("admin.city_wide").to_string()),
                     unit(r.lead_unit),
                     r.assisting_units.iter().map(|u| unit(*u)).collect::<Vec<_>>().join("、"),
                 ]
@@ -497,7 +497,7 @@ pub async fn divisions(State(state): State<WebState>, staff: Staff) -> Response 
             let d = reference.division_by_code(&code)?;
             let units = reference.units.iter().filter(|u| u.division_id == Some(d.id)).count();
             let grids = reference.grids.iter().filter(|g| g.division_id == Some(d.id)).count();
-            Some(vec![label, d.level.label_zh().to_string(), units.to_string(), grids.to_string()])
+            Some(vec![label, t.division_level(d.level), units.to_string(), grids.to_string()])
         })
         .collect();
     let table = Table {

@@ -265,11 +265,7 @@ pub fn move_form(
         MoveKind::Supervise => vec![
             with_options(
                 field("level", "field.level", "select", true),
-                vec![
-                    ("1".into(), "催办".into(), true),
-                    ("2".into(), "督办".into(), false),
-                    ("3".into(), "挂牌督办".into(), false),
-                ],
+                (1..=3).map(|l| (l.to_string(), t.get(&format!("level.{l}")).to_string(), l == 1)).collect(),
             ),
             note,
         ],
