@@ -80,6 +80,9 @@ pub struct CaseQuery {
     pub sort: Option<String>,
     pub page: Option<i64>,
     pub page_size: Option<i64>,
+    /// Count at most this many matches (the pages' lists); `None` counts exactly.
+    #[serde(skip)]
+    pub count_limit: Option<i64>,
 }
 
 impl App {
@@ -231,6 +234,7 @@ impl App {
         }
         f.limit = page_size;
         f.offset = (page - 1).saturating_mul(page_size);
+        f.count_limit = q.count_limit;
         Ok(f)
     }
 

@@ -100,6 +100,9 @@ pub struct CaseFilter {
     /// Count every match (`CaseList::total`); without it `total` is -1 and one row more than
     /// the page is read, so that a pager still knows whether there is a next page.
     pub count_total: bool,
+    /// Count at most this many matches (`total` is then `min(matches, limit + 1)`): pages show
+    /// "10000+" instead of paying for an exact count of a million rows.
+    pub count_limit: Option<i64>,
     pub sort: CaseSort,
     pub limit: i64,
     pub offset: i64,
@@ -130,6 +133,7 @@ impl CaseFilter {
             reworked: false,
             public_only: false,
             count_total: true,
+            count_limit: None,
             sort: CaseSort::default(),
             limit: 50,
             offset: 0,
@@ -600,9 +604,15 @@ impl Store {
         let mut where_ = Sql::new(" where 1 = 1");
         push_filters(&mut where_, f);
         let total: i64 = if f.count_total {
-            let mut count = Sql::new("select count(*) from cases");
+            let mut count = match f.count_limit {
+                Some(_) => Sql::new("select count(*) from (select 1 from cases"),
+                None => Sql::new("select count(*) from cases"),
+            };
             count.push(&where_.text);
             count.args = where_.args.clone();
+            if let Some(limit) = f.count_limit {
+                count.push(" limit ").bind(limit.saturating_add(1)).push(") capped");
+            }
             count.query().fetch_one(self.reader()).await?.try_get(0)?
         } else {
             -1

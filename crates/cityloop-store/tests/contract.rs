@@ -377,6 +377,12 @@ async fn dashboard_counts_queue_filters_and_saved_views_agree_on_both_engines() 
         assert_eq!(count(CaseFilter { reworked: true, ..base() }).await, 1);
         assert_eq!(count(CaseFilter { due_before: Some(t0() + Duration::hours(5)), ..base() }).await, 2);
         assert_eq!(count(CaseFilter { public_only: true, ..base() }).await, 4);
+        assert_eq!(
+            count(CaseFilter { count_limit: Some(2), ..base() }).await,
+            3,
+            "counted up to the limit and one more"
+        );
+        assert_eq!(count(CaseFilter { count_limit: Some(10), ..base() }).await, 5);
 
         let user = s.insert_user("lead", "值班长", "hash", &[Role::Lead], None, &[], t0()).await.unwrap();
         s.save_view(user, "超期", "overdue=true", t0()).await.unwrap();

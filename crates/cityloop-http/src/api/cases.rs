@@ -239,6 +239,7 @@ impl From<CaseListParams> for CaseQuery {
             sort: p.sort,
             page: p.page,
             page_size: p.page_size,
+            count_limit: None,
         }
     }
 }

@@ -17,8 +17,8 @@ use cityloop_store::SavedView;
 use serde::Deserialize;
 
 use super::{
-    category_options, ctx, enum_options, error_page, form_errors, long_time, render, short_time, state_class,
-    summary_rows, unit_options, CaseRow, Ctx, Options,
+    category_options, count_label, ctx, enum_options, error_page, form_errors, long_time, render, short_time,
+    state_class, summary_rows, unit_options, CaseRow, Ctx, Options, COUNT_LIMIT,
 };
 use crate::i18n::Tr;
 use crate::session::{FormInput, Staff};
@@ -30,9 +30,10 @@ use crate::WebState;
 struct ListPage {
     c: Ctx,
     rows: Vec<CaseRow>,
-    total: i64,
+    total: String,
     page: i64,
-    pages: i64,
+    pages: String,
+    has_next: bool,
     prev_href: String,
     next_href: String,
     query: String,
@@ -65,17 +66,18 @@ fn clean_query(raw: &str) -> String {
 
 async fn list_page(state: &WebState, staff: &Staff, raw: &str, c: Ctx) -> Response {
     let t = c.t;
-    let q: CaseQuery = match serde_urlencoded::from_str(raw) {
+    let mut q: CaseQuery = match serde_urlencoded::from_str(raw) {
         Ok(q) => q,
         Err(e) => return error_page(&t, &AppError::invalid("query", e.to_string())),
     };
+    q.count_limit = Some(COUNT_LIMIT);
     let page = match state.app.list_cases(&staff.who, &q).await {
         Ok(p) => p,
         Err(e) => return error_page(&t, &e),
     };
     let views = state.app.saved_views(&staff.who).await.unwrap_or_default();
     let reference = state.app.reference();
-    let pages = (page.total + page.page_size - 1) / page.page_size.max(1);
+    let pages = ((page.total + page.page_size - 1) / page.page_size.max(1)).max(1);
     let v = |s: &Option<String>| s.clone().unwrap_or_default();
     let mut c = c;
     for (k, val) in form_urlencoded::parse(raw.as_bytes()).into_owned() {
@@ -88,9 +90,10 @@ async fn list_page(state: &WebState, staff: &Staff, raw: &str, c: Ctx) -> Respon
         &ListPage {
             rows: summary_rows(&t, &reference, &page.items),
             phone_filter: staff.who.works_with_contacts(),
-            total: page.total,
+            total: count_label(page.total),
             page: page.page,
-            pages: pages.max(1),
+            pages: if page.total > COUNT_LIMIT { format!("{pages}+") } else { pages.to_string() },
+            has_next: page.page < pages,
             prev_href: page_href(raw, (page.page - 1).max(1)),
             next_href: page_href(raw, page.page + 1),
             query: clean_query(raw),

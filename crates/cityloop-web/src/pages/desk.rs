@@ -13,7 +13,7 @@ use cityloop_domain::workflow::MoveKind;
 use cityloop_domain::Role;
 use serde::Deserialize;
 
-use super::{ctx, error_page, render, short_time, summary_rows, unit_options, CaseRow, Ctx, Options};
+use super::{count_label, ctx, error_page, render, short_time, summary_rows, unit_options, CaseRow, Ctx, Options};
 use crate::session::{FormInput, Staff};
 use crate::WebState;
 
@@ -22,7 +22,7 @@ pub struct Queue {
     pub id: &'static str,
     pub title: String,
     pub rows: Vec<CaseRow>,
-    pub total: i64,
+    pub total: String,
     pub more_href: String,
     /// Inline moves offered on each row (kind, label).
     pub actions: Vec<(&'static str, String)>,
@@ -45,7 +45,7 @@ async fn queue(
         id,
         title: t.get(title_key).to_string(),
         rows: summary_rows(&t, &reference, &page.items),
-        total: page.total,
+        total: count_label(page.total),
         more_href: format!("/cases?{query}"),
         actions: actions.iter().map(|k| (k.as_str(), t.move_label(*k))).collect(),
     };

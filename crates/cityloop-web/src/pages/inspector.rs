@@ -10,7 +10,10 @@ use cityloop_app::AppError;
 use cityloop_domain::Role;
 use serde::Deserialize;
 
-use super::{category_options, ctx, error_page, form_errors, render, state_class, summary_rows, CaseRow, Ctx, Options};
+use super::{
+    category_options, count_label, ctx, error_page, form_errors, render, state_class, summary_rows, CaseRow, Ctx,
+    Options,
+};
 use crate::session::{FormInput, Staff};
 use crate::svg::Point;
 use crate::WebState;
@@ -26,8 +29,10 @@ struct InspectorPage {
     grids: Options,
     verify: Vec<CaseRow>,
     check: Vec<CaseRow>,
-    verify_total: i64,
-    check_total: i64,
+    verify_total: String,
+    check_total: String,
+    verify_more: bool,
+    check_more: bool,
     map: String,
     reported: Option<String>,
     verify_label: String,
@@ -95,8 +100,10 @@ async fn inspector_page(
             grids,
             verify: summary_rows(&t, &reference, &verify_items),
             check: summary_rows(&t, &reference, &check_items),
-            verify_total: verify.total,
-            check_total: check.total,
+            verify_total: count_label(verify.total),
+            check_total: count_label(check.total),
+            verify_more: verify.total > TASKS_SHOWN,
+            check_more: check.total > TASKS_SHOWN,
             map,
             reported,
             verify_label: t.move_label(cityloop_domain::workflow::MoveKind::Verify),

@@ -317,6 +317,18 @@ pub async fn home(State(_state): State<WebState>, staff: Option<Staff>) -> Respo
     }
 }
 
+/// Lists on pages count at most this many matches and show "10000+" beyond.
+pub const COUNT_LIMIT: i64 = 10_000;
+
+/// A count as shown: exact up to [`COUNT_LIMIT`], then "10000+".
+pub fn count_label(total: i64) -> String {
+    if total > COUNT_LIMIT {
+        format!("{COUNT_LIMIT}+")
+    } else {
+        total.to_string()
+    }
+}
+
 /// Select options: (value, label, selected).
 pub type Options = Vec<(String, String, bool)>;
 
