@@ -18,6 +18,7 @@ pub mod queries;
 pub mod reference;
 pub mod saved_views;
 pub mod scope;
+pub mod testing;
 
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};

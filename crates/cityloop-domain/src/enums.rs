@@ -4,6 +4,14 @@
 use serde::{Deserialize, Serialize};
 
 /// Defines a string-backed enum with its wire names, labels and parsing.
+/// A value with a wire name and a Chinese label: every enumeration declared with `wire_enum!`.
+pub trait Labelled: Copy + PartialEq + 'static {
+    /// The name used on the wire and in storage.
+    fn wire(self) -> &'static str;
+    /// The Chinese label shown to people.
+    fn label(self) -> &'static str;
+}
+
 macro_rules! wire_enum {
     ($(#[$doc:meta])* $name:ident { $($variant:ident = $wire:literal / $zh:literal),* $(,)? }) => {
         $(#[$doc])*
@@ -33,6 +41,15 @@ macro_rules! wire_enum {
             /// The wire names, for error messages.
             pub fn wire_names() -> Vec<&'static str> {
                 vec![$($wire),*]
+            }
+        }
+
+        impl Labelled for $name {
+            fn wire(self) -> &'static str {
+                self.as_str()
+            }
+            fn label(self) -> &'static str {
+                self.label_zh()
             }
         }
 

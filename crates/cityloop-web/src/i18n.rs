@@ -4,9 +4,8 @@
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
-use cityloop_domain::enums::DivisionLevel;
+use cityloop_domain::enums::Labelled;
 use cityloop_domain::workflow::MoveKind;
-use cityloop_domain::{Channel, RequestType, Role, Satisfaction, State, TimingMode, UnitKind, Urgency};
 
 /// An interface language.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -327,40 +326,10 @@ impl Tr {
         self.lang == Lang::En
     }
 
-    pub fn state(&self, s: State) -> String {
-        self.pick(s.label_zh(), s.as_str())
-    }
-
-    pub fn channel(&self, c: Channel) -> String {
-        self.pick(c.label_zh(), c.as_str())
-    }
-
-    pub fn request_type(&self, r: RequestType) -> String {
-        self.pick(r.label_zh(), r.as_str())
-    }
-
-    pub fn role(&self, r: Role) -> String {
-        self.pick(r.label_zh(), r.as_str())
-    }
-
-    pub fn urgency(&self, u: Urgency) -> String {
-        self.pick(u.label_zh(), u.as_str())
-    }
-
-    pub fn satisfaction(&self, s: Satisfaction) -> String {
-        self.pick(s.label_zh(), s.as_str())
-    }
-
-    pub fn unit_kind(&self, k: UnitKind) -> String {
-        self.pick(k.label_zh(), k.as_str())
-    }
-
-    pub fn division_level(&self, l: DivisionLevel) -> String {
-        self.pick(l.label_zh(), l.as_str())
-    }
-
-    pub fn mode(&self, m: TimingMode) -> String {
-        self.pick(m.label_zh(), m.as_str())
+    /// The label of an enumeration value (state, channel, role…): Chinese, or its wire name in
+    /// English words.
+    pub fn label<T: Labelled>(&self, v: T) -> String {
+        self.pick(v.label(), v.wire())
     }
 
     /// The name of a workflow move, as on its button.
@@ -429,8 +398,8 @@ mod tests {
     #[test]
     fn english_labels_are_readable_and_keys_have_both_languages() {
         let en = Tr { lang: Lang::En };
-        assert_eq!(en.state(State::PendingSign), "Pending sign");
-        assert_eq!(Tr::default().state(State::PendingSign), "待签收");
+        assert_eq!(en.label(cityloop_domain::State::PendingSign), "Pending sign");
+        assert_eq!(Tr::default().label(cityloop_domain::State::PendingSign), "待签收");
         assert_eq!(en.get("nav.intake"), "Intake");
         assert_eq!(Tr::default().get("no.such.key"), "?");
         for (key, zh, en) in MESSAGES {

@@ -61,6 +61,11 @@ impl WebState {
     }
 }
 
+/// Text made safe inside HTML or SVG markup built outside the templates (which escape by themselves).
+pub(crate) fn escape_html(text: &str) -> String {
+    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
 /// The embedded stylesheet and script, with a version for cache busting.
 pub const APP_CSS: &str = include_str!("../assets/app.css");
 pub const APP_JS: &str = include_str!("../assets/app.js");

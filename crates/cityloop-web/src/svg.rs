@@ -10,6 +10,8 @@ use cityloop_app::Reference;
 use cityloop_domain::GridId;
 use geo::{BoundingRect, MultiPolygon};
 
+use crate::escape_html as escape;
+
 /// Width of every map's coordinate space.
 const MAP_WIDTH: f64 = 1000.0;
 
@@ -38,10 +40,6 @@ pub struct Point {
     pub class: &'static str,
     pub title: String,
     pub href: Option<String>,
-}
-
-fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
 }
 
 impl CityMap {

@@ -3,10 +3,9 @@
 
 use std::sync::Arc;
 
-use chrono::{TimeZone, Utc};
-use cityloop_app::demo::{DemoOptions, DEMO_PASSWORD};
-use cityloop_app::{App, AppSettings, ManualClock};
-use cityloop_store::testing::{fresh, TestDb};
+use cityloop_app::demo::DEMO_PASSWORD;
+use cityloop_app::testing::{demo_app, DemoApp};
+use cityloop_app::{App, ManualClock};
 use cityloop_store::Backend;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -16,9 +15,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub clock: Arc<ManualClock>,
     pub app: App,
-    pub backend: Backend,
-    _db: TestDb,
-    _files: tempfile::TempDir,
+    /// Keeps the database and attachment files alive.
+    _demo: DemoApp,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
@@ -30,26 +28,12 @@ impl Drop for TestApp {
     }
 }
 
-/// Monday 2026-11-23 09:00 in the city (UTC+8).
-pub fn monday_9am() -> chrono::DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 23, 1, 0, 0).unwrap()
-}
-
 pub async fn spawn_app(backend: Backend) -> TestApp {
-    let db = fresh(backend).await;
-    let files = tempfile::tempdir().unwrap();
-    let clock = Arc::new(ManualClock::new(monday_9am()));
-    let settings = AppSettings {
-        attachments_dir: files.path().join("attachments"),
-        max_attachment_bytes: 256 * 1024,
-        ..AppSettings::default()
-    };
-    let app = App::new(db.store.clone(), settings, clock.clone()).await.unwrap();
-    app.load_demo(&DemoOptions { cases: 0, ..DemoOptions::default() }).await.unwrap();
+    let demo = demo_app(backend, 0, 256 * 1024).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let served = app.clone();
+    let served = demo.app.clone();
     tokio::spawn(async move {
         cityloop_http::serve(listener, served, cityloop_http::WebSettings::default(), async move {
             let _ = rx.await;
@@ -57,7 +41,14 @@ pub async fn spawn_app(backend: Backend) -> TestApp {
         .await
         .unwrap();
     });
-    TestApp { base, client: reqwest::Client::new(), clock, app, backend, _db: db, _files: files, shutdown: Some(tx) }
+    TestApp {
+        base,
+        client: reqwest::Client::new(),
+        clock: demo.clock.clone(),
+        app: demo.app.clone(),
+        _demo: demo,
+        shutdown: Some(tx),
+    }
 }
 
 /// An answer: status and JSON body (Null when the body is not JSON).

@@ -10,12 +10,13 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use cityloop_app::admin::{CalendarDay, NewRule, NewUnit, NewUser};
 use cityloop_app::moves::UnitRef;
-use cityloop_app::{AppError, Reference};
-use cityloop_domain::{DivisionId, Role, UnitKind};
+use cityloop_app::AppError;
+use cityloop_domain::{Role, UnitKind};
 use serde::Deserialize;
 
 use super::{
-    category_options, ctx, enum_options, error_page, form_errors, long_time, render, unit_options, Ctx, Options,
+    category_options, ctx, division_options, enum_options, error_page, form_errors, indented, long_time, render,
+    tree_order, unit_options, Ctx, Options,
 };
 use crate::session::{FormInput, Staff};
 use crate::WebState;
@@ -88,22 +89,6 @@ fn admin_only(staff: &Staff) -> Option<Response> {
         .then(|| error_page(&staff.visit.tr, &AppError::Forbidden("administrators only".into())))
 }
 
-fn division_options(reference: &Reference, selected: &str) -> Options {
-    let mut out = Vec::new();
-    fn walk(r: &Reference, parent: Option<DivisionId>, depth: usize, selected: &str, out: &mut Options) {
-        for d in r.divisions.iter().filter(|d| d.parent_id == parent) {
-            out.push((
-                d.code.clone(),
-                format!("{}{} {}", "\u{3000}".repeat(depth), d.code, d.name),
-                d.code == selected,
-            ));
-            walk(r, Some(d.id), depth + 1, selected, out);
-        }
-    }
-    walk(reference, None, 0, selected, &mut out);
-    out
-}
-
 fn page(state: &WebState, staff: &Staff, section: &'static str, table: Table) -> AdminPage {
     let reference = state.app.reference();
     let mut c = ctx(&staff.visit, Some(&staff.who), "admin.title");
@@ -122,8 +107,8 @@ fn page(state: &WebState, staff: &Staff, section: &'static str, table: Table) ->
         units: unit_options(&reference, ""),
         categories: category_options(&reference, ""),
         divisions: division_options(&reference, ""),
-        kinds: enum_options(UnitKind::ALL, UnitKind::as_str, |k| t.unit_kind(k), "department"),
-        roles: enum_options(Role::ALL, Role::as_str, |r| t.role(r), ""),
+        kinds: enum_options(&t, UnitKind::ALL, "department"),
+        roles: enum_options(&t, Role::ALL, ""),
         tester: None,
         notes: Vec::new(),
         c,
@@ -166,7 +151,7 @@ fn units_table(state: &WebState, staff: &Staff) -> Table {
                 vec![
                     u.code.clone(),
                     u.name.clone(),
-                    t.unit_kind(u.kind),
+                    t.label(u.kind),
                     u.parent_id.and_then(|p| reference.unit(p)).map(|p| p.name.clone()).unwrap_or_default(),
                     u.division_id.and_then(|d| reference.division(d)).map(|d| d.name.clone()).unwrap_or_default(),
                 ]
@@ -210,7 +195,7 @@ async fn users_table(state: &WebState, staff: &Staff) -> Result<Table, AppError>
                 vec![
                     u.username.clone(),
                     u.name.clone(),
-                    u.roles.iter().map(|r| t.role(*r)).collect::<Vec<_>>().join("、"),
+                    u.roles.iter().map(|r| t.label(*r)).collect::<Vec<_>>().join("、"),
                     u.unit_id.and_then(|x| reference.unit(x)).map(|x| x.name.clone()).unwrap_or_default(),
                     u.grids
                         .iter()
@@ -260,26 +245,19 @@ pub async fn add_user(State(state): State<WebState>, staff: Staff, form: FormInp
 fn categories_table(state: &WebState, staff: &Staff) -> Table {
     let reference = state.app.reference();
     let t = staff.visit.tr;
-    let depth = |mut id: cityloop_domain::CategoryId| {
-        let mut d = 0;
-        while let Some(p) = reference.category(id).and_then(|c| c.parent_id) {
-            d += 1;
-            id = p;
-        }
-        d
-    };
-    let mut rows = Vec::new();
-    for (code, _, _) in category_options(&reference, "") {
-        let Some(c) = reference.category_by_code(&code) else { continue };
-        let s = c.standard.as_ref();
-        rows.push(vec![
-            c.code.clone(),
-            format!("{}{}", "\u{3000}".repeat(depth(c.id)), c.name),
-            s.map(|s| s.limit.describe_zh()).unwrap_or_default(),
-            s.map(|s| t.urgency(s.urgency)).unwrap_or_default(),
-            s.map(|s| format!("{} / {}", s.filing_condition, s.closing_condition)).unwrap_or_default(),
-        ]);
-    }
+    let rows = tree_order(&reference.categories, |c| c.id, |c| c.parent_id)
+        .into_iter()
+        .map(|(c, depth)| {
+            let s = c.standard.as_ref();
+            vec![
+                c.code.clone(),
+                format!("{}{}", "\u{3000}".repeat(depth), c.name),
+                s.map(|s| s.limit.describe_zh()).unwrap_or_default(),
+                s.map(|s| t.label(s.urgency)).unwrap_or_default(),
+                s.map(|s| format!("{} / {}", s.filing_condition, s.closing_condition)).unwrap_or_default(),
+            ]
+        })
+        .collect();
     Table {
         id: "categories",
         headers: headers(&t, &["field.code", "field.name", "field.limit", "field.urgency", "admin.standard"]),
@@ -491,13 +469,12 @@ pub async fn divisions(State(state): State<WebState>, staff: Staff) -> Response 
     }
     let reference = state.app.reference();
     let t = staff.visit.tr;
-    let rows = division_options(&reference, "")
+    let rows = tree_order(&reference.divisions, |d| d.id, |d| d.parent_id)
         .into_iter()
-        .filter_map(|(code, label, _)| {
-            let d = reference.division_by_code(&code)?;
+        .map(|(d, depth)| {
             let units = reference.units.iter().filter(|u| u.division_id == Some(d.id)).count();
             let grids = reference.grids.iter().filter(|g| g.division_id == Some(d.id)).count();
-            Some(vec![label, t.division_level(d.level), units.to_string(), grids.to_string()])
+            vec![indented(depth, &d.code, &d.name), t.label(d.level), units.to_string(), grids.to_string()]
         })
         .collect();
     let table = Table {

@@ -17,8 +17,8 @@ use cityloop_store::SavedView;
 use serde::Deserialize;
 
 use super::{
-    category_options, count_label, ctx, enum_options, error_page, form_errors, long_time, render, short_time,
-    state_class, summary_rows, unit_options, CaseRow, Ctx, Options, COUNT_LIMIT,
+    catalogue_unit, category_options, count_label, ctx, enum_options, error_page, form_errors, long_time, render,
+    short_time, state_class, summary_rows, unit_options, CaseRow, Ctx, Options, COUNT_LIMIT,
 };
 use crate::i18n::Tr;
 use crate::session::{FormInput, Staff};
@@ -84,7 +84,7 @@ async fn list_page(state: &WebState, staff: &Staff, raw: &str, c: Ctx) -> Respon
         c.values.insert(k, val);
     }
     let states: Options =
-        CaseState::ALL.iter().map(|s| (s.as_str().to_string(), t.state(*s), v(&q.state) == s.as_str())).collect();
+        CaseState::ALL.iter().map(|s| (s.as_str().to_string(), t.label(*s), v(&q.state) == s.as_str())).collect();
     render(
         StatusCode::OK,
         &ListPage {
@@ -101,13 +101,8 @@ async fn list_page(state: &WebState, staff: &Staff, raw: &str, c: Ctx) -> Respon
             states,
             categories: category_options(&reference, &v(&q.category)),
             units: unit_options(&reference, &v(&q.unit)),
-            channels: enum_options(Channel::ALL, Channel::as_str, |x| t.channel(x), &v(&q.channel)),
-            request_types: enum_options(
-                RequestType::ALL,
-                RequestType::as_str,
-                |x| t.request_type(x),
-                &v(&q.request_type),
-            ),
+            channels: enum_options(&t, Channel::ALL, &v(&q.channel)),
+            request_types: enum_options(&t, RequestType::ALL, &v(&q.request_type)),
             sorts: ["created_desc", "created_asc", "deadline", "updated_desc"]
                 .iter()
                 .map(|s| (s.to_string(), t.get(&format!("sort.{s}")).to_string(), v(&q.sort) == *s))
@@ -215,7 +210,7 @@ pub fn move_form(
     let satisfaction = || {
         with_options(
             field("satisfaction", "field.satisfaction", "select", true),
-            enum_options(Satisfaction::ALL, Satisfaction::as_str, |s| t.satisfaction(s), "satisfied"),
+            enum_options(t, Satisfaction::ALL, "satisfied"),
         )
     };
     let fields = match kind {
@@ -324,12 +319,12 @@ pub fn timeline(
             at: long_time(reference, f.at),
             label: t.move_label(f.kind),
             actor: f.actor_name.clone(),
-            role: f.role.map(|r| t.role(r)).unwrap_or_default(),
+            role: f.role.map(|r| t.label(r)).unwrap_or_default(),
             unit: f.unit_id.and_then(|u| reference.unit(u)).map(|u| u.name.clone()).unwrap_or_default(),
             states: match f.from {
-                Some(from) if from != f.to => format!("{} → {}", t.state(from), t.state(f.to)),
+                Some(from) if from != f.to => format!("{} → {}", t.label(from), t.label(f.to)),
                 Some(_) => String::new(),
-                None => t.state(f.to),
+                None => t.label(f.to),
             },
             note: f.note.clone().unwrap_or_default(),
             attachments: f.attachments.clone(),
@@ -362,8 +357,8 @@ fn case_details(t: &Tr, reference: &Reference, view: &CaseView) -> Vec<(String, 
     let case = &view.case;
     let unit_name = |u: cityloop_domain::UnitId| reference.unit(u).map(|u| u.name.clone()).unwrap_or_default();
     let mut d = vec![
-        (t.get("field.request_type").to_string(), t.request_type(case.request_type)),
-        (t.get("field.channel").to_string(), t.channel(case.channel)),
+        (t.get("field.request_type").to_string(), t.label(case.request_type)),
+        (t.get("field.channel").to_string(), t.label(case.channel)),
         (
             t.get("field.category").to_string(),
             case.category_id
@@ -371,7 +366,7 @@ fn case_details(t: &Tr, reference: &Reference, view: &CaseView) -> Vec<(String, 
                 .map(|c| format!("{} {}", c.code, c.name))
                 .unwrap_or_default(),
         ),
-        (t.get("field.urgency").to_string(), t.urgency(case.urgency)),
+        (t.get("field.urgency").to_string(), t.label(case.urgency)),
         (t.get("field.unit").to_string(), case.unit_id.map(unit_name).unwrap_or_default()),
         (
             t.get("field.assisting").to_string(),
@@ -416,7 +411,7 @@ fn case_details(t: &Tr, reference: &Reference, view: &CaseView) -> Vec<(String, 
             t.get("case.revisit").to_string(),
             format!(
                 "{} · {} {} · {}",
-                t.satisfaction(r.satisfaction),
+                t.label(r.satisfaction),
                 t.get("field.solved"),
                 t.get(if r.solved { "common.yes" } else { "common.no" }),
                 if r.contacted { t.get("field.contacted") } else { "" }
@@ -435,14 +430,7 @@ async fn case_page(state: &WebState, view: CaseView, mut c: Ctx, failed: Option<
     let reference = state.app.reference();
     let case = &view.case;
     let suggested = match view.allowed_moves.contains(&MoveKind::Dispatch) {
-        true => state
-            .app
-            .dispatch_preview(case.category_id, case.division_id)
-            .await
-            .ok()
-            .and_then(|p| p.unit)
-            .and_then(|u| reference.unit(u))
-            .map(|u| u.code.clone()),
+        true => catalogue_unit(state, case).await.ok().flatten().map(|u| u.code),
         false => None,
     };
     let mut forms: Vec<MoveForm> =
@@ -505,7 +493,7 @@ async fn case_page(state: &WebState, view: CaseView, mut c: Ctx, failed: Option<
             version: case.version,
             title: case.title.clone(),
             description: case.description.clone(),
-            state: t.state(case.state),
+            state: t.label(case.state),
             state_class: state_class(case.state),
             overdue: view.overdue,
             details: case_details(&t, &reference, &view),

@@ -13,7 +13,9 @@ use cityloop_domain::workflow::MoveKind;
 use cityloop_domain::Role;
 use serde::Deserialize;
 
-use super::{count_label, ctx, error_page, render, short_time, summary_rows, unit_options, CaseRow, Ctx, Options};
+use super::{
+    catalogue_unit, count_label, ctx, error_page, render, short_time, summary_rows, unit_options, CaseRow, Ctx, Options,
+};
 use crate::session::{FormInput, Staff};
 use crate::WebState;
 
@@ -96,13 +98,11 @@ pub async fn desk(State(state): State<WebState>, staff: Staff, Query(p): Query<D
         ];
         let ((mut to_dispatch, items), queues) =
             tokio::try_join!(queue(&state, &staff, to_dispatch_spec), queues(&state, &staff, others))?;
-        let reference = state.app.reference();
         // Each row shows where the catalogue would send it, which is where bulk dispatch sends it.
         for (row, s) in to_dispatch.rows.iter_mut().zip(&items) {
-            let preview = state.app.dispatch_preview(s.case.category_id, s.case.division_id).await?;
-            row.suggested_unit =
-                preview.unit.and_then(|u| reference.unit(u)).map(|u| u.name.clone()).unwrap_or_default();
+            row.suggested_unit = catalogue_unit(&state, &s.case).await?.map(|u| u.name).unwrap_or_default();
         }
+        let reference = state.app.reference();
         let notices = state
             .app
             .store

@@ -49,19 +49,9 @@ fn workbench_view(state: &WebState, c: Ctx, created: Option<String>) -> Workbenc
     let map = state.map().picker("intake-map", &[]);
     Workbench {
         categories: category_options(&reference, &c.val("category", "")),
-        request_types: enum_options(
-            RequestType::ALL,
-            RequestType::as_str,
-            |r| t.request_type(r),
-            &c.val("request_type", "complaint"),
-        ),
-        channels: enum_options(
-            cityloop_domain::Channel::ALL,
-            cityloop_domain::Channel::as_str,
-            |v| t.channel(v),
-            &c.val("channel", "hotline"),
-        ),
-        urgencies: enum_options(Urgency::ALL, Urgency::as_str, |u| t.urgency(u), &c.val("urgency", "")),
+        request_types: enum_options(&t, RequestType::ALL, &c.val("request_type", "complaint")),
+        channels: enum_options(&t, cityloop_domain::Channel::ALL, &c.val("channel", "hotline")),
+        urgencies: enum_options(&t, Urgency::ALL, &c.val("urgency", "")),
         map,
         created,
         c,
@@ -232,7 +222,7 @@ pub async fn preview(State(state): State<WebState>, staff: Staff, Query(q): Quer
         Ok(p) => p,
         Err(e) => return error_page(&t, &e),
     };
-    let esc = |s: &str| s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;");
+    let esc = crate::escape_html;
     let mut html = String::new();
     if let Some((division, _)) = by_address {
         html.push_str(&format!(

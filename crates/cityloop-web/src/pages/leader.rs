@@ -70,7 +70,7 @@ pub async fn screen(State(state): State<WebState>, staff: Staff, Query(p): Query
             big,
             as_of: long_time(&reference, overview.computed_at),
             today_total: overview.today_total,
-            today_by_channel: overview.today_by_channel.iter().map(|(ch, n)| (t.channel(*ch), *n)).collect(),
+            today_by_channel: overview.today_by_channel.iter().map(|(ch, n)| (t.label(*ch), *n)).collect(),
             open_total: overview.open_total,
             overdue_total: overview.overdue_total,
             by_channel: overview.open_by_channel.clone(),

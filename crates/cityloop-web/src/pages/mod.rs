@@ -19,7 +19,9 @@ use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::{DateTime, Utc};
 use cityloop_app::queries::CaseSummary;
 use cityloop_app::{AppError, Principal, Reference};
+use cityloop_domain::enums::Labelled;
 use cityloop_domain::{Case, Role, State as CaseState};
+use cityloop_store::UnitRow;
 
 use crate::i18n::{field_message, Tr};
 use crate::session::{Staff, Visit};
@@ -77,8 +79,9 @@ impl Ctx {
     pub fn error_html(&self, field: &str) -> String {
         match self.errors.get(field) {
             Some(e) => format!(
-                r#"<span class="field-error" id="err-{field}" role="alert">{}</span>"#,
-                e.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+                r#"<span class="field-error" id="err-{}" role="alert">{}</span>"#,
+                crate::escape_html(field),
+                crate::escape_html(e)
             ),
             None => String::new(),
         }
@@ -253,12 +256,12 @@ pub fn case_row(t: &Tr, reference: &Reference, case: &Case, overdue: bool, conta
     CaseRow {
         number: case.number.clone(),
         title: case.title.clone(),
-        state: t.state(case.state),
+        state: t.label(case.state),
         state_class: state_class(case.state),
         category: case.category_id.and_then(|c| reference.category(c)).map(|c| c.name.clone()).unwrap_or_default(),
         unit: case.unit_id.and_then(|u| reference.unit(u)).map(|u| u.name.clone()).unwrap_or_default(),
         grid: case.grid_id.and_then(|g| reference.grid(g)).map(|g| g.code.clone()).unwrap_or_default(),
-        channel: t.channel(case.channel),
+        channel: t.label(case.channel),
         created: short_time(reference, case.created_at),
         deadline: case.deadline.map(|d| short_time(reference, d)).unwrap_or_default(),
         overdue,
@@ -286,6 +289,13 @@ pub fn local_path(next: Option<&str>) -> Option<String> {
         && !matches!(next.chars().nth(1), Some('/' | '\\'))
         && !next.chars().any(|c| c == '\\' || c.is_whitespace() || c.is_control());
     ok.then(|| next.to_string())
+}
+
+/// The unit the dispatch catalogue names for a case: the desk's suggestion and the dispatch form's
+/// default, and where dispatching without a unit sends it.
+pub async fn catalogue_unit(state: &WebState, case: &Case) -> Result<Option<UnitRow>, AppError> {
+    let preview = state.app.dispatch_preview(case.category_id, case.division_id).await?;
+    Ok(preview.unit.and_then(|u| state.app.reference().unit(u).cloned()))
 }
 
 /// The page a user starts on, by role.
@@ -332,24 +342,44 @@ pub fn count_label(total: i64) -> String {
 /// Select options: (value, label, selected).
 pub type Options = Vec<(String, String, bool)>;
 
+/// The items of a tree depth first (each parent before its children, siblings in stored order),
+/// with their depth.
+pub fn tree_order<T, K: PartialEq + Copy>(
+    items: &[T],
+    id: impl Fn(&T) -> K,
+    parent: impl Fn(&T) -> Option<K>,
+) -> Vec<(&T, usize)> {
+    let parent = &parent;
+    let children = |of: Option<K>| items.iter().filter(move |t| parent(t) == of).rev();
+    let mut out = Vec::with_capacity(items.len());
+    // A stack of items still to visit; children are pushed reversed so that they pop in order.
+    let mut pending: Vec<(&T, usize)> = children(None).map(|t| (t, 0)).collect();
+    while let Some((item, depth)) = pending.pop() {
+        out.push((item, depth));
+        pending.extend(children(Some(id(item))).map(|t| (t, depth + 1)));
+    }
+    out
+}
+
+/// An indented label for a tree item.
+pub fn indented(depth: usize, code: &str, name: &str) -> String {
+    format!("{}{code} {name}", "\u{3000}".repeat(depth))
+}
+
 /// Options of the category tree, leaves indented under their parents.
 pub fn category_options(reference: &Reference, selected: &str) -> Options {
-    let mut out = Vec::new();
-    fn walk(
-        reference: &Reference,
-        parent: Option<cityloop_domain::CategoryId>,
-        depth: usize,
-        selected: &str,
-        out: &mut Options,
-    ) {
-        for c in reference.categories.iter().filter(|c| c.parent_id == parent) {
-            let label = format!("{}{} {}", "\u{3000}".repeat(depth), c.code, c.name);
-            out.push((c.code.clone(), label, c.code == selected));
-            walk(reference, Some(c.id), depth + 1, selected, out);
-        }
-    }
-    walk(reference, None, 0, selected, &mut out);
-    out
+    tree_order(&reference.categories, |c| c.id, |c| c.parent_id)
+        .into_iter()
+        .map(|(c, depth)| (c.code.clone(), indented(depth, &c.code, &c.name), c.code == selected))
+        .collect()
+}
+
+/// Options of the division tree, indented.
+pub fn division_options(reference: &Reference, selected: &str) -> Options {
+    tree_order(&reference.divisions, |d| d.id, |d| d.parent_id)
+        .into_iter()
+        .map(|(d, depth)| (d.code.clone(), indented(depth, &d.code, &d.name), d.code == selected))
+        .collect()
 }
 
 /// Options of the units, by name.
@@ -360,11 +390,28 @@ pub fn unit_options(reference: &Reference, selected: &str) -> Options {
 }
 
 /// Options of an enumeration, labelled in the interface language.
-pub fn enum_options<T: Copy + PartialEq>(
-    all: &[T],
-    wire: fn(T) -> &'static str,
-    label: impl Fn(T) -> String,
-    selected: &str,
-) -> Options {
-    all.iter().map(|v| (wire(*v).to_string(), label(*v), wire(*v) == selected)).collect()
+pub fn enum_options<T: Labelled>(t: &Tr, all: &[T], selected: &str) -> Options {
+    all.iter().map(|v| (v.wire().to_string(), t.label(*v), v.wire() == selected)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_tree_lists_each_parent_before_its_children_in_stored_order() {
+        // (id, parent)
+        let items = [(1, None), (2, Some(1)), (3, None), (4, Some(2)), (5, Some(1)), (6, Some(3))];
+        let order: Vec<(i32, usize)> =
+            tree_order(&items, |i| i.0, |i| i.1).into_iter().map(|(i, depth)| (i.0, depth)).collect();
+        assert_eq!(order, vec![(1, 0), (2, 1), (4, 2), (5, 1), (3, 0), (6, 1)]);
+    }
+
+    #[test]
+    fn only_paths_of_this_site_are_followed() {
+        assert_eq!(local_path(Some("/cases?x=1")).as_deref(), Some("/cases?x=1"));
+        for bad in ["//evil.example/", "/\\evil", "/\t/evil.example", "/ok\n", "https://evil.example/", "/a b"] {
+            assert_eq!(local_path(Some(bad)), None, "{bad:?}");
+        }
+    }
 }

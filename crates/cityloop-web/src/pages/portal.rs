@@ -67,8 +67,7 @@ fn home_page(state: &WebState, mut c: Ctx, submitted: Option<String>, status: St
         c.flash = Some(format!("{} {n}", t.get("portal.submitted")));
     }
     c.body_class = "portal";
-    let types =
-        enum_options(RESIDENT_TYPES, RequestType::as_str, |r| t.request_type(r), &c.val("request_type", "complaint"));
+    let types = enum_options(&t, RESIDENT_TYPES, &c.val("request_type", "complaint"));
     render(status, &HomePage { types, map: state.map().picker("portal-map", &[]), submitted, c })
 }
 
@@ -152,7 +151,7 @@ fn tracked(state: &WebState, c: &Ctx, found: &TrackedCase, phone: &str) -> Track
         number: found.case.number.clone(),
         phone: phone.to_string(),
         title: found.case.title.clone(),
-        state: c.t.state(found.case.state),
+        state: c.t.label(found.case.state),
         state_class: state_class(found.case.state),
         result: found.case.result.clone().unwrap_or_default(),
         timeline: items,
@@ -171,12 +170,7 @@ fn track_page(
     c.body_class = "portal";
     let t = c.t;
     let found = found.map(|(f, phone)| tracked(state, &c, f, phone));
-    let satisfactions = enum_options(
-        Satisfaction::ALL,
-        Satisfaction::as_str,
-        |s| t.satisfaction(s),
-        &c.val("satisfaction", "satisfied"),
-    );
+    let satisfactions = enum_options(&t, Satisfaction::ALL, &c.val("satisfaction", "satisfied"));
     render(status, &TrackPage { c, found, not_found, satisfactions })
 }
 
@@ -283,7 +277,7 @@ pub async fn public_list(State(state): State<WebState>, visit: Visit, Query(p): 
             title: case.title.clone(),
             category: case.category_id.and_then(|c| reference.category(c)).map(|c| c.name.clone()).unwrap_or_default(),
             place: case.division_id.and_then(|d| reference.division(d)).map(|d| d.name.clone()).unwrap_or_default(),
-            state: t.state(case.state),
+            state: t.label(case.state),
             state_class: state_class(case.state),
             created: short_time(&reference, case.created_at),
         })

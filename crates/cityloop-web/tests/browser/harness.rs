@@ -9,13 +9,11 @@
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{TimeZone, Utc};
-use cityloop_app::demo::{DemoOptions, DEMO_PASSWORD};
-use cityloop_app::{App, AppSettings, ManualClock};
-use cityloop_store::testing::{fresh, TestDb};
+use cityloop_app::demo::DEMO_PASSWORD;
+use cityloop_app::testing::{demo_app, DemoApp};
+use cityloop_app::App;
 use cityloop_store::Backend;
 use fantoccini::wd::WebDriverCompatibleCommand;
 use fantoccini::{Client, ClientBuilder, Locator};
@@ -111,8 +109,8 @@ impl WebDriverCompatibleCommand for BrowserLog {
 pub struct Site {
     pub base: String,
     pub app: App,
-    _db: TestDb,
-    _files: tempfile::TempDir,
+    /// Keeps the database and attachment files alive.
+    _demo: DemoApp,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
@@ -124,27 +122,13 @@ impl Drop for Site {
     }
 }
 
-/// Monday 2026-11-23 09:00 in the city (UTC+8).
-pub fn monday_9am() -> chrono::DateTime<Utc> {
-    Utc.with_ymd_and_hms(2026, 11, 23, 1, 0, 0).unwrap()
-}
-
 /// Serves the pages over a fresh database with the demo city and `cases` cases of history.
 pub async fn spawn_site(backend: Backend, cases: usize) -> Site {
-    let db = fresh(backend).await;
-    let files = tempfile::tempdir().unwrap();
-    let clock = Arc::new(ManualClock::new(monday_9am()));
-    let settings = AppSettings {
-        attachments_dir: files.path().join("attachments"),
-        max_attachment_bytes: 512 * 1024,
-        ..AppSettings::default()
-    };
-    let app = App::new(db.store.clone(), settings, clock.clone()).await.unwrap();
-    app.load_demo(&DemoOptions { cases, ..DemoOptions::default() }).await.unwrap();
+    let demo = demo_app(backend, cases, 512 * 1024).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let router = cityloop_web::router(app.clone(), cityloop_web::WebSettings::default());
+    let router = cityloop_web::router(demo.app.clone(), cityloop_web::WebSettings::default());
     tokio::spawn(async move {
         axum::serve(listener, router)
             .with_graceful_shutdown(async move {
@@ -153,7 +137,7 @@ pub async fn spawn_site(backend: Backend, cases: usize) -> Site {
             .await
             .unwrap();
     });
-    Site { base, app, _db: db, _files: files, shutdown: Some(tx) }
+    Site { base, app: demo.app.clone(), _demo: demo, shutdown: Some(tx) }
 }
 
 /// A browser window on the site.
