@@ -250,9 +250,15 @@ pub async fn pages(app: &App, iterations: usize) -> Result<Value> {
     let css = asset("/assets/app.css").await?;
     let js = asset("/assets/app.js").await?;
     let map_layer = asset("/maps/city.svg").await?;
+    // The newest case (the case list's first link), for the case page.
+    let operator = format!("cl_session={}", server.login("operator").await?);
+    let list =
+        server.client.get(format!("{}/cases", server.base)).header("cookie", &operator).send().await?.text().await?;
+    let newest = list.split("href=\"/cases/").nth(1).and_then(|s| s.split('"').next()).map(str::to_string);
+    let mut pages: Vec<(&str, &str, String)> = PAGES.iter().map(|(n, u, p)| (*n, *u, p.to_string())).collect();
+    pages.extend(newest.map(|n| ("case page", "operator", format!("/cases/{n}"))));
     let mut out = Vec::new();
-    let mut case_page: Option<String> = None;
-    for (name, user, path) in PAGES {
+    for (name, user, path) in &pages {
         let cookie = match *user {
             "" => String::new(),
             u => format!("cl_session={}", server.login(u).await?),
@@ -263,35 +269,10 @@ pub async fn pages(app: &App, iterations: usize) -> Result<Value> {
             let t = Instant::now();
             let r = server.client.get(format!("{}{path}", server.base)).header("cookie", &cookie).send().await?;
             anyhow::ensure!(r.status().is_success(), "{path}: {}", r.status());
-            let body = r.text().await?;
+            html = r.text().await?.len();
             samples.push(t.elapsed());
-            html = body.len();
-            if case_page.is_none() && *path == "/cases" {
-                case_page = body.split("href=\"/cases/").nth(1).and_then(|s| s.split('"').next()).map(str::to_string);
-            }
         }
         out.push(json!({"page": name, "path": path, "latency_ms": summarize(samples), "html_bytes": html,
-                        "page_weight_bytes": html + css + js}));
-    }
-    if let Some(number) = case_page {
-        let cookie = format!("cl_session={}", server.login("operator").await?);
-        let path = format!("/cases/{number}");
-        let mut samples = Vec::with_capacity(iterations);
-        let mut html = 0;
-        for _ in 0..iterations {
-            let t = Instant::now();
-            let body = server
-                .client
-                .get(format!("{}{path}", server.base))
-                .header("cookie", &cookie)
-                .send()
-                .await?
-                .text()
-                .await?;
-            samples.push(t.elapsed());
-            html = body.len();
-        }
-        out.push(json!({"page": "case page", "path": path, "latency_ms": summarize(samples), "html_bytes": html,
                         "page_weight_bytes": html + css + js}));
     }
     // The leader screen serves a snapshot computed at most every few seconds per node; this is
