@@ -1,0 +1,539 @@
+//! A linear classifier for citizen requests: TF-IDF over hashed character n-grams, one-vs-rest linear SVMs
+//! trained by dual coordinate descent (the liblinear method), and a softmax whose temperature is fitted on a
+//! held-out part of the training data so that the probabilities mean what they say.
+
+use serde::{Deserialize, Serialize};
+
+use crate::features::{bucket_of, for_each_ngram_count, term_weight, FeatureConfig, Scratch};
+use crate::normalize::normalize_into;
+use crate::words::content_words;
+
+/// One training example.
+#[derive(Clone, Debug)]
+pub struct LabelledText {
+    pub label: String,
+    pub text: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct TrainOptions {
+    pub features: FeatureConfig,
+    /// Inverse regularisation strength of each SVM.
+    pub c: f32,
+    pub seed: u64,
+    pub max_epochs: usize,
+}
+
+impl Default for TrainOptions {
+    fn default() -> Self {
+        TrainOptions { features: FeatureConfig::default(), c: 4.0, seed: 42, max_epochs: 60 }
+    }
+}
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum ModelError {
+    #[error("at least two categories with examples are needed to train, found {0}")]
+    TooFewLabels(usize),
+    #[error("not a cityloop classifier model: {0}")]
+    Corrupt(String),
+}
+
+/// What the model file records about itself besides the weights.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct ModelInfo {
+    pub labels: Vec<String>,
+    pub features: FeatureConfig,
+    pub c: f32,
+    pub seed: u64,
+    pub documents: usize,
+    pub temperature: f32,
+    pub bias: Vec<f32>,
+}
+
+/// A trained model, ready to predict.
+pub struct Classifier {
+    info: ModelInfo,
+    /// Per bucket: the IDF followed by one weight per label. Zero IDF means the n-gram was never seen.
+    table: Vec<f32>,
+}
+
+/// A label with its calibrated probability.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Ranked {
+    pub label: String,
+    pub probability: f32,
+}
+
+/// A word of the text and how much it pushed the decision towards the top label.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Evidence {
+    pub word: String,
+    pub weight: f32,
+}
+
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct Classification {
+    pub top: Vec<Ranked>,
+    pub words: Vec<Evidence>,
+}
+
+/// Sparse rows in compressed form, built once per training run.
+struct Rows {
+    starts: Vec<usize>,
+    buckets: Vec<u32>,
+    values: Vec<f32>,
+}
+
+impl Rows {
+    fn row(&self, i: usize) -> (&[u32], &[f32]) {
+        let range = self.starts[i]..self.starts[i + 1];
+        (&self.buckets[range.clone()], &self.values[range])
+    }
+}
+
+/// Adds a constant feature so that each SVM has an intercept.
+const BIAS_FEATURE: f32 = 1.0;
+
+impl Classifier {
+    pub fn train(examples: &[LabelledText], options: &TrainOptions) -> Result<Classifier, ModelError> {
+        let mut labels: Vec<String> = examples.iter().map(|e| e.label.clone()).collect();
+        labels.sort();
+        labels.dedup();
+        if labels.len() < 2 {
+            return Err(ModelError::TooFewLabels(labels.len()));
+        }
+        let targets: Vec<usize> =
+            examples.iter().map(|e| labels.binary_search(&e.label).expect("label was collected")).collect();
+        let options = &Self::fitted_options(options, labels.len());
+
+        // Hold out a fifth to fit the softmax temperature, then train the final model on everything.
+        let order = shuffled(examples.len(), options.seed);
+        let held_out = examples.len() / 5;
+        let (check, fit) = order.split_at(held_out);
+        let temperature = if held_out >= labels.len() {
+            let partial = Self::fit(examples, &targets, fit, &labels, options, 1.0);
+            let scores: Vec<(Vec<f32>, usize)> = check
+                .iter()
+                .map(|&i| (partial.scores(&examples[i].text, &mut Scratch::default()), targets[i]))
+                .collect();
+            fit_temperature(&scores)
+        } else {
+            1.0
+        };
+        let all: Vec<usize> = (0..examples.len()).collect();
+        Ok(Self::fit(examples, &targets, &all, &labels, options, temperature))
+    }
+
+    /// The weight table holds buckets × (labels + 1) numbers; with many labels the buckets shrink so that
+    /// it stays under 2^24 numbers (64 MB).
+    fn fitted_options(options: &TrainOptions, labels: usize) -> TrainOptions {
+        let room = (1usize << 24) / (labels + 1);
+        let bits = (usize::BITS - 1 - room.leading_zeros()).clamp(12, 24);
+        let mut fitted = options.clone();
+        fitted.features.bucket_bits = options.features.bucket_bits.min(bits);
+        fitted
+    }
+
+    fn fit(
+        examples: &[LabelledText],
+        targets: &[usize],
+        subset: &[usize],
+        labels: &[String],
+        options: &TrainOptions,
+        temperature: f32,
+    ) -> Classifier {
+        let config = options.features;
+        let buckets = config.buckets();
+        let mut scratch = Scratch::default();
+
+        // Document frequencies, then smoothed IDF (as scikit-learn computes it).
+        let mut counted: Vec<Vec<(u32, u16)>> = Vec::with_capacity(subset.len());
+        let mut document_frequency = vec![0u32; buckets];
+        for &i in subset {
+            let mut row = Vec::new();
+            for_each_ngram_count(&config, &examples[i].text, &mut scratch, |bucket, count| {
+                document_frequency[bucket as usize] += 1;
+                row.push((bucket, count));
+            });
+            counted.push(row);
+        }
+        let n = subset.len() as f32;
+        let idf: Vec<f32> = document_frequency
+            .iter()
+            .map(|&df| if df == 0 { 0.0 } else { ((1.0 + n) / (1.0 + df as f32)).ln() + 1.0 })
+            .collect();
+
+        let mut rows = Rows { starts: vec![0], buckets: Vec::new(), values: Vec::new() };
+        for row in &counted {
+            let start = rows.values.len();
+            for &(bucket, count) in row {
+                rows.buckets.push(bucket);
+                rows.values.push(term_weight(count) * idf[bucket as usize]);
+            }
+            let norm = rows.values[start..].iter().map(|v| v * v).sum::<f32>().sqrt().max(f32::MIN_POSITIVE);
+            rows.values[start..].iter_mut().for_each(|v| *v /= norm);
+            rows.starts.push(rows.values.len());
+        }
+        let subset_targets: Vec<usize> = subset.iter().map(|&i| targets[i]).collect();
+
+        // One SVM per label; the labels are independent, so two threads share them.
+        let threads = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1).min(labels.len());
+        let per_label: Vec<(Vec<f32>, f32)> = std::thread::scope(|scope| {
+            let handles: Vec<_> = (0..threads)
+                .map(|t| {
+                    let rows = &rows;
+                    let subset_targets = &subset_targets;
+                    scope.spawn(move || {
+                        (t..labels.len())
+                            .step_by(threads)
+                            .map(|label| (label, train_binary_svm(rows, subset_targets, label, buckets, options)))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            let mut all: Vec<(usize, (Vec<f32>, f32))> =
+                handles.into_iter().flat_map(|h| h.join().expect("training thread")).collect();
+            all.sort_by_key(|(label, _)| *label);
+            all.into_iter().map(|(_, weights)| weights).collect()
+        });
+
+        let width = labels.len() + 1;
+        let mut table = vec![0.0f32; buckets * width];
+        for bucket in 0..buckets {
+            table[bucket * width] = idf[bucket];
+            for (label, (weights, _)) in per_label.iter().enumerate() {
+                table[bucket * width + 1 + label] = weights[bucket];
+            }
+        }
+        Classifier {
+            info: ModelInfo {
+                labels: labels.to_vec(),
+                features: config,
+                c: options.c,
+                seed: options.seed,
+                documents: subset.len(),
+                temperature,
+                bias: per_label.iter().map(|(_, bias)| *bias).collect(),
+            },
+            table,
+        }
+    }
+
+    pub fn info(&self) -> &ModelInfo {
+        &self.info
+    }
+
+    pub fn labels(&self) -> &[String] {
+        &self.info.labels
+    }
+
+    /// The raw SVM score of every label. `scratch` is reused between calls.
+    pub fn scores(&self, text: &str, scratch: &mut Scratch) -> Vec<f32> {
+        let labels = self.info.labels.len();
+        let width = labels + 1;
+        let mut scores = vec![0.0f32; labels];
+        let mut norm = 0.0f32;
+        for_each_ngram_count(&self.info.features, text, scratch, |bucket, count| {
+            let row = &self.table[bucket as usize * width..(bucket as usize + 1) * width];
+            let value = term_weight(count) * row[0];
+            if value != 0.0 {
+                norm += value * value;
+                for (score, weight) in scores.iter_mut().zip(&row[1..]) {
+                    *score += value * weight;
+                }
+            }
+        });
+        let norm = norm.sqrt().max(f32::MIN_POSITIVE);
+        for (score, bias) in scores.iter_mut().zip(&self.info.bias) {
+            *score = *score / norm + bias * BIAS_FEATURE;
+        }
+        scores
+    }
+
+    /// The index of the most likely label: the fast path used for bulk evaluation.
+    pub fn predict_index(&self, text: &str, scratch: &mut Scratch) -> usize {
+        argmax(&self.scores(text, scratch))
+    }
+
+    /// Accuracy and F1 on labelled texts.
+    pub fn evaluate<'a>(&self, examples: impl IntoIterator<Item = &'a LabelledText>) -> crate::metrics::Scores {
+        let mut scratch = Scratch::default();
+        let predicted: Vec<(&str, &str)> = examples
+            .into_iter()
+            .map(|e| (e.label.as_str(), self.info.labels[self.predict_index(&e.text, &mut scratch)].as_str()))
+            .collect();
+        crate::metrics::score(predicted)
+    }
+
+    /// The `top` most likely labels with probabilities, and the words that drove the first one.
+    pub fn classify(&self, text: &str, top: usize) -> Classification {
+        let scores = self.scores(text, &mut Scratch::default());
+        let best = argmax(&scores);
+        Classification { top: self.classify_scores(&scores, top), words: self.evidence(text, best, 6) }
+    }
+
+    /// The `top` most likely labels with calibrated probabilities, from the scores of [`Classifier::scores`].
+    pub fn classify_scores(&self, scores: &[f32], top: usize) -> Vec<Ranked> {
+        let probabilities = softmax(scores, self.info.temperature);
+        let mut ranked: Vec<usize> = (0..scores.len()).collect();
+        ranked.sort_by(|&a, &b| probabilities[b].total_cmp(&probabilities[a]).then(a.cmp(&b)));
+        ranked
+            .iter()
+            .take(top.max(1))
+            .map(|&i| Ranked { label: self.info.labels[i].clone(), probability: probabilities[i] })
+            .collect()
+    }
+
+    /// Words whose n-grams add most to the label's score against the average of the others.
+    fn evidence(&self, text: &str, label: usize, limit: usize) -> Vec<Evidence> {
+        let config = &self.info.features;
+        let width = self.info.labels.len() + 1;
+        let others = (self.info.labels.len() - 1).max(1) as f32;
+        let mut found: Vec<Evidence> = Vec::new();
+        let mut chars = Vec::new();
+        for word in content_words(text) {
+            chars.clear();
+            normalize_into(&word, config.fold_digits, &mut chars);
+            let mut weight = 0.0;
+            for start in 0..chars.len() {
+                for end in start + 1..=(start + config.max_n).min(chars.len()) {
+                    let row = &self.table[bucket_of(config, &chars[start..end]) as usize * width..][..width];
+                    let own = row[1 + label];
+                    let rest = (row[1..].iter().sum::<f32>() - own) / others;
+                    weight += row[0] * (own - rest);
+                }
+            }
+            if weight > 0.0 && !found.iter().any(|e| e.word == word) {
+                found.push(Evidence { word, weight });
+            }
+        }
+        found.sort_by(|a, b| b.weight.total_cmp(&a.weight));
+        found.truncate(limit);
+        found
+    }
+
+    /// The model as bytes: a header line of JSON, then the seen buckets with their IDF and weights.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        let width = self.info.labels.len() + 1;
+        let header = serde_json::to_vec(&self.info).expect("model info serialises");
+        let mut out = Vec::with_capacity(header.len() + 64);
+        out.extend_from_slice(MAGIC);
+        out.extend_from_slice(&(header.len() as u32).to_le_bytes());
+        out.extend_from_slice(&header);
+        for (bucket, row) in self.table.chunks_exact(width).enumerate() {
+            if row[0] != 0.0 {
+                out.extend_from_slice(&(bucket as u32).to_le_bytes());
+                row.iter().for_each(|v| out.extend_from_slice(&v.to_le_bytes()));
+            }
+        }
+        out
+    }
+
+    pub fn from_bytes(bytes: &[u8]) -> Result<Classifier, ModelError> {
+        let corrupt = |why: &str| ModelError::Corrupt(why.to_string());
+        let rest = bytes.strip_prefix(MAGIC).ok_or_else(|| corrupt("wrong file signature"))?;
+        let (length, rest) = rest.split_first_chunk::<4>().ok_or_else(|| corrupt("truncated header"))?;
+        let length = u32::from_le_bytes(*length) as usize;
+        if rest.len() < length {
+            return Err(corrupt("truncated header"));
+        }
+        let info: ModelInfo = serde_json::from_slice(&rest[..length]).map_err(|e| corrupt(&e.to_string()))?;
+        if info.labels.len() < 2
+            || info.bias.len() != info.labels.len()
+            || !(8..=24).contains(&info.features.bucket_bits)
+        {
+            return Err(corrupt("inconsistent header"));
+        }
+        let width = info.labels.len() + 1;
+        let record = 4 + 4 * width;
+        let body = &rest[length..];
+        if body.len() % record != 0 {
+            return Err(corrupt("truncated weights"));
+        }
+        let mut table = vec![0.0f32; info.features.buckets() * width];
+        for chunk in body.chunks_exact(record) {
+            let bucket = u32::from_le_bytes(chunk[..4].try_into().expect("4 bytes")) as usize;
+            if bucket >= info.features.buckets() {
+                return Err(corrupt("bucket out of range"));
+            }
+            for (slot, value) in table[bucket * width..][..width].iter_mut().zip(chunk[4..].chunks_exact(4)) {
+                *slot = f32::from_le_bytes(value.try_into().expect("4 bytes"));
+            }
+        }
+        Ok(Classifier { info, table })
+    }
+}
+
+const MAGIC: &[u8; 8] = b"CLTXCLF1";
+
+/// L2-regularised L2-loss SVM, dual coordinate descent (Hsieh et al. 2008). Returns weights and bias.
+fn train_binary_svm(
+    rows: &Rows,
+    targets: &[usize],
+    label: usize,
+    buckets: usize,
+    options: &TrainOptions,
+) -> (Vec<f32>, f32) {
+    let n = targets.len();
+    let diagonal = 0.5 / options.c;
+    let mut weights = vec![0.0f32; buckets];
+    let mut bias = 0.0f32;
+    let mut alpha = vec![0.0f32; n];
+    let sign: Vec<f32> = targets.iter().map(|&t| if t == label { 1.0 } else { -1.0 }).collect();
+    let q_diagonal: Vec<f32> = (0..n)
+        .map(|i| rows.row(i).1.iter().map(|v| v * v).sum::<f32>() + BIAS_FEATURE * BIAS_FEATURE + diagonal)
+        .collect();
+    let mut order: Vec<usize> = (0..n).collect();
+    let mut random = SplitMix(options.seed ^ (label as u64).wrapping_mul(0x9e37_79b9));
+    for _ in 0..options.max_epochs {
+        shuffle(&mut order, &mut random);
+        let (mut largest, mut smallest) = (f32::NEG_INFINITY, f32::INFINITY);
+        for &i in &order {
+            let (indices, values) = rows.row(i);
+            let margin: f32 =
+                indices.iter().zip(values).map(|(&b, v)| weights[b as usize] * v).sum::<f32>() + bias * BIAS_FEATURE;
+            let gradient = sign[i] * margin - 1.0 + diagonal * alpha[i];
+            let projected = if alpha[i] == 0.0 { gradient.min(0.0) } else { gradient };
+            largest = largest.max(projected);
+            smallest = smallest.min(projected);
+            if projected.abs() > 1e-12 {
+                let old = alpha[i];
+                alpha[i] = (old - gradient / q_diagonal[i]).max(0.0);
+                let step = (alpha[i] - old) * sign[i];
+                for (&b, v) in indices.iter().zip(values) {
+                    weights[b as usize] += step * v;
+                }
+                bias += step * BIAS_FEATURE;
+            }
+        }
+        if largest - smallest < 0.05 {
+            break;
+        }
+    }
+    (weights, bias)
+}
+
+/// The temperature that minimises the log-loss of the held-out scores (golden-section search on a log scale).
+fn fit_temperature(scores: &[(Vec<f32>, usize)]) -> f32 {
+    let loss = |log_t: f64| -> f64 {
+        let t = log_t.exp() as f32;
+        scores.iter().map(|(s, target)| -(softmax(s, t)[*target].max(1e-9) as f64).ln()).sum()
+    };
+    let (mut low, mut high) = ((0.01f64).ln(), (100.0f64).ln());
+    let ratio = (5f64.sqrt() - 1.0) / 2.0;
+    for _ in 0..60 {
+        let a = high - ratio * (high - low);
+        let b = low + ratio * (high - low);
+        if loss(a) < loss(b) {
+            high = b;
+        } else {
+            low = a;
+        }
+    }
+    ((low + high) / 2.0).exp() as f32
+}
+
+/// Probabilities from scores; `temperature` multiplies the scores (a larger one sharpens).
+fn softmax(scores: &[f32], temperature: f32) -> Vec<f32> {
+    let max = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let exps: Vec<f32> = scores.iter().map(|s| ((s - max) * temperature).exp()).collect();
+    let total: f32 = exps.iter().sum();
+    exps.iter().map(|e| e / total).collect()
+}
+
+fn argmax(values: &[f32]) -> usize {
+    values.iter().enumerate().fold(0, |best, (i, v)| if *v > values[best] { i } else { best })
+}
+
+/// A small seeded generator (SplitMix64), so the same seed gives the same model on every machine.
+pub(crate) struct SplitMix(pub u64);
+
+impl SplitMix {
+    pub fn next(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^ (z >> 31)
+    }
+}
+
+pub(crate) fn shuffle<T>(items: &mut [T], random: &mut SplitMix) {
+    for i in (1..items.len()).rev() {
+        let j = (random.next() % (i as u64 + 1)) as usize;
+        items.swap(i, j);
+    }
+}
+
+/// 0..n in a seeded random order.
+pub fn shuffled(n: usize, seed: u64) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..n).collect();
+    shuffle(&mut order, &mut SplitMix(seed));
+    order
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn examples() -> Vec<LabelledText> {
+        let data = [
+            ("环境保护", "小区旁边工厂排放废气，气味刺鼻，晚上更严重"),
+            ("环境保护", "河道污水直排，水面发黑发臭"),
+            ("环境保护", "工地夜间施工噪音扰民，影响休息"),
+            ("环境保护", "饭店油烟直排，居民无法开窗"),
+            ("交通运输", "公交车到站不停，司机态度差"),
+            ("交通运输", "出租车拒载绕路，要求查处"),
+            ("交通运输", "路口红绿灯时间太短，行人过不去"),
+            ("交通运输", "长途客车超载，存在安全隐患"),
+            ("教育文体", "学校强制补课收费，学生负担重"),
+            ("教育文体", "幼儿园入园难，学位不够"),
+            ("教育文体", "小学放学时间太早，家长接不了"),
+            ("教育文体", "体育馆长期不对外开放"),
+        ];
+        data.iter().map(|(l, t)| LabelledText { label: l.to_string(), text: t.to_string() }).collect()
+    }
+
+    fn small() -> TrainOptions {
+        TrainOptions { features: FeatureConfig { max_n: 3, bucket_bits: 14, fold_digits: true }, ..Default::default() }
+    }
+
+    #[test]
+    fn learns_the_training_examples_and_explains_with_their_words() {
+        let model = Classifier::train(&examples(), &small()).unwrap();
+        let result = model.classify("晚上工地施工噪音太大", 3);
+        assert_eq!(result.top[0].label, "环境保护");
+        assert_eq!(result.top.len(), 3);
+        let total: f32 = result.top.iter().map(|r| r.probability).sum();
+        assert!((total - 1.0).abs() < 1e-4, "probabilities of all labels sum to one: {total}");
+        assert!(result.words.iter().any(|e| e.word.contains("噪音") || e.word.contains("施工")), "{:?}", result.words);
+        assert_eq!(model.classify("公交车司机不停站", 1).top[0].label, "交通运输");
+    }
+
+    #[test]
+    fn same_seed_same_bytes_and_the_bytes_round_trip() {
+        let first = Classifier::train(&examples(), &small()).unwrap().to_bytes();
+        let second = Classifier::train(&examples(), &small()).unwrap().to_bytes();
+        assert_eq!(first, second);
+        let loaded = Classifier::from_bytes(&first).unwrap();
+        assert_eq!(loaded.to_bytes(), first);
+        assert_eq!(loaded.classify("学校补课收费", 1).top[0].label, "教育文体");
+    }
+
+    #[test]
+    fn many_labels_shrink_the_table() {
+        let options = TrainOptions::default();
+        assert_eq!(Classifier::fitted_options(&options, 7).features.bucket_bits, options.features.bucket_bits);
+        // 2^24 / 518 is about 32,000 numbers per label: 2^14 buckets.
+        assert_eq!(Classifier::fitted_options(&options, 517).features.bucket_bits, 14);
+    }
+
+    #[test]
+    fn rejects_damaged_files_and_single_label_data() {
+        let bytes = Classifier::train(&examples(), &small()).unwrap().to_bytes();
+        assert!(matches!(Classifier::from_bytes(&bytes[..bytes.len() - 3]), Err(ModelError::Corrupt(_))));
+        assert!(matches!(Classifier::from_bytes(b"hello"), Err(ModelError::Corrupt(_))));
+        let one = vec![LabelledText { label: "a".into(), text: "x".into() }];
+        assert_eq!(Classifier::train(&one, &small()).err(), Some(ModelError::TooFewLabels(1)));
+    }
+}

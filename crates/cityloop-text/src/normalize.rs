@@ -1,0 +1,123 @@
+//! One normal form for every text the classifier and the fingerprints see.
+//!
+//! Operators type raw sentences with punctuation, full-width Latin letters and digits; archives hold the same
+//! messages split into words with stop words removed. Both must give the same features, so the normal form
+//! keeps letters and digits only (no spaces, no punctuation), folds full-width and upper-case Latin letters,
+//! and drops the handful of function characters that word-split corpora leave out.
+
+/// Appends the normal form of `text` to `out`.
+pub fn normalize_into(text: &str, fold_digits: bool, out: &mut Vec<char>) {
+    for c in text.chars() {
+        let c = fold_width_and_case(c);
+        if !is_word_char(c) || is_function_char(c) {
+            continue;
+        }
+        out.push(if fold_digits && c.is_ascii_digit() { '0' } else { c });
+    }
+}
+
+/// The normal form as a string (used where speed matters less: fingerprints, explanations).
+pub fn normalize(text: &str) -> String {
+    let mut chars = Vec::with_capacity(text.len() / 2);
+    normalize_into(text, false, &mut chars);
+    chars.into_iter().collect()
+}
+
+/// Letters and digits, with fast paths for ASCII and the common CJK block (the general Unicode lookup is
+/// the slowest step of feature extraction otherwise).
+#[inline]
+fn is_word_char(c: char) -> bool {
+    if c.is_ascii() {
+        c.is_ascii_alphanumeric()
+    } else if ('\u{4E00}'..='\u{9FFF}').contains(&c) {
+        true
+    } else {
+        c.is_alphanumeric()
+    }
+}
+
+fn fold_width_and_case(c: char) -> char {
+    let c = match c {
+        // Full-width ASCII forms (！ to ～) map onto ASCII.
+        '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+        '\u{3000}' => ' ',
+        _ => c,
+    };
+    c.to_ascii_lowercase()
+}
+
+/// Particles, pronouns and conjunctions that say nothing about the kind of request. Word-split corpora drop
+/// them as stop words; dropping the characters everywhere keeps raw and split text aligned.
+fn is_function_char(c: char) -> bool {
+    matches!(
+        c,
+        '的' | '了'
+            | '是'
+            | '在'
+            | '有'
+            | '和'
+            | '与'
+            | '及'
+            | '或'
+            | '等'
+            | '我'
+            | '你'
+            | '他'
+            | '她'
+            | '它'
+            | '们'
+            | '这'
+            | '那'
+            | '就'
+            | '也'
+            | '都'
+            | '很'
+            | '吧'
+            | '呢'
+            | '吗'
+            | '啊'
+            | '着'
+            | '被'
+            | '把'
+            | '对'
+            | '从'
+            | '向'
+            | '为'
+            | '于'
+            | '之'
+            | '其'
+            | '所'
+            | '而'
+            | '且'
+            | '但'
+            | '并'
+            | '个'
+            | '啦'
+            | '呀'
+            | '哦'
+            | '嘛'
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn raw_and_word_split_text_share_one_normal_form() {
+        let raw = "Ａ市西湖建筑集团占道施工，有安全隐患！";
+        let split = "A 市 西湖 建筑 集团 占 道 施工 安全隐患";
+        assert_eq!(normalize(raw), normalize(split));
+        assert_eq!(normalize(raw), "a市西湖建筑集团占道施工安全隐患");
+    }
+
+    #[test]
+    fn digits_fold_only_when_asked() {
+        let mut out = Vec::new();
+        normalize_into("3号楼12层", true, &mut out);
+        assert_eq!(out.iter().collect::<String>(), "0号楼00层");
+        out.clear();
+        normalize_into("3号楼12层", false, &mut out);
+        assert_eq!(out.iter().collect::<String>(), "3号楼12层");
+    }
+}
