@@ -10,6 +10,7 @@ pub mod cases;
 pub mod dashboard;
 pub mod reference;
 mod rows;
+pub mod smart;
 pub mod testing;
 pub mod users;
 
@@ -24,6 +25,7 @@ pub use cases::{
 };
 pub use dashboard::{DailyCount, OpenCount, SavedView, UnitPace};
 pub use reference::{CategoryRow, DivisionRow, GridRow, UnitRow};
+pub use smart::{ArticleRow, Bounds, DuplicateCandidate, ModelRow, ReplyCheckRow, ReplySummary, UnitRecord};
 pub use users::{TokenRow, UserRow};
 
 /// Which engine a URL selects.
