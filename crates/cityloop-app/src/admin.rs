@@ -73,7 +73,7 @@ pub struct ImportReport {
 /// A second-level category name and its third-level names.
 type SecondLevel = (String, Vec<String>);
 
-fn require_admin(who: Option<&Principal>) -> Result<()> {
+pub(crate) fn require_admin(who: Option<&Principal>) -> Result<()> {
     match who {
         Some(p) if !p.has(Role::Admin) => Err(AppError::Forbidden("administrators only".into())),
         _ => Ok(()),

@@ -4,6 +4,7 @@
 //! dispatch catalogue that covers it, a user for every role, and months of historical cases that went
 //! through the real workflow engine (so every history is one the engine allows).
 
+mod articles;
 mod history;
 mod layout;
 mod texts;
@@ -600,6 +601,18 @@ impl App {
         };
         let cases = history::load_history(self, &city, options, &mut rng).await?;
         self.reload_reference().await?;
+        let now = self.now();
+        for (title, body, category) in articles::ARTICLES {
+            let category = Some(*category).filter(|c| !c.is_empty() && reference.category_by_code(c).is_some());
+            self.store.insert_article(title, body, category, "", now).await?;
+        }
+        self.refresh_knowledge().await?;
+        // A first classifier, trained on the history just created, so that intake suggests categories.
+        if cases > 0 {
+            if let Err(e) = self.train_model_from_cases(options.seed).await {
+                tracing::warn!(error = %e, "no classifier trained for the demo city");
+            }
+        }
         Ok(DemoReport {
             divisions: divisions_count,
             grids: city.grids.len(),

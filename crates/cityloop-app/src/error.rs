@@ -34,6 +34,9 @@ pub enum AppError {
     /// The database cannot be reached.
     #[error("service unavailable")]
     Unavailable(String),
+    /// A feature has nothing to work with yet (no classifier model trained); the message says what to do.
+    #[error("{0}")]
+    NotReady(String),
     /// A fault of ours; details are logged, not shown.
     #[error("internal error")]
     Internal(String),

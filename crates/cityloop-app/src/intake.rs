@@ -76,6 +76,8 @@ pub struct Created {
     pub preview: DispatchPreview,
     /// The case as its creator sees it, built without reading it back.
     pub view: Option<crate::queries::CaseView>,
+    /// The classifier's category for a case that came without one (applied or not).
+    pub suggestion: Option<crate::classify::IntakeSuggestion>,
 }
 
 /// Who hands a case in.
@@ -217,9 +219,17 @@ impl App {
             ),
             None => None,
         };
+        // Without a category the classifier suggests one; a confident suggestion is applied.
+        let suggestion = match category {
+            Some(_) => None,
+            None => self.intake_suggestion(&title, &description),
+        };
+        let category_id =
+            category.map(|c| c.id).or_else(|| suggestion.as_ref().filter(|(_, s)| s.applied).map(|(id, _)| *id));
+        let suggestion = suggestion.map(|(_, s)| s);
         let urgency = match input.urgency.as_deref() {
             Some(u) => parse_enum("urgency", u, Urgency::parse, Urgency::wire_names())?,
-            None => category.and_then(|c| reference.standard(c.id)).map_or(Urgency::Normal, |s| s.urgency),
+            None => category_id.and_then(|c| reference.standard(c)).map_or(Urgency::Normal, |s| s.urgency),
         };
         let mut location = None;
         let mut grid = None;
@@ -283,7 +293,7 @@ impl App {
 
         let now = self.now();
         let mut case = Case::reported(channel, request_type, title, description, urgency, now);
-        case.category_id = category.map(|c| c.id);
+        case.category_id = category_id;
         case.location = location;
         case.grid_id = grid.map(|g| g.id);
         case.division_id = grid.and_then(|g| g.division_id);
@@ -311,6 +321,7 @@ impl App {
             "suggested_unit": preview.unit,
             "suggested_assisting_units": preview.assisting_units,
             "placed_by_address": placed_by_address,
+            "category_suggestion": suggestion,
         });
         let day = reference.calendar.local_date(now);
         let created = self
@@ -328,6 +339,6 @@ impl App {
             }
             Submitter::Resident => None,
         };
-        Ok(Created { case: created.case, replayed: created.replayed, preview, view })
+        Ok(Created { case: created.case, replayed: created.replayed, preview, view, suggestion })
     }
 }

@@ -5,17 +5,22 @@
 pub mod admin;
 pub mod attachments;
 pub mod auth;
+pub mod classify;
 pub mod clock;
 pub mod demo;
+pub mod dispatch_hint;
+pub mod duplicates;
 pub mod error;
 pub mod intake;
 pub mod intake_queue;
 pub mod jobs;
+pub mod knowledge;
 pub mod moves;
 pub mod overview;
 pub mod portal;
 pub mod queries;
 pub mod reference;
+pub mod replies;
 pub mod saved_views;
 pub mod scope;
 pub mod testing;
@@ -41,6 +46,10 @@ pub struct AppSettings {
     pub max_attachment_bytes: usize,
     /// Hours a unit summoned by a whistle has to report in.
     pub whistle_report_hours: u32,
+    /// A case created without a category is filed under the classifier's suggestion when its probability
+    /// reaches this; below it, a person chooses.
+    pub auto_category_threshold: f32,
+    pub duplicates: duplicates::DuplicateSettings,
 }
 
 impl Default for AppSettings {
@@ -50,6 +59,8 @@ impl Default for AppSettings {
             attachments_dir: PathBuf::from("data/attachments"),
             max_attachment_bytes: 10 * 1024 * 1024,
             whistle_report_hours: 1,
+            auto_category_threshold: 0.9,
+            duplicates: duplicates::DuplicateSettings::default(),
         }
     }
 }
@@ -64,6 +75,8 @@ pub struct App {
     sessions: Arc<auth::SessionCache>,
     intake: intake_queue::IntakeQueue,
     overview_cache: Arc<overview::OverviewCache>,
+    models: Arc<classify::ModelSlot>,
+    knowledge: Arc<knowledge::KnowledgeSlot>,
 }
 
 impl App {
@@ -71,15 +84,19 @@ impl App {
     /// inside a Tokio runtime).
     pub async fn new(store: Store, settings: AppSettings, clock: Arc<dyn Clock>) -> Result<Self> {
         let reference = Reference::load(&store).await?;
-        Ok(Self {
+        let app = Self {
             settings: Arc::new(settings),
             clock,
             reference: Arc::new(RwLock::new(Arc::new(reference))),
             sessions: Arc::new(auth::SessionCache::default()),
             intake: intake_queue::IntakeQueue::start(store.clone()),
             overview_cache: Arc::default(),
+            models: Arc::default(),
+            knowledge: Arc::default(),
             store,
-        })
+        };
+        app.refresh_smart_data().await;
+        Ok(app)
     }
 
     /// The current reference snapshot (cheap: an `Arc`).
@@ -88,7 +105,8 @@ impl App {
     }
 
     /// Reloads units, divisions, grids, categories and the calendar from the store: after an admin
-    /// change on this node, and periodically so that other nodes' changes arrive.
+    /// change on this node, and periodically so that other nodes' changes arrive (with them a newer
+    /// classifier version and changed knowledge-base articles).
     pub async fn reload_reference(&self) -> Result<()> {
         let fresh = Arc::new(Reference::load(&self.store).await?);
         match self.reference.write() {
@@ -96,7 +114,19 @@ impl App {
             Err(poisoned) => *poisoned.into_inner() = fresh,
         }
         self.sessions.clear();
+        self.refresh_smart_data().await;
         Ok(())
+    }
+
+    /// Loads a newer classifier version and changed knowledge-base articles. A failure is logged, not
+    /// returned: the node keeps what it has, and case work goes on without the newer model.
+    async fn refresh_smart_data(&self) {
+        if let Err(e) = self.refresh_model().await {
+            tracing::warn!(error = %e, "classifier not refreshed");
+        }
+        if let Err(e) = self.refresh_knowledge().await {
+            tracing::warn!(error = %e, "knowledge base not refreshed");
+        }
     }
 
     /// The current time.

@@ -55,6 +55,8 @@ pub struct MoveInput {
     pub into: Option<CaseRef>,
     /// Content hashes of uploaded attachments (evidence photos, documents).
     pub attachments: Option<Vec<String>>,
+    /// The knowledge-base article a consultation was answered from.
+    pub article: Option<i64>,
 }
 
 fn need<T>(field: &str, v: Option<T>) -> Result<T> {
@@ -119,7 +121,14 @@ impl App {
             MoveKind::RequestVerification => Move::RequestVerification,
             MoveKind::Verify => Move::Verify,
             MoveKind::Answer => {
-                Move::Answer { answer: input.answer.clone().or_else(|| input.note.clone()).unwrap_or_default() }
+                let mut answer = input.answer.clone().or_else(|| input.note.clone()).unwrap_or_default();
+                if let Some(id) = input.article {
+                    let article = self.article(who, id).map_err(|_| AppError::invalid("article", "no such article"))?;
+                    if answer.trim().is_empty() {
+                        answer = article.body;
+                    }
+                }
+                Move::Answer { answer }
             }
             MoveKind::File => {
                 let category = match input.category.as_deref() {
@@ -248,6 +257,12 @@ impl App {
         }
         let mv = self.build_move(who, kind, &case, &input).await?;
         let out = self.apply_and_store(&case, &mv, &who.actor(), who.relation(&case, &whistles), &input).await?;
+        if kind == MoveKind::Submit {
+            // Checked after the move is stored: a fault of the checker never blocks a unit's reply.
+            if let Err(e) = self.record_reply_check(&out).await {
+                tracing::warn!(case = %out.number, error = %e, "reply check failed");
+            }
+        }
         // The actor sees the result of their own move even when it takes the case out of their
         // scope (an escalation, a return approved elsewhere).
         let flow = self.store.flows(case.id).await?;
@@ -299,6 +314,9 @@ impl App {
                 }
             }
             out.flow.attachments = hashes.clone();
+        }
+        if let (MoveKind::Answer, Some(article)) = (kind, input.article) {
+            out.flow.data = serde_json::json!({ "article": article });
         }
         match self.store.commit_move(MoveWrite { expected_version: case.version, outcome: &out }).await {
             Ok(()) => Ok(out.case),
