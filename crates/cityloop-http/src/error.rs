@@ -55,7 +55,7 @@ impl ApiError {
             }
             AppError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
-            AppError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::Unavailable(_) | AppError::NotReady(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -96,6 +96,7 @@ impl IntoResponse for ApiError {
                 "field": field,
             }),
             AppError::TooLarge(m) => json!({ "code": "too_large", "message": m }),
+            AppError::NotReady(m) => json!({ "code": "not_ready", "message": m }),
             AppError::Unavailable(cause) => {
                 tracing::warn!(%cause, "database unavailable");
                 json!({ "code": "unavailable", "message": "the service is temporarily unavailable; try again shortly" })

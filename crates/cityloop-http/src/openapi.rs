@@ -28,10 +28,14 @@ impl Modify for BearerAuth {
         api::reference::catalogue, api::reference::put_rule, api::reference::delete_rule,
         api::reference::calendar, api::reference::set_day, api::reference::users, api::reference::add_user,
         api::reference::notices, api::reference::dispatch_preview,
+        api::smart::classify, api::smart::versions, api::smart::duplicates, api::smart::case_duplicates,
+        api::smart::dispatch_hints, api::smart::reply_check, api::smart::reply_summary, api::smart::search_articles,
+        api::smart::show_article, api::smart::create_article, api::smart::update_article, api::smart::delete_article,
+        api::smart::import_articles,
         api::attachments::upload, api::attachments::download,
         api::system::healthz, api::system::metrics,
     ),
     modifiers(&BearerAuth),
-    tags((name = "auth"), (name = "cases"), (name = "reference"), (name = "admin"), (name = "attachments"), (name = "system"))
+    tags((name = "auth"), (name = "cases"), (name = "reference"), (name = "admin"), (name = "smart"), (name = "attachments"), (name = "system"))
 )]
 pub struct ApiDoc;

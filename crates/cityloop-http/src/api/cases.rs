@@ -113,7 +113,7 @@ pub enum CaseRefIn {
 }
 
 /// The fields of a move. Each move reads the ones it needs:
-/// `file {category?}`, `void {reason}`, `answer {answer}`, `dispatch {unit?, assisting_units?}` (the
+/// `file {category?}`, `void {reason}`, `answer {answer, article?}`, `dispatch {unit?, assisting_units?}` (the
 /// catalogue's unit when `unit` is left out), `return {reason}`, `extend {hours|days, reason}`,
 /// `suspend {until, reason}`, `submit {result}`, `rework {reason}`, `check {passed}`,
 /// `revisit {contacted, solved, satisfaction}`, `supervise {level}`, `whistle {units}`, `merge {into}`.
@@ -144,6 +144,8 @@ pub struct MoveRequest {
     pub into: Option<CaseRefIn>,
     /// Content hashes from `POST /api/v1/attachments`.
     pub attachments: Option<Vec<String>>,
+    /// `answer`: the knowledge-base article answered from (its body is the answer when `answer` is empty).
+    pub article: Option<i64>,
 }
 
 impl From<MoveRequest> for MoveInput {
@@ -172,6 +174,7 @@ impl From<MoveRequest> for MoveInput {
                 CaseRefIn::Number(n) => CaseRef::Number(n),
             }),
             attachments: r.attachments,
+            article: r.article,
         }
     }
 }
@@ -284,6 +287,7 @@ pub async fn create(
                 "deadline": created.preview.deadline.with_timezone(&reference.calendar.offset()),
             }),
         );
+        obj.insert("category_suggestion".into(), serde_json::to_value(&created.suggestion).unwrap_or_default());
     }
     let mut response = (StatusCode::CREATED, Json(dto)).into_response();
     if created.replayed {

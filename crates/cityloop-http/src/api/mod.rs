@@ -5,6 +5,7 @@ pub mod auth;
 pub mod cases;
 pub mod dto;
 pub mod reference;
+pub mod smart;
 pub mod system;
 
 use axum::Router;
@@ -13,5 +14,5 @@ use crate::state::AppState;
 
 /// Every `/api/v1` route except uploads, which the caller mounts with their own body limit.
 pub fn router() -> Router<AppState> {
-    Router::new().merge(auth::router()).merge(cases::router()).merge(reference::router())
+    Router::new().merge(auth::router()).merge(cases::router()).merge(reference::router()).merge(smart::router())
 }
