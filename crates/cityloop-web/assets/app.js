@@ -16,11 +16,22 @@
   }
 
   // Loads a server-rendered fragment (already escaped by the server) into a box.
+  // Replaces a box's content with a fragment: only the answer to the latest request counts, and an
+  // unchanged answer leaves the box (and what the user is about to click) alone.
   function loadFragment(url, box) {
+    const seq = (box.loadSeq = (box.loadSeq || 0) + 1);
     fetch(url, { credentials: "same-origin", headers: { Accept: "text/html" } })
       .then((r) => (r.ok ? r.text() : ""))
       .then((html) => {
-        if (html) box.innerHTML = html;
+        if (!html || seq !== box.loadSeq || html === box.lastHtml) return;
+        box.lastHtml = html;
+        // A choice made in the old content (e.g. which case to merge into) survives the new content.
+        const chosen = box.querySelector("input[type=radio]:checked");
+        box.innerHTML = html;
+        if (chosen && chosen.value) {
+          const again = box.querySelector(`input[type=radio][name="${chosen.name}"][value="${chosen.value}"]`);
+          if (again) again.checked = true;
+        }
       })
       .catch(() => {});
   }
@@ -184,6 +195,8 @@
     if (!form) return;
     const history = $("#caller-history");
     const preview = $("#preview");
+    const search = $("#category-search");
+    const select = $("#category");
     const phone = $("#phone");
     const showHistory = () => {
       const digits = phone.value.replace(/\D/g, "");
@@ -206,8 +219,44 @@
     form.elements.grid.addEventListener("input", debounce(showPreview, 400));
     if (form.elements.category.value || form.elements.lat.value || form.elements.grid.value) showPreview();
     if (phone.value) showHistory();
-    const search = $("#category-search");
-    const select = $("#category");
+    // Smart intake: category suggestions, similar open cases and knowledge-base answers as the text is typed.
+    const typed = () => {
+      const q = new URLSearchParams();
+      ["title", "description", "category", "lat", "lon", "grid"].forEach((name) => {
+        const el = form.elements[name];
+        if (el && el.value) q.set(name, el.value);
+      });
+      return q.toString();
+    };
+    const boxes = { suggest: $("#suggestions .smart"), similar: $("#similar .smart"), knowledge: $("#knowledge .smart") };
+    const showSmart = () => {
+      const q = typed();
+      Object.keys(boxes).forEach((name) => {
+        if (boxes[name]) loadFragment("/intake/" + name + "?" + q, boxes[name]);
+      });
+    };
+    const showSimilar = () => {
+      if (boxes.similar) loadFragment("/intake/similar?" + typed(), boxes.similar);
+    };
+    const typedSoon = debounce(showSmart, 500);
+    ["title", "description"].forEach((name) => form.elements[name].addEventListener("input", typedSoon));
+    ["category", "lat", "lon", "grid"].forEach((name) => form.elements[name].addEventListener("change", showSimilar));
+    if (form.elements.title.value || form.elements.description.value) showSmart();
+    form.addEventListener("click", (e) => {
+      const useCategory = e.target.closest(".use-category");
+      if (useCategory) {
+        select.value = useCategory.dataset.code;
+        select.dispatchEvent(new Event("change", { bubbles: true }));
+      }
+      const useArticle = e.target.closest(".use-article");
+      if (useArticle) {
+        form.elements.answer.value = useArticle.dataset.body;
+        form.elements.article.value = useArticle.dataset.article;
+        const details = form.querySelector("details.answer");
+        if (details) details.open = true;
+        form.elements.answer.focus();
+      }
+    });
     search.addEventListener("input", () => {
       const words = search.value.trim().toLowerCase();
       let first = null;

@@ -30,6 +30,8 @@ const SECTIONS: &[(&str, &str)] = &[
     ("/admin/grids", "admin.grids"),
     ("/admin/divisions", "admin.divisions"),
     ("/admin/calendar", "admin.calendar"),
+    ("/admin/knowledge", "admin.knowledge"),
+    ("/admin/classifier", "admin.classifier"),
 ];
 
 /// A table: headers and rows of cells.
@@ -541,5 +543,158 @@ pub async fn set_day(State(state): State<WebState>, staff: Staff, form: FormInpu
         (Ok(()), _) => Redirect::to("/admin/calendar").into_response(),
         (Err(e), Ok(p)) => respond(p, Some((&e, &form))),
         (Err(e), Err(_)) => error_page(&staff.visit.tr, &e),
+    }
+}
+
+fn knowledge_page(state: &WebState, staff: &Staff) -> AdminPage {
+    let t = staff.visit.tr;
+    let reference = state.app.reference();
+    let articles = state.app.articles();
+    let table = Table {
+        id: "articles",
+        headers: headers(&t, &["field.title", "field.category", "field.body"]),
+        rows: articles
+            .iter()
+            .map(|a| {
+                let category = a.category_code.as_deref().and_then(|c| reference.category_by_code(c));
+                vec![
+                    a.title.clone(),
+                    category.map_or_else(String::new, |c| format!("{} {}", c.code, c.name)),
+                    a.body.chars().take(60).collect(),
+                ]
+            })
+            .collect(),
+        delete: articles.iter().map(|a| format!("/admin/knowledge/{}/delete", a.id)).collect(),
+    };
+    page(state, staff, "knowledge", table)
+}
+
+pub async fn knowledge(State(state): State<WebState>, staff: Staff) -> Response {
+    if let Some(r) = admin_only(&staff) {
+        return r;
+    }
+    respond(knowledge_page(&state, &staff), None)
+}
+
+pub async fn add_article(State(state): State<WebState>, staff: Staff, form: FormInput) -> Response {
+    if let Some(r) = admin_only(&staff) {
+        return r;
+    }
+    let input = cityloop_app::knowledge::ArticleInput {
+        title: form.get("title").unwrap_or_default(),
+        body: form.get("body").unwrap_or_default(),
+        category: form.get("category"),
+        tags: form.get("tags").unwrap_or_default(),
+    };
+    match state.app.create_article(Some(&staff.who), &input).await {
+        Ok(_) => Redirect::to("/admin/knowledge").into_response(),
+        Err(e) => respond(knowledge_page(&state, &staff), Some((&e, &form))),
+    }
+}
+
+pub async fn import_articles(State(state): State<WebState>, staff: Staff, form: FormInput) -> Response {
+    if let Some(r) = admin_only(&staff) {
+        return r;
+    }
+    let outcome = async {
+        let (name, text) = uploaded_text(&form, "CSV or Markdown")?;
+        state.app.import_articles(Some(&staff.who), name, text).await.map_err(|e| match e {
+            // A bad row is named as `FILE:LINE: field`; the form shows it under the file input.
+            AppError::Invalid { field, message } if field != "file" => {
+                AppError::invalid("file", format!("{field}: {message}"))
+            }
+            other => other,
+        })
+    }
+    .await;
+    match outcome {
+        Ok(report) => {
+            let mut p = knowledge_page(&state, &staff);
+            p.c.flash = Some(format!("{} {}", p.c.t.get("admin.imported"), report.imported));
+            respond(p, None)
+        }
+        Err(e) => respond(knowledge_page(&state, &staff), Some((&e, &form))),
+    }
+}
+
+pub async fn delete_article(
+    State(state): State<WebState>,
+    staff: Staff,
+    Path(id): Path<i64>,
+    _form: FormInput,
+) -> Response {
+    if let Some(r) = admin_only(&staff) {
+        return r;
+    }
+    match state.app.delete_article(Some(&staff.who), id).await {
+        Ok(()) => Redirect::to("/admin/knowledge").into_response(),
+        Err(e) => error_page(&staff.visit.tr, &e),
+    }
+}
+
+async fn classifier_page(state: &WebState, staff: &Staff) -> Result<AdminPage, AppError> {
+    let t = staff.visit.tr;
+    let in_use = state.app.model().map(|m| m.version);
+    let versions = state.app.store.list_models().await?;
+    let reference = state.app.reference();
+    let table = Table {
+        id: "classifier-versions",
+        headers: headers(
+            &t,
+            &["admin.version", "field.created_at", "admin.source", "admin.documents", "admin.labels", "admin.macro_f1"],
+        ),
+        rows: versions
+            .iter()
+            .map(|v| {
+                let f1 = serde_json::from_str::<serde_json::Value>(&v.metrics)
+                    .ok()
+                    .and_then(|m| m.get("macro_f1").and_then(|f| f.as_f64()))
+                    .map_or_else(|| "—".to_string(), |f| format!("{f:.3}"));
+                let mark = if Some(v.version) == in_use { " ✓" } else { "" };
+                vec![
+                    format!("{}{mark}", v.version),
+                    long_time(&reference, v.created_at),
+                    v.source.clone(),
+                    v.documents.to_string(),
+                    v.labels.to_string(),
+                    f1,
+                ]
+            })
+            .collect(),
+        delete: Vec::new(),
+    };
+    let mut p = page(state, staff, "classifier", table);
+    p.notes = vec![
+        format!("{}: {}", t.get("admin.in_use"), in_use.map_or_else(|| "—".to_string(), |v| v.to_string())),
+        format!("{}: {:.2}", t.get("admin.threshold"), state.app.settings.auto_category_threshold),
+    ];
+    Ok(p)
+}
+
+pub async fn classifier(State(state): State<WebState>, staff: Staff) -> Response {
+    if let Some(r) = admin_only(&staff) {
+        return r;
+    }
+    match classifier_page(&state, &staff).await {
+        Ok(p) => respond(p, None),
+        Err(e) => error_page(&staff.visit.tr, &e),
+    }
+}
+
+pub async fn train_classifier(State(state): State<WebState>, staff: Staff, _form: FormInput) -> Response {
+    if let Some(r) = admin_only(&staff) {
+        return r;
+    }
+    let outcome = state.app.train_model_from_cases(42).await;
+    match (outcome, classifier_page(&state, &staff).await) {
+        (Ok(trained), Ok(mut p)) => {
+            p.c.flash = Some(format!("{} {}", p.c.t.get("admin.trained"), trained.version));
+            respond(p, None)
+        }
+        (Err(e), Ok(mut p)) => {
+            p.c.flash = Some(format!("{}: {e}", p.c.t.get("common.error")));
+            render(StatusCode::UNPROCESSABLE_ENTITY, &p)
+        }
+        (_, Err(e)) => error_page(&staff.visit.tr, &e),
     }
 }

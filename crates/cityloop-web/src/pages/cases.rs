@@ -351,6 +351,8 @@ struct CasePage {
     whistles: Vec<(String, String, String)>,
     attachments: Vec<String>,
     map: String,
+    /// Dispatch hints, duplicates and the reply check, rendered by the smart-intake module.
+    smart: String,
 }
 
 fn case_details(t: &Tr, reference: &Reference, view: &CaseView) -> Vec<(String, String)> {
@@ -425,7 +427,13 @@ fn case_details(t: &Tr, reference: &Reference, view: &CaseView) -> Vec<(String, 
     d
 }
 
-async fn case_page(state: &WebState, view: CaseView, mut c: Ctx, failed: Option<(&str, &FormInput)>) -> Response {
+async fn case_page(
+    state: &WebState,
+    who: &Principal,
+    view: CaseView,
+    mut c: Ctx,
+    failed: Option<(&str, &FormInput)>,
+) -> Response {
     let t = c.t;
     let reference = state.app.reference();
     let case = &view.case;
@@ -486,6 +494,7 @@ async fn case_page(state: &WebState, view: CaseView, mut c: Ctx, failed: Option<
         None => (String::new(), case.confidential && case.contact.is_some()),
     };
     let status = if failed.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    let smart = super::smart::case_panels(state, who, &t, &view).await;
     render(
         status,
         &CasePage {
@@ -504,6 +513,7 @@ async fn case_page(state: &WebState, view: CaseView, mut c: Ctx, failed: Option<
             whistles,
             attachments,
             map,
+            smart,
             c,
         },
     )
@@ -512,6 +522,8 @@ async fn case_page(state: &WebState, view: CaseView, mut c: Ctx, failed: Option<
 #[derive(Deserialize)]
 pub struct DoneParam {
     done: Option<String>,
+    /// A move asked for elsewhere that was refused (the merge chosen on the workbench).
+    failed: Option<String>,
 }
 
 pub async fn show(
@@ -529,7 +541,10 @@ pub async fn show(
     if let Some(kind) = q.done.as_deref().and_then(MoveKind::parse) {
         c.flash = Some(format!("{} · {}", t.move_label(kind), t.get("common.done")));
     }
-    case_page(&state, view, c, None).await
+    if let Some(kind) = q.failed.as_deref().and_then(MoveKind::parse) {
+        c.flash = Some(format!("{} · {}", t.move_label(kind), t.get("case.move_refused")));
+    }
+    case_page(&state, &staff.who, view, c, None).await
 }
 
 fn flag(form: &FormInput, name: &str) -> Option<bool> {
@@ -571,6 +586,11 @@ pub async fn move_input(state: &WebState, who: &Principal, form: &FormInput) -> 
         units: units("units"),
         into: form.get("into").map(CaseRef::Number),
         attachments: (!attachments.is_empty()).then_some(attachments),
+        article: form
+            .get("article")
+            .filter(|v| !v.is_empty())
+            .map(|v| v.parse().map_err(|_| AppError::invalid("article", "must be an article id")))
+            .transpose()?,
     })
 }
 
@@ -602,7 +622,7 @@ pub async fn make_move(
             match form_errors(&t, &e) {
                 Some(errors) => {
                     c.errors = errors;
-                    case_page(&state, view, c, Some((kind.as_str(), &form))).await
+                    case_page(&state, &staff.who, view, c, Some((kind.as_str(), &form))).await
                 }
                 None => {
                     let message = match &e {
@@ -611,7 +631,7 @@ pub async fn make_move(
                     };
                     c.errors = HashMap::from([("_move".to_string(), message.clone())]);
                     c.flash = Some(message);
-                    let mut res = case_page(&state, view, c, None).await;
+                    let mut res = case_page(&state, &staff.who, view, c, None).await;
                     *res.status_mut() = match e {
                         AppError::Forbidden(_) => StatusCode::FORBIDDEN,
                         _ => StatusCode::CONFLICT,

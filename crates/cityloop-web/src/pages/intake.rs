@@ -7,7 +7,7 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use cityloop_app::intake::{NewCase, NewContact, NewLocation};
-use cityloop_app::moves::MoveInput;
+use cityloop_app::moves::{CaseRef, MoveInput};
 use cityloop_app::queries::CaseQuery;
 use cityloop_app::AppError;
 use cityloop_domain::{CategoryId, RequestType, Role, Urgency};
@@ -106,6 +106,14 @@ pub fn new_case_from(form: &FormInput, channel_default: &str) -> Result<NewCase,
     })
 }
 
+/// What became of a workbench form.
+enum Saved {
+    Created(String),
+    Answered(String),
+    /// Saved, but the merge into the chosen case was refused.
+    MergeRefused(String),
+}
+
 pub async fn create(State(state): State<WebState>, staff: Staff, form: FormInput) -> Response {
     if let Some(r) = forbidden_unless_operator(&staff) {
         return r;
@@ -131,22 +139,30 @@ pub async fn create(State(state): State<WebState>, staff: Staff, form: FormInput
             }
         }
         let created = state.app.create_case(&staff.who, input, form.get("form_key").as_deref()).await?;
+        let article = form.get("article").and_then(|a| a.parse::<i64>().ok());
         if wants_answer && !created.replayed {
-            let input = MoveInput { answer: answer.clone(), ..MoveInput::default() };
+            let input = MoveInput { answer: answer.clone(), article, ..MoveInput::default() };
             if let Err(e) = state.app.perform_move(&staff.who, &created.case.number, "answer", input).await {
                 // The case is saved; its page shows what happened and what can be done next.
                 tracing::warn!(case = %created.case.number, error = %e, "direct answer refused after intake");
-                return Ok((created.case.number, false));
+                return Ok(Saved::Created(created.case.number));
             }
         }
-        Ok((created.case.number, wants_answer))
+        if let Some(master) = form.get("merge_into").filter(|m| !m.is_empty() && !wants_answer && !created.replayed) {
+            let input = MoveInput { into: Some(CaseRef::Number(master)), ..MoveInput::default() };
+            if let Err(e) = state.app.perform_move(&staff.who, &created.case.number, "merge", input).await {
+                // The case is saved but not merged: its page says so and offers the merge again.
+                tracing::warn!(case = %created.case.number, error = %e, "merge refused after intake");
+                return Ok(Saved::MergeRefused(created.case.number));
+            }
+        }
+        Ok(if wants_answer { Saved::Answered(created.case.number) } else { Saved::Created(created.case.number) })
     }
     .await;
     match result {
-        Ok((number, answered)) => {
-            let key = if answered { "answered" } else { "created" };
-            Redirect::to(&format!("/intake?{key}={number}")).into_response()
-        }
+        Ok(Saved::Created(number)) => Redirect::to(&format!("/intake?created={number}")).into_response(),
+        Ok(Saved::Answered(number)) => Redirect::to(&format!("/intake?answered={number}")).into_response(),
+        Ok(Saved::MergeRefused(number)) => Redirect::to(&format!("/cases/{number}?failed=merge")).into_response(),
         Err(e) => match form_errors(&t, &e) {
             Some(errors) => {
                 let mut c = ctx(&staff.visit, Some(&staff.who), "intake.title");

@@ -9,6 +9,7 @@ pub mod inspector;
 pub mod intake;
 pub mod leader;
 pub mod portal;
+pub mod smart;
 
 use std::collections::HashMap;
 
@@ -111,6 +112,7 @@ fn nav_for(who: Option<&Principal>, t: &Tr, path: &str) -> Vec<NavItem> {
         }
         items.push(("/cases", "nav.cases"));
         if who.has_any(&[Role::Leader, Role::Lead, Role::Dispatcher, Role::Admin]) {
+            items.push(("/replies", "nav.replies"));
             items.push(("/leader", "nav.leader"));
         }
         if who.has(Role::Admin) {
@@ -192,6 +194,7 @@ pub fn error_page(t: &Tr, e: &AppError) -> Response {
         }
         AppError::IllegalMove { .. } | AppError::Duplicate(_) => message_page(t, StatusCode::CONFLICT, &e.to_string()),
         AppError::TooLarge(m) => message_page(t, StatusCode::PAYLOAD_TOO_LARGE, m),
+        AppError::NotReady(m) => message_page(t, StatusCode::SERVICE_UNAVAILABLE, m),
         AppError::Unavailable(_) => message_page(t, StatusCode::SERVICE_UNAVAILABLE, t.get("error.unavailable")),
         AppError::Internal(m) => {
             tracing::error!(error = %m, "page failed");

@@ -24,6 +24,8 @@ const DRIVER_VAR: &str = "CITYLOOP_TEST_CHROMEDRIVER";
 
 /// How long a page element may take to appear.
 const ELEMENT_TIMEOUT: Duration = Duration::from_secs(15);
+/// The class that marks a page being left (see [`Browser::click`]).
+const LEAVING: &str = "cityloop-test-leaving";
 
 fn driver_path() -> Option<PathBuf> {
     let path = std::env::var(DRIVER_VAR).map(PathBuf::from).unwrap_or_else(|_| PathBuf::from("/usr/bin/chromedriver"));
@@ -229,10 +231,38 @@ impl Browser {
         self.find(css).await.select_by_value(value).await.unwrap();
     }
 
-    /// Clicks and waits for the next page when the click submits a form or follows a link.
+    /// Clicks an element of a fragment the page script may still be replacing: a click on a replaced
+    /// (stale) element is tried again on the fresh one.
+    pub async fn click_fragment(&self, css: &str) {
+        for _ in 0..20 {
+            match self.find(css).await.click().await {
+                Ok(()) => return,
+                Err(fantoccini::error::CmdError::Standard(e))
+                    if e.error == fantoccini::error::ErrorStatus::StaleElementReference => {}
+                Err(e) => panic!("click `{css}`: {e}"),
+            }
+        }
+        panic!("`{css}` kept being replaced");
+    }
+
+    /// Clicks a link or a form's button and waits for the page it loads. The old page is marked
+    /// before the click, so an old page still on screen is never taken for the new one.
     pub async fn click(&mut self, css: &str) {
-        self.find(css).await.click().await.unwrap();
-        self.wait_ready().await;
+        let target = self.find(css).await;
+        self.eval(&format!("document.documentElement.classList.add('{LEAVING}'); return true;")).await;
+        target.click().await.unwrap_or_else(|e| panic!("click `{css}`: {e}"));
+        self.client
+            .wait()
+            .at_most(ELEMENT_TIMEOUT)
+            .for_element(Locator::Css(&format!("html:not(.{LEAVING}) > body")))
+            .await
+            .unwrap_or_else(|e| panic!("clicking `{css}` loaded no new page: {e}"));
+        self.collect_console().await;
+    }
+
+    /// Clicks something that changes the page in place (opens a form, ticks a box).
+    pub async fn press(&self, css: &str) {
+        self.find(css).await.click().await.unwrap_or_else(|e| panic!("click `{css}`: {e}"));
     }
 
     /// Logs in through the login page (logging out first if someone is signed in).

@@ -41,7 +41,7 @@ async fn open_case(b: &mut Browser, number: &str) {
 /// Opens a move's form on the case page, lets `fill` complete it, and submits it.
 async fn make_move(b: &mut Browser, number: &str, kind: &str) {
     open_case(b, number).await;
-    b.click(&format!("#open-{kind}")).await;
+    b.press(&format!("#open-{kind}")).await;
 }
 
 async fn submit_move(b: &mut Browser, kind: &str) {
@@ -97,7 +97,7 @@ async fn whole_loop(backend: Backend) {
     // The dispatcher dispatches it from the desk (bulk dispatch, catalogue unit).
     b.login("dispatcher").await;
     b.goto("/desk").await;
-    b.click(&format!("input[name=case][value='{number}']")).await;
+    b.press(&format!("input[name=case][value='{number}']")).await;
     b.screenshot(&format!("loop-{tag}-03-desk")).await;
     b.click("#bulk-dispatch-button").await;
     assert!(b.text("#flash").await.contains('1'));
@@ -143,7 +143,7 @@ async fn whole_loop(backend: Backend) {
     b.login(&inspector).await;
     b.goto("/inspector").await;
     b.click(&format!("#check-tasks a[href='/cases/{number}']")).await;
-    b.click("#open-check").await;
+    b.press("#open-check").await;
     b.select("#move-check select[name=passed]", "true").await;
     submit_move(&mut b, "check").await;
     assert_eq!(case_state(&site, &number).await.state, State::ClosePending);
@@ -162,7 +162,7 @@ async fn whole_loop(backend: Backend) {
     b.fill("#track-phone", "138 0013 8000").await;
     b.click("#track-submit").await;
     assert_eq!(b.text("#tracked-state").await, "已结案");
-    b.click("#sat-basically_satisfied").await;
+    b.press("#sat-basically_satisfied").await;
     b.fill("#rate-note", "处理及时").await;
     b.click("#rate-submit").await;
     assert!(b.text("#flash").await.contains("感谢"));
@@ -184,6 +184,90 @@ async fn whole_loop(backend: Backend) {
     );
 
     b.finish().await;
+}
+
+/// Smart intake on the workbench: suggestions as the text is typed, a similar open case to merge into,
+/// and a knowledge-base answer recorded with the consultation.
+async fn smart_workbench(backend: Backend) {
+    let site = spawn_site(backend, 300).await;
+    assert!(site.app.model().is_some(), "the demo trains a classifier");
+    let operator = site.app.login("operator", cityloop_app::demo::DEMO_PASSWORD).await.unwrap().principal;
+    let grid = site.app.reference().grids[30].clone();
+    let earlier = site
+        .app
+        .create_case(
+            &operator,
+            cityloop_app::intake::NewCase {
+                channel: "hotline".into(),
+                request_type: "complaint".into(),
+                title: "解放路工地夜间施工噪音大".into(),
+                description: "解放路工地晚上十一点以后还在施工, 机器轰鸣声很大".into(),
+                category: Some("08001".into()),
+                location: Some(cityloop_app::intake::NewLocation {
+                    lat: grid.centroid_lat,
+                    lon: grid.centroid_lon,
+                    address: None,
+                }),
+                ..Default::default()
+            },
+            None,
+        )
+        .await
+        .unwrap()
+        .case;
+    let driver = Driver::start();
+    let mut b = Browser::open(&driver, &site.base, 1366, 900).await;
+    let tag = format!("{backend:?}").to_lowercase();
+    b.login("operator").await;
+    b.fill("#phone", "13700001111").await;
+    b.fill("#title", "解放路工地半夜施工噪音").await;
+    b.fill("#description", "解放路工地晚上十一点以后还在施工, 吵得睡不着").await;
+    b.click_fragment("#category-suggestions .use-category[data-code='08001']").await;
+    assert_eq!(
+        b.eval("return document.querySelector('#category').value").await,
+        "08001",
+        "a suggestion fills the field"
+    );
+    assert!(!b.text("#suggestions .why").await.is_empty(), "the words behind the suggestion are shown");
+    b.eval(&format!(
+        "const f = document.querySelector('#intake-form'); f.elements.lat.value = '{}'; f.elements.lon.value = '{}'; \
+         f.elements.lat.dispatchEvent(new Event('change', {{bubbles: true}})); return 1",
+        grid.centroid_lat, grid.centroid_lon
+    ))
+    .await;
+    b.click_fragment(&format!("#similar-cases input[name=merge_into][value='{}']", earlier.number)).await;
+    b.screenshot(&format!("smart-{tag}-workbench")).await;
+    b.click("#save").await;
+    let number = b.text("#created-number").await;
+    let merged = case_state(&site, &number).await;
+    assert_eq!(merged.state, State::Merged, "merged into the open case the operator chose");
+    assert_eq!(merged.master_id, Some(earlier.id));
+
+    // A consultation answered from the knowledge base.
+    b.goto("/intake").await;
+    b.select("#request_type", "consultation").await;
+    b.fill("#title", "咨询公积金提取").await;
+    b.fill("#description", "租房可以提取住房公积金吗, 要带什么材料").await;
+    b.click_fragment("#knowledge-hits .use-article").await;
+    assert!(b.eval("return document.querySelector('#answer').value").await.as_str().unwrap().contains("公积金"));
+    b.click("#answer-button").await;
+    let number = b.text("#created-number").await;
+    let answered = case_state(&site, &number).await;
+    assert_eq!(answered.state, State::Closed);
+    let flow = site.app.store.flows(answered.id).await.unwrap();
+    let article = &flow.last().unwrap().1.data["article"];
+    assert!(article.as_i64().is_some(), "the article answered from is recorded: {flow:?}");
+    b.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_workbench_suggests_finds_duplicates_and_answers_from_the_knowledge_base() {
+    if !browser_available() {
+        return;
+    }
+    for backend in engines() {
+        smart_workbench(backend).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -376,6 +460,9 @@ async fn every_page_renders_at_both_widths_without_console_errors() {
         (Some("admin"), "/admin/grids".into(), "admin-grids"),
         (Some("admin"), "/admin/divisions".into(), "admin-divisions"),
         (Some("admin"), "/admin/calendar".into(), "admin-calendar"),
+        (Some("admin"), "/admin/knowledge".into(), "admin-knowledge"),
+        (Some("admin"), "/admin/classifier".into(), "admin-classifier"),
+        (Some("dispatcher"), "/replies".into(), "replies"),
         (Some("citizen"), "/cases".into(), "citizen-cases"),
     ];
     let driver = Driver::start();
