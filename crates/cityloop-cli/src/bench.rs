@@ -287,3 +287,85 @@ pub async fn pages(app: &App, iterations: usize) -> Result<Value> {
               "iterations": iterations, "css_bytes": css, "js_bytes": js, "map_layer_svg_bytes": map_layer,
               "pages": out, "leader_overview_compute_ms": summarize(compute)}))
 }
+
+/// Texts the duplicate and classifier probes use (the demo city's kinds of request).
+const PROBES: &[(&str, &str)] = &[
+    ("路边垃圾堆积无人清理", "路边堆放大量生活垃圾, 已经好几天没人清理, 气味很大"),
+    ("工地夜间施工噪音大", "工地晚上十一点以后还在施工, 机器轰鸣声很大, 周边居民无法休息"),
+    ("车辆乱停堵住消防通道", "经常有私家车停在消防通道上, 请交警处理"),
+    ("井盖丢失", "有一个井盖不见了, 晚上看不清很危险, 请马上处理"),
+    ("路灯不亮", "一排路灯晚上都不亮, 已经一个多星期了"),
+];
+
+/// Duplicate lookup and classification as intake runs them, on the stored cases: in the use case (what
+/// intake adds to a request) and over HTTP (what the workbench waits for).
+pub async fn smart(app: &App, iterations: usize) -> Result<Value> {
+    let server = start(app).await?;
+    let cases = app.store.count_cases().await?;
+    let operator_token = server.login("operator").await?;
+    let operator = app.login("operator", DEMO_PASSWORD).await.map_err(|e| anyhow::anyhow!("{e}"))?.principal;
+    let reference = app.reference();
+    let grids = &reference.grids;
+    anyhow::ensure!(!grids.is_empty(), "the city has no grids");
+    let probe = |i: usize| {
+        let grid = &grids[(i * 7919) % grids.len()];
+        let (title, description) = PROBES[i % PROBES.len()];
+        cityloop_app::duplicates::DuplicateQuery {
+            title: title.into(),
+            description: description.into(),
+            lat: Some(grid.centroid_lat),
+            lon: Some(grid.centroid_lon),
+            ..Default::default()
+        }
+    };
+    let (mut in_app, mut over_http, mut found) = (Vec::new(), Vec::new(), 0usize);
+    for i in 0..iterations {
+        let q = probe(i);
+        let t = Instant::now();
+        let matches = app.find_duplicates(&operator, &q).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        in_app.push(t.elapsed());
+        found += usize::from(!matches.is_empty());
+        let body = json!({"title": q.title, "description": q.description, "lat": q.lat, "lon": q.lon});
+        let t = Instant::now();
+        let r = server
+            .client
+            .post(format!("{}/api/v1/duplicates", server.base))
+            .bearer_auth(&operator_token)
+            .json(&body)
+            .send()
+            .await?;
+        anyhow::ensure!(r.status().is_success(), "duplicates: {}", r.status());
+        let _: Value = r.json().await?;
+        over_http.push(t.elapsed());
+    }
+    let mut classify_app = Vec::new();
+    let mut classify_http = Vec::new();
+    if app.model().is_some() {
+        for i in 0..iterations {
+            let (title, description) = PROBES[i % PROBES.len()];
+            let text = format!("{title}\n{description}");
+            let t = Instant::now();
+            app.classify(&operator, &text, 3).map_err(|e| anyhow::anyhow!("{e}"))?;
+            classify_app.push(t.elapsed());
+            let t = Instant::now();
+            let r = server
+                .client
+                .post(format!("{}/api/v1/classify", server.base))
+                .bearer_auth(&operator_token)
+                .json(&json!({"text": text}))
+                .send()
+                .await?;
+            anyhow::ensure!(r.status().is_success(), "classify: {}", r.status());
+            let _: Value = r.json().await?;
+            classify_http.push(t.elapsed());
+        }
+    }
+    Ok(json!({
+        "benchmark": "smart",
+        "database": format!("{:?}", app.store.backend()),
+        "cases_stored": cases,
+        "iterations": iterations,
+        "duplicate_lookup": {"use_case_ms": summarize(in_app), "http_ms": summarize(over_http), "probes_with_a_match": found},
+        "classify_with_words": {"use_case_ms": summarize(classify_app), "http_ms": summarize(classify_http)},
+    }))
+}

@@ -2,6 +2,7 @@
 
 mod bench;
 mod settings;
+mod text_tools;
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -11,7 +12,7 @@ use anyhow::{Context, Result};
 use cityloop_app::admin::NewUser;
 use cityloop_app::demo::{DemoOptions, DemoReport, DEMO_PASSWORD};
 use cityloop_app::moves::UnitRef;
-use cityloop_app::{App, AppError, AppSettings, SystemClock};
+use cityloop_app::{App, AppError, SystemClock};
 use cityloop_store::{DbOptions, Store};
 use clap::{Parser, Subcommand};
 use settings::Settings;
@@ -86,6 +87,26 @@ enum Command {
         #[command(subcommand)]
         command: BenchCommand,
     },
+    /// The request classifier: train, evaluate, cross-validate, install (see docs/smart-intake.md).
+    Classify {
+        #[command(subcommand)]
+        command: ClassifyCommand,
+    },
+    /// Duplicate lookup over a message-board export (留言编号, 留言主题, 留言时间, 留言详情).
+    Duplicates {
+        #[command(subcommand)]
+        command: DuplicatesCommand,
+    },
+    /// Reply checks (答复质检) over answered messages (… 答复意见).
+    Replies {
+        #[command(subcommand)]
+        command: RepliesCommand,
+    },
+    /// The knowledge base.
+    Knowledge {
+        #[command(subcommand)]
+        command: KnowledgeCommand,
+    },
     /// Settings helpers.
     Config {
         #[command(subcommand)]
@@ -139,12 +160,114 @@ enum BenchCommand {
         #[arg(long, default_value_t = 200)]
         iterations: usize,
     },
+    /// Duplicate lookup and classification latency on the stored cases.
+    Smart {
+        #[arg(long)]
+        database: Option<String>,
+        #[arg(long, default_value_t = 200)]
+        iterations: usize,
+    },
     /// Server time and weight of the web pages on the stored cases.
     Pages {
         #[arg(long)]
         database: Option<String>,
         #[arg(long, default_value_t = 100)]
         iterations: usize,
+    },
+}
+
+#[derive(Subcommand)]
+enum ClassifyCommand {
+    /// Train a model: from a data file (`--data FILE.csv --model MODEL`) or from the platform's closed
+    /// cases (`--from-db`: stored as a new version that running servers pick up).
+    Train {
+        /// UTF-8 CSV with the columns id,label,text.
+        #[arg(long, required_unless_present = "from_db", conflicts_with = "from_db")]
+        data: Option<PathBuf>,
+        /// Where to write the model (with `--data`).
+        #[arg(long, required_unless_present = "from_db")]
+        model: Option<PathBuf>,
+        #[arg(long)]
+        from_db: bool,
+        #[arg(long)]
+        database: Option<String>,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
+    /// Score a model on a data file: accuracy, macro-F1, per-class figures and single-thread speed.
+    Eval {
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long)]
+        model: PathBuf,
+        /// Print one JSON object.
+        #[arg(long)]
+        json: bool,
+    },
+    /// k-fold cross-validated scores on a data file.
+    CrossValidate {
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long, default_value_t = 5)]
+        folds: usize,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
+    /// Train on `--train` without the ids of `--test`, then score on `--test` (e.g. raw texts).
+    Holdout {
+        #[arg(long)]
+        train: PathBuf,
+        #[arg(long)]
+        test: PathBuf,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
+    /// Store a model file as the newest version (running servers pick it up).
+    Install {
+        #[arg(long)]
+        model: PathBuf,
+        #[arg(long)]
+        database: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum DuplicatesCommand {
+    /// Each message against the earlier ones of the window, as intake does; prints a sample to check by hand.
+    Eval {
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long, default_value_t = 30)]
+        window_days: i64,
+        #[arg(long, default_value_t = 0.3)]
+        min_similarity: f32,
+        #[arg(long, default_value_t = 50)]
+        sample: usize,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
+}
+
+#[derive(Subcommand)]
+enum RepliesCommand {
+    /// Scores every reply; prints the distribution and a sample to check by hand.
+    Check {
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long, default_value_t = 30)]
+        sample: usize,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+    },
+}
+
+#[derive(Subcommand)]
+enum KnowledgeCommand {
+    /// Import articles from CSV (title,body[,category][,tags]) or Markdown (`# ` heading per article).
+    Import {
+        file: PathBuf,
+        #[arg(long)]
+        database: Option<String>,
     },
 }
 
@@ -179,13 +302,7 @@ async fn open_app(settings: &Settings, database: Option<String>) -> Result<App> 
         sqlite_synchronous: settings.database.sqlite_synchronous.clone(),
     };
     let store = Store::open(&options).await.with_context(|| format!("opening {}", cityloop_store::redact_url(&url)))?;
-    let app_settings = AppSettings {
-        token_ttl_hours: settings.auth.token_ttl_hours,
-        attachments_dir: settings.attachments.dir.clone(),
-        max_attachment_bytes: settings.attachments.max_bytes,
-        whistle_report_hours: settings.workflow.whistle_report_hours,
-    };
-    Ok(App::new(store, app_settings, Arc::new(SystemClock)).await?)
+    Ok(App::new(store, settings.app_settings(), Arc::new(SystemClock)).await?)
 }
 
 fn print_demo(report: &DemoReport, password: &str) {
@@ -233,6 +350,58 @@ async fn shutdown_signal(tx: tokio::sync::watch::Sender<bool>) {
 
 fn describe(e: AppError) -> anyhow::Error {
     anyhow::anyhow!("{e}")
+}
+
+async fn classify(settings: &Settings, command: ClassifyCommand) -> Result<()> {
+    match command {
+        ClassifyCommand::Train { from_db: true, database, seed, .. } => {
+            let app = open_app(settings, database).await?;
+            let trained = app.train_model_from_cases(seed).await.map_err(describe)?;
+            println!("{}", serde_json::to_string_pretty(&trained)?);
+        }
+        ClassifyCommand::Train { data, model, seed, .. } => {
+            let (Some(data), Some(model)) = (data, model) else {
+                anyhow::bail!("give --data FILE.csv and --model MODEL, or --from-db");
+            };
+            let report = text_tools::train_file(&data, &model, seed)?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+        }
+        ClassifyCommand::Eval { data, model, json } => {
+            let report = text_tools::eval(&data, &model)?;
+            if json {
+                println!("{}", serde_json::to_string(&report)?);
+            } else {
+                println!(
+                    "{}: n {}, accuracy {:.4}, macro-F1 {:.4}, {:.0} texts/s on one thread",
+                    data.display(),
+                    report.scores.n,
+                    report.scores.accuracy,
+                    report.scores.macro_f1,
+                    report.docs_per_sec
+                );
+                for (label, c) in &report.scores.per_class {
+                    println!("  {label:<16} P {:.3}  R {:.3}  F1 {:.3}  n {}", c.precision, c.recall, c.f1, c.support);
+                }
+            }
+        }
+        ClassifyCommand::CrossValidate { data, folds, seed } => {
+            println!("{}", serde_json::to_string_pretty(&text_tools::cross_validate(&data, folds, seed)?)?);
+        }
+        ClassifyCommand::Holdout { train, test, seed } => {
+            println!("{}", serde_json::to_string_pretty(&text_tools::holdout(&train, &test, seed)?)?);
+        }
+        ClassifyCommand::Install { model, database } => {
+            let bytes = std::fs::read(&model).with_context(|| format!("{}: cannot read", model.display()))?;
+            let app = open_app(settings, database).await?;
+            let name = model.file_name().map_or_else(|| "model".into(), |n| n.to_string_lossy().to_string());
+            let version = app
+                .install_model(&format!("file:{name}"), &bytes)
+                .await
+                .map_err(|e| anyhow::anyhow!("{}: {e}", model.display()))?;
+            println!("{}: installed as classifier version {version}", model.display());
+        }
+    }
+    Ok(())
 }
 
 #[tokio::main]
@@ -319,10 +488,33 @@ async fn main() -> Result<()> {
             let report = bench::queries(&app, iterations).await?;
             println!("{}", serde_json::to_string_pretty(&report)?);
         }
+        Command::Bench { command: BenchCommand::Smart { database, iterations } } => {
+            let app = open_app(&settings, database).await?;
+            let report = bench::smart(&app, iterations).await?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+        }
         Command::Bench { command: BenchCommand::Pages { database, iterations } } => {
             let app = open_app(&settings, database).await?;
             let report = bench::pages(&app, iterations).await?;
             println!("{}", serde_json::to_string_pretty(&report)?);
+        }
+        Command::Classify { command } => classify(&settings, command).await?,
+        Command::Duplicates {
+            command: DuplicatesCommand::Eval { data, window_days, min_similarity, sample, seed },
+        } => {
+            let run = text_tools::duplicates_over_board(&data, window_days, min_similarity, sample, seed)?;
+            println!("{}", serde_json::to_string_pretty(&run)?);
+        }
+        Command::Replies { command: RepliesCommand::Check { data, sample, seed } } => {
+            let run = text_tools::replies_over_board(&data, sample, seed)?;
+            println!("{}", serde_json::to_string_pretty(&run)?);
+        }
+        Command::Knowledge { command: KnowledgeCommand::Import { file, database } } => {
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("{}: cannot read as UTF-8 text", file.display()))?;
+            let app = open_app(&settings, database).await?;
+            let report = app.import_articles(None, &file.display().to_string(), &text).await.map_err(describe)?;
+            println!("{}: {} articles imported", file.display(), report.imported);
         }
         Command::Config { command: ConfigCommand::Default } => print!("{}", settings::DEFAULT_TOML),
     }

@@ -21,6 +21,45 @@ pub struct Settings {
     pub demo: Demo,
     pub log: Log,
     pub web: Web,
+    pub intake: Intake,
+    pub duplicates: Duplicates,
+}
+
+/// Intake.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Intake {
+    /// Classifier probability from which a suggested category is applied at intake.
+    pub auto_category_threshold: f32,
+}
+
+impl Default for Intake {
+    fn default() -> Self {
+        Self { auto_category_threshold: 0.9 }
+    }
+}
+
+/// Duplicate lookup at intake.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Duplicates {
+    pub radius_m: f64,
+    pub window_days: i64,
+    pub min_similarity: f32,
+    /// Category code → radius in metres.
+    pub radius_by_category: std::collections::BTreeMap<String, f64>,
+}
+
+impl Default for Duplicates {
+    fn default() -> Self {
+        let d = cityloop_app::duplicates::DuplicateSettings::default();
+        Self {
+            radius_m: d.radius_m,
+            window_days: d.window_days,
+            min_similarity: d.min_similarity,
+            radius_by_category: Default::default(),
+        }
+    }
 }
 
 /// The web pages.
@@ -144,6 +183,23 @@ impl Settings {
         cityloop_http::WebSettings { basemap_url: (!url.is_empty()).then(|| url.to_string()) }
     }
 
+    /// The settings of the use cases.
+    pub fn app_settings(&self) -> cityloop_app::AppSettings {
+        cityloop_app::AppSettings {
+            token_ttl_hours: self.auth.token_ttl_hours,
+            attachments_dir: self.attachments.dir.clone(),
+            max_attachment_bytes: self.attachments.max_bytes,
+            whistle_report_hours: self.workflow.whistle_report_hours,
+            auto_category_threshold: self.intake.auto_category_threshold,
+            duplicates: cityloop_app::duplicates::DuplicateSettings {
+                radius_m: self.duplicates.radius_m,
+                window_days: self.duplicates.window_days,
+                min_similarity: self.duplicates.min_similarity,
+                radius_by_category: self.duplicates.radius_by_category.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+            },
+        }
+    }
+
     /// Loads the layers. A missing default `cityloop.toml` is fine; a missing `--config` file is not.
     pub fn load(config: Option<&Path>) -> anyhow::Result<Self> {
         let mut figment = Figment::from(Serialized::defaults(Settings::default()));
@@ -157,7 +213,31 @@ impl Settings {
         // `CITYLOOP_TEST_*` variables configure the test suites, not the platform.
         let not_test = |key: &figment::value::UncasedStr| !key.as_str().to_ascii_lowercase().starts_with("test_");
         figment = figment.merge(Env::prefixed("CITYLOOP_").filter(not_test).split("__"));
-        figment.extract().map_err(|e| anyhow::anyhow!("settings: {e}"))
+        let settings: Settings = figment.extract().map_err(|e| anyhow::anyhow!("settings: {e}"))?;
+        settings.check()?;
+        Ok(settings)
+    }
+
+    /// Values that parse but make no sense are refused at start, naming the setting.
+    fn check(&self) -> anyhow::Result<()> {
+        let d = &self.duplicates;
+        let fail = |key: &str, rule: &str| Err(anyhow::anyhow!("settings: {key} {rule}"));
+        if !(d.radius_m.is_finite() && d.radius_m > 0.0) {
+            return fail("duplicates.radius_m", "must be a distance above 0 metres");
+        }
+        if let Some((code, _)) = d.radius_by_category.iter().find(|(_, r)| !(r.is_finite() && **r > 0.0)) {
+            return fail(&format!("duplicates.radius_by_category.{code}"), "must be a distance above 0 metres");
+        }
+        if d.window_days < 1 {
+            return fail("duplicates.window_days", "must be at least 1");
+        }
+        if !(0.0..=1.0).contains(&d.min_similarity) {
+            return fail("duplicates.min_similarity", "must be between 0 and 1");
+        }
+        if !(0.0..=1.0).contains(&self.intake.auto_category_threshold) {
+            return fail("intake.auto_category_threshold", "must be between 0 and 1");
+        }
+        Ok(())
     }
 }
 
@@ -173,6 +253,26 @@ mod tests {
 
     fn toml_parse(text: &str) -> Settings {
         Figment::from(Serialized::defaults(Settings::default())).merge(Toml::string(text)).extract().unwrap()
+    }
+
+    #[test]
+    fn senseless_values_are_refused_naming_the_setting() {
+        let dir = tempfile::tempdir().unwrap();
+        for (toml, key) in [
+            ("[duplicates]\nradius_m = 0.0\n", "duplicates.radius_m"),
+            ("[duplicates]\nwindow_days = 0\n", "duplicates.window_days"),
+            ("[duplicates]\nmin_similarity = 1.5\n", "duplicates.min_similarity"),
+            ("[duplicates.radius_by_category]\n\"08001\" = -1.0\n", "duplicates.radius_by_category.08001"),
+            ("[intake]\nauto_category_threshold = 2.0\n", "intake.auto_category_threshold"),
+        ] {
+            let path = dir.path().join("c.toml");
+            std::fs::write(&path, toml).unwrap();
+            let err = Settings::load(Some(&path)).unwrap_err().to_string();
+            assert!(err.contains(key), "{toml}: {err}");
+        }
+        let path = dir.path().join("ok.toml");
+        std::fs::write(&path, "[duplicates.radius_by_category]\n\"08001\" = 500.0\n").unwrap();
+        assert_eq!(Settings::load(Some(&path)).unwrap().duplicates.radius_by_category["08001"], 500.0);
     }
 
     #[test]

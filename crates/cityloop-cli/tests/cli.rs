@@ -1,22 +1,8 @@
 //! The command line: helpful errors that name the file, line and field, and commands that work.
 
-use std::process::Output;
+mod common;
 
-const BIN: &str = env!("CARGO_BIN_EXE_cityloop");
-
-fn run(dir: &std::path::Path, args: &[&str]) -> Output {
-    std::process::Command::new(BIN)
-        .current_dir(dir)
-        .env("RUST_LOG", "warn")
-        .args(["--config", "none.toml"])
-        .args(args)
-        .output()
-        .expect("run cityloop")
-}
-
-fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
-}
+use common::{run, text};
 
 #[test]
 fn users_and_categories_are_added_and_bad_input_is_named() {
