@@ -29,6 +29,8 @@ use crate::App;
 
 /// The default password of every demo user.
 pub const DEMO_PASSWORD: &str = "cityloop-demo";
+/// The API key of the demo city's Open311 client application.
+pub const DEMO_OPEN311_KEY: &str = "cityloop-demo-key";
 
 /// Options of the demo city.
 #[derive(Debug, Clone)]
@@ -257,6 +259,55 @@ fn community_name(street: &str, k: usize) -> String {
 
 impl App {
     /// Whether the database holds no city yet.
+    /// The demo city's Open311 side: one client application with a published key, and extra questions
+    /// on two services.
+    async fn demo_open311(&self) -> Result<()> {
+        use crate::open311::{Attribute, ServiceSetup};
+        use cityloop_store::Choice;
+        self.register_api_client_with_key("演示应用 Demo app", "demo@example.org", DEMO_OPEN311_KEY).await?;
+        let services: [(&str, &str, &str, Vec<Attribute>); 2] = [
+            (
+                "11001",
+                "路灯不亮、闪烁或白天常亮",
+                "路灯,照明,灯杆",
+                vec![Attribute {
+                    code: "pole_number".into(),
+                    variable: true,
+                    datatype: "string".into(),
+                    required: false,
+                    datatype_description: "灯杆上的编号，例如 LD-0231".into(),
+                    order: 1,
+                    description: "灯杆编号 (pole number)".into(),
+                    values: vec![],
+                }],
+            ),
+            (
+                "06005",
+                "垃圾桶、垃圾箱已满或垃圾溢出",
+                "垃圾桶,垃圾箱,满溢",
+                vec![Attribute {
+                    code: "bin_kind".into(),
+                    variable: true,
+                    datatype: "singlevaluelist".into(),
+                    required: true,
+                    datatype_description: String::new(),
+                    order: 1,
+                    description: "垃圾桶类型 (kind of bin)".into(),
+                    values: vec![
+                        Choice { key: "household".into(), name: "其他垃圾 household".into() },
+                        Choice { key: "recyclable".into(), name: "可回收物 recyclable".into() },
+                        Choice { key: "kitchen".into(), name: "厨余垃圾 kitchen".into() },
+                    ],
+                }],
+            ),
+        ];
+        for (code, description, keywords, attributes) in services {
+            let setup = ServiceSetup { description: description.into(), keywords: keywords.into(), attributes };
+            self.save_service(code, setup).await?;
+        }
+        Ok(())
+    }
+
     pub async fn is_empty_city(&self) -> Result<bool> {
         Ok(self.reference().units.is_empty() && self.store.list_users().await?.is_empty())
     }
@@ -607,6 +658,7 @@ impl App {
             self.store.insert_article(title, body, category, "", now).await?;
         }
         self.refresh_knowledge().await?;
+        self.demo_open311().await?;
         // A first classifier, trained on the history just created, so that intake suggests categories.
         if cases > 0 {
             if let Err(e) = self.train_model_from_cases(options.seed).await {

@@ -56,6 +56,10 @@ pub struct NewCase {
     /// Content hashes of photos or documents uploaded with the report.
     #[serde(default)]
     pub attachments: Vec<String>,
+    /// What a client application sent beyond the case fields (its questions' answers, a media URL),
+    /// kept with the report record. Set by the surfaces, never read from a request body.
+    #[serde(skip)]
+    pub submission: Option<serde_json::Value>,
 }
 
 /// Where the catalogue would send a case and by when.
@@ -86,6 +90,8 @@ enum Submitter<'a> {
     User(&'a Principal),
     /// A resident on the public portal, without an account.
     Resident,
+    /// A resident through a registered client application (Open311).
+    Client(&'a Actor),
 }
 
 /// Idempotency keys of the public portal's forms are kept under this owner (no user has id 0).
@@ -95,7 +101,7 @@ impl Submitter<'_> {
     fn idempotency_owner(self) -> i64 {
         match self {
             Submitter::User(who) => who.user.id.0,
-            Submitter::Resident => PORTAL_KEY_OWNER,
+            Submitter::Resident | Submitter::Client(_) => PORTAL_KEY_OWNER,
         }
     }
 }
@@ -185,6 +191,12 @@ impl App {
         self.intake_case(Submitter::Resident, input, form_key).await
     }
 
+    /// Creates a case a client application hands in for a resident; the channel is `open311`.
+    pub async fn create_client_case(&self, client: Actor, mut input: NewCase) -> Result<Created> {
+        input.channel = Channel::Open311.as_str().to_string();
+        self.intake_case(Submitter::Client(&client), input, None).await
+    }
+
     async fn intake_case(&self, by: Submitter<'_>, input: NewCase, idempotency_key: Option<&str>) -> Result<Created> {
         if let Submitter::User(who) = by {
             if !who.has_any(INTAKE_ROLES) {
@@ -199,6 +211,8 @@ impl App {
                 who.has(Role::Citizen) && !who.has_any(&[Role::Operator, Role::Inspector, Role::Admin])
             }
             Submitter::Resident => true,
+            // The client application chose the channel, not the resident.
+            Submitter::Client(_) => false,
         };
         if is_resident && !RESIDENT_CHANNELS.contains(&channel) {
             return Err(AppError::invalid("channel", "residents submit through web, app or sms"));
@@ -308,6 +322,7 @@ impl App {
         let (actor, role) = match by {
             Submitter::User(who) => (who.actor(), INTAKE_ROLES.iter().copied().find(|r| who.has(*r))),
             Submitter::Resident => (Actor::resident(), Some(Role::Citizen)),
+            Submitter::Client(client) => (client.clone(), Some(Role::Citizen)),
         };
         for hash in &input.attachments {
             if !self.store.attachment_exists(hash).await? {
@@ -322,6 +337,7 @@ impl App {
             "suggested_assisting_units": preview.assisting_units,
             "placed_by_address": placed_by_address,
             "category_suggestion": suggestion,
+            "submission": input.submission,
         });
         let day = reference.calendar.local_date(now);
         let created = self
@@ -337,7 +353,7 @@ impl App {
             Submitter::User(who) => {
                 created.flow_id.map(|id| self.view_of(who, created.case.clone(), vec![(id, flow)], Vec::new()))
             }
-            Submitter::Resident => None,
+            Submitter::Resident | Submitter::Client(_) => None,
         };
         Ok(Created { case: created.case, replayed: created.replayed, preview, view, suggestion })
     }

@@ -16,6 +16,7 @@ pub mod intake_queue;
 pub mod jobs;
 pub mod knowledge;
 pub mod moves;
+pub mod open311;
 pub mod overview;
 pub mod portal;
 pub mod queries;
@@ -50,6 +51,13 @@ pub struct AppSettings {
     /// reaches this; below it, a person chooses.
     pub auto_category_threshold: f32,
     pub duplicates: duplicates::DuplicateSettings,
+    /// Where residents' apps reach this server (Open311 discovery).
+    pub public_url: String,
+    /// The Open311 jurisdiction this server serves.
+    pub open311_jurisdiction: String,
+    pub open311_contact: String,
+    /// Where client applications ask for an API key.
+    pub open311_key_service: String,
 }
 
 impl Default for AppSettings {
@@ -61,6 +69,10 @@ impl Default for AppSettings {
             whistle_report_hours: 1,
             auto_category_threshold: 0.9,
             duplicates: duplicates::DuplicateSettings::default(),
+            public_url: "http://127.0.0.1:8080".into(),
+            open311_jurisdiction: "cityloop.demo".into(),
+            open311_contact: "12345 热线平台管理员 admin@cityloop.demo".into(),
+            open311_key_service: "向平台管理员申请 (ask the platform administrator): admin@cityloop.demo".into(),
         }
     }
 }

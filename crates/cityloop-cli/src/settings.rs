@@ -23,6 +23,32 @@ pub struct Settings {
     pub web: Web,
     pub intake: Intake,
     pub duplicates: Duplicates,
+    pub open311: Open311,
+}
+
+/// The Open311 GeoReport v2 endpoint.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Open311 {
+    /// The address residents' apps reach this server at (for discovery).
+    pub public_url: String,
+    /// The jurisdiction this server serves; clients may send it or leave it empty.
+    pub jurisdiction_id: String,
+    /// Who to ask about the endpoint, and where to ask for an API key.
+    pub contact: String,
+    pub key_service: String,
+}
+
+impl Default for Open311 {
+    fn default() -> Self {
+        let d = cityloop_app::AppSettings::default();
+        Self {
+            public_url: d.public_url,
+            jurisdiction_id: d.open311_jurisdiction,
+            contact: d.open311_contact,
+            key_service: d.open311_key_service,
+        }
+    }
 }
 
 /// Intake.
@@ -197,6 +223,10 @@ impl Settings {
                 min_similarity: self.duplicates.min_similarity,
                 radius_by_category: self.duplicates.radius_by_category.iter().map(|(k, v)| (k.clone(), *v)).collect(),
             },
+            public_url: self.open311.public_url.clone(),
+            open311_jurisdiction: self.open311.jurisdiction_id.clone(),
+            open311_contact: self.open311.contact.clone(),
+            open311_key_service: self.open311.key_service.clone(),
         }
     }
 

@@ -12,6 +12,7 @@ pub mod grid;
 pub mod ids;
 pub mod masking;
 pub mod number;
+pub mod open311;
 pub mod standard;
 pub mod workflow;
 

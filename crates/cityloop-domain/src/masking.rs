@@ -29,9 +29,41 @@ pub fn mask_phone(phone: &str) -> String {
     }
 }
 
+/// Masks long digit runs inside free text (a phone or an ID number typed into a description), for text
+/// shown to the public: runs of 7 to 12 digits keep their first three and last four, longer runs
+/// (ID numbers) their first six and last four.
+pub fn mask_numbers_in_text(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < chars.len() {
+        let run = chars[i..].iter().take_while(|c| c.is_ascii_digit() || **c == 'X' || **c == 'x').count();
+        let digits = chars[i..i + run].iter().filter(|c| c.is_ascii_digit()).count();
+        if run >= 7 && digits + 1 >= run && chars[i].is_ascii_digit() {
+            let (head, tail) = if run > 12 { (6, 4) } else { (3, 4) };
+            out.extend(&chars[i..i + head]);
+            out.extend(std::iter::repeat_n('*', run - head - tail));
+            out.extend(&chars[i + run - tail..i + run]);
+            i += run;
+        } else {
+            out.push(chars[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn numbers_in_text_are_masked_and_words_kept() {
+        assert_eq!(mask_numbers_in_text("电话13812341234找我"), "电话138****1234找我");
+        assert_eq!(mask_numbers_in_text("身份证11010519491231002X"), "身份证110105********002X");
+        assert_eq!(mask_numbers_in_text("3号楼 2024年"), "3号楼 2024年");
+        assert_eq!(mask_numbers_in_text("Box 1"), "Box 1");
+    }
 
     #[test]
     fn names_keep_their_first_character() {

@@ -5,6 +5,7 @@
 pub mod api;
 pub mod error;
 pub mod extract;
+pub mod open311;
 pub mod openapi;
 pub mod state;
 
@@ -55,8 +56,12 @@ pub fn router(state: AppState, web: WebSettings) -> Router {
     let attachment_limit = state.app.settings.max_attachment_bytes + 64 * 1024;
     let api = api::router().route("/openapi.json", get(openapi_json)).layer(DefaultBodyLimit::max(MAX_JSON_BYTES));
     let uploads = api::attachments::router().layer(DefaultBodyLimit::max(attachment_limit));
-    let machine =
-        Router::new().nest("/api/v1", uploads.merge(api)).merge(api::system::router()).with_state(state.clone());
+    let open311 = open311::router().layer(DefaultBodyLimit::max(MAX_JSON_BYTES));
+    let machine = Router::new()
+        .nest("/api/v1", uploads.merge(api))
+        .nest("/open311/v2", open311)
+        .merge(api::system::router())
+        .with_state(state.clone());
     Router::new()
         .merge(machine)
         .merge(cityloop_web::router(state.app.clone(), web))

@@ -32,10 +32,11 @@ impl Modify for BearerAuth {
         api::smart::dispatch_hints, api::smart::reply_check, api::smart::reply_summary, api::smart::search_articles,
         api::smart::show_article, api::smart::create_article, api::smart::update_article, api::smart::delete_article,
         api::smart::import_articles,
+        api::clients::register_client, api::clients::list_clients, api::clients::revoke_client, api::clients::set_service,
         api::attachments::upload, api::attachments::download,
         api::system::healthz, api::system::metrics,
     ),
     modifiers(&BearerAuth),
-    tags((name = "auth"), (name = "cases"), (name = "reference"), (name = "admin"), (name = "smart"), (name = "attachments"), (name = "system"))
+    tags((name = "auth"), (name = "cases"), (name = "reference"), (name = "admin"), (name = "smart"), (name = "open311"), (name = "attachments"), (name = "system"))
 )]
 pub struct ApiDoc;

@@ -86,6 +86,12 @@ pub struct CaseFilter {
     pub overdue: Option<bool>,
     pub created_from: Option<DateTime<Utc>>,
     pub created_to: Option<DateTime<Utc>>,
+    /// Only cases changed strictly after this instant (incremental sync).
+    pub updated_after: Option<DateTime<Utc>>,
+    /// Only cases last changed before this instant.
+    pub updated_before: Option<DateTime<Utc>>,
+    /// Only the cases with these numbers.
+    pub numbers: Option<Vec<String>>,
     pub text: Option<String>,
     pub phone: Option<String>,
     pub master: Option<CaseId>,
@@ -125,6 +131,9 @@ impl CaseFilter {
             overdue: None,
             created_from: None,
             created_to: None,
+            updated_after: None,
+            updated_before: None,
+            numbers: None,
             text: None,
             phone: None,
             master: None,
@@ -884,6 +893,19 @@ fn push_filters(sql: &mut Sql, f: &CaseFilter) {
     }
     if let Some(t) = f.created_to {
         sql.push(" and created_at < ").bind(ms(t));
+    }
+    if let Some(t) = f.updated_after {
+        sql.push(" and updated_at > ").bind(ms(t));
+    }
+    if let Some(t) = f.updated_before {
+        sql.push(" and updated_at < ").bind(ms(t));
+    }
+    if let Some(numbers) = &f.numbers {
+        if numbers.is_empty() {
+            sql.push(" and 1 = 0");
+        } else {
+            sql.push(" and number in ").bind_list(numbers.iter().cloned());
+        }
     }
     if let Some(text) = &f.text {
         if cityloop_domain::number::looks_like_case_number(text) {

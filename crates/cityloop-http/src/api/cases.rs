@@ -83,6 +83,7 @@ impl From<CreateCaseRequest> for NewCase {
             urgency: r.urgency,
             address: r.address,
             attachments: r.attachments.unwrap_or_default(),
+            submission: None,
         }
     }
 }

@@ -3,6 +3,7 @@
 pub mod attachments;
 pub mod auth;
 pub mod cases;
+pub mod clients;
 pub mod dto;
 pub mod reference;
 pub mod smart;
@@ -14,5 +15,10 @@ use crate::state::AppState;
 
 /// Every `/api/v1` route except uploads, which the caller mounts with their own body limit.
 pub fn router() -> Router<AppState> {
-    Router::new().merge(auth::router()).merge(cases::router()).merge(reference::router()).merge(smart::router())
+    Router::new()
+        .merge(auth::router())
+        .merge(cases::router())
+        .merge(reference::router())
+        .merge(smart::router())
+        .merge(clients::router())
 }

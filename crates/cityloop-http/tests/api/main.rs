@@ -4,6 +4,7 @@
 mod errors;
 mod helpers;
 mod loop_tests;
+mod open311;
 mod smart;
 
 use std::future::Future;

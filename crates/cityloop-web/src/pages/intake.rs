@@ -103,6 +103,7 @@ pub fn new_case_from(form: &FormInput, channel_default: &str) -> Result<NewCase,
         urgency: form.get("urgency"),
         address: form.get("address"),
         attachments: Vec::new(),
+        submission: None,
     })
 }
 

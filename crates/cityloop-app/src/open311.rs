@@ -1,0 +1,579 @@
+//! Open311 GeoReport v2 in cityloop's terms: services are the leaf categories, a service definition
+//! lists the category's extra questions, a posted request becomes a case on the `open311` channel
+//! through the ordinary intake, and the request list is the public list with personal data removed.
+//! Formats (JSON, XML) and the spec's error shape belong to the HTTP surface.
+
+use chrono::{DateTime, Utc};
+use cityloop_domain::masking::mask_numbers_in_text;
+use cityloop_domain::open311::{extended_status, status};
+use cityloop_domain::workflow::Actor;
+use cityloop_domain::{Case, CategoryId, Channel, Role};
+use cityloop_store::{ApiClientRow, CaseFilter, CaseScope, CaseSort, Choice, QuestionRow, ServiceDetailsRow};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::error::{AppError, Result};
+use crate::intake::{NewCase, NewContact, NewLocation};
+use crate::scope::Principal;
+use crate::App;
+
+/// Open311's datatypes of a service attribute.
+pub const DATATYPES: &[&str] = &["string", "number", "datetime", "text", "singlevaluelist", "multivaluelist"];
+/// Most requests one list answer holds (the spec's limit).
+pub const MAX_PAGE_SIZE: i64 = 1000;
+/// The window a request list covers when no dates are given (the spec's default).
+pub const DEFAULT_WINDOW_DAYS: i64 = 90;
+/// Longest description the spec allows.
+pub const MAX_DESCRIPTION_CHARS: usize = 4000;
+
+/// A service as residents' apps list it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Service {
+    pub service_code: String,
+    pub service_name: String,
+    pub description: String,
+    /// Whether the service has a definition with questions.
+    pub metadata: bool,
+    pub keywords: String,
+    pub group: String,
+}
+
+/// An extra question of a service, as the spec's `attribute`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Attribute {
+    pub code: String,
+    #[serde(default = "yes")]
+    pub variable: bool,
+    pub datatype: String,
+    #[serde(default)]
+    pub required: bool,
+    #[serde(default)]
+    pub datatype_description: String,
+    pub order: i64,
+    pub description: String,
+    #[serde(default)]
+    pub values: Vec<Choice>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// A service's definition.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ServiceDefinition {
+    pub service_code: String,
+    pub attributes: Vec<Attribute>,
+}
+
+/// What an admin sets for a category's service: description, keywords and questions.
+#[derive(Debug, Clone, Default, Deserialize, Serialize)]
+pub struct ServiceSetup {
+    #[serde(default)]
+    pub description: String,
+    #[serde(default)]
+    pub keywords: String,
+    #[serde(default)]
+    pub attributes: Vec<Attribute>,
+}
+
+/// A request posted by a client application, as read from the form.
+#[derive(Debug, Clone, Default)]
+pub struct PostedRequest {
+    pub service_code: String,
+    pub lat: Option<String>,
+    pub long: Option<String>,
+    pub address_string: Option<String>,
+    pub address_id: Option<String>,
+    /// `attribute[CODE]` (one value) or `attribute[CODE][]` (several), in the order sent.
+    pub attributes: Vec<(String, String)>,
+    pub email: Option<String>,
+    pub device_id: Option<String>,
+    pub account_id: Option<String>,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    pub phone: Option<String>,
+    pub description: Option<String>,
+    pub media_url: Option<String>,
+}
+
+/// The answer to a posted request.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PostedAnswer {
+    pub service_request_id: String,
+    pub service_notice: String,
+}
+
+/// Filters of the request list (the spec's, and the common extensions).
+#[derive(Debug, Clone, Default)]
+pub struct RequestQuery {
+    /// Overrides every other filter.
+    pub service_request_ids: Vec<String>,
+    pub service_codes: Vec<String>,
+    pub start_date: Option<DateTime<Utc>>,
+    pub end_date: Option<DateTime<Utc>>,
+    /// `open`, `closed`, or both when empty.
+    pub statuses: Vec<String>,
+    pub updated_after: Option<DateTime<Utc>>,
+    pub updated_before: Option<DateTime<Utc>>,
+    pub page: Option<i64>,
+    pub page_size: Option<i64>,
+}
+
+/// A request as the public sees it: no contact data, the place given down to its community, the
+/// coordinates rounded to about 100 m, phone-like numbers in the text masked.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PublicRequest {
+    pub service_request_id: String,
+    pub status: &'static str,
+    /// FixMyStreet's finer status.
+    pub extended_status: &'static str,
+    pub status_notes: Option<String>,
+    pub service_name: Option<String>,
+    pub service_code: Option<String>,
+    pub description: String,
+    pub agency_responsible: Option<String>,
+    pub service_notice: Option<String>,
+    pub requested_datetime: DateTime<Utc>,
+    pub updated_datetime: DateTime<Utc>,
+    pub expected_datetime: Option<DateTime<Utc>>,
+    pub address: Option<String>,
+    pub address_id: Option<String>,
+    pub lat: Option<f64>,
+    pub long: Option<f64>,
+    pub media_url: Option<String>,
+}
+
+/// A registered client application and, once, its key.
+#[derive(Debug, Clone)]
+pub struct RegisteredClient {
+    pub client: ApiClientRow,
+    pub api_key: String,
+}
+
+/// The key hash kept in the database; the key itself is never stored.
+pub fn key_hash(key: &str) -> String {
+    hex::encode(Sha256::digest(key.trim().as_bytes()))
+}
+
+/// Rounds a coordinate to three decimals (about 100 m), so that a public marker does not point at a home.
+pub fn coarse(v: f64) -> f64 {
+    (v * 1000.0).round() / 1000.0
+}
+
+fn non_empty(v: &Option<String>) -> Option<&str> {
+    v.as_deref().map(str::trim).filter(|s| !s.is_empty())
+}
+
+fn check_attribute(a: &Attribute) -> Result<()> {
+    let field = |f: &str| format!("attributes[{}].{f}", a.code);
+    if a.code.trim().is_empty() || a.code.len() > 100 || a.code.contains(['[', ']']) {
+        return Err(AppError::invalid("attributes.code", "must be 1 to 100 characters without brackets"));
+    }
+    if !DATATYPES.contains(&a.datatype.as_str()) {
+        return Err(AppError::invalid(field("datatype"), format!("must be one of: {}", DATATYPES.join(", "))));
+    }
+    if a.order < 1 {
+        return Err(AppError::invalid(field("order"), "must be a positive integer"));
+    }
+    if a.description.trim().is_empty() {
+        return Err(AppError::invalid(field("description"), "is required"));
+    }
+    let is_list = a.datatype.ends_with("valuelist");
+    if is_list && a.values.is_empty() {
+        return Err(AppError::invalid(field("values"), "a list question needs at least one value"));
+    }
+    if !is_list && !a.values.is_empty() {
+        return Err(AppError::invalid(field("values"), "only list questions have values"));
+    }
+    Ok(())
+}
+
+/// Checks one answer against its question; returns the answer as stored.
+fn check_answer(q: &QuestionRow, values: &[&str]) -> Result<serde_json::Value> {
+    let field = format!("attribute[{}]", q.code);
+    let keys: Vec<&str> = q.choices.iter().map(|c| c.key.as_str()).collect();
+    let one = || -> Result<&str> {
+        match values {
+            [v] => Ok(v),
+            _ => Err(AppError::invalid(&field, "takes one value")),
+        }
+    };
+    Ok(match q.datatype.as_str() {
+        "number" => {
+            let v = one()?;
+            let n: f64 = v.trim().parse().map_err(|_| AppError::invalid(&field, format!("`{v}` is not a number")))?;
+            serde_json::json!(n)
+        }
+        "datetime" => {
+            let v = one()?;
+            DateTime::parse_from_rfc3339(v.trim())
+                .map_err(|_| AppError::invalid(&field, format!("`{v}` is not an ISO 8601 date and time")))?;
+            serde_json::json!(v.trim())
+        }
+        "singlevaluelist" => {
+            let v = one()?;
+            if !keys.contains(&v) {
+                return Err(AppError::invalid(&field, format!("`{v}` is not one of: {}", keys.join(", "))));
+            }
+            serde_json::json!(v)
+        }
+        "multivaluelist" => {
+            if let Some(v) = values.iter().find(|v| !keys.contains(v)) {
+                return Err(AppError::invalid(&field, format!("`{v}` is not one of: {}", keys.join(", "))));
+            }
+            serde_json::json!(values)
+        }
+        _ => {
+            let v = one()?;
+            if v.chars().count() > MAX_DESCRIPTION_CHARS {
+                return Err(AppError::invalid(&field, format!("is longer than {MAX_DESCRIPTION_CHARS} characters")));
+            }
+            serde_json::json!(v)
+        }
+    })
+}
+
+fn parse_coordinate(field: &str, v: &str) -> Result<f64> {
+    v.trim().parse::<f64>().map_err(|_| AppError::invalid(field, format!("`{v}` is not a number")))
+}
+
+/// The title of a case posted without one: the first line of the description, shortened.
+fn title_from(description: &str, service_name: &str) -> String {
+    let first = description.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or(service_name);
+    let short: String = first.chars().take(40).collect();
+    if short.chars().count() < first.chars().count() {
+        format!("{short}…")
+    } else {
+        short
+    }
+}
+
+impl App {
+    /// Registers a client application (admins); the key is returned once and stored only as a hash.
+    pub async fn register_api_client(&self, who: &Principal, name: &str, contact: &str) -> Result<RegisteredClient> {
+        crate::admin::require_admin(Some(who))?;
+        let api_key = hex::encode(rand::random::<[u8; 24]>());
+        self.register_api_client_with_key(name, contact, &api_key).await
+    }
+
+    /// Registers a client under a given key (the demo city's published key).
+    pub async fn register_api_client_with_key(&self, name: &str, contact: &str, key: &str) -> Result<RegisteredClient> {
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 100 {
+            return Err(AppError::invalid("name", "must be 1 to 100 characters"));
+        }
+        let id = self.store.insert_api_client(name, &key_hash(key), contact.trim(), self.now()).await?;
+        let client = ApiClientRow {
+            id,
+            name: name.to_string(),
+            contact: contact.trim().to_string(),
+            created_at: self.now(),
+            revoked_at: None,
+        };
+        Ok(RegisteredClient { client, api_key: key.to_string() })
+    }
+
+    /// Every client application (admins).
+    pub async fn api_clients(&self, who: &Principal) -> Result<Vec<ApiClientRow>> {
+        crate::admin::require_admin(Some(who))?;
+        Ok(self.store.list_api_clients().await?)
+    }
+
+    /// Revokes a client's key (admins).
+    pub async fn revoke_api_client(&self, who: &Principal, id: i64) -> Result<()> {
+        crate::admin::require_admin(Some(who))?;
+        self.store.revoke_api_client(id, self.now()).await.map_err(|_| AppError::NotFound("client application".into()))
+    }
+
+    /// The client holding a key; a missing, unknown or revoked key is refused.
+    pub async fn api_client_by_key(&self, key: Option<&str>) -> Result<ApiClientRow> {
+        let key = key.map(str::trim).filter(|k| !k.is_empty()).ok_or_else(|| {
+            AppError::Forbidden("api_key is required to post requests: ask the city for a key".into())
+        })?;
+        match self.store.api_client_by_key_hash(&key_hash(key)).await? {
+            Some(c) if c.revoked_at.is_none() => Ok(c),
+            Some(_) => Err(AppError::Forbidden("this api_key has been revoked".into())),
+            None => Err(AppError::Forbidden("unknown api_key".into())),
+        }
+    }
+
+    /// The services: the leaf categories, each with its top-level category as group.
+    pub async fn open311_services(&self) -> Result<Vec<Service>> {
+        let reference = self.reference();
+        let details = self.store.list_service_details().await?;
+        let questions = self.store.list_service_questions().await?;
+        let mut out = Vec::new();
+        for c in reference.categories.iter().filter(|c| reference.is_leaf(c.id)) {
+            let top =
+                reference.category_chain(c.id).last().and_then(|t| reference.category(*t)).map(|t| t.name.clone());
+            let d = details.iter().find(|d| d.category_id == c.id);
+            out.push(Service {
+                service_code: c.code.clone(),
+                service_name: c.name.clone(),
+                description: d
+                    .map(|d| d.description.clone())
+                    .filter(|d| !d.is_empty())
+                    .unwrap_or_else(|| c.name.clone()),
+                metadata: questions.iter().any(|q| q.category_id == c.id),
+                keywords: d.map(|d| d.keywords.clone()).unwrap_or_default(),
+                group: top.unwrap_or_default(),
+            });
+        }
+        out.sort_by(|a, b| a.service_code.cmp(&b.service_code));
+        Ok(out)
+    }
+
+    fn service_category(&self, code: &str) -> Result<CategoryId> {
+        let reference = self.reference();
+        reference
+            .category_by_code(code.trim())
+            .filter(|c| reference.is_leaf(c.id))
+            .map(|c| c.id)
+            .ok_or_else(|| AppError::NotFound(format!("service `{}`", code.trim())))
+    }
+
+    async fn questions_of(&self, category: CategoryId) -> Result<Vec<QuestionRow>> {
+        let mut all = self.store.list_service_questions().await?;
+        all.retain(|q| q.category_id == category);
+        Ok(all)
+    }
+
+    /// A service's definition: its extra questions in order.
+    pub async fn open311_definition(&self, code: &str) -> Result<ServiceDefinition> {
+        let category = self.service_category(code)?;
+        let attributes = self
+            .questions_of(category)
+            .await?
+            .into_iter()
+            .map(|q| Attribute {
+                code: q.code,
+                variable: q.variable,
+                datatype: q.datatype,
+                required: q.required,
+                datatype_description: q.datatype_description,
+                order: q.position,
+                description: q.description,
+                values: q.choices,
+            })
+            .collect();
+        Ok(ServiceDefinition { service_code: code.trim().to_string(), attributes })
+    }
+
+    /// Sets a category's description, keywords and extra questions (admins).
+    pub async fn set_service(&self, who: &Principal, code: &str, setup: ServiceSetup) -> Result<ServiceDefinition> {
+        crate::admin::require_admin(Some(who))?;
+        self.save_service(code, setup).await
+    }
+
+    pub(crate) async fn save_service(&self, code: &str, setup: ServiceSetup) -> Result<ServiceDefinition> {
+        let category = self.service_category(code)?;
+        let mut seen = std::collections::HashSet::new();
+        for a in &setup.attributes {
+            check_attribute(a)?;
+            if !seen.insert(a.code.trim().to_string()) {
+                return Err(AppError::invalid("attributes.code", format!("`{}` appears twice", a.code)));
+            }
+        }
+        let mut orders: Vec<i64> = setup.attributes.iter().map(|a| a.order).collect();
+        orders.sort_unstable();
+        if orders.windows(2).any(|w| w[0] == w[1]) {
+            return Err(AppError::invalid("attributes.order", "each question needs its own order"));
+        }
+        let details = ServiceDetailsRow {
+            category_id: category,
+            description: setup.description.trim().to_string(),
+            keywords: setup.keywords.trim().to_string(),
+        };
+        let questions: Vec<QuestionRow> = setup
+            .attributes
+            .iter()
+            .map(|a| QuestionRow {
+                category_id: category,
+                code: a.code.trim().to_string(),
+                datatype: a.datatype.clone(),
+                required: a.required && a.variable,
+                variable: a.variable,
+                description: a.description.trim().to_string(),
+                datatype_description: a.datatype_description.trim().to_string(),
+                position: a.order,
+                choices: a.values.clone(),
+            })
+            .collect();
+        self.store.replace_service(&details, &questions).await?;
+        self.open311_definition(code).await
+    }
+
+    /// Creates a case from a client application's request, through the ordinary intake.
+    pub async fn open311_post(&self, client: &ApiClientRow, posted: PostedRequest) -> Result<PostedAnswer> {
+        if posted.service_code.trim().is_empty() {
+            return Err(AppError::invalid("service_code", "is required"));
+        }
+        let category = self.service_category(&posted.service_code)?;
+        let reference = self.reference();
+        let service_name = reference.category(category).map(|c| c.name.clone()).unwrap_or_default();
+        let mut answers = serde_json::Map::new();
+        for q in self.questions_of(category).await?.iter().filter(|q| q.variable) {
+            let values: Vec<&str> = posted
+                .attributes
+                .iter()
+                .filter(|(code, v)| *code == q.code && !v.trim().is_empty())
+                .map(|(_, v)| v.as_str())
+                .collect();
+            if values.is_empty() {
+                if q.required {
+                    return Err(AppError::invalid(format!("attribute[{}]", q.code), "is required"));
+                }
+                continue;
+            }
+            answers.insert(q.code.clone(), check_answer(q, &values)?);
+        }
+        let description = non_empty(&posted.description).unwrap_or_default().to_string();
+        if description.chars().count() > MAX_DESCRIPTION_CHARS {
+            return Err(AppError::invalid("description", format!("is longer than {MAX_DESCRIPTION_CHARS} characters")));
+        }
+        let address = non_empty(&posted.address_string).map(str::to_string);
+        let location = match (non_empty(&posted.lat), non_empty(&posted.long)) {
+            (Some(lat), Some(lon)) => Some(NewLocation {
+                lat: parse_coordinate("lat", lat)?,
+                lon: parse_coordinate("long", lon)?,
+                address: address.clone(),
+            }),
+            (None, None) => None,
+            _ => return Err(AppError::invalid("lat", "lat and long go together")),
+        };
+        // An address id names a grid: the only addressable places cityloop keeps.
+        let grid = non_empty(&posted.address_id).map(str::to_string);
+        if location.is_none() && grid.is_none() && address.is_none() {
+            return Err(AppError::invalid("lat", "a location is required: lat and long, address_string or address_id"));
+        }
+        let name =
+            [non_empty(&posted.first_name), non_empty(&posted.last_name)].into_iter().flatten().collect::<String>();
+        let contact = non_empty(&posted.phone).map(|phone| NewContact { name: name.clone(), phone: phone.to_string() });
+        let submission = serde_json::json!({
+            "client": client.id,
+            "client_name": client.name,
+            "attributes": answers,
+            "media_url": non_empty(&posted.media_url),
+            "email": non_empty(&posted.email),
+            "device_id": non_empty(&posted.device_id),
+            "account_id": non_empty(&posted.account_id),
+        });
+        let input = NewCase {
+            channel: Channel::Open311.as_str().to_string(),
+            request_type: "help".into(),
+            title: title_from(&description, &service_name),
+            description: if description.is_empty() { service_name.clone() } else { description },
+            category: Some(posted.service_code.trim().to_string()),
+            location,
+            grid,
+            contact,
+            address: if non_empty(&posted.lat).is_none() { address } else { None },
+            submission: Some(submission),
+            ..NewCase::default()
+        };
+        let actor = Actor {
+            user_id: None,
+            name: format!("Open311 · {}", client.name),
+            roles: vec![Role::Citizen],
+            unit_id: None,
+        };
+        let created = self.create_client_case(actor, input).await?;
+        let deadline = created.preview.deadline;
+        let local = reference.calendar.local_date(deadline);
+        Ok(PostedAnswer {
+            service_request_id: created.case.number,
+            service_notice: format!("已受理，预计 {local} 前处理 (expected by {local})"),
+        })
+    }
+
+    /// The public request list with the spec's filters; newest first.
+    pub async fn open311_requests(&self, q: &RequestQuery) -> Result<Vec<PublicRequest>> {
+        let mut f = CaseFilter::new(CaseScope::everything(), self.now());
+        f.public_only = true;
+        f.count_total = false;
+        f.sort = CaseSort::CreatedDesc;
+        let page_size = q.page_size.unwrap_or(MAX_PAGE_SIZE).clamp(1, MAX_PAGE_SIZE);
+        let page = q.page.unwrap_or(1).max(1);
+        f.limit = page_size;
+        f.offset = (page - 1).saturating_mul(page_size);
+        if !q.service_request_ids.is_empty() {
+            f.numbers = Some(q.service_request_ids.clone());
+        } else {
+            let reference = self.reference();
+            if !q.service_codes.is_empty() {
+                let mut ids = Vec::new();
+                for code in &q.service_codes {
+                    let c = reference
+                        .category_by_code(code.trim())
+                        .ok_or_else(|| AppError::NotFound(format!("service `{}`", code.trim())))?;
+                    ids.extend(reference.category_subtree(c.id));
+                }
+                f.categories = Some(ids);
+            }
+            let sync = q.updated_after.is_some() || q.updated_before.is_some();
+            // Without any dates the list covers the last 90 days, as the spec says.
+            if q.start_date.is_none() && q.end_date.is_none() && !sync {
+                f.created_from = Some(self.now() - chrono::Duration::days(DEFAULT_WINDOW_DAYS));
+            }
+            f.created_from = q.start_date.or(f.created_from);
+            f.created_to = q.end_date;
+            f.updated_after = q.updated_after;
+            f.updated_before = q.updated_before;
+            if sync {
+                f.sort = CaseSort::UpdatedDesc;
+            }
+            match (q.statuses.iter().any(|s| s == "open"), q.statuses.iter().any(|s| s == "closed")) {
+                (true, false) => {
+                    f.states = cityloop_domain::State::ALL.iter().copied().filter(|s| !s.is_terminal()).collect()
+                }
+                (false, true) => {
+                    f.states = cityloop_domain::State::ALL.iter().copied().filter(|s| s.is_terminal()).collect()
+                }
+                _ => {}
+            }
+        }
+        let mut items = self.store.list_cases(&f).await?.items;
+        items.truncate(page_size as usize);
+        self.public_requests(items).await
+    }
+
+    /// One request by its number.
+    pub async fn open311_request(&self, id: &str) -> Result<PublicRequest> {
+        let q = RequestQuery { service_request_ids: vec![id.trim().to_string()], ..RequestQuery::default() };
+        self.open311_requests(&q).await?.pop().ok_or_else(|| AppError::NotFound(format!("request `{}`", id.trim())))
+    }
+
+    async fn public_requests(&self, cases: Vec<Case>) -> Result<Vec<PublicRequest>> {
+        let ids: Vec<_> = cases.iter().map(|c| c.id).collect();
+        let reports = self.store.report_data(&ids).await?;
+        let reference = self.reference();
+        Ok(cases
+            .into_iter()
+            .map(|c| {
+                let category = c.category_id.and_then(|id| reference.category(id));
+                let report = reports.get(&c.id);
+                let media_url = report.and_then(|d| d["submission"]["media_url"].as_str()).map(str::to_string);
+                PublicRequest {
+                    service_request_id: c.number.clone(),
+                    status: status(c.state),
+                    extended_status: extended_status(&c),
+                    status_notes: c.result.as_deref().map(mask_numbers_in_text),
+                    service_name: category.map(|k| k.name.clone()),
+                    service_code: category.map(|k| k.code.clone()),
+                    description: mask_numbers_in_text(&c.description),
+                    agency_responsible: c.unit_id.and_then(|u| reference.unit(u)).map(|u| u.name.clone()),
+                    service_notice: None,
+                    requested_datetime: c.created_at,
+                    updated_datetime: c.updated_at,
+                    expected_datetime: if c.state.is_terminal() { None } else { c.deadline },
+                    address: c.division_id.and_then(|d| reference.division(d)).map(|d| d.name.clone()),
+                    address_id: c.grid_id.and_then(|g| reference.grid(g)).map(|g| g.code.clone()),
+                    lat: c.location.as_ref().map(|l| coarse(l.lat)),
+                    long: c.location.as_ref().map(|l| coarse(l.lon)),
+                    media_url,
+                }
+            })
+            .collect())
+    }
+}

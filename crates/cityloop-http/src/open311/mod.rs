@@ -1,0 +1,284 @@
+//! Open311 GeoReport v2 at `/open311/v2`: discovery, services and their definitions, posting and
+//! reading requests, in JSON and XML, with the spec's errors. Accepts the quirks of real clients: the
+//! singular `service/{code}` path, `api_key` in the query string of a POST, an empty `jurisdiction_id`.
+
+pub mod wire;
+
+use axum::body::Bytes;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use axum::routing::get;
+use axum::Router;
+use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
+use cityloop_app::open311::{PostedRequest, RequestQuery};
+
+use crate::state::AppState;
+use wire::{render_definition, render_list, render_object, Format, Open311Error, PostedOut, RequestOut, ServiceOut};
+
+type Answer = Result<Response, Open311Error>;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/{file}", get(root_get).post(root_post))
+        .route("/services/{file}", get(definition))
+        .route("/service/{file}", get(definition))
+        .route("/requests/{file}", get(one_request))
+        .route("/tokens/{file}", get(token))
+}
+
+/// Parameters of a query string or form body, in order (list answers may repeat a name).
+struct Params(Vec<(String, String)>);
+
+impl Params {
+    fn parse(raw: &[u8]) -> Self {
+        Params(form_urlencoded::parse(raw).map(|(k, v)| (k.into_owned(), v.into_owned())).collect())
+    }
+
+    /// The first value of a name; an empty value counts as absent, as the spec says.
+    fn get(&self, name: &str) -> Option<&str> {
+        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.trim()).filter(|v| !v.is_empty())
+    }
+
+    fn owned(&self, name: &str) -> Option<String> {
+        self.get(name).map(str::to_string)
+    }
+
+    /// A comma list (`service_code=a,b`), over every occurrence of the name.
+    fn list(&self, name: &str) -> Vec<String> {
+        self.0
+            .iter()
+            .filter(|(k, _)| k == name)
+            .flat_map(|(_, v)| v.split(','))
+            .map(|v| v.trim().to_string())
+            .filter(|v| !v.is_empty())
+            .collect()
+    }
+}
+
+fn bad(format: Format, description: impl Into<String>) -> Open311Error {
+    Open311Error::new(StatusCode::BAD_REQUEST, description, format)
+}
+
+/// An empty `jurisdiction_id` means none; any other must name this city.
+fn check_jurisdiction(state: &AppState, params: &Params, format: Format) -> Result<(), Open311Error> {
+    match params.get("jurisdiction_id") {
+        Some(j) if j != state.app.settings.open311_jurisdiction => Err(Open311Error::new(
+            StatusCode::NOT_FOUND,
+            format!(
+                "jurisdiction `{j}` is not served here (this server serves `{}`)",
+                state.app.settings.open311_jurisdiction
+            ),
+            format,
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn city_offset(state: &AppState) -> FixedOffset {
+    let seconds = state.app.reference().calendar.utc_offset_secs;
+    FixedOffset::east_opt(seconds).unwrap_or_else(|| FixedOffset::east_opt(0).expect("UTC"))
+}
+
+/// A date filter: ISO 8601 with a zone, or a plain date (midnight in the city).
+fn date_param(
+    params: &Params,
+    name: &str,
+    offset: FixedOffset,
+    format: Format,
+) -> Result<Option<DateTime<Utc>>, Open311Error> {
+    let Some(v) = params.get(name) else { return Ok(None) };
+    if let Ok(t) = DateTime::parse_from_rfc3339(v) {
+        return Ok(Some(t.with_timezone(&Utc)));
+    }
+    NaiveDate::parse_from_str(v, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .and_then(|t| t.and_local_timezone(offset).single())
+        .map(|t| Some(t.with_timezone(&Utc)))
+        .ok_or_else(|| bad(format, format!("{name}: `{v}` is not an ISO 8601 date such as 2026-11-21T09:30:00+08:00")))
+}
+
+fn number_param(params: &Params, name: &str, format: Format) -> Result<Option<i64>, Open311Error> {
+    params
+        .get(name)
+        .map(|v| {
+            v.parse::<i64>()
+                .ok()
+                .filter(|n| *n >= 1)
+                .ok_or_else(|| bad(format, format!("{name}: `{v}` is not a positive whole number")))
+        })
+        .transpose()
+}
+
+async fn root_get(State(state): State<AppState>, Path(file): Path<String>, RawQuery(query): RawQuery) -> Answer {
+    let (name, format) = Format::split(&file)?;
+    let params = Params::parse(query.unwrap_or_default().as_bytes());
+    check_jurisdiction(&state, &params, format)?;
+    match name {
+        "discovery" => Ok(discovery(&state, format)),
+        "services" => {
+            let services = state.app.open311_services().await.map_err(|e| Open311Error::from_app(e, format))?;
+            Ok(render_list(format, "services", services.into_iter().map(ServiceOut::from).collect()))
+        }
+        "requests" => list_requests(&state, &params, format).await,
+        _ => Err(Open311Error::new(StatusCode::NOT_FOUND, format!("no such call `{name}`"), format)),
+    }
+}
+
+fn discovery(state: &AppState, format: Format) -> Response {
+    #[derive(serde::Serialize)]
+    struct Formats {
+        format: Vec<&'static str>,
+    }
+    #[derive(serde::Serialize)]
+    struct Endpoint {
+        specification: &'static str,
+        url: String,
+        changeset: &'static str,
+        #[serde(rename = "type")]
+        kind: &'static str,
+        formats: serde_json::Value,
+    }
+    #[derive(serde::Serialize)]
+    struct Discovery {
+        changeset: &'static str,
+        contact: String,
+        key_service: String,
+        endpoints: serde_json::Value,
+    }
+    let settings = &state.app.settings;
+    let endpoint = Endpoint {
+        specification: "http://wiki.open311.org/GeoReport_v2",
+        url: format!("{}/open311/v2", settings.public_url.trim_end_matches('/')),
+        changeset: "2026-11-22T00:00:00Z",
+        kind: "production",
+        formats: serde_json::Value::Null,
+    };
+    let mimes = vec!["application/json", "text/xml"];
+    let body = match format {
+        Format::Json => {
+            let mut e = serde_json::to_value(&endpoint).unwrap_or_default();
+            e["formats"] = serde_json::json!(mimes);
+            Discovery {
+                changeset: endpoint.changeset,
+                contact: settings.open311_contact.clone(),
+                key_service: settings.open311_key_service.clone(),
+                endpoints: serde_json::json!([e]),
+            }
+        }
+        Format::Xml => {
+            let mut e = serde_json::to_value(&endpoint).unwrap_or_default();
+            e["formats"] = serde_json::to_value(Formats { format: mimes }).unwrap_or_default();
+            Discovery {
+                changeset: endpoint.changeset,
+                contact: settings.open311_contact.clone(),
+                key_service: settings.open311_key_service.clone(),
+                endpoints: serde_json::json!({ "endpoint": [e] }),
+            }
+        }
+    };
+    render_object(format, "discovery", &body)
+}
+
+async fn list_requests(state: &AppState, params: &Params, format: Format) -> Answer {
+    let offset = city_offset(state);
+    let statuses = params.list("status");
+    if let Some(s) = statuses.iter().find(|s| *s != "open" && *s != "closed") {
+        return Err(bad(format, format!("status: `{s}` is not open or closed")));
+    }
+    let query = RequestQuery {
+        service_request_ids: params.list("service_request_id"),
+        service_codes: params.list("service_code"),
+        start_date: date_param(params, "start_date", offset, format)?,
+        end_date: date_param(params, "end_date", offset, format)?,
+        statuses,
+        updated_after: date_param(params, "updated_after", offset, format)?,
+        updated_before: date_param(params, "updated_before", offset, format)?,
+        page: number_param(params, "page", format)?,
+        page_size: number_param(params, "page_size", format)?,
+    };
+    let requests = state.app.open311_requests(&query).await.map_err(|e| Open311Error::from_app(e, format))?;
+    Ok(render_list(format, "service_requests", requests.into_iter().map(|r| RequestOut::new(r, offset)).collect()))
+}
+
+async fn one_request(State(state): State<AppState>, Path(file): Path<String>, RawQuery(query): RawQuery) -> Answer {
+    let (id, format) = Format::split(&file)?;
+    let params = Params::parse(query.unwrap_or_default().as_bytes());
+    check_jurisdiction(&state, &params, format)?;
+    let request = state.app.open311_request(id).await.map_err(|e| Open311Error::from_app(e, format))?;
+    // A single request is answered as a one-element list, as clients expect.
+    Ok(render_list(format, "service_requests", vec![RequestOut::new(request, city_offset(&state))]))
+}
+
+async fn definition(State(state): State<AppState>, Path(file): Path<String>, RawQuery(query): RawQuery) -> Answer {
+    let (code, format) = Format::split(&file)?;
+    let params = Params::parse(query.unwrap_or_default().as_bytes());
+    check_jurisdiction(&state, &params, format)?;
+    let d = state.app.open311_definition(code).await.map_err(|e| Open311Error::from_app(e, format))?;
+    Ok(render_definition(format, d))
+}
+
+/// Requests become cases at once, so no token is ever handed out; any token is unknown.
+async fn token(Path(file): Path<String>) -> Answer {
+    let (token, format) = Format::split(&file)?;
+    Err(Open311Error::new(
+        StatusCode::NOT_FOUND,
+        format!("token `{token}` not found: this server answers a POST with the service_request_id itself"),
+        format,
+    ))
+}
+
+async fn root_post(
+    State(state): State<AppState>,
+    Path(file): Path<String>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Answer {
+    let (name, format) = Format::split(&file)?;
+    if name != "requests" {
+        return Err(Open311Error::new(StatusCode::NOT_FOUND, format!("no such call `{name}`"), format));
+    }
+    let is_form = headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|v| v.trim().to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
+    if !is_form {
+        return Err(bad(format, "send the request as application/x-www-form-urlencoded"));
+    }
+    // The query string and the body together: some clients put api_key and jurisdiction_id in the query.
+    let mut params = Params::parse(query.unwrap_or_default().as_bytes());
+    params.0.extend(Params::parse(&body).0);
+    check_jurisdiction(&state, &params, format)?;
+    let client =
+        state.app.api_client_by_key(params.get("api_key")).await.map_err(|e| Open311Error::from_app(e, format))?;
+    let attributes = params
+        .0
+        .iter()
+        .filter_map(|(k, v)| {
+            let code = k.strip_prefix("attribute[")?;
+            let code = code.strip_suffix("][]").or_else(|| code.strip_suffix(']'))?;
+            Some((code.to_string(), v.clone()))
+        })
+        .collect();
+    let posted = PostedRequest {
+        service_code: params.owned("service_code").unwrap_or_default(),
+        lat: params.owned("lat"),
+        long: params.owned("long"),
+        address_string: params.owned("address_string"),
+        address_id: params.owned("address_id"),
+        attributes,
+        email: params.owned("email"),
+        device_id: params.owned("device_id"),
+        account_id: params.owned("account_id"),
+        first_name: params.owned("first_name"),
+        last_name: params.owned("last_name"),
+        phone: params.owned("phone"),
+        description: params.owned("description"),
+        media_url: params.owned("media_url"),
+    };
+    let answer = state.app.open311_post(&client, posted).await.map_err(|e| Open311Error::from_app(e, format))?;
+    state.metrics.cases_created.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    Ok(render_list(format, "service_requests", vec![PostedOut::from(answer)]))
+}

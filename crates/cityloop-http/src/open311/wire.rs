@@ -1,0 +1,336 @@
+//! The two formats of GeoReport v2. JSON mirrors the XML mechanically: a root collection becomes a bare
+//! array; XML has no namespace and names each element of a collection after its parent
+//! (`<services><service>…`). Dates are ISO 8601 with the city's offset.
+
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, FixedOffset, SecondsFormat, Utc};
+use cityloop_app::open311::{Attribute, PostedAnswer, PublicRequest, Service, ServiceDefinition};
+use cityloop_app::AppError;
+use cityloop_store::Choice;
+use serde::Serialize;
+
+/// The format a path asks for by its suffix.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Json,
+    Xml,
+}
+
+impl Format {
+    /// Splits `requests.json` into `("requests", Json)`; no suffix means JSON.
+    pub fn split(file: &str) -> Result<(&str, Format), Open311Error> {
+        match file.rsplit_once('.') {
+            Some((name, "json")) => Ok((name, Format::Json)),
+            Some((name, "xml")) => Ok((name, Format::Xml)),
+            Some((_, other)) => Err(Open311Error::new(
+                StatusCode::BAD_REQUEST,
+                format!("unknown format `{other}`: use .json or .xml"),
+                Format::Json,
+            )),
+            None => Ok((file, Format::Json)),
+        }
+    }
+}
+
+/// An answer in the spec's error format: `[{code, description}]` or `<errors><error>…`.
+#[derive(Debug)]
+pub struct Open311Error {
+    pub status: StatusCode,
+    pub description: String,
+    pub format: Format,
+}
+
+impl Open311Error {
+    pub fn new(status: StatusCode, description: impl Into<String>, format: Format) -> Self {
+        Self { status, description: description.into(), format }
+    }
+
+    /// A use-case error in Open311's terms: a bad key is 403, anything unknown 404, any other
+    /// fault of the caller 400.
+    pub fn from_app(e: AppError, format: Format) -> Self {
+        let status = match &e {
+            AppError::Unauthorized(_) | AppError::Forbidden(_) => StatusCode::FORBIDDEN,
+            AppError::NotFound(_) => StatusCode::NOT_FOUND,
+            AppError::Unavailable(_) | AppError::NotReady(_) => StatusCode::SERVICE_UNAVAILABLE,
+            AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::Internal(cause) => {
+                tracing::error!(%cause, "internal error");
+                return Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error", format);
+            }
+            _ => StatusCode::BAD_REQUEST,
+        };
+        Self::new(status, e.to_string(), format)
+    }
+}
+
+#[derive(Serialize)]
+struct ErrorItem<'a> {
+    code: u16,
+    description: &'a str,
+}
+
+#[derive(Serialize)]
+struct Errors<'a> {
+    error: Vec<ErrorItem<'a>>,
+}
+
+impl IntoResponse for Open311Error {
+    fn into_response(self) -> Response {
+        let item = ErrorItem { code: self.status.as_u16(), description: &self.description };
+        let mut response = match self.format {
+            Format::Json => render_json(&[item]),
+            Format::Xml => render_xml("errors", &Errors { error: vec![item] }),
+        };
+        *response.status_mut() = self.status;
+        response
+    }
+}
+
+fn render_json<T: Serialize>(value: &T) -> Response {
+    match serde_json::to_vec(value) {
+        Ok(body) => ([(header::CONTENT_TYPE, "application/json; charset=utf-8")], body).into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "open311 json");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
+fn render_xml<T: Serialize>(root: &str, value: &T) -> Response {
+    match quick_xml::se::to_string_with_root(root, value) {
+        Ok(body) => (
+            [(header::CONTENT_TYPE, "text/xml; charset=utf-8")],
+            format!("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n{body}"),
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "open311 xml");
+            StatusCode::INTERNAL_SERVER_ERROR.into_response()
+        }
+    }
+}
+
+/// A collection: a bare array in JSON, `<root><item>…</item></root>` in XML.
+pub fn render_list<T: Serialize>(format: Format, root: &str, items: Vec<T>) -> Response {
+    #[derive(Serialize)]
+    struct Wrapped<T> {
+        #[serde(rename = "$value")]
+        items: Vec<T>,
+    }
+    match format {
+        Format::Json => render_json(&items),
+        Format::Xml => render_xml(root, &Wrapped { items }),
+    }
+}
+
+/// An object: the same shape in both formats.
+pub fn render_object<T: Serialize>(format: Format, root: &str, value: &T) -> Response {
+    match format {
+        Format::Json => render_json(value),
+        Format::Xml => render_xml(root, value),
+    }
+}
+
+/// A date as the spec writes it: ISO 8601 with the city's offset.
+pub fn iso(at: DateTime<Utc>, offset: FixedOffset) -> String {
+    at.with_timezone(&offset).to_rfc3339_opts(SecondsFormat::Secs, false)
+}
+
+/// `<service>` of the list.
+#[derive(Serialize)]
+#[serde(rename = "service")]
+pub struct ServiceOut {
+    service_code: String,
+    service_name: String,
+    description: String,
+    metadata: bool,
+    #[serde(rename = "type")]
+    kind: &'static str,
+    keywords: String,
+    group: String,
+}
+
+impl From<Service> for ServiceOut {
+    fn from(s: Service) -> Self {
+        Self {
+            service_code: s.service_code,
+            service_name: s.service_name,
+            description: s.description,
+            metadata: s.metadata,
+            // A request becomes a case at once: its id is in the answer to the POST.
+            kind: "realtime",
+            keywords: s.keywords,
+            group: s.group,
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct ValueOut {
+    key: String,
+    name: String,
+}
+
+#[derive(Serialize)]
+struct ValuesXml {
+    value: Vec<ValueOut>,
+}
+
+#[derive(Serialize)]
+struct AttributeOut {
+    variable: bool,
+    code: String,
+    datatype: String,
+    required: bool,
+    datatype_description: String,
+    order: i64,
+    description: String,
+}
+
+#[derive(Serialize)]
+struct AttributeJson {
+    #[serde(flatten)]
+    common: AttributeOut,
+    values: Vec<ValueOut>,
+}
+
+#[derive(Serialize)]
+struct AttributeXml {
+    #[serde(flatten)]
+    common: AttributeOut,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    values: Option<ValuesXml>,
+}
+
+fn values(choices: Vec<Choice>) -> Vec<ValueOut> {
+    choices.into_iter().map(|c| ValueOut { key: c.key, name: c.name }).collect()
+}
+
+fn attribute_common(a: &Attribute) -> AttributeOut {
+    AttributeOut {
+        variable: a.variable,
+        code: a.code.clone(),
+        datatype: a.datatype.clone(),
+        required: a.required,
+        datatype_description: a.datatype_description.clone(),
+        order: a.order,
+        description: a.description.clone(),
+    }
+}
+
+/// `service_definition` in either format (XML wraps the lists: `<attributes><attribute>`, `<values><value>`).
+pub fn render_definition(format: Format, d: ServiceDefinition) -> Response {
+    match format {
+        Format::Json => {
+            #[derive(Serialize)]
+            struct Json {
+                service_code: String,
+                attributes: Vec<AttributeJson>,
+            }
+            let attributes = d
+                .attributes
+                .into_iter()
+                .map(|a| AttributeJson { common: attribute_common(&a), values: values(a.values) })
+                .collect();
+            render_json(&Json { service_code: d.service_code, attributes })
+        }
+        Format::Xml => {
+            #[derive(Serialize)]
+            struct Attributes {
+                attribute: Vec<AttributeXml>,
+            }
+            #[derive(Serialize)]
+            struct Xml {
+                service_code: String,
+                attributes: Attributes,
+            }
+            let attribute = d
+                .attributes
+                .into_iter()
+                .map(|a| {
+                    let common = attribute_common(&a);
+                    let list = values(a.values);
+                    AttributeXml { common, values: (!list.is_empty()).then_some(ValuesXml { value: list }) }
+                })
+                .collect();
+            render_xml(
+                "service_definition",
+                &Xml { service_code: d.service_code, attributes: Attributes { attribute } },
+            )
+        }
+    }
+}
+
+/// `<request>` of a list.
+#[derive(Serialize)]
+#[serde(rename = "request")]
+pub struct RequestOut {
+    service_request_id: String,
+    status: &'static str,
+    /// FixMyStreet's finer status.
+    extended_status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status_notes: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    service_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    service_code: Option<String>,
+    description: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    agency_responsible: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    service_notice: Option<String>,
+    requested_datetime: String,
+    updated_datetime: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    expected_datetime: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    address: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    address_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    lat: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    long: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    media_url: Option<String>,
+}
+
+impl RequestOut {
+    pub fn new(r: PublicRequest, offset: FixedOffset) -> Self {
+        Self {
+            service_request_id: r.service_request_id,
+            status: r.status,
+            extended_status: r.extended_status,
+            status_notes: r.status_notes,
+            service_name: r.service_name,
+            service_code: r.service_code,
+            description: r.description,
+            agency_responsible: r.agency_responsible,
+            service_notice: r.service_notice,
+            requested_datetime: iso(r.requested_datetime, offset),
+            updated_datetime: iso(r.updated_datetime, offset),
+            expected_datetime: r.expected_datetime.map(|d| iso(d, offset)),
+            address: r.address,
+            address_id: r.address_id,
+            lat: r.lat,
+            long: r.long,
+            media_url: r.media_url,
+        }
+    }
+}
+
+/// The answer to a POST: `[{service_request_id, service_notice}]`.
+#[derive(Serialize)]
+#[serde(rename = "request")]
+pub struct PostedOut {
+    service_request_id: String,
+    service_notice: String,
+}
+
+impl From<PostedAnswer> for PostedOut {
+    fn from(a: PostedAnswer) -> Self {
+        Self { service_request_id: a.service_request_id, service_notice: a.service_notice }
+    }
+}

@@ -1,0 +1,373 @@
+//! Open311 GeoReport v2 over HTTP: services, definitions, posting and reading requests in JSON and
+//! XML, the spec's errors, and the quirks real clients rely on.
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::helpers::TestApp;
+use crate::on_every_engine;
+
+const KEY: &str = cityloop_app::demo::DEMO_OPEN311_KEY;
+
+/// Form fields of a POST.
+type Form<'a> = Vec<(&'a str, &'a str)>;
+
+/// An answer as text, with its status and content type.
+struct Raw {
+    status: StatusCode,
+    content_type: String,
+    text: String,
+}
+
+impl Raw {
+    fn json(&self) -> Value {
+        assert!(self.content_type.starts_with("application/json"), "{} {}", self.content_type, self.text);
+        serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("{e}: {}", self.text))
+    }
+
+    fn xml(&self) -> &str {
+        assert!(self.content_type.starts_with("text/xml"), "{} {}", self.content_type, self.text);
+        assert!(self.text.starts_with("<?xml"), "{}", self.text);
+        &self.text
+    }
+}
+
+async fn raw(r: reqwest::Response) -> Raw {
+    let status = r.status();
+    let content_type = r.headers().get("content-type").and_then(|v| v.to_str().ok()).unwrap_or_default().to_string();
+    Raw { status, content_type, text: r.text().await.unwrap() }
+}
+
+impl TestApp {
+    async fn open311_get(&self, path: &str) -> Raw {
+        raw(self.client.get(self.url(&format!("/open311/v2/{path}"))).send().await.unwrap()).await
+    }
+
+    async fn open311_post(&self, path: &str, fields: &[(&str, &str)]) -> Raw {
+        let body = form_urlencoded::Serializer::new(String::new()).extend_pairs(fields).finish();
+        let req = self
+            .client
+            .post(self.url(&format!("/open311/v2/{path}")))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body);
+        raw(req.send().await.unwrap()).await
+    }
+
+    /// The demo grid residents' apps report in: its code and centre.
+    async fn grid(&self) -> (String, f64, f64) {
+        let operator = self.login("operator").await;
+        self.first_grid(&operator).await
+    }
+}
+
+#[tokio::test]
+async fn services_and_definitions_come_from_the_category_tree_in_both_formats() {
+    on_every_engine(|t| async move {
+        let services = t.open311_get("services.json").await.json();
+        let list = services.as_array().unwrap();
+        let bins = list.iter().find(|s| s["service_code"] == "06005").expect("a leaf category is a service");
+        assert_eq!(bins["service_name"], "垃圾桶满溢");
+        assert_eq!(bins["group"], "市容环境");
+        assert_eq!(bins["metadata"], true);
+        assert_eq!(bins["type"], "realtime");
+        assert!(bins["keywords"].as_str().unwrap().contains("垃圾桶"));
+        assert!(list.iter().all(|s| s["service_code"] != "06"), "a category with children is a group, not a service");
+        let plain = list.iter().find(|s| s["service_code"] == "06001").unwrap();
+        assert_eq!(plain["metadata"], false);
+
+        let xml = t.open311_get("services.xml").await;
+        let xml = xml.xml();
+        assert!(xml.contains("<services><service><service_code>"), "{xml}");
+        assert_eq!(xml.matches("<service>").count(), list.len());
+
+        let d = t.open311_get("services/06005.json").await.json();
+        assert_eq!(d["service_code"], "06005");
+        let a = &d["attributes"][0];
+        assert_eq!(
+            (a["code"].as_str(), a["datatype"].as_str(), a["required"].as_bool()),
+            (Some("bin_kind"), Some("singlevaluelist"), Some(true))
+        );
+        assert_eq!(a["values"].as_array().unwrap().len(), 3);
+        // The singular path some clients use, in XML.
+        let singular = t.open311_get("service/06005.xml").await;
+        let x = singular.xml();
+        assert!(x.contains("<service_definition><service_code>06005</service_code><attributes><attribute>"), "{x}");
+        assert!(x.contains("<values><value><key>household</key>"), "{x}");
+
+        let unknown = t.open311_get("services/99999.xml").await;
+        assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+        assert!(unknown.xml().contains("<errors><error><code>404</code><description>"));
+        let discovery = t.open311_get("discovery.json").await.json();
+        assert_eq!(discovery["endpoints"][0]["specification"], "http://wiki.open311.org/GeoReport_v2");
+        assert!(t.open311_get("discovery.xml").await.xml().contains("<format>text/xml</format>"));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_posted_request_becomes_an_open311_case_and_reads_back_without_personal_data() {
+    on_every_engine(|t| async move {
+        let (grid, lat, lon) = t.grid().await;
+        let (lat_s, lon_s) = (lat.to_string(), lon.to_string());
+        let posted = t
+            .open311_post(
+                "requests.json",
+                &[
+                    ("api_key", KEY),
+                    ("service_code", "06005"),
+                    ("lat", &lat_s),
+                    ("long", &lon_s),
+                    ("description", "小区门口垃圾桶满了，联系我13812345678"),
+                    ("attribute[bin_kind]", "kitchen"),
+                    ("first_name", "张"),
+                    ("last_name", "三"),
+                    ("phone", "13812345678"),
+                    ("email", "zhang@example.org"),
+                ],
+            )
+            .await;
+        assert_eq!(posted.status, StatusCode::OK, "{}", posted.text);
+        let answer = posted.json();
+        let id = answer[0]["service_request_id"].as_str().expect("an id, not a token").to_string();
+        assert!(answer[0].get("token").is_none());
+
+        // The same workflow as any case: on the open311 channel, with the resident's contact kept for staff.
+        let case = t.app.store.case_by_number(&id).await.unwrap();
+        assert_eq!(case.channel, cityloop_domain::Channel::Open311);
+        assert_eq!(case.contact.as_ref().map(|c| c.phone.as_str()), Some("13812345678"));
+        let flow = t.app.store.flows(case.id).await.unwrap();
+        assert_eq!(flow[0].1.data["submission"]["attributes"]["bin_kind"], "kitchen");
+
+        // Read back: a one-element list, no contact data, the phone in the text masked, the place coarse.
+        let one = t.open311_get(&format!("requests/{id}.json")).await.json();
+        assert_eq!(one.as_array().unwrap().len(), 1);
+        let r = &one[0];
+        assert_eq!((r["status"].as_str(), r["service_code"].as_str()), (Some("open"), Some("06005")));
+        assert_eq!(r["address_id"], grid);
+        assert!(!r.to_string().contains("13812345678") && !r.to_string().contains("zhang@"), "{r}");
+        assert!(r["description"].as_str().unwrap().contains("138****5678"));
+        assert!((r["lat"].as_f64().unwrap() - lat).abs() < 0.001);
+        assert!(r["requested_datetime"].as_str().unwrap().ends_with("+08:00"), "{r}");
+        let xml = t.open311_get(&format!("requests/{id}.xml")).await;
+        assert!(xml.xml().contains(&format!(
+            "<service_requests><request><service_request_id>{id}</service_request_id><status>open</status>"
+        )));
+
+        // api_key in the query string with an empty jurisdiction (the `open311` package's way), XML answer.
+        let by_query = t
+            .open311_post(
+                &format!("requests.xml?jurisdiction_id=&api_key={KEY}"),
+                &[("service_code", "06001"), ("address_id", &grid), ("description", "路面有油污")],
+            )
+            .await;
+        assert_eq!(by_query.status, StatusCode::OK, "{}", by_query.text);
+        assert!(by_query.xml().contains("<service_requests><request><service_request_id>"));
+        let served = t.app.settings.open311_jurisdiction.clone();
+        let named = t
+            .open311_post(
+                "requests.json",
+                &[("api_key", KEY), ("jurisdiction_id", &served), ("service_code", "06001"), ("address_id", &grid)],
+            )
+            .await;
+        assert_eq!(named.status, StatusCode::OK, "{}", named.text);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn bad_posts_get_the_specs_errors_and_create_nothing() {
+    on_every_engine(|t| async move {
+        let (grid, _, _) = t.grid().await;
+        let before = t.app.store.count_cases().await.unwrap();
+        let cases: Vec<(Form, StatusCode, &str)> = vec![
+            (vec![("service_code", "06001"), ("address_id", &grid)], StatusCode::FORBIDDEN, "api_key is required"),
+            (
+                vec![("api_key", "wrong"), ("service_code", "06001"), ("address_id", &grid)],
+                StatusCode::FORBIDDEN,
+                "unknown api_key",
+            ),
+            (vec![("api_key", KEY), ("address_id", &grid)], StatusCode::BAD_REQUEST, "service_code"),
+            (
+                vec![("api_key", KEY), ("service_code", "99999"), ("address_id", &grid)],
+                StatusCode::NOT_FOUND,
+                "service `99999`",
+            ),
+            (vec![("api_key", KEY), ("service_code", "06001")], StatusCode::BAD_REQUEST, "a location is required"),
+            (
+                vec![("api_key", KEY), ("service_code", "06001"), ("lat", "30.2")],
+                StatusCode::BAD_REQUEST,
+                "lat and long",
+            ),
+            (
+                vec![("api_key", KEY), ("service_code", "06005"), ("address_id", &grid)],
+                StatusCode::BAD_REQUEST,
+                "attribute[bin_kind]: is required",
+            ),
+            (
+                vec![
+                    ("api_key", KEY),
+                    ("service_code", "06005"),
+                    ("address_id", &grid),
+                    ("attribute[bin_kind]", "glass"),
+                ],
+                StatusCode::BAD_REQUEST,
+                "`glass` is not one of",
+            ),
+            (
+                vec![
+                    ("api_key", KEY),
+                    ("jurisdiction_id", "elsewhere.gov"),
+                    ("service_code", "06001"),
+                    ("address_id", &grid),
+                ],
+                StatusCode::NOT_FOUND,
+                "jurisdiction",
+            ),
+        ];
+        for (fields, status, words) in cases {
+            let a = t.open311_post("requests.json", &fields).await;
+            assert_eq!(a.status, status, "{fields:?}: {}", a.text);
+            let errors = a.json();
+            assert_eq!(errors[0]["code"], status.as_u16(), "{fields:?}");
+            assert!(errors[0]["description"].as_str().unwrap().contains(words), "{fields:?}: {errors}");
+        }
+        let xml = t.open311_post("requests.xml", &[("service_code", "06001")]).await;
+        assert_eq!(xml.status, StatusCode::FORBIDDEN);
+        assert!(xml.xml().contains("<errors><error><code>403</code>"));
+        assert_eq!(t.app.store.count_cases().await.unwrap(), before, "no refused request created a case");
+
+        let token = t.open311_get("tokens/abc.json").await;
+        assert_eq!(token.status, StatusCode::NOT_FOUND);
+        assert_eq!(t.open311_get("requests.csv").await.status, StatusCode::BAD_REQUEST);
+        assert_eq!(t.open311_get("requests.json?start_date=yesterday").await.status, StatusCode::BAD_REQUEST);
+        assert_eq!(t.open311_get("requests.json?status=pending").await.status, StatusCode::BAD_REQUEST);
+        assert_eq!(t.open311_get("requests.json?page_size=0").await.status, StatusCode::BAD_REQUEST);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn request_lists_filter_by_id_service_status_dates_and_pages() {
+    on_every_engine(|t| async move {
+        let (grid, _, _) = t.grid().await;
+        let mut ids = Vec::new();
+        for (code, text) in [("06001", "路面有油污"), ("06001", "人行道有垃圾"), ("11001", "路灯不亮")] {
+            let a = t
+                .open311_post(
+                    "requests.json",
+                    &[("api_key", KEY), ("service_code", code), ("address_id", &grid), ("description", text)],
+                )
+                .await;
+            ids.push(a.json()[0]["service_request_id"].as_str().unwrap().to_string());
+        }
+        let count = |v: &Value| v.as_array().unwrap().len();
+        let ids_of = |v: &Value| {
+            v.as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["service_request_id"].as_str().unwrap().to_string())
+                .collect::<Vec<_>>()
+        };
+
+        let by_ids = t
+            .open311_get(&format!("requests.json?service_request_id={},{}&service_code=11001", ids[0], ids[2]))
+            .await
+            .json();
+        assert_eq!(ids_of(&by_ids).len(), 2, "ids override the other filters: {by_ids}");
+        let lights = t.open311_get("requests.json?service_code=11001").await.json();
+        assert_eq!(ids_of(&lights), vec![ids[2].clone()]);
+        let both = t.open311_get("requests.json?service_code=06001,11001").await.json();
+        assert_eq!(count(&both), 3);
+        assert_eq!(count(&t.open311_get("requests.json?status=closed").await.json()), 0);
+        assert_eq!(count(&t.open311_get("requests.json?status=open,closed").await.json()), 3);
+
+        // Paging, newest first.
+        let first = t.open311_get("requests.json?page_size=2").await.json();
+        let second = t.open311_get("requests.json?page_size=2&page=2").await.json();
+        assert_eq!(ids_of(&first), vec![ids[2].clone(), ids[1].clone()]);
+        assert_eq!(ids_of(&second), vec![ids[0].clone()]);
+
+        // Dates: created after now → nothing; updated since a moment → only what changed after it.
+        let later = (t.app.now() + chrono::Duration::hours(1)).to_rfc3339().replace('+', "%2B");
+        assert_eq!(count(&t.open311_get(&format!("requests.json?start_date={later}")).await.json()), 0);
+        let mark = t.app.now();
+        t.clock.advance(chrono::Duration::minutes(5));
+        let lead = t.login("lead").await;
+        let case = t.app.store.case_by_number(&ids[1]).await.unwrap();
+        t.must(&lead, case.id.0, "file", json!({})).await;
+        let since = mark.to_rfc3339().replace('+', "%2B");
+        let changed = t.open311_get(&format!("requests.json?updated_after={since}")).await.json();
+        assert_eq!(ids_of(&changed), vec![ids[1].clone()], "{changed}");
+        let before_the_change = (mark + chrono::Duration::minutes(1)).to_rfc3339().replace('+', "%2B");
+        let unchanged = t.open311_get(&format!("requests.json?updated_before={before_the_change}")).await.json();
+        assert_eq!(count(&unchanged), 2);
+        // The same list in XML.
+        let xml = t.open311_get("requests.xml?service_code=06001").await;
+        assert_eq!(xml.xml().matches("<request>").count(), 2);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn admins_register_clients_and_define_questions() {
+    on_every_engine(|t| async move {
+        let admin = t.login("admin").await;
+        let operator = t.login("operator").await;
+        let registered = t
+            .post(Some(&admin), "/api/v1/api-clients", json!({"name": "街道小程序", "contact": "it@example.org"}))
+            .await;
+        assert_eq!(registered.status, StatusCode::CREATED, "{}", registered.body);
+        let key = registered.body["api_key"].as_str().unwrap().to_string();
+        let id = registered.body["id"].as_i64().unwrap();
+        assert_eq!(
+            t.post(Some(&operator), "/api/v1/api-clients", json!({"name": "x"})).await.status,
+            StatusCode::FORBIDDEN
+        );
+        let listed = t.get(Some(&admin), "/api/v1/api-clients").await.ok();
+        assert!(listed.as_array().unwrap().iter().all(|c| c.get("api_key").is_none()), "keys are shown once: {listed}");
+
+        let setup = json!({"description": "路灯故障", "keywords": "路灯,照明", "attributes": [
+            {"code": "pole", "datatype": "string", "required": true, "order": 1, "description": "灯杆编号"},
+            {"code": "when", "datatype": "datetime", "required": false, "order": 2, "description": "发现时间"}]});
+        let put = |body: Value| {
+            let req = t.client.put(t.url("/api/v1/services/11001")).bearer_auth(&admin).json(&body);
+            async move { req.send().await.unwrap() }
+        };
+        assert_eq!(put(setup).await.status(), StatusCode::OK);
+        let bad =
+            put(json!({"attributes": [{"code": "k", "datatype": "colour", "order": 1, "description": "x"}]})).await;
+        assert_eq!(bad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let d = t.open311_get("services/11001.json").await.json();
+        assert_eq!(d["attributes"].as_array().unwrap().len(), 2, "a refused change keeps the questions: {d}");
+
+        let (grid, _, _) = t.grid().await;
+        let fields = |pole: &'static str| {
+            vec![
+                ("api_key", key.clone()),
+                ("service_code", "11001".into()),
+                ("address_id", grid.clone()),
+                ("attribute[pole]", pole.into()),
+            ]
+        };
+        let post = |f: Vec<(&'static str, String)>| {
+            let pairs: Vec<(&str, &str)> = f.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            let body = form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish();
+            let req = t
+                .client
+                .post(t.url("/open311/v2/requests.json"))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body);
+            async move { req.send().await.unwrap().status() }
+        };
+        assert_eq!(post(fields("LD-0231")).await, StatusCode::OK);
+        let mut late = fields("LD-1");
+        late.push(("attribute[when]", "last night".into()));
+        assert_eq!(post(late).await, StatusCode::BAD_REQUEST);
+
+        let revoked =
+            t.client.delete(t.url(&format!("/api/v1/api-clients/{id}"))).bearer_auth(&admin).send().await.unwrap();
+        assert_eq!(revoked.status(), StatusCode::NO_CONTENT);
+        assert_eq!(post(fields("LD-2")).await, StatusCode::FORBIDDEN);
+    })
+    .await;
+}
