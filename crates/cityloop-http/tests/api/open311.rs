@@ -371,3 +371,61 @@ async fn admins_register_clients_and_define_questions() {
     })
     .await;
 }
+
+/// Where the third-party clients are installed (once per build directory).
+fn clients_dir() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/open311-clients")
+}
+
+/// Installs the PyPI clients, or says why they cannot be. CI sets `CITYLOOP_TEST_PYPI_REQUIRED=1`
+/// so that a missing Python or registry fails the run instead of skipping it.
+async fn install_clients() -> Option<std::path::PathBuf> {
+    let dir = clients_dir();
+    if dir.join("georeport").is_dir() && dir.join("requests").is_dir() {
+        return Some(dir);
+    }
+    let out = tokio::process::Command::new("python3")
+        .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--target"])
+        .arg(&dir)
+        .args(["georeport==0.3.1", "requests>=2.32.4", "xmltodict>=0.14.2,<0.15"])
+        .output()
+        .await;
+    let why = match out {
+        Ok(o) if o.status.success() => return Some(dir),
+        Ok(o) => format!("pip install failed: {}", String::from_utf8_lossy(&o.stderr)),
+        Err(e) => format!("python3 cannot be run: {e}"),
+    };
+    assert!(std::env::var("CITYLOOP_TEST_PYPI_REQUIRED").is_err(), "third-party Open311 clients: {why}");
+    eprintln!("skipped: the third-party Open311 clients from PyPI are not available ({why})");
+    None
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn third_party_clients_from_pypi_list_read_post_and_search_in_json_and_xml() {
+    let Some(dir) = install_clients().await else { return };
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/clients/open311_clients.py");
+    on_every_engine(|t| {
+        let (dir, script) = (dir.clone(), script.clone());
+        async move {
+            let (grid, _, _) = t.grid().await;
+            for format in ["json", "xml"] {
+                let out = tokio::process::Command::new("python3")
+                    .arg(&script)
+                    .args([&t.url("/open311/v2"), format, KEY, &grid])
+                    .env("PYTHONPATH", &dir)
+                    .output()
+                    .await
+                    .unwrap();
+                let stdout = String::from_utf8_lossy(&out.stdout);
+                assert!(out.status.success(), "{format}: {stdout}\n{}", String::from_utf8_lossy(&out.stderr));
+                let seen: Value = serde_json::from_str(stdout.trim()).unwrap();
+                for number in seen["posted"].as_array().unwrap() {
+                    let case = t.app.store.case_by_number(number.as_str().unwrap()).await.unwrap();
+                    assert_eq!(case.channel, cityloop_domain::Channel::Open311, "{format}");
+                }
+                assert!(seen["found"].as_u64().unwrap() >= 1, "{seen}");
+            }
+        }
+    })
+    .await;
+}
