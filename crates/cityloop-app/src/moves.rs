@@ -196,6 +196,7 @@ impl App {
             MoveKind::Close => Move::Close,
             MoveKind::Reopen => Move::Reopen,
             MoveKind::Supervise => Move::Supervise { level: input.level.unwrap_or(1) },
+            MoveKind::Comment => Move::Comment { text: text(&input.note) },
             MoveKind::Escalate => {
                 let reference = self.reference();
                 let parent = case.unit_id.and_then(|u| reference.unit(u)).and_then(|u| u.parent_id);
@@ -302,7 +303,7 @@ impl App {
             .note
             .as_deref()
             .map(str::trim)
-            .filter(|n| !n.is_empty() && !matches!(kind, MoveKind::Answer | MoveKind::Rate));
+            .filter(|n| !n.is_empty() && !matches!(kind, MoveKind::Answer | MoveKind::Rate | MoveKind::Comment));
         out.flow.note = match (out.flow.note.take(), extra_note) {
             (Some(reason), Some(note)) => Some(format!("{reason}\n{note}")),
             (reason, note) => reason.or(note.map(str::to_string)),

@@ -5,8 +5,8 @@
 
 use chrono::{DateTime, Utc};
 use cityloop_domain::masking::mask_numbers_in_text;
-use cityloop_domain::open311::{extended_status, status};
-use cityloop_domain::workflow::Actor;
+use cityloop_domain::open311::{extended_status, extended_status_of, status, update_intent, UpdateIntent};
+use cityloop_domain::workflow::{Actor, Move, MoveKind, Relation};
 use cityloop_domain::{Case, CategoryId, Channel, Role};
 use cityloop_store::{ApiClientRow, CaseFilter, CaseScope, CaseSort, Choice, QuestionRow, ServiceDetailsRow};
 use serde::{Deserialize, Serialize};
@@ -143,6 +143,49 @@ pub struct PublicRequest {
     pub long: Option<f64>,
     pub media_url: Option<String>,
 }
+
+/// One step of a request as the public sees it (FixMyStreet's `request_update`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PublicUpdate {
+    pub update_id: String,
+    pub service_request_id: String,
+    pub status: &'static str,
+    pub extended_status: &'static str,
+    pub updated_datetime: DateTime<Utc>,
+    pub description: String,
+    /// The cityloop move behind the update.
+    pub external_status_code: String,
+}
+
+/// An update a client application posts for a resident (FixMyStreet's POST servicerequestupdates).
+#[derive(Debug, Clone, Default)]
+pub struct PostedUpdate {
+    pub service_request_id: String,
+    /// The client's own id of the update (logged beside ours).
+    pub update_id: Option<String>,
+    /// `OPEN`/`REOPEN` asks for a closed request to be handled again; anything else is a comment.
+    pub status: String,
+    pub description: Option<String>,
+}
+
+/// The moves the public follows, and what each says.
+const PUBLIC_MOVES: &[(MoveKind, &str)] = &[
+    (MoveKind::Report, "已受理 received"),
+    (MoveKind::File, "已立案 registered"),
+    (MoveKind::Dispatch, "已派遣至承办单位 sent to the responsible unit"),
+    (MoveKind::Sign, "承办单位已签收 accepted by the unit"),
+    (MoveKind::Escalate, "已提级办理 escalated"),
+    (MoveKind::Submit, "承办单位已反馈处理结果 the unit reported its result"),
+    (MoveKind::Answer, "已答复 answered"),
+    (MoveKind::Close, "已结案 closed"),
+    (MoveKind::Reopen, "已重新办理 reopened"),
+    (MoveKind::Merge, "与相同诉求合并办理 merged with the same request"),
+    (MoveKind::CloseWithMaster, "随主诉求结案 closed with the request it was merged into"),
+    (MoveKind::Comment, ""),
+];
+
+/// Most updates one answer holds.
+pub const MAX_UPDATES: i64 = 1000;
 
 /// A registered client application and, once, its key.
 #[derive(Debug, Clone)]
@@ -542,6 +585,83 @@ impl App {
     pub async fn open311_request(&self, id: &str) -> Result<PublicRequest> {
         let q = RequestQuery { service_request_ids: vec![id.trim().to_string()], ..RequestQuery::default() };
         self.open311_requests(&q).await?.pop().ok_or_else(|| AppError::NotFound(format!("request `{}`", id.trim())))
+    }
+
+    /// What happened to public requests in `[from, to)` (default: the last day), oldest first: the steps
+    /// the public follows, and residents' own comments; staff remarks stay internal.
+    pub async fn open311_updates(
+        &self,
+        from: Option<DateTime<Utc>>,
+        to: Option<DateTime<Utc>>,
+    ) -> Result<Vec<PublicUpdate>> {
+        let to = to.unwrap_or_else(|| self.now() + chrono::Duration::seconds(1));
+        let from = from.unwrap_or(to - chrono::Duration::days(1));
+        let kinds: Vec<&str> = PUBLIC_MOVES.iter().map(|(k, _)| k.as_str()).collect();
+        let flows = self.store.public_flows(&kinds, from, to, MAX_UPDATES).await?;
+        Ok(flows
+            .into_iter()
+            .filter(|(_, f, _)| f.kind != MoveKind::Comment || f.role == Some(Role::Citizen))
+            .map(|(number, f, id)| {
+                let said = PUBLIC_MOVES.iter().find(|(k, _)| *k == f.kind).map_or("", |(_, d)| *d);
+                let description = match f.kind {
+                    MoveKind::Comment => mask_numbers_in_text(f.note.as_deref().unwrap_or_default()),
+                    _ => said.to_string(),
+                };
+                PublicUpdate {
+                    update_id: id.to_string(),
+                    service_request_id: number,
+                    status: status(f.to),
+                    extended_status: extended_status_of(f.to, f.kind != MoveKind::Answer, f.kind == MoveKind::Reopen),
+                    updated_datetime: f.at,
+                    description,
+                    external_status_code: f.kind.as_str().to_string(),
+                }
+            })
+            .collect())
+    }
+
+    /// A resident's update through the client application that posted the request: a comment, or, with
+    /// `OPEN`/`REOPEN` on a closed request, a reopening. Returns the id of the update.
+    pub async fn open311_post_update(&self, client: &ApiClientRow, posted: PostedUpdate) -> Result<String> {
+        let number = posted.service_request_id.trim();
+        if number.is_empty() {
+            return Err(AppError::invalid("service_request_id", "is required"));
+        }
+        let intent = update_intent(&posted.status)
+            .ok_or_else(|| AppError::invalid("status", format!("`{}` is not a FixMyStreet status", posted.status)))?;
+        let not_found = || AppError::NotFound(format!("request `{number}`"));
+        let case = self.store.case_by_number(number).await.map_err(|_| not_found())?;
+        if case.confidential || case.state == cityloop_domain::State::Voided {
+            return Err(not_found());
+        }
+        let report = self.store.report_data(&[case.id]).await?;
+        let posted_by = report.get(&case.id).and_then(|d| d["submission"]["client"].as_i64());
+        if posted_by != Some(client.id) {
+            return Err(AppError::Forbidden("only the application that posted a request can update it".into()));
+        }
+        let text = non_empty(&posted.description).map(str::to_string);
+        let actor = Actor {
+            user_id: None,
+            name: format!("Open311 · {}", client.name),
+            roles: vec![Role::Citizen],
+            unit_id: None,
+        };
+        let relation = Relation { is_reporter: true, ..Relation::default() };
+        let mut input = crate::moves::MoveInput { note: text.clone(), ..Default::default() };
+        let mv = match intent {
+            UpdateIntent::Reopen if case.state == cityloop_domain::State::Closed => Move::Reopen,
+            _ => {
+                input.note = None;
+                Move::Comment { text: text.clone().unwrap_or_default() }
+            }
+        };
+        self.apply_and_store(&case, &mv, &actor, relation, &input).await?;
+        let flows = self.store.flows(case.id).await?;
+        let (id, _) = flows.last().ok_or_else(|| AppError::Internal("no flow record after an update".into()))?;
+        if let Some(client_id) = non_empty(&posted.update_id) {
+            tracing::info!(update = id, client_update = client_id, request = number, "open311 update");
+        }
+        Ok(id.to_string())
     }
 
     async fn public_requests(&self, cases: Vec<Case>) -> Result<Vec<PublicRequest>> {

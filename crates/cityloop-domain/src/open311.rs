@@ -15,17 +15,23 @@ pub fn status(state: State) -> &'static str {
 
 /// FixMyStreet's extended status of a case.
 pub fn extended_status(case: &Case) -> &'static str {
-    match case.state {
+    extended_status_of(case.state, case.unit_id.is_some(), case.reopens > 0)
+}
+
+/// FixMyStreet's extended status of a state: `handled` when a unit worked on the case, `reopened`
+/// after a reopening.
+pub fn extended_status_of(state: State, handled: bool, reopened: bool) -> &'static str {
+    match state {
         State::Reported => "FOR_TRIAGE",
         State::Verifying => "INVESTIGATING",
-        State::Registered if case.reopens > 0 => "REOPEN",
+        State::Registered if reopened => "REOPEN",
         State::Registered => "OPEN",
         State::PendingSign | State::Suspended => "ACTION_SCHEDULED",
         State::ReturnReview => "INTERNAL_REFERRAL",
         State::Handling => "IN_PROGRESS",
         State::Feedback | State::ClosePending => "FIXED",
         // Answered on the spot (a consultation) is closed without a fix.
-        State::Closed if case.unit_id.is_none() => "CLOSED",
+        State::Closed if !handled => "CLOSED",
         State::Closed => "FIXED",
         State::Voided => "CANCELLED",
         State::Merged => "DUPLICATE",

@@ -19,6 +19,8 @@ pub const MAX_EXTENSIONS: u32 = 2;
 pub const MAX_SUSPENSIONS: u32 = 1;
 /// Highest supervision level (1 催办, 2 督办, 3 挂牌督办).
 pub const MAX_SUPERVISION_LEVEL: u32 = 3;
+/// Longest remark a comment carries.
+pub const MAX_COMMENT_CHARS: usize = 2000;
 
 macro_rules! move_kinds {
     ($($variant:ident = $wire:literal),* $(,)?) => {
@@ -77,6 +79,7 @@ move_kinds!(
     Merge = "merge",
     Overdue = "overdue",
     CloseWithMaster = "close-with-master",
+    Comment = "comment",
 );
 
 impl std::fmt::Display for MoveKind {
@@ -172,6 +175,10 @@ pub enum Move {
     },
     Overdue,
     CloseWithMaster,
+    /// A remark on the case (备注), e.g. a resident's update through an app; the state stays.
+    Comment {
+        text: String,
+    },
 }
 
 impl Move {
@@ -209,6 +216,7 @@ impl Move {
             Move::Merge { .. } => MoveKind::Merge,
             Move::Overdue => MoveKind::Overdue,
             Move::CloseWithMaster => MoveKind::CloseWithMaster,
+            Move::Comment { .. } => MoveKind::Comment,
         }
     }
 }
@@ -406,6 +414,11 @@ fn rule(kind: MoveKind) -> (&'static [State], &'static [(Role, Scope)]) {
         K::Merge => (&[S::Reported, S::Verifying, S::Registered], &[(R::Operator, Any), (R::Dispatcher, Any)]),
         K::Overdue => (&[S::PendingSign, S::Handling], &[]),
         K::CloseWithMaster => (&[S::Merged], &[]),
+        // The resident who reported it adds to it; staff who work on it note things down.
+        K::Comment => (
+            State::ALL,
+            &[(R::Citizen, Reporter), (R::Operator, Any), (R::Lead, Any), (R::Dispatcher, Any), (R::Handler, Unit)],
+        ),
     }
 }
 
@@ -654,6 +667,13 @@ pub fn apply(
         Move::Submit { result } => {
             c.result = Some(required("result", result)?);
             c.state = S::Feedback;
+        }
+        Move::Comment { text } => {
+            let text = required("text", text)?;
+            if text.chars().count() > MAX_COMMENT_CHARS {
+                return Err(invalid("text", format!("is longer than {MAX_COMMENT_CHARS} characters")));
+            }
+            note = Some(text);
         }
         Move::Rework { reason } => {
             note = Some(required("reason", reason)?);

@@ -218,7 +218,7 @@ fn flow_values(case_id: CaseId, f: &FlowEntry) -> Vec<Arg> {
     ]
 }
 
-fn flow_from_row(r: &AnyRow) -> Result<(i64, FlowEntry)> {
+pub(crate) fn flow_from_row(r: &AnyRow) -> Result<(i64, FlowEntry)> {
     let kind: String = r.try_get("kind")?;
     let to: String = r.try_get("to_state")?;
     let from: Option<String> = r.try_get("from_state")?;

@@ -4,11 +4,12 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use cityloop_domain::{CaseId, CategoryId};
+use cityloop_domain::{CaseId, CategoryId, FlowEntry};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
 use crate::args::Sql;
+use crate::cases::flow_from_row;
 use crate::rows::{from_ms, get_opt_ms, ms};
 use crate::{Result, Store};
 
@@ -182,6 +183,32 @@ impl Store {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    /// Flow records of the given kinds made in `[from, to)` on cases the public may see, oldest first,
+    /// with the case number and the case's lead unit and reopen count at the time of reading.
+    pub async fn public_flows(
+        &self,
+        kinds: &[&str],
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<(String, FlowEntry, i64)>> {
+        let mut sql = Sql::new(
+            "select f.id, f.case_id, f.kind, f.from_state, f.to_state, f.actor_id, f.actor_name, f.role, f.unit_id, f.at, \
+             f.note, f.attachments, f.data, c.number from flow f join cases c on c.id = f.case_id \
+             where c.confidential = 0 and c.state <> 'voided' and f.at >= ",
+        );
+        sql.bind(ms(from)).push(" and f.at < ").bind(ms(to));
+        sql.push(" and f.kind in ").bind_list(kinds.iter().copied());
+        sql.push(" order by f.at, f.id limit ").bind(limit);
+        let rows = sql.query().fetch_all(self.reader()).await?;
+        rows.iter()
+            .map(|r| {
+                let (id, flow) = flow_from_row(r)?;
+                Ok((r.try_get("number")?, flow, id))
+            })
+            .collect()
     }
 
     /// The data of each case's report record (how and from where it came in), by case.

@@ -402,6 +402,7 @@ impl Tr {
             MoveKind::Close => "结案",
             MoveKind::Reopen => "重办",
             MoveKind::Supervise => "督办",
+            MoveKind::Comment => "备注",
             MoveKind::Escalate => "提级办理",
             MoveKind::Whistle => "吹哨",
             MoveKind::ReportIn => "报到",

@@ -143,7 +143,13 @@ fn a_move_in_the_wrong_state_lists_the_allowed_moves() {
             assert_eq!((kind, state), (MoveKind::Close, S::Reported));
             assert_eq!(
                 allowed,
-                vec![MoveKind::RequestVerification, MoveKind::File, MoveKind::Void, MoveKind::Supervise]
+                vec![
+                    MoveKind::RequestVerification,
+                    MoveKind::File,
+                    MoveKind::Void,
+                    MoveKind::Supervise,
+                    MoveKind::Comment
+                ]
             );
         }
         other => panic!("expected an illegal move, got {other:?}"),
@@ -320,6 +326,7 @@ fn any_move() -> impl Strategy<Value = Move> {
         Just(Move::Whistle { units: vec![UnitId(2)] }),
         Just(Move::ReportIn),
         Just(Move::Overdue),
+        Just(Move::Comment { text: "补充说明".into() }),
     ]
 }
 

@@ -1,5 +1,5 @@
 //! Open311 GeoReport v2 at `/open311/v2`: discovery, services and their definitions, posting and
-//! reading requests, in JSON and XML, with the spec's errors. Accepts the quirks of real clients: the
+//! reading requests, and FixMyStreet's `servicerequestupdates`, in JSON and XML, with the spec's errors. Accepts the quirks of real clients: the
 //! singular `service/{code}` path, `api_key` in the query string of a POST, an empty `jurisdiction_id`.
 
 pub mod wire;
@@ -11,10 +11,13 @@ use axum::response::Response;
 use axum::routing::get;
 use axum::Router;
 use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
-use cityloop_app::open311::{PostedRequest, RequestQuery};
+use cityloop_app::open311::{PostedRequest, PostedUpdate, RequestQuery};
 
 use crate::state::AppState;
-use wire::{render_definition, render_list, render_object, Format, Open311Error, PostedOut, RequestOut, ServiceOut};
+use wire::{
+    render_definition, render_list, render_object, Format, Open311Error, PostedOut, PostedUpdateOut, RequestOut,
+    ServiceOut, UpdateOut,
+};
 
 type Answer = Result<Response, Open311Error>;
 
@@ -122,6 +125,14 @@ async fn root_get(State(state): State<AppState>, Path(file): Path<String>, RawQu
             Ok(render_list(format, "services", services.into_iter().map(ServiceOut::from).collect()))
         }
         "requests" => list_requests(&state, &params, format).await,
+        "servicerequestupdates" => {
+            let offset = city_offset(&state);
+            let from = date_param(&params, "start_date", offset, format)?;
+            let to = date_param(&params, "end_date", offset, format)?;
+            let updates = state.app.open311_updates(from, to).await.map_err(|e| Open311Error::from_app(e, format))?;
+            let out = updates.into_iter().map(|u| UpdateOut::new(u, offset)).collect();
+            Ok(render_list(format, "service_request_updates", out))
+        }
         _ => Err(Open311Error::new(StatusCode::NOT_FOUND, format!("no such call `{name}`"), format)),
     }
 }
@@ -237,7 +248,7 @@ async fn root_post(
     body: Bytes,
 ) -> Answer {
     let (name, format) = Format::split(&file)?;
-    if name != "requests" {
+    if name != "requests" && name != "servicerequestupdates" {
         return Err(Open311Error::new(StatusCode::NOT_FOUND, format!("no such call `{name}`"), format));
     }
     let is_form = headers
@@ -253,6 +264,16 @@ async fn root_post(
     check_jurisdiction(&state, &params, format)?;
     let client =
         state.app.api_client_by_key(params.get("api_key")).await.map_err(|e| Open311Error::from_app(e, format))?;
+    if name == "servicerequestupdates" {
+        let update = PostedUpdate {
+            service_request_id: params.owned("service_request_id").unwrap_or_default(),
+            update_id: params.owned("update_id"),
+            status: params.owned("status").unwrap_or_default(),
+            description: params.owned("description"),
+        };
+        let id = state.app.open311_post_update(&client, update).await.map_err(|e| Open311Error::from_app(e, format))?;
+        return Ok(render_list(format, "service_request_updates", vec![PostedUpdateOut { update_id: id }]));
+    }
     let attributes = params
         .0
         .iter()

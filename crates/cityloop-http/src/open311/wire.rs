@@ -5,7 +5,7 @@
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, FixedOffset, SecondsFormat, Utc};
-use cityloop_app::open311::{Attribute, PostedAnswer, PublicRequest, Service, ServiceDefinition};
+use cityloop_app::open311::{Attribute, PostedAnswer, PublicRequest, PublicUpdate, Service, ServiceDefinition};
 use cityloop_app::AppError;
 use cityloop_store::Choice;
 use serde::Serialize;
@@ -333,4 +333,38 @@ impl From<PostedAnswer> for PostedOut {
     fn from(a: PostedAnswer) -> Self {
         Self { service_request_id: a.service_request_id, service_notice: a.service_notice }
     }
+}
+
+/// `<request_update>` of FixMyStreet's `servicerequestupdates`.
+#[derive(Serialize)]
+#[serde(rename = "request_update")]
+pub struct UpdateOut {
+    update_id: String,
+    service_request_id: String,
+    status: &'static str,
+    extended_status: &'static str,
+    updated_datetime: String,
+    description: String,
+    external_status_code: String,
+}
+
+impl UpdateOut {
+    pub fn new(u: PublicUpdate, offset: FixedOffset) -> Self {
+        Self {
+            update_id: u.update_id,
+            service_request_id: u.service_request_id,
+            status: u.status,
+            extended_status: u.extended_status,
+            updated_datetime: iso(u.updated_datetime, offset),
+            description: u.description,
+            external_status_code: u.external_status_code,
+        }
+    }
+}
+
+/// The answer to a posted update: `[{update_id}]`.
+#[derive(Serialize)]
+#[serde(rename = "request_update")]
+pub struct PostedUpdateOut {
+    pub update_id: String,
 }

@@ -99,7 +99,7 @@ async fn illegal_moves_forbidden_roles_unknown_cases_and_stale_versions_are_told
         assert_eq!((illegal.status, illegal.error_code()), (StatusCode::CONFLICT, "illegal_move"));
         assert_eq!(
             illegal.body["error"]["allowed_moves"],
-            json!(["request-verification", "file", "void", "supervise"])
+            json!(["request-verification", "file", "void", "supervise", "comment"])
         );
         assert_eq!(illegal.body["error"]["state"], "reported");
 

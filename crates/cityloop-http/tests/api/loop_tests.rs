@@ -46,7 +46,7 @@ async fn the_hotline_loop_runs_from_intake_to_reopen() {
         let handler = t.login(&t.handler_of(&dispatched)).await;
         let seen_by_unit = t.get(Some(&handler), &format!("/api/v1/cases/{id}")).await.ok();
         assert_eq!(seen_by_unit["contact"]["phone"], "138****1234", "units see masked contact data");
-        assert_eq!(seen_by_unit["allowed_moves"], json!(["sign", "return", "escalate"]));
+        assert_eq!(seen_by_unit["allowed_moves"], json!(["sign", "return", "escalate", "comment"]));
         t.must(&handler, id, "sign", json!({})).await;
         let returned = t.must(&handler, id, "return", json!({"reason": "路灯归街道管理"})).await;
         assert_eq!((returned["state"].as_str(), returned["returns"].as_u64()), (Some("return_review"), Some(1)));

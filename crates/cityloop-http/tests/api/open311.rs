@@ -429,3 +429,108 @@ async fn third_party_clients_from_pypi_list_read_post_and_search_in_json_and_xml
     })
     .await;
 }
+
+#[tokio::test]
+async fn updates_list_the_public_steps_and_take_residents_comments_and_reopenings() {
+    on_every_engine(|t| async move {
+        let (grid, _, _) = t.grid().await;
+        let start = t.app.now();
+        let posted = t
+            .open311_post(
+                "requests.json",
+                &[("api_key", KEY), ("service_code", "11001"), ("address_id", &grid), ("description", "路灯不亮")],
+            )
+            .await
+            .json();
+        let number = posted[0]["service_request_id"].as_str().unwrap().to_string();
+        let id = t.app.store.case_by_number(&number).await.unwrap().id.0;
+        let (operator, lead, dispatcher) =
+            (t.login("operator").await, t.login("lead").await, t.login("dispatcher").await);
+        t.clock.advance(chrono::Duration::minutes(1));
+        t.must(&lead, id, "file", json!({})).await;
+        let dispatched = t.must(&dispatcher, id, "dispatch", json!({})).await;
+        let handler = t.login(&t.handler_of(&dispatched)).await;
+        t.must(&handler, id, "sign", json!({})).await;
+        t.must(&operator, id, "comment", json!({"note": "内部备注：来电人情绪激动"})).await;
+        t.must(&handler, id, "submit", json!({"result": "已更换灯泡"})).await;
+        t.must(&operator, id, "revisit", json!({"contacted": true, "solved": true, "satisfaction": "satisfied"})).await;
+        t.must(&lead, id, "close", json!({})).await;
+
+        // The resident's app adds a comment, then says the light is out again.
+        let update = |status: &'static str, text: &'static str, key: &'static str| {
+            let number = number.clone();
+            let t = &t;
+            async move {
+                t.open311_post(
+                    "servicerequestupdates.json",
+                    &[
+                        ("api_key", key),
+                        ("service_request_id", &number),
+                        ("status", status),
+                        ("description", text),
+                        ("update_id", "fms-1"),
+                    ],
+                )
+                .await
+            }
+        };
+        let comment = update("FIXED", "谢谢，已经亮了，有事打13812345678", KEY).await;
+        assert_eq!(comment.status, StatusCode::OK, "{}", comment.text);
+        assert!(comment.json()[0]["update_id"].as_str().is_some());
+        assert_eq!(
+            t.app.store.case_by_number(&number).await.unwrap().state,
+            cityloop_domain::State::Closed,
+            "a comment changes nothing"
+        );
+        let reopen = t
+            .open311_post(
+                "servicerequestupdates.xml",
+                &[("api_key", KEY), ("service_request_id", &number), ("status", "REOPEN"), ("description", "又不亮了")],
+            )
+            .await;
+        assert_eq!(reopen.status, StatusCode::OK, "{}", reopen.text);
+        assert!(reopen.xml().contains("<service_request_updates><request_update><update_id>"));
+        assert_eq!(t.app.store.case_by_number(&number).await.unwrap().state, cityloop_domain::State::Handling);
+
+        t.app.register_api_client_with_key("另一个应用", "", "other-key").await.unwrap();
+        assert_eq!(
+            update("FIXED", "x", "other-key").await.status,
+            StatusCode::FORBIDDEN,
+            "only the posting app updates"
+        );
+        assert_eq!(update("FIXED", "x", "wrong").await.status, StatusCode::FORBIDDEN);
+        assert_eq!(update("SOLVED", "x", KEY).await.status, StatusCode::BAD_REQUEST);
+        assert_eq!(update("FIXED", "", KEY).await.status, StatusCode::BAD_REQUEST, "a comment needs words");
+        let unknown = t
+            .open311_post(
+                "servicerequestupdates.json",
+                &[
+                    ("api_key", KEY),
+                    ("service_request_id", "20990101-000001"),
+                    ("status", "FIXED"),
+                    ("description", "x"),
+                ],
+            )
+            .await;
+        assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+
+        let since = start.to_rfc3339().replace('+', "%2B");
+        let all = t.open311_get(&format!("servicerequestupdates.json?start_date={since}")).await.json();
+        let mine: Vec<&Value> =
+            all.as_array().unwrap().iter().filter(|u| u["service_request_id"] == number.as_str()).collect();
+        let steps: Vec<&str> = mine.iter().map(|u| u["external_status_code"].as_str().unwrap()).collect();
+        assert_eq!(
+            steps,
+            ["report", "file", "dispatch", "sign", "submit", "close", "comment", "reopen"],
+            "staff remarks stay internal"
+        );
+        assert!(!all.to_string().contains("内部备注"));
+        let close = mine.iter().find(|u| u["external_status_code"] == "close").unwrap();
+        assert_eq!((close["status"].as_str(), close["extended_status"].as_str()), (Some("closed"), Some("FIXED")));
+        assert!(mine[6]["description"].as_str().unwrap().contains("138****5678"), "{}", mine[6]);
+        assert_eq!(mine[7]["status"], "open");
+        let xml = t.open311_get(&format!("servicerequestupdates.xml?start_date={since}")).await;
+        assert!(xml.xml().contains("<service_request_updates><request_update><update_id>"));
+    })
+    .await;
+}

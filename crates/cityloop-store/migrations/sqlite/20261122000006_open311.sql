@@ -35,3 +35,6 @@ create table service_questions (
 
 -- Incremental sync (`updated_after`) of Open311 clients and other systems.
 create index cases_updated on cases(updated_at);
+
+-- What happened to requests in a window (Open311 servicerequestupdates).
+create index flow_at on flow(at);

@@ -260,6 +260,7 @@ pub fn move_form(
             satisfaction(),
             field("note", "field.comment", "textarea", false),
         ],
+        MoveKind::Comment => vec![field("note", "field.note", "textarea", true)],
         MoveKind::Supervise => vec![
             with_options(
                 field("level", "field.level", "select", true),
