@@ -258,7 +258,6 @@ fn community_name(street: &str, k: usize) -> String {
 }
 
 impl App {
-    /// Whether the database holds no city yet.
     /// The demo city's Open311 side: one client application with a published key, and extra questions
     /// on two services.
     async fn demo_open311(&self) -> Result<()> {
@@ -308,6 +307,7 @@ impl App {
         Ok(())
     }
 
+    /// Whether the database holds no city yet.
     pub async fn is_empty_city(&self) -> Result<bool> {
         Ok(self.reference().units.is_empty() && self.store.list_users().await?.is_empty())
     }

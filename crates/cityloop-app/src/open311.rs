@@ -87,9 +87,6 @@ pub struct PostedRequest {
     pub address_id: Option<String>,
     /// `attribute[CODE]` (one value) or `attribute[CODE][]` (several), in the order sent.
     pub attributes: Vec<(String, String)>,
-    pub email: Option<String>,
-    pub device_id: Option<String>,
-    pub account_id: Option<String>,
     pub first_name: Option<String>,
     pub last_name: Option<String>,
     pub phone: Option<String>,
@@ -184,6 +181,12 @@ const PUBLIC_MOVES: &[(MoveKind, &str)] = &[
     (MoveKind::Comment, ""),
 ];
 
+/// Channels on which residents write the request text themselves, for the platform to read.
+const RESIDENT_WRITTEN: &[Channel] = &[Channel::Web, Channel::App, Channel::Open311];
+
+/// Most request ids one list query may name.
+pub const MAX_IDS: usize = 1000;
+
 /// Most updates one answer holds.
 pub const MAX_UPDATES: i64 = 1000;
 
@@ -225,6 +228,15 @@ fn check_attribute(a: &Attribute) -> Result<()> {
     let is_list = a.datatype.ends_with("valuelist");
     if is_list && a.values.is_empty() {
         return Err(AppError::invalid(field("values"), "a list question needs at least one value"));
+    }
+    let mut keys = std::collections::HashSet::new();
+    if let Some(c) =
+        a.values.iter().find(|c| c.key.trim().is_empty() || c.name.trim().is_empty() || !keys.insert(c.key.trim()))
+    {
+        return Err(AppError::invalid(
+            field("values"),
+            format!("each value needs its own non-empty key and a name (`{}`)", c.key),
+        ));
     }
     if !is_list && !a.values.is_empty() {
         return Err(AppError::invalid(field("values"), "only list questions have values"));
@@ -283,7 +295,9 @@ fn parse_coordinate(field: &str, v: &str) -> Result<f64> {
 
 /// The title of a case posted without one: the first line of the description, shortened.
 fn title_from(description: &str, service_name: &str) -> String {
-    let first = description.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or(service_name);
+    let first =
+        mask_numbers_in_text(description.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or(service_name));
+    let first = first.as_str();
     let short: String = first.chars().take(40).collect();
     if short.chars().count() < first.chars().count() {
         format!("{short}…")
@@ -498,9 +512,6 @@ impl App {
             "client_name": client.name,
             "attributes": answers,
             "media_url": non_empty(&posted.media_url),
-            "email": non_empty(&posted.email),
-            "device_id": non_empty(&posted.device_id),
-            "account_id": non_empty(&posted.account_id),
         });
         let input = NewCase {
             channel: Channel::Open311.as_str().to_string(),
@@ -540,6 +551,9 @@ impl App {
         let page = q.page.unwrap_or(1).max(1);
         f.limit = page_size;
         f.offset = (page - 1).saturating_mul(page_size);
+        if q.service_request_ids.len() > MAX_IDS {
+            return Err(AppError::invalid("service_request_id", format!("names more than {MAX_IDS} requests")));
+        }
         if !q.service_request_ids.is_empty() {
             f.numbers = Some(q.service_request_ids.clone());
         } else {
@@ -564,7 +578,8 @@ impl App {
             f.updated_after = q.updated_after;
             f.updated_before = q.updated_before;
             if sync {
-                f.sort = CaseSort::UpdatedDesc;
+                // Oldest change first, so that a client paging through a sync misses nothing that changes meanwhile.
+                f.sort = CaseSort::UpdatedAsc;
             }
             match (q.statuses.iter().any(|s| s == "open"), q.statuses.iter().any(|s| s == "closed")) {
                 (true, false) => {
@@ -597,7 +612,13 @@ impl App {
         let to = to.unwrap_or_else(|| self.now() + chrono::Duration::seconds(1));
         let from = from.unwrap_or(to - chrono::Duration::days(1));
         let kinds: Vec<&str> = PUBLIC_MOVES.iter().map(|(k, _)| k.as_str()).collect();
-        let flows = self.store.public_flows(&kinds, from, to, MAX_UPDATES).await?;
+        let flows = self.store.public_flows(&kinds, from, to, MAX_UPDATES + 1).await?;
+        if flows.len() as i64 > MAX_UPDATES {
+            return Err(AppError::invalid(
+                "start_date",
+                format!("more than {MAX_UPDATES} updates in the window: ask for a shorter one (start_date, end_date)"),
+            ));
+        }
         Ok(flows
             .into_iter()
             .filter(|(_, f, _)| f.kind != MoveKind::Comment || f.role == Some(Role::Citizen))
@@ -674,14 +695,17 @@ impl App {
                 let category = c.category_id.and_then(|id| reference.category(id));
                 let report = reports.get(&c.id);
                 let media_url = report.and_then(|d| d["submission"]["media_url"].as_str()).map(str::to_string);
+                // Residents wrote web, app and Open311 requests for the platform to read; what a caller
+                // told the hotline, an inspector's notes and the unit's reply to them are shown by title only.
+                let resident_written = RESIDENT_WRITTEN.contains(&c.channel);
                 PublicRequest {
                     service_request_id: c.number.clone(),
                     status: status(c.state),
                     extended_status: extended_status(&c),
-                    status_notes: c.result.as_deref().map(mask_numbers_in_text),
+                    status_notes: c.result.as_deref().filter(|_| resident_written).map(mask_numbers_in_text),
                     service_name: category.map(|k| k.name.clone()),
                     service_code: category.map(|k| k.code.clone()),
-                    description: mask_numbers_in_text(&c.description),
+                    description: mask_numbers_in_text(if resident_written { &c.description } else { &c.title }),
                     agency_responsible: c.unit_id.and_then(|u| reference.unit(u)).map(|u| u.name.clone()),
                     service_notice: None,
                     requested_datetime: c.created_at,

@@ -29,28 +29,77 @@ pub fn mask_phone(phone: &str) -> String {
     }
 }
 
-/// Masks long digit runs inside free text (a phone or an ID number typed into a description), for text
-/// shown to the public: runs of 7 to 12 digits keep their first three and last four, longer runs
-/// (ID numbers) their first six and last four.
+/// A digit, ASCII or full-width, as its ASCII value.
+fn digit(c: char) -> Option<char> {
+    match c {
+        '0'..='9' => Some(c),
+        '０'..='９' => char::from_u32(c as u32 - '０' as u32 + '0' as u32),
+        _ => None,
+    }
+}
+
+/// Masks personal data typed into free text, for text shown to the public: phone and ID numbers (runs
+/// of 7 or more digits, ASCII or full-width, or of 10 or more split by single spaces or hyphens, an
+/// ID's final X included) keep their first three and last four digits, or their first six and last four when
+/// longer than 12; e-mail addresses keep the first character of their name (`a***@host`).
 pub fn mask_numbers_in_text(text: &str) -> String {
     let chars: Vec<char> = text.chars().collect();
     let mut out = String::with_capacity(text.len());
     let mut i = 0;
     while i < chars.len() {
-        let run = chars[i..].iter().take_while(|c| c.is_ascii_digit() || **c == 'X' || **c == 'x').count();
-        let digits = chars[i..i + run].iter().filter(|c| c.is_ascii_digit()).count();
-        if run >= 7 && digits + 1 >= run && chars[i].is_ascii_digit() {
-            let (head, tail) = if run > 12 { (6, 4) } else { (3, 4) };
-            out.extend(&chars[i..i + head]);
-            out.extend(std::iter::repeat_n('*', run - head - tail));
-            out.extend(&chars[i + run - tail..i + run]);
-            i += run;
+        if digit(chars[i]).is_some() {
+            // The run: digits with single separators between them, and a final X of an ID number.
+            let mut end = i;
+            let mut digits = Vec::new();
+            let mut separated = false;
+            while end < chars.len() {
+                if let Some(d) = digit(chars[end]) {
+                    digits.push(d);
+                    end += 1;
+                } else if matches!(chars[end], ' ' | '-') && chars.get(end + 1).and_then(|c| digit(*c)).is_some() {
+                    separated = true;
+                    end += 1;
+                } else {
+                    break;
+                }
+            }
+            if matches!(chars.get(end), Some('X' | 'x')) && digits.len() >= 14 {
+                digits.push('X');
+                end += 1;
+            }
+            // Split runs are numbers only when long enough for a phone with its area code (a date is not).
+            if digits.len() >= if separated { 10 } else { 7 } {
+                let n = digits.len();
+                let (head, tail) = if n > 12 { (6, 4) } else { (3, 4) };
+                out.extend(&digits[..head]);
+                out.extend(std::iter::repeat_n('*', n - head - tail));
+                out.extend(&digits[n - tail..]);
+            } else {
+                out.extend(&chars[i..end]);
+            }
+            i = end;
+        } else if chars[i] == '@' && i > 0 && is_mail_char(chars[i - 1]) {
+            // An e-mail address: keep the first character of the name before `@`.
+            let mut start = out.chars().count();
+            let kept: Vec<char> = out.chars().collect();
+            while start > 0 && is_mail_char(kept[start - 1]) {
+                start -= 1;
+            }
+            let mut masked: String = kept[..start].iter().collect();
+            masked.push(kept[start]);
+            masked.push_str("***@");
+            out = masked;
+            i += 1;
         } else {
             out.push(chars[i]);
             i += 1;
         }
     }
     out
+}
+
+fn is_mail_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '+')
 }
 
 #[cfg(test)]
@@ -63,6 +112,10 @@ mod tests {
         assert_eq!(mask_numbers_in_text("身份证11010519491231002X"), "身份证110105********002X");
         assert_eq!(mask_numbers_in_text("3号楼 2024年"), "3号楼 2024年");
         assert_eq!(mask_numbers_in_text("Box 1"), "Box 1");
+        assert_eq!(mask_numbers_in_text("打138-1234-5678或138 1234 5678"), "打138****5678或138****5678");
+        assert_eq!(mask_numbers_in_text("电话１３８１２３４１２３４"), "电话138****1234");
+        assert_eq!(mask_numbers_in_text("写信到 zhang.san@example.org 谢谢"), "写信到 z***@example.org 谢谢");
+        assert_eq!(mask_numbers_in_text("2024-11-21 下午"), "2024-11-21 下午", "a date is not a phone");
     }
 
     #[test]

@@ -41,7 +41,7 @@ pub fn extended_status_of(state: State, handled: bool, reopened: bool) -> &'stat
 /// What a resident's update sent with a FixMyStreet status asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UpdateIntent {
-    /// The resident says the problem is back or was not fixed.
+    /// The resident says the problem is back or was not fixed (`REOPEN`).
     Reopen,
     /// A comment only.
     Comment,
@@ -110,6 +110,7 @@ mod tests {
     #[test]
     fn update_statuses_are_read_case_blind() {
         assert_eq!(update_intent("reopen"), Some(UpdateIntent::Reopen));
+        assert_eq!(update_intent("OPEN"), Some(UpdateIntent::Comment));
         assert_eq!(update_intent("FIXED"), Some(UpdateIntent::Comment));
         assert_eq!(update_intent("SOLVED?"), None);
     }

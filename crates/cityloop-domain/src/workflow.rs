@@ -416,8 +416,27 @@ fn rule(kind: MoveKind) -> (&'static [State], &'static [(Role, Scope)]) {
         K::CloseWithMaster => (&[S::Merged], &[]),
         // The resident who reported it adds to it; staff who work on it note things down.
         K::Comment => (
-            State::ALL,
-            &[(R::Citizen, Reporter), (R::Operator, Any), (R::Lead, Any), (R::Dispatcher, Any), (R::Handler, Unit)],
+            &[
+                S::Reported,
+                S::Verifying,
+                S::Registered,
+                S::PendingSign,
+                S::ReturnReview,
+                S::Handling,
+                S::Suspended,
+                S::Feedback,
+                S::ClosePending,
+                S::Closed,
+                S::Merged,
+            ],
+            &[
+                (R::Citizen, Reporter),
+                (R::Operator, Any),
+                (R::Lead, Any),
+                (R::Dispatcher, Any),
+                (R::Handler, Unit),
+                (R::Inspector, Grid),
+            ],
         ),
     }
 }

@@ -69,6 +69,7 @@ pub enum CaseSort {
     CreatedAsc,
     DeadlineAsc,
     UpdatedDesc,
+    UpdatedAsc,
 }
 
 /// Filters of a case list; all given filters must hold.
@@ -198,10 +199,10 @@ pub struct BulkCase {
 const BULK_CASES_PER_STATEMENT: usize = 4;
 const BULK_ROWS_PER_STATEMENT: usize = 16;
 
-const FLOW_COLUMNS: &str =
+pub(crate) const FLOW_COLUMNS: &str =
     "case_id, kind, from_state, to_state, actor_id, actor_name, role, unit_id, at, note, attachments, data";
 
-fn flow_values(case_id: CaseId, f: &FlowEntry) -> Vec<Arg> {
+pub(crate) fn flow_values(case_id: CaseId, f: &FlowEntry) -> Vec<Arg> {
     vec![
         case_id.0.into(),
         f.kind.as_str().into(),
@@ -242,7 +243,7 @@ pub(crate) fn flow_from_row(r: &AnyRow) -> Result<(i64, FlowEntry)> {
     ))
 }
 
-fn case_columns_without_id() -> Vec<&'static str> {
+pub(crate) fn case_columns_without_id() -> Vec<&'static str> {
     CASE_COLUMNS.split(',').map(str::trim).filter(|c| *c != "id").collect()
 }
 
@@ -635,6 +636,7 @@ impl Store {
             CaseSort::CreatedAsc => " order by created_at, id",
             CaseSort::DeadlineAsc => " order by deadline, id",
             CaseSort::UpdatedDesc => " order by updated_at desc, id desc",
+            CaseSort::UpdatedAsc => " order by updated_at, id",
         });
         let limit = if f.count_total { f.limit } else { f.limit + 1 };
         page.push(" limit ").bind(limit).push(" offset ").bind(f.offset);

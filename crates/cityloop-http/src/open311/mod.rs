@@ -38,9 +38,10 @@ impl Params {
         Params(form_urlencoded::parse(raw).map(|(k, v)| (k.into_owned(), v.into_owned())).collect())
     }
 
-    /// The first value of a name; an empty value counts as absent, as the spec says.
+    /// The first non-empty value of a name; an empty value counts as absent, as the spec says (a client
+    /// may send `api_key=` in the query and the key in the body).
     fn get(&self, name: &str) -> Option<&str> {
-        self.0.iter().find(|(k, _)| k == name).map(|(_, v)| v.trim()).filter(|v| !v.is_empty())
+        self.0.iter().filter(|(k, _)| k == name).map(|(_, v)| v.trim()).find(|v| !v.is_empty())
     }
 
     fn owned(&self, name: &str) -> Option<String> {
@@ -290,9 +291,6 @@ async fn root_post(
         address_string: params.owned("address_string"),
         address_id: params.owned("address_id"),
         attributes,
-        email: params.owned("email"),
-        device_id: params.owned("device_id"),
-        account_id: params.owned("account_id"),
         first_name: params.owned("first_name"),
         last_name: params.owned("last_name"),
         phone: params.owned("phone"),

@@ -101,7 +101,11 @@ fn render_xml<T: Serialize>(root: &str, value: &T) -> Response {
     match quick_xml::se::to_string_with_root(root, value) {
         Ok(body) => (
             [(header::CONTENT_TYPE, "text/xml; charset=utf-8")],
-            format!("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n{body}"),
+            // XML 1.0 has no place for control characters a resident may have pasted into a text.
+            format!(
+                "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n{}",
+                body.replace(|c: char| c.is_control() && !matches!(c, '\t' | '\n' | '\r'), "")
+            ),
         )
             .into_response(),
         Err(e) => {
@@ -262,7 +266,8 @@ pub fn render_definition(format: Format, d: ServiceDefinition) -> Response {
     }
 }
 
-/// `<request>` of a list.
+/// `<request>` of a list: every field of the spec, empty when cityloop has no value (clients read fields
+/// by name).
 #[derive(Serialize)]
 #[serde(rename = "request")]
 pub struct RequestOut {
@@ -270,30 +275,21 @@ pub struct RequestOut {
     status: &'static str,
     /// FixMyStreet's finer status.
     extended_status: &'static str,
-    #[serde(skip_serializing_if = "Option::is_none")]
     status_notes: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     service_name: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     service_code: Option<String>,
     description: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
     agency_responsible: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     service_notice: Option<String>,
     requested_datetime: String,
     updated_datetime: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
     expected_datetime: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     address: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     address_id: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
+    /// Cityloop keeps no postal codes.
+    zipcode: Option<String>,
     lat: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     long: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     media_url: Option<String>,
 }
 
@@ -314,6 +310,7 @@ impl RequestOut {
             expected_datetime: r.expected_datetime.map(|d| iso(d, offset)),
             address: r.address,
             address_id: r.address_id,
+            zipcode: None,
             lat: r.lat,
             long: r.long,
             media_url: r.media_url,

@@ -534,3 +534,72 @@ async fn updates_list_the_public_steps_and_take_residents_comments_and_reopening
     })
     .await;
 }
+
+#[tokio::test]
+async fn confidential_voided_and_hotline_texts_stay_out_of_the_public_answers() {
+    on_every_engine(|t| async move {
+        let (operator, lead) = (t.login("operator").await, t.login("lead").await);
+        let (_, lat, lon) = t.grid().await;
+        let start = t.app.now();
+        let body = |title: &str, confidential: bool| {
+            json!({"channel": "hotline", "request_type": "complaint", "title": title, "category": "06001",
+                   "description": "来电人张三说家住3号楼502，电话138-1234-5678", "location": {"lat": lat, "lon": lon},
+                   "confidential": confidential})
+        };
+        let secret = t.create(&operator, body("保密诉求", true)).await;
+        let voided = t.create(&operator, body("作废诉求", false)).await;
+        t.must(&lead, voided["id"].as_i64().unwrap(), "void", json!({"reason": "重复来电"})).await;
+        let hotline = t.create(&operator, body("路面脏乱", false)).await;
+        let number = |c: &Value| c["number"].as_str().unwrap().to_string();
+
+        let list = t.open311_get("requests.json").await.json();
+        let listed: Vec<&str> =
+            list.as_array().unwrap().iter().map(|r| r["service_request_id"].as_str().unwrap()).collect();
+        assert!(listed.contains(&number(&hotline).as_str()));
+        assert!(
+            !listed.contains(&number(&secret).as_str()) && !listed.contains(&number(&voided).as_str()),
+            "{listed:?}"
+        );
+        let shown =
+            list.as_array().unwrap().iter().find(|r| r["service_request_id"] == number(&hotline).as_str()).unwrap();
+        assert_eq!(shown["description"], "路面脏乱", "what a caller told the hotline is shown by title only");
+        assert!(!list.to_string().contains("张三") && !list.to_string().contains("1234-5678"));
+        assert_eq!(shown["zipcode"], Value::Null, "every field of the spec is present");
+        for hidden in [&secret, &voided] {
+            assert_eq!(t.open311_get(&format!("requests/{}.json", number(hidden))).await.status, StatusCode::NOT_FOUND);
+        }
+        let since = start.to_rfc3339().replace('+', "%2B");
+        let updates = t.open311_get(&format!("servicerequestupdates.json?start_date={since}")).await.json().to_string();
+        assert!(
+            updates.contains(&number(&hotline))
+                && !updates.contains(&number(&secret))
+                && !updates.contains(&number(&voided))
+        );
+        let comment = t
+            .open311_post(
+                "servicerequestupdates.json",
+                &[("api_key", KEY), ("service_request_id", &number(&secret)), ("status", "OPEN"), ("description", "x")],
+            )
+            .await;
+        assert_eq!(comment.status, StatusCode::NOT_FOUND, "a confidential request is not found, not refused");
+
+        // A title made from a posted description carries no phone number.
+        let (grid, _, _) = t.grid().await;
+        let posted = t
+            .open311_post(
+                "requests.json",
+                &[
+                    ("api_key", KEY),
+                    ("service_code", "06001"),
+                    ("address_id", &grid),
+                    ("description", "门口脏，电话13812345678"),
+                ],
+            )
+            .await
+            .json();
+        let case = t.app.store.case_by_number(posted[0]["service_request_id"].as_str().unwrap()).await.unwrap();
+        assert_eq!(case.title, "门口脏，电话138****5678");
+        assert!(case.description.contains("13812345678"), "staff keep the resident's words");
+    })
+    .await;
+}
