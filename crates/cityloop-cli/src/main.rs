@@ -1,6 +1,7 @@
 //! The `cityloop` binary: a thin layer over the library crates that reads settings and flags.
 
 mod bench;
+mod import_cmd;
 mod settings;
 mod text_tools;
 
@@ -74,6 +75,27 @@ enum Command {
     /// Import unit grids from a GeoJSON FeatureCollection (property `code`: 15 digits).
     ImportGrids {
         file: PathBuf,
+        #[arg(long)]
+        database: Option<String>,
+    },
+    /// Import another system's records as cases: open311-csv, nyc311, baltimore311, messages (CSV or
+    /// XLSX). Resumable; rejected records go to FILE.rejects.csv; records imported before are skipped.
+    Import {
+        /// open311-csv, nyc311, baltimore311 or messages.
+        format: String,
+        file: PathBuf,
+        /// A TOML file mapping source categories, agencies and areas onto the city's (docs/import.md).
+        #[arg(long)]
+        mapping: Option<PathBuf>,
+        /// Where rejected records go (default: FILE.rejects.csv; appended).
+        #[arg(long)]
+        rejects: Option<PathBuf>,
+        /// Records per transaction.
+        #[arg(long)]
+        batch: Option<usize>,
+        /// Stop after this many records; the same command later goes on from there.
+        #[arg(long)]
+        limit: Option<u64>,
         #[arg(long)]
         database: Option<String>,
     },
@@ -472,6 +494,11 @@ async fn main() -> Result<()> {
             let report =
                 app.import_grids_geojson(&text).await.map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
             println!("{}: {} grids created or updated", file.display(), report.created_or_updated);
+        }
+        Command::Import { format, file, mapping, rejects, batch, limit, database } => {
+            let app = open_app(&settings, database).await?;
+            let args = import_cmd::ImportArgs { format, file, mapping, rejects, batch, limit };
+            import_cmd::run(&app, args).await?;
         }
         Command::Jobs { database } => {
             let app = open_app(&settings, database).await?;

@@ -8,6 +8,7 @@
 mod args;
 pub mod cases;
 pub mod dashboard;
+pub mod import;
 pub mod open311;
 pub mod reference;
 mod rows;
@@ -25,6 +26,7 @@ pub use cases::{
     BulkCase, CaseFilter, CaseList, CaseScope, CaseSort, CreatedCase, MoveWrite, NewCaseWrite, NoticeRow, WhistleRow,
 };
 pub use dashboard::{DailyCount, OpenCount, SavedView, UnitPace};
+pub use import::{Checkpoint, ImportRun, ImportedCase};
 pub use open311::{ApiClientRow, Choice, QuestionRow, ServiceDetailsRow};
 pub use reference::{CategoryRow, DivisionRow, GridRow, UnitRow};
 pub use smart::{ArticleRow, Bounds, DuplicateCandidate, ModelRow, ReplyCheckRow, ReplySummary, UnitRecord};

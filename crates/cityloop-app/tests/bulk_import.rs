@@ -1,0 +1,197 @@
+//! Bulk import of other systems' records, on both engines: rejects with line and reason, resuming an
+//! interrupted run, importing the same file twice, the mapping file, CSV and XLSX; and the real 311 and
+//! message-board samples of `../shared/data` when they are there.
+
+use std::path::{Path, PathBuf};
+
+use cityloop_app::import::formats::SourceFormat;
+use cityloop_app::import::mapping::Mapping;
+use cityloop_app::import::{ImportOptions, ImportReport};
+use cityloop_app::testing::demo_app;
+use cityloop_app::{App, AppError};
+use cityloop_domain::State;
+use cityloop_store::testing::engines;
+
+const MESSAGES: &str = "\u{feff}留言编号,留言用户,留言主题,留言时间,留言详情,答复意见,答复时间
+101,U1,小区路灯不亮,2019/4/25 9:32:09,小区门口路灯坏了一周,已安排维修,2019/4/28 10:00:00
+102,U2,噪音扰民,2019/4/26 22:10:00,楼下烧烤店深夜噪音大,,
+103,U3,井盖缺失,昨天,路口井盖不见了,,
+101,U1,小区路灯不亮,2019/4/25 9:32:09,重复提交,,
+104,U4,垃圾清运不及时,2019/4/27 8:00:00,\"垃圾桶满了, 没人清运\",已督促环卫清运,2019/4/27 15:30:00
+105,U5,,2019/4/27 9:00:00,没有标题,,
+106,U6,道路积水,2019/4/28 7:00:00
+107,U7,占道经营,2019/4/28 18:00:00,夜市摊贩占道,,
+";
+
+fn options(path: &Path, format: SourceFormat, mapping: Mapping, batch: usize, limit: Option<u64>) -> ImportOptions {
+    ImportOptions {
+        format,
+        path: path.to_path_buf(),
+        mapping,
+        rejects: path.with_extension("rejects.csv"),
+        batch,
+        limit,
+    }
+}
+
+async fn import(app: &App, o: &ImportOptions) -> ImportReport {
+    app.import_file(o, |_| {}).await.unwrap()
+}
+
+#[tokio::test]
+async fn rejects_resume_and_a_second_import_creates_nothing() {
+    for backend in engines() {
+        let demo = demo_app(backend, 0, 1024).await;
+        let app = &demo.app;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("messages.csv");
+        std::fs::write(&path, MESSAGES).unwrap();
+        let before = app.store.count_cases().await.unwrap();
+
+        // Interrupted after three records, in batches of two.
+        let first = import(app, &options(&path, SourceFormat::Messages, Mapping::default(), 2, Some(3))).await;
+        assert!(!first.finished && !first.resumed);
+        assert_eq!((first.read, first.imported, first.rejected), (3, 2, 1));
+        // The same command goes on where it stopped.
+        let rest = import(app, &options(&path, SourceFormat::Messages, Mapping::default(), 2, None)).await;
+        assert!(rest.finished && rest.resumed && rest.run == first.run);
+        assert_eq!((rest.read, rest.imported, rest.skipped, rest.rejected), (5, 2, 1, 2), "101 again is skipped");
+        assert_eq!(app.store.count_cases().await.unwrap(), before + 4);
+
+        let rejects = std::fs::read_to_string(path.with_extension("rejects.csv")).unwrap();
+        let lines: Vec<&str> = rejects.lines().collect();
+        assert_eq!(lines[0], "line,reason,record");
+        assert_eq!(lines.len(), 4, "each reject once, though the run was resumed: {rejects}");
+        assert_eq!(lines[1], "4,留言时间: `昨天` is not a date and time,\"103,U3,井盖缺失,昨天,路口井盖不见了,,\"");
+        assert!(lines[2].starts_with("7,留言主题: is empty"), "{}", lines[2]);
+        assert!(lines[3].starts_with("8,has 4 fields where the header has 7"), "{}", lines[3]);
+
+        // Closed with the reply, numbered in its own day, with its source on the report record.
+        let answered = app
+            .store
+            .list_cases(&cityloop_store::CaseFilter::new(cityloop_store::CaseScope::everything(), app.now()))
+            .await
+            .unwrap();
+        let lamp = answered.items.iter().find(|c| c.title == "小区路灯不亮").unwrap();
+        assert_eq!(lamp.state, State::Closed);
+        assert_eq!(lamp.result.as_deref(), Some("已安排维修"));
+        assert!(lamp.number.starts_with("20190425-"), "{}", lamp.number);
+        let flows = app.store.flows(lamp.id).await.unwrap();
+        assert_eq!(flows[0].1.data["import"]["id"], "101");
+        assert_eq!(flows[0].1.data["import"]["line"], 2);
+        assert_eq!(flows[1].1.to, State::Closed);
+        let open = answered.items.iter().find(|c| c.title == "噪音扰民").unwrap();
+        assert_eq!((open.state, open.closed_at), (State::Reported, None));
+
+        // Importing the file again creates nothing new.
+        let again = import(app, &options(&path, SourceFormat::Messages, Mapping::default(), 100, None)).await;
+        assert_eq!((again.imported, again.skipped, again.rejected), (0, 5, 3));
+        assert_eq!(app.store.count_cases().await.unwrap(), before + 4);
+    }
+}
+
+#[tokio::test]
+async fn a_mapping_file_places_categories_units_and_areas_and_bad_ones_are_named() {
+    let demo = demo_app(cityloop_store::Backend::Sqlite, 0, 1024).await;
+    let app = &demo.app;
+    let reference = app.reference();
+    let unit = reference.units.iter().find(|u| u.code.ends_with("-cg")).unwrap().clone();
+    let division = reference.divisions.iter().find(|d| d.parent_id.is_some()).unwrap().clone();
+    let text = format!(
+        "utc_offset_hours = -5\n[categories]\n\"Noise - Residential\" = \"31002\"\n[agencies]\nNYPD = \"{}\"\n[areas]\n\"04 MANHATTAN\" = \"{}\"\n",
+        unit.code, division.code
+    );
+    let mapping = Mapping::parse("nyc.toml", &text, &reference).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("nyc.csv");
+    std::fs::write(
+        &path,
+        "Unique Key,Created Date,Closed Date,Agency,Complaint Type,Descriptor,Status,Community Board,Latitude,Longitude,Open Data Channel Type\n\
+         9001,02/28/2023 11:00:00 PM,,NYPD,Noise - Residential,Loud Music/Party,In Progress,04 MANHATTAN,40.75,-74.0,ONLINE\n\
+         9002,02/28/2023 10:00:00 PM,03/01/2023 01:00:00 AM,DOT,Street Condition,Pothole,Closed,05 BRONX,,,PHONE\n",
+    )
+    .unwrap();
+    let report = import(app, &options(&path, SourceFormat::Nyc311, mapping, 100, None)).await;
+    assert_eq!((report.imported, report.rejected), (2, 0));
+    assert_eq!(report.unmapped["category"]["Street Condition"], 1);
+    let noise = app
+        .store
+        .list_cases(&cityloop_store::CaseFilter::new(cityloop_store::CaseScope::everything(), app.now()))
+        .await
+        .unwrap();
+    let noise = noise.items.iter().find(|c| c.title == "Noise - Residential - Loud Music/Party").unwrap();
+    assert_eq!(noise.category_id, reference.category_by_code("31002").map(|c| c.id));
+    assert_eq!((noise.unit_id, noise.division_id), (Some(unit.id), Some(division.id)));
+    assert_eq!(noise.created_at.to_rfc3339(), "2023-03-01T04:00:00+00:00", "local New York time, UTC-5");
+    assert_eq!(noise.channel, cityloop_domain::Channel::Web);
+
+    let bad = Mapping::parse("nyc.toml", "[categories]\n\"Noise\" = \"99999\"\n", &reference).unwrap_err();
+    assert!(
+        matches!(&bad, AppError::Invalid { field, message } if field == "nyc.toml" && message.contains("categories.\"Noise\": no category `99999`")),
+        "{bad}"
+    );
+    let missing = app
+        .import_file(&options(&path, SourceFormat::Baltimore311, Mapping::default(), 100, None), |_| {})
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&missing, AppError::Invalid { field, message } if field.ends_with("nyc.csv:1") && message.contains("missing column `ServiceRequestNum`")),
+        "{missing}"
+    );
+}
+
+#[tokio::test]
+async fn a_message_export_in_xlsx_imports_like_its_csv() {
+    let demo = demo_app(cityloop_store::Backend::Sqlite, 0, 1024).await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("留言.xlsx");
+    let mut book = rust_xlsxwriter::Workbook::new();
+    let sheet = book.add_worksheet();
+    let rows = [
+        ["留言编号", "留言用户", "留言主题", "留言时间", "留言详情", "答复意见", "答复时间"],
+        ["201", "U1", "公交站亭破损", "2019/5/1 8:00:00", "站亭玻璃碎了", "已更换玻璃", "2019/5/3 9:00:00"],
+        ["202", "U2", "停水", "2019/5/2 7:00:00", "小区停水没有通知", "", ""],
+    ];
+    for (r, row) in rows.iter().enumerate() {
+        for (c, value) in row.iter().enumerate() {
+            sheet.write_string(r as u32, c as u16, *value).unwrap();
+        }
+    }
+    sheet.write_number(2, 0, 202.0).unwrap();
+    book.save(&path).unwrap();
+    let report = import(&demo.app, &options(&path, SourceFormat::Messages, Mapping::default(), 100, None)).await;
+    assert_eq!((report.imported, report.rejected), (2, 0), "{report:?}");
+    let again = import(&demo.app, &options(&path, SourceFormat::Messages, Mapping::default(), 100, None)).await;
+    assert_eq!(again.skipped, 2, "a number cell reads as the same id as before");
+}
+
+fn shared(path: &str) -> Option<PathBuf> {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data").join(path);
+    if p.exists() {
+        Some(p)
+    } else {
+        eprintln!("skipped: {} is absent (the shared data set sits beside the repository)", p.display());
+        None
+    }
+}
+
+#[tokio::test]
+async fn the_real_311_and_message_board_samples_import_with_their_defects_rejected() {
+    let files = [
+        ("nyc311/nyc311_2023-02-28_sample.csv", SourceFormat::Nyc311, 4997, 2),
+        ("baltimore311/baltimore311_2014-2019_sample.csv", SourceFormat::Baltimore311, 10000, 0),
+        ("teddy/replies.csv", SourceFormat::Messages, 2816, 0),
+    ];
+    let Some(first) = shared(files[0].0) else { return };
+    let demo = demo_app(cityloop_store::Backend::Sqlite, 0, 1024).await;
+    let dir = tempfile::tempdir().unwrap();
+    for (i, (file, format, imported, rejected)) in files.iter().enumerate() {
+        let path = if i == 0 { first.clone() } else { shared(file).unwrap() };
+        let mut o = options(&path, *format, Mapping::default(), 5000, None);
+        o.rejects = dir.path().join(format!("{i}.rejects.csv"));
+        let report = import(&demo.app, &o).await;
+        assert_eq!((report.imported, report.rejected), (*imported, *rejected), "{file}");
+    }
+    let rejects = std::fs::read_to_string(dir.path().join("0.rejects.csv")).unwrap();
+    assert_eq!(rejects.lines().filter(|l| l.contains("before it was created")).count(), 2, "{rejects}");
+}

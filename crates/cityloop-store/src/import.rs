@@ -1,0 +1,254 @@
+//! Storage for bulk import: runs with their checkpoint, the source records already imported, and a
+//! batch writer that stores hundreds of cases per statement: one parsed statement per table and chunk
+//! instead of one per row, which is what makes tens of thousands of rows a second possible.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, NaiveDate, Utc};
+use cityloop_domain::number::{case_number, day_key};
+use cityloop_domain::{Case, CaseId, FlowEntry};
+use serde_json::{Map, Value};
+use sqlx::{Any, Row, Transaction};
+
+use crate::args::{Arg, Sql};
+use crate::cases::{case_columns_without_id, flow_values, FLOW_COLUMNS};
+use crate::rows::{case_values, ms};
+use crate::{Backend, Result, Store};
+
+/// A run of an import, as found or started.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ImportRun {
+    pub id: i64,
+    /// Records starting before this line are done.
+    pub next_line: i64,
+    pub imported: i64,
+    pub skipped: i64,
+    pub rejected: i64,
+    /// An interrupted run of the same file was found and goes on.
+    pub resumed: bool,
+}
+
+/// One case to import: the case (without id or number), its flow records, the day it is numbered in,
+/// and the id of the source record.
+#[derive(Debug, Clone)]
+pub struct ImportedCase {
+    pub case: Case,
+    pub flows: Vec<FlowEntry>,
+    pub day: NaiveDate,
+    pub external_id: String,
+}
+
+/// How far a batch brings its run.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Checkpoint {
+    pub next_line: i64,
+    pub skipped: i64,
+    pub rejected: i64,
+}
+
+fn json_value(arg: Arg) -> Value {
+    match arg {
+        Arg::Int(v) => v.map_or(Value::Null, Value::from),
+        Arg::Real(v) => v.filter(|f| f.is_finite()).map_or(Value::Null, Value::from),
+        Arg::Text(v) => v.map_or(Value::Null, Value::from),
+    }
+}
+
+/// Most bind parameters in one SQLite statement (SQLite allows 32,766).
+const SQLITE_MAX_PARAMS: usize = 30_000;
+
+/// Inserts many rows with few statements. SQLite: multi-row `values` lists with anonymous `?`
+/// parameters, which SQLite binds by position (numbered `$N` parameters are looked up by name, at a cost
+/// that grows with the square of their number). PostgreSQL: the whole batch as one JSON parameter
+/// expanded by `json_populate_recordset`.
+async fn insert_rows(
+    tx: &mut Transaction<'_, Any>,
+    backend: Backend,
+    table: &str,
+    columns: &[&str],
+    rows: impl Iterator<Item = Vec<Arg>>,
+) -> Result<()> {
+    let list = columns.join(", ");
+    match backend {
+        Backend::Sqlite => {
+            let per_statement = (SQLITE_MAX_PARAMS / columns.len()).max(1);
+            let row_marks = format!("({})", vec!["?"; columns.len()].join(", "));
+            let mut rows = rows.peekable();
+            while rows.peek().is_some() {
+                let chunk: Vec<Vec<Arg>> = rows.by_ref().take(per_statement).collect();
+                let marks = vec![row_marks.as_str(); chunk.len()].join(", ");
+                let sql = Sql {
+                    text: format!("insert into {table} ({list}) values {marks}"),
+                    args: chunk.into_iter().flatten().collect(),
+                };
+                sql.query().execute(&mut **tx).await?;
+            }
+        }
+        Backend::Postgres => {
+            let objects: Vec<Value> = rows
+                .map(|values| {
+                    let map: Map<String, Value> =
+                        columns.iter().zip(values).map(|(c, v)| ((*c).to_string(), json_value(v))).collect();
+                    Value::Object(map)
+                })
+                .collect();
+            if objects.is_empty() {
+                return Ok(());
+            }
+            let sql = format!(
+                "insert into {table} ({list}) select {list} from json_populate_recordset(null::{table}, $1::json)"
+            );
+            sqlx::query(&sql).bind(Value::Array(objects).to_string()).execute(&mut **tx).await?;
+        }
+    }
+    Ok(())
+}
+
+impl Store {
+    /// Finds the interrupted run of this file (same source and content) or starts a new one.
+    pub async fn open_import_run(
+        &self,
+        source: &str,
+        file_name: &str,
+        file_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<ImportRun> {
+        let found = sqlx::query(
+            "select id, next_line, imported, skipped, rejected from import_runs \
+             where source = $1 and file_hash = $2 and finished_at is null order by id desc limit 1",
+        )
+        .bind(source.to_string())
+        .bind(file_hash.to_string())
+        .fetch_optional(self.writer())
+        .await?;
+        if let Some(r) = found {
+            return Ok(ImportRun {
+                id: r.try_get(0)?,
+                next_line: r.try_get(1)?,
+                imported: r.try_get(2)?,
+                skipped: r.try_get(3)?,
+                rejected: r.try_get(4)?,
+                resumed: true,
+            });
+        }
+        let row = sqlx::query(
+            "insert into import_runs (source, file_name, file_hash, started_at) values ($1, $2, $3, $4) returning id",
+        )
+        .bind(source.to_string())
+        .bind(file_name.to_string())
+        .bind(file_hash.to_string())
+        .bind(ms(now))
+        .fetch_one(self.writer())
+        .await?;
+        Ok(ImportRun { id: row.try_get(0)?, next_line: 0, imported: 0, skipped: 0, rejected: 0, resumed: false })
+    }
+
+    /// Marks a run finished.
+    pub async fn finish_import_run(&self, run: i64, now: DateTime<Utc>) -> Result<()> {
+        sqlx::query("update import_runs set finished_at = $1 where id = $2")
+            .bind(ms(now))
+            .bind(run)
+            .execute(self.writer())
+            .await?;
+        Ok(())
+    }
+
+    /// Which of these source ids were imported before.
+    pub async fn imported_external_ids(&self, source: &str, ids: &[String]) -> Result<HashSet<String>> {
+        let mut found = HashSet::new();
+        for chunk in ids.chunks(500) {
+            let mut sql = Sql::new("select external_id from import_sources where source = ");
+            sql.bind(source).push(" and external_id in ").bind_list(chunk.iter().cloned());
+            for r in sql.query().fetch_all(self.writer()).await? {
+                found.insert(r.try_get(0)?);
+            }
+        }
+        Ok(found)
+    }
+
+    /// Stores a batch of imported cases with their flow records and source ids, numbers them in their
+    /// days, and moves the run's checkpoint, all in one transaction: an interrupted import leaves either
+    /// the whole batch or none of it.
+    pub async fn import_batch(
+        &self,
+        run: i64,
+        source: &str,
+        items: &[ImportedCase],
+        checkpoint: Checkpoint,
+    ) -> Result<Vec<CaseId>> {
+        let mut tx = self.writer().begin().await?;
+        let max_id: Option<i64> = sqlx::query_scalar("select max(id) from cases").fetch_one(&mut *tx).await?;
+        let first = max_id.unwrap_or(0) + 1;
+        let ids: Vec<CaseId> = (0..items.len()).map(|i| CaseId(first + i as i64)).collect();
+
+        // Numbers: each day goes on from its last number.
+        let days: HashSet<i64> = items.iter().map(|i| day_key(i.day)).collect();
+        let mut last: HashMap<i64, i64> = HashMap::new();
+        for chunk in days.iter().copied().collect::<Vec<_>>().chunks(500) {
+            let mut sql = Sql::new("select day, last from case_numbers where day in ");
+            sql.bind_list(chunk.iter().copied());
+            for r in sql.query().fetch_all(&mut *tx).await? {
+                last.insert(r.try_get(0)?, r.try_get(1)?);
+            }
+        }
+        let numbers: Vec<String> = items
+            .iter()
+            .map(|i| {
+                let seq = last.entry(day_key(i.day)).or_insert(0);
+                *seq += 1;
+                case_number(i.day, *seq)
+            })
+            .collect();
+
+        let mut case_columns = vec!["id"];
+        case_columns.extend(case_columns_without_id());
+        let backend = self.backend();
+        let case_rows = items.iter().zip(&ids).zip(&numbers).map(|((item, id), number)| {
+            let mut case = item.case.clone();
+            case.number = number.clone();
+            let mut v = vec![Arg::from(id.0)];
+            v.extend(case_values(&case));
+            v
+        });
+        insert_rows(&mut tx, backend, "cases", &case_columns, case_rows).await?;
+        let flow_columns: Vec<&str> = FLOW_COLUMNS.split(',').map(str::trim).collect();
+        let flow_rows =
+            items.iter().zip(&ids).flat_map(|(item, id)| item.flows.iter().map(move |f| flow_values(*id, f)));
+        insert_rows(&mut tx, backend, "flow", &flow_columns, flow_rows).await?;
+        let source_rows = items
+            .iter()
+            .zip(&ids)
+            .map(|(item, id)| vec![Arg::from(source), Arg::from(item.external_id.clone()), Arg::from(id.0)]);
+        insert_rows(&mut tx, backend, "import_sources", &["source", "external_id", "case_id"], source_rows).await?;
+
+        for (day, seq) in last {
+            sqlx::query(
+                "insert into case_numbers (day, last) values ($1, $2) on conflict (day) do update set \
+                 last = case when excluded.last > case_numbers.last then excluded.last else case_numbers.last end",
+            )
+            .bind(day)
+            .bind(seq)
+            .execute(&mut *tx)
+            .await?;
+        }
+        if backend == Backend::Postgres && !items.is_empty() {
+            // Explicit ids bypass the identity sequence; move it past them.
+            sqlx::query("select setval(pg_get_serial_sequence('cases', 'id'), (select max(id) from cases))")
+                .execute(&mut *tx)
+                .await?;
+        }
+        sqlx::query(
+            "update import_runs set next_line = $1, imported = imported + $2, skipped = skipped + $3, \
+             rejected = rejected + $4 where id = $5",
+        )
+        .bind(checkpoint.next_line)
+        .bind(items.len() as i64)
+        .bind(checkpoint.skipped)
+        .bind(checkpoint.rejected)
+        .bind(run)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(ids)
+    }
+}
