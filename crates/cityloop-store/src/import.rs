@@ -221,15 +221,21 @@ impl Store {
             .map(|(item, id)| vec![Arg::from(source), Arg::from(item.external_id.clone()), Arg::from(id.0)]);
         insert_rows(&mut tx, backend, "import_sources", &["source", "external_id", "case_id"], source_rows).await?;
 
-        for (day, seq) in last {
-            sqlx::query(
-                "insert into case_numbers (day, last) values ($1, $2) on conflict (day) do update set \
+        // One statement for all days (five years of history are some 1,800 days in a batch).
+        let days: Vec<(i64, i64)> = last.into_iter().collect();
+        for chunk in days.chunks(1000) {
+            let mut sql = Sql::new("insert into case_numbers (day, last) values ");
+            for (i, (day, seq)) in chunk.iter().enumerate() {
+                if i > 0 {
+                    sql.push(", ");
+                }
+                sql.bind_list([*day, *seq]);
+            }
+            sql.push(
+                " on conflict (day) do update set \
                  last = case when excluded.last > case_numbers.last then excluded.last else case_numbers.last end",
-            )
-            .bind(day)
-            .bind(seq)
-            .execute(&mut *tx)
-            .await?;
+            );
+            sql.query().execute(&mut *tx).await?;
         }
         if backend == Backend::Postgres && !items.is_empty() {
             // Explicit ids bypass the identity sequence; move it past them.

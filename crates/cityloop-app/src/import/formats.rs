@@ -72,15 +72,28 @@ pub struct SourceRecord {
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
+/// Where each column is, by header name (looked up once per file, not per record).
+pub struct Columns(std::collections::HashMap<String, usize>);
+
+impl Columns {
+    pub fn new(headers: &[String]) -> Self {
+        let mut map = std::collections::HashMap::new();
+        for (i, h) in headers.iter().enumerate() {
+            map.entry(h.clone()).or_insert(i);
+        }
+        Columns(map)
+    }
+}
+
 /// A record with its header, read by column name.
 pub struct Fields<'a> {
-    pub headers: &'a [String],
+    pub columns: &'a Columns,
     pub values: &'a [String],
 }
 
 impl Fields<'_> {
     fn get(&self, name: &str) -> Option<&str> {
-        let i = self.headers.iter().position(|h| h == name)?;
+        let i = *self.columns.0.get(name)?;
         self.values.get(i).map(|v| v.trim()).filter(|v| !v.is_empty())
     }
 
@@ -267,7 +280,11 @@ mod tests {
 
     fn read(format: SourceFormat, pairs: &[(&str, &str)]) -> Result<SourceRecord, String> {
         let (h, v) = fields(pairs);
-        read_record(format, &Fields { headers: &h, values: &v }, FixedOffset::east_opt(8 * 3600).unwrap())
+        read_record(
+            format,
+            &Fields { columns: &Columns::new(&h), values: &v },
+            FixedOffset::east_opt(8 * 3600).unwrap(),
+        )
     }
 
     #[test]

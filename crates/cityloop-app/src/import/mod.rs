@@ -21,7 +21,7 @@ use sha2::{Digest, Sha256};
 use crate::error::{AppError, Result};
 use crate::intake::{MAX_DESCRIPTION_CHARS, MAX_TITLE_CHARS};
 use crate::App;
-use formats::{read_record, Fields, SourceFormat, SourceRecord};
+use formats::{read_record, Columns, Fields, SourceFormat, SourceRecord};
 use mapping::{Area, Mapping};
 
 /// Records stored per transaction.
@@ -232,7 +232,7 @@ impl App {
         };
         let mut seen_in_file: HashSet<String> = HashSet::new();
         let mut records = file.records.skip_while(|r| (r.line as i64) < run.next_line).peekable();
-        let headers = file.headers;
+        let columns = Columns::new(&file.headers);
         loop {
             let mut batch: Vec<(u64, SourceRecord)> = Vec::new();
             let mut rejected: Vec<Reject> = Vec::new();
@@ -252,7 +252,7 @@ impl App {
                         continue;
                     }
                 };
-                let parsed = read_record(options.format, &Fields { headers: &headers, values: &values }, offset)
+                let parsed = read_record(options.format, &Fields { columns: &columns, values: &values }, offset)
                     .and_then(|r| check_lengths(r, options.format));
                 match parsed {
                     // A record repeated in the file is imported once, like a record imported before.
