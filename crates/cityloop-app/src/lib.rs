@@ -11,6 +11,7 @@ pub mod demo;
 pub mod dispatch_hint;
 pub mod duplicates;
 pub mod error;
+pub mod export;
 pub mod import;
 pub mod intake;
 pub mod intake_queue;

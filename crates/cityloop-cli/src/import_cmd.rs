@@ -1,4 +1,5 @@
-//! `cityloop import FORMAT FILE`: a progress bar over the file, then what became of its records.
+//! `cityloop import FORMAT FILE`: a progress bar over the file, then what became of its records; and
+//! `cityloop export FORMAT`: the case list in another system's format.
 
 use std::path::PathBuf;
 
@@ -86,5 +87,47 @@ pub async fn run(app: &App, args: ImportArgs) -> Result<()> {
             if values.len() > 5 { ", …" } else { "" }
         );
     }
+    Ok(())
+}
+
+/// The arguments of `cityloop export`.
+pub struct ExportArgs {
+    pub format: String,
+    pub out: Option<PathBuf>,
+    pub from: Option<chrono::NaiveDate>,
+    pub to: Option<chrono::NaiveDate>,
+    pub states: Vec<String>,
+}
+
+pub async fn export(app: &App, args: ExportArgs) -> Result<()> {
+    use cityloop_app::export::ExportFormat;
+    let format = ExportFormat::parse(&args.format)
+        .with_context(|| format!("unknown format `{}`: use one of {}", args.format, ExportFormat::NAMES.join(", ")))?;
+    let reference = app.reference();
+    let mut filter = cityloop_store::CaseFilter::new(cityloop_store::CaseScope::everything(), app.now());
+    let midnight = |d: chrono::NaiveDate| reference.calendar.local_midnight(d);
+    filter.created_from = args.from.map(midnight);
+    filter.created_to = args.to.map(midnight);
+    for s in &args.states {
+        let state = cityloop_domain::State::parse(s).with_context(|| {
+            format!("--state: `{s}` is not one of {}", cityloop_domain::State::wire_names().join(", "))
+        })?;
+        filter.states.push(state);
+    }
+    let count = match &args.out {
+        Some(path) => {
+            let file = std::fs::File::create(path).with_context(|| format!("{}: cannot be written", path.display()))?;
+            let mut out = std::io::BufWriter::new(file);
+            let n = app.export_cases(filter, format, &mut out).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            eprintln!("{}: {n} cases", path.display());
+            n
+        }
+        None if format == ExportFormat::Xlsx => anyhow::bail!("xlsx needs a file: --out FILE.xlsx"),
+        None => {
+            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            app.export_cases(filter, format, &mut out).await.map_err(|e| anyhow::anyhow!("{e}"))?
+        }
+    };
+    tracing::debug!(count, "exported");
     Ok(())
 }

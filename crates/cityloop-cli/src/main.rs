@@ -99,6 +99,25 @@ enum Command {
         #[arg(long)]
         database: Option<String>,
     },
+    /// Export cases (without contact data): csv, xlsx, geojson, open311-csv, ngsi-ld.
+    Export {
+        /// csv, xlsx, geojson, open311-csv or ngsi-ld.
+        format: String,
+        /// The file to write (default: standard output; xlsx needs a file).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Only cases created on or after this day (YYYY-MM-DD, in the city).
+        #[arg(long)]
+        from: Option<chrono::NaiveDate>,
+        /// Only cases created before this day.
+        #[arg(long)]
+        to: Option<chrono::NaiveDate>,
+        /// Only cases in these states (repeatable).
+        #[arg(long)]
+        state: Vec<String>,
+        #[arg(long)]
+        database: Option<String>,
+    },
     /// Run the background jobs once (overdue marking, resuming suspensions) and exit.
     Jobs {
         #[arg(long)]
@@ -499,6 +518,10 @@ async fn main() -> Result<()> {
             let app = open_app(&settings, database).await?;
             let args = import_cmd::ImportArgs { format, file, mapping, rejects, batch, limit };
             import_cmd::run(&app, args).await?;
+        }
+        Command::Export { format, out, from, to, state, database } => {
+            let app = open_app(&settings, database).await?;
+            import_cmd::export(&app, import_cmd::ExportArgs { format, out, from, to, states: state }).await?;
         }
         Command::Jobs { database } => {
             let app = open_app(&settings, database).await?;

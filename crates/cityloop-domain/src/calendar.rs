@@ -95,6 +95,12 @@ impl WorkCalendar {
         FixedOffset::east_opt(self.utc_offset_secs).unwrap_or_else(|| FixedOffset::east_opt(8 * 3600).expect("+8"))
     }
 
+    /// The instant a local date begins.
+    pub fn local_midnight(&self, d: NaiveDate) -> DateTime<Utc> {
+        let start = d.and_hms_opt(0, 0, 0).unwrap_or_default();
+        start.and_local_timezone(self.offset()).single().map_or_else(|| start.and_utc(), |t| t.with_timezone(&Utc))
+    }
+
     /// The local calendar date of an instant.
     pub fn local_date(&self, t: DateTime<Utc>) -> NaiveDate {
         t.with_timezone(&self.offset()).date_naive()

@@ -70,6 +70,8 @@ pub enum CaseSort {
     DeadlineAsc,
     UpdatedDesc,
     UpdatedAsc,
+    /// By id, for walking every case in batches (with `id_after`).
+    IdAsc,
 }
 
 /// Filters of a case list; all given filters must hold.
@@ -93,6 +95,8 @@ pub struct CaseFilter {
     pub updated_before: Option<DateTime<Utc>>,
     /// Only the cases with these numbers.
     pub numbers: Option<Vec<String>>,
+    /// Only cases with a larger id (keyset paging with `CaseSort::IdAsc`).
+    pub id_after: Option<CaseId>,
     pub text: Option<String>,
     pub phone: Option<String>,
     pub master: Option<CaseId>,
@@ -135,6 +139,7 @@ impl CaseFilter {
             updated_after: None,
             updated_before: None,
             numbers: None,
+            id_after: None,
             text: None,
             phone: None,
             master: None,
@@ -637,6 +642,7 @@ impl Store {
             CaseSort::DeadlineAsc => " order by deadline, id",
             CaseSort::UpdatedDesc => " order by updated_at desc, id desc",
             CaseSort::UpdatedAsc => " order by updated_at, id",
+            CaseSort::IdAsc => " order by id",
         });
         let limit = if f.count_total { f.limit } else { f.limit + 1 };
         page.push(" limit ").bind(limit).push(" offset ").bind(f.offset);
@@ -901,6 +907,9 @@ fn push_filters(sql: &mut Sql, f: &CaseFilter) {
     }
     if let Some(t) = f.updated_before {
         sql.push(" and updated_at < ").bind(ms(t));
+    }
+    if let Some(id) = f.id_after {
+        sql.push(" and id > ").bind(id.0);
     }
     if let Some(numbers) = &f.numbers {
         if numbers.is_empty() {

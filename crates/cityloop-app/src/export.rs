@@ -1,0 +1,347 @@
+//! Exports of case lists for other systems: CSV and XLSX for people, GeoJSON for maps, Open311 bulk CSV
+//! (which `cityloop import open311-csv` reads back), and NGSI-LD `Open311ServiceRequest` entities of the
+//! FIWARE Smart Data Models (dataModel.IssueTracking) for a city's digital twin or context broker.
+//! Exports carry no contact data: who may see it is the business of the surfaces that show one case.
+
+use std::io::Write;
+
+use chrono::{DateTime, FixedOffset, SecondsFormat, Utc};
+use cityloop_domain::open311::status;
+use cityloop_domain::Case;
+use cityloop_store::{CaseFilter, CaseSort};
+use serde_json::{json, Value};
+
+use crate::error::{AppError, Result};
+use crate::reference::Reference;
+use crate::App;
+
+/// Cases read per query while exporting.
+const EXPORT_BATCH: i64 = 5000;
+
+/// The export formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExportFormat {
+    Csv,
+    Xlsx,
+    GeoJson,
+    Open311Csv,
+    NgsiLd,
+}
+
+impl ExportFormat {
+    pub const NAMES: &'static [&'static str] = &["csv", "xlsx", "geojson", "open311-csv", "ngsi-ld"];
+
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "csv" => Some(Self::Csv),
+            "xlsx" => Some(Self::Xlsx),
+            "geojson" => Some(Self::GeoJson),
+            "open311-csv" => Some(Self::Open311Csv),
+            "ngsi-ld" => Some(Self::NgsiLd),
+            _ => None,
+        }
+    }
+
+    /// The media type of the file.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Self::Csv | Self::Open311Csv => "text/csv; charset=utf-8",
+            Self::Xlsx => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+            Self::GeoJson => "application/geo+json",
+            Self::NgsiLd => "application/ld+json",
+        }
+    }
+
+    /// The usual file name suffix.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Self::Csv | Self::Open311Csv => "csv",
+            Self::Xlsx => "xlsx",
+            Self::GeoJson => "geojson",
+            Self::NgsiLd => "jsonld",
+        }
+    }
+}
+
+/// The columns of the CSV and XLSX exports: wire name and Chinese header.
+const COLUMNS: &[(&str, &str)] = &[
+    ("number", "工单编号"),
+    ("state", "状态"),
+    ("channel", "来源渠道"),
+    ("request_type", "诉求类型"),
+    ("title", "标题"),
+    ("description", "诉求内容"),
+    ("category_code", "分类编码"),
+    ("category", "问题分类"),
+    ("unit_code", "承办单位编码"),
+    ("unit", "承办单位"),
+    ("division", "所属区域"),
+    ("grid", "网格"),
+    ("lat", "纬度"),
+    ("lon", "经度"),
+    ("address", "地址"),
+    ("urgency", "紧急程度"),
+    ("created_at", "受理时间"),
+    ("deadline", "处置时限"),
+    ("closed_at", "结案时间"),
+    ("result", "办理结果"),
+];
+
+/// The GeoReport bulk columns.
+const OPEN311_COLUMNS: &[&str] = &[
+    "service_request_id",
+    "status",
+    "status_notes",
+    "service_name",
+    "service_code",
+    "description",
+    "agency_responsible",
+    "service_notice",
+    "requested_datetime",
+    "updated_datetime",
+    "expected_datetime",
+    "address",
+    "address_id",
+    "zipcode",
+    "lat",
+    "long",
+    "media_url",
+    "closed_date",
+    "status_description",
+    "source",
+    "service_subtype",
+];
+
+struct Row<'a> {
+    case: &'a Case,
+    reference: &'a Reference,
+    offset: FixedOffset,
+}
+
+impl Row<'_> {
+    fn time(&self, t: Option<DateTime<Utc>>) -> String {
+        t.map(|t| t.with_timezone(&self.offset).to_rfc3339_opts(SecondsFormat::Secs, false)).unwrap_or_default()
+    }
+
+    fn category(&self) -> Option<&cityloop_store::CategoryRow> {
+        self.case.category_id.and_then(|c| self.reference.category(c))
+    }
+
+    fn unit(&self) -> Option<&cityloop_store::UnitRow> {
+        self.case.unit_id.and_then(|u| self.reference.unit(u))
+    }
+
+    fn grid_code(&self) -> String {
+        self.case.grid_id.and_then(|g| self.reference.grid(g)).map(|g| g.code.clone()).unwrap_or_default()
+    }
+
+    fn division(&self) -> String {
+        self.case.division_id.and_then(|d| self.reference.division(d)).map(|d| d.name.clone()).unwrap_or_default()
+    }
+
+    fn coordinate(&self, f: fn(&cityloop_domain::Location) -> f64) -> String {
+        self.case.location.as_ref().map(|l| f(l).to_string()).unwrap_or_default()
+    }
+
+    fn address(&self) -> String {
+        self.case.location.as_ref().and_then(|l| l.address.clone()).unwrap_or_default()
+    }
+
+    fn values(&self) -> Vec<String> {
+        let c = self.case;
+        vec![
+            c.number.clone(),
+            c.state.as_str().to_string(),
+            c.channel.as_str().to_string(),
+            c.request_type.as_str().to_string(),
+            c.title.clone(),
+            c.description.clone(),
+            self.category().map(|k| k.code.clone()).unwrap_or_default(),
+            self.category().map(|k| k.name.clone()).unwrap_or_default(),
+            self.unit().map(|u| u.code.clone()).unwrap_or_default(),
+            self.unit().map(|u| u.name.clone()).unwrap_or_default(),
+            self.division(),
+            self.grid_code(),
+            self.coordinate(|l| l.lat),
+            self.coordinate(|l| l.lon),
+            self.address(),
+            c.urgency.as_str().to_string(),
+            self.time(Some(c.created_at)),
+            self.time(c.deadline),
+            self.time(c.closed_at),
+            c.result.clone().unwrap_or_default(),
+        ]
+    }
+
+    fn open311_values(&self) -> Vec<String> {
+        let c = self.case;
+        let open = !c.state.is_terminal();
+        vec![
+            c.number.clone(),
+            status(c.state).to_string(),
+            c.result.clone().unwrap_or_default(),
+            self.category().map(|k| k.name.clone()).unwrap_or_default(),
+            self.category().map(|k| k.code.clone()).unwrap_or_default(),
+            c.description.clone(),
+            self.unit().map(|u| u.name.clone()).unwrap_or_default(),
+            String::new(),
+            self.time(Some(c.created_at)),
+            self.time(Some(c.updated_at)),
+            if open { self.time(c.deadline) } else { String::new() },
+            self.address(),
+            self.grid_code(),
+            String::new(),
+            self.coordinate(|l| l.lat),
+            self.coordinate(|l| l.lon),
+            String::new(),
+            self.time(c.closed_at),
+            c.state.label_zh().to_string(),
+            c.channel.as_str().to_string(),
+            c.request_type.as_str().to_string(),
+        ]
+    }
+
+    fn geojson(&self) -> Value {
+        let geometry = self
+            .case
+            .location
+            .as_ref()
+            .map_or(Value::Null, |l| json!({ "type": "Point", "coordinates": [l.lon, l.lat] }));
+        let properties: serde_json::Map<String, Value> =
+            COLUMNS.iter().map(|(k, _)| k.to_string()).zip(self.values().into_iter().map(Value::from)).collect();
+        json!({ "type": "Feature", "id": self.case.number, "geometry": geometry, "properties": properties })
+    }
+
+    fn ngsi_ld(&self) -> Value {
+        let c = self.case;
+        let text = |v: String| json!({ "type": "Property", "value": v });
+        let time = |t: DateTime<Utc>| json!({ "type": "Property", "value": { "@type": "DateTime", "@value": t.to_rfc3339_opts(SecondsFormat::Secs, true) } });
+        let mut e = json!({
+            "id": format!("urn:ngsi-ld:Open311ServiceRequest:{}", c.number),
+            "type": "Open311ServiceRequest",
+            "service_request_id": text(c.number.clone()),
+            "status": text(status(c.state).to_string()),
+            "description": text(c.description.clone()),
+            "requested_datetime": time(c.created_at),
+            "updated_datetime": time(c.updated_at),
+            "@context": [
+                "https://raw.githubusercontent.com/smart-data-models/dataModel.IssueTracking/master/context.jsonld",
+                "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context.jsonld"
+            ],
+        });
+        if let Some(k) = self.category() {
+            e["service_code"] = text(k.code.clone());
+            e["service_name"] = text(k.name.clone());
+        }
+        if let Some(u) = self.unit() {
+            e["agency_responsible"] = text(u.name.clone());
+        }
+        if let Some(r) = &c.result {
+            e["status_notes"] = text(r.clone());
+        }
+        if let (Some(d), false) = (c.deadline, c.state.is_terminal()) {
+            e["expected_datetime"] = time(d);
+        }
+        if let Some(l) = &c.location {
+            e["location"] =
+                json!({ "type": "GeoProperty", "value": { "type": "Point", "coordinates": [l.lon, l.lat] } });
+            if let Some(a) = &l.address {
+                e["address_string"] = text(a.clone());
+            }
+        }
+        e
+    }
+}
+
+fn csv_bytes(rows: impl IntoIterator<Item = Vec<String>>) -> Result<Vec<u8>> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    for r in rows {
+        w.write_record(&r).map_err(io)?;
+    }
+    w.into_inner().map_err(io)
+}
+
+fn io(e: impl std::fmt::Display) -> AppError {
+    AppError::Internal(format!("export: {e}"))
+}
+
+impl App {
+    /// Writes every case the filter selects (its sort and paging are replaced: cases go out by id) to
+    /// `out` in `format`; returns how many.
+    pub async fn export_cases(&self, filter: CaseFilter, format: ExportFormat, out: &mut dyn Write) -> Result<u64> {
+        let reference = self.reference();
+        let offset = reference.calendar.offset();
+        let mut f = filter;
+        f.sort = CaseSort::IdAsc;
+        f.count_total = false;
+        f.limit = EXPORT_BATCH;
+        f.offset = 0;
+        let mut book = (format == ExportFormat::Xlsx).then(rust_xlsxwriter::Workbook::new);
+        match format {
+            ExportFormat::Csv => {
+                out.write_all(b"\xEF\xBB\xBF").map_err(io)?; // Excel reads UTF-8 CSV by its byte-order mark.
+                out.write_all(&csv_bytes([COLUMNS.iter().map(|c| c.0.to_string()).collect()])?).map_err(io)?;
+            }
+            ExportFormat::Open311Csv => {
+                out.write_all(&csv_bytes([OPEN311_COLUMNS.iter().map(|c| c.to_string()).collect()])?).map_err(io)?
+            }
+            ExportFormat::GeoJson => out.write_all(b"{\"type\":\"FeatureCollection\",\"features\":[").map_err(io)?,
+            ExportFormat::NgsiLd => out.write_all(b"[").map_err(io)?,
+            ExportFormat::Xlsx => {
+                if let Some(b) = book.as_mut() {
+                    let sheet = b.add_worksheet();
+                    sheet.set_name("工单").map_err(io)?;
+                    for (i, (_, header)) in COLUMNS.iter().enumerate() {
+                        sheet.write_string(0, i as u16, *header).map_err(io)?;
+                    }
+                }
+            }
+        }
+        let mut count: u64 = 0;
+        loop {
+            let mut items = self.store.list_cases(&f).await?.items;
+            items.truncate(EXPORT_BATCH as usize);
+            let Some(last) = items.last() else { break };
+            f.id_after = Some(last.id);
+            let mut csv_rows: Vec<Vec<String>> = Vec::new();
+            for case in &items {
+                let row = Row { case, reference: &reference, offset };
+                match format {
+                    ExportFormat::Csv => csv_rows.push(row.values()),
+                    ExportFormat::Open311Csv => csv_rows.push(row.open311_values()),
+                    ExportFormat::GeoJson | ExportFormat::NgsiLd => {
+                        if count > 0 {
+                            out.write_all(b",").map_err(io)?;
+                        }
+                        let v = if format == ExportFormat::GeoJson { row.geojson() } else { row.ngsi_ld() };
+                        serde_json::to_writer(&mut *out, &v).map_err(io)?;
+                    }
+                    ExportFormat::Xlsx => {
+                        if let Some(sheet) = book.as_mut().and_then(|b| b.worksheet_from_index(0).ok()) {
+                            for (i, v) in row.values().iter().enumerate() {
+                                sheet.write_string(count as u32 + 1, i as u16, v).map_err(io)?;
+                            }
+                        }
+                    }
+                }
+                count += 1;
+            }
+            // CSV rows go out batch by batch rather than piling up.
+            if !csv_rows.is_empty() {
+                out.write_all(&csv_bytes(csv_rows)?).map_err(io)?;
+            }
+        }
+        match format {
+            ExportFormat::GeoJson => out.write_all(b"]}").map_err(io)?,
+            ExportFormat::NgsiLd => out.write_all(b"]").map_err(io)?,
+            ExportFormat::Xlsx => {
+                if let Some(b) = book.as_mut() {
+                    out.write_all(&b.save_to_buffer().map_err(io)?).map_err(io)?;
+                }
+            }
+            _ => {}
+        }
+        out.flush().map_err(io)?;
+        Ok(count)
+    }
+}
