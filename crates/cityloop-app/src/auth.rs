@@ -39,6 +39,24 @@ pub fn check_new_password(password: &str) -> Result<()> {
     Ok(())
 }
 
+/// Longest life of an API token.
+pub const MAX_API_TOKEN_DAYS: i64 = 730;
+
+/// An API token as issued: the token is shown this once.
+#[derive(Debug, Clone)]
+pub struct ApiToken {
+    pub id: String,
+    pub token: String,
+    pub username: String,
+    pub label: String,
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// The public id of an API token: the start of its hash (the hash reveals nothing of the token).
+fn api_token_id(hash: &str) -> String {
+    format!("tok_{}", &hash[..hash.len().min(16)])
+}
+
 fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
@@ -137,6 +155,55 @@ impl App {
         let principal = Principal::new(user, &self.reference());
         self.sessions.put(hash, principal.clone(), now, row.expires_at);
         Ok(principal)
+    }
+
+    /// Issues a long-lived token for another system acting as a user (a department's case system acting
+    /// as that unit's handler account), shown once; admins only. Lives `days` days (1 to 730).
+    pub async fn create_api_token(&self, who: &Principal, username: &str, label: &str, days: i64) -> Result<ApiToken> {
+        crate::admin::require_admin(Some(who))?;
+        let label = label.trim();
+        if label.is_empty() || label.chars().count() > 100 {
+            return Err(AppError::invalid("name", "must be 1 to 100 characters"));
+        }
+        if !(1..=MAX_API_TOKEN_DAYS).contains(&days) {
+            return Err(AppError::invalid("days", format!("must be 1 to {MAX_API_TOKEN_DAYS}")));
+        }
+        let user = self
+            .store
+            .user_by_username(username.trim())
+            .await?
+            .filter(|u| u.active)
+            .ok_or_else(|| AppError::invalid("username", format!("no active user `{}`", username.trim())))?;
+        let mut bytes = [0u8; 32];
+        rand::thread_rng().fill_bytes(&mut bytes);
+        let token = format!("cl_{}", hex::encode(bytes));
+        let now = self.now();
+        let expires_at = now + Duration::days(days);
+        let hash = token_hash(&token);
+        self.store.insert_api_token(&hash, user.id, label, now, expires_at).await?;
+        Ok(ApiToken { id: api_token_id(&hash), token, username: user.username, label: label.to_string(), expires_at })
+    }
+
+    /// The API tokens, without the tokens themselves; admins only.
+    pub async fn api_tokens(&self, who: &Principal) -> Result<Vec<(String, cityloop_store::ApiTokenRow)>> {
+        crate::admin::require_admin(Some(who))?;
+        Ok(self.store.list_api_tokens().await?.into_iter().map(|t| (api_token_id(&t.token_hash), t)).collect())
+    }
+
+    /// Revokes an API token by its id; admins only. Takes effect at once on this node, within the
+    /// session cache's seconds on the others.
+    pub async fn revoke_api_token(&self, who: &Principal, id: &str) -> Result<()> {
+        crate::admin::require_admin(Some(who))?;
+        let token = self
+            .store
+            .list_api_tokens()
+            .await?
+            .into_iter()
+            .find(|t| api_token_id(&t.token_hash) == id && t.revoked_at.is_none())
+            .ok_or_else(|| AppError::NotFound(format!("API token `{id}`")))?;
+        self.sessions.forget(&token.token_hash);
+        self.store.revoke_token(&token.token_hash, self.now()).await?;
+        Ok(())
     }
 
     /// Revokes a token.

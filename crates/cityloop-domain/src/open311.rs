@@ -50,8 +50,10 @@ pub enum UpdateIntent {
 /// Reads the status of an incoming update; `None` for a status no client sends.
 pub fn update_intent(status: &str) -> Option<UpdateIntent> {
     match status.trim().to_ascii_uppercase().as_str() {
-        "OPEN" | "REOPEN" => Some(UpdateIntent::Reopen),
+        // FixMyStreet sends OPEN with any comment on a report it believes open: only REOPEN reopens.
+        "REOPEN" => Some(UpdateIntent::Reopen),
         ""
+        | "OPEN"
         | "CLOSED"
         | "FIXED"
         | "IN_PROGRESS"

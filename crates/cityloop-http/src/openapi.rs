@@ -33,6 +33,7 @@ impl Modify for BearerAuth {
         api::smart::show_article, api::smart::create_article, api::smart::update_article, api::smart::delete_article,
         api::smart::import_articles,
         api::clients::register_client, api::clients::list_clients, api::clients::revoke_client, api::clients::set_service,
+        api::clients::create_token, api::clients::list_tokens, api::clients::revoke_token,
         api::attachments::upload, api::attachments::download,
         api::system::healthz, api::system::metrics,
     ),

@@ -30,7 +30,7 @@ pub use import::{Checkpoint, ImportRun, ImportedCase};
 pub use open311::{ApiClientRow, Choice, QuestionRow, ServiceDetailsRow};
 pub use reference::{CategoryRow, DivisionRow, GridRow, UnitRow};
 pub use smart::{ArticleRow, Bounds, DuplicateCandidate, ModelRow, ReplyCheckRow, ReplySummary, UnitRecord};
-pub use users::{TokenRow, UserRow};
+pub use users::{ApiTokenRow, TokenRow, UserRow};
 
 /// Which engine a URL selects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -24,6 +24,17 @@ pub struct UserRow {
     pub created_at: DateTime<Utc>,
 }
 
+/// An API token as administrators see it (never the token itself).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiTokenRow {
+    pub token_hash: String,
+    pub username: String,
+    pub label: String,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: DateTime<Utc>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
 /// A token as stored.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TokenRow {
@@ -154,6 +165,50 @@ impl Store {
             .execute(self.writer())
             .await?;
         Ok(())
+    }
+
+    /// Stores a labelled, long-lived token for another system (an API token).
+    pub async fn insert_api_token(
+        &self,
+        token_hash: &str,
+        user: UserId,
+        label: &str,
+        now: DateTime<Utc>,
+        expires_at: DateTime<Utc>,
+    ) -> Result<()> {
+        sqlx::query(
+            "insert into tokens (token_hash, user_id, created_at, expires_at, label) values ($1, $2, $3, $4, $5)",
+        )
+        .bind(token_hash)
+        .bind(user.0)
+        .bind(ms(now))
+        .bind(ms(expires_at))
+        .bind(label)
+        .execute(self.writer())
+        .await?;
+        Ok(())
+    }
+
+    /// Every API token: (hash, user, label, created, expires, revoked), newest first.
+    pub async fn list_api_tokens(&self) -> Result<Vec<ApiTokenRow>> {
+        let rows = sqlx::query(
+            "select t.token_hash, u.username, t.label, t.created_at, t.expires_at, t.revoked_at from tokens t \
+             join users u on u.id = t.user_id where t.label is not null order by t.created_at desc",
+        )
+        .fetch_all(self.reader())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(ApiTokenRow {
+                    token_hash: r.try_get(0)?,
+                    username: r.try_get(1)?,
+                    label: r.try_get(2)?,
+                    created_at: from_ms(r.try_get(3)?),
+                    expires_at: from_ms(r.try_get(4)?),
+                    revoked_at: r.try_get::<Option<i64>, _>(5)?.map(from_ms),
+                })
+            })
+            .collect()
     }
 
     /// Looks a token up by its hash.

@@ -1,5 +1,5 @@
-//! Administration of what Open311 clients see: client applications with their API keys, and each
-//! service's description, keywords and extra questions.
+//! Administration of what other systems use: Open311 client applications with their API keys, each
+//! service's description, keywords and extra questions, and API tokens for departments' own systems.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -19,6 +19,91 @@ pub fn router() -> Router<AppState> {
         .route("/api-clients", get(list_clients).post(register_client))
         .route("/api-clients/{id}", delete(revoke_client))
         .route("/services/{code}", put(set_service))
+        .route("/api-tokens", get(list_tokens).post(create_token))
+        .route("/api-tokens/{id}", delete(revoke_token))
+}
+
+/// An API token to issue for another system acting as a user.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TokenRequest {
+    /// The account the system acts as (e.g. a unit's handler account).
+    pub username: String,
+    /// What the token is for (the system's name).
+    pub name: String,
+    /// Days the token lives (1 to 730).
+    pub days: i64,
+}
+
+/// An API token; `token` only in the answer that issues it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenDto {
+    pub id: String,
+    pub username: String,
+    pub name: String,
+    pub expires_at: chrono::DateTime<chrono::Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub created_at: Option<chrono::DateTime<chrono::Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<chrono::DateTime<chrono::Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token: Option<String>,
+}
+
+/// Issues an API token for a department's own system, shown once (admins). The system sends it as
+/// `Authorization: Bearer <token>` and may do what the account may do (sign, ask for more time, submit).
+#[utoipa::path(post, path = "/api/v1/api-tokens", tag = "open311", request_body = TokenRequest,
+    responses((status = 201, body = TokenDto), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn create_token(
+    State(state): State<AppState>,
+    Auth(who): Auth,
+    ApiJson(body): ApiJson<TokenRequest>,
+) -> Result<(StatusCode, Json<TokenDto>)> {
+    let t = state.app.create_api_token(&who, &body.username, &body.name, body.days).await?;
+    let dto = TokenDto {
+        id: t.id,
+        username: t.username,
+        name: t.label,
+        expires_at: t.expires_at,
+        created_at: None,
+        revoked_at: None,
+        token: Some(t.token),
+    };
+    Ok((StatusCode::CREATED, Json(dto)))
+}
+
+/// The API tokens, without the tokens (admins).
+#[utoipa::path(get, path = "/api/v1/api-tokens", tag = "open311",
+    responses((status = 200, body = [TokenDto]), (status = 403, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn list_tokens(State(state): State<AppState>, Auth(who): Auth) -> Result<Json<Vec<TokenDto>>> {
+    let tokens = state.app.api_tokens(&who).await?;
+    Ok(Json(
+        tokens
+            .into_iter()
+            .map(|(id, t)| TokenDto {
+                id,
+                username: t.username,
+                name: t.label,
+                expires_at: t.expires_at,
+                created_at: Some(t.created_at),
+                revoked_at: t.revoked_at,
+                token: None,
+            })
+            .collect(),
+    ))
+}
+
+/// Revokes an API token (admins).
+#[utoipa::path(delete, path = "/api/v1/api-tokens/{id}", tag = "open311",
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn revoke_token(
+    State(state): State<AppState>,
+    Auth(who): Auth,
+    Path(id): Path<String>,
+) -> Result<StatusCode> {
+    state.app.revoke_api_token(&who, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// A client application to register.

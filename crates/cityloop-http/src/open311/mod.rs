@@ -92,11 +92,16 @@ fn date_param(
     format: Format,
 ) -> Result<Option<DateTime<Utc>>, Open311Error> {
     let Some(v) = params.get(name) else { return Ok(None) };
-    if let Ok(t) = DateTime::parse_from_rfc3339(v) {
+    // A `+` of an offset sent unencoded arrives as a space.
+    let repaired = v.replace(' ', "+");
+    if let Ok(t) = DateTime::parse_from_rfc3339(&repaired) {
         return Ok(Some(t.with_timezone(&Utc)));
     }
+    // A plain date is a day in the city; as an upper bound it includes that day.
+    let whole_day = matches!(name, "end_date" | "updated_before");
     NaiveDate::parse_from_str(v, "%Y-%m-%d")
         .ok()
+        .map(|d| if whole_day { d.succ_opt().unwrap_or(d) } else { d })
         .and_then(|d| d.and_hms_opt(0, 0, 0))
         .and_then(|t| t.and_local_timezone(offset).single())
         .map(|t| Some(t.with_timezone(&Utc)))

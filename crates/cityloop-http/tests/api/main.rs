@@ -6,6 +6,7 @@ mod helpers;
 mod loop_tests;
 mod open311;
 mod smart;
+mod tokens;
 
 use std::future::Future;
 

@@ -281,6 +281,17 @@ async fn request_lists_filter_by_id_service_status_dates_and_pages() {
         assert_eq!(count(&t.open311_get("requests.json?status=closed").await.json()), 0);
         assert_eq!(count(&t.open311_get("requests.json?status=open,closed").await.json()), 3);
 
+        // A plain end date includes its day; an offset's `+` sent unencoded still reads as `+`.
+        let today = t.app.now().with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).unwrap()).date_naive();
+        assert_eq!(count(&t.open311_get(&format!("requests.json?end_date={today}")).await.json()), 3);
+        let raw_plus = t.app.now().with_timezone(&chrono::FixedOffset::east_opt(8 * 3600).unwrap()).to_rfc3339();
+        let unencoded = t.open311_get(&format!("requests.json?start_date={raw_plus}")).await;
+        assert_eq!(unencoded.status, StatusCode::OK, "{}", unencoded.text);
+        assert_eq!(count(&unencoded.json()), 3);
+        let too_many: Vec<String> = (0..1001).map(|i| format!("20261123-{i:06}")).collect();
+        let refused = t.open311_get(&format!("requests.json?service_request_id={}", too_many.join(","))).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST);
+
         // Paging, newest first.
         let first = t.open311_get("requests.json?page_size=2").await.json();
         let second = t.open311_get("requests.json?page_size=2&page=2").await.json();

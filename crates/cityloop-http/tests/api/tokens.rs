@@ -1,0 +1,65 @@
+//! API tokens for departments' own systems: issued by admins, used like a login, revoked at once.
+
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::on_every_engine;
+
+#[tokio::test]
+async fn a_department_system_signs_and_submits_its_cases_with_an_api_token() {
+    on_every_engine(|t| async move {
+        let admin = t.login("admin").await;
+        let (id, dispatched) = t.dispatched_complaint("06001", "路面有油污", "小区门口路面大片油污").await;
+        let account = t.handler_of(&dispatched);
+
+        let issued = t
+            .post(
+                Some(&admin),
+                "/api/v1/api-tokens",
+                json!({"username": account, "name": "城管局业务系统", "days": 365}),
+            )
+            .await;
+        assert_eq!(issued.status, StatusCode::CREATED, "{}", issued.body);
+        let token = issued.body["token"].as_str().unwrap().to_string();
+        let token_id = issued.body["id"].as_str().unwrap().to_string();
+        assert!(token.starts_with("cl_"));
+
+        // The system works its case as the unit's account does.
+        t.must(&token, id, "sign", json!({})).await;
+        let submitted = t.must(&token, id, "submit", json!({"result": "已清洗路面"})).await;
+        assert_eq!(submitted["state"], "feedback");
+        let last = submitted["flow"].as_array().unwrap().last().unwrap().clone();
+        assert_eq!((last["move"].as_str(), last["role"].as_str()), (Some("submit"), Some("handler")), "{last}");
+        assert!(last["actor_id"].is_i64(), "recorded as the account it acts for");
+
+        let listed = t.get(Some(&admin), "/api/v1/api-tokens").await.ok();
+        let entry = listed.as_array().unwrap().iter().find(|e| e["id"] == token_id.as_str()).expect("listed");
+        assert!(entry.get("token").is_none(), "the token is shown once: {entry}");
+        assert_eq!(entry["name"], "城管局业务系统");
+
+        // Only admins issue tokens; wrong input is named.
+        let operator = t.login("operator").await;
+        let refused =
+            t.post(Some(&operator), "/api/v1/api-tokens", json!({"username": account, "name": "x", "days": 1})).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN);
+        let long =
+            t.post(Some(&admin), "/api/v1/api-tokens", json!({"username": account, "name": "x", "days": 5000})).await;
+        assert_eq!(
+            (long.status, long.body["error"]["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("days"))
+        );
+        let nobody =
+            t.post(Some(&admin), "/api/v1/api-tokens", json!({"username": "nobody", "name": "x", "days": 1})).await;
+        assert_eq!(nobody.body["error"]["field"], "username");
+
+        // Revoked: refused at once.
+        let revoked =
+            t.client.delete(t.url(&format!("/api/v1/api-tokens/{token_id}"))).bearer_auth(&admin).send().await.unwrap();
+        assert_eq!(revoked.status(), StatusCode::NO_CONTENT);
+        assert_eq!(t.get(Some(&token), &format!("/api/v1/cases/{id}")).await.status, StatusCode::UNAUTHORIZED);
+        let again =
+            t.client.delete(t.url(&format!("/api/v1/api-tokens/{token_id}"))).bearer_auth(&admin).send().await.unwrap();
+        assert_eq!(again.status(), StatusCode::NOT_FOUND);
+    })
+    .await;
+}
