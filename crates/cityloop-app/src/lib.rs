@@ -27,6 +27,7 @@ pub mod replies;
 pub mod saved_views;
 pub mod scope;
 pub mod testing;
+pub mod webhooks;
 
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
@@ -60,6 +61,7 @@ pub struct AppSettings {
     pub open311_contact: String,
     /// Where client applications ask for an API key.
     pub open311_key_service: String,
+    pub webhooks: webhooks::WebhookSettings,
 }
 
 impl Default for AppSettings {
@@ -75,6 +77,7 @@ impl Default for AppSettings {
             open311_jurisdiction: "cityloop.demo".into(),
             open311_contact: "12345 热线平台管理员 admin@cityloop.demo".into(),
             open311_key_service: "向平台管理员申请 (ask the platform administrator): admin@cityloop.demo".into(),
+            webhooks: webhooks::WebhookSettings::default(),
         }
     }
 }
@@ -91,6 +94,7 @@ pub struct App {
     overview_cache: Arc<overview::OverviewCache>,
     models: Arc<classify::ModelSlot>,
     knowledge: Arc<knowledge::KnowledgeSlot>,
+    webhook_sender: Arc<webhooks::SenderSlot>,
 }
 
 impl App {
@@ -107,6 +111,7 @@ impl App {
             overview_cache: Arc::default(),
             models: Arc::default(),
             knowledge: Arc::default(),
+            webhook_sender: Arc::default(),
             store,
         };
         app.refresh_smart_data().await;

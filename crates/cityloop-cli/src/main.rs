@@ -466,6 +466,10 @@ async fn main() -> Result<()> {
             let (tx, rx) = tokio::sync::watch::channel(false);
             let jobs_app = app.clone();
             let every = Duration::from_secs(settings.workflow.jobs_interval_seconds.max(1));
+            let hooks_app = app.clone();
+            let hooks_every = Duration::from_secs(settings.webhooks.poll_seconds.max(1));
+            let hooks_rx = rx.clone();
+            let hooks = tokio::spawn(async move { hooks_app.run_webhooks(hooks_every, hooks_rx).await });
             let jobs = tokio::spawn(async move { jobs_app.run_jobs(every, rx).await });
             let mut done = tx.subscribe();
             tokio::spawn(shutdown_signal(tx));
@@ -474,6 +478,7 @@ async fn main() -> Result<()> {
             })
             .await?;
             let _ = jobs.await;
+            let _ = hooks.await;
             app.store.close().await;
         }
         Command::Migrate { database } => {

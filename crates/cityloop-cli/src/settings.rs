@@ -24,6 +24,7 @@ pub struct Settings {
     pub intake: Intake,
     pub duplicates: Duplicates,
     pub open311: Open311,
+    pub webhooks: Webhooks,
 }
 
 /// The Open311 GeoReport v2 endpoint.
@@ -47,6 +48,32 @@ impl Default for Open311 {
             jurisdiction_id: d.open311_jurisdiction,
             contact: d.open311_contact,
             key_service: d.open311_key_service,
+        }
+    }
+}
+
+/// Webhooks to other systems.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Webhooks {
+    /// How often each node looks for new events and due deliveries.
+    pub poll_seconds: u64,
+    /// How long a receiver has to answer.
+    pub timeout_seconds: u64,
+    /// Attempts before a delivery goes to the dead-letter list.
+    pub max_attempts: u32,
+    /// The wait after the first failed attempt; it doubles after each further one (at most 6 hours).
+    pub first_retry_seconds: u64,
+}
+
+impl Default for Webhooks {
+    fn default() -> Self {
+        let d = cityloop_app::webhooks::WebhookSettings::default();
+        Self {
+            poll_seconds: d.poll_seconds,
+            timeout_seconds: d.timeout_seconds,
+            max_attempts: d.max_attempts,
+            first_retry_seconds: d.first_retry_seconds,
         }
     }
 }
@@ -227,6 +254,12 @@ impl Settings {
             open311_jurisdiction: self.open311.jurisdiction_id.clone(),
             open311_contact: self.open311.contact.clone(),
             open311_key_service: self.open311.key_service.clone(),
+            webhooks: cityloop_app::webhooks::WebhookSettings {
+                poll_seconds: self.webhooks.poll_seconds,
+                timeout_seconds: self.webhooks.timeout_seconds,
+                max_attempts: self.webhooks.max_attempts,
+                first_retry_seconds: self.webhooks.first_retry_seconds,
+            },
         }
     }
 
@@ -267,6 +300,13 @@ impl Settings {
         if !(0.0..=1.0).contains(&self.intake.auto_category_threshold) {
             return fail("intake.auto_category_threshold", "must be between 0 and 1");
         }
+        let w = &self.webhooks;
+        if w.poll_seconds < 1 || w.timeout_seconds < 1 || w.first_retry_seconds < 1 {
+            return fail("webhooks.poll_seconds, timeout_seconds and first_retry_seconds", "must be at least 1");
+        }
+        if !(1..=50).contains(&w.max_attempts) {
+            return fail("webhooks.max_attempts", "must be 1 to 50");
+        }
         Ok(())
     }
 }
@@ -294,6 +334,7 @@ mod tests {
             ("[duplicates]\nmin_similarity = 1.5\n", "duplicates.min_similarity"),
             ("[duplicates.radius_by_category]\n\"08001\" = -1.0\n", "duplicates.radius_by_category.08001"),
             ("[intake]\nauto_category_threshold = 2.0\n", "intake.auto_category_threshold"),
+            ("[webhooks]\nmax_attempts = 0\n", "webhooks.max_attempts"),
         ] {
             let path = dir.path().join("c.toml");
             std::fs::write(&path, toml).unwrap();

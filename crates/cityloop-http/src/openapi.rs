@@ -34,6 +34,8 @@ impl Modify for BearerAuth {
         api::smart::import_articles,
         api::clients::register_client, api::clients::list_clients, api::clients::revoke_client, api::clients::set_service,
         api::clients::create_token, api::clients::list_tokens, api::clients::revoke_token,
+        api::webhooks::create, api::webhooks::list, api::webhooks::disable, api::webhooks::deliveries,
+        api::webhooks::delivery, api::webhooks::retry,
         api::attachments::upload, api::attachments::download,
         api::system::healthz, api::system::metrics,
     ),

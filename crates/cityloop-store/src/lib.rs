@@ -15,6 +15,7 @@ mod rows;
 pub mod smart;
 pub mod testing;
 pub mod users;
+pub mod webhooks;
 
 use std::str::FromStr;
 use std::time::Duration;
@@ -31,6 +32,9 @@ pub use open311::{ApiClientRow, Choice, QuestionRow, ServiceDetailsRow};
 pub use reference::{CategoryRow, DivisionRow, GridRow, UnitRow};
 pub use smart::{ArticleRow, Bounds, DuplicateCandidate, ModelRow, ReplyCheckRow, ReplySummary, UnitRecord};
 pub use users::{ApiTokenRow, TokenRow, UserRow};
+pub use webhooks::{
+    AttemptOutcome, AttemptRow, DeliveryRow, DeliveryState, FlowEvent, NewDelivery, NewWebhookRow, WebhookRow,
+};
 
 /// Which engine a URL selects.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -8,6 +8,7 @@ pub mod dto;
 pub mod reference;
 pub mod smart;
 pub mod system;
+pub mod webhooks;
 
 use axum::Router;
 
@@ -21,4 +22,5 @@ pub fn router() -> Router<AppState> {
         .merge(reference::router())
         .merge(smart::router())
         .merge(clients::router())
+        .merge(webhooks::router())
 }

@@ -7,6 +7,7 @@ mod loop_tests;
 mod open311;
 mod smart;
 mod tokens;
+mod webhooks;
 
 use std::future::Future;
 

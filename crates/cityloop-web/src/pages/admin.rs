@@ -1,6 +1,6 @@
 //! Admin pages: units, users and roles, categories with case standards, the dispatch catalogue
 //! with its "which unit would get this?" tester, grids (GeoJSON upload, map preview), divisions
-//! and the holiday calendar.
+//! and the holiday calendar, the knowledge base, the classifier, and webhooks with their delivery log.
 
 use std::collections::HashMap;
 
@@ -32,6 +32,7 @@ const SECTIONS: &[(&str, &str)] = &[
     ("/admin/calendar", "admin.calendar"),
     ("/admin/knowledge", "admin.knowledge"),
     ("/admin/classifier", "admin.classifier"),
+    ("/admin/webhooks", "admin.webhooks"),
 ];
 
 /// A table: headers and rows of cells.
@@ -117,20 +118,26 @@ fn page(state: &WebState, staff: &Staff, section: &'static str, table: Table) ->
     }
 }
 
+/// After a failed post: the field errors and the form's values into the page context, and the
+/// status to answer with; an error that belongs to no field comes back for an error page.
+fn refill<'e>(c: &mut Ctx, failed: Option<(&'e AppError, &FormInput)>) -> Result<StatusCode, &'e AppError> {
+    let Some((e, form)) = failed else { return Ok(StatusCode::OK) };
+    match form_errors(&c.t, e) {
+        Some(errors) => {
+            c.errors = errors;
+            c.values = form.values();
+            Ok(StatusCode::UNPROCESSABLE_ENTITY)
+        }
+        None => Err(e),
+    }
+}
+
 /// Renders a section, refilling its form and showing field errors after a failed post.
 fn respond(mut p: AdminPage, failed: Option<(&AppError, &FormInput)>) -> Response {
-    let mut status = StatusCode::OK;
-    if let Some((e, form)) = failed {
-        match form_errors(&p.c.t, e) {
-            Some(errors) => {
-                p.c.errors = errors;
-                p.c.values = form.values();
-                status = StatusCode::UNPROCESSABLE_ENTITY;
-            }
-            None => return error_page(&p.c.t, e),
-        }
+    match refill(&mut p.c, failed) {
+        Ok(status) => render(status, &p),
+        Err(e) => error_page(&p.c.t, e),
     }
-    render(status, &p)
 }
 
 pub async fn index(staff: Staff) -> Response {
@@ -696,5 +703,172 @@ pub async fn train_classifier(State(state): State<WebState>, staff: Staff, _form
             render(StatusCode::UNPROCESSABLE_ENTITY, &p)
         }
         (_, Err(e)) => error_page(&staff.visit.tr, &e),
+    }
+}
+
+/// A subscription as a row.
+struct HookLine {
+    id: i64,
+    url: String,
+    description: String,
+    events: String,
+    secret: String,
+    allow_private: bool,
+    active: bool,
+}
+
+/// A delivery as a row.
+struct DeliveryLine {
+    id: i64,
+    webhook_id: i64,
+    event: String,
+    case_number: String,
+    state: &'static str,
+    state_label: &'static str,
+    attempts: i64,
+    last: String,
+    next: String,
+}
+
+#[derive(Template)]
+#[template(path = "admin/webhooks.html")]
+struct WebhooksPage {
+    c: Ctx,
+    tabs: Vec<(&'static str, &'static str, bool)>,
+    hooks: Vec<HookLine>,
+    deliveries: Vec<DeliveryLine>,
+    /// State filters: value, label, chosen.
+    filters: Vec<(&'static str, &'static str, bool)>,
+    events: &'static [&'static str],
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct DeliveryFilter {
+    #[serde(default)]
+    state: String,
+}
+
+async fn webhooks_page(state: &WebState, staff: &Staff, filter: &str) -> Result<WebhooksPage, AppError> {
+    use cityloop_store::DeliveryState;
+    let reference = state.app.reference();
+    let mut c = ctx(&staff.visit, Some(&staff.who), "admin.title");
+    c.body_class = "wide";
+    let t = c.t;
+    let wanted = DeliveryState::parse(filter);
+    let hooks = state.app.webhooks(&staff.who).await?;
+    let rows = state.app.webhook_deliveries(&staff.who, None, wanted, 200).await?;
+    let mut numbers = HashMap::new();
+    for id in rows.iter().filter_map(|d| d.case_id) {
+        if let std::collections::hash_map::Entry::Vacant(slot) = numbers.entry(id) {
+            slot.insert(state.app.store.get_case(id).await.map(|case| case.number).unwrap_or_default());
+        }
+    }
+    let state_label = |s: DeliveryState| match s {
+        DeliveryState::Pending => t.get("webhooks.pending"),
+        DeliveryState::Delivered => t.get("webhooks.delivered"),
+        DeliveryState::Dead => t.get("webhooks.dead"),
+    };
+    Ok(WebhooksPage {
+        tabs: SECTIONS.iter().map(|(href, key)| (*href, t.get(key), *href == "/admin/webhooks")).collect(),
+        hooks: hooks
+            .into_iter()
+            .map(|h| HookLine {
+                id: h.id,
+                url: h.url,
+                description: h.description,
+                events: h.events.join(", "),
+                secret: h.secret,
+                allow_private: h.allow_private,
+                active: h.active,
+            })
+            .collect(),
+        deliveries: rows
+            .into_iter()
+            .map(|d| DeliveryLine {
+                id: d.id,
+                webhook_id: d.webhook_id,
+                case_number: d.case_id.and_then(|id| numbers.get(&id).cloned()).unwrap_or_default(),
+                state: d.state.as_str(),
+                state_label: state_label(d.state),
+                attempts: d.attempts,
+                last: match (d.last_status, &d.last_error) {
+                    (_, Some(e)) => e.clone(),
+                    (Some(status), None) => status.to_string(),
+                    (None, None) => String::new(),
+                },
+                next: cityloop_app::webhooks::next_attempt(&d).map(|at| long_time(&reference, at)).unwrap_or_default(),
+                event: d.event,
+            })
+            .collect(),
+        filters: [
+            ("", "webhooks.all"),
+            ("pending", "webhooks.pending"),
+            ("delivered", "webhooks.delivered"),
+            ("dead", "webhooks.dead"),
+        ]
+        .into_iter()
+        .map(|(v, key)| (v, t.get(key), wanted.map_or("", DeliveryState::as_str) == v))
+        .collect(),
+        events: cityloop_app::webhooks::EVENTS,
+        c,
+    })
+}
+
+fn webhooks_respond(mut p: WebhooksPage, failed: Option<(&AppError, &FormInput)>) -> Response {
+    match refill(&mut p.c, failed) {
+        Ok(status) => render(status, &p),
+        Err(e) => error_page(&p.c.t, e),
+    }
+}
+
+pub async fn webhooks(State(state): State<WebState>, staff: Staff, Query(filter): Query<DeliveryFilter>) -> Response {
+    if let Some(r) = admin_only(&staff) {
+        return r;
+    }
+    match webhooks_page(&state, &staff, &filter.state).await {
+        Ok(p) => webhooks_respond(p, None),
+        Err(e) => error_page(&staff.visit.tr, &e),
+    }
+}
+
+pub async fn add_webhook(State(state): State<WebState>, staff: Staff, form: FormInput) -> Response {
+    if let Some(r) = admin_only(&staff) {
+        return r;
+    }
+    let new = cityloop_app::webhooks::NewWebhook {
+        url: form.get("url").unwrap_or_default(),
+        events: form.all("events"),
+        description: form.get("description").unwrap_or_default(),
+        allow_private: form.get("allow_private").is_some(),
+    };
+    let outcome = state.app.create_webhook(&staff.who, new).await;
+    match (outcome, webhooks_page(&state, &staff, "").await) {
+        (Ok(_), _) => Redirect::to("/admin/webhooks").into_response(),
+        (Err(e), Ok(p)) => webhooks_respond(p, Some((&e, &form))),
+        (Err(e), Err(_)) => error_page(&staff.visit.tr, &e),
+    }
+}
+
+pub async fn disable_webhook(
+    State(state): State<WebState>,
+    staff: Staff,
+    Path(id): Path<i64>,
+    _form: FormInput,
+) -> Response {
+    match state.app.disable_webhook(&staff.who, id).await {
+        Ok(()) => Redirect::to("/admin/webhooks").into_response(),
+        Err(e) => error_page(&staff.visit.tr, &e),
+    }
+}
+
+pub async fn retry_delivery(
+    State(state): State<WebState>,
+    staff: Staff,
+    Path(id): Path<i64>,
+    _form: FormInput,
+) -> Response {
+    match state.app.retry_delivery(&staff.who, id).await {
+        Ok(()) => Redirect::to("/admin/webhooks?state=pending").into_response(),
+        Err(e) => error_page(&staff.visit.tr, &e),
     }
 }

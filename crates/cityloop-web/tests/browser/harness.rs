@@ -111,6 +111,7 @@ impl WebDriverCompatibleCommand for BrowserLog {
 pub struct Site {
     pub base: String,
     pub app: App,
+    pub clock: std::sync::Arc<cityloop_app::ManualClock>,
     /// Keeps the database and attachment files alive.
     _demo: DemoApp,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
@@ -139,7 +140,7 @@ pub async fn spawn_site(backend: Backend, cases: usize) -> Site {
             .await
             .unwrap();
     });
-    Site { base, app: demo.app.clone(), _demo: demo, shutdown: Some(tx) }
+    Site { base, app: demo.app.clone(), clock: demo.clock.clone(), _demo: demo, shutdown: Some(tx) }
 }
 
 /// A browser window on the site.

@@ -337,6 +337,73 @@ async fn the_catalogue_tester_names_the_unit() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_administrator_subscribes_a_system_and_sends_a_dead_letter_again() {
+    if !browser_available() {
+        return;
+    }
+    // A receiver on loopback that is down until told otherwise.
+    let up = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let status = up.clone();
+    let receiver = axum::Router::new().fallback(move || {
+        let up = status.load(std::sync::atomic::Ordering::SeqCst);
+        async move {
+            if up {
+                axum::http::StatusCode::OK
+            } else {
+                axum::http::StatusCode::SERVICE_UNAVAILABLE
+            }
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/cityloop-events", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, receiver).await.unwrap() });
+
+    let site = spawn_site(Backend::Sqlite, 0).await;
+    let driver = Driver::start();
+    let mut b = Browser::open(&driver, &site.base, 1366, 900).await;
+    b.login("admin").await;
+    b.goto("/admin/webhooks").await;
+    b.fill("#webhook-url", &url).await;
+    b.press("input[name=events][value='case.created']").await;
+    b.expect_status(422);
+    b.click("#add-webhook").await;
+    assert!(b.text("#err-url").await.contains("127.0.0.1"), "a loopback address needs the administrator's leave");
+    b.press("input[name=events][value='case.created']").await;
+    b.press("input[name=allow_private]").await;
+    b.click("#add-webhook").await;
+    assert!(b.text("#webhooks").await.contains(&url));
+
+    // A case comes in; the receiver is down, so every attempt fails until the delivery is dead.
+    let operator = site.app.login("operator", cityloop_app::demo::DEMO_PASSWORD).await.unwrap().principal;
+    let case = cityloop_app::intake::NewCase {
+        channel: "hotline".into(),
+        request_type: "complaint".into(),
+        title: "井盖缺失".into(),
+        description: "路口井盖丢失，夜间危险".into(),
+        grid: Some(site.app.reference().grids[0].code.clone()),
+        ..Default::default()
+    };
+    let created = site.app.create_case(&operator, case, None).await.unwrap();
+    for _ in 0..12 {
+        site.clock.advance(chrono::Duration::hours(7));
+        site.app.run_webhooks_once().await.unwrap();
+    }
+    b.login("admin").await;
+    b.goto("/admin/webhooks?state=dead").await;
+    let log = b.text("#deliveries").await;
+    assert!(log.contains(&created.case.number) && log.contains("503"), "{log}");
+    b.screenshot("admin-webhooks-dead-letter").await;
+
+    up.store(true, std::sync::atomic::Ordering::SeqCst);
+    b.click("#deliveries tr.delivery-dead button").await;
+    assert!(b.text("#deliveries").await.contains("case.created"), "the delivery is pending again");
+    assert_eq!(site.app.run_webhooks_once().await.unwrap().delivered, 1);
+    b.goto("/admin/webhooks?state=delivered").await;
+    assert!(b.text("#deliveries").await.contains(&created.case.number));
+    b.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_form_error_shows_next_to_its_field_saves_nothing_and_an_address_places_the_fix() {
     if !browser_available() {
         return;
@@ -462,6 +529,7 @@ async fn every_page_renders_at_both_widths_without_console_errors() {
         (Some("admin"), "/admin/calendar".into(), "admin-calendar"),
         (Some("admin"), "/admin/knowledge".into(), "admin-knowledge"),
         (Some("admin"), "/admin/classifier".into(), "admin-classifier"),
+        (Some("admin"), "/admin/webhooks".into(), "admin-webhooks"),
         (Some("dispatcher"), "/replies".into(), "replies"),
         (Some("citizen"), "/cases".into(), "citizen-cases"),
     ];
