@@ -80,6 +80,19 @@ pub(crate) fn require_admin(who: Option<&Principal>) -> Result<()> {
     }
 }
 
+/// How a GeoJSON file of areas becomes divisions.
+#[derive(Debug, Clone)]
+pub struct AreaImport {
+    /// The level of divisions the file creates.
+    pub level: DivisionLevel,
+    /// The feature property holding the division code (e.g. `BoroCD`).
+    pub code_property: String,
+    /// The feature property holding the name; the code when absent.
+    pub name_property: Option<String>,
+    /// The code of the division new ones go under.
+    pub parent: Option<String>,
+}
+
 /// Username rules: 3–64 characters of letters, digits, `.`, `_`, `-`.
 fn check_username(username: &str) -> Result<()> {
     let ok = (3..=64).contains(&username.chars().count())
@@ -262,6 +275,44 @@ impl App {
                     centroid_lon: lon,
                 })
                 .await?;
+            report.created_or_updated += 1;
+        }
+        self.reload_reference().await?;
+        Ok(report)
+    }
+
+    /// Imports areas (districts, streets, community boards…) from a GeoJSON FeatureCollection as
+    /// divisions with their polygons: a code already known gets the polygon and name, an unknown one
+    /// becomes a new division of `level` under `parent`. Cases with coordinates that no grid covers
+    /// are then placed in the most specific division containing them. Nothing is stored when any
+    /// feature is wrong.
+    pub async fn import_divisions_geojson(
+        &self,
+        who: Option<&Principal>,
+        text: &str,
+        options: &AreaImport,
+    ) -> Result<ImportReport> {
+        require_admin(who)?;
+        let features =
+            cityloop_domain::grid::parse_area_features(text, &options.code_property, options.name_property.as_deref())
+                .map_err(|e| AppError::invalid("geojson", e.to_string()))?;
+        let reference = self.reference();
+        let parent = match options.parent.as_deref() {
+            Some(code) => Some(
+                reference
+                    .division_by_code(code)
+                    .ok_or_else(|| AppError::invalid("parent", format!("unknown division `{code}`")))?
+                    .id,
+            ),
+            None => None,
+        };
+        let mut report = ImportReport::default();
+        for f in &features {
+            let id = match reference.division_by_code(&f.code) {
+                Some(d) => d.id,
+                None => self.store.insert_division(&f.code, &f.name, options.level, parent).await?,
+            };
+            self.store.set_division_area(id, &f.name, &area_to_geojson(&f.area)).await?;
             report.created_or_updated += 1;
         }
         self.reload_reference().await?;

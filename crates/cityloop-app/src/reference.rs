@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use cityloop_domain::catalogue::CatalogueRule;
 use cityloop_domain::enums::DivisionLevel;
-use cityloop_domain::grid::{parse_area, GridIndex};
+use cityloop_domain::grid::{parse_area, AreaIndex, GridIndex};
 use cityloop_domain::{CaseStandard, CategoryId, DivisionId, GridId, UnitId, WorkCalendar};
 use cityloop_store::{CategoryRow, DivisionRow, GridRow, Store, UnitRow};
 use geo::MultiPolygon;
@@ -36,6 +36,8 @@ pub struct Reference {
     /// The shape of each grid, in the order of `grids` (for maps).
     pub grid_areas: Vec<MultiPolygon<f64>>,
     grid_index: GridIndex,
+    /// Divisions that carry a polygon (imported from GeoJSON).
+    division_index: AreaIndex<DivisionId>,
     unit_pos: HashMap<UnitId, usize>,
     unit_children: HashMap<UnitId, Vec<UnitId>>,
     division_pos: HashMap<DivisionId, usize>,
@@ -82,7 +84,14 @@ impl Reference {
         let grid_rows = store.list_grids().await?;
         let calendar = store.load_calendar().await?;
         let catalogue = store.list_catalogue().await?;
-        Self::build(units, divisions, categories, grid_rows, calendar, catalogue)
+        let mut reference = Self::build(units, divisions, categories, grid_rows, calendar, catalogue)?;
+        let mut areas = Vec::new();
+        for (id, geometry) in store.division_areas().await? {
+            let area = parse_area(&geometry).map_err(|e| AppError::Internal(format!("division {}: {e}", id.0)))?;
+            areas.push((id, area));
+        }
+        reference.division_index = AreaIndex::new(areas);
+        Ok(reference)
     }
 
     /// Builds the indexes over loaded rows.
@@ -122,6 +131,7 @@ impl Reference {
             grid_code: grids.iter().enumerate().map(|(i, g)| (g.code.clone(), i)).collect(),
             grid_areas: shapes.iter().map(|(_, a)| a.clone()).collect(),
             grid_index: GridIndex::new(shapes),
+            division_index: AreaIndex::default(),
             units,
             divisions,
             categories,
@@ -219,6 +229,12 @@ impl Reference {
     /// The grid a point lies in.
     pub fn locate(&self, lat: f64, lon: f64) -> Option<&GridMeta> {
         self.grid_index.locate(lat, lon).and_then(|id| self.grid(id))
+    }
+
+    /// The most specific division with a polygon that a point lies in (a community before its street,
+    /// a street before its district).
+    pub fn locate_division(&self, lat: f64, lon: f64) -> Option<&DivisionRow> {
+        self.division_index.locate_all(lat, lon).filter_map(|id| self.division(id)).max_by_key(|d| d.level)
     }
 
     /// Places an address without coordinates: the most specific division (community, else

@@ -113,6 +113,7 @@ async fn a_mapping_file_places_categories_units_and_areas_and_bad_ones_are_named
     .unwrap();
     let report = import(app, &options(&path, SourceFormat::Nyc311, mapping, 100, None)).await;
     assert_eq!((report.imported, report.rejected), (2, 0));
+    assert!(!path.with_extension("rejects.csv").exists(), "no reject, no reject file");
     assert_eq!(report.unmapped["category"]["Street Condition"], 1);
     let noise = app
         .store
@@ -194,4 +195,116 @@ async fn the_real_311_and_message_board_samples_import_with_their_defects_reject
     }
     let rejects = std::fs::read_to_string(dir.path().join("0.rejects.csv")).unwrap();
     assert_eq!(rejects.lines().filter(|l| l.contains("before it was created")).count(), 2, "{rejects}");
+}
+
+/// A square GeoJSON feature around (lat, lon) with the half-size `r` degrees.
+fn square(code: &str, name: &str, lat: f64, lon: f64, r: f64) -> String {
+    format!(
+        r#"{{"type":"Feature","properties":{{"BoroCD":{code},"name":"{name}"}},"geometry":{{"type":"Polygon","coordinates":[[[{w},{s}],[{e},{s}],[{e},{n}],[{w},{n}],[{w},{s}]]]}}}}"#,
+        w = lon - r,
+        e = lon + r,
+        s = lat - r,
+        n = lat + r
+    )
+}
+
+fn collection(features: &[String]) -> String {
+    format!(r#"{{"type":"FeatureCollection","features":[{}]}}"#, features.join(","))
+}
+
+#[tokio::test]
+async fn areas_from_geojson_place_the_cases_no_grid_covers() {
+    use cityloop_app::admin::AreaImport;
+    use cityloop_domain::enums::DivisionLevel;
+    for backend in engines() {
+        let demo = demo_app(backend, 0, 1024).await;
+        let app = &demo.app;
+        let area = |level, parent: Option<&str>| AreaImport {
+            level,
+            code_property: "BoroCD".into(),
+            name_property: Some("name".into()),
+            parent: parent.map(str::to_string),
+        };
+        // A borough, and a community board inside it.
+        let borough = collection(&[square("1", "Manhattan", 40.75, -73.98, 0.2)]);
+        app.import_divisions_geojson(None, &borough, &area(DivisionLevel::District, None)).await.unwrap();
+        let boards = collection(&[square("104", "Manhattan CB4", 40.76, -74.0, 0.02)]);
+        let report =
+            app.import_divisions_geojson(None, &boards, &area(DivisionLevel::Community, Some("1"))).await.unwrap();
+        assert_eq!(report.created_or_updated, 1);
+        let reference = app.reference();
+        let (cb4, manhattan) =
+            (reference.division_by_code("104").unwrap().clone(), reference.division_by_code("1").unwrap().clone());
+        assert_eq!((cb4.name.as_str(), cb4.parent_id), ("Manhattan CB4", Some(manhattan.id)));
+
+        // A feature without its code is refused, naming it, and stores nothing.
+        let before = reference.divisions.len();
+        let bad = collection(&[square("105", "CB5", 40.75, -73.99, 0.01), r#"{"type":"Feature","properties":{},"geometry":{"type":"Polygon","coordinates":[[[0,0],[1,0],[1,1],[0,0]]]}}"#.to_string()]);
+        let err = app.import_divisions_geojson(None, &bad, &area(DivisionLevel::Community, None)).await.unwrap_err();
+        assert!(
+            matches!(&err, AppError::Invalid { field, message } if field == "geojson" && message.contains("feature 1") && message.contains("BoroCD")),
+            "{err}"
+        );
+        assert_eq!(app.reference().divisions.len(), before);
+
+        // Cases with coordinates that no grid covers land in the most specific area containing them.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nyc.csv");
+        std::fs::write(
+            &path,
+            "Unique Key,Created Date,Closed Date,Agency,Complaint Type,Descriptor,Status,Community Board,Latitude,Longitude,Open Data Channel Type\n\
+             7001,02/28/2023 11:00:00 PM,,NYPD,Noise - Residential,Loud Music/Party,In Progress,04 MANHATTAN,40.761,-74.001,ONLINE\n\
+             7002,02/28/2023 11:00:00 PM,,NYPD,Noise - Street/Sidewalk,Loud Talking,In Progress,08 MANHATTAN,40.77,-73.90,ONLINE\n\
+             7003,02/28/2023 11:00:00 PM,,NYPD,Noise - Vehicle,Engine Idling,In Progress,01 BRONX,41.5,-73.0,ONLINE\n",
+        )
+        .unwrap();
+        let report = import(app, &options(&path, SourceFormat::Nyc311, Mapping::default(), 100, None)).await;
+        assert_eq!(report.imported, 3);
+        let cases = app
+            .store
+            .list_cases(&cityloop_store::CaseFilter::new(cityloop_store::CaseScope::everything(), app.now()))
+            .await
+            .unwrap();
+        let division_of =
+            |descriptor: &str| cases.items.iter().find(|c| c.title.ends_with(descriptor)).unwrap().division_id;
+        assert_eq!(division_of("Loud Music/Party"), Some(cb4.id));
+        assert_eq!(division_of("Loud Talking"), Some(manhattan.id));
+        assert_eq!(division_of("Engine Idling"), None, "outside every area");
+    }
+}
+
+#[tokio::test]
+async fn the_real_community_districts_place_the_real_nyc_sample() {
+    let (Some(areas), Some(sample)) =
+        (shared("nyc311/community_districts.geojson"), shared("nyc311/nyc311_2023-02-28_sample.csv"))
+    else {
+        return;
+    };
+    let demo = demo_app(cityloop_store::Backend::Sqlite, 0, 1024).await;
+    let app = &demo.app;
+    let options_for_areas = cityloop_app::admin::AreaImport {
+        level: cityloop_domain::enums::DivisionLevel::Community,
+        code_property: "BoroCD".into(),
+        name_property: None,
+        parent: None,
+    };
+    let text = std::fs::read_to_string(&areas).unwrap();
+    let report = app.import_divisions_geojson(None, &text, &options_for_areas).await.unwrap();
+    assert_eq!(report.created_or_updated, 71);
+    let dir = tempfile::tempdir().unwrap();
+    let mut o = options(&sample, SourceFormat::Nyc311, Mapping::default(), 5000, None);
+    o.rejects = dir.path().join("nyc.rejects.csv");
+    import(app, &o).await;
+    let cases = app
+        .store
+        .list_cases(&cityloop_store::CaseFilter {
+            limit: 10_000,
+            ..cityloop_store::CaseFilter::new(cityloop_store::CaseScope::everything(), app.now())
+        })
+        .await
+        .unwrap();
+    let located: Vec<_> = cases.items.iter().filter(|c| c.location.is_some()).collect();
+    let placed = located.iter().filter(|c| c.division_id.is_some()).count();
+    // Parks and the water lie outside every community district; nearly every other place is inside one.
+    assert!(placed * 100 >= located.len() * 95, "{placed} of {} placed", located.len());
 }

@@ -78,6 +78,26 @@ enum Command {
         #[arg(long)]
         database: Option<String>,
     },
+    /// Import areas (districts, streets, community boards…) from a GeoJSON FeatureCollection as
+    /// divisions with their polygons; imported cases with coordinates that no grid covers are placed
+    /// in the most specific one containing them.
+    ImportAreas {
+        file: PathBuf,
+        /// The level of the divisions created: district, street or community.
+        #[arg(long)]
+        level: String,
+        /// The feature property holding each division's code (e.g. `BoroCD`).
+        #[arg(long, default_value = "code")]
+        code_property: String,
+        /// The feature property holding each division's name (the code when absent).
+        #[arg(long)]
+        name_property: Option<String>,
+        /// The code of the division new ones go under.
+        #[arg(long)]
+        parent: Option<String>,
+        #[arg(long)]
+        database: Option<String>,
+    },
     /// Import another system's records as cases: open311-csv, nyc311, baltimore311, messages (CSV or
     /// XLSX). Resumable; rejected records go to FILE.rejects.csv; records imported before are skipped.
     Import {
@@ -518,6 +538,20 @@ async fn main() -> Result<()> {
             let report =
                 app.import_grids_geojson(&text).await.map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
             println!("{}: {} grids created or updated", file.display(), report.created_or_updated);
+        }
+        Command::ImportAreas { file, level, code_property, name_property, parent, database } => {
+            let level = cityloop_domain::enums::DivisionLevel::parse(level.trim())
+                .filter(|l| *l != cityloop_domain::enums::DivisionLevel::City)
+                .ok_or_else(|| anyhow::anyhow!("--level: `{level}` is not one of district, street, community"))?;
+            let text = std::fs::read_to_string(&file)
+                .with_context(|| format!("{}: cannot read as UTF-8 text", file.display()))?;
+            let app = open_app(&settings, database).await?;
+            let options = cityloop_app::admin::AreaImport { level, code_property, name_property, parent };
+            let report = app
+                .import_divisions_geojson(None, &text, &options)
+                .await
+                .map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
+            println!("{}: {} divisions created or updated with their areas", file.display(), report.created_or_updated);
         }
         Command::Import { format, file, mapping, rejects, batch, limit, database } => {
             let app = open_app(&settings, database).await?;

@@ -69,21 +69,66 @@ pub fn parse_grid_features(text: &str) -> Result<Vec<GridFeature>, GridError> {
         }
         let community_code = prop("community").unwrap_or_else(|| code[..12].to_string());
         let name = prop("name").unwrap_or_else(|| code.clone());
-        let geometry = feature.geometry.as_ref().ok_or_else(|| feature_error(index, "geometry", "missing"))?;
-        let geom: geo::Geometry<f64> = geometry
-            .value
-            .clone()
-            .try_into()
-            .map_err(|e: geojson::Error| feature_error(index, "geometry", e.to_string()))?;
-        let area = match geom {
-            geo::Geometry::Polygon(p) => MultiPolygon(vec![p]),
-            geo::Geometry::MultiPolygon(mp) => mp,
-            _ => return Err(feature_error(index, "geometry", "must be a Polygon or MultiPolygon")),
-        };
-        if area.bounding_rect().is_none() {
-            return Err(feature_error(index, "geometry", "is empty"));
-        }
+        let area = feature_area(index, &feature)?;
         out.push(GridFeature { code, name, community_code, area });
+    }
+    Ok(out)
+}
+
+/// The Polygon or MultiPolygon of a feature.
+fn feature_area(index: usize, feature: &geojson::Feature) -> Result<MultiPolygon<f64>, GridError> {
+    let geometry = feature.geometry.as_ref().ok_or_else(|| feature_error(index, "geometry", "missing"))?;
+    let geom: geo::Geometry<f64> = geometry
+        .value
+        .clone()
+        .try_into()
+        .map_err(|e: geojson::Error| feature_error(index, "geometry", e.to_string()))?;
+    let area = match geom {
+        geo::Geometry::Polygon(p) => MultiPolygon(vec![p]),
+        geo::Geometry::MultiPolygon(mp) => mp,
+        _ => return Err(feature_error(index, "geometry", "must be a Polygon or MultiPolygon")),
+    };
+    if area.bounding_rect().is_none() {
+        return Err(feature_error(index, "geometry", "is empty"));
+    }
+    Ok(area)
+}
+
+/// One area (a district, a community board…) as read from a GeoJSON feature.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AreaFeature {
+    pub code: String,
+    pub name: String,
+    pub area: MultiPolygon<f64>,
+}
+
+/// Reads a FeatureCollection of Polygon/MultiPolygon features whose code is the property
+/// `code_property` (text or number) and whose name is `name_property` (the code when absent).
+pub fn parse_area_features(
+    text: &str,
+    code_property: &str,
+    name_property: Option<&str>,
+) -> Result<Vec<AreaFeature>, GridError> {
+    let doc: geojson::GeoJson = text.parse().map_err(|e: geojson::Error| GridError::Json(e.to_string()))?;
+    let geojson::GeoJson::FeatureCollection(collection) = doc else {
+        return Err(GridError::NotACollection);
+    };
+    let text_of = |v: &serde_json::Value| match v {
+        serde_json::Value::String(s) => Some(s.trim().to_string()).filter(|s| !s.is_empty()),
+        serde_json::Value::Number(n) => Some(n.to_string()),
+        _ => None,
+    };
+    let mut out = Vec::with_capacity(collection.features.len());
+    for (index, feature) in collection.features.iter().enumerate() {
+        let code = feature
+            .property(code_property)
+            .and_then(text_of)
+            .ok_or_else(|| feature_error(index, "code", format!("no property `{code_property}`")))?;
+        if code.chars().count() > 64 {
+            return Err(feature_error(index, "code", "is longer than 64 characters"));
+        }
+        let name = name_property.and_then(|p| feature.property(p)).and_then(text_of).unwrap_or_else(|| code.clone());
+        out.push(AreaFeature { code, name, area: feature_area(index, feature)? });
     }
     Ok(out)
 }
@@ -106,15 +151,24 @@ pub fn area_to_geojson(area: &MultiPolygon<f64>) -> String {
 
 type Entry = GeomWithData<Rectangle<[f64; 2]>, usize>;
 
-/// Point → grid lookup: an R-tree of bounding boxes, then an exact point-in-polygon test.
-pub struct GridIndex {
+/// Point → area lookup: an R-tree of bounding boxes, then an exact point-in-polygon test.
+pub struct AreaIndex<Id> {
     tree: RTree<Entry>,
-    grids: Vec<(GridId, MultiPolygon<f64>)>,
+    grids: Vec<(Id, MultiPolygon<f64>)>,
 }
 
-impl GridIndex {
-    /// Builds the index; grids without an area are skipped.
-    pub fn new(grids: Vec<(GridId, MultiPolygon<f64>)>) -> Self {
+/// Point → grid lookup.
+pub type GridIndex = AreaIndex<GridId>;
+
+impl<Id: Copy> Default for AreaIndex<Id> {
+    fn default() -> Self {
+        Self::new(Vec::new())
+    }
+}
+
+impl<Id: Copy> AreaIndex<Id> {
+    /// Builds the index; areas without extent are skipped.
+    pub fn new(grids: Vec<(Id, MultiPolygon<f64>)>) -> Self {
         let entries = grids
             .iter()
             .enumerate()
@@ -136,13 +190,18 @@ impl GridIndex {
         self.grids.is_empty()
     }
 
-    /// The grid containing the point, if any. On a shared edge the first grid found wins.
-    pub fn locate(&self, lat: f64, lon: f64) -> Option<GridId> {
+    /// The area containing the point, if any. On a shared edge the first area found wins.
+    pub fn locate(&self, lat: f64, lon: f64) -> Option<Id> {
+        self.locate_all(lat, lon).next()
+    }
+
+    /// Every area containing the point (nested areas all contain it).
+    pub fn locate_all(&self, lat: f64, lon: f64) -> impl Iterator<Item = Id> + '_ {
         let point = Point::new(lon, lat);
         self.tree
             .locate_all_at_point(&[lon, lat])
             .map(|e| &self.grids[e.data])
-            .find(|(_, area)| area.contains(&point) || geo::Intersects::intersects(area, &point))
+            .filter(move |(_, area)| area.contains(&point) || geo::Intersects::intersects(area, &point))
             .map(|(id, _)| *id)
     }
 }

@@ -163,6 +163,25 @@ impl Store {
     }
 
     /// All divisions, by id.
+    /// The polygons of the divisions that have one, as GeoJSON geometry text.
+    pub async fn division_areas(&self) -> Result<Vec<(DivisionId, String)>> {
+        let rows = sqlx::query("select id, geometry from divisions where geometry is not null order by id")
+            .fetch_all(self.reader())
+            .await?;
+        rows.iter().map(|r| Ok((DivisionId(r.try_get(0)?), r.try_get(1)?))).collect()
+    }
+
+    /// Sets a division's name and polygon.
+    pub async fn set_division_area(&self, id: DivisionId, name: &str, geometry: &str) -> Result<()> {
+        sqlx::query("update divisions set name = $1, geometry = $2 where id = $3")
+            .bind(name)
+            .bind(geometry)
+            .bind(id.0)
+            .execute(self.writer())
+            .await?;
+        Ok(())
+    }
+
     pub async fn list_divisions(&self) -> Result<Vec<DivisionRow>> {
         let rows = sqlx::query("select id, code, name, level, parent_id from divisions order by id")
             .fetch_all(self.reader())

@@ -211,16 +211,8 @@ impl App {
                 .ok_or_else(|| AppError::invalid("utc_offset_hours", "is not a valid offset"))?;
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
         let run = self.store.open_import_run(&source, &name, &file_hash(path)?, self.now()).await?;
-        let mut rejects_out = BufWriter::new(
-            std::fs::OpenOptions::new()
-                .create(true)
-                .append(true)
-                .open(&options.rejects)
-                .map_err(|e| file_error(&options.rejects, 0, format!("cannot be written: {e}")))?,
-        );
-        if rejects_out.get_ref().metadata().map(|m| m.len() == 0).unwrap_or(false) {
-            let _ = writeln!(rejects_out, "line,reason,record");
-        }
+        // The reject file is made with the first reject: a clean import leaves no empty file behind.
+        let mut rejects_out: Option<BufWriter<std::fs::File>> = None;
 
         let mut report = ImportReport { run: run.id, resumed: run.resumed, ..ImportReport::default() };
         let mut counts = Progress {
@@ -277,15 +269,30 @@ impl App {
             let checkpoint = Checkpoint { next_line, skipped: skipped as i64, rejected: rejected.len() as i64 };
             self.store.import_batch(run.id, &source, &items, checkpoint).await?;
             // Rejects are written once their batch is stored, so that a resumed run does not repeat them.
-            for r in &rejected {
-                let mut w = csv::Writer::from_writer(Vec::new());
-                let _ = w.write_record(&r.record);
-                let record = String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default();
-                let mut line = csv::Writer::from_writer(Vec::new());
-                let _ = line.write_record([r.line.to_string(), r.reason.clone(), record.trim_end().to_string()]);
-                let _ = rejects_out.write_all(&line.into_inner().unwrap_or_default());
+            if !rejected.is_empty() && rejects_out.is_none() {
+                let mut out = BufWriter::new(
+                    std::fs::OpenOptions::new()
+                        .create(true)
+                        .append(true)
+                        .open(&options.rejects)
+                        .map_err(|e| file_error(&options.rejects, 0, format!("cannot be written: {e}")))?,
+                );
+                if out.get_ref().metadata().map(|m| m.len() == 0).unwrap_or(false) {
+                    let _ = writeln!(out, "line,reason,record");
+                }
+                rejects_out = Some(out);
             }
-            rejects_out.flush().map_err(|e| file_error(&options.rejects, 0, format!("cannot be written: {e}")))?;
+            if let Some(out) = rejects_out.as_mut() {
+                for r in &rejected {
+                    let mut w = csv::Writer::from_writer(Vec::new());
+                    let _ = w.write_record(&r.record);
+                    let record = String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default();
+                    let mut line = csv::Writer::from_writer(Vec::new());
+                    let _ = line.write_record([r.line.to_string(), r.reason.clone(), record.trim_end().to_string()]);
+                    let _ = out.write_all(&line.into_inner().unwrap_or_default());
+                }
+                out.flush().map_err(|e| file_error(&options.rejects, 0, format!("cannot be written: {e}")))?;
+            }
             report.imported += items.len() as u64;
             report.skipped += skipped;
             report.rejected += rejected.len() as u64;
@@ -346,7 +353,11 @@ impl App {
             (Some(Area::Grid(g, d)), _) => (Some(g), d),
             (Some(Area::Division(d)), located) => (located.map(|l| l.0), Some(d)),
             (None, Some((g, d))) => (Some(g), d),
-            (None, None) => (None, None),
+            // No grid covers the place: the division whose polygon does, if any was imported.
+            (None, None) => match (r.lat, r.lon) {
+                (Some(lat), Some(lon)) => (None, reference.locate_division(lat, lon).map(|d| d.id)),
+                _ => (None, None),
+            },
         };
         let request_type = mapping.request_type.unwrap_or(RequestType::Complaint);
         let urgency = category.and_then(|c| reference.standard(c)).map_or(Urgency::Normal, |s| s.urgency);
