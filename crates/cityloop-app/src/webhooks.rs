@@ -130,13 +130,26 @@ pub fn is_public_address(ip: IpAddr) -> bool {
                 || v4.is_documentation()
                 || a == 0
                 || a >= 240
-                || (a == 100 && (64..128).contains(&b)))
+                || (a == 100 && (64..128).contains(&b))
+                || (a == 198 && (18..20).contains(&b))
+                || (a == 192 && b == 0 && v4.octets()[2] == 0))
         }
         IpAddr::V6(v6) => {
             if let Some(v4) = v6.to_ipv4_mapped() {
                 return is_public_address(IpAddr::V4(v4));
             }
-            let first = v6.segments()[0];
+            let seg = v6.segments();
+            // IPv4-compatible (::a.b.c.d), NAT64 (64:ff9b::/96) and 6to4 (2002::/16) carry an IPv4 address.
+            let embedded =
+                |hi: u16, lo: u16| IpAddr::V4(std::net::Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo)));
+            let carries_v4 = seg[..6] == [0; 6] || (seg[0] == 0x64 && seg[1] == 0xff9b && seg[2..6] == [0; 4]);
+            if carries_v4 && !is_public_address(embedded(seg[6], seg[7])) {
+                return false;
+            }
+            if seg[0] == 0x2002 && !is_public_address(embedded(seg[1], seg[2])) {
+                return false;
+            }
+            let first = seg[0];
             !(v6.is_loopback()
                 || v6.is_unspecified()
                 || v6.is_multicast()
@@ -195,6 +208,8 @@ impl Sender {
                 .timeout(timeout)
                 .connect_timeout(timeout)
                 .redirect(reqwest::redirect::Policy::none())
+                // A proxy would resolve names itself, past the address check.
+                .no_proxy()
                 .user_agent(concat!("cityloop-webhooks/", env!("CARGO_PKG_VERSION")))
         };
         Ok(Self {
@@ -436,7 +451,7 @@ impl App {
     }
 
     /// Sends one delivery and says how the attempt ended.
-    async fn attempt(&self, hook: &WebhookRow, d: &DeliveryRow) -> (AttemptRow, AttemptOutcome) {
+    async fn attempt(&self, hook: &WebhookRow, d: &DeliveryRow, attempts_before: i64) -> (AttemptRow, AttemptOutcome) {
         let now = self.now();
         let started = Instant::now();
         let timestamp = now.timestamp();
@@ -457,9 +472,12 @@ impl App {
                     .await;
                 match sent {
                     Ok(r) if r.status().is_success() => (Some(i64::from(r.status().as_u16())), None, false),
-                    Ok(r) => {
+                    Ok(mut r) => {
                         let status = r.status();
-                        let text: String = r.text().await.unwrap_or_default().chars().take(200).collect();
+                        // The start of the answer is enough for the log; a huge body is not read.
+                        let first = r.chunk().await.ok().flatten().unwrap_or_default();
+                        let text: String =
+                            String::from_utf8_lossy(&first[..first.len().min(800)]).chars().take(200).collect();
                         let said = if text.trim().is_empty() { String::new() } else { format!(": {}", text.trim()) };
                         (Some(i64::from(status.as_u16())), Some(format!("answered {status}{said}")), false)
                     }
@@ -470,7 +488,7 @@ impl App {
                 }
             }
         };
-        let failures = u32::try_from(d.attempts).unwrap_or(u32::MAX).saturating_add(1);
+        let failures = u32::try_from(attempts_before).unwrap_or(u32::MAX).saturating_add(1);
         let outcome = if error.is_none() {
             AttemptOutcome::Delivered
         } else if permanent || failures >= self.settings.webhooks.max_attempts {
@@ -489,44 +507,68 @@ impl App {
         (attempt, outcome)
     }
 
-    /// Sends the deliveries that are due, several at once; each is held by this node while it is sent.
+    /// Sends the deliveries that are due, several at once. Each is leased just before it is sent (so
+    /// the lease covers the send) and only the lease holder records the outcome: two nodes never both
+    /// move a delivery on, and one that another node already sent is not sent again.
     pub async fn send_due_webhooks(&self) -> Result<WebhookReport> {
         let mut report = WebhookReport::default();
-        let now = self.now();
-        let due = self.store.due_deliveries(now, SEND_BATCH).await?;
+        let due = self.store.due_deliveries(self.now(), SEND_BATCH).await?;
         if due.is_empty() {
             return Ok(report);
         }
         let hooks = self.store.active_webhooks().await?;
-        let lease = now
-            + chrono::Duration::seconds(i64::try_from(self.settings.webhooks.timeout_seconds).unwrap_or(60) * 2 + 30);
+        let hold =
+            chrono::Duration::seconds(i64::try_from(self.settings.webhooks.timeout_seconds).unwrap_or(60) * 2 + 30);
         let mut sending = tokio::task::JoinSet::new();
         for d in due {
             let Some(hook) = hooks.iter().find(|h| h.id == d.webhook_id).cloned() else { continue };
-            if !self.store.lease_delivery(d.id, now, lease).await? {
-                continue;
-            }
             while sending.len() >= SEND_AT_ONCE {
                 if let Some(done) = sending.join_next().await {
-                    self.record(done, &mut report).await?;
+                    self.record(done, &mut report).await;
                 }
             }
+            let now = self.now();
+            let mut token = [0u8; 12];
+            rand::thread_rng().fill_bytes(&mut token);
+            let token = hex::encode(token);
+            let Some(attempts) = self.store.lease_delivery(d.id, now, now + hold, &token).await? else { continue };
             let app = self.clone();
-            sending.spawn(async move { app.attempt(&hook, &d).await });
+            sending.spawn(async move {
+                let (attempt, outcome) = app.attempt(&hook, &d, attempts).await;
+                (attempt, outcome, token)
+            });
         }
         while let Some(done) = sending.join_next().await {
-            self.record(done, &mut report).await?;
+            self.record(done, &mut report).await;
         }
         Ok(report)
     }
 
+    /// Stores how an attempt ended; a failure to store it is logged, and the delivery is sent again
+    /// when its lease runs out.
     async fn record(
         &self,
-        done: std::result::Result<(AttemptRow, AttemptOutcome), tokio::task::JoinError>,
+        done: std::result::Result<(AttemptRow, AttemptOutcome, String), tokio::task::JoinError>,
         report: &mut WebhookReport,
-    ) -> Result<()> {
-        let (attempt, outcome) = done.map_err(|e| AppError::Unavailable(format!("a delivery task failed: {e}")))?;
-        self.store.record_attempt(&attempt, &outcome).await?;
+    ) {
+        let (attempt, outcome, token) = match done {
+            Ok(done) => done,
+            Err(e) => {
+                tracing::error!(error = %e, "a webhook delivery task failed");
+                return;
+            }
+        };
+        match self.store.record_attempt(&attempt, &outcome, &token).await {
+            Ok(true) => {}
+            Ok(false) => {
+                tracing::warn!(delivery = attempt.delivery_id, "webhook delivery lease lost; outcome logged only");
+                return;
+            }
+            Err(e) => {
+                tracing::warn!(delivery = attempt.delivery_id, error = %e, "webhook attempt not stored");
+                return;
+            }
+        }
         match outcome {
             AttemptOutcome::Delivered => report.delivered += 1,
             AttemptOutcome::RetryAt(_) => report.retried += 1,
@@ -535,7 +577,6 @@ impl App {
                 report.dead += 1
             }
         }
-        Ok(())
     }
 
     /// One step: queue new events, then send what is due.
@@ -635,10 +676,14 @@ mod tests {
             "fe80::1",
             "::ffff:127.0.0.1",
             "224.0.0.1",
+            "198.18.0.1",
+            "::127.0.0.1",
+            "64:ff9b::a00:1",
+            "2002:c0a8:101::1",
         ] {
             assert!(!is_public_address(private.parse().unwrap()), "{private}");
         }
-        for public in ["8.8.8.8", "114.114.114.114", "2400:3200::1"] {
+        for public in ["8.8.8.8", "114.114.114.114", "2400:3200::1", "64:ff9b::808:808"] {
             assert!(is_public_address(public.parse().unwrap()), "{public}");
         }
     }
@@ -658,6 +703,9 @@ mod tests {
         assert!(check_url("https://user:pw@example.com/", false).is_err());
         assert!(check_url("http://127.0.0.1:9000/", false).is_err());
         assert!(check_url("http://[::1]:9000/", false).is_err());
+        // Decimal and short IPv4 forms are read as the addresses they are.
+        assert!(check_url("http://2130706433/", false).is_err());
+        assert!(check_url("http://127.1/", false).is_err());
         assert!(check_url("http://127.0.0.1:9000/", true).is_ok());
     }
 }

@@ -198,15 +198,24 @@ impl Store {
         rows.iter().map(webhook_row).collect()
     }
 
-    /// Stops a subscription; its deliveries stay in the log, pending ones are not sent.
+    /// Stops a subscription; its deliveries stay in the log, the pending ones as dead letters.
     pub async fn deactivate_webhook(&self, id: i64) -> Result<()> {
+        let mut tx = self.writer().begin().await?;
         let done = sqlx::query("update webhooks set active = 0 where id = $1 and active = 1")
             .bind(id)
-            .execute(self.writer())
+            .execute(&mut *tx)
             .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
+        sqlx::query(
+            "update webhook_deliveries set state = 'dead', lease_until = null, lease_token = null, \
+             last_error = 'the subscription was stopped' where webhook_id = $1 and state = 'pending'",
+        )
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
         Ok(())
     }
 
@@ -292,7 +301,8 @@ impl Store {
     pub async fn due_deliveries(&self, now: DateTime<Utc>, limit: i64) -> Result<Vec<DeliveryRow>> {
         let rows = sqlx::query(&format!(
             "select {DELIVERY_COLUMNS} from webhook_deliveries where state = 'pending' and next_attempt_at <= $1 \
-             and (lease_until is null or lease_until <= $1) order by next_attempt_at, id limit $2"
+             and (lease_until is null or lease_until <= $1) and webhook_id in (select id from webhooks where active = 1) \
+             order by next_attempt_at, id limit $2"
         ))
         .bind(ms(now))
         .bind(limit)
@@ -301,22 +311,32 @@ impl Store {
         rows.iter().map(delivery_row).collect()
     }
 
-    /// Takes a due delivery for sending until `until`; `false` when another node took it first.
-    pub async fn lease_delivery(&self, id: i64, now: DateTime<Utc>, until: DateTime<Utc>) -> Result<bool> {
-        let done = sqlx::query(
-            "update webhook_deliveries set lease_until = $1 where id = $2 and state = 'pending' \
-             and (lease_until is null or lease_until <= $3)",
+    /// Takes a delivery that is still due for sending until `until` under `token`, and answers how many
+    /// attempts it has had; `None` when another node took it (or sent it) first.
+    pub async fn lease_delivery(
+        &self,
+        id: i64,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+        token: &str,
+    ) -> Result<Option<i64>> {
+        let row = sqlx::query(
+            "update webhook_deliveries set lease_until = $1, lease_token = $2 where id = $3 and state = 'pending' \
+             and next_attempt_at <= $4 and (lease_until is null or lease_until <= $4) \
+             and webhook_id in (select id from webhooks where active = 1) returning attempts",
         )
         .bind(ms(until))
+        .bind(token.to_string())
         .bind(id)
         .bind(ms(now))
-        .execute(self.writer())
+        .fetch_optional(self.writer())
         .await?;
-        Ok(done.rows_affected() == 1)
+        Ok(row.map(|r| r.try_get(0)).transpose()?)
     }
 
-    /// Logs an attempt and moves the delivery on (delivered, retried later or dead), releasing it.
-    pub async fn record_attempt(&self, attempt: &AttemptRow, outcome: &AttemptOutcome) -> Result<()> {
+    /// Logs an attempt and, when this node still holds the lease under `token`, moves the delivery on
+    /// (delivered, retried later or dead) and releases it. Answers whether the delivery moved on.
+    pub async fn record_attempt(&self, attempt: &AttemptRow, outcome: &AttemptOutcome, token: &str) -> Result<bool> {
         let mut tx = self.writer().begin().await?;
         sqlx::query(
             "insert into webhook_attempts (delivery_id, at, status, error, duration_ms) values ($1, $2, $3, $4, $5)",
@@ -333,9 +353,10 @@ impl Store {
             AttemptOutcome::RetryAt(next) => (DeliveryState::Pending, *next, None),
             AttemptOutcome::Dead => (DeliveryState::Dead, attempt.at, None),
         };
-        sqlx::query(
+        let moved = sqlx::query(
             "update webhook_deliveries set state = $1, attempts = attempts + 1, next_attempt_at = $2, \
-             lease_until = null, last_status = $3, last_error = $4, delivered_at = $5 where id = $6",
+             lease_until = null, lease_token = null, last_status = $3, last_error = $4, delivered_at = $5 \
+             where id = $6 and state = 'pending' and lease_token = $7",
         )
         .bind(state.as_str())
         .bind(ms(next))
@@ -343,10 +364,11 @@ impl Store {
         .bind(attempt.error.clone())
         .bind(delivered)
         .bind(attempt.delivery_id)
+        .bind(token.to_string())
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        Ok(())
+        Ok(moved.rows_affected() == 1)
     }
 
     /// Deliveries, newest first, of one subscription and/or in one state.
@@ -403,7 +425,7 @@ impl Store {
     pub async fn requeue_delivery(&self, id: i64, now: DateTime<Utc>) -> Result<()> {
         let done = sqlx::query(
             "update webhook_deliveries set state = 'pending', attempts = 0, next_attempt_at = $1, lease_until = null \
-             where id = $2 and state = 'dead'",
+             where id = $2 and state = 'dead' and webhook_id in (select id from webhooks where active = 1)",
         )
         .bind(ms(now))
         .bind(id)

@@ -14,6 +14,8 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 use sha2::Sha256;
 
+use cityloop_app::Clock;
+
 use crate::helpers::TestApp;
 use crate::on_every_engine;
 
@@ -231,6 +233,65 @@ async fn events_are_signed_retried_and_dead_lettered() {
         .await;
         t.clock.advance(Duration::seconds(6));
         assert_eq!(t.app.run_webhooks_once().await.unwrap().queued, 0);
+
+        // Two nodes: a delivery leased by one is not taken by the other, and only the holder records it.
+        receiver.failing.store(true, Ordering::SeqCst);
+        let stop = t
+            .client
+            .delete(t.url(&format!("/api/v1/webhooks/{}", guarded["id"])))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(stop.status(), StatusCode::NO_CONTENT);
+        t.create(
+            &operator,
+            json!({"channel": "hotline", "request_type": "consultation", "title": "咨询停车收费",
+            "description": "小区停车怎么收费", "location": {"lat": lat, "lon": lon}}),
+        )
+        .await;
+        t.clock.advance(Duration::seconds(6));
+        assert_eq!(t.app.queue_webhook_events().await.unwrap(), 1, "only /fail still listens to case.created");
+        let waiting = deliveries(&t, &admin, &format!("webhook={}&state=pending", failing["id"])).await;
+        let waiting_id = waiting[0]["id"].as_i64().unwrap();
+        let now = t.clock.now();
+        let held = t.app.store.lease_delivery(waiting_id, now, now + Duration::seconds(60), "node-a").await.unwrap();
+        assert_eq!(held, Some(0));
+        assert_eq!(
+            t.app.store.lease_delivery(waiting_id, now, now + Duration::seconds(60), "node-b").await.unwrap(),
+            None
+        );
+        assert_eq!(t.app.send_due_webhooks().await.unwrap(), Default::default(), "held by node a");
+        let attempt = cityloop_store::AttemptRow {
+            delivery_id: waiting_id,
+            at: now,
+            status: Some(200),
+            error: None,
+            duration_ms: 1,
+        };
+        let moved =
+            t.app.store.record_attempt(&attempt, &cityloop_store::AttemptOutcome::Delivered, "node-b").await.unwrap();
+        assert!(!moved, "only the holder of the lease moves the delivery on");
+        // Its lease runs out; the subscription is stopped: the waiting delivery becomes a dead letter
+        // that cannot be sent again, and blocks nothing.
+        t.clock.advance(Duration::seconds(61));
+        let stop = t
+            .client
+            .delete(t.url(&format!("/api/v1/webhooks/{}", failing["id"])))
+            .bearer_auth(&admin)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(stop.status(), StatusCode::NO_CONTENT);
+        let one = t.get(Some(&admin), &format!("/api/v1/webhook-deliveries/{waiting_id}")).await.ok();
+        assert_eq!(
+            (one["state"].as_str(), one["last_error"].as_str()),
+            (Some("dead"), Some("the subscription was stopped"))
+        );
+        let a = t.post(Some(&admin), &format!("/api/v1/webhook-deliveries/{waiting_id}/retry"), json!({})).await;
+        assert_eq!(a.status, StatusCode::NOT_FOUND);
+        assert_eq!(t.app.send_due_webhooks().await.unwrap(), Default::default());
+
         let a = t.get(Some(&admin), "/api/v1/webhook-deliveries?state=lost").await;
         assert_eq!((a.status, a.error_code()), (StatusCode::UNPROCESSABLE_ENTITY, "invalid"));
     })

@@ -27,7 +27,8 @@ create table webhook_deliveries (
     state text not null,
     attempts bigint not null default 0,
     next_attempt_at bigint not null,
-    -- A node sending the delivery holds it until then, so that two nodes never send it at once.
+    -- A node sending the delivery holds it until then under its token; only the holder records the outcome.
+    lease_token text,
     lease_until bigint,
     last_status bigint,
     last_error text,

@@ -27,7 +27,8 @@ create table webhook_deliveries (
     state text not null,
     attempts integer not null default 0,
     next_attempt_at integer not null,
-    -- A node sending the delivery holds it until then, so that two nodes never send it at once.
+    -- A node sending the delivery holds it until then under its token; only the holder records the outcome.
+    lease_token text,
     lease_until integer,
     last_status integer,
     last_error text,
