@@ -12,8 +12,9 @@ use cityloop_store::{CaseFilter, CaseSort};
 use serde_json::{json, Value};
 
 use crate::error::{AppError, Result};
+use crate::queries::CaseQuery;
 use crate::reference::Reference;
-use crate::App;
+use crate::{App, Principal};
 
 /// Cases read per query while exporting.
 const EXPORT_BATCH: i64 = 5000;
@@ -265,10 +266,71 @@ fn io(e: impl std::fmt::Display) -> AppError {
     AppError::Internal(format!("export: {e}"))
 }
 
+/// Splits a case-list query string into the export format (`format=`) and the list's own filters.
+pub fn split_export_query(raw: &str) -> Result<(ExportFormat, String)> {
+    let mut format = None;
+    let mut rest: Vec<(String, String)> = Vec::new();
+    for (k, v) in form_urlencoded_pairs(raw) {
+        if k == "format" {
+            format = Some(v);
+        } else {
+            rest.push((k, v));
+        }
+    }
+    let name = format.ok_or_else(|| {
+        AppError::invalid("format", format!("is required: one of {}", ExportFormat::NAMES.join(", ")))
+    })?;
+    let format = ExportFormat::parse(name.trim()).ok_or_else(|| {
+        AppError::invalid("format", format!("`{name}` is not one of {}", ExportFormat::NAMES.join(", ")))
+    })?;
+    Ok((format, serde_urlencoded::to_string(&rest).unwrap_or_default()))
+}
+
+fn form_urlencoded_pairs(raw: &str) -> Vec<(String, String)> {
+    serde_urlencoded::from_str::<Vec<(String, String)>>(raw).unwrap_or_default()
+}
+
+/// At most this many cases go out in one export from the API or the pages; larger lists are for
+/// `cityloop export`, which streams to a file.
+pub const MAX_ONLINE_EXPORT: i64 = 100_000;
+
 impl App {
+    /// The caller's case list (the same filters and scope as the list) as a file in `format`, without
+    /// residents' contact data; returns the bytes and how many cases they hold. A list longer than
+    /// [`MAX_ONLINE_EXPORT`] is refused before anything is written.
+    pub async fn export_case_list(
+        &self,
+        who: &Principal,
+        q: &CaseQuery,
+        format: ExportFormat,
+    ) -> Result<(Vec<u8>, u64)> {
+        let filter = self.case_filter(who, q)?;
+        let mut counting = filter.clone();
+        counting.count_total = true;
+        counting.count_limit = Some(MAX_ONLINE_EXPORT);
+        counting.limit = 1;
+        counting.offset = 0;
+        if self.store.list_cases(&counting).await?.total > MAX_ONLINE_EXPORT {
+            return Err(AppError::invalid(
+                "query",
+                format!(
+                    "selects more than {MAX_ONLINE_EXPORT} cases: narrow the filters, or export with `cityloop export`"
+                ),
+            ));
+        }
+        let mut out = Vec::new();
+        let count = self.export_cases(filter, format, &mut out).await?;
+        Ok((out, count))
+    }
+
     /// Writes every case the filter selects (its sort and paging are replaced: cases go out by id) to
     /// `out` in `format`; returns how many.
-    pub async fn export_cases(&self, filter: CaseFilter, format: ExportFormat, out: &mut dyn Write) -> Result<u64> {
+    pub async fn export_cases(
+        &self,
+        filter: CaseFilter,
+        format: ExportFormat,
+        out: &mut (dyn Write + Send),
+    ) -> Result<u64> {
         let reference = self.reference();
         let offset = reference.calendar.offset();
         let mut f = filter;

@@ -124,7 +124,7 @@ pub async fn export(app: &App, args: ExportArgs) -> Result<()> {
         }
         None if format == ExportFormat::Xlsx => anyhow::bail!("xlsx needs a file: --out FILE.xlsx"),
         None => {
-            let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+            let mut out = std::io::BufWriter::new(std::io::stdout());
             app.export_cases(filter, format, &mut out).await.map_err(|e| anyhow::anyhow!("{e}"))?
         }
     };

@@ -91,14 +91,18 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        let query = parts.uri.query().unwrap_or_default();
-        let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
-        serde_path_to_error::deserialize::<_, T>(de).map(ApiQuery).map_err(|e| {
-            let path = e.path().to_string();
-            ApiError::App(cityloop_app::AppError::invalid(
-                if path == "." { "query".to_string() } else { path },
-                e.into_inner().to_string(),
-            ))
-        })
+        parse_query(parts.uri.query().unwrap_or_default()).map(ApiQuery)
     }
+}
+
+/// Reads a query string; unknown or unreadable values are a 422 naming the parameter.
+pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
+    let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+    serde_path_to_error::deserialize::<_, T>(de).map_err(|e| {
+        let path = e.path().to_string();
+        ApiError::App(cityloop_app::AppError::invalid(
+            if path == "." { "query".to_string() } else { path },
+            e.into_inner().to_string(),
+        ))
+    })
 }

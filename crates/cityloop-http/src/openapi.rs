@@ -23,7 +23,7 @@ impl Modify for BearerAuth {
     info(title = "cityloop API", description = "The closed loop of a city's 12345 hotline and grid management: intake, workflow moves, reference data."),
     paths(
         api::auth::login, api::auth::logout, api::auth::me,
-        api::cases::create, api::cases::list, api::cases::show, api::cases::make_move,
+        api::cases::create, api::cases::list, api::cases::export, api::cases::show, api::cases::make_move,
         api::reference::units, api::reference::categories, api::reference::divisions, api::reference::grids,
         api::reference::catalogue, api::reference::put_rule, api::reference::delete_rule,
         api::reference::calendar, api::reference::set_day, api::reference::users, api::reference::add_user,

@@ -250,6 +250,8 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("cases.save_view", "保存为视图", "Save as view"),
     ("cases.view_name", "视图名称", "View name"),
     ("cases.export_hint", "按当前条件", "with the current filters"),
+    ("cases.export", "导出", "Export"),
+    ("cases.export_what", "按当前条件导出全部工单（不含市民联系方式，最多 10 万件）", "Every case matching the current filters (no residents' contact data, at most 100,000)"),
     ("case.timeline", "办理过程", "Timeline"),
     ("case.moves", "可执行操作", "Actions"),
     ("case.details", "工单信息", "Details"),

@@ -114,6 +114,7 @@ pub fn router(app: App, settings: WebSettings) -> Router {
         .route("/intake/caller", get(pages::intake::caller_history))
         .route("/intake/preview", get(pages::intake::preview))
         .route("/cases", get(pages::cases::list))
+        .route("/cases/export", get(pages::cases::export))
         .route("/cases/views", post(pages::cases::save_view))
         .route("/cases/views/{id}/delete", post(pages::cases::delete_view))
         .route("/cases/{number}", get(pages::cases::show))

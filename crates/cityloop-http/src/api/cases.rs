@@ -1,8 +1,8 @@
 //! `/api/v1/cases`: intake, lists, one case, and the workflow moves.
 
-use axum::extract::{Path, State};
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::IntoResponse;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{header, HeaderMap, HeaderName, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use cityloop_app::intake::{NewCase, NewContact, NewLocation};
@@ -14,12 +14,13 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::dto::{CaseDto, CaseListDto, ErrorBody};
 use crate::error::Result;
-use crate::extract::{ApiJson, ApiQuery, Auth};
+use crate::extract::{parse_query, ApiJson, ApiQuery, Auth};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/cases", post(create).get(list))
+        .route("/cases/export", get(export))
         .route("/cases/{id}", get(show))
         .route("/cases/{id}/{move}", post(make_move))
 }
@@ -316,6 +317,30 @@ pub async fn list(
         page: page.page,
         page_size: page.page_size,
     }))
+}
+
+/// The caller's case list as a file: `format` (csv, xlsx, geojson, open311-csv or ngsi-ld) with the
+/// filters of the case list and the same scope, every matching case (at most 100,000), without
+/// residents' contact data.
+#[utoipa::path(get, path = "/api/v1/cases/export", tag = "cases",
+    params(("format" = String, Query, description = "csv, xlsx, geojson, open311-csv or ngsi-ld"), CaseListParams),
+    responses((status = 200, description = "the file; `X-Case-Count` tells how many cases it holds"),
+        (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn export(State(state): State<AppState>, Auth(who): Auth, RawQuery(raw): RawQuery) -> Result<Response> {
+    let (format, rest) = cityloop_app::export::split_export_query(raw.as_deref().unwrap_or_default())?;
+    let params: CaseListParams = parse_query(&rest)?;
+    let (bytes, count) = state.app.export_case_list(&who, &params.into(), format).await?;
+    let name = format!("cases-{}.{}", state.app.now().format("%Y%m%d-%H%M"), format.extension());
+    Ok((
+        [
+            (header::CONTENT_TYPE, format.content_type().to_string()),
+            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")),
+            (HeaderName::from_static("x-case-count"), count.to_string()),
+        ],
+        bytes,
+    )
+        .into_response())
 }
 
 /// One case with its flow records and the caller's allowed moves. Cases outside the caller's

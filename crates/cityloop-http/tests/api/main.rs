@@ -2,6 +2,7 @@
 //! PostgreSQL.
 
 mod errors;
+mod export;
 mod helpers;
 mod loop_tests;
 mod open311;

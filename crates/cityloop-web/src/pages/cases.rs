@@ -118,6 +118,33 @@ pub async fn list(State(state): State<WebState>, staff: Staff, RawQuery(raw): Ra
     list_page(&state, &staff, raw.as_deref().unwrap_or_default(), c).await
 }
 
+/// The case list as a file, with the list's filters and the viewer's scope.
+pub async fn export(State(state): State<WebState>, staff: Staff, RawQuery(raw): RawQuery) -> Response {
+    let t = staff.visit.tr;
+    let exported = async {
+        let (format, rest) = cityloop_app::export::split_export_query(raw.as_deref().unwrap_or_default())?;
+        let q: CaseQuery = serde_urlencoded::from_str(&rest).map_err(|e| AppError::invalid("query", e.to_string()))?;
+        let (bytes, _) = state.app.export_case_list(&staff.who, &q, format).await?;
+        Ok::<_, AppError>((format, bytes))
+    }
+    .await;
+    match exported {
+        Ok((format, bytes)) => {
+            let name = format!("cases-{}.{}", state.app.now().format("%Y%m%d-%H%M"), format.extension());
+            (
+                [
+                    (CONTENT_TYPE, format.content_type().to_string()),
+                    (axum::http::header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")),
+                    (CACHE_CONTROL, "no-store".to_string()),
+                ],
+                bytes,
+            )
+                .into_response()
+        }
+        Err(e) => error_page(&t, &e),
+    }
+}
+
 pub async fn save_view(State(state): State<WebState>, staff: Staff, form: FormInput) -> Response {
     let name = form.get("name").unwrap_or_default();
     let query = form.get("query").unwrap_or_default();

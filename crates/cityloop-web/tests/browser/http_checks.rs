@@ -153,3 +153,31 @@ async fn only_staff_who_call_residents_back_look_callers_up_by_phone() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
 }
+
+#[tokio::test]
+async fn the_case_list_downloads_as_a_file_in_the_viewers_scope() {
+    let site = spawn_site(Backend::Sqlite, 40).await;
+    let login = |u: &'static str| site.app.login(u, cityloop_app::demo::DEMO_PASSWORD);
+    let download = |token: String, query: &'static str| {
+        let base = site.base.clone();
+        async move {
+            client()
+                .get(format!("{base}/cases/export?{query}"))
+                .header("cookie", format!("cl_session={token}"))
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let dispatcher = login("dispatcher").await.unwrap();
+    let r = download(dispatcher.token.clone(), "format=csv&state=closed").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.headers()["content-disposition"].to_str().unwrap().starts_with("attachment; filename=\"cases-"));
+    let text = r.text().await.unwrap();
+    let closed = cityloop_app::queries::CaseQuery { state: Some("closed".into()), ..Default::default() };
+    let listed = site.app.list_cases(&dispatcher.principal, &closed).await.unwrap().total;
+    assert!(listed > 0);
+    assert_eq!(text.lines().count() as i64, listed + 1, "a header and every closed case");
+    let r = download(dispatcher.token.clone(), "format=pdf").await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+}
