@@ -57,6 +57,10 @@ pub struct MoveInput {
     pub attachments: Option<Vec<String>>,
     /// The knowledge-base article a consultation was answered from.
     pub article: Option<i64>,
+    /// Where the move came from outside (an Open311 client's own id of an update), kept in the flow
+    /// record's data. Set by the surfaces, never read from a request body.
+    #[serde(skip)]
+    pub origin: Option<serde_json::Value>,
 }
 
 fn need<T>(field: &str, v: Option<T>) -> Result<T> {
@@ -318,6 +322,12 @@ impl App {
         }
         if let (MoveKind::Answer, Some(article)) = (kind, input.article) {
             out.flow.data = serde_json::json!({ "article": article });
+        }
+        if let Some(origin) = &input.origin {
+            if !out.flow.data.is_object() {
+                out.flow.data = serde_json::json!({});
+            }
+            out.flow.data["origin"] = origin.clone();
         }
         match self.store.commit_move(MoveWrite { expected_version: case.version, outcome: &out }).await {
             Ok(()) => Ok(out.case),

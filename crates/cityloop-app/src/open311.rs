@@ -642,7 +642,8 @@ impl App {
     }
 
     /// A resident's update through the client application that posted the request: a comment, or, with
-    /// `OPEN`/`REOPEN` on a closed request, a reopening. Returns the id of the update.
+    /// `REOPEN` on a closed request, a reopening. Returns the id of the update; an update posted again
+    /// with the same client `update_id` answers the first one's id and changes nothing.
     pub async fn open311_post_update(&self, client: &ApiClientRow, posted: PostedUpdate) -> Result<String> {
         let number = posted.service_request_id.trim();
         if number.is_empty() {
@@ -660,6 +661,17 @@ impl App {
         if posted_by != Some(client.id) {
             return Err(AppError::Forbidden("only the application that posted a request can update it".into()));
         }
+        // The client's own id of the update makes posting it again harmless: the first answer is repeated.
+        let client_update =
+            non_empty(&posted.update_id).map(|id| serde_json::json!({ "client": client.id, "update_id": id }));
+        if let Some(key) = &client_update {
+            let flows = self.store.flows(case.id).await?;
+            if let Some((id, _)) =
+                flows.iter().find(|(_, f)| f.data.get("origin").and_then(|o| o.get("open311")) == Some(key))
+            {
+                return Ok(id.to_string());
+            }
+        }
         let text = non_empty(&posted.description).map(str::to_string);
         let actor = Actor {
             user_id: None,
@@ -668,7 +680,11 @@ impl App {
             unit_id: None,
         };
         let relation = Relation { is_reporter: true, ..Relation::default() };
-        let mut input = crate::moves::MoveInput { note: text.clone(), ..Default::default() };
+        let mut input = crate::moves::MoveInput {
+            note: text.clone(),
+            origin: client_update.map(|key| serde_json::json!({ "open311": key })),
+            ..Default::default()
+        };
         let mv = match intent {
             UpdateIntent::Reopen if case.state == cityloop_domain::State::Closed => Move::Reopen,
             _ => {
@@ -679,9 +695,6 @@ impl App {
         self.apply_and_store(&case, &mv, &actor, relation, &input).await?;
         let flows = self.store.flows(case.id).await?;
         let (id, _) = flows.last().ok_or_else(|| AppError::Internal("no flow record after an update".into()))?;
-        if let Some(client_id) = non_empty(&posted.update_id) {
-            tracing::info!(update = id, client_update = client_id, request = number, "open311 update");
-        }
         Ok(id.to_string())
     }
 

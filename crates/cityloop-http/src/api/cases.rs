@@ -177,6 +177,7 @@ impl From<MoveRequest> for MoveInput {
             }),
             attachments: r.attachments,
             article: r.article,
+            origin: None,
         }
     }
 }

@@ -468,7 +468,7 @@ async fn updates_list_the_public_steps_and_take_residents_comments_and_reopening
         t.must(&lead, id, "close", json!({})).await;
 
         // The resident's app adds a comment, then says the light is out again.
-        let update = |status: &'static str, text: &'static str, key: &'static str| {
+        let update = |status: &'static str, text: &'static str, key: &'static str, uid: &'static str| {
             let number = number.clone();
             let t = &t;
             async move {
@@ -479,15 +479,20 @@ async fn updates_list_the_public_steps_and_take_residents_comments_and_reopening
                         ("service_request_id", &number),
                         ("status", status),
                         ("description", text),
-                        ("update_id", "fms-1"),
+                        ("update_id", uid),
                     ],
                 )
                 .await
             }
         };
-        let comment = update("FIXED", "谢谢，已经亮了，有事打13812345678", KEY).await;
+        let comment = update("FIXED", "谢谢，已经亮了，有事打13812345678", KEY, "fms-1").await;
         assert_eq!(comment.status, StatusCode::OK, "{}", comment.text);
         assert!(comment.json()[0]["update_id"].as_str().is_some());
+        // The app posts the same update again (its answer was lost): the first update's id, nothing new.
+        let flows_before = t.app.store.flows(cityloop_domain::CaseId(id)).await.unwrap().len();
+        let again = update("FIXED", "谢谢，已经亮了，有事打13812345678", KEY, "fms-1").await;
+        assert_eq!(again.json()[0]["update_id"], comment.json()[0]["update_id"]);
+        assert_eq!(t.app.store.flows(cityloop_domain::CaseId(id)).await.unwrap().len(), flows_before);
         assert_eq!(
             t.app.store.case_by_number(&number).await.unwrap().state,
             cityloop_domain::State::Closed,
@@ -505,13 +510,13 @@ async fn updates_list_the_public_steps_and_take_residents_comments_and_reopening
 
         t.app.register_api_client_with_key("另一个应用", "", "other-key").await.unwrap();
         assert_eq!(
-            update("FIXED", "x", "other-key").await.status,
+            update("FIXED", "x", "other-key", "other-1").await.status,
             StatusCode::FORBIDDEN,
             "only the posting app updates"
         );
-        assert_eq!(update("FIXED", "x", "wrong").await.status, StatusCode::FORBIDDEN);
-        assert_eq!(update("SOLVED", "x", KEY).await.status, StatusCode::BAD_REQUEST);
-        assert_eq!(update("FIXED", "", KEY).await.status, StatusCode::BAD_REQUEST, "a comment needs words");
+        assert_eq!(update("FIXED", "x", "wrong", "fms-2").await.status, StatusCode::FORBIDDEN);
+        assert_eq!(update("SOLVED", "x", KEY, "fms-3").await.status, StatusCode::BAD_REQUEST);
+        assert_eq!(update("FIXED", "", KEY, "fms-4").await.status, StatusCode::BAD_REQUEST, "a comment needs words");
         let unknown = t
             .open311_post(
                 "servicerequestupdates.json",

@@ -619,6 +619,7 @@ pub async fn move_input(state: &WebState, who: &Principal, form: &FormInput) -> 
             .filter(|v| !v.is_empty())
             .map(|v| v.parse().map_err(|_| AppError::invalid("article", "must be an article id")))
             .transpose()?,
+        origin: None,
     })
 }
 
