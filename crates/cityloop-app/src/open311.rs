@@ -92,6 +92,8 @@ pub struct PostedRequest {
     pub phone: Option<String>,
     pub description: Option<String>,
     pub media_url: Option<String>,
+    /// A photo sent with the request (the multipart field `media`): its file name and bytes.
+    pub media: Option<(String, Vec<u8>)>,
 }
 
 /// The answer to a posted request.
@@ -507,6 +509,19 @@ impl App {
         let name =
             [non_empty(&posted.first_name), non_empty(&posted.last_name)].into_iter().flatten().collect::<String>();
         let contact = non_empty(&posted.phone).map(|phone| NewContact { name: name.clone(), phone: phone.to_string() });
+        // A photo is checked by its content (images and PDF only) and kept with the report.
+        let attachments = match &posted.media {
+            Some((file_name, bytes)) => vec![
+                self.store_public_attachment(file_name, bytes)
+                    .await
+                    .map_err(|e| match e {
+                        AppError::Invalid { message, .. } => AppError::invalid("media", message),
+                        other => other,
+                    })?
+                    .hash,
+            ],
+            None => Vec::new(),
+        };
         let submission = serde_json::json!({
             "client": client.id,
             "client_name": client.name,
@@ -524,6 +539,7 @@ impl App {
             contact,
             address: if non_empty(&posted.lat).is_none() { address } else { None },
             submission: Some(submission),
+            attachments,
             ..NewCase::default()
         };
         let actor = Actor {

@@ -56,7 +56,8 @@ pub fn router(state: AppState, web: WebSettings) -> Router {
     let attachment_limit = state.app.settings.max_attachment_bytes + 64 * 1024;
     let api = api::router().route("/openapi.json", get(openapi_json)).layer(DefaultBodyLimit::max(MAX_JSON_BYTES));
     let uploads = api::attachments::router().layer(DefaultBodyLimit::max(attachment_limit));
-    let open311 = open311::router().layer(DefaultBodyLimit::max(MAX_JSON_BYTES));
+    // Open311 requests may carry a photo.
+    let open311 = open311::router().layer(DefaultBodyLimit::max(attachment_limit));
     let machine = Router::new()
         .nest("/api/v1", uploads.merge(api))
         .nest("/open311/v2", open311)

@@ -1,11 +1,12 @@
 //! Open311 GeoReport v2 at `/open311/v2`: discovery, services and their definitions, posting and
 //! reading requests, and FixMyStreet's `servicerequestupdates`, in JSON and XML, with the spec's errors. Accepts the quirks of real clients: the
-//! singular `service/{code}` path, `api_key` in the query string of a POST, an empty `jurisdiction_id`.
+//! singular `service/{code}` path, `api_key` in the query string of a POST, an empty `jurisdiction_id`, a photo in a multipart form.
 
 pub mod wire;
 
 use axum::body::Bytes;
-use axum::extract::{Path, RawQuery, State};
+use axum::extract::{FromRequest, Multipart, Path, RawQuery, State};
+use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::get;
@@ -257,16 +258,35 @@ async fn root_post(
     if name != "requests" && name != "servicerequestupdates" {
         return Err(Open311Error::new(StatusCode::NOT_FOUND, format!("no such call `{name}`"), format));
     }
-    let is_form = headers
-        .get(axum::http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_none_or(|v| v.trim().to_ascii_lowercase().starts_with("application/x-www-form-urlencoded"));
-    if !is_form {
-        return Err(bad(format, "send the request as application/x-www-form-urlencoded"));
-    }
+    let content_type =
+        headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default().trim().to_ascii_lowercase();
     // The query string and the body together: some clients put api_key and jurisdiction_id in the query.
     let mut params = Params::parse(query.unwrap_or_default().as_bytes());
-    params.0.extend(Params::parse(&body).0);
+    let mut media = None;
+    if content_type.starts_with("multipart/form-data") {
+        // Clients that upload a photo send the fields and the photo (`media`) as a multipart form.
+        let request = axum::http::Request::builder()
+            .header(CONTENT_TYPE, content_type.as_str())
+            .body(axum::body::Body::from(body))
+            .map_err(|e| bad(format, e.to_string()))?;
+        let unreadable = |e: axum::extract::multipart::MultipartError| bad(format, e.body_text());
+        let mut form = Multipart::from_request(request, &())
+            .await
+            .map_err(|e| bad(format, format!("not a multipart form: {}", e.body_text())))?;
+        while let Some(field) = form.next_field().await.map_err(unreadable)? {
+            let name = field.name().unwrap_or_default().to_string();
+            if name == "media" {
+                let file_name = field.file_name().unwrap_or("media").to_string();
+                media = Some((file_name, field.bytes().await.map_err(unreadable)?.to_vec()));
+            } else {
+                params.0.push((name, field.text().await.map_err(unreadable)?));
+            }
+        }
+    } else if content_type.is_empty() || content_type.starts_with("application/x-www-form-urlencoded") {
+        params.0.extend(Params::parse(&body).0);
+    } else {
+        return Err(bad(format, "send the request as application/x-www-form-urlencoded or multipart/form-data"));
+    }
     check_jurisdiction(&state, &params, format)?;
     let client =
         state.app.api_client_by_key(params.get("api_key")).await.map_err(|e| Open311Error::from_app(e, format))?;
@@ -301,6 +321,7 @@ async fn root_post(
         phone: params.owned("phone"),
         description: params.owned("description"),
         media_url: params.owned("media_url"),
+        media,
     };
     let answer = state.app.open311_post(&client, posted).await.map_err(|e| Open311Error::from_app(e, format))?;
     state.metrics.cases_created.fetch_add(1, std::sync::atomic::Ordering::Relaxed);

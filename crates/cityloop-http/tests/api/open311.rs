@@ -174,6 +174,77 @@ async fn a_posted_request_becomes_an_open311_case_and_reads_back_without_persona
     .await;
 }
 
+/// A multipart form body with text fields and, when given, a `media` file.
+fn multipart(boundary: &str, fields: &[(&str, &str)], media: Option<&[u8]>) -> Vec<u8> {
+    let mut body = Vec::new();
+    for (name, value) in fields {
+        body.extend(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").bytes(),
+        );
+    }
+    if let Some(bytes) = media {
+        body.extend(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"media\"; filename=\"photo.png\"\r\nContent-Type: image/png\r\n\r\n")
+                .bytes(),
+        );
+        body.extend_from_slice(bytes);
+        body.extend(b"\r\n");
+    }
+    body.extend(format!("--{boundary}--\r\n").bytes());
+    body
+}
+
+#[tokio::test]
+async fn a_photo_comes_with_a_request_in_a_multipart_form_and_is_checked_by_its_content() {
+    use sha2::Digest;
+    on_every_engine(|t| async move {
+        let (_, lat, lon) = t.grid().await;
+        let (lat_s, lon_s) = (lat.to_string(), lon.to_string());
+        let fields = [
+            ("api_key", KEY),
+            ("service_code", "06005"),
+            ("lat", lat_s.as_str()),
+            ("long", lon_s.as_str()),
+            ("description", "垃圾桶满了，见照片"),
+            ("attribute[bin_kind]", "kitchen"),
+        ];
+        let post = |body: Vec<u8>| {
+            let t = &t;
+            async move {
+                let r = t
+                    .client
+                    .post(t.url("/open311/v2/requests.json"))
+                    .header("content-type", "multipart/form-data; boundary=cityloop-test-boundary")
+                    .body(body)
+                    .send()
+                    .await
+                    .unwrap();
+                raw(r).await
+            }
+        };
+        let png = b"\x89PNG\r\n\x1a\n0000 a small test image".to_vec();
+        let posted = post(multipart("cityloop-test-boundary", &fields, Some(&png))).await;
+        assert_eq!(posted.status, StatusCode::OK, "{}", posted.text);
+        let number = posted.json()[0]["service_request_id"].as_str().unwrap().to_string();
+        let case = t.app.store.case_by_number(&number).await.unwrap();
+        let flows = t.app.store.flows(case.id).await.unwrap();
+        assert_eq!(
+            flows[0].1.attachments,
+            vec![hex::encode(sha2::Sha256::digest(&png))],
+            "the photo is kept with the report"
+        );
+        assert_eq!(case.description, "垃圾桶满了，见照片");
+
+        // Not an image: refused with the spec's error, and nothing is created.
+        let before = t.app.store.count_cases().await.unwrap();
+        let refused = post(multipart("cityloop-test-boundary", &fields, Some(b"MZ not a photo"))).await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.text);
+        assert!(refused.json()[0]["description"].as_str().unwrap().contains("media"), "{}", refused.text);
+        assert_eq!(t.app.store.count_cases().await.unwrap(), before);
+    })
+    .await;
+}
+
 #[tokio::test]
 async fn bad_posts_get_the_specs_errors_and_create_nothing() {
     on_every_engine(|t| async move {
