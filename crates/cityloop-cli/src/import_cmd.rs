@@ -44,7 +44,10 @@ pub async fn run(app: &App, args: ImportArgs) -> Result<()> {
         batch: args.batch.unwrap_or(DEFAULT_BATCH),
         limit: args.limit,
     };
-    // Drawn on stderr only when it is a terminal.
+    // Drawn on stderr only when it is a terminal; otherwise (a scheduled job, a log) one line per
+    // stored batch says how far the import has come.
+    let lines = !std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let name = args.file.display().to_string();
     let bar = ProgressBar::new(0);
     bar.set_style(
         ProgressStyle::with_template("{bar:40} {percent:>3}% {elapsed_precise} {msg}")
@@ -55,6 +58,13 @@ pub async fn run(app: &App, args: ImportArgs) -> Result<()> {
             bar.set_length(p.total);
             bar.set_position(p.done);
             bar.set_message(format!("imported {} skipped {} rejected {}", p.imported, p.skipped, p.rejected));
+            if lines {
+                let percent = (p.done * 100).checked_div(p.total).unwrap_or(100);
+                eprintln!(
+                    "{name}: {percent}% stored: imported {}, skipped {}, rejected {}",
+                    p.imported, p.skipped, p.rejected
+                );
+            }
         })
         .await
         .map_err(|e| anyhow::anyhow!("{e}"))?;
