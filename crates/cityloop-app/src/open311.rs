@@ -677,6 +677,9 @@ impl App {
         if posted_by != Some(client.id) {
             return Err(AppError::Forbidden("only the application that posted a request can update it".into()));
         }
+        if non_empty(&posted.update_id).is_some_and(|id| id.chars().count() > 100) {
+            return Err(AppError::invalid("update_id", "must be at most 100 characters"));
+        }
         // The client's own id of the update makes posting it again harmless: the first answer is repeated.
         let client_update =
             non_empty(&posted.update_id).map(|id| serde_json::json!({ "client": client.id, "update_id": id }));

@@ -246,6 +246,11 @@ async fn areas_from_geojson_place_the_cases_no_grid_covers() {
             "{err}"
         );
         assert_eq!(app.reference().divisions.len(), before);
+        let twice =
+            collection(&[square("106", "CB6", 40.75, -73.97, 0.01), square("106", "CB6 again", 40.74, -73.97, 0.01)]);
+        let err = app.import_divisions_geojson(None, &twice, &area(DivisionLevel::Community, None)).await.unwrap_err();
+        assert!(err.to_string().contains("also the code of feature 0"), "{err}");
+        assert_eq!(app.reference().divisions.len(), before);
 
         // Cases with coordinates that no grid covers land in the most specific area containing them.
         let dir = tempfile::tempdir().unwrap();

@@ -127,6 +127,9 @@ pub fn parse_area_features(
         if code.chars().count() > 64 {
             return Err(feature_error(index, "code", "is longer than 64 characters"));
         }
+        if let Some(first) = out.iter().position(|f: &AreaFeature| f.code == code) {
+            return Err(feature_error(index, "code", format!("`{code}` is also the code of feature {first}")));
+        }
         let name = name_property.and_then(|p| feature.property(p)).and_then(text_of).unwrap_or_else(|| code.clone());
         out.push(AreaFeature { code, name, area: feature_area(index, feature)? });
     }

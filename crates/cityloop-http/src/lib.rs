@@ -24,7 +24,7 @@ pub use cityloop_web::WebSettings;
 pub use state::AppState;
 
 /// Largest JSON body accepted; attachments have their own limit.
-const MAX_JSON_BYTES: usize = 1024 * 1024;
+pub(crate) const MAX_JSON_BYTES: usize = 1024 * 1024;
 
 async fn openapi_json() -> impl IntoResponse {
     Json(openapi::ApiDoc::openapi())

@@ -162,7 +162,6 @@ impl Store {
         Ok(DivisionId(id))
     }
 
-    /// All divisions, by id.
     /// The polygons of the divisions that have one, as GeoJSON geometry text.
     pub async fn division_areas(&self) -> Result<Vec<(DivisionId, String)>> {
         let rows = sqlx::query("select id, geometry from divisions where geometry is not null order by id")
@@ -182,6 +181,7 @@ impl Store {
         Ok(())
     }
 
+    /// All divisions, by id.
     pub async fn list_divisions(&self) -> Result<Vec<DivisionRow>> {
         let rows = sqlx::query("select id, code, name, level, parent_id from divisions order by id")
             .fetch_all(self.reader())

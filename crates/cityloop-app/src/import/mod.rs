@@ -267,8 +267,7 @@ impl App {
                 .map(|(line, r)| self.imported_case(&source, &name, *line, r, &options.mapping, &mut report.unmapped))
                 .collect();
             let checkpoint = Checkpoint { next_line, skipped: skipped as i64, rejected: rejected.len() as i64 };
-            self.store.import_batch(run.id, &source, &items, checkpoint).await?;
-            // Rejects are written once their batch is stored, so that a resumed run does not repeat them.
+            // Opened before the batch (and its checkpoint) is stored, so that no reject can be lost.
             if !rejected.is_empty() && rejects_out.is_none() {
                 let mut out = BufWriter::new(
                     std::fs::OpenOptions::new()
@@ -282,6 +281,8 @@ impl App {
                 }
                 rejects_out = Some(out);
             }
+            self.store.import_batch(run.id, &source, &items, checkpoint).await?;
+            // Rejects are written once their batch is stored, so that a resumed run does not repeat them.
             if let Some(out) = rejects_out.as_mut() {
                 for r in &rejected {
                     let mut w = csv::Writer::from_writer(Vec::new());

@@ -5,7 +5,9 @@
 pub mod wire;
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, Multipart, Path, RawQuery, State};
+use std::convert::Infallible;
+
+use axum::extract::{Path, RawQuery, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
@@ -258,31 +260,41 @@ async fn root_post(
     if name != "requests" && name != "servicerequestupdates" {
         return Err(Open311Error::new(StatusCode::NOT_FOUND, format!("no such call `{name}`"), format));
     }
-    let content_type =
-        headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default().trim().to_ascii_lowercase();
+    let content_type = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or_default().trim();
+    let kind = content_type.to_ascii_lowercase();
     // The query string and the body together: some clients put api_key and jurisdiction_id in the query.
     let mut params = Params::parse(query.unwrap_or_default().as_bytes());
     let mut media = None;
-    if content_type.starts_with("multipart/form-data") {
-        // Clients that upload a photo send the fields and the photo (`media`) as a multipart form.
-        let request = axum::http::Request::builder()
-            .header(CONTENT_TYPE, content_type.as_str())
-            .body(axum::body::Body::from(body))
-            .map_err(|e| bad(format, e.to_string()))?;
-        let unreadable = |e: axum::extract::multipart::MultipartError| bad(format, e.body_text());
-        let mut form = Multipart::from_request(request, &())
-            .await
-            .map_err(|e| bad(format, format!("not a multipart form: {}", e.body_text())))?;
+    if kind.starts_with("multipart/form-data") {
+        // Clients that upload a photo send the fields and the photo (`media`) as a multipart form. The
+        // body is already read (within the route's limit); the boundary is case-sensitive.
+        let boundary =
+            multer::parse_boundary(content_type).map_err(|e| bad(format, format!("not a multipart form: {e}")))?;
+        let mut form =
+            multer::Multipart::new(futures_util::stream::once(async move { Ok::<Bytes, Infallible>(body) }), boundary);
+        let unreadable = |e: multer::Error| bad(format, format!("the multipart form cannot be read: {e}"));
         while let Some(field) = form.next_field().await.map_err(unreadable)? {
             let name = field.name().unwrap_or_default().to_string();
             if name == "media" {
                 let file_name = field.file_name().unwrap_or("media").to_string();
-                media = Some((file_name, field.bytes().await.map_err(unreadable)?.to_vec()));
+                let bytes = field.bytes().await.map_err(unreadable)?;
+                // An empty file input sends an empty part: no photo.
+                if !bytes.is_empty() {
+                    media = Some((file_name, bytes.to_vec()));
+                }
             } else {
                 params.0.push((name, field.text().await.map_err(unreadable)?));
             }
         }
-    } else if content_type.is_empty() || content_type.starts_with("application/x-www-form-urlencoded") {
+    } else if kind.is_empty() || kind.starts_with("application/x-www-form-urlencoded") {
+        // Only a photo needs a large body.
+        if body.len() > crate::MAX_JSON_BYTES {
+            return Err(Open311Error::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!("the form is larger than {} bytes", crate::MAX_JSON_BYTES),
+                format,
+            ));
+        }
         params.0.extend(Params::parse(&body).0);
     } else {
         return Err(bad(format, "send the request as application/x-www-form-urlencoded or multipart/form-data"));
@@ -291,6 +303,9 @@ async fn root_post(
     let client =
         state.app.api_client_by_key(params.get("api_key")).await.map_err(|e| Open311Error::from_app(e, format))?;
     if name == "servicerequestupdates" {
+        if media.is_some() {
+            return Err(bad(format, "media: photos go with requests, not with updates"));
+        }
         let update = PostedUpdate {
             service_request_id: params.owned("service_request_id").unwrap_or_default(),
             update_id: params.owned("update_id"),

@@ -214,7 +214,7 @@ async fn a_photo_comes_with_a_request_in_a_multipart_form_and_is_checked_by_its_
                 let r = t
                     .client
                     .post(t.url("/open311/v2/requests.json"))
-                    .header("content-type", "multipart/form-data; boundary=cityloop-test-boundary")
+                    .header("content-type", "multipart/form-data; boundary=----WebKitFormBoundaryAbC9xYz")
                     .body(body)
                     .send()
                     .await
@@ -223,7 +223,7 @@ async fn a_photo_comes_with_a_request_in_a_multipart_form_and_is_checked_by_its_
             }
         };
         let png = b"\x89PNG\r\n\x1a\n0000 a small test image".to_vec();
-        let posted = post(multipart("cityloop-test-boundary", &fields, Some(&png))).await;
+        let posted = post(multipart("----WebKitFormBoundaryAbC9xYz", &fields, Some(&png))).await;
         assert_eq!(posted.status, StatusCode::OK, "{}", posted.text);
         let number = posted.json()[0]["service_request_id"].as_str().unwrap().to_string();
         let case = t.app.store.case_by_number(&number).await.unwrap();
@@ -235,9 +235,29 @@ async fn a_photo_comes_with_a_request_in_a_multipart_form_and_is_checked_by_its_
         );
         assert_eq!(case.description, "垃圾桶满了，见照片");
 
+        // An empty file input is no photo.
+        let plain = post(multipart("----WebKitFormBoundaryAbC9xYz", &fields, Some(b""))).await;
+        assert_eq!(plain.status, StatusCode::OK, "{}", plain.text);
+        // Photos go with requests, not with updates.
+        let update = [
+            ("api_key", KEY),
+            ("service_request_id", number.as_str()),
+            ("status", "OPEN"),
+            ("description", "补充照片"),
+        ];
+        let refused = t
+            .client
+            .post(t.url("/open311/v2/servicerequestupdates.json"))
+            .header("content-type", "multipart/form-data; boundary=----WebKitFormBoundaryAbC9xYz")
+            .body(multipart("----WebKitFormBoundaryAbC9xYz", &update, Some(&png)))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(refused.status(), StatusCode::BAD_REQUEST);
+
         // Not an image: refused with the spec's error, and nothing is created.
         let before = t.app.store.count_cases().await.unwrap();
-        let refused = post(multipart("cityloop-test-boundary", &fields, Some(b"MZ not a photo"))).await;
+        let refused = post(multipart("----WebKitFormBoundaryAbC9xYz", &fields, Some(b"MZ not a photo"))).await;
         assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.text);
         assert!(refused.json()[0]["description"].as_str().unwrap().contains("media"), "{}", refused.text);
         assert_eq!(t.app.store.count_cases().await.unwrap(), before);
