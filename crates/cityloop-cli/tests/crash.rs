@@ -1,22 +1,17 @@
 //! A case acknowledged with 201 survives `kill -9` of the server during sustained intake, and no
 //! case is left half-written (every stored case has its flow record). Runs the real binary.
 
+mod killed;
+
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 
 use cityloop_domain::CaseId;
-use cityloop_store::testing::{engines, fresh};
+use cityloop_store::testing::engines;
+use killed::{command, demo_city};
 use serde_json::json;
 use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
-
-const BIN: &str = env!("CARGO_BIN_EXE_cityloop");
-
-fn command(files: &std::path::Path) -> Command {
-    let mut c = Command::new(BIN);
-    c.env("CITYLOOP_ATTACHMENTS__DIR", files).env("RUST_LOG", "warn").arg("--config").arg(files.join("none.toml"));
-    c
-}
+use tokio::process::Child;
 
 /// Starts `cityloop serve` on a free port and returns it with its address, read from its own
 /// "listening" line (no polling, no sleeping).
@@ -56,16 +51,7 @@ async fn login(client: &reqwest::Client, base: &str) -> String {
 #[tokio::test]
 async fn acknowledged_cases_survive_kill_9_during_sustained_intake() {
     for backend in engines() {
-        let db = fresh(backend).await;
-        let files = tempfile::tempdir().unwrap();
-        std::fs::write(files.path().join("none.toml"), "").unwrap();
-        let seeded = command(files.path())
-            .args(["demo", "--cases", "0", "--database", &db.url])
-            .stdout(Stdio::null())
-            .status()
-            .await
-            .unwrap();
-        assert!(seeded.success());
+        let (db, files) = demo_city(backend).await;
 
         let (mut server, base) = start(&db.url, files.path()).await;
         let client = reqwest::Client::new();

@@ -1,20 +1,15 @@
 //! An import killed with `kill -9` between batches goes on where it stopped when the same command runs
 //! again: every record is imported exactly once and none is half-written. Runs the real binary.
 
+mod killed;
+
 use std::process::Stdio;
 
-use cityloop_store::testing::{engines, fresh};
+use cityloop_store::testing::engines;
+use killed::{command, demo_city};
 use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::Command;
 
-const BIN: &str = env!("CARGO_BIN_EXE_cityloop");
 const RECORDS: usize = 12_000;
-
-fn command(files: &std::path::Path) -> Command {
-    let mut c = Command::new(BIN);
-    c.env("CITYLOOP_ATTACHMENTS__DIR", files).env("RUST_LOG", "warn").arg("--config").arg(files.join("none.toml"));
-    c
-}
 
 /// A Baltimore 311 file of `RECORDS` distinct requests.
 fn baltimore_file(path: &std::path::Path) {
@@ -37,16 +32,7 @@ fn baltimore_file(path: &std::path::Path) {
 #[tokio::test]
 async fn an_import_killed_mid_file_goes_on_and_imports_each_record_once() {
     for backend in engines() {
-        let db = fresh(backend).await;
-        let files = tempfile::tempdir().unwrap();
-        std::fs::write(files.path().join("none.toml"), "").unwrap();
-        let seeded = command(files.path())
-            .args(["demo", "--cases", "0", "--database", &db.url])
-            .stdout(Stdio::null())
-            .status()
-            .await
-            .unwrap();
-        assert!(seeded.success());
+        let (db, files) = demo_city(backend).await;
         let source = files.path().join("baltimore.csv");
         baltimore_file(&source);
         let import = || {
