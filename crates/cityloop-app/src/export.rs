@@ -254,7 +254,7 @@ impl Row<'_> {
     }
 }
 
-fn csv_bytes(rows: impl IntoIterator<Item = Vec<String>>) -> Result<Vec<u8>> {
+pub(crate) fn csv_bytes(rows: impl IntoIterator<Item = Vec<String>>) -> Result<Vec<u8>> {
     let mut w = csv::Writer::from_writer(Vec::new());
     for r in rows {
         w.write_record(&r).map_err(io)?;
@@ -262,7 +262,7 @@ fn csv_bytes(rows: impl IntoIterator<Item = Vec<String>>) -> Result<Vec<u8>> {
     w.into_inner().map_err(io)
 }
 
-fn io(e: impl std::fmt::Display) -> AppError {
+pub(crate) fn io(e: impl std::fmt::Display) -> AppError {
     AppError::Internal(format!("export: {e}"))
 }
 

@@ -11,6 +11,7 @@ pub mod demo;
 pub mod dispatch_hint;
 pub mod duplicates;
 pub mod error;
+pub mod evaluation;
 pub mod export;
 pub mod import;
 pub mod intake;
@@ -62,6 +63,8 @@ pub struct AppSettings {
     /// Where client applications ask for an API key.
     pub open311_key_service: String,
     pub webhooks: webhooks::WebhookSettings,
+    /// Periods, weights, time limits and what counts as a valid revisit.
+    pub evaluation: cityloop_domain::evaluation::EvaluationRules,
 }
 
 impl Default for AppSettings {
@@ -78,6 +81,7 @@ impl Default for AppSettings {
             open311_contact: "12345 热线平台管理员 admin@cityloop.demo".into(),
             open311_key_service: "向平台管理员申请 (ask the platform administrator): admin@cityloop.demo".into(),
             webhooks: webhooks::WebhookSettings::default(),
+            evaluation: cityloop_domain::evaluation::EvaluationRules::default(),
         }
     }
 }

@@ -12,6 +12,7 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 use cityloop_app::admin::NewUser;
 use cityloop_app::demo::{DemoOptions, DemoReport, DEMO_PASSWORD};
+use cityloop_app::evaluation::{render_report, ReportFormat};
 use cityloop_app::moves::UnitRef;
 use cityloop_app::{App, AppError, SystemClock};
 use cityloop_store::{DbOptions, Store};
@@ -138,6 +139,11 @@ enum Command {
         #[arg(long)]
         database: Option<String>,
     },
+    /// Reports: `report evaluation --period YYYY-MM --format json|csv|xlsx` (docs/evaluation.md).
+    Report {
+        #[command(subcommand)]
+        command: ReportCommand,
+    },
     /// Run the background jobs once (overdue marking, resuming suspensions) and exit.
     Jobs {
         #[arg(long)]
@@ -195,6 +201,24 @@ enum UserCommand {
         /// The password (or set CITYLOOP_NEW_PASSWORD).
         #[arg(long, env = "CITYLOOP_NEW_PASSWORD", hide_env_values = true)]
         password: String,
+        #[arg(long)]
+        database: Option<String>,
+    },
+}
+
+#[derive(Subcommand)]
+enum ReportCommand {
+    /// A period's evaluation: the 12345 三率 per unit and the 数字城管 indicators, ranked.
+    Evaluation {
+        /// YYYY-MM (default: the period running now).
+        #[arg(long)]
+        period: Option<String>,
+        /// json, csv or xlsx.
+        #[arg(long, default_value = "json")]
+        format: String,
+        /// The file to write (default: standard output; xlsx needs a file).
+        #[arg(long)]
+        out: Option<PathBuf>,
         #[arg(long)]
         database: Option<String>,
     },
@@ -490,6 +514,9 @@ async fn main() -> Result<()> {
             let hooks_every = Duration::from_secs(settings.webhooks.poll_seconds.max(1));
             let hooks_rx = rx.clone();
             let hooks = tokio::spawn(async move { hooks_app.run_webhooks(hooks_every, hooks_rx).await });
+            let counter_app = app.clone();
+            let counter_rx = rx.clone();
+            let counter = tokio::spawn(async move { counter_app.run_evaluation_counter(every, counter_rx).await });
             let jobs = tokio::spawn(async move { jobs_app.run_jobs(every, rx).await });
             let mut done = tx.subscribe();
             tokio::spawn(shutdown_signal(tx));
@@ -499,6 +526,7 @@ async fn main() -> Result<()> {
             .await?;
             let _ = jobs.await;
             let _ = hooks.await;
+            let _ = counter.await;
             app.store.close().await;
         }
         Command::Migrate { database } => {
@@ -561,6 +589,21 @@ async fn main() -> Result<()> {
         Command::Export { format, out, from, to, state, database } => {
             let app = open_app(&settings, database).await?;
             import_cmd::export(&app, import_cmd::ExportArgs { format, out, from, to, states: state }).await?;
+        }
+        Command::Report { command: ReportCommand::Evaluation { period, format, out, database } } => {
+            let app = open_app(&settings, database).await?;
+            let format = ReportFormat::parse(&format).map_err(describe)?;
+            let label = period.unwrap_or_else(|| app.current_evaluation_period().label());
+            let report = app.city_evaluation_report(&label).await.map_err(describe)?;
+            let bytes = render_report(&report, format).map_err(describe)?;
+            match out {
+                Some(path) => {
+                    std::fs::write(&path, &bytes).with_context(|| format!("writing {}", path.display()))?;
+                    eprintln!("evaluation {} written to {}", report.period, path.display());
+                }
+                None if format == ReportFormat::Xlsx => anyhow::bail!("--format xlsx needs --out FILE"),
+                None => std::io::Write::write_all(&mut std::io::stdout(), &bytes)?,
+            }
         }
         Command::Jobs { database } => {
             let app = open_app(&settings, database).await?;

@@ -25,6 +25,8 @@ pub struct Settings {
     pub duplicates: Duplicates,
     pub open311: Open311,
     pub webhooks: Webhooks,
+    /// Evaluation periods, weights and time limits (docs/evaluation.md).
+    pub evaluation: cityloop_domain::evaluation::EvaluationRules,
 }
 
 /// The Open311 GeoReport v2 endpoint.
@@ -260,6 +262,7 @@ impl Settings {
                 max_attempts: self.webhooks.max_attempts,
                 first_retry_seconds: self.webhooks.first_retry_seconds,
             },
+            evaluation: self.evaluation.clone(),
         }
     }
 
@@ -307,6 +310,9 @@ impl Settings {
         if !(1..=50).contains(&w.max_attempts) {
             return fail("webhooks.max_attempts", "must be 1 to 50");
         }
+        if let Err(e) = self.evaluation.validate() {
+            return fail(&e.field, &e.message);
+        }
         Ok(())
     }
 }
@@ -335,6 +341,8 @@ mod tests {
             ("[duplicates.radius_by_category]\n\"08001\" = -1.0\n", "duplicates.radius_by_category.08001"),
             ("[intake]\nauto_category_threshold = 2.0\n", "intake.auto_category_threshold"),
             ("[webhooks]\nmax_attempts = 0\n", "webhooks.max_attempts"),
+            ("[evaluation]\nperiod_start_day = 30\n", "evaluation.period_start_day"),
+            ("[evaluation.weights.hotline]\nspeed = 1.0\n", "evaluation.weights.hotline.speed"),
         ] {
             let path = dir.path().join("c.toml");
             std::fs::write(&path, toml).unwrap();

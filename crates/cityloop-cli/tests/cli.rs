@@ -89,3 +89,57 @@ fn users_and_categories_are_added_and_bad_input_is_named() {
     let defaults = run(dir.path(), &["config", "default"]);
     assert!(text(&defaults).contains("[database]"));
 }
+
+/// The month before the current one, as `YYYY-MM` in the city's time (UTC+8).
+fn last_month() -> String {
+    use chrono::Datelike;
+    let today = (chrono::Utc::now() + chrono::Duration::hours(8)).date_naive();
+    let first = today.with_day(1).unwrap() - chrono::Duration::days(1);
+    format!("{:04}-{:02}", first.year(), first.month())
+}
+
+#[test]
+fn the_evaluation_report_ranks_the_demo_citys_units_by_the_formula() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("none.toml"), "").unwrap();
+    let db = format!("sqlite://{}", dir.path().join("c.db").display());
+    let demo = run(dir.path(), &["demo", "--cases", "400", "--months", "3", "--database", &db]);
+    assert!(demo.status.success(), "{}", text(&demo));
+    let period = last_month();
+    let out = run(dir.path(), &["report", "evaluation", "--period", &period, "--format", "json", "--database", &db]);
+    assert!(out.status.success(), "{}", text(&out));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["period"], period.as_str());
+    let tables = report["indicators"].as_array().unwrap();
+    let hotline = tables.iter().find(|t| t["indicator"] == "hotline").unwrap()["rows"].as_array().unwrap();
+    assert!(hotline.len() >= 2, "the demo's units are revisited: {hotline:?}");
+    let mut previous = f64::INFINITY;
+    for row in hotline {
+        // The district formula, worked out here from the counts.
+        let n = |m: &str| row["counts"][m].as_f64().unwrap_or(0.0);
+        let revisits = n("revisits");
+        let expected = 10.0 * n("contacted") / revisits
+            + 50.0 * n("solved") / revisits
+            + 40.0 * (n("satisfied") + 0.9 * n("basically_satisfied")) / revisits;
+        let total = row["total"].as_f64().unwrap();
+        assert!((total - expected).abs() < 0.01, "{row}");
+        assert!(total <= previous, "ranked best first");
+        previous = total;
+    }
+    for indicator in ["department", "operator", "lead", "dispatcher"] {
+        let rows = tables.iter().find(|t| t["indicator"] == indicator).unwrap()["rows"].as_array().unwrap();
+        assert!(!rows.is_empty(), "{indicator} has lines");
+    }
+
+    let csv = run(
+        dir.path(),
+        &["report", "evaluation", "--period", &period, "--format", "xlsx", "--out", "e.xlsx", "--database", &db],
+    );
+    assert!(csv.status.success(), "{}", text(&csv));
+    assert!(std::fs::read(dir.path().join("e.xlsx")).unwrap().starts_with(b"PK"));
+    let bad = run(dir.path(), &["report", "evaluation", "--format", "pdf", "--database", &db]);
+    assert!(!bad.status.success());
+    assert!(text(&bad).contains("format: `pdf` is not one of json, csv, xlsx"), "{}", text(&bad));
+    let month = run(dir.path(), &["report", "evaluation", "--period", "2026-13", "--database", &db]);
+    assert!(text(&month).contains("period: `2026-13` is not a month"), "{}", text(&month));
+}

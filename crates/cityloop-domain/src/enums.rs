@@ -16,8 +16,7 @@ macro_rules! wire_enum {
     ($(#[$doc:meta])* $name:ident { $($variant:ident = $wire:literal / $zh:literal),* $(,)? }) => {
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
-        #[serde(rename_all = "snake_case")]
-        pub enum $name { $($variant),* }
+        pub enum $name { $(#[serde(rename = $wire)] $variant),* }
 
         impl $name {
             /// Every value, in declaration order.
@@ -44,7 +43,7 @@ macro_rules! wire_enum {
             }
         }
 
-        impl Labelled for $name {
+        impl $crate::enums::Labelled for $name {
             fn wire(self) -> &'static str {
                 self.as_str()
             }
@@ -60,6 +59,8 @@ macro_rules! wire_enum {
         }
     };
 }
+
+pub(crate) use wire_enum;
 
 wire_enum!(
     /// Where a request came in.

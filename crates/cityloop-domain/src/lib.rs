@@ -8,6 +8,7 @@ pub mod calendar;
 pub mod case;
 pub mod catalogue;
 pub mod enums;
+pub mod evaluation;
 pub mod grid;
 pub mod ids;
 pub mod masking;

@@ -36,10 +36,11 @@ impl Modify for BearerAuth {
         api::clients::create_token, api::clients::list_tokens, api::clients::revoke_token,
         api::webhooks::create, api::webhooks::list, api::webhooks::disable, api::webhooks::deliveries,
         api::webhooks::delivery, api::webhooks::retry,
+        api::evaluation::report, api::evaluation::cases, api::evaluation::export,
         api::attachments::upload, api::attachments::download,
         api::system::healthz, api::system::metrics,
     ),
     modifiers(&BearerAuth),
-    tags((name = "auth"), (name = "cases"), (name = "reference"), (name = "admin"), (name = "smart"), (name = "open311"), (name = "attachments"), (name = "system"))
+    tags((name = "auth"), (name = "cases"), (name = "reference"), (name = "admin"), (name = "evaluation"), (name = "smart"), (name = "open311"), (name = "attachments"), (name = "system"))
 )]
 pub struct ApiDoc;

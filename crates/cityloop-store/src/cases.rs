@@ -253,7 +253,7 @@ pub(crate) fn case_columns_without_id() -> Vec<&'static str> {
 }
 
 /// `insert into TABLE (cols) values (…), (…)` for rows of values.
-fn multi_insert(table: &str, columns: &str, rows: impl IntoIterator<Item = Vec<Arg>>) -> Sql {
+pub(crate) fn multi_insert(table: &str, columns: &str, rows: impl IntoIterator<Item = Vec<Arg>>) -> Sql {
     let mut sql = Sql::new(&format!("insert into {table} ({columns}) values "));
     for (i, row) in rows.into_iter().enumerate() {
         if i > 0 {

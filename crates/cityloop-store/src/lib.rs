@@ -8,6 +8,7 @@
 mod args;
 pub mod cases;
 pub mod dashboard;
+pub mod evaluation;
 pub mod import;
 pub mod open311;
 pub mod reference;

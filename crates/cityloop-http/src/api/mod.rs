@@ -5,6 +5,7 @@ pub mod auth;
 pub mod cases;
 pub mod clients;
 pub mod dto;
+pub mod evaluation;
 pub mod reference;
 pub mod smart;
 pub mod system;
@@ -23,4 +24,5 @@ pub fn router() -> Router<AppState> {
         .merge(smart::router())
         .merge(clients::router())
         .merge(webhooks::router())
+        .merge(evaluation::router())
 }

@@ -2,6 +2,7 @@
 //! PostgreSQL.
 
 mod errors;
+mod evaluation;
 mod export;
 mod helpers;
 mod loop_tests;

@@ -5,6 +5,7 @@ pub mod admin;
 pub mod auth;
 pub mod cases;
 pub mod desk;
+pub mod evaluation;
 pub mod inspector;
 pub mod intake;
 pub mod leader;
@@ -114,6 +115,9 @@ fn nav_for(who: Option<&Principal>, t: &Tr, path: &str) -> Vec<NavItem> {
         if who.has_any(&[Role::Leader, Role::Lead, Role::Dispatcher, Role::Admin]) {
             items.push(("/replies", "nav.replies"));
             items.push(("/leader", "nav.leader"));
+        }
+        if who.has_any(&[Role::Leader, Role::Lead, Role::Dispatcher, Role::Admin, Role::Handler]) {
+            items.push(("/evaluation", "nav.evaluation"));
         }
         if who.has(Role::Admin) {
             items.push(("/admin", "nav.admin"));

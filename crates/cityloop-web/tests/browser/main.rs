@@ -404,6 +404,38 @@ async fn an_administrator_subscribes_a_system_and_sends_a_dead_letter_again() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_reads_the_months_ranking_and_opens_the_cases_behind_a_number() {
+    if !browser_available() {
+        return;
+    }
+    let site = spawn_site(Backend::Sqlite, 400).await;
+    let driver = Driver::start();
+    let mut b = Browser::open(&driver, &site.base, 1366, 900).await;
+    b.login("leader").await;
+    b.goto("/evaluation?period=2026-10").await;
+    assert_eq!(b.text("#period-range").await, "2026-10-01 – 2026-10-31");
+    let first = b.find("#ranking-hotline tbody tr").await;
+    let unit = first.find(fantoccini::Locator::Css("td.subject")).await.unwrap().text().await.unwrap();
+    let grade = first.find(fantoccini::Locator::Css("td.grade")).await.unwrap().text().await.unwrap();
+    assert!(["A", "B", "C", "D", "E"].contains(&grade.as_str()), "{grade}");
+    // The first count of the best unit is its valid revisits; the link lists exactly those cases.
+    let link = first.find(fantoccini::Locator::Css("a[href*='metric=revisits']")).await.unwrap();
+    let revisits: usize = link.text().await.unwrap().parse().unwrap();
+    b.screenshot("evaluation-ranking").await;
+    link.click().await.unwrap();
+    b.wait_ready().await;
+    assert!(b.text("#drill-summary").await.contains(&unit));
+    let rows = b.client.find_all(fantoccini::Locator::Css("#evaluation-cases tbody tr")).await.unwrap();
+    assert_eq!(rows.len(), revisits);
+    b.click("#evaluation-cases tbody tr a").await;
+    assert!(b.exists("main#main").await);
+    b.goto("/evaluation?period=2026-10").await;
+    let href = b.find("#download-xlsx").await.attr("href").await.unwrap().unwrap();
+    assert_eq!(href, "/evaluation/export?period=2026-10&format=xlsx");
+    b.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_form_error_shows_next_to_its_field_saves_nothing_and_an_address_places_the_fix() {
     if !browser_available() {
         return;
@@ -520,6 +552,7 @@ async fn every_page_renders_at_both_widths_without_console_errors() {
         (Some("inspector1"), "/inspector".into(), "inspector"),
         (Some("leader"), "/leader".into(), "leader"),
         (Some("leader"), "/leader?big=1".into(), "leader-big"),
+        (Some("leader"), "/evaluation?period=2026-10".into(), "evaluation"),
         (Some("admin"), "/admin/units".into(), "admin-units"),
         (Some("admin"), "/admin/users".into(), "admin-users"),
         (Some("admin"), "/admin/categories".into(), "admin-categories"),

@@ -1,0 +1,489 @@
+//! Evaluation (考核) as a use case: count new flow records into the rollups, and read a period's
+//! ranking per indicator with the change against the period before, and the cases behind a number.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use cityloop_domain::evaluation::{
+    day_number, facts, part_label_zh, score, volume_metric, Counts, Grade, Indicator, Metric, Period,
+};
+use cityloop_domain::{CaseId, Role, UnitId};
+use cityloop_store::evaluation::{CountKey, CountSum};
+use serde::Serialize;
+
+use crate::error::{AppError, Result};
+use crate::scope::Principal;
+use crate::App;
+
+/// Flow records counted per transaction.
+const BATCH: i64 = 5_000;
+/// On PostgreSQL a flow record may become visible after a later one; records younger than this wait
+/// for the next run so that none is skipped.
+const SETTLE_SECONDS: i64 = 5;
+
+/// Roles that see every unit's and every person's figures.
+const EVALUATORS: &[Role] = &[Role::Admin, Role::Leader, Role::Lead, Role::Dispatcher];
+
+/// One subject's line in a ranking.
+#[derive(Debug, Clone, Serialize)]
+pub struct RankedRow {
+    pub rank: usize,
+    pub subject_id: i64,
+    pub name: String,
+    pub counts: BTreeMap<Metric, i64>,
+    /// Each part of the formula as a rate (0–1), `null` where nothing was counted.
+    pub parts: BTreeMap<String, Option<f64>>,
+    pub total: f64,
+    pub grade: Grade,
+    pub previous_rank: Option<usize>,
+    pub previous_total: Option<f64>,
+    /// Points gained (or lost) since the previous period.
+    pub change: Option<f64>,
+}
+
+/// The ranking of one indicator.
+#[derive(Debug, Clone, Serialize)]
+pub struct IndicatorRanking {
+    pub indicator: Indicator,
+    pub label: String,
+    pub weights: BTreeMap<String, f64>,
+    pub rows: Vec<RankedRow>,
+}
+
+/// A period's evaluation.
+#[derive(Debug, Clone, Serialize)]
+pub struct EvaluationReport {
+    pub period: String,
+    /// First and last local day of the period.
+    pub from: chrono::NaiveDate,
+    pub to: chrono::NaiveDate,
+    pub previous_period: String,
+    pub indicators: Vec<IndicatorRanking>,
+}
+
+/// Which number to open: a subject's metrics (all of the indicator's when empty) in a period.
+#[derive(Debug, Clone)]
+pub struct CasesQuery {
+    pub period: String,
+    pub indicator: String,
+    pub subject: i64,
+    pub metrics: Vec<String>,
+    pub page: i64,
+    pub page_size: i64,
+}
+
+/// A case behind a number.
+#[derive(Debug, Clone, Serialize)]
+pub struct EvaluationCase {
+    pub id: CaseId,
+    pub number: String,
+    pub title: String,
+    pub state: String,
+    pub metric: Metric,
+    pub metric_label: String,
+    pub day: chrono::NaiveDate,
+    pub count: i64,
+}
+
+/// The cases behind one subject's numbers.
+#[derive(Debug, Clone, Serialize)]
+pub struct EvaluationCases {
+    pub period: String,
+    pub indicator: Indicator,
+    pub subject_id: i64,
+    pub name: String,
+    pub metrics: Vec<Metric>,
+    pub total: i64,
+    pub cases: Vec<EvaluationCase>,
+}
+
+fn day_from_number(n: i64) -> chrono::NaiveDate {
+    chrono::NaiveDate::from_ymd_opt((n / 10_000) as i32, (n / 100 % 100) as u32, (n % 100) as u32).unwrap_or_default()
+}
+
+impl App {
+    /// The period named `YYYY-MM` under the city's start day.
+    pub fn evaluation_period(&self, label: &str) -> Result<Period> {
+        Period::parse(label, self.settings.evaluation.period_start_day)
+            .ok_or_else(|| AppError::invalid("period", format!("`{label}` is not a month written YYYY-MM")))
+    }
+
+    /// The period that is running now.
+    pub fn current_evaluation_period(&self) -> Period {
+        let today = self.reference().calendar.local_date(self.now());
+        Period::containing(today, self.settings.evaluation.period_start_day)
+    }
+
+    /// Counts one batch of new flow records into the rollups. Returns how many were counted (0 when
+    /// there is nothing new, or another node counted them first).
+    pub async fn count_evaluation_once(&self) -> Result<usize> {
+        let cursor = self.store.evaluation_cursor().await?;
+        let mut batch = self.store.flows_to_count(cursor, BATCH).await?;
+        if self.store.backend() == cityloop_store::Backend::Postgres {
+            let settled = self.now() - chrono::Duration::seconds(SETTLE_SECONDS);
+            let ready = batch.iter().take_while(|f| f.at <= settled).count();
+            batch.truncate(ready);
+        }
+        let Some(last) = batch.last().map(|f| f.id) else { return Ok(0) };
+        let mut seen = HashSet::new();
+        let cases: Vec<CaseId> = batch.iter().map(|f| f.case_id).filter(|c| seen.insert(*c)).collect();
+        let histories = self.store.case_histories(&cases, last).await?;
+        let reference = self.reference();
+        let rules = &self.settings.evaluation;
+        let mut counts: HashMap<CountKey, i64> = HashMap::new();
+        for case in self.store.case_facts(&cases).await? {
+            let Some(history) = histories.get(&case.id) else { continue };
+            for fact in facts(&case, history, cursor, rules) {
+                let key = CountKey {
+                    day: day_number(reference.calendar.local_date(fact.at)),
+                    indicator: fact.indicator,
+                    subject: fact.subject,
+                    metric: fact.metric,
+                    case_id: fact.case,
+                };
+                *counts.entry(key).or_default() += 1;
+            }
+        }
+        Ok(if self.store.add_evaluation_counts(cursor, last, &counts).await? { batch.len() } else { 0 })
+    }
+
+    /// Counts every flow record there is to count.
+    pub async fn count_evaluation(&self) -> Result<usize> {
+        let mut total = 0;
+        loop {
+            let n = self.count_evaluation_once().await?;
+            total += n;
+            if n < BATCH as usize {
+                return Ok(total);
+            }
+        }
+    }
+
+    fn evaluator_scope(&self, who: &Principal) -> Result<Option<Vec<UnitId>>> {
+        if who.has_any(EVALUATORS) {
+            Ok(None)
+        } else if who.has(Role::Handler) && !who.unit_subtree.is_empty() {
+            Ok(Some(who.unit_subtree.clone()))
+        } else {
+            Err(AppError::Forbidden("evaluation results are for leaders, shift leads, dispatchers and units".into()))
+        }
+    }
+
+    async fn subject_names(&self, users: bool) -> Result<HashMap<i64, String>> {
+        if users {
+            Ok(self.store.list_users().await?.into_iter().map(|u| (u.id.0, u.name)).collect())
+        } else {
+            let reference = self.reference();
+            Ok(reference.units.iter().map(|u| (u.id.0, u.name.clone())).collect())
+        }
+    }
+
+    fn rank(&self, indicator: Indicator, sums: &[CountSum]) -> Vec<(i64, Counts, cityloop_domain::evaluation::Score)> {
+        let mut per_subject: BTreeMap<i64, Counts> = BTreeMap::new();
+        for s in sums.iter().filter(|s| s.indicator == indicator) {
+            *per_subject.entry(s.subject).or_default().entry(s.metric).or_default() += s.n;
+        }
+        let volume_max = volume_metric(indicator)
+            .map(|m| per_subject.values().map(|c| c.get(&m).copied().unwrap_or(0)).max().unwrap_or(0))
+            .unwrap_or(0);
+        let mut rows: Vec<_> = per_subject
+            .into_iter()
+            .map(|(subject, counts)| {
+                let s = score(indicator, &counts, volume_max, &self.settings.evaluation);
+                (subject, counts, s)
+            })
+            .collect();
+        // Best first; between equal scores, the one that carried more (the first metric) first.
+        let weight = |c: &Counts| c.get(&indicator.metrics()[0]).copied().unwrap_or(0);
+        rows.sort_by(|a, b| b.2.total.total_cmp(&a.2.total).then(weight(&b.1).cmp(&weight(&a.1))).then(a.0.cmp(&b.0)));
+        rows
+    }
+
+    /// Competition ranks (1, 2, 2, 4) over rows sorted best first: equal scores share a rank.
+    fn ranks(totals: impl Iterator<Item = f64>) -> Vec<usize> {
+        let mut out: Vec<usize> = Vec::new();
+        let mut last: Option<f64> = None;
+        for (i, total) in totals.enumerate() {
+            let rank = if last == Some(total) { out[i - 1] } else { i + 1 };
+            out.push(rank);
+            last = Some(total);
+        }
+        out
+    }
+
+    /// The rankings of a period, with the change against the period before.
+    pub async fn evaluation_report(&self, who: &Principal, label: &str) -> Result<EvaluationReport> {
+        let only_units = self.evaluator_scope(who)?;
+        self.evaluation_report_within(only_units, label).await
+    }
+
+    /// The whole city's rankings (the command line, run by the platform's operators).
+    pub async fn city_evaluation_report(&self, label: &str) -> Result<EvaluationReport> {
+        self.evaluation_report_within(None, label).await
+    }
+
+    async fn evaluation_report_within(&self, only_units: Option<Vec<UnitId>>, label: &str) -> Result<EvaluationReport> {
+        let period = self.evaluation_period(label)?;
+        self.count_evaluation().await?;
+        let previous = period.previous();
+        let sums = self.store.evaluation_sums(day_number(period.start), day_number(period.end)).await?;
+        let before = self.store.evaluation_sums(day_number(previous.start), day_number(previous.end)).await?;
+        let units = self.subject_names(false).await?;
+        let users = self.subject_names(true).await?;
+        let mut indicators = Vec::new();
+        for &indicator in Indicator::ALL {
+            if only_units.is_some() && !indicator.evaluates_units() {
+                continue;
+            }
+            let names = if indicator.evaluates_units() { &units } else { &users };
+            let earlier_rows = self.rank(indicator, &before);
+            let earlier_ranks = Self::ranks(earlier_rows.iter().map(|r| r.2.total));
+            let earlier: HashMap<i64, (usize, f64)> = earlier_rows
+                .into_iter()
+                .zip(earlier_ranks)
+                .map(|((subject, _, s), rank)| (subject, (rank, s.total)))
+                .collect();
+            let ranked = self.rank(indicator, &sums);
+            let ranks = Self::ranks(ranked.iter().map(|r| r.2.total));
+            let rows = ranked
+                .into_iter()
+                .zip(ranks)
+                .map(|((subject, counts, s), rank)| {
+                    let prior = earlier.get(&subject);
+                    RankedRow {
+                        rank,
+                        subject_id: subject,
+                        name: names.get(&subject).cloned().unwrap_or_else(|| format!("#{subject}")),
+                        counts,
+                        parts: s.parts,
+                        total: s.total,
+                        grade: s.grade,
+                        previous_rank: prior.map(|p| p.0),
+                        previous_total: prior.map(|p| p.1),
+                        change: prior.map(|p| ((s.total - p.1) * 100.0).round() / 100.0),
+                    }
+                })
+                .filter(|r| only_units.as_ref().is_none_or(|mine| mine.contains(&UnitId(r.subject_id))))
+                .collect();
+            let mut weights = indicator.default_weights();
+            if let Some(own) = self.settings.evaluation.weights.get(&indicator) {
+                for (part, w) in weights.iter_mut() {
+                    *w = own.get(part).copied().unwrap_or(0.0);
+                }
+            }
+            indicators.push(IndicatorRanking { indicator, label: indicator.label_zh().into(), weights, rows });
+        }
+        Ok(EvaluationReport {
+            period: period.label(),
+            from: period.start,
+            to: period.last_day(),
+            previous_period: previous.label(),
+            indicators,
+        })
+    }
+
+    /// The cases behind a subject's numbers in a period: every metric of the indicator, or the ones named.
+    pub async fn evaluation_cases(&self, who: &Principal, q: &CasesQuery) -> Result<EvaluationCases> {
+        let (label, indicator, subject, metrics, page, page_size) =
+            (q.period.as_str(), q.indicator.as_str(), q.subject, &q.metrics, q.page, q.page_size);
+        let only_units = self.evaluator_scope(who)?;
+        let period = self.evaluation_period(label)?;
+        let indicator = Indicator::parse(indicator).ok_or_else(|| {
+            AppError::invalid("indicator", format!("must be one of: {}", Indicator::wire_names().join(", ")))
+        })?;
+        if let Some(mine) = &only_units {
+            if !indicator.evaluates_units() || !mine.contains(&UnitId(subject)) {
+                return Err(AppError::Forbidden("a unit sees the cases behind its own figures only".into()));
+            }
+        }
+        let chosen: Vec<Metric> = if metrics.is_empty() {
+            indicator.metrics().to_vec()
+        } else {
+            metrics
+                .iter()
+                .map(|m| {
+                    Metric::parse(m).filter(|m| indicator.metrics().contains(m)).ok_or_else(|| {
+                        let names: Vec<_> = indicator.metrics().iter().map(|m| m.as_str()).collect();
+                        AppError::invalid(
+                            "metric",
+                            format!("`{m}` is not counted for {indicator:?}; use one of: {}", names.join(", ")),
+                        )
+                    })
+                })
+                .collect::<Result<_>>()?
+        };
+        if !(1..=500).contains(&page_size) || page < 1 {
+            return Err(AppError::invalid("page_size", "page must be ≥ 1 and page_size 1 to 500"));
+        }
+        self.count_evaluation().await?;
+        let (total, rows) = self
+            .store
+            .evaluation_cases(
+                indicator,
+                subject,
+                &chosen,
+                day_number(period.start),
+                day_number(period.end),
+                page_size,
+                (page - 1) * page_size,
+            )
+            .await?;
+        let names = self.subject_names(!indicator.evaluates_units()).await?;
+        Ok(EvaluationCases {
+            period: period.label(),
+            indicator,
+            subject_id: subject,
+            name: names.get(&subject).cloned().unwrap_or_else(|| format!("#{subject}")),
+            metrics: chosen,
+            total,
+            cases: rows
+                .into_iter()
+                .map(|r| EvaluationCase {
+                    id: r.case_id,
+                    number: r.number,
+                    title: r.title,
+                    state: r.state,
+                    metric: r.metric,
+                    metric_label: r.metric.label_zh().into(),
+                    day: day_from_number(r.day),
+                    count: r.n,
+                })
+                .collect(),
+        })
+    }
+
+    /// Runs [`App::count_evaluation`] every `every` until `shutdown` resolves.
+    pub async fn run_evaluation_counter(
+        &self,
+        every: std::time::Duration,
+        shutdown: tokio::sync::watch::Receiver<bool>,
+    ) {
+        let mut shutdown = shutdown;
+        let mut tick = tokio::time::interval(every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = tick.tick() => {
+                    match self.count_evaluation().await {
+                        Ok(n) if n > 0 => tracing::debug!(records = n, "evaluation counts"),
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!(error = %e, "counting for evaluation failed"),
+                    }
+                }
+                _ = shutdown.changed() => return,
+            }
+        }
+    }
+}
+
+/// How a report is written out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReportFormat {
+    Json,
+    Csv,
+    Xlsx,
+}
+
+impl ReportFormat {
+    pub fn parse(s: &str) -> Result<Self> {
+        match s {
+            "json" => Ok(Self::Json),
+            "csv" => Ok(Self::Csv),
+            "xlsx" => Ok(Self::Xlsx),
+            _ => Err(AppError::invalid("format", format!("`{s}` is not one of json, csv, xlsx"))),
+        }
+    }
+
+    pub fn content_type(self) -> &'static str {
+        match self {
+            Self::Json => "application/json",
+            Self::Csv => "text/csv; charset=utf-8",
+            Self::Xlsx => "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        }
+    }
+
+    pub fn extension(self) -> &'static str {
+        match self {
+            Self::Json => "json",
+            Self::Csv => "csv",
+            Self::Xlsx => "xlsx",
+        }
+    }
+}
+
+fn percent(v: Option<f64>) -> String {
+    v.map(|v| format!("{:.2}", v * 100.0)).unwrap_or_default()
+}
+
+fn opt<T: ToString>(v: Option<T>) -> String {
+    v.map(|v| v.to_string()).unwrap_or_default()
+}
+
+/// The header and lines of one indicator's table: rank, subject, score, grade, the change, then
+/// each part (in %) and each count.
+fn indicator_table(ranking: &IndicatorRanking) -> (Vec<String>, Vec<Vec<String>>) {
+    let parts = ranking.indicator.parts();
+    let metrics = ranking.indicator.metrics();
+    let mut header: Vec<String> =
+        ["指标", "排名", "对象编号", "对象", "综合成绩", "等级", "上期排名", "上期成绩", "变化"]
+            .map(String::from)
+            .to_vec();
+    header.extend(parts.iter().map(|p| format!("{} (%)", part_label_zh(p))));
+    header.extend(metrics.iter().map(|m| m.label_zh().to_string()));
+    let rows = ranking
+        .rows
+        .iter()
+        .map(|r| {
+            let mut line = vec![
+                ranking.label.clone(),
+                r.rank.to_string(),
+                r.subject_id.to_string(),
+                r.name.clone(),
+                format!("{:.2}", r.total),
+                r.grade.as_str().to_string(),
+                opt(r.previous_rank),
+                opt(r.previous_total),
+                opt(r.change),
+            ];
+            line.extend(parts.iter().map(|p| percent(r.parts.get(p).copied().flatten())));
+            line.extend(metrics.iter().map(|m| r.counts.get(m).copied().unwrap_or(0).to_string()));
+            line
+        })
+        .collect();
+    (header, rows)
+}
+
+/// Writes a report as JSON, as CSV (one table after another, each with its header) or as an Excel
+/// workbook (one sheet per indicator).
+pub fn render_report(report: &EvaluationReport, format: ReportFormat) -> Result<Vec<u8>> {
+    use crate::export::{csv_bytes, io};
+    match format {
+        ReportFormat::Json => serde_json::to_vec_pretty(report).map_err(io),
+        ReportFormat::Csv => {
+            let mut out = b"\xEF\xBB\xBF".to_vec(); // Excel reads UTF-8 CSV by its byte-order mark.
+            for ranking in &report.indicators {
+                let (header, rows) = indicator_table(ranking);
+                // Tables differ in width; the csv writer wants one width per file, so each is written alone.
+                out.extend(csv_bytes(std::iter::once(header).chain(rows))?);
+            }
+            Ok(out)
+        }
+        ReportFormat::Xlsx => {
+            let mut book = rust_xlsxwriter::Workbook::new();
+            for ranking in &report.indicators {
+                let sheet = book.add_worksheet();
+                sheet.set_name(format!("{} {}", report.period, ranking.label)).map_err(io)?;
+                let (header, rows) = indicator_table(ranking);
+                for (row_no, line) in std::iter::once(&header).chain(rows.iter()).enumerate() {
+                    for (col, value) in line.iter().enumerate() {
+                        let (r, c) = (row_no as u32, col as u16);
+                        match value.parse::<f64>() {
+                            Ok(n) if row_no > 0 && col != 2 => sheet.write_number(r, c, n).map_err(io)?,
+                            _ => sheet.write_string(r, c, value).map_err(io)?,
+                        };
+                    }
+                }
+            }
+            book.save_to_buffer().map_err(io)
+        }
+    }
+}

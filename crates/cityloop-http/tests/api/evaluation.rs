@@ -1,0 +1,194 @@
+//! Evaluation over real moves: the 12345 三率 and 综合成绩 per unit, the people's indicators, the
+//! ranking against the period before, the cases behind a number, the files, and who may see what.
+
+use chrono::Duration;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::helpers::TestApp;
+use crate::on_every_engine;
+
+/// Takes a dispatched complaint through handling to a revisit with the given outcome and closes it.
+async fn handled_and_revisited(t: &TestApp, category: &str, outcome: Value) -> Value {
+    let (id, dispatched) = t.dispatched_complaint(category, "垃圾满溢", "小区门口垃圾桶满了没人清运").await;
+    let handler = t.login(&t.handler_of(&dispatched)).await;
+    t.must(&handler, id, "sign", json!({})).await;
+    t.must(&handler, id, "submit", json!({"result": "已清运并消毒"})).await;
+    t.must(&t.login("operator").await, id, "revisit", outcome).await;
+    t.must(&t.login("lead").await, id, "close", json!({})).await
+}
+
+fn ranking<'a>(report: &'a Value, indicator: &str) -> &'a Vec<Value> {
+    let tables = report["indicators"].as_array().unwrap();
+    tables.iter().find(|i| i["indicator"] == indicator).unwrap_or_else(|| panic!("no {indicator} in {report}"))["rows"]
+        .as_array()
+        .unwrap()
+}
+
+fn row<'a>(rows: &'a [Value], subject: &Value) -> &'a Value {
+    rows.iter().find(|r| r["subject_id"] == *subject).unwrap_or_else(|| panic!("no line for {subject}"))
+}
+
+#[tokio::test]
+async fn units_are_ranked_by_the_hotline_formula_and_every_number_opens_to_its_cases() {
+    on_every_engine(|t| async move {
+        let good =
+            handled_and_revisited(&t, "06005", json!({"contacted": true, "solved": true, "satisfaction": "satisfied"}))
+                .await;
+        let partly = handled_and_revisited(
+            &t,
+            "06005",
+            json!({"contacted": true, "solved": false, "satisfaction": "basically_satisfied"}),
+        )
+        .await;
+        let poor = handled_and_revisited(
+            &t,
+            "10005",
+            json!({"contacted": false, "solved": false, "satisfaction": "unsatisfied"}),
+        )
+        .await;
+        let (unit, other) = (good["unit"].clone(), poor["unit"].clone());
+        assert_eq!(partly["unit"], unit);
+        assert_ne!(unit, other, "the two categories go to different units");
+        // Counting waits a few seconds on PostgreSQL, where a later record can become visible first.
+        t.clock.advance(Duration::seconds(10));
+
+        let leader = t.login("leader").await;
+        let report = t.get(Some(&leader), "/api/v1/evaluation").await.ok();
+        assert_eq!((report["period"].as_str(), report["from"].as_str()), (Some("2026-11"), Some("2026-11-01")));
+        let hotline = ranking(&report, "hotline");
+        let first = row(hotline, &unit);
+        assert_eq!(
+            first["counts"],
+            json!({"revisits": 2, "contacted": 2, "solved": 1, "satisfied": 1, "basically_satisfied": 1})
+        );
+        // 10 × 1 + 50 × 0.5 + 40 × (1 + 0.9 × 1) / 2
+        assert_eq!(
+            (first["total"].as_f64(), first["grade"].as_str(), first["rank"].as_u64()),
+            (Some(73.0), Some("C"), Some(1))
+        );
+        let last = row(hotline, &other);
+        assert_eq!(
+            (last["total"].as_f64(), last["grade"].as_str(), last["rank"].as_u64()),
+            (Some(0.0), Some("E"), Some(2))
+        );
+        let department = row(ranking(&report, "department"), &unit);
+        assert_eq!(department["counts"], json!({"received": 2, "handled": 2, "handled_on_time": 2}));
+        let leads = ranking(&report, "lead");
+        assert_eq!(leads.len(), 1);
+        assert_eq!((leads[0]["counts"]["filed"].as_i64(), leads[0]["counts"]["closes"].as_i64()), (Some(3), Some(3)));
+        assert_eq!(ranking(&report, "operator")[0]["counts"]["revisits_made"], 3);
+
+        // Reading again counts nothing twice.
+        let again = t.get(Some(&leader), "/api/v1/evaluation?period=2026-11").await.ok();
+        assert_eq!(row(ranking(&again, "hotline"), &unit)["counts"], first["counts"]);
+
+        // The cases behind 解决率: the revisits and which of them were solved.
+        let path = format!("/api/v1/evaluation/cases?period=2026-11&indicator=hotline&subject={unit}&metric=solved");
+        let solved = t.get(Some(&leader), &path).await.ok();
+        assert_eq!(solved["total"], 1);
+        assert_eq!(solved["cases"][0]["number"], good["number"]);
+        let path = format!("/api/v1/evaluation/cases?period=2026-11&indicator=hotline&subject={unit}&metric=revisits");
+        let revisited: Vec<Value> = t.get(Some(&leader), &path).await.ok()["cases"].as_array().unwrap().clone();
+        let mut numbers: Vec<&str> = revisited.iter().map(|c| c["number"].as_str().unwrap()).collect();
+        numbers.sort();
+        let mut expected = vec![good["number"].as_str().unwrap(), partly["number"].as_str().unwrap()];
+        expected.sort();
+        assert_eq!(numbers, expected);
+
+        // Next month: the unit does well, and the change against November shows.
+        t.clock.advance(Duration::days(32));
+        handled_and_revisited(&t, "06005", json!({"contacted": true, "solved": true, "satisfaction": "satisfied"}))
+            .await;
+        t.clock.advance(Duration::seconds(10));
+        let leader = t.login("leader").await;
+        let december = t.get(Some(&leader), "/api/v1/evaluation").await.ok();
+        assert_eq!(
+            (december["period"].as_str(), december["previous_period"].as_str()),
+            (Some("2026-12"), Some("2026-11"))
+        );
+        let now = row(ranking(&december, "hotline"), &unit);
+        assert_eq!(
+            (
+                now["total"].as_f64(),
+                now["previous_total"].as_f64(),
+                now["change"].as_f64(),
+                now["previous_rank"].as_u64()
+            ),
+            (Some(100.0), Some(73.0), Some(27.0), Some(1))
+        );
+
+        // Files.
+        let csv = t
+            .client
+            .get(t.url("/api/v1/evaluation/export?period=2026-11&format=csv"))
+            .bearer_auth(&leader)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(csv.status(), StatusCode::OK);
+        assert!(csv.headers()["content-disposition"].to_str().unwrap().contains("evaluation-2026-11.csv"));
+        let text = csv.text().await.unwrap();
+        assert!(text.contains("综合成绩") && text.contains("73.00"), "{text}");
+        let xlsx = t
+            .client
+            .get(t.url("/api/v1/evaluation/export?period=2026-11&format=xlsx"))
+            .bearer_auth(&leader)
+            .send()
+            .await
+            .unwrap();
+        assert!(xlsx.bytes().await.unwrap().starts_with(b"PK"));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_unit_sees_its_own_lines_and_bad_questions_get_field_errors() {
+    on_every_engine(|t| async move {
+        let mine =
+            handled_and_revisited(&t, "06005", json!({"contacted": true, "solved": true, "satisfaction": "satisfied"}))
+                .await;
+        let theirs =
+            handled_and_revisited(&t, "10005", json!({"contacted": true, "solved": true, "satisfaction": "satisfied"}))
+                .await;
+        t.clock.advance(Duration::seconds(10));
+        let handler = t.login(&t.handler_of(&mine)).await;
+        let report = t.get(Some(&handler), "/api/v1/evaluation").await.ok();
+        let tables: Vec<&str> =
+            report["indicators"].as_array().unwrap().iter().map(|i| i["indicator"].as_str().unwrap()).collect();
+        assert_eq!(tables, ["hotline", "department"]);
+        let hotline = ranking(&report, "hotline");
+        assert_eq!(hotline.len(), 1);
+        assert_eq!(hotline[0]["subject_id"], mine["unit"]);
+        let other = t
+            .get(Some(&handler), &format!("/api/v1/evaluation/cases?indicator=hotline&subject={}", theirs["unit"]))
+            .await;
+        assert_eq!(other.status, StatusCode::FORBIDDEN);
+        let own = t
+            .get(Some(&handler), &format!("/api/v1/evaluation/cases?indicator=hotline&subject={}", mine["unit"]))
+            .await;
+        assert_eq!(own.ok()["total"], 4, "one case counted as revisited, contacted, solved and satisfied");
+
+        let operator = t.login("operator").await;
+        assert_eq!(t.get(Some(&operator), "/api/v1/evaluation").await.status, StatusCode::FORBIDDEN);
+        assert_eq!(t.get(None, "/api/v1/evaluation").await.status, StatusCode::UNAUTHORIZED);
+        let leader = t.login("leader").await;
+        for (query, field) in [
+            ("/api/v1/evaluation?period=2026-13", "period"),
+            ("/api/v1/evaluation?period=11-2026", "period"),
+            ("/api/v1/evaluation/export?format=pdf", "format"),
+            ("/api/v1/evaluation/cases?indicator=mayor&subject=1", "indicator"),
+            ("/api/v1/evaluation/cases?indicator=hotline&subject=1&metric=filed", "metric"),
+            ("/api/v1/evaluation/cases?indicator=hotline&subject=1&page_size=0", "page_size"),
+        ] {
+            let a = t.get(Some(&leader), query).await;
+            assert_eq!(
+                (a.status, a.body["error"]["field"].as_str()),
+                (StatusCode::UNPROCESSABLE_ENTITY, Some(field)),
+                "{query}: {}",
+                a.body
+            );
+        }
+    })
+    .await;
+}

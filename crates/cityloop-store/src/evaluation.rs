@@ -1,0 +1,270 @@
+//! Evaluation rollups: the counts of each subject per day, the cases behind them, and the cursor
+//! that says which flow records they include.
+
+use std::collections::HashMap;
+
+use cityloop_domain::evaluation::{CaseFacts, Indicator, Metric};
+use cityloop_domain::{CaseId, FlowEntry, RequestType, UnitId, UserId};
+use sqlx::Row;
+
+use crate::args::{Arg, Sql};
+use crate::cases::{flow_from_row, multi_insert, FLOW_COLUMNS};
+use crate::rows::from_ms;
+use crate::{Result, Store, StoreError};
+
+/// Ids per `in (…)` list.
+const IDS_PER_QUERY: usize = 400;
+/// Rows per multi-row upsert.
+const ROWS_PER_STATEMENT: usize = 100;
+
+/// A flow record waiting to be counted.
+#[derive(Debug, Clone, Copy)]
+pub struct PendingFlow {
+    pub id: i64,
+    pub case_id: CaseId,
+    pub at: chrono::DateTime<chrono::Utc>,
+}
+
+/// A count to add: `n` more of `metric` for `subject` on `day` (yyyymmdd), because of `case_id`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct CountKey {
+    pub day: i64,
+    pub indicator: Indicator,
+    pub subject: i64,
+    pub metric: Metric,
+    pub case_id: CaseId,
+}
+
+/// A summed count over a period.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CountSum {
+    pub indicator: Indicator,
+    pub subject: i64,
+    pub metric: Metric,
+    pub n: i64,
+}
+
+/// A case behind a number, with what it counted for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FactCase {
+    pub case_id: CaseId,
+    pub number: String,
+    pub title: String,
+    pub state: String,
+    pub metric: Metric,
+    pub day: i64,
+    pub n: i64,
+}
+
+fn ids_sql(prefix: &str, ids: &[i64], suffix: &str) -> Sql {
+    let mut sql = Sql::new(prefix);
+    sql.bind_list(ids.iter().copied()).push(suffix);
+    sql
+}
+
+fn parse_name<T>(what: &str, value: &str, parse: impl Fn(&str) -> Option<T>) -> Result<T> {
+    parse(value).ok_or_else(|| StoreError::Corrupt(format!("evaluation: unknown {what} `{value}`")))
+}
+
+impl Store {
+    /// The last flow record included in the counts.
+    pub async fn evaluation_cursor(&self) -> Result<i64> {
+        Ok(sqlx::query_scalar("select flow_cursor from eval_progress where id = 1").fetch_one(self.writer()).await?)
+    }
+
+    /// Flow records after `cursor`, oldest first.
+    pub async fn flows_to_count(&self, cursor: i64, limit: i64) -> Result<Vec<PendingFlow>> {
+        let rows = sqlx::query("select id, case_id, at from flow where id > $1 order by id limit $2")
+            .bind(cursor)
+            .bind(limit)
+            .fetch_all(self.writer())
+            .await?;
+        rows.iter()
+            .map(|r| Ok(PendingFlow { id: r.try_get(0)?, case_id: CaseId(r.try_get(1)?), at: from_ms(r.try_get(2)?) }))
+            .collect()
+    }
+
+    /// The flow of each case up to and including record `up_to`, in order.
+    pub async fn case_histories(&self, cases: &[CaseId], up_to: i64) -> Result<HashMap<CaseId, Vec<(i64, FlowEntry)>>> {
+        let mut out: HashMap<CaseId, Vec<(i64, FlowEntry)>> = HashMap::new();
+        let ids: Vec<i64> = cases.iter().map(|c| c.0).collect();
+        for chunk in ids.chunks(IDS_PER_QUERY) {
+            let mut sql =
+                ids_sql(&format!("select id, {FLOW_COLUMNS} from flow where case_id in "), chunk, " and id <= ");
+            sql.bind(up_to).push(" order by case_id, id");
+            for row in sql.query().fetch_all(self.writer()).await? {
+                let case_id = CaseId(row.try_get("case_id")?);
+                out.entry(case_id).or_default().push(flow_from_row(&row)?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// What the evaluation needs to know about cases besides their flow.
+    pub async fn case_facts(&self, cases: &[CaseId]) -> Result<Vec<CaseFacts>> {
+        let ids: Vec<i64> = cases.iter().map(|c| c.0).collect();
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(IDS_PER_QUERY) {
+            let sql = ids_sql(
+                "select c.id, c.request_type, c.grid_id, m.unit_id as master_unit from cases c \
+                 left join cases m on m.id = c.master_id where c.id in ",
+                chunk,
+                "",
+            );
+            let rows = sql.query().fetch_all(self.writer()).await?;
+            let grids: Vec<i64> =
+                rows.iter().filter_map(|r| r.try_get::<Option<i64>, _>("grid_id").ok().flatten()).collect();
+            let mut inspectors: HashMap<i64, Vec<UserId>> = HashMap::new();
+            if !grids.is_empty() {
+                let sql = ids_sql(
+                    "select ug.grid_id, ug.user_id, u.roles from user_grids ug join users u on u.id = ug.user_id \
+                     where u.active = 1 and ug.grid_id in ",
+                    &grids,
+                    " order by ug.user_id",
+                );
+                for r in sql.query().fetch_all(self.writer()).await? {
+                    let roles: String = r.try_get("roles")?;
+                    if roles.split(',').any(|role| role == "inspector") {
+                        inspectors.entry(r.try_get("grid_id")?).or_default().push(UserId(r.try_get("user_id")?));
+                    }
+                }
+            }
+            for r in &rows {
+                let kind: String = r.try_get("request_type")?;
+                let grid: Option<i64> = r.try_get("grid_id")?;
+                out.push(CaseFacts {
+                    id: CaseId(r.try_get("id")?),
+                    request_type: parse_name("request type", &kind, RequestType::parse)?,
+                    master_unit: r.try_get::<Option<i64>, _>("master_unit")?.map(UnitId),
+                    grid_inspectors: grid.and_then(|g| inspectors.get(&g).cloned()).unwrap_or_default(),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// Adds counts and moves the cursor from `from` to `to`, in one transaction. Returns `false`
+    /// (adding nothing) when another node moved the cursor first.
+    pub async fn add_evaluation_counts(&self, from: i64, to: i64, counts: &HashMap<CountKey, i64>) -> Result<bool> {
+        let mut tx = self.writer().begin().await?;
+        let moved = sqlx::query("update eval_progress set flow_cursor = $1 where id = 1 and flow_cursor = $2")
+            .bind(to)
+            .bind(from)
+            .execute(&mut *tx)
+            .await?;
+        if moved.rows_affected() == 0 {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        let mut per_day: HashMap<(i64, Indicator, i64, Metric), i64> = HashMap::new();
+        for (k, n) in counts {
+            *per_day.entry((k.day, k.indicator, k.subject, k.metric)).or_default() += n;
+        }
+        let day_rows: Vec<Vec<Arg>> = per_day
+            .iter()
+            .map(|((day, i, s, m), n)| {
+                vec![Arg::from(*day), i.as_str().into(), Arg::from(*s), m.as_str().into(), Arg::from(*n)]
+            })
+            .collect();
+        for chunk in day_rows.chunks(ROWS_PER_STATEMENT) {
+            let mut sql = multi_insert("eval_counts", "day, indicator, subject_id, metric, n", chunk.iter().cloned());
+            sql.push(" on conflict (day, indicator, subject_id, metric) do update set n = eval_counts.n + excluded.n");
+            sql.query().execute(&mut *tx).await?;
+        }
+        let fact_rows: Vec<Vec<Arg>> = counts
+            .iter()
+            .map(|(k, n)| {
+                vec![
+                    k.indicator.as_str().into(),
+                    Arg::from(k.subject),
+                    k.metric.as_str().into(),
+                    Arg::from(k.day),
+                    Arg::from(k.case_id.0),
+                    Arg::from(*n),
+                ]
+            })
+            .collect();
+        for chunk in fact_rows.chunks(ROWS_PER_STATEMENT) {
+            let mut sql =
+                multi_insert("eval_facts", "indicator, subject_id, metric, day, case_id, n", chunk.iter().cloned());
+            sql.push(
+                " on conflict (indicator, subject_id, metric, day, case_id) do update set n = eval_facts.n + excluded.n",
+            );
+            sql.query().execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// Every count summed over the days `from..to` (yyyymmdd, `to` excluded).
+    pub async fn evaluation_sums(&self, from: i64, to: i64) -> Result<Vec<CountSum>> {
+        let rows = sqlx::query(
+            "select indicator, subject_id, metric, cast(sum(n) as bigint) as n from eval_counts where day >= $1 and day < $2 \
+             group by indicator, subject_id, metric",
+        )
+        .bind(from)
+        .bind(to)
+        .fetch_all(self.reader())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let indicator: String = r.try_get("indicator")?;
+                let metric: String = r.try_get("metric")?;
+                Ok(CountSum {
+                    indicator: parse_name("indicator", &indicator, Indicator::parse)?,
+                    subject: r.try_get("subject_id")?,
+                    metric: parse_name("metric", &metric, Metric::parse)?,
+                    n: r.try_get("n")?,
+                })
+            })
+            .collect()
+    }
+
+    /// The cases behind a subject's counts of `metrics` over the days `from..to`, newest day first.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn evaluation_cases(
+        &self,
+        indicator: Indicator,
+        subject: i64,
+        metrics: &[Metric],
+        from: i64,
+        to: i64,
+        limit: i64,
+        offset: i64,
+    ) -> Result<(i64, Vec<FactCase>)> {
+        let filtered = |select: &str| {
+            let mut sql = Sql::new(select);
+            sql.push(" from eval_facts f join cases c on c.id = f.case_id where f.indicator = ")
+                .bind(indicator.as_str())
+                .push(" and f.subject_id = ")
+                .bind(subject)
+                .push(" and f.metric in ")
+                .bind_list(metrics.iter().map(|m| m.as_str()))
+                .push(" and f.day >= ")
+                .bind(from)
+                .push(" and f.day < ")
+                .bind(to);
+            sql
+        };
+        let total: i64 = filtered("select count(*)").query().fetch_one(self.reader()).await?.try_get(0)?;
+        let mut sql = filtered("select f.case_id, c.number, c.title, c.state, f.metric, f.day, f.n");
+        sql.push(" order by f.day desc, f.case_id desc, f.metric limit ").bind(limit).push(" offset ").bind(offset);
+        let rows = sql.query().fetch_all(self.reader()).await?;
+        let cases = rows
+            .iter()
+            .map(|r| {
+                let metric: String = r.try_get("metric")?;
+                Ok(FactCase {
+                    case_id: CaseId(r.try_get("case_id")?),
+                    number: r.try_get("number")?,
+                    title: r.try_get("title")?,
+                    state: r.try_get("state")?,
+                    metric: parse_name("metric", &metric, Metric::parse)?,
+                    day: r.try_get("day")?,
+                    n: r.try_get("n")?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok((total, cases))
+    }
+}
