@@ -20,6 +20,10 @@ const BATCH: i64 = 5_000;
 /// for the next run so that none is skipped.
 const SETTLE_SECONDS: i64 = 5;
 
+/// Batches a reader counts before reading (50,000 records); after a bulk import the background counter
+/// or the report command catches up with the rest.
+const BATCHES_BEFORE_READING: usize = 10;
+
 /// Roles that see every unit's and every person's figures.
 const EVALUATORS: &[Role] = &[Role::Admin, Role::Leader, Role::Lead, Role::Dispatcher];
 
@@ -148,14 +152,19 @@ impl App {
 
     /// Counts every flow record there is to count.
     pub async fn count_evaluation(&self) -> Result<usize> {
+        self.count_evaluation_batches(usize::MAX).await
+    }
+
+    async fn count_evaluation_batches(&self, at_most: usize) -> Result<usize> {
         let mut total = 0;
-        loop {
+        for _ in 0..at_most {
             let n = self.count_evaluation_once().await?;
             total += n;
             if n < BATCH as usize {
-                return Ok(total);
+                break;
             }
         }
+        Ok(total)
     }
 
     fn evaluator_scope(&self, who: &Principal) -> Result<Option<Vec<UnitId>>> {
@@ -213,17 +222,24 @@ impl App {
     /// The rankings of a period, with the change against the period before.
     pub async fn evaluation_report(&self, who: &Principal, label: &str) -> Result<EvaluationReport> {
         let only_units = self.evaluator_scope(who)?;
-        self.evaluation_report_within(only_units, label).await
+        let period = self.evaluation_period(label)?;
+        self.count_evaluation_batches(BATCHES_BEFORE_READING).await?;
+        self.evaluation_report_within(only_units, period).await
     }
 
-    /// The whole city's rankings (the command line, run by the platform's operators).
+    /// The whole city's rankings (the command line, run by the platform's operators), after counting
+    /// everything there is to count.
     pub async fn city_evaluation_report(&self, label: &str) -> Result<EvaluationReport> {
-        self.evaluation_report_within(None, label).await
-    }
-
-    async fn evaluation_report_within(&self, only_units: Option<Vec<UnitId>>, label: &str) -> Result<EvaluationReport> {
         let period = self.evaluation_period(label)?;
         self.count_evaluation().await?;
+        self.evaluation_report_within(None, period).await
+    }
+
+    async fn evaluation_report_within(
+        &self,
+        only_units: Option<Vec<UnitId>>,
+        period: Period,
+    ) -> Result<EvaluationReport> {
         let previous = period.previous();
         let sums = self.store.evaluation_sums(day_number(period.start), day_number(period.end)).await?;
         let before = self.store.evaluation_sums(day_number(previous.start), day_number(previous.end)).await?;
@@ -314,7 +330,7 @@ impl App {
         if !(1..=500).contains(&page_size) || page < 1 {
             return Err(AppError::invalid("page_size", "page must be ≥ 1 and page_size 1 to 500"));
         }
-        self.count_evaluation().await?;
+        self.count_evaluation_batches(BATCHES_BEFORE_READING).await?;
         let (total, rows) = self
             .store
             .evaluation_cases(

@@ -369,3 +369,51 @@ pub async fn smart(app: &App, iterations: usize) -> Result<Value> {
         "classify_with_words": {"use_case_ms": summarize(classify_app), "http_ms": summarize(classify_http)},
     }))
 }
+
+/// The evaluation: catching up with uncounted flow records, then the report, the cases behind the top
+/// unit's revisits and the page, each read `iterations` times over HTTP.
+pub async fn evaluation(app: &App, period: Option<String>, iterations: usize) -> Result<Value> {
+    let started = Instant::now();
+    let counted = app.count_evaluation().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let catch_up_s = started.elapsed().as_secs_f64();
+    let period = period.unwrap_or_else(|| app.current_evaluation_period().previous().label());
+    let server = start(app).await?;
+    let leader = server.login("leader").await?;
+    let get = |path: String| {
+        let (client, base, token) = (server.client.clone(), server.base.clone(), leader.clone());
+        async move {
+            let t = Instant::now();
+            let r = client.get(format!("{base}{path}")).bearer_auth(&token).send().await?;
+            anyhow::ensure!(r.status().is_success(), "{path}: {}", r.status());
+            let body = r.bytes().await?;
+            Ok::<_, anyhow::Error>((t.elapsed(), body))
+        }
+    };
+    let report_path = format!("/api/v1/evaluation?period={period}");
+    let (_, body) = get(report_path.clone()).await?;
+    let report: Value = serde_json::from_slice(&body)?;
+    let top =
+        report["indicators"][0]["rows"][0]["subject_id"].as_i64().context("no unit was revisited in the period")?;
+    let cases_path =
+        format!("/api/v1/evaluation/cases?period={period}&indicator=hotline&subject={top}&metric=revisits");
+    let mut out = Vec::new();
+    for (name, path) in [("report", report_path), ("cases behind the top unit's revisits", cases_path)] {
+        let mut samples = Vec::with_capacity(iterations);
+        for _ in 0..iterations {
+            samples.push(get(path.clone()).await?.0);
+        }
+        out.push(json!({"read": name, "path": path, "latency_ms": summarize(samples)}));
+    }
+    let rows: usize =
+        report["indicators"].as_array().map_or(0, |t| t.iter().map(|i| i["rows"].as_array().map_or(0, Vec::len)).sum());
+    Ok(json!({
+        "benchmark": "evaluation",
+        "database": format!("{:?}", app.store.backend()),
+        "cases_stored": app.store.count_cases().await?,
+        "period": period,
+        "ranked_lines": rows,
+        "catch_up": {"flow_records": counted, "seconds": catch_up_s},
+        "iterations": iterations,
+        "reads": out,
+    }))
+}

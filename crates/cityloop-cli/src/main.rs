@@ -252,6 +252,16 @@ enum BenchCommand {
         #[arg(long, default_value_t = 200)]
         iterations: usize,
     },
+    /// The evaluation report, its drill-down and its page over the stored cases.
+    Evaluation {
+        #[arg(long)]
+        database: Option<String>,
+        /// YYYY-MM (default: the last whole period).
+        #[arg(long)]
+        period: Option<String>,
+        #[arg(long, default_value_t = 20)]
+        iterations: usize,
+    },
     /// Server time and weight of the web pages on the stored cases.
     Pages {
         #[arg(long)]
@@ -542,6 +552,9 @@ async fn main() -> Result<()> {
                 .map_err(describe)?;
             print_demo(&report, &password);
             println!("loaded in {:.1} s", started.elapsed().as_secs_f64());
+            let counting = std::time::Instant::now();
+            let counted = app.count_evaluation().await.map_err(describe)?;
+            println!("evaluation: {counted} flow records counted in {:.1} s", counting.elapsed().as_secs_f64());
         }
         Command::User { command: UserCommand::Add { username, name, roles, unit, grids, password, database } } => {
             let app = open_app(&settings, database).await?;
@@ -618,6 +631,11 @@ async fn main() -> Result<()> {
         Command::Bench { command: BenchCommand::Queries { database, iterations } } => {
             let app = open_app(&settings, database).await?;
             let report = bench::queries(&app, iterations).await?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+        }
+        Command::Bench { command: BenchCommand::Evaluation { database, period, iterations } } => {
+            let app = open_app(&settings, database).await?;
+            let report = bench::evaluation(&app, period, iterations).await?;
             println!("{}", serde_json::to_string_pretty(&report)?);
         }
         Command::Bench { command: BenchCommand::Smart { database, iterations } } => {
