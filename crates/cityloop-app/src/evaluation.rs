@@ -6,8 +6,9 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use cityloop_domain::evaluation::{
     day_number, facts, part_label_zh, score, volume_metric, Counts, Grade, Indicator, Metric, Period,
 };
+use cityloop_domain::workflow::MoveKind;
 use cityloop_domain::{CaseId, Role, UnitId};
-use cityloop_store::evaluation::{CountKey, CountSum};
+use cityloop_store::evaluation::{CountBatch, CountKey, CountSum};
 use serde::Serialize;
 
 use crate::error::{AppError, Result};
@@ -134,6 +135,21 @@ impl App {
         let reference = self.reference();
         let rules = &self.settings.evaluation;
         let mut counts: HashMap<CountKey, i64> = HashMap::new();
+        let reported: HashMap<CaseId, chrono::DateTime<chrono::Utc>> = histories
+            .iter()
+            .flat_map(|(case, flow)| {
+                flow.iter().filter(|(id, f)| *id > cursor && f.kind == MoveKind::Report).map(|(_, f)| (*case, f.at))
+            })
+            .collect();
+        let new_cases: Vec<CaseId> = reported.keys().copied().collect();
+        let places: Vec<_> = self
+            .store
+            .case_places(&new_cases)
+            .await?
+            .into_iter()
+            .filter_map(|p| reported.get(&p.id).map(|at| (p, *at)))
+            .collect();
+        let (areas, signals) = self.intake_counts(&places);
         for case in self.store.case_facts(&cases).await? {
             let Some(history) = histories.get(&case.id) else { continue };
             for fact in facts(&case, history, cursor, rules) {
@@ -147,7 +163,9 @@ impl App {
                 *counts.entry(key).or_default() += 1;
             }
         }
-        Ok(if self.store.add_evaluation_counts(cursor, last, &counts).await? { batch.len() } else { 0 })
+        let batch_size = batch.len();
+        let batch = CountBatch { counts, areas, signals, at: self.now() };
+        Ok(if self.store.add_evaluation_counts(cursor, last, &batch).await? { batch_size } else { 0 })
     }
 
     /// Counts every flow record there is to count.
@@ -376,6 +394,8 @@ impl App {
         let mut shutdown = shutdown;
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let scan_every = std::time::Duration::from_secs(u64::from(self.settings.signals.scan_minutes) * 60);
+        let mut last_scan: Option<std::time::Instant> = None;
         loop {
             tokio::select! {
                 _ = tick.tick() => {
@@ -383,6 +403,14 @@ impl App {
                         Ok(n) if n > 0 => tracing::debug!(records = n, "evaluation counts"),
                         Ok(_) => {}
                         Err(e) => tracing::warn!(error = %e, "counting for evaluation failed"),
+                    }
+                    if last_scan.is_none_or(|t| t.elapsed() >= scan_every) {
+                        last_scan = Some(std::time::Instant::now());
+                        match self.scan_signals().await {
+                            Ok(r) if r.raised > 0 => tracing::info!(raised = r.raised, "risk signals"),
+                            Ok(_) => {}
+                            Err(e) => tracing::warn!(error = %e, "scanning for risk signals failed"),
+                        }
                     }
                 }
                 _ = shutdown.changed() => return,

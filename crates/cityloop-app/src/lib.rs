@@ -27,6 +27,7 @@ pub mod reference;
 pub mod replies;
 pub mod saved_views;
 pub mod scope;
+pub mod signals;
 pub mod testing;
 pub mod webhooks;
 
@@ -65,6 +66,8 @@ pub struct AppSettings {
     pub webhooks: webhooks::WebhookSettings,
     /// Periods, weights, time limits and what counts as a valid revisit.
     pub evaluation: cityloop_domain::evaluation::EvaluationRules,
+    /// Thresholds and watch words of the risk signals.
+    pub signals: cityloop_domain::signals::SignalRules,
 }
 
 impl Default for AppSettings {
@@ -82,6 +85,7 @@ impl Default for AppSettings {
             open311_key_service: "向平台管理员申请 (ask the platform administrator): admin@cityloop.demo".into(),
             webhooks: webhooks::WebhookSettings::default(),
             evaluation: cityloop_domain::evaluation::EvaluationRules::default(),
+            signals: cityloop_domain::signals::SignalRules::default(),
         }
     }
 }

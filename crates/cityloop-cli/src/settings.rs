@@ -27,6 +27,8 @@ pub struct Settings {
     pub webhooks: Webhooks,
     /// Evaluation periods, weights and time limits (docs/evaluation.md).
     pub evaluation: cityloop_domain::evaluation::EvaluationRules,
+    /// Risk-signal thresholds and watch words (docs/signals.md).
+    pub signals: cityloop_domain::signals::SignalRules,
 }
 
 /// The Open311 GeoReport v2 endpoint.
@@ -263,6 +265,7 @@ impl Settings {
                 first_retry_seconds: self.webhooks.first_retry_seconds,
             },
             evaluation: self.evaluation.clone(),
+            signals: self.signals.clone(),
         }
     }
 
@@ -313,6 +316,9 @@ impl Settings {
         if let Err(e) = self.evaluation.validate() {
             return fail(&e.field, &e.message);
         }
+        if let Err(e) = self.signals.validate() {
+            return fail(e.field, e.message);
+        }
         Ok(())
     }
 }
@@ -342,6 +348,7 @@ mod tests {
             ("[intake]\nauto_category_threshold = 2.0\n", "intake.auto_category_threshold"),
             ("[webhooks]\nmax_attempts = 0\n", "webhooks.max_attempts"),
             ("[evaluation]\nperiod_start_day = 30\n", "evaluation.period_start_day"),
+            ("[signals]\nwatch_words = [\"火灾\", \" \"]\n", "signals.watch_words"),
             ("[evaluation.weights.hotline]\nspeed = 1.0\n", "evaluation.weights.hotline.speed"),
         ] {
             let path = dir.path().join("c.toml");

@@ -14,6 +14,7 @@ pub mod ids;
 pub mod masking;
 pub mod number;
 pub mod open311;
+pub mod signals;
 pub mod standard;
 pub mod workflow;
 

@@ -37,10 +37,11 @@ impl Modify for BearerAuth {
         api::webhooks::create, api::webhooks::list, api::webhooks::disable, api::webhooks::deliveries,
         api::webhooks::delivery, api::webhooks::retry,
         api::evaluation::report, api::evaluation::cases, api::evaluation::export,
+        api::signals::list, api::signals::show, api::signals::scan, api::signals::set_state,
         api::attachments::upload, api::attachments::download,
         api::system::healthz, api::system::metrics,
     ),
     modifiers(&BearerAuth),
-    tags((name = "auth"), (name = "cases"), (name = "reference"), (name = "admin"), (name = "evaluation"), (name = "smart"), (name = "open311"), (name = "attachments"), (name = "system"))
+    tags((name = "auth"), (name = "cases"), (name = "reference"), (name = "admin"), (name = "evaluation"), (name = "signals"), (name = "smart"), (name = "open311"), (name = "attachments"), (name = "system"))
 )]
 pub struct ApiDoc;

@@ -10,6 +10,7 @@ use sqlx::Row;
 use crate::args::{Arg, Sql};
 use crate::cases::{flow_from_row, multi_insert, FLOW_COLUMNS};
 use crate::rows::from_ms;
+use crate::signals::{signal_values, AreaDay, NewSignal};
 use crate::{Result, Store, StoreError};
 
 /// Ids per `in (…)` list.
@@ -33,6 +34,15 @@ pub struct CountKey {
     pub subject: i64,
     pub metric: Metric,
     pub case_id: CaseId,
+}
+
+/// What one run of the counter adds.
+#[derive(Debug, Clone)]
+pub struct CountBatch {
+    pub counts: HashMap<CountKey, i64>,
+    pub areas: HashMap<AreaDay, i64>,
+    pub signals: Vec<NewSignal>,
+    pub at: chrono::DateTime<chrono::Utc>,
 }
 
 /// A summed count over a period.
@@ -143,9 +153,11 @@ impl Store {
         Ok(out)
     }
 
-    /// Adds counts and moves the cursor from `from` to `to`, in one transaction. Returns `false`
-    /// (adding nothing) when another node moved the cursor first.
-    pub async fn add_evaluation_counts(&self, from: i64, to: i64, counts: &HashMap<CountKey, i64>) -> Result<bool> {
+    /// Adds counts (for the evaluation, and of new cases per place for the risk signals), stores the
+    /// signals the new cases raised at once, and moves the cursor from `from` to `to`, in one
+    /// transaction. Returns `false` (adding nothing) when another node moved the cursor first.
+    pub async fn add_evaluation_counts(&self, from: i64, to: i64, batch: &CountBatch) -> Result<bool> {
+        let counts = &batch.counts;
         let mut tx = self.writer().begin().await?;
         let moved = sqlx::query("update eval_progress set flow_cursor = $1 where id = 1 and flow_cursor = $2")
             .bind(to)
@@ -190,6 +202,31 @@ impl Store {
             sql.push(
                 " on conflict (indicator, subject_id, metric, day, case_id) do update set n = eval_facts.n + excluded.n",
             );
+            sql.query().execute(&mut *tx).await?;
+        }
+        let area_rows: Vec<Vec<Arg>> = batch
+            .areas
+            .iter()
+            .map(|(a, n)| {
+                vec![
+                    a.kind.as_str().into(),
+                    Arg::from(a.area_id),
+                    Arg::from(a.category_id),
+                    Arg::from(a.day),
+                    Arg::from(*n),
+                ]
+            })
+            .collect();
+        for chunk in area_rows.chunks(ROWS_PER_STATEMENT) {
+            let mut sql = multi_insert("area_counts", "area_kind, area_id, category_id, day, n", chunk.iter().cloned());
+            sql.push(
+                " on conflict (area_kind, area_id, category_id, day) do update set n = area_counts.n + excluded.n",
+            );
+            sql.query().execute(&mut *tx).await?;
+        }
+        for signal in &batch.signals {
+            let mut sql = signal_values(signal, batch.at);
+            sql.push(" on conflict (signature) do nothing");
             sql.query().execute(&mut *tx).await?;
         }
         tx.commit().await?;

@@ -13,6 +13,7 @@ pub mod import;
 pub mod open311;
 pub mod reference;
 mod rows;
+pub mod signals;
 pub mod smart;
 pub mod testing;
 pub mod users;

@@ -7,6 +7,7 @@ pub mod clients;
 pub mod dto;
 pub mod evaluation;
 pub mod reference;
+pub mod signals;
 pub mod smart;
 pub mod system;
 pub mod webhooks;
@@ -25,4 +26,5 @@ pub fn router() -> Router<AppState> {
         .merge(clients::router())
         .merge(webhooks::router())
         .merge(evaluation::router())
+        .merge(signals::router())
 }

@@ -1,0 +1,344 @@
+//! Risk signals as a use case: new cases counted per place and category (with the evaluation's
+//! counter), watch words raising a signal with the case that carries one, and a scan that finds
+//! concentrations, rising categories and categories new to a street in those counts.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{Duration, NaiveDate};
+use cityloop_domain::enums::DivisionLevel;
+use cityloop_domain::evaluation::day_number;
+use cityloop_domain::signals::{concentration_score, trend, watch_words_in, SignalKind, Trend};
+use cityloop_domain::{CaseId, DivisionId, Role};
+use cityloop_store::signals::{AreaDay, AreaKind, CasePlace, NewSignal, SignalRow};
+use serde::Serialize;
+
+use crate::error::{AppError, Result};
+use crate::scope::Principal;
+use crate::App;
+
+/// Roles that read and act on signals.
+const WATCHERS: &[Role] = &[Role::Admin, Role::Leader, Role::Lead, Role::Dispatcher];
+/// Cases kept with a signal.
+const CASES_PER_SIGNAL: i64 = 200;
+/// States a person can put a signal in.
+pub const SIGNAL_STATES: &[&str] = &["open", "task", "topic", "dismissed"];
+
+/// What one scan found.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct ScanReport {
+    pub raised: usize,
+    pub refreshed: usize,
+}
+
+/// A signal as shown.
+#[derive(Debug, Clone, Serialize)]
+pub struct SignalView {
+    pub id: i64,
+    pub kind: SignalKind,
+    pub kind_label: &'static str,
+    pub score: f64,
+    pub title: String,
+    pub explanation: String,
+    pub category: Option<String>,
+    pub place: Option<String>,
+    pub word: Option<String>,
+    pub from: NaiveDate,
+    pub to: NaiveDate,
+    pub case_count: i64,
+    pub cases: Vec<SignalCase>,
+    pub state: String,
+    pub created_at: chrono::DateTime<chrono::Utc>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SignalCase {
+    pub id: CaseId,
+    pub number: String,
+    pub title: String,
+    pub state: String,
+}
+
+fn date_of(day: i64) -> NaiveDate {
+    NaiveDate::from_ymd_opt((day / 10_000) as i32, (day / 100 % 100) as u32, (day % 100) as u32).unwrap_or_default()
+}
+
+impl App {
+    /// What newly reported cases add: counts per day, category and place, and the watch-word signals.
+    pub(crate) fn intake_counts(
+        &self,
+        places: &[(CasePlace, chrono::DateTime<chrono::Utc>)],
+    ) -> (HashMap<AreaDay, i64>, Vec<NewSignal>) {
+        let reference = self.reference();
+        let rules = &self.settings.signals;
+        let mut areas: HashMap<AreaDay, i64> = HashMap::new();
+        let mut raised = Vec::new();
+        for (case, at) in places {
+            let day = day_number(reference.calendar.local_date(*at));
+            if let Some(category) = case.category_id {
+                let mut add = |kind, area_id| {
+                    *areas.entry(AreaDay { kind, area_id, category_id: category.0, day }).or_default() += 1;
+                };
+                if let Some(grid) = case.grid_id {
+                    add(AreaKind::Grid, grid.0);
+                }
+                for division in case.division_id.map(|d| reference.division_chain(d)).unwrap_or_default() {
+                    add(AreaKind::Division, division.0);
+                }
+            }
+            let words = watch_words_in(&case.text, &rules.watch_words);
+            if !words.is_empty() {
+                let title = case.text.lines().next().unwrap_or_default().chars().take(60).collect::<String>();
+                raised.push(NewSignal {
+                    kind: SignalKind::WatchWord,
+                    signature: format!("watch_word:case:{}", case.id),
+                    score: 90.0,
+                    title: format!("「{}」 {title}", words.join("、")),
+                    explanation: format!("诉求中出现预警词：{}。需立即核实，必要时提级处置。", words.join("、")),
+                    category_id: case.category_id.map(|c| c.0),
+                    area: case
+                        .grid_id
+                        .map(|g| (AreaKind::Grid, g.0))
+                        .or(case.division_id.map(|d| (AreaKind::Division, d.0))),
+                    word: Some(words.join("、")),
+                    day_from: day,
+                    day_to: day,
+                    cases: vec![case.id],
+                    case_count: 1,
+                });
+            }
+        }
+        (areas, raised)
+    }
+
+    fn streets(&self) -> Vec<DivisionId> {
+        self.reference().divisions.iter().filter(|d| d.level == DivisionLevel::Street).map(|d| d.id).collect()
+    }
+
+    fn place_name(&self, kind: AreaKind, id: i64) -> String {
+        let reference = self.reference();
+        match kind {
+            AreaKind::Grid => reference.grids.iter().find(|g| g.id.0 == id).map(|g| format!("网格 {}", g.name)),
+            AreaKind::Division => reference.division(DivisionId(id)).map(|d| d.name.clone()),
+        }
+        .unwrap_or_else(|| format!("#{id}"))
+    }
+
+    fn category_name(&self, id: i64) -> String {
+        self.reference()
+            .category(cityloop_domain::CategoryId(id))
+            .map(|c| c.name.clone())
+            .unwrap_or_else(|| format!("#{id}"))
+    }
+
+    /// Looks at the counts of the last weeks and raises (or refreshes) signals.
+    pub async fn scan_signals(&self) -> Result<ScanReport> {
+        self.count_evaluation().await?;
+        let rules = self.settings.signals.clone();
+        let reference = self.reference();
+        let now = self.now();
+        let today = reference.calendar.local_date(now);
+        let mut found: Vec<(NewSignal, AreaKind, Vec<i64>)> = Vec::new();
+
+        // 集中性: a category's cases in one grid, or one street, over the window.
+        let window_start = today - Duration::days(i64::from(rules.window_days) - 1);
+        let (from, to) = (day_number(window_start), day_number(today + Duration::days(1)));
+        let streets = self.streets();
+        for (kind, min) in
+            [(AreaKind::Grid, rules.concentrated_grid_min), (AreaKind::Division, rules.concentrated_street_min)]
+        {
+            let mut sums: BTreeMap<(i64, i64), i64> = BTreeMap::new();
+            for (a, n) in self.store.area_counts(kind, from, to).await? {
+                if kind == AreaKind::Division && !streets.contains(&DivisionId(a.area_id)) {
+                    continue;
+                }
+                *sums.entry((a.area_id, a.category_id)).or_default() += n;
+            }
+            for ((area, category), n) in sums {
+                let Some(score) = concentration_score(n, min) else { continue };
+                let (place, what) = (self.place_name(kind, area), self.category_name(category));
+                found.push((
+                    NewSignal {
+                        kind: SignalKind::Concentrated,
+                        signature: format!("concentrated:{}:{area}:{category}:{from}", kind.as_str()),
+                        score,
+                        title: format!("{place} · {what}"),
+                        explanation: format!("{} 至 {} 共 {n} 件「{what}」（阈值 {min} 件）", window_start, today),
+                        category_id: Some(category),
+                        area: Some((kind, area)),
+                        word: None,
+                        day_from: from,
+                        day_to: day_number(today),
+                        cases: Vec::new(),
+                        case_count: n,
+                    },
+                    kind,
+                    vec![area],
+                ));
+            }
+        }
+
+        // 趋势性 and 苗头性: a street's weekly counts per category, the last week against the ones before.
+        let weeks = rules.baseline_weeks + 1;
+        let first_day = today - Duration::days(7 * weeks as i64 - 1);
+        let mut series: HashMap<(i64, i64), Vec<i64>> = HashMap::new();
+        for (a, n) in self.store.area_counts(AreaKind::Division, day_number(first_day), to).await? {
+            if !streets.contains(&DivisionId(a.area_id)) {
+                continue;
+            }
+            let week = ((date_of(a.day) - first_day).num_days() / 7) as usize;
+            series.entry((a.area_id, a.category_id)).or_insert_with(|| vec![0; weeks])[week.min(weeks - 1)] += n;
+        }
+        let last_week_start = today - Duration::days(6);
+        for ((area, category), counts) in series {
+            let (place, what) = (self.place_name(AreaKind::Division, area), self.category_name(category));
+            let (kind, score, explanation) = match trend(&counts, &rules) {
+                Trend::Rising { last, mean, sd, score } => (
+                    SignalKind::Rising,
+                    score,
+                    format!(
+                        "近7天 {last} 件「{what}」，前 {} 周平均每周 {mean:.1} 件（标准差 {sd:.1}），超出正常波动",
+                        rules.baseline_weeks
+                    ),
+                ),
+                Trend::Emerging { last, score } => (
+                    SignalKind::Emerging,
+                    score,
+                    format!("近7天 {last} 件「{what}」，前 {} 周本街道没有此类诉求", rules.baseline_weeks),
+                ),
+                Trend::Normal => continue,
+            };
+            found.push((
+                NewSignal {
+                    kind,
+                    signature: format!("{}:division:{area}:{category}:{}", kind.as_str(), day_number(last_week_start)),
+                    score,
+                    title: format!("{place} · {what}"),
+                    explanation,
+                    category_id: Some(category),
+                    area: Some((AreaKind::Division, area)),
+                    word: None,
+                    day_from: day_number(last_week_start),
+                    day_to: day_number(today),
+                    cases: Vec::new(),
+                    case_count: counts.last().copied().unwrap_or(0),
+                },
+                AreaKind::Division,
+                vec![area],
+            ));
+        }
+
+        let mut report = ScanReport::default();
+        for (mut signal, kind, area) in found {
+            let places = if kind == AreaKind::Division {
+                reference.division_subtree(DivisionId(area[0])).into_iter().map(|d| d.0).collect()
+            } else {
+                area
+            };
+            let since = reference.calendar.local_midnight(date_of(signal.day_from));
+            let until = reference.calendar.local_midnight(date_of(signal.day_to) + Duration::days(1));
+            let category = signal.category_id.unwrap_or_default();
+            let (_, cases) =
+                self.store.cases_in_places(kind, &places, category, since, until, CASES_PER_SIGNAL).await?;
+            signal.cases = cases;
+            let (_, new) = self.store.upsert_signal(&signal, now).await?;
+            if new {
+                report.raised += 1;
+            } else {
+                report.refreshed += 1;
+            }
+        }
+        Ok(report)
+    }
+
+    fn watcher(&self, who: &Principal) -> Result<()> {
+        if who.has_any(WATCHERS) {
+            Ok(())
+        } else {
+            Err(AppError::Forbidden("risk signals are for leaders, shift leads, dispatchers and administrators".into()))
+        }
+    }
+
+    async fn signal_view(&self, row: SignalRow, with_cases: bool) -> Result<SignalView> {
+        let s = row.signal;
+        let mut cases = Vec::new();
+        if with_cases {
+            for id in &s.cases {
+                if let Ok(c) = self.store.get_case(*id).await {
+                    cases.push(SignalCase {
+                        id: c.id,
+                        number: c.number,
+                        title: c.title,
+                        state: c.state.as_str().into(),
+                    });
+                }
+            }
+        }
+        Ok(SignalView {
+            id: row.id,
+            kind: s.kind,
+            kind_label: s.kind.label_zh(),
+            score: s.score,
+            title: s.title,
+            explanation: s.explanation,
+            category: s.category_id.map(|c| self.category_name(c)),
+            place: s.area.map(|(k, a)| self.place_name(k, a)),
+            word: s.word,
+            from: date_of(s.day_from),
+            to: date_of(s.day_to),
+            case_count: s.case_count,
+            cases,
+            state: row.state,
+            created_at: row.created_at,
+        })
+    }
+
+    /// Signals, newest first and highest score first within a day.
+    pub async fn signals(
+        &self,
+        who: &Principal,
+        state: Option<&str>,
+        kind: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<SignalView>> {
+        self.watcher(who)?;
+        if let Some(s) = state.filter(|s| !SIGNAL_STATES.contains(s)) {
+            return Err(AppError::invalid("state", format!("`{s}` is not one of {}", SIGNAL_STATES.join(", "))));
+        }
+        let kind = kind
+            .map(|k| {
+                SignalKind::parse(k).ok_or_else(|| {
+                    AppError::invalid("kind", format!("`{k}` is not one of {}", SignalKind::wire_names().join(", ")))
+                })
+            })
+            .transpose()?;
+        if !(1..=500).contains(&limit) {
+            return Err(AppError::invalid("limit", "must be 1 to 500"));
+        }
+        self.count_evaluation().await?;
+        let mut out = Vec::new();
+        for row in self.store.list_signals(state, kind, limit).await? {
+            out.push(self.signal_view(row, false).await?);
+        }
+        Ok(out)
+    }
+
+    /// One signal with the cases behind it.
+    pub async fn signal(&self, who: &Principal, id: i64) -> Result<SignalView> {
+        self.watcher(who)?;
+        let row = self.store.get_signal(id).await.map_err(|_| AppError::NotFound(format!("signal {id}")))?;
+        self.signal_view(row, true).await
+    }
+
+    /// Marks what was done with a signal: a supervision task opened, taken up as a topic, dismissed.
+    pub async fn set_signal_state(&self, who: &Principal, id: i64, state: &str) -> Result<SignalView> {
+        self.watcher(who)?;
+        if !SIGNAL_STATES.contains(&state) {
+            return Err(AppError::invalid("state", format!("`{state}` is not one of {}", SIGNAL_STATES.join(", "))));
+        }
+        self.store
+            .set_signal_state(id, state, self.now())
+            .await
+            .map_err(|_| AppError::NotFound(format!("signal {id}")))?;
+        self.signal(who, id).await
+    }
+}

@@ -1,0 +1,75 @@
+//! Risk signals from real intake: a concentration in a grid, a problem new to the street, a watch
+//! word, what a scan finds again, and who may see them.
+
+use chrono::Duration;
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::on_every_engine;
+
+fn of_kind<'a>(signals: &'a Value, kind: &str) -> Vec<&'a Value> {
+    signals.as_array().unwrap().iter().filter(|s| s["kind"] == kind).collect()
+}
+
+#[tokio::test]
+async fn cases_piling_up_in_a_grid_and_a_watch_word_raise_signals_with_their_cases() {
+    on_every_engine(|t| async move {
+        let operator = t.login("operator").await;
+        let (_, lat, lon) = t.first_grid(&operator).await;
+        let mut numbers = Vec::new();
+        for i in 0..5 {
+            let case = t
+                .create(&operator, json!({"channel": "hotline", "request_type": "complaint", "title": format!("垃圾满溢{i}"),
+                    "description": "小区垃圾桶满了没人清运", "category": "06005", "location": {"lat": lat, "lon": lon}}))
+                .await;
+            numbers.push(case["number"].as_str().unwrap().to_string());
+            t.clock.advance(Duration::minutes(30));
+        }
+        let warned = t
+            .create(&operator, json!({"channel": "hotline", "request_type": "help", "title": "讨要工资",
+                "description": "工地老板拖欠工资半年，工友们说要去围堵项目部", "category": "06005"}))
+            .await;
+        t.clock.advance(Duration::seconds(10));
+
+        let leader = t.login("leader").await;
+        // The watch word needs no scan: it is raised when the case is counted.
+        let before_scan = t.get(Some(&leader), "/api/v1/signals").await.ok();
+        let words = of_kind(&before_scan, "watch_word");
+        assert_eq!(words.len(), 1, "{before_scan}");
+        assert_eq!(words[0]["word"], "围堵、拖欠工资");
+        let id = words[0]["id"].as_i64().unwrap();
+        let one = t.get(Some(&leader), &format!("/api/v1/signals/{id}")).await.ok();
+        assert_eq!(one["cases"][0]["number"], warned["number"]);
+
+        let scan = t.post(Some(&leader), "/api/v1/signals/scan", json!({})).await.ok();
+        assert!(scan["raised"].as_u64().unwrap() >= 2, "{scan}");
+        let signals = t.get(Some(&leader), "/api/v1/signals?kind=concentrated").await.ok();
+        let grid = signals.as_array().unwrap().iter().find(|s| s["place"].as_str().unwrap().starts_with("网格")).expect("a grid signal");
+        assert_eq!((grid["case_count"].as_i64(), grid["score"].as_f64()), (Some(5), Some(50.0)), "{grid}");
+        let detail = t.get(Some(&leader), &format!("/api/v1/signals/{}", grid["id"])).await.ok();
+        let behind: Vec<&str> = detail["cases"].as_array().unwrap().iter().map(|c| c["number"].as_str().unwrap()).collect();
+        for n in &numbers {
+            assert!(behind.contains(&n.as_str()), "{n} is behind the signal");
+        }
+        let emerging = t.get(Some(&leader), "/api/v1/signals?kind=emerging").await.ok();
+        assert!(!emerging.as_array().unwrap().is_empty(), "垃圾 is new to the street: {emerging}");
+
+        // A second scan finds the same signals again and raises nothing new.
+        let again = t.post(Some(&leader), "/api/v1/signals/scan", json!({})).await.ok();
+        assert_eq!(again["raised"], 0);
+
+        // Acting on a signal.
+        let marked = t.post(Some(&leader), &format!("/api/v1/signals/{}/state", grid["id"]), json!({"state": "task"})).await.ok();
+        assert_eq!(marked["state"], "task");
+        let tasks = t.get(Some(&leader), "/api/v1/signals?state=task").await.ok();
+        assert_eq!(tasks.as_array().unwrap().len(), 1);
+
+        assert_eq!(t.get(Some(&operator), "/api/v1/signals").await.status, StatusCode::FORBIDDEN);
+        let bad = t.get(Some(&leader), "/api/v1/signals?kind=panic").await;
+        assert_eq!((bad.status, bad.body["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("kind")));
+        let bad = t.post(Some(&leader), &format!("/api/v1/signals/{id}/state"), json!({"state": "solved"})).await;
+        assert_eq!((bad.status, bad.body["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("state")));
+        assert_eq!(t.get(Some(&leader), "/api/v1/signals/999999").await.status, StatusCode::NOT_FOUND);
+    })
+    .await;
+}

@@ -1,0 +1,296 @@
+//! Risk signals and the per-place daily counts they are found in.
+
+use chrono::{DateTime, Utc};
+use cityloop_domain::signals::SignalKind;
+use cityloop_domain::{CaseId, CategoryId, DivisionId, GridId};
+use sqlx::any::AnyRow;
+use sqlx::Row;
+
+use crate::args::{Arg, Sql};
+use crate::rows::{from_ms, ms};
+use crate::{Result, Store, StoreError};
+
+/// Where and what a new case is, for the counts and the watch words.
+#[derive(Debug, Clone)]
+pub struct CasePlace {
+    pub id: CaseId,
+    pub category_id: Option<CategoryId>,
+    pub grid_id: Option<GridId>,
+    pub division_id: Option<DivisionId>,
+    pub text: String,
+}
+
+/// A place counts are kept for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum AreaKind {
+    Grid,
+    Division,
+}
+
+impl AreaKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AreaKind::Grid => "grid",
+            AreaKind::Division => "division",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "grid" => Some(AreaKind::Grid),
+            "division" => Some(AreaKind::Division),
+            _ => None,
+        }
+    }
+}
+
+/// One day's count of a category in a place.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct AreaDay {
+    pub kind: AreaKind,
+    pub area_id: i64,
+    pub category_id: i64,
+    pub day: i64,
+}
+
+/// A signal as found by a scan or the counter.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewSignal {
+    pub kind: SignalKind,
+    pub signature: String,
+    pub score: f64,
+    pub title: String,
+    pub explanation: String,
+    pub category_id: Option<i64>,
+    pub area: Option<(AreaKind, i64)>,
+    pub word: Option<String>,
+    pub day_from: i64,
+    pub day_to: i64,
+    pub cases: Vec<CaseId>,
+    pub case_count: i64,
+}
+
+/// A stored signal.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SignalRow {
+    pub id: i64,
+    pub signal: NewSignal,
+    pub state: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+const SIGNAL_COLUMNS: &str = "id, kind, signature, score, title, explanation, category_id, area_kind, area_id, word, \
+     day_from, day_to, cases, case_count, state, created_at, updated_at";
+
+fn signal_from_row(r: &AnyRow) -> Result<SignalRow> {
+    let kind: String = r.try_get("kind")?;
+    let area_kind: Option<String> = r.try_get("area_kind")?;
+    let area_id: Option<i64> = r.try_get("area_id")?;
+    let cases: String = r.try_get("cases")?;
+    Ok(SignalRow {
+        id: r.try_get("id")?,
+        signal: NewSignal {
+            kind: SignalKind::parse(&kind).ok_or_else(|| StoreError::Corrupt(format!("signal kind `{kind}`")))?,
+            signature: r.try_get("signature")?,
+            score: r.try_get("score")?,
+            title: r.try_get("title")?,
+            explanation: r.try_get("explanation")?,
+            category_id: r.try_get("category_id")?,
+            area: area_kind.as_deref().and_then(AreaKind::parse).zip(area_id),
+            word: r.try_get("word")?,
+            day_from: r.try_get("day_from")?,
+            day_to: r.try_get("day_to")?,
+            cases: serde_json::from_str::<Vec<i64>>(&cases).unwrap_or_default().into_iter().map(CaseId).collect(),
+            case_count: r.try_get("case_count")?,
+        },
+        state: r.try_get("state")?,
+        created_at: from_ms(r.try_get("created_at")?),
+        updated_at: from_ms(r.try_get("updated_at")?),
+    })
+}
+
+pub(crate) fn signal_values(s: &NewSignal, at: DateTime<Utc>) -> Sql {
+    let ids: Vec<i64> = s.cases.iter().map(|c| c.0).collect();
+    let mut sql = Sql::new(
+        "insert into signals (kind, signature, score, title, explanation, category_id, area_kind, area_id, word, \
+         day_from, day_to, cases, case_count, state, created_at, updated_at) values ",
+    );
+    sql.bind_list(vec![
+        Arg::from(s.kind.as_str()),
+        s.signature.clone().into(),
+        s.score.into(),
+        s.title.clone().into(),
+        s.explanation.clone().into(),
+        s.category_id.into(),
+        s.area.map(|a| a.0.as_str().to_string()).into(),
+        s.area.map(|a| a.1).into(),
+        s.word.clone().into(),
+        s.day_from.into(),
+        s.day_to.into(),
+        serde_json::to_string(&ids).unwrap_or_else(|_| "[]".into()).into(),
+        s.case_count.into(),
+        "open".into(),
+        ms(at).into(),
+        ms(at).into(),
+    ]);
+    sql
+}
+
+impl Store {
+    /// Category, place and text of cases.
+    pub async fn case_places(&self, cases: &[CaseId]) -> Result<Vec<CasePlace>> {
+        let mut out = Vec::with_capacity(cases.len());
+        for chunk in cases.chunks(400) {
+            let mut sql =
+                Sql::new("select id, category_id, grid_id, division_id, title, description from cases where id in ");
+            sql.bind_list(chunk.iter().map(|c| c.0));
+            for r in sql.query().fetch_all(self.writer()).await? {
+                let title: String = r.try_get("title")?;
+                let description: String = r.try_get("description")?;
+                out.push(CasePlace {
+                    id: CaseId(r.try_get("id")?),
+                    category_id: r.try_get::<Option<i64>, _>("category_id")?.map(CategoryId),
+                    grid_id: r.try_get::<Option<i64>, _>("grid_id")?.map(GridId),
+                    division_id: r.try_get::<Option<i64>, _>("division_id")?.map(DivisionId),
+                    text: format!("{title}\n{description}"),
+                });
+            }
+        }
+        Ok(out)
+    }
+
+    /// The daily counts of one kind of place over the days `from..to` (yyyymmdd).
+    pub async fn area_counts(&self, kind: AreaKind, from: i64, to: i64) -> Result<Vec<(AreaDay, i64)>> {
+        let rows = sqlx::query(
+            "select area_id, category_id, day, n from area_counts where day >= $1 and day < $2 and area_kind = $3",
+        )
+        .bind(from)
+        .bind(to)
+        .bind(kind.as_str())
+        .fetch_all(self.reader())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok((
+                    AreaDay { kind, area_id: r.try_get(0)?, category_id: r.try_get(1)?, day: r.try_get(2)? },
+                    r.try_get(3)?,
+                ))
+            })
+            .collect()
+    }
+
+    /// The newest cases of a category in places (grids or divisions) between two times.
+    pub async fn cases_in_places(
+        &self,
+        kind: AreaKind,
+        places: &[i64],
+        category: i64,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<(i64, Vec<CaseId>)> {
+        let column = if kind == AreaKind::Grid { "grid_id" } else { "division_id" };
+        let filtered = |select: &str| {
+            let mut sql = Sql::new(select);
+            sql.push(&format!(" from cases where {column} in "))
+                .bind_list(places.iter().copied())
+                .push(" and category_id = ")
+                .bind(category)
+                .push(" and created_at >= ")
+                .bind(ms(from))
+                .push(" and created_at < ")
+                .bind(ms(to));
+            sql
+        };
+        let total: i64 = filtered("select count(*)").query().fetch_one(self.reader()).await?.try_get(0)?;
+        let mut sql = filtered("select id");
+        sql.push(" order by created_at desc limit ").bind(limit);
+        let ids = sql
+            .query()
+            .fetch_all(self.reader())
+            .await?
+            .iter()
+            .map(|r| r.try_get(0).map(CaseId))
+            .collect::<Result<_, _>>()?;
+        Ok((total, ids))
+    }
+
+    /// Stores a signal, or refreshes the one with the same signature (keeping its state). Returns the
+    /// id and whether it is new.
+    pub async fn upsert_signal(&self, s: &NewSignal, at: DateTime<Utc>) -> Result<(i64, bool)> {
+        let existing: Option<i64> = sqlx::query_scalar("select id from signals where signature = $1")
+            .bind(s.signature.clone())
+            .fetch_optional(self.writer())
+            .await?;
+        if let Some(id) = existing {
+            let ids: Vec<i64> = s.cases.iter().map(|c| c.0).collect();
+            sqlx::query(
+                "update signals set score = $1, explanation = $2, cases = $3, case_count = $4, day_to = $5, \
+                 updated_at = $6 where id = $7",
+            )
+            .bind(s.score)
+            .bind(s.explanation.clone())
+            .bind(serde_json::to_string(&ids).unwrap_or_else(|_| "[]".into()))
+            .bind(s.case_count)
+            .bind(s.day_to)
+            .bind(ms(at))
+            .bind(id)
+            .execute(self.writer())
+            .await?;
+            return Ok((id, false));
+        }
+        let mut sql = signal_values(s, at);
+        sql.push(" on conflict (signature) do nothing returning id");
+        match sql.query().fetch_optional(self.writer()).await? {
+            Some(row) => Ok((row.try_get(0)?, true)),
+            // Another node stored it meanwhile.
+            None => Ok((
+                sqlx::query_scalar("select id from signals where signature = $1")
+                    .bind(s.signature.clone())
+                    .fetch_one(self.writer())
+                    .await?,
+                false,
+            )),
+        }
+    }
+
+    /// Signals, highest score first among the newest.
+    pub async fn list_signals(
+        &self,
+        state: Option<&str>,
+        kind: Option<SignalKind>,
+        limit: i64,
+    ) -> Result<Vec<SignalRow>> {
+        let mut sql = Sql::new(&format!("select {SIGNAL_COLUMNS} from signals where 1 = 1"));
+        if let Some(state) = state {
+            sql.push(" and state = ").bind(state);
+        }
+        if let Some(kind) = kind {
+            sql.push(" and kind = ").bind(kind.as_str());
+        }
+        sql.push(" order by day_to desc, score desc, id desc limit ").bind(limit);
+        sql.query().fetch_all(self.reader()).await?.iter().map(signal_from_row).collect()
+    }
+
+    pub async fn get_signal(&self, id: i64) -> Result<SignalRow> {
+        let row = sqlx::query(&format!("select {SIGNAL_COLUMNS} from signals where id = $1"))
+            .bind(id)
+            .fetch_one(self.reader())
+            .await?;
+        signal_from_row(&row)
+    }
+
+    pub async fn set_signal_state(&self, id: i64, state: &str, at: DateTime<Utc>) -> Result<()> {
+        let done = sqlx::query("update signals set state = $1, updated_at = $2 where id = $3")
+            .bind(state)
+            .bind(ms(at))
+            .bind(id)
+            .execute(self.writer())
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+}
