@@ -48,6 +48,9 @@ pub struct SignalView {
     pub cases: Vec<SignalCase>,
     pub state: String,
     pub created_at: chrono::DateTime<chrono::Utc>,
+    /// After turning the signal into a supervision task: how many of its open cases got a 督办 notice.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub supervised: Option<usize>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -289,6 +292,7 @@ impl App {
             cases,
             state: row.state,
             created_at: row.created_at,
+            supervised: None,
         })
     }
 
@@ -329,16 +333,42 @@ impl App {
         self.signal_view(row, true).await
     }
 
-    /// Marks what was done with a signal: a supervision task opened, taken up as a topic, dismissed.
+    /// Marks what was done with a signal: taken up as a topic, dismissed, or turned into a supervision
+    /// task, which puts every open case behind it under 督办 (level 2) by the dispatcher or shift lead
+    /// who asks.
     pub async fn set_signal_state(&self, who: &Principal, id: i64, state: &str) -> Result<SignalView> {
         self.watcher(who)?;
         if !SIGNAL_STATES.contains(&state) {
             return Err(AppError::invalid("state", format!("`{state}` is not one of {}", SIGNAL_STATES.join(", "))));
         }
+        let before = self.signal(who, id).await?;
+        let mut supervised = None;
+        if state == "task" {
+            if !who.has_any(&[Role::Dispatcher, Role::Lead]) {
+                return Err(AppError::Forbidden("supervision tasks are opened by dispatchers and shift leads".into()));
+            }
+            let mut n = 0;
+            for case in before.cases.iter().filter(|c| !matches!(c.state.as_str(), "closed" | "voided" | "merged")) {
+                let input = crate::moves::MoveInput {
+                    level: Some(2),
+                    note: Some(format!("风险预警督办：{}", before.title)),
+                    ..Default::default()
+                };
+                match self.perform_move(who, &case.number, "supervise", input).await {
+                    Ok(_) => n += 1,
+                    // A case that moved on meanwhile is left as it is.
+                    Err(AppError::IllegalMove { .. } | AppError::StaleVersion { .. }) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+            supervised = Some(n);
+        }
         self.store
             .set_signal_state(id, state, self.now())
             .await
             .map_err(|_| AppError::NotFound(format!("signal {id}")))?;
-        self.signal(who, id).await
+        let mut view = self.signal(who, id).await?;
+        view.supervised = supervised;
+        Ok(view)
     }
 }

@@ -59,8 +59,13 @@ async fn cases_piling_up_in_a_grid_and_a_watch_word_raise_signals_with_their_cas
         assert_eq!(again["raised"], 0);
 
         // Acting on a signal.
-        let marked = t.post(Some(&leader), &format!("/api/v1/signals/{}/state", grid["id"]), json!({"state": "task"})).await.ok();
-        assert_eq!(marked["state"], "task");
+        let path = format!("/api/v1/signals/{}/state", grid["id"]);
+        assert_eq!(t.post(Some(&leader), &path, json!({"state": "task"})).await.status, StatusCode::FORBIDDEN);
+        let dispatcher = t.login("dispatcher").await;
+        let marked = t.post(Some(&dispatcher), &path, json!({"state": "task"})).await.ok();
+        assert_eq!((marked["state"].as_str(), marked["supervised"].as_u64()), (Some("task"), Some(5)));
+        let supervised = t.get(Some(&leader), &format!("/api/v1/cases/{}", numbers[0])).await.ok();
+        assert_eq!(supervised["supervision_level"], 2, "{supervised}");
         let tasks = t.get(Some(&leader), "/api/v1/signals?state=task").await.ok();
         assert_eq!(tasks.as_array().unwrap().len(), 1);
 

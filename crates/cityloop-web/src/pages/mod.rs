@@ -10,6 +10,7 @@ pub mod inspector;
 pub mod intake;
 pub mod leader;
 pub mod portal;
+pub mod signals;
 pub mod smart;
 
 use std::collections::HashMap;
@@ -118,6 +119,9 @@ fn nav_for(who: Option<&Principal>, t: &Tr, path: &str) -> Vec<NavItem> {
         }
         if who.has_any(&[Role::Leader, Role::Lead, Role::Dispatcher, Role::Admin, Role::Handler]) {
             items.push(("/evaluation", "nav.evaluation"));
+        }
+        if who.has_any(&[Role::Leader, Role::Lead, Role::Dispatcher, Role::Admin]) {
+            items.push(("/signals", "nav.signals"));
         }
         if who.has(Role::Admin) {
             items.push(("/admin", "nav.admin"));

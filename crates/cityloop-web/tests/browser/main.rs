@@ -436,6 +436,39 @@ async fn a_leader_reads_the_months_ranking_and_opens_the_cases_behind_a_number()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watch_word_shows_on_the_signal_page_and_is_turned_into_a_supervision_task() {
+    if !browser_available() {
+        return;
+    }
+    let site = spawn_site(Backend::Sqlite, 0).await;
+    let operator = site.app.login("operator", cityloop_app::demo::DEMO_PASSWORD).await.unwrap().principal;
+    let case = cityloop_app::intake::NewCase {
+        channel: "hotline".into(),
+        request_type: "help".into(),
+        title: "楼道有煤气味".into(),
+        description: "三单元楼道里煤气泄漏的味道很重，担心爆炸".into(),
+        grid: Some(site.app.reference().grids[0].code.clone()),
+        ..Default::default()
+    };
+    let created = site.app.create_case(&operator, case, None).await.unwrap();
+    let driver = Driver::start();
+    let mut b = Browser::open(&driver, &site.base, 1366, 900).await;
+    b.login("dispatcher").await;
+    b.goto("/signals").await;
+    let row = b.text("#signals tr.signal-watch_word").await;
+    assert!(row.contains("煤气泄漏") && row.contains("爆炸"), "{row}");
+    b.click("#signals tr.signal-watch_word a").await;
+    assert!(b.text("#signal-cases").await.contains(&created.case.number));
+    b.screenshot("signals-watch-word").await;
+    b.click("#to-task").await;
+    assert!(b.text("#signal-detail").await.contains("已转督办"));
+    assert_eq!(case_state(&site, &created.case.number).await.supervision_level, 2, "the case is under 督办");
+    b.goto("/signals").await;
+    assert!(b.exists("#no-signals").await, "no open signal is left");
+    b.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_form_error_shows_next_to_its_field_saves_nothing_and_an_address_places_the_fix() {
     if !browser_available() {
         return;
@@ -553,6 +586,7 @@ async fn every_page_renders_at_both_widths_without_console_errors() {
         (Some("leader"), "/leader".into(), "leader"),
         (Some("leader"), "/leader?big=1".into(), "leader-big"),
         (Some("leader"), "/evaluation?period=2026-10".into(), "evaluation"),
+        (Some("leader"), "/signals".into(), "signals"),
         (Some("admin"), "/admin/units".into(), "admin-units"),
         (Some("admin"), "/admin/users".into(), "admin-users"),
         (Some("admin"), "/admin/categories".into(), "admin-categories"),
