@@ -88,7 +88,9 @@ impl App {
                     add(AreaKind::Division, division.0);
                 }
             }
-            let words = watch_words_in(&case.text, &rules.watch_words);
+            // A watch word is an alarm about now: history loaded or imported later raises none.
+            let fresh = self.now() - *at <= Duration::days(i64::from(rules.window_days));
+            let words = if fresh { watch_words_in(&case.text, &rules.watch_words) } else { Vec::new() };
             if !words.is_empty() {
                 let title = case.text.lines().next().unwrap_or_default().chars().take(60).collect::<String>();
                 raised.push(NewSignal {
@@ -261,13 +263,35 @@ impl App {
         }
     }
 
+    /// A signal as shown, without its cases.
+    pub(crate) fn signal_view_of(&self, row: &SignalRow) -> SignalView {
+        let s = &row.signal;
+        SignalView {
+            id: row.id,
+            kind: s.kind,
+            kind_label: s.kind.label_zh(),
+            score: s.score,
+            title: s.title.clone(),
+            explanation: s.explanation.clone(),
+            category: s.category_id.map(|c| self.category_name(c)),
+            place: s.area.map(|(k, a)| self.place_name(k, a)),
+            word: s.word.clone(),
+            from: date_of(s.day_from),
+            to: date_of(s.day_to),
+            case_count: s.case_count,
+            cases: Vec::new(),
+            state: row.state.clone(),
+            created_at: row.created_at,
+            supervised: None,
+        }
+    }
+
     async fn signal_view(&self, row: SignalRow, with_cases: bool) -> Result<SignalView> {
-        let s = row.signal;
-        let mut cases = Vec::new();
+        let mut view = self.signal_view_of(&row);
         if with_cases {
-            for id in &s.cases {
+            for id in &row.signal.cases {
                 if let Ok(c) = self.store.get_case(*id).await {
-                    cases.push(SignalCase {
+                    view.cases.push(SignalCase {
                         id: c.id,
                         number: c.number,
                         title: c.title,
@@ -276,24 +300,7 @@ impl App {
                 }
             }
         }
-        Ok(SignalView {
-            id: row.id,
-            kind: s.kind,
-            kind_label: s.kind.label_zh(),
-            score: s.score,
-            title: s.title,
-            explanation: s.explanation,
-            category: s.category_id.map(|c| self.category_name(c)),
-            place: s.area.map(|(k, a)| self.place_name(k, a)),
-            word: s.word,
-            from: date_of(s.day_from),
-            to: date_of(s.day_to),
-            case_count: s.case_count,
-            cases,
-            state: row.state,
-            created_at: row.created_at,
-            supervised: None,
-        })
+        Ok(view)
     }
 
     /// Signals, newest first and highest score first within a day.

@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use cityloop_domain::workflow::MoveKind;
 use cityloop_domain::{CategoryId, DivisionId, FlowEntry, GridId, UnitId};
+use cityloop_store::signals::SignalRow;
+use cityloop_store::webhooks::Cursor;
 use cityloop_store::{
     AttemptOutcome, AttemptRow, DeliveryRow, DeliveryState, FlowEvent, NewDelivery, NewWebhookRow, WebhookRow,
 };
@@ -28,11 +30,12 @@ use crate::error::{AppError, Result};
 use crate::{App, Principal};
 
 /// The events a subscription may ask for.
-pub const EVENTS: &[&str] = &[CASE_CREATED, CASE_DISPATCHED, CASE_STATE_CHANGED, CASE_OVERDUE];
+pub const EVENTS: &[&str] = &[CASE_CREATED, CASE_DISPATCHED, CASE_STATE_CHANGED, CASE_OVERDUE, SIGNAL_RAISED];
 pub const CASE_CREATED: &str = "case.created";
 pub const CASE_DISPATCHED: &str = "case.dispatched";
 pub const CASE_STATE_CHANGED: &str = "case.state_changed";
 pub const CASE_OVERDUE: &str = "case.overdue";
+pub const SIGNAL_RAISED: &str = "signal.raised";
 
 /// Header names of a delivery.
 pub const HEADER_EVENT: &str = "x-cityloop-event";
@@ -429,7 +432,7 @@ impl App {
                         }
                     })
                     .collect();
-                if !self.store.enqueue_deliveries(hook.id, cursor, last, &deliveries, self.now()).await? {
+                if !self.store.enqueue_deliveries(Cursor::Flow, hook.id, cursor, last, &deliveries, self.now()).await? {
                     break; // another node took this stretch
                 }
                 queued += deliveries.len();
@@ -437,6 +440,47 @@ impl App {
                 if !full || ready.len() < batch.len() {
                     break;
                 }
+            }
+            if hook.events.iter().any(|e| e == SIGNAL_RAISED) {
+                queued += self.queue_signal_events(&hook, settled).await?;
+            }
+        }
+        Ok(queued)
+    }
+
+    /// Turns the risk signals stored after a subscription's signal cursor into deliveries.
+    async fn queue_signal_events(&self, hook: &WebhookRow, settled: chrono::DateTime<chrono::Utc>) -> Result<usize> {
+        let mut cursor = hook.signal_cursor;
+        let mut queued = 0;
+        loop {
+            let batch = self.store.signals_after(cursor, FLOW_BATCH).await?;
+            let full = batch.len() as i64 == FLOW_BATCH;
+            let ready: Vec<&SignalRow> = batch.iter().take_while(|s| s.created_at <= settled).collect();
+            let Some(last) = ready.last().map(|s| s.id) else { break };
+            let mut deliveries = Vec::with_capacity(ready.len());
+            for row in &ready {
+                let event_id = format!("evt_signal_{}", row.id);
+                let view = self.signal_view_of(row);
+                let payload = json!({
+                    "id": event_id,
+                    "type": SIGNAL_RAISED,
+                    "occurred_at": row.created_at,
+                    "signal": view,
+                });
+                deliveries.push(NewDelivery {
+                    event: SIGNAL_RAISED.to_string(),
+                    event_id,
+                    case_id: None,
+                    payload: payload.to_string(),
+                });
+            }
+            if !self.store.enqueue_deliveries(Cursor::Signal, hook.id, cursor, last, &deliveries, self.now()).await? {
+                break;
+            }
+            queued += deliveries.len();
+            cursor = last;
+            if !full || ready.len() < batch.len() {
+                break;
             }
         }
         Ok(queued)

@@ -273,6 +273,16 @@ impl Store {
         sql.query().fetch_all(self.reader()).await?.iter().map(signal_from_row).collect()
     }
 
+    /// Signals stored after `cursor`, oldest first.
+    pub async fn signals_after(&self, cursor: i64, limit: i64) -> Result<Vec<SignalRow>> {
+        let rows = sqlx::query(&format!("select {SIGNAL_COLUMNS} from signals where id > $1 order by id limit $2"))
+            .bind(cursor)
+            .bind(limit)
+            .fetch_all(self.writer())
+            .await?;
+        rows.iter().map(signal_from_row).collect()
+    }
+
     pub async fn get_signal(&self, id: i64) -> Result<SignalRow> {
         let row = sqlx::query(&format!("select {SIGNAL_COLUMNS} from signals where id = $1"))
             .bind(id)

@@ -23,7 +23,16 @@ pub struct WebhookRow {
     pub allow_private: bool,
     pub active: bool,
     pub flow_cursor: i64,
+    /// The last risk signal turned into deliveries.
+    pub signal_cursor: i64,
     pub created_at: DateTime<Utc>,
+}
+
+/// Which of a subscription's cursors a run of deliveries moves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Cursor {
+    Flow,
+    Signal,
 }
 
 /// A subscription to store.
@@ -125,7 +134,8 @@ pub enum AttemptOutcome {
     Dead,
 }
 
-const WEBHOOK_COLUMNS: &str = "id, url, events, description, secret, allow_private, active, flow_cursor, created_at";
+const WEBHOOK_COLUMNS: &str =
+    "id, url, events, description, secret, allow_private, active, flow_cursor, signal_cursor, created_at";
 const DELIVERY_COLUMNS: &str = "id, webhook_id, event, event_id, case_id, payload, state, attempts, next_attempt_at, \
     last_status, last_error, created_at, delivered_at";
 
@@ -140,6 +150,7 @@ fn webhook_row(r: &AnyRow) -> Result<WebhookRow> {
         allow_private: r.try_get::<i64, _>("allow_private")? != 0,
         active: r.try_get::<i64, _>("active")? != 0,
         flow_cursor: r.try_get("flow_cursor")?,
+        signal_cursor: r.try_get("signal_cursor")?,
         created_at: from_ms(r.try_get("created_at")?),
     })
 }
@@ -167,8 +178,9 @@ impl Store {
     /// Stores a subscription; it starts after the newest flow record, so history is not sent.
     pub async fn insert_webhook(&self, new: &NewWebhookRow<'_>, at: DateTime<Utc>) -> Result<i64> {
         let row = sqlx::query(
-            "insert into webhooks (url, events, description, secret, allow_private, active, flow_cursor, created_by, \
-             created_at) values ($1, $2, $3, $4, $5, 1, (select coalesce(max(id), 0) from flow), $6, $7) returning id",
+            "insert into webhooks (url, events, description, secret, allow_private, active, flow_cursor, signal_cursor, \
+             created_by, created_at) values ($1, $2, $3, $4, $5, 1, (select coalesce(max(id), 0) from flow), \
+             (select coalesce(max(id), 0) from signals), $6, $7) returning id",
         )
         .bind(new.url.to_string())
         .bind(serde_json::to_string(new.events).unwrap_or_else(|_| "[]".into()))
@@ -261,6 +273,7 @@ impl Store {
     /// stored for the subscription is not stored twice.
     pub async fn enqueue_deliveries(
         &self,
+        cursor: Cursor,
         webhook_id: i64,
         from: i64,
         to: i64,
@@ -268,7 +281,11 @@ impl Store {
         at: DateTime<Utc>,
     ) -> Result<bool> {
         let mut tx = self.writer().begin().await?;
-        let moved = sqlx::query("update webhooks set flow_cursor = $1 where id = $2 and flow_cursor = $3")
+        let column = match cursor {
+            Cursor::Flow => "flow_cursor",
+            Cursor::Signal => "signal_cursor",
+        };
+        let moved = sqlx::query(&format!("update webhooks set {column} = $1 where id = $2 and {column} = $3"))
             .bind(to)
             .bind(webhook_id)
             .bind(from)

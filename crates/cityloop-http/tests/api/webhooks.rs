@@ -297,3 +297,43 @@ async fn events_are_signed_retried_and_dead_lettered() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_risk_signal_is_sent_once_signed_to_the_systems_that_asked_for_it() {
+    on_every_engine(|t| async move {
+        let (receiver, port) = start_receiver().await;
+        let admin = t.login("admin").await;
+        let signals =
+            subscribe(&t, &admin, format!("http://127.0.0.1:{port}/signals"), json!(["signal.raised"]), true).await;
+        subscribe(&t, &admin, format!("http://127.0.0.1:{port}/cases"), json!(["case.created"]), true).await;
+        let operator = t.login("operator").await;
+        let case = t
+            .create(
+                &operator,
+                json!({"channel": "hotline", "request_type": "help", "title": "楼上有人要跳楼",
+                "description": "邻居站在楼顶说不想活了", "category": "06005",
+                "contact": {"name": "王先生", "phone": "13912345678"}}),
+            )
+            .await;
+        t.clock.advance(Duration::seconds(10));
+        t.app.count_evaluation().await.unwrap();
+        t.clock.advance(Duration::seconds(10));
+        t.app.run_webhooks_once().await.unwrap();
+        t.app.run_webhooks_once().await.unwrap();
+
+        let got = receiver.got.lock().unwrap().clone();
+        let to_signals: Vec<&Received> = got.iter().filter(|r| r.path == "/signals").collect();
+        assert_eq!(to_signals.len(), 1, "{got:?}");
+        verify(signals["secret"].as_str().unwrap(), to_signals[0]);
+        let body: Value = serde_json::from_str(&to_signals[0].body).unwrap();
+        assert_eq!(
+            (body["type"].as_str(), body["signal"]["kind"].as_str()),
+            (Some("signal.raised"), Some("watch_word"))
+        );
+        assert_eq!(body["signal"]["word"], "跳楼、不想活");
+        assert!(case["number"].is_string());
+        assert!(!to_signals[0].body.contains("13912345678") && !to_signals[0].body.contains("王先生"));
+        assert!(got.iter().filter(|r| r.path == "/cases").all(|r| r.headers["x-cityloop-event"] == "case.created"));
+    })
+    .await;
+}
