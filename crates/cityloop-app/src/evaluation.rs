@@ -315,6 +315,44 @@ impl App {
         })
     }
 
+    /// The city's 三率 over the last `periods` periods, oldest first: (period, 响应率, 解决率, 满意率).
+    pub async fn hotline_trend(&self, who: &Principal, periods: usize) -> Result<Vec<HotlineRates>> {
+        self.evaluator_scope(who)?;
+        let mut list = vec![self.current_evaluation_period()];
+        while list.len() < periods.max(1) {
+            let earliest = list[list.len() - 1].previous();
+            list.push(earliest);
+        }
+        list.reverse();
+        let totals = self
+            .store
+            .evaluation_daily_totals(
+                Indicator::Hotline,
+                day_number(list[0].start),
+                day_number(list[list.len() - 1].end),
+            )
+            .await?;
+        Ok(list
+            .iter()
+            .map(|p| {
+                let mut counts = Counts::new();
+                for (day, metric, n) in &totals {
+                    if *day >= day_number(p.start) && *day < day_number(p.end) {
+                        *counts.entry(*metric).or_default() += n;
+                    }
+                }
+                let s = score(Indicator::Hotline, &counts, 0, &self.settings.evaluation);
+                HotlineRates {
+                    period: p.label(),
+                    revisits: counts.get(&Metric::Revisits).copied().unwrap_or(0),
+                    response_rate: s.parts.get("response_rate").copied().flatten(),
+                    solution_rate: s.parts.get("solution_rate").copied().flatten(),
+                    satisfaction_rate: s.parts.get("satisfaction_rate").copied().flatten(),
+                }
+            })
+            .collect())
+    }
+
     /// The cases behind a subject's numbers in a period: every metric of the indicator, or the ones named.
     pub async fn evaluation_cases(&self, who: &Principal, q: &CasesQuery) -> Result<EvaluationCases> {
         let (label, indicator, subject, metrics, page, page_size) =
@@ -417,6 +455,16 @@ impl App {
             }
         }
     }
+}
+
+/// The city's 三率 in one period.
+#[derive(Debug, Clone, Serialize)]
+pub struct HotlineRates {
+    pub period: String,
+    pub revisits: i64,
+    pub response_rate: Option<f64>,
+    pub solution_rate: Option<f64>,
+    pub satisfaction_rate: Option<f64>,
 }
 
 /// How a report is written out.

@@ -376,6 +376,13 @@ pub async fn evaluation(app: &App, period: Option<String>, iterations: usize) ->
     let started = Instant::now();
     let counted = app.count_evaluation().await.map_err(|e| anyhow::anyhow!("{e}"))?;
     let catch_up_s = started.elapsed().as_secs_f64();
+    // The risk-signal scan reads the same counts: the first run raises, the later ones refresh.
+    let mut scans = Vec::new();
+    for _ in 0..3 {
+        let t = Instant::now();
+        let found = app.scan_signals().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+        scans.push(json!({"seconds": t.elapsed().as_secs_f64(), "raised": found.raised, "refreshed": found.refreshed}));
+    }
     let period = period.unwrap_or_else(|| app.current_evaluation_period().previous().label());
     let server = start(app).await?;
     let leader = server.login("leader").await?;
@@ -413,6 +420,7 @@ pub async fn evaluation(app: &App, period: Option<String>, iterations: usize) ->
         "period": period,
         "ranked_lines": rows,
         "catch_up": {"flow_records": counted, "seconds": catch_up_s},
+        "signal_scans": scans,
         "iterations": iterations,
         "reads": out,
     }))

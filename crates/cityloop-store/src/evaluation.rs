@@ -257,6 +257,30 @@ impl Store {
             .collect()
     }
 
+    /// One indicator's counts for the whole city per day over `from..to` (yyyymmdd): (day, metric, n).
+    pub async fn evaluation_daily_totals(
+        &self,
+        indicator: Indicator,
+        from: i64,
+        to: i64,
+    ) -> Result<Vec<(i64, Metric, i64)>> {
+        let rows = sqlx::query(
+            "select day, metric, cast(sum(n) as bigint) as n from eval_counts where day >= $1 and day < $2 \
+             and indicator = $3 group by day, metric",
+        )
+        .bind(from)
+        .bind(to)
+        .bind(indicator.as_str())
+        .fetch_all(self.reader())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let metric: String = r.try_get("metric")?;
+                Ok((r.try_get("day")?, parse_name("metric", &metric, Metric::parse)?, r.try_get("n")?))
+            })
+            .collect()
+    }
+
     /// The cases behind a subject's counts of `metrics` over the days `from..to`, newest day first.
     #[allow(clippy::too_many_arguments)]
     pub async fn evaluation_cases(

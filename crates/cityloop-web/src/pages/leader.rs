@@ -7,6 +7,7 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 use cityloop_app::overview::{OpenRow, SlowUnit};
+use cityloop_app::signals::SignalView;
 use serde::Deserialize;
 
 use super::{ctx, error_page, long_time, render, Ctx};
@@ -33,6 +34,16 @@ struct LeaderPage {
     chart: String,
     legend: Vec<(usize, String, i64)>,
     slowest: Vec<SlowUnit>,
+    signals: Vec<SignalView>,
+    period: String,
+    /// The hotline ranking's head and tail: (rank, unit, score, grade).
+    best: Vec<(usize, String, String, &'static str)>,
+    worst: Vec<(usize, String, String, &'static str)>,
+    trend: Vec<(String, i64, String, String, String)>,
+}
+
+fn pct(v: Option<f64>) -> String {
+    v.map_or("—".into(), |v| format!("{:.1}%", v * 100.0))
 }
 
 #[derive(Deserialize)]
@@ -47,6 +58,31 @@ pub async fn screen(State(state): State<WebState>, staff: Staff, Query(p): Query
         Err(e) => return error_page(&t, &e),
     };
     let reference = state.app.reference();
+    // The screen stays up when a part of it cannot be read; each part shows empty instead.
+    let signals = state.app.signals(&staff.who, Some("open"), None, 6).await.unwrap_or_default();
+    let period = state.app.current_evaluation_period().label();
+    let ranking: Vec<(usize, String, String, &'static str)> =
+        match state.app.evaluation_report(&staff.who, &period).await {
+            Ok(r) => r
+                .indicators
+                .into_iter()
+                .find(|i| i.indicator == cityloop_domain::evaluation::Indicator::Hotline)
+                .map(|i| {
+                    i.rows.into_iter().map(|r| (r.rank, r.name, format!("{:.1}", r.total), r.grade.as_str())).collect()
+                })
+                .unwrap_or_default(),
+            Err(_) => Vec::new(),
+        };
+    let best: Vec<_> = ranking.iter().take(5).cloned().collect();
+    let worst: Vec<_> = ranking.iter().skip(5).rev().take(3).rev().cloned().collect();
+    let trend = state
+        .app
+        .hotline_trend(&staff.who, 6)
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .map(|t| (t.period, t.revisits, pct(t.response_rate), pct(t.solution_rate), pct(t.satisfaction_rate)))
+        .collect();
     let big = p.big.is_some_and(|b| b == "1");
     let mut c = ctx(&staff.visit, Some(&staff.who), "leader.title");
     c.body_class = if big { "big" } else { "wide" };
@@ -79,6 +115,11 @@ pub async fn screen(State(state): State<WebState>, staff: Staff, Query(p): Query
             chart: stacked_bars("daily-chart", &days, &series),
             legend,
             slowest: overview.slowest_units.clone(),
+            signals,
+            period,
+            best,
+            worst,
+            trend,
             c,
         },
     )

@@ -432,6 +432,12 @@ async fn a_leader_reads_the_months_ranking_and_opens_the_cases_behind_a_number()
     b.goto("/evaluation?period=2026-10").await;
     let href = b.find("#download-xlsx").await.attr("href").await.unwrap().unwrap();
     assert_eq!(href, "/evaluation/export?period=2026-10&format=xlsx");
+    // The leader screen carries the month's ranking and six months of 三率.
+    b.goto("/leader").await;
+    let trend = b.client.find_all(fantoccini::Locator::Css("#leader-trend tbody tr")).await.unwrap();
+    assert_eq!(trend.len(), 6);
+    assert!(b.text("#leader-trend").await.contains("2026-10"));
+    assert!(b.exists("#leader-ranking tr").await, "this month's ranking is on the screen");
     b.finish().await;
 }
 
