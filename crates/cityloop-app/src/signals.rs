@@ -148,18 +148,24 @@ impl App {
         let window_start = today - Duration::days(i64::from(rules.window_days) - 1);
         let (from, to) = (day_number(window_start), day_number(today + Duration::days(1)));
         let streets = self.streets();
+        let place_count = |kind: AreaKind| if kind == AreaKind::Grid { reference.grids.len() } else { streets.len() };
         for (kind, min) in
             [(AreaKind::Grid, rules.concentrated_grid_min), (AreaKind::Division, rules.concentrated_street_min)]
         {
             let mut sums: BTreeMap<(i64, i64), i64> = BTreeMap::new();
+            let mut per_category: HashMap<i64, i64> = HashMap::new();
             for (a, n) in self.store.area_counts(kind, from, to).await? {
                 if kind == AreaKind::Division && !streets.contains(&DivisionId(a.area_id)) {
                     continue;
                 }
                 *sums.entry((a.area_id, a.category_id)).or_default() += n;
+                *per_category.entry(a.category_id).or_default() += n;
             }
+            let places = place_count(kind).max(1) as f64;
+            let unit = if kind == AreaKind::Grid { "网格" } else { "街道" };
             for ((area, category), n) in sums {
-                let Some(score) = concentration_score(n, min) else { continue };
+                let average = per_category.get(&category).copied().unwrap_or(0) as f64 / places;
+                let Some(score) = concentration_score(n, min, average, rules.concentration_ratio) else { continue };
                 let (place, what) = (self.place_name(kind, area), self.category_name(category));
                 found.push((
                     NewSignal {
@@ -167,7 +173,10 @@ impl App {
                         signature: format!("concentrated:{}:{area}:{category}:{from}", kind.as_str()),
                         score,
                         title: format!("{place} · {what}"),
-                        explanation: format!("{} 至 {} 共 {n} 件「{what}」（阈值 {min} 件）", window_start, today),
+                        explanation: format!(
+                            "{window_start} 至 {today} 共 {n} 件「{what}」，各{unit}平均 {average:.1} 件（阈值：至少 {min} 件且为平均的 {} 倍）",
+                            rules.concentration_ratio
+                        ),
                         category_id: Some(category),
                         area: Some((kind, area)),
                         word: None,
@@ -232,6 +241,14 @@ impl App {
             ));
         }
 
+        // The strongest of each kind, so that a person can read the list.
+        found.sort_by(|a, b| b.0.score.total_cmp(&a.0.score).then(b.0.case_count.cmp(&a.0.case_count)));
+        let mut kept: HashMap<SignalKind, usize> = HashMap::new();
+        found.retain(|(s, _, _)| {
+            let n = kept.entry(s.kind).or_default();
+            *n += 1;
+            *n <= rules.max_per_scan
+        });
         let mut report = ScanReport::default();
         for (mut signal, kind, area) in found {
             let places = if kind == AreaKind::Division {

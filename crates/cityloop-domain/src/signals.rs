@@ -33,6 +33,10 @@ pub struct SignalRules {
     pub concentrated_grid_min: i64,
     /// … and in one street.
     pub concentrated_street_min: i64,
+    /// … and at least this many times the average of the places of its kind (grids or streets).
+    pub concentration_ratio: f64,
+    /// Signals of each kind kept per scan, highest score first, so that the list stays one a person reads.
+    pub max_per_scan: usize,
     /// Weeks of history a rising signal compares the last week with.
     pub baseline_weeks: usize,
     /// The last week must reach this many cases …
@@ -52,6 +56,8 @@ impl Default for SignalRules {
             window_days: 7,
             concentrated_grid_min: 5,
             concentrated_street_min: 15,
+            concentration_ratio: 3.0,
+            max_per_scan: 20,
             baseline_weeks: 8,
             rising_min: 10,
             rising_sigmas: 3.0,
@@ -109,6 +115,12 @@ impl SignalRules {
         if self.concentrated_grid_min < 2 || self.concentrated_street_min < 2 {
             return err("signals.concentrated_grid_min", "and concentrated_street_min must be at least 2");
         }
+        if !(self.concentration_ratio.is_finite() && self.concentration_ratio >= 1.0) {
+            return err("signals.concentration_ratio", "must be at least 1");
+        }
+        if !(1..=500).contains(&self.max_per_scan) {
+            return err("signals.max_per_scan", "must be 1 to 500");
+        }
         if !(2..=52).contains(&self.baseline_weeks) {
             return err("signals.baseline_weeks", "must be 2 to 52");
         }
@@ -130,10 +142,13 @@ pub fn watch_words_in<'a>(text: &str, words: &'a [String]) -> Vec<&'a str> {
     words.iter().map(|w| w.trim()).filter(|w| !w.is_empty() && text.contains(*w)).collect()
 }
 
-/// A concentration: `count` cases where `min` make one. The score grows with how far past the
-/// threshold it is: 50 at the threshold, 100 at three times it.
-pub fn concentration_score(count: i64, min: i64) -> Option<f64> {
-    (min > 0 && count >= min).then(|| (50.0 + 25.0 * (count - min) as f64 / min as f64).min(100.0))
+/// A concentration: `count` cases in one place where the places of its kind have `average` each.
+/// It takes at least `min` cases and `ratio` times the average; the score is 50 at that ratio and
+/// reaches 100 at three times it.
+pub fn concentration_score(count: i64, min: i64, average: f64, ratio: f64) -> Option<f64> {
+    // Fewer than one case per place on average still counts as one: a single case is never a crowd.
+    let times = count as f64 / average.max(1.0);
+    (count >= min && times >= ratio).then(|| (50.0 + 25.0 * (times / ratio - 1.0)).min(100.0))
 }
 
 /// The verdict on one category in one street from its weekly counts, oldest first, the last being the
@@ -193,11 +208,14 @@ mod tests {
     }
 
     #[test]
-    fn a_concentration_scores_by_how_far_past_the_threshold_it_is() {
-        assert_eq!(concentration_score(4, 5), None);
-        assert_eq!(concentration_score(5, 5), Some(50.0));
-        assert_eq!(concentration_score(10, 5), Some(75.0));
-        assert_eq!(concentration_score(40, 5), Some(100.0));
+    fn a_concentration_is_many_cases_against_the_average_place() {
+        assert_eq!(concentration_score(4, 5, 0.2, 3.0), None, "too few to be a crowd");
+        // 5 where places have under one each: counted against one, five times it.
+        assert_eq!(concentration_score(5, 5, 0.2, 3.0), Some(50.0 + 25.0 * (5.0 / 3.0 - 1.0)));
+        assert_eq!(concentration_score(12, 5, 4.0, 3.0), Some(50.0));
+        assert_eq!(concentration_score(24, 5, 4.0, 3.0), Some(75.0));
+        assert_eq!(concentration_score(11, 5, 4.0, 3.0), None, "a busy category is busy everywhere");
+        assert_eq!(concentration_score(200, 5, 4.0, 3.0), Some(100.0));
     }
 
     #[test]
