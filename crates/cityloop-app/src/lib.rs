@@ -29,6 +29,7 @@ pub mod saved_views;
 pub mod scope;
 pub mod signals;
 pub mod testing;
+pub mod topics;
 pub mod webhooks;
 
 use std::path::PathBuf;

@@ -387,6 +387,19 @@ impl App {
             }
             supervised = Some(n);
         }
+        if state == "topic" {
+            // The signal's category becomes a topic of the period running now (if it is not one yet).
+            let category = self.store.get_signal(id).await?.signal.category_id;
+            let code = category
+                .and_then(|c| self.reference().category(cityloop_domain::CategoryId(c)).map(|c| c.code.clone()));
+            if let Some(code) = code {
+                let req = crate::topics::AdoptTopic { category: code, signal_id: Some(id), ..Default::default() };
+                match self.adopt_topic(who, req).await {
+                    Ok(_) | Err(AppError::Duplicate(_)) => {}
+                    Err(e) => return Err(e),
+                }
+            }
+        }
         self.store
             .set_signal_state(id, state, self.now())
             .await

@@ -16,6 +16,7 @@ pub mod number;
 pub mod open311;
 pub mod signals;
 pub mod standard;
+pub mod topics;
 pub mod workflow;
 
 pub use calendar::WorkCalendar;

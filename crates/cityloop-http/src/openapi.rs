@@ -38,6 +38,7 @@ impl Modify for BearerAuth {
         api::webhooks::delivery, api::webhooks::retry,
         api::evaluation::report, api::evaluation::cases, api::evaluation::export,
         api::signals::list, api::signals::show, api::signals::scan, api::signals::set_state,
+        api::topics::candidates, api::topics::list, api::topics::adopt,
         api::attachments::upload, api::attachments::download,
         api::system::healthz, api::system::metrics,
     ),

@@ -16,6 +16,7 @@ mod rows;
 pub mod signals;
 pub mod smart;
 pub mod testing;
+pub mod topics;
 pub mod users;
 pub mod webhooks;
 

@@ -10,6 +10,7 @@ pub mod reference;
 pub mod signals;
 pub mod smart;
 pub mod system;
+pub mod topics;
 pub mod webhooks;
 
 use axum::Router;
@@ -27,4 +28,5 @@ pub fn router() -> Router<AppState> {
         .merge(webhooks::router())
         .merge(evaluation::router())
         .merge(signals::router())
+        .merge(topics::router())
 }

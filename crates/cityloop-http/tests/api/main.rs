@@ -10,6 +10,7 @@ mod open311;
 mod signals;
 mod smart;
 mod tokens;
+mod topics;
 mod webhooks;
 
 use std::future::Future;

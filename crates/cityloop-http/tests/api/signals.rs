@@ -68,6 +68,12 @@ async fn cases_piling_up_in_a_grid_and_a_watch_word_raise_signals_with_their_cas
         assert_eq!((marked["state"].as_str(), marked["supervised"].as_u64()), (Some("task"), Some(5)));
         let supervised = t.get(Some(&leader), &format!("/api/v1/cases/{}", numbers[0])).await.ok();
         assert_eq!(supervised["supervision_level"], 2, "{supervised}");
+        // One click takes an emerging problem up as the month's topic.
+        let emerging_id = emerging[0]["id"].as_i64().unwrap();
+        let topic = t.post(Some(&leader), &format!("/api/v1/signals/{emerging_id}/state"), json!({"state": "topic"})).await.ok();
+        assert_eq!(topic["state"], "topic");
+        let topics = t.get(Some(&leader), "/api/v1/topics").await.ok();
+        assert_eq!((topics[0]["signal_id"].as_i64(), topics[0]["category_code"].as_str()), (Some(emerging_id), Some("06005")));
         let tasks = t.get(Some(&leader), "/api/v1/signals?state=task").await.ok();
         assert_eq!(tasks.as_array().unwrap().len(), 1);
 
