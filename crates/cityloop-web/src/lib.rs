@@ -128,6 +128,7 @@ pub fn router(app: App, settings: WebSettings) -> Router {
         .route("/evaluation/export", get(pages::evaluation::export))
         .route("/evaluation/cases", get(pages::evaluation::cases))
         .route("/signals", get(pages::signals::page))
+        .route("/topics", get(pages::topics::page).post(pages::topics::adopt))
         .route("/signals/scan", post(pages::signals::scan))
         .route("/signals/{id}/state", post(pages::signals::mark))
         .route("/admin", get(pages::admin::index))

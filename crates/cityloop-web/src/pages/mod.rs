@@ -12,6 +12,7 @@ pub mod leader;
 pub mod portal;
 pub mod signals;
 pub mod smart;
+pub mod topics;
 
 use std::collections::HashMap;
 
@@ -122,6 +123,7 @@ fn nav_for(who: Option<&Principal>, t: &Tr, path: &str) -> Vec<NavItem> {
         }
         if who.has_any(&[Role::Leader, Role::Lead, Role::Dispatcher, Role::Admin]) {
             items.push(("/signals", "nav.signals"));
+            items.push(("/topics", "nav.topics"));
         }
         if who.has(Role::Admin) {
             items.push(("/admin", "nav.admin"));

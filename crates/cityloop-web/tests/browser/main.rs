@@ -475,6 +475,41 @@ async fn a_watch_word_shows_on_the_signal_page_and_is_turned_into_a_supervision_
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_leader_adopts_the_months_hardest_problem_as_a_topic() {
+    if !browser_available() {
+        return;
+    }
+    let site = spawn_site(Backend::Sqlite, 0).await;
+    let operator = site.app.login("operator", cityloop_app::demo::DEMO_PASSWORD).await.unwrap().principal;
+    for i in 0..12 {
+        let case = cityloop_app::intake::NewCase {
+            channel: "hotline".into(),
+            request_type: "complaint".into(),
+            title: format!("夜间施工噪音 {i}"),
+            description: "工地夜里还在施工".into(),
+            category: Some("08001".into()),
+            grid: Some(site.app.reference().grids[0].code.clone()),
+            ..Default::default()
+        };
+        site.app.create_case(&operator, case, None).await.unwrap();
+    }
+    let driver = Driver::start();
+    let mut b = Browser::open(&driver, &site.base, 1366, 900).await;
+    b.login("leader").await;
+    b.goto("/topics").await;
+    let first = b.find("#topic-candidates tr.candidate").await;
+    assert_eq!(first.attr("data-category").await.unwrap().as_deref(), Some("08001"));
+    let unit = site.app.reference().units[0].code.clone();
+    b.select("#topic-candidates tr.candidate select[name=lead_unit]", &unit).await;
+    b.fill("#topic-candidates tr.candidate input[name=goal]", "夜间施工投诉下降三成").await;
+    b.click("#topic-candidates tr.candidate form.adopt button").await;
+    let adopted = b.text("#topics").await;
+    assert!(adopted.contains("夜间施工投诉下降三成") && adopted.contains(": 12"), "{adopted}");
+    b.screenshot("topics-adopted").await;
+    b.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_form_error_shows_next_to_its_field_saves_nothing_and_an_address_places_the_fix() {
     if !browser_available() {
         return;
@@ -593,6 +628,7 @@ async fn every_page_renders_at_both_widths_without_console_errors() {
         (Some("leader"), "/leader?big=1".into(), "leader-big"),
         (Some("leader"), "/evaluation?period=2026-10".into(), "evaluation"),
         (Some("leader"), "/signals".into(), "signals"),
+        (Some("leader"), "/topics".into(), "topics"),
         (Some("admin"), "/admin/units".into(), "admin-units"),
         (Some("admin"), "/admin/users".into(), "admin-users"),
         (Some("admin"), "/admin/categories".into(), "admin-categories"),
