@@ -61,6 +61,13 @@ pub struct SignalCase {
     pub state: String,
 }
 
+/// The H3 cell of a point at a resolution, as stored (its 64-bit index; the top bit is always 0).
+fn hex_cell(lat: f64, lon: f64, resolution: u8) -> Option<i64> {
+    let resolution = h3o::Resolution::try_from(resolution).ok()?;
+    let cell = h3o::LatLng::new(lat, lon).ok()?.to_cell(resolution);
+    i64::try_from(u64::from(cell)).ok()
+}
+
 fn date_of(day: i64) -> NaiveDate {
     NaiveDate::from_ymd_opt((day / 10_000) as i32, (day / 100 % 100) as u32, (day % 100) as u32).unwrap_or_default()
 }
@@ -86,6 +93,9 @@ impl App {
                 }
                 for division in case.division_id.map(|d| reference.division_chain(d)).unwrap_or_default() {
                     add(AreaKind::Division, division.0);
+                }
+                if let Some(cell) = case.location.and_then(|(lat, lon)| hex_cell(lat, lon, rules.hex_resolution)) {
+                    add(AreaKind::Hex, cell);
                 }
             }
             // A watch word is an alarm about now: history loaded or imported later raises none.
@@ -124,6 +134,9 @@ impl App {
         match kind {
             AreaKind::Grid => reference.grids.iter().find(|g| g.id.0 == id).map(|g| format!("网格 {}", g.name)),
             AreaKind::Division => reference.division(DivisionId(id)).map(|d| d.name.clone()),
+            AreaKind::Hex => {
+                u64::try_from(id).ok().and_then(|n| h3o::CellIndex::try_from(n).ok()).map(|c| format!("六边形 {c}"))
+            }
         }
         .unwrap_or_else(|| format!("#{id}"))
     }
@@ -148,10 +161,12 @@ impl App {
         let window_start = today - Duration::days(i64::from(rules.window_days) - 1);
         let (from, to) = (day_number(window_start), day_number(today + Duration::days(1)));
         let streets = self.streets();
-        let place_count = |kind: AreaKind| if kind == AreaKind::Grid { reference.grids.len() } else { streets.len() };
-        for (kind, min) in
-            [(AreaKind::Grid, rules.concentrated_grid_min), (AreaKind::Division, rules.concentrated_street_min)]
-        {
+        for (kind, min) in [
+            (AreaKind::Grid, rules.concentrated_grid_min),
+            (AreaKind::Hex, rules.concentrated_grid_min),
+            (AreaKind::Division, rules.concentrated_street_min),
+        ] {
+            let mut seen_places = std::collections::HashSet::new();
             let mut sums: BTreeMap<(i64, i64), i64> = BTreeMap::new();
             let mut per_category: HashMap<i64, i64> = HashMap::new();
             for (a, n) in self.store.area_counts(kind, from, to).await? {
@@ -160,9 +175,21 @@ impl App {
                 }
                 *sums.entry((a.area_id, a.category_id)).or_default() += n;
                 *per_category.entry(a.category_id).or_default() += n;
+                seen_places.insert(a.area_id);
             }
-            let places = place_count(kind).max(1) as f64;
-            let unit = if kind == AreaKind::Grid { "网格" } else { "街道" };
+            // Hex cells cover the city without a list: those with any case in the window are the places,
+            // and at least as many as there are grids (cells at resolution 9 are about a grid's size).
+            let places = match kind {
+                AreaKind::Grid => reference.grids.len(),
+                AreaKind::Division => streets.len(),
+                AreaKind::Hex => seen_places.len().max(reference.grids.len()),
+            }
+            .max(1) as f64;
+            let unit = match kind {
+                AreaKind::Grid => "网格",
+                AreaKind::Division => "街道",
+                AreaKind::Hex => "六边形网格",
+            };
             for ((area, category), n) in sums {
                 let average = per_category.get(&category).copied().unwrap_or(0) as f64 / places;
                 let Some(score) = concentration_score(n, min, average, rules.concentration_ratio) else { continue };
@@ -259,9 +286,18 @@ impl App {
             let since = reference.calendar.local_midnight(date_of(signal.day_from));
             let until = reference.calendar.local_midnight(date_of(signal.day_to) + Duration::days(1));
             let category = signal.category_id.unwrap_or_default();
-            let (_, cases) =
-                self.store.cases_in_places(kind, &places, category, since, until, CASES_PER_SIGNAL).await?;
-            signal.cases = cases;
+            signal.cases = if kind == AreaKind::Hex {
+                // Cases carry no cell: the category's located cases of the window are sorted into cells here.
+                let located = self.store.located_cases(category, since, until, 100_000).await?;
+                located
+                    .into_iter()
+                    .filter(|(_, lat, lon)| hex_cell(*lat, *lon, rules.hex_resolution) == Some(places[0]))
+                    .map(|(id, _, _)| id)
+                    .take(CASES_PER_SIGNAL as usize)
+                    .collect()
+            } else {
+                self.store.cases_in_places(kind, &places, category, since, until, CASES_PER_SIGNAL).await?.1
+            };
             let (_, new) = self.store.upsert_signal(&signal, now).await?;
             if new {
                 report.raised += 1;

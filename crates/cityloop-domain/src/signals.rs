@@ -33,6 +33,9 @@ pub struct SignalRules {
     pub concentrated_grid_min: i64,
     /// … and in one street.
     pub concentrated_street_min: i64,
+    /// The resolution of the hexagonal index cases are also counted in (H3; 9 is cells of about
+    /// 0.1 km², the size of a unit grid).
+    pub hex_resolution: u8,
     /// … and at least this many times the average of the places of its kind (grids or streets).
     pub concentration_ratio: f64,
     /// Signals of each kind kept per scan, highest score first, so that the list stays one a person reads.
@@ -56,6 +59,7 @@ impl Default for SignalRules {
             window_days: 7,
             concentrated_grid_min: 5,
             concentrated_street_min: 15,
+            hex_resolution: 9,
             concentration_ratio: 3.0,
             max_per_scan: 20,
             baseline_weeks: 8,
@@ -114,6 +118,9 @@ impl SignalRules {
         }
         if self.concentrated_grid_min < 2 || self.concentrated_street_min < 2 {
             return err("signals.concentrated_grid_min", "and concentrated_street_min must be at least 2");
+        }
+        if !(5..=12).contains(&self.hex_resolution) {
+            return err("signals.hex_resolution", "must be 5 to 12");
         }
         if !(self.concentration_ratio.is_finite() && self.concentration_ratio >= 1.0) {
             return err("signals.concentration_ratio", "must be at least 1");

@@ -17,6 +17,7 @@ pub struct CasePlace {
     pub category_id: Option<CategoryId>,
     pub grid_id: Option<GridId>,
     pub division_id: Option<DivisionId>,
+    pub location: Option<(f64, f64)>,
     pub text: String,
 }
 
@@ -25,6 +26,8 @@ pub struct CasePlace {
 pub enum AreaKind {
     Grid,
     Division,
+    /// A cell of the hexagonal H3 index (the cell's 64-bit index as the id).
+    Hex,
 }
 
 impl AreaKind {
@@ -32,6 +35,7 @@ impl AreaKind {
         match self {
             AreaKind::Grid => "grid",
             AreaKind::Division => "division",
+            AreaKind::Hex => "hex",
         }
     }
 
@@ -39,6 +43,7 @@ impl AreaKind {
         match s {
             "grid" => Some(AreaKind::Grid),
             "division" => Some(AreaKind::Division),
+            "hex" => Some(AreaKind::Hex),
             _ => None,
         }
     }
@@ -142,8 +147,9 @@ impl Store {
     pub async fn case_places(&self, cases: &[CaseId]) -> Result<Vec<CasePlace>> {
         let mut out = Vec::with_capacity(cases.len());
         for chunk in cases.chunks(400) {
-            let mut sql =
-                Sql::new("select id, category_id, grid_id, division_id, title, description from cases where id in ");
+            let mut sql = Sql::new(
+                "select id, category_id, grid_id, division_id, lat, lon, title, description from cases where id in ",
+            );
             sql.bind_list(chunk.iter().map(|c| c.0));
             for r in sql.query().fetch_all(self.writer()).await? {
                 let title: String = r.try_get("title")?;
@@ -153,6 +159,7 @@ impl Store {
                     category_id: r.try_get::<Option<i64>, _>("category_id")?.map(CategoryId),
                     grid_id: r.try_get::<Option<i64>, _>("grid_id")?.map(GridId),
                     division_id: r.try_get::<Option<i64>, _>("division_id")?.map(DivisionId),
+                    location: r.try_get::<Option<f64>, _>("lat")?.zip(r.try_get::<Option<f64>, _>("lon")?),
                     text: format!("{title}\n{description}"),
                 });
             }
@@ -214,6 +221,27 @@ impl Store {
             .map(|r| r.try_get(0).map(CaseId))
             .collect::<Result<_, _>>()?;
         Ok((total, ids))
+    }
+
+    /// The located cases of a category created between two times, newest first: id, lat, lon.
+    pub async fn located_cases(
+        &self,
+        category: i64,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        limit: i64,
+    ) -> Result<Vec<(CaseId, f64, f64)>> {
+        let rows = sqlx::query(
+            "select id, lat, lon from cases where category_id = $1 and created_at >= $2 and created_at < $3 \
+             and lat is not null and lon is not null order by created_at desc limit $4",
+        )
+        .bind(category)
+        .bind(ms(from))
+        .bind(ms(to))
+        .bind(limit)
+        .fetch_all(self.reader())
+        .await?;
+        rows.iter().map(|r| Ok((CaseId(r.try_get(0)?), r.try_get(1)?, r.try_get(2)?))).collect()
     }
 
     /// Stores a signal, or refreshes the one with the same signature (keeping its state). Returns the

@@ -48,6 +48,9 @@ async fn cases_piling_up_in_a_grid_and_a_watch_word_raise_signals_with_their_cas
         // Five where a grid has under one on average: five times the (at least one) average, threshold 3×.
         let score = (grid["score"].as_f64().unwrap() * 100.0).round() / 100.0;
         assert_eq!((grid["case_count"].as_i64(), score), (Some(5), 66.67), "{grid}");
+        let hex = signals.as_array().unwrap().iter().find(|s| s["place"].as_str().unwrap().starts_with("六边形")).expect("a hex cell signal");
+        let in_cell = t.get(Some(&leader), &format!("/api/v1/signals/{}", hex["id"])).await.ok();
+        assert_eq!(in_cell["cases"].as_array().unwrap().len(), 5, "the five cases share one H3 cell: {in_cell}");
         let detail = t.get(Some(&leader), &format!("/api/v1/signals/{}", grid["id"])).await.ok();
         let behind: Vec<&str> = detail["cases"].as_array().unwrap().iter().map(|c| c["number"].as_str().unwrap()).collect();
         for n in &numbers {
