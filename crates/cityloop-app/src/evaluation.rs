@@ -23,7 +23,7 @@ const SETTLE_SECONDS: i64 = 5;
 
 /// Batches a reader counts before reading (50,000 records); after a bulk import the background counter
 /// or the report command catches up with the rest.
-const BATCHES_BEFORE_READING: usize = 10;
+pub(crate) const BATCHES_BEFORE_READING: usize = 10;
 
 /// Roles that see every unit's and every person's figures.
 const EVALUATORS: &[Role] = &[Role::Admin, Role::Leader, Role::Lead, Role::Dispatcher];
@@ -173,7 +173,8 @@ impl App {
         self.count_evaluation_batches(usize::MAX).await
     }
 
-    async fn count_evaluation_batches(&self, at_most: usize) -> Result<usize> {
+    /// Counts at most `at_most` batches of waiting flow records.
+    pub(crate) async fn count_evaluation_batches(&self, at_most: usize) -> Result<usize> {
         let mut total = 0;
         for _ in 0..at_most {
             let n = self.count_evaluation_once().await?;

@@ -378,7 +378,8 @@ impl App {
         if !(1..=500).contains(&limit) {
             return Err(AppError::invalid("limit", "must be 1 to 500"));
         }
-        self.count_evaluation().await?;
+        // Watch-word signals appear as their cases are counted; a reader counts what waits, within bounds.
+        self.count_evaluation_batches(crate::evaluation::BATCHES_BEFORE_READING).await?;
         let mut out = Vec::new();
         for row in self.store.list_signals(state, kind, limit).await? {
             out.push(self.signal_view(row, false).await?);
