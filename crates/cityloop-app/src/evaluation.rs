@@ -4,7 +4,8 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use cityloop_domain::evaluation::{
-    day_number, facts, part_label_zh, score, volume_metric, Counts, Grade, Indicator, Metric, Period,
+    date_of_day_number, day_number, facts, part_label_zh, score, volume_metric, Counts, Grade, Indicator, Metric,
+    Period,
 };
 use cityloop_domain::workflow::MoveKind;
 use cityloop_domain::{CaseId, Role, UnitId};
@@ -26,7 +27,7 @@ const SETTLE_SECONDS: i64 = 5;
 pub(crate) const BATCHES_BEFORE_READING: usize = 10;
 
 /// Roles that see every unit's and every person's figures.
-const EVALUATORS: &[Role] = &[Role::Admin, Role::Leader, Role::Lead, Role::Dispatcher];
+const EVALUATORS: &[Role] = crate::scope::CITY_ANALYSTS;
 
 /// One subject's line in a ranking.
 #[derive(Debug, Clone, Serialize)]
@@ -99,10 +100,6 @@ pub struct EvaluationCases {
     pub metrics: Vec<Metric>,
     pub total: i64,
     pub cases: Vec<EvaluationCase>,
-}
-
-fn day_from_number(n: i64) -> chrono::NaiveDate {
-    chrono::NaiveDate::from_ymd_opt((n / 10_000) as i32, (n / 100 % 100) as u32, (n % 100) as u32).unwrap_or_default()
 }
 
 impl App {
@@ -299,12 +296,7 @@ impl App {
                 })
                 .filter(|r| only_units.as_ref().is_none_or(|mine| mine.contains(&UnitId(r.subject_id))))
                 .collect();
-            let mut weights = indicator.default_weights();
-            if let Some(own) = self.settings.evaluation.weights.get(&indicator) {
-                for (part, w) in weights.iter_mut() {
-                    *w = own.get(part).copied().unwrap_or(0.0);
-                }
-            }
+            let weights = self.settings.evaluation.weights(indicator);
             indicators.push(IndicatorRanking { indicator, label: indicator.label_zh().into(), weights, rows });
         }
         Ok(EvaluationReport {
@@ -417,44 +409,11 @@ impl App {
                     state: r.state,
                     metric: r.metric,
                     metric_label: r.metric.label_zh().into(),
-                    day: day_from_number(r.day),
+                    day: date_of_day_number(r.day),
                     count: r.n,
                 })
                 .collect(),
         })
-    }
-
-    /// Runs [`App::count_evaluation`] every `every` until `shutdown` resolves.
-    pub async fn run_evaluation_counter(
-        &self,
-        every: std::time::Duration,
-        shutdown: tokio::sync::watch::Receiver<bool>,
-    ) {
-        let mut shutdown = shutdown;
-        let mut tick = tokio::time::interval(every);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        let scan_every = std::time::Duration::from_secs(u64::from(self.settings.signals.scan_minutes) * 60);
-        let mut last_scan: Option<std::time::Instant> = None;
-        loop {
-            tokio::select! {
-                _ = tick.tick() => {
-                    match self.count_evaluation().await {
-                        Ok(n) if n > 0 => tracing::debug!(records = n, "evaluation counts"),
-                        Ok(_) => {}
-                        Err(e) => tracing::warn!(error = %e, "counting for evaluation failed"),
-                    }
-                    if last_scan.is_none_or(|t| t.elapsed() >= scan_every) {
-                        last_scan = Some(std::time::Instant::now());
-                        match self.scan_signals().await {
-                            Ok(r) if r.raised > 0 => tracing::info!(raised = r.raised, "risk signals"),
-                            Ok(_) => {}
-                            Err(e) => tracing::warn!(error = %e, "scanning for risk signals failed"),
-                        }
-                    }
-                }
-                _ = shutdown.changed() => return,
-            }
-        }
     }
 }
 

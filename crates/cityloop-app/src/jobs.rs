@@ -1,5 +1,6 @@
 //! Background work: mark cases overdue (with a supervision notice), resume suspensions whose date has
-//! come, and refresh the reference snapshot. Every action is a checked move with a version check, so
+//! come, refresh the reference snapshot, count new flow records for evaluation and risk signals, and
+//! scan for signals every `signals.scan_minutes`. Every action is a checked move with a version check, so
 //! several nodes running the job at once never act twice on a case.
 
 use cityloop_domain::workflow::{apply, Actor, Move, MoveContext, Relation};
@@ -67,6 +68,8 @@ impl App {
         let mut shutdown = shutdown;
         let mut tick = tokio::time::interval(every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let scan_every = std::time::Duration::from_secs(u64::from(self.settings.signals.scan_minutes) * 60);
+        let mut last_scan: Option<std::time::Instant> = None;
         loop {
             tokio::select! {
                 _ = tick.tick() => {
@@ -77,6 +80,20 @@ impl App {
                         Ok(r) if r != JobReport::default() => tracing::info!(overdue = r.marked_overdue, resumed = r.resumed, "background jobs"),
                         Ok(_) => {}
                         Err(e) => tracing::warn!(error = %e, "background jobs failed"),
+                    }
+                    // The evaluation rollups and per-place counts, then now and then a look for risk signals.
+                    match self.count_evaluation().await {
+                        Ok(n) if n > 0 => tracing::debug!(records = n, "evaluation counts"),
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!(error = %e, "counting for evaluation failed"),
+                    }
+                    if last_scan.is_none_or(|t| t.elapsed() >= scan_every) {
+                        last_scan = Some(std::time::Instant::now());
+                        match self.scan_signals().await {
+                            Ok(r) if r.raised > 0 => tracing::info!(raised = r.raised, "risk signals"),
+                            Ok(_) => {}
+                            Err(e) => tracing::warn!(error = %e, "scanning for risk signals failed"),
+                        }
                     }
                 }
                 _ = shutdown.changed() => break,

@@ -10,6 +10,8 @@ use crate::reference::Reference;
 
 /// Roles that work on every case of the city.
 const CITY_WIDE: &[Role] = &[Role::Admin, Role::Operator, Role::Lead, Role::Dispatcher, Role::Leader, Role::Recipient];
+/// Roles that read the city's analysis: evaluation, risk signals, monthly topics.
+pub const CITY_ANALYSTS: &[Role] = &[Role::Admin, Role::Leader, Role::Lead, Role::Dispatcher];
 /// Roles that need the resident's contact data in clear.
 const CONTACT_ROLES: &[Role] = &[Role::Operator, Role::Lead, Role::Dispatcher, Role::Admin];
 

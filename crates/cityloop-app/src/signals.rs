@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use chrono::{Duration, NaiveDate};
 use cityloop_domain::enums::DivisionLevel;
-use cityloop_domain::evaluation::day_number;
+use cityloop_domain::evaluation::{date_of_day_number, day_number};
 use cityloop_domain::signals::{concentration_score, trend, watch_words_in, SignalKind, Trend};
 use cityloop_domain::{CaseId, DivisionId, Role};
 use cityloop_store::signals::{AreaDay, AreaKind, CasePlace, NewSignal, SignalRow};
@@ -17,7 +17,7 @@ use crate::scope::Principal;
 use crate::App;
 
 /// Roles that read and act on signals.
-const WATCHERS: &[Role] = &[Role::Admin, Role::Leader, Role::Lead, Role::Dispatcher];
+const WATCHERS: &[Role] = crate::scope::CITY_ANALYSTS;
 /// Cases kept with a signal.
 const CASES_PER_SIGNAL: i64 = 200;
 /// States a person can put a signal in.
@@ -66,10 +66,6 @@ fn hex_cell(lat: f64, lon: f64, resolution: u8) -> Option<i64> {
     let resolution = h3o::Resolution::try_from(resolution).ok()?;
     let cell = h3o::LatLng::new(lat, lon).ok()?.to_cell(resolution);
     i64::try_from(u64::from(cell)).ok()
-}
-
-fn date_of(day: i64) -> NaiveDate {
-    NaiveDate::from_ymd_opt((day / 10_000) as i32, (day / 100 % 100) as u32, (day % 100) as u32).unwrap_or_default()
 }
 
 impl App {
@@ -226,7 +222,7 @@ impl App {
             if !streets.contains(&DivisionId(a.area_id)) {
                 continue;
             }
-            let week = ((date_of(a.day) - first_day).num_days() / 7) as usize;
+            let week = ((date_of_day_number(a.day) - first_day).num_days() / 7) as usize;
             series.entry((a.area_id, a.category_id)).or_insert_with(|| vec![0; weeks])[week.min(weeks - 1)] += n;
         }
         let last_week_start = today - Duration::days(6);
@@ -283,8 +279,8 @@ impl App {
             } else {
                 area
             };
-            let since = reference.calendar.local_midnight(date_of(signal.day_from));
-            let until = reference.calendar.local_midnight(date_of(signal.day_to) + Duration::days(1));
+            let since = reference.calendar.local_midnight(date_of_day_number(signal.day_from));
+            let until = reference.calendar.local_midnight(date_of_day_number(signal.day_to) + Duration::days(1));
             let category = signal.category_id.unwrap_or_default();
             signal.cases = if kind == AreaKind::Hex {
                 // Cases carry no cell: the category's located cases of the window are sorted into cells here.
@@ -329,8 +325,8 @@ impl App {
             category: s.category_id.map(|c| self.category_name(c)),
             place: s.area.map(|(k, a)| self.place_name(k, a)),
             word: s.word.clone(),
-            from: date_of(s.day_from),
-            to: date_of(s.day_to),
+            from: date_of_day_number(s.day_from),
+            to: date_of_day_number(s.day_to),
             case_count: s.case_count,
             cases: Vec::new(),
             state: row.state.clone(),

@@ -1,7 +1,7 @@
 //! 每月一题 as a use case: the month's candidate problems, adopting one as a topic with a lead unit
 //! and a goal, and following its volume month by month afterwards.
 
-use cityloop_domain::evaluation::Period;
+use cityloop_domain::evaluation::{rate, Period};
 use cityloop_domain::topics::{topic_score, CategoryFigures, MIN_CASES};
 use cityloop_domain::{CategoryId, Role, UnitId};
 use cityloop_store::topics::NewTopic;
@@ -76,12 +76,8 @@ pub struct TopicView {
 }
 
 /// Roles that read the candidates and the topics; adopting one is the leaders' decision.
-const READERS: &[Role] = &[Role::Admin, Role::Leader, Role::Lead, Role::Dispatcher];
+const READERS: &[Role] = crate::scope::CITY_ANALYSTS;
 const DECIDERS: &[Role] = &[Role::Admin, Role::Leader];
-
-fn rate(n: i64, of: i64) -> Option<f64> {
-    (of > 0).then(|| n as f64 / of as f64)
-}
 
 impl App {
     fn period_bounds(&self, p: &Period) -> (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>) {

@@ -524,9 +524,6 @@ async fn main() -> Result<()> {
             let hooks_every = Duration::from_secs(settings.webhooks.poll_seconds.max(1));
             let hooks_rx = rx.clone();
             let hooks = tokio::spawn(async move { hooks_app.run_webhooks(hooks_every, hooks_rx).await });
-            let counter_app = app.clone();
-            let counter_rx = rx.clone();
-            let counter = tokio::spawn(async move { counter_app.run_evaluation_counter(every, counter_rx).await });
             let jobs = tokio::spawn(async move { jobs_app.run_jobs(every, rx).await });
             let mut done = tx.subscribe();
             tokio::spawn(shutdown_signal(tx));
@@ -536,7 +533,6 @@ async fn main() -> Result<()> {
             .await?;
             let _ = jobs.await;
             let _ = hooks.await;
-            let _ = counter.await;
             app.store.close().await;
         }
         Command::Migrate { database } => {

@@ -258,7 +258,8 @@ impl EvaluationRules {
         Ok(())
     }
 
-    fn weights(&self, indicator: Indicator) -> Weights {
+    /// The weight of each part of `indicator`'s formula under these rules.
+    pub fn weights(&self, indicator: Indicator) -> Weights {
         let mut w = indicator.default_weights();
         if let Some(own) = self.weights.get(&indicator) {
             // Parts a city leaves out keep no weight: its table replaces the default one.
@@ -341,6 +342,11 @@ impl Period {
 /// A local date as stored in the rollups: `yyyymmdd`.
 pub fn day_number(d: NaiveDate) -> i64 {
     i64::from(d.year()) * 10_000 + i64::from(d.month()) * 100 + i64::from(d.day())
+}
+
+/// The local date a stored `yyyymmdd` stands for.
+pub fn date_of_day_number(n: i64) -> NaiveDate {
+    NaiveDate::from_ymd_opt((n / 10_000) as i32, (n / 100 % 100) as u32, (n % 100) as u32).unwrap_or_default()
 }
 
 /// One count: `metric` of `subject` (a unit or user id, as the indicator says) grew by one at `at`
@@ -549,7 +555,8 @@ impl Grade {
     }
 }
 
-fn rate(num: i64, den: i64) -> Option<f64> {
+/// `num / den` as a rate from 0 to 1, `None` when there is nothing to count.
+pub fn rate(num: i64, den: i64) -> Option<f64> {
     (den > 0).then(|| (num as f64 / den as f64).clamp(0.0, 1.0))
 }
 
