@@ -18,9 +18,6 @@ use crate::App;
 
 /// Flow records counted per transaction.
 const BATCH: i64 = 5_000;
-/// On PostgreSQL a flow record may become visible after a later one; records younger than this wait
-/// for the next run so that none is skipped.
-const SETTLE_SECONDS: i64 = 5;
 
 /// Batches a reader counts before reading (50,000 records); after a bulk import the background counter
 /// or the report command catches up with the rest.
@@ -120,11 +117,8 @@ impl App {
     pub async fn count_evaluation_once(&self) -> Result<usize> {
         let cursor = self.store.evaluation_cursor().await?;
         let mut batch = self.store.flows_to_count(cursor, BATCH).await?;
-        if self.store.backend() == cityloop_store::Backend::Postgres {
-            let settled = self.now() - chrono::Duration::seconds(SETTLE_SECONDS);
-            let ready = batch.iter().take_while(|f| f.at <= settled).count();
-            batch.truncate(ready);
-        }
+        let ids: Vec<i64> = batch.iter().map(|f| f.id).collect();
+        batch.truncate(self.gaps.ready(self.store.backend(), "evaluation", cursor, &ids, self.now()));
         let Some(last) = batch.last().map(|f| f.id) else { return Ok(0) };
         let mut seen = HashSet::new();
         let cases: Vec<CaseId> = batch.iter().map(|f| f.case_id).filter(|c| seen.insert(*c)).collect();
@@ -310,7 +304,8 @@ impl App {
 
     /// The city's 三率 over the last `periods` periods, oldest first: (period, 响应率, 解决率, 满意率).
     pub async fn hotline_trend(&self, who: &Principal, periods: usize) -> Result<Vec<HotlineRates>> {
-        self.evaluator_scope(who)?;
+        // A unit's people see their own units' rates, the city's analysts the whole city's.
+        let units: Option<Vec<i64>> = self.evaluator_scope(who)?.map(|u| u.iter().map(|u| u.0).collect());
         let mut list = vec![self.current_evaluation_period()];
         while list.len() < periods.max(1) {
             let earliest = list[list.len() - 1].previous();
@@ -321,6 +316,7 @@ impl App {
             .store
             .evaluation_daily_totals(
                 Indicator::Hotline,
+                units.as_deref(),
                 day_number(list[0].start),
                 day_number(list[list.len() - 1].end),
             )
@@ -376,9 +372,13 @@ impl App {
                 })
                 .collect::<Result<_>>()?
         };
-        if !(1..=500).contains(&page_size) || page < 1 {
-            return Err(AppError::invalid("page_size", "page must be ≥ 1 and page_size 1 to 500"));
+        if !(1..=500).contains(&page_size) {
+            return Err(AppError::invalid("page_size", "must be 1 to 500"));
         }
+        let offset = (page >= 1).then(|| (page - 1).checked_mul(page_size)).flatten();
+        let Some(offset) = offset else {
+            return Err(AppError::invalid("page", "must be a page number from 1"));
+        };
         self.count_evaluation_batches(BATCHES_BEFORE_READING).await?;
         let (total, rows) = self
             .store
@@ -389,7 +389,7 @@ impl App {
                 day_number(period.start),
                 day_number(period.end),
                 page_size,
-                (page - 1) * page_size,
+                offset,
             )
             .await?;
         let names = self.subject_names(!indicator.evaluates_units()).await?;

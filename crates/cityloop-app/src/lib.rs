@@ -7,6 +7,7 @@ pub mod attachments;
 pub mod auth;
 pub mod classify;
 pub mod clock;
+pub mod cursor;
 pub mod demo;
 pub mod dispatch_hint;
 pub mod duplicates;
@@ -104,6 +105,7 @@ pub struct App {
     models: Arc<classify::ModelSlot>,
     knowledge: Arc<knowledge::KnowledgeSlot>,
     webhook_sender: Arc<webhooks::SenderSlot>,
+    gaps: Arc<cursor::GapWatch>,
 }
 
 impl App {
@@ -121,6 +123,7 @@ impl App {
             models: Arc::default(),
             knowledge: Arc::default(),
             webhook_sender: Arc::default(),
+            gaps: Arc::default(),
             store,
         };
         app.refresh_smart_data().await;

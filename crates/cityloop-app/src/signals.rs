@@ -5,6 +5,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{Duration, NaiveDate};
+use cityloop_domain::clusters::density_clusters;
 use cityloop_domain::enums::DivisionLevel;
 use cityloop_domain::evaluation::{date_of_day_number, day_number};
 use cityloop_domain::signals::{concentration_score, trend, watch_words_in, SignalKind, Trend};
@@ -18,8 +19,15 @@ use crate::App;
 
 /// Roles that read and act on signals.
 const WATCHERS: &[Role] = crate::scope::CITY_ANALYSTS;
+/// Roles that turn a signal into a supervision task.
+const TASKERS: &[Role] = &[Role::Dispatcher, Role::Lead];
 /// Cases kept with a signal.
 const CASES_PER_SIGNAL: i64 = 200;
+/// Located cases of one category a scan clusters (the newest of the window).
+const LOCATED_PER_CATEGORY: i64 = 100_000;
+/// A density cluster is named by the H3 cell of its centre at this resolution (about 0.7 km²), so that
+/// the same cluster seen again by a later scan is the same signal.
+const CLUSTER_CELL_RESOLUTION: u8 = 8;
 /// States a person can put a signal in.
 pub const SIGNAL_STATES: &[&str] = &["open", "task", "topic", "dismissed"];
 
@@ -51,6 +59,14 @@ pub struct SignalView {
     /// After turning the signal into a supervision task: how many of its open cases got a 督办 notice.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub supervised: Option<usize>,
+    /// The states the reader may put the signal in now.
+    pub actions: Vec<&'static str>,
+}
+
+impl SignalView {
+    pub fn can(&self, action: &str) -> bool {
+        self.actions.contains(&action)
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -133,6 +149,18 @@ impl App {
             AreaKind::Hex => {
                 u64::try_from(id).ok().and_then(|n| h3o::CellIndex::try_from(n).ok()).map(|c| format!("六边形 {c}"))
             }
+            AreaKind::Cluster => {
+                let cell = u64::try_from(id).ok().and_then(|n| h3o::CellIndex::try_from(n).ok());
+                cell.map(|c| {
+                    let centre = h3o::LatLng::from(c);
+                    let (lat, lon) = (centre.lat(), centre.lng());
+                    match (reference.locate(lat, lon), reference.locate_division(lat, lon)) {
+                        (Some(grid), _) => format!("密集点 · 网格 {} 附近", grid.name),
+                        (None, Some(division)) => format!("密集点 · {} 附近", division.name),
+                        (None, None) => format!("密集点 · {lat:.4}, {lon:.4}"),
+                    }
+                })
+            }
         }
         .unwrap_or_else(|| format!("#{id}"))
     }
@@ -157,6 +185,8 @@ impl App {
         let window_start = today - Duration::days(i64::from(rules.window_days) - 1);
         let (from, to) = (day_number(window_start), day_number(today + Duration::days(1)));
         let streets = self.streets();
+        // Each category's average per grid over the window, which density clusters are held to as well.
+        let mut grid_average: HashMap<i64, f64> = HashMap::new();
         for (kind, min) in [
             (AreaKind::Grid, rules.concentrated_grid_min),
             (AreaKind::Hex, rules.concentrated_grid_min),
@@ -178,14 +208,17 @@ impl App {
             let places = match kind {
                 AreaKind::Grid => reference.grids.len(),
                 AreaKind::Division => streets.len(),
-                AreaKind::Hex => seen_places.len().max(reference.grids.len()),
+                AreaKind::Hex | AreaKind::Cluster => seen_places.len().max(reference.grids.len()),
             }
             .max(1) as f64;
             let unit = match kind {
                 AreaKind::Grid => "网格",
                 AreaKind::Division => "街道",
-                AreaKind::Hex => "六边形网格",
+                AreaKind::Hex | AreaKind::Cluster => "六边形网格",
             };
+            if kind == AreaKind::Grid {
+                grid_average = per_category.iter().map(|(c, n)| (*c, *n as f64 / places)).collect();
+            }
             for ((area, category), n) in sums {
                 let average = per_category.get(&category).copied().unwrap_or(0) as f64 / places;
                 let Some(score) = concentration_score(n, min, average, rules.concentration_ratio) else { continue };
@@ -210,6 +243,51 @@ impl App {
                     },
                     kind,
                     vec![area],
+                ));
+            }
+        }
+
+        // 集中性 by density: DBSCAN over each category's located cases of the window.
+        let since = reference.calendar.local_midnight(window_start);
+        let until = reference.calendar.local_midnight(today + Duration::days(1));
+        let min = rules.concentrated_grid_min;
+        let mut categories: Vec<(i64, f64)> = grid_average.into_iter().collect();
+        categories.sort_by_key(|(c, _)| *c);
+        for (category, average) in categories {
+            let located = self.store.located_cases(category, since, until, LOCATED_PER_CATEGORY).await?;
+            if (located.len() as i64) < min {
+                continue;
+            }
+            let points: Vec<(f64, f64)> = located.iter().map(|(_, lat, lon)| (*lat, *lon)).collect();
+            for cluster in density_clusters(&points, rules.cluster_radius_m, min as usize) {
+                let n = cluster.members.len() as i64;
+                let Some(score) = concentration_score(n, min, average, rules.concentration_ratio) else { continue };
+                let Some(spot) = hex_cell(cluster.centre.0, cluster.centre.1, CLUSTER_CELL_RESOLUTION) else {
+                    continue;
+                };
+                let (place, what) = (self.place_name(AreaKind::Cluster, spot), self.category_name(category));
+                let cases: Vec<CaseId> =
+                    cluster.members.iter().map(|i| located[*i].0).take(CASES_PER_SIGNAL as usize).collect();
+                found.push((
+                    NewSignal {
+                        kind: SignalKind::Concentrated,
+                        signature: format!("concentrated:cluster:{spot}:{category}:{from}"),
+                        score,
+                        title: format!("{place} · {what}"),
+                        explanation: format!(
+                            "{window_start} 至 {today} 共 {n} 件「{what}」聚集在半径约 {:.0} 米内，各网格平均 {average:.1} 件（密度聚类：{:.0} 米内至少 {min} 件）",
+                            cluster.radius_m, rules.cluster_radius_m
+                        ),
+                        category_id: Some(category),
+                        area: Some((AreaKind::Cluster, spot)),
+                        word: None,
+                        day_from: from,
+                        day_to: day_number(today),
+                        cases,
+                        case_count: n,
+                    },
+                    AreaKind::Cluster,
+                    vec![spot],
                 ));
             }
         }
@@ -282,7 +360,9 @@ impl App {
             let since = reference.calendar.local_midnight(date_of_day_number(signal.day_from));
             let until = reference.calendar.local_midnight(date_of_day_number(signal.day_to) + Duration::days(1));
             let category = signal.category_id.unwrap_or_default();
-            signal.cases = if kind == AreaKind::Hex {
+            signal.cases = if kind == AreaKind::Cluster {
+                signal.cases // found with the cluster
+            } else if kind == AreaKind::Hex {
                 // Cases carry no cell: the category's located cases of the window are sorted into cells here.
                 let located = self.store.located_cases(category, since, until, 100_000).await?;
                 located
@@ -294,6 +374,12 @@ impl App {
             } else {
                 self.store.cases_in_places(kind, &places, category, since, until, CASES_PER_SIGNAL).await?.1
             };
+            // Windows move on every day; a signal whose window still overlaps is the same episode.
+            if let Some((stem, _)) = signal.signature.rsplit_once(':') {
+                if let Some(ongoing) = self.store.ongoing_signal(&format!("{stem}:"), signal.day_from).await? {
+                    signal.signature = ongoing;
+                }
+            }
             let (_, new) = self.store.upsert_signal(&signal, now).await?;
             if new {
                 report.raised += 1;
@@ -332,6 +418,7 @@ impl App {
             state: row.state.clone(),
             created_at: row.created_at,
             supervised: None,
+            actions: Vec::new(),
         }
     }
 
@@ -387,7 +474,10 @@ impl App {
     pub async fn signal(&self, who: &Principal, id: i64) -> Result<SignalView> {
         self.watcher(who)?;
         let row = self.store.get_signal(id).await.map_err(|_| AppError::NotFound(format!("signal {id}")))?;
-        self.signal_view(row, true).await
+        let mut view = self.signal_view(row, true).await?;
+        view.actions =
+            SIGNAL_STATES.iter().copied().filter(|s| signal_action_refused(who, &view, s).is_none()).collect();
+        Ok(view)
     }
 
     /// Marks what was done with a signal: taken up as a topic, dismissed, or turned into a supervision
@@ -399,11 +489,11 @@ impl App {
             return Err(AppError::invalid("state", format!("`{state}` is not one of {}", SIGNAL_STATES.join(", "))));
         }
         let before = self.signal(who, id).await?;
+        if let Some(refused) = signal_action_refused(who, &before, state) {
+            return Err(refused);
+        }
         let mut supervised = None;
         if state == "task" {
-            if !who.has_any(&[Role::Dispatcher, Role::Lead]) {
-                return Err(AppError::Forbidden("supervision tasks are opened by dispatchers and shift leads".into()));
-            }
             let mut n = 0;
             for case in before.cases.iter().filter(|c| !matches!(c.state.as_str(), "closed" | "voided" | "merged")) {
                 let input = crate::moves::MoveInput {
@@ -440,5 +530,26 @@ impl App {
         let mut view = self.signal(who, id).await?;
         view.supervised = supervised;
         Ok(view)
+    }
+}
+
+/// Why `who` may not put the signal in `state` now, if they may not: a supervision task is opened
+/// once, by a dispatcher or shift lead; a topic needs a leader and a category; nothing is set twice.
+fn signal_action_refused(who: &Principal, signal: &SignalView, state: &str) -> Option<AppError> {
+    if signal.state == state {
+        return Some(AppError::Duplicate(format!("signal {} is already `{state}`", signal.id)));
+    }
+    match state {
+        "task" if !who.has_any(TASKERS) => {
+            Some(AppError::Forbidden("supervision tasks are opened by dispatchers and shift leads".into()))
+        }
+        "topic" if !who.has_any(crate::topics::DECIDERS) => {
+            Some(AppError::Forbidden("topics are adopted by leaders".into()))
+        }
+        "topic" if signal.category.is_none() => Some(AppError::invalid(
+            "state",
+            "a signal without a category (a watch word) cannot become a topic; adopt the category on the topics page",
+        )),
+        _ => None,
     }
 }

@@ -77,7 +77,7 @@ pub struct TopicView {
 
 /// Roles that read the candidates and the topics; adopting one is the leaders' decision.
 const READERS: &[Role] = crate::scope::CITY_ANALYSTS;
-const DECIDERS: &[Role] = &[Role::Admin, Role::Leader];
+pub(crate) const DECIDERS: &[Role] = &[Role::Admin, Role::Leader];
 
 impl App {
     fn period_bounds(&self, p: &Period) -> (chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>) {
@@ -153,10 +153,10 @@ impl App {
         let lead_unit = match req.lead_unit.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
             None => None,
             Some(u) => Some(
-                u.parse::<i64>()
-                    .ok()
-                    .and_then(|id| reference.unit(UnitId(id)))
-                    .or_else(|| reference.unit_by_code(u))
+                // Unit codes are often all digits: a code wins over an id.
+                reference
+                    .unit_by_code(u)
+                    .or_else(|| u.parse::<i64>().ok().and_then(|id| reference.unit(UnitId(id))))
                     .ok_or_else(|| AppError::invalid("lead_unit", format!("no unit `{u}`")))?
                     .id
                     .0,
@@ -214,11 +214,14 @@ impl App {
                 });
                 p = p.next();
             }
+            // The baseline is the whole adoption period (a topic is often adopted mid-month); until that
+            // period ends, what it has so far.
+            let baseline = months.first().filter(|m| m.period == t.period).map_or(t.baseline, |m| m.cases);
             // The period running now is not over: the last whole one tells whether the volume fell.
             let last_whole = months.iter().rev().find(|m| m.period != current.label() && m.period != t.period);
             let change_percent = last_whole
-                .filter(|_| t.baseline > 0)
-                .map(|m| ((m.cases - t.baseline) as f64 / t.baseline as f64 * 1000.0).round() / 10.0);
+                .filter(|_| baseline > 0)
+                .map(|m| ((m.cases - baseline) as f64 / baseline as f64 * 1000.0).round() / 10.0);
             out.push(TopicView {
                 id: row.id,
                 period: t.period,
@@ -227,7 +230,7 @@ impl App {
                 category: category.name.clone(),
                 lead_unit: t.lead_unit_id.and_then(|u| reference.unit(UnitId(u))).map(|u| u.name.clone()),
                 goal: t.goal,
-                baseline: t.baseline,
+                baseline,
                 months,
                 change_percent,
                 signal_id: t.signal_id,

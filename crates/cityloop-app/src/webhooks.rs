@@ -15,7 +15,6 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use cityloop_domain::workflow::MoveKind;
 use cityloop_domain::{CategoryId, DivisionId, FlowEntry, GridId, UnitId};
-use cityloop_store::signals::SignalRow;
 use cityloop_store::webhooks::Cursor;
 use cityloop_store::{
     AttemptOutcome, AttemptRow, DeliveryRow, DeliveryState, FlowEvent, NewDelivery, NewWebhookRow, WebhookRow,
@@ -48,9 +47,6 @@ const FLOW_BATCH: i64 = 500;
 /// Deliveries sent per step, and at once.
 const SEND_BATCH: i64 = 64;
 const SEND_AT_ONCE: usize = 16;
-/// Flow records younger than this are left for the next step: on PostgreSQL a transaction that took
-/// a lower id may commit after a higher one, and the cursor must not pass it.
-const SETTLE_SECONDS: i64 = 5;
 /// The longest wait between two attempts.
 const MAX_RETRY_DELAY_SECONDS: u64 = 6 * 3600;
 
@@ -408,14 +404,15 @@ impl App {
     /// Turns the flow records after each subscription's cursor into deliveries. Imported history is
     /// not an event. Safe on several nodes: a cursor moves only from where its reader found it.
     pub async fn queue_webhook_events(&self) -> Result<usize> {
-        let settled = self.now() - chrono::Duration::seconds(SETTLE_SECONDS);
         let mut queued = 0;
         for hook in self.store.active_webhooks().await? {
             let mut cursor = hook.flow_cursor;
             loop {
                 let batch = self.store.flow_events_after(cursor, FLOW_BATCH).await?;
                 let full = batch.len() as i64 == FLOW_BATCH;
-                let ready: Vec<&FlowEvent> = batch.iter().take_while(|e| e.flow.at <= settled).collect();
+                let ids: Vec<i64> = batch.iter().map(|e| e.flow_id).collect();
+                let reader = format!("webhook {} flow", hook.id);
+                let ready = &batch[..self.gaps.ready(self.store.backend(), &reader, cursor, &ids, self.now())];
                 let Some(last) = ready.last().map(|e| e.flow_id) else { break };
                 let deliveries: Vec<NewDelivery> = ready
                     .iter()
@@ -442,23 +439,25 @@ impl App {
                 }
             }
             if hook.events.iter().any(|e| e == SIGNAL_RAISED) {
-                queued += self.queue_signal_events(&hook, settled).await?;
+                queued += self.queue_signal_events(&hook).await?;
             }
         }
         Ok(queued)
     }
 
     /// Turns the risk signals stored after a subscription's signal cursor into deliveries.
-    async fn queue_signal_events(&self, hook: &WebhookRow, settled: chrono::DateTime<chrono::Utc>) -> Result<usize> {
+    async fn queue_signal_events(&self, hook: &WebhookRow) -> Result<usize> {
         let mut cursor = hook.signal_cursor;
         let mut queued = 0;
         loop {
             let batch = self.store.signals_after(cursor, FLOW_BATCH).await?;
             let full = batch.len() as i64 == FLOW_BATCH;
-            let ready: Vec<&SignalRow> = batch.iter().take_while(|s| s.created_at <= settled).collect();
+            let ids: Vec<i64> = batch.iter().map(|s| s.id).collect();
+            let reader = format!("webhook {} signal", hook.id);
+            let ready = &batch[..self.gaps.ready(self.store.backend(), &reader, cursor, &ids, self.now())];
             let Some(last) = ready.last().map(|s| s.id) else { break };
             let mut deliveries = Vec::with_capacity(ready.len());
-            for row in &ready {
+            for row in ready {
                 let event_id = format!("evt_signal_{}", row.id);
                 let view = self.signal_view_of(row);
                 let payload = json!({

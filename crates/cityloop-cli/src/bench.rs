@@ -425,3 +425,121 @@ pub async fn evaluation(app: &App, period: Option<String>, iterations: usize) ->
         "reads": out,
     }))
 }
+
+/// The density clustering of the risk-signal scan against its peer: pandas + scikit-learn's DBSCAN
+/// over the same exported coordinates, run by `python` on `peer` in the same run.
+pub async fn dbscan(app: &App, days: u32, iterations: usize, python: &str, peer: &std::path::Path) -> Result<Value> {
+    use cityloop_domain::clusters::{dbscan, project_to_metres};
+    let fail = |e: cityloop_app::error::AppError| anyhow::anyhow!("{e}");
+    app.count_evaluation().await.map_err(fail)?;
+    let rules = app.settings.signals.clone();
+    let (eps, min) = (rules.cluster_radius_m, rules.concentrated_grid_min.max(1) as usize);
+    let reference = app.reference();
+    let today = reference.calendar.local_date(app.now());
+    let since = reference.calendar.local_midnight(today - chrono::Duration::days(i64::from(days.max(1)) - 1));
+    let until = reference.calendar.local_midnight(today + chrono::Duration::days(1));
+
+    // What the scan reads: each category's located cases of the window, then the clustering alone.
+    let mut read_s = Vec::new();
+    let mut groups: Vec<(i64, Vec<[f64; 2]>)> = Vec::new();
+    for _ in 0..iterations {
+        let t = Instant::now();
+        groups.clear();
+        for category in &reference.categories {
+            let located = app.store.located_cases(category.id.0, since, until, 100_000).await?;
+            if located.len() >= min {
+                let points: Vec<(f64, f64)> = located.iter().map(|(_, lat, lon)| (*lat, *lon)).collect();
+                groups.push((category.id.0, project_to_metres(&points)));
+            }
+        }
+        read_s.push(t.elapsed());
+    }
+    let mut cluster_s = Vec::new();
+    let mut ours: Vec<(i64, Vec<i32>)> = Vec::new();
+    for _ in 0..iterations {
+        let t = Instant::now();
+        ours = groups.iter().map(|(c, points)| (*c, dbscan(points, eps, min))).collect();
+        cluster_s.push(t.elapsed());
+    }
+    let mut scan_s = Vec::new();
+    for _ in 0..iterations {
+        let t = Instant::now();
+        app.scan_signals().await.map_err(fail)?;
+        scan_s.push(t.elapsed());
+    }
+
+    // The same points for the peer, projected the same way.
+    let path = std::env::temp_dir().join(format!("cityloop-dbscan-{}.csv", std::process::id()));
+    {
+        use std::io::Write;
+        let mut out = std::io::BufWriter::new(std::fs::File::create(&path)?);
+        writeln!(out, "category,x,y")?;
+        for (category, points) in &groups {
+            for p in points {
+                writeln!(out, "{category},{},{}", p[0], p[1])?;
+            }
+        }
+    }
+    let output = std::process::Command::new(python)
+        .arg(peer)
+        .arg(&path)
+        .arg(eps.to_string())
+        .arg(min.to_string())
+        .arg(iterations.to_string())
+        .output()
+        .with_context(|| format!("running {python} {}", peer.display()));
+    let _ = std::fs::remove_file(&path);
+    let output = output?;
+    anyhow::ensure!(
+        output.status.success(),
+        "the peer failed (it needs `pip install pandas scikit-learn`): {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let theirs: Value = serde_json::from_slice(&output.stdout).context("the peer's answer")?;
+    let peer_s: Vec<Duration> = theirs["seconds"]
+        .as_array()
+        .context("the peer's seconds")?
+        .iter()
+        .filter_map(Value::as_f64)
+        .map(Duration::from_secs_f64)
+        .collect();
+    let (mut points, mut differing, mut clusters) = (0usize, 0usize, 0usize);
+    for (category, labels) in &ours {
+        let peer_labels: Vec<i64> = theirs["labels"][category.to_string()]
+            .as_array()
+            .map(|l| l.iter().filter_map(Value::as_i64).collect())
+            .unwrap_or_default();
+        points += labels.len();
+        clusters += labels.iter().copied().max().map_or(0, |m| (m + 1).max(0) as usize);
+        differing += labels.len().abs_diff(peer_labels.len())
+            + labels.iter().zip(&peer_labels).filter(|(a, b)| i64::from(**a) != **b).count();
+    }
+    let median = |s: &[Duration]| {
+        let mut v = s.to_vec();
+        v.sort();
+        v.get(v.len() / 2).map_or(0.0, Duration::as_secs_f64)
+    };
+    let ours_total = median(&read_s) + median(&cluster_s);
+    Ok(json!({
+        "benchmark": "dbscan",
+        "database": format!("{:?}", app.store.backend()),
+        "cases_stored": app.store.count_cases().await?,
+        "window_days": days,
+        "eps_m": eps,
+        "min_points": min,
+        "categories": groups.len(),
+        "points": points,
+        "clusters": clusters,
+        "labels_differing_from_peer": differing,
+        "iterations": iterations,
+        "cityloop": {
+            "read_s": median(&read_s),
+            "cluster_s": median(&cluster_s),
+            "read_and_cluster_s": ours_total,
+            "whole_signal_scan_s": median(&scan_s),
+        },
+        "peer_pandas_sklearn": {"read_csv_and_cluster_s": median(&peer_s)},
+        "ratio_peer_to_cityloop_clustering": median(&peer_s) / median(&cluster_s).max(1e-9),
+        "ratio_peer_to_cityloop_read_and_cluster": median(&peer_s) / ours_total.max(1e-9),
+    }))
+}

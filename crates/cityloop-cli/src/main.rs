@@ -164,6 +164,16 @@ enum Command {
         #[command(subcommand)]
         command: DuplicatesCommand,
     },
+    /// Hot problems (热点问题) of a message-board export: messages about the same problem by text
+    /// similarity, ranked by the hotness index (messages, people, votes, time span).
+    Hotspots {
+        #[arg(long)]
+        data: PathBuf,
+        #[arg(long, default_value_t = 5)]
+        top: usize,
+        #[arg(long, default_value_t = 0.4)]
+        min_similarity: f32,
+    },
     /// Reply checks (答复质检) over answered messages (… 答复意见).
     Replies {
         #[command(subcommand)]
@@ -261,6 +271,22 @@ enum BenchCommand {
         period: Option<String>,
         #[arg(long, default_value_t = 20)]
         iterations: usize,
+    },
+    /// The density clustering of the risk-signal scan against pandas + scikit-learn's DBSCAN over the
+    /// same exported coordinates.
+    Dbscan {
+        #[arg(long)]
+        database: Option<String>,
+        /// Days of cases to cluster, ending today (the scan's window is `signals.window_days`).
+        #[arg(long, default_value_t = 7)]
+        days: u32,
+        #[arg(long, default_value_t = 3)]
+        iterations: usize,
+        /// The Python that runs the peer (with pandas and scikit-learn installed).
+        #[arg(long, default_value = "python3")]
+        python: String,
+        #[arg(long, default_value = "scripts/dbscan_peer.py")]
+        peer: PathBuf,
     },
     /// Server time and weight of the web pages on the stored cases.
     Pages {
@@ -639,6 +665,11 @@ async fn main() -> Result<()> {
             let report = bench::smart(&app, iterations).await?;
             println!("{}", serde_json::to_string_pretty(&report)?);
         }
+        Command::Bench { command: BenchCommand::Dbscan { database, days, iterations, python, peer } } => {
+            let app = open_app(&settings, database).await?;
+            let report = bench::dbscan(&app, days, iterations, &python, &peer).await?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+        }
         Command::Bench { command: BenchCommand::Pages { database, iterations } } => {
             let app = open_app(&settings, database).await?;
             let report = bench::pages(&app, iterations).await?;
@@ -649,6 +680,10 @@ async fn main() -> Result<()> {
             command: DuplicatesCommand::Eval { data, window_days, min_similarity, sample, seed },
         } => {
             let run = text_tools::duplicates_over_board(&data, window_days, min_similarity, sample, seed)?;
+            println!("{}", serde_json::to_string_pretty(&run)?);
+        }
+        Command::Hotspots { data, top, min_similarity } => {
+            let run = text_tools::hotspots_over_board(&data, top, min_similarity)?;
             println!("{}", serde_json::to_string_pretty(&run)?);
         }
         Command::Replies { command: RepliesCommand::Check { data, sample, seed } } => {

@@ -136,6 +136,10 @@ pub struct Message {
     pub time: DateTime<Utc>,
     pub detail: String,
     pub reply: Option<String>,
+    /// 留言用户, when the export has it.
+    pub person: String,
+    /// 点赞数 + 反对数, when the export has them.
+    pub votes: i64,
 }
 
 /// Reads a message-board CSV with Chinese headers; errors name the file, line and column.
@@ -154,6 +158,8 @@ pub fn read_messages(path: &Path, need_reply: bool) -> Result<Vec<Message>> {
     let (id, title, time, detail) =
         (column("留言编号")?, column("留言主题")?, column("留言时间")?, column("留言详情")?);
     let reply = if need_reply { Some(column("答复意见")?) } else { None };
+    let optional = |name: &str| header.iter().position(|h| h.trim() == name);
+    let (person, votes) = (optional("留言用户"), [optional("点赞数"), optional("反对数")]);
     let mut out = Vec::new();
     for record in reader.records() {
         let record = record.with_context(|| format!("{}: bad CSV row", path.display()))?;
@@ -168,6 +174,18 @@ pub fn read_messages(path: &Path, need_reply: bool) -> Result<Vec<Message>> {
                     path.display()
                 )
             })?;
+        let mut vote_sum = 0;
+        for (column, name) in votes.iter().zip(["点赞数", "反对数"]) {
+            let Some(column) = column else { continue };
+            let raw = cell(*column);
+            vote_sum += if raw.is_empty() {
+                0
+            } else {
+                raw.parse::<i64>().ok().filter(|n| *n >= 0).ok_or_else(|| {
+                    anyhow::anyhow!("{}:{line}: {name} `{raw}` is not a number of votes", path.display())
+                })?
+            };
+        }
         out.push(Message {
             line,
             id: cell(id),
@@ -175,6 +193,8 @@ pub fn read_messages(path: &Path, need_reply: bool) -> Result<Vec<Message>> {
             time: parsed.and_utc(),
             detail: cell(detail),
             reply: reply.map(cell),
+            person: person.map(cell).unwrap_or_default(),
+            votes: vote_sum,
         });
     }
     Ok(out)
@@ -314,4 +334,67 @@ fn seeded_sample<T>(items: Vec<T>, n: usize, seed: u64) -> Vec<T> {
     picked.sort_unstable();
     let mut items: Vec<Option<T>> = items.into_iter().map(Some).collect();
     picked.into_iter().filter_map(|i| items[i].take()).collect()
+}
+
+/// One hot problem of a message board.
+#[derive(Serialize)]
+pub struct BoardProblem {
+    pub rank: usize,
+    pub hotness: f64,
+    pub messages: usize,
+    pub people: usize,
+    pub votes: i64,
+    pub from: String,
+    pub to: String,
+    pub keywords: Vec<String>,
+    /// (留言编号, 留言主题) of every message, oldest first.
+    pub members: Vec<(String, String)>,
+}
+
+#[derive(Serialize)]
+pub struct HotspotRun {
+    pub messages: usize,
+    pub problems: usize,
+    pub min_similarity: f32,
+    pub top: Vec<BoardProblem>,
+}
+
+/// The hot problems of a message board (留言编号, 留言用户, 留言主题, 留言时间, 留言详情, 点赞数, 反对数).
+pub fn hotspots_over_board(path: &Path, top: usize, min_similarity: f32) -> Result<HotspotRun> {
+    use cityloop_text::hotspots::{hot_problems, HotspotRules};
+    let board = read_messages(path, false)?;
+    let messages: Vec<cityloop_text::hotspots::Message> = board
+        .iter()
+        .map(|m| cityloop_text::hotspots::Message {
+            title: m.title.clone(),
+            body: m.detail.clone(),
+            person: m.person.clone(),
+            votes: m.votes,
+            at: m.time.timestamp(),
+        })
+        .collect();
+    let rules = HotspotRules { min_similarity, ..HotspotRules::default() };
+    let found = hot_problems(&messages, &rules);
+    let day = |i: usize| board[i].time.format("%Y-%m-%d").to_string();
+    Ok(HotspotRun {
+        messages: board.len(),
+        problems: found.len(),
+        min_similarity,
+        top: found
+            .iter()
+            .take(top)
+            .enumerate()
+            .map(|(rank, p)| BoardProblem {
+                rank: rank + 1,
+                hotness: p.hotness,
+                messages: p.members.len(),
+                people: p.people,
+                votes: p.votes,
+                from: day(p.members[0]),
+                to: day(p.members[p.members.len() - 1]),
+                keywords: p.keywords.clone(),
+                members: p.members.iter().map(|i| (board[*i].id.clone(), board[*i].title.clone())).collect(),
+            })
+            .collect(),
+    })
 }

@@ -136,3 +136,33 @@ fn duplicate_and_reply_runs_over_the_shared_message_boards() {
     let banded: u64 = checked["bands"].as_object().unwrap().values().map(|v| v.as_u64().unwrap()).sum();
     assert_eq!(banded, 2816, "every reply falls in one band");
 }
+
+#[test]
+fn the_hot_problems_of_a_message_board_are_ranked_and_bad_votes_are_named() {
+    let dir = workdir();
+    let mut csv = String::from("留言编号,留言用户,留言主题,留言时间,留言详情,反对数,点赞数\n");
+    let rows = [
+        ("1", "u1", "伊景园滨河苑捆绑销售车位", "2019/7/7 08:00:00", "开发商要求购房必须买车位", "0", "5"),
+        ("2", "u2", "投诉伊景园滨河苑捆绑销售车位", "2019/7/8 09:00:00", "伊景园滨河苑买房捆绑车位", "1", "2"),
+        ("3", "u3", "伊景园滨河苑强制捆绑车位销售", "2019/7/9 10:00:00", "滨河苑车位捆绑", "0", "0"),
+        ("4", "u4", "丽发新城搅拌站噪音", "2019/11/2 10:00:00", "丽发新城附近搅拌站日夜施工", "0", "1"),
+        ("5", "u5", "丽发新城附近搅拌站粉尘噪音", "2019/11/3 10:00:00", "搅拌站粉尘大", "0", "0"),
+        ("6", "u6", "路灯不亮", "2019/11/4 10:00:00", "东风路路灯坏了", "0", "0"),
+    ];
+    for (id, user, title, at, detail, down, up) in rows {
+        csv.push_str(&format!("{id},{user},{title},{at},{detail},{down},{up}\n"));
+    }
+    std::fs::write(dir.path().join("board.csv"), &csv).unwrap();
+    let found = json(&run(dir.path(), &["hotspots", "--data", "board.csv", "--top", "5", "--min-similarity", "0.3"]));
+    assert_eq!(found["messages"], 6);
+    let top = &found["top"][0];
+    assert_eq!((top["messages"].as_u64(), top["people"].as_u64(), top["votes"].as_u64()), (Some(3), Some(3), Some(8)));
+    assert_eq!(top["members"][0][0], "1");
+    assert_eq!(found["top"][1]["members"].as_array().unwrap().len(), 2, "{found}");
+    assert_eq!(found["top"].as_array().unwrap().len(), 2, "a lone message is no hot problem");
+
+    std::fs::write(dir.path().join("bad.csv"), csv.replace(",0,5\n", ",0,很多\n")).unwrap();
+    let refused = run(dir.path(), &["hotspots", "--data", "bad.csv"]);
+    assert!(!refused.status.success());
+    assert!(text(&refused).contains("bad.csv:2: 点赞数 `很多`"), "{}", text(&refused));
+}

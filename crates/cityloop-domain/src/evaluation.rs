@@ -381,6 +381,10 @@ struct Replay {
     filer: Option<UserId>,
     dispatcher: Option<UserId>,
     revisited: bool,
+    /// An operator has been credited with taking the request in (once per case).
+    accepted: bool,
+    /// The current filing has been counted as wrong (once per filing, however many returns follow).
+    filing_faulted: bool,
 }
 
 fn unit_in(data: &serde_json::Value, key: &str) -> Option<UnitId> {
@@ -413,9 +417,14 @@ pub fn facts(case: &CaseFacts, history: &[(i64, FlowEntry)], after: i64, rules: 
                 let by_inspector = f.role == Some(Role::Inspector);
                 r.reporter = f.actor_id.map(|u| (u, by_inspector));
                 count(I::Inspector, actor, M::Reports, by_inspector);
-                count(I::Operator, actor, M::Accepted, f.role == Some(Role::Operator));
+                r.accepted = f.role == Some(Role::Operator);
+                count(I::Operator, actor, M::Accepted, r.accepted);
             }
-            MoveKind::Answer => count(I::Operator, actor, M::Accepted, true),
+            // A request taken in by an operator and answered at once is one acceptance, not two.
+            MoveKind::Answer => {
+                count(I::Operator, actor, M::Accepted, !r.accepted);
+                r.accepted = true;
+            }
             MoveKind::RequestVerification => {
                 count(I::Operator, actor, M::VerificationRequests, f.role == Some(Role::Operator));
                 let on_time = in_time(limits.verification_request_minutes);
@@ -427,6 +436,7 @@ pub fn facts(case: &CaseFacts, history: &[(i64, FlowEntry)], after: i64, rules: 
             }
             MoveKind::File => {
                 r.filer = f.actor_id;
+                r.filing_faulted = false;
                 count(I::Lead, actor, M::Filed, true);
                 count(I::Lead, actor, M::FiledOnTime, in_time(limits.file_minutes));
                 match r.reporter {
@@ -452,7 +462,8 @@ pub fn facts(case: &CaseFacts, history: &[(i64, FlowEntry)], after: i64, rules: 
             }
             MoveKind::ApproveReturn => {
                 count(I::Dispatcher, r.dispatcher.map(|u| u.0), M::DispatchedWrongly, true);
-                count(I::Lead, r.filer.map(|u| u.0), M::FiledWrongly, true);
+                count(I::Lead, r.filer.map(|u| u.0), M::FiledWrongly, !r.filing_faulted);
+                r.filing_faulted = true;
                 r.unit = None;
                 r.deadline = None;
             }

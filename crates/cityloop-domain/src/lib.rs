@@ -7,6 +7,7 @@
 pub mod calendar;
 pub mod case;
 pub mod catalogue;
+pub mod clusters;
 pub mod enums;
 pub mod evaluation;
 pub mod grid;

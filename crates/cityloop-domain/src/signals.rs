@@ -38,6 +38,9 @@ pub struct SignalRules {
     pub hex_resolution: u8,
     /// … and at least this many times the average of the places of its kind (grids or streets).
     pub concentration_ratio: f64,
+    /// Density clustering (DBSCAN) of the window's located cases of each category: cases within this
+    /// many metres of each other belong together; a cluster needs `concentrated_grid_min` cases.
+    pub cluster_radius_m: f64,
     /// Signals of each kind kept per scan, highest score first, so that the list stays one a person reads.
     pub max_per_scan: usize,
     /// Weeks of history a rising signal compares the last week with.
@@ -61,6 +64,7 @@ impl Default for SignalRules {
             concentrated_street_min: 15,
             hex_resolution: 9,
             concentration_ratio: 3.0,
+            cluster_radius_m: 150.0,
             max_per_scan: 20,
             baseline_weeks: 8,
             rising_min: 10,
@@ -124,6 +128,9 @@ impl SignalRules {
         }
         if !(self.concentration_ratio.is_finite() && self.concentration_ratio >= 1.0) {
             return err("signals.concentration_ratio", "must be at least 1");
+        }
+        if !(self.cluster_radius_m.is_finite() && (10.0..=2000.0).contains(&self.cluster_radius_m)) {
+            return err("signals.cluster_radius_m", "must be 10 to 2000 metres");
         }
         if !(1..=500).contains(&self.max_per_scan) {
             return err("signals.max_per_scan", "must be 1 to 500");

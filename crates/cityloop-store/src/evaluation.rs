@@ -257,22 +257,25 @@ impl Store {
             .collect()
     }
 
-    /// One indicator's counts for the whole city per day over `from..to` (yyyymmdd): (day, metric, n).
+    /// One indicator's counts per day over `from..to` (yyyymmdd), for the whole city or only `subjects`:
+    /// (day, metric, n).
     pub async fn evaluation_daily_totals(
         &self,
         indicator: Indicator,
+        subjects: Option<&[i64]>,
         from: i64,
         to: i64,
     ) -> Result<Vec<(i64, Metric, i64)>> {
-        let rows = sqlx::query(
-            "select day, metric, cast(sum(n) as bigint) as n from eval_counts where day >= $1 and day < $2 \
-             and indicator = $3 group by day, metric",
-        )
-        .bind(from)
-        .bind(to)
-        .bind(indicator.as_str())
-        .fetch_all(self.reader())
-        .await?;
+        let mut sql = Sql::new("select day, metric, cast(sum(n) as bigint) as n from eval_counts where day >= ");
+        sql.bind(from).push(" and day < ").bind(to).push(" and indicator = ").bind(indicator.as_str());
+        if let Some(subjects) = subjects {
+            if subjects.is_empty() {
+                return Ok(Vec::new());
+            }
+            sql.push(" and subject_id in ").bind_list(subjects.iter().copied());
+        }
+        sql.push(" group by day, metric");
+        let rows = sql.query().fetch_all(self.reader()).await?;
         rows.iter()
             .map(|r| {
                 let metric: String = r.try_get("metric")?;

@@ -28,6 +28,9 @@ pub enum AreaKind {
     Division,
     /// A cell of the hexagonal H3 index (the cell's 64-bit index as the id).
     Hex,
+    /// A density cluster of cases (the H3 cell at resolution 8 of its centre as the id). Never counted:
+    /// only signals have it.
+    Cluster,
 }
 
 impl AreaKind {
@@ -36,6 +39,7 @@ impl AreaKind {
             AreaKind::Grid => "grid",
             AreaKind::Division => "division",
             AreaKind::Hex => "hex",
+            AreaKind::Cluster => "cluster",
         }
     }
 
@@ -44,6 +48,7 @@ impl AreaKind {
             "grid" => Some(AreaKind::Grid),
             "division" => Some(AreaKind::Division),
             "hex" => Some(AreaKind::Hex),
+            "cluster" => Some(AreaKind::Cluster),
             _ => None,
         }
     }
@@ -242,6 +247,18 @@ impl Store {
         .fetch_all(self.reader())
         .await?;
         rows.iter().map(|r| Ok((CaseId(r.try_get(0)?), r.try_get(1)?, r.try_get(2)?))).collect()
+    }
+
+    /// The signature of the newest signal starting with `stem` (its kind, place and category) whose
+    /// window reaches `day` (yyyymmdd) or later: the same episode, still going on.
+    pub async fn ongoing_signal(&self, stem: &str, day: i64) -> Result<Option<String>> {
+        Ok(sqlx::query_scalar(
+            "select signature from signals where signature like $1 and day_to >= $2 order by id desc limit 1",
+        )
+        .bind(format!("{stem}%"))
+        .bind(day)
+        .fetch_optional(self.writer())
+        .await?)
     }
 
     /// Stores a signal, or refreshes the one with the same signature (keeping its state). Returns the

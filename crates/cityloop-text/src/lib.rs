@@ -4,6 +4,7 @@
 pub mod classifier;
 pub mod dataset;
 pub mod features;
+pub mod hotspots;
 pub mod metrics;
 pub mod normalize;
 pub mod words;

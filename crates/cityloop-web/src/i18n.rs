@@ -210,6 +210,7 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("signals.to_task", "转督办", "Open a supervision task"),
     ("signals.to_topic", "列入每月一题", "Take up as monthly topic"),
     ("signals.dismiss", "排除", "Dismiss"),
+    ("signals.reopen", "恢复", "Reopen"),
     ("signals.none", "没有此状态的预警", "No signals in this state"),
     ("signals.kind", "类型", "Kind"),
     ("signals.what", "预警", "Signal"),

@@ -152,6 +152,30 @@ fn returns_reworks_and_reopens_count_against_the_ones_who_caused_them() {
 }
 
 #[test]
+fn a_filing_is_wrong_once_however_many_returns_follow_it() {
+    let mut s = Story::reported_by(5, Role::Inspector);
+    s.make(2, Role::Lead, Move::File { category: None });
+    for (dispatcher, unit) in [(3, 50), (6, 60)] {
+        s.make(dispatcher, Role::Dispatcher, Move::Dispatch { unit: UnitId(unit), assisting: vec![] });
+        s.make(4, Role::Handler, Move::Return { reason: "非本单位".into() });
+        s.make(dispatcher, Role::Dispatcher, Move::ApproveReturn);
+    }
+    let all = s.facts(0);
+    let count = |subject: i64, metric: Metric| all.iter().filter(|f| f.1 == subject && f.2 == metric).count();
+    assert_eq!((count(2, Metric::Filed), count(2, Metric::FiledWrongly)), (1, 1), "the rate cannot go below 0");
+    assert_eq!((count(3, Metric::DispatchedWrongly), count(6, Metric::DispatchedWrongly)), (1, 1));
+}
+
+#[test]
+fn an_operator_who_takes_a_call_and_answers_it_accepted_one_request() {
+    let mut s = Story::reported_by(1, Role::Operator);
+    s.case.request_type = RequestType::Consultation;
+    s.after(3).make(1, Role::Operator, Move::Answer { answer: "周一至周五办理".into() });
+    let accepted = s.facts(0).iter().filter(|f| f.2 == Metric::Accepted).count();
+    assert_eq!(accepted, 1);
+}
+
+#[test]
 fn a_rating_stands_for_the_revisit_only_when_the_hotline_did_not_call() {
     let mut s = Story::reported_by(1, Role::Operator);
     s.make(2, Role::Lead, Move::File { category: None });

@@ -76,6 +76,11 @@ async fn answer(r: reqwest::Response) -> Answer {
 }
 
 impl TestApp {
+    /// The URL of the server's database, for tests that write to it behind the server's back.
+    pub fn database_url(&self) -> &str {
+        &self._demo.db.url
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }

@@ -29,7 +29,6 @@ async fn cases_piling_up_in_a_grid_and_a_watch_word_raise_signals_with_their_cas
             .create(&operator, json!({"channel": "hotline", "request_type": "help", "title": "讨要工资",
                 "description": "工地老板拖欠工资半年，工友们说要去围堵项目部", "category": "06005"}))
             .await;
-        t.clock.advance(Duration::seconds(10));
 
         let leader = t.login("leader").await;
         // The watch word needs no scan: it is raised when the case is counted.
@@ -49,6 +48,10 @@ async fn cases_piling_up_in_a_grid_and_a_watch_word_raise_signals_with_their_cas
         let score = (grid["score"].as_f64().unwrap() * 100.0).round() / 100.0;
         assert_eq!((grid["case_count"].as_i64(), score), (Some(5), 66.67), "{grid}");
         let hex = signals.as_array().unwrap().iter().find(|s| s["place"].as_str().unwrap().starts_with("六边形")).expect("a hex cell signal");
+        // Density clustering finds the same five wherever grid and cell borders lie.
+        let spot = signals.as_array().unwrap().iter().find(|s| s["place"].as_str().unwrap().starts_with("密集点")).expect("a density cluster");
+        let clustered = t.get(Some(&leader), &format!("/api/v1/signals/{}", spot["id"])).await.ok();
+        assert_eq!((spot["case_count"].as_i64(), clustered["cases"].as_array().unwrap().len()), (Some(5), 5), "{spot}");
         let in_cell = t.get(Some(&leader), &format!("/api/v1/signals/{}", hex["id"])).await.ok();
         assert_eq!(in_cell["cases"].as_array().unwrap().len(), 5, "the five cases share one H3 cell: {in_cell}");
         let detail = t.get(Some(&leader), &format!("/api/v1/signals/{}", grid["id"])).await.ok();
@@ -59,9 +62,18 @@ async fn cases_piling_up_in_a_grid_and_a_watch_word_raise_signals_with_their_cas
         let emerging = t.get(Some(&leader), "/api/v1/signals?kind=emerging").await.ok();
         assert!(!emerging.as_array().unwrap().is_empty(), "垃圾 is new to the street: {emerging}");
 
-        // A second scan finds the same signals again and raises nothing new.
+        // A second scan finds the same signals again and raises nothing new, the next day too: a
+        // concentration that goes on is one signal, whose window moves on.
         let again = t.post(Some(&leader), "/api/v1/signals/scan", json!({})).await.ok();
         assert_eq!(again["raised"], 0);
+        t.clock.advance(Duration::days(1));
+        let (leader, operator) = (t.login("leader").await, t.login("operator").await);
+        let next_day = t.post(Some(&leader), "/api/v1/signals/scan", json!({})).await.ok();
+        assert_eq!(next_day["raised"], 0, "{next_day}");
+        let moved = t.get(Some(&leader), &format!("/api/v1/signals/{}", grid["id"])).await.ok();
+        assert_eq!((moved["from"].clone(), moved["case_count"].as_i64()), (grid["from"].clone(), Some(5)));
+        assert_ne!(moved["to"], grid["to"], "the window reaches the new day");
+        assert_eq!(moved["actions"], json!(["topic", "dismissed"]), "what a leader may do with it");
 
         // Acting on a signal.
         let path = format!("/api/v1/signals/{}/state", grid["id"]);
@@ -71,6 +83,10 @@ async fn cases_piling_up_in_a_grid_and_a_watch_word_raise_signals_with_their_cas
         assert_eq!((marked["state"].as_str(), marked["supervised"].as_u64()), (Some("task"), Some(5)));
         let supervised = t.get(Some(&leader), &format!("/api/v1/cases/{}", numbers[0])).await.ok();
         assert_eq!(supervised["supervision_level"], 2, "{supervised}");
+        let twice = t.post(Some(&dispatcher), &path, json!({"state": "task"})).await;
+        assert_eq!(twice.status, StatusCode::CONFLICT, "a task is opened once: {}", twice.body);
+        let by_dispatcher = t.post(Some(&dispatcher), &path, json!({"state": "topic"})).await;
+        assert_eq!(by_dispatcher.status, StatusCode::FORBIDDEN, "topics are a leader's decision");
         // One click takes an emerging problem up as the month's topic.
         let emerging_id = emerging[0]["id"].as_i64().unwrap();
         let topic = t.post(Some(&leader), &format!("/api/v1/signals/{emerging_id}/state"), json!({"state": "topic"})).await.ok();
