@@ -466,8 +466,10 @@ async fn a_watch_word_shows_on_the_signal_page_and_is_turned_into_a_supervision_
     b.click("#signals tr.signal-watch_word a").await;
     assert!(b.text("#signal-cases").await.contains(&created.case.number));
     b.screenshot("signals-watch-word").await;
+    assert!(!b.exists("#to-topic").await, "topics are a leader's decision: no button for a dispatcher");
     b.click("#to-task").await;
     assert!(b.text("#signal-detail").await.contains("已转督办"));
+    assert!(!b.exists("#to-task").await, "a task is opened once");
     assert_eq!(case_state(&site, &created.case.number).await.supervision_level, 2, "the case is under 督办");
     b.goto("/signals").await;
     assert!(b.exists("#no-signals").await, "no open signal is left");
