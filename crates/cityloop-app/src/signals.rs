@@ -11,6 +11,7 @@ use cityloop_domain::evaluation::{date_of_day_number, day_number};
 use cityloop_domain::signals::{concentration_score, trend, watch_words_in, SignalKind, Trend};
 use cityloop_domain::{CaseId, DivisionId, Role};
 use cityloop_store::signals::{AreaDay, AreaKind, CasePlace, NewSignal, SignalRow};
+use cityloop_text::hotspots::{group_messages, rank_problems, HotspotRules, Message};
 use serde::Serialize;
 
 use crate::error::{AppError, Result};
@@ -25,6 +26,8 @@ const TASKERS: &[Role] = &[Role::Dispatcher, Role::Lead];
 const CASES_PER_SIGNAL: i64 = 200;
 /// Located cases of one category a scan clusters (the newest of the window).
 const LOCATED_PER_CATEGORY: i64 = 100_000;
+/// The newest cases of the window a scan looks for hot problems in (word splitting is the cost).
+const TEXTS_PER_SCAN: i64 = 10_000;
 /// A density cluster is named by the H3 cell of its centre at this resolution (about 0.7 km²), so that
 /// the same cluster seen again by a later scan is the same signal.
 const CLUSTER_CELL_RESOLUTION: u8 = 8;
@@ -292,6 +295,9 @@ impl App {
             }
         }
 
+        // 集中性 by text: the window's cases about one problem (热点问题), ranked by hotness.
+        found.extend(self.hot_problem_signals(since, until, from, today).await?);
+
         // 趋势性 and 苗头性: a street's weekly counts per category, the last week against the ones before.
         let weeks = rules.baseline_weeks + 1;
         let first_day = today - Duration::days(7 * weeks as i64 - 1);
@@ -352,28 +358,10 @@ impl App {
         });
         let mut report = ScanReport::default();
         for (mut signal, kind, area) in found {
-            let places = if kind == AreaKind::Division {
-                reference.division_subtree(DivisionId(area[0])).into_iter().map(|d| d.0).collect()
-            } else {
-                area
-            };
-            let since = reference.calendar.local_midnight(date_of_day_number(signal.day_from));
-            let until = reference.calendar.local_midnight(date_of_day_number(signal.day_to) + Duration::days(1));
-            let category = signal.category_id.unwrap_or_default();
-            signal.cases = if kind == AreaKind::Cluster {
-                signal.cases // found with the cluster
-            } else if kind == AreaKind::Hex {
-                // Cases carry no cell: the category's located cases of the window are sorted into cells here.
-                let located = self.store.located_cases(category, since, until, 100_000).await?;
-                located
-                    .into_iter()
-                    .filter(|(_, lat, lon)| hex_cell(*lat, *lon, rules.hex_resolution) == Some(places[0]))
-                    .map(|(id, _, _)| id)
-                    .take(CASES_PER_SIGNAL as usize)
-                    .collect()
-            } else {
-                self.store.cases_in_places(kind, &places, category, since, until, CASES_PER_SIGNAL).await?.1
-            };
+            // Density clusters and hot problems come with their cases; the others are looked up.
+            if kind != AreaKind::Cluster {
+                signal.cases = self.cases_behind(&signal, kind, area).await?;
+            }
             // Windows move on every day; a signal whose window still overlaps is the same episode.
             if let Some((stem, _)) = signal.signature.rsplit_once(':') {
                 if let Some(ongoing) = self.store.ongoing_signal(&format!("{stem}:"), signal.day_from).await? {
@@ -388,6 +376,108 @@ impl App {
             }
         }
         Ok(report)
+    }
+
+    /// The cases behind a signal of a grid, a division or an H3 cell.
+    async fn cases_behind(&self, signal: &NewSignal, kind: AreaKind, area: Vec<i64>) -> Result<Vec<CaseId>> {
+        let reference = self.reference();
+        let places = if kind == AreaKind::Division {
+            reference.division_subtree(DivisionId(area[0])).into_iter().map(|d| d.0).collect()
+        } else {
+            area
+        };
+        let since = reference.calendar.local_midnight(date_of_day_number(signal.day_from));
+        let until = reference.calendar.local_midnight(date_of_day_number(signal.day_to) + Duration::days(1));
+        let category = signal.category_id.unwrap_or_default();
+        Ok(if kind == AreaKind::Hex {
+            // Cases carry no cell: the category's located cases of the window are sorted into cells here.
+            let located = self.store.located_cases(category, since, until, LOCATED_PER_CATEGORY).await?;
+            let resolution = self.settings.signals.hex_resolution;
+            located
+                .into_iter()
+                .filter(|(_, lat, lon)| hex_cell(*lat, *lon, resolution) == Some(places[0]))
+                .map(|(id, _, _)| id)
+                .take(CASES_PER_SIGNAL as usize)
+                .collect()
+        } else {
+            self.store.cases_in_places(kind, &places, category, since, until, CASES_PER_SIGNAL).await?.1
+        })
+    }
+
+    /// The hot problems among the newest cases of the window, as signals scored by their hotness.
+    async fn hot_problem_signals(
+        &self,
+        since: chrono::DateTime<chrono::Utc>,
+        until: chrono::DateTime<chrono::Utc>,
+        from: i64,
+        today: NaiveDate,
+    ) -> Result<Vec<(NewSignal, AreaKind, Vec<i64>)>> {
+        let rules = &self.settings.signals;
+        let texts = self.store.case_texts(since, until, TEXTS_PER_SCAN).await?;
+        let mut messages: Vec<Message> = texts
+            .iter()
+            .map(|t| Message {
+                title: t.title.clone(),
+                body: t.description.clone(),
+                // An anonymous case is a person of its own.
+                person: if t.person.is_empty() { format!("case:{}", t.id.0) } else { t.person.clone() },
+                votes: 0,
+                at: t.created_at.timestamp(),
+            })
+            .collect();
+        let text_rules = HotspotRules {
+            min_similarity: rules.text_min_similarity,
+            min_messages: rules.concentrated_grid_min.max(2) as usize,
+            ..HotspotRules::default()
+        };
+        let groups = group_messages(&messages, &text_rules);
+        let members: Vec<CaseId> = groups.iter().flatten().map(|i| texts[*i].id).collect();
+        let votes = self.store.imported_votes(&members).await?;
+        for i in groups.iter().flatten() {
+            messages[*i].votes = votes.get(&texts[*i].id).copied().unwrap_or(0);
+        }
+        let calendar = &self.reference().calendar;
+        let mut out = Vec::new();
+        for problem in rank_problems(&messages, groups) {
+            let first = &texts[problem.members[0]];
+            let mut categories: HashMap<i64, usize> = HashMap::new();
+            for i in &problem.members {
+                if let Some(c) = texts[*i].category_id {
+                    *categories.entry(c).or_default() += 1;
+                }
+            }
+            let category = categories.into_iter().max_by_key(|(c, n)| (*n, std::cmp::Reverse(*c))).map(|(c, _)| c);
+            let n = problem.members.len() as i64;
+            let (first_day, last_day) = (
+                calendar.local_date(texts[problem.members[0]].created_at),
+                calendar.local_date(texts[problem.members[problem.members.len() - 1]].created_at),
+            );
+            out.push((
+                NewSignal {
+                    kind: SignalKind::Concentrated,
+                    signature: format!("concentrated:text:{}:0:{from}", first.id.0),
+                    score: problem.hotness,
+                    title: format!(
+                        "热点问题 · {}",
+                        problem.keywords.iter().take(4).cloned().collect::<Vec<_>>().join(" ")
+                    ),
+                    explanation: format!(
+                        "{first_day} 至 {last_day} 共 {n} 件诉求说的是同一问题（{} 人，{} 票），热度 {:.1}；如「{}」",
+                        problem.people, problem.votes, problem.hotness, first.title
+                    ),
+                    category_id: category,
+                    area: None,
+                    word: None,
+                    day_from: from,
+                    day_to: day_number(today),
+                    cases: problem.members.iter().map(|i| texts[*i].id).take(CASES_PER_SIGNAL as usize).collect(),
+                    case_count: n,
+                },
+                AreaKind::Cluster,
+                Vec::new(),
+            ));
+        }
+        Ok(out)
     }
 
     fn watcher(&self, who: &Principal) -> Result<()> {

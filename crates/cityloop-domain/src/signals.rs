@@ -41,6 +41,9 @@ pub struct SignalRules {
     /// Density clustering (DBSCAN) of the window's located cases of each category: cases within this
     /// many metres of each other belong together; a cluster needs `concentrated_grid_min` cases.
     pub cluster_radius_m: f64,
+    /// Hot problems: cases of the window whose words have at least this cosine are about one problem
+    /// (see `cityloop hotspots`); a problem needs `concentrated_grid_min` cases.
+    pub text_min_similarity: f32,
     /// Signals of each kind kept per scan, highest score first, so that the list stays one a person reads.
     pub max_per_scan: usize,
     /// Weeks of history a rising signal compares the last week with.
@@ -65,6 +68,7 @@ impl Default for SignalRules {
             hex_resolution: 9,
             concentration_ratio: 3.0,
             cluster_radius_m: 150.0,
+            text_min_similarity: 0.4,
             max_per_scan: 20,
             baseline_weeks: 8,
             rising_min: 10,
@@ -131,6 +135,9 @@ impl SignalRules {
         }
         if !(self.cluster_radius_m.is_finite() && (10.0..=2000.0).contains(&self.cluster_radius_m)) {
             return err("signals.cluster_radius_m", "must be 10 to 2000 metres");
+        }
+        if !(self.text_min_similarity.is_finite() && (0.1..=0.95).contains(&self.text_min_similarity)) {
+            return err("signals.text_min_similarity", "must be 0.1 to 0.95");
         }
         if !(1..=500).contains(&self.max_per_scan) {
             return err("signals.max_per_scan", "must be 1 to 500");

@@ -1,5 +1,7 @@
 //! Risk signals and the per-place daily counts they are found in.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use cityloop_domain::signals::SignalKind;
 use cityloop_domain::{CaseId, CategoryId, DivisionId, GridId};
@@ -9,6 +11,17 @@ use sqlx::Row;
 use crate::args::{Arg, Sql};
 use crate::rows::{from_ms, ms};
 use crate::{Result, Store, StoreError};
+
+/// A case's words and who reported it (a phone or a user; empty when anonymous).
+#[derive(Debug, Clone)]
+pub struct CaseText {
+    pub id: CaseId,
+    pub title: String,
+    pub description: String,
+    pub category_id: Option<i64>,
+    pub person: String,
+    pub created_at: DateTime<Utc>,
+}
 
 /// Where and what a new case is, for the counts and the watch words.
 #[derive(Debug, Clone)]
@@ -190,6 +203,56 @@ impl Store {
                 ))
             })
             .collect()
+    }
+
+    /// The newest cases between two times with their words and who reported them, for the hot problems.
+    pub async fn case_texts(&self, from: DateTime<Utc>, to: DateTime<Utc>, limit: i64) -> Result<Vec<CaseText>> {
+        let rows = sqlx::query(
+            "select id, title, description, category_id, contact_phone, reporter_id, created_at from cases \
+             where created_at >= $1 and created_at < $2 order by created_at desc limit $3",
+        )
+        .bind(ms(from))
+        .bind(ms(to))
+        .bind(limit)
+        .fetch_all(self.reader())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let phone: Option<String> = r.try_get("contact_phone")?;
+                let reporter: Option<i64> = r.try_get("reporter_id")?;
+                Ok(CaseText {
+                    id: CaseId(r.try_get("id")?),
+                    title: r.try_get("title")?,
+                    description: r.try_get("description")?,
+                    category_id: r.try_get("category_id")?,
+                    person: match (phone.filter(|p| !p.is_empty()), reporter) {
+                        (Some(phone), _) => format!("phone:{phone}"),
+                        (None, Some(user)) => format!("user:{user}"),
+                        (None, None) => String::new(),
+                    },
+                    created_at: from_ms(r.try_get("created_at")?),
+                })
+            })
+            .collect()
+    }
+
+    /// Votes for and against imported messages (kept with their report record), by case.
+    pub async fn imported_votes(&self, cases: &[CaseId]) -> Result<HashMap<CaseId, i64>> {
+        let mut out = HashMap::new();
+        for chunk in cases.chunks(400) {
+            let mut sql = Sql::new("select case_id, data from flow where kind = 'report' and case_id in ");
+            sql.bind_list(chunk.iter().map(|c| c.0));
+            for r in sql.query().fetch_all(self.reader()).await? {
+                let data: String = r.try_get("data")?;
+                let data: serde_json::Value = serde_json::from_str(&data).unwrap_or_default();
+                let extra = &data["import"]["extra"];
+                let votes = ["votes_up", "votes_down"].iter().filter_map(|k| extra[*k].as_i64()).sum::<i64>();
+                if votes > 0 {
+                    out.insert(CaseId(r.try_get("case_id")?), votes);
+                }
+            }
+        }
+        Ok(out)
     }
 
     /// The newest cases of a category in places (grids or divisions) between two times.

@@ -72,6 +72,11 @@ pub fn hotness(messages: usize, people: usize, votes: i64, span_days: f64, most:
 
 /// The problems among `messages`, hottest first.
 pub fn hot_problems(messages: &[Message], rules: &HotspotRules) -> Vec<HotProblem> {
+    rank_problems(messages, group_messages(messages, rules))
+}
+
+/// The groups of messages about one problem (indices, at least `min_messages` in each).
+pub fn group_messages(messages: &[Message], rules: &HotspotRules) -> Vec<Vec<usize>> {
     let vectors = tfidf_vectors(messages, rules.max_document_share);
     let mut links = UnionFind::new(messages.len());
     // Cosines through an inverted index: only messages sharing a word are ever compared.
@@ -101,9 +106,13 @@ pub fn hot_problems(messages: &[Message], rules: &HotspotRules) -> Vec<HotProble
     for i in 0..messages.len() {
         groups.entry(links.root(i)).or_default().push(i);
     }
+    groups.into_values().filter(|m| m.len() >= rules.min_messages.max(2)).collect()
+}
+
+/// Each group as a problem with its people, votes, time span and hotness, hottest first.
+pub fn rank_problems(messages: &[Message], groups: Vec<Vec<usize>>) -> Vec<HotProblem> {
     let mut found: Vec<HotProblem> = groups
-        .into_values()
-        .filter(|m| m.len() >= rules.min_messages.max(2))
+        .into_iter()
         .map(|mut members| {
             members.sort_by_key(|i| (messages[*i].at, *i));
             let people: HashSet<&str> =

@@ -43,15 +43,19 @@ async fn cases_piling_up_in_a_grid_and_a_watch_word_raise_signals_with_their_cas
         let scan = t.post(Some(&leader), "/api/v1/signals/scan", json!({})).await.ok();
         assert!(scan["raised"].as_u64().unwrap() >= 2, "{scan}");
         let signals = t.get(Some(&leader), "/api/v1/signals?kind=concentrated").await.ok();
-        let grid = signals.as_array().unwrap().iter().find(|s| s["place"].as_str().unwrap().starts_with("网格")).expect("a grid signal");
+        let grid = signals.as_array().unwrap().iter().find(|s| s["place"].as_str().is_some_and(|p| p.starts_with("网格"))).expect("a grid signal");
         // Five where a grid has under one on average: five times the (at least one) average, threshold 3×.
         let score = (grid["score"].as_f64().unwrap() * 100.0).round() / 100.0;
         assert_eq!((grid["case_count"].as_i64(), score), (Some(5), 66.67), "{grid}");
-        let hex = signals.as_array().unwrap().iter().find(|s| s["place"].as_str().unwrap().starts_with("六边形")).expect("a hex cell signal");
+        let hex = signals.as_array().unwrap().iter().find(|s| s["place"].as_str().is_some_and(|p| p.starts_with("六边形"))).expect("a hex cell signal");
         // Density clustering finds the same five wherever grid and cell borders lie.
-        let spot = signals.as_array().unwrap().iter().find(|s| s["place"].as_str().unwrap().starts_with("密集点")).expect("a density cluster");
+        let spot = signals.as_array().unwrap().iter().find(|s| s["place"].as_str().is_some_and(|p| p.starts_with("密集点"))).expect("a density cluster");
         let clustered = t.get(Some(&leader), &format!("/api/v1/signals/{}", spot["id"])).await.ok();
         assert_eq!((spot["case_count"].as_i64(), clustered["cases"].as_array().unwrap().len()), (Some(5), 5), "{spot}");
+        // The five say the same thing: one hot problem, whoever reads it sees its words and cases.
+        let hot = signals.as_array().unwrap().iter().find(|s| s["title"].as_str().unwrap().starts_with("热点问题")).expect("a hot problem");
+        assert_eq!((hot["case_count"].as_i64(), hot["place"].clone()), (Some(5), Value::Null), "{hot}");
+        assert!(hot["title"].as_str().unwrap().contains("垃圾"), "{hot}");
         let in_cell = t.get(Some(&leader), &format!("/api/v1/signals/{}", hex["id"])).await.ok();
         assert_eq!(in_cell["cases"].as_array().unwrap().len(), 5, "the five cases share one H3 cell: {in_cell}");
         let detail = t.get(Some(&leader), &format!("/api/v1/signals/{}", grid["id"])).await.ok();
