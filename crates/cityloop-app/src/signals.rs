@@ -188,7 +188,8 @@ impl App {
         let window_start = today - Duration::days(i64::from(rules.window_days) - 1);
         let (from, to) = (day_number(window_start), day_number(today + Duration::days(1)));
         let streets = self.streets();
-        // Each category's average per grid over the window, which density clusters are held to as well.
+        // Each category's average per grid (or H3 cell) over the window, which density clusters are held
+        // to as well.
         let mut grid_average: HashMap<i64, f64> = HashMap::new();
         for (kind, min) in [
             (AreaKind::Grid, rules.concentrated_grid_min),
@@ -219,8 +220,12 @@ impl App {
                 AreaKind::Division => "街道",
                 AreaKind::Hex | AreaKind::Cluster => "六边形网格",
             };
-            if kind == AreaKind::Grid {
-                grid_average = per_category.iter().map(|(c, n)| (*c, *n as f64 / places)).collect();
+            // Grids where the city has them; where cases lie outside every grid (imported records of
+            // another city), H3 cells stand in.
+            if matches!(kind, AreaKind::Grid | AreaKind::Hex) {
+                for (category, n) in &per_category {
+                    grid_average.entry(*category).or_insert(*n as f64 / places);
+                }
             }
             for ((area, category), n) in sums {
                 let average = per_category.get(&category).copied().unwrap_or(0) as f64 / places;
@@ -348,11 +353,12 @@ impl App {
             ));
         }
 
-        // The strongest of each kind, so that a person can read the list.
+        // The strongest of each kind found each way (grids, streets, cells, clusters, words), so that a
+        // person can read the list and no way crowds out another.
         found.sort_by(|a, b| b.0.score.total_cmp(&a.0.score).then(b.0.case_count.cmp(&a.0.case_count)));
-        let mut kept: HashMap<SignalKind, usize> = HashMap::new();
+        let mut kept: HashMap<(SignalKind, Option<AreaKind>), usize> = HashMap::new();
         found.retain(|(s, _, _)| {
-            let n = kept.entry(s.kind).or_default();
+            let n = kept.entry((s.kind, s.area.map(|(kind, _)| kind))).or_default();
             *n += 1;
             *n <= rules.max_per_scan
         });
@@ -530,6 +536,21 @@ impl App {
     }
 
     /// Signals, newest first and highest score first within a day.
+    /// A scan of the whole city as of the app's clock (the command line, run by the platform's
+    /// operators), then the newest signals.
+    pub async fn city_signal_scan(&self, limit: i64) -> Result<(ScanReport, Vec<SignalView>)> {
+        let report = self.scan_signals().await?;
+        // As of a past day, what came after it is not shown.
+        let today = day_number(self.reference().calendar.local_date(self.now()));
+        let mut out = Vec::new();
+        for row in self.store.list_signals(None, None, 500).await? {
+            if row.signal.day_to <= today && out.len() < limit.clamp(1, 500) as usize {
+                out.push(self.signal_view(row, false).await?);
+            }
+        }
+        Ok((report, out))
+    }
+
     pub async fn signals(
         &self,
         who: &Principal,

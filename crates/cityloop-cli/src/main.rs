@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 use cityloop_app::admin::NewUser;
+use cityloop_app::clock::ManualClock;
 use cityloop_app::demo::{DemoOptions, DemoReport, DEMO_PASSWORD};
 use cityloop_app::evaluation::{render_report, ReportFormat};
 use cityloop_app::moves::UnitRef;
@@ -232,6 +233,17 @@ enum ReportCommand {
         #[arg(long)]
         database: Option<String>,
     },
+    /// A risk-signal scan of the whole city, as of the end of a day (default: now), and the newest
+    /// signals; with `--as-of` it looks at history, such as imported records.
+    Signals {
+        /// YYYY-MM-DD: scan as if it were the end of this local day.
+        #[arg(long)]
+        as_of: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: i64,
+        #[arg(long)]
+        database: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -410,6 +422,14 @@ fn init_logging(settings: &Settings) {
 }
 
 async fn open_app(settings: &Settings, database: Option<String>) -> Result<App> {
+    open_app_with_clock(settings, database, Arc::new(SystemClock)).await
+}
+
+async fn open_app_with_clock(
+    settings: &Settings,
+    database: Option<String>,
+    clock: Arc<dyn cityloop_app::clock::Clock>,
+) -> Result<App> {
     let url = database.unwrap_or_else(|| settings.database.url.clone());
     if let Some(path) = url.strip_prefix("sqlite://") {
         let path = path.split('?').next().unwrap_or(path);
@@ -423,7 +443,7 @@ async fn open_app(settings: &Settings, database: Option<String>) -> Result<App> 
         sqlite_synchronous: settings.database.sqlite_synchronous.clone(),
     };
     let store = Store::open(&options).await.with_context(|| format!("opening {}", cityloop_store::redact_url(&url)))?;
-    Ok(App::new(store, settings.app_settings(), Arc::new(SystemClock)).await?)
+    Ok(App::new(store, settings.app_settings(), clock).await?)
 }
 
 fn print_demo(report: &DemoReport, password: &str) {
@@ -624,6 +644,19 @@ async fn main() -> Result<()> {
         Command::Export { format, out, from, to, state, database } => {
             let app = open_app(&settings, database).await?;
             import_cmd::export(&app, import_cmd::ExportArgs { format, out, from, to, states: state }).await?;
+        }
+        Command::Report { command: ReportCommand::Signals { as_of, limit, database } } => {
+            let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
+            let app = open_app_with_clock(&settings, database, clock.clone()).await?;
+            if let Some(day) = as_of {
+                let day = chrono::NaiveDate::parse_from_str(&day, "%Y-%m-%d")
+                    .map_err(|_| anyhow::anyhow!("--as-of: `{day}` is not a date written YYYY-MM-DD"))?;
+                let calendar = &app.reference().calendar;
+                clock.set(calendar.local_midnight(day + chrono::Duration::days(1)) - chrono::Duration::seconds(1));
+            }
+            let (scan, signals) = app.city_signal_scan(limit).await.map_err(describe)?;
+            let report = serde_json::json!({"as_of": app.now(), "scan": scan, "signals": signals});
+            println!("{}", serde_json::to_string_pretty(&report)?);
         }
         Command::Report { command: ReportCommand::Evaluation { period, format, out, database } } => {
             let app = open_app(&settings, database).await?;

@@ -142,4 +142,16 @@ fn the_evaluation_report_ranks_the_demo_citys_units_by_the_formula() {
     assert!(text(&bad).contains("format: `pdf` is not one of json, csv, xlsx"), "{}", text(&bad));
     let month = run(dir.path(), &["report", "evaluation", "--period", "2026-13", "--database", &db]);
     assert!(text(&month).contains("period: `2026-13` is not a month"), "{}", text(&month));
+
+    // The risk signals as they stood at the end of a past day: nothing after it is looked at.
+    let day = format!("{period}-20");
+    let scan = run(dir.path(), &["report", "signals", "--as-of", &day, "--database", &db]);
+    assert!(scan.status.success(), "{}", text(&scan));
+    let scan: serde_json::Value = serde_json::from_slice(&scan.stdout).unwrap();
+    assert_eq!(scan["as_of"], format!("{day}T15:59:59Z"), "the end of the city's day (UTC+8)");
+    let signals = scan["signals"].as_array().unwrap();
+    assert!(scan["scan"]["raised"].is_u64() && !signals.is_empty(), "{scan}");
+    assert!(signals.iter().all(|s| s["to"].as_str().unwrap() <= day.as_str()), "{scan}");
+    let bad = run(dir.path(), &["report", "signals", "--as-of", "20.10.2026", "--database", &db]);
+    assert!(text(&bad).contains("--as-of: `20.10.2026` is not a date written YYYY-MM-DD"), "{}", text(&bad));
 }

@@ -44,7 +44,8 @@ pub struct SignalRules {
     /// Hot problems: cases of the window whose words have at least this cosine are about one problem
     /// (see `cityloop hotspots`); a problem needs `concentrated_grid_min` cases.
     pub text_min_similarity: f32,
-    /// Signals of each kind kept per scan, highest score first, so that the list stays one a person reads.
+    /// Signals of each kind kept per scan for each way of finding them (grids, streets, H3 cells,
+    /// density clusters, hot problems), highest score first, so that the list stays one a person reads.
     pub max_per_scan: usize,
     /// Weeks of history a rising signal compares the last week with.
     pub baseline_weeks: usize,

@@ -37,7 +37,7 @@ pub struct HotspotRules {
 
 impl Default for HotspotRules {
     fn default() -> Self {
-        Self { min_similarity: 0.4, min_messages: 2, max_document_share: 0.05 }
+        Self { min_similarity: 0.4, min_messages: 2, max_document_share: 0.2 }
     }
 }
 
@@ -128,6 +128,9 @@ pub fn rank_problems(messages: &[Message], groups: Vec<Vec<usize>>) -> Vec<HotPr
             }
         })
         .collect();
+    // A problem is something most of its messages name: a group whose titles share no word was
+    // chained together by loose links, not one problem.
+    found.retain(|p| !p.keywords.is_empty());
     let most = (
         found.iter().map(|p| p.members.len()).max().unwrap_or(0),
         found.iter().map(|p| p.people).max().unwrap_or(0),
