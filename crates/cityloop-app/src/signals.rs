@@ -8,7 +8,7 @@ use chrono::{Duration, NaiveDate};
 use cityloop_domain::clusters::density_clusters;
 use cityloop_domain::enums::DivisionLevel;
 use cityloop_domain::evaluation::{date_of_day_number, day_number};
-use cityloop_domain::signals::{concentration_score, trend, watch_words_in, SignalKind, Trend};
+use cityloop_domain::signals::{concentration_score, seasonal_factor, trend, watch_words_in, SignalKind, Trend};
 use cityloop_domain::{CaseId, DivisionId, Role};
 use cityloop_store::signals::{AreaDay, AreaKind, CasePlace, NewSignal, SignalRow};
 use cityloop_text::hotspots::{group_messages, rank_problems, HotspotRules, Message};
@@ -314,15 +314,32 @@ impl App {
             let week = ((date_of_day_number(a.day) - first_day).num_days() / 7) as usize;
             series.entry((a.area_id, a.category_id)).or_insert_with(|| vec![0; weeks])[week.min(weeks - 1)] += n;
         }
+        // The same weeks a year earlier, city-wide per category: how much the season alone moves them.
+        let a_year = Duration::days(364);
+        let mut last_year: HashMap<i64, Vec<i64>> = HashMap::new();
+        let (ly_from, ly_to) = (day_number(first_day - a_year), day_number(today + Duration::days(1) - a_year));
+        for (a, n) in self.store.area_counts(AreaKind::Division, ly_from, ly_to).await? {
+            if !streets.contains(&DivisionId(a.area_id)) {
+                continue;
+            }
+            let week = ((date_of_day_number(a.day) + a_year - first_day).num_days() / 7) as usize;
+            last_year.entry(a.category_id).or_insert_with(|| vec![0; weeks])[week.min(weeks - 1)] += n;
+        }
         let last_week_start = today - Duration::days(6);
         for ((area, category), counts) in series {
             let (place, what) = (self.place_name(AreaKind::Division, area), self.category_name(category));
-            let (kind, score, explanation) = match trend(&counts, &rules) {
+            let season = last_year.get(&category).map_or(1.0, |w| seasonal_factor(w));
+            let seasonal = if (season - 1.0).abs() > 0.05 {
+                format!("，已按去年同期季节变化（×{season:.1}）调整")
+            } else {
+                String::new()
+            };
+            let (kind, score, explanation) = match trend(&counts, season, &rules) {
                 Trend::Rising { last, mean, sd, score } => (
                     SignalKind::Rising,
                     score,
                     format!(
-                        "近7天 {last} 件「{what}」，前 {} 周平均每周 {mean:.1} 件（标准差 {sd:.1}），超出正常波动",
+                        "近7天 {last} 件「{what}」，按前 {} 周预计每周 {mean:.1} 件（标准差 {sd:.1}{seasonal}），超出正常波动",
                         rules.baseline_weeks
                     ),
                 ),

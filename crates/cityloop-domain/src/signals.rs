@@ -193,13 +193,35 @@ pub enum Trend {
     Normal,
 }
 
-pub fn trend(weeks: &[i64], rules: &SignalRules) -> Trend {
+/// How much busier the season makes the last week than the weeks before it: the same weeks a year
+/// earlier, city-wide for the category (`last_year` ends with the week a year before the last one).
+/// 1 when last year is too quiet to tell (under `SEASON_MIN_MEAN` a week in its baseline).
+pub fn seasonal_factor(last_year: &[i64]) -> f64 {
+    let Some((&same_week, before)) = last_year.split_last() else { return 1.0 };
+    if before.is_empty() {
+        return 1.0;
+    }
+    let mean = before.iter().sum::<i64>() as f64 / before.len() as f64;
+    if mean < SEASON_MIN_MEAN {
+        return 1.0;
+    }
+    (same_week as f64 / mean).clamp(0.25, 4.0)
+}
+
+/// A baseline week of last year below this many cases says nothing about the season.
+pub const SEASON_MIN_MEAN: f64 = 5.0;
+
+/// The last of `weeks` against the ones before it. `season` (see [`seasonal_factor`]) scales what
+/// the baseline leads one to expect, so that heating in November or flooding in the rainy season is
+/// not news every year.
+pub fn trend(weeks: &[i64], season: f64, rules: &SignalRules) -> Trend {
     let Some((&last, baseline)) = weeks.split_last() else { return Trend::Normal };
     if baseline.is_empty() {
         return Trend::Normal;
     }
     let n = baseline.len() as f64;
-    let mean = baseline.iter().sum::<i64>() as f64 / n;
+    let season = if season.is_finite() && season > 0.0 { season } else { 1.0 };
+    let mean = baseline.iter().sum::<i64>() as f64 / n * season;
     if baseline.iter().all(|w| *w == 0) {
         return if last >= rules.emerging_min {
             Trend::Emerging { last, score: (50.0 + 10.0 * (last - rules.emerging_min) as f64).min(100.0) }
@@ -207,9 +229,10 @@ pub fn trend(weeks: &[i64], rules: &SignalRules) -> Trend {
             Trend::Normal
         };
     }
-    let var = baseline.iter().map(|w| (*w as f64 - mean).powi(2)).sum::<f64>() / n;
+    let plain_mean = mean / season;
+    let var = baseline.iter().map(|w| (*w as f64 - plain_mean).powi(2)).sum::<f64>() / n;
     // Counts are Poisson-like: a quiet baseline still allows √mean of noise, and at least one case.
-    let sd = var.sqrt().max(mean.sqrt()).max(1.0);
+    let sd = (var.sqrt() * season).max(mean.sqrt()).max(1.0);
     let sigmas = (last as f64 - mean) / sd;
     if last >= rules.rising_min && sigmas >= rules.rising_sigmas {
         Trend::Rising { last, mean, sd, score: (50.0 + 10.0 * (sigmas - rules.rising_sigmas)).min(100.0) }
@@ -244,14 +267,30 @@ mod tests {
     fn growth_beyond_the_weekly_spread_rises_and_noise_does_not() {
         let rules = SignalRules::default();
         // Steady around 10 a week, then 30.
-        assert!(matches!(trend(&[9, 11, 10, 12, 8, 10, 11, 9, 30], &rules), Trend::Rising { last: 30, .. }));
+        assert!(matches!(trend(&[9, 11, 10, 12, 8, 10, 11, 9, 30], 1.0, &rules), Trend::Rising { last: 30, .. }));
         // A noisy category: 30 is within its normal swings.
-        assert_eq!(trend(&[2, 25, 4, 28, 3, 30, 5, 27, 30], &rules), Trend::Normal);
+        assert_eq!(trend(&[2, 25, 4, 28, 3, 30, 5, 27, 30], 1.0, &rules), Trend::Normal);
         // Too few cases to alarm, however steep.
-        assert_eq!(trend(&[0, 1, 0, 1, 0, 0, 1, 0, 6], &rules), Trend::Normal);
+        assert_eq!(trend(&[0, 1, 0, 1, 0, 0, 1, 0, 6], 1.0, &rules), Trend::Normal);
         // New to the street.
-        assert!(matches!(trend(&[0, 0, 0, 0, 0, 0, 0, 0, 4], &rules), Trend::Emerging { last: 4, .. }));
-        assert_eq!(trend(&[0, 0, 0, 0, 0, 0, 0, 0, 2], &rules), Trend::Normal);
+        assert!(matches!(trend(&[0, 0, 0, 0, 0, 0, 0, 0, 4], 1.0, &rules), Trend::Emerging { last: 4, .. }));
+        assert_eq!(trend(&[0, 0, 0, 0, 0, 0, 0, 0, 2], 1.0, &rules), Trend::Normal);
+    }
+
+    #[test]
+    fn a_rise_the_season_brings_every_year_is_not_news() {
+        let rules = SignalRules::default();
+        // Heating: last year the same week tripled against the eight before it, city-wide.
+        let season = seasonal_factor(&[40, 42, 38, 41, 39, 40, 43, 37, 120]);
+        assert_eq!(season, 3.0);
+        let street = [9, 11, 10, 12, 8, 10, 11, 9, 30];
+        assert_eq!(trend(&street, season, &rules), Trend::Normal, "30 is what the season brings");
+        // Five times the weeks before is more than the season explains.
+        assert!(matches!(trend(&[9, 11, 10, 12, 8, 10, 11, 9, 50], season, &rules), Trend::Rising { .. }));
+        // A quiet last year tells nothing; no last year at all neither.
+        assert_eq!(seasonal_factor(&[1, 0, 2, 1, 0, 1, 1, 0, 9]), 1.0);
+        assert_eq!(seasonal_factor(&[]), 1.0);
+        assert!(matches!(trend(&street, seasonal_factor(&[]), &rules), Trend::Rising { .. }));
     }
 
     #[test]

@@ -5,6 +5,7 @@ use chrono::Duration;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
+use crate::helpers::TestApp;
 use crate::on_every_engine;
 
 fn of_kind<'a>(signals: &'a Value, kind: &str) -> Vec<&'a Value> {
@@ -106,6 +107,40 @@ async fn cases_piling_up_in_a_grid_and_a_watch_word_raise_signals_with_their_cas
         let bad = t.post(Some(&leader), &format!("/api/v1/signals/{id}/state"), json!({"state": "solved"})).await;
         assert_eq!((bad.status, bad.body["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("state")));
         assert_eq!(t.get(Some(&leader), "/api/v1/signals/999999").await.status, StatusCode::NOT_FOUND);
+    })
+    .await;
+}
+
+/// Cases of one category in one place, week after week (the clock ends in the last week).
+async fn weeks_of_cases(t: &TestApp, lat: f64, lon: f64, per_week: [usize; 9]) {
+    for (week, n) in per_week.iter().enumerate() {
+        if week > 0 {
+            t.clock.advance(Duration::days(7));
+        }
+        let operator = t.login("operator").await;
+        for i in 0..*n {
+            let body = json!({"channel": "hotline", "request_type": "complaint", "title": format!("垃圾桶满溢{week}-{i}"),
+                "description": "垃圾桶满了", "category": "06005", "location": {"lat": lat, "lon": lon}});
+            t.create(&operator, body).await;
+        }
+    }
+}
+
+/// A rise that the same weeks a year earlier show as well is the season, not a risk.
+#[tokio::test]
+async fn a_rise_the_season_brings_every_year_raises_no_signal() {
+    on_every_engine(|t| async move {
+        let (_, lat, lon) = t.first_grid(&t.login("operator").await).await;
+        // A year ago: 5 a week, then three times as many.
+        weeks_of_cases(&t, lat, lon, [5, 5, 5, 5, 5, 5, 5, 5, 15]).await;
+        t.clock.advance(Duration::days(364 - 56));
+        // This year: 2 a week, then 12. Alone it would be a rise of seven standard deviations.
+        weeks_of_cases(&t, lat, lon, [2, 2, 2, 2, 2, 2, 2, 2, 12]).await;
+        t.clock.advance(Duration::days(6));
+        let leader = t.login("leader").await;
+        t.post(Some(&leader), "/api/v1/signals/scan", json!({})).await.ok();
+        let rising = t.get(Some(&leader), "/api/v1/signals?kind=rising").await.ok();
+        assert_eq!(rising, json!([]), "the season explains it");
     })
     .await;
 }
