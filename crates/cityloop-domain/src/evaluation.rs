@@ -385,6 +385,8 @@ struct Replay {
     accepted: bool,
     /// The current filing has been counted as wrong (once per filing, however many returns follow).
     filing_faulted: bool,
+    /// The case came from another system's records, with the unit that handled it.
+    imported: bool,
 }
 
 fn unit_in(data: &serde_json::Value, key: &str) -> Option<UnitId> {
@@ -419,6 +421,13 @@ pub fn facts(case: &CaseFacts, history: &[(i64, FlowEntry)], after: i64, rules: 
                 count(I::Inspector, actor, M::Reports, by_inspector);
                 r.accepted = f.role == Some(Role::Operator);
                 count(I::Operator, actor, M::Accepted, r.accepted);
+                // Imported history: received by the unit the source names, due when the source says.
+                if let Some(import) = f.data.get("import").filter(|i| i.get("unit").is_some()) {
+                    r.unit = unit_in(import, "unit");
+                    r.deadline = time_in(import, "deadline");
+                    r.imported = true;
+                    count(I::Department, r.unit.map(|u| u.0), M::Received, true);
+                }
             }
             // A request taken in by an operator and answered at once is one acceptance, not two.
             MoveKind::Answer => {
@@ -512,6 +521,12 @@ pub fn facts(case: &CaseFacts, history: &[(i64, FlowEntry)], after: i64, rules: 
                 }
             }
             MoveKind::Close => {
+                // An imported record's closing is its unit's handling (no submit was recorded).
+                if r.imported && f.data.get("import").is_some() {
+                    let unit = r.unit.map(|u| u.0);
+                    count(I::Department, unit, M::Handled, true);
+                    count(I::Department, unit, M::HandledOnTime, r.deadline.is_none_or(|d| f.at <= d));
+                }
                 count(I::Lead, actor, M::Closes, true);
                 count(I::Lead, actor, M::ClosedOnTime, in_time(limits.close_minutes));
             }

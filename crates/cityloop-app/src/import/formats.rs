@@ -54,6 +54,8 @@ pub struct SourceRecord {
     pub created_at: DateTime<Utc>,
     pub closed_at: Option<DateTime<Utc>>,
     pub closed: bool,
+    /// When the source's agency was due to finish (its service level), if the source says.
+    pub due_at: Option<DateTime<Utc>>,
     pub title: String,
     pub description: String,
     /// The source's category (mapped onto the category tree).
@@ -185,6 +187,7 @@ pub fn read_record(format: SourceFormat, f: &Fields, offset: FixedOffset) -> Res
             r.external_id = f.need("service_request_id")?.to_string();
             r.created_at = parse_time("requested_datetime", f.need("requested_datetime")?, offset)?;
             r.closed_at = optional_time(f, "closed_date", offset)?;
+            r.due_at = optional_time(f, "expected_datetime", offset)?;
             r.closed = f.get("status").is_some_and(|s| s.eq_ignore_ascii_case("closed"));
             let name = f.get("service_name").unwrap_or_default();
             r.description = f.owned("description").unwrap_or_else(|| name.to_string());
@@ -201,6 +204,7 @@ pub fn read_record(format: SourceFormat, f: &Fields, offset: FixedOffset) -> Res
             r.external_id = f.need("Unique Key")?.to_string();
             r.created_at = parse_time("Created Date", f.need("Created Date")?, offset)?;
             r.closed_at = optional_time(f, "Closed Date", offset)?;
+            r.due_at = optional_time(f, "Due Date", offset)?;
             r.closed = f.get("Status").is_some_and(|s| s.eq_ignore_ascii_case("closed"));
             let kind = f.need("Complaint Type")?;
             let detail = f.get("Descriptor");
@@ -223,6 +227,7 @@ pub fn read_record(format: SourceFormat, f: &Fields, offset: FixedOffset) -> Res
             r.external_id = f.need("ServiceRequestNum")?.to_string();
             r.created_at = parse_time("CreatedDate", f.need("CreatedDate")?, offset)?;
             r.closed_at = optional_time(f, "CloseDate", offset)?;
+            r.due_at = optional_time(f, "DueDate", offset)?;
             r.closed = f.get("SRStatus").is_some_and(|s| s.eq_ignore_ascii_case("closed"));
             let kind = f.need("SRType")?;
             r.title = kind.to_string();
@@ -348,9 +353,26 @@ mod tests {
                 ("Latitude", "39"),
                 ("Longitude", "-77"),
                 ("MethodReceived", "Phone"),
+                ("DueDate", "04/19/2018 05:30:13 AM"),
             ],
         )
         .unwrap();
         assert_eq!((placeholder.lat, placeholder.channel), (None, Some(Channel::Hotline)));
+        assert_eq!(
+            placeholder.due_at.map(|d| d.to_rfc3339()).as_deref(),
+            Some("2018-04-18T21:30:13+00:00"),
+            "local time of the city (UTC+8)"
+        );
+        let bad_due = read(
+            SourceFormat::Baltimore311,
+            &[
+                ("ServiceRequestNum", "1"),
+                ("SRType", "x"),
+                ("CreatedDate", "04/16/2018 05:30:13 AM"),
+                ("SRStatus", "Open"),
+                ("DueDate", "soon"),
+            ],
+        );
+        assert_eq!(bad_due.unwrap_err(), "DueDate: `soon` is not a date and time");
     }
 }

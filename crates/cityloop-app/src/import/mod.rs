@@ -379,9 +379,17 @@ impl App {
         case.division_id = division;
         case.unit_id = unit;
         case.first_unit_id = unit;
+        case.deadline = r.due_at.filter(|_| unit.is_some());
         let actor = format!("导入 import · {source}");
         let mut data =
             serde_json::json!({ "import": { "source": source, "id": r.external_id, "file": file, "line": line } });
+        // The evaluation counts imported history for the unit that handled it, against its due date.
+        if let Some(unit) = unit {
+            data["import"]["unit"] = serde_json::json!(unit.0);
+            if let Some(due) = r.due_at {
+                data["import"]["deadline"] = serde_json::json!(due);
+            }
+        }
         if !r.extra.is_empty() {
             data["import"]["extra"] = serde_json::Value::Object(r.extra.clone());
         }

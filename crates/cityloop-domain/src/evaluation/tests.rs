@@ -152,6 +152,50 @@ fn returns_reworks_and_reopens_count_against_the_ones_who_caused_them() {
 }
 
 #[test]
+fn imported_history_counts_for_the_unit_that_handled_it_against_its_due_date() {
+    let imported = |due_hours: i64, closed_hours: i64| {
+        let report = FlowEntry {
+            kind: MoveKind::Report,
+            from: None,
+            to: State::Reported,
+            actor_id: None,
+            actor_name: "导入 import · baltimore311".into(),
+            role: None,
+            unit_id: None,
+            at: t0(),
+            note: None,
+            attachments: Vec::new(),
+            data: serde_json::json!({"import": {"source": "baltimore311", "id": "14-1", "unit": 50,
+                "deadline": t0() + Duration::hours(due_hours)}}),
+        };
+        let close = FlowEntry {
+            kind: MoveKind::Close,
+            from: Some(State::Reported),
+            to: State::Closed,
+            at: t0() + Duration::hours(closed_hours),
+            unit_id: Some(UnitId(50)),
+            data: serde_json::json!({"import": true}),
+            ..report.clone()
+        };
+        let info = CaseFacts {
+            id: CaseId(7),
+            request_type: RequestType::Complaint,
+            master_unit: None,
+            grid_inspectors: vec![UserId(9)],
+        };
+        let mut out: Vec<Metric> = facts(&info, &[(1, report), (2, close)], 0, &EvaluationRules::default())
+            .into_iter()
+            .filter(|f| f.indicator == Indicator::Department && f.subject == 50)
+            .map(|f| f.metric)
+            .collect();
+        out.sort();
+        out
+    };
+    assert_eq!(imported(48, 30), [Metric::Received, Metric::Handled, Metric::HandledOnTime]);
+    assert_eq!(imported(24, 30), [Metric::Received, Metric::Handled], "closed after it was due");
+}
+
+#[test]
 fn a_filing_is_wrong_once_however_many_returns_follow_it() {
     let mut s = Story::reported_by(5, Role::Inspector);
     s.make(2, Role::Lead, Move::File { category: None });
