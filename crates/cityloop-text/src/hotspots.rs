@@ -79,27 +79,32 @@ pub fn hot_problems(messages: &[Message], rules: &HotspotRules) -> Vec<HotProble
 pub fn group_messages(messages: &[Message], rules: &HotspotRules) -> Vec<Vec<usize>> {
     let vectors = tfidf_vectors(messages, rules.max_document_share);
     let mut links = UnionFind::new(messages.len());
-    // Cosines through an inverted index: only messages sharing a word are ever compared.
-    let mut postings: HashMap<u32, Vec<(usize, f32)>> = HashMap::new();
+    // Cosines through an inverted index: only messages sharing a word are ever compared, each pair once
+    // (postings are in message order, so a message looks only at the later ones).
+    let words = vectors.iter().flatten().map(|(word, _)| *word as usize + 1).max().unwrap_or(0);
+    let mut postings: Vec<Vec<(usize, f32)>> = vec![Vec::new(); words];
     for (i, v) in vectors.iter().enumerate() {
         for (word, w) in v {
-            postings.entry(*word).or_default().push((i, *w));
+            postings[*word as usize].push((i, *w));
         }
     }
-    let mut dot: HashMap<usize, f32> = HashMap::new();
+    let mut dot = vec![0.0_f32; messages.len()];
+    let mut touched = Vec::new();
     for (i, v) in vectors.iter().enumerate() {
-        dot.clear();
         for (word, w) in v {
-            for (j, wj) in &postings[word] {
-                if *j > i {
-                    *dot.entry(*j).or_default() += w * wj;
+            let list = &postings[*word as usize];
+            for (j, wj) in &list[list.partition_point(|(j, _)| *j <= i)..] {
+                if dot[*j] == 0.0 {
+                    touched.push(*j);
                 }
+                dot[*j] += w * wj;
             }
         }
-        for (j, cosine) in &dot {
-            if *cosine >= rules.min_similarity {
-                links.join(i, *j);
+        for j in touched.drain(..) {
+            if dot[j] >= rules.min_similarity {
+                links.join(i, j);
             }
+            dot[j] = 0.0;
         }
     }
     let mut groups: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
