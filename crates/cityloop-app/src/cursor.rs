@@ -32,17 +32,30 @@ impl GapWatch {
         }
         let mut seen = self.first_seen.lock().unwrap_or_else(|e| e.into_inner());
         seen.retain(|(name, missing), _| name != reader || *missing > cursor);
+        // Every gap of the batch starts its wait now, so that gaps that never fill cost one wait, not one each.
         let mut previous = cursor;
+        let mut stop = None;
         for (taken, id) in ids.iter().enumerate() {
             if *id != previous + 1 {
                 let since = *seen.entry((reader.to_string(), previous + 1)).or_insert(now);
-                if now - since < Duration::seconds(GAP_WAIT_SECONDS) {
-                    return taken;
+                if stop.is_none() && now - since < Duration::seconds(GAP_WAIT_SECONDS) {
+                    stop = Some(taken);
                 }
             }
             previous = *id;
         }
-        ids.len()
+        stop.unwrap_or(ids.len())
+    }
+
+    /// Lets `reader` pass every gap it has seen, however young: for a command that runs once and has
+    /// waited long enough in real time (its clock may stand still).
+    pub fn expire(&self, reader: &str) {
+        let mut seen = self.first_seen.lock().unwrap_or_else(|e| e.into_inner());
+        for ((name, _), since) in seen.iter_mut() {
+            if name == reader {
+                *since = DateTime::<Utc>::MIN_UTC;
+            }
+        }
     }
 }
 
@@ -68,6 +81,17 @@ mod tests {
         assert_eq!(watch.ready(Backend::Postgres, "r", 12, &[14, 15], at(GAP_WAIT_SECONDS - 1)), 0);
         // Filled in: taken at once.
         assert_eq!(watch.ready(Backend::Postgres, "r", 12, &[13, 14, 15], at(GAP_WAIT_SECONDS - 1)), 3);
+    }
+
+    #[test]
+    fn several_gaps_that_never_fill_cost_one_wait() {
+        let watch = GapWatch::default();
+        assert_eq!(watch.ready(Backend::Postgres, "r", 0, &[1, 3, 5, 7], at(0)), 1);
+        assert_eq!(watch.ready(Backend::Postgres, "r", 1, &[3, 5, 7], at(GAP_WAIT_SECONDS)), 3, "all aged together");
+        let other = GapWatch::default();
+        assert_eq!(other.ready(Backend::Postgres, "r", 0, &[2], at(0)), 0);
+        other.expire("r");
+        assert_eq!(other.ready(Backend::Postgres, "r", 0, &[2], at(0)), 1, "a one-shot command passes at once");
     }
 
     #[test]

@@ -159,9 +159,35 @@ impl App {
         Ok(if self.store.add_evaluation_counts(cursor, last, &batch).await? { batch_size } else { 0 })
     }
 
-    /// Counts every flow record there is to count.
+    /// Counts every flow record there is to count now (on PostgreSQL, up to a gap in the ids that is
+    /// still young: see `cursor`).
     pub async fn count_evaluation(&self) -> Result<usize> {
         self.count_evaluation_batches(usize::MAX).await
+    }
+
+    /// Counts every waiting flow record, for a command that runs once: a gap in the ids is waited for,
+    /// up to `GAP_WAIT_SECONDS` of real time, and then passed, so that the command ends with everything
+    /// counted.
+    pub async fn count_everything(&self) -> Result<usize> {
+        let mut total = self.count_evaluation().await?;
+        let started = std::time::Instant::now();
+        let wait = std::time::Duration::from_secs(crate::cursor::GAP_WAIT_SECONDS as u64);
+        loop {
+            let cursor = self.store.evaluation_cursor().await?;
+            if self.store.flows_to_count(cursor, 1).await?.is_empty() {
+                return Ok(total);
+            }
+            let expired = started.elapsed() >= wait;
+            if expired {
+                self.gaps.expire("evaluation");
+            } else {
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            }
+            total += self.count_evaluation().await?;
+            if expired {
+                return Ok(total);
+            }
+        }
     }
 
     /// Counts at most `at_most` batches of waiting flow records.
@@ -241,7 +267,7 @@ impl App {
     /// everything there is to count.
     pub async fn city_evaluation_report(&self, label: &str) -> Result<EvaluationReport> {
         let period = self.evaluation_period(label)?;
-        self.count_evaluation().await?;
+        self.count_everything().await?;
         self.evaluation_report_within(None, period).await
     }
 

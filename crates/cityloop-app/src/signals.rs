@@ -2,7 +2,7 @@
 //! counter), watch words raising a signal with the case that carries one, and a scan that finds
 //! concentrations, rising categories and categories new to a street in those counts.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{Duration, NaiveDate};
 use cityloop_domain::clusters::density_clusters;
@@ -62,7 +62,8 @@ pub struct SignalView {
     /// After turning the signal into a supervision task: how many of its open cases got a 督办 notice.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub supervised: Option<usize>,
-    /// The states the reader may put the signal in now.
+    /// The states the reader may put the signal in now (absent where there is no reader: webhooks).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub actions: Vec<&'static str>,
 }
 
@@ -380,16 +381,33 @@ impl App {
             *n <= rules.max_per_scan
         });
         let mut report = ScanReport::default();
+        let mut stored = HashSet::new();
         for (mut signal, kind, area) in found {
             // Density clusters and hot problems come with their cases; the others are looked up.
             if kind != AreaKind::Cluster {
                 signal.cases = self.cases_behind(&signal, kind, area).await?;
             }
-            // Windows move on every day; a signal whose window still overlaps is the same episode.
-            if let Some((stem, _)) = signal.signature.rsplit_once(':') {
-                if let Some(ongoing) = self.store.ongoing_signal(&format!("{stem}:"), signal.day_from).await? {
+            // Windows move on every day; a signal whose window still overlaps is the same episode. A hot
+            // problem has no place: it is the one that shares cases with it.
+            if signal.area.is_none() {
+                let ids: HashSet<i64> = signal.cases.iter().map(|c| c.0).collect();
+                let ongoing = self.store.ongoing_hot_problems(signal.day_from, signal.day_to).await?;
+                let best = ongoing
+                    .into_iter()
+                    .map(|(signature, cases)| (cases.iter().filter(|c| ids.contains(c)).count(), signature))
+                    .filter(|(shared, _)| *shared > 0)
+                    .max_by_key(|(shared, _)| *shared);
+                if let Some((_, signature)) = best {
+                    signal.signature = signature;
+                }
+            } else if let Some((stem, _)) = signal.signature.rsplit_once(':') {
+                let stem = format!("{stem}:");
+                if let Some(ongoing) = self.store.ongoing_signal(&stem, signal.day_from, signal.day_to).await? {
                     signal.signature = ongoing;
                 }
+            }
+            if !stored.insert(signal.signature.clone()) {
+                continue; // a weaker one of the same place (two clusters in one cell) or problem
             }
             let (_, new) = self.store.upsert_signal(&signal, now).await?;
             if new {
@@ -556,6 +574,7 @@ impl App {
     /// A scan of the whole city as of the app's clock (the command line, run by the platform's
     /// operators), then the newest signals.
     pub async fn city_signal_scan(&self, limit: i64) -> Result<(ScanReport, Vec<SignalView>)> {
+        self.count_everything().await?;
         let report = self.scan_signals().await?;
         // As of a past day, what came after it is not shown.
         let today = day_number(self.reference().calendar.local_date(self.now()));
@@ -593,7 +612,7 @@ impl App {
         self.count_evaluation_batches(crate::evaluation::BATCHES_BEFORE_READING).await?;
         let mut out = Vec::new();
         for row in self.store.list_signals(state, kind, limit).await? {
-            out.push(self.signal_view(row, false).await?);
+            out.push(with_actions(who, self.signal_view(row, false).await?));
         }
         Ok(out)
     }
@@ -602,10 +621,8 @@ impl App {
     pub async fn signal(&self, who: &Principal, id: i64) -> Result<SignalView> {
         self.watcher(who)?;
         let row = self.store.get_signal(id).await.map_err(|_| AppError::NotFound(format!("signal {id}")))?;
-        let mut view = self.signal_view(row, true).await?;
-        view.actions =
-            SIGNAL_STATES.iter().copied().filter(|s| signal_action_refused(who, &view, s).is_none()).collect();
-        Ok(view)
+        let view = self.signal_view(row, true).await?;
+        Ok(with_actions(who, view))
     }
 
     /// Marks what was done with a signal: taken up as a topic, dismissed, or turned into a supervision
@@ -619,6 +636,10 @@ impl App {
         let before = self.signal(who, id).await?;
         if let Some(refused) = signal_action_refused(who, &before, state) {
             return Err(refused);
+        }
+        // The new state is claimed first: of two people acting at once (on any node), one acts.
+        if !self.store.claim_signal_state(id, &before.state, state, self.now()).await? {
+            return Err(AppError::Duplicate(format!("signal {id} was changed meanwhile; look again")));
         }
         let mut supervised = None;
         if state == "task" {
@@ -647,18 +668,24 @@ impl App {
                 let req = crate::topics::AdoptTopic { category: code, signal_id: Some(id), ..Default::default() };
                 match self.adopt_topic(who, req).await {
                     Ok(_) | Err(AppError::Duplicate(_)) => {}
-                    Err(e) => return Err(e),
+                    Err(e) => {
+                        // Not adopted: the signal goes back to where it was.
+                        self.store.claim_signal_state(id, state, &before.state, self.now()).await?;
+                        return Err(e);
+                    }
                 }
             }
         }
-        self.store
-            .set_signal_state(id, state, self.now())
-            .await
-            .map_err(|_| AppError::NotFound(format!("signal {id}")))?;
         let mut view = self.signal(who, id).await?;
         view.supervised = supervised;
         Ok(view)
     }
+}
+
+/// The signal with the states `who` may put it in now.
+fn with_actions(who: &Principal, mut view: SignalView) -> SignalView {
+    view.actions = SIGNAL_STATES.iter().copied().filter(|s| signal_action_refused(who, &view, s).is_none()).collect();
+    view
 }
 
 /// Why `who` may not put the signal in `state` now, if they may not: a supervision task is opened
@@ -668,6 +695,11 @@ fn signal_action_refused(who: &Principal, signal: &SignalView, state: &str) -> O
         return Some(AppError::Duplicate(format!("signal {} is already `{state}`", signal.id)));
     }
     match state {
+        // A task or a topic stays what it is; only a dismissal can be taken back.
+        "open" if signal.state != "dismissed" => Some(AppError::Duplicate(format!(
+            "signal {} is `{}`; only a dismissed one is reopened",
+            signal.id, signal.state
+        ))),
         "task" if !who.has_any(TASKERS) => {
             Some(AppError::Forbidden("supervision tasks are opened by dispatchers and shift leads".into()))
         }

@@ -374,7 +374,7 @@ pub async fn smart(app: &App, iterations: usize) -> Result<Value> {
 /// unit's revisits and the page, each read `iterations` times over HTTP.
 pub async fn evaluation(app: &App, period: Option<String>, iterations: usize) -> Result<Value> {
     let started = Instant::now();
-    let counted = app.count_evaluation().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+    let counted = app.count_everything().await.map_err(|e| anyhow::anyhow!("{e}"))?;
     let catch_up_s = started.elapsed().as_secs_f64();
     // The risk-signal scan reads the same counts: the first run raises, the later ones refresh.
     let mut scans = Vec::new();
@@ -431,7 +431,7 @@ pub async fn evaluation(app: &App, period: Option<String>, iterations: usize) ->
 pub async fn dbscan(app: &App, days: u32, iterations: usize, python: &str, peer: &std::path::Path) -> Result<Value> {
     use cityloop_domain::clusters::{dbscan, project_to_metres};
     let fail = |e: cityloop_app::error::AppError| anyhow::anyhow!("{e}");
-    app.count_evaluation().await.map_err(fail)?;
+    app.count_everything().await.map_err(fail)?;
     let rules = app.settings.signals.clone();
     let (eps, min) = (rules.cluster_radius_m, rules.concentrated_grid_min.max(1) as usize);
     let reference = app.reference();

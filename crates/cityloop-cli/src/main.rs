@@ -595,7 +595,7 @@ async fn main() -> Result<()> {
             print_demo(&report, &password);
             println!("loaded in {:.1} s", started.elapsed().as_secs_f64());
             let counting = std::time::Instant::now();
-            let counted = app.count_evaluation().await.map_err(describe)?;
+            let counted = app.count_everything().await.map_err(describe)?;
             println!("evaluation: {counted} flow records counted in {:.1} s", counting.elapsed().as_secs_f64());
         }
         Command::User { command: UserCommand::Add { username, name, roles, unit, grids, password, database } } => {

@@ -313,15 +313,48 @@ impl Store {
     }
 
     /// The signature of the newest signal starting with `stem` (its kind, place and category) whose
-    /// window reaches `day` (yyyymmdd) or later: the same episode, still going on.
-    pub async fn ongoing_signal(&self, stem: &str, day: i64) -> Result<Option<String>> {
+    /// window overlaps `from..=to` (yyyymmdd): the same episode, still going on. (A scan as of a past day
+    /// does not take over a later episode.)
+    pub async fn ongoing_signal(&self, stem: &str, from: i64, to: i64) -> Result<Option<String>> {
         Ok(sqlx::query_scalar(
-            "select signature from signals where signature like $1 and day_to >= $2 order by id desc limit 1",
+            "select signature from signals where signature like $1 and day_to >= $2 and day_from <= $3 \
+             order by id desc limit 1",
         )
         .bind(format!("{stem}%"))
-        .bind(day)
+        .bind(from)
+        .bind(to)
         .fetch_optional(self.writer())
         .await?)
+    }
+
+    /// The hot problems whose window overlaps `from..=to`, with their cases: (signature, case ids).
+    pub async fn ongoing_hot_problems(&self, from: i64, to: i64) -> Result<Vec<(String, Vec<i64>)>> {
+        let rows = sqlx::query(
+            "select signature, cases from signals where signature like 'concentrated:text:%' \
+             and day_to >= $1 and day_from <= $2 order by id desc limit 500",
+        )
+        .bind(from)
+        .bind(to)
+        .fetch_all(self.writer())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let cases: String = r.try_get("cases")?;
+                Ok((r.try_get("signature")?, serde_json::from_str(&cases).unwrap_or_default()))
+            })
+            .collect()
+    }
+
+    /// Moves a signal from one state to another, unless someone moved it first. Returns whether it moved.
+    pub async fn claim_signal_state(&self, id: i64, from: &str, to: &str, at: DateTime<Utc>) -> Result<bool> {
+        let moved = sqlx::query("update signals set state = $1, updated_at = $2 where id = $3 and state = $4")
+            .bind(to)
+            .bind(ms(at))
+            .bind(id)
+            .bind(from)
+            .execute(self.writer())
+            .await?;
+        Ok(moved.rows_affected() == 1)
     }
 
     /// Stores a signal, or refreshes the one with the same signature (keeping its state). Returns the
@@ -397,18 +430,5 @@ impl Store {
             .fetch_one(self.reader())
             .await?;
         signal_from_row(&row)
-    }
-
-    pub async fn set_signal_state(&self, id: i64, state: &str, at: DateTime<Utc>) -> Result<()> {
-        let done = sqlx::query("update signals set state = $1, updated_at = $2 where id = $3")
-            .bind(state)
-            .bind(ms(at))
-            .bind(id)
-            .execute(self.writer())
-            .await?;
-        if done.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
-        Ok(())
     }
 }

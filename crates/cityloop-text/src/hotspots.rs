@@ -150,6 +150,7 @@ pub fn rank_problems(messages: &[Message], groups: Vec<Vec<usize>>) -> Vec<HotPr
 }
 
 /// L2-normalised TF-IDF vectors over word ids, without the words too common to tell problems apart.
+/// (The IDF is smoothed, ln(1 + n/df), so that a batch all about one problem still has weights.)
 fn tfidf_vectors(messages: &[Message], max_document_share: f32) -> Vec<Vec<(u32, f32)>> {
     let mut ids: HashMap<String, u32> = HashMap::new();
     let counts: Vec<HashMap<u32, f32>> = messages
@@ -183,7 +184,7 @@ fn tfidf_vectors(messages: &[Message], max_document_share: f32) -> Vec<Vec<(u32,
             let mut v: Vec<(u32, f32)> = tf
                 .into_iter()
                 .filter(|(word, _)| (df[word] as f32) <= too_common)
-                .map(|(word, count)| (word, (1.0 + count.ln()) * (n / df[&word] as f32).ln()))
+                .map(|(word, count)| (word, (1.0 + count.ln()) * (1.0 + n / df[&word] as f32).ln()))
                 .collect();
             let norm = v.iter().map(|(_, w)| w * w).sum::<f32>().sqrt();
             if norm > 0.0 {

@@ -90,6 +90,8 @@ async fn cases_piling_up_in_a_grid_and_a_watch_word_raise_signals_with_their_cas
         assert_eq!(supervised["supervision_level"], 2, "{supervised}");
         let twice = t.post(Some(&dispatcher), &path, json!({"state": "task"})).await;
         assert_eq!(twice.status, StatusCode::CONFLICT, "a task is opened once: {}", twice.body);
+        let reopened = t.post(Some(&dispatcher), &path, json!({"state": "open"})).await;
+        assert_eq!(reopened.status, StatusCode::CONFLICT, "a task stays a task: {}", reopened.body);
         let by_dispatcher = t.post(Some(&dispatcher), &path, json!({"state": "topic"})).await;
         assert_eq!(by_dispatcher.status, StatusCode::FORBIDDEN, "topics are a leader's decision");
         // One click takes an emerging problem up as the month's topic.
@@ -112,16 +114,18 @@ async fn cases_piling_up_in_a_grid_and_a_watch_word_raise_signals_with_their_cas
 }
 
 /// Cases of one category in one place, week after week (the clock ends in the last week).
-async fn weeks_of_cases(t: &TestApp, lat: f64, lon: f64, per_week: [usize; 9]) {
+async fn weeks_of_cases(t: &TestApp, lat: f64, lon: f64, categories: &[&str], per_week: [usize; 9]) {
     for (week, n) in per_week.iter().enumerate() {
         if week > 0 {
             t.clock.advance(Duration::days(7));
         }
         let operator = t.login("operator").await;
-        for i in 0..*n {
-            let body = json!({"channel": "hotline", "request_type": "complaint", "title": format!("垃圾桶满溢{week}-{i}"),
-                "description": "垃圾桶满了", "category": "06005", "location": {"lat": lat, "lon": lon}});
-            t.create(&operator, body).await;
+        for category in categories {
+            for i in 0..*n {
+                let body = json!({"channel": "hotline", "request_type": "complaint", "title": format!("第{week}周{i}"),
+                    "description": "请处理", "category": category, "location": {"lat": lat, "lon": lon}});
+                t.create(&operator, body).await;
+            }
         }
     }
 }
@@ -132,15 +136,58 @@ async fn a_rise_the_season_brings_every_year_raises_no_signal() {
     on_every_engine(|t| async move {
         let (_, lat, lon) = t.first_grid(&t.login("operator").await).await;
         // A year ago: 5 a week, then three times as many.
-        weeks_of_cases(&t, lat, lon, [5, 5, 5, 5, 5, 5, 5, 5, 15]).await;
+        weeks_of_cases(&t, lat, lon, &["06005"], [5, 5, 5, 5, 5, 5, 5, 5, 15]).await;
         t.clock.advance(Duration::days(364 - 56));
-        // This year: 2 a week, then 12. Alone it would be a rise of seven standard deviations.
-        weeks_of_cases(&t, lat, lon, [2, 2, 2, 2, 2, 2, 2, 2, 12]).await;
+        // This year: 2 a week, then 12, for that category and for one without a year of history.
+        // Alone it would be a rise of seven standard deviations.
+        weeks_of_cases(&t, lat, lon, &["06005", "10005"], [2, 2, 2, 2, 2, 2, 2, 2, 12]).await;
         t.clock.advance(Duration::days(6));
         let leader = t.login("leader").await;
         t.post(Some(&leader), "/api/v1/signals/scan", json!({})).await.ok();
         let rising = t.get(Some(&leader), "/api/v1/signals?kind=rising").await.ok();
-        assert_eq!(rising, json!([]), "the season explains it");
+        let categories: Vec<&str> =
+            rising.as_array().unwrap().iter().map(|s| s["category"].as_str().unwrap()).collect();
+        assert_eq!(categories, ["井盖缺失"], "the season explains the one that rose last year too: {rising}");
+    })
+    .await;
+}
+
+/// Five cases saying the same thing, on the day the clock shows.
+async fn five_alike(t: &TestApp, day: i64) {
+    let operator = t.login("operator").await;
+    for i in 0..5 {
+        let body = json!({"channel": "hotline", "request_type": "complaint",
+            "title": format!("滨河苑小区门口夜市油烟扰民{day}{i}"), "description": "滨河苑门口夜市烧烤油烟太大，晚上没法开窗"});
+        t.create(&operator, body).await;
+    }
+}
+
+/// Scans, and gives the hot problems as (id, cases).
+async fn hot_problems(t: &TestApp) -> Vec<(i64, i64)> {
+    let leader = t.login("leader").await;
+    t.post(Some(&leader), "/api/v1/signals/scan", json!({})).await.ok();
+    let all = t.get(Some(&leader), "/api/v1/signals?kind=concentrated").await.ok();
+    all.as_array()
+        .unwrap()
+        .iter()
+        .filter(|s| s["title"].as_str().unwrap().starts_with("热点问题"))
+        .map(|s| (s["id"].as_i64().unwrap(), s["case_count"].as_i64().unwrap()))
+        .collect()
+}
+
+/// A hot problem that goes on while its first cases leave the window is still one signal.
+#[tokio::test]
+async fn a_hot_problem_stays_one_signal_as_its_window_moves_on() {
+    on_every_engine(|t| async move {
+        five_alike(&t, 0).await;
+        let first = hot_problems(&t).await;
+        assert_eq!(first.len(), 1, "{first:?}");
+        t.clock.advance(Duration::days(4));
+        five_alike(&t, 4).await;
+        assert_eq!(hot_problems(&t).await, [(first[0].0, 10)]);
+        // Day 8: the first five have left the seven-day window; the problem goes on.
+        t.clock.advance(Duration::days(4));
+        assert_eq!(hot_problems(&t).await, [(first[0].0, 5)], "the same signal");
     })
     .await;
 }
