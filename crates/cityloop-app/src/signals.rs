@@ -25,7 +25,7 @@ const TASKERS: &[Role] = &[Role::Dispatcher, Role::Lead];
 /// Cases kept with a signal.
 const CASES_PER_SIGNAL: i64 = 200;
 /// Located cases of one category a scan clusters (the newest of the window).
-const LOCATED_PER_CATEGORY: i64 = 100_000;
+pub const LOCATED_PER_CATEGORY: i64 = 100_000;
 /// The newest cases of the window a scan looks for hot problems in (word splitting is the cost).
 const TEXTS_PER_SCAN: i64 = 10_000;
 /// A density cluster is named by the H3 cell of its centre at this resolution (about 0.7 km²), so that

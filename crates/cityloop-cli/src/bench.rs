@@ -446,7 +446,10 @@ pub async fn dbscan(app: &App, days: u32, iterations: usize, python: &str, peer:
         let t = Instant::now();
         groups.clear();
         for category in &reference.categories {
-            let located = app.store.located_cases(category.id.0, since, until, 100_000).await?;
+            let located = app
+                .store
+                .located_cases(category.id.0, since, until, cityloop_app::signals::LOCATED_PER_CATEGORY)
+                .await?;
             if located.len() >= min {
                 let points: Vec<(f64, f64)> = located.iter().map(|(_, lat, lon)| (*lat, *lon)).collect();
                 groups.push((category.id.0, project_to_metres(&points)));
@@ -514,11 +517,7 @@ pub async fn dbscan(app: &App, days: u32, iterations: usize, python: &str, peer:
         differing += labels.len().abs_diff(peer_labels.len())
             + labels.iter().zip(&peer_labels).filter(|(a, b)| i64::from(**a) != **b).count();
     }
-    let median = |s: &[Duration]| {
-        let mut v = s.to_vec();
-        v.sort();
-        v.get(v.len() / 2).map_or(0.0, Duration::as_secs_f64)
-    };
+    let median = |s: &[Duration]| summarize(s.to_vec()).p50 / 1000.0;
     let ours_total = median(&read_s) + median(&cluster_s);
     Ok(json!({
         "benchmark": "dbscan",
