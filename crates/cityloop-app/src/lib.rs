@@ -60,8 +60,12 @@ pub struct AppSettings {
     pub duplicates: duplicates::DuplicateSettings,
     /// Where residents' apps reach this server (Open311 discovery).
     pub public_url: String,
-    /// The Open311 jurisdiction this server serves.
+    /// The Open311 jurisdiction this server serves as a whole.
     pub open311_jurisdiction: String,
+    /// Parts of the platform served as jurisdictions of their own (a server hosting several cities).
+    pub open311_jurisdictions: Vec<open311::JurisdictionSetting>,
+    /// How `status` reads in Open311 answers.
+    pub open311_status_style: cityloop_domain::open311::StatusStyle,
     pub open311_contact: String,
     /// Where client applications ask for an API key.
     pub open311_key_service: String,
@@ -83,6 +87,8 @@ impl Default for AppSettings {
             duplicates: duplicates::DuplicateSettings::default(),
             public_url: "http://127.0.0.1:8080".into(),
             open311_jurisdiction: "cityloop.demo".into(),
+            open311_jurisdictions: Vec::new(),
+            open311_status_style: cityloop_domain::open311::StatusStyle::default(),
             open311_contact: "12345 热线平台管理员 admin@cityloop.demo".into(),
             open311_key_service: "向平台管理员申请 (ask the platform administrator): admin@cityloop.demo".into(),
             webhooks: webhooks::WebhookSettings::default(),

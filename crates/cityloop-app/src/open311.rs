@@ -3,12 +3,16 @@
 //! through the ordinary intake, and the request list is the public list with personal data removed.
 //! Formats (JSON, XML) and the spec's error shape belong to the HTTP surface.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, Utc};
 use cityloop_domain::masking::mask_numbers_in_text;
-use cityloop_domain::open311::{extended_status, extended_status_of, status, update_intent, UpdateIntent};
+use cityloop_domain::open311::{extended_status, extended_status_of, status_in, update_intent, UpdateIntent};
 use cityloop_domain::workflow::{Actor, Move, MoveKind, Relation};
-use cityloop_domain::{Case, CategoryId, Channel, Role};
-use cityloop_store::{ApiClientRow, CaseFilter, CaseScope, CaseSort, Choice, QuestionRow, ServiceDetailsRow};
+use cityloop_domain::{Case, CaseId, CategoryId, Channel, DivisionId, Role};
+use cityloop_store::{
+    ApiClientRow, CaseFilter, CaseScope, CaseSort, Choice, QuestionRow, ReportRecord, ServiceDetailsRow,
+};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -25,6 +29,28 @@ pub const MAX_PAGE_SIZE: i64 = 1000;
 pub const DEFAULT_WINDOW_DAYS: i64 = 90;
 /// Longest description the spec allows.
 pub const MAX_DESCRIPTION_CHARS: usize = 4000;
+
+/// One jurisdiction of a server that hosts several: the `jurisdiction_id` clients send, and the code
+/// of the division (a city, or a district) whose requests it covers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JurisdictionSetting {
+    pub id: String,
+    pub division: String,
+}
+
+/// The part of the platform a `jurisdiction_id` names: its divisions, all levels down.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Jurisdiction {
+    pub id: String,
+    pub divisions: Vec<DivisionId>,
+}
+
+impl Jurisdiction {
+    fn covers(&self, division: Option<DivisionId>) -> bool {
+        division.is_some_and(|d| self.divisions.contains(&d))
+    }
+}
 
 /// A service as residents' apps list it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -94,6 +120,8 @@ pub struct PostedRequest {
     pub media_url: Option<String>,
     /// A photo sent with the request (the multipart field `media`): its file name and bytes.
     pub media: Option<(String, Vec<u8>)>,
+    /// The jurisdiction named, if it is one part of the server: the request must lie inside it.
+    pub jurisdiction: Option<Jurisdiction>,
 }
 
 /// The answer to a posted request.
@@ -117,6 +145,8 @@ pub struct RequestQuery {
     pub updated_before: Option<DateTime<Utc>>,
     pub page: Option<i64>,
     pub page_size: Option<i64>,
+    /// Only the requests of this part of the server.
+    pub jurisdiction: Option<Jurisdiction>,
 }
 
 /// A request as the public sees it: no contact data, the place given down to its community, the
@@ -463,6 +493,34 @@ impl App {
         self.open311_definition(code).await
     }
 
+    /// The part of the server a `jurisdiction_id` names: `None` for the whole of it (no id, an empty one,
+    /// or the server's own `open311.jurisdiction_id`), a configured jurisdiction's divisions, or not found.
+    pub fn open311_jurisdiction(&self, id: Option<&str>) -> Result<Option<Jurisdiction>> {
+        let Some(id) = id.map(str::trim).filter(|id| !id.is_empty()) else { return Ok(None) };
+        let settings = &self.settings;
+        if id == settings.open311_jurisdiction {
+            return Ok(None);
+        }
+        let Some(configured) = settings.open311_jurisdictions.iter().find(|j| j.id == id) else {
+            let served: Vec<String> = std::iter::once(&settings.open311_jurisdiction)
+                .chain(settings.open311_jurisdictions.iter().map(|j| &j.id))
+                .map(|j| format!("`{j}`"))
+                .collect();
+            return Err(AppError::NotFound(format!(
+                "jurisdiction `{id}` is not served here (this server serves {})",
+                served.join(", ")
+            )));
+        };
+        let reference = self.reference();
+        let division = reference.division_by_code(&configured.division).ok_or_else(|| {
+            AppError::NotFound(format!(
+                "jurisdiction `{id}` covers division `{}`, which this platform does not hold",
+                configured.division
+            ))
+        })?;
+        Ok(Some(Jurisdiction { id: configured.id.clone(), divisions: reference.division_subtree(division.id) }))
+    }
+
     /// Creates a case from a client application's request, through the ordinary intake.
     pub async fn open311_post(&self, client: &ApiClientRow, posted: PostedRequest) -> Result<PostedAnswer> {
         if posted.service_code.trim().is_empty() {
@@ -505,6 +563,29 @@ impl App {
         let grid = non_empty(&posted.address_id).map(str::to_string);
         if location.is_none() && grid.is_none() && address.is_none() {
             return Err(AppError::invalid("lat", "a location is required: lat and long, address_string or address_id"));
+        }
+        if let Some(j) = &posted.jurisdiction {
+            // Placed as the intake will place it: the grid named, else the point's grid or division,
+            // else the community or street the address names.
+            let division = match (&grid, &location) {
+                (Some(code), _) => {
+                    reference
+                        .grid_by_code(code)
+                        .ok_or_else(|| AppError::invalid("address_id", format!("unknown grid `{code}`")))?
+                        .division_id
+                }
+                (None, Some(l)) => reference
+                    .locate(l.lat, l.lon)
+                    .and_then(|g| g.division_id)
+                    .or_else(|| reference.locate_division(l.lat, l.lon).map(|d| d.id)),
+                (None, None) => address.as_deref().and_then(|a| reference.locate_address(a)).map(|(d, _)| d.id),
+            };
+            if !j.covers(division) {
+                return Err(AppError::invalid(
+                    "jurisdiction_id",
+                    format!("the request's location lies outside jurisdiction `{}`", j.id),
+                ));
+            }
         }
         let name =
             [non_empty(&posted.first_name), non_empty(&posted.last_name)].into_iter().flatten().collect::<String>();
@@ -607,14 +688,16 @@ impl App {
                 _ => {}
             }
         }
+        f.divisions = q.jurisdiction.as_ref().map(|j| j.divisions.clone());
         let mut items = self.store.list_cases(&f).await?.items;
         items.truncate(page_size as usize);
         self.public_requests(items).await
     }
 
-    /// One request by its number.
-    pub async fn open311_request(&self, id: &str) -> Result<PublicRequest> {
-        let q = RequestQuery { service_request_ids: vec![id.trim().to_string()], ..RequestQuery::default() };
+    /// One request by its number (within a jurisdiction, if one is named).
+    pub async fn open311_request(&self, id: &str, jurisdiction: Option<Jurisdiction>) -> Result<PublicRequest> {
+        let q =
+            RequestQuery { service_request_ids: vec![id.trim().to_string()], jurisdiction, ..RequestQuery::default() };
         self.open311_requests(&q).await?.pop().ok_or_else(|| AppError::NotFound(format!("request `{}`", id.trim())))
     }
 
@@ -624,11 +707,14 @@ impl App {
         &self,
         from: Option<DateTime<Utc>>,
         to: Option<DateTime<Utc>>,
+        jurisdiction: Option<Jurisdiction>,
     ) -> Result<Vec<PublicUpdate>> {
         let to = to.unwrap_or_else(|| self.now() + chrono::Duration::seconds(1));
         let from = from.unwrap_or(to - chrono::Duration::days(1));
         let kinds: Vec<&str> = PUBLIC_MOVES.iter().map(|(k, _)| k.as_str()).collect();
-        let flows = self.store.public_flows(&kinds, from, to, MAX_UPDATES + 1).await?;
+        let divisions = jurisdiction.map(|j| j.divisions);
+        let flows = self.store.public_flows(&kinds, from, to, divisions.as_deref(), MAX_UPDATES + 1).await?;
+        let style = self.settings.open311_status_style;
         if flows.len() as i64 > MAX_UPDATES {
             return Err(AppError::invalid(
                 "start_date",
@@ -644,11 +730,12 @@ impl App {
                     MoveKind::Comment => mask_numbers_in_text(f.note.as_deref().unwrap_or_default()),
                     _ => said.to_string(),
                 };
+                let extended = extended_status_of(f.to, f.kind != MoveKind::Answer, f.kind == MoveKind::Reopen);
                 PublicUpdate {
                     update_id: id.to_string(),
                     service_request_id: number,
-                    status: status(f.to),
-                    extended_status: extended_status_of(f.to, f.kind != MoveKind::Answer, f.kind == MoveKind::Reopen),
+                    status: status_in(style, f.to, extended),
+                    extended_status: extended,
                     updated_datetime: f.at,
                     description,
                     external_status_code: f.kind.as_str().to_string(),
@@ -672,8 +759,8 @@ impl App {
         if case.confidential || case.state == cityloop_domain::State::Voided {
             return Err(not_found());
         }
-        let report = self.store.report_data(&[case.id]).await?;
-        let posted_by = report.get(&case.id).and_then(|d| d["submission"]["client"].as_i64());
+        let report = self.store.report_records(&[case.id]).await?;
+        let posted_by = report.get(&case.id).and_then(|r| r.data["submission"]["client"].as_i64());
         if posted_by != Some(client.id) {
             return Err(AppError::Forbidden("only the application that posted a request can update it".into()));
         }
@@ -719,21 +806,28 @@ impl App {
 
     async fn public_requests(&self, cases: Vec<Case>) -> Result<Vec<PublicRequest>> {
         let ids: Vec<_> = cases.iter().map(|c| c.id).collect();
-        let reports = self.store.report_data(&ids).await?;
+        let reports = self.store.report_records(&ids).await?;
+        let photos = self.published_photos(&cases, &reports).await?;
         let reference = self.reference();
+        let style = self.settings.open311_status_style;
         Ok(cases
             .into_iter()
             .map(|c| {
                 let category = c.category_id.and_then(|id| reference.category(id));
                 let report = reports.get(&c.id);
-                let media_url = report.and_then(|d| d["submission"]["media_url"].as_str()).map(str::to_string);
+                // The photo a resident sent with the request, else the address of one their app keeps.
+                let media_url = photos
+                    .get(&c.id)
+                    .map(|hash| self.open311_media_url(&c.number, hash))
+                    .or_else(|| report.and_then(|r| r.data["submission"]["media_url"].as_str()).map(str::to_string));
                 // Residents wrote web, app and Open311 requests for the platform to read; what a caller
                 // told the hotline, an inspector's notes and the unit's reply to them are shown by title only.
                 let resident_written = RESIDENT_WRITTEN.contains(&c.channel);
+                let extended = extended_status(&c);
                 PublicRequest {
                     service_request_id: c.number.clone(),
-                    status: status(c.state),
-                    extended_status: extended_status(&c),
+                    status: status_in(style, c.state, extended),
+                    extended_status: extended,
                     status_notes: c.result.as_deref().filter(|_| resident_written).map(mask_numbers_in_text),
                     service_name: category.map(|k| k.name.clone()),
                     service_code: category.map(|k| k.code.clone()),
@@ -752,4 +846,54 @@ impl App {
             })
             .collect())
     }
+
+    /// The address of a published photo.
+    fn open311_media_url(&self, number: &str, hash: &str) -> String {
+        format!("{}/open311/v2/requests/{number}/media/{hash}", self.settings.public_url.trim_end_matches('/'))
+    }
+
+    /// The first photo (an image, not a document) each resident-written public request came in with.
+    async fn published_photos(
+        &self,
+        cases: &[Case],
+        reports: &HashMap<CaseId, ReportRecord>,
+    ) -> Result<HashMap<CaseId, String>> {
+        let candidates: Vec<(CaseId, &[String])> = cases
+            .iter()
+            .filter(|c| publishes_photos(c))
+            .filter_map(|c| reports.get(&c.id).map(|r| (c.id, r.attachments.as_slice())))
+            .filter(|(_, hashes)| !hashes.is_empty())
+            .collect();
+        let hashes: Vec<String> = candidates.iter().flat_map(|(_, h)| h.iter().cloned()).collect();
+        let types = self.store.attachment_types(&hashes).await?;
+        let is_image = |hash: &String| types.get(hash).is_some_and(|t| t.starts_with("image/"));
+        Ok(candidates
+            .into_iter()
+            .filter_map(|(id, hashes)| hashes.iter().find(|h| is_image(h)).map(|h| (id, h.clone())))
+            .collect())
+    }
+
+    /// A photo published with a public request: only one the resident sent with it, and only an image.
+    pub async fn open311_media(&self, number: &str, hash: &str) -> Result<(String, Vec<u8>)> {
+        let not_found = || AppError::NotFound(format!("photo `{hash}` of request `{number}`"));
+        let case = self.store.case_by_number(number.trim()).await.map_err(|_| not_found())?;
+        if !publishes_photos(&case) {
+            return Err(not_found());
+        }
+        let reports = self.store.report_records(&[case.id]).await?;
+        if !reports.get(&case.id).is_some_and(|r| r.attachments.iter().any(|h| h == hash)) {
+            return Err(not_found());
+        }
+        let (content_type, bytes) = self.read_attachment(hash).await?;
+        if !content_type.starts_with("image/") {
+            return Err(not_found());
+        }
+        Ok((content_type, bytes))
+    }
+}
+
+/// Photos are published with requests the public may see that residents wrote themselves (what the
+/// hotline or an inspector photographed may show people and their homes, and stays with staff).
+fn publishes_photos(case: &Case) -> bool {
+    !case.confidential && case.state != cityloop_domain::State::Voided && RESIDENT_WRITTEN.contains(&case.channel)
 }

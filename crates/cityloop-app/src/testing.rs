@@ -26,14 +26,25 @@ pub struct DemoApp {
 /// The demo city with `cases` cases of history, on a fresh database of `backend`, at Monday 09:00.
 /// Panics when the database cannot be prepared: it is for tests.
 pub async fn demo_app(backend: Backend, cases: usize, max_attachment_bytes: usize) -> DemoApp {
+    demo_app_with(backend, cases, max_attachment_bytes, |_| {}).await
+}
+
+/// As [`demo_app`], with settings of the test's own.
+pub async fn demo_app_with(
+    backend: Backend,
+    cases: usize,
+    max_attachment_bytes: usize,
+    adjust: impl FnOnce(&mut AppSettings),
+) -> DemoApp {
     let db = fresh(backend).await;
     let files = tempfile::tempdir().expect("a temporary directory");
     let clock = Arc::new(ManualClock::new(monday_9am()));
-    let settings = AppSettings {
+    let mut settings = AppSettings {
         attachments_dir: files.path().join("attachments"),
         max_attachment_bytes,
         ..AppSettings::default()
     };
+    adjust(&mut settings);
     let app = App::new(db.store.clone(), settings, clock.clone()).await.expect("the application");
     app.load_demo(&DemoOptions { cases, ..DemoOptions::default() }).await.expect("the demo city");
     DemoApp { app, clock, db, files }

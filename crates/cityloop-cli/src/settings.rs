@@ -37,8 +37,13 @@ pub struct Settings {
 pub struct Open311 {
     /// The address residents' apps reach this server at (for discovery).
     pub public_url: String,
-    /// The jurisdiction this server serves; clients may send it or leave it empty.
+    /// The jurisdiction this server serves as a whole; clients may send it or leave it empty.
     pub jurisdiction_id: String,
+    /// Parts of the platform served as jurisdictions of their own: `[[open311.jurisdictions]]` with
+    /// `id` (the `jurisdiction_id` clients send) and `division` (the code of a city or district).
+    pub jurisdictions: Vec<cityloop_app::open311::JurisdictionSetting>,
+    /// `spec` (`status` is open or closed) or `fixmystreet` (FixMyStreet's finer statuses in `status`).
+    pub status_style: cityloop_domain::open311::StatusStyle,
     /// Who to ask about the endpoint, and where to ask for an API key.
     pub contact: String,
     pub key_service: String,
@@ -50,6 +55,8 @@ impl Default for Open311 {
         Self {
             public_url: d.public_url,
             jurisdiction_id: d.open311_jurisdiction,
+            jurisdictions: d.open311_jurisdictions,
+            status_style: d.open311_status_style,
             contact: d.open311_contact,
             key_service: d.open311_key_service,
         }
@@ -256,6 +263,8 @@ impl Settings {
             },
             public_url: self.open311.public_url.clone(),
             open311_jurisdiction: self.open311.jurisdiction_id.clone(),
+            open311_jurisdictions: self.open311.jurisdictions.clone(),
+            open311_status_style: self.open311.status_style,
             open311_contact: self.open311.contact.clone(),
             open311_key_service: self.open311.key_service.clone(),
             webhooks: cityloop_app::webhooks::WebhookSettings {

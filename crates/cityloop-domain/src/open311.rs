@@ -13,6 +13,38 @@ pub fn status(state: State) -> &'static str {
     }
 }
 
+/// How the `status` field of requests and updates reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StatusStyle {
+    /// The spec's `open` or `closed`; the finer status goes in `extended_status`.
+    #[default]
+    Spec,
+    /// FixMyStreet's statuses in lower case (`fixed`, `in_progress`, `action_scheduled`…) in `status`
+    /// itself, as mySociety's Open311 adapters send them and FixMyStreet reads them.
+    Fixmystreet,
+}
+
+/// The `status` of a request or update in a style, from its state and extended status.
+pub fn status_in(style: StatusStyle, state: State, extended: &str) -> &'static str {
+    match style {
+        StatusStyle::Spec => status(state),
+        StatusStyle::Fixmystreet => match extended {
+            "FOR_TRIAGE" => "for_triage",
+            "INVESTIGATING" => "investigating",
+            "REOPEN" => "reopen",
+            "ACTION_SCHEDULED" => "action_scheduled",
+            "INTERNAL_REFERRAL" => "internal_referral",
+            "IN_PROGRESS" => "in_progress",
+            "FIXED" => "fixed",
+            "DUPLICATE" => "duplicate",
+            // FixMyStreet has no `cancelled` in its update statuses; a voided request is simply closed.
+            "CLOSED" | "CANCELLED" => "closed",
+            _ => status(state),
+        },
+    }
+}
+
 /// FixMyStreet's extended status of a case.
 pub fn extended_status(case: &Case) -> &'static str {
     extended_status_of(case.state, case.unit_id.is_some(), case.reopens > 0)
@@ -107,6 +139,21 @@ mod tests {
         let mut reopened = case_in(State::Registered);
         reopened.reopens = 1;
         assert_eq!(extended_status(&reopened), "REOPEN");
+    }
+
+    #[test]
+    fn the_fixmystreet_style_puts_the_finer_status_in_status() {
+        for s in State::ALL {
+            let extended = extended_status_of(*s, true, false);
+            assert_eq!(status_in(StatusStyle::Spec, *s, extended), status(*s), "{s}");
+            let fms = status_in(StatusStyle::Fixmystreet, *s, extended);
+            // Every value is one FixMyStreet reads back as an update status.
+            assert!(update_intent(fms).is_some(), "{s}: {fms}");
+            assert_eq!(fms, fms.to_ascii_lowercase());
+        }
+        assert_eq!(status_in(StatusStyle::Fixmystreet, State::Handling, "IN_PROGRESS"), "in_progress");
+        assert_eq!(status_in(StatusStyle::Fixmystreet, State::Voided, "CANCELLED"), "closed");
+        assert_eq!(status_in(StatusStyle::Fixmystreet, State::Registered, "REOPEN"), "reopen");
     }
 
     #[test]

@@ -31,7 +31,7 @@ pub use cases::{
 };
 pub use dashboard::{DailyCount, OpenCount, SavedView, UnitPace};
 pub use import::{Checkpoint, ImportRun, ImportedCase};
-pub use open311::{ApiClientRow, Choice, QuestionRow, ServiceDetailsRow};
+pub use open311::{ApiClientRow, Choice, QuestionRow, ReportRecord, ServiceDetailsRow};
 pub use reference::{CategoryRow, DivisionRow, GridRow, UnitRow};
 pub use smart::{ArticleRow, Bounds, DuplicateCandidate, ModelRow, ReplyCheckRow, ReplySummary, UnitRecord};
 pub use users::{ApiTokenRow, TokenRow, UserRow};

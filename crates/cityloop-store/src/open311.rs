@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use cityloop_domain::{CaseId, CategoryId, FlowEntry};
+use cityloop_domain::{CaseId, CategoryId, DivisionId, FlowEntry};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
@@ -12,6 +12,14 @@ use crate::args::Sql;
 use crate::cases::flow_from_row;
 use crate::rows::{from_ms, get_opt_ms, ms};
 use crate::{Result, Store};
+
+/// A case's report record: its data (channel details, the client's submission) and the hashes of the
+/// files that came with it.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ReportRecord {
+    pub data: serde_json::Value,
+    pub attachments: Vec<String>,
+}
 
 /// A registered client application (a residents' app, a partner system).
 #[derive(Debug, Clone, PartialEq)]
@@ -192,6 +200,7 @@ impl Store {
         kinds: &[&str],
         from: DateTime<Utc>,
         to: DateTime<Utc>,
+        divisions: Option<&[DivisionId]>,
         limit: i64,
     ) -> Result<Vec<(String, FlowEntry, i64)>> {
         let mut sql = Sql::new(
@@ -201,6 +210,12 @@ impl Store {
         );
         sql.bind(ms(from)).push(" and f.at < ").bind(ms(to));
         sql.push(" and f.kind in ").bind_list(kinds.iter().copied());
+        if let Some(divisions) = divisions {
+            if divisions.is_empty() {
+                return Ok(Vec::new());
+            }
+            sql.push(" and c.division_id in ").bind_list(divisions.iter().map(|d| d.0));
+        }
         sql.push(" order by f.at, f.id limit ").bind(limit);
         let rows = sql.query().fetch_all(self.reader()).await?;
         rows.iter()
@@ -211,18 +226,23 @@ impl Store {
             .collect()
     }
 
-    /// The data of each case's report record (how and from where it came in), by case.
-    pub async fn report_data(&self, cases: &[CaseId]) -> Result<HashMap<CaseId, serde_json::Value>> {
+    /// Each case's report record (how and from where it came in, and what was sent with it), by case.
+    pub async fn report_records(&self, cases: &[CaseId]) -> Result<HashMap<CaseId, ReportRecord>> {
         if cases.is_empty() {
             return Ok(HashMap::new());
         }
-        let mut sql = Sql::new("select case_id, data from flow where kind = 'report' and case_id in ");
+        let mut sql = Sql::new("select case_id, data, attachments from flow where kind = 'report' and case_id in ");
         sql.bind_list(cases.iter().map(|c| c.0));
         let rows = sql.query().fetch_all(self.reader()).await?;
         rows.iter()
             .map(|r| {
                 let data: String = r.try_get(1)?;
-                Ok((CaseId(r.try_get(0)?), serde_json::from_str(&data).unwrap_or_default()))
+                let attachments: String = r.try_get(2)?;
+                let record = ReportRecord {
+                    data: serde_json::from_str(&data).unwrap_or_default(),
+                    attachments: serde_json::from_str(&attachments).unwrap_or_default(),
+                };
+                Ok((CaseId(r.try_get(0)?), record))
             })
             .collect()
     }

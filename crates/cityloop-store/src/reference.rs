@@ -1,7 +1,7 @@
 //! Reference data: divisions, units, grids, categories with case standards, the dispatch catalogue,
 //! the working calendar and settings.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 
 use chrono::NaiveDate;
 use cityloop_domain::calendar::WorkPeriod;
@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
+use crate::args::Sql;
 use crate::rows::{corrupt, ids, parse_ids};
 use crate::{Result, Store};
 
@@ -460,5 +461,18 @@ impl Store {
             .bind(hash)
             .fetch_optional(self.reader())
             .await?)
+    }
+
+    /// The content types of known attachments, by hash.
+    pub async fn attachment_types(&self, hashes: &[String]) -> Result<HashMap<String, String>> {
+        let mut out = HashMap::new();
+        for chunk in hashes.chunks(400) {
+            let mut sql = Sql::new("select hash, content_type from attachments where hash in ");
+            sql.bind_list(chunk.iter().cloned());
+            for r in sql.query().fetch_all(self.reader()).await? {
+                out.insert(r.try_get(0)?, r.try_get(1)?);
+            }
+        }
+        Ok(out)
     }
 }

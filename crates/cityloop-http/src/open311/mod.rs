@@ -8,13 +8,13 @@ use axum::body::Bytes;
 use std::convert::Infallible;
 
 use axum::extract::{Path, RawQuery, State};
-use axum::http::header::CONTENT_TYPE;
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
 use chrono::{DateTime, FixedOffset, NaiveDate, Utc};
-use cityloop_app::open311::{PostedRequest, PostedUpdate, RequestQuery};
+use cityloop_app::open311::{Jurisdiction, PostedRequest, PostedUpdate, RequestQuery};
 
 use crate::state::AppState;
 use wire::{
@@ -31,6 +31,7 @@ pub fn router() -> Router<AppState> {
         .route("/service/{file}", get(definition))
         .route("/requests/{file}", get(one_request))
         .route("/tokens/{file}", get(token))
+        .route("/requests/{id}/media/{hash}", get(media))
 }
 
 /// Parameters of a query string or form body, in order (list answers may repeat a name).
@@ -67,19 +68,10 @@ fn bad(format: Format, description: impl Into<String>) -> Open311Error {
     Open311Error::new(StatusCode::BAD_REQUEST, description, format)
 }
 
-/// An empty `jurisdiction_id` means none; any other must name this city.
-fn check_jurisdiction(state: &AppState, params: &Params, format: Format) -> Result<(), Open311Error> {
-    match params.get("jurisdiction_id") {
-        Some(j) if j != state.app.settings.open311_jurisdiction => Err(Open311Error::new(
-            StatusCode::NOT_FOUND,
-            format!(
-                "jurisdiction `{j}` is not served here (this server serves `{}`)",
-                state.app.settings.open311_jurisdiction
-            ),
-            format,
-        )),
-        _ => Ok(()),
-    }
+/// The part of the server `jurisdiction_id` names: `None` (the whole server) when it is absent, empty
+/// or the server's own; 404 for one not served here.
+fn jurisdiction(state: &AppState, params: &Params, format: Format) -> Result<Option<Jurisdiction>, Open311Error> {
+    state.app.open311_jurisdiction(params.get("jurisdiction_id")).map_err(|e| Open311Error::from_app(e, format))
 }
 
 fn city_offset(state: &AppState) -> FixedOffset {
@@ -126,19 +118,23 @@ fn number_param(params: &Params, name: &str, format: Format) -> Result<Option<i6
 async fn root_get(State(state): State<AppState>, Path(file): Path<String>, RawQuery(query): RawQuery) -> Answer {
     let (name, format) = Format::split(&file)?;
     let params = Params::parse(query.unwrap_or_default().as_bytes());
-    check_jurisdiction(&state, &params, format)?;
+    let jurisdiction = jurisdiction(&state, &params, format)?;
     match name {
         "discovery" => Ok(discovery(&state, format)),
         "services" => {
             let services = state.app.open311_services().await.map_err(|e| Open311Error::from_app(e, format))?;
             Ok(render_list(format, "services", services.into_iter().map(ServiceOut::from).collect()))
         }
-        "requests" => list_requests(&state, &params, format).await,
+        "requests" => list_requests(&state, &params, jurisdiction, format).await,
         "servicerequestupdates" => {
             let offset = city_offset(&state);
             let from = date_param(&params, "start_date", offset, format)?;
             let to = date_param(&params, "end_date", offset, format)?;
-            let updates = state.app.open311_updates(from, to).await.map_err(|e| Open311Error::from_app(e, format))?;
+            let updates = state
+                .app
+                .open311_updates(from, to, jurisdiction)
+                .await
+                .map_err(|e| Open311Error::from_app(e, format))?;
             let out = updates.into_iter().map(|u| UpdateOut::new(u, offset)).collect();
             Ok(render_list(format, "service_request_updates", out))
         }
@@ -201,7 +197,12 @@ fn discovery(state: &AppState, format: Format) -> Response {
     render_object(format, "discovery", &body)
 }
 
-async fn list_requests(state: &AppState, params: &Params, format: Format) -> Answer {
+async fn list_requests(
+    state: &AppState,
+    params: &Params,
+    jurisdiction: Option<Jurisdiction>,
+    format: Format,
+) -> Answer {
     let offset = city_offset(state);
     let statuses = params.list("status");
     if let Some(s) = statuses.iter().find(|s| *s != "open" && *s != "closed") {
@@ -217,6 +218,7 @@ async fn list_requests(state: &AppState, params: &Params, format: Format) -> Ans
         updated_before: date_param(params, "updated_before", offset, format)?,
         page: number_param(params, "page", format)?,
         page_size: number_param(params, "page_size", format)?,
+        jurisdiction,
     };
     let requests = state.app.open311_requests(&query).await.map_err(|e| Open311Error::from_app(e, format))?;
     Ok(render_list(format, "service_requests", requests.into_iter().map(|r| RequestOut::new(r, offset)).collect()))
@@ -225,8 +227,8 @@ async fn list_requests(state: &AppState, params: &Params, format: Format) -> Ans
 async fn one_request(State(state): State<AppState>, Path(file): Path<String>, RawQuery(query): RawQuery) -> Answer {
     let (id, format) = Format::split(&file)?;
     let params = Params::parse(query.unwrap_or_default().as_bytes());
-    check_jurisdiction(&state, &params, format)?;
-    let request = state.app.open311_request(id).await.map_err(|e| Open311Error::from_app(e, format))?;
+    let jurisdiction = jurisdiction(&state, &params, format)?;
+    let request = state.app.open311_request(id, jurisdiction).await.map_err(|e| Open311Error::from_app(e, format))?;
     // A single request is answered as a one-element list, as clients expect.
     Ok(render_list(format, "service_requests", vec![RequestOut::new(request, city_offset(&state))]))
 }
@@ -234,9 +236,19 @@ async fn one_request(State(state): State<AppState>, Path(file): Path<String>, Ra
 async fn definition(State(state): State<AppState>, Path(file): Path<String>, RawQuery(query): RawQuery) -> Answer {
     let (code, format) = Format::split(&file)?;
     let params = Params::parse(query.unwrap_or_default().as_bytes());
-    check_jurisdiction(&state, &params, format)?;
+    // One catalogue serves every jurisdiction.
+    jurisdiction(&state, &params, format)?;
     let d = state.app.open311_definition(code).await.map_err(|e| Open311Error::from_app(e, format))?;
     Ok(render_definition(format, d))
+}
+
+/// A photo a resident sent with a public request (its `media_url`).
+async fn media(State(state): State<AppState>, Path((id, hash)): Path<(String, String)>) -> Answer {
+    let (content_type, bytes) =
+        state.app.open311_media(&id, &hash).await.map_err(|e| Open311Error::from_app(e, Format::Json))?;
+    // Content-addressed: the bytes under a hash never change.
+    Ok(([(CONTENT_TYPE, content_type), (CACHE_CONTROL, "public, max-age=31536000, immutable".to_string())], bytes)
+        .into_response())
 }
 
 /// Requests become cases at once, so no token is ever handed out; any token is unknown.
@@ -299,7 +311,7 @@ async fn root_post(
     } else {
         return Err(bad(format, "send the request as application/x-www-form-urlencoded or multipart/form-data"));
     }
-    check_jurisdiction(&state, &params, format)?;
+    let jurisdiction = jurisdiction(&state, &params, format)?;
     let client =
         state.app.api_client_by_key(params.get("api_key")).await.map_err(|e| Open311Error::from_app(e, format))?;
     if name == "servicerequestupdates" {
@@ -337,6 +349,7 @@ async fn root_post(
         description: params.owned("description"),
         media_url: params.owned("media_url"),
         media,
+        jurisdiction,
     };
     let answer = state.app.open311_post(&client, posted).await.map_err(|e| Open311Error::from_app(e, format))?;
     state.metrics.cases_created.fetch_add(1, std::sync::atomic::Ordering::Relaxed);

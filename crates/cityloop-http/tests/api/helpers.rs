@@ -4,8 +4,8 @@
 use std::sync::Arc;
 
 use cityloop_app::demo::DEMO_PASSWORD;
-use cityloop_app::testing::{demo_app, DemoApp};
-use cityloop_app::{App, ManualClock};
+use cityloop_app::testing::{demo_app_with, DemoApp};
+use cityloop_app::{App, AppSettings, ManualClock};
 use cityloop_store::Backend;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -29,7 +29,12 @@ impl Drop for TestApp {
 }
 
 pub async fn spawn_app(backend: Backend) -> TestApp {
-    let demo = demo_app(backend, 0, 256 * 1024).await;
+    spawn_app_with(backend, |_| {}).await
+}
+
+/// As [`spawn_app`], with settings of the test's own.
+pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut AppSettings)) -> TestApp {
+    let demo = demo_app_with(backend, 0, 256 * 1024, adjust).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();

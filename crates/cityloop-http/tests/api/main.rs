@@ -28,3 +28,14 @@ where
         test(spawn_app(backend).await).await;
     }
 }
+
+/// As [`on_every_engine`], with settings of the test's own.
+pub async fn on_every_engine_with<F, Fut>(adjust: impl Fn(&mut cityloop_app::AppSettings), test: F)
+where
+    F: Fn(TestApp) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    for backend in engines() {
+        test(helpers::spawn_app_with(backend, &adjust).await).await;
+    }
+}

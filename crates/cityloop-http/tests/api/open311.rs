@@ -235,6 +235,23 @@ async fn a_photo_comes_with_a_request_in_a_multipart_form_and_is_checked_by_its_
         );
         assert_eq!(case.description, "垃圾桶满了，见照片");
 
+        // The photo is published with the request, and only that photo of that request.
+        let hash = hex::encode(sha2::Sha256::digest(&png));
+        let read = t.open311_get(&format!("requests/{number}.json")).await.json();
+        let media_url = read[0]["media_url"].as_str().unwrap().to_string();
+        let path = format!("/open311/v2/requests/{number}/media/{hash}");
+        assert!(media_url.ends_with(&path), "{media_url}");
+        let photo = t.client.get(t.url(&path)).send().await.unwrap();
+        assert_eq!(photo.status(), StatusCode::OK);
+        assert_eq!(photo.headers()["content-type"], "image/png");
+        assert_eq!(photo.bytes().await.unwrap().to_vec(), png);
+        let wrong = t.client.get(t.url(&format!("/open311/v2/requests/{number}/media/{}", "0".repeat(64)))).send();
+        assert_eq!(wrong.await.unwrap().status(), StatusCode::NOT_FOUND);
+        // Once staff void the request, its photo is no longer served.
+        let lead = t.login("lead").await;
+        t.must(&lead, case.id.0, "void", json!({"reason": "恶意诉求"})).await;
+        assert_eq!(t.client.get(t.url(&path)).send().await.unwrap().status(), StatusCode::NOT_FOUND);
+
         // An empty file input is no photo.
         let plain = post(multipart("----WebKitFormBoundaryAbC9xYz", &fields, Some(b""))).await;
         assert_eq!(plain.status, StatusCode::OK, "{}", plain.text);
@@ -707,6 +724,136 @@ async fn confidential_voided_and_hotline_texts_stay_out_of_the_public_answers() 
         let case = t.app.store.case_by_number(posted[0]["service_request_id"].as_str().unwrap()).await.unwrap();
         assert_eq!(case.title, "门口脏，电话138****5678");
         assert!(case.description.contains("13812345678"), "staff keep the resident's words");
+    })
+    .await;
+}
+
+/// A grid of the demo city inside a district: its code and centre.
+fn grid_in_district(t: &TestApp, district: &str) -> (String, f64, f64) {
+    let reference = t.app.reference();
+    let district = reference.division_by_code(district).unwrap().id;
+    let inside = reference.division_subtree(district);
+    let g = reference.grids.iter().find(|g| g.division_id.is_some_and(|d| inside.contains(&d))).unwrap();
+    (g.code.clone(), g.centroid_lat, g.centroid_lon)
+}
+
+fn two_districts(settings: &mut cityloop_app::AppSettings) {
+    use cityloop_app::open311::JurisdictionSetting;
+    settings.open311_jurisdictions = vec![
+        JurisdictionSetting { id: "donghu.yunhu.gov".into(), division: "990101".into() },
+        JurisdictionSetting { id: "xishan.yunhu.gov".into(), division: "990102".into() },
+    ];
+}
+
+#[tokio::test]
+async fn one_server_serves_several_jurisdictions_each_with_its_own_requests() {
+    crate::on_every_engine_with(two_districts, |t| async move {
+        let (east_grid, east_lat, east_lon) = grid_in_district(&t, "990101");
+        let (west_grid, _, _) = grid_in_district(&t, "990102");
+        let (lat, lon) = (east_lat.to_string(), east_lon.to_string());
+        let post = |jurisdiction: &'static str, fields: Vec<(&'static str, String)>| {
+            let t = &t;
+            async move {
+                let mut form: Vec<(&str, &str)> =
+                    vec![("api_key", KEY), ("service_code", "11001"), ("jurisdiction_id", jurisdiction)];
+                form.extend(fields.iter().map(|(k, v)| (*k, v.as_str())));
+                t.open311_post("requests.json", &form).await
+            }
+        };
+        let east = post("donghu.yunhu.gov", vec![("lat", lat.clone()), ("long", lon.clone())]).await;
+        assert_eq!(east.status, StatusCode::OK, "{}", east.text);
+        let east_id = east.json()[0]["service_request_id"].as_str().unwrap().to_string();
+        let west = post("xishan.yunhu.gov", vec![("address_id", west_grid.clone())]).await;
+        assert_eq!(west.status, StatusCode::OK, "{}", west.text);
+        let west_id = west.json()[0]["service_request_id"].as_str().unwrap().to_string();
+
+        // A request placed in another jurisdiction is refused and creates nothing.
+        let before = t.app.store.count_cases().await.unwrap();
+        for fields in [vec![("lat", lat.clone()), ("long", lon.clone())], vec![("address_id", east_grid.clone())]] {
+            let refused = post("xishan.yunhu.gov", fields).await;
+            assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.text);
+            assert!(
+                refused.json()[0]["description"].as_str().unwrap().contains("xishan.yunhu.gov"),
+                "{}",
+                refused.text
+            );
+        }
+        assert_eq!(t.app.store.count_cases().await.unwrap(), before);
+
+        // Each jurisdiction lists its own; the server's own id and no id list both.
+        let ids = |path: String| {
+            let t = &t;
+            async move {
+                let list = t.open311_get(&path).await;
+                assert_eq!(list.status, StatusCode::OK, "{}", list.text);
+                let mut ids: Vec<String> = list
+                    .json()
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|r| r["service_request_id"].as_str().unwrap().to_string())
+                    .collect();
+                ids.sort();
+                ids
+            }
+        };
+        assert_eq!(ids("requests.json?jurisdiction_id=donghu.yunhu.gov".into()).await, vec![east_id.clone()]);
+        assert_eq!(ids("requests.json?jurisdiction_id=xishan.yunhu.gov".into()).await, vec![west_id.clone()]);
+        let mut both = vec![east_id.clone(), west_id.clone()];
+        both.sort();
+        assert_eq!(ids("requests.json".into()).await, both);
+        let served = t.app.settings.open311_jurisdiction.clone();
+        assert_eq!(ids(format!("requests.json?jurisdiction_id={served}")).await, both);
+
+        // One request read through another jurisdiction is not there; updates follow the same split.
+        let elsewhere = t.open311_get(&format!("requests/{east_id}.json?jurisdiction_id=xishan.yunhu.gov")).await;
+        assert_eq!(elsewhere.status, StatusCode::NOT_FOUND, "{}", elsewhere.text);
+        let own = t.open311_get(&format!("requests/{east_id}.json?jurisdiction_id=donghu.yunhu.gov")).await;
+        assert_eq!(own.json()[0]["service_request_id"], east_id.as_str());
+        let updates = t.open311_get("servicerequestupdates.json?jurisdiction_id=xishan.yunhu.gov").await.json();
+        let updated: Vec<&str> =
+            updates.as_array().unwrap().iter().map(|u| u["service_request_id"].as_str().unwrap()).collect();
+        assert_eq!(updated, vec![west_id.as_str()]);
+
+        // A jurisdiction not served here is the spec's 404, naming those that are.
+        let unknown = t.open311_get("services.json?jurisdiction_id=elsewhere.gov").await;
+        assert_eq!(unknown.status, StatusCode::NOT_FOUND);
+        assert!(unknown.json()[0]["description"].as_str().unwrap().contains("donghu.yunhu.gov"), "{}", unknown.text);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn in_the_fixmystreet_style_status_carries_the_finer_status() {
+    let fixmystreet =
+        |s: &mut cityloop_app::AppSettings| s.open311_status_style = cityloop_domain::open311::StatusStyle::Fixmystreet;
+    crate::on_every_engine_with(fixmystreet, |t| async move {
+        let (grid, _, _) = t.grid().await;
+        let posted = t
+            .open311_post("requests.json", &[("api_key", KEY), ("service_code", "11001"), ("address_id", &grid)])
+            .await
+            .json();
+        let number = posted[0]["service_request_id"].as_str().unwrap().to_string();
+        let id = t.app.store.case_by_number(&number).await.unwrap().id.0;
+        let read = t.open311_get(&format!("requests/{number}.json")).await.json();
+        assert_eq!(read[0]["status"], read[0]["extended_status"].as_str().unwrap().to_ascii_lowercase().as_str());
+        let (lead, dispatcher) = (t.login("lead").await, t.login("dispatcher").await);
+        t.clock.advance(chrono::Duration::minutes(1));
+        t.must(&lead, id, "file", json!({})).await;
+        let dispatched = t.must(&dispatcher, id, "dispatch", json!({})).await;
+        let handler = t.login(&t.handler_of(&dispatched)).await;
+        t.must(&handler, id, "sign", json!({})).await;
+        let read = t.open311_get(&format!("requests/{number}.xml")).await;
+        assert!(read.xml().contains("<status>in_progress</status>"), "{}", read.text);
+        // Spec clients still filter by open and closed.
+        let open = t.open311_get("requests.json?status=open").await.json();
+        assert_eq!(open[0]["status"], "in_progress");
+        let updates = t.open311_get("servicerequestupdates.json").await.json();
+        let statuses: Vec<&str> = updates.as_array().unwrap().iter().map(|u| u["status"].as_str().unwrap()).collect();
+        assert_eq!(statuses.last(), Some(&"in_progress"), "{updates}");
+        // Every status is one of mySociety's.
+        let theirs = ["open", "for_triage", "investigating", "action_scheduled", "in_progress", "fixed", "closed"];
+        assert!(statuses.iter().all(|s| theirs.contains(s)), "{statuses:?}");
     })
     .await;
 }
