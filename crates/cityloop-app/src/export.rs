@@ -10,6 +10,7 @@ use cityloop_domain::open311::status;
 use cityloop_domain::Case;
 use cityloop_store::{CaseFilter, CaseSort};
 use serde_json::{json, Value};
+use tokio::sync::mpsc;
 
 use crate::error::{AppError, Result};
 use crate::queries::CaseQuery;
@@ -291,26 +292,67 @@ fn form_urlencoded_pairs(raw: &str) -> Vec<(String, String)> {
 }
 
 /// At most this many cases go out in one export from the API or the pages; larger lists are for
-/// `cityloop export`, which streams to a file.
+/// `cityloop export`, which writes to a file.
 pub const MAX_ONLINE_EXPORT: i64 = 100_000;
+
+/// An export on its way: how many cases it holds, and its bytes batch by batch, so that a server
+/// holds one batch of an export in memory, not the whole file (XLSX, a zip written at the end, is
+/// the exception: it is assembled in memory).
+pub struct CaseExport {
+    pub count: u64,
+    pub chunks: mpsc::Receiver<std::io::Result<Vec<u8>>>,
+}
+
+impl CaseExport {
+    /// The bytes as a stream, for an HTTP answer's body.
+    pub fn into_stream(self) -> impl futures_util::Stream<Item = std::io::Result<Vec<u8>>> + Send {
+        futures_util::stream::unfold(self.chunks, |mut rx| async move { rx.recv().await.map(|chunk| (chunk, rx)) })
+    }
+}
+
+/// Where an export's bytes go.
+enum Target<'a> {
+    /// A file or other writer (`cityloop export`).
+    Writer(&'a mut (dyn Write + Send)),
+    /// A channel an HTTP answer streams from.
+    Channel(&'a mpsc::Sender<std::io::Result<Vec<u8>>>),
+}
+
+impl Target<'_> {
+    /// Hands on what was written so far.
+    async fn pass_on(&mut self, buf: &mut Vec<u8>) -> Result<()> {
+        if buf.is_empty() {
+            return Ok(());
+        }
+        match self {
+            Target::Writer(w) => {
+                w.write_all(buf).map_err(io)?;
+                buf.clear();
+            }
+            Target::Channel(tx) => tx
+                .send(Ok(std::mem::take(buf)))
+                .await
+                .map_err(|_| AppError::Internal("export: the download was abandoned".into()))?,
+        }
+        Ok(())
+    }
+}
 
 impl App {
     /// The caller's case list (the same filters and scope as the list) as a file in `format`, without
-    /// residents' contact data; returns the bytes and how many cases they hold. A list longer than
+    /// residents' contact data: the cases that exist when the export starts. A list longer than
     /// [`MAX_ONLINE_EXPORT`] is refused before anything is written.
-    pub async fn export_case_list(
-        &self,
-        who: &Principal,
-        q: &CaseQuery,
-        format: ExportFormat,
-    ) -> Result<(Vec<u8>, u64)> {
-        let filter = self.case_filter(who, q)?;
+    pub async fn export_case_list(&self, who: &Principal, q: &CaseQuery, format: ExportFormat) -> Result<CaseExport> {
+        let mut filter = self.case_filter(who, q)?;
+        // Cases created while the file is written are left for the next export.
+        filter.id_up_to = Some(self.store.last_case_id().await?);
         let mut counting = filter.clone();
         counting.count_total = true;
         counting.count_limit = Some(MAX_ONLINE_EXPORT);
         counting.limit = 1;
         counting.offset = 0;
-        if self.store.list_cases(&counting).await?.total > MAX_ONLINE_EXPORT {
+        let count = self.store.list_cases(&counting).await?.total;
+        if count > MAX_ONLINE_EXPORT {
             return Err(AppError::invalid(
                 "query",
                 format!(
@@ -318,9 +360,25 @@ impl App {
                 ),
             ));
         }
-        let mut out = Vec::new();
-        let count = self.export_cases(filter, format, &mut out).await?;
-        Ok((out, count))
+        Ok(CaseExport { count: count.max(0) as u64, chunks: self.export_stream(filter, format, EXPORT_BATCH) })
+    }
+
+    /// Writes the export on a task of its own, `batch` cases at a time, into a channel of two batches.
+    fn export_stream(
+        &self,
+        filter: CaseFilter,
+        format: ExportFormat,
+        batch: i64,
+    ) -> mpsc::Receiver<std::io::Result<Vec<u8>>> {
+        let (tx, rx) = mpsc::channel(2);
+        let app = self.clone();
+        tokio::spawn(async move {
+            if let Err(e) = app.write_export(filter, format, batch, Target::Channel(&tx)).await {
+                tracing::warn!(error = %e, "export stopped");
+                let _ = tx.send(Err(std::io::Error::other(e.to_string()))).await;
+            }
+        });
+        rx
     }
 
     /// Writes every case the filter selects (its sort and paging are replaced: cases go out by id) to
@@ -331,13 +389,25 @@ impl App {
         format: ExportFormat,
         out: &mut (dyn Write + Send),
     ) -> Result<u64> {
+        self.write_export(filter, format, EXPORT_BATCH, Target::Writer(out)).await
+    }
+
+    async fn write_export(
+        &self,
+        filter: CaseFilter,
+        format: ExportFormat,
+        batch: i64,
+        mut target: Target<'_>,
+    ) -> Result<u64> {
         let reference = self.reference();
         let offset = reference.calendar.offset();
         let mut f = filter;
         f.sort = CaseSort::IdAsc;
         f.count_total = false;
-        f.limit = EXPORT_BATCH;
+        f.limit = batch;
         f.offset = 0;
+        // What is written goes on to the target after each batch.
+        let mut out: Vec<u8> = Vec::new();
         let mut book = (format == ExportFormat::Xlsx).then(rust_xlsxwriter::Workbook::new);
         match format {
             ExportFormat::Csv => {
@@ -362,7 +432,7 @@ impl App {
         let mut count: u64 = 0;
         loop {
             let mut items = self.store.list_cases(&f).await?.items;
-            items.truncate(EXPORT_BATCH as usize);
+            items.truncate(batch as usize);
             let Some(last) = items.last() else { break };
             f.id_after = Some(last.id);
             let mut csv_rows: Vec<Vec<String>> = Vec::new();
@@ -376,7 +446,7 @@ impl App {
                             out.write_all(b",").map_err(io)?;
                         }
                         let v = if format == ExportFormat::GeoJson { row.geojson() } else { row.ngsi_ld() };
-                        serde_json::to_writer(&mut *out, &v).map_err(io)?;
+                        serde_json::to_writer(&mut out, &v).map_err(io)?;
                     }
                     ExportFormat::Xlsx => {
                         if let Some(sheet) = book.as_mut().and_then(|b| b.worksheet_from_index(0).ok()) {
@@ -388,10 +458,10 @@ impl App {
                 }
                 count += 1;
             }
-            // CSV rows go out batch by batch rather than piling up.
             if !csv_rows.is_empty() {
                 out.write_all(&csv_bytes(csv_rows)?).map_err(io)?;
             }
+            target.pass_on(&mut out).await?;
         }
         match format {
             ExportFormat::GeoJson => out.write_all(b"]}").map_err(io)?,
@@ -403,7 +473,42 @@ impl App {
             }
             _ => {}
         }
-        out.flush().map_err(io)?;
+        target.pass_on(&mut out).await?;
+        if let Target::Writer(w) = &mut target {
+            w.flush().map_err(io)?;
+        }
         Ok(count)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::demo_app;
+    use cityloop_store::{Backend, CaseScope};
+
+    #[tokio::test]
+    async fn an_online_export_goes_out_batch_by_batch_with_the_same_bytes_as_a_file() {
+        let demo = demo_app(Backend::Sqlite, 40, 1024).await;
+        let app = &demo.app;
+        let everything = || CaseFilter::new(CaseScope::everything(), app.now());
+        for format in [ExportFormat::Csv, ExportFormat::GeoJson, ExportFormat::NgsiLd, ExportFormat::Xlsx] {
+            let mut file = Vec::new();
+            let n = app.export_cases(everything(), format, &mut file).await.unwrap();
+            assert_eq!(n, 40);
+            let mut rx = app.export_stream(everything(), format, 10);
+            let mut chunks = Vec::new();
+            while let Some(chunk) = rx.recv().await {
+                chunks.push(chunk.unwrap());
+            }
+            // Four batches of ten; XLSX comes whole at the end.
+            let expected = if format == ExportFormat::Xlsx { 1 } else { 4 };
+            assert!(chunks.len() >= expected, "{format:?}: {} chunks", chunks.len());
+            if format != ExportFormat::Xlsx {
+                assert_eq!(chunks.concat(), file, "{format:?}");
+            } else {
+                assert_eq!(&chunks.concat()[..2], b"PK");
+            }
+        }
     }
 }

@@ -97,6 +97,8 @@ pub struct CaseFilter {
     pub numbers: Option<Vec<String>>,
     /// Only cases with a larger id (keyset paging with `CaseSort::IdAsc`).
     pub id_after: Option<CaseId>,
+    /// Only cases with this id or a smaller one (an export's cases as they were when it started).
+    pub id_up_to: Option<CaseId>,
     pub text: Option<String>,
     pub phone: Option<String>,
     pub master: Option<CaseId>,
@@ -140,6 +142,7 @@ impl CaseFilter {
             updated_before: None,
             numbers: None,
             id_after: None,
+            id_up_to: None,
             text: None,
             phone: None,
             master: None,
@@ -681,6 +684,12 @@ impl Store {
         Ok(sqlx::query_scalar("select count(*) from cases").fetch_one(self.reader()).await?)
     }
 
+    /// The highest case id (0 with no cases).
+    pub async fn last_case_id(&self) -> Result<CaseId> {
+        let id: Option<i64> = sqlx::query_scalar("select max(id) from cases").fetch_one(self.reader()).await?;
+        Ok(CaseId(id.unwrap_or(0)))
+    }
+
     /// Loads many finished histories at once (the demo city), numbering nothing: the cases carry
     /// their numbers, and the day counters are moved past them.
     pub async fn bulk_insert_cases(&self, items: &[BulkCase]) -> Result<Vec<CaseId>> {
@@ -910,6 +919,9 @@ fn push_filters(sql: &mut Sql, f: &CaseFilter) {
     }
     if let Some(id) = f.id_after {
         sql.push(" and id > ").bind(id.0);
+    }
+    if let Some(id) = f.id_up_to {
+        sql.push(" and id <= ").bind(id.0);
     }
     if let Some(numbers) = &f.numbers {
         if numbers.is_empty() {

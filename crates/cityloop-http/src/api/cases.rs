@@ -321,8 +321,8 @@ pub async fn list(
 }
 
 /// The caller's case list as a file: `format` (csv, xlsx, geojson, open311-csv or ngsi-ld) with the
-/// filters of the case list and the same scope, every matching case (at most 100,000), without
-/// residents' contact data.
+/// filters of the case list and the same scope, every matching case (at most 100,000) as it is when
+/// the export starts, without residents' contact data. The file is streamed as it is written.
 #[utoipa::path(get, path = "/api/v1/cases/export", tag = "cases",
     params(("format" = String, Query, description = "csv, xlsx, geojson, open311-csv or ngsi-ld"), CaseListParams),
     responses((status = 200, description = "the file; `X-Case-Count` tells how many cases it holds"),
@@ -331,15 +331,15 @@ pub async fn list(
 pub async fn export(State(state): State<AppState>, Auth(who): Auth, RawQuery(raw): RawQuery) -> Result<Response> {
     let (format, rest) = cityloop_app::export::split_export_query(raw.as_deref().unwrap_or_default())?;
     let params: CaseListParams = parse_query(&rest)?;
-    let (bytes, count) = state.app.export_case_list(&who, &params.into(), format).await?;
+    let export = state.app.export_case_list(&who, &params.into(), format).await?;
     let name = format!("cases-{}.{}", state.app.now().format("%Y%m%d-%H%M"), format.extension());
     Ok((
         [
             (header::CONTENT_TYPE, format.content_type().to_string()),
             (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")),
-            (HeaderName::from_static("x-case-count"), count.to_string()),
+            (HeaderName::from_static("x-case-count"), export.count.to_string()),
         ],
-        bytes,
+        axum::body::Body::from_stream(export.into_stream()),
     )
         .into_response())
 }

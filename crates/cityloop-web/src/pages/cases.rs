@@ -124,12 +124,12 @@ pub async fn export(State(state): State<WebState>, staff: Staff, RawQuery(raw): 
     let exported = async {
         let (format, rest) = cityloop_app::export::split_export_query(raw.as_deref().unwrap_or_default())?;
         let q: CaseQuery = serde_urlencoded::from_str(&rest).map_err(|e| AppError::invalid("query", e.to_string()))?;
-        let (bytes, _) = state.app.export_case_list(&staff.who, &q, format).await?;
-        Ok::<_, AppError>((format, bytes))
+        let export = state.app.export_case_list(&staff.who, &q, format).await?;
+        Ok::<_, AppError>((format, export))
     }
     .await;
     match exported {
-        Ok((format, bytes)) => {
+        Ok((format, export)) => {
             let name = format!("cases-{}.{}", state.app.now().format("%Y%m%d-%H%M"), format.extension());
             (
                 [
@@ -137,7 +137,7 @@ pub async fn export(State(state): State<WebState>, staff: Staff, RawQuery(raw): 
                     (axum::http::header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")),
                     (CACHE_CONTROL, "no-store".to_string()),
                 ],
-                bytes,
+                axum::body::Body::from_stream(export.into_stream()),
             )
                 .into_response()
         }
