@@ -313,3 +313,51 @@ async fn the_real_community_districts_place_the_real_nyc_sample() {
     // Parks and the water lie outside every community district; nearly every other place is inside one.
     assert!(placed * 100 >= located.len() * 95, "{placed} of {} placed", located.len());
 }
+
+/// A message-board file of `n` distinct records.
+fn board_of(n: usize) -> String {
+    let mut csv = String::from("留言编号,留言用户,留言主题,留言时间,留言详情\n");
+    for i in 0..n {
+        csv.push_str(&format!("{i},U{},路灯不亮 {i},2019/4/25 9:32:09,小区门口路灯坏了\n", i % 97));
+    }
+    csv
+}
+
+#[tokio::test]
+async fn a_first_load_larger_than_the_city_builds_its_indexes_once_at_the_end() {
+    for backend in engines() {
+        let demo = demo_app(backend, 0, 1024).await;
+        let app = &demo.app;
+        let indexes = app.store.case_index_names().await.unwrap();
+        assert!(indexes.len() >= 16, "{indexes:?}");
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("board.csv");
+        std::fs::write(&path, board_of(12_000)).unwrap();
+        let mut seen_during_load = Vec::new();
+        let report = app
+            .import_file(&options(&path, SourceFormat::Messages, Mapping::default(), 5000, None), |p| {
+                seen_during_load.push(p.imported)
+            })
+            .await
+            .unwrap();
+        assert_eq!((report.imported, report.rejected), (12_000, 0));
+        assert_eq!(seen_during_load.last(), Some(&12_000));
+        // Every index is back, and queries that use them find the imported cases.
+        assert_eq!(app.store.case_index_names().await.unwrap(), indexes);
+        assert_eq!(app.store.count_cases().await.unwrap(), 12_000);
+        let seventh = app.store.get_case(cityloop_domain::CaseId(7)).await.unwrap();
+        assert_eq!(app.store.case_by_number(&seventh.number).await.unwrap().id, seventh.id);
+
+        // A load killed halfway leaves its indexes set aside; the next start builds them again.
+        let set_aside = app.store.defer_case_indexes().await.unwrap();
+        if backend == cityloop_store::Backend::Sqlite {
+            assert_eq!(set_aside, indexes.len());
+            assert!(app.store.case_index_names().await.unwrap().is_empty());
+        } else {
+            assert_eq!(set_aside, 0, "PostgreSQL keeps its indexes: other nodes go on serving");
+        }
+        let reopened = cityloop_store::Store::open(&cityloop_store::DbOptions::new(&demo.db.url)).await.unwrap();
+        assert_eq!(reopened.case_index_names().await.unwrap(), indexes);
+        reopened.close().await;
+    }
+}

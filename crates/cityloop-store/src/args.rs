@@ -14,6 +14,19 @@ pub(crate) enum Arg {
     Text(Option<String>),
 }
 
+/// The same values bound through rusqlite, for bulk loads into SQLite.
+impl rusqlite::ToSql for Arg {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        use rusqlite::types::{ToSqlOutput, Value, ValueRef};
+        Ok(match self {
+            Arg::Int(Some(v)) => ToSqlOutput::Owned(Value::Integer(*v)),
+            Arg::Real(Some(v)) => ToSqlOutput::Owned(Value::Real(*v)),
+            Arg::Text(Some(v)) => ToSqlOutput::Borrowed(ValueRef::Text(v.as_bytes())),
+            Arg::Int(None) | Arg::Real(None) | Arg::Text(None) => ToSqlOutput::Owned(Value::Null),
+        })
+    }
+}
+
 impl From<i64> for Arg {
     fn from(v: i64) -> Self {
         Arg::Int(Some(v))

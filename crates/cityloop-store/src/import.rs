@@ -3,6 +3,10 @@
 //! instead of one per row, which is what makes tens of thousands of rows a second possible.
 
 use std::collections::{HashMap, HashSet};
+use std::path::PathBuf;
+use std::sync::Mutex;
+
+use rusqlite::OptionalExtension;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use cityloop_domain::number::{case_number, day_key};
@@ -13,7 +17,7 @@ use sqlx::{Any, Row, Transaction};
 use crate::args::{Arg, Sql};
 use crate::cases::{case_columns_without_id, flow_values, FLOW_COLUMNS};
 use crate::rows::{case_values, ms};
-use crate::{Backend, Result, Store};
+use crate::{Backend, Result, Store, StoreError};
 
 /// A run of an import, as found or started.
 #[derive(Debug, Clone, PartialEq)]
@@ -173,9 +177,16 @@ impl Store {
         &self,
         run: i64,
         source: &str,
-        items: &[ImportedCase],
+        items: Vec<ImportedCase>,
         checkpoint: Checkpoint,
     ) -> Result<Vec<CaseId>> {
+        if let Some(bulk) = &self.bulk {
+            let (bulk, source) = (bulk.clone(), source.to_string());
+            return tokio::task::spawn_blocking(move || bulk.import_batch(run, &source, &items, checkpoint))
+                .await
+                .map_err(|e| StoreError::Unavailable(format!("bulk load: {e}")))?;
+        }
+        let items = &items;
         let mut tx = self.writer().begin().await?;
         let max_id: Option<i64> = sqlx::query_scalar("select max(id) from cases").fetch_one(&mut *tx).await?;
         let first = max_id.unwrap_or(0) + 1;
@@ -203,23 +214,31 @@ impl Store {
         let mut case_columns = vec!["id"];
         case_columns.extend(case_columns_without_id());
         let backend = self.backend();
-        let case_rows = items.iter().zip(&ids).zip(&numbers).map(|((item, id), number)| {
-            let mut case = item.case.clone();
-            case.number = number.clone();
-            let mut v = vec![Arg::from(id.0)];
-            v.extend(case_values(&case));
-            v
-        });
-        insert_rows(&mut tx, backend, "cases", &case_columns, case_rows).await?;
-        let flow_columns: Vec<&str> = FLOW_COLUMNS.split(',').map(str::trim).collect();
-        let flow_rows =
-            items.iter().zip(&ids).flat_map(|(item, id)| item.flows.iter().map(move |f| flow_values(*id, f)));
-        insert_rows(&mut tx, backend, "flow", &flow_columns, flow_rows).await?;
-        let source_rows = items
+        // Rows are made before the first await: a future that holds these iterators across one is not `Send`.
+        let case_rows: Vec<Vec<Arg>> = items
             .iter()
             .zip(&ids)
-            .map(|(item, id)| vec![Arg::from(source), Arg::from(item.external_id.clone()), Arg::from(id.0)]);
-        insert_rows(&mut tx, backend, "import_sources", &["source", "external_id", "case_id"], source_rows).await?;
+            .zip(&numbers)
+            .map(|((item, id), number)| {
+                let mut case = item.case.clone();
+                case.number = number.clone();
+                let mut v = vec![Arg::from(id.0)];
+                v.extend(case_values(&case));
+                v
+            })
+            .collect();
+        insert_rows(&mut tx, backend, "cases", &case_columns, case_rows.into_iter()).await?;
+        let flow_columns: Vec<&str> = FLOW_COLUMNS.split(',').map(str::trim).collect();
+        let flow_rows: Vec<Vec<Arg>> =
+            items.iter().zip(&ids).flat_map(|(item, id)| item.flows.iter().map(move |f| flow_values(*id, f))).collect();
+        insert_rows(&mut tx, backend, "flow", &flow_columns, flow_rows.into_iter()).await?;
+        let source_rows: Vec<Vec<Arg>> = items
+            .iter()
+            .zip(&ids)
+            .map(|(item, id)| vec![Arg::from(source), Arg::from(item.external_id.clone()), Arg::from(id.0)])
+            .collect();
+        insert_rows(&mut tx, backend, "import_sources", &["source", "external_id", "case_id"], source_rows.into_iter())
+            .await?;
 
         // One statement for all days (five years of history are some 1,800 days in a batch).
         let days: Vec<(i64, i64)> = last.into_iter().collect();
@@ -257,4 +276,177 @@ impl Store {
         tx.commit().await?;
         Ok(ids)
     }
+}
+
+/// Tables whose secondary indexes a large first load sets aside.
+const DEFERRABLE_TABLES: &[&str] = &["cases", "flow"];
+
+impl Store {
+    /// Sets the secondary indexes of the case and flow tables aside (SQLite), keeping the statements
+    /// that build them again in `deferred_indexes`, in one transaction. A large import into an almost
+    /// empty city then writes each row once instead of into sixteen B-trees, and the indexes are built
+    /// once at the end ([`Store::restore_deferred_indexes`]). Returns how many were set aside; on
+    /// PostgreSQL, where other nodes keep serving, nothing is.
+    pub async fn defer_case_indexes(&self) -> Result<usize> {
+        if self.backend != Backend::Sqlite {
+            return Ok(0);
+        }
+        let mut tx = self.writer().begin().await?;
+        let mut sql =
+            Sql::new("select name, sql from sqlite_master where type = 'index' and sql is not null and tbl_name in ");
+        sql.bind_list(DEFERRABLE_TABLES.iter().copied());
+        let indexes: Vec<(String, String)> = sql
+            .query()
+            .fetch_all(&mut *tx)
+            .await?
+            .iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect::<Result<_>>()?;
+        for (name, definition) in &indexes {
+            sqlx::query("insert into deferred_indexes (name, definition) values ($1, $2)")
+                .bind(name)
+                .bind(definition)
+                .execute(&mut *tx)
+                .await?;
+            sqlx::query(&format!("drop index \"{name}\"")).execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(indexes.len())
+    }
+
+    /// Builds every index set aside by [`Store::defer_case_indexes`] again, each in a transaction of
+    /// its own with the removal of its record, so that an interruption leaves none missing for good.
+    /// Returns how many were built.
+    pub async fn restore_deferred_indexes(&self) -> Result<usize> {
+        let deferred: Vec<(String, String)> =
+            sqlx::query("select name, definition from deferred_indexes order by name")
+                .fetch_all(self.writer())
+                .await?
+                .iter()
+                .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+                .collect::<Result<_>>()?;
+        for (name, definition) in &deferred {
+            let mut tx = self.writer().begin().await?;
+            sqlx::query(definition).execute(&mut *tx).await?;
+            sqlx::query("delete from deferred_indexes where name = $1").bind(name).execute(&mut *tx).await?;
+            tx.commit().await?;
+        }
+        Ok(deferred.len())
+    }
+}
+
+impl Store {
+    /// The names of the secondary indexes of the case and flow tables, sorted.
+    pub async fn case_index_names(&self) -> Result<Vec<String>> {
+        let sql = match self.backend {
+            Backend::Sqlite => {
+                "select name from sqlite_master where type = 'index' and sql is not null \
+                 and tbl_name in ('cases', 'flow') order by name"
+            }
+            Backend::Postgres => {
+                "select indexname::text from pg_indexes where schemaname = current_schema() \
+                 and tablename in ('cases', 'flow') and indexname not like '%_pkey' order by indexname"
+            }
+        };
+        Ok(sqlx::query_scalar(sql).fetch_all(self.reader()).await?)
+    }
+}
+
+/// SQLite's bulk loads go through a connection of their own with prepared statements, one row each:
+/// binding hundreds of thousands of values through the pool's driver (values converted and copied per
+/// statement, parameters looked up by name) costs more than SQLite's own work.
+pub(crate) struct BulkConnection {
+    file: PathBuf,
+    /// SQLite `synchronous`, as on the pool's connections.
+    synchronous: &'static str,
+    connection: Mutex<Option<rusqlite::Connection>>,
+}
+
+impl BulkConnection {
+    pub(crate) fn new(file: PathBuf, synchronous: &'static str) -> Self {
+        Self { file, synchronous, connection: Mutex::new(None) }
+    }
+
+    /// Opens the connection with the pool's settings (the file is in WAL mode already).
+    fn open(&self) -> Result<rusqlite::Connection> {
+        let connection = rusqlite::Connection::open(&self.file)?;
+        connection.busy_timeout(std::time::Duration::from_secs(10))?;
+        connection.pragma_update(None, "synchronous", self.synchronous)?;
+        connection.pragma_update(None, "foreign_keys", "ON")?;
+        connection.pragma_update(None, "cache_size", -65536)?;
+        connection.pragma_update(None, "temp_store", "MEMORY")?;
+        Ok(connection)
+    }
+
+    /// As [`Store::import_batch`], on this connection (blocking).
+    fn import_batch(
+        &self,
+        run: i64,
+        source: &str,
+        items: &[ImportedCase],
+        checkpoint: Checkpoint,
+    ) -> Result<Vec<CaseId>> {
+        let mut guard =
+            self.connection.lock().map_err(|_| StoreError::Unavailable("bulk load: a load failed".into()))?;
+        if guard.is_none() {
+            *guard = Some(self.open()?);
+        }
+        let Some(connection) = guard.as_mut() else { return Err(StoreError::Unavailable("bulk load".into())) };
+        let tx = connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let max_id: Option<i64> = tx.query_row("select max(id) from cases", [], |r| r.get(0))?;
+        let first = max_id.unwrap_or(0) + 1;
+        let ids: Vec<CaseId> = (0..items.len()).map(|i| CaseId(first + i as i64)).collect();
+
+        // Numbers: each day goes on from its last number.
+        let mut last: HashMap<i64, i64> = HashMap::new();
+        {
+            let mut stmt = tx.prepare_cached("select last from case_numbers where day = ?")?;
+            for day in items.iter().map(|i| day_key(i.day)).collect::<HashSet<_>>() {
+                let found: Option<i64> = stmt.query_row([day], |r| r.get(0)).optional()?;
+                last.insert(day, found.unwrap_or(0));
+            }
+        }
+        let mut case_columns = vec!["id"];
+        case_columns.extend(case_columns_without_id());
+        let mut cases = tx.prepare_cached(&insert_one("cases", &case_columns))?;
+        let flow_columns: Vec<&str> = FLOW_COLUMNS.split(',').map(str::trim).collect();
+        let mut flows = tx.prepare_cached(&insert_one("flow", &flow_columns))?;
+        let mut sources =
+            tx.prepare_cached("insert into import_sources (source, external_id, case_id) values (?, ?, ?)")?;
+        for (item, id) in items.iter().zip(&ids) {
+            let seq = last.entry(day_key(item.day)).or_insert(0);
+            *seq += 1;
+            let mut case = item.case.clone();
+            case.number = case_number(item.day, *seq);
+            let mut values = vec![Arg::from(id.0)];
+            values.extend(case_values(&case));
+            cases.execute(rusqlite::params_from_iter(values.iter()))?;
+            for f in &item.flows {
+                flows.execute(rusqlite::params_from_iter(flow_values(*id, f).iter()))?;
+            }
+            sources.execute(rusqlite::params![source, item.external_id, id.0])?;
+        }
+        drop((cases, flows, sources));
+        {
+            let mut stmt = tx.prepare_cached(
+                "insert into case_numbers (day, last) values (?, ?) on conflict (day) do update set \
+                 last = case when excluded.last > case_numbers.last then excluded.last else case_numbers.last end",
+            )?;
+            for (day, seq) in &last {
+                stmt.execute([day, seq])?;
+            }
+        }
+        tx.execute(
+            "update import_runs set next_line = ?, imported = imported + ?, skipped = skipped + ?, \
+             rejected = rejected + ? where id = ?",
+            rusqlite::params![checkpoint.next_line, items.len() as i64, checkpoint.skipped, checkpoint.rejected, run],
+        )?;
+        tx.commit()?;
+        Ok(ids)
+    }
+}
+
+/// `insert into TABLE (COLUMNS) values (?, …)` for one row.
+fn insert_one(table: &str, columns: &[&str]) -> String {
+    format!("insert into {table} ({}) values ({})", columns.join(", "), vec!["?"; columns.len()].join(", "))
 }

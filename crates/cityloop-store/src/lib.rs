@@ -21,6 +21,7 @@ pub mod users;
 pub mod webhooks;
 
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
@@ -94,6 +95,9 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("database error: {0}")]
     Database(sqlx::Error),
+    /// An error of the SQLite connection bulk loads use.
+    #[error("database error: {0}")]
+    Bulk(#[from] rusqlite::Error),
 }
 
 impl From<sqlx::Error> for StoreError {
@@ -138,6 +142,8 @@ pub struct Store {
     backend: Backend,
     write: AnyPool,
     read: AnyPool,
+    /// SQLite: the database file and the connection bulk loads write through (opened on first use).
+    bulk: Option<Arc<import::BulkConnection>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -182,7 +188,10 @@ impl Store {
                 // instead of spinning on SQLITE_BUSY.
                 let write = pool(1).await?;
                 let read = pool(options.max_connections.max(1)).await?;
-                Ok(Self { backend, write, read })
+                let file = sqlx::sqlite::SqliteConnectOptions::from_str(&url)?.get_filename().to_path_buf();
+                let bulk = (!url.contains(":memory:") && !url.contains("mode=memory"))
+                    .then(|| Arc::new(import::BulkConnection::new(file, sync)));
+                Ok(Self { backend, write, read, bulk })
             }
             Backend::Postgres => {
                 let connect = AnyConnectOptions::from_str(&options.url)?.disable_statement_logging();
@@ -191,15 +200,17 @@ impl Store {
                     .acquire_timeout(Duration::from_secs(10))
                     .connect_with(connect)
                     .await?;
-                Ok(Self { backend, write: pool.clone(), read: pool })
+                Ok(Self { backend, write: pool.clone(), read: pool, bulk: None })
             }
         }
     }
 
-    /// Connects and brings the schema up to date.
+    /// Connects, brings the schema up to date, and builds any indexes an interrupted import set aside.
     pub async fn open(options: &DbOptions) -> Result<Self> {
         let store = Self::connect(options).await?;
         store.migrate().await?;
+        // An import stopped halfway may have left indexes set aside.
+        store.restore_deferred_indexes().await?;
         Ok(store)
     }
 

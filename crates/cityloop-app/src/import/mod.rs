@@ -27,6 +27,10 @@ use mapping::{Area, Mapping};
 /// Records stored per transaction.
 pub const DEFAULT_BATCH: usize = 5000;
 
+/// Files of at least this many records, larger than the city's case table, load without its secondary
+/// indexes (see `import_file`).
+const DEFER_INDEXES_FROM: u64 = 10_000;
+
 /// What to import and how.
 #[derive(Debug, Clone)]
 pub struct ImportOptions {
@@ -89,6 +93,8 @@ struct SourceFile {
     headers: Vec<String>,
     records: Box<dyn Iterator<Item = Raw>>,
     total: u64,
+    /// About how many records the file holds (its lines, for a CSV file).
+    estimated_records: u64,
 }
 
 fn file_error(path: &Path, line: u64, message: impl std::fmt::Display) -> AppError {
@@ -101,6 +107,7 @@ fn open_csv(path: &Path) -> Result<SourceFile> {
         .and_then(|mut f| f.read_to_end(&mut bytes))
         .map_err(|e| file_error(path, 0, format!("cannot be read: {e}")))?;
     let total = bytes.len() as u64;
+    let estimated_records = bytes.iter().filter(|b| **b == b'\n').count().saturating_sub(1) as u64;
     let start = if bytes.starts_with(b"\xEF\xBB\xBF") { 3 } else { 0 };
     if let Err(e) = std::str::from_utf8(&bytes[start..bytes.len().min(start + 64 * 1024)]) {
         if e.error_len().is_some() {
@@ -130,7 +137,7 @@ fn open_csv(path: &Path) -> Result<SourceFile> {
             Raw { line: pos.0, position: pos.1, fields: Err(format!("cannot be read: {e}")) }
         }
     });
-    Ok(SourceFile { headers, records: Box::new(records), total })
+    Ok(SourceFile { headers, records: Box::new(records), total, estimated_records })
 }
 
 fn cell_text(cell: &calamine::Data) -> String {
@@ -161,7 +168,7 @@ fn open_xlsx(path: &Path) -> Result<SourceFile> {
     let total = rows.len() as u64;
     let records =
         rows.enumerate().map(|(i, fields)| Raw { line: i as u64 + 2, position: i as u64 + 1, fields: Ok(fields) });
-    Ok(SourceFile { headers, records: Box::new(records), total })
+    Ok(SourceFile { headers, records: Box::new(records), total, estimated_records: total })
 }
 
 fn file_hash(path: &Path) -> Result<String> {
@@ -211,6 +218,38 @@ impl App {
                 .ok_or_else(|| AppError::invalid("utc_offset_hours", "is not a valid offset"))?;
         let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_string();
         let run = self.store.open_import_run(&source, &name, &file_hash(path)?, self.now()).await?;
+        // A first load of history larger than what the city holds writes its rows without the secondary
+        // indexes and builds them once at the end, which is several times faster than keeping sixteen
+        // B-trees up to date row by row (SQLite; an interrupted load has them rebuilt on the next start).
+        let expected = options.limit.map_or(file.estimated_records, |l| l.min(file.estimated_records));
+        let deferred = if expected >= DEFER_INDEXES_FROM && expected > self.store.count_cases().await?.max(0) as u64 {
+            self.store.defer_case_indexes().await?
+        } else {
+            0
+        };
+        let loaded = self.import_records(options, file, &source, &name, offset, run, &mut progress).await;
+        if deferred > 0 {
+            self.store.restore_deferred_indexes().await?;
+        }
+        let mut report = loaded?;
+        report.seconds = started.elapsed().as_secs_f64();
+        Ok(report)
+    }
+
+    /// Reads, maps and stores the records of a run, batch by batch: while the store writes one batch,
+    /// the next is read and mapped (on SQLite the writing runs on the driver's own thread, so the two
+    /// use both cores).
+    #[allow(clippy::too_many_arguments)]
+    async fn import_records(
+        &self,
+        options: &ImportOptions,
+        file: SourceFile,
+        source: &str,
+        name: &str,
+        offset: FixedOffset,
+        run: cityloop_store::ImportRun,
+        progress: &mut impl FnMut(Progress),
+    ) -> Result<ImportReport> {
         // The reject file is made with the first reject: a clean import leaves no empty file behind.
         let mut rejects_out: Option<BufWriter<std::fs::File>> = None;
 
@@ -225,6 +264,7 @@ impl App {
         let mut seen_in_file: HashSet<String> = HashSet::new();
         let mut records = file.records.skip_while(|r| (r.line as i64) < run.next_line).peekable();
         let columns = Columns::new(&file.headers);
+        let mut in_flight: Option<StoringBatch> = None;
         loop {
             let mut batch: Vec<(u64, SourceRecord)> = Vec::new();
             let mut rejected: Vec<Reject> = Vec::new();
@@ -258,13 +298,13 @@ impl App {
             }
             let next_line = records.peek().map_or(i64::MAX, |r| r.line as i64);
             let ids: Vec<String> = batch.iter().map(|(_, r)| r.external_id.clone()).collect();
-            let existing = self.store.imported_external_ids(&source, &ids).await?;
+            let existing = self.store.imported_external_ids(source, &ids).await?;
             let before = batch.len();
             batch.retain(|(_, r)| !existing.contains(&r.external_id));
             let skipped = (before - batch.len()) as u64 + repeated;
             let items: Vec<ImportedCase> = batch
                 .iter()
-                .map(|(line, r)| self.imported_case(&source, &name, *line, r, &options.mapping, &mut report.unmapped))
+                .map(|(line, r)| self.imported_case(source, name, *line, r, &options.mapping, &mut report.unmapped))
                 .collect();
             let checkpoint = Checkpoint { next_line, skipped: skipped as i64, rejected: rejected.len() as i64 };
             // Opened before the batch (and its checkpoint) is stored, so that no reject can be lost.
@@ -281,27 +321,18 @@ impl App {
                 }
                 rejects_out = Some(out);
             }
-            self.store.import_batch(run.id, &source, &items, checkpoint).await?;
-            // Rejects are written once their batch is stored, so that a resumed run does not repeat them.
-            if let Some(out) = rejects_out.as_mut() {
-                for r in &rejected {
-                    let mut w = csv::Writer::from_writer(Vec::new());
-                    let _ = w.write_record(&r.record);
-                    let record = String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default();
-                    let mut line = csv::Writer::from_writer(Vec::new());
-                    let _ = line.write_record([r.line.to_string(), r.reason.clone(), record.trim_end().to_string()]);
-                    let _ = out.write_all(&line.into_inner().unwrap_or_default());
-                }
-                out.flush().map_err(|e| file_error(&options.rejects, 0, format!("cannot be written: {e}")))?;
+            // Batches are stored one after the other, each after the one before it is committed.
+            if let Some(stored) = in_flight.take() {
+                stored.finish(options, &mut rejects_out, &mut report, &mut counts, progress).await?;
             }
-            report.imported += items.len() as u64;
-            report.skipped += skipped;
-            report.rejected += rejected.len() as u64;
-            counts.imported += items.len() as u64;
-            counts.skipped += skipped;
-            counts.rejected += rejected.len() as u64;
-            counts.done = last_position;
-            progress(counts);
+            let store = self.store.clone();
+            let (run_id, source_name, imported) = (run.id, source.to_string(), items.len() as u64);
+            let writing =
+                tokio::spawn(async move { store.import_batch(run_id, &source_name, items, checkpoint).await });
+            in_flight = Some(StoringBatch { writing, rejected, imported, skipped, last_position });
+        }
+        if let Some(stored) = in_flight.take() {
+            stored.finish(options, &mut rejects_out, &mut report, &mut counts, progress).await?;
         }
         report.finished = records.peek().is_none();
         if report.finished {
@@ -309,7 +340,6 @@ impl App {
             counts.done = counts.total;
             progress(counts);
         }
-        report.seconds = started.elapsed().as_secs_f64();
         Ok(report)
     }
 
@@ -433,6 +463,51 @@ impl App {
             flows,
             external_id: r.external_id.clone(),
         }
+    }
+}
+
+/// A batch on its way into the store, with what to report once it is there.
+struct StoringBatch {
+    writing: tokio::task::JoinHandle<cityloop_store::Result<Vec<cityloop_domain::CaseId>>>,
+    rejected: Vec<Reject>,
+    imported: u64,
+    skipped: u64,
+    last_position: u64,
+}
+
+impl StoringBatch {
+    /// Waits for the batch to be stored, then writes its rejects (so that a resumed run does not
+    /// repeat them) and moves the counts on.
+    async fn finish(
+        self,
+        options: &ImportOptions,
+        rejects_out: &mut Option<BufWriter<std::fs::File>>,
+        report: &mut ImportReport,
+        counts: &mut Progress,
+        progress: &mut impl FnMut(Progress),
+    ) -> Result<()> {
+        self.writing.await.map_err(|e| AppError::Internal(format!("storing a batch: {e}")))??;
+        if let Some(out) = rejects_out.as_mut() {
+            for r in &self.rejected {
+                let mut w = csv::Writer::from_writer(Vec::new());
+                let _ = w.write_record(&r.record);
+                let record = String::from_utf8(w.into_inner().unwrap_or_default()).unwrap_or_default();
+                let mut line = csv::Writer::from_writer(Vec::new());
+                let _ = line.write_record([r.line.to_string(), r.reason.clone(), record.trim_end().to_string()]);
+                let _ = out.write_all(&line.into_inner().unwrap_or_default());
+            }
+            out.flush().map_err(|e| file_error(&options.rejects, 0, format!("cannot be written: {e}")))?;
+        }
+        let rejected = self.rejected.len() as u64;
+        report.imported += self.imported;
+        report.skipped += self.skipped;
+        report.rejected += rejected;
+        counts.imported += self.imported;
+        counts.skipped += self.skipped;
+        counts.rejected += rejected;
+        counts.done = self.last_position;
+        progress(*counts);
+        Ok(())
     }
 }
 
