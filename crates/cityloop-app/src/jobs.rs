@@ -76,6 +76,12 @@ impl App {
                     if let Err(e) = self.reload_reference().await {
                         tracing::warn!(error = %e, "reloading reference data failed");
                     }
+                    // Indexes a killed import left aside are built again once its lease has lapsed.
+                    match self.store.restore_deferred_indexes(Some(chrono::Utc::now())).await {
+                        Ok(n) if n > 0 => tracing::info!(indexes = n, "indexes an interrupted import set aside were built again"),
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!(error = %e, "building set-aside indexes failed"),
+                    }
                     match self.run_jobs_once().await {
                         Ok(r) if r != JobReport::default() => tracing::info!(overdue = r.marked_overdue, resumed = r.resumed, "background jobs"),
                         Ok(_) => {}

@@ -341,6 +341,9 @@ async fn a_first_load_larger_than_the_city_builds_its_indexes_once_at_the_end() 
             .await
             .unwrap();
         assert_eq!((report.imported, report.rejected), (12_000, 0));
+        // SQLite loads without its indexes and builds them at the end; PostgreSQL keeps them.
+        let expected = if backend == cityloop_store::Backend::Sqlite { indexes.len() } else { 0 };
+        assert_eq!(report.indexes_rebuilt, expected);
         assert_eq!(seen_during_load.last(), Some(&12_000));
         // Every index is back, and queries that use them find the imported cases.
         assert_eq!(app.store.case_index_names().await.unwrap(), indexes);
@@ -348,16 +351,29 @@ async fn a_first_load_larger_than_the_city_builds_its_indexes_once_at_the_end() 
         let seventh = app.store.get_case(cityloop_domain::CaseId(7)).await.unwrap();
         assert_eq!(app.store.case_by_number(&seventh.number).await.unwrap().id, seventh.id);
 
-        // A load killed halfway leaves its indexes set aside; the next start builds them again.
-        let set_aside = app.store.defer_case_indexes().await.unwrap();
+        // A load killed halfway leaves its indexes set aside, held for a while; once its lease has
+        // lapsed, the next start builds them again.
+        let lease = chrono::Utc::now() + chrono::Duration::seconds(1);
+        let set_aside = app.store.defer_case_indexes(lease).await.unwrap();
         if backend == cityloop_store::Backend::Sqlite {
             assert_eq!(set_aside, indexes.len());
             assert!(app.store.case_index_names().await.unwrap().is_empty());
         } else {
             assert_eq!(set_aside, 0, "PostgreSQL keeps its indexes: other nodes go on serving");
         }
-        let reopened = cityloop_store::Store::open(&cityloop_store::DbOptions::new(&demo.db.url)).await.unwrap();
+        let options = cityloop_store::DbOptions::new(&demo.db.url);
+        if backend == cityloop_store::Backend::Sqlite {
+            let while_held = cityloop_store::Store::open(&options).await.unwrap();
+            assert!(while_held.case_index_names().await.unwrap().is_empty(), "a running load keeps them");
+            while_held.close().await;
+            // Nothing to wait for but the lease: built as soon as it has lapsed.
+            assert_eq!(app.store.restore_deferred_indexes(Some(lease)).await.unwrap(), 0);
+            app.store.renew_deferred_indexes(chrono::Utc::now() - chrono::Duration::seconds(1)).await.unwrap();
+        }
+        let reopened = cityloop_store::Store::open(&options).await.unwrap();
         assert_eq!(reopened.case_index_names().await.unwrap(), indexes);
+        // A second node finds nothing left to build.
+        assert_eq!(app.store.restore_deferred_indexes(Some(chrono::Utc::now())).await.unwrap(), 0);
         reopened.close().await;
     }
 }

@@ -83,6 +83,12 @@ pub async fn run(app: &App, args: ImportArgs) -> Result<()> {
         report.rejected,
         if report.rejected > 0 { format!(" (see {})", rejects.display()) } else { String::new() },
     );
+    if report.indexes_rebuilt > 0 {
+        println!(
+            "{file}: a first load: {} indexes built once, after the rows (included above)",
+            report.indexes_rebuilt
+        );
+    }
     if !report.finished {
         println!("{file}: stopped after {} records; run the same command again to go on", report.read);
     }

@@ -708,12 +708,13 @@ impl Store {
                 v.extend(case_values(&b.case));
                 v
             });
-            multi_insert("cases", &columns, rows).query().execute(&mut *tx).await?;
+            multi_insert("cases", &columns, rows).for_backend(self.backend()).query().execute(&mut *tx).await?;
         }
         let flows: Vec<Vec<Arg>> =
             items.iter().zip(&ids).flat_map(|(b, id)| b.flows.iter().map(move |f| flow_values(*id, f))).collect();
         for chunk in flows.chunks(BULK_ROWS_PER_STATEMENT) {
-            multi_insert("flow", FLOW_COLUMNS, chunk.iter().cloned()).query().execute(&mut *tx).await?;
+            let sql = multi_insert("flow", FLOW_COLUMNS, chunk.iter().cloned()).for_backend(self.backend());
+            sql.query().execute(&mut *tx).await?;
         }
         let assists: Vec<Vec<Arg>> = items
             .iter()
@@ -727,6 +728,7 @@ impl Store {
             .collect();
         for chunk in assists.chunks(BULK_ROWS_PER_STATEMENT) {
             multi_insert("case_assists", "case_id, unit_id, state", chunk.iter().cloned())
+                .for_backend(self.backend())
                 .query()
                 .execute(&mut *tx)
                 .await?;

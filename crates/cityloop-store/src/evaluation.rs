@@ -102,7 +102,7 @@ impl Store {
             let mut sql =
                 ids_sql(&format!("select id, {FLOW_COLUMNS} from flow where case_id in "), chunk, " and id <= ");
             sql.bind(up_to).push(" order by case_id, id");
-            for row in sql.query().fetch_all(self.writer()).await? {
+            for row in sql.for_backend(self.backend()).query().fetch_all(self.writer()).await? {
                 let case_id = CaseId(row.try_get("case_id")?);
                 out.entry(case_id).or_default().push(flow_from_row(&row)?);
             }
@@ -121,7 +121,7 @@ impl Store {
                 chunk,
                 "",
             );
-            let rows = sql.query().fetch_all(self.writer()).await?;
+            let rows = sql.for_backend(self.backend()).query().fetch_all(self.writer()).await?;
             let grids: Vec<i64> =
                 rows.iter().filter_map(|r| r.try_get::<Option<i64>, _>("grid_id").ok().flatten()).collect();
             let mut inspectors: HashMap<i64, Vec<UserId>> = HashMap::new();
@@ -158,6 +158,7 @@ impl Store {
     /// transaction. Returns `false` (adding nothing) when another node moved the cursor first.
     pub async fn add_evaluation_counts(&self, from: i64, to: i64, batch: &CountBatch) -> Result<bool> {
         let counts = &batch.counts;
+        let backend = self.backend();
         let mut tx = self.writer().begin().await?;
         let moved = sqlx::query("update eval_progress set flow_cursor = $1 where id = 1 and flow_cursor = $2")
             .bind(to)
@@ -181,7 +182,7 @@ impl Store {
         for chunk in day_rows.chunks(ROWS_PER_STATEMENT) {
             let mut sql = multi_insert("eval_counts", "day, indicator, subject_id, metric, n", chunk.iter().cloned());
             sql.push(" on conflict (day, indicator, subject_id, metric) do update set n = eval_counts.n + excluded.n");
-            sql.query().execute(&mut *tx).await?;
+            sql.for_backend(backend).query().execute(&mut *tx).await?;
         }
         let fact_rows: Vec<Vec<Arg>> = counts
             .iter()
@@ -202,7 +203,7 @@ impl Store {
             sql.push(
                 " on conflict (indicator, subject_id, metric, day, case_id) do update set n = eval_facts.n + excluded.n",
             );
-            sql.query().execute(&mut *tx).await?;
+            sql.for_backend(backend).query().execute(&mut *tx).await?;
         }
         let area_rows: Vec<Vec<Arg>> = batch
             .areas
@@ -222,7 +223,7 @@ impl Store {
             sql.push(
                 " on conflict (area_kind, area_id, category_id, day) do update set n = area_counts.n + excluded.n",
             );
-            sql.query().execute(&mut *tx).await?;
+            sql.for_backend(backend).query().execute(&mut *tx).await?;
         }
         for signal in &batch.signals {
             let mut sql = signal_values(signal, batch.at);

@@ -163,7 +163,7 @@ impl Store {
         for chunk in ids.chunks(500) {
             let mut sql = Sql::new("select external_id from import_sources where source = ");
             sql.bind(source).push(" and external_id in ").bind_list(chunk.iter().cloned());
-            for r in sql.query().fetch_all(self.writer()).await? {
+            for r in sql.for_backend(self.backend()).query().fetch_all(self.writer()).await? {
                 found.insert(r.try_get(0)?);
             }
         }
@@ -283,11 +283,11 @@ const DEFERRABLE_TABLES: &[&str] = &["cases", "flow"];
 
 impl Store {
     /// Sets the secondary indexes of the case and flow tables aside (SQLite), keeping the statements
-    /// that build them again in `deferred_indexes`, in one transaction. A large import into an almost
-    /// empty city then writes each row once instead of into sixteen B-trees, and the indexes are built
-    /// once at the end ([`Store::restore_deferred_indexes`]). Returns how many were set aside; on
-    /// PostgreSQL, where other nodes keep serving, nothing is.
-    pub async fn defer_case_indexes(&self) -> Result<usize> {
+    /// that build them again in `deferred_indexes` with a lease until `held_until`, in one transaction.
+    /// A large import into an almost empty city then writes each row once instead of into seventeen
+    /// B-trees, and builds the indexes once at the end. Returns how many are set aside now (with those a
+    /// killed load left, which this one takes over); on PostgreSQL, where other nodes keep serving, none.
+    pub async fn defer_case_indexes(&self, held_until: DateTime<Utc>) -> Result<usize> {
         if self.backend != Backend::Sqlite {
             return Ok(0);
         }
@@ -303,21 +303,32 @@ impl Store {
             .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
             .collect::<Result<_>>()?;
         for (name, definition) in &indexes {
-            sqlx::query("insert into deferred_indexes (name, definition) values ($1, $2)")
+            sqlx::query("insert into deferred_indexes (name, definition, held_until) values ($1, $2, $3)")
                 .bind(name)
                 .bind(definition)
+                .bind(ms(held_until))
                 .execute(&mut *tx)
                 .await?;
             sqlx::query(&format!("drop index \"{name}\"")).execute(&mut *tx).await?;
         }
+        // Indexes a killed load left aside are this load's to build again too.
+        sqlx::query("update deferred_indexes set held_until = $1").bind(ms(held_until)).execute(&mut *tx).await?;
+        let set_aside: i64 = sqlx::query_scalar("select count(*) from deferred_indexes").fetch_one(&mut *tx).await?;
         tx.commit().await?;
-        Ok(indexes.len())
+        Ok(set_aside as usize)
     }
 
-    /// Builds every index set aside by [`Store::defer_case_indexes`] again, each in a transaction of
-    /// its own with the removal of its record, so that an interruption leaves none missing for good.
-    /// Returns how many were built.
-    pub async fn restore_deferred_indexes(&self) -> Result<usize> {
+    /// Moves the lease of the indexes a running load has set aside on.
+    pub async fn renew_deferred_indexes(&self, held_until: DateTime<Utc>) -> Result<()> {
+        sqlx::query("update deferred_indexes set held_until = $1").bind(ms(held_until)).execute(self.writer()).await?;
+        Ok(())
+    }
+
+    /// Builds indexes set aside by [`Store::defer_case_indexes`] again: all of them (the load that set
+    /// them aside, at its end), or only those whose lease lapsed before `lapsed_before` (a load that
+    /// was killed). Each is claimed by deleting its record and built in the same transaction, so two
+    /// nodes never build one twice and an interruption loses none. Returns how many were built.
+    pub async fn restore_deferred_indexes(&self, lapsed_before: Option<DateTime<Utc>>) -> Result<usize> {
         let deferred: Vec<(String, String)> =
             sqlx::query("select name, definition from deferred_indexes order by name")
                 .fetch_all(self.writer())
@@ -325,14 +336,55 @@ impl Store {
                 .iter()
                 .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
                 .collect::<Result<_>>()?;
+        let mut built = 0;
         for (name, definition) in &deferred {
             let mut tx = self.writer().begin().await?;
-            sqlx::query(definition).execute(&mut *tx).await?;
-            sqlx::query("delete from deferred_indexes where name = $1").bind(name).execute(&mut *tx).await?;
+            let claimed = match lapsed_before {
+                Some(t) => {
+                    sqlx::query("delete from deferred_indexes where name = $1 and held_until < $2")
+                        .bind(name)
+                        .bind(ms(t))
+                        .execute(&mut *tx)
+                        .await?
+                }
+                None => {
+                    sqlx::query("delete from deferred_indexes where name = $1").bind(name).execute(&mut *tx).await?
+                }
+            };
+            if claimed.rows_affected() == 0 {
+                tx.rollback().await?;
+                continue;
+            }
+            sqlx::query(&if_not_exists(definition)).execute(&mut *tx).await?;
             tx.commit().await?;
+            built += 1;
         }
-        Ok(deferred.len())
+        Ok(built)
     }
+
+    /// Whether the store has a table of set-aside indexes yet (before the migrations of a new file).
+    pub(crate) async fn has_deferred_indexes_table(&self) -> Result<bool> {
+        if self.backend != Backend::Sqlite {
+            return Ok(false);
+        }
+        let n: i64 =
+            sqlx::query_scalar("select count(*) from sqlite_master where type = 'table' and name = 'deferred_indexes'")
+                .fetch_one(self.writer())
+                .await?;
+        Ok(n > 0)
+    }
+}
+
+/// `create index …` as `create index if not exists …`, so that building an index a migration has made
+/// again meanwhile is harmless.
+fn if_not_exists(definition: &str) -> String {
+    let lower = definition.to_ascii_lowercase();
+    for prefix in ["create unique index ", "create index "] {
+        if lower.starts_with(prefix) && !lower[prefix.len()..].starts_with("if not exists") {
+            return format!("{}if not exists {}", &definition[..prefix.len()], &definition[prefix.len()..]);
+        }
+    }
+    definition.to_string()
 }
 
 impl Store {

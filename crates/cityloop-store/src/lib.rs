@@ -208,9 +208,12 @@ impl Store {
     /// Connects, brings the schema up to date, and builds any indexes an interrupted import set aside.
     pub async fn open(options: &DbOptions) -> Result<Self> {
         let store = Self::connect(options).await?;
+        // An import killed halfway may have left indexes set aside: built again before any migration
+        // that might touch them.
+        if store.has_deferred_indexes_table().await? {
+            store.restore_deferred_indexes(Some(chrono::Utc::now())).await?;
+        }
         store.migrate().await?;
-        // An import stopped halfway may have left indexes set aside.
-        store.restore_deferred_indexes().await?;
         Ok(store)
     }
 

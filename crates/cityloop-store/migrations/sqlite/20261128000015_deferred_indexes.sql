@@ -1,7 +1,8 @@
 -- Secondary indexes set aside while a large import loads an almost empty table, with the statement
--- that builds each again. Kept in the database so that an import stopped halfway (a crash, a kill)
--- has its indexes rebuilt the next time the store opens.
+-- that builds each again. The load keeps its lease (`held_until`, ms since the epoch) fresh; once the
+-- lease has lapsed (the load was killed), the next node or command that looks builds them again.
 create table deferred_indexes (
     name text primary key,
-    definition text not null
+    definition text not null,
+    held_until bigint not null
 );
