@@ -91,6 +91,36 @@ impl App {
     }
 }
 
+/// A photo as it may be published: a JPEG or PNG without the metadata cameras and phones write into
+/// it (EXIF with the GPS position and the time, XMP, IPTC, comments, text chunks). `None` for other
+/// types, and for a file whose parts cannot be read: those are not published.
+pub fn photo_without_metadata(content_type: &str, bytes: &[u8]) -> Option<Vec<u8>> {
+    use img_parts::jpeg::{markers, Jpeg};
+    use img_parts::png::Png;
+    let bytes = img_parts::Bytes::copy_from_slice(bytes);
+    match content_type {
+        "image/jpeg" => {
+            let mut jpeg = Jpeg::from_bytes(bytes).ok()?;
+            // APP1 holds EXIF and XMP, APP13 IPTC; APP3–APP12 and APP15 are makers' notes. APP0 (JFIF),
+            // APP2 (the colour profile) and APP14 (Adobe's colour transform) describe only the picture.
+            jpeg.segments_mut().retain(|s| {
+                let m = s.marker();
+                !(m == markers::APP1
+                    || (markers::APP3..=markers::APP13).contains(&m)
+                    || m == markers::APP15
+                    || m == markers::COM)
+            });
+            Some(jpeg.encoder().bytes().to_vec())
+        }
+        "image/png" => {
+            let mut png = Png::from_bytes(bytes).ok()?;
+            png.chunks_mut().retain(|c| !matches!(&c.kind(), b"eXIf" | b"tEXt" | b"zTXt" | b"iTXt" | b"tIME"));
+            Some(png.encoder().bytes().to_vec())
+        }
+        _ => None,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -103,5 +133,60 @@ mod tests {
         assert_eq!(sniff_content_type(b"RIFF\0\0\0\0WEBPVP8 "), Some("image/webp"));
         assert_eq!(sniff_content_type(b"<html><script>"), None);
         assert_eq!(sniff_content_type(b"MZ\x90\0"), None);
+    }
+
+    #[test]
+    fn published_photos_lose_their_location_and_keep_their_picture() {
+        // SOI, APP0 (JFIF), APP1 (EXIF with a GPS tag), COM, a tiny scan, EOI.
+        let segment = |marker: u8, body: &[u8]| {
+            let mut s = vec![0xFF, marker];
+            s.extend(((body.len() + 2) as u16).to_be_bytes());
+            s.extend(body);
+            s
+        };
+        let mut jpeg = vec![0xFF, 0xD8];
+        jpeg.extend(segment(0xE0, b"JFIF\0\x01\x01\0\0\x01\0\x01\0\0"));
+        jpeg.extend(segment(0xE1, b"Exif\0\0GPSLatitude 30.2741"));
+        jpeg.extend(segment(0xFE, b"taken at home"));
+        jpeg.extend(segment(0xDA, b"\x01\x01\0\0\x3f\0"));
+        jpeg.extend([0x12, 0x34, 0xFF, 0xD9]);
+        let published = photo_without_metadata("image/jpeg", &jpeg).unwrap();
+        let text = String::from_utf8_lossy(&published);
+        assert!(!text.contains("GPSLatitude") && !text.contains("taken at home"), "{text}");
+        assert!(text.contains("JFIF"));
+        assert!(published.ends_with(&[0x12, 0x34, 0xFF, 0xD9]), "the picture itself is kept");
+
+        let chunk = |kind: &[u8; 4], body: &[u8]| {
+            let mut c = (body.len() as u32).to_be_bytes().to_vec();
+            c.extend(kind);
+            c.extend(body);
+            c.extend(crc32(kind, body).to_be_bytes());
+            c
+        };
+        let mut png = b"\x89PNG\r\n\x1a\n".to_vec();
+        png.extend(chunk(b"IHDR", &[0, 0, 0, 1, 0, 0, 0, 1, 8, 0, 0, 0, 0]));
+        png.extend(chunk(b"tEXt", b"Comment\0my address"));
+        png.extend(chunk(b"eXIf", b"MM\0*GPS"));
+        png.extend(chunk(b"IDAT", b"x"));
+        png.extend(chunk(b"IEND", b""));
+        let published = photo_without_metadata("image/png", &png).unwrap();
+        let text = String::from_utf8_lossy(&published);
+        assert!(!text.contains("my address") && !text.contains("eXIf"), "{text}");
+        assert!(text.contains("IHDR") && text.contains("IDAT"));
+
+        assert_eq!(photo_without_metadata("application/pdf", b"%PDF-1.7"), None);
+        assert_eq!(photo_without_metadata("image/jpeg", b"\xFF\xD8 truncated"), None);
+    }
+
+    /// PNG's CRC-32 of a chunk's type and data.
+    fn crc32(kind: &[u8], body: &[u8]) -> u32 {
+        let mut crc = 0xFFFF_FFFFu32;
+        for b in kind.iter().chain(body) {
+            crc ^= u32::from(*b);
+            for _ in 0..8 {
+                crc = if crc & 1 == 1 { (crc >> 1) ^ 0xEDB8_8320 } else { crc >> 1 };
+            }
+        }
+        !crc
     }
 }

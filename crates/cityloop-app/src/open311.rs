@@ -195,6 +195,8 @@ pub struct PostedUpdate {
     /// `OPEN`/`REOPEN` asks for a closed request to be handled again; anything else is a comment.
     pub status: String,
     pub description: Option<String>,
+    /// The jurisdiction named, if it is one part of the server: the request must be one of its own.
+    pub jurisdiction: Option<Jurisdiction>,
 }
 
 /// The moves the public follows, and what each says.
@@ -565,22 +567,22 @@ impl App {
             return Err(AppError::invalid("lat", "a location is required: lat and long, address_string or address_id"));
         }
         if let Some(j) = &posted.jurisdiction {
-            // Placed as the intake will place it: the grid named, else the point's grid or division,
-            // else the community or street the address names.
+            // Placed as the intake will place it: the grid named, else the point's grid, else the central
+            // grid of the community or street the address names (an address that names none is the
+            // intake's own error).
             let division = match (&grid, &location) {
-                (Some(code), _) => {
+                (Some(code), _) => Some(
                     reference
                         .grid_by_code(code)
                         .ok_or_else(|| AppError::invalid("address_id", format!("unknown grid `{code}`")))?
-                        .division_id
+                        .division_id,
+                ),
+                (None, Some(l)) => Some(reference.locate(l.lat, l.lon).and_then(|g| g.division_id)),
+                (None, None) => {
+                    address.as_deref().and_then(|a| reference.locate_address(a)).map(|(_, g)| g.division_id)
                 }
-                (None, Some(l)) => reference
-                    .locate(l.lat, l.lon)
-                    .and_then(|g| g.division_id)
-                    .or_else(|| reference.locate_division(l.lat, l.lon).map(|d| d.id)),
-                (None, None) => address.as_deref().and_then(|a| reference.locate_address(a)).map(|(d, _)| d.id),
             };
-            if !j.covers(division) {
+            if division.is_some_and(|d| !j.covers(d)) {
                 return Err(AppError::invalid(
                     "jurisdiction_id",
                     format!("the request's location lies outside jurisdiction `{}`", j.id),
@@ -759,6 +761,9 @@ impl App {
         if case.confidential || case.state == cityloop_domain::State::Voided {
             return Err(not_found());
         }
+        if posted.jurisdiction.as_ref().is_some_and(|j| !j.covers(case.division_id)) {
+            return Err(not_found());
+        }
         let report = self.store.report_records(&[case.id]).await?;
         let posted_by = report.get(&case.id).and_then(|r| r.data["submission"]["client"].as_i64());
         if posted_by != Some(client.id) {
@@ -852,7 +857,7 @@ impl App {
         format!("{}/open311/v2/requests/{number}/media/{hash}", self.settings.public_url.trim_end_matches('/'))
     }
 
-    /// The first photo (an image, not a document) each resident-written public request came in with.
+    /// The first photo (a JPEG or PNG) each resident-written public request came in with.
     async fn published_photos(
         &self,
         cases: &[Case],
@@ -866,14 +871,15 @@ impl App {
             .collect();
         let hashes: Vec<String> = candidates.iter().flat_map(|(_, h)| h.iter().cloned()).collect();
         let types = self.store.attachment_types(&hashes).await?;
-        let is_image = |hash: &String| types.get(hash).is_some_and(|t| t.starts_with("image/"));
+        let is_image = |hash: &String| types.get(hash).is_some_and(|t| PUBLISHED_PHOTO_TYPES.contains(&t.as_str()));
         Ok(candidates
             .into_iter()
             .filter_map(|(id, hashes)| hashes.iter().find(|h| is_image(h)).map(|h| (id, h.clone())))
             .collect())
     }
 
-    /// A photo published with a public request: only one the resident sent with it, and only an image.
+    /// A photo published with a public request: only one the resident sent with it, only a JPEG or PNG,
+    /// and without its metadata (a phone's photo carries the GPS position of where it was taken).
     pub async fn open311_media(&self, number: &str, hash: &str) -> Result<(String, Vec<u8>)> {
         let not_found = || AppError::NotFound(format!("photo `{hash}` of request `{number}`"));
         let case = self.store.case_by_number(number.trim()).await.map_err(|_| not_found())?;
@@ -885,12 +891,13 @@ impl App {
             return Err(not_found());
         }
         let (content_type, bytes) = self.read_attachment(hash).await?;
-        if !content_type.starts_with("image/") {
-            return Err(not_found());
-        }
-        Ok((content_type, bytes))
+        let published = crate::attachments::photo_without_metadata(&content_type, &bytes).ok_or_else(not_found)?;
+        Ok((content_type, published))
     }
 }
+
+/// The photos published: those whose metadata is removed before they go out.
+const PUBLISHED_PHOTO_TYPES: &[&str] = &["image/jpeg", "image/png"];
 
 /// Photos are published with requests the public may see that residents wrote themselves (what the
 /// hotline or an inspector photographed may show people and their homes, and stays with staff).

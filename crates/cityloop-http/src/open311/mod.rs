@@ -8,7 +8,7 @@ use axum::body::Bytes;
 use std::convert::Infallible;
 
 use axum::extract::{Path, RawQuery, State};
-use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, ETAG};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -246,8 +246,9 @@ async fn definition(State(state): State<AppState>, Path(file): Path<String>, Raw
 async fn media(State(state): State<AppState>, Path((id, hash)): Path<(String, String)>) -> Answer {
     let (content_type, bytes) =
         state.app.open311_media(&id, &hash).await.map_err(|e| Open311Error::from_app(e, Format::Json))?;
-    // Content-addressed: the bytes under a hash never change.
-    Ok(([(CONTENT_TYPE, content_type), (CACHE_CONTROL, "public, max-age=31536000, immutable".to_string())], bytes)
+    // The bytes under a hash never change, but a request that is voided takes its photo down: caches
+    // must ask again each time.
+    Ok(([(CONTENT_TYPE, content_type), (CACHE_CONTROL, "no-cache".to_string()), (ETAG, format!("\"{hash}\""))], bytes)
         .into_response())
 }
 
@@ -323,6 +324,7 @@ async fn root_post(
             update_id: params.owned("update_id"),
             status: params.owned("status").unwrap_or_default(),
             description: params.owned("description"),
+            jurisdiction: jurisdiction.clone(),
         };
         let id = state.app.open311_post_update(&client, update).await.map_err(|e| Open311Error::from_app(e, format))?;
         return Ok(render_list(format, "service_request_updates", vec![PostedUpdateOut { update_id: id }]));

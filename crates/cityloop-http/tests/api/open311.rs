@@ -222,7 +222,16 @@ async fn a_photo_comes_with_a_request_in_a_multipart_form_and_is_checked_by_its_
                 raw(r).await
             }
         };
-        let png = b"\x89PNG\r\n\x1a\n0000 a small test image".to_vec();
+        // A 1×1 PNG whose text chunk says where it was taken.
+        let png: Vec<u8> = vec![
+            0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52, 0x00, 0x00,
+            0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1f, 0x15, 0xc4, 0x89, 0x00, 0x00, 0x00,
+            0x23, 0x74, 0x45, 0x58, 0x74, 0x43, 0x6f, 0x6d, 0x6d, 0x65, 0x6e, 0x74, 0x00, 0x74, 0x61, 0x6b, 0x65, 0x6e,
+            0x20, 0x61, 0x74, 0x20, 0x4e, 0x6f, 0x2e, 0x20, 0x31, 0x32, 0x20, 0x48, 0x65, 0x70, 0x69, 0x6e, 0x67, 0x20,
+            0x52, 0x6f, 0x61, 0x64, 0x23, 0x9e, 0x19, 0x30, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x44, 0x41, 0x54, 0x78, 0xda,
+            0x63, 0x64, 0x60, 0xf8, 0x5f, 0x0f, 0x00, 0x02, 0x87, 0x01, 0x80, 0xeb, 0x47, 0xba, 0x92, 0x00, 0x00, 0x00,
+            0x00, 0x49, 0x45, 0x4e, 0x44, 0xae, 0x42, 0x60, 0x82,
+        ];
         let posted = post(multipart("----WebKitFormBoundaryAbC9xYz", &fields, Some(&png))).await;
         assert_eq!(posted.status, StatusCode::OK, "{}", posted.text);
         let number = posted.json()[0]["service_request_id"].as_str().unwrap().to_string();
@@ -244,7 +253,12 @@ async fn a_photo_comes_with_a_request_in_a_multipart_form_and_is_checked_by_its_
         let photo = t.client.get(t.url(&path)).send().await.unwrap();
         assert_eq!(photo.status(), StatusCode::OK);
         assert_eq!(photo.headers()["content-type"], "image/png");
-        assert_eq!(photo.bytes().await.unwrap().to_vec(), png);
+        assert_eq!(photo.headers()["cache-control"], "no-cache", "voiding it must take it down");
+        let published = photo.bytes().await.unwrap().to_vec();
+        // The picture goes out without the text that says where it was taken.
+        assert!(published.starts_with(b"\x89PNG") && published.windows(4).any(|w| w == b"IDAT"));
+        assert!(!String::from_utf8_lossy(&published).contains("Heping Road"));
+        assert_eq!(published.len(), png.len() - (12 + 35));
         let wrong = t.client.get(t.url(&format!("/open311/v2/requests/{number}/media/{}", "0".repeat(64)))).send();
         assert_eq!(wrong.await.unwrap().status(), StatusCode::NOT_FOUND);
         // Once staff void the request, its photo is no longer served.
@@ -769,7 +783,11 @@ async fn one_server_serves_several_jurisdictions_each_with_its_own_requests() {
 
         // A request placed in another jurisdiction is refused and creates nothing.
         let before = t.app.store.count_cases().await.unwrap();
-        for fields in [vec![("lat", lat.clone()), ("long", lon.clone())], vec![("address_id", east_grid.clone())]] {
+        // A point in no grid at all would be a case of no division, which no jurisdiction lists.
+        let nowhere = vec![("lat", "0.5".to_string()), ("long", "0.5".to_string())];
+        for fields in
+            [vec![("lat", lat.clone()), ("long", lon.clone())], vec![("address_id", east_grid.clone())], nowhere]
+        {
             let refused = post("xishan.yunhu.gov", fields).await;
             assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.text);
             assert!(
@@ -810,6 +828,20 @@ async fn one_server_serves_several_jurisdictions_each_with_its_own_requests() {
         assert_eq!(elsewhere.status, StatusCode::NOT_FOUND, "{}", elsewhere.text);
         let own = t.open311_get(&format!("requests/{east_id}.json?jurisdiction_id=donghu.yunhu.gov")).await;
         assert_eq!(own.json()[0]["service_request_id"], east_id.as_str());
+        // Nor can it be updated through another jurisdiction.
+        let update = t
+            .open311_post(
+                "servicerequestupdates.json",
+                &[
+                    ("api_key", KEY),
+                    ("jurisdiction_id", "xishan.yunhu.gov"),
+                    ("service_request_id", &east_id),
+                    ("status", "OPEN"),
+                    ("description", "还没修"),
+                ],
+            )
+            .await;
+        assert_eq!(update.status, StatusCode::NOT_FOUND, "{}", update.text);
         let updates = t.open311_get("servicerequestupdates.json?jurisdiction_id=xishan.yunhu.gov").await.json();
         let updated: Vec<&str> =
             updates.as_array().unwrap().iter().map(|u| u["service_request_id"].as_str().unwrap()).collect();
@@ -852,7 +884,18 @@ async fn in_the_fixmystreet_style_status_carries_the_finer_status() {
         let statuses: Vec<&str> = updates.as_array().unwrap().iter().map(|u| u["status"].as_str().unwrap()).collect();
         assert_eq!(statuses.last(), Some(&"in_progress"), "{updates}");
         // Every status is one of mySociety's.
-        let theirs = ["open", "for_triage", "investigating", "action_scheduled", "in_progress", "fixed", "closed"];
+        let theirs = [
+            "open",
+            "reopen",
+            "for_triage",
+            "investigating",
+            "action_scheduled",
+            "internal_referral",
+            "in_progress",
+            "fixed",
+            "duplicate",
+            "closed",
+        ];
         assert!(statuses.iter().all(|s| theirs.contains(s)), "{statuses:?}");
     })
     .await;
