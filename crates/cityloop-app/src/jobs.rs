@@ -93,6 +93,10 @@ impl App {
                         Ok(_) => {}
                         Err(e) => tracing::warn!(error = %e, "counting for evaluation failed"),
                     }
+                    // Tamper evidence: seal what was written since the last tick.
+                    if let Err(e) = self.seal_audit().await {
+                        tracing::warn!(error = %e, "sealing flow records failed");
+                    }
                     if last_scan.is_none_or(|t| t.elapsed() >= scan_every) {
                         last_scan = Some(std::time::Instant::now());
                         match self.scan_signals().await {

@@ -542,3 +542,41 @@ pub async fn dbscan(app: &App, days: u32, iterations: usize, python: &str, peer:
         "ratio_peer_to_cityloop_read_and_cluster": median(&peer_s) / ours_total.max(1e-9),
     }))
 }
+
+/// What tamper evidence costs: intake over HTTP with flow records linked and, on a second application
+/// over the same database, unlinked, in alternating rounds of one run; then sealing and checking
+/// everything stored. The unlinked records are findings for `audit verify`: use a scratch database.
+pub async fn audit(app: &App, requests: usize, concurrency: usize, rounds: usize) -> Result<Value> {
+    let unlinked = App::new(app.store.without_links(), (*app.settings).clone(), app.clock.clone()).await?;
+    let (mut with, mut without) = (Vec::new(), Vec::new());
+    for _ in 0..rounds.max(1) {
+        with.push(intake(app, requests, concurrency, None).await?["cases_per_second"].as_f64().unwrap_or(0.0));
+        without.push(intake(&unlinked, requests, concurrency, None).await?["cases_per_second"].as_f64().unwrap_or(0.0));
+    }
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let (with_median, without_median) = (median(with.clone()), median(without.clone()));
+    let started = Instant::now();
+    let sealed = app.seal_everything().await?;
+    let seal_seconds = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    let report = app.verify_audit(&[]).await?;
+    let verify_seconds = started.elapsed().as_secs_f64();
+    Ok(json!({
+        "benchmark": "audit",
+        "database": format!("{:?}", app.store.backend()),
+        "mode": format!("closed loop, {concurrency} clients, {requests} requests a round"),
+        "intake_cases_per_second_linked": with,
+        "intake_cases_per_second_unlinked": without,
+        "median_linked": with_median,
+        "median_unlinked": without_median,
+        "overhead_percent": (without_median - with_median) / without_median * 100.0,
+        "sealed_records": sealed,
+        "seal_records_per_second": sealed as f64 / seal_seconds.max(1e-9),
+        "verified_records": report.records,
+        "verify_records_per_second": report.records as f64 / verify_seconds.max(1e-9),
+        "verify_findings": report.findings.len(),
+    }))
+}

@@ -190,6 +190,40 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Tamper evidence of the flow records: seal, check, export roots (docs/audit.md).
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Seal every record not sealed yet (the server does this on its own every few seconds).
+    Seal {
+        #[arg(long)]
+        database: Option<String>,
+    },
+    /// Check every record's link and every seal, and the exported roots; exits with 1 on any finding.
+    Verify {
+        /// Roots exported earlier by `audit root`, one JSON object per line.
+        #[arg(long)]
+        roots: Option<PathBuf>,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+        #[arg(long)]
+        database: Option<String>,
+    },
+    /// Print a root to keep outside the platform (one JSON line): the last seal made by the end of
+    /// the local day `--date` (default: the last seal, after sealing what is there).
+    Root {
+        /// YYYY-MM-DD.
+        #[arg(long)]
+        date: Option<String>,
+        #[arg(long)]
+        database: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -259,6 +293,18 @@ enum BenchCommand {
         /// Requests per second (open loop); without it, as fast as `concurrency` clients can.
         #[arg(long)]
         rate: Option<f64>,
+    },
+    /// Intake with and without the flow records' links, in alternating rounds, then sealing and checking
+    /// (a scratch database: the unlinked records are findings for `audit verify`).
+    Audit {
+        #[arg(long)]
+        database: Option<String>,
+        #[arg(long, default_value_t = 5_000)]
+        requests: usize,
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+        #[arg(long, default_value_t = 3)]
+        rounds: usize,
     },
     /// Latency of the operator, dispatcher, unit and inspector queues on the stored cases.
     Queries {
@@ -441,6 +487,7 @@ async fn open_app_with_clock(
         url: url.clone(),
         max_connections: settings.database.max_connections,
         sqlite_synchronous: settings.database.sqlite_synchronous.clone(),
+        audit_key: settings.audit.key(),
     };
     let store = Store::open(&options).await.with_context(|| format!("opening {}", cityloop_store::redact_url(&url)))?;
     Ok(App::new(store, settings.app_settings(), clock).await?)
@@ -491,6 +538,76 @@ async fn shutdown_signal(tx: tokio::sync::watch::Sender<bool>) {
 
 fn describe(e: AppError) -> anyhow::Error {
     anyhow::anyhow!("{e}")
+}
+
+async fn audit(settings: &Settings, command: AuditCommand) -> Result<()> {
+    match command {
+        AuditCommand::Seal { database } => {
+            let app = open_app(settings, database).await?;
+            let started = std::time::Instant::now();
+            let sealed = app.seal_everything().await.map_err(describe)?;
+            let seconds = started.elapsed().as_secs_f64();
+            println!("sealed {sealed} records in {seconds:.2} s ({:.0} records/s)", sealed as f64 / seconds.max(1e-9));
+        }
+        AuditCommand::Verify { roots, json, database } => {
+            let exported = match &roots {
+                Some(path) => read_roots(path)?,
+                None => Vec::new(),
+            };
+            let app = open_app(settings, database).await?;
+            let report = app.verify_audit(&exported).await.map_err(describe)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                println!(
+                    "checked {} records of {} cases, {} seals, {} exported roots; {} records not sealed yet",
+                    report.records, report.cases, report.seals, report.roots_checked, report.unsealed
+                );
+                for f in &report.findings {
+                    let case = f.case_id.map(|c| format!(" case {c}")).unwrap_or_default();
+                    let seal = f.seal_id.map(|s| format!(" seal {s}")).unwrap_or_default();
+                    println!("{:?}: record {}{case}{seal}: {}", f.kind, f.flow_id, f.detail);
+                }
+                println!("{}", if report.is_clean() { "no findings" } else { "FINDINGS" });
+            }
+            if !report.is_clean() {
+                std::process::exit(1);
+            }
+        }
+        AuditCommand::Root { date, database } => {
+            let app = open_app(settings, database).await?;
+            let at = match date {
+                Some(d) => {
+                    let day = chrono::NaiveDate::parse_from_str(&d, "%Y-%m-%d")
+                        .with_context(|| format!("--date: `{d}` is not YYYY-MM-DD"))?;
+                    let next = day.succ_opt().context("--date: out of range")?;
+                    Some(app.reference().calendar.local_midnight(next) - chrono::Duration::milliseconds(1))
+                }
+                None => {
+                    app.seal_everything().await.map_err(describe)?;
+                    None
+                }
+            };
+            match app.audit_root(at).await.map_err(describe)? {
+                Some(root) => println!("{}", serde_json::to_string(&root)?),
+                None => anyhow::bail!("no seal was made by then"),
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Exported roots: one JSON object per line (blank lines skipped).
+fn read_roots(path: &std::path::Path) -> Result<Vec<cityloop_app::audit::ExportedRoot>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    text.lines()
+        .enumerate()
+        .filter(|(_, line)| !line.trim().is_empty())
+        .map(|(i, line)| {
+            serde_json::from_str(line)
+                .with_context(|| format!("{}, line {}: not a root exported by `audit root`", path.display(), i + 1))
+        })
+        .collect()
 }
 
 async fn classify(settings: &Settings, command: ClassifyCommand) -> Result<()> {
@@ -553,6 +670,9 @@ async fn main() -> Result<()> {
     match cli.command {
         Command::Serve { database, addr, no_demo } => {
             let app = open_app(&settings, database).await?;
+            if settings.audit.key.is_empty() {
+                tracing::warn!("no audit key is set (CITYLOOP_AUDIT__KEY): flow records are linked with the built-in key, which anyone can use to forge links (docs/audit.md)");
+            }
             if settings.demo.load_on_first_start && !no_demo && app.is_empty_city().await? {
                 let options =
                     DemoOptions { seed: settings.demo.seed, cases: settings.demo.cases, ..DemoOptions::default() };
@@ -673,6 +793,7 @@ async fn main() -> Result<()> {
                 None => std::io::Write::write_all(&mut std::io::stdout(), &bytes)?,
             }
         }
+        Command::Audit { command } => return audit(&settings, command).await,
         Command::Jobs { database } => {
             let app = open_app(&settings, database).await?;
             let report = app.run_jobs_once().await.map_err(describe)?;
@@ -681,6 +802,11 @@ async fn main() -> Result<()> {
         Command::Bench { command: BenchCommand::Intake { database, requests, concurrency, rate } } => {
             let app = open_app(&settings, database).await?;
             let report = bench::intake(&app, requests, concurrency, rate).await?;
+            println!("{}", serde_json::to_string_pretty(&report)?);
+        }
+        Command::Bench { command: BenchCommand::Audit { database, requests, concurrency, rounds } } => {
+            let app = open_app(&settings, database).await?;
+            let report = bench::audit(&app, requests, concurrency, rounds).await?;
             println!("{}", serde_json::to_string_pretty(&report)?);
         }
         Command::Bench { command: BenchCommand::Queries { database, iterations } } => {

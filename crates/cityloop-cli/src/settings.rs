@@ -16,6 +16,8 @@ pub struct Settings {
     pub server: Server,
     pub database: Database,
     pub auth: Auth,
+    /// The key of the tamper evidence (docs/audit.md).
+    pub audit: Audit,
     pub attachments: Attachments,
     pub workflow: Workflow,
     pub demo: Demo,
@@ -181,6 +183,32 @@ pub struct Auth {
 impl Default for Auth {
     fn default() -> Self {
         Self { token_ttl_hours: 12 }
+    }
+}
+
+/// Tamper evidence: the key the flow records are linked and sealed with. Keep it out of the database
+/// (here or in `CITYLOOP_AUDIT__KEY`) and never change it: records linked with another key fail the check.
+#[derive(Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Audit {
+    /// Empty: the built-in key (the server warns; anyone who reads the source can forge links).
+    #[serde(skip_serializing)]
+    pub key: String,
+}
+
+impl std::fmt::Debug for Audit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Audit").field("key", &if self.key.is_empty() { "(built-in)" } else { "(set)" }).finish()
+    }
+}
+
+impl Audit {
+    pub fn key(&self) -> cityloop_store::AuditKey {
+        if self.key.is_empty() {
+            cityloop_store::AuditKey::new(cityloop_domain::audit::DEFAULT_KEY)
+        } else {
+            cityloop_store::AuditKey::new(&self.key)
+        }
     }
 }
 

@@ -156,3 +156,44 @@ fn the_evaluation_report_ranks_the_demo_citys_units_by_the_formula() {
     let bad = run(dir.path(), &["report", "signals", "--as-of", "20.10.2026", "--database", &db]);
     assert!(text(&bad).contains("--as-of: `20.10.2026` is not a date written YYYY-MM-DD"), "{}", text(&bad));
 }
+
+#[test]
+fn audit_roots_are_exported_and_a_record_edited_in_the_database_fails_the_check() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("none.toml"), "").unwrap();
+    let file = dir.path().join("a.db");
+    let db = format!("sqlite://{}", file.display());
+    let key = [("CITYLOOP_AUDIT__KEY", "a-secret-kept-outside-the-database")];
+    let demo = common::run_with_env(dir.path(), &key, &["demo", "--cases", "20", "--database", &db]);
+    assert!(demo.status.success(), "{}", text(&demo));
+
+    let root = common::run_with_env(dir.path(), &key, &["audit", "root", "--database", &db]);
+    assert!(root.status.success(), "{}", text(&root));
+    let line = String::from_utf8_lossy(&root.stdout).trim().to_string();
+    let exported: serde_json::Value = serde_json::from_str(&line).unwrap_or_else(|e| panic!("{e}: {line}"));
+    assert_eq!(exported["seal"], 1);
+    std::fs::write(dir.path().join("roots.jsonl"), format!("{line}\n")).unwrap();
+
+    let verify = |env: &[(&str, &str)]| {
+        common::run_with_env(dir.path(), env, &["audit", "verify", "--roots", "roots.jsonl", "--database", &db])
+    };
+    let clean = verify(&key);
+    assert!(clean.status.success(), "{}", text(&clean));
+    assert!(text(&clean).contains("1 exported roots") && text(&clean).contains("no findings"), "{}", text(&clean));
+
+    // Another key: every link fails (so does a server started without the city's key).
+    let other = verify(&[("CITYLOOP_AUDIT__KEY", "another")]);
+    assert_eq!(other.status.code(), Some(1), "{}", text(&other));
+
+    let sqlite = rusqlite::Connection::open(&file).unwrap();
+    let id: i64 = sqlite.query_row("select max(id) from flow where note is not null", [], |r| r.get(0)).unwrap();
+    sqlite.execute("update flow set note = '已按规定办结' where id = ?", [id]).unwrap();
+    let found = verify(&key);
+    assert_eq!(found.status.code(), Some(1), "{}", text(&found));
+    assert!(text(&found).contains(&format!("Altered: record {id}")), "{}", text(&found));
+
+    std::fs::write(dir.path().join("roots.jsonl"), "{\"seal\": 1}\n").unwrap();
+    let bad = verify(&key);
+    assert!(!bad.status.success());
+    assert!(text(&bad).contains("roots.jsonl, line 1"), "{}", text(&bad));
+}

@@ -14,7 +14,8 @@ use sqlx::{Any, Row, Transaction};
 
 use crate::args::{Arg, Sql};
 use crate::rows::{case_from_row, case_values, from_ms, get_opt_ms, ms, CASE_COLUMNS};
-use crate::{Result, Store, StoreError};
+use crate::{AuditKey, Result, Store, StoreError};
+use cityloop_domain::audit::{to_hex, Digest, GENESIS};
 
 /// What [`Store::create_case`] did.
 #[derive(Debug, Clone)]
@@ -210,6 +211,29 @@ const BULK_ROWS_PER_STATEMENT: usize = 16;
 pub(crate) const FLOW_COLUMNS: &str =
     "case_id, kind, from_state, to_state, actor_id, actor_name, role, unit_id, at, note, attachments, data";
 
+/// The columns a flow record is written with: its values and its link (see `crate::audit`).
+pub(crate) const FLOW_INSERT_COLUMNS: &str =
+    "case_id, kind, from_state, to_state, actor_id, actor_name, role, unit_id, at, note, attachments, data, link";
+
+/// Appends each row's link, chained from `previous` (for a new case, `GENESIS`); with no key, no link.
+pub(crate) fn link_rows(key: Option<&AuditKey>, previous: Digest, rows: &mut [Vec<Arg>]) {
+    let mut previous = previous;
+    for row in rows {
+        let link = key.map(|k| {
+            previous = k.link(&previous, &crate::audit::audit_values(row));
+            to_hex(&previous)
+        });
+        row.push(Arg::Text(link));
+    }
+}
+
+/// The rows of a new case's flow, each linked to the one before.
+pub(crate) fn new_case_flow_rows(key: Option<&AuditKey>, case_id: CaseId, flows: &[FlowEntry]) -> Vec<Vec<Arg>> {
+    let mut rows: Vec<Vec<Arg>> = flows.iter().map(|f| flow_values(case_id, f)).collect();
+    link_rows(key, GENESIS, &mut rows);
+    rows
+}
+
 pub(crate) fn flow_values(case_id: CaseId, f: &FlowEntry) -> Vec<Arg> {
     vec![
         case_id.0.into(),
@@ -267,8 +291,21 @@ pub(crate) fn multi_insert(table: &str, columns: &str, rows: impl IntoIterator<I
     sql
 }
 
-async fn insert_flow(tx: &mut Transaction<'_, Any>, case_id: CaseId, f: &FlowEntry) -> Result<i64> {
-    let mut sql = multi_insert("flow", FLOW_COLUMNS, [flow_values(case_id, f)]);
+/// Writes one flow record after the case's others. The case row is already updated in `tx`, which
+/// holds it, so no other record of the case can come in between.
+async fn insert_flow(
+    tx: &mut Transaction<'_, Any>,
+    key: Option<&AuditKey>,
+    case_id: CaseId,
+    f: &FlowEntry,
+) -> Result<i64> {
+    let previous = match key {
+        Some(_) => crate::audit::last_link(tx, case_id).await?,
+        None => GENESIS,
+    };
+    let mut rows = [flow_values(case_id, f)];
+    link_rows(key, previous, &mut rows);
+    let mut sql = multi_insert("flow", FLOW_INSERT_COLUMNS, rows);
     sql.push(" returning id");
     Ok(sql.query().fetch_one(&mut **tx).await?.try_get(0)?)
 }
@@ -298,7 +335,13 @@ fn notice_message(case: &Case, level: u32, overdue: bool) -> String {
     }
 }
 
-async fn apply_effects(tx: &mut Transaction<'_, Any>, case: &Case, flow: &FlowEntry, effects: &[Effect]) -> Result<()> {
+async fn apply_effects(
+    tx: &mut Transaction<'_, Any>,
+    key: Option<&AuditKey>,
+    case: &Case,
+    flow: &FlowEntry,
+    effects: &[Effect],
+) -> Result<()> {
     for effect in effects {
         match effect {
             Effect::Notice { level, overdue } => {
@@ -342,17 +385,28 @@ async fn apply_effects(tx: &mut Transaction<'_, Any>, case: &Case, flow: &FlowEn
             }
             Effect::CloseMerged => {
                 let at = ms(flow.at);
-                sqlx::query(&format!(
-                    "insert into flow ({FLOW_COLUMNS}) select id, 'close-with-master', 'merged', 'closed', $1, $2, null, null, \
-                     $3, $4, '[]', 'null' from cases where master_id = $5 and state = 'merged'"
-                ))
-                .bind(flow.actor_id.map(|u| u.0))
-                .bind(flow.actor_name.clone())
-                .bind(at)
-                .bind(format!("随主案件 {} 结案", case.number))
-                .bind(case.id.0)
-                .execute(&mut **tx)
-                .await?;
+                let merged: Vec<i64> =
+                    sqlx::query_scalar("select id from cases where master_id = $1 and state = 'merged' order by id")
+                        .bind(case.id.0)
+                        .fetch_all(&mut **tx)
+                        .await?;
+                let closing = FlowEntry {
+                    kind: MoveKind::CloseWithMaster,
+                    from: Some(State::Merged),
+                    to: State::Closed,
+                    actor_id: flow.actor_id,
+                    actor_name: flow.actor_name.clone(),
+                    role: None,
+                    unit_id: None,
+                    at: flow.at,
+                    note: Some(format!("随主案件 {} 结案", case.number)),
+                    attachments: Vec::new(),
+                    data: serde_json::Value::Null,
+                };
+                // Each merged case's record follows that case's own records (the update below holds them).
+                for id in merged {
+                    insert_flow(tx, key, CaseId(id), &closing).await?;
+                }
                 sqlx::query(
                     "update cases set state = 'closed', closed_at = $1, updated_at = $1, version = version + 1 \
                      where master_id = $2 and state = 'merged'",
@@ -375,7 +429,7 @@ async fn apply_effects(tx: &mut Transaction<'_, Any>, case: &Case, flow: &FlowEn
     Ok(())
 }
 
-async fn stage(tx: &mut Transaction<'_, Any>, w: &NewCaseWrite) -> Result<Staged> {
+async fn stage(tx: &mut Transaction<'_, Any>, key: Option<&AuditKey>, w: &NewCaseWrite) -> Result<Staged> {
     if let Some((user, key)) = &w.idempotency {
         let existing: Option<i64> =
             sqlx::query_scalar("select case_id from idempotency_keys where user_id = $1 and key = $2")
@@ -401,7 +455,7 @@ async fn stage(tx: &mut Transaction<'_, Any>, w: &NewCaseWrite) -> Result<Staged
     sql.bind_list(case_values(&stored)).push(" returning id");
     let id: i64 = sql.query().fetch_one(&mut **tx).await?.try_get(0)?;
     stored.id = CaseId(id);
-    let flow_id = insert_flow(tx, stored.id, &w.flow).await?;
+    let flow_id = insert_flow(tx, key, stored.id, &w.flow).await?;
     if let Some((user, key)) = &w.idempotency {
         sqlx::query("insert into idempotency_keys (user_id, key, case_id, created_at) values ($1, $2, $3, $4)")
             .bind(*user)
@@ -449,7 +503,7 @@ impl Store {
         let mut tx = self.writer().begin().await?;
         let mut staged = Vec::with_capacity(writes.len());
         for w in writes {
-            staged.push(stage(&mut tx, w).await?);
+            staged.push(stage(&mut tx, self.links(), w).await?);
         }
         tx.commit().await?;
         let mut out = Vec::with_capacity(staged.len());
@@ -478,7 +532,7 @@ impl Store {
             idempotency: idempotency.map(|(u, k)| (u, k.to_string())),
         };
         let mut tx = self.writer().begin().await?;
-        match stage(&mut tx, &write).await {
+        match stage(&mut tx, self.links(), &write).await {
             Ok(Staged::Created(stored, flow_id)) => {
                 tx.commit().await?;
                 Ok(CreatedCase { case: *stored, replayed: false, flow_id: Some(flow_id) })
@@ -526,7 +580,7 @@ impl Store {
             tx.rollback().await?;
             return Err(if exists.is_some() { StoreError::StaleVersion } else { StoreError::NotFound });
         }
-        insert_flow(&mut tx, case.id, &out.flow).await?;
+        insert_flow(&mut tx, self.links(), case.id, &out.flow).await?;
         if matches!(out.flow.kind, MoveKind::Dispatch | MoveKind::ApproveReturn) {
             replace_assists(&mut tx, case).await?;
         } else if out.flow.from != Some(out.flow.to) {
@@ -538,7 +592,7 @@ impl Store {
                     .await?;
             }
         }
-        apply_effects(&mut tx, case, &out.flow, &out.effects).await?;
+        apply_effects(&mut tx, self.links(), case, &out.flow, &out.effects).await?;
         tx.commit().await?;
         Ok(())
     }
@@ -710,10 +764,11 @@ impl Store {
             });
             multi_insert("cases", &columns, rows).for_backend(self.backend()).query().execute(&mut *tx).await?;
         }
+        let key = self.links();
         let flows: Vec<Vec<Arg>> =
-            items.iter().zip(&ids).flat_map(|(b, id)| b.flows.iter().map(move |f| flow_values(*id, f))).collect();
+            items.iter().zip(&ids).flat_map(|(b, id)| new_case_flow_rows(key, *id, &b.flows)).collect();
         for chunk in flows.chunks(BULK_ROWS_PER_STATEMENT) {
-            let sql = multi_insert("flow", FLOW_COLUMNS, chunk.iter().cloned()).for_backend(self.backend());
+            let sql = multi_insert("flow", FLOW_INSERT_COLUMNS, chunk.iter().cloned()).for_backend(self.backend());
             sql.query().execute(&mut *tx).await?;
         }
         let assists: Vec<Vec<Arg>> = items
@@ -741,7 +796,7 @@ impl Store {
             case.id = *id;
             for (at, effect) in &b.effects {
                 let flow = FlowEntry { at: *at, ..b.flows.last().cloned().unwrap_or_else(|| empty_flow(*at)) };
-                apply_effects(&mut tx, &case, &flow, std::slice::from_ref(effect)).await?;
+                apply_effects(&mut tx, self.links(), &case, &flow, std::slice::from_ref(effect)).await?;
             }
         }
         let mut last_by_day: HashMap<i64, i64> = HashMap::new();

@@ -15,9 +15,9 @@ use serde_json::{Map, Value};
 use sqlx::{Any, Row, Transaction};
 
 use crate::args::{Arg, Sql};
-use crate::cases::{case_columns_without_id, flow_values, FLOW_COLUMNS};
+use crate::cases::{case_columns_without_id, new_case_flow_rows, FLOW_INSERT_COLUMNS};
 use crate::rows::{case_values, ms};
-use crate::{Backend, Result, Store, StoreError};
+use crate::{AuditKey, Backend, Result, Store, StoreError};
 
 /// A run of an import, as found or started.
 #[derive(Debug, Clone, PartialEq)]
@@ -181,10 +181,12 @@ impl Store {
         checkpoint: Checkpoint,
     ) -> Result<Vec<CaseId>> {
         if let Some(bulk) = &self.bulk {
-            let (bulk, source) = (bulk.clone(), source.to_string());
-            return tokio::task::spawn_blocking(move || bulk.import_batch(run, &source, &items, checkpoint))
-                .await
-                .map_err(|e| StoreError::Unavailable(format!("bulk load: {e}")))?;
+            let (bulk, source, key) = (bulk.clone(), source.to_string(), self.links.clone());
+            return tokio::task::spawn_blocking(move || {
+                bulk.import_batch(run, &source, &items, checkpoint, key.as_deref())
+            })
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("bulk load: {e}")))?;
         }
         let items = &items;
         let mut tx = self.writer().begin().await?;
@@ -228,9 +230,10 @@ impl Store {
             })
             .collect();
         insert_rows(&mut tx, backend, "cases", &case_columns, case_rows.into_iter()).await?;
-        let flow_columns: Vec<&str> = FLOW_COLUMNS.split(',').map(str::trim).collect();
+        let flow_columns: Vec<&str> = FLOW_INSERT_COLUMNS.split(',').map(str::trim).collect();
+        let key = self.links();
         let flow_rows: Vec<Vec<Arg>> =
-            items.iter().zip(&ids).flat_map(|(item, id)| item.flows.iter().map(move |f| flow_values(*id, f))).collect();
+            items.iter().zip(&ids).flat_map(|(item, id)| new_case_flow_rows(key, *id, &item.flows)).collect();
         insert_rows(&mut tx, backend, "flow", &flow_columns, flow_rows.into_iter()).await?;
         let source_rows: Vec<Vec<Arg>> = items
             .iter()
@@ -437,6 +440,7 @@ impl BulkConnection {
         source: &str,
         items: &[ImportedCase],
         checkpoint: Checkpoint,
+        key: Option<&AuditKey>,
     ) -> Result<Vec<CaseId>> {
         let mut guard =
             self.connection.lock().map_err(|_| StoreError::Unavailable("bulk load: a load failed".into()))?;
@@ -461,7 +465,7 @@ impl BulkConnection {
         let mut case_columns = vec!["id"];
         case_columns.extend(case_columns_without_id());
         let mut cases = tx.prepare_cached(&insert_one("cases", &case_columns))?;
-        let flow_columns: Vec<&str> = FLOW_COLUMNS.split(',').map(str::trim).collect();
+        let flow_columns: Vec<&str> = FLOW_INSERT_COLUMNS.split(',').map(str::trim).collect();
         let mut flows = tx.prepare_cached(&insert_one("flow", &flow_columns))?;
         let mut sources =
             tx.prepare_cached("insert into import_sources (source, external_id, case_id) values (?, ?, ?)")?;
@@ -473,8 +477,8 @@ impl BulkConnection {
             let mut values = vec![Arg::from(id.0)];
             values.extend(case_values(&case));
             cases.execute(rusqlite::params_from_iter(values.iter()))?;
-            for f in &item.flows {
-                flows.execute(rusqlite::params_from_iter(flow_values(*id, f).iter()))?;
+            for row in new_case_flow_rows(key, *id, &item.flows) {
+                flows.execute(rusqlite::params_from_iter(row.iter()))?;
             }
             sources.execute(rusqlite::params![source, item.external_id, id.0])?;
         }

@@ -6,6 +6,7 @@
 //! a move is written in the same transaction as the case it changes.
 
 mod args;
+pub mod audit;
 pub mod cases;
 pub mod dashboard;
 pub mod evaluation;
@@ -23,6 +24,8 @@ pub mod webhooks;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
+
+pub use cityloop_domain::audit::AuditKey;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, ConnectOptions, Executor};
@@ -128,11 +131,18 @@ pub struct DbOptions {
     /// SQLite `synchronous`: `NORMAL` survives a crash of the process (the WAL is on disk); `FULL`
     /// also survives a power cut, at the price of an fsync per commit.
     pub sqlite_synchronous: String,
+    /// The key the flow records' links and seals are hashed with (docs/audit.md).
+    pub audit_key: AuditKey,
 }
 
 impl DbOptions {
     pub fn new(url: impl Into<String>) -> Self {
-        Self { url: url.into(), max_connections: 8, sqlite_synchronous: "NORMAL".into() }
+        Self {
+            url: url.into(),
+            max_connections: 8,
+            sqlite_synchronous: "NORMAL".into(),
+            audit_key: AuditKey::new(cityloop_domain::audit::DEFAULT_KEY),
+        }
     }
 }
 
@@ -144,6 +154,9 @@ pub struct Store {
     read: AnyPool,
     /// SQLite: the database file and the connection bulk loads write through (opened on first use).
     bulk: Option<Arc<import::BulkConnection>>,
+    /// The key flow records are linked with; `None` writes them unlinked (only to measure the cost).
+    links: Option<Arc<AuditKey>>,
+    audit_key: Arc<AuditKey>,
 }
 
 impl std::fmt::Debug for Store {
@@ -191,7 +204,8 @@ impl Store {
                 let file = sqlx::sqlite::SqliteConnectOptions::from_str(&url)?.get_filename().to_path_buf();
                 let bulk = (!url.contains(":memory:") && !url.contains("mode=memory"))
                     .then(|| Arc::new(import::BulkConnection::new(file, sync)));
-                Ok(Self { backend, write, read, bulk })
+                let key = Arc::new(options.audit_key.clone());
+                Ok(Self { backend, write, read, bulk, links: Some(key.clone()), audit_key: key })
             }
             Backend::Postgres => {
                 let connect = AnyConnectOptions::from_str(&options.url)?.disable_statement_logging();
@@ -200,7 +214,15 @@ impl Store {
                     .acquire_timeout(Duration::from_secs(10))
                     .connect_with(connect)
                     .await?;
-                Ok(Self { backend, write: pool.clone(), read: pool, bulk: None })
+                let key = Arc::new(options.audit_key.clone());
+                Ok(Self {
+                    backend,
+                    write: pool.clone(),
+                    read: pool,
+                    bulk: None,
+                    links: Some(key.clone()),
+                    audit_key: key,
+                })
             }
         }
     }
@@ -214,6 +236,7 @@ impl Store {
             store.restore_deferred_indexes(Some(chrono::Utc::now())).await?;
         }
         store.migrate().await?;
+        store.link_legacy_flows().await?;
         Ok(store)
     }
 

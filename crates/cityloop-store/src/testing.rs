@@ -30,6 +30,19 @@ impl TestDb {
     pub fn backend(&self) -> Backend {
         self.store.backend()
     }
+
+    /// Runs a statement behind the platform's back, as someone with access to the database could
+    /// (for the tests of tamper evidence); the rows it changed.
+    pub async fn execute_behind_the_platform(&self, sql: &str) -> u64 {
+        use sqlx::Executor;
+        let done = self.store.writer().execute(sql).await.unwrap_or_else(|e| panic!("{sql}: {e}"));
+        done.rows_affected()
+    }
+
+    /// The first column of the first row of a query, behind the platform's back.
+    pub async fn query_i64(&self, sql: &str) -> i64 {
+        sqlx::query_scalar(sql).fetch_one(self.store.writer()).await.unwrap_or_else(|e| panic!("{sql}: {e}"))
+    }
 }
 
 /// The engines to run a test on: SQLite, and PostgreSQL when configured.
