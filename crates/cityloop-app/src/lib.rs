@@ -2,6 +2,7 @@
 //! administration, the background jobs and the demo city. Surfaces (HTTP, CLI) call these functions
 //! and never touch the store directly for case work, so every move is checked and recorded the same way.
 
+pub mod access;
 pub mod admin;
 pub mod attachments;
 pub mod audit;

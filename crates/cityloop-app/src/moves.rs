@@ -272,6 +272,7 @@ impl App {
         // scope (an escalation, a return approved elsewhere).
         let flow = self.store.flows(case.id).await?;
         let whistles = self.store.whistles(case.id).await?;
+        self.record_contact_views(who, [&out], crate::access::ContactPurpose::Move).await?;
         Ok(self.view_of(who, out, flow, whistles))
     }
 

@@ -7,6 +7,7 @@ use cityloop_domain::{Case, Channel, Contact, GridId, RequestType, State, UnitId
 use cityloop_store::{CaseFilter, CaseSort, WhistleRow};
 use serde::{Deserialize, Serialize};
 
+use crate::access::ContactPurpose;
 use crate::error::{AppError, Result};
 use crate::moves::CaseRef;
 use crate::scope::Principal;
@@ -100,6 +101,7 @@ impl App {
     pub async fn case_view(&self, who: &Principal, r: &CaseRef) -> Result<CaseView> {
         let (case, whistles) = self.visible_case(who, r).await?;
         let flow = self.store.flows(case.id).await?;
+        self.record_contact_views(who, [&case], ContactPurpose::Case).await?;
         Ok(self.view_of(who, case, flow, whistles))
     }
 
@@ -122,7 +124,7 @@ impl App {
         }
     }
 
-    fn parse_time(&self, field: &str, text: &str, end_of_day: bool) -> Result<DateTime<Utc>> {
+    pub(crate) fn parse_time(&self, field: &str, text: &str, end_of_day: bool) -> Result<DateTime<Utc>> {
         if let Ok(t) = DateTime::parse_from_rfc3339(text) {
             return Ok(t.with_timezone(&Utc));
         }
@@ -242,6 +244,7 @@ impl App {
     pub async fn list_cases(&self, who: &Principal, q: &CaseQuery) -> Result<CasePage> {
         let f = self.case_filter(who, q)?;
         let list = self.store.list_cases(&f).await?;
+        self.record_contact_views(who, &list.items, ContactPurpose::List).await?;
         let now = self.now();
         Ok(CasePage {
             items: list

@@ -5,6 +5,7 @@
 //! few statements noted where they are. Every public write is one transaction, and the flow record of
 //! a move is written in the same transaction as the case it changes.
 
+pub mod access;
 mod args;
 pub mod audit;
 pub mod cases;
@@ -30,6 +31,7 @@ pub use cityloop_domain::audit::AuditKey;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, ConnectOptions, Executor};
 
+pub use access::{ContactViewFilter, ContactViewRow};
 pub use cases::{
     BulkCase, CaseFilter, CaseList, CaseScope, CaseSort, CreatedCase, MoveWrite, NewCaseWrite, NoticeRow, WhistleRow,
 };

@@ -1,5 +1,6 @@
 //! The JSON API under `/api/v1`.
 
+pub mod access;
 pub mod attachments;
 pub mod auth;
 pub mod cases;
@@ -24,6 +25,7 @@ pub fn router() -> Router<AppState> {
         .merge(cases::router())
         .merge(reference::router())
         .merge(smart::router())
+        .merge(access::router())
         .merge(clients::router())
         .merge(webhooks::router())
         .merge(evaluation::router())

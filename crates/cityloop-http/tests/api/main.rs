@@ -7,6 +7,7 @@ mod export;
 mod helpers;
 mod loop_tests;
 mod open311;
+mod privacy;
 mod signals;
 mod smart;
 mod tokens;

@@ -1,0 +1,107 @@
+//! 人过留迹 for personal data: every showing of a resident's contact data in clear to someone other
+//! than the resident is recorded (who, which case, when, in the course of what), and administrators
+//! can read the record.
+
+use cityloop_domain::Case;
+use cityloop_store::{ContactViewFilter, ContactViewRow};
+
+use crate::admin::require_admin;
+use crate::error::{AppError, Result};
+use crate::scope::{ContactAccess, Principal};
+use crate::App;
+
+/// Longest page of the record.
+const MAX_PAGE_SIZE: i64 = 500;
+
+/// Why a user was shown contact data: what they were doing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContactPurpose {
+    /// Opened the case.
+    Case,
+    /// A list, queue or search that shows the contact of each case.
+    List,
+    /// The answer to a move they made on the case.
+    Move,
+}
+
+impl ContactPurpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Case => "case",
+            Self::List => "list",
+            Self::Move => "move",
+        }
+    }
+}
+
+/// Which records an administrator asks for.
+#[derive(Debug, Clone, Default)]
+pub struct ContactViewQuery {
+    pub username: Option<String>,
+    pub case_number: Option<String>,
+    pub from: Option<String>,
+    pub to: Option<String>,
+    pub page: Option<i64>,
+    pub page_size: Option<i64>,
+}
+
+impl App {
+    /// Records the cases whose contact data `who` is shown in clear (not the resident's own case).
+    pub(crate) async fn record_contact_views<'a>(
+        &self,
+        who: &Principal,
+        cases: impl IntoIterator<Item = &'a Case>,
+        purpose: ContactPurpose,
+    ) -> Result<()> {
+        let shown: Vec<_> = cases
+            .into_iter()
+            .filter(|c| {
+                c.contact.is_some()
+                    && c.reporter_id != Some(who.user.id)
+                    && who.contact_access(c) == ContactAccess::Full
+            })
+            .map(|c| c.id)
+            .collect();
+        if shown.is_empty() {
+            return Ok(());
+        }
+        let user = &who.user;
+        self.store.record_contact_views(user.id, &user.username, &shown, self.now(), purpose.as_str()).await?;
+        Ok(())
+    }
+
+    /// The record of contact data shown, newest first, and how many records match (administrators).
+    pub async fn contact_views(&self, who: &Principal, q: &ContactViewQuery) -> Result<(Vec<ContactViewRow>, i64)> {
+        require_admin(Some(who))?;
+        let page = q.page.unwrap_or(1);
+        let page_size = q.page_size.unwrap_or(100);
+        if page < 1 {
+            return Err(AppError::invalid("page", "must be 1 or more"));
+        }
+        if !(1..=MAX_PAGE_SIZE).contains(&page_size) {
+            return Err(AppError::invalid("page_size", format!("must be 1 to {MAX_PAGE_SIZE}")));
+        }
+        let mut f =
+            ContactViewFilter { limit: page_size, offset: (page - 1).saturating_mul(page_size), ..Default::default() };
+        if let Some(username) = q.username.as_deref().filter(|u| !u.is_empty()) {
+            let user = self.store.user_by_username(username).await?;
+            f.user_id = Some(user.ok_or_else(|| AppError::invalid("user", format!("no user `{username}`")))?.id);
+        }
+        if let Some(number) = q.case_number.as_deref().filter(|n| !n.is_empty()) {
+            let case = match self.store.case_by_number(number).await {
+                Err(cityloop_store::StoreError::NotFound) => {
+                    Err(AppError::invalid("case", format!("no case `{number}`")))
+                }
+                other => Ok(other?),
+            }?;
+            f.case_id = Some(case.id);
+        }
+        if let Some(from) = q.from.as_deref().filter(|t| !t.is_empty()) {
+            f.from = Some(self.parse_time("from", from, false)?);
+        }
+        if let Some(to) = q.to.as_deref().filter(|t| !t.is_empty()) {
+            f.to = Some(self.parse_time("to", to, true)?);
+        }
+        Ok(self.store.contact_views(&f).await?)
+    }
+}

@@ -1,0 +1,103 @@
+//! The record of who was shown residents' contact data in clear.
+
+use chrono::{DateTime, Utc};
+use cityloop_domain::{CaseId, UserId};
+use sqlx::Row;
+
+use crate::args::{Arg, Sql};
+use crate::cases::multi_insert;
+use crate::rows::{from_ms, ms};
+use crate::{Result, Store};
+
+/// One showing of one case's contact data to one user.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ContactViewRow {
+    pub id: i64,
+    pub user_id: UserId,
+    pub username: String,
+    pub case_id: CaseId,
+    /// The case's number (when the case still exists).
+    pub case_number: Option<String>,
+    pub at: DateTime<Utc>,
+    pub purpose: String,
+}
+
+/// Which records to list.
+#[derive(Debug, Clone, Default)]
+pub struct ContactViewFilter {
+    pub user_id: Option<UserId>,
+    pub case_id: Option<CaseId>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+/// Rows per insert statement.
+const ROWS_PER_STATEMENT: usize = 100;
+
+impl Store {
+    /// Records that `username` was shown the contact data of `cases` at `at`, for `purpose`.
+    pub async fn record_contact_views(
+        &self,
+        user: UserId,
+        username: &str,
+        cases: &[CaseId],
+        at: DateTime<Utc>,
+        purpose: &str,
+    ) -> Result<()> {
+        for chunk in cases.chunks(ROWS_PER_STATEMENT) {
+            let rows = chunk.iter().map(|case| {
+                vec![Arg::from(user.0), Arg::from(username), Arg::from(case.0), Arg::from(ms(at)), Arg::from(purpose)]
+            });
+            multi_insert("contact_views", "user_id, username, case_id, at, purpose", rows)
+                .for_backend(self.backend())
+                .query()
+                .execute(self.writer())
+                .await?;
+        }
+        Ok(())
+    }
+
+    /// The records matching `f`, newest first, and how many match.
+    pub async fn contact_views(&self, f: &ContactViewFilter) -> Result<(Vec<ContactViewRow>, i64)> {
+        let mut conditions = Sql::new(" where 1 = 1");
+        if let Some(user) = f.user_id {
+            conditions.push(" and v.user_id = ").bind(user.0);
+        }
+        if let Some(case) = f.case_id {
+            conditions.push(" and v.case_id = ").bind(case.0);
+        }
+        if let Some(from) = f.from {
+            conditions.push(" and v.at >= ").bind(ms(from));
+        }
+        if let Some(to) = f.to {
+            conditions.push(" and v.at < ").bind(ms(to));
+        }
+        let mut count = Sql::new("select count(*) from contact_views v");
+        count.append(conditions.clone());
+        let total: i64 = count.query().fetch_one(self.reader()).await?.try_get(0)?;
+        let mut sql = Sql::new(
+            "select v.id, v.user_id, v.username, v.case_id, c.number, v.at, v.purpose from contact_views v \
+             left join cases c on c.id = v.case_id",
+        );
+        sql.append(conditions);
+        sql.push(" order by v.id desc limit ").bind(f.limit).push(" offset ").bind(f.offset);
+        let rows = sql.query().fetch_all(self.reader()).await?;
+        let items = rows
+            .iter()
+            .map(|r| {
+                Ok(ContactViewRow {
+                    id: r.try_get(0)?,
+                    user_id: UserId(r.try_get(1)?),
+                    username: r.try_get(2)?,
+                    case_id: CaseId(r.try_get(3)?),
+                    case_number: r.try_get(4)?,
+                    at: from_ms(r.try_get(5)?),
+                    purpose: r.try_get(6)?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok((items, total))
+    }
+}
