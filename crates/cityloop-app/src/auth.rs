@@ -114,24 +114,57 @@ const DUMMY_HASH: &str =
 
 impl App {
     /// Checks a username and password and issues a token.
+    /// After `max_failed_logins` failures within `lockout_minutes` the username is locked for
+    /// `lockout_minutes`, whatever password comes (on every node: the count is in the database).
     pub async fn login(&self, username: &str, password: &str) -> Result<Login> {
-        let wrong = || AppError::Unauthorized("wrong username or password".into());
-        let user = self.store.user_by_username(username.trim()).await?;
-        let Some(user) = user else {
-            let _ = verify_password(DUMMY_HASH, password);
-            return Err(wrong());
+        let username = username.trim();
+        let now = self.now();
+        let failures = self.store.login_failures(username).await?;
+        if let Some(until) = failures.and_then(|f| f.locked_until).filter(|until| *until > now) {
+            return Err(self.locked(until));
+        }
+        let user = self.store.user_by_username(username).await?;
+        let checked = match &user {
+            Some(user) => verify_password(&user.password_hash, password) && user.active,
+            None => {
+                // As long as a real check, so that timing tells nothing about which usernames exist.
+                let _ = verify_password(DUMMY_HASH, password);
+                false
+            }
         };
-        if !verify_password(&user.password_hash, password) || !user.active {
-            return Err(wrong());
+        let Some(user) = user.filter(|_| checked) else {
+            let lockout = Duration::minutes(self.settings.lockout_minutes);
+            let counted = self
+                .store
+                .record_login_failure(username, now, now - lockout, self.settings.max_failed_logins, now + lockout)
+                .await?;
+            return Err(match counted.locked_until.filter(|until| *until > now) {
+                Some(until) => self.locked(until),
+                None => AppError::Unauthorized("wrong username or password".into()),
+            });
+        };
+        if failures.is_some() {
+            self.store.clear_login_failures(username).await?;
         }
         let mut bytes = [0u8; 32];
         rand::thread_rng().fill_bytes(&mut bytes);
         let token = hex::encode(bytes);
-        let now = self.now();
         let expires_at = now + Duration::hours(self.settings.token_ttl_hours);
         self.store.insert_token(&token_hash(&token), user.id, now, expires_at).await?;
         let principal = Principal::new(user, &self.reference());
         Ok(Login { token, expires_at, principal })
+    }
+
+    fn locked(&self, until: DateTime<Utc>) -> AppError {
+        let local = until.with_timezone(&self.reference().calendar.offset());
+        AppError::TooManyAttempts {
+            message: format!(
+                "too many failed logins: this account is locked until {} (登录失败次数过多, 账号已锁定至 {})",
+                local.format("%H:%M"),
+                local.format("%H:%M")
+            ),
+            retry_after_seconds: (until - self.now()).num_seconds().max(1),
+        }
     }
 
     /// The principal behind a bearer token.

@@ -31,6 +31,9 @@ pub enum AppError {
     /// A body or file is too large.
     #[error("{0}")]
     TooLarge(String),
+    /// Too many attempts (failed logins): refused until `retry_after_seconds` have passed.
+    #[error("{message}")]
+    TooManyAttempts { message: String, retry_after_seconds: i64 },
     /// The database cannot be reached.
     #[error("service unavailable")]
     Unavailable(String),

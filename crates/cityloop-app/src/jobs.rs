@@ -60,6 +60,8 @@ impl App {
                 report.resumed += 1;
             }
         }
+        // Failed logins older than a day whose lock has ended say nothing any more.
+        self.store.forget_login_failures(self.now() - chrono::Duration::days(1)).await?;
         Ok(report)
     }
 

@@ -50,6 +50,9 @@ pub use scope::Principal;
 pub struct AppSettings {
     /// How long a login token lives.
     pub token_ttl_hours: i64,
+    /// Failed logins under one username within `lockout_minutes` that lock it for `lockout_minutes`.
+    pub max_failed_logins: i64,
+    pub lockout_minutes: i64,
     /// Where attachments are kept (by content hash).
     pub attachments_dir: PathBuf,
     /// Largest attachment accepted.
@@ -82,6 +85,8 @@ impl Default for AppSettings {
     fn default() -> Self {
         Self {
             token_ttl_hours: 12,
+            max_failed_logins: 5,
+            lockout_minutes: 15,
             attachments_dir: PathBuf::from("data/attachments"),
             max_attachment_bytes: 10 * 1024 * 1024,
             whistle_report_hours: 1,

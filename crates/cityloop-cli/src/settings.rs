@@ -178,11 +178,19 @@ impl Default for Database {
 #[serde(default, deny_unknown_fields)]
 pub struct Auth {
     pub token_ttl_hours: i64,
+    /// Failed logins under one username within `lockout_minutes` that lock it (2 or more).
+    pub max_failed_logins: i64,
+    pub lockout_minutes: i64,
 }
 
 impl Default for Auth {
     fn default() -> Self {
-        Self { token_ttl_hours: 12 }
+        let d = cityloop_app::AppSettings::default();
+        Self {
+            token_ttl_hours: d.token_ttl_hours,
+            max_failed_logins: d.max_failed_logins,
+            lockout_minutes: d.lockout_minutes,
+        }
     }
 }
 
@@ -279,6 +287,8 @@ impl Settings {
     pub fn app_settings(&self) -> cityloop_app::AppSettings {
         cityloop_app::AppSettings {
             token_ttl_hours: self.auth.token_ttl_hours,
+            max_failed_logins: self.auth.max_failed_logins,
+            lockout_minutes: self.auth.lockout_minutes,
             attachments_dir: self.attachments.dir.clone(),
             max_attachment_bytes: self.attachments.max_bytes,
             whistle_report_hours: self.workflow.whistle_report_hours,
@@ -328,6 +338,12 @@ impl Settings {
     fn check(&self) -> anyhow::Result<()> {
         let d = &self.duplicates;
         let fail = |key: &str, rule: &str| Err(anyhow::anyhow!("settings: {key} {rule}"));
+        if !(2..=100).contains(&self.auth.max_failed_logins) {
+            return fail("auth.max_failed_logins", "must be 2 to 100");
+        }
+        if !(1..=24 * 60).contains(&self.auth.lockout_minutes) {
+            return fail("auth.lockout_minutes", "must be 1 to 1440");
+        }
         if !(d.radius_m.is_finite() && d.radius_m > 0.0) {
             return fail("duplicates.radius_m", "must be a distance above 0 metres");
         }

@@ -55,6 +55,7 @@ impl ApiError {
             }
             AppError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Unavailable(_) | AppError::NotReady(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -96,6 +97,9 @@ impl IntoResponse for ApiError {
                 "field": field,
             }),
             AppError::TooLarge(m) => json!({ "code": "too_large", "message": m }),
+            AppError::TooManyAttempts { message, retry_after_seconds } => {
+                json!({ "code": "too_many_attempts", "message": message, "retry_after_seconds": retry_after_seconds })
+            }
             AppError::NotReady(m) => json!({ "code": "not_ready", "message": m }),
             AppError::Unavailable(cause) => {
                 tracing::warn!(%cause, "database unavailable");
@@ -107,6 +111,9 @@ impl IntoResponse for ApiError {
             }
         };
         let mut response = (status, Json(json!({ "error": body }))).into_response();
+        if let AppError::TooManyAttempts { retry_after_seconds, .. } = &e {
+            response.headers_mut().insert(axum::http::header::RETRY_AFTER, (*retry_after_seconds).into());
+        }
         if status == StatusCode::UNAUTHORIZED {
             if let Ok(v) = "Bearer".parse() {
                 response.headers_mut().insert(axum::http::header::WWW_AUTHENTICATE, v);

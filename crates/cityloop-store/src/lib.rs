@@ -40,7 +40,7 @@ pub use import::{Checkpoint, ImportRun, ImportedCase};
 pub use open311::{ApiClientRow, Choice, QuestionRow, ReportRecord, ServiceDetailsRow};
 pub use reference::{CategoryRow, DivisionRow, GridRow, UnitRow};
 pub use smart::{ArticleRow, Bounds, DuplicateCandidate, ModelRow, ReplyCheckRow, ReplySummary, UnitRecord};
-pub use users::{ApiTokenRow, TokenRow, UserRow};
+pub use users::{ApiTokenRow, LoginFailures, TokenRow, UserRow};
 pub use webhooks::{
     AttemptOutcome, AttemptRow, DeliveryRow, DeliveryState, FlowEvent, NewDelivery, NewWebhookRow, WebhookRow,
 };

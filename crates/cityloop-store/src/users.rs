@@ -237,3 +237,69 @@ impl Store {
         Ok(done.rows_affected() > 0)
     }
 }
+
+/// Failed logins under one username.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoginFailures {
+    pub failures: i64,
+    pub locked_until: Option<DateTime<Utc>>,
+}
+
+impl Store {
+    /// The failed logins recorded under `username`.
+    pub async fn login_failures(&self, username: &str) -> Result<Option<LoginFailures>> {
+        let row: Option<(i64, Option<i64>)> =
+            sqlx::query_as("select failures, locked_until from login_failures where username = $1")
+                .bind(username)
+                .fetch_optional(self.writer())
+                .await?;
+        Ok(row.map(|(failures, locked)| LoginFailures { failures, locked_until: locked.map(from_ms) }))
+    }
+
+    /// Counts a failed login at `now`: failures before `window_start` are forgotten, and the `max`th
+    /// failure locks the username until `lock_until`. Returns the count as it now is.
+    pub async fn record_login_failure(
+        &self,
+        username: &str,
+        now: DateTime<Utc>,
+        window_start: DateTime<Utc>,
+        max: i64,
+        lock_until: DateTime<Utc>,
+    ) -> Result<LoginFailures> {
+        // One statement, so that failures on several nodes at once all count.
+        let (failures, locked): (i64, Option<i64>) = sqlx::query_as(
+            "insert into login_failures (username, failures, first_at, locked_until) values ($1, 1, $2, null) \
+             on conflict (username) do update set \
+             failures = case when login_failures.first_at < $3 then 1 else login_failures.failures + 1 end, \
+             first_at = case when login_failures.first_at < $3 then $2 else login_failures.first_at end, \
+             locked_until = case when login_failures.first_at >= $3 and login_failures.failures + 1 >= $4 \
+             then $5 else login_failures.locked_until end \
+             returning failures, locked_until",
+        )
+        .bind(username)
+        .bind(ms(now))
+        .bind(ms(window_start))
+        .bind(max)
+        .bind(ms(lock_until))
+        .fetch_one(self.writer())
+        .await?;
+        Ok(LoginFailures { failures, locked_until: locked.map(from_ms) })
+    }
+
+    /// Forgets the failed logins of `username` (after a successful login).
+    pub async fn clear_login_failures(&self, username: &str) -> Result<()> {
+        sqlx::query("delete from login_failures where username = $1").bind(username).execute(self.writer()).await?;
+        Ok(())
+    }
+
+    /// Forgets failures older than `before` whose lock, if any, has ended.
+    pub async fn forget_login_failures(&self, before: DateTime<Utc>) -> Result<u64> {
+        let done = sqlx::query(
+            "delete from login_failures where first_at < $1 and (locked_until is null or locked_until < $1)",
+        )
+        .bind(ms(before))
+        .execute(self.writer())
+        .await?;
+        Ok(done.rows_affected())
+    }
+}

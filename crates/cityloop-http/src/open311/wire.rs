@@ -54,6 +54,7 @@ impl Open311Error {
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::Unavailable(_) | AppError::NotReady(_) => StatusCode::SERVICE_UNAVAILABLE,
             AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Internal(cause) => {
                 tracing::error!(%cause, "internal error");
                 return Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal error", format);

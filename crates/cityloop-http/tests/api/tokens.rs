@@ -63,3 +63,52 @@ async fn a_department_system_signs_and_submits_its_cases_with_an_api_token() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn repeated_failed_logins_lock_the_username_for_a_while_on_every_node() {
+    on_every_engine(|t| async move {
+        let attempt = |username: &'static str, password: &'static str| {
+            let t = &t;
+            async move { t.post(None, "/api/v1/auth/login", json!({"username": username, "password": password})).await }
+        };
+        let right = cityloop_app::demo::DEMO_PASSWORD;
+        for _ in 0..4 {
+            assert_eq!(attempt("operator", "guess").await.status, StatusCode::UNAUTHORIZED);
+        }
+        // A success in between forgets the failures.
+        assert_eq!(attempt("operator", right).await.status, StatusCode::OK);
+        for _ in 0..4 {
+            assert_eq!(attempt("operator", "guess").await.status, StatusCode::UNAUTHORIZED);
+        }
+        let locked = attempt("operator", "guess").await;
+        assert_eq!(locked.status, StatusCode::TOO_MANY_REQUESTS, "{}", locked.body);
+        assert_eq!(locked.body["error"]["code"], "too_many_attempts");
+        assert_eq!(locked.body["error"]["retry_after_seconds"], 15 * 60);
+        let raw = t
+            .client
+            .post(t.url("/api/v1/auth/login"))
+            .json(&json!({"username": "operator", "password": "guess"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(raw.headers().get("retry-after").and_then(|v| v.to_str().ok()), Some("900"));
+        // Locked: even the right password is refused, on another node over the same database too.
+        assert_eq!(attempt("operator", right).await.status, StatusCode::TOO_MANY_REQUESTS);
+        let other_node =
+            cityloop_app::App::new(t.app.store.clone(), Default::default(), t.clock.clone()).await.unwrap();
+        assert!(matches!(
+            other_node.login("operator", right).await,
+            Err(cityloop_app::AppError::TooManyAttempts { .. })
+        ));
+        // Other accounts are untouched; a username that does not exist locks the same way.
+        assert_eq!(attempt("dispatcher", right).await.status, StatusCode::OK);
+        for _ in 0..4 {
+            assert_eq!(attempt("nobody-here", "guess").await.status, StatusCode::UNAUTHORIZED);
+        }
+        assert_eq!(attempt("nobody-here", "guess").await.status, StatusCode::TOO_MANY_REQUESTS);
+
+        t.clock.advance(chrono::Duration::minutes(15));
+        assert_eq!(attempt("operator", right).await.status, StatusCode::OK, "the lock ends by itself");
+    })
+    .await;
+}

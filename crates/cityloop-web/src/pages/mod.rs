@@ -204,6 +204,7 @@ pub fn error_page(t: &Tr, e: &AppError) -> Response {
         }
         AppError::IllegalMove { .. } | AppError::Duplicate(_) => message_page(t, StatusCode::CONFLICT, &e.to_string()),
         AppError::TooLarge(m) => message_page(t, StatusCode::PAYLOAD_TOO_LARGE, m),
+        AppError::TooManyAttempts { message, .. } => message_page(t, StatusCode::TOO_MANY_REQUESTS, message),
         AppError::NotReady(m) => message_page(t, StatusCode::SERVICE_UNAVAILABLE, m),
         AppError::Unavailable(_) => message_page(t, StatusCode::SERVICE_UNAVAILABLE, t.get("error.unavailable")),
         AppError::Internal(m) => {
