@@ -3,7 +3,9 @@
 //! can read the record.
 
 use cityloop_domain::Case;
-use cityloop_store::{ContactViewFilter, ContactViewRow};
+use std::collections::HashMap;
+
+use cityloop_store::{AccessAlertRow, ContactViewFilter, ContactViewRow};
 
 use crate::admin::require_admin;
 use crate::error::{AppError, Result};
@@ -103,5 +105,47 @@ impl App {
             f.to = Some(self.parse_time("to", to, true)?);
         }
         Ok(self.store.contact_views(&f).await?)
+    }
+}
+
+/// Longest list of alerts.
+const MAX_ALERTS: i64 = 1_000;
+
+impl App {
+    /// Compares what each user has been shown of residents' contact data today with their own daily
+    /// average and raises (or brings up to date) an alert for each unusual one; how many there are.
+    pub async fn watch_access(&self) -> Result<usize> {
+        let rules = self.settings.access;
+        let now = self.now();
+        let calendar = self.reference().calendar.clone();
+        let today = calendar.local_date(now);
+        let midnight = calendar.local_midnight(today);
+        let todays = self.store.contact_views_per_user(midnight, now + chrono::Duration::milliseconds(1)).await?;
+        if todays.is_empty() {
+            return Ok(0);
+        }
+        let first_day = today - chrono::Days::new(rules.baseline_days.max(1) as u64);
+        let history: HashMap<_, i64> = self
+            .store
+            .contact_views_per_user(calendar.local_midnight(first_day), midnight)
+            .await?
+            .into_iter()
+            .map(|u| (u.user_id, u.count))
+            .collect();
+        let mut unusual = 0;
+        for user in &todays {
+            let baseline = rules.baseline(history.get(&user.user_id).copied().unwrap_or(0));
+            if rules.is_unusual(user.count, baseline) {
+                self.store.raise_access_alert("contact_views", user, &today.to_string(), baseline, now).await?;
+                unusual += 1;
+            }
+        }
+        Ok(unusual)
+    }
+
+    /// The alerts about unusual access, newest first (administrators).
+    pub async fn access_alerts(&self, who: &Principal) -> Result<Vec<AccessAlertRow>> {
+        require_admin(Some(who))?;
+        Ok(self.store.access_alerts(MAX_ALERTS).await?)
     }
 }

@@ -95,6 +95,11 @@ impl App {
                         Ok(_) => {}
                         Err(e) => tracing::warn!(error = %e, "counting for evaluation failed"),
                     }
+                    match self.watch_access().await {
+                        Ok(n) if n > 0 => tracing::warn!(users = n, "unusual reads of residents' contact data"),
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!(error = %e, "watching access failed"),
+                    }
                     // Tamper evidence: seal what was written since the last tick.
                     if let Err(e) = self.seal_audit().await {
                         tracing::warn!(error = %e, "sealing flow records failed");

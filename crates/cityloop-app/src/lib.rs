@@ -79,6 +79,8 @@ pub struct AppSettings {
     pub evaluation: cityloop_domain::evaluation::EvaluationRules,
     /// Thresholds and watch words of the risk signals.
     pub signals: cityloop_domain::signals::SignalRules,
+    /// When reads of residents' contact data are unusual.
+    pub access: cityloop_domain::access::AccessRules,
 }
 
 impl Default for AppSettings {
@@ -101,6 +103,7 @@ impl Default for AppSettings {
             webhooks: webhooks::WebhookSettings::default(),
             evaluation: cityloop_domain::evaluation::EvaluationRules::default(),
             signals: cityloop_domain::signals::SignalRules::default(),
+            access: cityloop_domain::access::AccessRules::default(),
         }
     }
 }

@@ -31,6 +31,8 @@ pub struct Settings {
     pub evaluation: cityloop_domain::evaluation::EvaluationRules,
     /// Risk-signal thresholds and watch words (docs/signals.md).
     pub signals: cityloop_domain::signals::SignalRules,
+    /// When reads of residents' contact data are unusual (docs/api.md#residents-contact-data).
+    pub access: cityloop_domain::access::AccessRules,
 }
 
 /// The Open311 GeoReport v2 endpoint.
@@ -313,6 +315,7 @@ impl Settings {
             },
             evaluation: self.evaluation.clone(),
             signals: self.signals.clone(),
+            access: self.access,
         }
     }
 
@@ -338,6 +341,10 @@ impl Settings {
     fn check(&self) -> anyhow::Result<()> {
         let d = &self.duplicates;
         let fail = |key: &str, rule: &str| Err(anyhow::anyhow!("settings: {key} {rule}"));
+        let a = &self.access;
+        if a.baseline_days < 1 || !(a.factor.is_finite() && a.factor > 0.0) || a.min_cases < 1 {
+            return fail("access.baseline_days, factor and min_cases", "must be above 0");
+        }
         if !(2..=100).contains(&self.auth.max_failed_logins) {
             return fail("auth.max_failed_logins", "must be 2 to 100");
         }

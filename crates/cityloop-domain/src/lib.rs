@@ -4,6 +4,7 @@
 //! Everything here is pure: no database, no network, no clock. Callers pass `now` and whatever facts
 //! the rules need, which is what lets the workflow be property-tested and replayed by the demo generator.
 
+pub mod access;
 pub mod audit;
 pub mod calendar;
 pub mod case;

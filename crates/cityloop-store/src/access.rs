@@ -101,3 +101,95 @@ impl Store {
         Ok((items, total))
     }
 }
+
+/// An alert about unusual access.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct AccessAlertRow {
+    pub id: i64,
+    /// `contact_views`: far more residents' contact data shown than the user's own daily average.
+    pub kind: String,
+    pub user_id: UserId,
+    pub username: String,
+    /// The local day, `YYYY-MM-DD`.
+    pub day: String,
+    /// Cases shown that day (so far).
+    pub count: i64,
+    /// The user's daily average before that day.
+    pub baseline: f64,
+    pub raised_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A user's count in a span of time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserCount {
+    pub user_id: UserId,
+    pub username: String,
+    pub count: i64,
+}
+
+impl Store {
+    /// How many cases' contact data each user was shown in [`from`, `to`).
+    pub async fn contact_views_per_user(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<UserCount>> {
+        let rows: Vec<(i64, String, i64)> = sqlx::query_as(
+            "select user_id, min(username), count(*) from contact_views where at >= $1 and at < $2 group by user_id",
+        )
+        .bind(ms(from))
+        .bind(ms(to))
+        .fetch_all(self.reader())
+        .await?;
+        Ok(rows.into_iter().map(|(id, username, count)| UserCount { user_id: UserId(id), username, count }).collect())
+    }
+
+    /// Raises an alert, or brings the day's alert of that kind and user up to date.
+    pub async fn raise_access_alert(
+        &self,
+        kind: &str,
+        user: &UserCount,
+        day: &str,
+        baseline: f64,
+        at: DateTime<Utc>,
+    ) -> Result<()> {
+        sqlx::query(
+            "insert into access_alerts (kind, user_id, username, day, count, baseline, raised_at, updated_at) \
+             values ($1, $2, $3, $4, $5, $6, $7, $7) on conflict (kind, user_id, day) do update set \
+             count = excluded.count, updated_at = excluded.updated_at",
+        )
+        .bind(kind)
+        .bind(user.user_id.0)
+        .bind(user.username.clone())
+        .bind(day)
+        .bind(user.count)
+        .bind(baseline)
+        .bind(ms(at))
+        .execute(self.writer())
+        .await?;
+        Ok(())
+    }
+
+    /// The alerts, newest first.
+    pub async fn access_alerts(&self, limit: i64) -> Result<Vec<AccessAlertRow>> {
+        let rows = sqlx::query(
+            "select id, kind, user_id, username, day, count, baseline, raised_at, updated_at from access_alerts \
+             order by raised_at desc, id desc limit $1",
+        )
+        .bind(limit)
+        .fetch_all(self.reader())
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(AccessAlertRow {
+                    id: r.try_get(0)?,
+                    kind: r.try_get(1)?,
+                    user_id: UserId(r.try_get(2)?),
+                    username: r.try_get(3)?,
+                    day: r.try_get(4)?,
+                    count: r.try_get(5)?,
+                    baseline: r.try_get(6)?,
+                    raised_at: from_ms(r.try_get(7)?),
+                    updated_at: from_ms(r.try_get(8)?),
+                })
+            })
+            .collect()
+    }
+}

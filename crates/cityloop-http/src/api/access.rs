@@ -13,7 +13,7 @@ use crate::extract::{ApiQuery, Auth};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/contact-views", get(list))
+    Router::new().route("/contact-views", get(list)).route("/access-alerts", get(alerts))
 }
 
 /// Which records.
@@ -81,4 +81,53 @@ pub async fn list(
         })
         .collect();
     Ok(Json(ContactViewPage { items, total }))
+}
+
+/// An alert about unusual access.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AccessAlertDto {
+    pub id: i64,
+    /// `contact_views`: far more residents' contact data shown than the user's own daily average.
+    pub kind: String,
+    pub username: String,
+    /// The local day, `YYYY-MM-DD`.
+    pub day: String,
+    /// Cases shown that day (so far).
+    pub count: i64,
+    /// The user's daily average before that day.
+    pub baseline: f64,
+    pub raised_at: chrono::DateTime<chrono::Utc>,
+    pub updated_at: chrono::DateTime<chrono::Utc>,
+    /// The records behind the alert (`GET` it).
+    pub records: String,
+}
+
+/// Alerts about unusual access, newest first, each with the address of the records behind it
+/// (administrators).
+#[utoipa::path(get, path = "/api/v1/access-alerts", tag = "admin",
+    responses((status = 200, body = [AccessAlertDto]), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn alerts(State(state): State<AppState>, Auth(who): Auth) -> Result<Json<Vec<AccessAlertDto>>> {
+    let alerts = state.app.access_alerts(&who).await?;
+    Ok(Json(
+        alerts
+            .into_iter()
+            .map(|a| AccessAlertDto {
+                records: format!(
+                    "/api/v1/contact-views?user={}&from={}&to={}&page_size=500",
+                    form_urlencoded::byte_serialize(a.username.as_bytes()).collect::<String>(),
+                    a.day,
+                    a.day
+                ),
+                id: a.id,
+                kind: a.kind,
+                username: a.username,
+                day: a.day,
+                count: a.count,
+                baseline: a.baseline,
+                raised_at: a.raised_at,
+                updated_at: a.updated_at,
+            })
+            .collect(),
+    ))
 }

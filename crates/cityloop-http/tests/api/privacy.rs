@@ -77,3 +77,57 @@ async fn every_showing_of_contact_data_in_clear_is_recorded_and_masked_views_are
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_user_shown_far_more_contact_data_than_usual_raises_an_alert_with_the_records_behind_it() {
+    let rules = cityloop_domain::access::AccessRules { baseline_days: 28, factor: 5.0, min_cases: 3 };
+    crate::on_every_engine_with(
+        move |s| s.access = rules,
+        |t| async move {
+            let (operator, dispatcher, admin) =
+                (t.login("operator").await, t.login("dispatcher").await, t.login("admin").await);
+            let (_, lat, lon) = t.first_grid(&operator).await;
+            for (i, title) in ["路灯不亮", "井盖松动", "树枝挡路", "占道经营"].iter().enumerate() {
+                t.create(
+                    &operator,
+                    json!({"channel": "hotline", "request_type": "complaint", "title": title, "description": title,
+                           "category": "06001", "location": {"lat": lat, "lon": lon},
+                           "contact": {"name": "李四", "phone": format!("1391234000{i}")}}),
+                )
+                .await;
+            }
+            // The operator opens one case; the dispatcher reads a list of all four.
+            let listed = t.get(Some(&dispatcher), "/api/v1/cases?page_size=10").await.ok();
+            let first = listed["items"][0]["id"].as_i64().unwrap();
+            t.get(Some(&operator), &format!("/api/v1/cases/{first}")).await.ok();
+            assert_eq!(
+                t.app.watch_access().await.unwrap(),
+                1,
+                "the dispatcher only: the operator is under the minimum"
+            );
+            assert_eq!(t.app.watch_access().await.unwrap(), 1, "looked at again: the same alert, brought up to date");
+
+            let alerts = t.get(Some(&admin), "/api/v1/access-alerts").await.ok();
+            let alerts = alerts.as_array().unwrap();
+            assert_eq!(alerts.len(), 1, "{alerts:?}");
+            assert_eq!(
+                (alerts[0]["kind"].as_str(), alerts[0]["username"].as_str()),
+                (Some("contact_views"), Some("dispatcher"))
+            );
+            assert_eq!((alerts[0]["count"].as_i64(), alerts[0]["baseline"].as_f64()), (Some(4), Some(0.0)));
+            let records = t.get(Some(&admin), alerts[0]["records"].as_str().unwrap()).await.ok();
+            assert_eq!(records["total"], 4, "the records behind the alert: {records}");
+            assert_eq!(t.get(Some(&dispatcher), "/api/v1/access-alerts").await.status, StatusCode::FORBIDDEN);
+
+            // Four weeks of such days make them the dispatcher's usual.
+            for _ in 0..28 {
+                t.clock.advance(chrono::Duration::days(1));
+                let dispatcher = t.login("dispatcher").await;
+                t.get(Some(&dispatcher), "/api/v1/cases?page_size=10").await.ok();
+            }
+            let alerted = t.app.watch_access().await.unwrap();
+            assert_eq!(alerted, 0, "4 a day against an average of 4 is not unusual");
+        },
+    )
+    .await;
+}
