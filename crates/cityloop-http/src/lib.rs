@@ -12,6 +12,7 @@ pub mod state;
 use std::time::Instant;
 
 use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::{header, HeaderValue};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -51,6 +52,19 @@ async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Res
     response
 }
 
+/// Headers of every machine answer: never sniffed or framed, and (unless the answer says otherwise)
+/// never kept by a browser or proxy, for answers carry residents' personal data.
+async fn machine_headers(req: Request, next: Next) -> Response {
+    let mut response = next.run(req).await;
+    let h = response.headers_mut();
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    if !h.contains_key(header::CACHE_CONTROL) {
+        h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
+}
+
 /// The whole router: the API, the system endpoints and the web pages.
 pub fn router(state: AppState, web: WebSettings) -> Router {
     let attachment_limit = state.app.settings.max_attachment_bytes + 64 * 1024;
@@ -62,6 +76,7 @@ pub fn router(state: AppState, web: WebSettings) -> Router {
         .nest("/api/v1", uploads.merge(api))
         .nest("/open311/v2", open311)
         .merge(api::system::router())
+        .layer(middleware::from_fn(machine_headers))
         .with_state(state.clone());
     Router::new()
         .merge(machine)
