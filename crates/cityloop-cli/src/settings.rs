@@ -143,11 +143,21 @@ pub struct Web {
 #[serde(default, deny_unknown_fields)]
 pub struct Server {
     pub addr: String,
+    /// Posts anyone can make (sign-in, the resident portal, Open311) allowed per client address and minute.
+    pub public_posts_per_minute: u32,
+    /// The header a trusted reverse proxy puts the client's address in (e.g. `x-forwarded-for`);
+    /// empty: the address the connection comes from.
+    pub client_ip_header: String,
 }
 
 impl Default for Server {
     fn default() -> Self {
-        Self { addr: "127.0.0.1:8080".into() }
+        let d = cityloop_app::AppSettings::default();
+        Self {
+            addr: "127.0.0.1:8080".into(),
+            public_posts_per_minute: d.public_posts_per_minute,
+            client_ip_header: d.client_ip_header.unwrap_or_default(),
+        }
     }
 }
 
@@ -316,6 +326,8 @@ impl Settings {
             evaluation: self.evaluation.clone(),
             signals: self.signals.clone(),
             access: self.access,
+            public_posts_per_minute: self.server.public_posts_per_minute,
+            client_ip_header: Some(self.server.client_ip_header.clone()).filter(|h| !h.is_empty()),
         }
     }
 
@@ -341,6 +353,9 @@ impl Settings {
     fn check(&self) -> anyhow::Result<()> {
         let d = &self.duplicates;
         let fail = |key: &str, rule: &str| Err(anyhow::anyhow!("settings: {key} {rule}"));
+        if self.server.public_posts_per_minute == 0 {
+            return fail("server.public_posts_per_minute", "must be at least 1");
+        }
         let a = &self.access;
         if a.baseline_days < 1 || !(a.factor.is_finite() && a.factor > 0.0) || a.min_cases < 1 {
             return fail("access.baseline_days, factor and min_cases", "must be above 0");

@@ -5,6 +5,7 @@
 pub mod api;
 pub mod error;
 pub mod extract;
+pub mod limits;
 pub mod open311;
 pub mod openapi;
 pub mod state;
@@ -82,6 +83,7 @@ pub fn router(state: AppState, web: WebSettings) -> Router {
         .merge(machine)
         .merge(cityloop_web::router(state.app.clone(), web))
         .fallback(not_found)
+        .layer(middleware::from_fn_with_state(state.clone(), limits::limit_public_posts))
         .layer(middleware::from_fn_with_state(state, observe))
 }
 
@@ -93,5 +95,7 @@ pub async fn serve(
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let state = AppState::new(app);
-    axum::serve(listener, router(state, web)).with_graceful_shutdown(shutdown).await
+    // The peer's address, for the rate limits of public posts.
+    let service = router(state, web).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    axum::serve(listener, service).with_graceful_shutdown(shutdown).await
 }

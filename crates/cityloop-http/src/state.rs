@@ -36,10 +36,16 @@ pub struct AppState {
     pub app: App,
     pub metrics: Arc<Metrics>,
     pub started: Instant,
+    /// Rate limits of the public posts.
+    pub limits: Arc<crate::limits::PublicLimits>,
 }
 
 impl AppState {
     pub fn new(app: App) -> Self {
-        Self { app, metrics: Arc::new(Metrics::default()), started: Instant::now() }
+        let limits = crate::limits::PublicLimits::new(
+            app.settings.public_posts_per_minute,
+            app.settings.client_ip_header.clone(),
+        );
+        Self { app, metrics: Arc::new(Metrics::default()), started: Instant::now(), limits: Arc::new(limits) }
     }
 }

@@ -112,3 +112,34 @@ async fn repeated_failed_logins_lock_the_username_for_a_while_on_every_node() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn an_address_posting_faster_than_its_allowance_is_told_to_wait() {
+    crate::on_every_engine_with(
+        |s| s.public_posts_per_minute = 3,
+        |t| async move {
+            let login = || t.post(None, "/api/v1/auth/login", json!({"username": "operator", "password": "guess"}));
+            for _ in 0..3 {
+                assert_eq!(login().await.status, StatusCode::UNAUTHORIZED);
+            }
+            let limited = t
+                .client
+                .post(t.url("/open311/v2/requests.json"))
+                .form(&[("api_key", "cityloop-demo-key"), ("service_code", "06001")])
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
+            let wait: u64 = limited.headers()["retry-after"].to_str().unwrap().parse().unwrap();
+            assert!((1..=20).contains(&wait), "{wait}");
+            let body: serde_json::Value = limited.json().await.unwrap();
+            assert_eq!(body["error"]["code"], "rate_limited");
+            assert_eq!(login().await.status, StatusCode::TOO_MANY_REQUESTS, "the sign-in form shares the allowance");
+            // Reading and signed-in work are not limited.
+            assert_eq!(t.get(None, "/open311/v2/services.json").await.status, StatusCode::OK);
+            let admin = t.app.login("admin", cityloop_app::demo::DEMO_PASSWORD).await.unwrap().token;
+            assert_eq!(t.get(Some(&admin), "/api/v1/cases").await.status, StatusCode::OK);
+        },
+    )
+    .await;
+}
