@@ -2,6 +2,7 @@
 //! than the resident is recorded (who, which case, when, in the course of what), and administrators
 //! can read the record.
 
+use cityloop_domain::masking::mask_numbers_in_text;
 use cityloop_domain::Case;
 use std::collections::HashMap;
 
@@ -147,5 +148,44 @@ impl App {
     pub async fn access_alerts(&self, who: &Principal) -> Result<Vec<AccessAlertRow>> {
         require_admin(Some(who))?;
         Ok(self.store.access_alerts(MAX_ALERTS).await?)
+    }
+}
+
+/// Cases anonymised per transaction.
+const ANONYMIZE_BATCH: i64 = 500;
+
+impl App {
+    /// Removes the resident data of cases closed more than `retention_months` ago (0: kept for ever):
+    /// the contact fields are emptied and phone numbers, ID numbers and e-mail addresses typed into
+    /// the title and description are masked. The flow records, which hold no contact data and are
+    /// chained for tamper evidence, stay as they are. How many cases were anonymised.
+    pub async fn anonymize_expired_cases(&self) -> Result<u64> {
+        let months = self.settings.retention_months;
+        if months == 0 {
+            return Ok(0);
+        }
+        let now = self.now();
+        let before = now.checked_sub_months(chrono::Months::new(months)).unwrap_or(now);
+        let mut total = 0;
+        loop {
+            let due = self.store.cases_to_anonymize(before, ANONYMIZE_BATCH).await?;
+            if due.is_empty() {
+                return Ok(total);
+            }
+            let masked: Vec<_> = due
+                .into_iter()
+                .map(|c| cityloop_store::CaseTexts {
+                    title: mask_numbers_in_text(&c.title),
+                    description: mask_numbers_in_text(&c.description),
+                    ..c
+                })
+                .collect();
+            let changed = self.store.anonymize_cases(&masked, now).await?;
+            total += changed;
+            if changed == 0 {
+                // Every case of the batch changed meanwhile (reopened): nothing more this time.
+                return Ok(total);
+            }
+        }
     }
 }

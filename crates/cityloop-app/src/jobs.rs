@@ -17,6 +17,8 @@ const BATCH: i64 = 500;
 pub struct JobReport {
     pub marked_overdue: usize,
     pub resumed: usize,
+    /// Closed cases whose resident data was removed (retention).
+    pub anonymized: u64,
 }
 
 impl App {
@@ -60,6 +62,7 @@ impl App {
                 report.resumed += 1;
             }
         }
+        report.anonymized = self.anonymize_expired_cases().await?;
         // Failed logins older than a day whose lock has ended say nothing any more.
         self.store.forget_login_failures(self.now() - chrono::Duration::days(1)).await?;
         Ok(report)
@@ -85,7 +88,7 @@ impl App {
                         Err(e) => tracing::warn!(error = %e, "building set-aside indexes failed"),
                     }
                     match self.run_jobs_once().await {
-                        Ok(r) if r != JobReport::default() => tracing::info!(overdue = r.marked_overdue, resumed = r.resumed, "background jobs"),
+                        Ok(r) if r != JobReport::default() => tracing::info!(overdue = r.marked_overdue, resumed = r.resumed, anonymized = r.anonymized, "background jobs"),
                         Ok(_) => {}
                         Err(e) => tracing::warn!(error = %e, "background jobs failed"),
                     }

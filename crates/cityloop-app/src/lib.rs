@@ -85,6 +85,8 @@ pub struct AppSettings {
     pub public_posts_per_minute: u32,
     /// The header a trusted reverse proxy puts the client's address in (e.g. `x-forwarded-for`).
     pub client_ip_header: Option<String>,
+    /// Months after closing when a case's resident data is removed (0: kept).
+    pub retention_months: u32,
 }
 
 impl Default for AppSettings {
@@ -110,6 +112,7 @@ impl Default for AppSettings {
             access: cityloop_domain::access::AccessRules::default(),
             public_posts_per_minute: 120,
             client_ip_header: None,
+            retention_months: 0,
         }
     }
 }

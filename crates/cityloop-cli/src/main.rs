@@ -797,7 +797,10 @@ async fn main() -> Result<()> {
         Command::Jobs { database } => {
             let app = open_app(&settings, database).await?;
             let report = app.run_jobs_once().await.map_err(describe)?;
-            println!("marked overdue: {}, resumed: {}", report.marked_overdue, report.resumed);
+            println!(
+                "marked overdue: {}, resumed: {}, anonymized: {}",
+                report.marked_overdue, report.resumed, report.anonymized
+            );
         }
         Command::Bench { command: BenchCommand::Intake { database, requests, concurrency, rate } } => {
             let app = open_app(&settings, database).await?;

@@ -33,6 +33,17 @@ pub struct Settings {
     pub signals: cityloop_domain::signals::SignalRules,
     /// When reads of residents' contact data are unusual (docs/api.md#residents-contact-data).
     pub access: cityloop_domain::access::AccessRules,
+    /// How long residents' data is kept.
+    pub retention: Retention,
+}
+
+/// Retention of residents' data (docs/api.md#residents-contact-data).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Retention {
+    /// Months after closing when a case's contact data is removed and numbers in its texts masked;
+    /// 0 keeps them.
+    pub months: u32,
 }
 
 /// The Open311 GeoReport v2 endpoint.
@@ -328,6 +339,7 @@ impl Settings {
             access: self.access,
             public_posts_per_minute: self.server.public_posts_per_minute,
             client_ip_header: Some(self.server.client_ip_header.clone()).filter(|h| !h.is_empty()),
+            retention_months: self.retention.months,
         }
     }
 

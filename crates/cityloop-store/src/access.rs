@@ -193,3 +193,48 @@ impl Store {
             .collect()
     }
 }
+
+/// A closed case whose resident data is due to be removed: its texts, to be masked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CaseTexts {
+    pub id: CaseId,
+    pub title: String,
+    pub description: String,
+}
+
+impl Store {
+    /// Up to `limit` cases closed before `before` whose resident data is still there.
+    pub async fn cases_to_anonymize(&self, before: DateTime<Utc>, limit: i64) -> Result<Vec<CaseTexts>> {
+        let rows: Vec<(i64, String, String)> = sqlx::query_as(
+            "select id, title, description from cases where anonymized_at is null and closed_at is not null \
+             and closed_at < $1 order by closed_at limit $2",
+        )
+        .bind(ms(before))
+        .bind(limit)
+        .fetch_all(self.reader())
+        .await?;
+        Ok(rows.into_iter().map(|(id, title, description)| CaseTexts { id: CaseId(id), title, description }).collect())
+    }
+
+    /// Removes the contact data of `cases` and stores their masked texts, in one transaction; a case
+    /// reopened meanwhile (no longer closed) is left as it is. How many were changed.
+    pub async fn anonymize_cases(&self, cases: &[CaseTexts], at: DateTime<Utc>) -> Result<u64> {
+        let mut tx = self.writer().begin().await?;
+        let mut changed = 0;
+        for case in cases {
+            let done = sqlx::query(
+                "update cases set contact_name = null, contact_phone = null, title = $1, description = $2, \
+                 anonymized_at = $3 where id = $4 and anonymized_at is null and closed_at is not null",
+            )
+            .bind(case.title.clone())
+            .bind(case.description.clone())
+            .bind(ms(at))
+            .bind(case.id.0)
+            .execute(&mut *tx)
+            .await?;
+            changed += done.rows_affected();
+        }
+        tx.commit().await?;
+        Ok(changed)
+    }
+}

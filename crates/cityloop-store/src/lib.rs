@@ -31,7 +31,7 @@ pub use cityloop_domain::audit::AuditKey;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, ConnectOptions, Executor};
 
-pub use access::{AccessAlertRow, ContactViewFilter, ContactViewRow, UserCount};
+pub use access::{AccessAlertRow, CaseTexts, ContactViewFilter, ContactViewRow, UserCount};
 pub use cases::{
     BulkCase, CaseFilter, CaseList, CaseScope, CaseSort, CreatedCase, MoveWrite, NewCaseWrite, NoticeRow, WhistleRow,
 };
