@@ -9,6 +9,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result};
 use cityloop_app::demo::{DemoOptions, DEMO_PASSWORD};
 use cityloop_app::App;
+use cityloop_store::ContactCipher;
 use serde_json::{json, Value};
 
 /// Latency summary in milliseconds.
@@ -543,21 +544,49 @@ pub async fn dbscan(app: &App, days: u32, iterations: usize, python: &str, peer:
     }))
 }
 
-/// What tamper evidence costs: intake over HTTP with flow records linked and, on a second application
-/// over the same database, unlinked, in alternating rounds of one run; then sealing and checking
-/// everything stored. The unlinked records are findings for `audit verify`: use a scratch database.
-pub async fn audit(app: &App, requests: usize, concurrency: usize, rounds: usize) -> Result<Value> {
-    let unlinked = App::new(app.store.without_links(), (*app.settings).clone(), app.clock.clone()).await?;
-    let (mut with, mut without) = (Vec::new(), Vec::new());
-    for _ in 0..rounds.max(1) {
-        with.push(intake(app, requests, concurrency, None).await?["cases_per_second"].as_f64().unwrap_or(0.0));
-        without.push(intake(&unlinked, requests, concurrency, None).await?["cases_per_second"].as_f64().unwrap_or(0.0));
+/// What the trust features cost on intake: over HTTP, in alternating rounds of one run, with flow
+/// records linked or not and contact data encrypted or not (a key made for the run), each on an
+/// application of its own over the same database; then sealing and checking everything stored. The
+/// unlinked records are findings for `audit verify`: use a scratch database.
+pub async fn trust(app: &App, requests: usize, concurrency: usize, rounds: usize) -> Result<Value> {
+    let mut key = [0u8; 32];
+    rand::RngCore::fill_bytes(&mut rand::thread_rng(), &mut key);
+    let key = hex::encode(key);
+    let encrypting = ContactCipher::new(&key, &[]).map_err(anyhow::Error::msg)?;
+    // Every variant reads what the others wrote.
+    let clear = ContactCipher::new("", &[key]).map_err(anyhow::Error::msg)?;
+    let base = &app.store;
+    let variants = [
+        ("neither", base.without_links().with_contact_cipher(clear.clone())),
+        ("linked", base.with_contact_cipher(clear)),
+        ("encrypted", base.without_links().with_contact_cipher(encrypting.clone())),
+        ("both", base.with_contact_cipher(encrypting)),
+    ];
+    let mut apps = Vec::new();
+    for (name, store) in variants {
+        apps.push((name, App::new(store, (*app.settings).clone(), app.clock.clone()).await?));
     }
-    let median = |mut v: Vec<f64>| {
+    let mut rates: Vec<Vec<f64>> = vec![Vec::new(); apps.len()];
+    for _ in 0..rounds.max(1) {
+        for (i, (_, variant)) in apps.iter().enumerate() {
+            rates[i]
+                .push(intake(variant, requests, concurrency, None).await?["cases_per_second"].as_f64().unwrap_or(0.0));
+        }
+    }
+    let median = |v: &[f64]| {
+        let mut v = v.to_vec();
         v.sort_by(f64::total_cmp);
         v[v.len() / 2]
     };
-    let (with_median, without_median) = (median(with.clone()), median(without.clone()));
+    let plain = median(&rates[0]);
+    let per_variant: serde_json::Map<String, Value> = apps
+        .iter()
+        .zip(&rates)
+        .map(|((name, _), runs)| {
+            let m = median(runs);
+            (name.to_string(), json!({"cases_per_second": runs, "median": m, "slower_than_neither_percent": (plain - m) / plain * 100.0}))
+        })
+        .collect();
     let started = Instant::now();
     let sealed = app.seal_everything().await?;
     let seal_seconds = started.elapsed().as_secs_f64();
@@ -565,14 +594,10 @@ pub async fn audit(app: &App, requests: usize, concurrency: usize, rounds: usize
     let report = app.verify_audit(&[]).await?;
     let verify_seconds = started.elapsed().as_secs_f64();
     Ok(json!({
-        "benchmark": "audit",
+        "benchmark": "trust",
         "database": format!("{:?}", app.store.backend()),
-        "mode": format!("closed loop, {concurrency} clients, {requests} requests a round"),
-        "intake_cases_per_second_linked": with,
-        "intake_cases_per_second_unlinked": without,
-        "median_linked": with_median,
-        "median_unlinked": without_median,
-        "overhead_percent": (without_median - with_median) / without_median * 100.0,
+        "mode": format!("closed loop, {concurrency} clients, {requests} requests a round, {rounds} rounds"),
+        "variants": per_variant,
         "sealed_records": sealed,
         "seal_records_per_second": sealed as f64 / seal_seconds.max(1e-9),
         "verified_records": report.records,

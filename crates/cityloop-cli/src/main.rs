@@ -190,10 +190,25 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Residents' contact data at rest: `privacy rotate` brings every case under the current key.
+    Privacy {
+        #[command(subcommand)]
+        command: PrivacyCommand,
+    },
     /// Tamper evidence of the flow records: seal, check, export roots (docs/audit.md).
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum PrivacyCommand {
+    /// Re-encrypt contact data under the current key (`privacy.contact_key`): values under an earlier
+    /// key (`privacy.previous_contact_keys`) or in clear; with no key set, decrypt everything.
+    Rotate {
+        #[arg(long)]
+        database: Option<String>,
     },
 }
 
@@ -294,9 +309,9 @@ enum BenchCommand {
         #[arg(long)]
         rate: Option<f64>,
     },
-    /// Intake with and without the flow records' links, in alternating rounds, then sealing and checking
-    /// (a scratch database: the unlinked records are findings for `audit verify`).
-    Audit {
+    /// Intake with and without the flow records' links and contact encryption, in alternating rounds,
+    /// then sealing and checking (a scratch database: unlinked records are findings for `audit verify`).
+    Trust {
         #[arg(long)]
         database: Option<String>,
         #[arg(long, default_value_t = 5_000)]
@@ -488,6 +503,7 @@ async fn open_app_with_clock(
         max_connections: settings.database.max_connections,
         sqlite_synchronous: settings.database.sqlite_synchronous.clone(),
         audit_key: settings.audit.key(),
+        contact_cipher: settings.privacy.cipher()?,
     };
     let store = Store::open(&options).await.with_context(|| format!("opening {}", cityloop_store::redact_url(&url)))?;
     Ok(App::new(store, settings.app_settings(), clock).await?)
@@ -794,6 +810,20 @@ async fn main() -> Result<()> {
             }
         }
         Command::Audit { command } => return audit(&settings, command).await,
+        Command::Privacy { command: PrivacyCommand::Rotate { database } } => {
+            let app = open_app(&settings, database).await?;
+            let started = std::time::Instant::now();
+            let rewritten = app.store.rotate_contact_data().await.map_err(|e| anyhow::anyhow!("{e}"))?;
+            let key = app
+                .store
+                .contact_cipher()
+                .current_id()
+                .map_or("none (clear text)".to_string(), |id| format!("key {id}"));
+            println!(
+                "rewrote the contact data of {rewritten} cases under {key} in {:.1} s",
+                started.elapsed().as_secs_f64()
+            );
+        }
         Command::Jobs { database } => {
             let app = open_app(&settings, database).await?;
             let report = app.run_jobs_once().await.map_err(describe)?;
@@ -807,9 +837,9 @@ async fn main() -> Result<()> {
             let report = bench::intake(&app, requests, concurrency, rate).await?;
             println!("{}", serde_json::to_string_pretty(&report)?);
         }
-        Command::Bench { command: BenchCommand::Audit { database, requests, concurrency, rounds } } => {
+        Command::Bench { command: BenchCommand::Trust { database, requests, concurrency, rounds } } => {
             let app = open_app(&settings, database).await?;
-            let report = bench::audit(&app, requests, concurrency, rounds).await?;
+            let report = bench::trust(&app, requests, concurrency, rounds).await?;
             println!("{}", serde_json::to_string_pretty(&report)?);
         }
         Command::Bench { command: BenchCommand::Queries { database, iterations } } => {

@@ -35,6 +35,37 @@ pub struct Settings {
     pub access: cityloop_domain::access::AccessRules,
     /// How long residents' data is kept.
     pub retention: Retention,
+    /// Encryption of residents' contact data at rest.
+    pub privacy: Privacy,
+}
+
+/// Residents' contact data encrypted at rest (docs/api.md#residents-contact-data). Keys are 64 hex
+/// digits (32 bytes, AES-128-SIV); keep them out of the database, e.g. in `CITYLOOP_PRIVACY__CONTACT_KEY`.
+#[derive(Clone, Default, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Privacy {
+    /// New contact data is encrypted with it; empty: stored in clear.
+    #[serde(skip_serializing)]
+    pub contact_key: String,
+    /// Earlier keys, still read until `cityloop privacy rotate` has re-encrypted everything.
+    #[serde(skip_serializing)]
+    pub previous_contact_keys: Vec<String>,
+}
+
+impl std::fmt::Debug for Privacy {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Privacy")
+            .field("contact_key", &if self.contact_key.is_empty() { "(none)" } else { "(set)" })
+            .field("previous_contact_keys", &self.previous_contact_keys.len())
+            .finish()
+    }
+}
+
+impl Privacy {
+    pub fn cipher(&self) -> anyhow::Result<cityloop_store::ContactCipher> {
+        cityloop_store::ContactCipher::new(&self.contact_key, &self.previous_contact_keys)
+            .map_err(|e| anyhow::anyhow!("settings: privacy: {e}"))
+    }
 }
 
 /// Retention of residents' data (docs/api.md#residents-contact-data).
@@ -365,6 +396,7 @@ impl Settings {
     fn check(&self) -> anyhow::Result<()> {
         let d = &self.duplicates;
         let fail = |key: &str, rule: &str| Err(anyhow::anyhow!("settings: {key} {rule}"));
+        self.privacy.cipher()?;
         if self.server.public_posts_per_minute == 0 {
             return fail("server.public_posts_per_minute", "must be at least 1");
         }

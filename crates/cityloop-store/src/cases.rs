@@ -13,6 +13,7 @@ use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
 use crate::args::{Arg, Sql};
+use crate::contact_crypto::ContactCipher;
 use crate::rows::{case_from_row, case_values, from_ms, get_opt_ms, ms, CASE_COLUMNS};
 use crate::{AuditKey, Result, Store, StoreError};
 use cityloop_domain::audit::{to_hex, Digest, GENESIS};
@@ -429,7 +430,12 @@ async fn apply_effects(
     Ok(())
 }
 
-async fn stage(tx: &mut Transaction<'_, Any>, key: Option<&AuditKey>, w: &NewCaseWrite) -> Result<Staged> {
+async fn stage(
+    tx: &mut Transaction<'_, Any>,
+    key: Option<&AuditKey>,
+    contacts: &ContactCipher,
+    w: &NewCaseWrite,
+) -> Result<Staged> {
     if let Some((user, key)) = &w.idempotency {
         let existing: Option<i64> =
             sqlx::query_scalar("select case_id from idempotency_keys where user_id = $1 and key = $2")
@@ -452,7 +458,7 @@ async fn stage(tx: &mut Transaction<'_, Any>, key: Option<&AuditKey>, w: &NewCas
     stored.number = case_number(w.day, seq);
     let columns = case_columns_without_id();
     let mut sql = Sql::new(&format!("insert into cases ({}) values ", columns.join(", ")));
-    sql.bind_list(case_values(&stored)).push(" returning id");
+    sql.bind_list(case_values(&stored, contacts)).push(" returning id");
     let id: i64 = sql.query().fetch_one(&mut **tx).await?.try_get(0)?;
     stored.id = CaseId(id);
     let flow_id = insert_flow(tx, key, stored.id, &w.flow).await?;
@@ -503,7 +509,7 @@ impl Store {
         let mut tx = self.writer().begin().await?;
         let mut staged = Vec::with_capacity(writes.len());
         for w in writes {
-            staged.push(stage(&mut tx, self.links(), w).await?);
+            staged.push(stage(&mut tx, self.links(), &self.contacts, w).await?);
         }
         tx.commit().await?;
         let mut out = Vec::with_capacity(staged.len());
@@ -532,7 +538,7 @@ impl Store {
             idempotency: idempotency.map(|(u, k)| (u, k.to_string())),
         };
         let mut tx = self.writer().begin().await?;
-        match stage(&mut tx, self.links(), &write).await {
+        match stage(&mut tx, self.links(), &self.contacts, &write).await {
             Ok(Staged::Created(stored, flow_id)) => {
                 tx.commit().await?;
                 Ok(CreatedCase { case: *stored, replayed: false, flow_id: Some(flow_id) })
@@ -564,7 +570,7 @@ impl Store {
         let mut tx = self.writer().begin().await?;
         let columns = case_columns_without_id();
         let mut sql = Sql::new("update cases set ");
-        for (i, (col, value)) in columns.iter().zip(case_values(case)).enumerate() {
+        for (i, (col, value)) in columns.iter().zip(case_values(case, &self.contacts)).enumerate() {
             if i > 0 {
                 sql.push(", ");
             }
@@ -603,7 +609,7 @@ impl Store {
             .bind(id.0)
             .fetch_one(self.reader())
             .await?;
-        case_from_row(&row)
+        case_from_row(&row, &self.contacts)
     }
 
     /// A case by its readable number.
@@ -612,7 +618,7 @@ impl Store {
             .bind(number)
             .fetch_one(self.reader())
             .await?;
-        case_from_row(&row)
+        case_from_row(&row, &self.contacts)
     }
 
     /// The flow records of a case, oldest first, with their ids.
@@ -674,7 +680,7 @@ impl Store {
     /// A page of cases and the count of all that match.
     pub async fn list_cases(&self, f: &CaseFilter) -> Result<CaseList> {
         let mut where_ = Sql::new(" where 1 = 1");
-        push_filters(&mut where_, f);
+        push_filters(&mut where_, f, &self.contacts);
         let total: i64 = if f.count_total {
             let mut count = match f.count_limit {
                 Some(_) => Sql::new("select count(*) from (select 1 from cases"),
@@ -704,7 +710,7 @@ impl Store {
         let limit = if f.count_total { f.limit } else { f.limit + 1 };
         page.push(" limit ").bind(limit).push(" offset ").bind(f.offset);
         let rows = page.query().fetch_all(self.reader()).await?;
-        let items = rows.iter().map(case_from_row).collect::<Result<Vec<_>>>()?;
+        let items = rows.iter().map(|r| case_from_row(r, &self.contacts)).collect::<Result<Vec<_>>>()?;
         Ok(CaseList { items, total })
     }
 
@@ -718,7 +724,7 @@ impl Store {
         .bind(limit)
         .fetch_all(self.reader())
         .await?;
-        rows.iter().map(case_from_row).collect()
+        rows.iter().map(|r| case_from_row(r, &self.contacts)).collect()
     }
 
     /// Suspended cases whose suspension has run out.
@@ -730,7 +736,7 @@ impl Store {
         .bind(limit)
         .fetch_all(self.reader())
         .await?;
-        rows.iter().map(case_from_row).collect()
+        rows.iter().map(|r| case_from_row(r, &self.contacts)).collect()
     }
 
     /// Number of cases stored.
@@ -759,7 +765,7 @@ impl Store {
         for (chunk_no, chunk) in items.chunks(BULK_CASES_PER_STATEMENT).enumerate() {
             let rows = chunk.iter().enumerate().map(|(i, b)| {
                 let mut v = vec![Arg::from(ids[chunk_no * BULK_CASES_PER_STATEMENT + i].0)];
-                v.extend(case_values(&b.case));
+                v.extend(case_values(&b.case, &self.contacts));
                 v
             });
             multi_insert("cases", &columns, rows).for_backend(self.backend()).query().execute(&mut *tx).await?;
@@ -863,7 +869,7 @@ fn empty_flow(at: DateTime<Utc>) -> FlowEntry {
     }
 }
 
-fn push_filters(sql: &mut Sql, f: &CaseFilter) {
+fn push_filters(sql: &mut Sql, f: &CaseFilter, contacts: &ContactCipher) {
     let s = &f.scope;
     if !s.all {
         // One `id in (… union …)` rather than ORs, so that each part uses its own index; the state
@@ -997,7 +1003,8 @@ fn push_filters(sql: &mut Sql, f: &CaseFilter) {
         }
     }
     if let Some(p) = &f.phone {
-        sql.push(" and contact_phone = ").bind(p.clone());
+        // In clear, or under the current or an earlier key (until a rotation has re-encrypted every row).
+        sql.push(" and contact_phone in ").bind_list(contacts.stored_forms("contact_phone", p));
     }
     if let Some(m) = f.master {
         sql.push(" and master_id = ").bind(m.0);

@@ -16,6 +16,7 @@ use sqlx::{Any, Row, Transaction};
 
 use crate::args::{Arg, Sql};
 use crate::cases::{case_columns_without_id, new_case_flow_rows, FLOW_INSERT_COLUMNS};
+use crate::contact_crypto::ContactCipher;
 use crate::rows::{case_values, ms};
 use crate::{AuditKey, Backend, Result, Store, StoreError};
 
@@ -181,9 +182,10 @@ impl Store {
         checkpoint: Checkpoint,
     ) -> Result<Vec<CaseId>> {
         if let Some(bulk) = &self.bulk {
-            let (bulk, source, key) = (bulk.clone(), source.to_string(), self.links.clone());
+            let (bulk, source, key, contacts) =
+                (bulk.clone(), source.to_string(), self.links.clone(), self.contacts.clone());
             return tokio::task::spawn_blocking(move || {
-                bulk.import_batch(run, &source, &items, checkpoint, key.as_deref())
+                bulk.import_batch(run, &source, &items, checkpoint, key.as_deref(), &contacts)
             })
             .await
             .map_err(|e| StoreError::Unavailable(format!("bulk load: {e}")))?;
@@ -225,7 +227,7 @@ impl Store {
                 let mut case = item.case.clone();
                 case.number = number.clone();
                 let mut v = vec![Arg::from(id.0)];
-                v.extend(case_values(&case));
+                v.extend(case_values(&case, &self.contacts));
                 v
             })
             .collect();
@@ -441,6 +443,7 @@ impl BulkConnection {
         items: &[ImportedCase],
         checkpoint: Checkpoint,
         key: Option<&AuditKey>,
+        contacts: &ContactCipher,
     ) -> Result<Vec<CaseId>> {
         let mut guard =
             self.connection.lock().map_err(|_| StoreError::Unavailable("bulk load: a load failed".into()))?;
@@ -475,7 +478,7 @@ impl BulkConnection {
             let mut case = item.case.clone();
             case.number = case_number(item.day, *seq);
             let mut values = vec![Arg::from(id.0)];
-            values.extend(case_values(&case));
+            values.extend(case_values(&case, contacts));
             cases.execute(rusqlite::params_from_iter(values.iter()))?;
             for row in new_case_flow_rows(key, *id, &item.flows) {
                 flows.execute(rusqlite::params_from_iter(row.iter()))?;

@@ -9,6 +9,7 @@ pub mod access;
 mod args;
 pub mod audit;
 pub mod cases;
+pub mod contact_crypto;
 pub mod dashboard;
 pub mod evaluation;
 pub mod import;
@@ -27,6 +28,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use cityloop_domain::audit::AuditKey;
+pub use contact_crypto::ContactCipher;
 
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, ConnectOptions, Executor};
@@ -135,6 +137,8 @@ pub struct DbOptions {
     pub sqlite_synchronous: String,
     /// The key the flow records' links and seals are hashed with (docs/audit.md).
     pub audit_key: AuditKey,
+    /// The keys residents' contact data is encrypted with (none: stored in clear).
+    pub contact_cipher: ContactCipher,
 }
 
 impl DbOptions {
@@ -144,6 +148,7 @@ impl DbOptions {
             max_connections: 8,
             sqlite_synchronous: "NORMAL".into(),
             audit_key: AuditKey::new(cityloop_domain::audit::DEFAULT_KEY),
+            contact_cipher: ContactCipher::default(),
         }
     }
 }
@@ -159,6 +164,8 @@ pub struct Store {
     /// The key flow records are linked with; `None` writes them unlinked (only to measure the cost).
     links: Option<Arc<AuditKey>>,
     audit_key: Arc<AuditKey>,
+    /// How contact data is written and read.
+    contacts: Arc<ContactCipher>,
 }
 
 impl std::fmt::Debug for Store {
@@ -207,7 +214,8 @@ impl Store {
                 let bulk = (!url.contains(":memory:") && !url.contains("mode=memory"))
                     .then(|| Arc::new(import::BulkConnection::new(file, sync)));
                 let key = Arc::new(options.audit_key.clone());
-                Ok(Self { backend, write, read, bulk, links: Some(key.clone()), audit_key: key })
+                let contacts = Arc::new(options.contact_cipher.clone());
+                Ok(Self { backend, write, read, bulk, links: Some(key.clone()), audit_key: key, contacts })
             }
             Backend::Postgres => {
                 let connect = AnyConnectOptions::from_str(&options.url)?.disable_statement_logging();
@@ -224,6 +232,7 @@ impl Store {
                     bulk: None,
                     links: Some(key.clone()),
                     audit_key: key,
+                    contacts: Arc::new(options.contact_cipher.clone()),
                 })
             }
         }

@@ -8,6 +8,7 @@ use cityloop_domain::{
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
+use crate::contact_crypto::ContactCipher;
 use crate::{Result, StoreError};
 
 pub(crate) fn ms(t: DateTime<Utc>) -> i64 {
@@ -50,7 +51,7 @@ fn count(row: &AnyRow, col: &str) -> Result<u32> {
     Ok(u32::try_from(row.try_get::<i64, _>(col)?).unwrap_or(0))
 }
 
-pub(crate) fn case_from_row(row: &AnyRow) -> Result<Case> {
+pub(crate) fn case_from_row(row: &AnyRow, contacts: &ContactCipher) -> Result<Case> {
     let text = |col: &str| -> Result<String> { Ok(row.try_get::<String, _>(col)?) };
     let opt_text = |col: &str| -> Result<Option<String>> { Ok(row.try_get::<Option<String>, _>(col)?) };
     let opt_i64 = |col: &str| -> Result<Option<i64>> { Ok(row.try_get::<Option<i64>, _>(col)?) };
@@ -63,7 +64,8 @@ pub(crate) fn case_from_row(row: &AnyRow) -> Result<Case> {
         (Some(lat), Some(lon)) => Some(Location { lat, lon, address: opt_text("address")? }),
         _ => None,
     };
-    let contact = match (opt_text("contact_name")?, opt_text("contact_phone")?) {
+    let open = |col: &str| -> Result<Option<String>> { opt_text(col)?.map(|v| contacts.open(col, &v)).transpose() };
+    let contact = match (open("contact_name")?, open("contact_phone")?) {
         (None, None) => None,
         (name, phone) => Some(Contact { name: name.unwrap_or_default(), phone: phone.unwrap_or_default() }),
     };
@@ -130,7 +132,7 @@ pub(crate) fn case_from_row(row: &AnyRow) -> Result<Case> {
 }
 
 /// The values of every column of [`CASE_COLUMNS`] except `id`, in order.
-pub(crate) fn case_values(c: &Case) -> Vec<crate::args::Arg> {
+pub(crate) fn case_values(c: &Case, contacts: &ContactCipher) -> Vec<crate::args::Arg> {
     use crate::args::Arg;
     let b = |v: bool| Arg::from(i64::from(v));
     vec![
@@ -148,8 +150,8 @@ pub(crate) fn case_values(c: &Case) -> Vec<crate::args::Arg> {
         c.location.as_ref().and_then(|l| l.address.clone()).into(),
         c.grid_id.map(|v| v.0).into(),
         c.division_id.map(|v| v.0).into(),
-        c.contact.as_ref().map(|x| x.name.clone()).into(),
-        c.contact.as_ref().map(|x| x.phone.clone()).into(),
+        c.contact.as_ref().map(|x| contacts.seal("contact_name", &x.name)).into(),
+        c.contact.as_ref().map(|x| contacts.seal("contact_phone", &x.phone)).into(),
         b(c.confidential),
         c.reporter_id.map(|v| v.0).into(),
         c.unit_id.map(|v| v.0).into(),
