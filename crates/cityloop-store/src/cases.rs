@@ -304,6 +304,17 @@ async fn insert_flow(
         Some(_) => crate::audit::last_link(tx, case_id).await?,
         None => GENESIS,
     };
+    insert_flow_after(tx, key, previous, case_id, f).await
+}
+
+/// Writes one flow record linked to `previous` (a new case's first record: `GENESIS`).
+async fn insert_flow_after(
+    tx: &mut Transaction<'_, Any>,
+    key: Option<&AuditKey>,
+    previous: Digest,
+    case_id: CaseId,
+    f: &FlowEntry,
+) -> Result<i64> {
     let mut rows = [flow_values(case_id, f)];
     link_rows(key, previous, &mut rows);
     let mut sql = multi_insert("flow", FLOW_INSERT_COLUMNS, rows);
@@ -461,7 +472,8 @@ async fn stage(
     sql.bind_list(case_values(&stored, contacts)).push(" returning id");
     let id: i64 = sql.query().fetch_one(&mut **tx).await?.try_get(0)?;
     stored.id = CaseId(id);
-    let flow_id = insert_flow(tx, key, stored.id, &w.flow).await?;
+    // A new case: its first record follows nothing.
+    let flow_id = insert_flow_after(tx, key, GENESIS, stored.id, &w.flow).await?;
     if let Some((user, key)) = &w.idempotency {
         sqlx::query("insert into idempotency_keys (user_id, key, case_id, created_at) values ($1, $2, $3, $4)")
             .bind(*user)
