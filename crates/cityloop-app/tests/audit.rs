@@ -246,6 +246,11 @@ async fn records_stored_before_links_existed_are_linked_once_when_the_database_i
         let app = App::new(reopened, Default::default(), demo.clock.clone()).await.unwrap();
         let report = app.verify_audit(&[]).await.unwrap();
         assert!(report.is_clean(), "{:?}", report.findings);
+        // A second pass (another node at the same time, or after a pass that was killed) writes the same links.
+        db.execute_behind_the_platform("update audit_progress set legacy_linked = 0").await;
+        cityloop_store::Store::open(&cityloop_store::DbOptions::new(&db.url)).await.unwrap();
+        let again = app.verify_audit(&[]).await.unwrap();
+        assert!(again.is_clean(), "{:?}", again.findings);
         // Once: a record unlinked afterwards stays a finding, however often the database is opened.
         db.execute_behind_the_platform("update flow set link = null where id = 3").await;
         cityloop_store::Store::open(&cityloop_store::DbOptions::new(&db.url)).await.unwrap();

@@ -312,8 +312,10 @@ enum BenchCommand {
     /// Intake with and without the flow records' links and contact encryption, in alternating rounds,
     /// then sealing and checking (a scratch database: unlinked records are findings for `audit verify`).
     Trust {
+        /// A scratch database (required: the run leaves records unlinked and encrypted with a key it
+        /// throws away).
         #[arg(long)]
-        database: Option<String>,
+        database: String,
         #[arg(long, default_value_t = 5_000)]
         requests: usize,
         #[arg(long, default_value_t = 32)]
@@ -838,7 +840,7 @@ async fn main() -> Result<()> {
             println!("{}", serde_json::to_string_pretty(&report)?);
         }
         Command::Bench { command: BenchCommand::Trust { database, requests, concurrency, rounds } } => {
-            let app = open_app(&settings, database).await?;
+            let app = open_app(&settings, Some(database)).await?;
             let report = bench::trust(&app, requests, concurrency, rounds).await?;
             println!("{}", serde_json::to_string_pretty(&report)?);
         }

@@ -49,11 +49,12 @@ impl PublicLimits {
         })
     }
 
-    /// The client's address: the first one in the proxy's header when one is trusted, else the peer's.
+    /// The client's address: with a trusted proxy, the last address in its header (the one the proxy
+    /// added: those before it are whatever the client sent); else the peer's.
     fn client_ip(&self, req: &Request) -> IpAddr {
         let forwarded = self.client_ip_header.as_deref().and_then(|name| {
             let value = req.headers().get(name)?.to_str().ok()?;
-            value.split(',').next()?.trim().parse().ok()
+            value.rsplit(',').next()?.trim().parse().ok()
         });
         let peer = || req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
         forwarded.or_else(peer).unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
@@ -85,7 +86,10 @@ pub async fn limit_public_posts(State(state): State<AppState>, req: Request, nex
                 "retry_after_seconds": seconds,
             }});
             let mut response = (StatusCode::TOO_MANY_REQUESTS, Json(body)).into_response();
-            response.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+            let h = response.headers_mut();
+            h.insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+            h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+            h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             response
         }
     }
@@ -103,6 +107,19 @@ mod tests {
         assert!(!is_public_post(&Method::GET, "/portal"));
         assert!(!is_public_post(&Method::POST, "/api/v1/cases"));
         assert!(!is_public_post(&Method::POST, "/portalx"));
+    }
+
+    #[test]
+    fn behind_a_trusted_proxy_the_address_it_added_counts() {
+        let limits = PublicLimits::new(3, Some("X-Forwarded-For".into()));
+        let req = Request::builder()
+            .uri("/login")
+            .header("x-forwarded-for", "6.6.6.6, 10.0.0.9")
+            .body(axum::body::Body::empty())
+            .unwrap();
+        assert_eq!(limits.client_ip(&req), IpAddr::from([10, 0, 0, 9]), "the first one is the client's to choose");
+        let direct = PublicLimits::new(3, None);
+        assert_eq!(direct.client_ip(&req), IpAddr::V4(Ipv4Addr::UNSPECIFIED), "no header trusted, no peer known");
     }
 
     #[test]

@@ -224,7 +224,8 @@ impl Store {
         for case in cases {
             let done = sqlx::query(
                 "update cases set contact_name = null, contact_phone = null, title = $1, description = $2, \
-                 anonymized_at = $3 where id = $4 and anonymized_at is null and closed_at is not null",
+                 anonymized_at = $3, updated_at = $3, version = version + 1 \
+                 where id = $4 and anonymized_at is null and closed_at is not null",
             )
             .bind(case.title.clone())
             .bind(case.description.clone())

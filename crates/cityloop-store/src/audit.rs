@@ -97,7 +97,8 @@ impl Store {
     }
 
     /// Links the records stored before links existed, once (the first node to open the database after
-    /// the migration does it; another doing it at the same time writes the same links).
+    /// the migration does it; another doing it at the same time, or a pass after one that was killed, writes
+    /// the same links).
     pub(crate) async fn link_legacy_flows(&self) -> Result<u64> {
         let (up_to, done): (i64, i64) =
             sqlx::query_as("select legacy_up_to, legacy_linked from audit_progress where id = 1")
@@ -108,6 +109,9 @@ impl Store {
         }
         let mut linked = 0;
         let mut after = (0i64, 0i64);
+        // Legacy records come before any linked one in their case: each case's chain starts at
+        // GENESIS, so that a second pass (another node, or a pass killed halfway) writes the same links.
+        let mut previous: Option<(i64, Digest)> = None;
         loop {
             let mut tx = self.writer().begin().await?;
             let rows = sqlx::query(&format!(
@@ -121,12 +125,11 @@ impl Store {
             .await?;
             let Some(last) = rows.last() else { break };
             after = (last.try_get("case_id")?, last.try_get("id")?);
-            let mut previous: Option<(i64, Digest)> = None;
             for row in &rows {
                 let (id, case_id): (i64, i64) = (row.try_get("id")?, row.try_get("case_id")?);
                 let from = match previous {
                     Some((case, link)) if case == case_id => link,
-                    _ => last_link(&mut tx, CaseId(case_id)).await?,
+                    _ => GENESIS,
                 };
                 let link = self.audit_key.link(&from, &audit_values(&stored_flow_values(row)?));
                 sqlx::query("update flow set link = $1 where id = $2")

@@ -397,11 +397,17 @@ async fn apply_effects(
             }
             Effect::CloseMerged => {
                 let at = ms(flow.at);
-                let merged: Vec<i64> =
-                    sqlx::query_scalar("select id from cases where master_id = $1 and state = 'merged' order by id")
-                        .bind(case.id.0)
-                        .fetch_all(&mut **tx)
-                        .await?;
+                // Closed first: the update holds the merged cases' rows, so that no other record of
+                // theirs can come between their last one and the record written here.
+                let mut merged: Vec<i64> = sqlx::query_scalar(
+                    "update cases set state = 'closed', closed_at = $1, updated_at = $1, version = version + 1 \
+                     where master_id = $2 and state = 'merged' returning id",
+                )
+                .bind(at)
+                .bind(case.id.0)
+                .fetch_all(&mut **tx)
+                .await?;
+                merged.sort_unstable();
                 let closing = FlowEntry {
                     kind: MoveKind::CloseWithMaster,
                     from: Some(State::Merged),
@@ -415,18 +421,9 @@ async fn apply_effects(
                     attachments: Vec::new(),
                     data: serde_json::Value::Null,
                 };
-                // Each merged case's record follows that case's own records (the update below holds them).
                 for id in merged {
                     insert_flow(tx, key, CaseId(id), &closing).await?;
                 }
-                sqlx::query(
-                    "update cases set state = 'closed', closed_at = $1, updated_at = $1, version = version + 1 \
-                     where master_id = $2 and state = 'merged'",
-                )
-                .bind(at)
-                .bind(case.id.0)
-                .execute(&mut **tx)
-                .await?;
                 for link in ["case_assists", "whistles"] {
                     sqlx::query(&format!(
                         "update {link} set state = 'closed' where case_id in (select id from cases where master_id = $1 and state = 'closed')"

@@ -79,11 +79,11 @@ impl ContactCipher {
         format!("{PREFIX}{}:{}", key.id, hex::encode(sealed))
     }
 
-    /// The value to store for `clear` in `column`.
+    /// The value to store for `clear` in `column` (an empty value stays empty: it says nothing).
     pub fn seal(&self, column: &str, clear: &str) -> String {
         match &self.current {
-            Some(key) => Self::seal_with(key, column, clear),
-            None => clear.to_string(),
+            Some(key) if !clear.is_empty() => Self::seal_with(key, column, clear),
+            _ => clear.to_string(),
         }
     }
 
@@ -113,6 +113,7 @@ impl ContactCipher {
     /// Whether a stored value is already under the current key (or clear with no key set).
     pub fn is_current(&self, stored: &str) -> bool {
         match &self.current {
+            _ if stored.is_empty() => true,
             Some(key) => stored.strip_prefix(PREFIX).is_some_and(|rest| rest.starts_with(&format!("{}:", key.id))),
             None => !stored.starts_with(PREFIX),
         }
@@ -190,7 +191,8 @@ mod tests {
         assert_eq!(c.open("contact_phone", &sealed).unwrap(), "13812345678");
         assert!(c.open("contact_name", &sealed).is_err(), "not under another column");
         assert_eq!(c.open("contact_phone", "13812345678").unwrap(), "13812345678", "clear text reads as is");
-        assert_eq!(c.open("contact_name", &c.seal("contact_name", "")).unwrap(), "");
+        assert_eq!(c.seal("contact_name", ""), "", "an empty value stays empty");
+        assert!(c.is_current(""));
     }
 
     #[test]

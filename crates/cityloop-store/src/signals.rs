@@ -219,6 +219,7 @@ impl Store {
         rows.iter()
             .map(|r| {
                 let phone: Option<String> = r.try_get("contact_phone")?;
+                let phone = phone.map(|p| self.contacts.open("contact_phone", &p)).transpose()?;
                 let reporter: Option<i64> = r.try_get("reporter_id")?;
                 Ok(CaseText {
                     id: CaseId(r.try_get("id")?),
