@@ -76,16 +76,8 @@ impl App {
     /// The record of contact data shown, newest first, and how many records match (administrators).
     pub async fn contact_views(&self, who: &Principal, q: &ContactViewQuery) -> Result<(Vec<ContactViewRow>, i64)> {
         require_admin(Some(who))?;
-        let page = q.page.unwrap_or(1);
-        let page_size = q.page_size.unwrap_or(100);
-        if page < 1 {
-            return Err(AppError::invalid("page", "must be 1 or more"));
-        }
-        if !(1..=MAX_PAGE_SIZE).contains(&page_size) {
-            return Err(AppError::invalid("page_size", format!("must be 1 to {MAX_PAGE_SIZE}")));
-        }
-        let mut f =
-            ContactViewFilter { limit: page_size, offset: (page - 1).saturating_mul(page_size), ..Default::default() };
+        let (limit, offset) = crate::queries::page_window(q.page, q.page_size, 100, MAX_PAGE_SIZE)?;
+        let mut f = ContactViewFilter { limit, offset, ..Default::default() };
         if let Some(username) = q.username.as_deref().filter(|u| !u.is_empty()) {
             let user = self.store.user_by_username(username).await?;
             f.user_id = Some(user.ok_or_else(|| AppError::invalid("user", format!("no user `{username}`")))?.id);

@@ -86,6 +86,24 @@ pub struct CaseQuery {
     pub count_limit: Option<i64>,
 }
 
+/// The `limit` and `offset` of a requested page (1-based, default 1) of `page_size` items (default
+/// `default_size`, at most `max`), or an error naming the field.
+pub(crate) fn page_window(
+    page: Option<i64>,
+    page_size: Option<i64>,
+    default_size: i64,
+    max: i64,
+) -> Result<(i64, i64)> {
+    let (page, page_size) = (page.unwrap_or(1), page_size.unwrap_or(default_size));
+    if page < 1 {
+        return Err(AppError::invalid("page", "must be 1 or more"));
+    }
+    if !(1..=max).contains(&page_size) {
+        return Err(AppError::invalid("page_size", format!("must be 1 to {max}")));
+    }
+    Ok((page_size, (page - 1).saturating_mul(page_size)))
+}
+
 impl App {
     /// A case the caller may see, with its whistles; `NotFound` otherwise, so that existence does not leak.
     pub async fn visible_case(&self, who: &Principal, r: &CaseRef) -> Result<(Case, Vec<WhistleRow>)> {
@@ -226,16 +244,7 @@ impl App {
                 ))
             }
         };
-        let page = q.page.unwrap_or(1);
-        let page_size = q.page_size.unwrap_or(50);
-        if page < 1 {
-            return Err(AppError::invalid("page", "must be 1 or more"));
-        }
-        if !(1..=MAX_PAGE_SIZE).contains(&page_size) {
-            return Err(AppError::invalid("page_size", format!("must be 1 to {MAX_PAGE_SIZE}")));
-        }
-        f.limit = page_size;
-        f.offset = (page - 1).saturating_mul(page_size);
+        (f.limit, f.offset) = page_window(q.page, q.page_size, 50, MAX_PAGE_SIZE)?;
         f.count_limit = q.count_limit;
         Ok(f)
     }
