@@ -91,7 +91,7 @@ impl App {
     }
 }
 
-/// A photo as it may be published: a JPEG or PNG without the metadata cameras and phones write into
+/// A photo as it may be published: a JPEG, PNG, WebP or GIF without the metadata cameras and phones write into
 /// it (EXIF with the GPS position and the time, XMP, IPTC, comments, text chunks). `None` for other
 /// types, and for a file whose parts cannot be read: those are not published.
 pub fn photo_without_metadata(content_type: &str, bytes: &[u8]) -> Option<Vec<u8>> {
@@ -117,7 +117,95 @@ pub fn photo_without_metadata(content_type: &str, bytes: &[u8]) -> Option<Vec<u8
             png.chunks_mut().retain(|c| !matches!(&c.kind(), b"eXIf" | b"tEXt" | b"zTXt" | b"iTXt" | b"tIME"));
             Some(png.encoder().bytes().to_vec())
         }
+        "image/webp" => webp_without_metadata(bytes),
+        "image/gif" => gif_without_metadata(&bytes[..]),
         _ => None,
+    }
+}
+
+/// A WebP without its EXIF and XMP chunks, and with the extended header's flags saying so (a reader
+/// that trusts the flags would otherwise look for chunks that are gone).
+fn webp_without_metadata(bytes: img_parts::Bytes) -> Option<Vec<u8>> {
+    use img_parts::riff::{RiffChunk, RiffContent};
+    use img_parts::webp::{WebP, CHUNK_EXIF, CHUNK_VP8X, CHUNK_XMP};
+    const EXIF_FLAG: u8 = 0b0000_1000;
+    const XMP_FLAG: u8 = 0b0000_0100;
+    let mut webp = WebP::from_bytes(bytes).ok()?;
+    // A file without a picture is not a photo.
+    webp.dimensions()?;
+    let chunks = webp.chunks_mut();
+    chunks.retain(|c| c.id() != CHUNK_EXIF && c.id() != CHUNK_XMP);
+    for chunk in chunks.iter_mut() {
+        if chunk.id() == CHUNK_VP8X {
+            let mut header = chunk.content().data()?.to_vec();
+            *header.first_mut()? &= !(EXIF_FLAG | XMP_FLAG);
+            *chunk = RiffChunk::new(CHUNK_VP8X, RiffContent::Data(header.into()));
+        }
+    }
+    Some(webp.encoder().bytes().to_vec())
+}
+
+/// A GIF without its comments and without application blocks other than those that say how an
+/// animation loops or give the colour profile (XMP travels in one). `None` when the blocks cannot be
+/// followed to the trailer.
+fn gif_without_metadata(bytes: &[u8]) -> Option<Vec<u8>> {
+    const KEPT_APPLICATIONS: &[&[u8]] = &[b"NETSCAPE2.0", b"ANIMEXTS1.0", b"ICCRGBG1012"];
+    /// Bytes of the colour table a packed field announces.
+    fn colour_table(packed: u8) -> usize {
+        if packed & 0x80 == 0 {
+            0
+        } else {
+            3 << ((packed & 0x07) + 1)
+        }
+    }
+    /// The end of a run of data sub-blocks starting at `at` (after its zero terminator).
+    fn sub_blocks_end(bytes: &[u8], mut at: usize) -> Option<usize> {
+        loop {
+            let len = usize::from(*bytes.get(at)?);
+            at += 1;
+            if len == 0 {
+                return Some(at);
+            }
+            at += len;
+        }
+    }
+    if !(bytes.starts_with(b"GIF87a") || bytes.starts_with(b"GIF89a")) {
+        return None;
+    }
+    // Header and logical screen descriptor, then the global colour table.
+    let mut at = 13 + colour_table(*bytes.get(10)?);
+    let mut out = bytes.get(..at)?.to_vec();
+    loop {
+        match *bytes.get(at)? {
+            0x3B => {
+                out.push(0x3B);
+                return Some(out);
+            }
+            0x2C => {
+                // Image descriptor, local colour table, LZW code size, image data.
+                let data = at + 10 + colour_table(*bytes.get(at + 9)?);
+                let end = sub_blocks_end(bytes, data + 1)?;
+                out.extend_from_slice(bytes.get(at..end)?);
+                at = end;
+            }
+            0x21 => {
+                let label = *bytes.get(at + 1)?;
+                let end = sub_blocks_end(bytes, at + 2)?;
+                let kept = match label {
+                    0xFE => false,
+                    0xFF => {
+                        let len = usize::from(*bytes.get(at + 2)?);
+                        KEPT_APPLICATIONS.contains(&bytes.get(at + 3..at + 3 + len)?)
+                    }
+                    _ => true,
+                };
+                if kept {
+                    out.extend_from_slice(bytes.get(at..end)?);
+                }
+                at = end;
+            }
+            _ => return None,
+        }
     }
 }
 
@@ -175,7 +263,54 @@ mod tests {
         assert!(text.contains("IHDR") && text.contains("IDAT"));
 
         assert_eq!(photo_without_metadata("application/pdf", b"%PDF-1.7"), None);
+        assert_eq!(photo_without_metadata("image/gif", b"GIF89a truncated"), None);
         assert_eq!(photo_without_metadata("image/jpeg", b"\xFF\xD8 truncated"), None);
+    }
+
+    #[test]
+    fn published_gifs_lose_comments_and_xmp_and_keep_their_frames_and_looping() {
+        // A 1×1 GIF: header, screen, two-colour table, graphic control, image, trailer.
+        let head = b"GIF89a\x01\x00\x01\x00\x80\x00\x00\xff\xff\xff\x00\x00\x00".to_vec();
+        let control = b"\x21\xf9\x04\x01\x00\x00\x00\x00".to_vec();
+        let image = b"\x2c\x00\x00\x00\x00\x01\x00\x01\x00\x00\x02\x02\x44\x01\x00".to_vec();
+        let looping = b"\x21\xff\x0bNETSCAPE2.0\x03\x01\x00\x00\x00".to_vec();
+        let comment = b"\x21\xfe\x0dtaken at home\x00".to_vec();
+        let xmp = b"\x21\xff\x0bXMP DataXMP\x0cGPS 30.2741N\x00".to_vec();
+        let clean = [head.clone(), looping.clone(), control.clone(), image.clone(), b";".to_vec()].concat();
+        let tagged = [head, comment, looping, xmp, control, image, b";".to_vec()].concat();
+        assert_eq!(photo_without_metadata("image/gif", &tagged), Some(clean.clone()));
+        assert_eq!(photo_without_metadata("image/gif", &clean), Some(clean.clone()));
+        // Blocks that run past the end are not published.
+        assert_eq!(photo_without_metadata("image/gif", &clean[..clean.len() - 3]), None);
+    }
+
+    #[test]
+    fn published_webps_lose_exif_and_xmp_and_say_so_in_their_header() {
+        let chunk = |id: &[u8; 4], body: &[u8]| {
+            let mut c = id.to_vec();
+            c.extend((body.len() as u32).to_le_bytes());
+            c.extend(body);
+            if body.len() % 2 == 1 {
+                c.push(0);
+            }
+            c
+        };
+        let riff = |chunks: Vec<Vec<u8>>| {
+            let body = [b"WEBP".to_vec(), chunks.concat()].concat();
+            [b"RIFF".to_vec(), (body.len() as u32).to_le_bytes().to_vec(), body].concat()
+        };
+        // VP8X with the EXIF and XMP flags, a 1×1 lossless picture, then the metadata.
+        let picture = chunk(b"VP8L", b"\x2f\x00\x00\x00\x00\x07\x10\x11\x11\x88\x88\xfe\x07\x00");
+        let tagged = riff(vec![
+            chunk(b"VP8X", &[0b0000_1100, 0, 0, 0, 0, 0, 0, 0, 0, 0]),
+            picture.clone(),
+            chunk(b"EXIF", b"MM\0*GPS 30.2741N"),
+            chunk(b"XMP ", b"<x:xmpmeta>home</x:xmpmeta>"),
+        ]);
+        let clean = riff(vec![chunk(b"VP8X", &[0; 10]), picture]);
+        assert_eq!(photo_without_metadata("image/webp", &tagged), Some(clean));
+        assert_eq!(photo_without_metadata("image/webp", b"RIFF\x04\0\0\0WEBP"), None, "no picture");
+        assert_eq!(photo_without_metadata("image/webp", b"RIFF\x40\0\0\0WEBPVP8L\x20\0\0\0"), None, "cut short");
     }
 
     /// PNG's CRC-32 of a chunk's type and data.

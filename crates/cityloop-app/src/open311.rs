@@ -857,7 +857,7 @@ impl App {
         format!("{}/open311/v2/requests/{number}/media/{hash}", self.settings.public_url.trim_end_matches('/'))
     }
 
-    /// The first photo (a JPEG or PNG) each resident-written public request came in with.
+    /// The first photo (JPEG, PNG, WebP or GIF) each resident-written public request came in with.
     async fn published_photos(
         &self,
         cases: &[Case],
@@ -878,7 +878,7 @@ impl App {
             .collect())
     }
 
-    /// A photo published with a public request: only one the resident sent with it, only a JPEG or PNG,
+    /// A photo published with a public request: only one the resident sent with it, only a JPEG, PNG, WebP or GIF,
     /// and without its metadata (a phone's photo carries the GPS position of where it was taken).
     pub async fn open311_media(&self, number: &str, hash: &str) -> Result<(String, Vec<u8>)> {
         let not_found = || AppError::NotFound(format!("photo `{hash}` of request `{number}`"));
@@ -897,7 +897,7 @@ impl App {
 }
 
 /// The photos published: those whose metadata is removed before they go out.
-const PUBLISHED_PHOTO_TYPES: &[&str] = &["image/jpeg", "image/png"];
+const PUBLISHED_PHOTO_TYPES: &[&str] = &["image/jpeg", "image/png", "image/webp", "image/gif"];
 
 /// Photos are published with requests the public may see that residents wrote themselves (what the
 /// hotline or an inspector photographed may show people and their homes, and stays with staff).

@@ -8,7 +8,7 @@ use axum::body::Bytes;
 use std::convert::Infallible;
 
 use axum::extract::{Path, RawQuery, State};
-use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, ETAG};
+use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE, ETAG, IF_NONE_MATCH};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
@@ -243,13 +243,25 @@ async fn definition(State(state): State<AppState>, Path(file): Path<String>, Raw
 }
 
 /// A photo a resident sent with a public request (its `media_url`).
-async fn media(State(state): State<AppState>, Path((id, hash)): Path<(String, String)>) -> Answer {
+async fn media(State(state): State<AppState>, Path((id, hash)): Path<(String, String)>, headers: HeaderMap) -> Answer {
     let (content_type, bytes) =
         state.app.open311_media(&id, &hash).await.map_err(|e| Open311Error::from_app(e, Format::Json))?;
     // The bytes under a hash never change, but a request that is voided takes its photo down: caches
-    // must ask again each time.
-    Ok(([(CONTENT_TYPE, content_type), (CACHE_CONTROL, "no-cache".to_string()), (ETAG, format!("\"{hash}\""))], bytes)
-        .into_response())
+    // must ask again each time, and are told when what they hold is still good.
+    let tag = format!("\"{hash}\"");
+    let cache = [(CACHE_CONTROL, "no-cache".to_string()), (ETAG, tag.clone())];
+    if if_none_match(&headers, &tag) {
+        return Ok((StatusCode::NOT_MODIFIED, cache).into_response());
+    }
+    Ok((cache, [(CONTENT_TYPE, content_type)], bytes).into_response())
+}
+
+/// Whether a conditional request's `If-None-Match` names `tag` (or `*`); weak tags compare by value.
+fn if_none_match(headers: &HeaderMap, tag: &str) -> bool {
+    headers.get_all(IF_NONE_MATCH).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(',')).any(|t| {
+        let t = t.trim();
+        t == "*" || t.strip_prefix("W/").unwrap_or(t) == tag
+    })
 }
 
 /// Requests become cases at once, so no token is ever handed out; any token is unknown.

@@ -261,10 +261,18 @@ async fn a_photo_comes_with_a_request_in_a_multipart_form_and_is_checked_by_its_
         assert_eq!(published.len(), png.len() - (12 + 35));
         let wrong = t.client.get(t.url(&format!("/open311/v2/requests/{number}/media/{}", "0".repeat(64)))).send();
         assert_eq!(wrong.await.unwrap().status(), StatusCode::NOT_FOUND);
-        // Once staff void the request, its photo is no longer served.
+        // A cache that holds the photo asks again and is told it is still good, without the bytes.
+        let ask_again = |tag: String| t.client.get(t.url(&path)).header("if-none-match", tag).send();
+        let still_good = ask_again(format!("W/\"x\", \"{hash}\"")).await.unwrap();
+        assert_eq!(still_good.status(), StatusCode::NOT_MODIFIED);
+        assert_eq!(still_good.headers()["etag"], format!("\"{hash}\"").as_str());
+        assert!(still_good.bytes().await.unwrap().is_empty());
+        assert_eq!(ask_again("\"other\"".into()).await.unwrap().status(), StatusCode::OK);
+        // Once staff void the request, its photo is no longer served, whatever the cache holds.
         let lead = t.login("lead").await;
         t.must(&lead, case.id.0, "void", json!({"reason": "恶意诉求"})).await;
         assert_eq!(t.client.get(t.url(&path)).send().await.unwrap().status(), StatusCode::NOT_FOUND);
+        assert_eq!(ask_again(format!("\"{hash}\"")).await.unwrap().status(), StatusCode::NOT_FOUND);
 
         // An empty file input is no photo.
         let plain = post(multipart("----WebKitFormBoundaryAbC9xYz", &fields, Some(b""))).await;
