@@ -2,6 +2,7 @@
 
 mod bench;
 mod import_cmd;
+mod logging;
 mod settings;
 mod text_tools;
 
@@ -18,6 +19,7 @@ use cityloop_app::moves::UnitRef;
 use cityloop_app::{App, AppError, SystemClock};
 use cityloop_store::{DbOptions, Store};
 use clap::{Parser, Subcommand};
+use logging::init_logging;
 use settings::Settings;
 
 #[derive(Parser)]
@@ -471,17 +473,6 @@ enum KnowledgeCommand {
 enum ConfigCommand {
     /// Print the default settings file.
     Default,
-}
-
-fn init_logging(settings: &Settings) {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&settings.log.filter));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
-    if settings.log.format == "json" {
-        builder.json().init();
-    } else {
-        builder.init();
-    }
 }
 
 async fn open_app(settings: &Settings, database: Option<String>) -> Result<App> {

@@ -43,6 +43,27 @@ fn digit(c: char) -> Option<char> {
 /// ID's final X included) keep their first three and last four digits, or their first six and last four when
 /// longer than 12; e-mail addresses keep the first character of their name (`a***@host`).
 pub fn mask_numbers_in_text(text: &str) -> String {
+    mask_personal_data(text, |digits, separated| digits.len() >= if separated { 10 } else { 7 })
+}
+
+/// Masks what is surely personal in a log line: mobile numbers (with or without +86), landlines with
+/// their area code, ID card numbers and e-mail addresses. Other numbers stay as they are, for a log is
+/// read for its case numbers, ids, timings and dates.
+pub fn mask_personal_data_in_log(line: &str) -> String {
+    mask_personal_data(line, |digits, _| {
+        let n = digits.len();
+        let mobile = |d: &[char]| d.len() == 11 && d[0] == '1' && ('3'..='9').contains(&d[1]);
+        mobile(digits)
+            || (n == 13 && digits[..2] == ['8', '6'] && mobile(&digits[2..]))
+            || (digits[0] == '0' && (10..=12).contains(&n))
+            || n == 18
+    })
+}
+
+/// Masks e-mail addresses, and the runs of digits (split by single spaces or hyphens, an ID's final X
+/// included) that `is_personal` takes for a phone or ID number, given the digits and whether they
+/// were split.
+fn mask_personal_data(text: &str, is_personal: impl Fn(&[char], bool) -> bool) -> String {
     let chars: Vec<char> = text.chars().collect();
     let mut out = String::with_capacity(text.len());
     let mut i = 0;
@@ -67,10 +88,16 @@ pub fn mask_numbers_in_text(text: &str) -> String {
                 digits.push('X');
                 end += 1;
             }
-            // Split runs are numbers only when long enough for a phone with its area code (a date is not).
-            if digits.len() >= if separated { 10 } else { 7 } {
+            if is_personal(&digits, separated) {
                 let n = digits.len();
-                let (head, tail) = if n > 12 { (6, 4) } else { (3, 4) };
+                // A mobile behind the country code shows what it would alone; an ID its region.
+                let (head, tail) = if n == 13 && digits[..2] == ['8', '6'] {
+                    (5, 4)
+                } else if n > 12 {
+                    (6, 4)
+                } else {
+                    (3, 4)
+                };
                 out.extend(&digits[..head]);
                 out.extend(std::iter::repeat_n('*', n - head - tail));
                 out.extend(&digits[n - tail..]);
@@ -116,6 +143,17 @@ mod tests {
         assert_eq!(mask_numbers_in_text("电话１３８１２３４１２３４"), "电话138****1234");
         assert_eq!(mask_numbers_in_text("写信到 zhang.san@example.org 谢谢"), "写信到 z***@example.org 谢谢");
         assert_eq!(mask_numbers_in_text("2024-11-21 下午"), "2024-11-21 下午", "a date is not a phone");
+    }
+
+    #[test]
+    fn log_lines_lose_phones_ids_and_mail_and_keep_case_numbers_and_timings() {
+        let line = "2026-12-04T16:22:32.123456Z  WARN case 20261121-000123 (id 1234567): phone=13812341234 \
+                    tel 0571-87654321, +86 139 1234 5678, id 11010519491231002X, zhang@example.org micros=15234567";
+        assert_eq!(
+            mask_personal_data_in_log(line),
+            "2026-12-04T16:22:32.123456Z  WARN case 20261121-000123 (id 1234567): phone=138****1234 \
+                    tel 057*****4321, +86139****5678, id 110105********002X, z***@example.org micros=15234567"
+        );
     }
 
     #[test]
