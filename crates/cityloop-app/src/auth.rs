@@ -50,6 +50,7 @@ pub struct ApiToken {
     pub username: String,
     pub label: String,
     pub expires_at: chrono::DateTime<chrono::Utc>,
+    pub export_filter: Option<String>,
 }
 
 /// The public id of an API token: the start of its hash (the hash reveals nothing of the token).
@@ -185,14 +186,23 @@ impl App {
         if !user.active {
             return Err(AppError::Unauthorized("the account is disabled".into()));
         }
-        let principal = Principal::new(user, &self.reference());
+        let principal = Principal { export_filter: row.export_filter, ..Principal::new(user, &self.reference()) };
         self.sessions.put(hash, principal.clone(), now, row.expires_at);
         Ok(principal)
     }
 
     /// Issues a long-lived token for another system acting as a user (a department's case system acting
-    /// as that unit's handler account), shown once; admins only. Lives `days` days (1 to 730).
-    pub async fn create_api_token(&self, who: &Principal, username: &str, label: &str, days: i64) -> Result<ApiToken> {
+    /// as that unit's handler account), shown once; admins only. Lives `days` days (1 to 730). With an
+    /// `export_filter` (a case-list query string) it is a data recipient's token: it may only export
+    /// the cases of that filter within the account's scope, without residents' contact data.
+    pub async fn create_api_token(
+        &self,
+        who: &Principal,
+        username: &str,
+        label: &str,
+        days: i64,
+        export_filter: Option<&str>,
+    ) -> Result<ApiToken> {
         crate::admin::require_admin(Some(who))?;
         let label = label.trim();
         if label.is_empty() || label.chars().count() > 100 {
@@ -207,14 +217,25 @@ impl App {
             .await?
             .filter(|u| u.active)
             .ok_or_else(|| AppError::invalid("username", format!("no active user `{}`", username.trim())))?;
+        let export_filter = export_filter.map(str::trim).map(|f| f.trim_start_matches('?'));
+        if let Some(filter) = export_filter {
+            self.check_export_filter(&Principal::new(user.clone(), &self.reference()), filter)?;
+        }
         let mut bytes = [0u8; 32];
         rand::thread_rng().fill_bytes(&mut bytes);
         let token = format!("cl_{}", hex::encode(bytes));
         let now = self.now();
         let expires_at = now + Duration::days(days);
         let hash = token_hash(&token);
-        self.store.insert_api_token(&hash, user.id, label, now, expires_at).await?;
-        Ok(ApiToken { id: api_token_id(&hash), token, username: user.username, label: label.to_string(), expires_at })
+        self.store.insert_api_token(&hash, user.id, label, now, expires_at, export_filter).await?;
+        Ok(ApiToken {
+            id: api_token_id(&hash),
+            token,
+            username: user.username,
+            label: label.to_string(),
+            expires_at,
+            export_filter: export_filter.map(str::to_string),
+        })
     }
 
     /// The API tokens, without the tokens themselves; admins only.

@@ -12,6 +12,8 @@ use cityloop_store::{CaseFilter, CaseSort};
 use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
+use cityloop_domain::access::AccessEventKind;
+
 use crate::error::{AppError, Result};
 use crate::queries::CaseQuery;
 use crate::reference::Reference;
@@ -31,16 +33,21 @@ pub enum ExportFormat {
 }
 
 impl ExportFormat {
+    pub const ALL: [Self; 5] = [Self::Csv, Self::Xlsx, Self::GeoJson, Self::Open311Csv, Self::NgsiLd];
     pub const NAMES: &'static [&'static str] = &["csv", "xlsx", "geojson", "open311-csv", "ngsi-ld"];
 
     pub fn parse(name: &str) -> Option<Self> {
-        match name {
-            "csv" => Some(Self::Csv),
-            "xlsx" => Some(Self::Xlsx),
-            "geojson" => Some(Self::GeoJson),
-            "open311-csv" => Some(Self::Open311Csv),
-            "ngsi-ld" => Some(Self::NgsiLd),
-            _ => None,
+        Self::ALL.into_iter().find(|f| f.name() == name)
+    }
+
+    /// The name the API and the command line use.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Csv => "csv",
+            Self::Xlsx => "xlsx",
+            Self::GeoJson => "geojson",
+            Self::Open311Csv => "open311-csv",
+            Self::NgsiLd => "ngsi-ld",
         }
     }
 
@@ -267,17 +274,20 @@ pub(crate) fn io(e: impl std::fmt::Display) -> AppError {
     AppError::Internal(format!("export: {e}"))
 }
 
-/// Splits a case-list query string into the export format (`format=`) and the list's own filters.
-pub fn split_export_query(raw: &str) -> Result<(ExportFormat, String)> {
+/// Splits a case-list query string into the export format (`format=`) and the list's own filters;
+/// a data recipient's own filters give way to those of its token.
+pub fn split_export_query(who: &Principal, raw: &str) -> Result<(ExportFormat, String)> {
     let mut format = None;
     let mut rest: Vec<(String, String)> = Vec::new();
+    let held_to = who.export_filter.as_deref().map(form_urlencoded_pairs).unwrap_or_default();
     for (k, v) in form_urlencoded_pairs(raw) {
         if k == "format" {
             format = Some(v);
-        } else {
+        } else if !held_to.iter().any(|(fixed, _)| *fixed == k) {
             rest.push((k, v));
         }
     }
+    rest.extend(held_to);
     let name = format.ok_or_else(|| {
         AppError::invalid("format", format!("is required: one of {}", ExportFormat::NAMES.join(", ")))
     })?;
@@ -342,6 +352,20 @@ impl Target<'_> {
 }
 
 impl App {
+    /// Checks the filter of a data recipient's token: case-list filters that `recipient` may use.
+    pub(crate) fn check_export_filter(&self, recipient: &Principal, filter: &str) -> Result<()> {
+        let bad = |why: String| AppError::invalid("export_filter", why);
+        let known = serde_json::to_value(CaseQuery::default()).unwrap_or_default();
+        for (key, _) in form_urlencoded_pairs(filter) {
+            if matches!(key.as_str(), "page" | "page_size" | "sort") || known.get(&key).is_none() {
+                return Err(bad(format!("`{key}` is not a filter of the case list")));
+            }
+        }
+        let q: CaseQuery = serde_urlencoded::from_str(filter).map_err(|e| bad(e.to_string()))?;
+        self.case_filter(recipient, &q).map_err(|e| bad(e.to_string()))?;
+        Ok(())
+    }
+
     /// The caller's case list (the same filters and scope as the list) as a file in `format`, without
     /// residents' contact data: the cases that exist when the export starts. A list longer than
     /// [`MAX_ONLINE_EXPORT`] is refused before anything is written.
@@ -363,6 +387,9 @@ impl App {
                 ),
             ));
         }
+        // Counted by the unusual-access watch (a bulk export).
+        let detail = format!("{} {}", format.name(), serde_urlencoded::to_string(q).unwrap_or_default());
+        self.record_access_event(&who.user, AccessEventKind::Export, None, detail.trim(), count).await?;
         Ok(CaseExport { count: count.max(0) as u64, chunks: self.export_stream(filter, format, EXPORT_BATCH) })
     }
 

@@ -23,6 +23,9 @@ pub struct Principal {
     pub unit_subtree: Vec<UnitId>,
     /// For coordinators: the division of their unit and everything below it.
     pub area: Vec<DivisionId>,
+    /// Signed in with a data recipient's token: it may only export cases, and always with this filter
+    /// (a case-list query string) over its own.
+    pub export_filter: Option<String>,
 }
 
 /// How much of a resident's contact data a caller sees.
@@ -46,7 +49,7 @@ impl Principal {
         } else {
             Vec::new()
         };
-        Self { user, unit_subtree, area }
+        Self { user, unit_subtree, area, export_filter: None }
     }
 
     /// Whether the user holds a role.

@@ -2,14 +2,19 @@
 //! the offending field, and the bearer-token principal.
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::extract::{FromRequest, FromRequestParts, OriginalUri, Request};
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::http::request::Parts;
-use cityloop_app::Principal;
+use axum::http::Method;
+use cityloop_app::access::RequestWatch;
+use cityloop_app::{AppError, Principal};
 use serde::de::DeserializeOwned;
 
 use crate::error::ApiError;
 use crate::state::AppState;
+
+/// Where a data recipient's token may go.
+const EXPORT_PATH: &str = "/api/v1/cases/export";
 
 /// The signed-in caller, from `Authorization: Bearer <token>`.
 pub struct Auth(pub Principal);
@@ -27,7 +32,18 @@ impl FromRequestParts<AppState> for Auth {
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
         let token = bearer_token(&parts.headers)
             .ok_or_else(|| ApiError::unauthorized("log in first: send Authorization: Bearer <token>"))?;
-        Ok(Auth(state.app.authenticate(token).await?))
+        let who = state.app.authenticate(token).await?;
+        if let Some(watch) = parts.extensions.get::<RequestWatch>() {
+            watch.caller(&who.user);
+        }
+        // A data recipient's token reads nothing but exports (the path as sent, before nesting).
+        let path = parts.extensions.get::<OriginalUri>().map_or_else(|| parts.uri.path(), |u| u.0.path());
+        if who.export_filter.is_some() && !(parts.method == Method::GET && path == EXPORT_PATH) {
+            return Err(ApiError::App(AppError::Forbidden(format!(
+                "this token is a data recipient's: it may only export cases (GET {EXPORT_PATH})"
+            ))));
+        }
+        Ok(Auth(who))
     }
 }
 

@@ -18,6 +18,7 @@ use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
+use cityloop_app::access::RequestWatch;
 use cityloop_app::{App, AppError};
 use tokio::net::TcpListener;
 use utoipa::OpenApi;
@@ -36,15 +37,22 @@ async fn not_found() -> error::ApiError {
     AppError::NotFound("route".into()).into()
 }
 
-/// Counts answers by status class and logs each request once.
-async fn observe(State(state): State<AppState>, req: Request, next: Next) -> Response {
+/// Counts answers by status class, logs each request once, and records for the unusual-access watch
+/// the sign-ins and the refusals of signed-in callers.
+async fn observe(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     let started = Instant::now();
     let method = req.method().clone();
     let path = req.uri().path().to_string();
+    let address = state.limits.client_ip(&req).to_string();
+    let watch = RequestWatch::default();
+    req.extensions_mut().insert(watch.clone());
     let response = next.run(req).await;
     let micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
     let status = response.status().as_u16();
     state.metrics.count_status(status, micros);
+    if let Err(e) = watch.record(&state.app, &address, method.as_str(), &path, status).await {
+        tracing::warn!(error = %e, "an access event could not be recorded");
+    }
     if path == "/healthz" || path == "/metrics" {
         tracing::debug!(%method, %path, status, micros, "request");
     } else {

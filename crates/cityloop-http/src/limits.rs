@@ -51,7 +51,7 @@ impl PublicLimits {
 
     /// The client's address: with a trusted proxy, the last address in its header (the one the proxy
     /// added: those before it are whatever the client sent); else the peer's.
-    fn client_ip(&self, req: &Request) -> IpAddr {
+    pub(crate) fn client_ip(&self, req: &Request) -> IpAddr {
         let forwarded = self.client_ip_header.as_deref().and_then(|name| {
             let value = req.headers().get(name)?.to_str().ok()?;
             value.rsplit(',').next()?.trim().parse().ok()

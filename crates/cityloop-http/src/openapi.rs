@@ -34,7 +34,7 @@ impl Modify for BearerAuth {
         api::smart::import_articles,
         api::clients::register_client, api::clients::list_clients, api::clients::revoke_client, api::clients::set_service,
         api::clients::create_token, api::clients::list_tokens, api::clients::revoke_token,
-        api::access::list, api::access::alerts,
+        api::access::list, api::access::alerts, api::access::events,
         api::webhooks::create, api::webhooks::list, api::webhooks::disable, api::webhooks::deliveries,
         api::webhooks::delivery, api::webhooks::retry,
         api::evaluation::report, api::evaluation::cases, api::evaluation::export,

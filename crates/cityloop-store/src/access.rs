@@ -106,13 +106,15 @@ impl Store {
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct AccessAlertRow {
     pub id: i64,
-    /// `contact_views`: far more residents' contact data shown than the user's own daily average.
+    /// `contact_views`: far more residents' contact data shown than the user's own daily average;
+    /// `bulk_export`: far more cases exported; `login_addresses`: sign-ins from many addresses;
+    /// `forbidden`: many requests refused.
     pub kind: String,
     pub user_id: UserId,
     pub username: String,
     /// The local day, `YYYY-MM-DD`.
     pub day: String,
-    /// Cases shown that day (so far).
+    /// The day's measure so far: cases shown or exported, addresses, refused requests.
     pub count: i64,
     /// The user's daily average before that day.
     pub baseline: f64,
@@ -191,6 +193,114 @@ impl Store {
                 })
             })
             .collect()
+    }
+}
+
+/// One event unusual access is watched for besides contact views.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AccessEventRow {
+    pub id: i64,
+    /// `export` (amount = cases exported), `login` (a sign-in) or `forbidden` (a refused request).
+    pub kind: String,
+    pub user_id: UserId,
+    pub username: String,
+    pub at: DateTime<Utc>,
+    /// The client's address, where it is known.
+    pub address: Option<String>,
+    /// What was exported (format and filters) or refused (method and path).
+    pub detail: String,
+    pub amount: i64,
+}
+
+/// Which events to list.
+#[derive(Debug, Clone, Default)]
+pub struct AccessEventFilter {
+    pub kind: Option<String>,
+    pub user_id: Option<UserId>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    pub limit: i64,
+    pub offset: i64,
+}
+
+impl Store {
+    /// Records an event for the unusual-access watch.
+    pub async fn record_access_event(&self, event: &AccessEventRow) -> Result<()> {
+        sqlx::query(
+            "insert into access_events (kind, user_id, username, at, address, detail, amount) \
+             values ($1, $2, $3, $4, $5, $6, $7)",
+        )
+        .bind(event.kind.clone())
+        .bind(event.user_id.0)
+        .bind(event.username.clone())
+        .bind(ms(event.at))
+        .bind(event.address.clone())
+        .bind(event.detail.clone())
+        .bind(event.amount)
+        .execute(self.writer())
+        .await?;
+        Ok(())
+    }
+
+    /// Each user's measure of `kind` in [`from`, `to`): distinct addresses for sign-ins, the sum of
+    /// the amounts otherwise (cases exported, requests refused).
+    pub async fn access_events_per_user(
+        &self,
+        kind: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<Vec<UserCount>> {
+        let measure = if kind == "login" { "count(distinct address)" } else { "sum(amount)" };
+        let rows: Vec<(i64, String, i64)> = sqlx::query_as(&format!(
+            "select user_id, min(username), cast({measure} as bigint) from access_events \
+             where kind = $1 and at >= $2 and at < $3 group by user_id"
+        ))
+        .bind(kind)
+        .bind(ms(from))
+        .bind(ms(to))
+        .fetch_all(self.reader())
+        .await?;
+        Ok(rows.into_iter().map(|(id, username, count)| UserCount { user_id: UserId(id), username, count }).collect())
+    }
+
+    /// The events matching `f`, newest first, and how many match.
+    pub async fn access_events(&self, f: &AccessEventFilter) -> Result<(Vec<AccessEventRow>, i64)> {
+        let mut conditions = Sql::new(" where 1 = 1");
+        if let Some(kind) = &f.kind {
+            conditions.push(" and kind = ").bind(kind.clone());
+        }
+        if let Some(user) = f.user_id {
+            conditions.push(" and user_id = ").bind(user.0);
+        }
+        if let Some(from) = f.from {
+            conditions.push(" and at >= ").bind(ms(from));
+        }
+        if let Some(to) = f.to {
+            conditions.push(" and at < ").bind(ms(to));
+        }
+        let mut count = Sql::new("select count(*) from access_events");
+        count.append(conditions.clone());
+        let total: i64 = count.query().fetch_one(self.reader()).await?.try_get(0)?;
+        let mut sql = Sql::new("select id, kind, user_id, username, at, address, detail, amount from access_events");
+        sql.append(conditions);
+        sql.push(" order by id desc limit ").bind(f.limit).push(" offset ").bind(f.offset);
+        let rows = sql.query().fetch_all(self.reader()).await?;
+        let items = rows
+            .iter()
+            .map(|r| {
+                Ok(AccessEventRow {
+                    id: r.try_get(0)?,
+                    kind: r.try_get(1)?,
+                    user_id: UserId(r.try_get(2)?),
+                    username: r.try_get(3)?,
+                    at: from_ms(r.try_get(4)?),
+                    address: r.try_get(5)?,
+                    detail: r.try_get(6)?,
+                    amount: r.try_get(7)?,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok((items, total))
     }
 }
 

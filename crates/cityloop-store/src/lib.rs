@@ -33,7 +33,9 @@ pub use contact_crypto::ContactCipher;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, ConnectOptions, Executor};
 
-pub use access::{AccessAlertRow, CaseTexts, ContactViewFilter, ContactViewRow, UserCount};
+pub use access::{
+    AccessAlertRow, AccessEventFilter, AccessEventRow, CaseTexts, ContactViewFilter, ContactViewRow, UserCount,
+};
 pub use cases::{
     BulkCase, CaseFilter, CaseList, CaseScope, CaseSort, CreatedCase, MoveWrite, NewCaseWrite, NoticeRow, WhistleRow,
 };

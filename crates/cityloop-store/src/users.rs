@@ -33,6 +33,8 @@ pub struct ApiTokenRow {
     pub created_at: DateTime<Utc>,
     pub expires_at: DateTime<Utc>,
     pub revoked_at: Option<DateTime<Utc>>,
+    /// A data recipient's token: the filter its exports are held to.
+    pub export_filter: Option<String>,
 }
 
 /// A token as stored.
@@ -41,6 +43,8 @@ pub struct TokenRow {
     pub user_id: UserId,
     pub expires_at: DateTime<Utc>,
     pub revoked: bool,
+    /// A data recipient's token: the filter its exports are held to.
+    pub export_filter: Option<String>,
 }
 
 fn roles_text(roles: &[Role]) -> String {
@@ -175,15 +179,18 @@ impl Store {
         label: &str,
         now: DateTime<Utc>,
         expires_at: DateTime<Utc>,
+        export_filter: Option<&str>,
     ) -> Result<()> {
         sqlx::query(
-            "insert into tokens (token_hash, user_id, created_at, expires_at, label) values ($1, $2, $3, $4, $5)",
+            "insert into tokens (token_hash, user_id, created_at, expires_at, label, export_filter) \
+             values ($1, $2, $3, $4, $5, $6)",
         )
         .bind(token_hash)
         .bind(user.0)
         .bind(ms(now))
         .bind(ms(expires_at))
         .bind(label)
+        .bind(export_filter)
         .execute(self.writer())
         .await?;
         Ok(())
@@ -192,7 +199,8 @@ impl Store {
     /// Every API token: (hash, user, label, created, expires, revoked), newest first.
     pub async fn list_api_tokens(&self) -> Result<Vec<ApiTokenRow>> {
         let rows = sqlx::query(
-            "select t.token_hash, u.username, t.label, t.created_at, t.expires_at, t.revoked_at from tokens t \
+            "select t.token_hash, u.username, t.label, t.created_at, t.expires_at, t.revoked_at, t.export_filter \
+             from tokens t \
              join users u on u.id = t.user_id where t.label is not null order by t.created_at desc",
         )
         .fetch_all(self.reader())
@@ -206,6 +214,7 @@ impl Store {
                     created_at: from_ms(r.try_get(3)?),
                     expires_at: from_ms(r.try_get(4)?),
                     revoked_at: r.try_get::<Option<i64>, _>(5)?.map(from_ms),
+                    export_filter: r.try_get(6)?,
                 })
             })
             .collect()
@@ -213,15 +222,17 @@ impl Store {
 
     /// Looks a token up by its hash.
     pub async fn token(&self, token_hash: &str) -> Result<Option<TokenRow>> {
-        let row = sqlx::query("select user_id, expires_at, revoked_at from tokens where token_hash = $1")
-            .bind(token_hash)
-            .fetch_optional(self.reader())
-            .await?;
+        let row =
+            sqlx::query("select user_id, expires_at, revoked_at, export_filter from tokens where token_hash = $1")
+                .bind(token_hash)
+                .fetch_optional(self.reader())
+                .await?;
         row.map(|r| {
             Ok(TokenRow {
                 user_id: UserId(r.try_get("user_id")?),
                 expires_at: from_ms(r.try_get("expires_at")?),
                 revoked: r.try_get::<Option<i64>, _>("revoked_at")?.is_some(),
+                export_filter: r.try_get("export_filter")?,
             })
         })
         .transpose()

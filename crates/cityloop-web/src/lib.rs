@@ -145,6 +145,7 @@ pub fn router(app: App, settings: WebSettings) -> Router {
         .route("/admin/knowledge/{id}/delete", post(pages::admin::delete_article))
         .route("/admin/classifier", get(pages::admin::classifier).post(pages::admin::train_classifier))
         .route("/admin/webhooks", get(pages::admin::webhooks).post(pages::admin::add_webhook))
+        .route("/admin/access", get(pages::access::page))
         .route("/admin/webhooks/{id}/disable", post(pages::admin::disable_webhook))
         .route("/admin/webhooks/deliveries/{id}/retry", post(pages::admin::retry_delivery))
         .route("/intake/suggest", get(pages::smart::suggest))

@@ -12,6 +12,7 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::CookieJar;
+use cityloop_app::access::RequestWatch;
 use cityloop_app::Principal;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
@@ -113,7 +114,17 @@ impl FromRequestParts<WebState> for Staff {
         };
         let Some(token) = visit.session.clone() else { return Err(login()) };
         match state.app.authenticate(&token).await {
-            Ok(who) => Ok(Staff { who, visit }),
+            Ok(who) => {
+                if let Some(watch) = parts.extensions.get::<RequestWatch>() {
+                    watch.caller(&who.user);
+                }
+                // A data recipient's token is for the API's exports, not for the pages.
+                if who.export_filter.is_some() {
+                    let refused = cityloop_app::AppError::Forbidden("a data recipient's token".into());
+                    return Err(crate::pages::error_page(&visit.tr, &refused));
+                }
+                Ok(Staff { who, visit })
+            }
             Err(cityloop_app::AppError::Unauthorized(_)) => Err(login()),
             Err(e) => Err(crate::pages::error_page(&visit.tr, &e)),
         }

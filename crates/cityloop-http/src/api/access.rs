@@ -3,7 +3,7 @@
 use axum::extract::State;
 use axum::routing::get;
 use axum::{Json, Router};
-use cityloop_app::access::ContactViewQuery;
+use cityloop_app::access::{AccessEventQuery, ContactViewQuery};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -13,7 +13,10 @@ use crate::extract::{ApiQuery, Auth};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/contact-views", get(list)).route("/access-alerts", get(alerts))
+    Router::new()
+        .route("/contact-views", get(list))
+        .route("/access-alerts", get(alerts))
+        .route("/access-events", get(events))
 }
 
 /// Which records.
@@ -87,12 +90,14 @@ pub async fn list(
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AccessAlertDto {
     pub id: i64,
-    /// `contact_views`: far more residents' contact data shown than the user's own daily average.
+    /// `contact_views`: far more residents' contact data shown than the user's own daily average;
+    /// `bulk_export`: far more cases exported; `login_addresses`: sign-ins from many addresses;
+    /// `forbidden`: many requests refused.
     pub kind: String,
     pub username: String,
     /// The local day, `YYYY-MM-DD`.
     pub day: String,
-    /// Cases shown that day (so far).
+    /// The day's measure so far: cases shown or exported, addresses, refused requests.
     pub count: i64,
     /// The user's daily average before that day.
     pub baseline: f64,
@@ -113,12 +118,10 @@ pub async fn alerts(State(state): State<AppState>, Auth(who): Auth) -> Result<Js
         alerts
             .into_iter()
             .map(|a| AccessAlertDto {
-                records: format!(
-                    "/api/v1/contact-views?user={}&from={}&to={}&page_size=500",
-                    form_urlencoded::byte_serialize(a.username.as_bytes()).collect::<String>(),
-                    a.day,
-                    a.day
-                ),
+                records: {
+                    let (list, query) = cityloop_app::access::alert_records(&a);
+                    format!("/api/v1/{list}?{query}")
+                },
                 id: a.id,
                 kind: a.kind,
                 username: a.username,
@@ -130,4 +133,78 @@ pub async fn alerts(State(state): State<AppState>, Auth(who): Auth) -> Result<Js
             })
             .collect(),
     ))
+}
+
+/// Which events.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct AccessEventParams {
+    /// `export`, `login` or `forbidden`.
+    pub kind: Option<String>,
+    /// The user.
+    pub user: Option<String>,
+    /// From this time (RFC 3339) or local date.
+    pub from: Option<String>,
+    /// Before this time, or up to the end of this local date.
+    pub to: Option<String>,
+    pub page: Option<i64>,
+    /// 1 to 500 (default 100).
+    pub page_size: Option<i64>,
+}
+
+/// One event the unusual-access watch counts.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AccessEventDto {
+    pub id: i64,
+    /// `export` (amount: cases exported), `login` (a sign-in) or `forbidden` (a refused request).
+    pub kind: String,
+    pub username: String,
+    pub at: chrono::DateTime<chrono::Utc>,
+    /// The client's address, where known.
+    pub address: Option<String>,
+    /// What was exported (format and filters) or asked for (method and path).
+    pub detail: String,
+    pub amount: i64,
+}
+
+/// A page of events, newest first.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AccessEventPage {
+    pub items: Vec<AccessEventDto>,
+    pub total: i64,
+}
+
+/// Exports, sign-ins and refused requests of signed-in users, as the unusual-access watch counts
+/// them (administrators).
+#[utoipa::path(get, path = "/api/v1/access-events", tag = "admin", params(AccessEventParams),
+    responses((status = 200, body = AccessEventPage), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn events(
+    State(state): State<AppState>,
+    Auth(who): Auth,
+    ApiQuery(p): ApiQuery<AccessEventParams>,
+) -> Result<Json<AccessEventPage>> {
+    let q = AccessEventQuery {
+        kind: p.kind,
+        username: p.user,
+        from: p.from,
+        to: p.to,
+        page: p.page,
+        page_size: p.page_size,
+    };
+    let (rows, total) = state.app.access_events(&who, &q).await?;
+    let items = rows
+        .into_iter()
+        .map(|r| AccessEventDto {
+            id: r.id,
+            kind: r.kind,
+            username: r.username,
+            at: r.at,
+            address: r.address,
+            detail: r.detail,
+            amount: r.amount,
+        })
+        .collect();
+    Ok(Json(AccessEventPage { items, total }))
 }

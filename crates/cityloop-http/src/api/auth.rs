@@ -3,8 +3,10 @@
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
+use axum::Extension;
 use axum::{Json, Router};
 use chrono::{DateTime, FixedOffset};
+use cityloop_app::access::RequestWatch;
 use cityloop_app::Principal;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -70,8 +72,15 @@ pub struct LoginResponse {
 /// Logs in: a bearer token for `Authorization: Bearer <token>`.
 #[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginRequest,
     responses((status = 200, body = LoginResponse), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)))]
-pub async fn login(State(state): State<AppState>, ApiJson(body): ApiJson<LoginRequest>) -> Result<Json<LoginResponse>> {
+pub async fn login(
+    State(state): State<AppState>,
+    watch: Option<Extension<RequestWatch>>,
+    ApiJson(body): ApiJson<LoginRequest>,
+) -> Result<Json<LoginResponse>> {
     let login = state.app.login(&body.username, &body.password).await?;
+    if let Some(Extension(watch)) = watch {
+        watch.signed_in(&login.principal.user);
+    }
     let offset = state.app.reference().calendar.offset();
     Ok(Json(LoginResponse {
         token: login.token,

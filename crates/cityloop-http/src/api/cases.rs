@@ -329,7 +329,7 @@ pub async fn list(
         (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn export(State(state): State<AppState>, Auth(who): Auth, RawQuery(raw): RawQuery) -> Result<Response> {
-    let (format, rest) = cityloop_app::export::split_export_query(raw.as_deref().unwrap_or_default())?;
+    let (format, rest) = cityloop_app::export::split_export_query(&who, raw.as_deref().unwrap_or_default())?;
     let params: CaseListParams = parse_query(&rest)?;
     let export = state.app.export_case_list(&who, &params.into(), format).await?;
     let name = format!("cases-{}.{}", state.app.now().format("%Y%m%d-%H%M"), format.extension());

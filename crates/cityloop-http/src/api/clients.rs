@@ -33,6 +33,11 @@ pub struct TokenRequest {
     pub name: String,
     /// Days the token lives (1 to 730).
     pub days: i64,
+    /// Makes it a data recipient's token: a case-list query string (e.g. `category=06&created_from=2026-01-01`)
+    /// its exports are always held to; it may then only `GET /api/v1/cases/export`, without residents'
+    /// contact data.
+    #[serde(default)]
+    pub export_filter: Option<String>,
 }
 
 /// An API token; `token` only in the answer that issues it.
@@ -46,6 +51,9 @@ pub struct TokenDto {
     pub created_at: Option<chrono::DateTime<chrono::Utc>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub revoked_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// A data recipient's token: the filter its exports are held to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub export_filter: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub token: Option<String>,
 }
@@ -60,7 +68,8 @@ pub async fn create_token(
     Auth(who): Auth,
     ApiJson(body): ApiJson<TokenRequest>,
 ) -> Result<(StatusCode, Json<TokenDto>)> {
-    let t = state.app.create_api_token(&who, &body.username, &body.name, body.days).await?;
+    let filter = body.export_filter.as_deref().filter(|f| !f.trim().is_empty());
+    let t = state.app.create_api_token(&who, &body.username, &body.name, body.days, filter).await?;
     let dto = TokenDto {
         id: t.id,
         username: t.username,
@@ -68,6 +77,7 @@ pub async fn create_token(
         expires_at: t.expires_at,
         created_at: None,
         revoked_at: None,
+        export_filter: t.export_filter,
         token: Some(t.token),
     };
     Ok((StatusCode::CREATED, Json(dto)))
@@ -88,6 +98,7 @@ pub async fn list_tokens(State(state): State<AppState>, Auth(who): Auth) -> Resu
                 expires_at: t.expires_at,
                 created_at: Some(t.created_at),
                 revoked_at: t.revoked_at,
+                export_filter: t.export_filter,
                 token: None,
             })
             .collect(),

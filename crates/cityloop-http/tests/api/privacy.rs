@@ -80,7 +80,8 @@ async fn every_showing_of_contact_data_in_clear_is_recorded_and_masked_views_are
 
 #[tokio::test]
 async fn a_user_shown_far_more_contact_data_than_usual_raises_an_alert_with_the_records_behind_it() {
-    let rules = cityloop_domain::access::AccessRules { baseline_days: 28, factor: 5.0, min_cases: 3 };
+    let rules =
+        cityloop_domain::access::AccessRules { baseline_days: 28, factor: 5.0, min_cases: 3, ..Default::default() };
     crate::on_every_engine_with(
         move |s| s.access = rules,
         |t| async move {
@@ -127,6 +128,157 @@ async fn a_user_shown_far_more_contact_data_than_usual_raises_an_alert_with_the_
             }
             let alerted = t.app.watch_access().await.unwrap();
             assert_eq!(alerted, 0, "4 a day against an average of 4 is not unusual");
+        },
+    )
+    .await;
+}
+
+/// Creates `n` located hotline cases in category `category` with residents' phones, as the operator.
+async fn hotline_cases(t: &crate::TestApp, category: &str, n: usize) {
+    let operator = t.login("operator").await;
+    let (_, lat, lon) = t.first_grid(&operator).await;
+    for i in 0..n {
+        t.create(
+            &operator,
+            json!({"channel": "hotline", "request_type": "complaint", "title": format!("问题{i}"),
+                   "description": "详见电话", "category": category, "location": {"lat": lat, "lon": lon},
+                   "contact": {"name": "赵六", "phone": format!("1370000{category}{i}")}}),
+        )
+        .await;
+    }
+}
+
+#[tokio::test]
+async fn a_data_recipients_token_exports_its_own_filter_without_contact_data_and_does_nothing_else() {
+    on_every_engine(|t| async move {
+        hotline_cases(&t, "06001", 3).await;
+        hotline_cases(&t, "06005", 2).await;
+        let admin = t.login("admin").await;
+        let issue = |filter: &str| {
+            let body = json!({"username": "leader", "name": "统计局", "days": 30, "export_filter": filter});
+            let (t, admin) = (&t, admin.clone());
+            async move { t.post(Some(&admin), "/api/v1/api-tokens", body).await }
+        };
+        for (filter, why) in [("bogus=1", "not a filter"), ("page=2", "paging"), ("category=nope", "no such category")]
+        {
+            let refused = issue(filter).await;
+            assert_eq!(
+                (refused.status, refused.body["error"]["field"].as_str()),
+                (StatusCode::UNPROCESSABLE_ENTITY, Some("export_filter")),
+                "{why}: {}",
+                refused.body
+            );
+        }
+        let issued = issue("category=06001").await;
+        assert_eq!(issued.status, StatusCode::CREATED, "{}", issued.body);
+        let token = issued.body["token"].as_str().unwrap().to_string();
+        let listed = t.get(Some(&admin), "/api/v1/api-tokens").await.ok();
+        assert_eq!(listed[0]["export_filter"], "category=06001");
+
+        // Its exports hold the filter's cases whatever it asks for, without residents' contact data.
+        let export = |query: &str| {
+            let url = t.url(&format!("/api/v1/cases/export?{query}"));
+            t.client.get(url).bearer_auth(&token).send()
+        };
+        for query in ["format=csv", "format=csv&category=06005", "format=csv&category=06"] {
+            let file = export(query).await.unwrap();
+            assert_eq!(file.status(), StatusCode::OK, "{query}");
+            assert_eq!(file.headers()["x-case-count"], "3", "{query}");
+            let text = file.text().await.unwrap();
+            assert!(!text.contains("137000006001"), "no phone in the file");
+        }
+        // Anything else is refused, on the API and the pages.
+        for path in ["/api/v1/cases", "/api/v1/auth/me", "/api/v1/access-alerts"] {
+            let refused = t.get(Some(&token), path).await;
+            assert_eq!((refused.status, refused.error_code()), (StatusCode::FORBIDDEN, "forbidden"), "{path}");
+        }
+        let page = t.client.get(t.url("/cases")).header("cookie", format!("cl_session={token}")).send().await;
+        assert_eq!(page.unwrap().status(), StatusCode::FORBIDDEN);
+        // The export was counted for the watch.
+        let events = t.get(Some(&admin), "/api/v1/access-events?kind=export&user=leader").await.ok();
+        assert_eq!(events["total"], 3);
+        assert_eq!(events["items"][0]["amount"], 3);
+        // Revoked, it opens nothing.
+        let id = listed[0]["id"].as_str().unwrap();
+        let revoked = t.client.delete(t.url(&format!("/api/v1/api-tokens/{id}"))).bearer_auth(&admin).send().await;
+        assert_eq!(revoked.unwrap().status(), StatusCode::NO_CONTENT);
+        assert_eq!(export("format=csv").await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn bulk_exports_sign_ins_from_many_addresses_and_repeated_refusals_raise_alerts() {
+    let rules = cityloop_domain::access::AccessRules {
+        min_exported_cases: 4,
+        min_login_addresses: 3,
+        min_forbidden: 3,
+        ..Default::default()
+    };
+    crate::on_every_engine_with(
+        move |s| {
+            s.access = rules;
+            s.client_ip_header = Some("x-forwarded-for".into());
+        },
+        |t| async move {
+            hotline_cases(&t, "06001", 4).await;
+            let sign_in = |address: &'static str| {
+                let t = &t;
+                async move {
+                    let answer = t
+                        .client
+                        .post(t.url("/api/v1/auth/login"))
+                        .header("x-forwarded-for", address)
+                        .json(&json!({"username": "dispatcher", "password": cityloop_app::demo::DEMO_PASSWORD}))
+                        .send()
+                        .await
+                        .unwrap();
+                    assert_eq!(answer.status(), StatusCode::OK);
+                    answer.json::<Value>().await.unwrap()["token"].as_str().unwrap().to_string()
+                }
+            };
+            // The dispatcher signs in from three addresses, is refused three times and exports four cases.
+            let dispatcher = sign_in("10.0.0.1").await;
+            sign_in("10.0.0.2").await;
+            sign_in("10.0.0.1").await;
+            assert_eq!(t.app.watch_access().await.unwrap(), 0, "two addresses, nothing refused or exported");
+            sign_in("10.0.0.3").await;
+            for _ in 0..3 {
+                assert_eq!(t.get(Some(&dispatcher), "/api/v1/contact-views").await.status, StatusCode::FORBIDDEN);
+            }
+            let file = t.client.get(t.url("/api/v1/cases/export?format=csv")).bearer_auth(&dispatcher).send().await;
+            assert_eq!(file.unwrap().headers()["x-case-count"], "4");
+            assert_eq!(t.app.watch_access().await.unwrap(), 3);
+
+            let admin = t.login("admin").await;
+            let alerts = t.get(Some(&admin), "/api/v1/access-alerts").await.ok();
+            let mut kinds: Vec<(String, i64)> = alerts
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|a| (a["kind"].as_str().unwrap().to_string(), a["count"].as_i64().unwrap()))
+                .collect();
+            kinds.sort();
+            assert_eq!(
+                kinds,
+                vec![("bulk_export".into(), 4), ("forbidden".into(), 3), ("login_addresses".into(), 3)],
+                "{alerts}"
+            );
+            for alert in alerts.as_array().unwrap() {
+                let records = t.get(Some(&admin), alert["records"].as_str().unwrap()).await.ok();
+                let expected = match alert["kind"].as_str().unwrap() {
+                    "login_addresses" => 4,
+                    "forbidden" => 3,
+                    _ => 1,
+                };
+                assert_eq!(records["total"], expected, "{alert}: {records}");
+                assert!(records["items"].as_array().unwrap().iter().all(|e| e["username"] == "dispatcher"));
+            }
+            let refused = t.get(Some(&admin), "/api/v1/access-events?kind=forbidden").await.ok();
+            assert_eq!(refused["items"][0]["detail"], "GET /api/v1/contact-views");
+            assert_eq!(refused["items"][0]["address"], "127.0.0.1", "sent without the proxy's header");
+            let bad = t.get(Some(&admin), "/api/v1/access-events?kind=reads").await;
+            assert_eq!(bad.body["error"]["field"], "kind");
         },
     )
     .await;

@@ -22,7 +22,7 @@ use crate::session::{FormInput, Staff};
 use crate::WebState;
 
 /// The admin sections, for the tab bar.
-const SECTIONS: &[(&str, &str)] = &[
+pub(crate) const SECTIONS: &[(&str, &str)] = &[
     ("/admin/units", "admin.units"),
     ("/admin/users", "admin.users"),
     ("/admin/categories", "admin.categories"),
@@ -33,6 +33,7 @@ const SECTIONS: &[(&str, &str)] = &[
     ("/admin/knowledge", "admin.knowledge"),
     ("/admin/classifier", "admin.classifier"),
     ("/admin/webhooks", "admin.webhooks"),
+    ("/admin/access", "admin.access"),
 ];
 
 /// A table: headers and rows of cells.
@@ -87,7 +88,7 @@ fn uploaded_text<'a>(form: &'a FormInput, what: &str) -> Result<(&'a str, &'a st
     Ok((&upload.file_name, text))
 }
 
-fn admin_only(staff: &Staff) -> Option<Response> {
+pub(crate) fn admin_only(staff: &Staff) -> Option<Response> {
     (!staff.who.has(Role::Admin))
         .then(|| error_page(&staff.visit.tr, &AppError::Forbidden("administrators only".into())))
 }

@@ -5,6 +5,8 @@ use axum::extract::{Path, Query, State};
 use axum::http::header::{LOCATION, SET_COOKIE};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
+use cityloop_app::access::RequestWatch;
 use serde::Deserialize;
 
 use super::{ctx, home_of, local_path, render, Ctx};
@@ -38,12 +40,20 @@ pub async fn login_form(visit: Visit, Query(q): Query<NextParam>) -> Response {
     render(StatusCode::OK, &LoginPage { c, next: local_path(q.next.as_deref()).unwrap_or_default(), failed: false })
 }
 
-pub async fn login(State(state): State<WebState>, visit: Visit, form: FormInput) -> Response {
+pub async fn login(
+    State(state): State<WebState>,
+    watch: Option<Extension<RequestWatch>>,
+    visit: Visit,
+    form: FormInput,
+) -> Response {
     let username = form.get("username").unwrap_or_default();
     let password = form.fields.iter().find(|(k, _)| k == "password").map(|(_, v)| v.clone()).unwrap_or_default();
     let next = local_path(form.get("next").as_deref());
     match state.app.login(&username, &password).await {
         Ok(login) => {
+            if let Some(Extension(watch)) = watch {
+                watch.signed_in(&login.principal.user);
+            }
             let home = home_of(&login.principal).to_string();
             see_other(&next.unwrap_or(home), Some(session_cookie(&login.token)))
         }

@@ -122,7 +122,7 @@ pub async fn list(State(state): State<WebState>, staff: Staff, RawQuery(raw): Ra
 pub async fn export(State(state): State<WebState>, staff: Staff, RawQuery(raw): RawQuery) -> Response {
     let t = staff.visit.tr;
     let exported = async {
-        let (format, rest) = cityloop_app::export::split_export_query(raw.as_deref().unwrap_or_default())?;
+        let (format, rest) = cityloop_app::export::split_export_query(&staff.who, raw.as_deref().unwrap_or_default())?;
         let q: CaseQuery = serde_urlencoded::from_str(&rest).map_err(|e| AppError::invalid("query", e.to_string()))?;
         let export = state.app.export_case_list(&staff.who, &q, format).await?;
         Ok::<_, AppError>((format, export))

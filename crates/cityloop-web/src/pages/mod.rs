@@ -1,6 +1,7 @@
 //! Page handlers by area, and what they share: the page frame (title, navigation by role,
 //! language switch, CSRF token), error pages, and case rows formatted for tables.
 
+pub mod access;
 pub mod admin;
 pub mod auth;
 pub mod cases;

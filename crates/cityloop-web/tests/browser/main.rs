@@ -404,6 +404,34 @@ async fn an_administrator_subscribes_a_system_and_sends_a_dead_letter_again() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_administrator_reads_an_access_alert_and_the_records_behind_it() {
+    if !browser_available() {
+        return;
+    }
+    let site = spawn_site(Backend::Sqlite, 0).await;
+    // The operator is refused twenty times today: the watch's minimum for refusals.
+    let operator = site.app.store.user_by_username("operator").await.unwrap().unwrap();
+    for _ in 0..20 {
+        let refused = cityloop_domain::access::AccessEventKind::Forbidden;
+        site.app.record_access_event(&operator, refused, Some("10.1.2.3"), "GET /admin/users", 1).await.unwrap();
+    }
+    assert_eq!(site.app.watch_access().await.unwrap(), 1);
+
+    let driver = Driver::start();
+    let mut b = Browser::open(&driver, &site.base, 1366, 900).await;
+    b.login("admin").await;
+    b.goto("/admin/access").await;
+    let alerts = b.text("#access-alerts").await;
+    assert!(alerts.contains("多次越权请求") && alerts.contains("operator") && alerts.contains("20"), "{alerts}");
+    b.click("#access-alerts a.records").await;
+    assert_eq!(b.text("#records-total").await, "20");
+    let records = b.text("#access-records").await;
+    assert!(records.contains("10.1.2.3") && records.contains("GET /admin/users"), "{records}");
+    b.screenshot("admin-access-records").await;
+    b.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_leader_reads_the_months_ranking_and_opens_the_cases_behind_a_number() {
     if !browser_available() {
         return;
@@ -641,6 +669,7 @@ async fn every_page_renders_at_both_widths_without_console_errors() {
         (Some("admin"), "/admin/knowledge".into(), "admin-knowledge"),
         (Some("admin"), "/admin/classifier".into(), "admin-classifier"),
         (Some("admin"), "/admin/webhooks".into(), "admin-webhooks"),
+        (Some("admin"), "/admin/access".into(), "admin-access"),
         (Some("dispatcher"), "/replies".into(), "replies"),
         (Some("citizen"), "/cases".into(), "citizen-cases"),
     ];
