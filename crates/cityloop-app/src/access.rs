@@ -203,12 +203,13 @@ impl App {
         let today = calendar.local_date(now);
         let midnight = calendar.local_midnight(today);
         let first_day = calendar.local_midnight(today - chrono::Days::new(rules.baseline_days.max(1) as u64));
+        let day_offset_ms = i64::from(calendar.offset().local_minus_utc()) * 1000;
         let mut unusual = 0;
         for what in Watched::ALL {
             let per_user = |from, to| async move {
                 match what.event_kind() {
                     None => self.store.contact_views_per_user(from, to).await,
-                    Some(kind) => self.store.access_events_per_user(kind.as_str(), from, to).await,
+                    Some(kind) => self.store.access_events_per_user(kind.as_str(), from, to, day_offset_ms).await,
                 }
             };
             let todays = per_user(midnight, now + chrono::Duration::milliseconds(1)).await?;

@@ -127,12 +127,13 @@ pub fn photo_without_metadata(content_type: &str, bytes: &[u8]) -> Option<Vec<u8
 /// that trusts the flags would otherwise look for chunks that are gone).
 fn webp_without_metadata(bytes: img_parts::Bytes) -> Option<Vec<u8>> {
     use img_parts::riff::{RiffChunk, RiffContent};
-    use img_parts::webp::{WebP, CHUNK_EXIF, CHUNK_VP8X, CHUNK_XMP};
+    use img_parts::webp::{WebP, CHUNK_ANMF, CHUNK_EXIF, CHUNK_VP8, CHUNK_VP8L, CHUNK_VP8X, CHUNK_XMP};
     const EXIF_FLAG: u8 = 0b0000_1000;
     const XMP_FLAG: u8 = 0b0000_0100;
     let mut webp = WebP::from_bytes(bytes).ok()?;
-    // A file without a picture is not a photo.
-    webp.dimensions()?;
+    // A file without a picture is not a photo. (The picture is not decoded: the library's reading of
+    // a lossy header trusts its length.)
+    webp.chunks().iter().any(|c| [CHUNK_VP8, CHUNK_VP8L, CHUNK_ANMF].contains(&c.id())).then_some(())?;
     let chunks = webp.chunks_mut();
     chunks.retain(|c| c.id() != CHUNK_EXIF && c.id() != CHUNK_XMP);
     for chunk in chunks.iter_mut() {
@@ -145,9 +146,10 @@ fn webp_without_metadata(bytes: img_parts::Bytes) -> Option<Vec<u8>> {
     Some(webp.encoder().bytes().to_vec())
 }
 
-/// A GIF without its comments and without application blocks other than those that say how an
-/// animation loops or give the colour profile (XMP travels in one). `None` when the blocks cannot be
-/// followed to the trailer.
+/// A GIF with only its pictures, their graphic control and plain-text blocks, and the application
+/// blocks that say how an animation loops or give the colour profile: comments, XMP (which travels in
+/// an application block) and anything unknown go. `None` when the blocks cannot be followed to the
+/// trailer.
 fn gif_without_metadata(bytes: &[u8]) -> Option<Vec<u8>> {
     const KEPT_APPLICATIONS: &[&[u8]] = &[b"NETSCAPE2.0", b"ANIMEXTS1.0", b"ICCRGBG1012"];
     /// Bytes of the colour table a packed field announces.
@@ -192,12 +194,13 @@ fn gif_without_metadata(bytes: &[u8]) -> Option<Vec<u8>> {
                 let label = *bytes.get(at + 1)?;
                 let end = sub_blocks_end(bytes, at + 2)?;
                 let kept = match label {
-                    0xFE => false,
+                    // Graphic control, plain text.
+                    0xF9 | 0x01 => true,
                     0xFF => {
                         let len = usize::from(*bytes.get(at + 2)?);
                         KEPT_APPLICATIONS.contains(&bytes.get(at + 3..at + 3 + len)?)
                     }
-                    _ => true,
+                    _ => false,
                 };
                 if kept {
                     out.extend_from_slice(bytes.get(at..end)?);
@@ -310,6 +313,9 @@ mod tests {
         let clean = riff(vec![chunk(b"VP8X", &[0; 10]), picture]);
         assert_eq!(photo_without_metadata("image/webp", &tagged), Some(clean));
         assert_eq!(photo_without_metadata("image/webp", b"RIFF\x04\0\0\0WEBP"), None, "no picture");
+        // A lossy picture chunk too short to hold its header is passed on as it came, not read.
+        let short = b"RIFF\x0e\0\0\0WEBPVP8 \x02\0\0\0\0\0";
+        assert_eq!(photo_without_metadata("image/webp", short), Some(short.to_vec()));
         assert_eq!(photo_without_metadata("image/webp", b"RIFF\x40\0\0\0WEBPVP8L\x20\0\0\0"), None, "cut short");
     }
 

@@ -13,6 +13,7 @@ use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
 use cityloop_domain::access::AccessEventKind;
+use cityloop_domain::masking::mask_numbers_in_text;
 
 use crate::error::{AppError, Result};
 use crate::queries::CaseQuery;
@@ -283,6 +284,8 @@ pub fn split_export_query(who: &Principal, raw: &str) -> Result<(ExportFormat, S
     for (k, v) in form_urlencoded_pairs(raw) {
         if k == "format" {
             format = Some(v);
+        } else if who.export_filter.is_some() && CLOSED_TO_RECIPIENTS.contains(&k.as_str()) {
+            return Err(AppError::invalid(k, "is not open to a data recipient"));
         } else if !held_to.iter().any(|(fixed, _)| *fixed == k) {
             rest.push((k, v));
         }
@@ -296,6 +299,10 @@ pub fn split_export_query(who: &Principal, raw: &str) -> Result<(ExportFormat, S
     })?;
     Ok((format, serde_urlencoded::to_string(&rest).unwrap_or_default()))
 }
+
+/// Filters a data recipient may not use: they would tell who reported what (a phone number, or one
+/// typed into a text).
+const CLOSED_TO_RECIPIENTS: &[&str] = &["phone", "q"];
 
 fn form_urlencoded_pairs(raw: &str) -> Vec<(String, String)> {
     serde_urlencoded::from_str::<Vec<(String, String)>>(raw).unwrap_or_default()
@@ -321,6 +328,14 @@ impl CaseExport {
     pub fn into_stream(self) -> impl futures_util::Stream<Item = std::io::Result<Vec<u8>>> + Send {
         futures_util::stream::unfold(self.chunks, |mut rx| async move { rx.recv().await.map(|chunk| (chunk, rx)) })
     }
+}
+
+/// Whether the free texts of the cases (title, description, address) go out as written or with the
+/// phone and ID numbers and e-mail addresses typed into them masked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Texts {
+    AsWritten,
+    Masked,
 }
 
 /// Where an export's bytes go.
@@ -356,10 +371,17 @@ impl App {
     pub(crate) fn check_export_filter(&self, recipient: &Principal, filter: &str) -> Result<()> {
         let bad = |why: String| AppError::invalid("export_filter", why);
         let known = serde_json::to_value(CaseQuery::default()).unwrap_or_default();
-        for (key, _) in form_urlencoded_pairs(filter) {
-            if matches!(key.as_str(), "page" | "page_size" | "sort") || known.get(&key).is_none() {
+        let pairs = form_urlencoded_pairs(filter);
+        for (key, _) in &pairs {
+            if matches!(key.as_str(), "page" | "page_size" | "sort") || known.get(key).is_none() {
                 return Err(bad(format!("`{key}` is not a filter of the case list")));
             }
+            if CLOSED_TO_RECIPIENTS.contains(&key.as_str()) {
+                return Err(bad(format!("`{key}` is not open to a data recipient")));
+            }
+        }
+        if pairs.iter().all(|(_, value)| value.trim().is_empty()) {
+            return Err(bad("names no filter: a recipient's exports are held to at least one".into()));
         }
         let q: CaseQuery = serde_urlencoded::from_str(filter).map_err(|e| bad(e.to_string()))?;
         self.case_filter(recipient, &q).map_err(|e| bad(e.to_string()))?;
@@ -389,8 +411,11 @@ impl App {
         }
         // Counted by the unusual-access watch (a bulk export).
         let detail = format!("{} {}", format.name(), serde_urlencoded::to_string(q).unwrap_or_default());
+        let detail = mask_numbers_in_text(&detail);
         self.record_access_event(&who.user, AccessEventKind::Export, None, detail.trim(), count).await?;
-        Ok(CaseExport { count: count.max(0) as u64, chunks: self.export_stream(filter, format, EXPORT_BATCH) })
+        // A recipient outside the platform gets numbers typed into the texts masked too.
+        let texts = if who.export_filter.is_some() { Texts::Masked } else { Texts::AsWritten };
+        Ok(CaseExport { count: count.max(0) as u64, chunks: self.export_stream(filter, format, texts, EXPORT_BATCH) })
     }
 
     /// Writes the export on a task of its own, `batch` cases at a time, into a channel of two batches.
@@ -398,12 +423,13 @@ impl App {
         &self,
         filter: CaseFilter,
         format: ExportFormat,
+        texts: Texts,
         batch: i64,
     ) -> mpsc::Receiver<std::io::Result<Vec<u8>>> {
         let (tx, rx) = mpsc::channel(2);
         let app = self.clone();
         tokio::spawn(async move {
-            if let Err(e) = app.write_export(filter, format, batch, Target::Channel(&tx)).await {
+            if let Err(e) = app.write_export(filter, format, texts, batch, Target::Channel(&tx)).await {
                 tracing::warn!(error = %e, "export stopped");
                 let _ = tx.send(Err(std::io::Error::other(e.to_string()))).await;
             }
@@ -419,13 +445,14 @@ impl App {
         format: ExportFormat,
         out: &mut (dyn Write + Send),
     ) -> Result<u64> {
-        self.write_export(filter, format, EXPORT_BATCH, Target::Writer(out)).await
+        self.write_export(filter, format, Texts::AsWritten, EXPORT_BATCH, Target::Writer(out)).await
     }
 
     async fn write_export(
         &self,
         filter: CaseFilter,
         format: ExportFormat,
+        texts: Texts,
         batch: i64,
         mut target: Target<'_>,
     ) -> Result<u64> {
@@ -467,6 +494,15 @@ impl App {
             items.truncate(batch as usize);
             let Some(last) = items.last() else { break };
             f.id_after = Some(last.id);
+            if texts == Texts::Masked {
+                for case in &mut items {
+                    case.title = mask_numbers_in_text(&case.title);
+                    case.description = mask_numbers_in_text(&case.description);
+                    if let Some(address) = case.location.as_mut().and_then(|l| l.address.as_mut()) {
+                        *address = mask_numbers_in_text(address);
+                    }
+                }
+            }
             let mut csv_rows: Vec<Vec<String>> = Vec::new();
             for case in &items {
                 let row = Row { case, reference: &reference, offset };
@@ -546,7 +582,7 @@ mod tests {
             let mut file = Vec::new();
             let n = app.export_cases(everything(), format, &mut file).await.unwrap();
             assert_eq!(n, 40);
-            let mut rx = app.export_stream(everything(), format, 10);
+            let mut rx = app.export_stream(everything(), format, Texts::AsWritten, 10);
             let mut chunks = Vec::new();
             while let Some(chunk) = rx.recv().await {
                 chunks.push(chunk.unwrap());

@@ -401,8 +401,9 @@ impl Settings {
             return fail("server.public_posts_per_minute", "must be at least 1");
         }
         let a = &self.access;
-        if a.baseline_days < 1 || !(a.factor.is_finite() && a.factor > 0.0) || a.min_cases < 1 {
-            return fail("access.baseline_days, factor and min_cases", "must be above 0");
+        let minimums = [a.min_cases, a.min_exported_cases, a.min_login_addresses, a.min_forbidden];
+        if a.baseline_days < 1 || !(a.factor.is_finite() && a.factor > 0.0) || minimums.iter().any(|m| *m < 1) {
+            return fail("access.baseline_days, factor and the min_ settings", "must be above 0");
         }
         if !(2..=100).contains(&self.auth.max_failed_logins) {
             return fail("auth.max_failed_logins", "must be 2 to 100");

@@ -43,27 +43,31 @@ fn digit(c: char) -> Option<char> {
 /// ID's final X included) keep their first three and last four digits, or their first six and last four when
 /// longer than 12; e-mail addresses keep the first character of their name (`a***@host`).
 pub fn mask_numbers_in_text(text: &str) -> String {
-    mask_personal_data(text, |digits, separated| digits.len() >= if separated { 10 } else { 7 })
+    mask_personal_data(text, |digits, separated| digits.len() >= if separated { 10 } else { 7 }, false)
 }
 
-/// Masks what is surely personal in a log line: mobile numbers (with or without +86), landlines with
-/// their area code, ID card numbers and e-mail addresses. Other numbers stay as they are, for a log is
-/// read for its case numbers, ids, timings and dates.
+/// Masks what is surely personal in a log line: mobile numbers (with or without 86), landlines with
+/// their area code (or 86 before it), ID card numbers and e-mail addresses, also where they stand next
+/// to other numbers. Other numbers stay as they are, for a log is read for its case numbers, ids,
+/// timings and dates.
 pub fn mask_personal_data_in_log(line: &str) -> String {
-    mask_personal_data(line, |digits, _| {
+    let is_personal = |digits: &[char], _| {
         let n = digits.len();
         let mobile = |d: &[char]| d.len() == 11 && d[0] == '1' && ('3'..='9').contains(&d[1]);
         mobile(digits)
             || (n == 13 && digits[..2] == ['8', '6'] && mobile(&digits[2..]))
             || (digits[0] == '0' && (10..=12).contains(&n))
+            || (digits[..2.min(n)] == ['8', '6'] && (11..=13).contains(&n))
             || n == 18
-    })
+    };
+    mask_personal_data(line, is_personal, true)
 }
 
 /// Masks e-mail addresses, and the runs of digits (split by single spaces or hyphens, an ID's final X
 /// included) that `is_personal` takes for a phone or ID number, given the digits and whether they
-/// were split.
-fn mask_personal_data(text: &str, is_personal: impl Fn(&[char], bool) -> bool) -> String {
+/// were split. With `by_groups`, a run that is not one number as a whole is looked at group by group:
+/// the longest stretch of groups from each that is one is masked.
+fn mask_personal_data(text: &str, is_personal: impl Fn(&[char], bool) -> bool, by_groups: bool) -> String {
     let chars: Vec<char> = text.chars().collect();
     let mut out = String::with_capacity(text.len());
     let mut i = 0;
@@ -71,39 +75,21 @@ fn mask_personal_data(text: &str, is_personal: impl Fn(&[char], bool) -> bool) -
         if digit(chars[i]).is_some() {
             // The run: digits with single separators between them, and a final X of an ID number.
             let mut end = i;
-            let mut digits = Vec::new();
-            let mut separated = false;
+            let mut count = 0;
             while end < chars.len() {
-                if let Some(d) = digit(chars[end]) {
-                    digits.push(d);
+                if digit(chars[end]).is_some() {
+                    count += 1;
                     end += 1;
                 } else if matches!(chars[end], ' ' | '-') && chars.get(end + 1).and_then(|c| digit(*c)).is_some() {
-                    separated = true;
                     end += 1;
                 } else {
                     break;
                 }
             }
-            if matches!(chars.get(end), Some('X' | 'x')) && digits.len() >= 14 {
-                digits.push('X');
+            if matches!(chars.get(end), Some('X' | 'x')) && count >= 14 {
                 end += 1;
             }
-            if is_personal(&digits, separated) {
-                let n = digits.len();
-                // A mobile behind the country code shows what it would alone; an ID its region.
-                let (head, tail) = if n == 13 && digits[..2] == ['8', '6'] {
-                    (5, 4)
-                } else if n > 12 {
-                    (6, 4)
-                } else {
-                    (3, 4)
-                };
-                out.extend(&digits[..head]);
-                out.extend(std::iter::repeat_n('*', n - head - tail));
-                out.extend(&digits[n - tail..]);
-            } else {
-                out.extend(&chars[i..end]);
-            }
+            mask_run(&chars[i..end], &is_personal, by_groups, &mut out);
             i = end;
         } else if chars[i] == '@' && i > 0 && is_mail_char(chars[i - 1]) {
             // An e-mail address: keep the first character of the name before `@`.
@@ -125,6 +111,68 @@ fn mask_personal_data(text: &str, is_personal: impl Fn(&[char], bool) -> bool) -
     out
 }
 
+/// Writes a run of digit groups to `out`, masking what `is_personal` takes for a number.
+fn mask_run(run: &[char], is_personal: &impl Fn(&[char], bool) -> bool, by_groups: bool, out: &mut String) {
+    // The groups: where each starts and ends in the run, and its digits (ASCII, an ID's X included).
+    let mut groups: Vec<(usize, usize, Vec<char>)> = Vec::new();
+    for (at, c) in run.iter().enumerate() {
+        let d = digit(*c).or_else(|| matches!(c, 'X' | 'x').then_some('X'));
+        match (d, groups.last_mut()) {
+            (Some(d), Some(group)) if group.1 == at => {
+                group.1 = at + 1;
+                group.2.push(d);
+            }
+            (Some(d), _) => groups.push((at, at + 1, vec![d])),
+            (None, _) => {}
+        }
+    }
+    let digits_of =
+        |from: usize, to: usize| -> Vec<char> { groups[from..to].iter().flat_map(|g| g.2.clone()).collect() };
+    if !by_groups {
+        let digits = digits_of(0, groups.len());
+        if is_personal(&digits, groups.len() > 1) {
+            push_masked(&digits, out);
+        } else {
+            out.extend(run);
+        }
+        return;
+    }
+    let mut g = 0;
+    while g < groups.len() {
+        let personal = (g + 1..=groups.len()).rev().find(|&k| is_personal(&digits_of(g, k), k - g > 1));
+        let next = match personal {
+            Some(k) => {
+                push_masked(&digits_of(g, k), out);
+                k
+            }
+            None => {
+                out.extend(&run[groups[g].0..groups[g].1]);
+                g + 1
+            }
+        };
+        if next < groups.len() {
+            out.extend(&run[groups[next - 1].1..groups[next].0]);
+        }
+        g = next;
+    }
+}
+
+/// A number with its middle masked: a phone its first three and last four digits, a mobile behind
+/// the country code what it would show alone, an ID its region and last four.
+fn push_masked(digits: &[char], out: &mut String) {
+    let n = digits.len();
+    let (head, tail) = if n == 13 && digits[..2] == ['8', '6'] {
+        (5, 4)
+    } else if n > 12 {
+        (6, 4)
+    } else {
+        (3, 4)
+    };
+    out.extend(&digits[..head]);
+    out.extend(std::iter::repeat_n('*', n - head - tail));
+    out.extend(&digits[n - tail..]);
+}
+
 fn is_mail_char(c: char) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '+')
 }
@@ -143,6 +191,21 @@ mod tests {
         assert_eq!(mask_numbers_in_text("电话１３８１２３４１２３４"), "电话138****1234");
         assert_eq!(mask_numbers_in_text("写信到 zhang.san@example.org 谢谢"), "写信到 z***@example.org 谢谢");
         assert_eq!(mask_numbers_in_text("2024-11-21 下午"), "2024-11-21 下午", "a date is not a phone");
+    }
+
+    #[test]
+    fn numbers_next_to_other_numbers_are_masked_in_logs() {
+        let cases = [
+            ("13812341234 13912345678", "138****1234 139****5678"),
+            ("13812341234 2 times", "138****1234 2 times"),
+            ("0571-87654321-8001", "057*****4321-8001"),
+            ("+86-571-87654321", "+86571****4321"),
+            ("0086 13812341234", "0086 138****1234"),
+            ("cases 12 34 56", "cases 12 34 56"),
+        ];
+        for (line, masked) in cases {
+            assert_eq!(mask_personal_data_in_log(line), masked, "{line}");
+        }
     }
 
     #[test]

@@ -242,24 +242,33 @@ impl Store {
         Ok(())
     }
 
-    /// Each user's measure of `kind` in [`from`, `to`): distinct addresses for sign-ins, the sum of
-    /// the amounts otherwise (cases exported, requests refused).
+    /// Each user's measure of `kind` in [`from`, `to`): for sign-ins the distinct addresses of each
+    /// local day (days begin `day_offset_ms` after UTC midnight's), summed; the sum of the amounts
+    /// otherwise (cases exported, requests refused).
     pub async fn access_events_per_user(
         &self,
         kind: &str,
         from: DateTime<Utc>,
         to: DateTime<Utc>,
+        day_offset_ms: i64,
     ) -> Result<Vec<UserCount>> {
-        let measure = if kind == "login" { "count(distinct address)" } else { "sum(amount)" };
-        let rows: Vec<(i64, String, i64)> = sqlx::query_as(&format!(
-            "select user_id, min(username), cast({measure} as bigint) from access_events \
-             where kind = $1 and at >= $2 and at < $3 group by user_id"
-        ))
-        .bind(kind)
-        .bind(ms(from))
-        .bind(ms(to))
-        .fetch_all(self.reader())
-        .await?;
+        let query = if kind == "login" {
+            sqlx::query_as(
+                "select user_id, min(username), count(*) from (select distinct user_id, username, address, \
+                 (at + $4) / 86400000 as day from access_events where kind = $1 and at >= $2 and at < $3) d \
+                 group by user_id",
+            )
+        } else {
+            sqlx::query_as(
+                "select user_id, min(username), cast(sum(amount) as bigint) from access_events \
+                 where kind = $1 and at >= $2 and at < $3 group by user_id",
+            )
+        };
+        let mut query = query.bind(kind).bind(ms(from)).bind(ms(to));
+        if kind == "login" {
+            query = query.bind(day_offset_ms);
+        }
+        let rows: Vec<(i64, String, i64)> = query.fetch_all(self.reader()).await?;
         Ok(rows.into_iter().map(|(id, username, count)| UserCount { user_id: UserId(id), username, count }).collect())
     }
 

@@ -107,6 +107,7 @@ pub async fn list_tokens(State(state): State<AppState>, Auth(who): Auth) -> Resu
 
 /// Revokes an API token (admins).
 #[utoipa::path(delete, path = "/api/v1/api-tokens/{id}", tag = "open311",
+    params(("id" = String, Path, description = "the token's id (`tok_…`)")),
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn revoke_token(
     State(state): State<AppState>,
@@ -176,6 +177,7 @@ pub async fn list_clients(State(state): State<AppState>, Auth(who): Auth) -> Res
 
 /// Revokes a client's key; its requests stay (admins).
 #[utoipa::path(delete, path = "/api/v1/api-clients/{id}", tag = "open311",
+    params(("id" = i64, Path, description = "the client application")),
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn revoke_client(State(state): State<AppState>, Auth(who): Auth, Path(id): Path<i64>) -> Result<StatusCode> {
     state.app.revoke_api_client(&who, id).await?;
@@ -185,6 +187,7 @@ pub async fn revoke_client(State(state): State<AppState>, Auth(who): Auth, Path(
 /// Sets a service's description, keywords and extra questions (`attributes` as in an Open311 service
 /// definition); answers with the new definition (admins).
 #[utoipa::path(put, path = "/api/v1/services/{code}", tag = "open311",
+    params(("code" = String, Path, description = "the service (category) code")),
     request_body(content = serde_json::Value, description = "`{description, keywords, attributes: [{code, datatype, required, variable, order, description, datatype_description, values: [{key, name}]}]}`"),
     responses((status = 200, description = "the service definition"), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]

@@ -56,6 +56,7 @@ pub async fn list(
 
 /// One signal with the cases behind it.
 #[utoipa::path(get, path = "/api/v1/signals/{id}", tag = "signals",
+    params(("id" = i64, Path, description = "the signal")),
     responses((status = 200, description = "the signal with `cases: [{id, number, title, state}]`"), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
@@ -83,6 +84,7 @@ pub struct StateRequest {
 
 /// Marks what was done with a signal.
 #[utoipa::path(post, path = "/api/v1/signals/{id}/state", tag = "signals", request_body = StateRequest,
+    params(("id" = i64, Path, description = "the signal")),
     responses((status = 200, description = "the signal"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
         (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]

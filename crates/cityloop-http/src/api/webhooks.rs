@@ -156,6 +156,7 @@ pub async fn list(State(state): State<AppState>, Auth(who): Auth) -> Result<Json
 
 /// Stops a subscription; its delivery log stays (administrators).
 #[utoipa::path(delete, path = "/api/v1/webhooks/{id}", tag = "admin",
+    params(("id" = i64, Path, description = "the subscription")),
     responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn disable(State(state): State<AppState>, Auth(who): Auth, Path(id): Path<i64>) -> Result<StatusCode> {
     state.app.disable_webhook(&who, id).await?;
@@ -196,6 +197,7 @@ pub async fn deliveries(
 
 /// One delivery with every attempt (administrators).
 #[utoipa::path(get, path = "/api/v1/webhook-deliveries/{id}", tag = "admin",
+    params(("id" = i64, Path, description = "the delivery")),
     responses((status = 200, body = DeliveryDto), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn delivery(
@@ -211,6 +213,7 @@ pub async fn delivery(
 
 /// Sends a dead delivery again with a fresh set of attempts (administrators).
 #[utoipa::path(post, path = "/api/v1/webhook-deliveries/{id}/retry", tag = "admin",
+    params(("id" = i64, Path, description = "the delivery")),
     responses((status = 202), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn retry(State(state): State<AppState>, Auth(who): Auth, Path(id): Path<i64>) -> Result<StatusCode> {
     state.app.retry_delivery(&who, id).await?;

@@ -221,6 +221,20 @@ async fn the_openapi_document_health_and_metrics_are_served() {
             assert!(doc["paths"][path].is_object(), "{path} is described");
         }
         assert!(doc["components"]["schemas"]["CreateCaseRequest"].is_object());
+        // Every `{parameter}` of every path is declared, so that clients and fuzzers generated from
+        // the document can fill it in.
+        for (path, operations) in doc["paths"].as_object().unwrap() {
+            let named: Vec<&str> = path.split('{').skip(1).filter_map(|p| p.split('}').next()).collect();
+            for (method, operation) in operations.as_object().unwrap() {
+                let declared: Vec<&str> = operation["parameters"]
+                    .as_array()
+                    .map(|ps| ps.iter().filter(|p| p["in"] == "path").filter_map(|p| p["name"].as_str()).collect())
+                    .unwrap_or_default();
+                for name in &named {
+                    assert!(declared.contains(name), "{method} {path}: `{name}` is not declared");
+                }
+            }
+        }
         assert_eq!(t.get(None, "/healthz").await.ok()["status"], "ok");
         let metrics = t.client.get(t.url("/metrics")).send().await.unwrap().text().await.unwrap();
         assert!(metrics.contains("cityloop_http_requests_total{class=\"2xx\"}"));

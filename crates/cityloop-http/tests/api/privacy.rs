@@ -141,7 +141,7 @@ async fn hotline_cases(t: &crate::TestApp, category: &str, n: usize) {
         t.create(
             &operator,
             json!({"channel": "hotline", "request_type": "complaint", "title": format!("问题{i}"),
-                   "description": "详见电话", "category": category, "location": {"lat": lat, "lon": lon},
+                   "description": "回电13912345678", "category": category, "location": {"lat": lat, "lon": lon},
                    "contact": {"name": "赵六", "phone": format!("1370000{category}{i}")}}),
         )
         .await;
@@ -159,8 +159,14 @@ async fn a_data_recipients_token_exports_its_own_filter_without_contact_data_and
             let (t, admin) = (&t, admin.clone());
             async move { t.post(Some(&admin), "/api/v1/api-tokens", body).await }
         };
-        for (filter, why) in [("bogus=1", "not a filter"), ("page=2", "paging"), ("category=nope", "no such category")]
-        {
+        let refused_filters = [
+            ("bogus=1", "not a filter"),
+            ("page=2", "paging"),
+            ("category=nope", "no such category"),
+            ("phone=13700000600", "a resident's phone"),
+            ("category=", "names nothing"),
+        ];
+        for (filter, why) in refused_filters {
             let refused = issue(filter).await;
             assert_eq!(
                 (refused.status, refused.body["error"]["field"].as_str()),
@@ -186,6 +192,11 @@ async fn a_data_recipients_token_exports_its_own_filter_without_contact_data_and
             assert_eq!(file.headers()["x-case-count"], "3", "{query}");
             let text = file.text().await.unwrap();
             assert!(!text.contains("137000006001"), "no phone in the file");
+            assert!(text.contains("回电139****5678") && !text.contains("13912345678"), "{text}");
+        }
+        // Filters that could tell who reported what are closed to it.
+        for query in ["format=csv&phone=137000006001", "format=csv&q=1370000"] {
+            assert_eq!(export(query).await.unwrap().status(), StatusCode::UNPROCESSABLE_ENTITY, "{query}");
         }
         // Anything else is refused, on the API and the pages.
         for path in ["/api/v1/cases", "/api/v1/auth/me", "/api/v1/access-alerts"] {
@@ -196,7 +207,7 @@ async fn a_data_recipients_token_exports_its_own_filter_without_contact_data_and
         assert_eq!(page.unwrap().status(), StatusCode::FORBIDDEN);
         // The export was counted for the watch.
         let events = t.get(Some(&admin), "/api/v1/access-events?kind=export&user=leader").await.ok();
-        assert_eq!(events["total"], 3);
+        assert_eq!(events["total"], 3, "the three exports, not the refused ones");
         assert_eq!(events["items"][0]["amount"], 3);
         // Revoked, it opens nothing.
         let id = listed[0]["id"].as_str().unwrap();
@@ -279,6 +290,15 @@ async fn bulk_exports_sign_ins_from_many_addresses_and_repeated_refusals_raise_a
             assert_eq!(refused["items"][0]["address"], "127.0.0.1", "sent without the proxy's header");
             let bad = t.get(Some(&admin), "/api/v1/access-events?kind=reads").await;
             assert_eq!(bad.body["error"]["field"], "kind");
+
+            // Four weeks of signing in from the same three addresses every day make three usual.
+            for _ in 0..28 {
+                t.clock.advance(chrono::Duration::days(1));
+                for address in ["10.0.0.1", "10.0.0.2", "10.0.0.3"] {
+                    sign_in(address).await;
+                }
+            }
+            assert_eq!(t.app.watch_access().await.unwrap(), 0, "three addresses a day against a usual three");
         },
     )
     .await;

@@ -1,4 +1,4 @@
--- Tokens for data recipients (docs/privacy.md): a token with an export filter may only export cases,
+-- Tokens for data recipients (docs/api.md#api-tokens-for-departments-own-systems): a token with an export filter may only export cases,
 -- without residents' contact data, and always with that filter over its own.
 alter table tokens add column export_filter text;
 
