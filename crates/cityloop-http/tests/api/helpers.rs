@@ -168,3 +168,28 @@ impl TestApp {
 pub fn moves(case: &Value) -> Vec<String> {
     case["flow"].as_array().unwrap().iter().map(|f| f["move"].as_str().unwrap().to_string()).collect()
 }
+
+/// Installs Python packages from PyPI into `target/<dir>` (once per build directory: when each of
+/// `present` is there already, nothing is fetched), or says why they cannot be. CI sets
+/// `CITYLOOP_TEST_PYPI_REQUIRED=1` so that a missing Python or registry fails the run instead of
+/// skipping the test.
+pub async fn pip_install(dir: &str, present: &[&str], packages: &[&str], what: &str) -> Option<std::path::PathBuf> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target").join(dir);
+    if present.iter().all(|p| dir.join(p).is_dir()) {
+        return Some(dir);
+    }
+    let out = tokio::process::Command::new("python3")
+        .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--target"])
+        .arg(&dir)
+        .args(packages)
+        .output()
+        .await;
+    let why = match out {
+        Ok(o) if o.status.success() => return Some(dir),
+        Ok(o) => format!("pip install failed: {}", String::from_utf8_lossy(&o.stderr)),
+        Err(e) => format!("python3 cannot be run: {e}"),
+    };
+    assert!(std::env::var("CITYLOOP_TEST_PYPI_REQUIRED").is_err(), "{what}: {why}");
+    eprintln!("skipped: {what} from PyPI are not available ({why})");
+    None
+}

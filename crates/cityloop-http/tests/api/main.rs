@@ -4,6 +4,7 @@
 mod errors;
 mod evaluation;
 mod export;
+mod fuzz;
 mod helpers;
 mod loop_tests;
 mod open311;

@@ -513,32 +513,11 @@ async fn admins_register_clients_and_define_questions() {
     .await;
 }
 
-/// Where the third-party clients are installed (once per build directory).
-fn clients_dir() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/open311-clients")
-}
-
-/// Installs the PyPI clients, or says why they cannot be. CI sets `CITYLOOP_TEST_PYPI_REQUIRED=1`
-/// so that a missing Python or registry fails the run instead of skipping it.
+/// Installs the PyPI clients, or says why they cannot be.
 async fn install_clients() -> Option<std::path::PathBuf> {
-    let dir = clients_dir();
-    if dir.join("georeport").is_dir() && dir.join("requests").is_dir() {
-        return Some(dir);
-    }
-    let out = tokio::process::Command::new("python3")
-        .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--target"])
-        .arg(&dir)
-        .args(["georeport==0.3.1", "requests>=2.32.4", "xmltodict>=0.14.2,<0.15"])
-        .output()
-        .await;
-    let why = match out {
-        Ok(o) if o.status.success() => return Some(dir),
-        Ok(o) => format!("pip install failed: {}", String::from_utf8_lossy(&o.stderr)),
-        Err(e) => format!("python3 cannot be run: {e}"),
-    };
-    assert!(std::env::var("CITYLOOP_TEST_PYPI_REQUIRED").is_err(), "third-party Open311 clients: {why}");
-    eprintln!("skipped: the third-party Open311 clients from PyPI are not available ({why})");
-    None
+    let packages = ["georeport==0.3.1", "requests>=2.32.4", "xmltodict>=0.14.2,<0.15"];
+    crate::helpers::pip_install("open311-clients", &["georeport", "requests"], &packages, "third-party Open311 clients")
+        .await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -7,7 +7,7 @@ use serde_json::json;
 use crate::on_every_engine;
 
 /// A small model over two of the demo city's categories, installed as the newest version.
-async fn install_model(t: &crate::helpers::TestApp) {
+pub(crate) async fn install_model(t: &crate::helpers::TestApp) {
     let examples: Vec<LabelledText> = [
         ("08001", "工地夜间施工噪音大，影响休息"),
         ("08001", "凌晨打桩施工扰民"),
