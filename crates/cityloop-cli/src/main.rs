@@ -202,6 +202,21 @@ enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Copy the whole database, consistent at one moment, into a new SQLite file while the platform
+    /// runs (docs/operations.md#backup-and-restore).
+    Backup {
+        /// The backup file to create (never overwritten).
+        file: PathBuf,
+        #[arg(long)]
+        database: Option<String>,
+    },
+    /// Load a backup into a new, empty database of either engine.
+    Restore {
+        /// A file made by `cityloop backup`.
+        file: PathBuf,
+        #[arg(long)]
+        database: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -484,6 +499,12 @@ async fn open_app_with_clock(
     database: Option<String>,
     clock: Arc<dyn cityloop_app::clock::Clock>,
 ) -> Result<App> {
+    let store = open_store(settings, database).await?;
+    Ok(App::new(store, settings.app_settings(), clock).await?)
+}
+
+/// The database, its schema brought up to date.
+async fn open_store(settings: &Settings, database: Option<String>) -> Result<Store> {
     let url = database.unwrap_or_else(|| settings.database.url.clone());
     if let Some(path) = url.strip_prefix("sqlite://") {
         let path = path.split('?').next().unwrap_or(path);
@@ -498,8 +519,7 @@ async fn open_app_with_clock(
         audit_key: settings.audit.key(),
         contact_cipher: settings.privacy.cipher()?,
     };
-    let store = Store::open(&options).await.with_context(|| format!("opening {}", cityloop_store::redact_url(&url)))?;
-    Ok(App::new(store, settings.app_settings(), clock).await?)
+    Store::open(&options).await.with_context(|| format!("opening {}", cityloop_store::redact_url(&url)))
 }
 
 fn print_demo(report: &DemoReport, password: &str) {
@@ -814,6 +834,33 @@ async fn main() -> Result<()> {
                 .map_or("none (clear text)".to_string(), |id| format!("key {id}"));
             println!(
                 "rewrote the contact data of {rewritten} cases under {key} in {:.1} s",
+                started.elapsed().as_secs_f64()
+            );
+        }
+        Command::Backup { file, database } => {
+            let store = open_store(&settings, database).await?;
+            let started = std::time::Instant::now();
+            let report = store.backup_to(&file).await.with_context(|| format!("backing up to {}", file.display()))?;
+            println!(
+                "backed up {} rows of {} tables (schema {}) to {} in {:.1} s",
+                report.rows(),
+                report.tables.len(),
+                report.schema_version,
+                file.display(),
+                started.elapsed().as_secs_f64()
+            );
+        }
+        Command::Restore { file, database } => {
+            let store = open_store(&settings, database).await?;
+            let started = std::time::Instant::now();
+            let report =
+                store.restore_from(&file).await.with_context(|| format!("restoring from {}", file.display()))?;
+            println!(
+                "restored {} rows of {} tables (schema {}) from {} in {:.1} s",
+                report.rows(),
+                report.tables.len(),
+                report.schema_version,
+                file.display(),
                 started.elapsed().as_secs_f64()
             );
         }

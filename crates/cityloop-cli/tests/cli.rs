@@ -197,3 +197,39 @@ fn audit_roots_are_exported_and_a_record_edited_in_the_database_fails_the_check(
     assert!(!bad.status.success());
     assert!(text(&bad).contains("roots.jsonl, line 1"), "{}", text(&bad));
 }
+
+#[test]
+fn a_backup_restores_into_a_new_database_and_never_overwrites_anything() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("none.toml"), "").unwrap();
+    let db = |name: &str| format!("sqlite://{}", dir.path().join(name).display());
+    let (city, copy) = (db("city.db"), db("copy.db"));
+    let demo = common::run(dir.path(), &["demo", "--cases", "30", "--database", &city]);
+    assert!(demo.status.success(), "{}", text(&demo));
+
+    let backup = common::run(dir.path(), &["backup", "city.backup", "--database", &city]);
+    assert!(backup.status.success(), "{}", text(&backup));
+    assert!(text(&backup).contains("backed up") && text(&backup).contains("city.backup"), "{}", text(&backup));
+    let again = common::run(dir.path(), &["backup", "city.backup", "--database", &city]);
+    assert!(!again.status.success());
+    assert!(text(&again).contains("city.backup already exists"), "{}", text(&again));
+
+    let restore = common::run(dir.path(), &["restore", "city.backup", "--database", &copy]);
+    assert!(restore.status.success(), "{}", text(&restore));
+    let rows = |o: &std::process::Output| text(o).split_whitespace().find_map(|w| w.parse::<u64>().ok());
+    assert_eq!(rows(&restore), rows(&backup), "{} / {}", text(&backup), text(&restore));
+    let verify = common::run(dir.path(), &["audit", "verify", "--database", &copy]);
+    assert!(verify.status.success() && text(&verify).contains("no findings"), "{}", text(&verify));
+    let count = |name: &str| -> i64 {
+        let sqlite = rusqlite::Connection::open(dir.path().join(name)).unwrap();
+        sqlite.query_row("select count(*) from cases", [], |r| r.get(0)).unwrap()
+    };
+    assert_eq!(count("copy.db"), count("city.db"));
+
+    // A database with a city in it is left as it is.
+    let refused = common::run(dir.path(), &["restore", "city.backup", "--database", &city]);
+    assert!(!refused.status.success());
+    assert!(text(&refused).contains("restore into a new, empty database"), "{}", text(&refused));
+    let missing = common::run(dir.path(), &["restore", "nothing.backup", "--database", &db("other.db")]);
+    assert!(text(&missing).contains("nothing.backup: no such backup file"), "{}", text(&missing));
+}

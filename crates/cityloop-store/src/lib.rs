@@ -8,6 +8,7 @@
 pub mod access;
 mod args;
 pub mod audit;
+pub mod backup;
 pub mod cases;
 pub mod contact_crypto;
 pub mod dashboard;
@@ -36,6 +37,7 @@ use sqlx::{AnyPool, ConnectOptions, Executor};
 pub use access::{
     AccessAlertRow, AccessEventFilter, AccessEventRow, CaseTexts, ContactViewFilter, ContactViewRow, UserCount,
 };
+pub use backup::{CopyReport, TableCopy};
 pub use cases::{
     BulkCase, CaseFilter, CaseList, CaseScope, CaseSort, CreatedCase, MoveWrite, NewCaseWrite, NoticeRow, WhistleRow,
 };
