@@ -518,6 +518,7 @@ async fn open_store(settings: &Settings, database: Option<String>) -> Result<Sto
         sqlite_synchronous: settings.database.sqlite_synchronous.clone(),
         audit_key: settings.audit.key(),
         contact_cipher: settings.privacy.cipher()?,
+        ..DbOptions::new(url.clone())
     };
     Store::open(&options).await.with_context(|| format!("opening {}", cityloop_store::redact_url(&url)))
 }

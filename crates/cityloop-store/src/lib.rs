@@ -143,6 +143,9 @@ pub struct DbOptions {
     pub audit_key: AuditKey,
     /// The keys residents' contact data is encrypted with (none: stored in clear).
     pub contact_cipher: ContactCipher,
+    /// How long a request waits for a PostgreSQL connection before it is answered 503 (while the
+    /// server cannot be reached, for instance).
+    pub acquire_timeout: Duration,
 }
 
 impl DbOptions {
@@ -153,6 +156,7 @@ impl DbOptions {
             sqlite_synchronous: "NORMAL".into(),
             audit_key: AuditKey::new(cityloop_domain::audit::DEFAULT_KEY),
             contact_cipher: ContactCipher::default(),
+            acquire_timeout: Duration::from_secs(10),
         }
     }
 }
@@ -225,7 +229,7 @@ impl Store {
                 let connect = AnyConnectOptions::from_str(&options.url)?.disable_statement_logging();
                 let pool = AnyPoolOptions::new()
                     .max_connections(options.max_connections.max(2))
-                    .acquire_timeout(Duration::from_secs(10))
+                    .acquire_timeout(options.acquire_timeout)
                     .connect_with(connect)
                     .await?;
                 let key = Arc::new(options.audit_key.clone());

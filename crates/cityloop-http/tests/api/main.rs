@@ -8,6 +8,7 @@ mod fuzz;
 mod helpers;
 mod loop_tests;
 mod open311;
+mod outage;
 mod privacy;
 mod signals;
 mod smart;
