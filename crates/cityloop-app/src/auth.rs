@@ -118,6 +118,12 @@ impl App {
     /// After `max_failed_logins` failures within `lockout_minutes` the username is locked for
     /// `lockout_minutes`, whatever password comes (on every node: the count is in the database).
     pub async fn login(&self, username: &str, password: &str) -> Result<Login> {
+        self.login_with_code(username, password, None).await
+    }
+
+    /// As [`App::login`], with the one-time code of an account that has two-step sign-in on (a
+    /// missing code is [`AppError::SecondFactorRequired`]; a wrong one counts as a failed login).
+    pub async fn login_with_code(&self, username: &str, password: &str, code: Option<&str>) -> Result<Login> {
         let username = username.trim();
         let now = self.now();
         let failures = self.store.login_failures(username).await?;
@@ -133,7 +139,11 @@ impl App {
                 false
             }
         };
-        let Some(user) = user.filter(|_| checked) else {
+        let second_factor = match &user {
+            Some(user) if checked => self.check_second_factor(user, code).await?,
+            _ => true,
+        };
+        let Some(user) = user.filter(|_| checked && second_factor) else {
             let lockout = Duration::minutes(self.settings.lockout_minutes);
             let counted = self
                 .store
@@ -141,6 +151,7 @@ impl App {
                 .await?;
             return Err(match counted.locked_until.filter(|until| *until > now) {
                 Some(until) => self.locked(until),
+                None if !second_factor => AppError::Unauthorized("wrong one-time code (动态验证码不正确)".into()),
                 None => AppError::Unauthorized("wrong username or password".into()),
             });
         };

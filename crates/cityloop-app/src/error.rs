@@ -10,6 +10,9 @@ pub enum AppError {
     /// No credentials, or credentials that are wrong, expired or revoked.
     #[error("{0}")]
     Unauthorized(String),
+    /// The password was right, and the account also asks for a one-time code from its authenticator.
+    #[error("{0}")]
+    SecondFactorRequired(String),
     /// Known caller, not allowed.
     #[error("{0}")]
     Forbidden(String),

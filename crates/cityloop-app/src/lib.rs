@@ -33,6 +33,7 @@ pub mod scope;
 pub mod signals;
 pub mod testing;
 pub mod topics;
+pub mod two_factor;
 pub mod webhooks;
 
 use std::path::PathBuf;

@@ -47,7 +47,7 @@ impl ApiError {
             return StatusCode::BAD_REQUEST;
         };
         match e {
-            AppError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            AppError::Unauthorized(_) | AppError::SecondFactorRequired(_) => StatusCode::UNAUTHORIZED,
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::IllegalMove { .. } | AppError::StaleVersion { .. } | AppError::Duplicate(_) => {
@@ -73,6 +73,7 @@ impl IntoResponse for ApiError {
         };
         let body = match &e {
             AppError::Unauthorized(m) => json!({ "code": "unauthorized", "message": m }),
+            AppError::SecondFactorRequired(m) => json!({ "code": "totp_required", "message": m }),
             AppError::Forbidden(m) => json!({ "code": "forbidden", "message": m }),
             AppError::NotFound(what) => {
                 json!({ "code": "not_found", "message": format!("{what} not found") })

@@ -22,6 +22,15 @@ pub struct UserRow {
     pub grids: Vec<GridId>,
     pub active: bool,
     pub created_at: DateTime<Utc>,
+    /// The second factor's secret (base32) once confirmed: sign-in then needs a one-time code.
+    #[serde(skip)]
+    pub totp_secret: Option<String>,
+    /// A secret being set up, until a code from it is confirmed.
+    #[serde(skip)]
+    pub totp_pending: Option<String>,
+    /// The last time step whose code was accepted.
+    #[serde(skip)]
+    pub totp_last_step: Option<i64>,
 }
 
 /// An API token as administrators see it (never the token itself).
@@ -63,10 +72,14 @@ fn user_from_row(r: &AnyRow) -> Result<UserRow> {
         grids: Vec::new(),
         active: r.try_get::<i64, _>("active")? != 0,
         created_at: from_ms(r.try_get("created_at")?),
+        totp_secret: r.try_get("totp_secret")?,
+        totp_pending: r.try_get("totp_pending")?,
+        totp_last_step: r.try_get("totp_last_step")?,
     })
 }
 
-const USER_COLUMNS: &str = "id, username, name, password_hash, roles, unit_id, active, created_at";
+const USER_COLUMNS: &str =
+    "id, username, name, password_hash, roles, unit_id, active, created_at, totp_secret, totp_pending, totp_last_step";
 
 impl Store {
     /// Adds a user with their grids, in one transaction.
@@ -236,6 +249,54 @@ impl Store {
             })
         })
         .transpose()
+    }
+
+    /// Keeps a second-factor secret being set up for a user (replacing any earlier one not confirmed).
+    pub async fn set_totp_pending(&self, user: UserId, secret: &str) -> Result<()> {
+        sqlx::query("update users set totp_pending = $1 where id = $2")
+            .bind(secret)
+            .bind(user.0)
+            .execute(self.writer())
+            .await?;
+        Ok(())
+    }
+
+    /// Makes the pending secret the user's second factor, `step` being the time step of the code that
+    /// confirmed it; `false` when the pending secret changed meanwhile.
+    pub async fn confirm_totp(&self, user: UserId, secret: &str, step: i64) -> Result<bool> {
+        let done = sqlx::query(
+            "update users set totp_secret = totp_pending, totp_pending = null, totp_last_step = $1 \
+             where id = $2 and totp_pending = $3",
+        )
+        .bind(step)
+        .bind(user.0)
+        .bind(secret)
+        .execute(self.writer())
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Takes the code of time step `step` for the user's second factor: `false` when that step or a
+    /// later one was taken already (a code is good once).
+    pub async fn take_totp_step(&self, user: UserId, step: i64) -> Result<bool> {
+        let done = sqlx::query(
+            "update users set totp_last_step = $1 where id = $2 and totp_secret is not null \
+             and (totp_last_step is null or totp_last_step < $1)",
+        )
+        .bind(step)
+        .bind(user.0)
+        .execute(self.writer())
+        .await?;
+        Ok(done.rows_affected() > 0)
+    }
+
+    /// Turns the user's second factor off.
+    pub async fn clear_totp(&self, user: UserId) -> Result<()> {
+        sqlx::query("update users set totp_secret = null, totp_pending = null, totp_last_step = null where id = $1")
+            .bind(user.0)
+            .execute(self.writer())
+            .await?;
+        Ok(())
     }
 
     /// Revokes one token; `false` if there was no such live token.

@@ -52,7 +52,9 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("login.username", "用户名", "Username"),
     ("login.password", "密码", "Password"),
     ("login.submit", "登录", "Log in"),
-    ("login.failed", "用户名或密码不正确", "Wrong username or password"),
+    ("login.failed", "用户名、密码或动态验证码不正确", "Wrong username, password or code"),
+    ("login.code", "动态验证码（开启两步验证时填写）", "One-time code (with two-step sign-in)"),
+    ("login.needs_code", "此账号已开启两步验证：请输入验证器上的6位动态验证码", "This account uses two-step sign-in: enter the 6-digit code from your authenticator app"),
     (
         "login.resident",
         "市民无需登录即可反映问题、查询进度：",

@@ -17,7 +17,14 @@ use crate::extract::{bearer_token, ApiJson, Auth};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
-    Router::new().route("/auth/login", post(login)).route("/auth/logout", post(logout)).route("/auth/me", get(me))
+    Router::new()
+        .route("/auth/login", post(login))
+        .route("/auth/logout", post(logout))
+        .route("/auth/me", get(me))
+        .route("/auth/totp", post(set_up_totp))
+        .route("/auth/totp/confirm", post(confirm_totp))
+        .route("/auth/totp/off", post(turn_off_totp))
+        .route("/users/{username}/totp", axum::routing::delete(reset_totp))
 }
 
 /// Credentials.
@@ -26,6 +33,9 @@ pub fn router() -> Router<AppState> {
 pub struct LoginRequest {
     pub username: String,
     pub password: String,
+    /// The one-time code of the authenticator app, for an account with two-step sign-in on.
+    #[serde(default)]
+    pub code: Option<String>,
 }
 
 /// A user as the API shows it.
@@ -40,6 +50,8 @@ pub struct UserDto {
     pub unit_name: Option<String>,
     /// Grid codes.
     pub grids: Vec<String>,
+    /// Whether sign-in asks for a one-time code too.
+    pub totp: bool,
 }
 
 impl UserDto {
@@ -53,6 +65,7 @@ impl UserDto {
             unit: user.unit_id.map(|u| u.0),
             unit_name: user.unit_id.and_then(|u| reference.unit(u)).map(|u| u.name.clone()),
             grids: user.grids.iter().filter_map(|g| reference.grid(*g)).map(|g| g.code.clone()).collect(),
+            totp: user.totp_secret.is_some(),
         }
     }
 
@@ -77,7 +90,7 @@ pub async fn login(
     watch: Option<Extension<RequestWatch>>,
     ApiJson(body): ApiJson<LoginRequest>,
 ) -> Result<Json<LoginResponse>> {
-    let login = state.app.login(&body.username, &body.password).await?;
+    let login = state.app.login_with_code(&body.username, &body.password, body.code.as_deref()).await?;
     if let Some(Extension(watch)) = watch {
         watch.signed_in(&login.principal.user);
     }
@@ -104,4 +117,70 @@ pub async fn logout(State(state): State<AppState>, headers: HeaderMap) -> Result
     responses((status = 200, body = UserDto), (status = 401, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn me(State(state): State<AppState>, Auth(who): Auth) -> Json<UserDto> {
     Json(UserDto::of(&state, &who))
+}
+
+/// A secret being set up for two-step sign-in: shown once.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TotpSetupDto {
+    /// Base32, to type into an authenticator app.
+    pub secret: String,
+    /// `otpauth://totp/…`, for a QR code.
+    pub otpauth_url: String,
+}
+
+/// A one-time code from the authenticator app.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TotpCode {
+    pub code: String,
+}
+
+/// Starts two-step sign-in for the caller: a new secret for an authenticator app; it takes effect once
+/// a code from it is confirmed.
+#[utoipa::path(post, path = "/api/v1/auth/totp", tag = "auth",
+    responses((status = 201, body = TotpSetupDto), (status = 401, body = ErrorBody), (status = 409, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn set_up_totp(State(state): State<AppState>, Auth(who): Auth) -> Result<(StatusCode, Json<TotpSetupDto>)> {
+    let setup = state.app.set_up_totp(&who).await?;
+    Ok((StatusCode::CREATED, Json(TotpSetupDto { secret: setup.secret, otpauth_url: setup.otpauth_url })))
+}
+
+/// Turns two-step sign-in on with a code from the secret being set up.
+#[utoipa::path(post, path = "/api/v1/auth/totp/confirm", tag = "auth", request_body = TotpCode,
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn confirm_totp(
+    State(state): State<AppState>,
+    Auth(who): Auth,
+    ApiJson(body): ApiJson<TotpCode>,
+) -> Result<StatusCode> {
+    state.app.confirm_totp(&who, &body.code).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Turns the caller's two-step sign-in off, with a current code.
+#[utoipa::path(post, path = "/api/v1/auth/totp/off", tag = "auth", request_body = TotpCode,
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn turn_off_totp(
+    State(state): State<AppState>,
+    Auth(who): Auth,
+    ApiJson(body): ApiJson<TotpCode>,
+) -> Result<StatusCode> {
+    state.app.turn_off_totp(&who, &body.code).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Removes a user's two-step sign-in, for a lost phone (administrators).
+#[utoipa::path(delete, path = "/api/v1/users/{username}/totp", tag = "auth",
+    params(("username" = String, Path, description = "the user")),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn reset_totp(
+    State(state): State<AppState>,
+    Auth(who): Auth,
+    axum::extract::Path(username): axum::extract::Path<String>,
+) -> Result<StatusCode> {
+    state.app.reset_totp(&who, &username).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

@@ -98,17 +98,23 @@ fn render_json<T: Serialize>(value: &T) -> Response {
     }
 }
 
+/// An XML document of `value` under `root`.
+pub fn xml_document<T: Serialize>(root: &str, value: &T) -> Result<String, quick_xml::SeError> {
+    let body = quick_xml::se::to_string_with_root(root, value)?;
+    // XML 1.0 has no place for control characters a resident may have pasted into a text (the C1
+    // ones it only discourages; parsers differ), nor for U+FFFE and U+FFFF.
+    let body = body.replace(|c: char| !is_xml_char(c) || (c.is_control() && !matches!(c, '\t' | '\n' | '\r')), "");
+    Ok(format!("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n{body}"))
+}
+
+/// Whether XML 1.0 allows a character in a document (its `Char` production).
+pub fn is_xml_char(c: char) -> bool {
+    matches!(c, '\t' | '\n' | '\r' | '\u{20}'..='\u{D7FF}' | '\u{E000}'..='\u{FFFD}' | '\u{10000}'..)
+}
+
 fn render_xml<T: Serialize>(root: &str, value: &T) -> Response {
-    match quick_xml::se::to_string_with_root(root, value) {
-        Ok(body) => (
-            [(header::CONTENT_TYPE, "text/xml; charset=utf-8")],
-            // XML 1.0 has no place for control characters a resident may have pasted into a text.
-            format!(
-                "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n{}",
-                body.replace(|c: char| c.is_control() && !matches!(c, '\t' | '\n' | '\r'), "")
-            ),
-        )
-            .into_response(),
+    match xml_document(root, value) {
+        Ok(body) => ([(header::CONTENT_TYPE, "text/xml; charset=utf-8")], body).into_response(),
         Err(e) => {
             tracing::error!(error = %e, "open311 xml");
             StatusCode::INTERNAL_SERVER_ERROR.into_response()

@@ -143,3 +143,63 @@ async fn an_address_posting_faster_than_its_allowance_is_told_to_wait() {
     )
     .await;
 }
+
+#[tokio::test]
+async fn two_step_sign_in_asks_for_a_fresh_one_time_code_once_it_is_on() {
+    use cityloop_app::two_factor::current_code;
+    on_every_engine(|t| async move {
+        let operator = t.login("operator").await;
+        let sign_in = |code: Option<String>| {
+            let t = &t;
+            async move {
+                let body = json!({"username": "operator", "password": cityloop_app::demo::DEMO_PASSWORD, "code": code});
+                t.post(None, "/api/v1/auth/login", body).await
+            }
+        };
+        let setup = t.post(Some(&operator), "/api/v1/auth/totp", json!({})).await;
+        assert_eq!(setup.status, StatusCode::CREATED, "{}", setup.body);
+        let secret = setup.body["secret"].as_str().unwrap().to_string();
+        assert!(setup.body["otpauth_url"].as_str().unwrap().contains(&format!("secret={secret}")));
+        // Not on until a code from the secret is confirmed.
+        assert_eq!(t.get(Some(&operator), "/api/v1/auth/me").await.ok()["totp"], false);
+        assert_eq!(sign_in(None).await.status, StatusCode::OK);
+        let wrong = t.post(Some(&operator), "/api/v1/auth/totp/confirm", json!({"code": "000000"})).await;
+        assert_eq!(
+            (wrong.status, wrong.body["error"]["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("code"))
+        );
+        let code = current_code(&secret, t.app.now()).unwrap();
+        let confirmed = t.post(Some(&operator), "/api/v1/auth/totp/confirm", json!({"code": code})).await;
+        assert_eq!(confirmed.status, StatusCode::NO_CONTENT, "{}", confirmed.body);
+        assert_eq!(t.get(Some(&operator), "/api/v1/auth/me").await.ok()["totp"], true);
+
+        // The password alone is not enough any more; a wrong code and a used one are refused.
+        let needs = sign_in(None).await;
+        assert_eq!((needs.status, needs.error_code()), (StatusCode::UNAUTHORIZED, "totp_required"));
+        assert_eq!(sign_in(Some("123456".into())).await.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(sign_in(Some(code.clone())).await.status, StatusCode::UNAUTHORIZED, "the confirming code, again");
+        t.clock.advance(chrono::Duration::seconds(30));
+        let fresh = current_code(&secret, t.app.now()).unwrap();
+        assert_eq!(sign_in(Some(fresh.clone())).await.status, StatusCode::OK);
+        assert_eq!(sign_in(Some(fresh)).await.status, StatusCode::UNAUTHORIZED, "a code is good once");
+        let again = t.post(Some(&operator), "/api/v1/auth/totp", json!({})).await;
+        assert_eq!(again.status, StatusCode::CONFLICT);
+
+        // Turned off with a current code; or, for a lost phone, by an administrator.
+        t.clock.advance(chrono::Duration::seconds(30));
+        let off = json!({"code": current_code(&secret, t.app.now()).unwrap()});
+        assert_eq!(t.post(Some(&operator), "/api/v1/auth/totp/off", off).await.status, StatusCode::NO_CONTENT);
+        assert_eq!(sign_in(None).await.status, StatusCode::OK);
+        let secret =
+            t.post(Some(&operator), "/api/v1/auth/totp", json!({})).await.body["secret"].as_str().unwrap().to_string();
+        t.clock.advance(chrono::Duration::seconds(30));
+        let code = current_code(&secret, t.app.now()).unwrap();
+        t.post(Some(&operator), "/api/v1/auth/totp/confirm", json!({"code": code})).await;
+        assert_eq!(sign_in(None).await.error_code(), "totp_required");
+        let reset = |token: String| t.client.delete(t.url("/api/v1/users/operator/totp")).bearer_auth(token).send();
+        assert_eq!(reset(t.login("dispatcher").await).await.unwrap().status(), StatusCode::FORBIDDEN);
+        assert_eq!(reset(t.login("admin").await).await.unwrap().status(), StatusCode::NO_CONTENT);
+        assert_eq!(sign_in(None).await.status, StatusCode::OK);
+    })
+    .await;
+}

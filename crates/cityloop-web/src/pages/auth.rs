@@ -20,6 +20,8 @@ struct LoginPage {
     c: Ctx,
     next: String,
     failed: bool,
+    /// The password was right and the account asks for its one-time code.
+    needs_code: bool,
 }
 
 #[derive(Deserialize)]
@@ -37,7 +39,10 @@ fn see_other(location: &str, cookie: Option<String>) -> Response {
 
 pub async fn login_form(visit: Visit, Query(q): Query<NextParam>) -> Response {
     let c = ctx(&visit, None, "login.title");
-    render(StatusCode::OK, &LoginPage { c, next: local_path(q.next.as_deref()).unwrap_or_default(), failed: false })
+    render(
+        StatusCode::OK,
+        &LoginPage { c, next: local_path(q.next.as_deref()).unwrap_or_default(), failed: false, needs_code: false },
+    )
 }
 
 pub async fn login(
@@ -49,7 +54,8 @@ pub async fn login(
     let username = form.get("username").unwrap_or_default();
     let password = form.fields.iter().find(|(k, _)| k == "password").map(|(_, v)| v.clone()).unwrap_or_default();
     let next = local_path(form.get("next").as_deref());
-    match state.app.login(&username, &password).await {
+    let code = form.get("code");
+    match state.app.login_with_code(&username, &password, code.as_deref()).await {
         Ok(login) => {
             if let Some(Extension(watch)) = watch {
                 watch.signed_in(&login.principal.user);
@@ -57,10 +63,16 @@ pub async fn login(
             let home = home_of(&login.principal).to_string();
             see_other(&next.unwrap_or(home), Some(session_cookie(&login.token)))
         }
-        Err(cityloop_app::AppError::Unauthorized(_)) | Err(cityloop_app::AppError::Invalid { .. }) => {
+        Err(
+            e @ (cityloop_app::AppError::Unauthorized(_)
+            | cityloop_app::AppError::Invalid { .. }
+            | cityloop_app::AppError::SecondFactorRequired(_)),
+        ) => {
             let mut c = ctx(&visit, None, "login.title");
             c.values.insert("username".into(), username);
-            render(StatusCode::UNAUTHORIZED, &LoginPage { c, next: next.unwrap_or_default(), failed: true })
+            let needs_code = matches!(e, cityloop_app::AppError::SecondFactorRequired(_));
+            let page = LoginPage { c, next: next.unwrap_or_default(), failed: !needs_code, needs_code };
+            render(StatusCode::UNAUTHORIZED, &page)
         }
         Err(e) => super::error_page(&visit.tr, &e),
     }

@@ -194,7 +194,7 @@ pub fn message_page(t: &Tr, status: StatusCode, message: &str) -> Response {
 /// The page for an error of a use case.
 pub fn error_page(t: &Tr, e: &AppError) -> Response {
     match e {
-        AppError::Unauthorized(_) => Redirect::to("/login").into_response(),
+        AppError::Unauthorized(_) | AppError::SecondFactorRequired(_) => Redirect::to("/login").into_response(),
         AppError::Forbidden(m) => {
             message_page(t, StatusCode::FORBIDDEN, &format!("{} ({m})", t.get("error.forbidden")))
         }
