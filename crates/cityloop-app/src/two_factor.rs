@@ -71,9 +71,9 @@ impl App {
         rand::thread_rng().fill_bytes(&mut bytes);
         let secret = Secret::Raw(bytes.to_vec()).to_encoded().to_string();
         self.store.set_totp_pending(who.user.id, &secret).await?;
-        let totp = generator(&secret, &who.user.username)?;
+        let otpauth_url = otpauth_url(&secret, &who.user.username)?;
         self.sessions.clear();
-        Ok(TotpSetup { secret, otpauth_url: totp.get_url() })
+        Ok(TotpSetup { secret, otpauth_url })
     }
 
     /// Turns two-step sign-in on with a code from the secret being set up.
@@ -117,6 +117,11 @@ impl App {
         self.sessions.clear();
         Ok(())
     }
+}
+
+/// The `otpauth://` address of a secret, for a QR code or a link on a phone.
+pub fn otpauth_url(secret: &str, username: &str) -> Result<String> {
+    Ok(generator(secret, username)?.get_url())
 }
 
 /// The code an authenticator app shows now for `secret` (for tests and tools).

@@ -2,6 +2,7 @@
 //! language switch, CSRF token), error pages, and case rows formatted for tables.
 
 pub mod access;
+pub mod account;
 pub mod admin;
 pub mod auth;
 pub mod cases;

@@ -404,6 +404,45 @@ async fn an_administrator_subscribes_a_system_and_sends_a_dead_letter_again() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clerk_turns_on_two_step_sign_in_and_then_signs_in_with_a_code() {
+    if !browser_available() {
+        return;
+    }
+    let site = spawn_site(Backend::Sqlite, 0).await;
+    let driver = Driver::start();
+    let mut b = Browser::open(&driver, &site.base, 1366, 900).await;
+    b.login("operator").await;
+    b.click("#account-link").await;
+    b.click("#totp-start-submit").await;
+    let secret = b.text("#totp-secret").await;
+    assert!(b.find("#totp-link").await.attr("href").await.unwrap().unwrap().starts_with("otpauth://totp/"));
+    // A wrong code is named next to its field and changes nothing.
+    b.fill("#confirm-code", "000000").await;
+    b.expect_status(422);
+    b.click("#totp-confirm-submit").await;
+    assert!(b.exists("#err-code").await);
+    b.fill("#confirm-code", &cityloop_app::two_factor::current_code(&secret, site.app.now()).unwrap()).await;
+    b.click("#totp-confirm-submit").await;
+    assert!(b.exists("#totp-off").await, "two-step sign-in is on");
+    b.screenshot("account-two-step-on").await;
+
+    // The password alone now asks for the code; with a fresh one the clerk is in.
+    b.logout().await;
+    b.goto("/login").await;
+    b.fill("#username", "operator").await;
+    b.fill("#password", cityloop_app::demo::DEMO_PASSWORD).await;
+    b.expect_status(401);
+    b.click("#login-submit").await;
+    assert!(b.exists("#login-needs-code").await);
+    site.clock.advance(chrono::Duration::seconds(30));
+    b.fill("#password", cityloop_app::demo::DEMO_PASSWORD).await;
+    b.fill("#code", &cityloop_app::two_factor::current_code(&secret, site.app.now()).unwrap()).await;
+    b.click("#login-submit").await;
+    assert!(b.exists("#logout").await, "signed in with the code");
+    b.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_administrator_reads_an_access_alert_and_the_records_behind_it() {
     if !browser_available() {
         return;
@@ -670,6 +709,7 @@ async fn every_page_renders_at_both_widths_without_console_errors() {
         (Some("admin"), "/admin/classifier".into(), "admin-classifier"),
         (Some("admin"), "/admin/webhooks".into(), "admin-webhooks"),
         (Some("admin"), "/admin/access".into(), "admin-access"),
+        (Some("operator"), "/account".into(), "account"),
         (Some("dispatcher"), "/replies".into(), "replies"),
         (Some("citizen"), "/cases".into(), "citizen-cases"),
     ];

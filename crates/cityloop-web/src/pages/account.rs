@@ -1,0 +1,74 @@
+//! The signed-in user's own account: two-step sign-in, turned on with a code from an authenticator
+//! app and off with a current code.
+
+use askama::Template;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Redirect, Response};
+use cityloop_app::AppError;
+
+use super::{ctx, error_page, form_errors, render, Ctx};
+use crate::session::{FormInput, Staff};
+use crate::WebState;
+
+#[derive(Template)]
+#[template(path = "account.html")]
+struct AccountPage {
+    c: Ctx,
+    username: String,
+    on: bool,
+    /// A secret being set up: base32 and its `otpauth://` address.
+    setup: Option<(String, String)>,
+}
+
+fn page(staff: &Staff, on: bool, setup: Option<(String, String)>) -> AccountPage {
+    let c = ctx(&staff.visit, Some(&staff.who), "account.title");
+    AccountPage { username: staff.who.user.username.clone(), on, setup, c }
+}
+
+/// The page again with the form's error next to its field.
+fn refused(mut p: AccountPage, e: &AppError) -> Response {
+    match form_errors(&p.c.t, e) {
+        Some(errors) => {
+            p.c.errors = errors;
+            render(StatusCode::UNPROCESSABLE_ENTITY, &p)
+        }
+        None => error_page(&p.c.t, e),
+    }
+}
+
+pub async fn show(staff: Staff) -> Response {
+    let on = staff.who.user.totp_secret.is_some();
+    render(StatusCode::OK, &page(&staff, on, None))
+}
+
+pub async fn start(State(state): State<WebState>, staff: Staff, _form: FormInput) -> Response {
+    match state.app.set_up_totp(&staff.who).await {
+        Ok(s) => render(StatusCode::OK, &page(&staff, false, Some((s.secret, s.otpauth_url)))),
+        Err(e) => error_page(&staff.visit.tr, &e),
+    }
+}
+
+pub async fn confirm(State(state): State<WebState>, staff: Staff, form: FormInput) -> Response {
+    let code = form.get("code").unwrap_or_default();
+    match state.app.confirm_totp(&staff.who, &code).await {
+        Ok(()) => Redirect::to("/account").into_response(),
+        Err(e) => {
+            // The same secret, shown again beside the error.
+            let pending = state.app.store.get_user(staff.who.user.id).await.ok().and_then(|u| u.totp_pending);
+            let setup = pending.and_then(|secret| {
+                let url = cityloop_app::two_factor::otpauth_url(&secret, &staff.who.user.username).ok()?;
+                Some((secret, url))
+            });
+            refused(page(&staff, false, setup), &e)
+        }
+    }
+}
+
+pub async fn turn_off(State(state): State<WebState>, staff: Staff, form: FormInput) -> Response {
+    let code = form.get("code").unwrap_or_default();
+    match state.app.turn_off_totp(&staff.who, &code).await {
+        Ok(()) => Redirect::to("/account").into_response(),
+        Err(e) => refused(page(&staff, true, None), &e),
+    }
+}
