@@ -219,6 +219,21 @@ impl App {
         }
         let title = text_field("title", &input.title, MAX_TITLE_CHARS)?;
         let description = text_field("description", &input.description, MAX_DESCRIPTION_CHARS)?;
+        // What comes without an account is looked at for spam; staff write what they are told.
+        let spam = match by {
+            Submitter::User(_) => None,
+            Submitter::Resident | Submitter::Client(_) => Some(cityloop_domain::spam::score(&title, &description)),
+        };
+        if let Some(verdict) = spam.as_ref().filter(|v| v.refused_by(&self.settings.spam)) {
+            let signs: Vec<String> = verdict.signs.iter().map(|s| format!("{} ({})", s.kind, s.detail)).collect();
+            return Err(AppError::invalid(
+                "description",
+                format!(
+                    "looks like advertising or spam: {} (疑似广告或垃圾信息, 请删除链接和广告内容后重新提交)",
+                    signs.join(", ")
+                ),
+            ));
+        }
         if let Some(key) = idempotency_key {
             if key.is_empty() || key.len() > 200 {
                 return Err(AppError::invalid("Idempotency-Key", "must be 1 to 200 characters"));
@@ -338,6 +353,7 @@ impl App {
             "placed_by_address": placed_by_address,
             "category_suggestion": suggestion,
             "submission": input.submission,
+            "spam": spam.filter(|v| v.score > 0),
         });
         let day = reference.calendar.local_date(now);
         let created = self

@@ -82,6 +82,8 @@ pub struct AppSettings {
     pub signals: cityloop_domain::signals::SignalRules,
     /// When reads of residents' contact data are unusual.
     pub access: cityloop_domain::access::AccessRules,
+    /// When a submission without an account is refused as spam.
+    pub spam: cityloop_domain::spam::SpamRules,
     /// Posts anyone can make (sign-in, the resident portal, Open311) allowed per client address and minute.
     pub public_posts_per_minute: u32,
     /// The header a trusted reverse proxy puts the client's address in (e.g. `x-forwarded-for`).
@@ -111,6 +113,7 @@ impl Default for AppSettings {
             evaluation: cityloop_domain::evaluation::EvaluationRules::default(),
             signals: cityloop_domain::signals::SignalRules::default(),
             access: cityloop_domain::access::AccessRules::default(),
+            spam: cityloop_domain::spam::SpamRules::default(),
             public_posts_per_minute: 120,
             client_ip_header: None,
             retention_months: 0,

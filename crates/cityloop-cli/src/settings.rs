@@ -33,6 +33,8 @@ pub struct Settings {
     pub signals: cityloop_domain::signals::SignalRules,
     /// When reads of residents' contact data are unusual (docs/api.md#residents-contact-data).
     pub access: cityloop_domain::access::AccessRules,
+    /// Spam heuristics for submissions without an account (docs/api.md#spam).
+    pub spam: cityloop_domain::spam::SpamRules,
     /// How long residents' data is kept.
     pub retention: Retention,
     /// Encryption of residents' contact data at rest.
@@ -368,6 +370,7 @@ impl Settings {
             evaluation: self.evaluation.clone(),
             signals: self.signals.clone(),
             access: self.access,
+            spam: self.spam,
             public_posts_per_minute: self.server.public_posts_per_minute,
             client_ip_header: Some(self.server.client_ip_header.clone()).filter(|h| !h.is_empty()),
             retention_months: self.retention.months,

@@ -18,6 +18,7 @@ pub mod masking;
 pub mod number;
 pub mod open311;
 pub mod signals;
+pub mod spam;
 pub mod standard;
 pub mod topics;
 pub mod workflow;

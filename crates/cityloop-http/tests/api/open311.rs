@@ -887,3 +887,34 @@ async fn in_the_fixmystreet_style_status_carries_the_finer_status() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn advertising_posted_without_an_account_is_refused_and_real_requests_are_not() {
+    on_every_engine(|t| async move {
+        let (grid, _, _) = t.grid().await;
+        let post = |description: &'static str| {
+            let (t, grid) = (&t, grid.clone());
+            async move {
+                let fields =
+                    [("api_key", KEY), ("service_code", "11001"), ("address_id", &grid), ("description", description)];
+                t.open311_post("requests.json", &fields).await
+            }
+        };
+        let before = t.app.store.count_cases().await.unwrap();
+        let ad = post("代开发票 加微信 abc888 详情 http://fapiao.xyz http://daikai.top 点击链接").await;
+        assert_eq!(ad.status, StatusCode::BAD_REQUEST, "{}", ad.text);
+        let why = ad.json()[0]["description"].as_str().unwrap().to_string();
+        assert!(why.contains("spam") && why.contains("代开发票"), "{why}");
+        assert_eq!(t.app.store.count_cases().await.unwrap(), before, "nothing created");
+
+        // A resident who quotes a web address, or complains about a shop that will not give an
+        // invoice, is heard; the mild sign is kept with the report for the operator.
+        let real = post("超市拒开发票，商家网站 www.example.com 也无法投诉").await;
+        assert_eq!(real.status, StatusCode::OK, "{}", real.text);
+        let number = real.json()[0]["service_request_id"].as_str().unwrap().to_string();
+        let case = t.app.store.case_by_number(&number).await.unwrap();
+        let flows = t.app.store.flows(case.id).await.unwrap();
+        assert_eq!(flows[0].1.data["spam"]["score"], 15, "{}", flows[0].1.data);
+    })
+    .await;
+}
