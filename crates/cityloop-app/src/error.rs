@@ -65,6 +65,7 @@ impl From<StoreError> for AppError {
             StoreError::Duplicate(m) => AppError::Duplicate(m),
             StoreError::StaleVersion => AppError::StaleVersion { current: -1 },
             StoreError::Unavailable(m) => AppError::Unavailable(m),
+            StoreError::Invalid(m) => AppError::invalid("text", m),
             other => AppError::Internal(other.to_string()),
         }
     }

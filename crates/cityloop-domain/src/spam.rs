@@ -163,9 +163,9 @@ fn count_links(lower: &str) -> usize {
             w.contains("http://")
                 || w.contains("https://")
                 || w.starts_with("www.")
-                || [".com", ".cn", ".net", ".top", ".xyz", ".vip", ".cc"].iter().any(|end| {
-                    w.trim_end_matches('/').ends_with(end) && w.len() > end.len() + 1 && w.is_ascii()
-                })
+                || [".com", ".cn", ".net", ".top", ".xyz", ".vip", ".cc"]
+                    .iter()
+                    .any(|end| w.trim_end_matches('/').ends_with(end) && w.len() > end.len() + 1 && w.is_ascii())
         })
         .collect::<std::collections::HashSet<_>>()
         .len()

@@ -52,6 +52,14 @@ pub struct ApiJson<T>(pub T);
 
 /// Reads JSON bytes into `T`, naming the path of the first bad field.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    // No text may hold a NUL character (PostgreSQL cannot store one): found by its escape, then named.
+    if bytes.windows(6).any(|w| w.eq_ignore_ascii_case(b"\\u0000")) {
+        if let Ok(value) = serde_json::from_slice::<serde_json::Value>(bytes) {
+            if let Some(field) = field_with_nul(&value, "") {
+                return Err(ApiError::App(AppError::invalid(field, "contains a NUL character")));
+            }
+        }
+    }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     match serde_path_to_error::deserialize::<_, T>(&mut de) {
         Ok(v) => Ok(v),
@@ -111,8 +119,34 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequestParts<S> for ApiQuery<T> {
     }
 }
 
+/// The path of the first string (or key) in `value` that holds a NUL character.
+fn field_with_nul(value: &serde_json::Value, path: &str) -> Option<String> {
+    let here = |key: &str| if path.is_empty() { key.to_string() } else { format!("{path}.{key}") };
+    match value {
+        serde_json::Value::String(s) => {
+            s.contains('\0').then(|| if path.is_empty() { "body".into() } else { path.into() })
+        }
+        serde_json::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, v)| field_with_nul(v, &format!("{}[{i}]", if path.is_empty() { "body" } else { path }))),
+        serde_json::Value::Object(map) => map.iter().find_map(|(k, v)| {
+            if k.contains('\0') {
+                Some(here(&k.replace('\0', "")))
+            } else {
+                field_with_nul(v, &here(k))
+            }
+        }),
+        _ => None,
+    }
+}
+
 /// Reads a query string; unknown or unreadable values are a 422 naming the parameter.
 pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
+    if let Some((key, _)) = form_urlencoded::parse(query.as_bytes()).find(|(k, v)| k.contains('\0') || v.contains('\0'))
+    {
+        return Err(ApiError::App(AppError::invalid(key.replace('\0', ""), "contains a NUL character")));
+    }
     let de = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
     serde_path_to_error::deserialize::<_, T>(de).map_err(|e| {
         let path = e.path().to_string();

@@ -217,6 +217,11 @@ impl FromRequest<WebState> for FormInput {
                 .map_err(|e| crate::pages::message_page(&visit.tr, StatusCode::PAYLOAD_TOO_LARGE, &e.to_string()))?;
             form.fields = form_urlencoded::parse(&bytes).into_owned().collect();
         }
+        // A NUL character has no place in a text (and PostgreSQL cannot store one).
+        for (name, value) in &mut form.fields {
+            name.retain(|c| c != '\0');
+            value.retain(|c| c != '\0');
+        }
         if form.get(CSRF_FIELD).as_deref() != Some(visit.csrf.as_str()) {
             return Err(crate::pages::message_page(&visit.tr, StatusCode::FORBIDDEN, visit.tr.get("error.csrf")));
         }

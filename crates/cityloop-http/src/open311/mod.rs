@@ -39,7 +39,9 @@ struct Params(Vec<(String, String)>);
 
 impl Params {
     fn parse(raw: &[u8]) -> Self {
-        Params(form_urlencoded::parse(raw).map(|(k, v)| (k.into_owned(), v.into_owned())).collect())
+        // A NUL character has no place in a text (and PostgreSQL cannot store one).
+        let clean = |s: std::borrow::Cow<'_, str>| s.replace('\0', "");
+        Params(form_urlencoded::parse(raw).map(|(k, v)| (clean(k), clean(v))).collect())
     }
 
     /// The first non-empty value of a name; an empty value counts as absent, as the spec says (a client

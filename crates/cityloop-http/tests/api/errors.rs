@@ -290,3 +290,26 @@ async fn machine_answers_are_never_sniffed_framed_or_kept() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_nul_character_is_refused_by_name_on_every_engine() {
+    // PostgreSQL cannot store U+0000; no engine is asked to.
+    on_every_engine(|t| async move {
+        let citizen = t.login("citizen").await;
+        let case = json!({"channel": "app", "request_type": "complaint", "title": "路灯\u{0}不亮", "description": "路灯不亮",
+                          "category": "06010", "address": "江城街道江城北社区学院路220号"});
+        let refused = t.post(Some(&citizen), "/api/v1/cases", case).await;
+        assert_eq!(
+            (refused.status, refused.body["error"]["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("title")),
+            "{}",
+            refused.body
+        );
+        let listed = t.get(Some(&citizen), "/api/v1/cases?q=%00").await;
+        assert_eq!((listed.status, listed.body["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("q")));
+        let login = t.post(None, "/api/v1/auth/login", json!({"username": "a\u{0}", "password": "x"})).await;
+        assert_eq!(login.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", login.body);
+        assert_eq!(t.app.store.count_cases().await.unwrap(), 0);
+    })
+    .await;
+}
