@@ -152,7 +152,12 @@ impl Sql {
         for a in &self.args {
             q = match a {
                 Arg::Int(v) => q.bind(*v),
-                Arg::Real(v) => q.bind(*v),
+                Arg::Real(Some(v)) => q.bind(*v),
+                // sqlx 0.8's Any driver swaps the types of typed nulls on PostgreSQL (a null `f64` goes
+                // out as `real`, a null `f32` as `double precision`): a statement first prepared with a
+                // null here would refuse every later 8-byte value ("incorrect binary data format").
+                // A null `f32` goes out as the `double precision` null the column is.
+                Arg::Real(None) => q.bind(Option::<f32>::None),
                 Arg::Text(v) => q.bind(v.clone()),
             };
         }

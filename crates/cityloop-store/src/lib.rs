@@ -102,7 +102,7 @@ pub enum StoreError {
     Unavailable(String),
     #[error("stored data is inconsistent: {0}")]
     Corrupt(String),
-    /// A value the database refuses as malformed.
+    /// Text the database cannot hold.
     #[error("a value cannot be stored: {0}")]
     Invalid(String),
     #[error("migration failed: {0}")]
@@ -119,9 +119,9 @@ impl From<sqlx::Error> for StoreError {
         match &e {
             sqlx::Error::RowNotFound => StoreError::NotFound,
             sqlx::Error::Database(db) if db.is_unique_violation() => StoreError::Duplicate(db.message().to_string()),
-            // Text PostgreSQL cannot hold (a NUL character) or a value it cannot read: bad input,
-            // should any reach the database past the surfaces' own checks.
-            sqlx::Error::Database(db) if matches!(db.code().as_deref(), Some("22021" | "22P03")) => {
+            // Text PostgreSQL cannot hold (a NUL character): bad input, should any reach the database
+            // past the surfaces' own checks.
+            sqlx::Error::Database(db) if db.code().as_deref() == Some("22021") => {
                 StoreError::Invalid(db.message().to_string())
             }
             sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {

@@ -313,3 +313,28 @@ async fn a_nul_character_is_refused_by_name_on_every_engine() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn cases_with_and_without_a_location_follow_each_other_on_every_connection() {
+    // A null coordinate first on a connection once left its prepared insert unable to take a real one
+    // on PostgreSQL.
+    on_every_engine(|t| async move {
+        let operator = t.login("operator").await;
+        let (_, lat, lon) = t.first_grid(&operator).await;
+        // Two cases a round over a pool of three connections: each connection sees both kinds first.
+        for round in 0..6 {
+            for located in [false, true] {
+                let mut case = json!({"channel": "hotline", "request_type": "consultation", "title": "咨询",
+                                      "description": format!("咨询公积金 {round}")});
+                if located {
+                    // In the city, and far outside it (no grid: a resident's phone somewhere else).
+                    let (lat, lon) = if round % 2 == 0 { (lat, lon) } else { (0.5, 0.5) };
+                    case["location"] = json!({"lat": lat, "lon": lon});
+                }
+                let created = t.post(Some(&operator), "/api/v1/cases", case).await;
+                assert_eq!(created.status, StatusCode::CREATED, "round {round}, located {located}: {}", created.body);
+            }
+        }
+    })
+    .await;
+}
