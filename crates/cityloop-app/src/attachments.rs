@@ -101,6 +101,8 @@ pub fn photo_without_metadata(content_type: &str, bytes: &[u8]) -> Option<Vec<u8
     match content_type {
         "image/jpeg" => {
             let mut jpeg = Jpeg::from_bytes(bytes).ok()?;
+            // Without a scan there is no picture: not a photo.
+            jpeg.segments().iter().any(|s| s.marker() == markers::SOS).then_some(())?;
             // APP1 holds EXIF and XMP, APP13 IPTC; APP3–APP12 and APP15 are makers' notes. APP0 (JFIF),
             // APP2 (the colour profile) and APP14 (Adobe's colour transform) describe only the picture.
             jpeg.segments_mut().retain(|s| {
@@ -114,6 +116,7 @@ pub fn photo_without_metadata(content_type: &str, bytes: &[u8]) -> Option<Vec<u8
         }
         "image/png" => {
             let mut png = Png::from_bytes(bytes).ok()?;
+            png.chunks().iter().any(|c| &c.kind() == b"IDAT").then_some(())?;
             png.chunks_mut().retain(|c| !matches!(&c.kind(), b"eXIf" | b"tEXt" | b"zTXt" | b"iTXt" | b"tIME"));
             Some(png.encoder().bytes().to_vec())
         }
@@ -268,6 +271,7 @@ mod tests {
         assert_eq!(photo_without_metadata("application/pdf", b"%PDF-1.7"), None);
         assert_eq!(photo_without_metadata("image/gif", b"GIF89a truncated"), None);
         assert_eq!(photo_without_metadata("image/jpeg", b"\xFF\xD8 truncated"), None);
+        assert_eq!(photo_without_metadata("image/jpeg", b"\xFF\xD8\xFF\xD9"), None, "no picture in it");
     }
 
     #[test]
