@@ -58,7 +58,7 @@ fn api_token_id(hash: &str) -> String {
     format!("tok_{}", &hash[..hash.len().min(16)])
 }
 
-fn token_hash(token: &str) -> String {
+pub(crate) fn token_hash(token: &str) -> String {
     hex::encode(Sha256::digest(token.as_bytes()))
 }
 
@@ -93,6 +93,11 @@ impl SessionCache {
 
     fn forget(&self, hash: &str) {
         self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(hash);
+    }
+
+    /// Forgets every checked token of one user (their second factor changed).
+    pub fn forget_user(&self, user: cityloop_domain::UserId) {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).retain(|_, (p, _, _)| p.user.id != user);
     }
 
     /// Forgets everything (after reference data changed, scopes may have too).
@@ -167,7 +172,7 @@ impl App {
         Ok(Login { token, expires_at, principal })
     }
 
-    fn locked(&self, until: DateTime<Utc>) -> AppError {
+    pub(crate) fn locked(&self, until: DateTime<Utc>) -> AppError {
         let local = until.with_timezone(&self.reference().calendar.offset());
         AppError::TooManyAttempts {
             message: format!(

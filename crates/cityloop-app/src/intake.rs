@@ -225,7 +225,8 @@ impl App {
             Submitter::Resident | Submitter::Client(_) => Some(cityloop_domain::spam::score(&title, &description)),
         };
         if let Some(verdict) = spam.as_ref().filter(|v| v.refused_by(&self.settings.spam)) {
-            let signs: Vec<String> = verdict.signs.iter().map(|s| format!("{} ({})", s.kind, s.detail)).collect();
+            // The kinds of sign, not what matched: a spammer learns little from the refusal.
+            let signs: Vec<&str> = verdict.signs.iter().map(|s| s.kind).collect();
             return Err(AppError::invalid(
                 "description",
                 format!(

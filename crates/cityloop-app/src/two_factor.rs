@@ -39,8 +39,13 @@ fn matching_step(totp: &TOTP, code: &str, now: chrono::DateTime<chrono::Utc>) ->
     let current = now.timestamp().max(0) as u64 / STEP_SECONDS;
     [current.saturating_sub(1), current, current + 1]
         .into_iter()
-        .find(|step| totp.generate(step * STEP_SECONDS) == code)
+        .find(|step| same_code(&totp.generate(step * STEP_SECONDS), code))
         .map(|step| step as i64)
+}
+
+/// Compares two codes in a time that does not depend on where they differ.
+fn same_code(a: &str, b: &str) -> bool {
+    a.len() == b.len() && a.bytes().zip(b.bytes()).fold(0u8, |diff, (x, y)| diff | (x ^ y)) == 0
 }
 
 impl App {
@@ -61,33 +66,58 @@ impl App {
         Ok(self.store.take_totp_step(user.id, step).await?)
     }
 
+    /// A code typed to change two-step sign-in: a wrong one counts towards the sign-in lockout, so
+    /// that a stolen session cannot guess its way through the million codes.
+    async fn code_checked(&self, user: &cityloop_store::UserRow, right: bool) -> Result<()> {
+        let now = self.now();
+        let failures = self.store.login_failures(&user.username).await?;
+        if let Some(until) = failures.and_then(|f| f.locked_until).filter(|until| *until > now) {
+            return Err(self.locked(until));
+        }
+        if right {
+            return Ok(());
+        }
+        let lockout = chrono::Duration::minutes(self.settings.lockout_minutes);
+        let max = self.settings.max_failed_logins;
+        let counted = self.store.record_login_failure(&user.username, now, now - lockout, max, now + lockout).await?;
+        Err(match counted.locked_until.filter(|until| *until > now) {
+            Some(until) => self.locked(until),
+            None => AppError::invalid("code", "does not match (动态验证码不正确)"),
+        })
+    }
+
     /// Starts setting up two-step sign-in for the caller: a new secret, kept until a code from it
     /// is confirmed with [`App::confirm_totp`].
     pub async fn set_up_totp(&self, who: &Principal) -> Result<TotpSetup> {
-        if who.user.totp_secret.is_some() {
+        let user = self.store.get_user(who.user.id).await?;
+        if user.totp_secret.is_some() {
             return Err(AppError::Duplicate("two-step sign-in is on already: turn it off first".into()));
         }
         let mut bytes = [0u8; 20];
         rand::thread_rng().fill_bytes(&mut bytes);
         let secret = Secret::Raw(bytes.to_vec()).to_encoded().to_string();
-        self.store.set_totp_pending(who.user.id, &secret).await?;
-        let otpauth_url = otpauth_url(&secret, &who.user.username)?;
-        self.sessions.clear();
+        self.store.set_totp_pending(user.id, &secret).await?;
+        let otpauth_url = otpauth_url(&secret, &user.username)?;
         Ok(TotpSetup { secret, otpauth_url })
     }
 
-    /// Turns two-step sign-in on with a code from the secret being set up.
-    pub async fn confirm_totp(&self, who: &Principal, code: &str) -> Result<()> {
+    /// Turns two-step sign-in on with a code from the secret being set up. Every other sign-in of the
+    /// user ends (they were made with the password alone); `current_token`, the one in use, goes on.
+    pub async fn confirm_totp(&self, who: &Principal, code: &str, current_token: Option<&str>) -> Result<()> {
         let user = self.store.get_user(who.user.id).await?;
         let secret = user
             .totp_pending
+            .clone()
             .ok_or_else(|| AppError::invalid("code", "nothing is being set up: ask for a secret first"))?;
-        let step = matching_step(&generator(&secret, &user.username)?, code, self.now())
-            .ok_or_else(|| AppError::invalid("code", "does not match the secret being set up (动态验证码不正确)"))?;
+        let step = matching_step(&generator(&secret, &user.username)?, code, self.now());
+        self.code_checked(&user, step.is_some()).await?;
+        let step = step.unwrap_or_default();
         if !self.store.confirm_totp(user.id, &secret, step).await? {
             return Err(AppError::invalid("code", "the secret being set up changed meanwhile: start again"));
         }
-        self.sessions.clear();
+        let keep = current_token.map(crate::auth::token_hash);
+        self.store.revoke_sign_ins(user.id, keep.as_deref(), self.now()).await?;
+        self.sessions.forget_user(user.id);
         Ok(())
     }
 
@@ -97,15 +127,14 @@ impl App {
         if user.totp_secret.is_none() {
             return Ok(());
         }
-        if !self.check_second_factor(&user, Some(code)).await? {
-            return Err(AppError::invalid("code", "does not match (动态验证码不正确)"));
-        }
+        let right = self.check_second_factor(&user, Some(code)).await?;
+        self.code_checked(&user, right).await?;
         self.store.clear_totp(user.id).await?;
-        self.sessions.clear();
+        self.sessions.forget_user(user.id);
         Ok(())
     }
 
-    /// Removes a user's two-step sign-in (a lost phone); administrators only.
+    /// Removes a user's two-step sign-in (a lost phone) and ends their sign-ins; administrators only.
     pub async fn reset_totp(&self, who: &Principal, username: &str) -> Result<()> {
         require_admin(Some(who))?;
         let user = self
@@ -114,7 +143,8 @@ impl App {
             .await?
             .ok_or_else(|| AppError::NotFound(format!("user `{}`", username.trim())))?;
         self.store.clear_totp(user.id).await?;
-        self.sessions.clear();
+        self.store.revoke_sign_ins(user.id, None, self.now()).await?;
+        self.sessions.forget_user(user.id);
         Ok(())
     }
 }

@@ -839,7 +839,15 @@ async fn main() -> Result<()> {
             );
         }
         Command::Backup { file, database } => {
-            let store = open_store(&settings, database).await?;
+            // The database as it is: never migrated (older nodes may still run on it) nor created.
+            let url = database.unwrap_or_else(|| settings.database.url.clone());
+            if let Some(path) = url.strip_prefix("sqlite://").map(|p| p.split('?').next().unwrap_or(p)) {
+                anyhow::ensure!(std::path::Path::new(path).is_file(), "{path}: no such database file");
+            }
+            let options = DbOptions { audit_key: settings.audit.key(), ..DbOptions::new(url.clone()) };
+            let store = Store::connect(&options)
+                .await
+                .with_context(|| format!("opening {}", cityloop_store::redact_url(&url)))?;
             let started = std::time::Instant::now();
             let report = store.backup_to(&file).await.with_context(|| format!("backing up to {}", file.display()))?;
             println!(
@@ -864,6 +872,12 @@ async fn main() -> Result<()> {
                 file.display(),
                 started.elapsed().as_secs_f64()
             );
+            if report.nul_characters_dropped > 0 {
+                println!(
+                    "{} NUL characters left out of texts (PostgreSQL cannot hold them)",
+                    report.nul_characters_dropped
+                );
+            }
         }
         Command::Jobs { database } => {
             let app = open_app(&settings, database).await?;

@@ -51,13 +51,11 @@ const ADVERTISING: &[&str] = &[
     "代开增值税",
     "发票代开",
     "加微信",
-    "加微",
-    "加v",
     "加vx",
     "加qq",
     "qq群",
-    "微信号",
-    "威信",
+    "加我微信",
+    "私聊微信",
     "刷单",
     "兼职日结",
     "日赚",
@@ -90,8 +88,10 @@ const ADVERTISING: &[&str] = &[
 
 /// Words of someone reporting a wrong rather than advertising: a complaint about an advertiser quotes
 /// the advertisement.
-const COMPLAINING: &[&str] =
-    &["投诉", "举报", "反映", "诈骗", "被骗", "受骗", "受害", "报警", "查处", "请求", "恳请", "希望", "骚扰", "广告"];
+const COMPLAINING: &[&str] = &[
+    "投诉", "举报", "反映", "诈骗", "被骗", "受骗", "受害", "报警", "查处", "恳请", "骚扰", "广告", "短信", "垃圾",
+    "要求", "处理",
+];
 
 /// Scores a submission's title and description.
 pub fn score(title: &str, description: &str) -> SpamVerdict {
@@ -116,7 +116,9 @@ pub fn score(title: &str, description: &str) -> SpamVerdict {
     let ads: Vec<&str> = found.iter().copied().filter(|p| !found.iter().any(|q| q != p && q.contains(p))).collect();
     if !ads.is_empty() {
         let mut points = (45 + 15 * (ads.len() as u32 - 1)).min(75);
-        if COMPLAINING.iter().any(|w| compact.contains(w)) {
+        // Only a text without links: an advertisement with one is one, however it is worded. (A
+        // complaint often lists the numbers of those it is about, so numbers do not count here.)
+        if links == 0 && COMPLAINING.iter().any(|w| compact.contains(w)) {
             points /= 3;
         }
         signs.push(SpamSign { kind: "advertising", points, detail: ads.join("、") });
@@ -156,7 +158,8 @@ pub fn score(title: &str, description: &str) -> SpamVerdict {
 /// Distinct web addresses (`http://…`, `https://…`, `www.…` and bare domains of the usual endings):
 /// the same one in the title and the text is one.
 fn count_links(lower: &str) -> usize {
-    let separators = |c: char| c.is_whitespace() || (!c.is_ascii() && !c.is_alphanumeric()) || "()<>\"'".contains(c);
+    // Anything but ASCII ends an address: `加我abc.top详聊` holds one.
+    let separators = |c: char| c.is_whitespace() || !c.is_ascii() || "()<>\"'".contains(c);
     lower
         .split(separators)
         .filter(|w| {
@@ -167,6 +170,8 @@ fn count_links(lower: &str) -> usize {
                     .iter()
                     .any(|end| w.trim_end_matches('/').ends_with(end) && w.len() > end.len() + 1 && w.is_ascii())
         })
+        // A government site is what residents cite, not what spammers sell.
+        .filter(|w| !w.split('/').find(|part| part.contains('.')).is_some_and(|host| host.ends_with(".gov.cn")))
         .collect::<std::collections::HashSet<_>>()
         .len()
 }
@@ -208,12 +213,18 @@ mod tests {
             let verdict = score(title, text);
             assert!(!verdict.refused_by(&rules), "{title}: {verdict:?}");
         }
+        let official =
+            score("预约", "关注市政务微信号后，点击链接 https://zwfw.example.gov.cn/yy 预约，页面一直打不开");
+        assert!(!official.refused_by(&rules), "{official:?}");
+        assert_eq!(score("x", "加我abc.top详聊").signs[0].kind, "links");
         let ad = score("优惠", "代开发票，加微信 abc123，详情 http://a.xyz http://b.top 点击链接领取");
         assert!(ad.refused_by(&rules), "{ad:?}");
         assert_eq!(ad.score, 100);
         let kinds: Vec<&str> = ad.signs.iter().map(|s| s.kind).collect();
         assert_eq!(kinds, vec!["links", "advertising"]);
         assert!(ad.signs[1].detail.contains("代开发票") && ad.signs[1].detail.contains("加微信"));
+        // Complaining words do not excuse an advertisement with a link.
+        assert!(score("投诉", "代开发票 加微信 详见 http://a.xyz 投诉无门").refused_by(&rules));
         assert!(score("啊", &"啊".repeat(30)).signs.iter().any(|s| s.kind == "repetition"));
         let numbers = score("招聘", "联系 13800000001 13800000002 13800000003 13800000004 QQ 123456789");
         assert!(numbers.signs.iter().any(|s| s.kind == "contacts"));

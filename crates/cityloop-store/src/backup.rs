@@ -23,6 +23,8 @@ pub struct CopyReport {
     /// The newest migration of the schema the rows belong to.
     pub schema_version: i64,
     pub tables: Vec<TableCopy>,
+    /// NUL characters left out of texts on the way into PostgreSQL, which cannot hold them.
+    pub nul_characters_dropped: u64,
 }
 
 impl CopyReport {
@@ -57,7 +59,13 @@ impl Store {
         // Written under another name and renamed when complete, so that a file by that name is whole.
         let partial = PathBuf::from(format!("{}.partial", path.display()));
         let _ = std::fs::remove_file(&partial);
-        let file = Store::open(&backup_file_options(&partial)).await?;
+        let file = match Store::open(&backup_file_options(&partial)).await {
+            Ok(file) => file,
+            Err(e) => {
+                let _ = std::fs::remove_file(&partial);
+                return Err(e);
+            }
+        };
         let copied = copy_tables(self, &file).await;
         // One self-contained file: everything in the write-ahead log folded into it.
         let folded = sqlx::query("pragma wal_checkpoint(truncate)").execute(file.writer()).await;
@@ -68,8 +76,10 @@ impl Store {
         }
         match copied {
             Ok(report) => {
-                std::fs::rename(&partial, path)
-                    .map_err(|e| StoreError::Corrupt(format!("renaming {}: {e}", partial.display())))?;
+                // A link fails when a file of that name appeared meanwhile: it is never replaced.
+                let linked = std::fs::hard_link(&partial, path);
+                let _ = std::fs::remove_file(&partial);
+                linked.map_err(|e| StoreError::Corrupt(format!("{}: {e}", path.display())))?;
                 Ok(report)
             }
             Err(e) => {
@@ -133,9 +143,12 @@ async fn copy_tables(from: &Store, to: &Store) -> Result<CopyReport> {
     for table in tables.iter().rev() {
         sqlx::query(&format!("delete from {table}")).execute(&mut *target).await?;
     }
-    let mut report = CopyReport { schema_version: version, tables: Vec::new() };
+    let mut report = CopyReport { schema_version: version, tables: Vec::new(), nul_characters_dropped: 0 };
+    // SQLite holds NUL characters that older versions let through; PostgreSQL cannot.
+    let drop_nul = to.backend() == Backend::Postgres;
     for (table, self_references) in tables.iter().zip(&references) {
-        let rows = copy_table(&mut source, &mut target, table, self_references).await?;
+        let (rows, dropped) = copy_table(&mut source, &mut target, table, self_references, drop_nul).await?;
+        report.nul_characters_dropped += dropped;
         report.tables.push(TableCopy { table: table.clone(), rows });
     }
     if to.backend() == Backend::Postgres {
@@ -170,18 +183,28 @@ async fn copy_table(
     target: &mut Transaction<'_, Any>,
     table: &str,
     self_references: &[String],
-) -> Result<u64> {
+    drop_nul: bool,
+) -> Result<(u64, u64)> {
     let select = format!("select * from {table} order by 1");
     let mut rows = sqlx::query(&select).fetch(&mut **source);
     let mut batch: Vec<Vec<Value>> = Vec::new();
     let mut columns: Vec<String> = Vec::new();
     let mut deferred: Vec<(String, Value, Value)> = Vec::new();
-    let mut copied = 0;
+    let (mut copied, mut dropped) = (0, 0);
     while let Some(row) = rows.try_next().await? {
         if columns.is_empty() {
             columns = row.columns().iter().map(|c| sqlx::Column::name(c).to_string()).collect();
         }
         let mut values = read_row(&row)?;
+        if drop_nul {
+            for value in &mut values {
+                if let Value::Text(text) = value {
+                    let before = text.len();
+                    text.retain(|c| c != '\0');
+                    dropped += (before - text.len()) as u64;
+                }
+            }
+        }
         for column in self_references {
             let (Some(at), Some(id_at)) =
                 (columns.iter().position(|c| c == column), columns.iter().position(|c| c == "id"))
@@ -207,7 +230,7 @@ async fn copy_table(
         let statement = format!("update {table} set {column} = $1 where id = $2");
         bind(bind(sqlx::query(&statement), value), id).execute(&mut **target).await?;
     }
-    Ok(copied)
+    Ok((copied, dropped))
 }
 
 /// One multi-row insert; nulls are written as such, so that no engine has to guess their type.

@@ -266,7 +266,7 @@ impl Store {
     pub async fn confirm_totp(&self, user: UserId, secret: &str, step: i64) -> Result<bool> {
         let done = sqlx::query(
             "update users set totp_secret = totp_pending, totp_pending = null, totp_last_step = $1 \
-             where id = $2 and totp_pending = $3",
+             where id = $2 and totp_pending = $3 and totp_secret is null",
         )
         .bind(step)
         .bind(user.0)
@@ -288,6 +288,21 @@ impl Store {
         .execute(self.writer())
         .await?;
         Ok(done.rows_affected() > 0)
+    }
+
+    /// Ends the user's sign-ins (not the API tokens issued for systems), all but `keep` (a token hash);
+    /// the hashes ended.
+    pub async fn revoke_sign_ins(&self, user: UserId, keep: Option<&str>, now: DateTime<Utc>) -> Result<Vec<String>> {
+        let ended: Vec<(String,)> = sqlx::query_as(
+            "update tokens set revoked_at = $1 where user_id = $2 and label is null and revoked_at is null \
+             and token_hash <> $3 returning token_hash",
+        )
+        .bind(ms(now))
+        .bind(user.0)
+        .bind(keep.unwrap_or_default().to_string())
+        .fetch_all(self.writer())
+        .await?;
+        Ok(ended.into_iter().map(|(h,)| h).collect())
     }
 
     /// Turns the user's second factor off.

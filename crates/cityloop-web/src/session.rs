@@ -203,6 +203,7 @@ impl FromRequest<WebState> for FormInput {
                 match field.file_name().map(str::to_string) {
                     Some(file_name) => {
                         let bytes = field.bytes().await.map_err(|e| too_large_or_bad(&visit.tr, e))?;
+                        let file_name = file_name.replace('\0', "");
                         form.files.push(Upload { field: name, file_name, bytes: bytes.to_vec() });
                     }
                     None => {

@@ -129,7 +129,8 @@ fn open_csv(path: &Path) -> Result<SourceFile> {
         Ok(rec) => {
             let pos = rec.position().map_or((0, 0), |p| (p.line(), p.byte()));
             let fields = if rec.len() == width {
-                Ok(rec.iter().map(str::to_string).collect())
+                // A NUL character has no place in a text (and PostgreSQL cannot store one).
+                Ok(rec.iter().map(|v| v.replace('\0', "")).collect())
             } else {
                 Err(format!("has {} fields where the header has {width}", rec.len()))
             };
@@ -150,7 +151,7 @@ fn cell_text(cell: &calamine::Data) -> String {
         Data::DateTime(_) | Data::DateTimeIso(_) => {
             cell.as_datetime().map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string()).unwrap_or_else(|| cell.to_string())
         }
-        other => other.to_string(),
+        other => other.to_string().replace('\0', ""),
     }
 }
 

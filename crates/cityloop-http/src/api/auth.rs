@@ -145,16 +145,17 @@ pub async fn set_up_totp(State(state): State<AppState>, Auth(who): Auth) -> Resu
     Ok((StatusCode::CREATED, Json(TotpSetupDto { secret: setup.secret, otpauth_url: setup.otpauth_url })))
 }
 
-/// Turns two-step sign-in on with a code from the secret being set up.
+/// Turns two-step sign-in on with a code from the secret being set up; the user's other sign-ins end.
 #[utoipa::path(post, path = "/api/v1/auth/totp/confirm", tag = "auth", request_body = TotpCode,
     responses((status = 204), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn confirm_totp(
     State(state): State<AppState>,
     Auth(who): Auth,
+    headers: HeaderMap,
     ApiJson(body): ApiJson<TotpCode>,
 ) -> Result<StatusCode> {
-    state.app.confirm_totp(&who, &body.code).await?;
+    state.app.confirm_totp(&who, &body.code, bearer_token(&headers)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -292,5 +292,8 @@ pub async fn import_articles(
     body: Bytes,
 ) -> Result<Json<ImportOutcome>> {
     let text = std::str::from_utf8(&body).map_err(|_| AppError::invalid("body", "is not UTF-8 text"))?;
+    if text.contains('\0') {
+        return Err(AppError::invalid("body", "contains a NUL character").into());
+    }
     Ok(Json(state.app.import_articles(Some(&who), &p.file, text).await?))
 }

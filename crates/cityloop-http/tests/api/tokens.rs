@@ -168,10 +168,13 @@ async fn two_step_sign_in_asks_for_a_fresh_one_time_code_once_it_is_on() {
             (wrong.status, wrong.body["error"]["field"].as_str()),
             (StatusCode::UNPROCESSABLE_ENTITY, Some("code"))
         );
+        let elsewhere = t.login("operator").await;
         let code = current_code(&secret, t.app.now()).unwrap();
         let confirmed = t.post(Some(&operator), "/api/v1/auth/totp/confirm", json!({"code": code})).await;
         assert_eq!(confirmed.status, StatusCode::NO_CONTENT, "{}", confirmed.body);
         assert_eq!(t.get(Some(&operator), "/api/v1/auth/me").await.ok()["totp"], true);
+        // A sign-in made with the password alone ends; the one that turned it on goes on.
+        assert_eq!(t.get(Some(&elsewhere), "/api/v1/auth/me").await.status, StatusCode::UNAUTHORIZED);
 
         // The password alone is not enough any more; a wrong code and a used one are refused.
         let needs = sign_in(None).await;

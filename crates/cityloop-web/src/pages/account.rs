@@ -51,7 +51,7 @@ pub async fn start(State(state): State<WebState>, staff: Staff, _form: FormInput
 
 pub async fn confirm(State(state): State<WebState>, staff: Staff, form: FormInput) -> Response {
     let code = form.get("code").unwrap_or_default();
-    match state.app.confirm_totp(&staff.who, &code).await {
+    match state.app.confirm_totp(&staff.who, &code, staff.visit.session.as_deref()).await {
         Ok(()) => Redirect::to("/account").into_response(),
         Err(e) => {
             // The same secret, shown again beside the error.

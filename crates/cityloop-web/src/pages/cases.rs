@@ -66,7 +66,8 @@ fn clean_query(raw: &str) -> String {
 
 async fn list_page(state: &WebState, staff: &Staff, raw: &str, c: Ctx) -> Response {
     let t = c.t;
-    let mut q: CaseQuery = match serde_urlencoded::from_str(raw) {
+    // A NUL character has no place in a filter (and PostgreSQL cannot compare with one).
+    let mut q: CaseQuery = match serde_urlencoded::from_str(&raw.replace("%00", "")) {
         Ok(q) => q,
         Err(e) => return error_page(&t, &AppError::invalid("query", e.to_string())),
     };

@@ -39,7 +39,8 @@ async fn queue(
     (id, title_key, query, actions): QueueSpec<'_>,
 ) -> Result<(Queue, Vec<CaseSummary>), AppError> {
     let t = staff.visit.tr;
-    let mut q: CaseQuery = serde_urlencoded::from_str(&query).map_err(|e| AppError::Internal(e.to_string()))?;
+    let mut q: CaseQuery =
+        serde_urlencoded::from_str(&query.replace("%00", "")).map_err(|e| AppError::Internal(e.to_string()))?;
     q.page_size = Some(20);
     let page = state.app.list_cases(&staff.who, &q).await?;
     let reference = state.app.reference();
