@@ -147,7 +147,8 @@ async fn copy_tables(from: &Store, to: &Store) -> Result<CopyReport> {
     // SQLite holds NUL characters that older versions let through; PostgreSQL cannot.
     let drop_nul = to.backend() == Backend::Postgres;
     for (table, self_references) in tables.iter().zip(&references) {
-        let (rows, dropped) = copy_table(&mut source, &mut target, table, self_references, drop_nul).await?;
+        let (rows, dropped) =
+            copy_table(&mut source, &mut target, to.backend(), table, self_references, drop_nul).await?;
         report.nul_characters_dropped += dropped;
         report.tables.push(TableCopy { table: table.clone(), rows });
     }
@@ -181,6 +182,7 @@ async fn copy_tables(from: &Store, to: &Store) -> Result<CopyReport> {
 async fn copy_table(
     source: &mut Transaction<'_, Any>,
     target: &mut Transaction<'_, Any>,
+    backend: Backend,
     table: &str,
     self_references: &[String],
     drop_nul: bool,
@@ -219,12 +221,12 @@ async fn copy_table(
         batch.push(values);
         copied += 1;
         if batch.len() * columns.len() >= PARAMETERS_PER_STATEMENT {
-            insert_rows(target, table, &columns, std::mem::take(&mut batch)).await?;
+            insert_rows(target, backend, table, &columns, std::mem::take(&mut batch)).await?;
         }
     }
     drop(rows);
     if !batch.is_empty() {
-        insert_rows(target, table, &columns, batch).await?;
+        insert_rows(target, backend, table, &columns, batch).await?;
     }
     for (column, value, id) in deferred {
         let statement = format!("update {table} set {column} = $1 where id = $2");
@@ -236,6 +238,7 @@ async fn copy_table(
 /// One multi-row insert; nulls are written as such, so that no engine has to guess their type.
 async fn insert_rows(
     target: &mut Transaction<'_, Any>,
+    backend: Backend,
     table: &str,
     columns: &[String],
     rows: Vec<Vec<Value>>,
@@ -252,7 +255,12 @@ async fn insert_rows(
                 text.push_str("null");
             } else {
                 n += 1;
-                text.push_str(&format!("${n}"));
+                // SQLite looks numbered placeholders up by name, at a cost that grows with the square
+                // of their number; anonymous ones, each used once in order, bind by position.
+                match backend {
+                    Backend::Sqlite => text.push('?'),
+                    Backend::Postgres => text.push_str(&format!("${n}")),
+                }
             }
         }
         text.push(')');
