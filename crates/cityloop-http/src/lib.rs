@@ -33,8 +33,11 @@ async fn openapi_json() -> impl IntoResponse {
     Json(openapi::ApiDoc::openapi())
 }
 
-async fn not_found() -> error::ApiError {
-    AppError::NotFound("route".into()).into()
+/// An address nothing answers: the API's error, with the headers of every machine answer.
+async fn not_found() -> Response {
+    let mut response = error::ApiError::from(AppError::NotFound("route".into())).into_response();
+    set_machine_headers(response.headers_mut());
+    response
 }
 
 /// Counts answers by status class, logs each request once, and records for the unusual-access watch
@@ -65,13 +68,16 @@ async fn observe(State(state): State<AppState>, mut req: Request, next: Next) ->
 /// never kept by a browser or proxy, for answers carry residents' personal data.
 async fn machine_headers(req: Request, next: Next) -> Response {
     let mut response = next.run(req).await;
-    let h = response.headers_mut();
+    set_machine_headers(response.headers_mut());
+    response
+}
+
+fn set_machine_headers(h: &mut axum::http::HeaderMap) {
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     if !h.contains_key(header::CACHE_CONTROL) {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
-    response
 }
 
 /// The whole router: the API, the system endpoints and the web pages.

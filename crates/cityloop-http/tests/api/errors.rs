@@ -280,7 +280,8 @@ async fn the_openapi_document_health_and_metrics_are_served() {
 async fn machine_answers_are_never_sniffed_framed_or_kept() {
     crate::on_every_engine(|t| async move {
         let operator = t.login("operator").await;
-        for path in ["/api/v1/cases", "/api/v1/cases/999999", "/open311/v2/services.json"] {
+        // An address nothing answers is a machine answer too (its JSON error).
+        for path in ["/api/v1/cases", "/api/v1/cases/999999", "/open311/v2/services.json", "/api/v1/no-such-thing"] {
             let answer = t.client.get(t.url(path)).bearer_auth(&operator).send().await.unwrap();
             let h = answer.headers();
             assert_eq!(h.get("x-content-type-options").map(|v| v.to_str().unwrap()), Some("nosniff"), "{path}");
