@@ -35,14 +35,15 @@ pub enum ExportFormat {
 
 impl ExportFormat {
     pub const ALL: [Self; 5] = [Self::Csv, Self::Xlsx, Self::GeoJson, Self::Open311Csv, Self::NgsiLd];
-    pub const NAMES: &'static [&'static str] = &["csv", "xlsx", "geojson", "open311-csv", "ngsi-ld"];
+    pub const NAMES: &'static [&'static str] =
+        &[Self::Csv.name(), Self::Xlsx.name(), Self::GeoJson.name(), Self::Open311Csv.name(), Self::NgsiLd.name()];
 
     pub fn parse(name: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|f| f.name() == name)
     }
 
     /// The name the API and the command line use.
-    pub fn name(self) -> &'static str {
+    pub const fn name(self) -> &'static str {
         match self {
             Self::Csv => "csv",
             Self::Xlsx => "xlsx",
