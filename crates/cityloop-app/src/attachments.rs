@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use sha2::{Digest, Sha256};
 
 use crate::error::{AppError, Result};
+use crate::moves::CaseRef;
 use crate::scope::Principal;
 use crate::App;
 
@@ -31,6 +32,14 @@ pub fn sniff_content_type(bytes: &[u8]) -> Option<&'static str> {
     } else {
         None
     }
+}
+
+/// How many of the cases holding one file are looked at to decide whether a caller may have it (the
+/// same photo is rarely on more than a few cases).
+const ATTACHMENT_CASES_CHECKED: i64 = 50;
+
+fn is_attachment_hash(hash: &str) -> bool {
+    hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 impl App {
@@ -78,9 +87,31 @@ impl App {
         Ok(StoredAttachment { hash, content_type: content_type.to_string(), size: bytes.len() })
     }
 
-    /// Reads an attachment back: its type and bytes.
-    pub async fn read_attachment(&self, hash: &str) -> Result<(String, Vec<u8>)> {
-        if hash.len() != 64 || !hash.bytes().all(|b| b.is_ascii_hexdigit()) {
+    /// Reads an attachment back for a signed-in caller: only one who uploaded it or may see a case that
+    /// holds it gets it; anyone else is told it does not exist, as for a case.
+    pub async fn read_attachment_for(&self, who: &Principal, hash: &str) -> Result<(String, Vec<u8>)> {
+        let hidden = || AppError::NotFound("attachment".into());
+        if !is_attachment_hash(hash) {
+            return Err(hidden());
+        }
+        let (uploaded_by, cases) =
+            self.store.attachment_holders(hash, ATTACHMENT_CASES_CHECKED).await?.ok_or_else(hidden)?;
+        let mut allowed = uploaded_by == Some(who.user.id);
+        for id in cases {
+            if allowed {
+                break;
+            }
+            allowed = self.visible_case(who, &CaseRef::Id(id.0)).await.is_ok();
+        }
+        if !allowed {
+            return Err(hidden());
+        }
+        self.read_attachment(hash).await
+    }
+
+    /// Reads an attachment back: its type and bytes (for callers that checked who may have it).
+    pub(crate) async fn read_attachment(&self, hash: &str) -> Result<(String, Vec<u8>)> {
+        if !is_attachment_hash(hash) {
             return Err(AppError::NotFound("attachment".into()));
         }
         let content_type =

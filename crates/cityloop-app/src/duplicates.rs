@@ -68,12 +68,18 @@ const MAX_MATCHES: usize = 5;
 
 const DUPLICATE_ROLES: &[Role] = &[Role::Operator, Role::Lead, Role::Dispatcher, Role::Admin];
 
+fn may_look_for_duplicates(who: &Principal) -> Result<()> {
+    if who.has_any(DUPLICATE_ROLES) {
+        Ok(())
+    } else {
+        Err(AppError::Forbidden("your roles cannot look for duplicates".into()))
+    }
+}
+
 impl App {
     /// Open cases that look like the same problem as `query`, best first.
     pub async fn find_duplicates(&self, who: &Principal, query: &DuplicateQuery) -> Result<Vec<DuplicateMatch>> {
-        if !who.has_any(DUPLICATE_ROLES) {
-            return Err(AppError::Forbidden("your roles cannot look for duplicates".into()));
-        }
+        may_look_for_duplicates(who)?;
         let text = comparable_text(&query.title, &query.description);
         if text.trim().is_empty() {
             return Ok(Vec::new());
@@ -131,8 +137,10 @@ impl App {
 impl App {
     /// Open cases that look like the same problem as a stored case (which is left out).
     pub async fn duplicates_of_case(&self, who: &Principal, number: &str) -> Result<Vec<DuplicateMatch>> {
-        let view = self.case_view(who, &crate::moves::CaseRef::Number(number.to_string())).await?;
-        let case = &view.case;
+        // The role first: a refusal says nothing about whether the case exists.
+        may_look_for_duplicates(who)?;
+        let (case, _) = self.visible_case(who, &crate::moves::CaseRef::Number(number.to_string())).await?;
+        let case = &case;
         let reference = self.reference();
         let query = DuplicateQuery {
             title: case.title.clone(),

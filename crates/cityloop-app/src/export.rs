@@ -285,7 +285,7 @@ pub fn split_export_query(who: &Principal, raw: &str) -> Result<(ExportFormat, S
     for (k, v) in form_urlencoded_pairs(raw) {
         if k == "format" {
             format = Some(v);
-        } else if who.export_filter.is_some() && CLOSED_TO_RECIPIENTS.contains(&k.as_str()) {
+        } else if who.exports_only() && CLOSED_TO_RECIPIENTS.contains(&k.as_str()) {
             return Err(AppError::invalid(k, "is not open to a data recipient"));
         } else if !held_to.iter().any(|(fixed, _)| *fixed == k) {
             rest.push((k, v));
@@ -415,7 +415,7 @@ impl App {
         let detail = mask_numbers_in_text(&detail);
         self.record_access_event(&who.user, AccessEventKind::Export, None, detail.trim(), count).await?;
         // A recipient outside the platform gets numbers typed into the texts masked too.
-        let texts = if who.export_filter.is_some() { Texts::Masked } else { Texts::AsWritten };
+        let texts = if who.exports_only() { Texts::Masked } else { Texts::AsWritten };
         Ok(CaseExport { count: count.max(0) as u64, chunks: self.export_stream(filter, format, texts, EXPORT_BATCH) })
     }
 

@@ -310,6 +310,17 @@ impl App {
                 }
             }
         }
+        if let Submitter::User(who) = by {
+            // A grid inspector patrols their own grids: what they find elsewhere is for that grid's
+            // inspector or the hotline.
+            let inspector_only =
+                who.has(Role::Inspector) && !who.has_any(&[Role::Operator, Role::Admin, Role::Citizen]);
+            if inspector_only && !grid.is_some_and(|g| who.user.grids.contains(&g.id)) {
+                return Err(AppError::Forbidden(
+                    "an inspector reports in their own grids: place the case in one".into(),
+                ));
+            }
+        }
         let contact = match &input.contact {
             Some(c) => {
                 let name = c.name.trim();

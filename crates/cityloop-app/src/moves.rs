@@ -255,6 +255,8 @@ impl App {
             .filter(|k| !k.is_system())
             .ok_or_else(|| AppError::NotFound(format!("move `{kind}`")))?;
         let (case, whistles) = self.visible_case(who, &CaseRef::Number(case_ref.to_string())).await?;
+        // Who may make the move is answered first: a refusal does not depend on the fields sent.
+        cityloop_domain::workflow::may_make(kind, &who.actor(), &who.relation(&case, &whistles))?;
         if let Some(v) = input.version {
             if v != case.version {
                 return Err(AppError::StaleVersion { current: case.version });

@@ -2,7 +2,7 @@
 //! paged lists limited to what the caller may see.
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
-use cityloop_domain::workflow::{allowed_moves, FlowEntry, MoveKind};
+use cityloop_domain::workflow::{allowed_moves, resident_view, FlowEntry, MoveKind};
 use cityloop_domain::{Case, Channel, Contact, GridId, RequestType, State, UnitId};
 use cityloop_store::{CaseFilter, CaseSort, WhistleRow};
 use serde::{Deserialize, Serialize};
@@ -132,6 +132,7 @@ impl App {
         whistles: Vec<WhistleRow>,
     ) -> CaseView {
         let allowed = allowed_moves(&case, &who.actor(), &who.relation(&case, &whistles));
+        let (flow, whistles) = if who.is_resident() { (resident_view(&flow), Vec::new()) } else { (flow, whistles) };
         CaseView {
             contact: who.visible_contact(&case),
             overdue: case.is_overdue(self.now()),

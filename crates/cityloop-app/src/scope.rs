@@ -52,6 +52,19 @@ impl Principal {
         Self { user, unit_subtree, area, export_filter: None }
     }
 
+    /// Whether the caller only takes masked exports: a data recipient's token, or a user whose only
+    /// role is data recipient (signed in with a password, it gets no more than its tokens would).
+    pub fn exports_only(&self) -> bool {
+        self.export_filter.is_some()
+            || (!self.user.roles.is_empty() && self.user.roles.iter().all(|r| *r == Role::Recipient))
+    }
+
+    /// Whether the user is a resident and nothing else: they see their own requests as the portal
+    /// shows them, without the administration's inner workings.
+    pub fn is_resident(&self) -> bool {
+        !self.user.roles.is_empty() && self.user.roles.iter().all(|r| *r == Role::Citizen)
+    }
+
     /// Whether the user holds a role.
     pub fn has(&self, role: Role) -> bool {
         self.user.roles.contains(&role)

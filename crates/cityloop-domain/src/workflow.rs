@@ -476,10 +476,11 @@ fn precondition(kind: MoveKind, case: &Case) -> Result<(), String> {
     }
 }
 
-/// Checks a move kind, giving the role the actor makes it in.
-fn permits(kind: MoveKind, case: &Case, actor: &Actor, rel: &Relation) -> Result<Option<Role>, MoveError> {
-    let (from, grants) = rule(kind);
-    let role = if actor.is_system() && kind == MoveKind::Resume {
+/// Whether the actor may make a move of this kind on a case it stands in `rel` to, whatever the
+/// case's state: the role it makes it in (`None` for the platform), or why not.
+pub fn may_make(kind: MoveKind, actor: &Actor, rel: &Relation) -> Result<Option<Role>, MoveError> {
+    let (_, grants) = rule(kind);
+    Ok(if actor.is_system() && kind == MoveKind::Resume {
         // The platform resumes a suspension whose date has come.
         None
     } else if kind.is_system() {
@@ -501,7 +502,13 @@ fn permits(kind: MoveKind, case: &Case, actor: &Actor, rel: &Relation) -> Result
                 })
             }
         }
-    };
+    })
+}
+
+/// Checks a move kind, giving the role the actor makes it in.
+fn permits(kind: MoveKind, case: &Case, actor: &Actor, rel: &Relation) -> Result<Option<Role>, MoveError> {
+    let role = may_make(kind, actor, rel)?;
+    let (from, _) = rule(kind);
     let illegal = |reason: String| MoveError::Illegal {
         kind,
         state: case.state,
@@ -517,6 +524,49 @@ fn permits(kind: MoveKind, case: &Case, actor: &Actor, rel: &Relation) -> Result
 
 fn state_list(states: &[State]) -> String {
     states.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+}
+
+/// Flow records a resident sees of their own request: what happened, not who inside the
+/// administration did it.
+const RESIDENT_MOVES: &[MoveKind] = &[
+    MoveKind::Report,
+    MoveKind::Answer,
+    MoveKind::File,
+    MoveKind::Void,
+    MoveKind::Dispatch,
+    MoveKind::Sign,
+    MoveKind::Submit,
+    MoveKind::Check,
+    MoveKind::Revisit,
+    MoveKind::Rate,
+    MoveKind::Reopen,
+    MoveKind::Close,
+    MoveKind::Merge,
+    MoveKind::CloseWithMaster,
+];
+
+/// A case's history as its resident sees it: the steps without staff names, roles, units or the
+/// moves' internal fields; of the notes only the answer, the result and the resident's own rating.
+pub fn resident_view(flow: &[(i64, FlowEntry)]) -> Vec<(i64, FlowEntry)> {
+    flow.iter()
+        .filter(|(_, f)| RESIDENT_MOVES.contains(&f.kind))
+        .map(|(id, f)| {
+            let keeps_note = matches!(f.kind, MoveKind::Answer | MoveKind::Submit | MoveKind::Rate);
+            let own =
+                matches!(f.kind, MoveKind::Report | MoveKind::Rate | MoveKind::Reopen) && f.role == Some(Role::Citizen);
+            let entry = FlowEntry {
+                actor_id: if own { f.actor_id } else { None },
+                actor_name: if own { f.actor_name.clone() } else { String::new() },
+                role: if own { f.role } else { None },
+                unit_id: None,
+                note: if keeps_note { f.note.clone() } else { None },
+                attachments: if own || f.kind == MoveKind::Submit { f.attachments.clone() } else { Vec::new() },
+                data: serde_json::Value::Null,
+                ..f.clone()
+            };
+            (*id, entry)
+        })
+        .collect()
 }
 
 /// The moves an actor may make on a case now (without their fields).

@@ -36,11 +36,11 @@ impl FromRequestParts<AppState> for Auth {
         if let Some(watch) = parts.extensions.get::<RequestWatch>() {
             watch.caller(&who.user);
         }
-        // A data recipient's token reads nothing but exports (the path as sent, before nesting).
+        // A data recipient reads nothing but exports (the path as sent, before nesting).
         let path = parts.extensions.get::<OriginalUri>().map_or_else(|| parts.uri.path(), |u| u.0.path());
-        if who.export_filter.is_some() && !(parts.method == Method::GET && path == EXPORT_PATH) {
+        if who.exports_only() && !(parts.method == Method::GET && path == EXPORT_PATH) {
             return Err(ApiError::App(AppError::Forbidden(format!(
-                "this token is a data recipient's: it may only export cases (GET {EXPORT_PATH})"
+                "a data recipient may only export cases (GET {EXPORT_PATH})"
             ))));
         }
         Ok(Auth(who))

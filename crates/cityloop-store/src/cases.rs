@@ -319,7 +319,14 @@ async fn insert_flow_after(
     link_rows(key, previous, &mut rows);
     let mut sql = multi_insert("flow", FLOW_INSERT_COLUMNS, rows);
     sql.push(" returning id");
-    Ok(sql.query().fetch_one(&mut **tx).await?.try_get(0)?)
+    let id = sql.query().fetch_one(&mut **tx).await?.try_get(0)?;
+    if !f.attachments.is_empty() {
+        let rows = f.attachments.iter().map(|hash| vec![Arg::from(hash.clone()), Arg::from(case_id.0)]);
+        let mut sql = multi_insert("case_attachments", "hash, case_id", rows);
+        sql.push(" on conflict do nothing");
+        sql.query().execute(&mut **tx).await?;
+    }
+    Ok(id)
 }
 
 async fn replace_assists(tx: &mut Transaction<'_, Any>, case: &Case) -> Result<()> {

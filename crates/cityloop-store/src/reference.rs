@@ -8,7 +8,8 @@ use cityloop_domain::calendar::WorkPeriod;
 use cityloop_domain::catalogue::CatalogueRule;
 use cityloop_domain::enums::DivisionLevel;
 use cityloop_domain::{
-    CaseStandard, CategoryId, DivisionId, GridId, TimeLimit, TimingMode, UnitId, UnitKind, Urgency, WorkCalendar,
+    CaseId, CaseStandard, CategoryId, DivisionId, GridId, TimeLimit, TimingMode, UnitId, UnitKind, Urgency, UserId,
+    WorkCalendar,
 };
 use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
@@ -448,6 +449,26 @@ impl Store {
         .execute(self.writer())
         .await?;
         Ok(())
+    }
+
+    /// Who uploaded an attachment (if a signed-in user did) and the cases that hold it, at most
+    /// `limit`; `None` for an unknown one.
+    pub async fn attachment_holders(&self, hash: &str, limit: i64) -> Result<Option<(Option<UserId>, Vec<CaseId>)>> {
+        let Some(uploaded_by) =
+            sqlx::query_scalar::<_, Option<i64>>("select uploaded_by from attachments where hash = $1")
+                .bind(hash)
+                .fetch_optional(self.reader())
+                .await?
+        else {
+            return Ok(None);
+        };
+        let cases: Vec<i64> =
+            sqlx::query_scalar("select case_id from case_attachments where hash = $1 order by case_id limit $2")
+                .bind(hash)
+                .bind(limit)
+                .fetch_all(self.reader())
+                .await?;
+        Ok(Some((uploaded_by.map(UserId), cases.into_iter().map(CaseId).collect())))
     }
 
     /// Whether an attachment is known.

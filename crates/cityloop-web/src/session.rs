@@ -118,9 +118,11 @@ impl FromRequestParts<WebState> for Staff {
                 if let Some(watch) = parts.extensions.get::<RequestWatch>() {
                     watch.caller(&who.user);
                 }
-                // A data recipient's token is for the API's exports, not for the pages.
-                if who.export_filter.is_some() {
-                    let refused = cityloop_app::AppError::Forbidden("a data recipient's token".into());
+                // A data recipient takes the API's masked exports, not the pages.
+                if who.exports_only() {
+                    let refused = cityloop_app::AppError::Forbidden(
+                        "a data recipient takes masked exports through the API".into(),
+                    );
                     return Err(crate::pages::error_page(&visit.tr, &refused));
                 }
                 Ok(Staff { who, visit })

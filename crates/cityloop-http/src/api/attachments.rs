@@ -47,14 +47,14 @@ pub async fn upload(
     ))
 }
 
-/// Reads an attachment.
+/// Reads an attachment: for the user who uploaded it and those who may see a case that holds it.
 #[utoipa::path(get, path = "/api/v1/attachments/{hash}", tag = "attachments", params(("hash" = String, Path)),
     responses((status = 200, content_type = "application/octet-stream"), (status = 404, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn download(
     State(state): State<AppState>,
-    Auth(_): Auth,
+    Auth(who): Auth,
     Path(hash): Path<String>,
 ) -> Result<impl IntoResponse> {
-    let (content_type, bytes) = state.app.read_attachment(&hash).await?;
+    let (content_type, bytes) = state.app.read_attachment_for(&who, &hash).await?;
     Ok(([(CONTENT_TYPE, content_type)], bytes))
 }

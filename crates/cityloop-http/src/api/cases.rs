@@ -359,7 +359,7 @@ pub async fn show(State(state): State<AppState>, Auth(who): Auth, Path(id): Path
 /// now, 409 `stale_version` when `version` is not the current one or another move won the race.
 #[utoipa::path(post, path = "/api/v1/cases/{id}/{move}", tag = "cases", request_body = MoveRequest,
     params(("id" = String, Path, description = "case id or number"),
-        ("move" = String, Path, description = "request-verification, verify, answer, file, void, dispatch, sign, return, approve-return, reject-return, extend, approve-extension, reject-extension, suspend, approve-suspension, reject-suspension, resume, submit, rework, check, revisit, close, reopen, supervise, escalate, whistle, report-in, merge")),
+        ("move" = String, Path, description = "request-verification, verify, answer, file, void, dispatch, sign, return, approve-return, reject-return, extend, approve-extension, reject-extension, suspend, approve-suspension, reject-suspension, resume, submit, rework, check, revisit, rate, close, reopen, supervise, escalate, whistle, report-in, merge, comment")),
     responses((status = 200, body = CaseDto), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody),
         (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]

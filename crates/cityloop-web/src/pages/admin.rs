@@ -386,6 +386,9 @@ pub async fn catalogue(State(state): State<WebState>, staff: Staff, Query(q): Qu
 }
 
 pub async fn add_rule(State(state): State<WebState>, staff: Staff, form: FormInput) -> Response {
+    if let Some(refused) = admin_only(&staff) {
+        return refused;
+    }
     let outcome = async {
         let lead = form.get("lead_unit").ok_or_else(|| AppError::invalid("lead_unit", "is required"))?;
         let assisting = form.all("assisting_units");

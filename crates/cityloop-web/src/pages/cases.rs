@@ -673,9 +673,9 @@ pub async fn make_move(
     }
 }
 
-/// An attachment, for signed-in users.
+/// An attachment, for the user who uploaded it and those who may see a case that holds it.
 pub async fn attachment(State(state): State<WebState>, staff: Staff, Path(hash): Path<String>) -> Response {
-    match state.app.read_attachment(&hash).await {
+    match state.app.read_attachment_for(&staff.who, &hash).await {
         Ok((content_type, bytes)) => {
             ([(CONTENT_TYPE, content_type), (CACHE_CONTROL, "private, max-age=86400".to_string())], bytes)
                 .into_response()

@@ -142,6 +142,9 @@ pub async fn desk(State(state): State<WebState>, staff: Staff, Query(p): Query<D
 
 /// Dispatches the ticked cases: to the unit chosen, or each where the catalogue sends it.
 pub async fn bulk_dispatch(State(state): State<WebState>, staff: Staff, form: FormInput) -> Response {
+    if !staff.who.has(Role::Dispatcher) {
+        return error_page(&staff.visit.tr, &AppError::Forbidden("dispatching is for dispatchers".into()));
+    }
     let unit = form.get("unit").map(UnitRef::Code);
     let mut dispatched = 0;
     let mut failed = 0;

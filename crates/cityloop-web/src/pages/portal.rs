@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use cityloop_app::moves::MoveInput;
 use cityloop_app::portal::TrackedCase;
 use cityloop_app::AppError;
-use cityloop_domain::workflow::MoveKind;
+use cityloop_domain::workflow::{resident_view, MoveKind};
 use cityloop_domain::{RequestType, Satisfaction};
 use serde::Deserialize;
 
@@ -27,24 +27,6 @@ const RESIDENT_TYPES: &[RequestType] = &[
     RequestType::Suggestion,
     RequestType::Report,
     RequestType::Praise,
-];
-
-/// Flow records a resident sees: what happened, not who inside the administration did it.
-const PUBLIC_MOVES: &[MoveKind] = &[
-    MoveKind::Report,
-    MoveKind::Answer,
-    MoveKind::File,
-    MoveKind::Void,
-    MoveKind::Dispatch,
-    MoveKind::Sign,
-    MoveKind::Submit,
-    MoveKind::Check,
-    MoveKind::Revisit,
-    MoveKind::Rate,
-    MoveKind::Close,
-    MoveKind::Reopen,
-    MoveKind::Merge,
-    MoveKind::CloseWithMaster,
 ];
 
 #[derive(Template)]
@@ -135,17 +117,13 @@ struct Tracked {
 
 fn tracked(state: &WebState, c: &Ctx, found: &TrackedCase, phone: &str) -> Tracked {
     let reference = state.app.reference();
-    let flow: Vec<_> = found.flow.iter().filter(|(_, f)| PUBLIC_MOVES.contains(&f.kind)).cloned().collect();
+    let flow = resident_view(&found.flow);
     let mut items = timeline(&c.t, &reference, &flow);
-    for (i, (_, f)) in items.iter_mut().zip(&flow) {
-        // Residents see the steps; of the notes only the answer, the result and their own rating,
-        // never staff names or internal remarks.
+    for i in &mut items {
+        // The portal is not signed in: no names at all, not even the resident's own.
         i.actor.clear();
         i.role.clear();
         i.unit.clear();
-        if !matches!(f.kind, MoveKind::Answer | MoveKind::Submit | MoveKind::Rate) {
-            i.note.clear();
-        }
     }
     Tracked {
         number: found.case.number.clone(),
