@@ -9,6 +9,7 @@ mod helpers;
 mod loop_tests;
 mod open311;
 mod outage;
+mod permissions;
 mod privacy;
 mod signals;
 mod smart;
