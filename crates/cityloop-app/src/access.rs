@@ -28,6 +28,8 @@ pub enum ContactPurpose {
     List,
     /// The answer to a move they made on the case.
     Move,
+    /// The answer to the intake of a case they took down: the contact as they typed it.
+    Intake,
 }
 
 impl ContactPurpose {
@@ -36,6 +38,7 @@ impl ContactPurpose {
             Self::Case => "case",
             Self::List => "list",
             Self::Move => "move",
+            Self::Intake => "intake",
         }
     }
 }

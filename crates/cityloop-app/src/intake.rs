@@ -379,6 +379,7 @@ impl App {
             .await?;
         let view = match by {
             Submitter::User(who) => {
+                self.record_contact_views(who, [&created.case], crate::access::ContactPurpose::Intake).await?;
                 created.flow_id.map(|id| self.view_of(who, created.case.clone(), vec![(id, flow)], Vec::new()))
             }
             Submitter::Resident | Submitter::Client(_) => None,

@@ -131,10 +131,12 @@ pub struct UserCount {
 }
 
 impl Store {
-    /// How many cases' contact data each user was shown in [`from`, `to`).
+    /// How many cases' stored contact data each user was shown in [`from`, `to`) (the contact a user
+    /// has just typed in at intake is not reading what is stored).
     pub async fn contact_views_per_user(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<UserCount>> {
         let rows: Vec<(i64, String, i64)> = sqlx::query_as(
-            "select user_id, min(username), count(*) from contact_views where at >= $1 and at < $2 group by user_id",
+            "select user_id, min(username), count(*) from contact_views \
+             where at >= $1 and at < $2 and purpose <> 'intake' group by user_id",
         )
         .bind(ms(from))
         .bind(ms(to))

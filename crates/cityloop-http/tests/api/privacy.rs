@@ -49,10 +49,11 @@ async fn every_showing_of_contact_data_in_clear_is_recorded_and_masked_views_are
                 ("operator".to_string(), "case".to_string()),
                 ("dispatcher".to_string(), "move".to_string()),
                 ("lead".to_string(), "move".to_string()),
+                ("operator".to_string(), "intake".to_string()),
             ],
             "newest first; the unit's masked view is not a showing in clear"
         );
-        assert_eq!(page["total"], 4);
+        assert_eq!(page["total"], 5);
         assert!(page["items"][0]["at"].is_string() && page["items"][0]["case_number"] == number.as_str());
 
         // Listing shows every case's contact: one record per case shown.
