@@ -69,6 +69,12 @@ impl App {
     /// A code typed to change two-step sign-in: a wrong one counts towards the sign-in lockout, so
     /// that a stolen session cannot guess its way through the million codes.
     async fn code_checked(&self, user: &cityloop_store::UserRow, right: bool) -> Result<()> {
+        self.secret_checked(user, right, AppError::invalid("code", "does not match (动态验证码不正确)")).await
+    }
+
+    /// As [`Self::code_checked`], for any secret the user is asked for; `wrong` is the answer when
+    /// it does not match and the account is not locked yet.
+    async fn secret_checked(&self, user: &cityloop_store::UserRow, right: bool, wrong: AppError) -> Result<()> {
         let now = self.now();
         let failures = self.store.login_failures(&user.username).await?;
         if let Some(until) = failures.and_then(|f| f.locked_until).filter(|until| *until > now) {
@@ -82,14 +88,19 @@ impl App {
         let counted = self.store.record_login_failure(&user.username, now, now - lockout, max, now + lockout).await?;
         Err(match counted.locked_until.filter(|until| *until > now) {
             Some(until) => self.locked(until),
-            None => AppError::invalid("code", "does not match (动态验证码不正确)"),
+            None => wrong,
         })
     }
 
-    /// Starts setting up two-step sign-in for the caller: a new secret, kept until a code from it
-    /// is confirmed with [`App::confirm_totp`].
-    pub async fn set_up_totp(&self, who: &Principal) -> Result<TotpSetup> {
+    /// Starts setting up two-step sign-in for the caller, who gives their password again: a new
+    /// secret, kept until a code from it is confirmed with [`App::confirm_totp`]. Asking for the
+    /// password keeps someone holding only a session (a borrowed computer, a stolen token) from
+    /// putting their own phone on the account and locking its owner out.
+    pub async fn set_up_totp(&self, who: &Principal, password: &str) -> Result<TotpSetup> {
         let user = self.store.get_user(who.user.id).await?;
+        let right = crate::auth::verify_password(&user.password_hash, password);
+        self.secret_checked(&user, right, AppError::invalid("password", "is not the account's password (密码不正确)"))
+            .await?;
         if user.totp_secret.is_some() {
             return Err(AppError::Duplicate("two-step sign-in is on already: turn it off first".into()));
         }

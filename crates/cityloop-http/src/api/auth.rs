@@ -135,13 +135,25 @@ pub struct TotpCode {
     pub code: String,
 }
 
-/// Starts two-step sign-in for the caller: a new secret for an authenticator app; it takes effect once
-/// a code from it is confirmed.
-#[utoipa::path(post, path = "/api/v1/auth/totp", tag = "auth",
-    responses((status = 201, body = TotpSetupDto), (status = 401, body = ErrorBody), (status = 409, body = ErrorBody)),
+/// The account's password, asked again before a change to how it signs in.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordAgain {
+    pub password: String,
+}
+
+/// Starts two-step sign-in for the caller, who gives their password again: a new secret for an
+/// authenticator app; it takes effect once a code from it is confirmed.
+#[utoipa::path(post, path = "/api/v1/auth/totp", tag = "auth", request_body = PasswordAgain,
+    responses((status = 201, body = TotpSetupDto), (status = 401, body = ErrorBody), (status = 409, body = ErrorBody),
+              (status = 422, body = ErrorBody), (status = 429, body = ErrorBody)),
     security(("bearer" = [])))]
-pub async fn set_up_totp(State(state): State<AppState>, Auth(who): Auth) -> Result<(StatusCode, Json<TotpSetupDto>)> {
-    let setup = state.app.set_up_totp(&who).await?;
+pub async fn set_up_totp(
+    State(state): State<AppState>,
+    Auth(who): Auth,
+    ApiJson(body): ApiJson<PasswordAgain>,
+) -> Result<(StatusCode, Json<TotpSetupDto>)> {
+    let setup = state.app.set_up_totp(&who, &body.password).await?;
     Ok((StatusCode::CREATED, Json(TotpSetupDto { secret: setup.secret, otpauth_url: setup.otpauth_url })))
 }
 

@@ -304,7 +304,9 @@ fn ops() -> Vec<Op> {
         }),
         op(M::POST, "/api/v1/auth/logout", ANY_TOKEN, |_, _| at("/api/v1/auth/logout")).fresh(Fresh::SignIn),
         op(M::GET, "/api/v1/auth/me", SIGNED_IN, |_, _| at("/api/v1/auth/me")),
-        op(M::POST, "/api/v1/auth/totp", SIGNED_IN, |_, _| with("/api/v1/auth/totp", json!({}))),
+        op(M::POST, "/api/v1/auth/totp", SIGNED_IN, |_, _| {
+            with("/api/v1/auth/totp", json!({"password": DEMO_PASSWORD}))
+        }),
         op(M::POST, "/api/v1/auth/totp/confirm", SIGNED_IN, |_, _| {
             with("/api/v1/auth/totp/confirm", json!({"code": "000000"}))
         }),
@@ -767,7 +769,7 @@ fn pages() -> Vec<Op> {
         op(M::GET, "/assets/app.js", EVERYONE, |_, _| at("/assets/app.js")),
         op(M::GET, "/maps/city.svg", EVERYONE, |_, _| at("/maps/city.svg")),
         op(M::GET, "/account", SIGNED_IN, |_, _| at("/account")),
-        op(M::POST, "/account/totp", SIGNED_IN, |_, _| form("/account/totp", &[])),
+        op(M::POST, "/account/totp", SIGNED_IN, |_, _| form("/account/totp", &[("password", DEMO_PASSWORD)])),
         op(M::POST, "/account/totp/confirm", SIGNED_IN, |_, _| form("/account/totp/confirm", &[("code", "000000")])),
         op(M::POST, "/account/totp/off", SIGNED_IN, |_, _| form("/account/totp/off", &[("code", "000000")])),
         op(M::GET, "/files/{hash}", SIGNED_IN, |w, side| at(format!("/files/{}", w.place(side).attachment)))

@@ -156,7 +156,19 @@ async fn two_step_sign_in_asks_for_a_fresh_one_time_code_once_it_is_on() {
                 t.post(None, "/api/v1/auth/login", body).await
             }
         };
-        let setup = t.post(Some(&operator), "/api/v1/auth/totp", json!({})).await;
+        // The password is asked again: a session alone cannot put a phone on the account.
+        let colleague = t.login("operator2").await;
+        let wrong = t.post(Some(&colleague), "/api/v1/auth/totp", json!({"password": "not it"})).await;
+        assert_eq!(
+            (wrong.status, wrong.body["error"]["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("password"))
+        );
+        assert_eq!(
+            t.post(Some(&colleague), "/api/v1/auth/totp", json!({})).await.status,
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
+        let setup =
+            t.post(Some(&operator), "/api/v1/auth/totp", json!({"password": cityloop_app::demo::DEMO_PASSWORD})).await;
         assert_eq!(setup.status, StatusCode::CREATED, "{}", setup.body);
         let secret = setup.body["secret"].as_str().unwrap().to_string();
         assert!(setup.body["otpauth_url"].as_str().unwrap().contains(&format!("secret={secret}")));
@@ -185,7 +197,8 @@ async fn two_step_sign_in_asks_for_a_fresh_one_time_code_once_it_is_on() {
         let fresh = current_code(&secret, t.app.now()).unwrap();
         assert_eq!(sign_in(Some(fresh.clone())).await.status, StatusCode::OK);
         assert_eq!(sign_in(Some(fresh)).await.status, StatusCode::UNAUTHORIZED, "a code is good once");
-        let again = t.post(Some(&operator), "/api/v1/auth/totp", json!({})).await;
+        let again =
+            t.post(Some(&operator), "/api/v1/auth/totp", json!({"password": cityloop_app::demo::DEMO_PASSWORD})).await;
         assert_eq!(again.status, StatusCode::CONFLICT);
 
         // Turned off with a current code; or, for a lost phone, by an administrator.
@@ -193,8 +206,13 @@ async fn two_step_sign_in_asks_for_a_fresh_one_time_code_once_it_is_on() {
         let off = json!({"code": current_code(&secret, t.app.now()).unwrap()});
         assert_eq!(t.post(Some(&operator), "/api/v1/auth/totp/off", off).await.status, StatusCode::NO_CONTENT);
         assert_eq!(sign_in(None).await.status, StatusCode::OK);
-        let secret =
-            t.post(Some(&operator), "/api/v1/auth/totp", json!({})).await.body["secret"].as_str().unwrap().to_string();
+        let secret = t
+            .post(Some(&operator), "/api/v1/auth/totp", json!({"password": cityloop_app::demo::DEMO_PASSWORD}))
+            .await
+            .body["secret"]
+            .as_str()
+            .unwrap()
+            .to_string();
         t.clock.advance(chrono::Duration::seconds(30));
         let code = current_code(&secret, t.app.now()).unwrap();
         t.post(Some(&operator), "/api/v1/auth/totp/confirm", json!({"code": code})).await;

@@ -42,9 +42,11 @@ pub async fn show(staff: Staff) -> Response {
     render(StatusCode::OK, &page(&staff, on, None))
 }
 
-pub async fn start(State(state): State<WebState>, staff: Staff, _form: FormInput) -> Response {
-    match state.app.set_up_totp(&staff.who).await {
+pub async fn start(State(state): State<WebState>, staff: Staff, form: FormInput) -> Response {
+    let password = form.get("password").unwrap_or_default();
+    match state.app.set_up_totp(&staff.who, &password).await {
         Ok(s) => render(StatusCode::OK, &page(&staff, false, Some((s.secret, s.otpauth_url)))),
+        Err(e @ cityloop_app::AppError::Invalid { .. }) => refused(page(&staff, false, None), &e),
         Err(e) => error_page(&staff.visit.tr, &e),
     }
 }

@@ -6,6 +6,7 @@
 mod harness;
 mod http_checks;
 
+use cityloop_app::demo::DEMO_PASSWORD;
 use cityloop_app::moves::CaseRef;
 use cityloop_domain::{Role, Satisfaction, State};
 use cityloop_store::Backend;
@@ -413,6 +414,12 @@ async fn a_clerk_turns_on_two_step_sign_in_and_then_signs_in_with_a_code() {
     let mut b = Browser::open(&driver, &site.base, 1366, 900).await;
     b.login("operator").await;
     b.click("#account-link").await;
+    // The password first: a session alone cannot put a phone on the account.
+    b.fill("#totp-password", "wrong password").await;
+    b.expect_status(422);
+    b.click("#totp-start-submit").await;
+    assert!(b.exists("#err-password").await);
+    b.fill("#totp-password", DEMO_PASSWORD).await;
     b.click("#totp-start-submit").await;
     let secret = b.text("#totp-secret").await;
     assert!(b.find("#totp-link").await.attr("href").await.unwrap().unwrap().starts_with("otpauth://totp/"));
