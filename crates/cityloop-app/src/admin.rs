@@ -128,6 +128,12 @@ impl App {
             })
             .collect::<Result<_>>()?;
         let unit = input.unit.as_ref().map(|u| self.resolve_unit("unit", u)).transpose()?;
+        if roles.contains(&Role::Recipient) && roles.len() > 1 {
+            return Err(AppError::invalid(
+                "roles",
+                "a data recipient holds no other role: give it an account of its own",
+            ));
+        }
         if roles.iter().any(|r| matches!(r, Role::Handler | Role::Coordinator)) && unit.is_none() {
             return Err(AppError::invalid("unit", "handlers and coordinators belong to a unit"));
         }

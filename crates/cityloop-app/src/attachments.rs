@@ -43,6 +43,23 @@ fn is_attachment_hash(hash: &str) -> bool {
 }
 
 impl App {
+    /// Checks the files a move or a new case is to carry: each uploaded by the acting user or held by
+    /// the case already, so that knowing a file's hash is not a way to it. The answer does not tell a
+    /// file that exists from one that does not.
+    pub(crate) async fn check_attachments(
+        &self,
+        user: Option<cityloop_domain::UserId>,
+        case: Option<cityloop_domain::CaseId>,
+        hashes: &[String],
+    ) -> Result<()> {
+        for hash in hashes {
+            if !is_attachment_hash(hash) || !self.store.attachment_usable(hash, user, case).await? {
+                return Err(AppError::invalid("attachments", format!("unknown attachment `{hash}`; upload it first")));
+            }
+        }
+        Ok(())
+    }
+
     fn attachment_path(&self, hash: &str) -> PathBuf {
         self.settings.attachments_dir.join(&hash[..2]).join(hash)
     }
@@ -94,9 +111,9 @@ impl App {
         if !is_attachment_hash(hash) {
             return Err(hidden());
         }
-        let (uploaded_by, cases) =
-            self.store.attachment_holders(hash, ATTACHMENT_CASES_CHECKED).await?.ok_or_else(hidden)?;
-        let mut allowed = uploaded_by == Some(who.user.id);
+        let (uploaded, cases) =
+            self.store.attachment_holders(hash, who.user.id, ATTACHMENT_CASES_CHECKED).await?.ok_or_else(hidden)?;
+        let mut allowed = uploaded;
         for id in cases {
             if allowed {
                 break;

@@ -10,6 +10,8 @@ use chrono::{DateTime, Duration, Utc};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
+use cityloop_domain::Role;
+
 use crate::error::{AppError, Result};
 use crate::scope::Principal;
 use crate::App;
@@ -162,6 +164,13 @@ impl App {
         };
         if failures.is_some() {
             self.store.clear_login_failures(username).await?;
+        }
+        if user.roles.contains(&Role::Recipient) {
+            // Its scope and expiry are those of the tokens it is issued; a password would bypass them.
+            return Err(AppError::Forbidden(
+                "a data recipient uses the API token an administrator issued it (数据使用方请使用管理员发放的令牌)"
+                    .into(),
+            ));
         }
         let mut bytes = [0u8; 32];
         rand::thread_rng().fill_bytes(&mut bytes);

@@ -314,7 +314,7 @@ impl App {
             // A grid inspector patrols their own grids: what they find elsewhere is for that grid's
             // inspector or the hotline.
             let inspector_only =
-                who.has(Role::Inspector) && !who.has_any(&[Role::Operator, Role::Admin, Role::Citizen]);
+                who.has(Role::Inspector) && !who.has_any(&[Role::Operator, Role::Lead, Role::Dispatcher, Role::Admin]);
             if inspector_only && !grid.is_some_and(|g| who.user.grids.contains(&g.id)) {
                 return Err(AppError::Forbidden(
                     "an inspector reports in their own grids: place the case in one".into(),
@@ -351,11 +351,7 @@ impl App {
             Submitter::Resident => (Actor::resident(), Some(Role::Citizen)),
             Submitter::Client(client) => (client.clone(), Some(Role::Citizen)),
         };
-        for hash in &input.attachments {
-            if !self.store.attachment_exists(hash).await? {
-                return Err(AppError::invalid("attachments", format!("unknown attachment `{hash}`; upload it first")));
-            }
-        }
+        self.check_attachments(actor.user_id, None, &input.attachments).await?;
         let mut flow = report_entry(&case, &actor, role);
         flow.attachments = input.attachments.clone();
         flow.data = serde_json::json!({

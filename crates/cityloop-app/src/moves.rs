@@ -316,11 +316,7 @@ impl App {
             (reason, note) => reason.or(note.map(str::to_string)),
         };
         if let Some(hashes) = &input.attachments {
-            for h in hashes {
-                if !self.store.attachment_exists(h).await? {
-                    return Err(AppError::invalid("attachments", format!("unknown attachment `{h}`; upload it first")));
-                }
-            }
+            self.check_attachments(actor.user_id, Some(case.id), hashes).await?;
             out.flow.attachments = hashes.clone();
         }
         if let (MoveKind::Answer, Some(article)) = (kind, input.article) {

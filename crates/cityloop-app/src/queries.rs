@@ -132,7 +132,14 @@ impl App {
         whistles: Vec<WhistleRow>,
     ) -> CaseView {
         let allowed = allowed_moves(&case, &who.actor(), &who.relation(&case, &whistles));
-        let (flow, whistles) = if who.is_resident() { (resident_view(&flow), Vec::new()) } else { (flow, whistles) };
+        let mut case = case;
+        let (flow, whistles) = if who.is_resident() {
+            // A unit's request to the dispatcher (and its reason) is the administration's own business.
+            case.pending = None;
+            (resident_view(&flow), Vec::new())
+        } else {
+            (flow, whistles)
+        };
         CaseView {
             contact: who.visible_contact(&case),
             overdue: case.is_overdue(self.now()),

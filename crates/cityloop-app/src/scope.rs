@@ -52,11 +52,10 @@ impl Principal {
         Self { user, unit_subtree, area, export_filter: None }
     }
 
-    /// Whether the caller only takes masked exports: a data recipient's token, or a user whose only
-    /// role is data recipient (signed in with a password, it gets no more than its tokens would).
+    /// Whether the caller only takes masked exports: a data recipient's token, or any token of a
+    /// user holding the data-recipient role.
     pub fn exports_only(&self) -> bool {
-        self.export_filter.is_some()
-            || (!self.user.roles.is_empty() && self.user.roles.iter().all(|r| *r == Role::Recipient))
+        self.export_filter.is_some() || self.has(Role::Recipient)
     }
 
     /// Whether the user is a resident and nothing else: they see their own requests as the portal

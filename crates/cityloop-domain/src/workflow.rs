@@ -546,25 +546,31 @@ const RESIDENT_MOVES: &[MoveKind] = &[
 ];
 
 /// A case's history as its resident sees it: the steps without staff names, roles, units or the
-/// moves' internal fields; of the notes only the answer, the result and the resident's own rating.
+/// moves' internal fields; of the staff's notes only the answer and the result. What the resident did
+/// (their report, comments, rating, reopening) stays as they made it.
 pub fn resident_view(flow: &[(i64, FlowEntry)]) -> Vec<(i64, FlowEntry)> {
     flow.iter()
-        .filter(|(_, f)| RESIDENT_MOVES.contains(&f.kind))
-        .map(|(id, f)| {
-            let keeps_note = matches!(f.kind, MoveKind::Answer | MoveKind::Submit | MoveKind::Rate);
-            let own =
-                matches!(f.kind, MoveKind::Report | MoveKind::Rate | MoveKind::Reopen) && f.role == Some(Role::Citizen);
+        .filter_map(|(id, f)| {
+            if f.role == Some(Role::Citizen) {
+                // What the platform noted about their submission (spam signs, suggestions) is not theirs.
+                let data = if f.kind == MoveKind::Report { serde_json::Value::Null } else { f.data.clone() };
+                return Some((*id, FlowEntry { data, ..f.clone() }));
+            }
+            if !RESIDENT_MOVES.contains(&f.kind) {
+                return None;
+            }
+            let public_note = matches!(f.kind, MoveKind::Answer | MoveKind::Submit);
             let entry = FlowEntry {
-                actor_id: if own { f.actor_id } else { None },
-                actor_name: if own { f.actor_name.clone() } else { String::new() },
-                role: if own { f.role } else { None },
+                actor_id: None,
+                actor_name: String::new(),
+                role: None,
                 unit_id: None,
-                note: if keeps_note { f.note.clone() } else { None },
-                attachments: if own || f.kind == MoveKind::Submit { f.attachments.clone() } else { Vec::new() },
+                note: if public_note { f.note.clone() } else { None },
+                attachments: if f.kind == MoveKind::Submit { f.attachments.clone() } else { Vec::new() },
                 data: serde_json::Value::Null,
                 ..f.clone()
             };
-            (*id, entry)
+            Some((*id, entry))
         })
         .collect()
 }

@@ -448,27 +448,57 @@ impl Store {
         .bind(crate::rows::ms(now))
         .execute(self.writer())
         .await?;
+        if let Some(user) = uploaded_by {
+            sqlx::query("insert into attachment_uploads (hash, user_id) values ($1, $2) on conflict do nothing")
+                .bind(hash)
+                .bind(user.0)
+                .execute(self.writer())
+                .await?;
+        }
         Ok(())
     }
 
-    /// Who uploaded an attachment (if a signed-in user did) and the cases that hold it, at most
-    /// `limit`; `None` for an unknown one.
-    pub async fn attachment_holders(&self, hash: &str, limit: i64) -> Result<Option<(Option<UserId>, Vec<CaseId>)>> {
-        let Some(uploaded_by) =
-            sqlx::query_scalar::<_, Option<i64>>("select uploaded_by from attachments where hash = $1")
-                .bind(hash)
-                .fetch_optional(self.reader())
-                .await?
-        else {
+    /// Whether `user` uploaded an attachment, and the cases that hold it (at most `limit`); `None`
+    /// for an unknown one.
+    pub async fn attachment_holders(
+        &self,
+        hash: &str,
+        user: UserId,
+        limit: i64,
+    ) -> Result<Option<(bool, Vec<CaseId>)>> {
+        if !self.attachment_exists(hash).await? {
             return Ok(None);
-        };
+        }
+        let uploaded: Option<i64> =
+            sqlx::query_scalar("select user_id from attachment_uploads where hash = $1 and user_id = $2")
+                .bind(hash)
+                .bind(user.0)
+                .fetch_optional(self.reader())
+                .await?;
         let cases: Vec<i64> =
             sqlx::query_scalar("select case_id from case_attachments where hash = $1 order by case_id limit $2")
                 .bind(hash)
                 .bind(limit)
                 .fetch_all(self.reader())
                 .await?;
-        Ok(Some((uploaded_by.map(UserId), cases.into_iter().map(CaseId).collect())))
+        Ok(Some((uploaded.is_some(), cases.into_iter().map(CaseId).collect())))
+    }
+
+    /// Whether an attachment may go on a case: `user` uploaded it, or the case holds it already
+    /// (`user` `None`: the platform, a resident's portal or a client application, which attach only
+    /// what they have just uploaded).
+    pub async fn attachment_usable(&self, hash: &str, user: Option<UserId>, case: Option<CaseId>) -> Result<bool> {
+        let Some(user) = user else { return self.attachment_exists(hash).await };
+        let found: Option<i64> = sqlx::query_scalar(
+            "select 1 from attachment_uploads where hash = $1 and user_id = $2 \
+             union all select 1 from case_attachments where hash = $1 and case_id = $3 limit 1",
+        )
+        .bind(hash)
+        .bind(user.0)
+        .bind(case.map_or(0, |c| c.0))
+        .fetch_optional(self.reader())
+        .await?;
+        Ok(found.is_some())
     }
 
     /// Whether an attachment is known.

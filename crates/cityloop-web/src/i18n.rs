@@ -290,6 +290,7 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("access.purpose.case", "查看工单", "Opened the case"),
     ("access.purpose.list", "列表或搜索", "List or search"),
     ("access.purpose.move", "办理操作", "A move on the case"),
+    ("access.purpose.intake", "受理录入", "Took it down at intake"),
     ("access.event.export", "导出", "Export"),
     ("access.event.login", "登录", "Sign-in"),
     ("access.event.forbidden", "被拒请求", "Refused request"),

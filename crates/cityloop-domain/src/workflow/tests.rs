@@ -389,3 +389,56 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn a_resident_sees_the_steps_and_their_own_doings_but_not_the_staff_or_their_remarks() {
+    let at = Utc.with_ymd_and_hms(2026, 11, 23, 1, 0, 0).unwrap();
+    let entry = |kind: MoveKind, role: Option<Role>, note: &str, data: serde_json::Value| FlowEntry {
+        kind,
+        from: None,
+        to: State::Handling,
+        actor_id: Some(UserId(7)),
+        actor_name: "某人".into(),
+        role,
+        unit_id: Some(UnitId(3)),
+        at,
+        note: Some(note.into()),
+        attachments: vec!["ab".repeat(32)],
+        data,
+    };
+    let flow: Vec<(i64, FlowEntry)> = [
+        entry(MoveKind::Report, Some(Role::Citizen), "路灯不亮", serde_json::json!({"spam": {"score": 10}})),
+        entry(MoveKind::Sign, Some(Role::Handler), "先拖两天", serde_json::json!({})),
+        entry(MoveKind::Comment, Some(Role::Operator), "这人常打电话", serde_json::json!({})),
+        entry(MoveKind::Comment, Some(Role::Citizen), "还是不亮", serde_json::json!({})),
+        entry(MoveKind::Submit, Some(Role::Handler), "已更换灯泡", serde_json::json!({"reply_check": 80})),
+        entry(MoveKind::Rate, Some(Role::Citizen), "谢谢", serde_json::json!({"satisfaction": "satisfied"})),
+    ]
+    .into_iter()
+    .enumerate()
+    .map(|(i, f)| (i as i64, f))
+    .collect();
+    let seen = resident_view(&flow);
+    let kinds: Vec<(i64, MoveKind)> = seen.iter().map(|(id, f)| (*id, f.kind)).collect();
+    assert_eq!(
+        kinds,
+        [
+            (0, MoveKind::Report),
+            (1, MoveKind::Sign),
+            (3, MoveKind::Comment),
+            (4, MoveKind::Submit),
+            (5, MoveKind::Rate)
+        ],
+        "the staff's remarks are left out"
+    );
+    let by_id = |id: i64| &seen.iter().find(|(i, _)| *i == id).unwrap().1;
+    let sign = by_id(1);
+    assert_eq!((sign.actor_id, sign.actor_name.as_str(), sign.role, sign.unit_id), (None, "", None, None));
+    assert_eq!((sign.note.as_deref(), sign.attachments.len(), &sign.data), (None, 0, &serde_json::Value::Null));
+    let submit = by_id(4);
+    assert_eq!((submit.note.as_deref(), submit.actor_name.as_str()), (Some("已更换灯泡"), ""), "the result, not who");
+    assert_eq!((submit.attachments.len(), &submit.data), (1, &serde_json::Value::Null));
+    assert_eq!((by_id(3).note.as_deref(), by_id(3).attachments.len()), (Some("还是不亮"), 1), "their own comment");
+    assert_eq!(by_id(5).data["satisfaction"], "satisfied", "their own rating");
+    assert_eq!((by_id(0).note.as_deref(), &by_id(0).data), (Some("路灯不亮"), &serde_json::Value::Null));
+}

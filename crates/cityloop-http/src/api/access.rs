@@ -43,7 +43,8 @@ pub struct ContactViewDto {
     pub username: String,
     pub case_number: Option<String>,
     pub at: chrono::DateTime<chrono::Utc>,
-    /// `case` (opened the case), `list` (a list, queue or search), `move` (the answer to their move).
+    /// `case` (opened the case), `list` (a list, queue or search), `move` (the answer to their move),
+    /// `intake` (the answer to the intake that entered it).
     pub purpose: String,
 }
 

@@ -304,3 +304,55 @@ async fn bulk_exports_sign_ins_from_many_addresses_and_repeated_refusals_raise_a
     )
     .await;
 }
+
+#[tokio::test]
+async fn a_file_goes_only_to_who_uploaded_it_or_may_see_a_case_holding_it_and_residents_see_no_staff_remarks() {
+    on_every_engine(|t| async move {
+        let (operator, citizen, citizen2) =
+            (t.login("operator").await, t.login("citizen").await, t.login("citizen2").await);
+        let upload = |token: String, bytes: &'static [u8]| {
+            let req = t.client.post(t.url("/api/v1/attachments")).bearer_auth(token).header("X-File-Name", "p.png");
+            async move {
+                req.body(bytes).send().await.unwrap().json::<Value>().await.unwrap()["hash"]
+                    .as_str()
+                    .unwrap()
+                    .to_string()
+            }
+        };
+        let (_, lat, lon) = t.first_grid(&operator).await;
+        let report = |token: String| {
+            let body = json!({"channel": "app", "request_type": "complaint", "title": "路灯不亮",
+                              "description": "小区东门路灯坏了一周", "location": {"lat": lat, "lon": lon}});
+            let t = &t;
+            async move { t.create(&token, body).await["id"].as_i64().unwrap() }
+        };
+        let (mine, theirs) = (report(citizen.clone()).await, report(citizen2.clone()).await);
+        const PHOTO: &[u8] = b"\x89PNG\r\n\x1a\nstreet lamp";
+        let photo = upload(operator.clone(), PHOTO).await;
+        t.must(&operator, mine, "comment", json!({"note": "这人常打电话, 注意语气", "attachments": [photo]})).await;
+
+        let file =
+            |token: String| t.client.get(t.url(&format!("/api/v1/attachments/{photo}"))).bearer_auth(token).send();
+        assert_eq!(file(citizen.clone()).await.unwrap().status(), StatusCode::OK, "on a case of theirs");
+        assert_eq!(file(citizen2.clone()).await.unwrap().status(), StatusCode::NOT_FOUND, "on no case of theirs");
+        // Knowing the hash does not put the file on one's own case.
+        let borrowed = t.act(&citizen2, theirs, "comment", json!({"note": "同样的问题", "attachments": [photo]})).await;
+        assert_eq!(
+            (borrowed.status, borrowed.body["error"]["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("attachments"))
+        );
+        // Holding the same bytes is another matter: an upload of one's own is one's own.
+        assert_eq!(upload(citizen2.clone(), PHOTO).await, photo);
+        assert_eq!(file(citizen2.clone()).await.unwrap().status(), StatusCode::OK);
+        t.must(&citizen2, theirs, "comment", json!({"note": "同样的问题", "attachments": [photo]})).await;
+
+        // The resident sees their request's steps, not the staff's remarks about them.
+        let seen = t.get(Some(&citizen), &format!("/api/v1/cases/{mine}")).await.ok();
+        let flow = seen["flow"].as_array().unwrap();
+        assert!(!seen.to_string().contains("常打电话"), "{seen}");
+        assert_eq!(flow.len(), 1, "only their report: {seen}");
+        let staff_view = t.get(Some(&operator), &format!("/api/v1/cases/{mine}")).await.ok();
+        assert!(staff_view.to_string().contains("常打电话"));
+    })
+    .await;
+}

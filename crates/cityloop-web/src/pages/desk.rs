@@ -69,6 +69,8 @@ struct DeskPage {
     queues: Vec<Queue>,
     notices: Vec<(String, String, String)>,
     units: Options,
+    /// Administrators see the desk; only dispatchers dispatch from it.
+    can_dispatch: bool,
 }
 
 #[derive(Deserialize)]
@@ -134,7 +136,10 @@ pub async fn desk(State(state): State<WebState>, staff: Staff, Query(p): Query<D
                 ));
             }
             let units = unit_options(&state.app.reference(), "");
-            render(StatusCode::OK, &DeskPage { c, to_dispatch, queues, notices, units })
+            render(
+                StatusCode::OK,
+                &DeskPage { c, to_dispatch, queues, notices, units, can_dispatch: staff.who.has(Role::Dispatcher) },
+            )
         }
         Err(e) => error_page(&t, &e),
     }

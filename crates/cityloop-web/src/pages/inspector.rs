@@ -130,7 +130,8 @@ pub async fn report(State(state): State<WebState>, staff: Staff, form: FormInput
         let mut input = super::intake::new_case_from(&form, "inspector")?;
         input.channel = "inspector".into();
         input.request_type = "report".into();
-        // A position outside the inspector's grids still counts; the grid field is a fallback.
+        // The phone's position decides the grid; the grid field is a fallback. A position outside
+        // the inspector's own grids is refused by intake.
         if input.location.is_some() {
             input.grid = None;
         }
@@ -144,14 +145,21 @@ pub async fn report(State(state): State<WebState>, staff: Staff, form: FormInput
     .await;
     match outcome {
         Ok(created) => Redirect::to(&format!("/inspector?reported={}", created.case.number)).into_response(),
-        Err(e) => match form_errors(&t, &e) {
-            Some(errors) => {
-                let mut c = ctx(&staff.visit, Some(&staff.who), "inspector.title");
-                c.errors = errors;
-                c.values = form.values();
-                inspector_page(&state, &staff, c, None, StatusCode::UNPROCESSABLE_ENTITY).await
+        Err(e) => {
+            // A place outside one's grids is refused, shown beside the grid field with what was typed.
+            let (status, e) = match e {
+                AppError::Forbidden(why) => (StatusCode::FORBIDDEN, AppError::invalid("grid", why)),
+                e => (StatusCode::UNPROCESSABLE_ENTITY, e),
+            };
+            match form_errors(&t, &e) {
+                Some(errors) => {
+                    let mut c = ctx(&staff.visit, Some(&staff.who), "inspector.title");
+                    c.errors = errors;
+                    c.values = form.values();
+                    inspector_page(&state, &staff, c, None, status).await
+                }
+                None => error_page(&t, &e),
             }
-            None => error_page(&t, &e),
-        },
+        }
     }
 }
