@@ -34,8 +34,9 @@ impl App {
         if !who.has_any(HINT_READERS) {
             return Err(AppError::Forbidden("dispatch hints are for the hotline's staff".into()));
         }
-        let view = self.case_view(who, &crate::moves::CaseRef::Number(number.to_string())).await?;
-        self.dispatch_hints(view.case.category_id, view.case.division_id).await
+        // The hints show no contact data: the case is looked up, not viewed.
+        let (case, _) = self.visible_case(who, &crate::moves::CaseRef::Number(number.to_string())).await?;
+        self.dispatch_hints(case.category_id, case.division_id).await
     }
 
     /// The catalogue's unit, and a unit from history when the catalogue is silent or names several units.

@@ -47,8 +47,9 @@ impl App {
         if !who.has_any(CHECK_READERS) {
             return Err(AppError::Forbidden("reply checks are for the hotline's staff".into()));
         }
-        let view = self.case_view(who, &crate::moves::CaseRef::Number(number.to_string())).await?;
-        let Some(row) = self.store.latest_reply_check(view.case.id).await? else { return Ok(None) };
+        // The check shows no contact data: the case is looked up, not viewed.
+        let (case, _) = self.visible_case(who, &crate::moves::CaseRef::Number(number.to_string())).await?;
+        let Some(row) = self.store.latest_reply_check(case.id).await? else { return Ok(None) };
         Ok(Some(serde_json::json!({
             "score": row.score,
             "relevance": row.relevance,

@@ -200,6 +200,19 @@ async fn oversized_bodies_get_413_and_uploads_are_checked_by_content() {
             (unknown.status, unknown.body["error"]["field"].as_str()),
             (StatusCode::UNPROCESSABLE_ENTITY, Some("attachments"))
         );
+        // And uploaded by the one who makes the move: a colleague's file is not theirs to attach.
+        let colleagues = t.act(&lead, id, "void", json!({"reason": "重复", "attachments": [stored["hash"]]})).await;
+        assert_eq!(colleagues.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", colleagues.body);
+        let own = t
+            .client
+            .post(t.url("/api/v1/attachments"))
+            .bearer_auth(&lead)
+            .header("x-file-name", "photo.png")
+            .body(b"\x89PNG\r\n\x1a\n0000".to_vec())
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(own.status(), StatusCode::CREATED);
         let voided = t.must(&lead, id, "void", json!({"reason": "重复", "attachments": [stored["hash"]]})).await;
         assert_eq!(voided["flow"][1]["attachments"], json!([stored["hash"]]));
     })
