@@ -133,10 +133,7 @@ impl App {
     pub async fn login_with_code(&self, username: &str, password: &str, code: Option<&str>) -> Result<Login> {
         let username = username.trim();
         let now = self.now();
-        let failures = self.store.login_failures(username).await?;
-        if let Some(until) = failures.and_then(|f| f.locked_until).filter(|until| *until > now) {
-            return Err(self.locked(until));
-        }
+        let failures = self.refuse_if_locked(username).await?;
         let user = self.store.user_by_username(username).await?;
         let checked = match &user {
             Some(user) => verify_password(&user.password_hash, password) && user.active,
@@ -151,16 +148,12 @@ impl App {
             _ => true,
         };
         let Some(user) = user.filter(|_| checked && second_factor) else {
-            let lockout = Duration::minutes(self.settings.lockout_minutes);
-            let counted = self
-                .store
-                .record_login_failure(username, now, now - lockout, self.settings.max_failed_logins, now + lockout)
-                .await?;
-            return Err(match counted.locked_until.filter(|until| *until > now) {
-                Some(until) => self.locked(until),
-                None if !second_factor => AppError::Unauthorized("wrong one-time code (动态验证码不正确)".into()),
-                None => AppError::Unauthorized("wrong username or password".into()),
-            });
+            let wrong = if second_factor {
+                AppError::Unauthorized("wrong username or password".into())
+            } else {
+                AppError::Unauthorized("wrong one-time code (动态验证码不正确)".into())
+            };
+            return Err(self.count_failure(username, wrong).await?);
         };
         if failures.is_some() {
             self.store.clear_login_failures(username).await?;
@@ -181,7 +174,31 @@ impl App {
         Ok(Login { token, expires_at, principal })
     }
 
-    pub(crate) fn locked(&self, until: DateTime<Utc>) -> AppError {
+    /// The failed sign-ins recorded under `username`; the lock's answer while it is locked.
+    pub(crate) async fn refuse_if_locked(&self, username: &str) -> Result<Option<cityloop_store::LoginFailures>> {
+        let failures = self.store.login_failures(username).await?;
+        if let Some(until) = failures.as_ref().and_then(|f| f.locked_until).filter(|until| *until > self.now()) {
+            return Err(self.locked(until));
+        }
+        Ok(failures)
+    }
+
+    /// Counts a wrong password or code given under `username` towards the lockout: the answer is the
+    /// lock when this failure brings it on, `wrong` otherwise.
+    pub(crate) async fn count_failure(&self, username: &str, wrong: AppError) -> Result<AppError> {
+        let now = self.now();
+        let lockout = Duration::minutes(self.settings.lockout_minutes);
+        let counted = self
+            .store
+            .record_login_failure(username, now, now - lockout, self.settings.max_failed_logins, now + lockout)
+            .await?;
+        Ok(match counted.locked_until.filter(|until| *until > now) {
+            Some(until) => self.locked(until),
+            None => wrong,
+        })
+    }
+
+    fn locked(&self, until: DateTime<Utc>) -> AppError {
         let local = until.with_timezone(&self.reference().calendar.offset());
         AppError::TooManyAttempts {
             message: format!(

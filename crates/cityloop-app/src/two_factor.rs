@@ -75,21 +75,11 @@ impl App {
     /// As [`Self::code_checked`], for any secret the user is asked for; `wrong` is the answer when
     /// it does not match and the account is not locked yet.
     async fn secret_checked(&self, user: &cityloop_store::UserRow, right: bool, wrong: AppError) -> Result<()> {
-        let now = self.now();
-        let failures = self.store.login_failures(&user.username).await?;
-        if let Some(until) = failures.and_then(|f| f.locked_until).filter(|until| *until > now) {
-            return Err(self.locked(until));
-        }
+        self.refuse_if_locked(&user.username).await?;
         if right {
             return Ok(());
         }
-        let lockout = chrono::Duration::minutes(self.settings.lockout_minutes);
-        let max = self.settings.max_failed_logins;
-        let counted = self.store.record_login_failure(&user.username, now, now - lockout, max, now + lockout).await?;
-        Err(match counted.locked_until.filter(|until| *until > now) {
-            Some(until) => self.locked(until),
-            None => wrong,
-        })
+        Err(self.count_failure(&user.username, wrong).await?)
     }
 
     /// Starts setting up two-step sign-in for the caller, who gives their password again: a new
