@@ -60,9 +60,10 @@ impl App {
             Some(s) => (s.last_flow_id, from_hex(&s.root).unwrap_or(GENESIS), s.id + 1),
             None => (0, GENESIS, 1),
         };
+        let horizon = self.store.transaction_horizon().await?;
         let mut links = self.store.flow_links(after, i64::MAX, SEAL_BATCH).await?;
         let ids: Vec<i64> = links.iter().map(|(id, _)| *id).collect();
-        links.truncate(self.gaps.ready(self.store.backend(), "audit", after, &ids, self.now()));
+        links.truncate(self.gaps.ready(horizon, "audit", after, &ids, self.now()));
         let Some(&(last_flow_id, _)) = links.last() else { return Ok(0) };
         let root = self.store.audit_key().root(&previous_root, links.iter().map(|(id, link)| (*id, link)));
         let seal =
@@ -82,26 +83,10 @@ impl App {
         }
     }
 
-    /// Seals every record, for a command that runs once: a gap in the ids is waited for, up to
-    /// `GAP_WAIT_SECONDS` of real time, and then passed.
+    /// Seals every record, for a command that runs once: a gap in the ids is waited for while a write
+    /// that may fill it is running, up to `GAP_WAIT_SECONDS` of real time.
     pub async fn seal_everything(&self) -> Result<usize> {
-        let mut total = self.seal_audit().await?;
-        let started = std::time::Instant::now();
-        let wait = std::time::Duration::from_secs(crate::cursor::GAP_WAIT_SECONDS as u64);
-        while self.unsealed_records().await? > 0 {
-            let expired = started.elapsed() >= wait;
-            if expired {
-                self.gaps.expire("audit");
-            } else {
-                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-            }
-            total += self.seal_audit().await?;
-            // Past the wait, one more pass: records still arriving (a server writing) are sealed by it.
-            if expired {
-                break;
-            }
-        }
-        Ok(total)
+        crate::cursor::until_settled(|| self.seal_audit(), || async { Ok(self.unsealed_records().await? > 0) }).await
     }
 
     async fn unsealed_records(&self) -> Result<i64> {

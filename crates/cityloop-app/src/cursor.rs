@@ -1,44 +1,88 @@
-//! Readers that follow a table in id order behind a cursor (the evaluation counter, webhook events)
-//! must never move the cursor past a record they have not seen.
+//! Readers that follow a table in id order behind a cursor (the evaluation counter, webhook events,
+//! audit seals) must never move the cursor past a record they have not seen.
 //!
 //! On SQLite writers take turns, so a visible id means every lower id is visible or never existed.
 //! On PostgreSQL ids come from a sequence: a transaction that took a lower id can commit after one
 //! that took a higher id, so a missing id may still appear. A reader stops before such a gap and
-//! passes it only once it has stayed open for [`GAP_WAIT_SECONDS`] (a rolled-back insert, or a
-//! conflict that used up a sequence value, leaves a gap that never fills).
+//! passes it only once every transaction that could hold the id has ended (see
+//! [`cityloop_store::Horizon`]): a gap that a rolled-back write left is passed within a few reads,
+//! and a write held open however long is waited for.
 
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::Mutex;
 
 use chrono::{DateTime, Duration, Utc};
-use cityloop_store::Backend;
+use cityloop_store::Horizon;
 
-/// How long a gap in the ids is waited for. Writes that take ids are short transactions; a gap still
-/// open after this is a rolled-back one.
+use crate::error::Result;
+
+/// How long a one-shot command waits for gaps to settle, and after how long a reader blocked by a
+/// gap says so in the log: writes that take ids are short transactions.
 pub const GAP_WAIT_SECONDS: i64 = 60;
 
-/// When each reader first saw each gap, so that waiting does not depend on the records' own times
-/// (imported records carry times from years ago).
+/// Where one gap is in its wait.
+#[derive(Debug, Clone, Copy)]
+struct Gap {
+    first_seen: DateTime<Utc>,
+    /// The `next` transaction id of a moment after the read that first found the gap: the writer
+    /// of the missing id, if any, holds a lower one.
+    writers_below: Option<u64>,
+    warned: bool,
+}
+
+/// The gaps each reader is waiting on.
 #[derive(Debug, Default)]
 pub struct GapWatch {
-    first_seen: Mutex<HashMap<(String, i64), DateTime<Utc>>>,
+    gaps: Mutex<HashMap<(String, i64), Gap>>,
 }
 
 impl GapWatch {
     /// How many of `ids` (ascending, all after `cursor`) the reader named `reader` may take now.
-    pub fn ready(&self, backend: Backend, reader: &str, cursor: i64, ids: &[i64], now: DateTime<Utc>) -> usize {
-        if backend != Backend::Postgres {
-            return ids.len();
-        }
-        let mut seen = self.first_seen.lock().unwrap_or_else(|e| e.into_inner());
-        seen.retain(|(name, missing), _| name != reader || *missing > cursor);
-        // Every gap of the batch starts its wait now, so that gaps that never fill cost one wait, not one each.
+    /// `horizon` is taken before the read that gave `ids` (`None`: SQLite, nothing to wait for).
+    pub fn ready(&self, horizon: Option<Horizon>, reader: &str, cursor: i64, ids: &[i64], now: DateTime<Utc>) -> usize {
+        let Some(horizon) = horizon else { return ids.len() };
+        let mut gaps = self.gaps.lock().unwrap_or_else(|e| e.into_inner());
+        gaps.retain(|(name, missing), _| name != reader || *missing > cursor);
+        // Every gap of the batch starts its wait at once, so that gaps that never fill cost one wait,
+        // not one each.
         let mut previous = cursor;
         let mut stop = None;
         for (taken, id) in ids.iter().enumerate() {
             if *id != previous + 1 {
-                let since = *seen.entry((reader.to_string(), previous + 1)).or_insert(now);
-                if stop.is_none() && now - since < Duration::seconds(GAP_WAIT_SECONDS) {
+                let settled = match gaps.entry((reader.to_string(), previous + 1)) {
+                    Entry::Vacant(found) => {
+                        found.insert(Gap { first_seen: now, writers_below: None, warned: false });
+                        false
+                    }
+                    Entry::Occupied(mut known) => {
+                        let gap = known.get_mut();
+                        let settled = match gap.writers_below {
+                            // Every transaction that could hold the id ended before this read.
+                            Some(below) => horizon.oldest_running >= below,
+                            // This read's horizon comes after the read that found the gap.
+                            None => {
+                                gap.writers_below = Some(horizon.next);
+                                false
+                            }
+                        };
+                        if !settled
+                            && stop.is_none()
+                            && !gap.warned
+                            && now - gap.first_seen >= Duration::seconds(GAP_WAIT_SECONDS)
+                        {
+                            gap.warned = true;
+                            tracing::warn!(
+                                reader,
+                                missing = previous + 1,
+                                "a transaction that may hold this id has stayed open for a minute; the reader waits for it"
+                            );
+                        }
+                        settled
+                    }
+                };
+                if !settled && stop.is_none() {
                     stop = Some(taken);
                 }
             }
@@ -46,17 +90,25 @@ impl GapWatch {
         }
         stop.unwrap_or(ids.len())
     }
+}
 
-    /// Lets `reader` pass every gap it has seen, however young: for a command that runs once and has
-    /// waited long enough in real time (its clock may stand still).
-    pub fn expire(&self, reader: &str) {
-        let mut seen = self.first_seen.lock().unwrap_or_else(|e| e.into_inner());
-        for ((name, _), since) in seen.iter_mut() {
-            if name == reader {
-                *since = DateTime::<Utc>::MIN_UTC;
-            }
-        }
+/// Runs `pass` until `waiting` finds nothing left, for a command that runs once: between passes it
+/// waits a little for the writes that may fill a gap, up to [`GAP_WAIT_SECONDS`] of real time in
+/// all. Returns what the passes took.
+pub(crate) async fn until_settled<Pass, PassDone, Left, LeftDone>(mut pass: Pass, mut waiting: Left) -> Result<usize>
+where
+    Pass: FnMut() -> PassDone,
+    PassDone: Future<Output = Result<usize>>,
+    Left: FnMut() -> LeftDone,
+    LeftDone: Future<Output = Result<bool>>,
+{
+    let started = std::time::Instant::now();
+    let mut total = pass().await?;
+    while waiting().await? && started.elapsed() < std::time::Duration::from_secs(GAP_WAIT_SECONDS as u64) {
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        total += pass().await?;
     }
+    Ok(total)
 }
 
 #[cfg(test)]
@@ -67,38 +119,43 @@ mod tests {
         DateTime::from_timestamp(1_800_000_000 + seconds, 0).unwrap()
     }
 
-    #[test]
-    fn sqlite_readers_take_everything_they_see() {
-        let watch = GapWatch::default();
-        assert_eq!(watch.ready(Backend::Sqlite, "r", 0, &[1, 5, 9], at(0)), 3);
+    fn horizon(oldest_running: u64, next: u64) -> Option<Horizon> {
+        Some(Horizon { oldest_running, next })
     }
 
     #[test]
-    fn a_postgres_reader_stops_before_a_gap_until_it_has_stayed_open() {
+    fn sqlite_readers_take_everything_they_see() {
         let watch = GapWatch::default();
-        assert_eq!(watch.ready(Backend::Postgres, "r", 10, &[11, 12, 14, 15], at(0)), 2);
-        // Still open a little later: still waiting, however old the records after it are.
-        assert_eq!(watch.ready(Backend::Postgres, "r", 12, &[14, 15], at(GAP_WAIT_SECONDS - 1)), 0);
-        // Filled in: taken at once.
-        assert_eq!(watch.ready(Backend::Postgres, "r", 12, &[13, 14, 15], at(GAP_WAIT_SECONDS - 1)), 3);
+        assert_eq!(watch.ready(None, "r", 0, &[1, 5, 9], at(0)), 3);
+    }
+
+    #[test]
+    fn a_postgres_reader_waits_for_every_writer_that_could_hold_a_missing_id() {
+        let watch = GapWatch::default();
+        assert_eq!(watch.ready(horizon(100, 105), "r", 10, &[11, 12, 14, 15], at(0)), 2);
+        // The next read bounds the writers that could hold 13: below 110.
+        assert_eq!(watch.ready(horizon(100, 110), "r", 12, &[14, 15], at(1)), 0);
+        // Transaction 104 is still open an hour later: still waiting, whatever the clock says.
+        assert_eq!(watch.ready(horizon(104, 130), "r", 12, &[14, 15], at(3600)), 0);
+        // It committed: 13 is there and taken at once.
+        assert_eq!(watch.ready(horizon(104, 130), "r", 12, &[13, 14, 15], at(3600)), 3);
+    }
+
+    #[test]
+    fn a_gap_left_by_a_rolled_back_write_is_passed_once_its_writers_have_ended() {
+        let watch = GapWatch::default();
+        assert_eq!(watch.ready(horizon(100, 105), "r", 0, &[1, 3], at(0)), 1);
+        assert_eq!(watch.ready(horizon(100, 105), "r", 1, &[3], at(0)), 0, "bounded by 105");
+        assert_eq!(watch.ready(horizon(104, 106), "r", 1, &[3], at(0)), 0, "104 may hold it");
+        assert_eq!(watch.ready(horizon(105, 107), "other", 1, &[3], at(0)), 0, "each reader waits on its own");
+        assert_eq!(watch.ready(horizon(105, 107), "r", 1, &[3], at(0)), 1, "no earlier writer is left");
     }
 
     #[test]
     fn several_gaps_that_never_fill_cost_one_wait() {
         let watch = GapWatch::default();
-        assert_eq!(watch.ready(Backend::Postgres, "r", 0, &[1, 3, 5, 7], at(0)), 1);
-        assert_eq!(watch.ready(Backend::Postgres, "r", 1, &[3, 5, 7], at(GAP_WAIT_SECONDS)), 3, "all aged together");
-        let other = GapWatch::default();
-        assert_eq!(other.ready(Backend::Postgres, "r", 0, &[2], at(0)), 0);
-        other.expire("r");
-        assert_eq!(other.ready(Backend::Postgres, "r", 0, &[2], at(0)), 1, "a one-shot command passes at once");
-    }
-
-    #[test]
-    fn a_gap_that_never_fills_is_passed_after_the_wait() {
-        let watch = GapWatch::default();
-        assert_eq!(watch.ready(Backend::Postgres, "r", 0, &[1, 3], at(0)), 1);
-        assert_eq!(watch.ready(Backend::Postgres, "other", 1, &[3], at(GAP_WAIT_SECONDS)), 0, "each reader waits");
-        assert_eq!(watch.ready(Backend::Postgres, "r", 1, &[3], at(GAP_WAIT_SECONDS)), 1);
+        assert_eq!(watch.ready(horizon(1, 5), "r", 0, &[1, 3, 5, 7], at(0)), 1);
+        assert_eq!(watch.ready(horizon(5, 6), "r", 1, &[3, 5, 7], at(0)), 0);
+        assert_eq!(watch.ready(horizon(6, 8), "r", 1, &[3, 5, 7], at(0)), 3, "all settled together");
     }
 }

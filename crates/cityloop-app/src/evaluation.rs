@@ -116,9 +116,10 @@ impl App {
     /// there is nothing new, or another node counted them first).
     pub async fn count_evaluation_once(&self) -> Result<usize> {
         let cursor = self.store.evaluation_cursor().await?;
+        let horizon = self.store.transaction_horizon().await?;
         let mut batch = self.store.flows_to_count(cursor, BATCH).await?;
         let ids: Vec<i64> = batch.iter().map(|f| f.id).collect();
-        batch.truncate(self.gaps.ready(self.store.backend(), "evaluation", cursor, &ids, self.now()));
+        batch.truncate(self.gaps.ready(horizon, "evaluation", cursor, &ids, self.now()));
         let Some(last) = batch.last().map(|f| f.id) else { return Ok(0) };
         let mut seen = HashSet::new();
         let cases: Vec<CaseId> = batch.iter().map(|f| f.case_id).filter(|c| seen.insert(*c)).collect();
@@ -165,29 +166,18 @@ impl App {
         self.count_evaluation_batches(usize::MAX).await
     }
 
-    /// Counts every waiting flow record, for a command that runs once: a gap in the ids is waited for,
-    /// up to `GAP_WAIT_SECONDS` of real time, and then passed, so that the command ends with everything
-    /// counted.
+    /// Counts every waiting flow record, for a command that runs once: a gap in the ids is waited for
+    /// while a write that may fill it is running, up to `GAP_WAIT_SECONDS` of real time; what is left
+    /// after that is counted by a server.
     pub async fn count_everything(&self) -> Result<usize> {
-        let mut total = self.count_evaluation().await?;
-        let started = std::time::Instant::now();
-        let wait = std::time::Duration::from_secs(crate::cursor::GAP_WAIT_SECONDS as u64);
-        loop {
-            let cursor = self.store.evaluation_cursor().await?;
-            if self.store.flows_to_count(cursor, 1).await?.is_empty() {
-                return Ok(total);
-            }
-            let expired = started.elapsed() >= wait;
-            if expired {
-                self.gaps.expire("evaluation");
-            } else {
-                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-            }
-            total += self.count_evaluation().await?;
-            if expired {
-                return Ok(total);
-            }
-        }
+        crate::cursor::until_settled(
+            || self.count_evaluation(),
+            || async {
+                let cursor = self.store.evaluation_cursor().await?;
+                Ok(!self.store.flows_to_count(cursor, 1).await?.is_empty())
+            },
+        )
+        .await
     }
 
     /// Counts at most `at_most` batches of waiting flow records.

@@ -408,11 +408,12 @@ impl App {
         for hook in self.store.active_webhooks().await? {
             let mut cursor = hook.flow_cursor;
             loop {
+                let horizon = self.store.transaction_horizon().await?;
                 let batch = self.store.flow_events_after(cursor, FLOW_BATCH).await?;
                 let full = batch.len() as i64 == FLOW_BATCH;
                 let ids: Vec<i64> = batch.iter().map(|e| e.flow_id).collect();
                 let reader = format!("webhook {} flow", hook.id);
-                let ready = &batch[..self.gaps.ready(self.store.backend(), &reader, cursor, &ids, self.now())];
+                let ready = &batch[..self.gaps.ready(horizon, &reader, cursor, &ids, self.now())];
                 let Some(last) = ready.last().map(|e| e.flow_id) else { break };
                 let deliveries: Vec<NewDelivery> = ready
                     .iter()
@@ -450,11 +451,12 @@ impl App {
         let mut cursor = hook.signal_cursor;
         let mut queued = 0;
         loop {
+            let horizon = self.store.transaction_horizon().await?;
             let batch = self.store.signals_after(cursor, FLOW_BATCH).await?;
             let full = batch.len() as i64 == FLOW_BATCH;
             let ids: Vec<i64> = batch.iter().map(|s| s.id).collect();
             let reader = format!("webhook {} signal", hook.id);
-            let ready = &batch[..self.gaps.ready(self.store.backend(), &reader, cursor, &ids, self.now())];
+            let ready = &batch[..self.gaps.ready(horizon, &reader, cursor, &ids, self.now())];
             let Some(last) = ready.last().map(|s| s.id) else { break };
             let mut deliveries = Vec::with_capacity(ready.len());
             for row in ready {

@@ -293,6 +293,33 @@ impl Store {
         self.read.close().await;
     }
 
+    /// What PostgreSQL knows now of the transactions that may still write: `None` on SQLite, where
+    /// writers take turns. Readers that follow ids behind a cursor ask before each read (see
+    /// `Horizon`).
+    pub async fn transaction_horizon(&self) -> Result<Option<Horizon>> {
+        if self.backend != Backend::Postgres {
+            return Ok(None);
+        }
+        // As text: the `Any` driver does not decode `xid8`.
+        let (xmin, xmax): (String, String) = sqlx::query_as(
+            "select pg_snapshot_xmin(s)::text, pg_snapshot_xmax(s)::text from (select pg_current_snapshot() as s) n",
+        )
+        .fetch_one(&self.write)
+        .await?;
+        let number = |v: &str| v.parse::<u64>().map_err(|_| StoreError::Corrupt(format!("transaction id `{v}`")));
+        Ok(Some(Horizon { oldest_running: number(&xmin)?, next: number(&xmax)? }))
+    }
+
+    /// Begins a write that holds a transaction id from its start (PostgreSQL), for a write whose first
+    /// statement takes a value of a followed table's sequence (see [`Horizon`]).
+    pub(crate) async fn begin_holding_id(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>> {
+        let mut tx = self.write.begin().await?;
+        if self.backend == Backend::Postgres {
+            sqlx::query("select pg_current_xact_id()::text").execute(&mut *tx).await?;
+        }
+        Ok(tx)
+    }
+
     pub(crate) fn reader(&self) -> &AnyPool {
         &self.read
     }
@@ -300,6 +327,21 @@ impl Store {
     pub(crate) fn writer(&self) -> &AnyPool {
         &self.write
     }
+}
+
+/// A moment in PostgreSQL's sequence of transactions (`pg_current_snapshot()`): every transaction
+/// whose id is below `oldest_running` has ended, and `next` is the first id not yet given out.
+///
+/// Ids from a sequence can commit out of order, so a reader that sees id 12 but not 11 cannot tell a
+/// write still running from one rolled back. Every writer of a followed table holds a transaction id
+/// before it takes a sequence value (its first statement writes another row, or it asks for one), so
+/// the writer of 11 held an id below the `next` of any moment after the read that found the gap. Once a
+/// later moment's `oldest_running` has passed that `next`, the writer has ended, and a read after
+/// that moment that still misses 11 shows it will never come.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Horizon {
+    pub oldest_running: u64,
+    pub next: u64,
 }
 
 /// sqlx opens SQLite files read-write but does not create them unless asked.

@@ -384,7 +384,10 @@ impl Store {
         }
         let mut sql = signal_values(s, at);
         sql.push(" on conflict (signature) do nothing returning id");
-        match sql.query().fetch_optional(self.writer()).await? {
+        let mut tx = self.begin_holding_id().await?;
+        let inserted = sql.query().fetch_optional(&mut *tx).await?;
+        tx.commit().await?;
+        match inserted {
             Some(row) => Ok((row.try_get(0)?, true)),
             // Another node stored it meanwhile.
             None => Ok((
