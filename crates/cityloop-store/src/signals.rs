@@ -330,9 +330,10 @@ impl Store {
 
     /// The hot problems whose window overlaps `from..=to`, with their cases: (signature, case ids).
     pub async fn ongoing_hot_problems(&self, from: i64, to: i64) -> Result<Vec<(String, Vec<i64>)>> {
+        // `+id`: found through the window's index, not by walking every signal newest first.
         let rows = sqlx::query(
             "select signature, cases from signals where signature like 'concentrated:text:%' \
-             and day_to >= $1 and day_from <= $2 order by id desc limit 500",
+             and day_to >= $1 and day_from <= $2 order by +id desc limit 500",
         )
         .bind(from)
         .bind(to)
