@@ -10,7 +10,7 @@ use sqlx::Row;
 use crate::args::{Arg, Sql};
 use crate::cases::{flow_from_row, multi_insert, FLOW_COLUMNS};
 use crate::rows::from_ms;
-use crate::signals::{signal_values, AreaDay, NewSignal};
+use crate::signals::{signal_args, AreaDay, NewSignal, SIGNAL_INSERT_COLUMNS};
 use crate::{Result, Store, StoreError};
 
 /// Ids per `in (…)` list.
@@ -157,7 +157,15 @@ impl Store {
     /// signals the new cases raised at once, and moves the cursor from `from` to `to`, in one
     /// transaction. Returns `false` (adding nothing) when another node moved the cursor first.
     pub async fn add_evaluation_counts(&self, from: i64, to: i64, batch: &CountBatch) -> Result<bool> {
-        let counts = &batch.counts;
+        let rows = CountRows::of(batch);
+        if let Some(bulk) = &self.bulk {
+            // One prepared statement per table on a connection of its own: a batch is some ten
+            // thousand small upserts, which cost more through the pool's driver than in SQLite.
+            let bulk = bulk.clone();
+            return tokio::task::spawn_blocking(move || bulk.write(|tx| rows.add_on_sqlite(tx, from, to)))
+                .await
+                .map_err(|e| StoreError::Unavailable(format!("counting: {e}")))?;
+        }
         let backend = self.backend();
         let mut tx = self.writer().begin().await?;
         let moved = sqlx::query("update eval_progress set flow_cursor = $1 where id = 1 and flow_cursor = $2")
@@ -169,66 +177,12 @@ impl Store {
             tx.rollback().await?;
             return Ok(false);
         }
-        let mut per_day: HashMap<(i64, Indicator, i64, Metric), i64> = HashMap::new();
-        for (k, n) in counts {
-            *per_day.entry((k.day, k.indicator, k.subject, k.metric)).or_default() += n;
-        }
-        let day_rows: Vec<Vec<Arg>> = per_day
-            .iter()
-            .map(|((day, i, s, m), n)| {
-                vec![Arg::from(*day), i.as_str().into(), Arg::from(*s), m.as_str().into(), Arg::from(*n)]
-            })
-            .collect();
-        for chunk in day_rows.chunks(ROWS_PER_STATEMENT) {
-            let mut sql = multi_insert("eval_counts", "day, indicator, subject_id, metric, n", chunk.iter().cloned());
-            sql.push(" on conflict (day, indicator, subject_id, metric) do update set n = eval_counts.n + excluded.n");
-            sql.for_backend(backend).query().execute(&mut *tx).await?;
-        }
-        let fact_rows: Vec<Vec<Arg>> = counts
-            .iter()
-            .map(|(k, n)| {
-                vec![
-                    k.indicator.as_str().into(),
-                    Arg::from(k.subject),
-                    k.metric.as_str().into(),
-                    Arg::from(k.day),
-                    Arg::from(k.case_id.0),
-                    Arg::from(*n),
-                ]
-            })
-            .collect();
-        for chunk in fact_rows.chunks(ROWS_PER_STATEMENT) {
-            let mut sql =
-                multi_insert("eval_facts", "indicator, subject_id, metric, day, case_id, n", chunk.iter().cloned());
-            sql.push(
-                " on conflict (indicator, subject_id, metric, day, case_id) do update set n = eval_facts.n + excluded.n",
-            );
-            sql.for_backend(backend).query().execute(&mut *tx).await?;
-        }
-        let area_rows: Vec<Vec<Arg>> = batch
-            .areas
-            .iter()
-            .map(|(a, n)| {
-                vec![
-                    a.kind.as_str().into(),
-                    Arg::from(a.area_id),
-                    Arg::from(a.category_id),
-                    Arg::from(a.day),
-                    Arg::from(*n),
-                ]
-            })
-            .collect();
-        for chunk in area_rows.chunks(ROWS_PER_STATEMENT) {
-            let mut sql = multi_insert("area_counts", "area_kind, area_id, category_id, day, n", chunk.iter().cloned());
-            sql.push(
-                " on conflict (area_kind, area_id, category_id, day) do update set n = area_counts.n + excluded.n",
-            );
-            sql.for_backend(backend).query().execute(&mut *tx).await?;
-        }
-        for signal in &batch.signals {
-            let mut sql = signal_values(signal, batch.at);
-            sql.push(" on conflict (signature) do nothing");
-            sql.query().execute(&mut *tx).await?;
+        for (upsert, table_rows) in rows.tables() {
+            for chunk in table_rows.chunks(ROWS_PER_STATEMENT) {
+                let mut sql = multi_insert(upsert.table, upsert.columns, chunk.iter().cloned());
+                sql.push(upsert.on_conflict);
+                sql.for_backend(backend).query().execute(&mut *tx).await?;
+            }
         }
         tx.commit().await?;
         Ok(true)
@@ -331,5 +285,117 @@ impl Store {
             })
             .collect::<Result<Vec<_>>>()?;
         Ok((total, cases))
+    }
+}
+
+/// One table a count batch adds to, and how a row already there takes the addition.
+struct Upsert {
+    table: &'static str,
+    columns: &'static str,
+    on_conflict: &'static str,
+}
+
+const DAY_COUNTS: Upsert = Upsert {
+    table: "eval_counts",
+    columns: "day, indicator, subject_id, metric, n",
+    on_conflict: " on conflict (day, indicator, subject_id, metric) do update set n = eval_counts.n + excluded.n",
+};
+
+const CASES_BEHIND: Upsert = Upsert {
+    table: "eval_facts",
+    columns: "indicator, subject_id, metric, day, case_id, n",
+    on_conflict:
+        " on conflict (indicator, subject_id, metric, day, case_id) do update set n = eval_facts.n + excluded.n",
+};
+
+const AREA_COUNTS: Upsert = Upsert {
+    table: "area_counts",
+    columns: "area_kind, area_id, category_id, day, n",
+    on_conflict: " on conflict (area_kind, area_id, category_id, day) do update set n = area_counts.n + excluded.n",
+};
+
+const NEW_SIGNALS: Upsert =
+    Upsert { table: "signals", columns: SIGNAL_INSERT_COLUMNS, on_conflict: " on conflict (signature) do nothing" };
+
+/// The rows a count batch writes, table by table.
+struct CountRows {
+    days: Vec<Vec<Arg>>,
+    cases: Vec<Vec<Arg>>,
+    areas: Vec<Vec<Arg>>,
+    signals: Vec<Vec<Arg>>,
+}
+
+impl CountRows {
+    fn of(batch: &CountBatch) -> Self {
+        let mut per_day: HashMap<(i64, Indicator, i64, Metric), i64> = HashMap::new();
+        for (k, n) in &batch.counts {
+            *per_day.entry((k.day, k.indicator, k.subject, k.metric)).or_default() += n;
+        }
+        Self {
+            days: per_day
+                .iter()
+                .map(|((day, i, s, m), n)| {
+                    vec![Arg::from(*day), i.as_str().into(), Arg::from(*s), m.as_str().into(), Arg::from(*n)]
+                })
+                .collect(),
+            cases: batch
+                .counts
+                .iter()
+                .map(|(k, n)| {
+                    vec![
+                        k.indicator.as_str().into(),
+                        Arg::from(k.subject),
+                        k.metric.as_str().into(),
+                        Arg::from(k.day),
+                        Arg::from(k.case_id.0),
+                        Arg::from(*n),
+                    ]
+                })
+                .collect(),
+            areas: batch
+                .areas
+                .iter()
+                .map(|(a, n)| {
+                    vec![
+                        a.kind.as_str().into(),
+                        Arg::from(a.area_id),
+                        Arg::from(a.category_id),
+                        Arg::from(a.day),
+                        Arg::from(*n),
+                    ]
+                })
+                .collect(),
+            signals: batch.signals.iter().map(|s| signal_args(s, batch.at)).collect(),
+        }
+    }
+
+    fn tables(&self) -> [(&'static Upsert, &[Vec<Arg>]); 4] {
+        [
+            (&DAY_COUNTS, &self.days),
+            (&CASES_BEHIND, &self.cases),
+            (&AREA_COUNTS, &self.areas),
+            (&NEW_SIGNALS, &self.signals),
+        ]
+    }
+
+    /// Moves the cursor from `from` to `to` and adds the rows, in `tx`; false (nothing written) when
+    /// the cursor was not at `from`: another node counted these records.
+    fn add_on_sqlite(&self, tx: &rusqlite::Transaction<'_>, from: i64, to: i64) -> Result<bool> {
+        let moved =
+            tx.execute("update eval_progress set flow_cursor = ? where id = 1 and flow_cursor = ?", [to, from])?;
+        if moved == 0 {
+            return Ok(false);
+        }
+        for (upsert, rows) in self.tables() {
+            let placeholders = vec!["?"; upsert.columns.split(',').count()].join(", ");
+            let mut statement = tx.prepare_cached(&format!(
+                "insert into {} ({}) values ({placeholders}){}",
+                upsert.table, upsert.columns, upsert.on_conflict
+            ))?;
+            for row in rows {
+                statement.execute(rusqlite::params_from_iter(row.iter()))?;
+            }
+        }
+        Ok(true)
     }
 }

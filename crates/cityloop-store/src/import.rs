@@ -185,7 +185,9 @@ impl Store {
             let (bulk, source, key, contacts) =
                 (bulk.clone(), source.to_string(), self.links.clone(), self.contacts.clone());
             return tokio::task::spawn_blocking(move || {
-                bulk.import_batch(run, &source, &items, checkpoint, key.as_deref(), &contacts)
+                bulk.write(|tx| {
+                    BulkConnection::import_batch(tx, run, &source, &items, checkpoint, key.as_deref(), &contacts)
+                })
             })
             .await
             .map_err(|e| StoreError::Unavailable(format!("bulk load: {e}")))?;
@@ -435,9 +437,23 @@ impl BulkConnection {
         Ok(connection)
     }
 
-    /// As [`Store::import_batch`], on this connection (blocking).
+    /// Runs `write` in one transaction on this connection (blocking), committed when it succeeds.
+    pub(crate) fn write<T>(&self, write: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>) -> Result<T> {
+        let mut guard =
+            self.connection.lock().map_err(|_| StoreError::Unavailable("bulk write: an earlier one failed".into()))?;
+        if guard.is_none() {
+            *guard = Some(self.open()?);
+        }
+        let Some(connection) = guard.as_mut() else { return Err(StoreError::Unavailable("bulk write".into())) };
+        let tx = connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        let out = write(&tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
+    /// As [`Store::import_batch`], in `tx` of this connection.
     fn import_batch(
-        &self,
+        tx: &rusqlite::Transaction<'_>,
         run: i64,
         source: &str,
         items: &[ImportedCase],
@@ -445,13 +461,6 @@ impl BulkConnection {
         key: Option<&AuditKey>,
         contacts: &ContactCipher,
     ) -> Result<Vec<CaseId>> {
-        let mut guard =
-            self.connection.lock().map_err(|_| StoreError::Unavailable("bulk load: a load failed".into()))?;
-        if guard.is_none() {
-            *guard = Some(self.open()?);
-        }
-        let Some(connection) = guard.as_mut() else { return Err(StoreError::Unavailable("bulk load".into())) };
-        let tx = connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
         let max_id: Option<i64> = tx.query_row("select max(id) from cases", [], |r| r.get(0))?;
         let first = max_id.unwrap_or(0) + 1;
         let ids: Vec<CaseId> = (0..items.len()).map(|i| CaseId(first + i as i64)).collect();
@@ -500,7 +509,6 @@ impl BulkConnection {
              rejected = rejected + ? where id = ?",
             rusqlite::params![checkpoint.next_line, items.len() as i64, checkpoint.skipped, checkpoint.rejected, run],
         )?;
-        tx.commit()?;
         Ok(ids)
     }
 }

@@ -133,13 +133,14 @@ fn signal_from_row(r: &AnyRow) -> Result<SignalRow> {
     })
 }
 
-pub(crate) fn signal_values(s: &NewSignal, at: DateTime<Utc>) -> Sql {
+/// The columns a new signal is written with, in the order of [`signal_args`].
+pub(crate) const SIGNAL_INSERT_COLUMNS: &str = "kind, signature, score, title, explanation, category_id, area_kind, \
+     area_id, word, day_from, day_to, cases, case_count, state, created_at, updated_at";
+
+/// The values of a new signal, in the order of [`SIGNAL_INSERT_COLUMNS`].
+pub(crate) fn signal_args(s: &NewSignal, at: DateTime<Utc>) -> Vec<Arg> {
     let ids: Vec<i64> = s.cases.iter().map(|c| c.0).collect();
-    let mut sql = Sql::new(
-        "insert into signals (kind, signature, score, title, explanation, category_id, area_kind, area_id, word, \
-         day_from, day_to, cases, case_count, state, created_at, updated_at) values ",
-    );
-    sql.bind_list(vec![
+    vec![
         Arg::from(s.kind.as_str()),
         s.signature.clone().into(),
         s.score.into(),
@@ -156,7 +157,12 @@ pub(crate) fn signal_values(s: &NewSignal, at: DateTime<Utc>) -> Sql {
         "open".into(),
         ms(at).into(),
         ms(at).into(),
-    ]);
+    ]
+}
+
+pub(crate) fn signal_values(s: &NewSignal, at: DateTime<Utc>) -> Sql {
+    let mut sql = Sql::new(&format!("insert into signals ({SIGNAL_INSERT_COLUMNS}) values "));
+    sql.bind_list(signal_args(s, at));
     sql
 }
 
