@@ -63,7 +63,7 @@ impl App {
         let horizon = self.store.transaction_horizon().await?;
         let mut links = self.store.flow_links(after, i64::MAX, SEAL_BATCH).await?;
         let ids: Vec<i64> = links.iter().map(|(id, _)| *id).collect();
-        links.truncate(self.gaps.ready(horizon, "audit", after, &ids, self.now()));
+        links.truncate(self.ready_to_take(horizon, "audit", after, &ids).await?);
         let Some(&(last_flow_id, _)) = links.last() else { return Ok(0) };
         let root = self.store.audit_key().root(&previous_root, links.iter().map(|(id, link)| (*id, link)));
         let seal =

@@ -119,7 +119,7 @@ impl App {
         let horizon = self.store.transaction_horizon().await?;
         let mut batch = self.store.flows_to_count(cursor, BATCH).await?;
         let ids: Vec<i64> = batch.iter().map(|f| f.id).collect();
-        batch.truncate(self.gaps.ready(horizon, "evaluation", cursor, &ids, self.now()));
+        batch.truncate(self.ready_to_take(horizon, "evaluation", cursor, &ids).await?);
         let Some(last) = batch.last().map(|f| f.id) else { return Ok(0) };
         let mut seen = HashSet::new();
         let cases: Vec<CaseId> = batch.iter().map(|f| f.case_id).filter(|c| seen.insert(*c)).collect();

@@ -413,7 +413,7 @@ impl App {
                 let full = batch.len() as i64 == FLOW_BATCH;
                 let ids: Vec<i64> = batch.iter().map(|e| e.flow_id).collect();
                 let reader = format!("webhook {} flow", hook.id);
-                let ready = &batch[..self.gaps.ready(horizon, &reader, cursor, &ids, self.now())];
+                let ready = &batch[..self.ready_to_take(horizon, &reader, cursor, &ids).await?];
                 let Some(last) = ready.last().map(|e| e.flow_id) else { break };
                 let deliveries: Vec<NewDelivery> = ready
                     .iter()
@@ -456,7 +456,7 @@ impl App {
             let full = batch.len() as i64 == FLOW_BATCH;
             let ids: Vec<i64> = batch.iter().map(|s| s.id).collect();
             let reader = format!("webhook {} signal", hook.id);
-            let ready = &batch[..self.gaps.ready(horizon, &reader, cursor, &ids, self.now())];
+            let ready = &batch[..self.ready_to_take(horizon, &reader, cursor, &ids).await?];
             let Some(last) = ready.last().map(|s| s.id) else { break };
             let mut deliveries = Vec::with_capacity(ready.len());
             for row in ready {

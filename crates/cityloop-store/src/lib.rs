@@ -301,13 +301,16 @@ impl Store {
             return Ok(None);
         }
         // As text: the `Any` driver does not decode `xid8`.
-        let (xmin, xmax): (String, String) = sqlx::query_as(
-            "select pg_snapshot_xmin(s)::text, pg_snapshot_xmax(s)::text from (select pg_current_snapshot() as s) n",
-        )
-        .fetch_one(&self.write)
-        .await?;
-        let number = |v: &str| v.parse::<u64>().map_err(|_| StoreError::Corrupt(format!("transaction id `{v}`")));
-        Ok(Some(Horizon { oldest_running: number(&xmin)?, next: number(&xmax)? }))
+        let xmin: String =
+            sqlx::query_scalar("select pg_snapshot_xmin(pg_current_snapshot())::text").fetch_one(&self.write).await?;
+        Ok(Some(Horizon { oldest_running: transaction_number(&xmin)? }))
+    }
+
+    /// A transaction id given out now, in a transaction of its own (PostgreSQL): every transaction
+    /// that began writing before this call holds a lower one.
+    pub async fn new_transaction_id(&self) -> Result<u64> {
+        let id: String = sqlx::query_scalar("select pg_current_xact_id()::text").fetch_one(&self.write).await?;
+        transaction_number(&id)
     }
 
     /// Begins a write that holds a transaction id from its start (PostgreSQL), for a write whose first
@@ -329,19 +332,24 @@ impl Store {
     }
 }
 
-/// A moment in PostgreSQL's sequence of transactions (`pg_current_snapshot()`): every transaction
-/// whose id is below `oldest_running` has ended, and `next` is the first id not yet given out.
+/// What a PostgreSQL snapshot (`pg_current_snapshot()`) says of running transactions: every
+/// transaction whose id is below `oldest_running` has ended.
 ///
 /// Ids from a sequence can commit out of order, so a reader that sees id 12 but not 11 cannot tell a
 /// write still running from one rolled back. Every writer of a followed table holds a transaction id
 /// before it takes a sequence value (its first statement writes another row, or it asks for one), so
-/// the writer of 11 held an id below the `next` of any moment after the read that found the gap. Once a
-/// later moment's `oldest_running` has passed that `next`, the writer has ended, and a read after
-/// that moment that still misses 11 shows it will never come.
+/// the writer of 11 holds an id below one given out after the read that found the gap
+/// ([`Store::new_transaction_id`]). Once a later snapshot's `oldest_running` has reached that id, the
+/// writer has ended, and a read after that snapshot that still misses 11 shows it will never come.
+/// (A snapshot's upper bound, `xmax`, is no such id: a transaction that began after the last one to
+/// end may be running above it.)
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Horizon {
     pub oldest_running: u64,
-    pub next: u64,
+}
+
+fn transaction_number(text: &str) -> Result<u64> {
+    text.parse::<u64>().map_err(|_| StoreError::Corrupt(format!("transaction id `{text}`")))
 }
 
 /// sqlx opens SQLite files read-write but does not create them unless asked.

@@ -213,31 +213,34 @@ async fn the_counter_never_passes_a_flow_record_that_is_still_being_written() {
     t.app.count_evaluation().await.unwrap();
     let counted = t.app.store.evaluation_cursor().await.unwrap();
 
-    // A slow writer takes the next flow id and holds it in an open transaction.
-    let mut slow = sqlx::PgConnection::connect(t.database_url()).await.unwrap();
-    let mut held = slow.begin().await.unwrap();
-    let held_id: i64 = sqlx::query_scalar(
-        "insert into flow (case_id, kind, to_state, actor_name, at) \
-         select case_id, 'comment', to_state, actor_name, at from flow where id = $1 returning id",
-    )
-    .bind(counted)
-    .fetch_one(&mut *held)
-    .await
-    .unwrap();
-    assert_eq!(held_id, counted + 1);
-    // A later move commits first; however old it gets, the counter stops before the held id.
     let handler =
         t.login(&t.handler_of(&t.get(Some(&t.login("admin").await), &format!("/api/v1/cases/{id}")).await.ok())).await;
-    t.must(&handler, id, "sign", json!({})).await;
+    // Two writers: the one that began first will take the higher flow id and commit first, so the
+    // slow one, holding the lower id, holds the newer transaction (above the snapshot's upper bound
+    // while the first is the last to have ended).
+    let mut first = sqlx::PgConnection::connect(t.database_url()).await.unwrap();
+    let mut quick = first.begin().await.unwrap();
+    sqlx::query("select pg_current_xact_id()").execute(&mut *quick).await.unwrap();
+    let mut slow = sqlx::PgConnection::connect(t.database_url()).await.unwrap();
+    let mut held = slow.begin().await.unwrap();
+    sqlx::query("select pg_current_xact_id()").execute(&mut *held).await.unwrap();
+    let copy = "insert into flow (case_id, kind, to_state, actor_name, at) \
+                select case_id, 'comment', to_state, actor_name, at from flow where id = $1 returning id";
+    let held_id: i64 = sqlx::query_scalar(copy).bind(counted).fetch_one(&mut *held).await.unwrap();
+    assert_eq!(held_id, counted + 1);
+    let quick_id: i64 = sqlx::query_scalar(copy).bind(counted).fetch_one(&mut *quick).await.unwrap();
+    quick.commit().await.unwrap();
+    // However old it gets, the counter stops before the held id, even with nothing committed since.
     for _ in 0..3 {
         t.clock.advance(Duration::hours(1));
         t.app.count_evaluation().await.unwrap();
         assert_eq!(t.app.store.evaluation_cursor().await.unwrap(), counted, "the cursor waits at the open id");
     }
     held.commit().await.unwrap();
+    t.must(&handler, id, "sign", json!({})).await;
     t.app.count_evaluation().await.unwrap();
     let after_commit = t.app.store.evaluation_cursor().await.unwrap();
-    assert!(after_commit > held_id, "both records counted once the slow one commits");
+    assert!(after_commit > quick_id, "all of them counted once the slow one commits");
 
     // An id taken and never used (a rolled-back insert) holds the counter only until the writes that
     // were running when it was found have ended.
