@@ -218,8 +218,17 @@ impl Browser {
         self.client.find(Locator::Css(css)).await.is_ok()
     }
 
+    /// Reads an element's text; an element the page script replaced meanwhile (stale) is read again
+    /// from the fresh one.
     pub async fn text(&self, css: &str) -> String {
-        self.find(css).await.text().await.unwrap()
+        for _ in 0..20 {
+            match self.find(css).await.text().await {
+                Ok(text) => return text,
+                Err(e) if is_stale(&e) => {}
+                Err(e) => panic!("text of `{css}`: {e}"),
+            }
+        }
+        panic!("`{css}` kept being replaced");
     }
 
     pub async fn fill(&self, css: &str, value: &str) {
@@ -238,8 +247,7 @@ impl Browser {
         for _ in 0..20 {
             match self.find(css).await.click().await {
                 Ok(()) => return,
-                Err(fantoccini::error::CmdError::Standard(e))
-                    if e.error == fantoccini::error::ErrorStatus::StaleElementReference => {}
+                Err(e) if is_stale(&e) => {}
                 Err(e) => panic!("click `{css}`: {e}"),
             }
         }
@@ -337,4 +345,10 @@ pub fn photo_file(dir: &std::path::Path) -> PathBuf {
 /// The engines the browser tests run on: SQLite always, PostgreSQL when configured.
 pub fn engines() -> Vec<Backend> {
     cityloop_store::testing::engines()
+}
+
+/// Whether a command failed because the element was replaced in the page after it was found.
+fn is_stale(error: &fantoccini::error::CmdError) -> bool {
+    matches!(error, fantoccini::error::CmdError::Standard(e)
+        if e.error == fantoccini::error::ErrorStatus::StaleElementReference)
 }
