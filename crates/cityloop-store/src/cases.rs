@@ -9,12 +9,11 @@ use cityloop_domain::{
     Case, CaseId, CategoryId, Channel, DivisionId, GridId, RequestType, Role, State, UnitId, UserId,
 };
 use serde::Serialize;
-use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 
 use crate::args::{Arg, Sql};
 use crate::contact_crypto::ContactCipher;
-use crate::rows::{case_from_row, case_values, from_ms, get_opt_ms, ms, CASE_COLUMNS};
+use crate::rows::{case_from_row, case_values, from_ms, get_opt_ms, ms, Columns, CASE_COLUMNS};
 use crate::{AuditKey, Result, Store, StoreError};
 use cityloop_domain::audit::{to_hex, Digest, GENESIS};
 
@@ -252,26 +251,26 @@ pub(crate) fn flow_values(case_id: CaseId, f: &FlowEntry) -> Vec<Arg> {
     ]
 }
 
-pub(crate) fn flow_from_row(r: &AnyRow) -> Result<(i64, FlowEntry)> {
-    let kind: String = r.try_get("kind")?;
-    let to: String = r.try_get("to_state")?;
-    let from: Option<String> = r.try_get("from_state")?;
+pub(crate) fn flow_from_row<R: Columns + ?Sized>(r: &R) -> Result<(i64, FlowEntry)> {
+    let kind = r.text("kind")?;
+    let to = r.text("to_state")?;
+    let from = r.opt_text("from_state")?;
     let corrupt = |what: &str, v: &str| StoreError::Corrupt(format!("flow record: unknown {what} `{v}`"));
-    let role: Option<String> = r.try_get("role")?;
+    let role = r.opt_text("role")?;
     Ok((
-        r.try_get("id")?,
+        r.int("id")?,
         FlowEntry {
             kind: MoveKind::parse(&kind).ok_or_else(|| corrupt("move", &kind))?,
             from: from.map(|f| State::parse(&f).ok_or_else(|| corrupt("state", &f))).transpose()?,
             to: State::parse(&to).ok_or_else(|| corrupt("state", &to))?,
-            actor_id: r.try_get::<Option<i64>, _>("actor_id")?.map(UserId),
-            actor_name: r.try_get("actor_name")?,
+            actor_id: r.opt_int("actor_id")?.map(UserId),
+            actor_name: r.text("actor_name")?,
             role: role.as_deref().and_then(Role::parse),
-            unit_id: r.try_get::<Option<i64>, _>("unit_id")?.map(UnitId),
-            at: from_ms(r.try_get("at")?),
-            note: r.try_get("note")?,
-            attachments: serde_json::from_str(&r.try_get::<String, _>("attachments")?).unwrap_or_default(),
-            data: serde_json::from_str(&r.try_get::<String, _>("data")?).unwrap_or_default(),
+            unit_id: r.opt_int("unit_id")?.map(UnitId),
+            at: from_ms(r.int("at")?),
+            note: r.opt_text("note")?,
+            attachments: serde_json::from_str(&r.text("attachments")?).unwrap_or_default(),
+            data: serde_json::from_str(&r.text("data")?).unwrap_or_default(),
         },
     ))
 }

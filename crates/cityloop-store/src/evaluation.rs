@@ -84,14 +84,12 @@ impl Store {
 
     /// Flow records after `cursor`, oldest first.
     pub async fn flows_to_count(&self, cursor: i64, limit: i64) -> Result<Vec<PendingFlow>> {
-        let rows = sqlx::query("select id, case_id, at from flow where id > $1 order by id limit $2")
-            .bind(cursor)
-            .bind(limit)
-            .fetch_all(self.writer())
-            .await?;
-        rows.iter()
-            .map(|r| Ok(PendingFlow { id: r.try_get(0)?, case_id: CaseId(r.try_get(1)?), at: from_ms(r.try_get(2)?) }))
-            .collect()
+        let mut sql = Sql::new("select id, case_id, at from flow where id > ");
+        sql.bind(cursor).push(" order by id limit ").bind(limit);
+        self.fetch_decoded(sql, |r| {
+            Ok(PendingFlow { id: r.int("id")?, case_id: CaseId(r.int("case_id")?), at: from_ms(r.int("at")?) })
+        })
+        .await
     }
 
     /// The flow of each case up to and including record `up_to`, in order.
@@ -102,9 +100,9 @@ impl Store {
             let mut sql =
                 ids_sql(&format!("select id, {FLOW_COLUMNS} from flow where case_id in "), chunk, " and id <= ");
             sql.bind(up_to).push(" order by case_id, id");
-            for row in sql.for_backend(self.backend()).query().fetch_all(self.writer()).await? {
-                let case_id = CaseId(row.try_get("case_id")?);
-                out.entry(case_id).or_default().push(flow_from_row(&row)?);
+            let rows = self.fetch_decoded(sql, |r| Ok((CaseId(r.int("case_id")?), flow_from_row(r)?))).await?;
+            for (case_id, record) in rows {
+                out.entry(case_id).or_default().push(record);
             }
         }
         Ok(out)
@@ -121,9 +119,19 @@ impl Store {
                 chunk,
                 "",
             );
-            let rows = sql.for_backend(self.backend()).query().fetch_all(self.writer()).await?;
-            let grids: Vec<i64> =
-                rows.iter().filter_map(|r| r.try_get::<Option<i64>, _>("grid_id").ok().flatten()).collect();
+            let rows = self
+                .fetch_decoded(sql, |r| {
+                    let kind = r.text("request_type")?;
+                    let facts = CaseFacts {
+                        id: CaseId(r.int("id")?),
+                        request_type: parse_name("request type", &kind, RequestType::parse)?,
+                        master_unit: r.opt_int("master_unit")?.map(UnitId),
+                        grid_inspectors: Vec::new(),
+                    };
+                    Ok((facts, r.opt_int("grid_id")?))
+                })
+                .await?;
+            let grids: Vec<i64> = rows.iter().filter_map(|(_, grid)| *grid).collect();
             let mut inspectors: HashMap<i64, Vec<UserId>> = HashMap::new();
             if !grids.is_empty() {
                 let sql = ids_sql(
@@ -132,23 +140,19 @@ impl Store {
                     &grids,
                     " order by ug.user_id",
                 );
-                for r in sql.query().fetch_all(self.writer()).await? {
-                    let roles: String = r.try_get("roles")?;
+                let rows = self
+                    .fetch_decoded(sql, |r| Ok((r.int("grid_id")?, UserId(r.int("user_id")?), r.text("roles")?)))
+                    .await?;
+                for (grid, user, roles) in rows {
                     if roles.split(',').any(|role| role == "inspector") {
-                        inspectors.entry(r.try_get("grid_id")?).or_default().push(UserId(r.try_get("user_id")?));
+                        inspectors.entry(grid).or_default().push(user);
                     }
                 }
             }
-            for r in &rows {
-                let kind: String = r.try_get("request_type")?;
-                let grid: Option<i64> = r.try_get("grid_id")?;
-                out.push(CaseFacts {
-                    id: CaseId(r.try_get("id")?),
-                    request_type: parse_name("request type", &kind, RequestType::parse)?,
-                    master_unit: r.try_get::<Option<i64>, _>("master_unit")?.map(UnitId),
-                    grid_inspectors: grid.and_then(|g| inspectors.get(&g).cloned()).unwrap_or_default(),
-                });
-            }
+            out.extend(rows.into_iter().map(|(mut facts, grid)| {
+                facts.grid_inspectors = grid.and_then(|g| inspectors.get(&g).cloned()).unwrap_or_default();
+                facts
+            }));
         }
         Ok(out)
     }

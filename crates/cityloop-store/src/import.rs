@@ -17,7 +17,7 @@ use sqlx::{Any, Row, Transaction};
 use crate::args::{Arg, Sql};
 use crate::cases::{case_columns_without_id, new_case_flow_rows, FLOW_INSERT_COLUMNS};
 use crate::contact_crypto::ContactCipher;
-use crate::rows::{case_values, ms};
+use crate::rows::{case_values, ms, Columns};
 use crate::{AuditKey, Backend, Result, Store, StoreError};
 
 /// A run of an import, as found or started.
@@ -437,18 +437,40 @@ impl BulkConnection {
         Ok(connection)
     }
 
-    /// Runs `write` in one transaction on this connection (blocking), committed when it succeeds.
-    pub(crate) fn write<T>(&self, write: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>) -> Result<T> {
-        let mut guard =
-            self.connection.lock().map_err(|_| StoreError::Unavailable("bulk write: an earlier one failed".into()))?;
+    /// Runs `use_it` on this connection (blocking), opened on first use.
+    fn with_connection<T>(&self, use_it: impl FnOnce(&mut rusqlite::Connection) -> Result<T>) -> Result<T> {
+        let mut guard = self
+            .connection
+            .lock()
+            .map_err(|_| StoreError::Unavailable("bulk connection: an earlier use failed".into()))?;
         if guard.is_none() {
             *guard = Some(self.open()?);
         }
-        let Some(connection) = guard.as_mut() else { return Err(StoreError::Unavailable("bulk write".into())) };
-        let tx = connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
-        let out = write(&tx)?;
-        tx.commit()?;
-        Ok(out)
+        let Some(connection) = guard.as_mut() else { return Err(StoreError::Unavailable("bulk connection".into())) };
+        use_it(connection)
+    }
+
+    /// Runs `write` in one transaction on this connection (blocking), committed when it succeeds.
+    pub(crate) fn write<T>(&self, write: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T>) -> Result<T> {
+        self.with_connection(|connection| {
+            let tx = connection.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+            let out = write(&tx)?;
+            tx.commit()?;
+            Ok(out)
+        })
+    }
+
+    /// The rows of `sql` on this connection (blocking), each decoded by `decode`.
+    pub(crate) fn read<T>(&self, sql: &Sql, decode: impl Fn(&dyn Columns) -> Result<T>) -> Result<Vec<T>> {
+        self.with_connection(|connection| {
+            let mut statement = connection.prepare_cached(&sql.text)?;
+            let mut rows = statement.query(rusqlite::params_from_iter(sql.args.iter()))?;
+            let mut out = Vec::new();
+            while let Some(row) = rows.next()? {
+                out.push(decode(row)?);
+            }
+            Ok(out)
+        })
     }
 
     /// As [`Store::import_batch`], in `tx` of this connection.

@@ -31,6 +31,52 @@ pub(crate) fn get_opt_ms(row: &AnyRow, col: &str) -> Result<Option<DateTime<Utc>
     Ok(row.try_get::<Option<i64>, _>(col)?.map(from_ms))
 }
 
+/// A stored row, read through the pool's driver or through SQLite's own connection (see
+/// [`crate::Store::fetch_decoded`]), so that one decoder serves both.
+pub(crate) trait Columns {
+    fn int(&self, col: &str) -> Result<i64>;
+    fn opt_int(&self, col: &str) -> Result<Option<i64>>;
+    fn opt_real(&self, col: &str) -> Result<Option<f64>>;
+    fn text(&self, col: &str) -> Result<String>;
+    fn opt_text(&self, col: &str) -> Result<Option<String>>;
+}
+
+impl Columns for AnyRow {
+    fn int(&self, col: &str) -> Result<i64> {
+        Ok(self.try_get(col)?)
+    }
+    fn opt_int(&self, col: &str) -> Result<Option<i64>> {
+        Ok(self.try_get(col)?)
+    }
+    fn opt_real(&self, col: &str) -> Result<Option<f64>> {
+        Ok(self.try_get(col)?)
+    }
+    fn text(&self, col: &str) -> Result<String> {
+        Ok(self.try_get(col)?)
+    }
+    fn opt_text(&self, col: &str) -> Result<Option<String>> {
+        Ok(self.try_get(col)?)
+    }
+}
+
+impl Columns for rusqlite::Row<'_> {
+    fn int(&self, col: &str) -> Result<i64> {
+        Ok(self.get(col)?)
+    }
+    fn opt_int(&self, col: &str) -> Result<Option<i64>> {
+        Ok(self.get(col)?)
+    }
+    fn opt_real(&self, col: &str) -> Result<Option<f64>> {
+        Ok(self.get(col)?)
+    }
+    fn text(&self, col: &str) -> Result<String> {
+        Ok(self.get(col)?)
+    }
+    fn opt_text(&self, col: &str) -> Result<Option<String>> {
+        Ok(self.get(col)?)
+    }
+}
+
 pub(crate) fn ids<T: Copy + Into<i64>>(v: &[T]) -> String {
     serde_json::to_string(&v.iter().map(|x| (*x).into()).collect::<Vec<i64>>()).unwrap_or_else(|_| "[]".into())
 }

@@ -205,34 +205,77 @@ async fn lists_filter_by_scope_state_overdue_text_and_page() {
     .await;
 }
 
+/// A master case taken through to closing with a second case merged into it: (master, merged, unit).
+async fn merge_and_close(db: &TestDb) -> (Case, Case, UnitId) {
+    let (unit, _) = seed(db).await;
+    let master = create(db, "主案件").await;
+    let mut child = new_case("重复案件");
+    child.location = Some(cityloop_domain::Location { lat: 30.25, lon: 120.16, address: None });
+    let flow = report_entry(&child, &operator(), Some(Role::Operator));
+    let child = db.store.create_case(&child, &flow, day(), None).await.unwrap().case;
+    let cal = WorkCalendar::default();
+    let ctx = MoveContext { now: t0(), calendar: &cal, standard: None, master: Some(&master), whistle_report_hours: 1 };
+    let merged = apply(&child, &Move::Merge { into: master.id }, &operator(), &Relation::all(), &ctx).unwrap();
+    db.store.commit_move(MoveWrite { expected_version: 1, outcome: &merged }).await.unwrap();
+    let mut m = master.clone();
+    for mv in [
+        Move::File { category: None },
+        Move::Dispatch { unit, assisting: vec![] },
+        Move::Sign,
+        Move::Submit { result: "已处理".into() },
+        Move::Check { passed: true },
+        Move::Close,
+    ] {
+        let out = step(&m, mv, t0());
+        db.store.commit_move(MoveWrite { expected_version: m.version, outcome: &out }).await.unwrap();
+        m = out.case;
+    }
+    (m, db.store.get_case(child.id).await.unwrap(), unit)
+}
+
 #[tokio::test]
 async fn closing_a_master_closes_its_merged_cases_with_a_flow_record() {
     on_every_engine(|db| async move {
-        let (unit, _) = seed(&db).await;
-        let master = create(&db, "主案件").await;
-        let child = create(&db, "重复案件").await;
-        let cal = WorkCalendar::default();
-        let ctx =
-            MoveContext { now: t0(), calendar: &cal, standard: None, master: Some(&master), whistle_report_hours: 1 };
-        let merged = apply(&child, &Move::Merge { into: master.id }, &operator(), &Relation::all(), &ctx).unwrap();
-        db.store.commit_move(MoveWrite { expected_version: 1, outcome: &merged }).await.unwrap();
-        let mut m = master.clone();
-        for mv in [
-            Move::File { category: None },
-            Move::Dispatch { unit, assisting: vec![] },
-            Move::Sign,
-            Move::Submit { result: "已处理".into() },
-            Move::Check { passed: true },
-            Move::Close,
-        ] {
-            let out = step(&m, mv, t0());
-            db.store.commit_move(MoveWrite { expected_version: m.version, outcome: &out }).await.unwrap();
-            m = out.case;
-        }
-        let child = db.store.get_case(child.id).await.unwrap();
+        let (master, child, _) = merge_and_close(&db).await;
         assert_eq!((child.state, child.master_id), (State::Closed, Some(master.id)));
         let last = db.store.flows(child.id).await.unwrap().pop().unwrap().1;
         assert_eq!(last.kind.as_str(), "close-with-master");
+    })
+    .await;
+}
+
+/// The counter reads through a connection of its own on SQLite: it must see what the pages see.
+#[tokio::test]
+async fn the_counter_reads_flows_and_cases_as_the_pages_do() {
+    on_every_engine(|db| async move {
+        let (master, child, unit) = merge_and_close(&db).await;
+        let ids = [master.id, child.id];
+        let histories = db.store.case_histories(&ids, i64::MAX).await.unwrap();
+        for id in ids {
+            assert_eq!(histories[&id], db.store.flows(id).await.unwrap(), "{:?}", db.backend());
+        }
+        let first_of_master = histories[&master.id][0].0;
+        let up_to = db.store.case_histories(&[master.id], first_of_master).await.unwrap();
+        assert_eq!(up_to[&master.id].len(), 1, "records after `up_to` are left out");
+
+        let pending = db.store.flows_to_count(0, 1000).await.unwrap();
+        let mut all: Vec<i64> = histories.values().flatten().map(|(id, _)| *id).collect();
+        all.sort_unstable();
+        assert_eq!(pending.iter().map(|p| p.id).collect::<Vec<_>>(), all);
+        assert_eq!(
+            db.store.flows_to_count(all[2], 2).await.unwrap().iter().map(|p| p.id).collect::<Vec<_>>(),
+            all[3..5]
+        );
+
+        let facts = db.store.case_facts(&ids).await.unwrap();
+        let child_facts = facts.iter().find(|f| f.id == child.id).unwrap();
+        assert_eq!((child_facts.request_type, child_facts.master_unit), (RequestType::Complaint, Some(unit)));
+        assert_eq!(facts.iter().find(|f| f.id == master.id).unwrap().master_unit, None);
+
+        let places = db.store.case_places(&[child.id]).await.unwrap();
+        assert_eq!(places.len(), 1);
+        assert_eq!(places[0].location, Some((30.25, 120.16)));
+        assert_eq!((places[0].category_id, places[0].text.as_str()), (Some(CategoryId(1)), "重复案件\n描述"));
     })
     .await;
 }
