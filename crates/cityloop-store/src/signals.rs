@@ -194,22 +194,15 @@ impl Store {
 
     /// The daily counts of one kind of place over the days `from..to` (yyyymmdd).
     pub async fn area_counts(&self, kind: AreaKind, from: i64, to: i64) -> Result<Vec<(AreaDay, i64)>> {
-        let rows = sqlx::query(
-            "select area_id, category_id, day, n from area_counts where day >= $1 and day < $2 and area_kind = $3",
-        )
-        .bind(from)
-        .bind(to)
-        .bind(kind.as_str())
-        .fetch_all(self.reader())
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok((
-                    AreaDay { kind, area_id: r.try_get(0)?, category_id: r.try_get(1)?, day: r.try_get(2)? },
-                    r.try_get(3)?,
-                ))
-            })
-            .collect()
+        let mut sql = Sql::new("select area_id, category_id, day, n from area_counts where area_kind = ");
+        sql.bind(kind.as_str()).push(" and day >= ").bind(from).push(" and day < ").bind(to);
+        let rows = self
+            .fetch_decoded(sql, |r| Ok((r.int("area_id")?, r.int("category_id")?, r.int("day")?, r.int("n")?)))
+            .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(area_id, category_id, day, n)| (AreaDay { kind, area_id, category_id, day }, n))
+            .collect())
     }
 
     /// The newest cases between two times with their words and who reported them, for the hot problems.
