@@ -334,7 +334,7 @@ impl Store {
     /// The rows of `sql`, each decoded by `decode`, as the writer sees them. On a SQLite file they are
     /// read through the store's own connection: the pool's driver hands every row over from a worker
     /// thread and converts every value for the `Any` layer, which costs several times SQLite's own
-    /// reading when counting goes through millions of flow records.
+    /// reading when a read goes through hundreds of thousands of rows (counting, the density scan).
     pub(crate) async fn fetch_decoded<T: Send + 'static>(
         &self,
         sql: args::Sql,
