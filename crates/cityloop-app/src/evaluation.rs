@@ -4,12 +4,13 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use cityloop_domain::evaluation::{
-    date_of_day_number, day_number, facts, part_label_zh, score, volume_metric, Counts, Grade, Indicator, Metric,
+    date_of_day_number, day_number, part_label_zh, replay, score, volume_metric, Counts, Grade, Indicator, Metric,
     Period,
 };
 use cityloop_domain::workflow::MoveKind;
 use cityloop_domain::{CaseId, Role, UnitId};
 use cityloop_store::evaluation::{CountBatch, CountKey, CountSum};
+use cityloop_store::{ClosingDay, IntakeDay, OverviewRollups};
 use serde::Serialize;
 
 use crate::error::{AppError, Result};
@@ -115,6 +116,12 @@ impl App {
     /// Counts one batch of new flow records into the rollups. Returns how many were counted (0 when
     /// there is nothing new, or another node counted them first).
     pub async fn count_evaluation_once(&self) -> Result<usize> {
+        // Once the counter has caught up, the leader screen's rollups take in what was counted before
+        // they existed; from then on each batch adds to them.
+        let overview = self.store.backfill_overview_rollups(self.reference().calendar.utc_offset_secs).await?;
+        if overview == OverviewRollups::Filled {
+            tracing::info!("the leader screen's rollups were filled from the cases counted so far");
+        }
         let cursor = self.store.evaluation_cursor().await?;
         let horizon = self.store.transaction_horizon().await?;
         let mut batch = self.store.flows_to_count(cursor, BATCH).await?;
@@ -141,10 +148,25 @@ impl App {
             .into_iter()
             .filter_map(|p| reported.get(&p.id).map(|at| (p, *at)))
             .collect();
+        let mut intake: HashMap<IntakeDay, i64> = HashMap::new();
+        for (case, at) in &places {
+            let day = day_number(reference.calendar.local_date(*at));
+            *intake
+                .entry(IntakeDay { day, channel: case.channel.clone(), category_id: case.category_id })
+                .or_default() += 1;
+        }
         let (areas, signals) = self.intake_counts(&places);
+        let mut closings: HashMap<ClosingDay, (i64, i64)> = HashMap::new();
         for case in self.store.case_facts(&cases).await? {
             let Some(history) = histories.get(&case.id) else { continue };
-            for fact in facts(&case, history, cursor, rules) {
+            let replayed = replay(&case, history, cursor, rules);
+            for closing in replayed.closings {
+                let day = day_number(reference.calendar.local_date(closing.at));
+                let sums = closings.entry(ClosingDay { day, unit_id: closing.unit }).or_default();
+                sums.0 += 1;
+                sums.1 += closing.minutes;
+            }
+            for fact in replayed.facts {
                 let key = CountKey {
                     day: day_number(reference.calendar.local_date(fact.at)),
                     indicator: fact.indicator,
@@ -156,7 +178,11 @@ impl App {
             }
         }
         let batch_size = batch.len();
-        let batch = CountBatch { counts, areas, signals, at: self.now() };
+        if overview == OverviewRollups::Waiting {
+            intake.clear();
+            closings.clear();
+        }
+        let batch = CountBatch { counts, areas, intake, closings, signals, at: self.now() };
         Ok(if self.store.add_evaluation_counts(cursor, last, &batch).await? { batch_size } else { 0 })
     }
 
@@ -187,6 +213,8 @@ impl App {
             let n = self.count_evaluation_once().await?;
             total += n;
             if n < BATCH as usize {
+                // Caught up: the leader screen's rollups can be filled now rather than at the next count.
+                self.store.backfill_overview_rollups(self.reference().calendar.utc_offset_secs).await?;
                 break;
             }
         }

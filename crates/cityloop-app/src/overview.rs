@@ -9,8 +9,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use chrono::{DateTime, Days, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, Days, NaiveDate, Utc};
 use cityloop_domain::enums::DivisionLevel;
+use cityloop_domain::evaluation::day_number;
 use cityloop_domain::{CategoryId, Channel, DivisionId, GridId, Role};
 use std::sync::Arc;
 
@@ -22,7 +23,7 @@ use crate::App;
 pub const OVERVIEW_TTL: Duration = Duration::from_secs(15);
 /// Days of daily volume shown.
 pub const DAILY_DAYS: u64 = 14;
-/// Window over which units' pace is measured.
+/// Days over which units' pace is measured: the cases they closed in these days.
 const PACE_DAYS: u64 = 30;
 
 /// Roles that see the whole-city screen.
@@ -110,28 +111,27 @@ impl App {
     pub async fn compute_overview(&self) -> Result<Overview> {
         let reference = self.reference();
         let now = self.now();
-        let calendar = &reference.calendar;
-        let today = calendar.local_date(now);
-        let local_midnight = |d: NaiveDate| -> DateTime<Utc> {
-            calendar
-                .offset()
-                .from_local_datetime(&d.and_hms_opt(0, 0, 0).unwrap_or_default())
-                .single()
-                .map_or(now, |t| t.with_timezone(&Utc))
-        };
+        let today = reference.calendar.local_date(now);
         let first_day = today.checked_sub_days(Days::new(DAILY_DAYS - 1)).unwrap_or(today);
-        let pace_since = now - chrono::Duration::days(PACE_DAYS as i64);
+        let pace_from = today.checked_sub_days(Days::new(PACE_DAYS - 1)).unwrap_or(today);
+        let tomorrow = day_number(today.succ_opt().unwrap_or(today));
 
-        let (intake, open, daily, pace) = tokio::try_join!(
-            self.store.intake_by_channel(local_midnight(today)),
+        // Intake and closings come from the counter's rollups (a tick behind at most); what is open
+        // now from the index of open cases.
+        let (intake, open, pace) = tokio::try_join!(
+            self.store.daily_intake(day_number(first_day), tomorrow),
             self.store.open_counts(now),
-            self.store.daily_by_category(local_midnight(first_day), calendar.utc_offset_secs),
-            self.store.unit_pace(pace_since, now),
+            self.store.unit_pace(day_number(pace_from), tomorrow, now),
         )?;
 
-        let mut today_by_channel: Vec<(Channel, i64)> =
-            intake.iter().filter_map(|(c, n)| Channel::parse(c).map(|c| (c, *n))).collect();
-        today_by_channel.sort_by_key(|c| std::cmp::Reverse(c.1));
+        let mut today_by_channel: HashMap<Channel, i64> = HashMap::new();
+        for (key, n) in intake.iter().filter(|(key, _)| key.day == day_number(today)) {
+            if let Some(channel) = Channel::parse(&key.channel) {
+                *today_by_channel.entry(channel).or_default() += n;
+            }
+        }
+        let mut today_by_channel: Vec<(Channel, i64)> = today_by_channel.into_iter().collect();
+        today_by_channel.sort_by_key(|c| (std::cmp::Reverse(c.1), c.0.as_str()));
 
         // Districts: walk each community up to its district.
         let district_of = |d: Option<DivisionId>| -> Option<DivisionId> {
@@ -185,7 +185,6 @@ impl App {
         );
 
         let days: Vec<NaiveDate> = (0..DAILY_DAYS).filter_map(|i| first_day.checked_add_days(Days::new(i))).collect();
-        let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).unwrap_or_default();
         let root_of = |c: Option<CategoryId>| -> String {
             c.map(|c| reference.category_chain(c))
                 .and_then(|chain| chain.last().copied())
@@ -193,10 +192,9 @@ impl App {
                 .map_or("未分类".to_string(), |c| c.name.clone())
         };
         let mut per_category: HashMap<String, Vec<i64>> = HashMap::new();
-        for d in &daily {
-            let Some(date) = epoch.checked_add_days(Days::new(u64::try_from(d.day).unwrap_or(0))) else { continue };
-            let Some(i) = days.iter().position(|x| *x == date) else { continue };
-            per_category.entry(root_of(d.category_id)).or_insert_with(|| vec![0; days.len()])[i] += d.count;
+        for (key, n) in &intake {
+            let Some(i) = days.iter().position(|x| day_number(*x) == key.day) else { continue };
+            per_category.entry(root_of(key.category_id)).or_insert_with(|| vec![0; days.len()])[i] += n;
         }
         let mut daily_by_category: Vec<(String, Vec<i64>)> = per_category.into_iter().collect();
         daily_by_category.sort_by(|a, b| b.1.iter().sum::<i64>().cmp(&a.1.iter().sum::<i64>()).then(a.0.cmp(&b.0)));

@@ -19,7 +19,14 @@ fn batch(case: i64, n: i64) -> CountBatch {
         metric: Metric::Received,
         case_id: CaseId(case),
     };
-    CountBatch { counts: HashMap::from([(key, n)]), areas: HashMap::new(), signals: Vec::new(), at: chrono::Utc::now() }
+    CountBatch {
+        counts: HashMap::from([(key, n)]),
+        areas: HashMap::new(),
+        intake: HashMap::new(),
+        closings: HashMap::new(),
+        signals: Vec::new(),
+        at: chrono::Utc::now(),
+    }
 }
 
 #[tokio::test]

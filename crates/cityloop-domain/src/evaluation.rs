@@ -397,10 +397,33 @@ fn time_in(data: &serde_json::Value, key: &str) -> Option<DateTime<Utc>> {
     data.get(key).and_then(|v| serde_json::from_value(v.clone()).ok())
 }
 
+/// A case closed by the unit that handled it, and how long it took from intake.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Closing {
+    pub unit: UnitId,
+    pub at: DateTime<Utc>,
+    pub minutes: i64,
+}
+
+/// What the flow records with ids above some id add to the rollups.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Replayed {
+    pub facts: Vec<Fact>,
+    pub closings: Vec<Closing>,
+}
+
 /// The facts that the flow records with ids above `after` add. `history` is the case's whole flow so
 /// far, in order, with ids.
 pub fn facts(case: &CaseFacts, history: &[(i64, FlowEntry)], after: i64, rules: &EvaluationRules) -> Vec<Fact> {
+    replay(case, history, after, rules).facts
+}
+
+/// The facts, and the closings of a handling unit's case, that the flow records with ids above `after`
+/// add. `history` is the case's whole flow so far, in order, with ids.
+pub fn replay(case: &CaseFacts, history: &[(i64, FlowEntry)], after: i64, rules: &EvaluationRules) -> Replayed {
     let mut out = Vec::new();
+    let mut closings = Vec::new();
+    let reported_at = history.first().map(|(_, f)| f.at);
     let mut r = Replay::default();
     let limits = &rules.limits;
     for (id, f) in history {
@@ -529,6 +552,9 @@ pub fn facts(case: &CaseFacts, history: &[(i64, FlowEntry)], after: i64, rules: 
                 }
                 count(I::Lead, actor, M::Closes, true);
                 count(I::Lead, actor, M::ClosedOnTime, in_time(limits.close_minutes));
+                if let (true, Some(unit), Some(since)) = (new, r.unit, reported_at) {
+                    closings.push(Closing { unit, at: f.at, minutes: (f.at - since).num_minutes() });
+                }
             }
             MoveKind::Reopen => {
                 r.revisited = false;
@@ -541,7 +567,7 @@ pub fn facts(case: &CaseFacts, history: &[(i64, FlowEntry)], after: i64, rules: 
             r.state_since = Some(f.at);
         }
     }
-    out
+    Replayed { facts: out, closings }
 }
 
 /// The counts of one subject over a period.

@@ -1,13 +1,14 @@
-//! Counts for the leader screen and saved case-list views. Each count is one grouped query over an
-//! index range (state, creation time), so the screen costs a few scans of the open cases, never of
-//! the whole history.
+//! Counts for the leader screen and saved case-list views. Intake and closings come from rollups the
+//! evaluation counter keeps per day; what is open now comes from an index of the open cases alone. So
+//! the screen costs a few days of rollups and one scan of the work in hand, never of the history.
 
 use chrono::{DateTime, Utc};
 use cityloop_domain::{CategoryId, DivisionId, GridId, UnitId, UserId};
 use sqlx::Row;
 
+use crate::args::Sql;
 use crate::rows::ms;
-use crate::{Result, Store};
+use crate::{Backend, Result, Store};
 
 /// States in which a case still needs someone's work.
 pub const OPEN_STATES: &str =
@@ -23,12 +24,30 @@ pub struct OpenCount {
     pub overdue: i64,
 }
 
-/// Cases of one category created on one local day (days counted from the Unix epoch).
-#[derive(Debug, Clone, PartialEq)]
-pub struct DailyCount {
+/// New cases of one channel and category on one local day (yyyymmdd), as the counter saw them.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct IntakeDay {
     pub day: i64,
+    pub channel: String,
     pub category_id: Option<CategoryId>,
-    pub count: i64,
+}
+
+/// Closings of one unit on one local day (yyyymmdd): how many, and their minutes from intake summed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ClosingDay {
+    pub day: i64,
+    pub unit_id: UnitId,
+}
+
+/// Whether the counter keeps the leader screen's rollups (see `backfill_overview_rollups`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OverviewRollups {
+    /// Kept since before this call.
+    Kept,
+    /// Filled just now from the cases; kept from now on.
+    Filled,
+    /// Not kept yet: the counter has records to count before they can be filled.
+    Waiting,
 }
 
 /// How one unit handled the cases it closed recently, and what it has overdue now.
@@ -50,18 +69,7 @@ pub struct SavedView {
     pub query: String,
 }
 
-const DAY_MS: i64 = 86_400_000;
-
 impl Store {
-    /// Cases created since an instant, by channel.
-    pub async fn intake_by_channel(&self, since: DateTime<Utc>) -> Result<Vec<(String, i64)>> {
-        let rows = sqlx::query("select channel, count(*) from cases where created_at >= $1 group by channel")
-            .bind(ms(since))
-            .fetch_all(self.reader())
-            .await?;
-        rows.iter().map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).collect()
-    }
-
     /// Open and overdue cases by channel and grid.
     pub async fn open_counts(&self, now: DateTime<Utc>) -> Result<Vec<OpenCount>> {
         let rows = sqlx::query(&format!(
@@ -85,64 +93,114 @@ impl Store {
             .collect()
     }
 
-    /// Cases per local day and category since an instant; `utc_offset_secs` places the day boundary.
-    pub async fn daily_by_category(&self, since: DateTime<Utc>, utc_offset_secs: i32) -> Result<Vec<DailyCount>> {
-        let rows = sqlx::query(
-            "select (created_at + $1) / $2 as day, category_id, count(*) from cases where created_at >= $3 \
-             group by 1, 2",
-        )
-        .bind(i64::from(utc_offset_secs) * 1000)
-        .bind(DAY_MS)
-        .bind(ms(since))
-        .fetch_all(self.reader())
-        .await?;
-        rows.iter()
-            .map(|r| {
-                Ok(DailyCount {
-                    day: r.try_get(0)?,
-                    category_id: r.try_get::<Option<i64>, _>(1)?.map(CategoryId),
-                    count: r.try_get(2)?,
-                })
-            })
-            .collect()
+    /// New cases per local day, channel and category over the days `from..to` (yyyymmdd).
+    pub async fn daily_intake(&self, from: i64, to: i64) -> Result<Vec<(IntakeDay, i64)>> {
+        let mut sql = Sql::new("select day, channel, category_id, n from intake_counts where day >= ");
+        sql.bind(from).push(" and day < ").bind(to);
+        self.fetch_decoded(sql, |r| {
+            let category = r.int("category_id")?;
+            let day = IntakeDay {
+                day: r.int("day")?,
+                channel: r.text("channel")?,
+                category_id: (category != 0).then_some(CategoryId(category)),
+            };
+            Ok((day, r.int("n")?))
+        })
+        .await
     }
 
-    /// Per unit: cases created since `since` and closed, their mean time to close, and the unit's
-    /// overdue cases now.
-    pub async fn unit_pace(&self, since: DateTime<Utc>, now: DateTime<Utc>) -> Result<Vec<UnitPace>> {
-        let closed = sqlx::query(
-            "select unit_id, count(*), cast(avg(closed_at - created_at) as double precision) from cases \
-             where state = 'closed' and created_at >= $1 and unit_id is not null group by unit_id",
-        )
-        .bind(ms(since))
-        .fetch_all(self.reader())
-        .await?;
-        let overdue = sqlx::query(
-            "select unit_id, count(*) from cases where state in ('pending_sign', 'handling') and deadline < $1 \
-             and unit_id is not null group by unit_id",
-        )
-        .bind(ms(now))
-        .fetch_all(self.reader())
-        .await?;
-        let mut out: Vec<UnitPace> = Vec::new();
-        for r in &closed {
-            let mean_ms: Option<f64> = r.try_get(2)?;
-            out.push(UnitPace {
-                unit_id: UnitId(r.try_get(0)?),
-                closed: r.try_get(1)?,
-                mean_hours: mean_ms.unwrap_or(0.0) / 3_600_000.0,
+    /// Per unit: the cases it closed over the days `from..to` (yyyymmdd) and their mean time from
+    /// intake, and the unit's overdue cases now.
+    pub async fn unit_pace(&self, from: i64, to: i64, now: DateTime<Utc>) -> Result<Vec<UnitPace>> {
+        let mut sql = Sql::new(
+            "select unit_id, cast(sum(n) as bigint) as n, cast(sum(minutes) as bigint) as minutes \
+             from closing_counts where day >= ",
+        );
+        sql.bind(from).push(" and day < ").bind(to).push(" group by unit_id");
+        let closed =
+            self.fetch_decoded(sql, |r| Ok((UnitId(r.int("unit_id")?), r.int("n")?, r.int("minutes")?))).await?;
+        // Spelled with the open states so that the index of open cases serves it.
+        let mut sql = Sql::new(&format!(
+            "select unit_id, count(*) as n from cases where state in {OPEN_STATES} \
+             and state in ('pending_sign', 'handling') and deadline < "
+        ));
+        sql.bind(ms(now)).push(" and unit_id is not null group by unit_id");
+        let overdue = self.fetch_decoded(sql, |r| Ok((UnitId(r.int("unit_id")?), r.int("n")?))).await?;
+        let mut out: Vec<UnitPace> = closed
+            .into_iter()
+            .map(|(unit_id, closed, minutes)| UnitPace {
+                unit_id,
+                closed,
+                mean_hours: if closed > 0 { minutes as f64 / closed as f64 / 60.0 } else { 0.0 },
                 overdue_now: 0,
-            });
-        }
-        for r in &overdue {
-            let unit = UnitId(r.try_get(0)?);
-            let n: i64 = r.try_get(1)?;
+            })
+            .collect();
+        for (unit, n) in overdue {
             match out.iter_mut().find(|p| p.unit_id == unit) {
                 Some(p) => p.overdue_now = n,
                 None => out.push(UnitPace { unit_id: unit, closed: 0, mean_hours: 0.0, overdue_now: n }),
             }
         }
         Ok(out)
+    }
+
+    /// Fills the leader screen's rollups, once, with what the counter counted before they existed:
+    /// every case reported and every case closed (a case closed twice counts its last closing, under
+    /// the unit it has now). That is exact only when the counter has caught up with the flow records,
+    /// so until then nothing is filled and the counter leaves these rollups alone (`Waiting`). Local
+    /// days start `utc_offset_secs` after UTC midnight.
+    pub async fn backfill_overview_rollups(&self, utc_offset_secs: i32) -> Result<OverviewRollups> {
+        let filled: i64 = sqlx::query_scalar("select overview_backfilled from eval_progress where id = 1")
+            .fetch_one(self.writer())
+            .await?;
+        if filled != 0 {
+            return Ok(OverviewRollups::Kept);
+        }
+        let offset_ms = i64::from(utc_offset_secs) * 1000;
+        let day = |column: &str| match self.backend() {
+            Backend::Sqlite => format!("cast(strftime('%Y%m%d', ({column} + $1) / 1000, 'unixepoch') as integer)"),
+            Backend::Postgres => format!(
+                "cast(to_char(to_timestamp(({column} + $1) / 1000.0) at time zone 'UTC', 'YYYYMMDD') as bigint)"
+            ),
+        };
+        let mut tx = self.writer().begin().await?;
+        // The flag's row is the cursor's: taking it holds off another node's counting until this commits.
+        let first =
+            sqlx::query("update eval_progress set overview_backfilled = 1 where id = 1 and overview_backfilled = 0")
+                .execute(&mut *tx)
+                .await?;
+        if first.rows_affected() == 0 {
+            tx.rollback().await?;
+            return Ok(OverviewRollups::Kept);
+        }
+        let waiting: Option<i64> = sqlx::query_scalar(
+            "select f.id from flow f where f.id > (select flow_cursor from eval_progress where id = 1) limit 1",
+        )
+        .fetch_optional(&mut *tx)
+        .await?;
+        if waiting.is_some() {
+            tx.rollback().await?;
+            return Ok(OverviewRollups::Waiting);
+        }
+        sqlx::query(&format!(
+            "insert into intake_counts (day, channel, category_id, n) \
+             select {}, channel, coalesce(category_id, 0), count(*) from cases group by 1, 2, 3",
+            day("created_at")
+        ))
+        .bind(offset_ms)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query(&format!(
+            "insert into closing_counts (day, unit_id, n, minutes) \
+             select {}, unit_id, count(*), cast(sum((closed_at - created_at) / 60000) as bigint) from cases \
+             where state = 'closed' and closed_at is not null and unit_id is not null group by 1, 2",
+            day("closed_at")
+        ))
+        .bind(offset_ms)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(OverviewRollups::Filled)
     }
 
     /// A user's saved views, by name.

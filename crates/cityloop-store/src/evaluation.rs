@@ -9,6 +9,7 @@ use sqlx::Row;
 
 use crate::args::{Arg, Sql};
 use crate::cases::{flow_from_row, multi_insert, FLOW_COLUMNS};
+use crate::dashboard::{ClosingDay, IntakeDay};
 use crate::rows::from_ms;
 use crate::signals::{signal_args, AreaDay, NewSignal, SIGNAL_INSERT_COLUMNS};
 use crate::{Result, Store, StoreError};
@@ -41,6 +42,10 @@ pub struct CountKey {
 pub struct CountBatch {
     pub counts: HashMap<CountKey, i64>,
     pub areas: HashMap<AreaDay, i64>,
+    /// New cases per day, channel and category, for the leader screen.
+    pub intake: HashMap<IntakeDay, i64>,
+    /// Closings per day and unit: how many, and their minutes from intake summed.
+    pub closings: HashMap<ClosingDay, (i64, i64)>,
     pub signals: Vec<NewSignal>,
     pub at: chrono::DateTime<chrono::Utc>,
 }
@@ -318,6 +323,19 @@ const AREA_COUNTS: Upsert = Upsert {
     on_conflict: " on conflict (area_kind, area_id, category_id, day) do update set n = area_counts.n + excluded.n",
 };
 
+const INTAKE_COUNTS: Upsert = Upsert {
+    table: "intake_counts",
+    columns: "day, channel, category_id, n",
+    on_conflict: " on conflict (day, channel, category_id) do update set n = intake_counts.n + excluded.n",
+};
+
+const CLOSING_COUNTS: Upsert = Upsert {
+    table: "closing_counts",
+    columns: "day, unit_id, n, minutes",
+    on_conflict: " on conflict (day, unit_id) do update set n = closing_counts.n + excluded.n, \
+                  minutes = closing_counts.minutes + excluded.minutes",
+};
+
 const NEW_SIGNALS: Upsert =
     Upsert { table: "signals", columns: SIGNAL_INSERT_COLUMNS, on_conflict: " on conflict (signature) do nothing" };
 
@@ -326,6 +344,8 @@ struct CountRows {
     days: Vec<Vec<Arg>>,
     cases: Vec<Vec<Arg>>,
     areas: Vec<Vec<Arg>>,
+    intake: Vec<Vec<Arg>>,
+    closings: Vec<Vec<Arg>>,
     signals: Vec<Vec<Arg>>,
 }
 
@@ -369,15 +389,32 @@ impl CountRows {
                     ]
                 })
                 .collect(),
+            intake: batch
+                .intake
+                .iter()
+                .map(|(k, n)| {
+                    let category = k.category_id.map_or(0, |c| c.0);
+                    vec![Arg::from(k.day), k.channel.clone().into(), Arg::from(category), Arg::from(*n)]
+                })
+                .collect(),
+            closings: batch
+                .closings
+                .iter()
+                .map(|(k, (n, minutes))| {
+                    vec![Arg::from(k.day), Arg::from(k.unit_id.0), Arg::from(*n), Arg::from(*minutes)]
+                })
+                .collect(),
             signals: batch.signals.iter().map(|s| signal_args(s, batch.at)).collect(),
         }
     }
 
-    fn tables(&self) -> [(&'static Upsert, &[Vec<Arg>]); 4] {
+    fn tables(&self) -> [(&'static Upsert, &[Vec<Arg>]); 6] {
         [
             (&DAY_COUNTS, &self.days),
             (&CASES_BEHIND, &self.cases),
             (&AREA_COUNTS, &self.areas),
+            (&INTAKE_COUNTS, &self.intake),
+            (&CLOSING_COUNTS, &self.closings),
             (&NEW_SIGNALS, &self.signals),
         ]
     }

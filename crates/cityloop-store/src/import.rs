@@ -432,7 +432,7 @@ impl BulkConnection {
         connection.busy_timeout(std::time::Duration::from_secs(10))?;
         connection.pragma_update(None, "synchronous", self.synchronous)?;
         connection.pragma_update(None, "foreign_keys", "ON")?;
-        connection.pragma_update(None, "cache_size", -65536)?;
+        connection.pragma_update(None, "cache_size", -i64::from(crate::WRITER_CACHE_KIB))?;
         connection.pragma_update(None, "temp_store", "MEMORY")?;
         Ok(connection)
     }

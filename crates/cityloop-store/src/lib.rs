@@ -41,7 +41,7 @@ pub use backup::{CopyReport, TableCopy};
 pub use cases::{
     BulkCase, CaseFilter, CaseList, CaseScope, CaseSort, CreatedCase, MoveWrite, NewCaseWrite, NoticeRow, WhistleRow,
 };
-pub use dashboard::{DailyCount, OpenCount, SavedView, UnitPace};
+pub use dashboard::{ClosingDay, IntakeDay, OpenCount, OverviewRollups, SavedView, UnitPace};
 pub use import::{Checkpoint, ImportRun, ImportedCase};
 pub use open311::{ApiClientRow, Choice, QuestionRow, ReportRecord, ServiceDetailsRow};
 pub use reference::{CategoryRow, DivisionRow, GridRow, UnitRow};
@@ -190,6 +190,11 @@ impl std::fmt::Debug for Store {
     }
 }
 
+/// SQLite page cache of the writer connection (and of the store's own connection), in KiB.
+pub(crate) const WRITER_CACHE_KIB: u32 = 65_536;
+/// SQLite page cache of each reader connection, in KiB.
+const READER_CACHE_KIB: u32 = 8_192;
+
 impl Store {
     /// Connects without migrating.
     pub async fn connect(options: &DbOptions) -> Result<Self> {
@@ -204,12 +209,17 @@ impl Store {
                     "OFF" => "OFF",
                     _ => "NORMAL",
                 };
-                let pragmas = format!(
-                    "pragma journal_mode = wal; pragma synchronous = {sync}; pragma busy_timeout = 10000; \
-                     pragma foreign_keys = on; pragma cache_size = -65536; pragma temp_store = memory;"
-                );
-                let pool = |max: u32| {
-                    let pragmas = pragmas.clone();
+                // Page cache per connection, in KiB: the writer's holds the pages every write touches;
+                // readers share the operating system's cache of the file, so a small one each keeps
+                // the server's memory bounded however many there are.
+                let pragmas = |cache_kib: u32| {
+                    format!(
+                        "pragma journal_mode = wal; pragma synchronous = {sync}; pragma busy_timeout = 10000; \
+                         pragma foreign_keys = on; pragma cache_size = -{cache_kib}; pragma temp_store = memory;"
+                    )
+                };
+                let pool = |max: u32, cache_kib: u32| {
+                    let pragmas = pragmas(cache_kib);
                     AnyPoolOptions::new()
                         .max_connections(max)
                         .acquire_timeout(Duration::from_secs(30))
@@ -224,8 +234,8 @@ impl Store {
                 };
                 // SQLite has one writer at a time: one writer connection queues writes in-process
                 // instead of spinning on SQLITE_BUSY.
-                let write = pool(1).await?;
-                let read = pool(options.max_connections.max(1)).await?;
+                let write = pool(1, WRITER_CACHE_KIB).await?;
+                let read = pool(options.max_connections.max(1), READER_CACHE_KIB).await?;
                 let file = sqlx::sqlite::SqliteConnectOptions::from_str(&url)?.get_filename().to_path_buf();
                 let bulk = (!url.contains(":memory:") && !url.contains("mode=memory"))
                     .then(|| Arc::new(import::BulkConnection::new(file, sync)));

@@ -27,6 +27,7 @@ pub struct CaseText {
 #[derive(Debug, Clone)]
 pub struct CasePlace {
     pub id: CaseId,
+    pub channel: String,
     pub category_id: Option<CategoryId>,
     pub grid_id: Option<GridId>,
     pub division_id: Option<DivisionId>,
@@ -172,13 +173,14 @@ impl Store {
         let mut out = Vec::with_capacity(cases.len());
         for chunk in cases.chunks(400) {
             let mut sql = Sql::new(
-                "select id, category_id, grid_id, division_id, lat, lon, title, description from cases where id in ",
+                "select id, channel, category_id, grid_id, division_id, lat, lon, title, description from cases where id in ",
             );
             sql.bind_list(chunk.iter().map(|c| c.0));
             let places = self
                 .fetch_decoded(sql, |r| {
                     Ok(CasePlace {
                         id: CaseId(r.int("id")?),
+                        channel: r.text("channel")?,
                         category_id: r.opt_int("category_id")?.map(CategoryId),
                         grid_id: r.opt_int("grid_id")?.map(GridId),
                         division_id: r.opt_int("division_id")?.map(DivisionId),

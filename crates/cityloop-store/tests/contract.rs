@@ -1,6 +1,7 @@
 //! The storage contract: every test runs on SQLite and, when `CITYLOOP_TEST_PG_URL` is set, on
 //! PostgreSQL, each on a fresh database.
 
+use std::collections::HashMap;
 use std::future::Future;
 
 use chrono::{Duration, NaiveDate, TimeZone, Utc};
@@ -11,8 +12,9 @@ use cityloop_domain::{
     Case, CaseId, CaseStandard, CategoryId, Channel, RequestType, Role, State, TimeLimit, TimingMode, UnitId, UnitKind,
     Urgency, UserId, WorkCalendar,
 };
+use cityloop_store::evaluation::CountBatch;
 use cityloop_store::testing::{engines, fresh, TestDb};
-use cityloop_store::{BulkCase, CaseFilter, CaseScope, MoveWrite, StoreError};
+use cityloop_store::{BulkCase, CaseFilter, CaseScope, ClosingDay, IntakeDay, MoveWrite, OverviewRollups, StoreError};
 
 /// Runs a test body on every configured engine.
 async fn on_every_engine<F, Fut>(test: F)
@@ -400,19 +402,57 @@ async fn dashboard_counts_queue_filters_and_saved_views_agree_on_both_engines() 
         }
         s.bulk_insert_cases(&items).await.unwrap();
 
-        let mut intake = s.intake_by_channel(t0() - Duration::hours(12)).await.unwrap();
-        intake.sort();
-        assert_eq!(intake, vec![("hotline".to_string(), 3)], "the web cases came in the day before");
         let open = s.open_counts(t0()).await.unwrap();
         assert_eq!(open.iter().map(|o| o.open).sum::<i64>(), 3);
         assert_eq!(open.iter().map(|o| o.overdue).sum::<i64>(), 1);
-        let daily = s.daily_by_category(t0() - Duration::days(3), 8 * 3600).await.unwrap();
-        assert_eq!(daily.iter().map(|d| d.count).sum::<i64>(), 5);
-        assert_eq!(daily.len(), 2, "two local days, one category");
-        let pace = s.unit_pace(t0() - Duration::days(30), t0()).await.unwrap();
+
+        // The leader screen's rollups are filled from the cases once the counter has caught up.
+        let china = 8 * 3600;
+        assert_eq!(s.backfill_overview_rollups(china).await.unwrap(), OverviewRollups::Waiting);
+        assert!(s.daily_intake(0, 99_999_999).await.unwrap().is_empty());
+        let flows = s.flows_to_count(0, 100).await.unwrap();
+        let last = flows.last().map(|f| f.id).unwrap();
+        let nothing = CountBatch {
+            counts: HashMap::new(),
+            areas: HashMap::new(),
+            intake: HashMap::new(),
+            closings: HashMap::new(),
+            signals: Vec::new(),
+            at: t0(),
+        };
+        assert!(s.add_evaluation_counts(0, last, &nothing).await.unwrap());
+        assert_eq!(s.backfill_overview_rollups(china).await.unwrap(), OverviewRollups::Filled);
+        assert_eq!(s.backfill_overview_rollups(china).await.unwrap(), OverviewRollups::Kept, "once");
+        let mut intake = s.daily_intake(20261123, 20261124).await.unwrap();
+        intake.sort_by_key(|(k, _)| k.channel.clone());
+        let category = intake.first().and_then(|(k, _)| k.category_id);
+        assert_eq!(
+            intake,
+            vec![(IntakeDay { day: 20261123, channel: "hotline".into(), category_id: category }, 3)],
+            "the web cases came in the local day before"
+        );
+        assert_eq!(s.daily_intake(20261120, 20261124).await.unwrap().iter().map(|(_, n)| n).sum::<i64>(), 5);
+        let pace = s.unit_pace(20261101, 20261124, t0()).await.unwrap();
         assert_eq!(pace.len(), 1);
         assert_eq!((pace[0].closed, pace[0].overdue_now), (2, 1));
         assert!((pace[0].mean_hours - 10.0).abs() < 1e-6, "{}", pace[0].mean_hours);
+
+        // Then each count adds to them.
+        let more = CountBatch {
+            intake: HashMap::from([(IntakeDay { day: 20261123, channel: "web".into(), category_id: None }, 2)]),
+            closings: HashMap::from([(ClosingDay { day: 20261123, unit_id: unit_a }, (1, 30 * 60))]),
+            ..nothing
+        };
+        assert!(s.add_evaluation_counts(last, last + 1, &more).await.unwrap());
+        assert!(s.add_evaluation_counts(last + 1, last + 2, &more).await.unwrap());
+        let today = s.daily_intake(20261123, 20261124).await.unwrap();
+        assert!(
+            today.contains(&(IntakeDay { day: 20261123, channel: "web".into(), category_id: None }, 4)),
+            "{today:?}"
+        );
+        let pace = s.unit_pace(20261101, 20261124, t0()).await.unwrap();
+        assert_eq!(pace[0].closed, 4);
+        assert!((pace[0].mean_hours - 20.0).abs() < 1e-6, "(2 × 10 h + 2 × 30 h) / 4: {}", pace[0].mean_hours);
 
         let count = |f: CaseFilter| async move { s.list_cases(&f).await.unwrap().total };
         let base = || CaseFilter::new(CaseScope::everything(), t0());

@@ -295,3 +295,22 @@ fn grades_have_the_standard_boundaries() {
     let grades: Vec<_> = [95.0, 90.0, 89.99, 75.0, 60.0, 40.0, 39.9].iter().map(|t| Grade::of(*t).as_str()).collect();
     assert_eq!(grades, ["A", "A", "B", "B", "C", "D", "E"]);
 }
+
+#[test]
+fn a_closing_counts_for_the_unit_that_handled_it_last_with_the_time_since_intake() {
+    let mut s = Story::reported_by(1, Role::Operator);
+    s.after(10).make(2, Role::Lead, Move::File { category: None });
+    s.after(20).make(3, Role::Dispatcher, Move::Dispatch { unit: UnitId(50), assisting: vec![] });
+    s.after(30).make(4, Role::Handler, Move::Sign);
+    s.after(60).make(4, Role::Handler, Move::Submit { result: "已停工".into() });
+    s.after(30).make(1, Role::Operator, revisit(true, true, Satisfaction::Satisfied));
+    s.after(5).make(2, Role::Lead, Move::Close);
+    let info =
+        CaseFacts { id: s.case.id, request_type: s.case.request_type, master_unit: None, grid_inspectors: vec![] };
+    let rules = EvaluationRules::default();
+    let all = replay(&info, &s.flow, 0, &rules).closings;
+    assert_eq!(all, vec![Closing { unit: UnitId(50), at: s.now, minutes: 155 }]);
+    let before_close = s.flow.len() as i64 - 1;
+    assert_eq!(replay(&info, &s.flow, before_close, &rules).closings.len(), 1, "the closing record is new");
+    assert!(replay(&info, &s.flow, before_close + 1, &rules).closings.is_empty(), "counted once");
+}
