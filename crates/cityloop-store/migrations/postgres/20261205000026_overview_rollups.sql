@@ -25,3 +25,7 @@ alter table eval_progress add column overview_backfilled bigint not null default
 -- alone: its size follows the work in hand, not the years of history.
 create index cases_open_overview on cases(state, deadline, channel, grid_id, division_id, unit_id)
     where state in ('reported', 'verifying', 'registered', 'pending_sign', 'return_review', 'handling', 'suspended', 'feedback', 'close_pending');
+
+-- The desk's queue of extension, suspension and return requests: the few cases with a request waiting,
+-- instead of every case in hand.
+create index cases_waiting_requests on cases(state, updated_at) where pending is not null;
