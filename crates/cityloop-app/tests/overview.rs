@@ -69,8 +69,13 @@ async fn the_leader_screen_counts_from_rollups_what_the_cases_hold() {
         assert!(expected.2.iter().sum::<i64>() > 0, "the demo has recent history: {expected:?}");
         assert_eq!(shown(&before), expected, "open, today and daily intake on {backend:?}");
         let closed_before = closings(&demo, None).await;
-        let closed_in_history =
-            demo.db.query_i64("select count(*) from cases where state = 'closed' and unit_id is not null").await;
+        let closed_in_history = demo
+            .db
+            .query_i64(
+                "select count(*) from flow f join cases c on c.id = f.case_id \
+                 where f.kind = 'close' and c.unit_id is not null",
+            )
+            .await;
         assert!(closed_before > 0 && closed_before == closed_in_history, "{closed_before} / {closed_in_history}");
 
         // Then new requests: four today, one of them handled and closed.

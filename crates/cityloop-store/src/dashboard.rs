@@ -145,10 +145,10 @@ impl Store {
     }
 
     /// Fills the leader screen's rollups, once, with what the counter counted before they existed:
-    /// every case reported and every case closed (a case closed twice counts its last closing, under
-    /// the unit it has now). That is exact only when the counter has caught up with the flow records,
-    /// so until then nothing is filled and the counter leaves these rollups alone (`Waiting`). Local
-    /// days start `utc_offset_secs` after UTC midnight.
+    /// every case reported, and every closing (under the unit the case has now, which is the one
+    /// that closed it unless it was reopened and sent elsewhere). That is exact only when the counter
+    /// has caught up with the flow records, so until then nothing is filled and the counter leaves
+    /// these rollups alone (`Waiting`). Local days start `utc_offset_secs` after UTC midnight.
     pub async fn backfill_overview_rollups(&self, utc_offset_secs: i32) -> Result<OverviewRollups> {
         let filled: i64 = sqlx::query_scalar("select overview_backfilled from eval_progress where id = 1")
             .fetch_one(self.writer())
@@ -192,9 +192,10 @@ impl Store {
         .await?;
         sqlx::query(&format!(
             "insert into closing_counts (day, unit_id, n, minutes) \
-             select {}, unit_id, count(*), cast(sum((closed_at - created_at) / 60000) as bigint) from cases \
-             where state = 'closed' and closed_at is not null and unit_id is not null group by 1, 2",
-            day("closed_at")
+             select {}, c.unit_id, count(*), cast(sum((f.at - c.created_at) / 60000) as bigint) \
+             from flow f join cases c on c.id = f.case_id \
+             where f.kind = 'close' and c.unit_id is not null group by 1, 2",
+            day("f.at")
         ))
         .bind(offset_ms)
         .execute(&mut *tx)

@@ -397,8 +397,19 @@ async fn dashboard_counts_queue_filters_and_saved_views_agree_on_both_engines() 
                     c.reworks = 1;
                 }
             }
-            let flow = report_entry(&c, &operator(), Some(Role::Operator));
-            items.push(BulkCase { case: c, flows: vec![flow], effects: vec![] });
+            let report = report_entry(&c, &operator(), Some(Role::Operator));
+            let mut flows = vec![report.clone()];
+            if let Some(at) = c.closed_at {
+                let kind = cityloop_domain::MoveKind::Close;
+                flows.push(cityloop_domain::FlowEntry {
+                    kind,
+                    from: Some(State::ClosePending),
+                    to: State::Closed,
+                    at,
+                    ..report
+                });
+            }
+            items.push(BulkCase { case: c, flows, effects: vec![] });
         }
         s.bulk_insert_cases(&items).await.unwrap();
 
