@@ -289,7 +289,7 @@ impl App {
         self.evaluation_report_within(None, period).await
     }
 
-    async fn evaluation_report_within(
+    pub(crate) async fn evaluation_report_within(
         &self,
         only_units: Option<Vec<UnitId>>,
         period: Period,
@@ -350,6 +350,15 @@ impl App {
     pub async fn hotline_trend(&self, who: &Principal, periods: usize) -> Result<Vec<HotlineRates>> {
         // A unit's people see their own units' rates, the city's analysts the whole city's.
         let units: Option<Vec<i64>> = self.evaluator_scope(who)?.map(|u| u.iter().map(|u| u.0).collect());
+        self.hotline_trend_within(units, periods).await
+    }
+
+    /// The 三率 of `units` (all of them: the city) over the last `periods` periods, oldest first.
+    pub(crate) async fn hotline_trend_within(
+        &self,
+        units: Option<Vec<i64>>,
+        periods: usize,
+    ) -> Result<Vec<HotlineRates>> {
         let mut list = vec![self.current_evaluation_period()];
         while list.len() < periods.max(1) {
             let earliest = list[list.len() - 1].previous();

@@ -1,5 +1,6 @@
 //! The city at a glance (一屏观全城): today's intake, what is open and overdue by channel and
-//! district, open cases per grid, daily volume by category and the slowest units. Several nodes
+//! district, open cases per grid, daily volume by category, the slowest units, and this period's
+//! 12345 ranking and 三率 trend. Several nodes
 //! and many screens ask for it every minute, so each node computes it at most once per
 //! [`OVERVIEW_TTL`] and serves the same snapshot in between; an older snapshot is served while a
 //! fresh one is computed in the background.
@@ -11,11 +12,12 @@ use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Days, NaiveDate, Utc};
 use cityloop_domain::enums::DivisionLevel;
-use cityloop_domain::evaluation::day_number;
+use cityloop_domain::evaluation::{day_number, Indicator};
 use cityloop_domain::{CategoryId, Channel, DivisionId, GridId, Role};
 use std::sync::Arc;
 
 use crate::error::{AppError, Result};
+use crate::evaluation::{HotlineRates, RankedRow, BATCHES_BEFORE_READING};
 use crate::scope::Principal;
 use crate::App;
 
@@ -25,6 +27,9 @@ pub const OVERVIEW_TTL: Duration = Duration::from_secs(15);
 pub const DAILY_DAYS: u64 = 14;
 /// Days over which units' pace is measured: the cases they closed in these days.
 const PACE_DAYS: u64 = 30;
+
+/// Evaluation periods in the screen's 三率 trend.
+pub const TREND_PERIODS: usize = 6;
 
 /// Roles that see the whole-city screen.
 const OVERVIEW_ROLES: &[Role] = &[Role::Leader, Role::Admin, Role::Lead, Role::Dispatcher];
@@ -62,6 +67,11 @@ pub struct Overview {
     /// Top-level categories with a count per day of `days`, largest first.
     pub daily_by_category: Vec<(String, Vec<i64>)>,
     pub slowest_units: Vec<SlowUnit>,
+    /// The evaluation period running now (`2026-11`), and its 12345 ranking of the units, best first.
+    pub period: String,
+    pub hotline_ranking: Vec<RankedRow>,
+    /// The city's 三率 over the last [`TREND_PERIODS`] periods, oldest first.
+    pub hotline_trend: Vec<HotlineRates>,
 }
 
 /// The per-node cache of the last overview, and whether a refresh is running.
@@ -118,11 +128,26 @@ impl App {
 
         // Intake and closings come from the counter's rollups (a tick behind at most); what is open
         // now from the index of open cases.
+        // The ranking and the trend are the evaluation's: what has been done since the last tick is
+        // counted first, as a report does.
+        self.count_evaluation_batches(BATCHES_BEFORE_READING).await?;
+        let period = self.current_evaluation_period();
         let (intake, open, pace) = tokio::try_join!(
             self.store.daily_intake(day_number(first_day), tomorrow),
             self.store.open_counts(now),
             self.store.unit_pace(day_number(pace_from), tomorrow, now),
         )?;
+        let (report, hotline_trend) = tokio::try_join!(
+            self.evaluation_report_within(None, period),
+            self.hotline_trend_within(None, TREND_PERIODS),
+        )?;
+        let period = report.period.clone();
+        let hotline_ranking = report
+            .indicators
+            .into_iter()
+            .find(|i| i.indicator == Indicator::Hotline)
+            .map(|i| i.rows)
+            .unwrap_or_default();
 
         let mut today_by_channel: HashMap<Channel, i64> = HashMap::new();
         for (key, n) in intake.iter().filter(|(key, _)| key.day == day_number(today)) {
@@ -225,6 +250,9 @@ impl App {
             days,
             daily_by_category,
             slowest_units,
+            period,
+            hotline_ranking,
+            hotline_trend,
         })
     }
 }

@@ -60,28 +60,17 @@ pub async fn screen(State(state): State<WebState>, staff: Staff, Query(p): Query
     let reference = state.app.reference();
     // The screen stays up when a part of it cannot be read; each part shows empty instead.
     let signals = state.app.signals(&staff.who, Some("open"), None, 6).await.unwrap_or_default();
-    let period = state.app.current_evaluation_period().label();
-    let ranking: Vec<(usize, String, String, &'static str)> =
-        match state.app.evaluation_report(&staff.who, &period).await {
-            Ok(r) => r
-                .indicators
-                .into_iter()
-                .find(|i| i.indicator == cityloop_domain::evaluation::Indicator::Hotline)
-                .map(|i| {
-                    i.rows.into_iter().map(|r| (r.rank, r.name, format!("{:.1}", r.total), r.grade.as_str())).collect()
-                })
-                .unwrap_or_default(),
-            Err(_) => Vec::new(),
-        };
+    let ranking: Vec<(usize, String, String, &'static str)> = overview
+        .hotline_ranking
+        .iter()
+        .map(|r| (r.rank, r.name.clone(), format!("{:.1}", r.total), r.grade.as_str()))
+        .collect();
     let best: Vec<_> = ranking.iter().take(5).cloned().collect();
     let worst: Vec<_> = ranking.iter().skip(5).rev().take(3).rev().cloned().collect();
-    let trend = state
-        .app
-        .hotline_trend(&staff.who, 6)
-        .await
-        .unwrap_or_default()
-        .into_iter()
-        .map(|t| (t.period, t.revisits, pct(t.response_rate), pct(t.solution_rate), pct(t.satisfaction_rate)))
+    let trend = overview
+        .hotline_trend
+        .iter()
+        .map(|t| (t.period.clone(), t.revisits, pct(t.response_rate), pct(t.solution_rate), pct(t.satisfaction_rate)))
         .collect();
     let big = p.big.is_some_and(|b| b == "1");
     let mut c = ctx(&staff.visit, Some(&staff.who), "leader.title");
@@ -116,7 +105,7 @@ pub async fn screen(State(state): State<WebState>, staff: Staff, Query(p): Query
             legend,
             slowest: overview.slowest_units.clone(),
             signals,
-            period,
+            period: overview.period.clone(),
             best,
             worst,
             trend,
