@@ -886,7 +886,12 @@ fn empty_flow(at: DateTime<Utc>) -> FlowEntry {
 
 fn push_filters(sql: &mut Sql, f: &CaseFilter, contacts: &ContactCipher) {
     let s = &f.scope;
-    if !s.all {
+    // A filter on units of the scope's own (a unit's inbox) is stricter than the scope: its cases are
+    // in the scope's first part, so the filter alone is the query, served by the unit's own index.
+    let within_own_units =
+        f.units.as_ref().is_some_and(|units| !units.is_empty() && units.iter().all(|u| s.units.contains(u)));
+    let restricted = !s.all && !within_own_units;
+    if restricted {
         // One `id in (… union …)` rather than ORs, so that each part uses its own index; the state
         // filter goes into the parts over `cases` too, so that they stay small on a large table.
         let mut states: Vec<&str> = f.states.iter().map(|s| s.as_str()).collect();
@@ -947,12 +952,12 @@ fn push_filters(sql: &mut Sql, f: &CaseFilter, contacts: &ContactCipher) {
     if !f.states.is_empty() {
         // Within a restricted scope the ids are few: `state || ''` keeps the planner from scanning
         // the state index instead of looking those ids up.
-        sql.push(if s.all { " and state in " } else { " and state || '' in " });
+        sql.push(if restricted { " and state || '' in " } else { " and state in " });
         sql.bind_list(f.states.iter().map(|s| s.as_str()));
     }
     // Within a restricted scope, `column + 0` likewise keeps these filters from choosing an index
     // that walks all of a unit's history instead of the scope's few ids.
-    let column = |name: &str| if s.all { format!(" and {name} in ") } else { format!(" and {name} + 0 in ") };
+    let column = |name: &str| if restricted { format!(" and {name} + 0 in ") } else { format!(" and {name} in ") };
     if let Some(c) = &f.categories {
         sql.push(&column("category_id")).bind_list(c.iter().map(|c| c.0));
     }
@@ -973,7 +978,7 @@ fn push_filters(sql: &mut Sql, f: &CaseFilter, contacts: &ContactCipher) {
     }
     match f.overdue {
         Some(true) => {
-            let state = if s.all { " and state" } else { " and state || ''" };
+            let state = if restricted { " and state || ''" } else { " and state" };
             sql.push(state).push(" in ('pending_sign', 'handling') and deadline < ").bind(ms(f.now));
         }
         Some(false) => {

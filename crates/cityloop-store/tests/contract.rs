@@ -477,6 +477,18 @@ async fn dashboard_counts_queue_filters_and_saved_views_agree_on_both_engines() 
             "counted up to the limit and one more"
         );
         assert_eq!(count(CaseFilter { count_limit: Some(10), ..base() }).await, 5);
+        // A unit's own filter inside its scope (its inbox) and the same filter over the whole city agree;
+        // another unit's filter inside that scope finds nothing.
+        let unit_scope = || CaseScope { all: false, units: vec![unit_a], ..CaseScope::default() };
+        let in_hand = |scope: CaseScope, unit| CaseFilter {
+            scope,
+            units: Some(vec![unit]),
+            states: vec![State::Handling],
+            ..CaseFilter::new(CaseScope::everything(), t0())
+        };
+        assert_eq!(count(in_hand(unit_scope(), unit_a)).await, 3);
+        assert_eq!(count(in_hand(CaseScope::everything(), unit_a)).await, 3);
+        assert_eq!(count(in_hand(unit_scope(), UnitId(unit_a.0 + 1000))).await, 0);
 
         let user = s.insert_user("lead", "值班长", "hash", &[Role::Lead], None, &[], t0()).await.unwrap();
         s.save_view(user, "超期", "overdue=true", t0()).await.unwrap();
