@@ -116,12 +116,7 @@ impl App {
     /// Counts one batch of new flow records into the rollups. Returns how many were counted (0 when
     /// there is nothing new, or another node counted them first).
     pub async fn count_evaluation_once(&self) -> Result<usize> {
-        // Once the counter has caught up, the leader screen's rollups take in what was counted before
-        // they existed; from then on each batch adds to them.
-        let overview = self.store.backfill_overview_rollups(self.reference().calendar.utc_offset_secs).await?;
-        if overview == OverviewRollups::Filled {
-            tracing::info!("the leader screen's rollups were filled from the cases counted so far");
-        }
+        let overview = self.fill_overview_rollups().await?;
         let cursor = self.store.evaluation_cursor().await?;
         let horizon = self.store.transaction_horizon().await?;
         let mut batch = self.store.flows_to_count(cursor, BATCH).await?;
@@ -186,6 +181,16 @@ impl App {
         Ok(if self.store.add_evaluation_counts(cursor, last, &batch).await? { batch_size } else { 0 })
     }
 
+    /// Once the counter has caught up, the leader screen's rollups take in what was counted before they
+    /// existed; from then on each batch adds to them.
+    async fn fill_overview_rollups(&self) -> Result<OverviewRollups> {
+        let overview = self.store.backfill_overview_rollups(self.reference().calendar.utc_offset_secs).await?;
+        if overview == OverviewRollups::Filled {
+            tracing::info!("the leader screen's rollups were filled from the cases counted so far");
+        }
+        Ok(overview)
+    }
+
     /// Counts every flow record there is to count now (on PostgreSQL, up to a gap in the ids that is
     /// still young: see `cursor`).
     pub async fn count_evaluation(&self) -> Result<usize> {
@@ -214,7 +219,7 @@ impl App {
             total += n;
             if n < BATCH as usize {
                 // Caught up: the leader screen's rollups can be filled now rather than at the next count.
-                self.store.backfill_overview_rollups(self.reference().calendar.utc_offset_secs).await?;
+                self.fill_overview_rollups().await?;
                 break;
             }
         }

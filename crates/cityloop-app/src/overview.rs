@@ -1,9 +1,8 @@
 //! The city at a glance (一屏观全城): today's intake, what is open and overdue by channel and
 //! district, open cases per grid, daily volume by category, the slowest units, and this period's
-//! 12345 ranking and 三率 trend. Several nodes
-//! and many screens ask for it every minute, so each node computes it at most once per
-//! [`OVERVIEW_TTL`] and serves the same snapshot in between; an older snapshot is served while a
-//! fresh one is computed in the background.
+//! 12345 ranking and 三率 trend. Several nodes and many screens ask for it every minute, so each node
+//! computes it at most once per [`OVERVIEW_TTL`] and serves the same snapshot in between; an older
+//! snapshot is served while a fresh one is computed in the background.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -126,10 +125,9 @@ impl App {
         let pace_from = today.checked_sub_days(Days::new(PACE_DAYS - 1)).unwrap_or(today);
         let tomorrow = day_number(today.succ_opt().unwrap_or(today));
 
-        // Intake and closings come from the counter's rollups (a tick behind at most); what is open
-        // now from the index of open cases.
-        // The ranking and the trend are the evaluation's: what has been done since the last tick is
-        // counted first, as a report does.
+        // Intake, closings, the ranking and the trend come from the counter's rollups, so what was
+        // done since its last tick is counted first, as a report does; what is open now comes from
+        // the index of open cases.
         self.count_evaluation_batches(BATCHES_BEFORE_READING).await?;
         let period = self.current_evaluation_period();
         let (intake, open, pace) = tokio::try_join!(
