@@ -135,17 +135,26 @@ impl App {
             self.store.open_counts(now),
             self.store.unit_pace(day_number(pace_from), tomorrow, now),
         )?;
-        let (report, hotline_trend) = tokio::try_join!(
-            self.evaluation_report_within(None, period),
-            self.hotline_trend_within(None, TREND_PERIODS),
-        )?;
-        let period = report.period.clone();
-        let hotline_ranking = report
-            .indicators
-            .into_iter()
-            .find(|i| i.indicator == Indicator::Hotline)
-            .map(|i| i.rows)
-            .unwrap_or_default();
+        // The screen stays up without them: a part that cannot be read shows empty.
+        let label = period.label();
+        let (report, trend) =
+            tokio::join!(self.evaluation_report_within(None, period), self.hotline_trend_within(None, TREND_PERIODS),);
+        let hotline_ranking = match report {
+            Ok(report) => report
+                .indicators
+                .into_iter()
+                .find(|i| i.indicator == Indicator::Hotline)
+                .map(|i| i.rows)
+                .unwrap_or_default(),
+            Err(e) => {
+                tracing::warn!(error = %e, "the leader screen's ranking could not be read");
+                Vec::new()
+            }
+        };
+        let hotline_trend = trend.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "the leader screen's 三率 trend could not be read");
+            Vec::new()
+        });
 
         let mut today_by_channel: HashMap<Channel, i64> = HashMap::new();
         for (key, n) in intake.iter().filter(|(key, _)| key.day == day_number(today)) {
@@ -248,7 +257,7 @@ impl App {
             days,
             daily_by_category,
             slowest_units,
-            period,
+            period: label,
             hotline_ranking,
             hotline_trend,
         })
