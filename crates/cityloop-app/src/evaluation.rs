@@ -24,6 +24,14 @@ const BATCH: i64 = 5_000;
 /// or the report command catches up with the rest.
 pub(crate) const BATCHES_BEFORE_READING: usize = 10;
 
+/// A batch of flow records read and replayed: what adding it moves the cursor over and adds.
+struct PreparedCount {
+    from: i64,
+    to: i64,
+    records: usize,
+    batch: CountBatch,
+}
+
 /// Roles that see every unit's and every person's figures.
 const EVALUATORS: &[Role] = crate::scope::CITY_ANALYSTS;
 
@@ -113,16 +121,14 @@ impl App {
         Period::containing(today, self.settings.evaluation.period_start_day)
     }
 
-    /// Counts one batch of new flow records into the rollups. Returns how many were counted (0 when
-    /// there is nothing new, or another node counted them first).
-    pub async fn count_evaluation_once(&self) -> Result<usize> {
-        let overview = self.fill_overview_rollups().await?;
-        let cursor = self.store.evaluation_cursor().await?;
+    /// Reads the flow records after `cursor` (one batch) and replays their cases: what adding them
+    /// to the rollups would add. `None` when there is nothing new to count.
+    async fn prepare_count(&self, cursor: i64) -> Result<Option<PreparedCount>> {
         let horizon = self.store.transaction_horizon().await?;
         let mut batch = self.store.flows_to_count(cursor, BATCH).await?;
         let ids: Vec<i64> = batch.iter().map(|f| f.id).collect();
         batch.truncate(self.ready_to_take(horizon, "evaluation", cursor, &ids).await?);
-        let Some(last) = batch.last().map(|f| f.id) else { return Ok(0) };
+        let Some(last) = batch.last().map(|f| f.id) else { return Ok(None) };
         let mut seen = HashSet::new();
         let cases: Vec<CaseId> = batch.iter().map(|f| f.case_id).filter(|c| seen.insert(*c)).collect();
         let histories = self.store.case_histories(&cases, last).await?;
@@ -172,23 +178,19 @@ impl App {
                 *counts.entry(key).or_default() += 1;
             }
         }
-        let batch_size = batch.len();
-        if overview == OverviewRollups::Waiting {
-            intake.clear();
-            closings.clear();
-        }
+        let records = batch.len();
         let batch = CountBatch { counts, areas, intake, closings, signals, at: self.now() };
-        Ok(if self.store.add_evaluation_counts(cursor, last, &batch).await? { batch_size } else { 0 })
+        Ok(Some(PreparedCount { from: cursor, to: last, records, batch }))
     }
 
     /// Once the counter has caught up, the leader screen's rollups take in what was counted before they
     /// existed; from then on each batch adds to them.
-    async fn fill_overview_rollups(&self) -> Result<OverviewRollups> {
+    async fn fill_overview_rollups(&self) -> Result<()> {
         let overview = self.store.backfill_overview_rollups(self.reference().calendar.utc_offset_secs).await?;
         if overview == OverviewRollups::Filled {
             tracing::info!("the leader screen's rollups were filled from the cases counted so far");
         }
-        Ok(overview)
+        Ok(())
     }
 
     /// Counts every flow record there is to count now (on PostgreSQL, up to a gap in the ids that is
@@ -211,17 +213,46 @@ impl App {
         .await
     }
 
-    /// Counts at most `at_most` batches of waiting flow records.
+    /// Counts one batch of waiting flow records; returns how many were counted (0 when there is
+    /// nothing new, or another node counted them first).
+    pub async fn count_evaluation_once(&self) -> Result<usize> {
+        self.count_evaluation_batches(1).await
+    }
+
+    /// Counts at most `at_most` batches of waiting flow records. The next batch is read and replayed
+    /// while the last one is written: reading and replaying cost as much as writing, and the two run
+    /// on different connections (on a SQLite file they take turns on the store's own connection).
     pub(crate) async fn count_evaluation_batches(&self, at_most: usize) -> Result<usize> {
-        let mut total = 0;
-        for _ in 0..at_most {
-            let n = self.count_evaluation_once().await?;
-            total += n;
-            if n < BATCH as usize {
-                // Caught up: the leader screen's rollups can be filled now rather than at the next count.
-                self.fill_overview_rollups().await?;
+        let (mut total, mut caught_up) = (0, false);
+        let mut next =
+            if at_most > 0 { self.prepare_count(self.store.evaluation_cursor().await?).await? } else { None };
+        for counted in 1..=at_most {
+            let Some(prepared) = next.take() else {
+                caught_up = true;
+                break;
+            };
+            let (to, records) = (prepared.to, prepared.records);
+            let full = records == BATCH as usize;
+            let adding = self.store.add_evaluation_counts(prepared.from, to, &prepared.batch);
+            let (added, following) = if full && counted < at_most {
+                let (added, following) = tokio::join!(adding, self.prepare_count(to));
+                (added?, following)
+            } else {
+                (adding.await?, Ok(None))
+            };
+            if added {
+                total += records;
+            }
+            // Not added: another node counted these records, and what was read after them is stale.
+            if !added || !full {
+                caught_up = true;
                 break;
             }
+            next = following?;
+        }
+        if caught_up {
+            // Caught up: the leader screen's rollups can be filled now rather than at the next count.
+            self.fill_overview_rollups().await?;
         }
         Ok(total)
     }

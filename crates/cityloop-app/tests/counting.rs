@@ -55,3 +55,46 @@ async fn a_stretch_counted_by_two_nodes_is_added_once_and_later_ones_add_to_it()
         assert_eq!(store.evaluation_cursor().await.unwrap(), cursor + 30);
     }
 }
+
+#[tokio::test]
+async fn counting_the_next_batch_while_writing_the_last_adds_what_counting_one_at_a_time_adds() {
+    for backend in engines() {
+        // Some 10,000 flow records: three batches, so that two are read while another is written.
+        let (overlapped, one_by_one) = (demo_app(backend, 1500, 1024).await, demo_app(backend, 1500, 1024).await);
+        let counted = overlapped.app.count_evaluation().await.unwrap();
+        let mut batches = Vec::new();
+        loop {
+            let n = one_by_one.app.count_evaluation_once().await.unwrap();
+            if n == 0 {
+                break;
+            }
+            batches.push(n);
+        }
+        assert!(batches.len() >= 3, "{backend:?}: {batches:?}");
+        assert_eq!(counted, batches.iter().sum::<usize>(), "{backend:?}");
+        let (a, b) = (&overlapped.app.store, &one_by_one.app.store);
+        assert_eq!(a.evaluation_cursor().await.unwrap(), b.evaluation_cursor().await.unwrap());
+        let sums = |store: &cityloop_store::Store| {
+            let store = store.clone();
+            async move {
+                let mut sums = store.evaluation_sums(0, 99_999_999).await.unwrap();
+                sums.sort_by_key(|s| (s.indicator.as_str(), s.subject, s.metric.as_str()));
+                sums
+            }
+        };
+        let all = sums(a).await;
+        assert!(all.iter().map(|s| s.n).sum::<i64>() > counted as i64, "{backend:?}");
+        assert_eq!(all, sums(b).await, "{backend:?}");
+        let intake = |store: &cityloop_store::Store| {
+            let store = store.clone();
+            async move {
+                let mut days = store.daily_intake(0, 99_999_999).await.unwrap();
+                days.sort_by_key(|(k, _)| (k.day, k.channel.clone(), k.category_id));
+                days
+            }
+        };
+        let days = intake(a).await;
+        assert_eq!(days.iter().map(|(_, n)| n).sum::<i64>(), 1500, "{backend:?}");
+        assert_eq!(days, intake(b).await, "{backend:?}");
+    }
+}

@@ -5,18 +5,20 @@ use std::collections::HashMap;
 
 use cityloop_domain::evaluation::{CaseFacts, Indicator, Metric};
 use cityloop_domain::{CaseId, FlowEntry, RequestType, UnitId, UserId};
+use rusqlite::OptionalExtension;
 use sqlx::Row;
 
 use crate::args::{Arg, Sql};
 use crate::cases::{flow_from_row, multi_insert, FLOW_COLUMNS};
 use crate::dashboard::{ClosingDay, IntakeDay};
+use crate::import::insert_json_recordset;
 use crate::rows::from_ms;
 use crate::signals::{signal_args, AreaDay, NewSignal, SIGNAL_INSERT_COLUMNS};
-use crate::{Result, Store, StoreError};
+use crate::{Backend, Result, Store, StoreError};
 
 /// Ids per `in (…)` list.
 const IDS_PER_QUERY: usize = 400;
-/// Rows per multi-row upsert.
+/// Rows per multi-row upsert, where SQLite writes through the pool.
 const ROWS_PER_STATEMENT: usize = 100;
 
 /// A flow record waiting to be counted.
@@ -165,6 +167,10 @@ impl Store {
     /// Adds counts (for the evaluation, and of new cases per place for the risk signals), stores the
     /// signals the new cases raised at once, and moves the cursor from `from` to `to`, in one
     /// transaction. Returns `false` (adding nothing) when another node moved the cursor first.
+    ///
+    /// The leader screen's rollups take the batch's intake and closings only once they have been
+    /// filled ([`Store::backfill_overview_rollups`]): until then the fill will count these cases
+    /// itself. The flag is read under the cursor's row lock, so a fill cannot slip in between.
     pub async fn add_evaluation_counts(&self, from: i64, to: i64, batch: &CountBatch) -> Result<bool> {
         let rows = CountRows::of(batch);
         if let Some(bulk) = &self.bulk {
@@ -177,20 +183,25 @@ impl Store {
         }
         let backend = self.backend();
         let mut tx = self.writer().begin().await?;
-        let moved = sqlx::query("update eval_progress set flow_cursor = $1 where id = 1 and flow_cursor = $2")
-            .bind(to)
-            .bind(from)
-            .execute(&mut *tx)
-            .await?;
-        if moved.rows_affected() == 0 {
+        let filled: Option<i64> = sqlx::query_scalar(MOVE_CURSOR).bind(to).bind(from).fetch_optional(&mut *tx).await?;
+        let Some(filled) = filled else {
             tx.rollback().await?;
             return Ok(false);
-        }
-        for (upsert, table_rows) in rows.tables() {
+        };
+        for (upsert, table_rows) in rows.tables(filled != 0) {
+            if backend == Backend::Postgres {
+                // Each table's rows are distinct on its conflict key (they were summed per key), so one
+                // statement may take them all: `on conflict do update` refuses to touch a row twice.
+                let columns: Vec<&str> = upsert.columns.split(',').map(str::trim).collect();
+                let rows = table_rows.iter().cloned();
+                insert_json_recordset(&mut tx, upsert.table, &columns, rows, upsert.on_conflict).await?;
+                continue;
+            }
+            // An in-memory SQLite database has no bulk connection.
             for chunk in table_rows.chunks(ROWS_PER_STATEMENT) {
                 let mut sql = multi_insert(upsert.table, upsert.columns, chunk.iter().cloned());
                 sql.push(upsert.on_conflict);
-                sql.for_backend(backend).query().execute(&mut *tx).await?;
+                sql.query().execute(&mut *tx).await?;
             }
         }
         tx.commit().await?;
@@ -296,6 +307,11 @@ impl Store {
         Ok((total, cases))
     }
 }
+
+/// Moves the counter's cursor from `$2` to `$1`; returns whether the leader screen's rollups were
+/// filled, or no row when the cursor was elsewhere.
+const MOVE_CURSOR: &str = "update eval_progress set flow_cursor = $1 where id = 1 and flow_cursor = $2 \
+                           returning overview_backfilled";
 
 /// One table a count batch adds to, and how a row already there takes the addition.
 struct Upsert {
@@ -408,26 +424,29 @@ impl CountRows {
         }
     }
 
-    fn tables(&self) -> [(&'static Upsert, &[Vec<Arg>]); 6] {
-        [
+    /// The tables to add to, with their rows; the leader screen's two only when `overview` (they
+    /// have been filled).
+    fn tables(&self, overview: bool) -> Vec<(&'static Upsert, &[Vec<Arg>])> {
+        let mut tables: Vec<(&'static Upsert, &[Vec<Arg>])> = vec![
             (&DAY_COUNTS, &self.days),
             (&CASES_BEHIND, &self.cases),
             (&AREA_COUNTS, &self.areas),
-            (&INTAKE_COUNTS, &self.intake),
-            (&CLOSING_COUNTS, &self.closings),
             (&NEW_SIGNALS, &self.signals),
-        ]
+        ];
+        if overview {
+            tables.extend([(&INTAKE_COUNTS, self.intake.as_slice()), (&CLOSING_COUNTS, self.closings.as_slice())]);
+        }
+        tables
     }
 
     /// Moves the cursor from `from` to `to` and adds the rows, in `tx`; false (nothing written) when
     /// the cursor was not at `from`: another node counted these records.
     fn add_on_sqlite(&self, tx: &rusqlite::Transaction<'_>, from: i64, to: i64) -> Result<bool> {
-        let moved =
-            tx.execute("update eval_progress set flow_cursor = ? where id = 1 and flow_cursor = ?", [to, from])?;
-        if moved == 0 {
-            return Ok(false);
-        }
-        for (upsert, rows) in self.tables() {
+        let filled: Option<i64> = tx
+            .query_row(&MOVE_CURSOR.replace("$1", "?1").replace("$2", "?2"), [to, from], |row| row.get(0))
+            .optional()?;
+        let Some(filled) = filled else { return Ok(false) };
+        for (upsert, rows) in self.tables(filled != 0) {
             let placeholders = vec!["?"; upsert.columns.split(',').count()].join(", ");
             let mut statement = tx.prepare_cached(&format!(
                 "insert into {} ({}) values ({placeholders}){}",

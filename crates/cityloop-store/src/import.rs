@@ -89,23 +89,36 @@ async fn insert_rows(
                 sql.query().execute(&mut **tx).await?;
             }
         }
-        Backend::Postgres => {
-            let objects: Vec<Value> = rows
-                .map(|values| {
-                    let map: Map<String, Value> =
-                        columns.iter().zip(values).map(|(c, v)| ((*c).to_string(), json_value(v))).collect();
-                    Value::Object(map)
-                })
-                .collect();
-            if objects.is_empty() {
-                return Ok(());
-            }
-            let sql = format!(
-                "insert into {table} ({list}) select {list} from json_populate_recordset(null::{table}, $1::json)"
-            );
-            sqlx::query(&sql).bind(Value::Array(objects).to_string()).execute(&mut **tx).await?;
-        }
+        Backend::Postgres => insert_json_recordset(tx, table, columns, rows, "").await?,
     }
+    Ok(())
+}
+
+/// PostgreSQL: inserts the rows as one JSON parameter expanded by `json_populate_recordset`, followed by
+/// `on_conflict` (empty, or an `on conflict …` clause). One statement and one parameter however many
+/// rows: binding thousands of values one by one costs more than PostgreSQL's own work.
+pub(crate) async fn insert_json_recordset(
+    tx: &mut Transaction<'_, Any>,
+    table: &str,
+    columns: &[&str],
+    rows: impl Iterator<Item = Vec<Arg>>,
+    on_conflict: &str,
+) -> Result<()> {
+    let objects: Vec<Value> = rows
+        .map(|values| {
+            let map: Map<String, Value> =
+                columns.iter().zip(values).map(|(c, v)| ((*c).to_string(), json_value(v))).collect();
+            Value::Object(map)
+        })
+        .collect();
+    if objects.is_empty() {
+        return Ok(());
+    }
+    let list = columns.join(", ");
+    let sql = format!(
+        "insert into {table} ({list}) select {list} from json_populate_recordset(null::{table}, $1::json){on_conflict}"
+    );
+    sqlx::query(&sql).bind(Value::Array(objects).to_string()).execute(&mut **tx).await?;
     Ok(())
 }
 
