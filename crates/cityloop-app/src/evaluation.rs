@@ -220,8 +220,8 @@ impl App {
     }
 
     /// Counts at most `at_most` batches of waiting flow records. The next batch is read and replayed
-    /// while the last one is written: reading and replaying cost as much as writing, and the two run
-    /// on different connections (on a SQLite file they take turns on the store's own connection).
+    /// while the last one is written, so that the two overlap on different connections (on a SQLite
+    /// file they take turns on the store's own connection, and nothing is gained or lost).
     pub(crate) async fn count_evaluation_batches(&self, at_most: usize) -> Result<usize> {
         let (mut total, mut caught_up) = (0, false);
         let mut next =
