@@ -39,6 +39,7 @@ pub struct Reference {
     /// Divisions that carry a polygon (imported from GeoJSON).
     division_index: AreaIndex<DivisionId>,
     unit_pos: HashMap<UnitId, usize>,
+    unit_code: HashMap<String, usize>,
     unit_children: HashMap<UnitId, Vec<UnitId>>,
     division_pos: HashMap<DivisionId, usize>,
     division_children: HashMap<DivisionId, Vec<DivisionId>>,
@@ -121,6 +122,7 @@ impl Reference {
             .collect();
         Ok(Self {
             unit_pos: units.iter().enumerate().map(|(i, u)| (u.id, i)).collect(),
+            unit_code: units.iter().enumerate().rev().map(|(i, u)| (u.code.clone(), i)).collect(),
             unit_children: children(units.iter().map(|u| (u.id, u.parent_id))),
             division_pos: divisions.iter().enumerate().map(|(i, d)| (d.id, i)).collect(),
             division_children: children(divisions.iter().map(|d| (d.id, d.parent_id))),
@@ -146,7 +148,7 @@ impl Reference {
     }
 
     pub fn unit_by_code(&self, code: &str) -> Option<&UnitRow> {
-        self.units.iter().find(|u| u.code == code)
+        self.unit_code.get(code).map(|i| &self.units[*i])
     }
 
     /// A unit and all units below it.
