@@ -85,8 +85,8 @@ pub async fn run(app: &App, args: ImportArgs) -> Result<()> {
     );
     if report.indexes_rebuilt > 0 {
         println!(
-            "{file}: a first load: {} indexes built once, after the rows (included above)",
-            report.indexes_rebuilt
+            "{file}: a first load: {} indexes built once, after the rows, in {:.2} s (included above)",
+            report.indexes_rebuilt, report.index_seconds
         );
     }
     if !report.finished {

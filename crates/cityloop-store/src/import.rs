@@ -15,7 +15,9 @@ use serde_json::{Map, Value};
 use sqlx::{Any, Row, Transaction};
 
 use crate::args::{Arg, Sql};
-use crate::cases::{case_columns_without_id, new_case_flow_rows, FLOW_INSERT_COLUMNS};
+use cityloop_domain::audit::GENESIS;
+
+use crate::cases::{case_columns_without_id, flow_values, link_rows, FLOW_INSERT_COLUMNS};
 use crate::contact_crypto::ContactCipher;
 use crate::rows::{case_values, ms, Columns};
 use crate::{AuditKey, Backend, Result, Store, StoreError};
@@ -41,6 +43,68 @@ pub struct ImportedCase {
     pub flows: Vec<FlowEntry>,
     pub day: NaiveDate,
     pub external_id: String,
+}
+
+/// A batch of imported cases made into rows where it is read (values converted, JSON written, contacts
+/// sealed), so that the transaction storing it only numbers, links and writes them: the reading task
+/// has time to spare while the writer is the slower half of a load.
+pub struct PreparedImport {
+    cases: Vec<PreparedCase>,
+}
+
+struct PreparedCase {
+    day: NaiveDate,
+    /// The case's values, the first two (its id and number) given when stored.
+    values: Vec<Arg>,
+    /// Its flow records' values, the first (the case id) given when stored, with room for their link.
+    flows: Vec<Vec<Arg>>,
+    external_id: String,
+}
+
+impl PreparedImport {
+    /// Makes a batch of imported cases into rows (see [`PreparedImport`]), with room for what is only
+    /// known when they are stored, so that storing them allocates nothing more.
+    fn prepare(items: Vec<ImportedCase>, contacts: &ContactCipher) -> PreparedImport {
+        let cases = items
+            .into_iter()
+            .map(|item| PreparedCase {
+                day: item.day,
+                values: std::iter::once(Arg::Int(None)).chain(case_values(&item.case, contacts)).collect(),
+                flows: item
+                    .flows
+                    .iter()
+                    .map(|f| {
+                        let mut row = flow_values(CaseId(0), f);
+                        row.reserve_exact(1);
+                        row
+                    })
+                    .collect(),
+                external_id: item.external_id,
+            })
+            .collect();
+        PreparedImport { cases }
+    }
+
+    pub fn len(&self) -> usize {
+        self.cases.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.cases.is_empty()
+    }
+}
+
+impl PreparedCase {
+    /// The case's row with its id and number, and its flow rows with the case id and their links.
+    fn rows(mut self, id: CaseId, number: String, key: Option<&AuditKey>) -> (Vec<Arg>, Vec<Vec<Arg>>) {
+        self.values[0] = Arg::from(id.0);
+        self.values[1] = Arg::from(number);
+        for flow in &mut self.flows {
+            flow[0] = Arg::from(id.0);
+        }
+        link_rows(key, GENESIS, &mut self.flows);
+        (self.values, self.flows)
+    }
 }
 
 /// How far a batch brings its run.
@@ -184,6 +248,11 @@ impl Store {
         Ok(found)
     }
 
+    /// Makes a batch of imported cases into rows (see [`PreparedImport`]); CPU work only.
+    pub fn prepare_import(&self, items: Vec<ImportedCase>) -> PreparedImport {
+        PreparedImport::prepare(items, &self.contacts)
+    }
+
     /// Stores a batch of imported cases with their flow records and source ids, numbers them in their
     /// days, and moves the run's checkpoint, all in one transaction: an interrupted import leaves either
     /// the whole batch or none of it.
@@ -191,28 +260,25 @@ impl Store {
         &self,
         run: i64,
         source: &str,
-        items: Vec<ImportedCase>,
+        batch: PreparedImport,
         checkpoint: Checkpoint,
     ) -> Result<Vec<CaseId>> {
         if let Some(bulk) = &self.bulk {
-            let (bulk, source, key, contacts) =
-                (bulk.clone(), source.to_string(), self.links.clone(), self.contacts.clone());
+            let (bulk, source, key) = (bulk.clone(), source.to_string(), self.links.clone());
             return tokio::task::spawn_blocking(move || {
-                bulk.write(|tx| {
-                    BulkConnection::import_batch(tx, run, &source, &items, checkpoint, key.as_deref(), &contacts)
-                })
+                bulk.write(|tx| BulkConnection::import_batch(tx, run, &source, batch, checkpoint, key.as_deref()))
             })
             .await
             .map_err(|e| StoreError::Unavailable(format!("bulk load: {e}")))?;
         }
-        let items = &items;
+        let count = batch.len() as i64;
         let mut tx = self.writer().begin().await?;
         let max_id: Option<i64> = sqlx::query_scalar("select max(id) from cases").fetch_one(&mut *tx).await?;
         let first = max_id.unwrap_or(0) + 1;
-        let ids: Vec<CaseId> = (0..items.len()).map(|i| CaseId(first + i as i64)).collect();
+        let ids: Vec<CaseId> = (0..batch.len()).map(|i| CaseId(first + i as i64)).collect();
 
         // Numbers: each day goes on from its last number.
-        let days: HashSet<i64> = items.iter().map(|i| day_key(i.day)).collect();
+        let days: HashSet<i64> = batch.cases.iter().map(|c| day_key(c.day)).collect();
         let mut last: HashMap<i64, i64> = HashMap::new();
         for chunk in days.iter().copied().collect::<Vec<_>>().chunks(500) {
             let mut sql = Sql::new("select day, last from case_numbers where day in ");
@@ -221,42 +287,30 @@ impl Store {
                 last.insert(r.try_get(0)?, r.try_get(1)?);
             }
         }
-        let numbers: Vec<String> = items
-            .iter()
-            .map(|i| {
-                let seq = last.entry(day_key(i.day)).or_insert(0);
-                *seq += 1;
-                case_number(i.day, *seq)
-            })
-            .collect();
-
+        // Rows are made before the first await: a future that holds these iterators across one is not `Send`.
+        let key = self.links();
+        let mut case_rows = Vec::with_capacity(batch.len());
+        let mut flow_rows = Vec::new();
+        let mut source_rows = Vec::with_capacity(batch.len());
+        for (mut prepared, id) in batch.cases.into_iter().zip(&ids) {
+            let seq = last.entry(day_key(prepared.day)).or_insert(0);
+            *seq += 1;
+            let number = case_number(prepared.day, *seq);
+            source_rows.push(vec![
+                Arg::from(source),
+                Arg::from(std::mem::take(&mut prepared.external_id)),
+                Arg::from(id.0),
+            ]);
+            let (case, flows) = prepared.rows(*id, number, key);
+            case_rows.push(case);
+            flow_rows.extend(flows);
+        }
         let mut case_columns = vec!["id"];
         case_columns.extend(case_columns_without_id());
         let backend = self.backend();
-        // Rows are made before the first await: a future that holds these iterators across one is not `Send`.
-        let case_rows: Vec<Vec<Arg>> = items
-            .iter()
-            .zip(&ids)
-            .zip(&numbers)
-            .map(|((item, id), number)| {
-                let mut case = item.case.clone();
-                case.number = number.clone();
-                let mut v = vec![Arg::from(id.0)];
-                v.extend(case_values(&case, &self.contacts));
-                v
-            })
-            .collect();
         insert_rows(&mut tx, backend, "cases", &case_columns, case_rows.into_iter()).await?;
         let flow_columns: Vec<&str> = FLOW_INSERT_COLUMNS.split(',').map(str::trim).collect();
-        let key = self.links();
-        let flow_rows: Vec<Vec<Arg>> =
-            items.iter().zip(&ids).flat_map(|(item, id)| new_case_flow_rows(key, *id, &item.flows)).collect();
         insert_rows(&mut tx, backend, "flow", &flow_columns, flow_rows.into_iter()).await?;
-        let source_rows: Vec<Vec<Arg>> = items
-            .iter()
-            .zip(&ids)
-            .map(|(item, id)| vec![Arg::from(source), Arg::from(item.external_id.clone()), Arg::from(id.0)])
-            .collect();
         insert_rows(&mut tx, backend, "import_sources", &["source", "external_id", "case_id"], source_rows.into_iter())
             .await?;
 
@@ -276,7 +330,7 @@ impl Store {
             );
             sql.query().execute(&mut *tx).await?;
         }
-        if backend == Backend::Postgres && !items.is_empty() {
+        if backend == Backend::Postgres && count > 0 {
             // Explicit ids bypass the identity sequence; move it past them.
             sqlx::query("select setval(pg_get_serial_sequence('cases', 'id'), (select max(id) from cases))")
                 .execute(&mut *tx)
@@ -287,7 +341,7 @@ impl Store {
              rejected = rejected + $4 where id = $5",
         )
         .bind(checkpoint.next_line)
-        .bind(items.len() as i64)
+        .bind(count)
         .bind(checkpoint.skipped)
         .bind(checkpoint.rejected)
         .bind(run)
@@ -491,20 +545,19 @@ impl BulkConnection {
         tx: &rusqlite::Transaction<'_>,
         run: i64,
         source: &str,
-        items: &[ImportedCase],
+        batch: PreparedImport,
         checkpoint: Checkpoint,
         key: Option<&AuditKey>,
-        contacts: &ContactCipher,
     ) -> Result<Vec<CaseId>> {
         let max_id: Option<i64> = tx.query_row("select max(id) from cases", [], |r| r.get(0))?;
         let first = max_id.unwrap_or(0) + 1;
-        let ids: Vec<CaseId> = (0..items.len()).map(|i| CaseId(first + i as i64)).collect();
+        let ids: Vec<CaseId> = (0..batch.len()).map(|i| CaseId(first + i as i64)).collect();
 
         // Numbers: each day goes on from its last number.
         let mut last: HashMap<i64, i64> = HashMap::new();
         {
             let mut stmt = tx.prepare_cached("select last from case_numbers where day = ?")?;
-            for day in items.iter().map(|i| day_key(i.day)).collect::<HashSet<_>>() {
+            for day in batch.cases.iter().map(|c| day_key(c.day)).collect::<HashSet<_>>() {
                 let found: Option<i64> = stmt.query_row([day], |r| r.get(0)).optional()?;
                 last.insert(day, found.unwrap_or(0));
             }
@@ -516,18 +569,18 @@ impl BulkConnection {
         let mut flows = tx.prepare_cached(&insert_one("flow", &flow_columns))?;
         let mut sources =
             tx.prepare_cached("insert into import_sources (source, external_id, case_id) values (?, ?, ?)")?;
-        for (item, id) in items.iter().zip(&ids) {
-            let seq = last.entry(day_key(item.day)).or_insert(0);
+        let count = batch.len() as i64;
+        for (mut prepared, id) in batch.cases.into_iter().zip(&ids) {
+            let seq = last.entry(day_key(prepared.day)).or_insert(0);
             *seq += 1;
-            let mut case = item.case.clone();
-            case.number = case_number(item.day, *seq);
-            let mut values = vec![Arg::from(id.0)];
-            values.extend(case_values(&case, contacts));
-            cases.execute(rusqlite::params_from_iter(values.iter()))?;
-            for row in new_case_flow_rows(key, *id, &item.flows) {
+            let number = case_number(prepared.day, *seq);
+            let external_id = std::mem::take(&mut prepared.external_id);
+            let (case, flow_rows) = prepared.rows(*id, number, key);
+            cases.execute(rusqlite::params_from_iter(case.iter()))?;
+            for row in flow_rows {
                 flows.execute(rusqlite::params_from_iter(row.iter()))?;
             }
-            sources.execute(rusqlite::params![source, item.external_id, id.0])?;
+            sources.execute(rusqlite::params![source, external_id, id.0])?;
         }
         drop((cases, flows, sources));
         {
@@ -542,7 +595,7 @@ impl BulkConnection {
         tx.execute(
             "update import_runs set next_line = ?, imported = imported + ?, skipped = skipped + ?, \
              rejected = rejected + ? where id = ?",
-            rusqlite::params![checkpoint.next_line, items.len() as i64, checkpoint.skipped, checkpoint.rejected, run],
+            rusqlite::params![checkpoint.next_line, count, checkpoint.skipped, checkpoint.rejected, run],
         )?;
         Ok(ids)
     }

@@ -42,7 +42,7 @@ pub use cases::{
     BulkCase, CaseFilter, CaseList, CaseScope, CaseSort, CreatedCase, MoveWrite, NewCaseWrite, NoticeRow, WhistleRow,
 };
 pub use dashboard::{ClosingDay, IntakeDay, OpenCount, OverviewRollups, SavedView, UnitPace};
-pub use import::{Checkpoint, ImportRun, ImportedCase};
+pub use import::{Checkpoint, ImportRun, ImportedCase, PreparedImport};
 pub use open311::{ApiClientRow, Choice, QuestionRow, ReportRecord, ServiceDetailsRow};
 pub use reference::{CategoryRow, DivisionRow, GridRow, UnitRow};
 pub use smart::{ArticleRow, Bounds, DuplicateCandidate, ModelRow, ReplyCheckRow, ReplySummary, UnitRecord};

@@ -69,6 +69,8 @@ pub struct ImportReport {
     pub finished: bool,
     /// Indexes of the case and flow tables built once at the end of a first load (see `import_file`).
     pub indexes_rebuilt: usize,
+    /// Seconds spent building them (part of `seconds`).
+    pub index_seconds: f64,
     /// Source values the mapping did not cover, by kind (`category`, `agency`, `area`), with counts.
     pub unmapped: BTreeMap<&'static str, BTreeMap<String, u64>>,
     pub seconds: f64,
@@ -233,9 +235,11 @@ impl App {
         };
         let loaded = self.import_records(options, file, &source, &name, offset, run, deferred > 0, &mut progress).await;
         // Built again whether the load went through or failed.
+        let building = Instant::now();
         let rebuilt = if deferred > 0 { self.store.restore_deferred_indexes(None).await? } else { 0 };
         let mut report = loaded?;
         report.indexes_rebuilt = rebuilt;
+        report.index_seconds = building.elapsed().as_secs_f64();
         report.seconds = started.elapsed().as_secs_f64();
         Ok(report)
     }
@@ -314,6 +318,8 @@ impl App {
                 .iter()
                 .map(|(line, r)| self.imported_case(source, name, *line, r, &options.mapping, &mut report.unmapped))
                 .collect();
+            // Made into rows here, while the last batch is written.
+            let items = self.store.prepare_import(items);
             let checkpoint = Checkpoint { next_line, skipped: skipped as i64, rejected: rejected.len() as i64 };
             // Opened before the batch (and its checkpoint) is stored, so that no reject can be lost.
             if !rejected.is_empty() {
@@ -364,7 +370,14 @@ impl App {
         let reference = self.reference();
         let mut note_unmapped = |kind: &'static str, value: &Option<String>| {
             if let Some(v) = value {
-                *unmapped.entry(kind).or_default().entry(v.clone()).or_default() += 1;
+                // Counted without a copy of the value once it is known: most records repeat a few values.
+                let counts = unmapped.entry(kind).or_default();
+                match counts.get_mut(v.as_str()) {
+                    Some(n) => *n += 1,
+                    None => {
+                        counts.insert(v.clone(), 1);
+                    }
+                }
             }
         };
         let category = r
