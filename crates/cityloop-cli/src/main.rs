@@ -6,6 +6,11 @@ mod logging;
 mod settings;
 mod text_tools;
 
+// mimalloc rather than glibc's malloc: an import's rows are made on one thread and freed on another
+// (see `cityloop_store::PreparedImport`), which glibc pays for in arena locks and consolidation.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
