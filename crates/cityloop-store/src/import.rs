@@ -9,14 +9,13 @@ use std::sync::Mutex;
 use rusqlite::OptionalExtension;
 
 use chrono::{DateTime, NaiveDate, Utc};
+use cityloop_domain::audit::GENESIS;
 use cityloop_domain::number::{case_number, day_key};
 use cityloop_domain::{Case, CaseId, FlowEntry};
 use serde_json::{Map, Value};
 use sqlx::{Any, Row, Transaction};
 
 use crate::args::{Arg, Sql};
-use cityloop_domain::audit::GENESIS;
-
 use crate::cases::{case_columns_without_id, flow_values, link_rows, FLOW_INSERT_COLUMNS};
 use crate::contact_crypto::ContactCipher;
 use crate::rows::{case_values, ms, Columns};
@@ -287,7 +286,8 @@ impl Store {
                 last.insert(r.try_get(0)?, r.try_get(1)?);
             }
         }
-        // Rows are made before the first await: a future that holds these iterators across one is not `Send`.
+        // Rows are numbered and linked in one pass with no await: a future that holds these iterators
+        // across one is not `Send`.
         let key = self.links();
         let mut case_rows = Vec::with_capacity(batch.len());
         let mut flow_rows = Vec::new();
