@@ -122,6 +122,7 @@ impl Reference {
             .collect();
         Ok(Self {
             unit_pos: units.iter().enumerate().map(|(i, u)| (u.id, i)).collect(),
+            // Collected from the last unit back, so that where two units share a code the first wins.
             unit_code: units.iter().enumerate().rev().map(|(i, u)| (u.code.clone(), i)).collect(),
             unit_children: children(units.iter().map(|u| (u.id, u.parent_id))),
             division_pos: divisions.iter().enumerate().map(|(i, d)| (d.id, i)).collect(),
