@@ -10,9 +10,21 @@ use crate::args::Sql;
 use crate::rows::ms;
 use crate::{Backend, Result, Store};
 
+macro_rules! open_states {
+    () => {
+        "('reported', 'verifying', 'registered', 'pending_sign', 'return_review', 'handling', 'suspended', 'feedback', 'close_pending')"
+    };
+}
+
 /// States in which a case still needs someone's work.
-pub const OPEN_STATES: &str =
-    "('reported', 'verifying', 'registered', 'pending_sign', 'return_review', 'handling', 'suspended', 'feedback', 'close_pending')";
+pub const OPEN_STATES: &str = open_states!();
+
+/// The filter for open cases that the indexes of open cases (`cases_open_by_grid`,
+/// `cases_open_overview`) serve. On SQLite those indexes say "not closed, voided or merged" with `<>`
+/// (SQLite evaluates an `in` list anew for every row of an index it builds), and a query must carry an
+/// index's own terms to use it; `state in (…)` stays so that a query can still seek by state.
+pub const OPEN_CASES: &str =
+    concat!("state in ", open_states!(), " and state <> 'closed' and state <> 'voided' and state <> 'merged'");
 
 /// Open cases of one channel in one grid.
 #[derive(Debug, Clone, PartialEq)]
@@ -75,7 +87,7 @@ impl Store {
         let rows = sqlx::query(&format!(
             "select channel, grid_id, division_id, count(*), \
              sum(case when state in ('pending_sign', 'handling') and deadline < $1 then 1 else 0 end) \
-             from cases where state in {OPEN_STATES} group by channel, grid_id, division_id"
+             from cases where {OPEN_CASES} group by channel, grid_id, division_id"
         ))
         .bind(ms(now))
         .fetch_all(self.reader())
@@ -121,7 +133,7 @@ impl Store {
             self.fetch_decoded(sql, |r| Ok((UnitId(r.int("unit_id")?), r.int("n")?, r.int("minutes")?))).await?;
         // Spelled with the open states so that the index of open cases serves it.
         let mut sql = Sql::new(&format!(
-            "select unit_id, count(*) as n from cases where state in {OPEN_STATES} \
+            "select unit_id, count(*) as n from cases where {OPEN_CASES} \
              and state in ('pending_sign', 'handling') and deadline < "
         ));
         sql.bind(ms(now)).push(" and unit_id is not null group by unit_id");

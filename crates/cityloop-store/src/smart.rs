@@ -6,7 +6,7 @@ use cityloop_domain::{CaseId, CategoryId, DivisionId, GridId, UnitId};
 use sqlx::Row;
 
 use crate::args::Sql;
-use crate::dashboard::OPEN_STATES;
+use crate::dashboard::OPEN_CASES;
 use crate::rows::{from_ms, ms};
 use crate::{Backend, Result, Store, StoreError};
 
@@ -199,7 +199,7 @@ impl Store {
         };
         let mut sql = Sql::new(&format!(
             "select id, number, title, substr(description, 1, {CANDIDATE_DESCRIPTION_CHARS}), category_id, lat, lon, created_at, state \
-             from cases{index_hint} where state in {OPEN_STATES} and master_id is null and created_at >= "
+             from cases{index_hint} where {OPEN_CASES} and master_id is null and created_at >= "
         ));
         sql.bind(ms(since));
         if let Some(grids) = grids {
