@@ -29,7 +29,12 @@ pub enum Value<'a> {
 
 /// The secret the chains are keyed with.
 #[derive(Clone)]
-pub struct AuditKey(Vec<u8>);
+pub struct AuditKey {
+    secret: Vec<u8>,
+    /// The HMAC state after the key: every link starts from a copy of it instead of hashing the key
+    /// again.
+    keyed: Hmac<Sha256>,
+}
 
 impl std::fmt::Debug for AuditKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -43,17 +48,19 @@ pub const DEFAULT_KEY: &str = "cityloop-audit-default-key";
 
 impl AuditKey {
     pub fn new(secret: impl AsRef<[u8]>) -> Self {
-        Self(secret.as_ref().to_vec())
+        let secret = secret.as_ref().to_vec();
+        // HMAC takes a key of any length.
+        let keyed = Hmac::<Sha256>::new_from_slice(&secret).expect("HMAC accepts every key length");
+        Self { secret, keyed }
     }
 
     /// Whether this is the built-in key (the server warns about it).
     pub fn is_default(&self) -> bool {
-        self.0 == DEFAULT_KEY.as_bytes()
+        self.secret == DEFAULT_KEY.as_bytes()
     }
 
     fn mac(&self) -> Hmac<Sha256> {
-        // HMAC takes a key of any length.
-        Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC accepts every key length")
+        self.keyed.clone()
     }
 
     /// The link of a record: its values (in column order, the id left out: it is only known once
@@ -99,7 +106,9 @@ impl AuditKey {
 
 /// Hex text of a digest, as stored.
 pub fn to_hex(d: &Digest) -> String {
-    hex::encode(d)
+    let mut out = [0u8; 64];
+    hex::encode_to_slice(d, &mut out).expect("64 digits for 32 bytes");
+    String::from_utf8(out.to_vec()).expect("hex digits are ASCII")
 }
 
 /// A digest from its hex text; `None` when it is not 64 hex digits.
