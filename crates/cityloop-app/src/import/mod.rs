@@ -119,7 +119,10 @@ fn open_csv(path: &Path) -> Result<SourceFile> {
             return Err(file_error(path, 1, "is not UTF-8 (a GBK export? convert it with `iconv -f GBK -t UTF-8`)"));
         }
     }
-    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(std::io::Cursor::new(bytes.split_off(start)));
+    // Past the byte-order mark without copying the file.
+    let mut text = std::io::Cursor::new(bytes);
+    text.set_position(start as u64);
+    let mut reader = csv::ReaderBuilder::new().flexible(true).from_reader(text);
     let headers: Vec<String> = reader
         .headers()
         .map_err(|e| file_error(path, 1, format!("no header row: {e}")))?
