@@ -96,6 +96,20 @@ impl GapWatch {
     }
 }
 
+impl GapWatch {
+    /// Forgets the gaps of the readers `gone` names (a webhook switched off reads no more).
+    pub fn forget(&self, gone: impl Fn(&str) -> bool) {
+        let mut gaps = self.gaps.lock().unwrap_or_else(|e| e.into_inner());
+        gaps.retain(|(name, _), _| !gone(name));
+    }
+
+    #[cfg(test)]
+    fn gaps_of(&self, reader: &str) -> usize {
+        let gaps = self.gaps.lock().unwrap_or_else(|e| e.into_inner());
+        gaps.keys().filter(|(name, _)| name == reader).count()
+    }
+}
+
 impl crate::App {
     /// How many of `ids`, read after `horizon`, the reader may take; gaps found are bounded at once.
     pub(crate) async fn ready_to_take(
@@ -177,6 +191,16 @@ mod tests {
         assert_eq!(watch.ready(horizon(105), "r", 1, &[3], at(0)).take, 0, "105 may hold it");
         assert_eq!(watch.ready(horizon(106), "other", 1, &[3], at(0)).take, 0, "each reader waits on its own");
         assert_eq!(watch.ready(horizon(106), "r", 1, &[3], at(0)).take, 1, "no earlier writer is left");
+    }
+
+    #[test]
+    fn a_forgotten_reader_holds_no_gaps_and_the_others_keep_theirs() {
+        let watch = GapWatch::default();
+        watch.ready(horizon(1), "gone", 0, &[1, 3, 5], at(0));
+        watch.ready(horizon(1), "kept", 0, &[2], at(0));
+        assert_eq!((watch.gaps_of("gone"), watch.gaps_of("kept")), (2, 1));
+        watch.forget(|reader| reader == "gone");
+        assert_eq!((watch.gaps_of("gone"), watch.gaps_of("kept")), (0, 1));
     }
 
     #[test]

@@ -8,6 +8,7 @@
 //! unless an administrator allows private ones for the subscription (checked after name resolution,
 //! so a public name that resolves to a private address is refused too; redirects are not followed).
 
+use std::collections::HashSet;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
@@ -44,6 +45,13 @@ pub const HEADER_SIGNATURE: &str = "x-cityloop-signature";
 
 /// Flow records read per step.
 const FLOW_BATCH: i64 = 500;
+
+/// How a subscription's readers are named among those that wait on gaps ([`crate::cursor::GapWatch`]).
+const GAP_READER_PREFIX: &str = "webhook ";
+
+fn gap_reader(hook: i64, stream: &str) -> String {
+    format!("{GAP_READER_PREFIX}{hook} {stream}")
+}
 /// Deliveries sent per step, and at once.
 const SEND_BATCH: i64 = 64;
 const SEND_AT_ONCE: usize = 16;
@@ -405,14 +413,19 @@ impl App {
     /// not an event. Safe on several nodes: a cursor moves only from where its reader found it.
     pub async fn queue_webhook_events(&self) -> Result<usize> {
         let mut queued = 0;
-        for hook in self.store.active_webhooks().await? {
+        let hooks = self.store.active_webhooks().await?;
+        // Subscriptions switched off, here or on another node, wait on no gaps any more.
+        let reading: HashSet<String> =
+            hooks.iter().flat_map(|h| [gap_reader(h.id, "flow"), gap_reader(h.id, "signal")]).collect();
+        self.gaps.forget(|reader| reader.starts_with(GAP_READER_PREFIX) && !reading.contains(reader));
+        for hook in hooks {
             let mut cursor = hook.flow_cursor;
             loop {
                 let horizon = self.store.transaction_horizon().await?;
                 let batch = self.store.flow_events_after(cursor, FLOW_BATCH).await?;
                 let full = batch.len() as i64 == FLOW_BATCH;
                 let ids: Vec<i64> = batch.iter().map(|e| e.flow_id).collect();
-                let reader = format!("webhook {} flow", hook.id);
+                let reader = gap_reader(hook.id, "flow");
                 let ready = &batch[..self.ready_to_take(horizon, &reader, cursor, &ids).await?];
                 let Some(last) = ready.last().map(|e| e.flow_id) else { break };
                 let deliveries: Vec<NewDelivery> = ready
@@ -455,7 +468,7 @@ impl App {
             let batch = self.store.signals_after(cursor, FLOW_BATCH).await?;
             let full = batch.len() as i64 == FLOW_BATCH;
             let ids: Vec<i64> = batch.iter().map(|s| s.id).collect();
-            let reader = format!("webhook {} signal", hook.id);
+            let reader = gap_reader(hook.id, "signal");
             let ready = &batch[..self.ready_to_take(horizon, &reader, cursor, &ids).await?];
             let Some(last) = ready.last().map(|s| s.id) else { break };
             let mut deliveries = Vec::with_capacity(ready.len());
