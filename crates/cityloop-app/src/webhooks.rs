@@ -52,6 +52,7 @@ const GAP_READER_PREFIX: &str = "webhook ";
 fn gap_reader(hook: i64, stream: &str) -> String {
     format!("{GAP_READER_PREFIX}{hook} {stream}")
 }
+
 /// Deliveries sent per step, and at once.
 const SEND_BATCH: i64 = 64;
 const SEND_AT_ONCE: usize = 16;

@@ -131,7 +131,7 @@ impl Store {
         sql.bind(from).push(" and day < ").bind(to).push(" group by unit_id");
         let closed =
             self.fetch_decoded(sql, |r| Ok((UnitId(r.int("unit_id")?), r.int("n")?, r.int("minutes")?))).await?;
-        // Spelled with the open states so that the index of open cases serves it.
+        // Spelled with the open cases' filter so that their index serves it.
         let mut sql = Sql::new(&format!(
             "select unit_id, count(*) as n from cases where {OPEN_CASES} \
              and state in ('pending_sign', 'handling') and deadline < "

@@ -143,7 +143,7 @@ fn open_csv(path: &Path) -> Result<SourceFile> {
         }
         Err(e) => {
             let pos = e.position().map_or((0, 0), |p| (p.line(), p.byte()));
-            Raw { line: pos.0, position: pos.1, fields: Err(format!("cannot be read: {e}")) }
+            Raw { line: pos.0, position: pos.1 + start as u64, fields: Err(format!("cannot be read: {e}")) }
         }
     });
     Ok(SourceFile { headers, records: Box::new(records), total, estimated_records })
