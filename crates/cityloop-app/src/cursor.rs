@@ -94,9 +94,7 @@ impl GapWatch {
             }
         }
     }
-}
 
-impl GapWatch {
     /// Forgets the gaps of the readers `gone` names (a webhook switched off reads no more).
     pub fn forget(&self, gone: impl Fn(&str) -> bool) {
         let mut gaps = self.gaps.lock().unwrap_or_else(|e| e.into_inner());
