@@ -93,16 +93,34 @@ impl PreparedImport {
     }
 }
 
-impl PreparedCase {
-    /// The case's row with its id and number, and its flow rows with the case id and their links.
-    fn rows(mut self, id: CaseId, number: String, key: Option<&AuditKey>) -> (Vec<Arg>, Vec<Vec<Arg>>) {
-        self.values[0] = Arg::from(id.0);
-        self.values[1] = Arg::from(number);
-        for flow in &mut self.flows {
-            flow[0] = Arg::from(id.0);
-        }
-        link_rows(key, GENESIS, &mut self.flows);
-        (self.values, self.flows)
+/// One imported case's rows as stored: numbered, with its id, and its flow records linked.
+struct CaseRows {
+    id: CaseId,
+    case: Vec<Arg>,
+    flows: Vec<Vec<Arg>>,
+    external_id: String,
+}
+
+impl PreparedImport {
+    /// The batch's rows with the ids `ids`, each case numbered in its day after the day's last number in
+    /// `last` (which it moves on), and the flow records linked.
+    fn into_rows<'a>(
+        self,
+        ids: &'a [CaseId],
+        last: &'a mut HashMap<i64, i64>,
+        key: Option<&'a AuditKey>,
+    ) -> impl Iterator<Item = CaseRows> + 'a {
+        self.cases.into_iter().zip(ids).map(move |(mut prepared, id)| {
+            let seq = last.entry(day_key(prepared.day)).or_insert(0);
+            *seq += 1;
+            prepared.values[0] = Arg::from(id.0);
+            prepared.values[1] = Arg::from(case_number(prepared.day, *seq));
+            for flow in &mut prepared.flows {
+                flow[0] = Arg::from(id.0);
+            }
+            link_rows(key, GENESIS, &mut prepared.flows);
+            CaseRows { id: *id, case: prepared.values, flows: prepared.flows, external_id: prepared.external_id }
+        })
     }
 }
 
@@ -292,18 +310,10 @@ impl Store {
         let mut case_rows = Vec::with_capacity(batch.len());
         let mut flow_rows = Vec::new();
         let mut source_rows = Vec::with_capacity(batch.len());
-        for (mut prepared, id) in batch.cases.into_iter().zip(&ids) {
-            let seq = last.entry(day_key(prepared.day)).or_insert(0);
-            *seq += 1;
-            let number = case_number(prepared.day, *seq);
-            source_rows.push(vec![
-                Arg::from(source),
-                Arg::from(std::mem::take(&mut prepared.external_id)),
-                Arg::from(id.0),
-            ]);
-            let (case, flows) = prepared.rows(*id, number, key);
-            case_rows.push(case);
-            flow_rows.extend(flows);
+        for rows in batch.into_rows(&ids, &mut last, key) {
+            source_rows.push(vec![Arg::from(source), Arg::from(rows.external_id), Arg::from(rows.id.0)]);
+            case_rows.push(rows.case);
+            flow_rows.extend(rows.flows);
         }
         let mut case_columns = vec!["id"];
         case_columns.extend(case_columns_without_id());
@@ -570,17 +580,12 @@ impl BulkConnection {
         let mut sources =
             tx.prepare_cached("insert into import_sources (source, external_id, case_id) values (?, ?, ?)")?;
         let count = batch.len() as i64;
-        for (mut prepared, id) in batch.cases.into_iter().zip(&ids) {
-            let seq = last.entry(day_key(prepared.day)).or_insert(0);
-            *seq += 1;
-            let number = case_number(prepared.day, *seq);
-            let external_id = std::mem::take(&mut prepared.external_id);
-            let (case, flow_rows) = prepared.rows(*id, number, key);
-            cases.execute(rusqlite::params_from_iter(case.iter()))?;
-            for row in flow_rows {
+        for rows in batch.into_rows(&ids, &mut last, key) {
+            cases.execute(rusqlite::params_from_iter(rows.case.iter()))?;
+            for row in rows.flows {
                 flows.execute(rusqlite::params_from_iter(row.iter()))?;
             }
-            sources.execute(rusqlite::params![source, external_id, id.0])?;
+            sources.execute(rusqlite::params![source, rows.external_id, rows.id.0])?;
         }
         drop((cases, flows, sources));
         {
