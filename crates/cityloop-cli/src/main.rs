@@ -794,7 +794,9 @@ async fn main() -> Result<()> {
         Command::Import { format, file, mapping, rejects, batch, limit, database } => {
             let app = open_app(&settings, database).await?;
             let args = import_cmd::ImportArgs { format, file, mapping, rejects, batch, limit };
-            import_cmd::run(&app, args).await?;
+            let imported = import_cmd::run(&app, args).await;
+            app.store.close().await;
+            imported?;
         }
         Command::Export { format, out, from, to, state, database } => {
             let app = open_app(&settings, database).await?;

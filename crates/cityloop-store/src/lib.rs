@@ -192,6 +192,8 @@ impl std::fmt::Debug for Store {
 
 /// SQLite page cache of the writer connection (and of the store's own connection), in KiB.
 pub(crate) const WRITER_CACHE_KIB: u32 = 65_536;
+/// Bytes the write-ahead log file is cut back to when it starts over (SQLite `journal_size_limit`).
+pub(crate) const WAL_SIZE_LIMIT: i64 = 64 << 20;
 /// SQLite page cache of each reader connection, in KiB.
 const READER_CACHE_KIB: u32 = 8_192;
 
@@ -211,11 +213,13 @@ impl Store {
                 };
                 // Page cache per connection, in KiB: the writer's holds the pages every write touches;
                 // readers share the operating system's cache of the file, so a small one each keeps
-                // the server's memory bounded however many there are.
+                // the server's memory bounded however many there are. A log that a bulk load grew is
+                // cut back when it starts over.
                 let pragmas = |cache_kib: u32| {
                     format!(
                         "pragma journal_mode = wal; pragma synchronous = {sync}; pragma busy_timeout = 10000; \
-                         pragma foreign_keys = on; pragma cache_size = -{cache_kib}; pragma temp_store = memory;"
+                         pragma foreign_keys = on; pragma cache_size = -{cache_kib}; pragma temp_store = memory; \
+                         pragma journal_size_limit = {WAL_SIZE_LIMIT};"
                     )
                 };
                 let pool = |max: u32, cache_kib: u32| {
@@ -297,8 +301,12 @@ impl Store {
         Ok(())
     }
 
-    /// Closes the pools (waits for connections in use).
+    /// Closes the pools (waits for connections in use) and SQLite's bulk connection (waits for its last
+    /// checkpoint).
     pub async fn close(&self) {
+        if let Some(bulk) = self.bulk.clone() {
+            let _ = tokio::task::spawn_blocking(move || bulk.close()).await;
+        }
         self.write.close().await;
         self.read.close().await;
     }

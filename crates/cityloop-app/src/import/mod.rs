@@ -277,6 +277,7 @@ impl App {
         let mut records = file.records.skip_while(|r| (r.line as i64) < run.next_line).peekable();
         let columns = Columns::new(&file.headers);
         let mut in_flight: Option<StoringBatch> = None;
+        let mut lease_renewed = Instant::now();
         loop {
             let mut batch: Vec<(u64, SourceRecord)> = Vec::new();
             let mut rejected: Vec<Reject> = Vec::new();
@@ -337,12 +338,18 @@ impl App {
             let (store, out, path) = (self.store.clone(), rejects_out.clone(), options.rejects.clone());
             let (run_id, source_name, imported, rejects) =
                 (run.id, source.to_string(), items.len() as u64, rejected.len());
+            // Now and then, not with every batch: renewing is a write of its own, and the next batch
+            // waits for it.
+            let renew_lease = holds_indexes && lease_renewed.elapsed() >= LEASE_RENEWAL;
+            if renew_lease {
+                lease_renewed = Instant::now();
+            }
             let writing = tokio::spawn(async move {
                 store.import_batch(run_id, &source_name, items, checkpoint).await?;
                 // Its rejects are written as soon as the batch is stored, so that a resumed run neither
                 // repeats nor loses them.
                 write_rejects(&out, &path, &rejected)?;
-                if holds_indexes {
+                if renew_lease {
                     store.renew_deferred_indexes(index_lease()).await?;
                 }
                 Ok::<(), AppError>(())
@@ -539,6 +546,9 @@ type RejectFile = Arc<Mutex<Option<BufWriter<std::fs::File>>>>;
 fn index_lease() -> chrono::DateTime<chrono::Utc> {
     chrono::Utc::now() + chrono::Duration::minutes(2)
 }
+
+/// How often a load renews its two-minute lease on the indexes it set aside.
+const LEASE_RENEWAL: std::time::Duration = std::time::Duration::from_secs(20);
 
 fn open_rejects(file: &RejectFile, path: &Path) -> Result<()> {
     let mut slot = file.lock().map_err(|_| AppError::Internal("the reject file".into()))?;
