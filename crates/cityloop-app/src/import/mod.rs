@@ -319,8 +319,8 @@ impl App {
             batch.retain(|(_, r)| !existing.contains(&r.external_id));
             let skipped = (before - batch.len()) as u64 + repeated;
             let items: Vec<ImportedCase> = batch
-                .iter()
-                .map(|(line, r)| self.imported_case(source, name, *line, r, &options.mapping, &mut report.unmapped))
+                .into_iter()
+                .map(|(line, r)| self.imported_case(source, name, line, r, &options.mapping, &mut report.unmapped))
                 .collect();
             // Made into rows here, while the last batch is written.
             let items = self.store.prepare_import(items);
@@ -373,7 +373,7 @@ impl App {
         source: &str,
         file: &str,
         line: u64,
-        r: &SourceRecord,
+        r: SourceRecord,
         mapping: &Mapping,
         unmapped: &mut BTreeMap<&'static str, BTreeMap<String, u64>>,
     ) -> ImportedCase {
@@ -427,14 +427,14 @@ impl App {
         let mut case = Case::reported(
             r.channel.unwrap_or(Channel::Hotline),
             request_type,
-            r.title.clone(),
-            r.description.clone(),
+            r.title,
+            r.description,
             urgency,
             r.created_at,
         );
         case.category_id = category;
         case.location = match (r.lat, r.lon) {
-            (Some(lat), Some(lon)) => Some(Location { lat, lon, address: r.address.clone() }),
+            (Some(lat), Some(lon)) => Some(Location { lat, lon, address: r.address }),
             _ => None,
         };
         case.grid_id = grid;
@@ -453,7 +453,7 @@ impl App {
             }
         }
         if !r.extra.is_empty() {
-            data["import"]["extra"] = serde_json::Value::Object(r.extra.clone());
+            data["import"]["extra"] = serde_json::Value::Object(r.extra);
         }
         let report = FlowEntry {
             kind: MoveKind::Report,
@@ -484,17 +484,12 @@ impl App {
                 role: None,
                 unit_id: unit,
                 at: closed_at,
-                note: r.result.clone(),
+                note: r.result,
                 attachments: Vec::new(),
                 data: serde_json::json!({ "import": true }),
             });
         }
-        ImportedCase {
-            day: reference.calendar.local_date(r.created_at),
-            case,
-            flows,
-            external_id: r.external_id.clone(),
-        }
+        ImportedCase { day: reference.calendar.local_date(r.created_at), case, flows, external_id: r.external_id }
     }
 }
 
