@@ -644,6 +644,8 @@ impl Checkpointer {
     /// Starts a passive checkpoint on another thread, or asks the running one to go round once more.
     fn start(this: &Arc<Checkpointer>) {
         this.requested.store(true, Ordering::Release);
+        // Held while a thread is started and kept, so that the one kept is the last one started.
+        let mut last = this.thread.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
         if this.running.swap(true, Ordering::AcqRel) {
             return;
         }
@@ -662,9 +664,7 @@ impl Checkpointer {
                 break;
             }
         });
-        if let Ok(mut last) = this.thread.lock() {
-            *last = Some(thread);
-        }
+        *last = Some(thread);
     }
 
     /// Waits for the last checkpoint started.
