@@ -524,17 +524,12 @@ impl BulkConnection {
         Self { file, synchronous, connection: Mutex::new(None), checkpointer }
     }
 
-    /// Opens the connection with the pool's settings (the file is in WAL mode already). It leaves
-    /// checkpoints to the [`Checkpointer`].
+    /// Opens the connection with the pool writer's settings. It leaves checkpoints to the
+    /// [`Checkpointer`].
     fn open(&self) -> Result<rusqlite::Connection> {
         let connection = rusqlite::Connection::open(&self.file)?;
-        connection.busy_timeout(std::time::Duration::from_secs(10))?;
-        connection.pragma_update(None, "synchronous", self.synchronous)?;
-        connection.pragma_update(None, "foreign_keys", "ON")?;
-        connection.pragma_update(None, "cache_size", -i64::from(crate::WRITER_CACHE_KIB))?;
-        connection.pragma_update(None, "temp_store", "MEMORY")?;
+        connection.execute_batch(&crate::sqlite_pragmas(self.synchronous, crate::WRITER_CACHE_KIB))?;
         connection.pragma_update(None, "wal_autocheckpoint", 0)?;
-        connection.pragma_update(None, "journal_size_limit", crate::WAL_SIZE_LIMIT)?;
         Ok(connection)
     }
 

@@ -194,6 +194,16 @@ impl std::fmt::Debug for Store {
 pub(crate) const WRITER_CACHE_KIB: u32 = 65_536;
 /// Bytes the write-ahead log file is cut back to when it starts over (SQLite `journal_size_limit`).
 pub(crate) const WAL_SIZE_LIMIT: i64 = 64 << 20;
+/// The settings of every connection to a SQLite file, with a page cache of `cache_kib`. A log that a bulk
+/// load grew is cut back when it starts over.
+pub(crate) fn sqlite_pragmas(synchronous: &str, cache_kib: u32) -> String {
+    format!(
+        "pragma journal_mode = wal; pragma synchronous = {synchronous}; pragma busy_timeout = 10000; \
+         pragma foreign_keys = on; pragma cache_size = -{cache_kib}; pragma temp_store = memory; \
+         pragma journal_size_limit = {WAL_SIZE_LIMIT};"
+    )
+}
+
 /// SQLite page cache of each reader connection, in KiB.
 const READER_CACHE_KIB: u32 = 8_192;
 
@@ -213,17 +223,9 @@ impl Store {
                 };
                 // Page cache per connection, in KiB: the writer's holds the pages every write touches;
                 // readers share the operating system's cache of the file, so a small one each keeps
-                // the server's memory bounded however many there are. A log that a bulk load grew is
-                // cut back when it starts over.
-                let pragmas = |cache_kib: u32| {
-                    format!(
-                        "pragma journal_mode = wal; pragma synchronous = {sync}; pragma busy_timeout = 10000; \
-                         pragma foreign_keys = on; pragma cache_size = -{cache_kib}; pragma temp_store = memory; \
-                         pragma journal_size_limit = {WAL_SIZE_LIMIT};"
-                    )
-                };
+                // the server's memory bounded however many there are.
                 let pool = |max: u32, cache_kib: u32| {
-                    let pragmas = pragmas(cache_kib);
+                    let pragmas = sqlite_pragmas(sync, cache_kib);
                     AnyPoolOptions::new()
                         .max_connections(max)
                         .acquire_timeout(Duration::from_secs(30))
