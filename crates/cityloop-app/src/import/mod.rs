@@ -27,6 +27,8 @@ use mapping::{Area, Mapping};
 
 /// Records stored per transaction.
 pub const DEFAULT_BATCH: usize = 5000;
+/// The size of a load's first batch (when the batch size is larger).
+const FIRST_BATCH: usize = 500;
 
 /// Files of at least this many records, larger than the city's case table, load without its secondary
 /// indexes (see `import_file`).
@@ -278,12 +280,16 @@ impl App {
         let columns = Columns::new(&file.headers);
         let mut in_flight: Option<StoringBatch> = None;
         let mut lease_renewed = Instant::now();
+        // The first batches are small and each is twice the one before, up to the batch size: the
+        // writer starts early instead of waiting for a whole batch to be read, which is most of a small
+        // file's time.
+        let mut batch_size = options.batch.clamp(1, FIRST_BATCH);
         loop {
             let mut batch: Vec<(u64, SourceRecord)> = Vec::new();
             let mut rejected: Vec<Reject> = Vec::new();
             let mut repeated = 0u64;
             let mut last_position = counts.done;
-            while batch.len() + rejected.len() + (repeated as usize) < options.batch.max(1) {
+            while batch.len() + rejected.len() + (repeated as usize) < batch_size {
                 if options.limit.is_some_and(|l| report.read >= l) {
                     break;
                 }
@@ -309,6 +315,7 @@ impl App {
             if batch.is_empty() && rejected.is_empty() && repeated == 0 {
                 break;
             }
+            batch_size = (batch_size * 2).min(options.batch.max(1));
             let next_line = records.peek().map_or(i64::MAX, |r| r.line as i64);
             let ids: Vec<String> = batch.iter().map(|(_, r)| r.external_id.clone()).collect();
             let existing = match self.store.imported_external_ids(source, &ids).await {
