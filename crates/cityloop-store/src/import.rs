@@ -424,15 +424,30 @@ impl Store {
         if deferred.is_empty() || self.backend != Backend::Sqlite {
             return Ok(0);
         }
+        let mut built = 0;
+        let mut outcome = Ok(());
+        for (name, definition) in &deferred {
+            // The writer is taken for one index at a time, so that a running server's writes go on
+            // between them. The build's settings stay on it until the last is built: mapping the file
+            // again for each index would cost as much as the map saves.
+            let mut conn = self.writer().acquire().await?;
+            sqlx::query(&index_build_pragmas()).execute(&mut *conn).await?;
+            match build_claimed_index(&mut conn, name, definition, lapsed_before).await {
+                Ok(claimed) => built += usize::from(claimed),
+                Err(e) => {
+                    outcome = Err(e);
+                    break;
+                }
+            }
+        }
         let mut conn = self.writer().acquire().await?;
-        sqlx::query(&index_build_pragmas()).execute(&mut *conn).await?;
-        let built = build_claimed_indexes(&mut conn, &deferred, lapsed_before).await;
         sqlx::query(&format!(
-            "pragma mmap_size = 0; pragma threads = 0; pragma temp_store = memory; pragma cache_size = -{WRITER_CACHE_KIB};"
+            "pragma mmap_size = 0; pragma threads = 0; pragma temp_store = memory; \
+             pragma cache_size = -{WRITER_CACHE_KIB};"
         ))
         .execute(&mut *conn)
         .await?;
-        built
+        outcome.map(|()| built)
     }
 
     /// Whether the store has a table of set-aside indexes yet (before the migrations of a new file).
@@ -465,34 +480,32 @@ fn index_build_pragmas() -> String {
     )
 }
 
-/// Claims and builds the set-aside indexes `deferred` on `conn`, each in a transaction of its own.
-async fn build_claimed_indexes(
+/// Claims the set-aside index `name` and builds it on `conn`, in one transaction; false if another
+/// node has claimed it (or its lease has not lapsed before `lapsed_before`).
+async fn build_claimed_index(
     conn: &mut sqlx::pool::PoolConnection<Any>,
-    deferred: &[(String, String)],
+    name: &str,
+    definition: &str,
     lapsed_before: Option<DateTime<Utc>>,
-) -> Result<usize> {
-    let mut built = 0;
-    for (name, definition) in deferred {
-        let mut tx = sqlx::Connection::begin(&mut **conn).await?;
-        let claimed = match lapsed_before {
-            Some(t) => {
-                sqlx::query("delete from deferred_indexes where name = $1 and held_until < $2")
-                    .bind(name)
-                    .bind(ms(t))
-                    .execute(&mut *tx)
-                    .await?
-            }
-            None => sqlx::query("delete from deferred_indexes where name = $1").bind(name).execute(&mut *tx).await?,
-        };
-        if claimed.rows_affected() == 0 {
-            tx.rollback().await?;
-            continue;
+) -> Result<bool> {
+    let mut tx = sqlx::Connection::begin(&mut **conn).await?;
+    let claimed = match lapsed_before {
+        Some(t) => {
+            sqlx::query("delete from deferred_indexes where name = $1 and held_until < $2")
+                .bind(name)
+                .bind(ms(t))
+                .execute(&mut *tx)
+                .await?
         }
-        sqlx::query(&if_not_exists(definition)).execute(&mut *tx).await?;
-        tx.commit().await?;
-        built += 1;
+        None => sqlx::query("delete from deferred_indexes where name = $1").bind(name).execute(&mut *tx).await?,
+    };
+    if claimed.rows_affected() == 0 {
+        tx.rollback().await?;
+        return Ok(false);
     }
-    Ok(built)
+    sqlx::query(&if_not_exists(definition)).execute(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(true)
 }
 
 /// `create index …` as `create index if not exists …`, so that building an index a migration has made
