@@ -20,7 +20,7 @@ use crate::args::{Arg, Sql};
 use crate::cases::{case_columns_without_id, flow_values, link_rows, FLOW_INSERT_COLUMNS};
 use crate::contact_crypto::ContactCipher;
 use crate::rows::{case_values, ms, Columns};
-use crate::{AuditKey, Backend, Result, Store, StoreError, WRITER_CACHE_KIB};
+use crate::{AuditKey, Backend, Result, Store, StoreError};
 
 /// A run of an import, as found or started.
 #[derive(Debug, Clone, PartialEq)]
@@ -424,30 +424,22 @@ impl Store {
         if deferred.is_empty() || self.backend != Backend::Sqlite {
             return Ok(0);
         }
-        let mut built = 0;
-        let mut outcome = Ok(());
-        for (name, definition) in &deferred {
-            // The writer is taken for one index at a time, so that a running server's writes go on
-            // between them. The build's settings stay on it until the last is built: mapping the file
-            // again for each index would cost as much as the map saves.
-            let mut conn = self.writer().acquire().await?;
-            sqlx::query(&index_build_pragmas()).execute(&mut *conn).await?;
-            match build_claimed_index(&mut conn, name, definition, lapsed_before).await {
-                Ok(claimed) => built += usize::from(claimed),
-                Err(e) => {
-                    outcome = Err(e);
-                    break;
-                }
+        let built = async {
+            let mut built = 0;
+            for (name, definition) in &deferred {
+                // The writer is taken for one index at a time, so that a running server's writes go on
+                // between them. The build's settings stay on it until the last is built: mapping the
+                // file again for each index would cost as much as the map saves.
+                let mut conn = self.writer().acquire().await?;
+                sqlx::query(&index_build_pragmas()).execute(&mut *conn).await?;
+                built += usize::from(build_claimed_index(&mut conn, name, definition, lapsed_before).await?);
             }
+            Ok::<usize, StoreError>(built)
         }
+        .await;
         let mut conn = self.writer().acquire().await?;
-        sqlx::query(&format!(
-            "pragma mmap_size = 0; pragma threads = 0; pragma temp_store = memory; \
-             pragma cache_size = -{WRITER_CACHE_KIB};"
-        ))
-        .execute(&mut *conn)
-        .await?;
-        outcome.map(|()| built)
+        sqlx::query(&pool_writer_pragmas()).execute(&mut *conn).await?;
+        built
     }
 
     /// Whether the store has a table of set-aside indexes yet (before the migrations of a new file).
@@ -467,9 +459,10 @@ impl Store {
 /// one core goes (each build scans a table, sorts its keys and writes the B-tree):
 /// * the file is read through a memory map (as much of it as SQLite's compile-time cap allows), in place
 ///   instead of copied into the page cache;
-/// * the sort uses helper threads, which SQLite allows only when it may spill to temporary files (in
-///   `SQLITE_TMPDIR` or `TMPDIR`) and starts only for runs larger than the page cache: so the cache is
-///   small, and each megabyte of keys is sorted on another core while the table is read on.
+/// * the sort uses helper threads, which SQLite allows only when it may spill to temporary files (in the
+///   first writable of `SQLITE_TMPDIR`, `TMPDIR`, `/var/tmp`, `/usr/tmp`, `/tmp` and the working
+///   directory) and starts only for runs larger than the page cache: so the cache is small, and each
+///   megabyte of keys is sorted on another core while the table is read on.
 ///
 /// Together about a sixth less time than the pool's settings.
 fn index_build_pragmas() -> String {
@@ -477,6 +470,14 @@ fn index_build_pragmas() -> String {
     format!(
         "pragma mmap_size = {}; pragma threads = {helpers}; pragma temp_store = file; pragma cache_size = -1024;",
         1_i64 << 33
+    )
+}
+
+/// The settings that [`index_build_pragmas`] changes, as the pool's writer connection has them.
+fn pool_writer_pragmas() -> String {
+    format!(
+        "pragma mmap_size = 0; pragma threads = 0; pragma temp_store = memory; pragma cache_size = -{};",
+        crate::WRITER_CACHE_KIB
     )
 }
 
@@ -763,7 +764,7 @@ mod tests {
         let store = Store::open(&crate::DbOptions::new(url)).await.unwrap();
         let indexes = store.case_index_names().await.unwrap();
         let before = build_settings(&store).await;
-        assert_eq!(before, [0, 0, 2, -i64::from(WRITER_CACHE_KIB)], "mmap off, no helpers, temp in memory");
+        assert_eq!(before, [0, 0, 2, -i64::from(crate::WRITER_CACHE_KIB)], "mmap off, no helpers, temp in memory");
 
         // The build's own settings are valid SQLite: each reads back as set.
         let mut conn = store.writer().acquire().await.unwrap();
@@ -777,6 +778,20 @@ mod tests {
         assert_eq!(store.restore_deferred_indexes(None).await.unwrap(), indexes.len());
         assert_eq!(store.case_index_names().await.unwrap(), indexes);
         assert_eq!(build_settings(&store).await, before);
+
+        // A build that fails leaves its index set aside, and the connection's settings restored.
+        sqlx::query("insert into deferred_indexes (name, definition, held_until) values ('broken', $1, 0)")
+            .bind("create index broken on no_such_table(x)")
+            .execute(store.writer())
+            .await
+            .unwrap();
+        assert!(store.restore_deferred_indexes(None).await.is_err());
+        assert_eq!(build_settings(&store).await, before);
+        let left: i64 = sqlx::query_scalar("select count(*) from deferred_indexes where name = 'broken'")
+            .fetch_one(store.writer())
+            .await
+            .unwrap();
+        assert_eq!(left, 1);
         store.close().await;
     }
 
