@@ -438,7 +438,8 @@ impl Store {
         }
         .await;
         let mut conn = self.writer().acquire().await?;
-        sqlx::query(&pool_writer_pragmas()).execute(&mut *conn).await?;
+        // Back to the pool writer's own settings.
+        sqlx::query(&crate::sqlite_memory_pragmas(crate::WRITER_CACHE_KIB)).execute(&mut *conn).await?;
         built
     }
 
@@ -470,14 +471,6 @@ fn index_build_pragmas() -> String {
     format!(
         "pragma mmap_size = {}; pragma threads = {helpers}; pragma temp_store = file; pragma cache_size = -1024;",
         1_i64 << 33
-    )
-}
-
-/// The settings that [`index_build_pragmas`] changes, as the pool's writer connection has them.
-fn pool_writer_pragmas() -> String {
-    format!(
-        "pragma mmap_size = 0; pragma threads = 0; pragma temp_store = memory; pragma cache_size = -{};",
-        crate::WRITER_CACHE_KIB
     )
 }
 

@@ -199,9 +199,15 @@ pub(crate) const WAL_SIZE_LIMIT: i64 = 64 << 20;
 pub(crate) fn sqlite_pragmas(synchronous: &str, cache_kib: u32) -> String {
     format!(
         "pragma journal_mode = wal; pragma synchronous = {synchronous}; pragma busy_timeout = 10000; \
-         pragma foreign_keys = on; pragma cache_size = -{cache_kib}; pragma temp_store = memory; \
-         pragma journal_size_limit = {WAL_SIZE_LIMIT};"
+         pragma foreign_keys = on; {} pragma journal_size_limit = {WAL_SIZE_LIMIT};",
+        sqlite_memory_pragmas(cache_kib)
     )
+}
+
+/// How a SQLite connection uses memory: a page cache of `cache_kib`, temporary data in memory, the file
+/// read through the page cache rather than mapped, no sorting threads.
+pub(crate) fn sqlite_memory_pragmas(cache_kib: u32) -> String {
+    format!("pragma cache_size = -{cache_kib}; pragma temp_store = memory; pragma mmap_size = 0; pragma threads = 0;")
 }
 
 /// SQLite page cache of each reader connection, in KiB.
