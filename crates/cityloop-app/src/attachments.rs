@@ -38,6 +38,9 @@ pub fn sniff_content_type(bytes: &[u8]) -> Option<&'static str> {
 /// same photo is rarely on more than a few cases).
 const ATTACHMENT_CASES_CHECKED: i64 = 50;
 
+/// Unattached uploads removed per transaction.
+const SWEEP_BATCH: i64 = 500;
+
 fn is_attachment_hash(hash: &str) -> bool {
     hash.len() == 64 && hash.bytes().all(|b| b.is_ascii_hexdigit())
 }
@@ -88,6 +91,12 @@ impl App {
             AppError::invalid("file", "only JPEG, PNG, GIF, WebP images and PDF documents are accepted")
         })?;
         let hash = hex::encode(Sha256::digest(bytes));
+        let name: String = file_name.chars().take(200).collect();
+        // Recorded before the file is written: a sweep of unattached uploads that held the same
+        // content has then finished, and the file it removed is written again below.
+        self.store
+            .insert_attachment(&hash, content_type, bytes.len(), &name, who.map(|w| w.user.id), self.now())
+            .await?;
         let path = self.attachment_path(&hash);
         if !path.exists() {
             let dir = path.parent().map(PathBuf::from).unwrap_or_default();
@@ -97,11 +106,26 @@ impl App {
             tokio::fs::write(&tmp, bytes).await.map_err(|e| AppError::Internal(format!("writing attachment: {e}")))?;
             tokio::fs::rename(&tmp, &path).await.map_err(|e| AppError::Internal(format!("storing attachment: {e}")))?;
         }
-        let name: String = file_name.chars().take(200).collect();
-        self.store
-            .insert_attachment(&hash, content_type, bytes.len(), &name, who.map(|w| w.user.id), self.now())
-            .await?;
         Ok(StoredAttachment { hash, content_type: content_type.to_string(), size: bytes.len() })
+    }
+
+    /// Removes the uploads no case took within `attachments.unattached_hours` of their last upload:
+    /// a photo a resident picked on the portal and never sent is not kept. Returns how many.
+    pub async fn remove_unattached_uploads(&self) -> Result<u64> {
+        let hours = self.settings.unattached_upload_hours;
+        if hours == 0 {
+            return Ok(0);
+        }
+        let before = self.now() - chrono::Duration::hours(i64::from(hours));
+        let remove = |hash: &str| std::fs::remove_file(self.attachment_path(hash));
+        let mut removed = 0;
+        loop {
+            let swept = self.store.sweep_unattached_uploads(before, SWEEP_BATCH, remove).await?;
+            removed += swept.len() as u64;
+            if (swept.len() as i64) < SWEEP_BATCH {
+                return Ok(removed);
+            }
+        }
     }
 
     /// Reads an attachment back for a signed-in caller: only one who uploaded it or may see a case that

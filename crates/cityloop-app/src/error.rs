@@ -66,6 +66,7 @@ impl From<StoreError> for AppError {
             StoreError::StaleVersion => AppError::StaleVersion { current: -1 },
             StoreError::Unavailable(m) => AppError::Unavailable(m),
             StoreError::Invalid(m) => AppError::invalid("text", m),
+            e @ StoreError::UnknownAttachment(_) => AppError::invalid("attachments", e.to_string()),
             other => AppError::Internal(other.to_string()),
         }
     }

@@ -19,6 +19,8 @@ pub struct JobReport {
     pub resumed: usize,
     /// Closed cases whose resident data was removed (retention).
     pub anonymized: u64,
+    /// Uploads no case took in time, removed with their files.
+    pub unattached_uploads_removed: u64,
 }
 
 impl App {
@@ -63,6 +65,7 @@ impl App {
             }
         }
         report.anonymized = self.anonymize_expired_cases().await?;
+        report.unattached_uploads_removed = self.remove_unattached_uploads().await?;
         // Failed logins older than a day whose lock has ended say nothing any more.
         self.store.forget_login_failures(self.now() - chrono::Duration::days(1)).await?;
         Ok(report)
@@ -88,7 +91,13 @@ impl App {
                         Err(e) => tracing::warn!(error = %e, "building set-aside indexes failed"),
                     }
                     match self.run_jobs_once().await {
-                        Ok(r) if r != JobReport::default() => tracing::info!(overdue = r.marked_overdue, resumed = r.resumed, anonymized = r.anonymized, "background jobs"),
+                        Ok(r) if r != JobReport::default() => tracing::info!(
+                            overdue = r.marked_overdue,
+                            resumed = r.resumed,
+                            anonymized = r.anonymized,
+                            unattached_uploads_removed = r.unattached_uploads_removed,
+                            "background jobs"
+                        ),
                         Ok(_) => {}
                         Err(e) => tracing::warn!(error = %e, "background jobs failed"),
                     }

@@ -58,6 +58,8 @@ pub struct AppSettings {
     pub attachments_dir: PathBuf,
     /// Largest attachment accepted.
     pub max_attachment_bytes: usize,
+    /// Hours an upload may wait for a case before the background jobs remove it (0: kept).
+    pub unattached_upload_hours: u32,
     /// Hours a unit summoned by a whistle has to report in.
     pub whistle_report_hours: u32,
     /// A case created without a category is filed under the classifier's suggestion when its probability
@@ -100,6 +102,7 @@ impl Default for AppSettings {
             lockout_minutes: 15,
             attachments_dir: PathBuf::from("data/attachments"),
             max_attachment_bytes: 10 * 1024 * 1024,
+            unattached_upload_hours: 24,
             whistle_report_hours: 1,
             auto_category_threshold: 0.9,
             duplicates: duplicates::DuplicateSettings::default(),

@@ -890,8 +890,8 @@ async fn main() -> Result<()> {
             let app = open_app(&settings, database).await?;
             let report = app.run_jobs_once().await.map_err(describe)?;
             println!(
-                "marked overdue: {}, resumed: {}, anonymized: {}",
-                report.marked_overdue, report.resumed, report.anonymized
+                "marked overdue: {}, resumed: {}, anonymized: {}, unattached uploads removed: {}",
+                report.marked_overdue, report.resumed, report.anonymized, report.unattached_uploads_removed
             );
         }
         Command::Bench { command: BenchCommand::Intake { database, requests, concurrency, rate } } => {

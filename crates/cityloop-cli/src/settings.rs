@@ -281,11 +281,13 @@ impl Audit {
 pub struct Attachments {
     pub dir: PathBuf,
     pub max_bytes: usize,
+    /// Hours an upload may wait for a case before it is removed (0: kept).
+    pub unattached_hours: u32,
 }
 
 impl Default for Attachments {
     fn default() -> Self {
-        Self { dir: "data/attachments".into(), max_bytes: 10 * 1024 * 1024 }
+        Self { dir: "data/attachments".into(), max_bytes: 10 * 1024 * 1024, unattached_hours: 24 }
     }
 }
 
@@ -347,6 +349,7 @@ impl Settings {
             lockout_minutes: self.auth.lockout_minutes,
             attachments_dir: self.attachments.dir.clone(),
             max_attachment_bytes: self.attachments.max_bytes,
+            unattached_upload_hours: self.attachments.unattached_hours,
             whistle_report_hours: self.workflow.whistle_report_hours,
             auto_category_threshold: self.intake.auto_category_threshold,
             duplicates: cityloop_app::duplicates::DuplicateSettings {

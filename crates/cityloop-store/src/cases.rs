@@ -321,10 +321,7 @@ async fn insert_flow_after(
     sql.push(" returning id");
     let id = sql.query().fetch_one(&mut **tx).await?.try_get(0)?;
     if !f.attachments.is_empty() {
-        let rows = f.attachments.iter().map(|hash| vec![Arg::from(hash.clone()), Arg::from(case_id.0)]);
-        let mut sql = multi_insert("case_attachments", "hash, case_id", rows);
-        sql.push(" on conflict do nothing");
-        sql.query().execute(&mut **tx).await?;
+        crate::attachments::give_case_attachments(tx, case_id, &f.attachments).await?;
     }
     Ok(id)
 }

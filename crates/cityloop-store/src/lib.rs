@@ -7,6 +7,7 @@
 
 pub mod access;
 mod args;
+pub mod attachments;
 pub mod audit;
 pub mod backup;
 pub mod cases;
@@ -105,6 +106,9 @@ pub enum StoreError {
     /// Text the database cannot hold.
     #[error("a value cannot be stored: {0}")]
     Invalid(String),
+    /// A case was to hold a file that is not (or no longer) stored.
+    #[error("unknown attachment `{0}`; upload it again")]
+    UnknownAttachment(String),
     #[error("migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("database error: {0}")]

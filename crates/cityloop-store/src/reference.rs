@@ -1,21 +1,19 @@
 //! Reference data: divisions, units, grids, categories with case standards, the dispatch catalogue,
 //! the working calendar and settings.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 
 use chrono::NaiveDate;
 use cityloop_domain::calendar::WorkPeriod;
 use cityloop_domain::catalogue::CatalogueRule;
 use cityloop_domain::enums::DivisionLevel;
 use cityloop_domain::{
-    CaseId, CaseStandard, CategoryId, DivisionId, GridId, TimeLimit, TimingMode, UnitId, UnitKind, Urgency, UserId,
-    WorkCalendar,
+    CaseStandard, CategoryId, DivisionId, GridId, TimeLimit, TimingMode, UnitId, UnitKind, Urgency, WorkCalendar,
 };
 use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
-use crate::args::Sql;
 use crate::rows::{corrupt, ids, parse_ids};
 use crate::{Result, Store};
 
@@ -422,108 +420,5 @@ impl Store {
         .execute(self.writer())
         .await?;
         Ok(())
-    }
-}
-
-impl Store {
-    /// Records an attachment (idempotent: the same content is recorded once).
-    pub async fn insert_attachment(
-        &self,
-        hash: &str,
-        content_type: &str,
-        size: usize,
-        file_name: &str,
-        uploaded_by: Option<cityloop_domain::UserId>,
-        now: chrono::DateTime<chrono::Utc>,
-    ) -> Result<()> {
-        sqlx::query(
-            "insert into attachments (hash, content_type, size, file_name, uploaded_by, created_at) values ($1, $2, $3, $4, $5, $6) \
-             on conflict (hash) do nothing",
-        )
-        .bind(hash)
-        .bind(content_type)
-        .bind(i64::try_from(size).unwrap_or(i64::MAX))
-        .bind(file_name)
-        .bind(uploaded_by.map(|u| u.0))
-        .bind(crate::rows::ms(now))
-        .execute(self.writer())
-        .await?;
-        if let Some(user) = uploaded_by {
-            sqlx::query("insert into attachment_uploads (hash, user_id) values ($1, $2) on conflict do nothing")
-                .bind(hash)
-                .bind(user.0)
-                .execute(self.writer())
-                .await?;
-        }
-        Ok(())
-    }
-
-    /// Whether `user` uploaded an attachment, and the cases that hold it (at most `limit`); `None`
-    /// for an unknown one.
-    pub async fn attachment_holders(
-        &self,
-        hash: &str,
-        user: UserId,
-        limit: i64,
-    ) -> Result<Option<(bool, Vec<CaseId>)>> {
-        if !self.attachment_exists(hash).await? {
-            return Ok(None);
-        }
-        let uploaded: Option<i64> =
-            sqlx::query_scalar("select user_id from attachment_uploads where hash = $1 and user_id = $2")
-                .bind(hash)
-                .bind(user.0)
-                .fetch_optional(self.reader())
-                .await?;
-        let cases: Vec<i64> =
-            sqlx::query_scalar("select case_id from case_attachments where hash = $1 order by case_id limit $2")
-                .bind(hash)
-                .bind(limit)
-                .fetch_all(self.reader())
-                .await?;
-        Ok(Some((uploaded.is_some(), cases.into_iter().map(CaseId).collect())))
-    }
-
-    /// Whether an attachment may go on a case: `user` uploaded it, or the case holds it already
-    /// (`user` `None`: the platform, a resident's portal or a client application, which attach only
-    /// what they have just uploaded).
-    pub async fn attachment_usable(&self, hash: &str, user: Option<UserId>, case: Option<CaseId>) -> Result<bool> {
-        let Some(user) = user else { return self.attachment_exists(hash).await };
-        let found: Option<i64> = sqlx::query_scalar(
-            "select 1 from attachment_uploads where hash = $1 and user_id = $2 \
-             union all select 1 from case_attachments where hash = $1 and case_id = $3 limit 1",
-        )
-        .bind(hash)
-        .bind(user.0)
-        .bind(case.map_or(0, |c| c.0))
-        .fetch_optional(self.reader())
-        .await?;
-        Ok(found.is_some())
-    }
-
-    /// Whether an attachment is known.
-    pub async fn attachment_exists(&self, hash: &str) -> Result<bool> {
-        Ok(self.attachment_type(hash).await?.is_some())
-    }
-
-    /// The content type of a known attachment.
-    pub async fn attachment_type(&self, hash: &str) -> Result<Option<String>> {
-        Ok(sqlx::query_scalar("select content_type from attachments where hash = $1")
-            .bind(hash)
-            .fetch_optional(self.reader())
-            .await?)
-    }
-
-    /// The content types of known attachments, by hash.
-    pub async fn attachment_types(&self, hashes: &[String]) -> Result<HashMap<String, String>> {
-        let mut out = HashMap::new();
-        for chunk in hashes.chunks(400) {
-            let mut sql = Sql::new("select hash, content_type from attachments where hash in ");
-            sql.bind_list(chunk.iter().cloned());
-            for r in sql.query().fetch_all(self.reader()).await? {
-                out.insert(r.try_get(0)?, r.try_get(1)?);
-            }
-        }
-        Ok(out)
     }
 }

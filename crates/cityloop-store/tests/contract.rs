@@ -508,3 +508,100 @@ async fn dashboard_counts_queue_filters_and_saved_views_agree_on_both_engines() 
     })
     .await;
 }
+
+#[tokio::test]
+async fn uploads_no_case_holds_are_swept_and_a_swept_one_cannot_be_given_to_a_case() {
+    on_every_engine(|db| async move {
+        seed(&db).await;
+        let s = &db.store;
+        let (on_case, waiting) = ("a".repeat(64), "b".repeat(64));
+        for hash in [&on_case, &waiting] {
+            s.insert_attachment(hash, "image/png", 10, "photo.png", Some(UserId(1)), t0()).await.unwrap();
+        }
+        let case = new_case("路灯不亮");
+        let mut flow = report_entry(&case, &operator(), Some(Role::Operator));
+        flow.attachments = vec![on_case.clone(), on_case.clone()];
+        s.create_case(&case, &flow, day(), None).await.unwrap();
+
+        // Uploads younger than the limit stay; of the older ones, only the one no case holds goes.
+        let removed_files = std::sync::Mutex::new(Vec::new());
+        let remove = |hash: &str| {
+            removed_files.lock().unwrap().push(hash.to_string());
+            Ok(())
+        };
+        assert!(s.sweep_unattached_uploads(t0(), 100, remove).await.unwrap().is_empty());
+        let swept = s.sweep_unattached_uploads(t0() + Duration::hours(1), 100, remove).await.unwrap();
+        assert_eq!(swept, vec![waiting.clone()]);
+        assert_eq!(*removed_files.lock().unwrap(), vec![waiting.clone()]);
+        assert!(s.attachment_exists(&on_case).await.unwrap());
+        assert!(!s.attachment_exists(&waiting).await.unwrap());
+
+        // A case that was to hold the swept file is refused whole, with the file named.
+        let cases = db.query_i64("select count(*) from cases").await;
+        let case = new_case("又一张照片");
+        let mut flow = report_entry(&case, &operator(), Some(Role::Operator));
+        flow.attachments = vec![on_case.clone(), waiting.clone()];
+        match s.create_case(&case, &flow, day(), None).await {
+            Err(StoreError::UnknownAttachment(hash)) => assert_eq!(hash, waiting),
+            other => panic!("{:?}: expected an unknown attachment, got {other:?}", s.backend()),
+        }
+        assert_eq!(db.query_i64("select count(*) from cases").await, cases);
+
+        // The file on a case uploaded again and left waiting: the sweep keeps the file, drops the wait.
+        s.insert_attachment(&on_case, "image/png", 10, "photo.png", Some(UserId(2)), t0()).await.unwrap();
+        removed_files.lock().unwrap().clear();
+        assert!(s.sweep_unattached_uploads(t0() + Duration::hours(1), 100, remove).await.unwrap().is_empty());
+        assert!(removed_files.lock().unwrap().is_empty());
+        assert!(s.attachment_exists(&on_case).await.unwrap());
+        assert_eq!(db.query_i64("select count(*) from pending_uploads").await, 0);
+    })
+    .await;
+}
+
+/// On PostgreSQL, where several nodes sweep and move at once: an upload that a transaction not yet
+/// committed is giving to a case (it holds the file's row, as a move does) is passed over by the
+/// sweep without waiting, and stays once that transaction commits.
+#[tokio::test]
+async fn the_sweep_passes_over_an_upload_a_case_is_being_given_on_postgres() {
+    use sqlx::{Connection, Row};
+    if !engines().contains(&cityloop_store::Backend::Postgres) {
+        return;
+    }
+    let db = fresh(cityloop_store::Backend::Postgres).await;
+    seed(&db).await;
+    let s = &db.store;
+    let hash = "c".repeat(64);
+    s.insert_attachment(&hash, "image/jpeg", 10, "井盖.jpg", Some(UserId(1)), t0()).await.unwrap();
+    let case = create(&db, "井盖缺失").await;
+
+    let mut mover = sqlx::PgConnection::connect(&db.url).await.unwrap();
+    let mut giving = mover.begin().await.unwrap();
+    let held = sqlx::query("select hash from attachments where hash = $1 for key share")
+        .bind(&hash)
+        .fetch_one(&mut *giving)
+        .await
+        .unwrap();
+    assert_eq!(held.get::<String, _>(0), hash);
+    let later = t0() + Duration::hours(1);
+    let sweep = s.sweep_unattached_uploads(later, 100, |_| panic!("a file held by a move was removed"));
+    let swept = tokio::time::timeout(std::time::Duration::from_secs(60), sweep)
+        .await
+        .expect("the sweep waited for the move instead of passing over its upload")
+        .unwrap();
+    assert!(swept.is_empty());
+    sqlx::query("insert into case_attachments (hash, case_id) values ($1, $2)")
+        .bind(&hash)
+        .bind(case.id.0)
+        .execute(&mut *giving)
+        .await
+        .unwrap();
+    sqlx::query("delete from pending_uploads where hash = $1").bind(&hash).execute(&mut *giving).await.unwrap();
+    giving.commit().await.unwrap();
+
+    assert!(s
+        .sweep_unattached_uploads(later, 100, |_| panic!("a file on a case was removed"))
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(s.attachment_exists(&hash).await.unwrap());
+}
