@@ -525,7 +525,20 @@ async fn open_store(settings: &Settings, database: Option<String>) -> Result<Sto
         contact_cipher: settings.privacy.cipher()?,
         ..DbOptions::new(url.clone())
     };
-    Store::open(&options).await.with_context(|| format!("opening {}", cityloop_store::redact_url(&url)))
+    let store = Store::open(&options).await.with_context(|| format!("opening {}", cityloop_store::redact_url(&url)))?;
+    OPENED_STORES.lock().unwrap_or_else(|poisoned| poisoned.into_inner()).push(store.clone());
+    Ok(store)
+}
+
+/// Every store a command opened, closed when it ends: SQLite then folds its log into the database file
+/// and removes it, and PostgreSQL sees its connections end instead of break.
+static OPENED_STORES: std::sync::Mutex<Vec<Store>> = std::sync::Mutex::new(Vec::new());
+
+async fn close_opened_stores() {
+    let stores = std::mem::take(&mut *OPENED_STORES.lock().unwrap_or_else(|poisoned| poisoned.into_inner()));
+    for store in stores {
+        store.close().await;
+    }
 }
 
 fn print_demo(report: &DemoReport, password: &str) {
@@ -606,6 +619,7 @@ async fn audit(settings: &Settings, command: AuditCommand) -> Result<()> {
                 println!("{}", if report.is_clean() { "no findings" } else { "FINDINGS" });
             }
             if !report.is_clean() {
+                close_opened_stores().await;
                 std::process::exit(1);
             }
         }
@@ -702,9 +716,15 @@ async fn main() -> Result<()> {
     let cli = Cli::parse();
     let settings = Settings::load(cli.config.as_deref())?;
     init_logging(&settings);
-    match cli.command {
+    let done = run(cli.command, &settings).await;
+    close_opened_stores().await;
+    done
+}
+
+async fn run(command: Command, settings: &Settings) -> Result<()> {
+    match command {
         Command::Serve { database, addr, no_demo } => {
-            let app = open_app(&settings, database).await?;
+            let app = open_app(settings, database).await?;
             if settings.audit.key.is_empty() {
                 tracing::warn!("no audit key is set (CITYLOOP_AUDIT__KEY): flow records are linked with the built-in key, which anyone can use to forge links (docs/audit.md)");
             }
@@ -734,14 +754,13 @@ async fn main() -> Result<()> {
             .await?;
             let _ = jobs.await;
             let _ = hooks.await;
-            app.store.close().await;
         }
         Command::Migrate { database } => {
-            let app = open_app(&settings, database).await?;
+            let app = open_app(settings, database).await?;
             println!("database schema is up to date ({:?})", app.store.backend());
         }
         Command::Demo { database, cases, seed, password, months } => {
-            let app = open_app(&settings, database).await?;
+            let app = open_app(settings, database).await?;
             let started = std::time::Instant::now();
             let report = app
                 .load_demo(&DemoOptions { seed, cases, password: password.clone(), months })
@@ -754,7 +773,7 @@ async fn main() -> Result<()> {
             println!("evaluation: {counted} flow records counted in {:.1} s", counting.elapsed().as_secs_f64());
         }
         Command::User { command: UserCommand::Add { username, name, roles, unit, grids, password, database } } => {
-            let app = open_app(&settings, database).await?;
+            let app = open_app(settings, database).await?;
             let unit = unit.map(|u| u.parse::<i64>().map_or(UnitRef::Code(u), UnitRef::Id));
             let user = app
                 .add_user(None, NewUser { username, password, name, roles, unit, grids: Some(grids) })
@@ -765,14 +784,14 @@ async fn main() -> Result<()> {
         Command::ImportCategories { file, database } => {
             let text = std::fs::read_to_string(&file)
                 .with_context(|| format!("{}: cannot read as UTF-8 text", file.display()))?;
-            let app = open_app(&settings, database).await?;
+            let app = open_app(settings, database).await?;
             let report = app.import_categories_csv(&file.display().to_string(), &text).await.map_err(describe)?;
             println!("{}: {} categories created or updated", file.display(), report.created_or_updated);
         }
         Command::ImportGrids { file, database } => {
             let text = std::fs::read_to_string(&file)
                 .with_context(|| format!("{}: cannot read as UTF-8 text", file.display()))?;
-            let app = open_app(&settings, database).await?;
+            let app = open_app(settings, database).await?;
             let report =
                 app.import_grids_geojson(&text).await.map_err(|e| anyhow::anyhow!("{}: {e}", file.display()))?;
             println!("{}: {} grids created or updated", file.display(), report.created_or_updated);
@@ -783,7 +802,7 @@ async fn main() -> Result<()> {
                 .ok_or_else(|| anyhow::anyhow!("--level: `{level}` is not one of district, street, community"))?;
             let text = std::fs::read_to_string(&file)
                 .with_context(|| format!("{}: cannot read as UTF-8 text", file.display()))?;
-            let app = open_app(&settings, database).await?;
+            let app = open_app(settings, database).await?;
             let options = cityloop_app::admin::AreaImport { level, code_property, name_property, parent };
             let report = app
                 .import_divisions_geojson(None, &text, &options)
@@ -792,19 +811,17 @@ async fn main() -> Result<()> {
             println!("{}: {} divisions created or updated with their areas", file.display(), report.created_or_updated);
         }
         Command::Import { format, file, mapping, rejects, batch, limit, database } => {
-            let app = open_app(&settings, database).await?;
+            let app = open_app(settings, database).await?;
             let args = import_cmd::ImportArgs { format, file, mapping, rejects, batch, limit };
-            let imported = import_cmd::run(&app, args).await;
-            app.store.close().await;
-            imported?;
+            import_cmd::run(&app, args).await?;
         }
         Command::Export { format, out, from, to, state, database } => {
-            let app = open_app(&settings, database).await?;
+            let app = open_app(settings, database).await?;
             import_cmd::export(&app, import_cmd::ExportArgs { format, out, from, to, states: state }).await?;
         }
         Command::Report { command: ReportCommand::Signals { as_of, limit, database } } => {
             let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
-            let app = open_app_with_clock(&settings, database, clock.clone()).await?;
+            let app = open_app_with_clock(settings, database, clock.clone()).await?;
             if let Some(day) = as_of {
                 let day = chrono::NaiveDate::parse_from_str(&day, "%Y-%m-%d")
                     .map_err(|_| anyhow::anyhow!("--as-of: `{day}` is not a date written YYYY-MM-DD"))?;
@@ -816,7 +833,7 @@ async fn main() -> Result<()> {
             println!("{}", serde_json::to_string_pretty(&report)?);
         }
         Command::Report { command: ReportCommand::Evaluation { period, format, out, database } } => {
-            let app = open_app(&settings, database).await?;
+            let app = open_app(settings, database).await?;
             let format = ReportFormat::parse(&format).map_err(describe)?;
             let label = period.unwrap_or_else(|| app.current_evaluation_period().label());
             let report = app.city_evaluation_report(&label).await.map_err(describe)?;
@@ -830,9 +847,9 @@ async fn main() -> Result<()> {
                 None => std::io::Write::write_all(&mut std::io::stdout(), &bytes)?,
             }
         }
-        Command::Audit { command } => return audit(&settings, command).await,
+        Command::Audit { command } => return audit(settings, command).await,
         Command::Privacy { command: PrivacyCommand::Rotate { database } } => {
-            let app = open_app(&settings, database).await?;
+            let app = open_app(settings, database).await?;
             let started = std::time::Instant::now();
             let rewritten = app.store.rotate_contact_data().await.map_err(|e| anyhow::anyhow!("{e}"))?;
             let key = app
@@ -867,7 +884,7 @@ async fn main() -> Result<()> {
             );
         }
         Command::Restore { file, database } => {
-            let store = open_store(&settings, database).await?;
+            let store = open_store(settings, database).await?;
             let started = std::time::Instant::now();
             let report =
                 store.restore_from(&file).await.with_context(|| format!("restoring from {}", file.display()))?;
@@ -887,7 +904,7 @@ async fn main() -> Result<()> {
             }
         }
         Command::Jobs { database } => {
-            let app = open_app(&settings, database).await?;
+            let app = open_app(settings, database).await?;
             let report = app.run_jobs_once().await.map_err(describe)?;
             println!(
                 "marked overdue: {}, resumed: {}, anonymized: {}, unattached uploads removed: {}",
@@ -895,41 +912,41 @@ async fn main() -> Result<()> {
             );
         }
         Command::Bench { command: BenchCommand::Intake { database, requests, concurrency, rate } } => {
-            let app = open_app(&settings, database).await?;
+            let app = open_app(settings, database).await?;
             let report = bench::intake(&app, requests, concurrency, rate).await?;
             println!("{}", serde_json::to_string_pretty(&report)?);
         }
         Command::Bench { command: BenchCommand::Trust { database, requests, concurrency, rounds } } => {
-            let app = open_app(&settings, Some(database)).await?;
+            let app = open_app(settings, Some(database)).await?;
             let report = bench::trust(&app, requests, concurrency, rounds).await?;
             println!("{}", serde_json::to_string_pretty(&report)?);
         }
         Command::Bench { command: BenchCommand::Queries { database, iterations } } => {
-            let app = open_app(&settings, database).await?;
+            let app = open_app(settings, database).await?;
             let report = bench::queries(&app, iterations).await?;
             println!("{}", serde_json::to_string_pretty(&report)?);
         }
         Command::Bench { command: BenchCommand::Evaluation { database, period, iterations } } => {
-            let app = open_app(&settings, database).await?;
+            let app = open_app(settings, database).await?;
             let report = bench::evaluation(&app, period, iterations).await?;
             println!("{}", serde_json::to_string_pretty(&report)?);
         }
         Command::Bench { command: BenchCommand::Smart { database, iterations } } => {
-            let app = open_app(&settings, database).await?;
+            let app = open_app(settings, database).await?;
             let report = bench::smart(&app, iterations).await?;
             println!("{}", serde_json::to_string_pretty(&report)?);
         }
         Command::Bench { command: BenchCommand::Dbscan { database, days, iterations, python, peer } } => {
-            let app = open_app(&settings, database).await?;
+            let app = open_app(settings, database).await?;
             let report = bench::dbscan(&app, days, iterations, &python, &peer).await?;
             println!("{}", serde_json::to_string_pretty(&report)?);
         }
         Command::Bench { command: BenchCommand::Pages { database, iterations } } => {
-            let app = open_app(&settings, database).await?;
+            let app = open_app(settings, database).await?;
             let report = bench::pages(&app, iterations).await?;
             println!("{}", serde_json::to_string_pretty(&report)?);
         }
-        Command::Classify { command } => classify(&settings, command).await?,
+        Command::Classify { command } => classify(settings, command).await?,
         Command::Duplicates {
             command: DuplicatesCommand::Eval { data, window_days, min_similarity, sample, seed },
         } => {
@@ -947,7 +964,7 @@ async fn main() -> Result<()> {
         Command::Knowledge { command: KnowledgeCommand::Import { file, database } } => {
             let text = std::fs::read_to_string(&file)
                 .with_context(|| format!("{}: cannot read as UTF-8 text", file.display()))?;
-            let app = open_app(&settings, database).await?;
+            let app = open_app(settings, database).await?;
             let report = app.import_articles(None, &file.display().to_string(), &text).await.map_err(describe)?;
             println!("{}: {} articles imported", file.display(), report.imported);
         }

@@ -105,9 +105,13 @@ fn the_evaluation_report_ranks_the_demo_citys_units_by_the_formula() {
     let db = format!("sqlite://{}", dir.path().join("c.db").display());
     let demo = run(dir.path(), &["demo", "--cases", "400", "--months", "3", "--database", &db]);
     assert!(demo.status.success(), "{}", text(&demo));
+    // Each command closes the database: SQLite's log is folded into the file and removed.
+    let log = dir.path().join("c.db-wal");
+    assert!(!log.exists(), "`demo` left {}", log.display());
     let period = last_month();
     let out = run(dir.path(), &["report", "evaluation", "--period", &period, "--format", "json", "--database", &db]);
     assert!(out.status.success(), "{}", text(&out));
+    assert!(!log.exists(), "`report` left {}", log.display());
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["period"], period.as_str());
     let tables = report["indicators"].as_array().unwrap();
