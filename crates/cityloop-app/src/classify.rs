@@ -10,6 +10,7 @@ use cityloop_domain::{CategoryId, Role};
 use cityloop_text::classifier::{shuffled, Evidence};
 use cityloop_text::features::Scratch;
 use cityloop_text::metrics::Scores;
+use cityloop_text::normalize::to_simplified;
 use cityloop_text::{Classifier, LabelledText, TrainOptions};
 use serde::Serialize;
 
@@ -137,7 +138,7 @@ impl App {
             return Err(AppError::invalid("text", "is longer than 10000 characters"));
         }
         let model = self.model().ok_or_else(no_model)?;
-        let result = model.classifier.classify(text, top.clamp(1, 20));
+        let result = model.classifier.classify(&to_simplified(text), top.clamp(1, 20));
         Ok(ClassifyOutcome {
             model_version: model.version,
             suggestions: result.top.into_iter().map(|r| self.suggestion(r.label, r.probability)).collect(),
@@ -160,7 +161,7 @@ impl App {
     /// when its probability reaches the threshold. Fast path: no explanation.
     pub(crate) fn intake_suggestion(&self, title: &str, description: &str) -> Option<(CategoryId, IntakeSuggestion)> {
         let model = self.model()?;
-        let text = format!("{title}\n{description}");
+        let text = to_simplified(&format!("{title}\n{description}"));
         let scores = model.classifier.scores(&text, &mut Scratch::default());
         let reference = self.reference();
         // The most likely label that names a leaf category (a model trained elsewhere may know others).
@@ -190,7 +191,10 @@ impl App {
         let rows = self.store.training_texts(MAX_TRAINING_CASES).await?;
         let examples: Vec<LabelledText> = rows
             .into_iter()
-            .map(|(code, title, description)| LabelledText { label: code, text: format!("{title}\n{description}") })
+            .map(|(code, title, description)| LabelledText {
+                label: code,
+                text: to_simplified(&format!("{title}\n{description}")),
+            })
             .collect();
         let mut labels: Vec<&str> = examples.iter().map(|e| e.label.as_str()).collect();
         labels.sort();

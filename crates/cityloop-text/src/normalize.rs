@@ -5,6 +5,13 @@
 //! keeps letters and digits only (no spaces, no punctuation), folds full-width and upper-case Latin letters,
 //! and drops the handful of function characters that word-split corpora leave out.
 
+/// The text with traditional characters in their simplified forms (路燈壞了 → 路灯坏了), phrase by
+/// phrase. Residents type either; the models learn from simplified text, and a traditional character
+/// they never saw would otherwise leave the decision to the few characters both scripts share.
+pub fn to_simplified(text: &str) -> String {
+    zhconv::zhconv(text, zhconv::Variant::ZhHans)
+}
+
 /// Appends the normal form of `text` to `out`.
 pub fn normalize_into(text: &str, fold_digits: bool, out: &mut Vec<char>) {
     for c in text.chars() {
@@ -102,6 +109,13 @@ fn is_function_char(c: char) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn traditional_text_reads_as_simplified_and_simplified_text_is_kept() {
+        assert_eq!(to_simplified("路燈壞了好幾天，請儘快維修"), "路灯坏了好几天，请尽快维修");
+        let simplified = "幸福小区3栋门口的路灯坏了，噪音扰民 ABC１２";
+        assert_eq!(to_simplified(simplified), simplified);
+    }
 
     #[test]
     fn raw_and_word_split_text_share_one_normal_form() {

@@ -43,6 +43,14 @@ async fn classify_answers_with_probabilities_and_words_and_refuses_bad_input() {
         assert!(p0 > p1 && (p0 + p1 - 1.0).abs() < 1e-3, "{a}");
         assert!(a["words"].as_array().unwrap().iter().any(|w| w["word"].as_str().unwrap().contains("井盖")), "{a}");
 
+        // Traditional characters read as simplified ones: 井蓋 is the 井盖 the model learnt.
+        let traditional = t.post(Some(&operator), "/api/v1/classify", json!({"text": "小區門口井蓋丟失了"})).await.ok();
+        assert_eq!(traditional["suggestions"][0]["category"], "10005", "{traditional}");
+        assert!(
+            traditional["words"].as_array().unwrap().iter().any(|w| w["word"].as_str().unwrap().contains("井盖")),
+            "{traditional}"
+        );
+
         let empty = t.post(Some(&operator), "/api/v1/classify", json!({"text": " "})).await;
         assert_eq!(
             (empty.status, empty.body["error"]["field"].as_str()),
