@@ -159,8 +159,8 @@ fn tfidf_vectors(messages: &[Message], max_document_share: f32) -> Vec<Vec<(u32,
             let mut tf: HashMap<u32, f32> = HashMap::new();
             for (text, weight) in [(&m.title, 2.0), (&m.body, 1.0)] {
                 for word in content_words(text) {
-                    if word.chars().count() < 2 || word.chars().all(|c| c.is_ascii_digit()) {
-                        continue; // single characters and bare numbers say little about a problem
+                    if !names_place_or_problem(&word) {
+                        continue;
                     }
                     let next = ids.len() as u32;
                     *tf.entry(*ids.entry(word).or_insert(next)).or_default() += weight;
@@ -196,12 +196,20 @@ fn tfidf_vectors(messages: &[Message], max_document_share: f32) -> Vec<Vec<(u32,
         .collect()
 }
 
+/// Whether a word can tell one place or problem from another. Single characters and bare numbers say
+/// little; the kinds of place every address names (街道, 社区, 小区) link a street's requests about
+/// different things, and one request chains on to the next until a street is one "problem".
+fn names_place_or_problem(word: &str) -> bool {
+    const KINDS_OF_PLACE: &[&str] = &["街道", "社区", "小区", "居委会", "村委会"];
+    word.chars().count() >= 2 && !word.chars().all(|c| c.is_ascii_digit()) && !KINDS_OF_PLACE.contains(&word)
+}
+
 /// The words most of a problem's titles share, for a label.
 fn shared_words(messages: &[Message], members: &[usize]) -> Vec<String> {
     let mut seen: HashMap<String, usize> = HashMap::new();
     for i in members {
         let words: HashSet<String> =
-            content_words(&messages[*i].title).into_iter().filter(|w| w.chars().count() >= 2).collect();
+            content_words(&messages[*i].title).into_iter().filter(|w| names_place_or_problem(w)).collect();
         for w in words {
             *seen.entry(w).or_default() += 1;
         }
@@ -240,6 +248,21 @@ mod tests {
 
     fn message(title: &str, body: &str, person: &str, votes: i64, day: i64) -> Message {
         Message { title: title.into(), body: body.into(), person: person.into(), votes, at: day * 86_400 }
+    }
+
+    #[test]
+    fn requests_that_share_only_the_kind_of_place_are_not_one_problem() {
+        let messages = [
+            message("新港街道新港南社区路面坑洼", "新港街道新港南社区路面有好几个大坑", "a", 0, 1),
+            message("新港街道新港南社区路面坑洼", "新港南社区路面坑洼，电动车容易摔倒", "b", 0, 2),
+            message("北塘街道北塘中社区学校乱收费", "北塘街道北塘中社区的学校要求购买教辅", "c", 0, 1),
+            message("西溪街道西溪东社区广场舞太吵", "西溪街道西溪东社区广场舞音响很大", "d", 0, 1),
+            message("海月街道海月新社区垃圾堆积", "海月街道海月新社区路边垃圾没人清理", "e", 0, 1),
+        ];
+        let rules = HotspotRules { min_similarity: 0.2, ..HotspotRules::default() };
+        assert_eq!(group_messages(&messages, &rules), vec![vec![0, 1]]);
+        let problems = hot_problems(&messages, &rules);
+        assert!(!problems[0].keywords.iter().any(|w| w == "社区" || w == "街道"), "{:?}", problems[0].keywords);
     }
 
     fn city() -> Vec<Message> {
