@@ -1,14 +1,11 @@
 //! Display masks for citizen contact data (GB/T 35273 practice): name 张**, mobile 138****1234.
 
-/// Keeps the first character of a name and masks the rest: `张三丰` → `张**`.
+/// Keeps the first character of a name and masks the rest with two stars whatever its length
+/// (`李四` → `李**`, `欧阳小明` → `欧**`): the mask should not tell how long the name is.
 pub fn mask_name(name: &str) -> String {
-    let mut chars = name.chars();
-    match chars.next() {
+    match name.chars().next() {
         None => String::new(),
-        Some(first) => {
-            let rest = chars.count().max(1);
-            format!("{first}{}", "*".repeat(rest))
-        }
+        Some(first) => format!("{first}**"),
     }
 }
 
@@ -222,8 +219,9 @@ mod tests {
     #[test]
     fn names_keep_their_first_character() {
         assert_eq!(mask_name("张三丰"), "张**");
-        assert_eq!(mask_name("李四"), "李*");
-        assert_eq!(mask_name("王"), "王*");
+        assert_eq!(mask_name("李四"), "李**");
+        assert_eq!(mask_name("王"), "王**");
+        assert_eq!(mask_name("欧阳小明"), "欧**");
         assert_eq!(mask_name(""), "");
     }
 
