@@ -882,6 +882,9 @@ fn empty_flow(at: DateTime<Utc>) -> FlowEntry {
     }
 }
 
+/// Words of a text search beyond these are ignored (each adds two pattern matches per case).
+const MAX_SEARCH_WORDS: usize = 8;
+
 fn push_filters(sql: &mut Sql, f: &CaseFilter, contacts: &ContactCipher) {
     let s = &f.scope;
     // A filter on units of the scope's own (a unit's inbox) is stricter than the scope: its cases are
@@ -1016,8 +1019,15 @@ fn push_filters(sql: &mut Sql, f: &CaseFilter, contacts: &ContactCipher) {
             // A case number is looked up by its unique index, not searched for in the texts.
             sql.push(" and number = ").bind(text.clone());
         } else {
-            let pattern = format!("%{}%", text.replace(['\\', '%', '_'], ""));
-            sql.push(" and (title like ").bind(pattern.clone()).push(" or description like ").bind(pattern).push(")");
+            // Every word must appear, each in the title or the description (`灯 坏` finds 路灯坏了).
+            for word in text.split_whitespace().take(MAX_SEARCH_WORDS) {
+                let pattern = format!("%{}%", word.replace(['\\', '%', '_'], ""));
+                sql.push(" and (title like ")
+                    .bind(pattern.clone())
+                    .push(" or description like ")
+                    .bind(pattern)
+                    .push(")");
+            }
         }
     }
     if let Some(p) = &f.phone {

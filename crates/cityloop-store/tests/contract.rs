@@ -194,6 +194,12 @@ async fn lists_filter_by_scope_state_overdue_text_and_page() {
         f.text = Some("路灯3".into());
         let found = db.store.list_cases(&f).await.unwrap();
         assert_eq!((found.total, found.items[0].id), (1, ids[3]));
+        // Words apart: each must appear, wherever it is.
+        f.text = Some(" 3  路灯 ".into());
+        let found = db.store.list_cases(&f).await.unwrap();
+        assert_eq!((found.total, found.items[0].id), (1, ids[3]));
+        f.text = Some("路灯 9".into());
+        assert_eq!(db.store.list_cases(&f).await.unwrap().total, 0);
         let mut f = CaseFilter::new(CaseScope::everything(), t0());
         f.states = vec![State::PendingSign];
         f.limit = 4;
