@@ -258,6 +258,7 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("field.body", "正文", "Text"),
     ("field.tags", "标签", "Tags"),
     ("field.created_at", "创建时间", "Created"),
+    ("admin.grid_count", "个网格", "grids"),
     ("admin.import", "导入", "Import"),
     ("admin.import_articles", "导入知识", "Import articles"),
     ("admin.import_articles_hint", "CSV（title,body,category,tags）或 Markdown（每个“# 标题”一篇）", "CSV (title,body,category,tags) or Markdown (one article per “# heading”)"),
@@ -385,6 +386,8 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("inspector.my_grids", "我的网格", "My grids"),
     ("inspector.reported", "已上报，工单号", "Reported, case number"),
     ("leader.title", "一屏观全城", "The city at a glance"),
+    ("desk.none_ticked", "请先勾选要派遣的工单", "Tick the cases to dispatch first"),
+    ("leader.legend_most", "最多", "most"),
     ("leader.signals", "风险预警", "Risk signals"),
     ("leader.ranking", "12345 考核排名", "Hotline ranking"),
     ("leader.trend", "三率趋势", "Response, solution and satisfaction rates"),
@@ -471,6 +474,10 @@ pub struct Tr {
 }
 
 fn humanize(wire: &str) -> String {
+    // Initialisms keep their capitals.
+    if let Some(upper) = ["sms", "api", "gps"].iter().find(|w| **w == wire) {
+        return upper.to_uppercase();
+    }
     let text = wire.replace(['_', '-'], " ");
     let mut chars = text.chars();
     chars.next().map(|c| c.to_uppercase().collect::<String>() + chars.as_str()).unwrap_or_default()
@@ -544,16 +551,106 @@ impl Tr {
     }
 }
 
+/// Field errors of the use cases in Chinese, by their shape: `{}` stands for a number or a `quoted`
+/// value, put back in the same order.
+const FIELD_MESSAGES: &[(&str, &str)] = &[
+    ("is required", "必填"),
+    ("is required (at most {} characters)", "必填（最多 {} 个字）"),
+    ("is required to file a case", "立案须选择类别"),
+    ("is required: the dispatch catalogue names no unit for this case", "必填：派单目录没有为此案件指定单位"),
+    ("is longer than {} characters", "不能超过 {} 个字"),
+    ("must be {} to {} characters", "须为 {} 到 {} 个字"),
+    ("must be {} to {} characters without spaces", "须为 {} 到 {} 个字，不含空格"),
+    ("must be at most {} characters", "最多 {} 个字"),
+    ("must be at least {} characters", "至少 {} 个字符"),
+    ("must be {} to {} letters, digits, '.', '_' or '-'", "须为 {} 到 {} 位字母、数字或 . _ -"),
+    ("must be {} to {}", "须为 {} 到 {}"),
+    ("must be a phone number of {} to {} digits", "请输入 {} 到 {} 位数字的电话号码"),
+    ("must be a date like {}-{}-{}", "请输入日期，如 {}-{}-{}"),
+    ("must be a latitude between {} and {}", "纬度须在 {} 到 {} 之间"),
+    ("must be a longitude between {} and {}", "经度须在 {} 到 {} 之间"),
+    ("must be in the future", "须为将来的时间"),
+    ("must not contain the lead unit", "不能包含主办单位"),
+    ("must be a leaf category with a case standard", "须为有立案标准的末级类别"),
+    ("give at least one role", "请至少选择一个角色"),
+    ("handlers and coordinators belong to a unit", "承办人员和街道协调员须选择所属单位"),
+    ("username {} is taken", "用户名 {} 已被占用"),
+    ("a unit {} already exists", "单位 {} 已存在"),
+    ("unknown grid {}", "没有网格 {}"),
+    ("unknown category {}", "没有类别 {}"),
+    ("unknown division {}", "没有区划 {}"),
+    ("unknown unit {}", "没有单位 {}"),
+    ("unknown attachment {}; upload it first", "附件 {} 不存在，请先上传"),
+    ("no such case", "没有这个工单"),
+    ("no such article", "没有这篇知识"),
+    ("the location lies in another grid", "位置在另一个网格内"),
+    (
+        "an inspector reports in their own grids: place the case in one",
+        "监督员只在自己负责的网格内上报：请把位置放在其中",
+    ),
+    ("only JPEG, PNG, GIF, WebP images and PDF documents are accepted", "只接受 JPEG、PNG、GIF、WebP 图片和 PDF 文档"),
+    ("residents submit through web, app or sms", "市民只能通过网站、App 或短信提交"),
+    ("a case cannot be merged into itself", "工单不能并入自己"),
+    ("the master case must be open and not itself merged", "主工单须未办结且本身未被合并"),
+    ("give either {} or {}", "请填写 {} 或 {} 之一"),
+];
+
+/// The shape of a message (numbers and `quoted` values as `{}`) and the values taken out of it.
+fn message_shape(message: &str) -> (String, Vec<String>) {
+    let mut shape = String::with_capacity(message.len());
+    let mut values = Vec::new();
+    let chars: Vec<char> = message.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        let signed_digit =
+            c == '-' && chars.get(i + 1).is_some_and(char::is_ascii_digit) && (i == 0 || chars[i - 1] == ' ');
+        if c.is_ascii_digit() || signed_digit {
+            let start = i;
+            i += 1;
+            while i < chars.len() && chars[i].is_ascii_digit() {
+                i += 1;
+            }
+            values.push(chars[start..i].iter().collect());
+            shape.push_str("{}");
+        } else if c == '`' {
+            match chars[i + 1..].iter().position(|&q| q == '`') {
+                Some(len) => {
+                    values.push(chars[i..i + len + 2].iter().collect());
+                    shape.push_str("{}");
+                    i += len + 2;
+                }
+                None => {
+                    shape.push(c);
+                    i += 1;
+                }
+            }
+        } else {
+            shape.push(c);
+            i += 1;
+        }
+    }
+    (shape, values)
+}
+
 /// A field error in the interface language where a translation is known.
 pub fn field_message(tr: &Tr, message: &str) -> String {
     if tr.lang == Lang::En {
         return message.to_string();
     }
-    match message {
-        "is required" => "必填".to_string(),
-        "must be a phone number of 3 to 20 digits" => "请输入 3 到 20 位数字的电话号码".to_string(),
-        m => m.to_string(),
+    let (shape, values) = message_shape(message);
+    let Some((_, zh)) = FIELD_MESSAGES.iter().find(|(en, _)| *en == shape) else {
+        return message.to_string();
+    };
+    let mut out = String::with_capacity(zh.len() + message.len());
+    let mut values = values.into_iter();
+    let mut parts = zh.split("{}");
+    out.push_str(parts.next().unwrap_or_default());
+    for part in parts {
+        out.push_str(&values.next().unwrap_or_default());
+        out.push_str(part);
     }
+    out
 }
 
 #[cfg(test)]
@@ -561,10 +658,28 @@ mod tests {
     use super::*;
 
     #[test]
+    fn field_errors_read_in_chinese_with_their_numbers_and_values() {
+        let zh = Tr::default();
+        assert_eq!(field_message(&zh, "is required"), "必填");
+        assert_eq!(field_message(&zh, "is longer than 200 characters"), "不能超过 200 个字");
+        assert_eq!(field_message(&zh, "username `admin` is taken"), "用户名 `admin` 已被占用");
+        assert_eq!(field_message(&zh, "must be a latitude between -90 and 90"), "纬度须在 -90 到 90 之间");
+        assert_eq!(field_message(&zh, "must be a date like 2026-10-01"), "请输入日期，如 2026-10-01");
+        assert_eq!(field_message(&zh, "something new"), "something new", "unknown shapes stay as they are");
+        let en = Tr { lang: Lang::En };
+        assert_eq!(field_message(&en, "is longer than 200 characters"), "is longer than 200 characters");
+        // Every translation puts back as many values as its message takes out.
+        for (en, zh) in FIELD_MESSAGES {
+            assert_eq!(en.matches("{}").count(), zh.matches("{}").count(), "{en}");
+        }
+    }
+
+    #[test]
     fn english_labels_are_readable_and_keys_have_both_languages() {
         let en = Tr { lang: Lang::En };
         assert_eq!(en.label(cityloop_domain::State::PendingSign), "Pending sign");
         assert_eq!(Tr::default().label(cityloop_domain::State::PendingSign), "待签收");
+        assert_eq!(en.label(cityloop_domain::enums::Channel::Sms), "SMS");
         assert_eq!(en.get("nav.intake"), "Intake");
         assert_eq!(Tr::default().get("no.such.key"), "?");
         for (key, zh, en) in MESSAGES {

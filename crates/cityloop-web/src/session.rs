@@ -174,9 +174,15 @@ impl FormInput {
 
     /// The values as a map of first values, to refill a form after an error.
     pub fn values(&self) -> HashMap<String, String> {
-        let mut out = HashMap::new();
+        let mut out: HashMap<String, String> = HashMap::new();
         for (k, v) in &self.fields {
             out.entry(k.clone()).or_insert_with(|| v.clone());
+            // Every value of a field that repeats (ticked boxes), one per line, under `name[]`.
+            let all = out.entry(format!("{k}[]")).or_default();
+            if !all.is_empty() {
+                all.push('\n');
+            }
+            all.push_str(v);
         }
         out
     }

@@ -192,6 +192,9 @@ pub async fn add_unit(State(state): State<WebState>, staff: Staff, form: FormInp
     }
 }
 
+/// Grids listed by code in the user table; more are counted.
+const MAX_LISTED_GRIDS: usize = 3;
+
 async fn users_table(state: &WebState, staff: &Staff) -> Result<Table, AppError> {
     let reference = state.app.reference();
     let t = staff.visit.tr;
@@ -207,12 +210,17 @@ async fn users_table(state: &WebState, staff: &Staff) -> Result<Table, AppError>
                     u.name.clone(),
                     u.roles.iter().map(|r| t.label(*r)).collect::<Vec<_>>().join("、"),
                     u.unit_id.and_then(|x| reference.unit(x)).map(|x| x.name.clone()).unwrap_or_default(),
-                    u.grids
-                        .iter()
-                        .filter_map(|g| reference.grid(*g))
-                        .map(|g| g.code.clone())
-                        .collect::<Vec<_>>()
-                        .join(" "),
+                    // An inspector may keep a hundred grids: past a few, the count keeps the table readable.
+                    if u.grids.len() > MAX_LISTED_GRIDS {
+                        format!("{} {}", u.grids.len(), t.get("admin.grid_count"))
+                    } else {
+                        u.grids
+                            .iter()
+                            .filter_map(|g| reference.grid(*g))
+                            .map(|g| g.code.clone())
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                    },
                 ]
             })
             .collect(),
@@ -245,10 +253,17 @@ pub async fn add_user(State(state): State<WebState>, staff: Staff, form: FormInp
     };
     match state.app.add_user(Some(&staff.who), input).await {
         Ok(_) => Redirect::to("/admin/users").into_response(),
-        Err(e) => match users_table(&state, &staff).await {
-            Ok(table) => respond(page(&state, &staff, "users", table), Some((&e, &form))),
-            Err(e2) => error_page(&staff.visit.tr, &e2),
-        },
+        Err(e) => {
+            // A name already taken is shown next to the name, with the form kept.
+            let e = match e {
+                AppError::Duplicate(message) => AppError::Invalid { field: "username".into(), message },
+                e => e,
+            };
+            match users_table(&state, &staff).await {
+                Ok(table) => respond(page(&state, &staff, "users", table), Some((&e, &form))),
+                Err(e2) => error_page(&staff.visit.tr, &e2),
+            }
+        }
     }
 }
 

@@ -57,17 +57,21 @@ fn page_href(raw: &str, page: i64) -> String {
 
 /// The query string without empty fields, as saved in a view.
 fn clean_query(raw: &str) -> String {
-    let pairs: Vec<(String, String)> = form_urlencoded::parse(raw.as_bytes())
-        .into_owned()
-        .filter(|(k, v)| !v.trim().is_empty() && k != "page")
-        .collect();
+    filled_fields(raw, |k| k != "page")
+}
+
+/// The fields of a query string that hold a value and that `keep` keeps: a filter form sends every
+/// field, and an empty one (全部) means no filter on it.
+fn filled_fields(raw: &str, keep: impl Fn(&str) -> bool) -> String {
+    let pairs: Vec<(String, String)> =
+        form_urlencoded::parse(raw.as_bytes()).into_owned().filter(|(k, v)| !v.trim().is_empty() && keep(k)).collect();
     serde_urlencoded::to_string(&pairs).unwrap_or_default()
 }
 
 async fn list_page(state: &WebState, staff: &Staff, raw: &str, c: Ctx) -> Response {
     let t = c.t;
     // A NUL character has no place in a filter (and PostgreSQL cannot compare with one).
-    let mut q: CaseQuery = match serde_urlencoded::from_str(&raw.replace("%00", "")) {
+    let mut q: CaseQuery = match serde_urlencoded::from_str(&filled_fields(&raw.replace("%00", ""), |_| true)) {
         Ok(q) => q,
         Err(e) => return error_page(&t, &AppError::invalid("query", e.to_string())),
     };
@@ -84,8 +88,19 @@ async fn list_page(state: &WebState, staff: &Staff, raw: &str, c: Ctx) -> Respon
     for (k, val) in form_urlencoded::parse(raw.as_bytes()).into_owned() {
         c.values.insert(k, val);
     }
-    let states: Options =
+    let mut states: Options =
         CaseState::ALL.iter().map(|s| (s.as_str().to_string(), t.label(*s), v(&q.state) == s.as_str())).collect();
+    // Several states at once (a start page's own filter) are shown as one choice, so that the form
+    // says what the list holds and sends it again.
+    let several = v(&q.state);
+    if several.contains(',') {
+        let labels: Vec<String> = several
+            .split(',')
+            .filter_map(|name| CaseState::ALL.iter().find(|s| s.as_str() == name.trim()))
+            .map(|s| t.label(*s))
+            .collect();
+        states.insert(0, (several.clone(), labels.join(" / "), true));
+    }
     render(
         StatusCode::OK,
         &ListPage {
@@ -124,7 +139,8 @@ pub async fn export(State(state): State<WebState>, staff: Staff, RawQuery(raw): 
     let t = staff.visit.tr;
     let exported = async {
         let (format, rest) = cityloop_app::export::split_export_query(&staff.who, raw.as_deref().unwrap_or_default())?;
-        let q: CaseQuery = serde_urlencoded::from_str(&rest).map_err(|e| AppError::invalid("query", e.to_string()))?;
+        let q: CaseQuery = serde_urlencoded::from_str(&filled_fields(&rest, |_| true))
+            .map_err(|e| AppError::invalid("query", e.to_string()))?;
         let export = state.app.export_case_list(&staff.who, &q, format).await?;
         Ok::<_, AppError>((format, export))
     }
@@ -588,7 +604,11 @@ fn number(form: &FormInput, name: &str) -> Result<Option<u32>, AppError> {
 pub async fn move_input(state: &WebState, who: &Principal, form: &FormInput) -> Result<MoveInput, AppError> {
     let mut attachments = Vec::new();
     for upload in form.uploads() {
-        let stored = state.app.store_attachment(who, &upload.file_name, &upload.bytes).await?;
+        // A refused file is shown next to the form's photo field.
+        let stored = state.app.store_attachment(who, &upload.file_name, &upload.bytes).await.map_err(|e| match e {
+            AppError::Invalid { message, .. } => AppError::Invalid { field: "photos".into(), message },
+            e => e,
+        })?;
         attachments.push(stored.hash);
     }
     let units = |name: &str| {
@@ -624,9 +644,16 @@ pub async fn move_input(state: &WebState, who: &Principal, form: &FormInput) -> 
     })
 }
 
-/// Where to go after a move: a local `back` path given by the form, or the case page.
+/// Where to go after a move: a local `back` path given by the form (told which move was made on
+/// which case, to say so), or the case page.
 fn after_move(form: &FormInput, number: &str, kind: &str) -> String {
-    super::local_path(form.get("back").as_deref()).unwrap_or_else(|| format!("/cases/{number}?done={kind}"))
+    match super::local_path(form.get("back").as_deref()) {
+        Some(back) => {
+            let done = serde_urlencoded::to_string([("done", kind), ("case", number)]).unwrap_or_default();
+            format!("{back}{}{done}", if back.contains('?') { '&' } else { '?' })
+        }
+        None => format!("/cases/{number}?done={kind}"),
+    }
 }
 
 pub async fn make_move(

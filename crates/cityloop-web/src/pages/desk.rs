@@ -14,7 +14,8 @@ use cityloop_domain::Role;
 use serde::Deserialize;
 
 use super::{
-    catalogue_unit, count_label, ctx, error_page, render, short_time, summary_rows, unit_options, CaseRow, Ctx, Options,
+    catalogue_unit, count_label, ctx, error_page, render, short_time, summary_rows, unit_options, CaseRow, Ctx,
+    MoveDone, Options,
 };
 use crate::session::{FormInput, Staff};
 use crate::WebState;
@@ -77,6 +78,8 @@ struct DeskPage {
 pub struct DeskParams {
     dispatched: Option<usize>,
     failed: Option<usize>,
+    done: Option<String>,
+    case: Option<String>,
 }
 
 pub async fn desk(State(state): State<WebState>, staff: Staff, Query(p): Query<DeskParams>) -> Response {
@@ -127,7 +130,10 @@ pub async fn desk(State(state): State<WebState>, staff: Staff, Query(p): Query<D
         Ok((to_dispatch, queues, notices)) => {
             let mut c = ctx(&staff.visit, Some(&staff.who), "desk.title");
             c.body_class = "wide";
-            if let Some(n) = p.dispatched {
+            c.flash = MoveDone { done: p.done, case: p.case }.flash(&t);
+            if p.dispatched == Some(0) && p.failed == Some(0) {
+                c.flash = Some(t.get("desk.none_ticked").to_string());
+            } else if let Some(n) = p.dispatched {
                 c.flash = Some(format!(
                     "{} {n} · {} {}",
                     t.get("desk.dispatched"),
@@ -175,7 +181,7 @@ struct InboxPage {
     queues: Vec<Queue>,
 }
 
-pub async fn inbox(State(state): State<WebState>, staff: Staff) -> Response {
+pub async fn inbox(State(state): State<WebState>, staff: Staff, Query(done): Query<MoveDone>) -> Response {
     use MoveKind as K;
     let t = staff.visit.tr;
     if !staff.who.has_any(&[Role::Handler, Role::Coordinator]) {
@@ -195,6 +201,7 @@ pub async fn inbox(State(state): State<WebState>, staff: Staff) -> Response {
         Ok(queues) => {
             let mut c = ctx(&staff.visit, Some(&staff.who), "inbox.title");
             c.body_class = "wide";
+            c.flash = done.flash(&t);
             render(StatusCode::OK, &InboxPage { c, queues })
         }
         Err(e) => error_page(&t, &e),

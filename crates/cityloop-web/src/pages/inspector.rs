@@ -41,6 +41,8 @@ struct InspectorPage {
 #[derive(Deserialize)]
 pub struct ReportedParam {
     reported: Option<String>,
+    done: Option<String>,
+    case: Option<String>,
 }
 
 async fn inspector_page(
@@ -116,7 +118,8 @@ pub async fn page(State(state): State<WebState>, staff: Staff, Query(q): Query<R
     if !staff.who.has(Role::Inspector) {
         return error_page(&staff.visit.tr, &AppError::Forbidden("this page is for grid inspectors".into()));
     }
-    let c = ctx(&staff.visit, Some(&staff.who), "inspector.title");
+    let mut c = ctx(&staff.visit, Some(&staff.who), "inspector.title");
+    c.flash = super::MoveDone { done: q.done, case: q.case }.flash(&staff.visit.tr);
     let reported = q.reported.filter(|n| cityloop_domain::number::looks_like_case_number(n));
     inspector_page(&state, &staff, c, reported, StatusCode::OK).await
 }

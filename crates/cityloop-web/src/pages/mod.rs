@@ -26,8 +26,10 @@ use chrono::{DateTime, Utc};
 use cityloop_app::queries::CaseSummary;
 use cityloop_app::{AppError, Principal, Reference};
 use cityloop_domain::enums::Labelled;
+use cityloop_domain::workflow::MoveKind;
 use cityloop_domain::{Case, Role, State as CaseState};
 use cityloop_store::UnitRow;
+use serde::Deserialize;
 
 use crate::i18n::{field_message, Tr};
 use crate::session::{Staff, Visit};
@@ -79,6 +81,11 @@ impl Ctx {
     /// Whether a refilled form had this value selected.
     pub fn sel(&self, field: &str, value: &str, default: &str) -> bool {
         self.val(field, default) == value
+    }
+
+    /// Whether a refilled form had this box ticked, among the boxes of one name.
+    pub fn ticked(&self, field: &str, value: &str) -> bool {
+        self.values.get(&format!("{field}[]")).is_some_and(|all| all.lines().any(|v| v == value))
     }
 
     /// The error of a field as markup to place next to it (escaped here, empty when none).
@@ -225,6 +232,25 @@ pub fn form_errors(t: &Tr, e: &AppError) -> Option<HashMap<String, String>> {
             Some(HashMap::from([(name, field_message(t, message))]))
         }
         _ => None,
+    }
+}
+
+/// Which move a queue page's row action made, from the `done` and `case` its address was given.
+#[derive(Debug, Default, Deserialize)]
+pub struct MoveDone {
+    pub done: Option<String>,
+    pub case: Option<String>,
+}
+
+impl MoveDone {
+    /// What to tell the user: "签收 · 已完成 · 20261206-000012".
+    pub fn flash(&self, t: &Tr) -> Option<String> {
+        let kind = self.done.as_deref().and_then(MoveKind::parse)?;
+        let case = self.case.as_deref().filter(|n| cityloop_domain::number::looks_like_case_number(n));
+        Some(match case {
+            Some(number) => format!("{} · {} · {number}", t.move_label(kind), t.get("common.done")),
+            None => format!("{} · {}", t.move_label(kind), t.get("common.done")),
+        })
     }
 }
 

@@ -15,6 +15,7 @@ use serde::Deserialize;
 
 use super::cases::{timeline, TimelineItem};
 use super::{ctx, enum_options, error_page, form_errors, render, short_time, state_class, Ctx, Options};
+use crate::i18n::field_message;
 use crate::session::{FormInput, Visit};
 use crate::svg::Point;
 use crate::WebState;
@@ -61,10 +62,15 @@ pub async fn home(State(state): State<WebState>, visit: Visit, Query(q): Query<S
 
 pub async fn submit(State(state): State<WebState>, visit: Visit, form: FormInput) -> Response {
     let t = visit.tr;
+    // Every required field left empty is marked at once, not one per try.
+    let missing: Vec<&str> = ["title", "description", "phone"].into_iter().filter(|f| form.get(f).is_none()).collect();
+    if !missing.is_empty() {
+        let mut c = ctx(&visit, None, "portal.title");
+        c.errors = missing.iter().map(|f| (f.to_string(), field_message(&t, "is required"))).collect();
+        c.values = form.values();
+        return home_page(&state, c, None, StatusCode::UNPROCESSABLE_ENTITY);
+    }
     let outcome = async {
-        if form.get("phone").is_none() {
-            return Err(AppError::invalid("phone", "is required"));
-        }
         let mut input = super::intake::new_case_from(&form, "web")?;
         if !RESIDENT_TYPES.iter().any(|r| r.as_str() == input.request_type) {
             return Err(AppError::invalid("request_type", "choose one of the listed types"));

@@ -115,6 +115,31 @@ async fn the_portal_answers_a_wrong_phone_like_an_unknown_number() {
 }
 
 #[tokio::test]
+async fn the_portal_marks_every_empty_required_field_at_once() {
+    let site = spawn_site(Backend::Sqlite, 0).await;
+    let (cookie, token) = visitor(&site.base, "/portal").await;
+    let sent = client()
+        .post(format!("{}/portal", site.base))
+        .header("cookie", cookie)
+        .form(&[
+            ("request_type", "complaint"),
+            ("title", " "),
+            ("description", ""),
+            ("phone", ""),
+            ("_csrf", token.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = sent.text().await.unwrap();
+    for field in ["title", "description", "phone"] {
+        assert!(page.contains(&format!("id=\"err-{field}\"")), "{field} is marked");
+    }
+    assert_eq!(site.app.store.count_cases().await.unwrap(), 0);
+}
+
+#[tokio::test]
 async fn the_language_switch_keeps_the_page_and_speaks_english() {
     let site = spawn_site(Backend::Sqlite, 0).await;
     let r = client().get(format!("{}/lang/en?next=%2Fportal%2Ftrack", site.base)).send().await.unwrap();

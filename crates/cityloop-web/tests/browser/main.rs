@@ -111,6 +111,7 @@ async fn whole_loop(backend: Backend) {
     b.screenshot(&format!("loop-{tag}-04-inbox")).await;
     b.click(&format!("button[data-move=sign][data-case='{number}']")).await;
     assert_eq!(case_state(&site, &number).await.state, State::Handling);
+    assert_eq!(b.text("#flash").await, format!("签收 · 已完成 · {number}"), "the inbox says what was done");
     make_move(&mut b, &number, "extend").await;
     let amount = if b.exists("#move-extend input[name=hours]").await {
         "#move-extend input[name=hours]"
@@ -627,6 +628,36 @@ async fn a_form_error_shows_next_to_its_field_saves_nothing_and_an_address_place
     let number = b.text("#created-number").await;
     let grid = case_state(&site, &number).await.grid_id.unwrap();
     assert_eq!(site.app.reference().grid(grid).unwrap().division_id, Some(community.id));
+    b.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_case_list_filters_from_its_form_and_keeps_a_start_pages_states() {
+    if !browser_available() {
+        return;
+    }
+    let site = spawn_site(Backend::Sqlite, 200).await;
+    let driver = Driver::start();
+    let mut b = Browser::open(&driver, &site.base, 1366, 900).await;
+    // The lead starts on the cases waiting for filing or closing: the form says so.
+    b.login("lead").await;
+    assert_eq!(b.eval("return document.querySelector('#f-state').value").await, "reported,close_pending");
+    let waiting = b.text("#total").await;
+    b.click("#filter-submit").await;
+    assert_eq!(b.text("#total").await, waiting, "the form sends the start page's states again");
+
+    // A word and the other fields left on 全部 (sent empty).
+    b.fill("#q", "路灯").await;
+    b.select("#f-state", "").await;
+    b.click("#filter-submit").await;
+    let titles = b
+        .eval("return [...document.querySelectorAll('table.cases tbody tr td:nth-child(2)')].map(td => td.textContent)")
+        .await;
+    let titles = titles.as_array().unwrap();
+    assert!(!titles.is_empty(), "the demo city has street-light cases");
+    assert!(titles.iter().any(|t| t.as_str().unwrap().contains("路灯")), "{titles:?}");
+    assert_eq!(b.eval("return new URL(location.href).searchParams.get('overdue')").await, "", "sent empty");
+    b.screenshot("case-list-search").await;
     b.finish().await;
 }
 
