@@ -3,7 +3,9 @@
 //! else moved the case first.
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
-use cityloop_domain::workflow::{apply, Actor, ExtensionAmount, Move, MoveContext, MoveKind, Relation};
+use cityloop_domain::workflow::{
+    apply, Actor, ExtensionAmount, Move, MoveContext, MoveKind, Relation, MAX_COMMENT_CHARS,
+};
 use cityloop_domain::{Case, CaseId, Revisit, Satisfaction, UnitId};
 use cityloop_store::{MoveWrite, StoreError};
 use serde::{Deserialize, Serialize};
@@ -82,6 +84,9 @@ pub(crate) fn rating(input: &MoveInput) -> Result<Move> {
         comment: input.note.clone().unwrap_or_default(),
     })
 }
+
+/// How often a move sent without a `version` is made again after another move got in first.
+const UNVERSIONED_MOVE_TRIES: usize = 5;
 
 impl App {
     pub(crate) fn resolve_unit(&self, field: &str, unit: &UnitRef) -> Result<UnitId> {
@@ -198,7 +203,7 @@ impl App {
             }),
             MoveKind::Rate => rating(input)?,
             MoveKind::Close => Move::Close,
-            MoveKind::Reopen => Move::Reopen,
+            MoveKind::Reopen => Move::Reopen { reason: text(&input.reason) },
             MoveKind::Supervise => Move::Supervise { level: input.level.unwrap_or(1) },
             MoveKind::Comment => Move::Comment { text: text(&input.note) },
             MoveKind::Escalate => {
@@ -254,16 +259,26 @@ impl App {
         let kind = MoveKind::parse(kind)
             .filter(|k| !k.is_system())
             .ok_or_else(|| AppError::NotFound(format!("move `{kind}`")))?;
-        let (case, whistles) = self.visible_case(who, &CaseRef::Number(case_ref.to_string())).await?;
-        // Who may make the move is answered first: a refusal does not depend on the fields sent.
-        cityloop_domain::workflow::may_make(kind, &who.actor(), &who.relation(&case, &whistles))?;
-        if let Some(v) = input.version {
-            if v != case.version {
-                return Err(AppError::StaleVersion { current: case.version });
+        let mut tries = 0;
+        let (case, out) = loop {
+            let (case, whistles) = self.visible_case(who, &CaseRef::Number(case_ref.to_string())).await?;
+            // Who may make the move is answered first: a refusal does not depend on the fields sent.
+            cityloop_domain::workflow::may_make(kind, &who.actor(), &who.relation(&case, &whistles))?;
+            if let Some(v) = input.version {
+                if v != case.version {
+                    return Err(AppError::StaleVersion { current: case.version });
+                }
             }
-        }
-        let mv = self.build_move(who, kind, &case, &input).await?;
-        let out = self.apply_and_store(&case, &mv, &who.actor(), who.relation(&case, &whistles), &input).await?;
+            let mv = self.build_move(who, kind, &case, &input).await?;
+            match self.apply_and_store(&case, &mv, &who.actor(), who.relation(&case, &whistles), &input).await {
+                // A caller who named no version asked for the move on the case as it is: when another
+                // move got in first, the move is made again on the case as that one left it.
+                Err(AppError::StaleVersion { .. }) if input.version.is_none() && tries < UNVERSIONED_MOVE_TRIES => {
+                    tries += 1;
+                }
+                stored => break (case, stored?),
+            }
+        };
         if kind == MoveKind::Submit {
             // Checked after the move is stored: a fault of the checker never blocks a unit's reply.
             if let Err(e) = self.record_reply_check(&out).await {
@@ -306,6 +321,9 @@ impl App {
             whistle_report_hours: self.settings.whistle_report_hours,
         };
         let mut out = apply(case, mv, actor, &relation, &ctx)?;
+        if input.note.as_deref().is_some_and(|n| n.trim().chars().count() > MAX_COMMENT_CHARS) {
+            return Err(AppError::invalid("note", format!("is longer than {MAX_COMMENT_CHARS} characters")));
+        }
         let extra_note = input
             .note
             .as_deref()

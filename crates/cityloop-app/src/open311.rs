@@ -797,7 +797,9 @@ impl App {
             ..Default::default()
         };
         let mv = match intent {
-            UpdateIntent::Reopen if case.state == cityloop_domain::State::Closed => Move::Reopen,
+            UpdateIntent::Reopen if case.state == cityloop_domain::State::Closed => {
+                Move::Reopen { reason: String::new() }
+            }
             _ => {
                 input.note = None;
                 Move::Comment { text: text.clone().unwrap_or_default() }

@@ -50,7 +50,7 @@ impl App {
 
     /// The resident is not satisfied and asks for the request to be handled again (重办).
     pub async fn reopen_as_resident(&self, number: &str, phone: &str) -> Result<TrackedCase> {
-        self.resident_move(number, phone, &Move::Reopen, &MoveInput::default()).await
+        self.resident_move(number, phone, &Move::Reopen { reason: String::new() }, &MoveInput::default()).await
     }
 
     /// Recent requests for the public list and map: never confidential or voided ones; the

@@ -21,6 +21,11 @@ pub const MAX_SUSPENSIONS: u32 = 1;
 pub const MAX_SUPERVISION_LEVEL: u32 = 3;
 /// Longest remark a comment carries.
 pub const MAX_COMMENT_CHARS: usize = 2000;
+/// Longest text any other move carries (a reason, an answer, a result): flow records are kept for
+/// ever and results are published to residents, so a pasted document is refused, not stored.
+pub const MAX_MOVE_TEXT_CHARS: usize = 4000;
+/// Longest reason given for reopening a case.
+pub const MAX_REOPEN_REASON_CHARS: usize = 1000;
 
 macro_rules! move_kinds {
     ($($variant:ident = $wire:literal),* $(,)?) => {
@@ -158,7 +163,10 @@ pub enum Move {
         comment: String,
     },
     Close,
-    Reopen,
+    /// Open a closed case again; `reason` (may be empty) is kept as the record's note.
+    Reopen {
+        reason: String,
+    },
     Supervise {
         level: u32,
     },
@@ -208,7 +216,7 @@ impl Move {
             Move::Revisit(_) => MoveKind::Revisit,
             Move::Rate { .. } => MoveKind::Rate,
             Move::Close => MoveKind::Close,
-            Move::Reopen => MoveKind::Reopen,
+            Move::Reopen { .. } => MoveKind::Reopen,
             Move::Supervise { .. } => MoveKind::Supervise,
             Move::Escalate { .. } => MoveKind::Escalate,
             Move::Whistle { .. } => MoveKind::Whistle,
@@ -594,6 +602,8 @@ fn required(field: &'static str, text: &str) -> Result<String, MoveError> {
     let t = text.trim();
     if t.is_empty() {
         Err(invalid(field, "is required"))
+    } else if t.chars().count() > MAX_MOVE_TEXT_CHARS {
+        Err(invalid(field, format!("is longer than {MAX_MOVE_TEXT_CHARS} characters")))
     } else {
         Ok(t.to_string())
     }
@@ -744,9 +754,10 @@ pub fn apply(
             c.state = S::Feedback;
         }
         Move::Comment { text } => {
-            let text = required("text", text)?;
+            // The remark arrives as `note`.
+            let text = required("note", text)?;
             if text.chars().count() > MAX_COMMENT_CHARS {
-                return Err(invalid("text", format!("is longer than {MAX_COMMENT_CHARS} characters")));
+                return Err(invalid("note", format!("is longer than {MAX_COMMENT_CHARS} characters")));
             }
             note = Some(text);
         }
@@ -788,7 +799,12 @@ pub fn apply(
             c.closed_at = Some(now);
             effects.push(Effect::CloseMerged);
         }
-        Move::Reopen => {
+        Move::Reopen { reason } => {
+            let reason = reason.trim();
+            if reason.chars().count() > MAX_REOPEN_REASON_CHARS {
+                return Err(invalid("reason", format!("is longer than {MAX_REOPEN_REASON_CHARS} characters")));
+            }
+            note = (!reason.is_empty()).then(|| reason.to_string());
             c.reopens += 1;
             c.closed_at = None;
             c.revisit = None;

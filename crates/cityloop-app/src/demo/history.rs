@@ -438,7 +438,7 @@ pub(crate) fn generate_history(
             }
             go!(lead, Move::Close, rng.gen_range(10..240));
             if run.case.revisit.is_some_and(|r| r.satisfaction == Satisfaction::Unsatisfied) && rng.gen_bool(0.4) {
-                go!(operator, Move::Reopen, rng.gen_range(60..2880));
+                go!(operator, Move::Reopen { reason: String::new() }, rng.gen_range(60..2880));
                 go!(handler, Move::Submit { result: texts::result_text(rng) }, rng.gen_range(120..2880));
                 let r = revisit(rng);
                 go!(operator, Move::Revisit(r), rng.gen_range(60..1440));

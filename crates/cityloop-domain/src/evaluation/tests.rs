@@ -135,7 +135,7 @@ fn returns_reworks_and_reopens_count_against_the_ones_who_caused_them() {
     s.make(7, Role::Handler, Move::Submit { result: "再处理".into() });
     s.make(1, Role::Operator, revisit(true, false, Satisfaction::Unsatisfied));
     s.make(2, Role::Lead, Move::Close);
-    s.make(1, Role::Operator, Move::Reopen);
+    s.make(1, Role::Operator, Move::Reopen { reason: String::new() });
     let mut later = s.facts(before_redispatch);
     later.retain(|(i, _, _)| matches!(i, I::Department | I::Hotline | I::Dispatcher | I::Lead | I::Inspector));
     let count = |subject: i64, metric: Metric| later.iter().filter(|f| f.1 == subject && f.2 == metric).count();

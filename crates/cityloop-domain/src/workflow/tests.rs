@@ -112,7 +112,7 @@ fn the_hotline_loop_runs_from_intake_to_reopen() {
     assert_eq!(out.effects, vec![Effect::CloseMerged]);
     assert_eq!(r.case.closed_at, Some(r.now));
     r.later(24);
-    r.step(Role::Operator, Move::Reopen);
+    r.step(Role::Operator, Move::Reopen { reason: String::new() });
     assert_eq!((r.case.state, r.case.reopens, r.case.closed_at, r.case.revisit), (S::Handling, 1, None, None));
     assert!(r.case.deadline.unwrap() > r.now);
 }
@@ -247,7 +247,7 @@ fn merging_needs_an_open_master_and_the_merged_case_closes_with_it() {
     let closed = apply(&out.case, &Move::CloseWithMaster, &Actor::system(), &Relation::default(), &ctx).unwrap();
     assert_eq!(closed.case.state, S::Closed);
     assert!(matches!(
-        apply(&closed.case, &Move::Reopen, &actor(Role::Operator), &Relation::all(), &ctx),
+        apply(&closed.case, &Move::Reopen { reason: String::new() }, &actor(Role::Operator), &Relation::all(), &ctx),
         Err(MoveError::Illegal { .. })
     ));
 
@@ -320,7 +320,7 @@ fn any_move() -> impl Strategy<Value = Move> {
             satisfaction: Satisfaction::ALL[s],
             comment: "评价".into()
         }),
-        Just(Move::Reopen),
+        Just(Move::Reopen { reason: String::new() }),
         (0u32..5).prop_map(|level| Move::Supervise { level }),
         Just(Move::Escalate { to: UnitId(1) }),
         Just(Move::Whistle { units: vec![UnitId(2)] }),
