@@ -295,8 +295,12 @@ impl App {
             .list_api_tokens()
             .await?
             .into_iter()
-            .find(|t| api_token_id(&t.token_hash) == id && t.revoked_at.is_none())
+            .find(|t| api_token_id(&t.token_hash) == id)
             .ok_or_else(|| AppError::NotFound(format!("API token `{id}`")))?;
+        // Revoked already (by its holder signing out, or twice): what was asked for holds.
+        if token.revoked_at.is_some() {
+            return Ok(());
+        }
         self.sessions.forget(&token.token_hash);
         self.store.revoke_token(&token.token_hash, self.now()).await?;
         Ok(())

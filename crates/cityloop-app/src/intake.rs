@@ -270,6 +270,12 @@ impl App {
                 return Err(AppError::invalid("location.address", "is longer than 500 characters"));
             }
             grid = reference.locate(loc.lat, loc.lon);
+            if grid.is_none() && !reference.in_or_near_city(loc.lat, loc.lon) {
+                return Err(AppError::invalid(
+                    "location",
+                    "lies outside the city: check the point (0, 0 is a phone without a fix) or give an address",
+                ));
+            }
             location = Some(Location { lat: loc.lat, lon: loc.lon, address });
         }
         let loose_address = input.address.as_deref().map(str::trim).filter(|a| !a.is_empty()).map(str::to_string);
@@ -332,7 +338,8 @@ impl App {
             None => None,
         };
 
-        let now = self.now();
+        // Stored to the millisecond: the first answer and a replay of it show the same times.
+        let now = chrono::SubsecRound::trunc_subsecs(self.now(), 3);
         let mut case = Case::reported(channel, request_type, title, description, urgency, now);
         case.category_id = category_id;
         case.location = location;
@@ -364,6 +371,7 @@ impl App {
             "spam": spam.filter(|v| v.score > 0),
         });
         let day = reference.calendar.local_date(now);
+        let asked = (case.channel, case.request_type, case.title.clone(), case.description.clone());
         let created = self
             .intake
             .submit(NewCaseWrite {
@@ -373,6 +381,15 @@ impl App {
                 idempotency: idempotency_key.map(|k| (by.idempotency_owner(), k.to_string())),
             })
             .await?;
+        let first = &created.case;
+        if created.replayed
+            && asked != (first.channel, first.request_type, first.title.clone(), first.description.clone())
+        {
+            return Err(AppError::invalid(
+                "Idempotency-Key",
+                "was used for a different request: send a new key for a new request",
+            ));
+        }
         let view = match by {
             Submitter::User(who) => {
                 self.record_contact_views(who, [&created.case], crate::access::ContactPurpose::Intake).await?;

@@ -24,6 +24,10 @@ pub struct GridMeta {
     pub centroid_lon: f64,
 }
 
+/// How far outside its grids a point still counts as the city's: about 5 km, for a report made from
+/// just across the edge.
+pub const CITY_MARGIN_DEGREES: f64 = 0.05;
+
 /// The reference data at one moment.
 pub struct Reference {
     pub units: Vec<UnitRow>,
@@ -232,6 +236,19 @@ impl Reference {
     /// The grid a point lies in.
     pub fn locate(&self, lat: f64, lon: f64) -> Option<&GridMeta> {
         self.grid_index.locate(lat, lon).and_then(|id| self.grid(id))
+    }
+
+    /// Whether a point lies in or near the city: within [`CITY_MARGIN_DEGREES`] of its grids or of
+    /// its divisions' polygons (any point, in a city without either).
+    pub fn in_or_near_city(&self, lat: f64, lon: f64) -> bool {
+        let (grids, divisions) = (&self.grid_index, &self.division_index);
+        match (grids.is_empty(), divisions.is_empty()) {
+            (true, true) => true,
+            _ => {
+                (!grids.is_empty() && grids.near(lat, lon, CITY_MARGIN_DEGREES))
+                    || (!divisions.is_empty() && divisions.near(lat, lon, CITY_MARGIN_DEGREES))
+            }
+        }
     }
 
     /// The most specific division with a polygon that a point lies in (a community before its street,

@@ -147,12 +147,14 @@ enum Command {
         #[arg(long)]
         database: Option<String>,
     },
-    /// Reports: `report evaluation --period YYYY-MM --format json|csv|xlsx` (docs/evaluation.md).
+    /// Reports: `report evaluation --period YYYY-MM --format json|csv|xlsx` (docs/evaluation.md),
+    /// `report signals [--as-of YYYY-MM-DD]` (docs/signals.md).
     Report {
         #[command(subcommand)]
         command: ReportCommand,
     },
-    /// Run the background jobs once (overdue marking, resuming suspensions) and exit.
+    /// Run the background jobs once (overdue marking, resuming suspensions, removing resident data past
+    /// retention and uploads no case took) and exit.
     Jobs {
         #[arg(long)]
         database: Option<String>,

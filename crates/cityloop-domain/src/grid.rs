@@ -193,6 +193,18 @@ impl<Id: Copy> AreaIndex<Id> {
         self.grids.is_empty()
     }
 
+    /// Whether the point lies within `margin` degrees of the rectangle around every area (always,
+    /// when nothing is indexed): a point far outside is no place in this city, such as the 0, 0 of
+    /// a phone that had no fix.
+    pub fn near(&self, lat: f64, lon: f64, margin: f64) -> bool {
+        if self.tree.size() == 0 {
+            return true;
+        }
+        let envelope = self.tree.root().envelope();
+        let (low, high) = (envelope.lower(), envelope.upper());
+        (low[0] - margin..=high[0] + margin).contains(&lon) && (low[1] - margin..=high[1] + margin).contains(&lat)
+    }
+
     /// The area containing the point, if any. On a shared edge the first area found wins.
     pub fn locate(&self, lat: f64, lon: f64) -> Option<Id> {
         self.locate_all(lat, lon).next()

@@ -69,11 +69,21 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             if inner.is_syntax() || inner.is_eof() {
                 Err(ApiError::malformed(format!("the body is not valid JSON: {inner}")))
             } else {
-                let field = if path == "." { String::new() } else { path };
-                Err(ApiError::App(cityloop_app::AppError::invalid(field, inner.to_string())))
+                let message = inner.to_string();
+                let path = if path == "." { String::new() } else { path };
+                Err(ApiError::App(match missing_field(&path, &message) {
+                    Some(field) => cityloop_app::AppError::invalid(field, "is required"),
+                    None => cityloop_app::AppError::invalid(path, message),
+                }))
             }
         }
     }
+}
+
+/// The field serde's "missing field `x`" names, under the object at `path` it was missing from.
+fn missing_field(path: &str, message: &str) -> Option<String> {
+    let (name, _) = message.strip_prefix("missing field `")?.split_once('`')?;
+    Some(if path.is_empty() { name.to_owned() } else { format!("{path}.{name}") })
 }
 
 /// Refuses a body that does not say it is JSON.

@@ -4,6 +4,7 @@
 
 pub mod api;
 pub mod error;
+mod error_format;
 pub mod extract;
 pub mod limits;
 pub mod open311;
@@ -65,11 +66,26 @@ async fn observe(State(state): State<AppState>, mut req: Request, next: Next) ->
 }
 
 /// Headers of every machine answer: never sniffed or framed, and (unless the answer says otherwise)
-/// never kept by a browser or proxy, for answers carry residents' personal data.
+/// never kept by a browser or proxy, for answers carry residents' personal data. Refusals the router
+/// makes before any handler runs are put in the caller's error format first.
 async fn machine_headers(req: Request, next: Next) -> Response {
+    let path = req.uri().path().to_owned();
+    let method = req.method().clone();
     let mut response = next.run(req).await;
+    if is_bare_refusal(&response) {
+        response = error_format::rewrite(&path, &method, response).await;
+    }
     set_machine_headers(response.headers_mut());
     response
+}
+
+/// A refusal without a body in a machine format: axum's own answers to a body over the limit, a path
+/// parameter that is not a number, or a method the address does not take, are plain text or empty.
+fn is_bare_refusal(response: &Response) -> bool {
+    let status = response.status();
+    let content_type = response.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    (status.is_client_error() || status.is_server_error())
+        && (content_type.is_empty() || content_type.starts_with("text/plain"))
 }
 
 fn set_machine_headers(h: &mut axum::http::HeaderMap) {

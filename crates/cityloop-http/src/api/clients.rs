@@ -68,8 +68,9 @@ pub async fn create_token(
     Auth(who): Auth,
     ApiJson(body): ApiJson<TokenRequest>,
 ) -> Result<(StatusCode, Json<TokenDto>)> {
-    let filter = body.export_filter.as_deref().filter(|f| !f.trim().is_empty());
-    let t = state.app.create_api_token(&who, &body.username, &body.name, body.days, filter).await?;
+    // An empty filter is a filter that names nothing (a 422), not a token without one.
+    let t =
+        state.app.create_api_token(&who, &body.username, &body.name, body.days, body.export_filter.as_deref()).await?;
     let dto = TokenDto {
         id: t.id,
         username: t.username,

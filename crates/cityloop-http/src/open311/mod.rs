@@ -117,6 +117,18 @@ fn number_param(params: &Params, name: &str, format: Format) -> Result<Option<i6
         .transpose()
 }
 
+/// A page size the list can give: asking for more than a page holds is refused, not cut short.
+fn page_size_param(params: &Params, format: Format) -> Result<Option<i64>, Open311Error> {
+    let size = number_param(params, "page_size", format)?;
+    match size {
+        Some(n) if n > cityloop_app::open311::MAX_PAGE_SIZE => Err(bad(
+            format,
+            format!("page_size: `{n}` is more than {} requests a page", cityloop_app::open311::MAX_PAGE_SIZE),
+        )),
+        _ => Ok(size),
+    }
+}
+
 async fn root_get(State(state): State<AppState>, Path(file): Path<String>, RawQuery(query): RawQuery) -> Answer {
     let (name, format) = Format::split(&file)?;
     let params = Params::parse(query.unwrap_or_default().as_bytes());
@@ -219,7 +231,7 @@ async fn list_requests(
         updated_after: date_param(params, "updated_after", offset, format)?,
         updated_before: date_param(params, "updated_before", offset, format)?,
         page: number_param(params, "page", format)?,
-        page_size: number_param(params, "page_size", format)?,
+        page_size: page_size_param(params, format)?,
         jurisdiction,
     };
     let requests = state.app.open311_requests(&query).await.map_err(|e| Open311Error::from_app(e, format))?;

@@ -58,10 +58,13 @@ async fn malformed_bodies_get_400_and_invalid_values_get_422_naming_the_field() 
             (json!({"channel": "fax", "request_type": "complaint", "title": "x", "description": "y"}), "channel"),
             (json!({"channel": "web", "request_type": "rant", "title": "x", "description": "y"}), "request_type"),
             (json!({"channel": "web", "request_type": "complaint", "title": " ", "description": "y"}), "title"),
-            (json!({"channel": "web", "request_type": "complaint", "title": "x"}), ""),
+            (json!({"channel": "web", "request_type": "complaint", "title": "x"}), "description"),
+            (json!({"channel": "web", "request_type": "complaint", "title": "x", "description": "y", "location": {"lat": 30.2}}), "location.lon"),
             (json!({"channel": "web", "request_type": "complaint", "title": "x", "description": "y", "category": "99999"}), "category"),
             (json!({"channel": "web", "request_type": "complaint", "title": "x", "description": "y", "location": {"lat": 91, "lon": 0}}), "location.lat"),
             (json!({"channel": "web", "request_type": "complaint", "title": "x", "description": "y", "location": {"lat": "north", "lon": 0}}), "location.lat"),
+            (json!({"channel": "web", "request_type": "complaint", "title": "x", "description": "y", "location": {"lat": 0.0, "lon": 0.0}}), "location"),
+            (json!({"channel": "web", "request_type": "complaint", "title": "x", "description": "y", "location": {"lat": 39.9, "lon": 116.4}}), "location"),
             (json!({"channel": "web", "request_type": "complaint", "title": "x", "description": "y", "contact": {"name": "张三", "phone": "call me"}}), "contact.phone"),
             (json!({"channel": "web", "request_type": "complaint", "title": "x", "description": "y", "grid": "123"}), "grid"),
             (json!({"channel": "web", "request_type": "complaint", "title": "x".repeat(201), "description": "y"}), "title"),
@@ -150,6 +153,117 @@ async fn illegal_moves_forbidden_roles_unknown_cases_and_stale_versions_are_told
 
         let after = t.get(Some(&lead), &format!("/api/v1/cases/{id}")).await.ok();
         assert_eq!(after["flow"].as_array().unwrap().len(), 3, "refused moves left no trace");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn move_texts_are_bounded_and_a_reopen_keeps_its_reason() {
+    on_every_engine(|t| async move {
+        let operator = t.login("operator").await;
+        let lead = t.login("lead").await;
+        let case = t.create(&operator, complaint()).await;
+        let id = case["id"].as_i64().unwrap();
+        let refused: &[(&str, serde_json::Value, &str)] = &[
+            ("void", json!({"reason": "长".repeat(4001)}), "reason"),
+            ("void", json!({"reason": "重复", "note": "长".repeat(2001)}), "note"),
+            ("comment", json!({}), "note"),
+            ("comment", json!({"note": "长".repeat(2001)}), "note"),
+        ];
+        for (mv, body, field) in refused {
+            let who = if *mv == "void" { &lead } else { &operator };
+            let a = t.act(who, id, mv, body.clone()).await;
+            assert_eq!(
+                (a.status, a.body["error"]["field"].as_str()),
+                (StatusCode::UNPROCESSABLE_ENTITY, Some(*field)),
+                "{mv} -> {}",
+                a.body
+            );
+        }
+        let after = t.get(Some(&operator), &format!("/api/v1/cases/{id}")).await.ok();
+        assert_eq!(after["flow"].as_array().unwrap().len(), 1, "refused moves left no trace");
+        t.must(&lead, id, "void", json!({"reason": "长".repeat(4000)})).await;
+
+        let asked = t
+            .create(
+                &operator,
+                json!({"channel": "hotline", "request_type": "consultation", "title": "咨询", "description": "居住证怎么办"}),
+            )
+            .await;
+        let asked = asked["id"].as_i64().unwrap();
+        t.must(&operator, asked, "answer", json!({"answer": "携带身份证到街道便民服务中心办理"})).await;
+        let long = t.act(&operator, asked, "reopen", json!({"reason": "长".repeat(1001)})).await;
+        assert_eq!(long.body["error"]["field"], "reason", "{}", long.body);
+        let reopened = t.must(&operator, asked, "reopen", json!({"reason": "还要问办理时间"})).await;
+        let flow = reopened["flow"].as_array().unwrap();
+        assert_eq!(flow.last().unwrap()["note"], "还要问办理时间", "{reopened}");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_routers_own_refusals_come_in_the_error_format_of_the_api_or_of_open311() {
+    on_every_engine(|t| async move {
+        let operator = t.login("operator").await;
+        let read = |r: reqwest::Response| async move {
+            let status = r.status();
+            let allow = r.headers().get("allow").map(|v| v.to_str().unwrap().to_owned());
+            let content_type = r.headers().get("content-type").map(|v| v.to_str().unwrap().to_owned());
+            let body = r.text().await.unwrap();
+            (status, allow, content_type.unwrap_or_default(), body)
+        };
+        let json = |body: &str| serde_json::from_str::<serde_json::Value>(body).unwrap();
+
+        // A path parameter that is not a number.
+        let (status, _, kind, body) =
+            read(t.client.get(t.url("/api/v1/knowledge/abc")).bearer_auth(&operator).send().await.unwrap()).await;
+        assert_eq!((status, kind.as_str()), (StatusCode::BAD_REQUEST, "application/json"), "{body}");
+        assert_eq!(json(&body)["error"]["code"], "malformed");
+        assert!(json(&body)["error"]["message"].as_str().unwrap().contains("abc"), "{body}");
+
+        // A method the address does not take: 405 with the methods it does take.
+        let (status, allow, kind, body) =
+            read(t.client.delete(t.url("/api/v1/cases")).bearer_auth(&operator).send().await.unwrap()).await;
+        assert_eq!((status, kind.as_str()), (StatusCode::METHOD_NOT_ALLOWED, "application/json"), "{body}");
+        assert_eq!(json(&body)["error"]["code"], "method_not_allowed");
+        let allow = allow.expect("the Allow header is kept");
+        assert!(allow.contains("GET") && allow.contains("POST"), "{allow}");
+        assert!(json(&body)["error"]["message"].as_str().unwrap().contains("DELETE"), "{body}");
+
+        // An upload over the limit, before the handler reads it.
+        let huge = [b"\x89PNG\r\n\x1a\n".to_vec(), vec![0; 600 * 1024]].concat();
+        let (status, _, kind, body) = read(
+            t.client
+                .post(t.url("/api/v1/attachments"))
+                .bearer_auth(&operator)
+                .header("x-file-name", "big.png")
+                .body(huge.clone())
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!((status, kind.as_str()), (StatusCode::PAYLOAD_TOO_LARGE, "application/json"), "{body}");
+        assert_eq!(json(&body)["error"]["code"], "too_large");
+
+        // Open311 answers in its own format, JSON or XML as the address asks.
+        let (status, _, kind, body) = read(
+            t.client
+                .post(t.url("/open311/v2/requests.json"))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(huge.clone())
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
+        assert!(kind.starts_with("application/json"), "{kind}");
+        assert_eq!(json(&body)[0]["code"], 413, "{body}");
+        let (status, _, kind, body) =
+            read(t.client.delete(t.url("/open311/v2/requests.xml")).send().await.unwrap()).await;
+        assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED, "{body}");
+        assert!(kind.contains("xml") && body.contains("<code>405</code>"), "{kind} {body}");
     })
     .await;
 }
@@ -335,18 +449,23 @@ async fn cases_with_and_without_a_location_follow_each_other_on_every_connection
     on_every_engine(|t| async move {
         let operator = t.login("operator").await;
         let (_, lat, lon) = t.first_grid(&operator).await;
+        // Just north of the city's last grid: near enough to be the city's, in no grid.
+        let north = t.app.reference().grids.iter().map(|g| g.centroid_lat).fold(f64::MIN, f64::max) + 0.03;
         // Two cases a round over a pool of three connections: each connection sees both kinds first.
         for round in 0..6 {
             for located in [false, true] {
                 let mut case = json!({"channel": "hotline", "request_type": "consultation", "title": "咨询",
                                       "description": format!("咨询公积金 {round}")});
                 if located {
-                    // In the city, and far outside it (no grid: a resident's phone somewhere else).
-                    let (lat, lon) = if round % 2 == 0 { (lat, lon) } else { (0.5, 0.5) };
+                    // In a grid, and just outside every grid.
+                    let (lat, lon) = if round % 2 == 0 { (lat, lon) } else { (north, lon) };
                     case["location"] = json!({"lat": lat, "lon": lon});
                 }
                 let created = t.post(Some(&operator), "/api/v1/cases", case).await;
                 assert_eq!(created.status, StatusCode::CREATED, "round {round}, located {located}: {}", created.body);
+                if located && round % 2 == 1 {
+                    assert!(created.body["grid"].is_null(), "{}", created.body);
+                }
             }
         }
     })

@@ -323,6 +323,22 @@ async fn a_retried_submission_with_the_same_idempotency_key_returns_the_first_ca
         assert_eq!(second.headers()["idempotent-replayed"], "true");
         let second: serde_json::Value = second.json().await.unwrap();
         assert_eq!(first["id"], second["id"]);
+        assert_eq!((&first["created_at"], &first["flow"]), (&second["created_at"], &second["flow"]), "the same answer");
+        // The same key for another request is a mistake of the caller's, not a replay.
+        let mut other = body.clone();
+        other["title"] = json!("咨询社保");
+        let reused = t
+            .client
+            .post(t.url("/api/v1/cases"))
+            .bearer_auth(&operator)
+            .header("Idempotency-Key", "call-42")
+            .json(&other)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(reused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        let reused: serde_json::Value = reused.json().await.unwrap();
+        assert_eq!(reused["error"]["field"], "Idempotency-Key", "{reused}");
         let all = t.get(Some(&operator), "/api/v1/cases").await.ok();
         assert_eq!(all["total"], 1);
         // Answered on the spot.
@@ -355,6 +371,15 @@ async fn of_two_clerks_acting_at_once_one_wins_and_the_other_gets_a_conflict() {
             assert_eq!(now["version"], 2);
             assert_eq!(now["flow"].as_array().unwrap().len(), 2, "exactly one move recorded");
         }
+        // Remarks sent without a version claim no state of the case: each is recorded.
+        let case = t.create(&operator, json!({"channel": "web", "request_type": "complaint", "title": "并发备注", "description": "x"})).await;
+        let id = case["id"].as_i64().unwrap();
+        let remarks = (0..8).map(|i| t.act(&lead, id, "comment", json!({"note": format!("备注{i}")})));
+        for answer in futures_util::future::join_all(remarks).await {
+            assert_eq!(answer.status, StatusCode::OK, "{}", answer.body);
+        }
+        let now = t.get(Some(&lead), &format!("/api/v1/cases/{id}")).await.ok();
+        assert_eq!(now["flow"].as_array().unwrap().len(), 9, "the report and eight remarks");
     })
     .await;
 }

@@ -329,6 +329,11 @@ async fn bad_posts_get_the_specs_errors_and_create_nothing() {
                 "lat and long",
             ),
             (
+                vec![("api_key", KEY), ("service_code", "06001"), ("lat", "0"), ("long", "0")],
+                StatusCode::BAD_REQUEST,
+                "lies outside the city",
+            ),
+            (
                 vec![("api_key", KEY), ("service_code", "06005"), ("address_id", &grid)],
                 StatusCode::BAD_REQUEST,
                 "attribute[bin_kind]: is required",
@@ -372,6 +377,8 @@ async fn bad_posts_get_the_specs_errors_and_create_nothing() {
         assert_eq!(t.open311_get("requests.json?start_date=yesterday").await.status, StatusCode::BAD_REQUEST);
         assert_eq!(t.open311_get("requests.json?status=pending").await.status, StatusCode::BAD_REQUEST);
         assert_eq!(t.open311_get("requests.json?page_size=0").await.status, StatusCode::BAD_REQUEST);
+        assert_eq!(t.open311_get("requests.json?page_size=1001").await.status, StatusCode::BAD_REQUEST);
+        assert_eq!(t.open311_get("requests.json?page_size=1000").await.status, StatusCode::OK);
     })
     .await;
 }

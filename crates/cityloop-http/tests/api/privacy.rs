@@ -166,6 +166,8 @@ async fn a_data_recipients_token_exports_its_own_filter_without_contact_data_and
             ("category=nope", "no such category"),
             ("phone=13700000600", "a resident's phone"),
             ("category=", "names nothing"),
+            ("", "empty"),
+            ("  ", "blank"),
         ];
         for (filter, why) in refused_filters {
             let refused = issue(filter).await;
