@@ -33,6 +33,9 @@ pub const TREND_PERIODS: usize = 6;
 /// Roles that see the whole-city screen.
 const OVERVIEW_ROLES: &[Role] = &[Role::Leader, Role::Admin, Role::Lead, Role::Dispatcher];
 
+/// The label of the open cases in no district.
+pub const UNPLACED: &str = "未定位";
+
 /// Open and overdue counts of one row (a channel or a district).
 #[derive(Debug, Clone, PartialEq)]
 pub struct OpenRow {
@@ -209,7 +212,7 @@ impl App {
             by_district
                 .into_iter()
                 .map(|(d, (open, overdue))| OpenRow {
-                    label: d.and_then(|d| reference.division(d)).map_or("未定位".to_string(), |d| d.name.clone()),
+                    label: d.and_then(|d| reference.division(d)).map_or(UNPLACED.to_string(), |d| d.name.clone()),
                     open,
                     overdue,
                 })

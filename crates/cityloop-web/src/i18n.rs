@@ -388,6 +388,7 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("leader.title", "一屏观全城", "The city at a glance"),
     ("desk.none_ticked", "请先勾选要派遣的工单", "Tick the cases to dispatch first"),
     ("leader.legend_most", "最多", "most"),
+    ("leader.unplaced", "未定位", "No district"),
     ("leader.signals", "风险预警", "Risk signals"),
     ("leader.ranking", "12345 考核排名", "Hotline ranking"),
     ("leader.trend", "三率趋势", "Response, solution and satisfaction rates"),
@@ -455,6 +456,8 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("admin.rules", "条规则", "rules"),
     ("error.not_found", "未找到，或您无权查看", "Not found, or not yours to see"),
     ("error.forbidden", "您无权执行此操作", "You may not do this"),
+    ("error.illegal_move", "工单当前状态下不能执行此操作", "This cannot be done to the case as it is now"),
+    ("error.allowed_moves", "现在可以", "What can be done now"),
     ("error.csrf", "页面已过期，请刷新后重试", "The page has expired; reload it and try again"),
     ("error.unavailable", "服务暂不可用，请稍后重试", "Service unavailable; try again shortly"),
 ];

@@ -6,8 +6,9 @@ use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use cityloop_app::overview::{OpenRow, SlowUnit};
+use cityloop_app::overview::{OpenRow, SlowUnit, UNPLACED};
 use cityloop_app::signals::SignalView;
+use cityloop_domain::enums::Channel;
 use serde::Deserialize;
 
 use super::{ctx, error_page, long_time, render, Ctx};
@@ -98,8 +99,26 @@ pub async fn screen(State(state): State<WebState>, staff: Staff, Query(p): Query
             today_by_channel: overview.today_by_channel.iter().map(|(ch, n)| (t.label(*ch), *n)).collect(),
             open_total: overview.open_total,
             overdue_total: overview.overdue_total,
-            by_channel: overview.open_by_channel.clone(),
-            by_district: overview.open_by_district.clone(),
+            // The rows are labelled in Chinese by the use case; the interface speaks its own language.
+            by_channel: overview
+                .open_by_channel
+                .iter()
+                .map(|r| OpenRow {
+                    label: Channel::ALL
+                        .iter()
+                        .find(|c| c.label_zh() == r.label)
+                        .map_or(r.label.clone(), |c| t.label(*c)),
+                    ..r.clone()
+                })
+                .collect(),
+            by_district: overview
+                .open_by_district
+                .iter()
+                .map(|r| OpenRow {
+                    label: if r.label == UNPLACED { t.get("leader.unplaced").to_string() } else { r.label.clone() },
+                    ..r.clone()
+                })
+                .collect(),
             map: state.map().shaded("grid-map", &overview.open_by_grid, &[]),
             chart: stacked_bars("daily-chart", &days, &series),
             legend,

@@ -211,7 +211,10 @@ pub fn error_page(t: &Tr, e: &AppError) -> Response {
         AppError::Invalid { field, message } => {
             message_page(t, StatusCode::UNPROCESSABLE_ENTITY, &format!("{field}: {}", field_message(t, message)))
         }
-        AppError::IllegalMove { .. } | AppError::Duplicate(_) => message_page(t, StatusCode::CONFLICT, &e.to_string()),
+        AppError::IllegalMove { kind, state, allowed, .. } => {
+            message_page(t, StatusCode::CONFLICT, &illegal_move_message(t, *kind, *state, allowed))
+        }
+        AppError::Duplicate(m) => message_page(t, StatusCode::CONFLICT, &field_message(t, m)),
         AppError::TooLarge(m) => message_page(t, StatusCode::PAYLOAD_TOO_LARGE, m),
         AppError::TooManyAttempts { message, .. } => message_page(t, StatusCode::TOO_MANY_REQUESTS, message),
         AppError::NotReady(m) => message_page(t, StatusCode::SERVICE_UNAVAILABLE, m),
@@ -221,6 +224,16 @@ pub fn error_page(t: &Tr, e: &AppError) -> Response {
             message_page(t, StatusCode::INTERNAL_SERVER_ERROR, t.get("common.error"))
         }
     }
+}
+
+/// A move the case's state does not allow, in the interface's language, with what can be done instead.
+fn illegal_move_message(t: &Tr, kind: MoveKind, state: CaseState, allowed: &[MoveKind]) -> String {
+    let mut message = format!("{} · {} ({})", t.move_label(kind), t.get("error.illegal_move"), t.label(state));
+    if !allowed.is_empty() {
+        let moves: Vec<String> = allowed.iter().map(|k| t.move_label(*k)).collect();
+        message.push_str(&format!(" · {}: {}", t.get("error.allowed_moves"), moves.join(" / ")));
+    }
+    message
 }
 
 /// The field errors of a use-case error, for the form that caused it; `None` for other errors.
@@ -447,6 +460,18 @@ mod tests {
         let order: Vec<(i32, usize)> =
             tree_order(&items, |i| i.0, |i| i.1).into_iter().map(|(i, depth)| (i.0, depth)).collect();
         assert_eq!(order, vec![(1, 0), (2, 1), (4, 2), (5, 1), (3, 0), (6, 1)]);
+    }
+
+    #[test]
+    fn a_move_the_state_does_not_allow_is_told_in_the_interfaces_language() {
+        let zh = Tr::default();
+        let message =
+            illegal_move_message(&zh, MoveKind::Close, CaseState::Reported, &[MoveKind::File, MoveKind::Void]);
+        assert_eq!(message, "结案 · 工单当前状态下不能执行此操作 (已上报) · 现在可以: 立案 / 作废");
+        let done = MoveDone { done: Some("sign".into()), case: Some("20261206-000012".into()) };
+        assert_eq!(done.flash(&zh).as_deref(), Some("签收 · 已完成 · 20261206-000012"));
+        let forged = MoveDone { done: Some("sign".into()), case: Some("<b>".into()) };
+        assert_eq!(forged.flash(&zh).as_deref(), Some("签收 · 已完成"), "only a case number is repeated");
     }
 
     #[test]
