@@ -509,7 +509,8 @@ impl App {
                 .map(|j| format!("`{j}`"))
                 .collect();
             return Err(AppError::NotFound(format!(
-                "jurisdiction `{id}` is not served here (this server serves {})",
+                // Read as "jurisdiction `x` (…) not found".
+                "jurisdiction `{id}` (this server serves {})",
                 served.join(", ")
             )));
         };
@@ -732,7 +733,10 @@ impl App {
                     MoveKind::Comment => mask_numbers_in_text(f.note.as_deref().unwrap_or_default()),
                     _ => said.to_string(),
                 };
-                let extended = extended_status_of(f.to, f.kind != MoveKind::Answer, f.kind == MoveKind::Reopen);
+                let extended = match f.kind {
+                    MoveKind::CloseWithMaster => "DUPLICATE",
+                    kind => extended_status_of(f.to, kind != MoveKind::Answer, kind == MoveKind::Reopen),
+                };
                 PublicUpdate {
                     update_id: id.to_string(),
                     service_request_id: number,

@@ -47,6 +47,10 @@ pub fn status_in(style: StatusStyle, state: State, extended: &str) -> &'static s
 
 /// FixMyStreet's extended status of a case.
 pub fn extended_status(case: &Case) -> &'static str {
+    // A duplicate stays one after it closed with its master: its handling was the master's.
+    if case.master_id.is_some() && case.state == State::Closed {
+        return "DUPLICATE";
+    }
     extended_status_of(case.state, case.unit_id.is_some(), case.reopens > 0)
 }
 
@@ -105,7 +109,7 @@ pub fn update_intent(status: &str) -> Option<UpdateIntent> {
 mod tests {
     use super::*;
     use crate::enums::{Channel, RequestType, Urgency};
-    use crate::ids::UnitId;
+    use crate::ids::{CaseId, UnitId};
 
     fn case_in(state: State) -> Case {
         let mut c = Case::reported(
@@ -139,6 +143,9 @@ mod tests {
         let mut reopened = case_in(State::Registered);
         reopened.reopens = 1;
         assert_eq!(extended_status(&reopened), "REOPEN");
+        let mut duplicate = case_in(State::Closed);
+        duplicate.master_id = Some(CaseId(7));
+        assert_eq!(extended_status(&duplicate), "DUPLICATE", "closed with its master");
     }
 
     #[test]

@@ -844,7 +844,12 @@ async fn one_server_serves_several_jurisdictions_each_with_its_own_requests() {
         // A jurisdiction not served here is the spec's 404, naming those that are.
         let unknown = t.open311_get("services.json?jurisdiction_id=elsewhere.gov").await;
         assert_eq!(unknown.status, StatusCode::NOT_FOUND);
-        assert!(unknown.json()[0]["description"].as_str().unwrap().contains("donghu.yunhu.gov"), "{}", unknown.text);
+        let description = unknown.json()[0]["description"].as_str().unwrap().to_string();
+        assert!(description.contains("donghu.yunhu.gov"), "{}", unknown.text);
+        assert!(
+            description.starts_with("jurisdiction `elsewhere.gov` (") && description.ends_with(") not found"),
+            "{description}"
+        );
     })
     .await;
 }
