@@ -99,7 +99,9 @@ impl App {
                 crate::intake::check_coordinates(lat, lon)?;
                 Some((lat, lon))
             }
-            _ => None,
+            (Some(_), None) => return Err(AppError::invalid("lon", "is required with lat")),
+            (None, Some(_)) => return Err(AppError::invalid("lat", "is required with lon")),
+            (None, None) => None,
         };
         let mut grid = None;
         if let Some(code) = query.grid.as_deref().map(str::trim).filter(|c| !c.is_empty()) {

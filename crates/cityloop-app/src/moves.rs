@@ -85,8 +85,17 @@ pub(crate) fn rating(input: &MoveInput) -> Result<Move> {
     })
 }
 
-/// How often a move sent without a `version` is made again after another move got in first.
-const UNVERSIONED_MOVE_TRIES: usize = 5;
+/// Whether every whistle that summoned the user's unit to the case has its report: a second report-in
+/// is a conflict with the first, not a move outside the unit's scope.
+fn reported_in_already(who: &Principal, whistles: &[cityloop_store::WhistleRow]) -> bool {
+    let Some(unit) = who.user.unit_id else { return false };
+    let mine: Vec<_> = whistles.iter().filter(|w| w.unit_id == unit).collect();
+    !mine.is_empty() && mine.iter().all(|w| w.reported_at.is_some())
+}
+
+/// How often a move sent without a `version` is made again after another move got in first. Each
+/// round of a race has a winner, so this many covers as many people moving one case at once.
+const UNVERSIONED_MOVE_TRIES: usize = 20;
 
 impl App {
     pub(crate) fn resolve_unit(&self, field: &str, unit: &UnitRef) -> Result<UnitId> {
@@ -262,6 +271,9 @@ impl App {
         let mut tries = 0;
         let (case, out) = loop {
             let (case, whistles) = self.visible_case(who, &CaseRef::Number(case_ref.to_string())).await?;
+            if kind == MoveKind::ReportIn && reported_in_already(who, &whistles) {
+                return Err(AppError::Duplicate("your unit has reported in on this case already".into()));
+            }
             // Who may make the move is answered first: a refusal does not depend on the fields sent.
             cityloop_domain::workflow::may_make(kind, &who.actor(), &who.relation(&case, &whistles))?;
             if let Some(v) = input.version {

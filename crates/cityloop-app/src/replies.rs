@@ -54,7 +54,7 @@ impl App {
             "score": row.score,
             "relevance": row.relevance,
             "findings": serde_json::from_str::<serde_json::Value>(&row.findings).unwrap_or_default(),
-            "checked_at": row.checked_at,
+            "checked_at": row.checked_at.with_timezone(&self.reference().calendar.offset()),
         })))
     }
 

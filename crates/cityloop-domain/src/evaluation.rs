@@ -286,7 +286,12 @@ impl Period {
         if y.len() != 4 || m.len() != 2 {
             return None;
         }
-        Self::of_month(y.parse().ok()?, m.parse().ok()?, start_day)
+        // Years a platform can have records of, and whose neighbouring months read as YYYY-MM too.
+        let year: i32 = y.parse().ok()?;
+        if !(1000..=9998).contains(&year) {
+            return None;
+        }
+        Self::of_month(year, m.parse().ok()?, start_day)
     }
 
     pub fn of_month(year: i32, month: u32, start_day: u32) -> Option<Self> {

@@ -41,6 +41,11 @@ pub struct AppState {
 }
 
 impl AppState {
+    /// The city's offset from UTC: every answer gives its times in it (`…+08:00`).
+    pub fn city_offset(&self) -> chrono::FixedOffset {
+        self.app.reference().calendar.offset()
+    }
+
     pub fn new(app: App) -> Self {
         let limits = crate::limits::PublicLimits::new(
             app.settings.public_posts_per_minute,

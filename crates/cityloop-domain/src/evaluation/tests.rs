@@ -250,7 +250,7 @@ fn periods_run_from_the_configured_day() {
     assert_eq!(Period::containing(NaiveDate::from_ymd_opt(2026, 12, 25).unwrap(), 19).label(), "2027-01");
     let calendar = Period::parse("2026-02", 1).unwrap();
     assert_eq!((calendar.start.day(), calendar.end), (1, NaiveDate::from_ymd_opt(2026, 3, 1).unwrap()));
-    for bad in ["2026-13", "26-10", "2026-1", "x"] {
+    for bad in ["2026-13", "26-10", "2026-1", "x", "0000-01", "9999-12", "-001-12"] {
         assert_eq!(Period::parse(bad, 1), None, "{bad}");
     }
 }

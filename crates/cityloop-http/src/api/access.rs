@@ -42,7 +42,7 @@ pub struct ContactViewDto {
     pub id: i64,
     pub username: String,
     pub case_number: Option<String>,
-    pub at: chrono::DateTime<chrono::Utc>,
+    pub at: chrono::DateTime<chrono::FixedOffset>,
     /// `case` (opened the case), `list` (a list, queue or search), `move` (the answer to their move),
     /// `intake` (the answer to the intake that entered it).
     pub purpose: String,
@@ -74,13 +74,14 @@ pub async fn list(
         page_size: p.page_size,
     };
     let (rows, total) = state.app.contact_views(&who, &q).await?;
+    let offset = state.city_offset();
     let items = rows
         .into_iter()
         .map(|r| ContactViewDto {
             id: r.id,
             username: r.username,
             case_number: r.case_number,
-            at: r.at,
+            at: r.at.with_timezone(&offset),
             purpose: r.purpose,
         })
         .collect();
@@ -102,8 +103,8 @@ pub struct AccessAlertDto {
     pub count: i64,
     /// The user's daily average before that day.
     pub baseline: f64,
-    pub raised_at: chrono::DateTime<chrono::Utc>,
-    pub updated_at: chrono::DateTime<chrono::Utc>,
+    pub raised_at: chrono::DateTime<chrono::FixedOffset>,
+    pub updated_at: chrono::DateTime<chrono::FixedOffset>,
     /// The records behind the alert (`GET` it).
     pub records: String,
 }
@@ -115,6 +116,7 @@ pub struct AccessAlertDto {
     security(("bearer" = [])))]
 pub async fn alerts(State(state): State<AppState>, Auth(who): Auth) -> Result<Json<Vec<AccessAlertDto>>> {
     let alerts = state.app.access_alerts(&who).await?;
+    let offset = state.city_offset();
     Ok(Json(
         alerts
             .into_iter()
@@ -129,8 +131,8 @@ pub async fn alerts(State(state): State<AppState>, Auth(who): Auth) -> Result<Js
                 day: a.day,
                 count: a.count,
                 baseline: a.baseline,
-                raised_at: a.raised_at,
-                updated_at: a.updated_at,
+                raised_at: a.raised_at.with_timezone(&offset),
+                updated_at: a.updated_at.with_timezone(&offset),
             })
             .collect(),
     ))
@@ -160,7 +162,7 @@ pub struct AccessEventDto {
     /// `export` (amount: cases exported), `login` (a sign-in) or `forbidden` (a refused request).
     pub kind: String,
     pub username: String,
-    pub at: chrono::DateTime<chrono::Utc>,
+    pub at: chrono::DateTime<chrono::FixedOffset>,
     /// The client's address, where known.
     pub address: Option<String>,
     /// What was exported (format and filters) or asked for (method and path).
@@ -195,13 +197,14 @@ pub async fn events(
         page_size: p.page_size,
     };
     let (rows, total) = state.app.access_events(&who, &q).await?;
+    let offset = state.city_offset();
     let items = rows
         .into_iter()
         .map(|r| AccessEventDto {
             id: r.id,
             kind: r.kind,
             username: r.username,
-            at: r.at,
+            at: r.at.with_timezone(&offset),
             address: r.address,
             detail: r.detail,
             amount: r.amount,

@@ -46,11 +46,11 @@ pub struct TokenDto {
     pub id: String,
     pub username: String,
     pub name: String,
-    pub expires_at: chrono::DateTime<chrono::Utc>,
+    pub expires_at: chrono::DateTime<chrono::FixedOffset>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub created_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub created_at: Option<chrono::DateTime<chrono::FixedOffset>>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub revoked_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub revoked_at: Option<chrono::DateTime<chrono::FixedOffset>>,
     /// A data recipient's token: the filter its exports are held to.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub export_filter: Option<String>,
@@ -75,7 +75,7 @@ pub async fn create_token(
         id: t.id,
         username: t.username,
         name: t.label,
-        expires_at: t.expires_at,
+        expires_at: t.expires_at.with_timezone(&state.city_offset()),
         created_at: None,
         revoked_at: None,
         export_filter: t.export_filter,
@@ -89,6 +89,7 @@ pub async fn create_token(
     responses((status = 200, body = [TokenDto]), (status = 403, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn list_tokens(State(state): State<AppState>, Auth(who): Auth) -> Result<Json<Vec<TokenDto>>> {
     let tokens = state.app.api_tokens(&who).await?;
+    let offset = state.city_offset();
     Ok(Json(
         tokens
             .into_iter()
@@ -96,9 +97,9 @@ pub async fn list_tokens(State(state): State<AppState>, Auth(who): Auth) -> Resu
                 id,
                 username: t.username,
                 name: t.label,
-                expires_at: t.expires_at,
-                created_at: Some(t.created_at),
-                revoked_at: t.revoked_at,
+                expires_at: t.expires_at.with_timezone(&offset),
+                created_at: Some(t.created_at.with_timezone(&offset)),
+                revoked_at: t.revoked_at.map(|at| at.with_timezone(&offset)),
                 export_filter: t.export_filter,
                 token: None,
             })
@@ -135,20 +136,20 @@ pub struct ClientDto {
     pub id: i64,
     pub name: String,
     pub contact: String,
-    pub created_at: chrono::DateTime<chrono::Utc>,
-    pub revoked_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub created_at: chrono::DateTime<chrono::FixedOffset>,
+    pub revoked_at: Option<chrono::DateTime<chrono::FixedOffset>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub api_key: Option<String>,
 }
 
-impl From<cityloop_store::ApiClientRow> for ClientDto {
-    fn from(c: cityloop_store::ApiClientRow) -> Self {
+impl ClientDto {
+    fn new(c: cityloop_store::ApiClientRow, offset: chrono::FixedOffset) -> Self {
         Self {
             id: c.id,
             name: c.name,
             contact: c.contact,
-            created_at: c.created_at,
-            revoked_at: c.revoked_at,
+            created_at: c.created_at.with_timezone(&offset),
+            revoked_at: c.revoked_at.map(|at| at.with_timezone(&offset)),
             api_key: None,
         }
     }
@@ -164,7 +165,7 @@ pub async fn register_client(
     ApiJson(body): ApiJson<ClientRequest>,
 ) -> Result<(StatusCode, Json<ClientDto>)> {
     let registered = state.app.register_api_client(&who, &body.name, &body.contact).await?;
-    let mut dto = ClientDto::from(registered.client);
+    let mut dto = ClientDto::new(registered.client, state.city_offset());
     dto.api_key = Some(registered.api_key);
     Ok((StatusCode::CREATED, Json(dto)))
 }
@@ -173,7 +174,8 @@ pub async fn register_client(
 #[utoipa::path(get, path = "/api/v1/api-clients", tag = "open311",
     responses((status = 200, body = [ClientDto]), (status = 403, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn list_clients(State(state): State<AppState>, Auth(who): Auth) -> Result<Json<Vec<ClientDto>>> {
-    Ok(Json(state.app.api_clients(&who).await?.into_iter().map(ClientDto::from).collect()))
+    let offset = state.city_offset();
+    Ok(Json(state.app.api_clients(&who).await?.into_iter().map(|c| ClientDto::new(c, offset)).collect()))
 }
 
 /// Revokes a client's key; its requests stay (admins).

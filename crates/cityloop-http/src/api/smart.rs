@@ -83,7 +83,7 @@ pub async fn versions(State(state): State<AppState>, Auth(who): Auth) -> Result<
             .map(|r| ModelVersionDto {
                 in_use: Some(r.version) == in_use,
                 version: r.version,
-                created_at: r.created_at.to_rfc3339(),
+                created_at: r.created_at.with_timezone(&state.city_offset()).to_rfc3339(),
                 source: r.source,
                 documents: r.documents,
                 labels: r.labels,
@@ -116,7 +116,7 @@ pub async fn duplicates(
     State(state): State<AppState>,
     Auth(who): Auth,
     ApiJson(body): ApiJson<DuplicateRequest>,
-) -> Result<Json<Vec<DuplicateMatch>>> {
+) -> Result<Json<Vec<serde_json::Value>>> {
     let query = DuplicateQuery {
         title: body.title,
         description: body.description,
@@ -126,7 +126,21 @@ pub async fn duplicates(
         grid: body.grid,
         exclude: None,
     };
-    Ok(Json(state.app.find_duplicates(&who, &query).await?))
+    Ok(Json(in_city_time(&state, state.app.find_duplicates(&who, &query).await?)))
+}
+
+/// The matches as JSON, their creation times in the city's offset like every time the API gives.
+fn in_city_time(state: &AppState, found: Vec<DuplicateMatch>) -> Vec<serde_json::Value> {
+    let offset = state.city_offset();
+    found
+        .into_iter()
+        .map(|m| {
+            let created_at = m.created_at.with_timezone(&offset);
+            let mut value = serde_json::to_value(m).unwrap_or_default();
+            value["created_at"] = serde_json::json!(created_at);
+            value
+        })
+        .collect()
 }
 
 /// Open cases that look like the same problem as this case.
@@ -138,8 +152,8 @@ pub async fn case_duplicates(
     State(state): State<AppState>,
     Auth(who): Auth,
     Path(number): Path<String>,
-) -> Result<Json<Vec<DuplicateMatch>>> {
-    Ok(Json(state.app.duplicates_of_case(&who, &number).await?))
+) -> Result<Json<Vec<serde_json::Value>>> {
+    Ok(Json(in_city_time(&state, state.app.duplicates_of_case(&who, &number).await?)))
 }
 
 /// Where the catalogue sends the case and, where it is silent or names several units, who handled such

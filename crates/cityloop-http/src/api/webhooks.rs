@@ -5,7 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, FixedOffset};
 use cityloop_app::webhooks::NewWebhook;
 use cityloop_app::AppError;
 use cityloop_store::{AttemptRow, DeliveryRow, DeliveryState, WebhookRow};
@@ -51,11 +51,11 @@ pub struct WebhookDto {
     pub secret: String,
     pub allow_private: bool,
     pub active: bool,
-    pub created_at: DateTime<Utc>,
+    pub created_at: DateTime<FixedOffset>,
 }
 
-impl From<WebhookRow> for WebhookDto {
-    fn from(w: WebhookRow) -> Self {
+impl WebhookDto {
+    fn new(w: WebhookRow, offset: FixedOffset) -> Self {
         Self {
             id: w.id,
             url: w.url,
@@ -64,7 +64,7 @@ impl From<WebhookRow> for WebhookDto {
             secret: w.secret,
             allow_private: w.allow_private,
             active: w.active,
-            created_at: w.created_at,
+            created_at: w.created_at.with_timezone(&offset),
         }
     }
 }
@@ -72,7 +72,7 @@ impl From<WebhookRow> for WebhookDto {
 /// One try at sending a delivery.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AttemptDto {
-    pub at: DateTime<Utc>,
+    pub at: DateTime<FixedOffset>,
     /// The receiver's HTTP status, when it answered.
     pub status: Option<i64>,
     pub error: Option<String>,
@@ -91,21 +91,21 @@ pub struct DeliveryDto {
     pub state: String,
     pub attempts: i64,
     /// When the next attempt is due (pending deliveries).
-    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub next_attempt_at: Option<DateTime<FixedOffset>>,
     pub last_status: Option<i64>,
     pub last_error: Option<String>,
-    pub created_at: DateTime<Utc>,
-    pub delivered_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<FixedOffset>,
+    pub delivered_at: Option<DateTime<FixedOffset>>,
     /// The JSON body sent.
     pub payload: serde_json::Value,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub attempt_log: Option<Vec<AttemptDto>>,
 }
 
-impl From<DeliveryRow> for DeliveryDto {
-    fn from(d: DeliveryRow) -> Self {
+impl DeliveryDto {
+    fn new(d: DeliveryRow, offset: FixedOffset) -> Self {
         Self {
-            next_attempt_at: cityloop_app::webhooks::next_attempt(&d),
+            next_attempt_at: cityloop_app::webhooks::next_attempt(&d).map(|t| t.with_timezone(&offset)),
             id: d.id,
             webhook_id: d.webhook_id,
             event: d.event,
@@ -114,17 +114,17 @@ impl From<DeliveryRow> for DeliveryDto {
             attempts: d.attempts,
             last_status: d.last_status,
             last_error: d.last_error,
-            created_at: d.created_at,
-            delivered_at: d.delivered_at,
+            created_at: d.created_at.with_timezone(&offset),
+            delivered_at: d.delivered_at.map(|t| t.with_timezone(&offset)),
             payload: serde_json::from_str(&d.payload).unwrap_or(serde_json::Value::Null),
             attempt_log: None,
         }
     }
 }
 
-impl From<AttemptRow> for AttemptDto {
-    fn from(a: AttemptRow) -> Self {
-        Self { at: a.at, status: a.status, error: a.error, duration_ms: a.duration_ms }
+impl AttemptDto {
+    fn new(a: AttemptRow, offset: FixedOffset) -> Self {
+        Self { at: a.at.with_timezone(&offset), status: a.status, error: a.error, duration_ms: a.duration_ms }
     }
 }
 
@@ -144,14 +144,15 @@ pub async fn create(
         allow_private: body.allow_private,
     };
     let hook = state.app.create_webhook(&who, new).await?;
-    Ok((StatusCode::CREATED, Json(hook.into())))
+    Ok((StatusCode::CREATED, Json(WebhookDto::new(hook, state.city_offset()))))
 }
 
 /// Every subscription, newest first (administrators).
 #[utoipa::path(get, path = "/api/v1/webhooks", tag = "admin",
     responses((status = 200, body = [WebhookDto]), (status = 403, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn list(State(state): State<AppState>, Auth(who): Auth) -> Result<Json<Vec<WebhookDto>>> {
-    Ok(Json(state.app.webhooks(&who).await?.into_iter().map(WebhookDto::from).collect()))
+    let offset = state.city_offset();
+    Ok(Json(state.app.webhooks(&who).await?.into_iter().map(|w| WebhookDto::new(w, offset)).collect()))
 }
 
 /// Stops a subscription; its delivery log stays (administrators).
@@ -192,7 +193,8 @@ pub async fn deliveries(
         ),
     };
     let rows = state.app.webhook_deliveries(&who, p.webhook, wanted, p.limit.unwrap_or(100)).await?;
-    Ok(Json(rows.into_iter().map(DeliveryDto::from).collect()))
+    let offset = state.city_offset();
+    Ok(Json(rows.into_iter().map(|d| DeliveryDto::new(d, offset)).collect()))
 }
 
 /// One delivery with every attempt (administrators).
@@ -206,8 +208,9 @@ pub async fn delivery(
     Path(id): Path<i64>,
 ) -> Result<Json<DeliveryDto>> {
     let (d, attempts) = state.app.webhook_delivery(&who, id).await?;
-    let mut dto = DeliveryDto::from(d);
-    dto.attempt_log = Some(attempts.into_iter().map(AttemptDto::from).collect());
+    let offset = state.city_offset();
+    let mut dto = DeliveryDto::new(d, offset);
+    dto.attempt_log = Some(attempts.into_iter().map(|a| AttemptDto::new(a, offset)).collect());
     Ok(Json(dto))
 }
 

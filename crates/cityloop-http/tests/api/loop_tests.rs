@@ -283,6 +283,8 @@ async fn whistles_summon_units_and_merged_cases_close_with_their_master() {
         assert_eq!(seen["allowed_moves"], json!(["report-in"]));
         let reported = t.must(&summoned, m, "report-in", json!({})).await;
         assert!(reported["whistles"].as_array().unwrap().iter().any(|w| w["reported_at"].is_string()));
+        let again = t.act(&summoned, m, "report-in", json!({})).await;
+        assert_eq!((again.status, again.error_code()), (StatusCode::CONFLICT, "duplicate"), "{}", again.body);
 
         let handler = t.login(&t.handler_of(&dispatched)).await;
         t.must(&handler, m, "sign", json!({})).await;

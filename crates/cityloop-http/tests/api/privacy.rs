@@ -54,7 +54,10 @@ async fn every_showing_of_contact_data_in_clear_is_recorded_and_masked_views_are
             "newest first; the unit's masked view is not a showing in clear"
         );
         assert_eq!(page["total"], 5);
-        assert!(page["items"][0]["at"].is_string() && page["items"][0]["case_number"] == number.as_str());
+        assert!(
+            page["items"][0]["at"].as_str().unwrap().ends_with("+08:00")
+                && page["items"][0]["case_number"] == number.as_str()
+        );
 
         // Listing shows every case's contact: one record per case shown.
         let mine = t.get(Some(&admin), "/api/v1/contact-views?user=dispatcher&page_size=500").await.ok();

@@ -63,6 +63,7 @@ async fn classify_answers_with_probabilities_and_words_and_refuses_bad_input() {
         let admin = t.login("admin").await;
         let versions = t.get(Some(&admin), "/api/v1/classifier/versions").await.ok();
         assert_eq!(versions[0]["in_use"], true);
+        assert!(versions[0]["created_at"].as_str().unwrap().ends_with("+08:00"), "{versions}");
         assert_eq!(versions[0]["source"], "file:test");
         assert_eq!(t.get(Some(&operator), "/api/v1/classifier/versions").await.status, StatusCode::FORBIDDEN);
 
@@ -95,8 +96,11 @@ async fn duplicates_hints_and_reply_checks_over_http() {
             .await
             .ok();
         assert_eq!(found[0]["number"], number.as_str(), "{found}");
+        assert!(found[0]["created_at"].as_str().unwrap().ends_with("+08:00"), "{found}");
         let by_grid = t.post(Some(&operator), "/api/v1/duplicates", json!({"title": "工地夜间施工噪音", "grid": grid})).await.ok();
         assert_eq!(by_grid[0]["number"], number.as_str());
+        let half = t.post(Some(&operator), "/api/v1/duplicates", json!({"title": "噪音", "lat": 30.2})).await;
+        assert_eq!((half.status, half.body["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("lon")));
         let bad = t.post(Some(&operator), "/api/v1/duplicates", json!({"title": "x", "grid": "nope"})).await;
         assert_eq!((bad.status, bad.body["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("grid")));
         let citizen = t.login("citizen").await;

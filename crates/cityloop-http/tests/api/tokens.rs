@@ -36,6 +36,9 @@ async fn a_department_system_signs_and_submits_its_cases_with_an_api_token() {
         let entry = listed.as_array().unwrap().iter().find(|e| e["id"] == token_id.as_str()).expect("listed");
         assert!(entry.get("token").is_none(), "the token is shown once: {entry}");
         assert_eq!(entry["name"], "城管局业务系统");
+        for time in [&issued.body["expires_at"], &entry["expires_at"], &entry["created_at"]] {
+            assert!(time.as_str().unwrap().ends_with("+08:00"), "in the city's offset: {time}");
+        }
 
         // Only admins issue tokens; wrong input is named.
         let operator = t.login("operator").await;
