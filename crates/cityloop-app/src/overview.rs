@@ -33,12 +33,20 @@ pub const TREND_PERIODS: usize = 6;
 /// Roles that see the whole-city screen.
 const OVERVIEW_ROLES: &[Role] = &[Role::Leader, Role::Admin, Role::Lead, Role::Dispatcher];
 
-/// The label of the open cases in no district.
-pub const UNPLACED: &str = "未定位";
+/// What a row of open cases counts: the page names it in its own language.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum RowOf {
+    Channel(Channel),
+    UnknownChannel,
+    /// A district, or none (cases not placed in one).
+    District(Option<DivisionId>),
+}
 
 /// Open and overdue counts of one row (a channel or a district).
 #[derive(Debug, Clone, PartialEq)]
 pub struct OpenRow {
+    pub of: RowOf,
+    /// The Chinese name (a channel's label, a district's name, or 未定位).
     pub label: String,
     pub open: i64,
     pub overdue: i64,
@@ -201,10 +209,12 @@ impl App {
         let open_by_channel = sorted(
             by_channel
                 .into_iter()
-                .map(|(c, (open, overdue))| OpenRow {
-                    label: Channel::parse(&c).map_or(c, |c| c.label_zh().to_string()),
-                    open,
-                    overdue,
+                .map(|(c, (open, overdue))| match Channel::parse(&c) {
+                    Some(channel) => {
+                        OpenRow { of: RowOf::Channel(channel), label: channel.label_zh().to_string(), open, overdue }
+                    }
+                    // A name stored by something other than the platform is shown as it is.
+                    None => OpenRow { of: RowOf::UnknownChannel, label: c, open, overdue },
                 })
                 .collect(),
         );
@@ -212,7 +222,8 @@ impl App {
             by_district
                 .into_iter()
                 .map(|(d, (open, overdue))| OpenRow {
-                    label: d.and_then(|d| reference.division(d)).map_or(UNPLACED.to_string(), |d| d.name.clone()),
+                    of: RowOf::District(d),
+                    label: d.and_then(|d| reference.division(d)).map_or("未定位".to_string(), |d| d.name.clone()),
                     open,
                     overdue,
                 })

@@ -6,12 +6,12 @@ use askama::Template;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::Response;
-use cityloop_app::overview::{OpenRow, SlowUnit, UNPLACED};
+use cityloop_app::overview::{OpenRow, RowOf, SlowUnit};
 use cityloop_app::signals::SignalView;
-use cityloop_domain::enums::Channel;
 use serde::Deserialize;
 
 use super::{ctx, error_page, long_time, render, Ctx};
+use crate::i18n::Tr;
 use crate::session::Staff;
 use crate::svg::stacked_bars;
 use crate::WebState;
@@ -50,6 +50,16 @@ fn pct(v: Option<f64>) -> String {
 #[derive(Deserialize)]
 pub struct ScreenParams {
     big: Option<String>,
+}
+
+/// A row named in the interface's language; districts keep their names as entered.
+fn in_language(t: &Tr, row: &OpenRow) -> OpenRow {
+    let label = match row.of {
+        RowOf::Channel(channel) => t.label(channel),
+        RowOf::District(None) => t.get("leader.unplaced").to_string(),
+        RowOf::District(Some(_)) | RowOf::UnknownChannel => row.label.clone(),
+    };
+    OpenRow { label, ..row.clone() }
 }
 
 pub async fn screen(State(state): State<WebState>, staff: Staff, Query(p): Query<ScreenParams>) -> Response {
@@ -99,26 +109,8 @@ pub async fn screen(State(state): State<WebState>, staff: Staff, Query(p): Query
             today_by_channel: overview.today_by_channel.iter().map(|(ch, n)| (t.label(*ch), *n)).collect(),
             open_total: overview.open_total,
             overdue_total: overview.overdue_total,
-            // The rows are labelled in Chinese by the use case; the interface speaks its own language.
-            by_channel: overview
-                .open_by_channel
-                .iter()
-                .map(|r| OpenRow {
-                    label: Channel::ALL
-                        .iter()
-                        .find(|c| c.label_zh() == r.label)
-                        .map_or(r.label.clone(), |c| t.label(*c)),
-                    ..r.clone()
-                })
-                .collect(),
-            by_district: overview
-                .open_by_district
-                .iter()
-                .map(|r| OpenRow {
-                    label: if r.label == UNPLACED { t.get("leader.unplaced").to_string() } else { r.label.clone() },
-                    ..r.clone()
-                })
-                .collect(),
+            by_channel: overview.open_by_channel.iter().map(|r| in_language(&t, r)).collect(),
+            by_district: overview.open_by_district.iter().map(|r| in_language(&t, r)).collect(),
             map: state.map().shaded("grid-map", &overview.open_by_grid, &[]),
             chart: stacked_bars("daily-chart", &days, &series),
             legend,
@@ -131,4 +123,21 @@ pub async fn screen(State(state): State<WebState>, staff: Staff, Query(p): Query
             c,
         },
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cityloop_domain::{Channel, DivisionId};
+
+    #[test]
+    fn rows_are_named_in_the_interfaces_language_and_districts_as_entered() {
+        let row = |of: RowOf, label: &str| OpenRow { of, label: label.into(), open: 3, overdue: 1 };
+        let en = Tr { lang: crate::i18n::Lang::En };
+        assert_eq!(in_language(&en, &row(RowOf::Channel(Channel::Sms), "短信")).label, "SMS");
+        assert_eq!(in_language(&en, &row(RowOf::District(None), "未定位")).label, "No district");
+        assert_eq!(in_language(&en, &row(RowOf::District(Some(DivisionId(4))), "西湖区")).label, "西湖区");
+        let zh = Tr::default();
+        assert_eq!(in_language(&zh, &row(RowOf::Channel(Channel::Hotline), "热线电话")).label, "热线电话");
+    }
 }
