@@ -61,7 +61,28 @@ impl Open311Error {
             }
             _ => StatusCode::BAD_REQUEST,
         };
-        Self::new(status, e.to_string(), format)
+        let description = match e {
+            // Named as the request named them, not as the platform's own API does.
+            AppError::Invalid { field, message } => format!("{}: {message}", open311_field(&field)),
+            e => e.to_string(),
+        };
+        Self::new(status, description, format)
+    }
+}
+
+/// The Open311 parameter behind one of the platform's field names.
+fn open311_field(field: &str) -> &str {
+    match field {
+        "location.lat" => "lat",
+        "location.lon" => "long",
+        "location" => "lat/long",
+        "grid" => "address_id",
+        "address" | "location.address" => "address_string",
+        "category" => "service_code",
+        "text" | "note" => "description",
+        "contact.phone" => "phone",
+        "contact.name" => "first_name/last_name",
+        field => field,
     }
 }
 

@@ -331,7 +331,12 @@ async fn bad_posts_get_the_specs_errors_and_create_nothing() {
             (
                 vec![("api_key", KEY), ("service_code", "06001"), ("lat", "0"), ("long", "0")],
                 StatusCode::BAD_REQUEST,
-                "lies outside the city",
+                "lat/long: lies outside the city",
+            ),
+            (
+                vec![("api_key", KEY), ("service_code", "06001"), ("address_id", "nope")],
+                StatusCode::BAD_REQUEST,
+                "address_id: unknown grid `nope`",
             ),
             (
                 vec![("api_key", KEY), ("service_code", "06005"), ("address_id", &grid)],
