@@ -128,6 +128,8 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("field.days", "延长天数", "Extra days"),
     ("field.until", "挂账至", "Suspend until"),
     ("field.passed", "核查结果", "Check result"),
+    ("check.passed", "通过", "Passed"),
+    ("check.failed", "不通过（返工）", "Failed (rework)"),
     ("field.contacted", "已联系上市民", "Resident reached"),
     ("field.solved", "问题已解决", "Problem solved"),
     ("field.satisfaction", "满意度", "Satisfaction"),
@@ -323,6 +325,7 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("intake.answer", "直接答复并办结", "Answer and close"),
     ("intake.answer_hint", "咨询类诉求可直接答复办结", "Consultations can be answered on the spot"),
     ("intake.created", "已受理，工单号", "Case created, number"),
+    ("intake.merged", "已并入", "merged into"),
     ("intake.answered", "已直接答复办结，工单号", "Answered and closed, case number"),
     (
         "intake.map_hint",

@@ -291,7 +291,12 @@ pub fn move_form(
         MoveKind::Suspend => vec![field("until", "field.until", "date", true), reason],
         MoveKind::Submit => vec![field("result", "field.result", "textarea", true), photos],
         MoveKind::Check => {
-            vec![with_options(field("passed", "field.passed", "select", true), yes_no(t, true)), note, photos]
+            // An on-site check passes or fails; 是/否 would not say which.
+            let verdicts = vec![
+                ("true".into(), t.get("check.passed").into(), true),
+                ("false".into(), t.get("check.failed").into(), false),
+            ];
+            vec![with_options(field("passed", "field.passed", "select", true), verdicts), note, photos]
         }
         MoveKind::Revisit => vec![
             with_options(field("contacted", "field.contacted", "select", true), yes_no(t, true)),

@@ -36,6 +36,8 @@ struct Workbench {
 pub struct CreatedParams {
     created: Option<String>,
     answered: Option<String>,
+    /// The case the new one was merged into.
+    merged: Option<String>,
 }
 
 fn forbidden_unless_operator(staff: &Staff) -> Option<Response> {
@@ -65,7 +67,11 @@ async fn workbench_page(state: &WebState, staff: &Staff, q: CreatedParams) -> Re
     let created = q.created.or(q.answered).filter(|n| cityloop_domain::number::looks_like_case_number(n));
     if let Some(n) = &created {
         let key = if answered { "intake.answered" } else { "intake.created" };
-        c.flash = Some(format!("{} {n}", c.t.get(key)));
+        let mut flash = format!("{} {n}", c.t.get(key));
+        if let Some(master) = q.merged.as_deref().filter(|m| cityloop_domain::number::looks_like_case_number(m)) {
+            flash.push_str(&format!(" · {} {master}", c.t.get("intake.merged")));
+        }
+        c.flash = Some(flash);
     }
     render(StatusCode::OK, &workbench_view(state, c, created))
 }
@@ -111,6 +117,8 @@ pub fn new_case_from(form: &FormInput, channel_default: &str) -> Result<NewCase,
 enum Saved {
     Created(String),
     Answered(String),
+    /// Saved and merged into the case it names.
+    Merged(String, String),
     /// Saved, but the merge into the chosen case was refused.
     MergeRefused(String),
 }
@@ -150,12 +158,13 @@ pub async fn create(State(state): State<WebState>, staff: Staff, form: FormInput
             }
         }
         if let Some(master) = form.get("merge_into").filter(|m| !m.is_empty() && !wants_answer && !created.replayed) {
-            let input = MoveInput { into: Some(CaseRef::Number(master)), ..MoveInput::default() };
+            let input = MoveInput { into: Some(CaseRef::Number(master.clone())), ..MoveInput::default() };
             if let Err(e) = state.app.perform_move(&staff.who, &created.case.number, "merge", input).await {
                 // The case is saved but not merged: its page says so and offers the merge again.
                 tracing::warn!(case = %created.case.number, error = %e, "merge refused after intake");
                 return Ok(Saved::MergeRefused(created.case.number));
             }
+            return Ok(Saved::Merged(created.case.number, master));
         }
         Ok(if wants_answer { Saved::Answered(created.case.number) } else { Saved::Created(created.case.number) })
     }
@@ -163,6 +172,10 @@ pub async fn create(State(state): State<WebState>, staff: Staff, form: FormInput
     match result {
         Ok(Saved::Created(number)) => Redirect::to(&format!("/intake?created={number}")).into_response(),
         Ok(Saved::Answered(number)) => Redirect::to(&format!("/intake?answered={number}")).into_response(),
+        Ok(Saved::Merged(number, master)) => {
+            let query = serde_urlencoded::to_string([("created", number), ("merged", master)]).unwrap_or_default();
+            Redirect::to(&format!("/intake?{query}")).into_response()
+        }
         Ok(Saved::MergeRefused(number)) => Redirect::to(&format!("/cases/{number}?failed=merge")).into_response(),
         Err(e) => match form_errors(&t, &e) {
             Some(errors) => {

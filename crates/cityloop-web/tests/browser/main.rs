@@ -244,6 +244,10 @@ async fn smart_workbench(backend: Backend) {
     let merged = case_state(&site, &number).await;
     assert_eq!(merged.state, State::Merged, "merged into the open case the operator chose");
     assert_eq!(merged.master_id, Some(earlier.id));
+    assert!(
+        b.text("#flash").await.ends_with(&format!("已并入 {}", earlier.number)),
+        "the operator is told of the merge"
+    );
 
     // A consultation answered from the knowledge base.
     b.goto("/intake").await;
