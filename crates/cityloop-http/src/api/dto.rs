@@ -17,6 +17,38 @@ fn opt_local(reference: &Reference, t: Option<DateTime<Utc>>) -> Option<DateTime
     t.map(|t| local(reference, t))
 }
 
+/// An open case that may be about the same problem.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DuplicateDto {
+    pub case_id: i64,
+    pub number: String,
+    pub title: String,
+    pub state: String,
+    pub created_at: DateTime<FixedOffset>,
+    /// Text similarity (Jaccard of character bigrams), 0 to 1.
+    pub similarity: f32,
+    pub distance_m: Option<f64>,
+    pub same_category: bool,
+    /// Ranking score: similarity, lowered with distance, raised for the same category.
+    pub score: f32,
+}
+
+impl DuplicateDto {
+    pub fn new(reference: &Reference, m: cityloop_app::duplicates::DuplicateMatch) -> Self {
+        Self {
+            case_id: m.case_id,
+            number: m.number,
+            title: m.title,
+            state: m.state,
+            created_at: local(reference, m.created_at),
+            similarity: m.similarity,
+            distance_m: m.distance_m,
+            same_category: m.same_category,
+            score: m.score,
+        }
+    }
+}
+
 /// A place.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct LocationDto {

@@ -13,7 +13,7 @@ use cityloop_domain::Role;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use super::dto::ErrorBody;
+use super::dto::{DuplicateDto, ErrorBody};
 use crate::error::Result;
 use crate::extract::{ApiJson, ApiQuery, Auth};
 use crate::state::AppState;
@@ -109,14 +109,14 @@ pub struct DuplicateRequest {
 
 /// Open cases that look like the same problem, best first (at most five).
 #[utoipa::path(post, path = "/api/v1/duplicates", tag = "smart", request_body = DuplicateRequest,
-    responses((status = 200, description = "`[{case_id, number, title, state, created_at, similarity, distance_m, same_category, score}]`"),
+    responses((status = 200, body = [DuplicateDto]),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn duplicates(
     State(state): State<AppState>,
     Auth(who): Auth,
     ApiJson(body): ApiJson<DuplicateRequest>,
-) -> Result<Json<Vec<serde_json::Value>>> {
+) -> Result<Json<Vec<DuplicateDto>>> {
     let query = DuplicateQuery {
         title: body.title,
         description: body.description,
@@ -126,34 +126,25 @@ pub async fn duplicates(
         grid: body.grid,
         exclude: None,
     };
-    Ok(Json(in_city_time(&state, state.app.find_duplicates(&who, &query).await?)))
+    Ok(Json(answer(&state, state.app.find_duplicates(&who, &query).await?)))
 }
 
-/// The matches as JSON, their creation times in the city's offset like every time the API gives.
-fn in_city_time(state: &AppState, found: Vec<DuplicateMatch>) -> Vec<serde_json::Value> {
-    let offset = state.city_offset();
-    found
-        .into_iter()
-        .map(|m| {
-            let created_at = m.created_at.with_timezone(&offset);
-            let mut value = serde_json::to_value(m).unwrap_or_default();
-            value["created_at"] = serde_json::json!(created_at);
-            value
-        })
-        .collect()
+fn answer(state: &AppState, found: Vec<DuplicateMatch>) -> Vec<DuplicateDto> {
+    let reference = state.app.reference();
+    found.into_iter().map(|m| DuplicateDto::new(&reference, m)).collect()
 }
 
 /// Open cases that look like the same problem as this case.
 #[utoipa::path(get, path = "/api/v1/cases/{number}/duplicates", tag = "smart",
     params(("number" = String, Path)),
-    responses((status = 200, description = "as POST /duplicates"), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    responses((status = 200, body = [DuplicateDto]), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn case_duplicates(
     State(state): State<AppState>,
     Auth(who): Auth,
     Path(number): Path<String>,
-) -> Result<Json<Vec<serde_json::Value>>> {
-    Ok(Json(in_city_time(&state, state.app.duplicates_of_case(&who, &number).await?)))
+) -> Result<Json<Vec<DuplicateDto>>> {
+    Ok(Json(answer(&state, state.app.duplicates_of_case(&who, &number).await?)))
 }
 
 /// Where the catalogue sends the case and, where it is silent or names several units, who handled such
