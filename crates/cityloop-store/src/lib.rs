@@ -214,6 +214,19 @@ pub(crate) fn sqlite_memory_pragmas(cache_kib: u32) -> String {
     format!("pragma cache_size = -{cache_kib}; pragma temp_store = memory; pragma mmap_size = 0; pragma threads = 0;")
 }
 
+/// Closes `pool` and returns once none of its connections is open. `Pool::close` can return with one
+/// still open: a connection whose return to the pool was under way lands among the idle ones after
+/// their last drain (sqlx issue 3217), and SQLite then keeps its log beside the file. Closing again
+/// drains it; a connection still in use is waited for, a little at a time, since the pool offers no
+/// event for its last connection.
+async fn close_pool(pool: &AnyPool) {
+    pool.close().await;
+    while pool.size() > 0 {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        pool.close().await;
+    }
+}
+
 /// SQLite page cache of each reader connection, in KiB.
 const READER_CACHE_KIB: u32 = 8_192;
 
@@ -319,8 +332,8 @@ impl Store {
         if let Some(bulk) = self.bulk.clone() {
             let _ = tokio::task::spawn_blocking(move || bulk.close()).await;
         }
-        self.write.close().await;
-        self.read.close().await;
+        close_pool(&self.write).await;
+        close_pool(&self.read).await;
     }
 
     /// What PostgreSQL knows now of the transactions that may still write: `None` on SQLite, where
@@ -431,5 +444,25 @@ mod tests {
         assert_eq!(redact_url("postgres://alice:pw@host:5432/db"), "postgres://alice:***@host:5432/db");
         assert_eq!(redact_url("postgres://alice@host/db"), "postgres://alice@host/db");
         assert_eq!(redact_url("sqlite://x.db"), "sqlite://x.db");
+    }
+
+    /// A command closes the store right after its last query, while the pools may still be taking that
+    /// query's connection back: the log must be gone once `close` returns, every time.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn closing_right_after_the_last_query_leaves_no_log_beside_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        for round in 0..200 {
+            let file = dir.path().join(format!("c{round}.db"));
+            let store = Store::connect(&DbOptions::new(format!("sqlite://{}", file.display()))).await.unwrap();
+            sqlx::query("create table t (x integer)").execute(store.writer()).await.unwrap();
+            sqlx::query("insert into t (x) values (1)").execute(store.writer()).await.unwrap();
+            let reads = (0..4).map(|_| store.ping());
+            for read in futures_util::future::join_all(reads).await {
+                read.unwrap();
+            }
+            store.close().await;
+            let log = dir.path().join(format!("c{round}.db-wal"));
+            assert!(!log.exists(), "round {round}: {} is left", log.display());
+        }
     }
 }
