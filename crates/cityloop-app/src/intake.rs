@@ -111,6 +111,8 @@ const INTAKE_ROLES: &[Role] =
     &[Role::Operator, Role::Lead, Role::Dispatcher, Role::Inspector, Role::Citizen, Role::Admin];
 /// Channels a resident can use on their own.
 const RESIDENT_CHANNELS: &[Channel] = &[Channel::Web, Channel::App, Channel::Sms];
+/// Roles that take calls on the hotline.
+const HOTLINE_ROLES: &[Role] = &[Role::Operator, Role::Lead, Role::Dispatcher, Role::Admin];
 
 fn parse_enum<T>(field: &str, value: &str, parse: fn(&str) -> Option<T>, names: Vec<&str>) -> Result<T> {
     parse(value.trim())
@@ -217,6 +219,16 @@ impl App {
         if is_resident && !RESIDENT_CHANNELS.contains(&channel) {
             return Err(AppError::invalid("channel", "residents submit through web, app or sms"));
         }
+        // The channel says how the request came in, which the figures by channel count: a call is
+        // recorded by the hotline's staff, and `open311` is set by the client applications' endpoint.
+        if let Submitter::User(who) = by {
+            if channel == Channel::Hotline && !who.has_any(HOTLINE_ROLES) {
+                return Err(AppError::invalid("channel", "hotline calls are recorded by the hotline's staff"));
+            }
+            if channel == Channel::Open311 {
+                return Err(AppError::invalid("channel", "open311 is the channel of client applications"));
+            }
+        }
         let title = text_field("title", &input.title, MAX_TITLE_CHARS)?;
         let description = text_field("description", &input.description, MAX_DESCRIPTION_CHARS)?;
         // What comes without an account is looked at for spam; staff write what they are told.
@@ -311,7 +323,7 @@ impl App {
                 } else {
                     return Err(AppError::invalid(
                         "address",
-                        "names no known community or street: click the map or give a grid code",
+                        "names no known community or street: give a point (latitude and longitude) or a grid code",
                     ));
                 }
             }

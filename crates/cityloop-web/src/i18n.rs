@@ -596,6 +596,12 @@ const FIELD_MESSAGES: &[(&str, &str)] = &[
     ),
     ("only JPEG, PNG, GIF, WebP images and PDF documents are accepted", "只接受 JPEG、PNG、GIF、WebP 图片和 PDF 文档"),
     ("residents submit through web, app or sms", "市民只能通过网站、App 或短信提交"),
+    ("hotline calls are recorded by the hotline's staff", "热线来电由热线工作人员登记"),
+    ("open311 is the channel of client applications", "open311 是接入应用专用的渠道"),
+    (
+        "names no known community or street: give a point (latitude and longitude) or a grid code",
+        "不是已知的社区或街道：请在地图上选点或填写网格编码",
+    ),
     ("a case cannot be merged into itself", "工单不能并入自己"),
     ("the master case must be open and not itself merged", "主工单须未办结且本身未被合并"),
     ("give either {} or {}", "请填写 {} 或 {} 之一"),
@@ -671,6 +677,10 @@ mod tests {
         assert_eq!(field_message(&zh, "username `admin` is taken"), "用户名 `admin` 已被占用");
         assert_eq!(field_message(&zh, "must be a latitude between -90 and 90"), "纬度须在 -90 到 90 之间");
         assert_eq!(field_message(&zh, "must be a date like 2026-10-01"), "请输入日期，如 2026-10-01");
+        assert_eq!(
+            field_message(&zh, "hotline calls are recorded by the hotline's staff"),
+            "热线来电由热线工作人员登记"
+        );
         assert_eq!(field_message(&zh, "something new"), "something new", "unknown shapes stay as they are");
         let en = Tr { lang: Lang::En };
         assert_eq!(field_message(&en, "is longer than 200 characters"), "is longer than 200 characters");

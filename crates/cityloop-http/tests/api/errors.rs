@@ -56,6 +56,7 @@ async fn malformed_bodies_get_400_and_invalid_values_get_422_naming_the_field() 
 
         let cases: &[(serde_json::Value, &str)] = &[
             (json!({"channel": "fax", "request_type": "complaint", "title": "x", "description": "y"}), "channel"),
+            (json!({"channel": "open311", "request_type": "complaint", "title": "x", "description": "y"}), "channel"),
             (json!({"channel": "web", "request_type": "rant", "title": "x", "description": "y"}), "request_type"),
             (json!({"channel": "web", "request_type": "complaint", "title": " ", "description": "y"}), "title"),
             (json!({"channel": "web", "request_type": "complaint", "title": "x"}), "description"),
@@ -78,6 +79,11 @@ async fn malformed_bodies_get_400_and_invalid_values_get_422_naming_the_field() 
                 assert_eq!(a.body["error"]["field"], *field, "{body} -> {}", a.body);
             }
         }
+        // A call is recorded by the hotline's staff, not by a grid inspector.
+        let inspector = t.login("inspector1").await;
+        let call = json!({"channel": "hotline", "request_type": "complaint", "title": "x", "description": "y"});
+        let refused = t.post(Some(&inspector), "/api/v1/cases", call).await;
+        assert_eq!((refused.status, refused.body["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("channel")));
         let list = t.get(Some(&operator), "/api/v1/cases?state=nonsense").await;
         assert_eq!((list.status, list.body["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("state")));
         let list = t.get(Some(&operator), "/api/v1/cases?page_size=100000").await;

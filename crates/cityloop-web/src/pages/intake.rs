@@ -10,7 +10,7 @@ use cityloop_app::intake::{NewCase, NewContact, NewLocation};
 use cityloop_app::moves::{CaseRef, MoveInput};
 use cityloop_app::queries::CaseQuery;
 use cityloop_app::AppError;
-use cityloop_domain::{CategoryId, RequestType, Role, Urgency};
+use cityloop_domain::{CategoryId, Channel, RequestType, Role, Urgency};
 use serde::Deserialize;
 
 use super::{
@@ -52,12 +52,18 @@ fn workbench_view(state: &WebState, c: Ctx, created: Option<String>) -> Workbenc
     Workbench {
         categories: category_options(&reference, &c.val("category", "")),
         request_types: enum_options(&t, RequestType::ALL, &c.val("request_type", "complaint")),
-        channels: enum_options(&t, cityloop_domain::Channel::ALL, &c.val("channel", "hotline")),
+        channels: enum_options(&t, &staff_channels(), &c.val("channel", "hotline")),
         urgencies: enum_options(&t, Urgency::ALL, &c.val("urgency", "")),
         map,
         created,
         c,
     }
+}
+
+/// The channels an operator records a request from: `open311` is set by the client applications'
+/// endpoint alone.
+fn staff_channels() -> Vec<Channel> {
+    Channel::ALL.iter().copied().filter(|c| *c != Channel::Open311).collect()
 }
 
 async fn workbench_page(state: &WebState, staff: &Staff, q: CreatedParams) -> Response {

@@ -251,6 +251,9 @@ async fn smart_workbench(backend: Backend) {
 
     // A consultation answered from the knowledge base.
     b.goto("/intake").await;
+    let channels = b.eval("return [...document.querySelectorAll('#channel option')].map(o => o.value)").await;
+    let channels: Vec<&str> = channels.as_array().unwrap().iter().filter_map(|v| v.as_str()).collect();
+    assert!(channels.contains(&"hotline") && !channels.contains(&"open311"), "channels offered: {channels:?}");
     b.select("#request_type", "consultation").await;
     b.fill("#title", "咨询公积金提取").await;
     b.fill("#description", "租房可以提取住房公积金吗, 要带什么材料").await;
