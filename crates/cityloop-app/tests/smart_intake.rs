@@ -61,6 +61,9 @@ async fn a_model_trained_on_closed_cases_files_new_cases_and_reaches_other_nodes
         assert_eq!(outcome.suggestions[0].category.as_deref(), Some("08001"), "{outcome:?}");
         assert!(outcome.suggestions[0].probability > outcome.suggestions[1].probability);
         assert!(!outcome.words.is_empty(), "the words behind the decision are given");
+        // Noise from a restaurant is 噪音扰民, not building work.
+        let restaurant = app.classify(&operator, "楼下饭店夜间噪音很大", 1).unwrap();
+        assert_eq!(restaurant.suggestions[0].category.as_deref(), Some("31002"), "{restaurant:?}");
 
         let filed = eager.create_case(&principal(&eager, "operator").await, noise_complaint(), None).await.unwrap();
         let suggestion = filed.suggestion.clone().expect("a suggestion for a case without category");
