@@ -21,6 +21,7 @@ pub mod signals;
 pub mod spam;
 pub mod standard;
 pub mod topics;
+pub mod width;
 pub mod workflow;
 
 pub use calendar::WorkCalendar;

@@ -1019,14 +1019,17 @@ fn push_filters(sql: &mut Sql, f: &CaseFilter, contacts: &ContactCipher) {
             // A case number is looked up by its unique index, not searched for in the texts.
             sql.push(" and number = ").bind(text.clone());
         } else {
-            // Every word must appear, each in the title or the description (`灯 坏` finds 路灯坏了).
+            // Every word must appear, each in the title or the description (`灯 坏` finds 路灯坏了),
+            // in half or full width (`3号楼` finds ３号楼).
             for word in text.split_whitespace().take(MAX_SEARCH_WORDS) {
-                let pattern = format!("%{}%", word.replace(['\\', '%', '_'], ""));
-                sql.push(" and (title like ")
-                    .bind(pattern.clone())
-                    .push(" or description like ")
-                    .bind(pattern)
-                    .push(")");
+                for (i, form) in cityloop_domain::width::width_forms(word).into_iter().enumerate() {
+                    let pattern = format!("%{}%", form.replace(['\\', '%', '_'], ""));
+                    sql.push(if i == 0 { " and (title like " } else { " or title like " })
+                        .bind(pattern.clone())
+                        .push(" or description like ")
+                        .bind(pattern);
+                }
+                sql.push(")");
             }
         }
     }

@@ -200,6 +200,10 @@ async fn lists_filter_by_scope_state_overdue_text_and_page() {
         assert_eq!((found.total, found.items[0].id), (1, ids[3]));
         f.text = Some("路灯 9".into());
         assert_eq!(db.store.list_cases(&f).await.unwrap().total, 0);
+        // A digit typed in full width finds it typed in half width.
+        f.text = Some("路灯３".into());
+        let found = db.store.list_cases(&f).await.unwrap();
+        assert_eq!((found.total, found.items[0].id), (1, ids[3]));
         let mut f = CaseFilter::new(CaseScope::everything(), t0());
         f.states = vec![State::PendingSign];
         f.limit = 4;
