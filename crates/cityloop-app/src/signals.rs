@@ -50,6 +50,8 @@ pub struct SignalView {
     pub score: f64,
     pub title: String,
     pub explanation: String,
+    pub title_en: String,
+    pub explanation_en: String,
     pub category: Option<String>,
     pub place: Option<String>,
     pub word: Option<String>,
@@ -70,6 +72,37 @@ pub struct SignalView {
 impl SignalView {
     pub fn can(&self, action: &str) -> bool {
         self.actions.contains(&action)
+    }
+
+    /// The title in English or in Chinese.
+    pub fn title_in(&self, english: bool) -> &str {
+        if english {
+            &self.title_en
+        } else {
+            &self.title
+        }
+    }
+
+    /// The explanation in English or in Chinese.
+    pub fn explanation_in(&self, english: bool) -> &str {
+        if english {
+            &self.explanation_en
+        } else {
+            &self.explanation
+        }
+    }
+}
+
+/// A text in Chinese and in English.
+#[derive(Debug, Clone, Default)]
+struct Texts {
+    zh: String,
+    en: String,
+}
+
+impl Texts {
+    fn new(zh: String, en: String) -> Self {
+        Self { zh, en }
     }
 }
 
@@ -125,6 +158,11 @@ impl App {
                     score: 90.0,
                     title: format!("「{}」 {title}", words.join("、")),
                     explanation: format!("诉求中出现预警词：{}。需立即核实，必要时提级处置。", words.join("、")),
+                    title_en: format!("“{}” {title}", words.join(", ")),
+                    explanation_en: format!(
+                        "The request contains the watch words {}. Check it at once and escalate if needed.",
+                        words.join(", ")
+                    ),
                     category_id: case.category_id.map(|c| c.0),
                     area: case
                         .grid_id
@@ -145,28 +183,39 @@ impl App {
         self.reference().divisions.iter().filter(|d| d.level == DivisionLevel::Street).map(|d| d.id).collect()
     }
 
-    fn place_name(&self, kind: AreaKind, id: i64) -> String {
+    /// A place's name in Chinese and in English (the names of grids and divisions are the city's own).
+    fn place_names(&self, kind: AreaKind, id: i64) -> Texts {
         let reference = self.reference();
+        let cell = || u64::try_from(id).ok().and_then(|n| h3o::CellIndex::try_from(n).ok());
         match kind {
-            AreaKind::Grid => reference.grids.iter().find(|g| g.id.0 == id).map(|g| format!("网格 {}", g.name)),
-            AreaKind::Division => reference.division(DivisionId(id)).map(|d| d.name.clone()),
-            AreaKind::Hex => {
-                u64::try_from(id).ok().and_then(|n| h3o::CellIndex::try_from(n).ok()).map(|c| format!("六边形 {c}"))
+            AreaKind::Grid => reference
+                .grids
+                .iter()
+                .find(|g| g.id.0 == id)
+                .map(|g| Texts::new(format!("网格 {}", g.name), format!("grid {}", g.name))),
+            AreaKind::Division => {
+                reference.division(DivisionId(id)).map(|d| Texts::new(d.name.clone(), d.name.clone()))
             }
-            AreaKind::Cluster => {
-                let cell = u64::try_from(id).ok().and_then(|n| h3o::CellIndex::try_from(n).ok());
-                cell.map(|c| {
-                    let centre = h3o::LatLng::from(c);
-                    let (lat, lon) = (centre.lat(), centre.lng());
-                    match (reference.locate(lat, lon), reference.locate_division(lat, lon)) {
-                        (Some(grid), _) => format!("密集点 · 网格 {} 附近", grid.name),
-                        (None, Some(division)) => format!("密集点 · {} 附近", division.name),
-                        (None, None) => format!("密集点 · {lat:.4}, {lon:.4}"),
+            AreaKind::Hex => cell().map(|c| Texts::new(format!("六边形 {c}"), format!("hexagon {c}"))),
+            AreaKind::Cluster => cell().map(|c| {
+                let centre = h3o::LatLng::from(c);
+                let (lat, lon) = (centre.lat(), centre.lng());
+                match (reference.locate(lat, lon), reference.locate_division(lat, lon)) {
+                    (Some(grid), _) => Texts::new(
+                        format!("密集点 · 网格 {} 附近", grid.name),
+                        format!("cluster · near grid {}", grid.name),
+                    ),
+                    (None, Some(division)) => Texts::new(
+                        format!("密集点 · {} 附近", division.name),
+                        format!("cluster · near {}", division.name),
+                    ),
+                    (None, None) => {
+                        Texts::new(format!("密集点 · {lat:.4}, {lon:.4}"), format!("cluster · {lat:.4}, {lon:.4}"))
                     }
-                })
-            }
+                }
+            }),
         }
-        .unwrap_or_else(|| format!("#{id}"))
+        .unwrap_or_else(|| Texts::new(format!("#{id}"), format!("#{id}")))
     }
 
     fn category_name(&self, id: i64) -> String {
@@ -216,10 +265,10 @@ impl App {
                 AreaKind::Hex | AreaKind::Cluster => seen_places.len().max(reference.grids.len()),
             }
             .max(1) as f64;
-            let unit = match kind {
-                AreaKind::Grid => "网格",
-                AreaKind::Division => "街道",
-                AreaKind::Hex | AreaKind::Cluster => "六边形网格",
+            let (unit, unit_en) = match kind {
+                AreaKind::Grid => ("网格", "grid"),
+                AreaKind::Division => ("街道", "street"),
+                AreaKind::Hex | AreaKind::Cluster => ("六边形网格", "hexagon"),
             };
             // Grids where the city has them; where cases lie outside every grid (imported records of
             // another city), H3 cells stand in.
@@ -231,15 +280,20 @@ impl App {
             for ((area, category), n) in sums {
                 let average = per_category.get(&category).copied().unwrap_or(0) as f64 / places;
                 let Some(score) = concentration_score(n, min, average, rules.concentration_ratio) else { continue };
-                let (place, what) = (self.place_name(kind, area), self.category_name(category));
+                let (place, what) = (self.place_names(kind, area), self.category_name(category));
                 found.push((
                     NewSignal {
                         kind: SignalKind::Concentrated,
                         signature: format!("concentrated:{}:{area}:{category}:{from}", kind.as_str()),
                         score,
-                        title: format!("{place} · {what}"),
+                        title: format!("{} · {what}", place.zh),
                         explanation: format!(
                             "{window_start} 至 {today} 共 {n} 件「{what}」，各{unit}平均 {average:.1} 件（阈值：至少 {min} 件且为平均的 {} 倍）",
+                            rules.concentration_ratio
+                        ),
+                        title_en: format!("{} · {what}", place.en),
+                        explanation_en: format!(
+                            "{window_start} to {today}: {n} cases of “{what}”, against an average of {average:.1} per {unit_en} (threshold: at least {min} cases and {} times the average)",
                             rules.concentration_ratio
                         ),
                         category_id: Some(category),
@@ -274,7 +328,7 @@ impl App {
                 let Some(spot) = hex_cell(cluster.centre.0, cluster.centre.1, CLUSTER_CELL_RESOLUTION) else {
                     continue;
                 };
-                let (place, what) = (self.place_name(AreaKind::Cluster, spot), self.category_name(category));
+                let (place, what) = (self.place_names(AreaKind::Cluster, spot), self.category_name(category));
                 let cases: Vec<CaseId> =
                     cluster.members.iter().map(|i| located[*i].0).take(CASES_PER_SIGNAL as usize).collect();
                 found.push((
@@ -282,9 +336,14 @@ impl App {
                         kind: SignalKind::Concentrated,
                         signature: format!("concentrated:cluster:{spot}:{category}:{from}"),
                         score,
-                        title: format!("{place} · {what}"),
+                        title: format!("{} · {what}", place.zh),
                         explanation: format!(
                             "{window_start} 至 {today} 共 {n} 件「{what}」聚集在半径约 {:.0} 米内，各网格平均 {average:.1} 件（密度聚类：{:.0} 米内至少 {min} 件）",
+                            cluster.radius_m, rules.cluster_radius_m
+                        ),
+                        title_en: format!("{} · {what}", place.en),
+                        explanation_en: format!(
+                            "{window_start} to {today}: {n} cases of “{what}” within a radius of about {:.0} m, against an average of {average:.1} per grid (density clustering: at least {min} cases within {:.0} m)",
                             cluster.radius_m, rules.cluster_radius_m
                         ),
                         category_id: Some(category),
@@ -328,26 +387,39 @@ impl App {
         }
         let last_week_start = today - Duration::days(6);
         for ((area, category), counts) in series {
-            let (place, what) = (self.place_name(AreaKind::Division, area), self.category_name(category));
+            let (place, what) = (self.place_names(AreaKind::Division, area), self.category_name(category));
             let season = last_year.get(&category).map_or(1.0, |w| seasonal_factor(w));
             let seasonal = if (season - 1.0).abs() > 0.05 {
-                format!("，已按去年同期季节变化（×{season:.1}）调整")
+                Texts::new(
+                    format!("，已按去年同期季节变化（×{season:.1}）调整"),
+                    format!(", adjusted for last year's seasonal change (×{season:.1})"),
+                )
             } else {
-                String::new()
+                Texts::default()
             };
+            let weeks = rules.baseline_weeks;
             let (kind, score, explanation) = match trend(&counts, season, &rules) {
                 Trend::Rising { last, mean, sd, score } => (
                     SignalKind::Rising,
                     score,
-                    format!(
-                        "近7天 {last} 件「{what}」，按前 {} 周预计每周 {mean:.1} 件（标准差 {sd:.1}{seasonal}），超出正常波动",
-                        rules.baseline_weeks
+                    Texts::new(
+                        format!(
+                            "近7天 {last} 件「{what}」，按前 {weeks} 周预计每周 {mean:.1} 件（标准差 {sd:.1}{}），超出正常波动",
+                            seasonal.zh
+                        ),
+                        format!(
+                            "{last} cases of “{what}” in the last 7 days, where the {weeks} weeks before give {mean:.1} a week (standard deviation {sd:.1}{}): beyond normal variation",
+                            seasonal.en
+                        ),
                     ),
                 ),
                 Trend::Emerging { last, score } => (
                     SignalKind::Emerging,
                     score,
-                    format!("近7天 {last} 件「{what}」，前 {} 周本街道没有此类诉求", rules.baseline_weeks),
+                    Texts::new(
+                        format!("近7天 {last} 件「{what}」，前 {weeks} 周本街道没有此类诉求"),
+                        format!("{last} cases of “{what}” in the last 7 days, none of this kind in the street in the {weeks} weeks before"),
+                    ),
                 ),
                 Trend::Normal => continue,
             };
@@ -356,8 +428,10 @@ impl App {
                     kind,
                     signature: format!("{}:division:{area}:{category}:{}", kind.as_str(), day_number(last_week_start)),
                     score,
-                    title: format!("{place} · {what}"),
-                    explanation,
+                    title: format!("{} · {what}", place.zh),
+                    explanation: explanation.zh,
+                    title_en: format!("{} · {what}", place.en),
+                    explanation_en: explanation.en,
                     category_id: Some(category),
                     area: Some((AreaKind::Division, area)),
                     word: None,
@@ -489,6 +563,7 @@ impl App {
             }
             let category = categories.into_iter().max_by_key(|(c, n)| (*n, std::cmp::Reverse(*c))).map(|(c, _)| c);
             let n = problem.members.len() as i64;
+            let keywords = problem.keywords.iter().take(4).cloned().collect::<Vec<_>>().join(" ");
             let (first_day, last_day) = (
                 calendar.local_date(texts[problem.members[0]].created_at),
                 calendar.local_date(texts[problem.members[problem.members.len() - 1]].created_at),
@@ -498,12 +573,14 @@ impl App {
                     kind: SignalKind::Concentrated,
                     signature: format!("concentrated:text:{}:0:{from}", first.id.0),
                     score: problem.hotness,
-                    title: format!(
-                        "热点问题 · {}",
-                        problem.keywords.iter().take(4).cloned().collect::<Vec<_>>().join(" ")
-                    ),
+                    title: format!("热点问题 · {keywords}"),
                     explanation: format!(
                         "{first_day} 至 {last_day} 共 {n} 件诉求说的是同一问题（{} 人，{} 票），热度 {:.1}；如「{}」",
+                        problem.people, problem.votes, problem.hotness, first.title
+                    ),
+                    title_en: format!("Hot problem · {keywords}"),
+                    explanation_en: format!(
+                        "{first_day} to {last_day}: {n} requests about the same problem ({} people, {} votes), hotness {:.1}; e.g. “{}”",
                         problem.people, problem.votes, problem.hotness, first.title
                     ),
                     category_id: category,
@@ -539,8 +616,11 @@ impl App {
             score: s.score,
             title: s.title.clone(),
             explanation: s.explanation.clone(),
+            // Signals found before English was written beside the Chinese are shown in Chinese.
+            title_en: if s.title_en.is_empty() { s.title.clone() } else { s.title_en.clone() },
+            explanation_en: if s.explanation_en.is_empty() { s.explanation.clone() } else { s.explanation_en.clone() },
             category: s.category_id.map(|c| self.category_name(c)),
-            place: s.area.map(|(k, a)| self.place_name(k, a)),
+            place: s.area.map(|(k, a)| self.place_names(k, a).zh),
             word: s.word.clone(),
             from: date_of_day_number(s.day_from),
             to: date_of_day_number(s.day_to),

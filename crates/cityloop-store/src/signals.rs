@@ -85,6 +85,9 @@ pub struct NewSignal {
     pub score: f64,
     pub title: String,
     pub explanation: String,
+    /// The title and explanation in English; empty for signals found before they were written.
+    pub title_en: String,
+    pub explanation_en: String,
     pub category_id: Option<i64>,
     pub area: Option<(AreaKind, i64)>,
     pub word: Option<String>,
@@ -104,8 +107,8 @@ pub struct SignalRow {
     pub updated_at: DateTime<Utc>,
 }
 
-const SIGNAL_COLUMNS: &str = "id, kind, signature, score, title, explanation, category_id, area_kind, area_id, word, \
-     day_from, day_to, cases, case_count, state, created_at, updated_at";
+const SIGNAL_COLUMNS: &str = "id, kind, signature, score, title, explanation, title_en, explanation_en, category_id, \
+     area_kind, area_id, word, day_from, day_to, cases, case_count, state, created_at, updated_at";
 
 fn signal_from_row(r: &AnyRow) -> Result<SignalRow> {
     let kind: String = r.try_get("kind")?;
@@ -120,6 +123,8 @@ fn signal_from_row(r: &AnyRow) -> Result<SignalRow> {
             score: r.try_get("score")?,
             title: r.try_get("title")?,
             explanation: r.try_get("explanation")?,
+            title_en: r.try_get::<Option<String>, _>("title_en")?.unwrap_or_default(),
+            explanation_en: r.try_get::<Option<String>, _>("explanation_en")?.unwrap_or_default(),
             category_id: r.try_get("category_id")?,
             area: area_kind.as_deref().and_then(AreaKind::parse).zip(area_id),
             word: r.try_get("word")?,
@@ -135,8 +140,8 @@ fn signal_from_row(r: &AnyRow) -> Result<SignalRow> {
 }
 
 /// The columns a new signal is written with, in the order of [`signal_args`].
-pub(crate) const SIGNAL_INSERT_COLUMNS: &str = "kind, signature, score, title, explanation, category_id, area_kind, \
-     area_id, word, day_from, day_to, cases, case_count, state, created_at, updated_at";
+pub(crate) const SIGNAL_INSERT_COLUMNS: &str = "kind, signature, score, title, explanation, title_en, explanation_en, \
+     category_id, area_kind, area_id, word, day_from, day_to, cases, case_count, state, created_at, updated_at";
 
 /// The values of a new signal, in the order of [`SIGNAL_INSERT_COLUMNS`].
 pub(crate) fn signal_args(s: &NewSignal, at: DateTime<Utc>) -> Vec<Arg> {
@@ -147,6 +152,8 @@ pub(crate) fn signal_args(s: &NewSignal, at: DateTime<Utc>) -> Vec<Arg> {
         s.score.into(),
         s.title.clone().into(),
         s.explanation.clone().into(),
+        s.title_en.clone().into(),
+        s.explanation_en.clone().into(),
         s.category_id.into(),
         s.area.map(|a| a.0.as_str().to_string()).into(),
         s.area.map(|a| a.1).into(),
@@ -370,11 +377,12 @@ impl Store {
         if let Some(id) = existing {
             let ids: Vec<i64> = s.cases.iter().map(|c| c.0).collect();
             sqlx::query(
-                "update signals set score = $1, explanation = $2, cases = $3, case_count = $4, day_to = $5, \
-                 updated_at = $6 where id = $7",
+                "update signals set score = $1, explanation = $2, explanation_en = $3, cases = $4, case_count = $5, \
+                 day_to = $6, updated_at = $7 where id = $8",
             )
             .bind(s.score)
             .bind(s.explanation.clone())
+            .bind(s.explanation_en.clone())
             .bind(serde_json::to_string(&ids).unwrap_or_else(|_| "[]".into()))
             .bind(s.case_count)
             .bind(s.day_to)

@@ -34,7 +34,7 @@ pub struct SignalParams {
 /// Signals, newest first and highest score first within a day (leaders, shift leads, dispatchers,
 /// administrators).
 #[utoipa::path(get, path = "/api/v1/signals", tag = "signals", params(SignalParams),
-    responses((status = 200, description = "`[{id, kind, kind_label, score, title, explanation, category, place, word, from, to, case_count, state, created_at}]`"),
+    responses((status = 200, description = "`[{id, kind, kind_label, score, title, explanation, title_en, explanation_en, category, place, word, from, to, case_count, state, created_at}]`"),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn list(

@@ -37,6 +37,7 @@ async fn cases_piling_up_in_a_grid_and_a_watch_word_raise_signals_with_their_cas
         let words = of_kind(&before_scan, "watch_word");
         assert_eq!(words.len(), 1, "{before_scan}");
         assert_eq!(words[0]["word"], "围堵、拖欠工资");
+        assert!(words[0]["explanation_en"].as_str().unwrap().contains("watch words 围堵, 拖欠工资"), "{before_scan}");
         let id = words[0]["id"].as_i64().unwrap();
         let one = t.get(Some(&leader), &format!("/api/v1/signals/{id}")).await.ok();
         assert_eq!(one["cases"][0]["number"], warned["number"]);
@@ -48,6 +49,10 @@ async fn cases_piling_up_in_a_grid_and_a_watch_word_raise_signals_with_their_cas
         // Five where a grid has under one on average: five times the (at least one) average, threshold 3×.
         let score = (grid["score"].as_f64().unwrap() * 100.0).round() / 100.0;
         assert_eq!((grid["case_count"].as_i64(), score), (Some(5), 66.67), "{grid}");
+        // Written in English as well, for the English interface; the numbers are the same.
+        assert!(grid["title_en"].as_str().unwrap().starts_with("grid "), "{grid}");
+        let english = grid["explanation_en"].as_str().unwrap();
+        assert!(english.contains(": 5 cases of “") && english.contains("per grid"), "{grid}");
         let hex = signals.as_array().unwrap().iter().find(|s| s["place"].as_str().is_some_and(|p| p.starts_with("六边形"))).expect("a hex cell signal");
         // Density clustering finds the same five wherever grid and cell borders lie.
         let spot = signals.as_array().unwrap().iter().find(|s| s["place"].as_str().is_some_and(|p| p.starts_with("密集点"))).expect("a density cluster");
@@ -57,6 +62,7 @@ async fn cases_piling_up_in_a_grid_and_a_watch_word_raise_signals_with_their_cas
         let hot = signals.as_array().unwrap().iter().find(|s| s["title"].as_str().unwrap().starts_with("热点问题")).expect("a hot problem");
         assert_eq!((hot["case_count"].as_i64(), hot["place"].clone()), (Some(5), Value::Null), "{hot}");
         assert!(hot["title"].as_str().unwrap().contains("垃圾"), "{hot}");
+        assert!(hot["title_en"].as_str().unwrap().starts_with("Hot problem · "), "{hot}");
         let in_cell = t.get(Some(&leader), &format!("/api/v1/signals/{}", hex["id"])).await.ok();
         assert_eq!(in_cell["cases"].as_array().unwrap().len(), 5, "the five cases share one H3 cell: {in_cell}");
         let detail = t.get(Some(&leader), &format!("/api/v1/signals/{}", grid["id"])).await.ok();

@@ -545,6 +545,11 @@ async fn a_watch_word_shows_on_the_signal_page_and_is_turned_into_a_supervision_
     b.goto("/signals").await;
     let row = b.text("#signals tr.signal-watch_word").await;
     assert!(row.contains("煤气泄漏") && row.contains("爆炸"), "{row}");
+    // The English interface explains it in English; the words found are the resident's own.
+    b.click("#lang-switch").await;
+    let row = b.text("#signals tr.signal-watch_word").await;
+    assert!(row.starts_with("Watch word") && row.contains("contains the watch words 煤气泄漏"), "{row}");
+    b.click("#lang-switch").await;
     b.click("#signals tr.signal-watch_word a").await;
     assert!(b.text("#signal-cases").await.contains(&created.case.number));
     b.screenshot("signals-watch-word").await;
