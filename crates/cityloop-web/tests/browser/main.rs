@@ -607,8 +607,20 @@ async fn a_form_error_shows_next_to_its_field_saves_nothing_and_an_address_place
     let driver = Driver::start();
     let mut b = Browser::open(&driver, &site.base, 1366, 900).await;
     b.login("operator").await;
-    b.fill("#phone", "13900001111").await;
+    // A caller's number that is no number: marked under it, the row's fields still in line.
+    b.fill("#phone", "call me").await;
+    b.fill("#title", "路灯不亮").await;
     b.fill("#description", "路灯不亮").await;
+    b.expect_status(422);
+    b.click("#save").await;
+    assert!(b.exists("#err-phone").await, "the number is marked");
+    let tops = b
+        .eval("return ['#phone', '#name', '#channel'].map(s => document.querySelector(s).getBoundingClientRect().top)")
+        .await;
+    let tops: Vec<f64> = tops.as_array().unwrap().iter().filter_map(|v| v.as_f64()).collect();
+    assert!(tops.len() == 3 && tops.iter().all(|t| (t - tops[0]).abs() < 1.0), "fields out of line: {tops:?}");
+    b.fill("#phone", "13900001111").await;
+    b.fill("#title", "").await;
     b.expect_status(422);
     b.click("#save").await;
     assert_eq!(b.text("#err-title").await, "必填");
