@@ -120,9 +120,15 @@ impl Store {
             tx.rollback().await?;
             return Ok(Vec::new());
         }
+        // A mark whose upload record is gone (removed behind the platform, or a restore of an older
+        // copy) is dropped: left, such marks would fill every batch and the sweep would go no further.
+        let mut sql = Sql::new("delete from pending_uploads where hash in ");
+        sql.bind_list(waiting.iter().cloned())
+            .push(" and not exists (select 1 from attachments a where a.hash = pending_uploads.hash)");
+        sql.query().execute(&mut *tx).await?;
         let held = select_hashes(&mut tx, "select hash from attachments where hash in ", &waiting, lock).await?;
         if held.is_empty() {
-            tx.rollback().await?;
+            tx.commit().await?;
             return Ok(Vec::new());
         }
         // Read once the rows are held: a move that gave a case one of these files before is seen here.

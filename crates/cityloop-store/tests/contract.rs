@@ -520,6 +520,27 @@ async fn dashboard_counts_queue_filters_and_saved_views_agree_on_both_engines() 
 }
 
 #[tokio::test]
+async fn a_waiting_mark_without_its_upload_record_does_not_stop_the_sweep() {
+    on_every_engine(|db| async move {
+        seed(&db).await;
+        let s = &db.store;
+        let (orphan, waiting) = ("c".repeat(64), "d".repeat(64));
+        let marked_at = (t0() - Duration::hours(2)).timestamp_millis();
+        db.execute_behind_the_platform(&format!(
+            "insert into pending_uploads (hash, uploaded_at) values ('{orphan}', {marked_at})"
+        ))
+        .await;
+        s.insert_attachment(&waiting, "image/png", 10, "photo.png", Some(UserId(1)), t0()).await.unwrap();
+        let later = t0() + Duration::hours(1);
+        // One at a time: the orphaned mark, the oldest, comes first and is dropped; then the upload goes.
+        assert!(s.sweep_unattached_uploads(later, 1, |_| Ok(())).await.unwrap().is_empty());
+        assert_eq!(s.sweep_unattached_uploads(later, 1, |_| Ok(())).await.unwrap(), vec![waiting.clone()]);
+        assert_eq!(db.query_i64("select count(*) from pending_uploads").await, 0);
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn uploads_no_case_holds_are_swept_and_a_swept_one_cannot_be_given_to_a_case() {
     on_every_engine(|db| async move {
         seed(&db).await;
