@@ -520,6 +520,23 @@ async fn dashboard_counts_queue_filters_and_saved_views_agree_on_both_engines() 
 }
 
 #[tokio::test]
+async fn text_search_ignores_the_case_and_width_of_latin_letters_on_both_engines() {
+    on_every_engine(|db| async move {
+        seed(&db).await;
+        let ktv = create(&db, "楼下KTV噪音").await;
+        create(&db, "楼下饭店噪音").await;
+        for q in ["ktv", "KTV", "Ktv 噪音", "ＫＴＶ", "ｋｔｖ"] {
+            let mut f = CaseFilter::new(CaseScope::everything(), t0());
+            f.text = Some(q.into());
+            let found = db.store.list_cases(&f).await.unwrap();
+            let ids: Vec<_> = found.items.iter().map(|c| c.id).collect();
+            assert_eq!(ids, vec![ktv.id], "{:?}: `{q}`", db.store.backend());
+        }
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn a_waiting_mark_without_its_upload_record_does_not_stop_the_sweep() {
     on_every_engine(|db| async move {
         seed(&db).await;
