@@ -93,6 +93,11 @@ impl SignalView {
     }
 }
 
+/// `n` and the noun in English, in the singular for one.
+fn counted(n: i64, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// A text in Chinese and in English.
 #[derive(Debug, Clone, Default)]
 struct Texts {
@@ -160,7 +165,8 @@ impl App {
                     explanation: format!("诉求中出现预警词：{}。需立即核实，必要时提级处置。", words.join("、")),
                     title_en: format!("“{}” {title}", words.join(", ")),
                     explanation_en: format!(
-                        "The request contains the watch words {}. Check it at once and escalate if needed.",
+                        "The request contains the {} {}. Check it at once and escalate if needed.",
+                        if words.len() == 1 { "watch word" } else { "watch words" },
                         words.join(", ")
                     ),
                     category_id: case.category_id.map(|c| c.0),
@@ -192,25 +198,25 @@ impl App {
                 .grids
                 .iter()
                 .find(|g| g.id.0 == id)
-                .map(|g| Texts::new(format!("网格 {}", g.name), format!("grid {}", g.name))),
+                .map(|g| Texts::new(format!("网格 {}", g.name), format!("Grid {}", g.name))),
             AreaKind::Division => {
                 reference.division(DivisionId(id)).map(|d| Texts::new(d.name.clone(), d.name.clone()))
             }
-            AreaKind::Hex => cell().map(|c| Texts::new(format!("六边形 {c}"), format!("hexagon {c}"))),
+            AreaKind::Hex => cell().map(|c| Texts::new(format!("六边形 {c}"), format!("H3 cell {c}"))),
             AreaKind::Cluster => cell().map(|c| {
                 let centre = h3o::LatLng::from(c);
                 let (lat, lon) = (centre.lat(), centre.lng());
                 match (reference.locate(lat, lon), reference.locate_division(lat, lon)) {
                     (Some(grid), _) => Texts::new(
                         format!("密集点 · 网格 {} 附近", grid.name),
-                        format!("cluster · near grid {}", grid.name),
+                        format!("Cluster near grid {}", grid.name),
                     ),
                     (None, Some(division)) => Texts::new(
                         format!("密集点 · {} 附近", division.name),
-                        format!("cluster · near {}", division.name),
+                        format!("Cluster near {}", division.name),
                     ),
                     (None, None) => {
-                        Texts::new(format!("密集点 · {lat:.4}, {lon:.4}"), format!("cluster · {lat:.4}, {lon:.4}"))
+                        Texts::new(format!("密集点 · {lat:.4}, {lon:.4}"), format!("Cluster at {lat:.4}, {lon:.4}"))
                     }
                 }
             }),
@@ -268,7 +274,7 @@ impl App {
             let (unit, unit_en) = match kind {
                 AreaKind::Grid => ("网格", "grid"),
                 AreaKind::Division => ("街道", "street"),
-                AreaKind::Hex | AreaKind::Cluster => ("六边形网格", "hexagon"),
+                AreaKind::Hex | AreaKind::Cluster => ("六边形网格", "H3 cell"),
             };
             // Grids where the city has them; where cases lie outside every grid (imported records of
             // another city), H3 cells stand in.
@@ -293,7 +299,8 @@ impl App {
                         ),
                         title_en: format!("{} · {what}", place.en),
                         explanation_en: format!(
-                            "{window_start} to {today}: {n} cases of “{what}”, against an average of {average:.1} per {unit_en} (threshold: at least {min} cases and {} times the average)",
+                            "{window_start} to {today}: {} of “{what}”, against an average of {average:.1} per {unit_en} (threshold: at least {min} and {} times the average)",
+                            counted(n, "case", "cases"),
                             rules.concentration_ratio
                         ),
                         category_id: Some(category),
@@ -343,8 +350,10 @@ impl App {
                         ),
                         title_en: format!("{} · {what}", place.en),
                         explanation_en: format!(
-                            "{window_start} to {today}: {n} cases of “{what}” within a radius of about {:.0} m, against an average of {average:.1} per grid (density clustering: at least {min} cases within {:.0} m)",
-                            cluster.radius_m, rules.cluster_radius_m
+                            "{window_start} to {today}: {} of “{what}” within a radius of about {:.0} m, against an average of {average:.1} per grid (density clustering: at least {min} within {:.0} m)",
+                            counted(n, "case", "cases"),
+                            cluster.radius_m,
+                            rules.cluster_radius_m
                         ),
                         category_id: Some(category),
                         area: Some((AreaKind::Cluster, spot)),
@@ -392,7 +401,7 @@ impl App {
             let seasonal = if (season - 1.0).abs() > 0.05 {
                 Texts::new(
                     format!("，已按去年同期季节变化（×{season:.1}）调整"),
-                    format!(", adjusted for last year's seasonal change (×{season:.1})"),
+                    format!("; ×{season:.1} for the season, as last year"),
                 )
             } else {
                 Texts::default()
@@ -408,7 +417,8 @@ impl App {
                             seasonal.zh
                         ),
                         format!(
-                            "{last} cases of “{what}” in the last 7 days, where the {weeks} weeks before give {mean:.1} a week (standard deviation {sd:.1}{}): beyond normal variation",
+                            "{} of “{what}” in the last 7 days against {mean:.1} a week expected from the {weeks} weeks before (standard deviation {sd:.1}{}): beyond normal variation",
+                            counted(last, "case", "cases"),
                             seasonal.en
                         ),
                     ),
@@ -418,7 +428,10 @@ impl App {
                     score,
                     Texts::new(
                         format!("近7天 {last} 件「{what}」，前 {weeks} 周本街道没有此类诉求"),
-                        format!("{last} cases of “{what}” in the last 7 days, none of this kind in the street in the {weeks} weeks before"),
+                        format!(
+                            "{} of “{what}” in the last 7 days, none of this kind in this street in the {weeks} weeks before",
+                            counted(last, "case", "cases")
+                        ),
                     ),
                 ),
                 Trend::Normal => continue,
@@ -580,8 +593,12 @@ impl App {
                     ),
                     title_en: format!("Hot problem · {keywords}"),
                     explanation_en: format!(
-                        "{first_day} to {last_day}: {n} requests about the same problem ({} people, {} votes), hotness {:.1}; e.g. “{}”",
-                        problem.people, problem.votes, problem.hotness, first.title
+                        "{first_day} to {last_day}: {} about the same problem ({}, {}), hotness {:.1}; e.g. “{}”",
+                        counted(n, "request", "requests"),
+                        counted(problem.people as i64, "person", "people"),
+                        counted(problem.votes, "vote", "votes"),
+                        problem.hotness,
+                        first.title
                     ),
                     category_id: category,
                     area: None,

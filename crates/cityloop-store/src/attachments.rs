@@ -51,6 +51,16 @@ async fn select_hashes(
     Ok(rows.iter().map(|r| r.try_get(0)).collect::<std::result::Result<_, _>>()?)
 }
 
+/// Removes an attachment's file through `remove_file`; one already gone is fine (a sweep whose commit
+/// failed removed it).
+fn remove_unless_gone(remove_file: &impl Fn(&str) -> std::io::Result<()>, hash: &str) -> Result<()> {
+    match remove_file(hash) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(StoreError::Unavailable(format!("removing the file of attachment {hash}: {e}"))),
+    }
+}
+
 impl Store {
     /// Records an upload (the same content is recorded once) and marks it as waiting for a case. The
     /// waiting mark comes first: if the background sweep holds this content's rows, the upload waits for
@@ -121,11 +131,24 @@ impl Store {
             return Ok(Vec::new());
         }
         // A mark whose upload record is gone (removed behind the platform, or a restore of an older
-        // copy) is dropped: left, such marks would fill every batch and the sweep would go no further.
-        let mut sql = Sql::new("delete from pending_uploads where hash in ");
-        sql.bind_list(waiting.iter().cloned())
-            .push(" and not exists (select 1 from attachments a where a.hash = pending_uploads.hash)");
-        sql.query().execute(&mut *tx).await?;
+        // copy) is dropped with its file, which nothing refers to: left, such marks would fill every
+        // batch and the sweep would go no further.
+        let orphaned = select_hashes(
+            &mut tx,
+            "select hash from pending_uploads p where not exists (select 1 from attachments a where a.hash = p.hash) \
+             and hash in ",
+            &waiting,
+            "",
+        )
+        .await?;
+        if !orphaned.is_empty() {
+            for hash in &orphaned {
+                remove_unless_gone(&remove_file, hash)?;
+            }
+            let mut sql = Sql::new("delete from pending_uploads where hash in ");
+            sql.bind_list(orphaned.iter().cloned());
+            sql.query().execute(&mut *tx).await?;
+        }
         let held = select_hashes(&mut tx, "select hash from attachments where hash in ", &waiting, lock).await?;
         if held.is_empty() {
             tx.commit().await?;
@@ -139,12 +162,7 @@ impl Store {
                 .collect();
         let unattached: Vec<String> = held.iter().filter(|h| !on_cases.contains(*h)).cloned().collect();
         for hash in &unattached {
-            match remove_file(hash) {
-                Ok(()) => {}
-                // A sweep whose commit failed removed it already.
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(StoreError::Unavailable(format!("removing the file of attachment {hash}: {e}"))),
-            }
+            remove_unless_gone(&remove_file, hash)?;
         }
         let mut sql = Sql::new("delete from pending_uploads where hash in ");
         sql.bind_list(held.iter().cloned());

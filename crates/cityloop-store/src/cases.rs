@@ -1021,10 +1021,11 @@ fn push_filters(sql: &mut Sql, f: &CaseFilter, contacts: &ContactCipher) {
         } else {
             // Every word must appear, each in the title or the description (`灯 坏` finds 路灯坏了),
             // in half or full width (`3号楼` finds ３号楼) and in either case (`ktv` finds KTV: SQLite's
-            // `like` ignores the case of Latin letters, PostgreSQL's does not, so both compare lower case).
+            // `like` ignores the case of Latin letters, PostgreSQL's does not, so both compare ASCII in
+            // lower case; full-width letters come in both cases from `width_forms`).
             for word in text.split_whitespace().take(MAX_SEARCH_WORDS) {
                 for (i, form) in cityloop_domain::width::width_forms(word).into_iter().enumerate() {
-                    let pattern = format!("%{}%", form.to_lowercase().replace(['\\', '%', '_'], ""));
+                    let pattern = format!("%{}%", form.to_ascii_lowercase().replace(['\\', '%', '_'], ""));
                     sql.push(if i == 0 { " and (lower(title) like " } else { " or lower(title) like " })
                         .bind(pattern.clone())
                         .push(" or lower(description) like ")

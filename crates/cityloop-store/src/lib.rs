@@ -215,17 +215,27 @@ pub(crate) fn sqlite_memory_pragmas(cache_kib: u32) -> String {
 }
 
 /// Closes `pool` and returns once none of its connections is open. `Pool::close` can return with one
-/// still open: a connection whose return to the pool was under way lands among the idle ones after
-/// their last drain (sqlx issue 3217), and SQLite then keeps its log beside the file. Closing again
-/// drains it; a connection still in use is waited for, a little at a time, since the pool offers no
-/// event for its last connection.
+/// still open (sqlx issue 3217): a connection whose return to the pool was under way lands among the
+/// idle ones after their last drain, or one still in use is not waited for. Closing again drains the
+/// idle ones; the pool offers no event for its last connection, so one in use is looked for again after
+/// a growing pause, and after `CLOSE_PATIENCE` the store is left with a warning rather than hang.
 async fn close_pool(pool: &AnyPool) {
+    let started = std::time::Instant::now();
+    let mut pause = Duration::from_millis(1);
     pool.close().await;
     while pool.size() > 0 {
-        tokio::time::sleep(Duration::from_millis(1)).await;
+        if started.elapsed() > CLOSE_PATIENCE {
+            tracing::warn!(open = pool.size(), "database connections still in use when the store closed");
+            return;
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_millis(100));
         pool.close().await;
     }
 }
+
+/// How long closing the store waits for connections still in use.
+const CLOSE_PATIENCE: Duration = Duration::from_secs(30);
 
 /// SQLite page cache of each reader connection, in KiB.
 const READER_CACHE_KIB: u32 = 8_192;
@@ -326,14 +336,16 @@ impl Store {
         Ok(())
     }
 
-    /// Closes the pools (waits for connections in use) and SQLite's bulk connection (waits for its last
-    /// checkpoint).
+    /// Closes SQLite's bulk connection (waits for its last checkpoint) and the pools (waits for
+    /// connections in use, up to `CLOSE_PATIENCE`).
     pub async fn close(&self) {
         if let Some(bulk) = self.bulk.clone() {
             let _ = tokio::task::spawn_blocking(move || bulk.close()).await;
         }
-        close_pool(&self.write).await;
+        // The writer last, and alone: SQLite takes its log into the file and removes it when the last
+        // connection closes, which two closing at once may both leave to the other.
         close_pool(&self.read).await;
+        close_pool(&self.write).await;
     }
 
     /// What PostgreSQL knows now of the transactions that may still write: `None` on SQLite, where

@@ -377,8 +377,9 @@ impl Store {
         if let Some(id) = existing {
             let ids: Vec<i64> = s.cases.iter().map(|c| c.0).collect();
             sqlx::query(
+                // A signal found before titles were written in English gets one with its explanation.
                 "update signals set score = $1, explanation = $2, explanation_en = $3, cases = $4, case_count = $5, \
-                 day_to = $6, updated_at = $7 where id = $8",
+                 day_to = $6, updated_at = $7, title_en = coalesce(title_en, $8) where id = $9",
             )
             .bind(s.score)
             .bind(s.explanation.clone())
@@ -387,6 +388,7 @@ impl Store {
             .bind(s.case_count)
             .bind(s.day_to)
             .bind(ms(at))
+            .bind(s.title_en.clone())
             .bind(id)
             .execute(self.writer())
             .await?;

@@ -524,14 +524,71 @@ async fn text_search_ignores_the_case_and_width_of_latin_letters_on_both_engines
     on_every_engine(|db| async move {
         seed(&db).await;
         let ktv = create(&db, "楼下KTV噪音").await;
+        let wide = create(&db, "３号楼Ａ座漏水").await;
         create(&db, "楼下饭店噪音").await;
-        for q in ["ktv", "KTV", "Ktv 噪音", "ＫＴＶ", "ｋｔｖ"] {
+        let searches = [
+            ("ktv", ktv.id),
+            ("KTV", ktv.id),
+            ("Ktv 噪音", ktv.id),
+            ("ＫＴＶ", ktv.id),
+            ("ｋｔｖ", ktv.id),
+            ("a座", wide.id),
+            ("Ａ座", wide.id),
+            ("ａ座", wide.id),
+            ("3号楼", wide.id),
+        ];
+        for (q, id) in searches {
             let mut f = CaseFilter::new(CaseScope::everything(), t0());
             f.text = Some(q.into());
             let found = db.store.list_cases(&f).await.unwrap();
             let ids: Vec<_> = found.items.iter().map(|c| c.id).collect();
-            assert_eq!(ids, vec![ktv.id], "{:?}: `{q}`", db.store.backend());
+            assert_eq!(ids, vec![id], "{:?}: `{q}`", db.store.backend());
         }
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_signal_found_again_keeps_its_title_and_gets_one_in_english_if_it_had_none() {
+    on_every_engine(|db| async move {
+        let signal = cityloop_store::signals::NewSignal {
+            kind: cityloop_domain::signals::SignalKind::Concentrated,
+            signature: "concentrated:grid:1:1:20000".into(),
+            score: 60.0,
+            title: "网格 1 · 暴露垃圾".into(),
+            explanation: "共 5 件".into(),
+            title_en: "Grid 1 · 暴露垃圾".into(),
+            explanation_en: "5 cases".into(),
+            category_id: None,
+            area: None,
+            word: None,
+            day_from: 20000,
+            day_to: 20000,
+            cases: Vec::new(),
+            case_count: 5,
+        };
+        let (id, new) = db.store.upsert_signal(&signal, t0()).await.unwrap();
+        assert!(new);
+        // As a signal stored before English was written beside the Chinese.
+        db.execute_behind_the_platform(&format!(
+            "update signals set title_en = null, explanation_en = null where id = {id}"
+        ))
+        .await;
+        let later = cityloop_store::signals::NewSignal {
+            title: "另一个标题".into(),
+            title_en: "Another title".into(),
+            explanation_en: "6 cases".into(),
+            case_count: 6,
+            ..signal.clone()
+        };
+        assert_eq!(db.store.upsert_signal(&later, t0()).await.unwrap(), (id, false));
+        let stored = db.store.get_signal(id).await.unwrap().signal;
+        assert_eq!((stored.title.as_str(), stored.title_en.as_str()), ("网格 1 · 暴露垃圾", "Another title"));
+        assert_eq!((stored.explanation_en.as_str(), stored.case_count), ("6 cases", 6));
+        // Once it has one, a refresh keeps it, as it keeps the Chinese title.
+        let again = cityloop_store::signals::NewSignal { title_en: "A third title".into(), ..later };
+        db.store.upsert_signal(&again, t0()).await.unwrap();
+        assert_eq!(db.store.get_signal(id).await.unwrap().signal.title_en, "Another title");
     })
     .await;
 }
@@ -549,9 +606,16 @@ async fn a_waiting_mark_without_its_upload_record_does_not_stop_the_sweep() {
         .await;
         s.insert_attachment(&waiting, "image/png", 10, "photo.png", Some(UserId(1)), t0()).await.unwrap();
         let later = t0() + Duration::hours(1);
-        // One at a time: the orphaned mark, the oldest, comes first and is dropped; then the upload goes.
-        assert!(s.sweep_unattached_uploads(later, 1, |_| Ok(())).await.unwrap().is_empty());
-        assert_eq!(s.sweep_unattached_uploads(later, 1, |_| Ok(())).await.unwrap(), vec![waiting.clone()]);
+        let removed_files = std::sync::Mutex::new(Vec::new());
+        let remove = |hash: &str| {
+            removed_files.lock().unwrap().push(hash.to_string());
+            Ok(())
+        };
+        // One at a time: the orphaned mark, the oldest, comes first and is dropped with its file; then the
+        // upload goes.
+        assert!(s.sweep_unattached_uploads(later, 1, remove).await.unwrap().is_empty());
+        assert_eq!(*removed_files.lock().unwrap(), vec![orphan.clone()]);
+        assert_eq!(s.sweep_unattached_uploads(later, 1, remove).await.unwrap(), vec![waiting.clone()]);
         assert_eq!(db.query_i64("select count(*) from pending_uploads").await, 0);
     })
     .await;

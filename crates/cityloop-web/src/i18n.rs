@@ -597,10 +597,10 @@ const FIELD_MESSAGES: &[(&str, &str)] = &[
     ("only JPEG, PNG, GIF, WebP images and PDF documents are accepted", "只接受 JPEG、PNG、GIF、WebP 图片和 PDF 文档"),
     ("residents submit through web, app or sms", "市民只能通过网站、App 或短信提交"),
     ("hotline calls are recorded by the hotline's staff", "热线来电由热线工作人员登记"),
-    ("open311 is the channel of client applications", "open311 是接入应用专用的渠道"),
+    ("open{} is the channel of client applications", "open{} 是接入应用专用的渠道"),
     (
         "names no known community or street: give a point (latitude and longitude) or a grid code",
-        "不是已知的社区或街道：请在地图上选点或填写网格编码",
+        "不是已知的社区或街道：请给出位置（经纬度，可在地图上选点）或网格编码",
     ),
     ("a case cannot be merged into itself", "工单不能并入自己"),
     ("the master case must be open and not itself merged", "主工单须未办结且本身未被合并"),
@@ -670,6 +670,13 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_translated_message_is_written_as_its_own_shape() {
+        for (en, _) in FIELD_MESSAGES {
+            assert_eq!(message_shape(en).0, *en, "numbers and `quoted` values are written as {{}}");
+        }
+    }
+
+    #[test]
     fn field_errors_read_in_chinese_with_their_numbers_and_values() {
         let zh = Tr::default();
         assert_eq!(field_message(&zh, "is required"), "必填");
@@ -681,6 +688,7 @@ mod tests {
             field_message(&zh, "hotline calls are recorded by the hotline's staff"),
             "热线来电由热线工作人员登记"
         );
+        assert_eq!(field_message(&zh, "open311 is the channel of client applications"), "open311 是接入应用专用的渠道");
         assert_eq!(field_message(&zh, "something new"), "something new", "unknown shapes stay as they are");
         let en = Tr { lang: Lang::En };
         assert_eq!(field_message(&en, "is longer than 200 characters"), "is longer than 200 characters");

@@ -46,7 +46,8 @@ pub struct ContactIn {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateCaseRequest {
-    /// `hotline, web, app, sms, open311, inspector, sensor, referral, media`.
+    /// `hotline, web, app, sms, inspector, sensor, referral, media` (residents: `web, app, sms`;
+    /// `hotline`: operators, leads, dispatchers and admins; `open311` is set by the Open311 endpoint).
     pub channel: String,
     /// `consultation, help, complaint, report, suggestion, praise, other`.
     pub request_type: String,

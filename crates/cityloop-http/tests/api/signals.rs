@@ -50,7 +50,7 @@ async fn cases_piling_up_in_a_grid_and_a_watch_word_raise_signals_with_their_cas
         let score = (grid["score"].as_f64().unwrap() * 100.0).round() / 100.0;
         assert_eq!((grid["case_count"].as_i64(), score), (Some(5), 66.67), "{grid}");
         // Written in English as well, for the English interface; the numbers are the same.
-        assert!(grid["title_en"].as_str().unwrap().starts_with("grid "), "{grid}");
+        assert!(grid["title_en"].as_str().unwrap().starts_with("Grid "), "{grid}");
         let english = grid["explanation_en"].as_str().unwrap();
         assert!(english.contains(": 5 cases of “") && english.contains("per grid"), "{grid}");
         let hex = signals.as_array().unwrap().iter().find(|s| s["place"].as_str().is_some_and(|p| p.starts_with("六边形"))).expect("a hex cell signal");
