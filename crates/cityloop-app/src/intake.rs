@@ -114,6 +114,36 @@ const RESIDENT_CHANNELS: &[Channel] = &[Channel::Web, Channel::App, Channel::Sms
 /// Roles that take calls on the hotline.
 const HOTLINE_ROLES: &[Role] = &[Role::Operator, Role::Lead, Role::Dispatcher, Role::Admin];
 
+/// Whether `by` may record a request as come in through `channel`, which the figures by channel count:
+/// residents use their own channels, a call is recorded by the hotline's staff, and `open311` is set by
+/// the client applications' endpoint (the client application chose the channel, not the resident).
+fn check_channel(by: Submitter<'_>, channel: Channel) -> Result<()> {
+    let Submitter::User(who) = by else {
+        return match by {
+            Submitter::Resident if !RESIDENT_CHANNELS.contains(&channel) => {
+                Err(AppError::invalid("channel", "residents submit through web, app or sms"))
+            }
+            _ => Ok(()),
+        };
+    };
+    let resident = who.has(Role::Citizen) && !who.has_any(&[Role::Operator, Role::Inspector, Role::Admin]);
+    if resident && !RESIDENT_CHANNELS.contains(&channel) {
+        return Err(AppError::invalid("channel", "residents submit through web, app or sms"));
+    }
+    if channel == Channel::Hotline && !who.has_any(HOTLINE_ROLES) {
+        return Err(AppError::invalid("channel", "hotline calls are recorded by the hotline's staff"));
+    }
+    if channel == Channel::Open311 {
+        return Err(AppError::invalid("channel", "open311 is the channel of client applications"));
+    }
+    Ok(())
+}
+
+/// The channels a user may record a request from, for the forms that offer them.
+pub fn channels_for(who: &Principal) -> Vec<Channel> {
+    Channel::ALL.iter().copied().filter(|c| check_channel(Submitter::User(who), *c).is_ok()).collect()
+}
+
 fn parse_enum<T>(field: &str, value: &str, parse: fn(&str) -> Option<T>, names: Vec<&str>) -> Result<T> {
     parse(value.trim())
         .ok_or_else(|| AppError::invalid(field, format!("`{value}` is not one of: {}", names.join(", "))))
@@ -208,27 +238,7 @@ impl App {
         let channel = parse_enum("channel", &input.channel, Channel::parse, Channel::wire_names())?;
         let request_type =
             parse_enum("request_type", &input.request_type, RequestType::parse, RequestType::wire_names())?;
-        let is_resident = match by {
-            Submitter::User(who) => {
-                who.has(Role::Citizen) && !who.has_any(&[Role::Operator, Role::Inspector, Role::Admin])
-            }
-            Submitter::Resident => true,
-            // The client application chose the channel, not the resident.
-            Submitter::Client(_) => false,
-        };
-        if is_resident && !RESIDENT_CHANNELS.contains(&channel) {
-            return Err(AppError::invalid("channel", "residents submit through web, app or sms"));
-        }
-        // The channel says how the request came in, which the figures by channel count: a call is
-        // recorded by the hotline's staff, and `open311` is set by the client applications' endpoint.
-        if let Submitter::User(who) = by {
-            if channel == Channel::Hotline && !who.has_any(HOTLINE_ROLES) {
-                return Err(AppError::invalid("channel", "hotline calls are recorded by the hotline's staff"));
-            }
-            if channel == Channel::Open311 {
-                return Err(AppError::invalid("channel", "open311 is the channel of client applications"));
-            }
-        }
+        check_channel(by, channel)?;
         let title = text_field("title", &input.title, MAX_TITLE_CHARS)?;
         let description = text_field("description", &input.description, MAX_DESCRIPTION_CHARS)?;
         // What comes without an account is looked at for spam; staff write what they are told.

@@ -10,7 +10,7 @@ use cityloop_app::intake::{NewCase, NewContact, NewLocation};
 use cityloop_app::moves::{CaseRef, MoveInput};
 use cityloop_app::queries::CaseQuery;
 use cityloop_app::AppError;
-use cityloop_domain::{CategoryId, Channel, RequestType, Role, Urgency};
+use cityloop_domain::{CategoryId, RequestType, Role, Urgency};
 use serde::Deserialize;
 
 use super::{
@@ -45,25 +45,19 @@ fn forbidden_unless_operator(staff: &Staff) -> Option<Response> {
         .then(|| error_page(&staff.visit.tr, &AppError::Forbidden("the workbench is for operators".into())))
 }
 
-fn workbench_view(state: &WebState, c: Ctx, created: Option<String>) -> Workbench {
+fn workbench_view(state: &WebState, staff: &Staff, c: Ctx, created: Option<String>) -> Workbench {
     let reference = state.app.reference();
     let t = c.t;
     let map = state.map().picker("intake-map", &[]);
     Workbench {
         categories: category_options(&reference, &c.val("category", "")),
         request_types: enum_options(&t, RequestType::ALL, &c.val("request_type", "complaint")),
-        channels: enum_options(&t, &staff_channels(), &c.val("channel", "hotline")),
+        channels: enum_options(&t, &cityloop_app::intake::channels_for(&staff.who), &c.val("channel", "hotline")),
         urgencies: enum_options(&t, Urgency::ALL, &c.val("urgency", "")),
         map,
         created,
         c,
     }
-}
-
-/// The channels an operator records a request from: `open311` is set by the client applications'
-/// endpoint alone.
-fn staff_channels() -> Vec<Channel> {
-    Channel::ALL.iter().copied().filter(|c| *c != Channel::Open311).collect()
 }
 
 async fn workbench_page(state: &WebState, staff: &Staff, q: CreatedParams) -> Response {
@@ -79,7 +73,7 @@ async fn workbench_page(state: &WebState, staff: &Staff, q: CreatedParams) -> Re
         }
         c.flash = Some(flash);
     }
-    render(StatusCode::OK, &workbench_view(state, c, created))
+    render(StatusCode::OK, &workbench_view(state, staff, c, created))
 }
 
 pub async fn workbench(State(state): State<WebState>, staff: Staff, Query(q): Query<CreatedParams>) -> Response {
@@ -189,7 +183,7 @@ pub async fn create(State(state): State<WebState>, staff: Staff, form: FormInput
                 c.body_class = "wide";
                 c.errors = errors;
                 c.values = form.values();
-                render(StatusCode::UNPROCESSABLE_ENTITY, &workbench_view(&state, c, None))
+                render(StatusCode::UNPROCESSABLE_ENTITY, &workbench_view(&state, &staff, c, None))
             }
             None => error_page(&t, &e),
         },
