@@ -18,6 +18,8 @@ pub struct DispatchHint {
     pub source: &'static str,
     /// Why this unit, in words (zh-CN).
     pub reason: String,
+    /// The same in English.
+    pub reason_en: String,
 }
 
 /// History is read over this many days.
@@ -56,6 +58,7 @@ impl App {
                 unit_name: name(unit),
                 source: "catalogue",
                 reason: "派单目录指定的主办单位".to_string(),
+                reason_en: "The lead unit the dispatch catalogue names".to_string(),
             });
             if preview.assisting_units.is_empty() {
                 return Ok(hints);
@@ -72,7 +75,9 @@ impl App {
                 continue;
             }
             if let Some(best) = history.first().filter(|h| h.without_return > 0) {
-                let place = area.and_then(|a| reference.division(*a)).map_or("全市".to_string(), |d| d.name.clone());
+                let division = area.and_then(|a| reference.division(*a));
+                let place = division.map_or("全市".to_string(), |d| d.name.clone());
+                let place_en = division.map_or("the city".to_string(), |d| d.name.clone());
                 if !hints.iter().any(|h| h.unit == best.unit_id) {
                     hints.push(DispatchHint {
                         unit: best.unit_id,
@@ -80,6 +85,11 @@ impl App {
                         source: "history",
                         reason: format!(
                             "近{HISTORY_DAYS}天{place}同类已办结 {total} 件，其中 {} 件由该单位办结且未退单",
+                            best.without_return
+                        ),
+                        reason_en: format!(
+                            "Of {total} such cases closed in {place_en} over {HISTORY_DAYS} days, this unit closed {} \
+                             without a return",
                             best.without_return
                         ),
                     });

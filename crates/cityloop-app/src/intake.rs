@@ -343,6 +343,9 @@ impl App {
             // inspector or the hotline.
             let inspector_only =
                 who.has(Role::Inspector) && !who.has_any(&[Role::Operator, Role::Lead, Role::Dispatcher, Role::Admin]);
+            if inspector_only && grid.is_none() {
+                return Err(AppError::invalid("location", "is required: an inspector reports where the problem is"));
+            }
             if inspector_only && !grid.is_some_and(|g| who.user.grids.contains(&g.id)) {
                 return Err(AppError::Forbidden(
                     "an inspector reports in their own grids: place the case in one".into(),

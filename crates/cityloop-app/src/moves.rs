@@ -204,7 +204,14 @@ impl App {
             MoveKind::Resume => Move::Resume,
             MoveKind::Submit => Move::Submit { result: text(&input.result) },
             MoveKind::Rework => Move::Rework { reason: text(&input.reason) },
-            MoveKind::Check => Move::Check { passed: need("passed", input.passed)? },
+            MoveKind::Check => {
+                let passed = need("passed", input.passed)?;
+                // A failed check sends the case back to the unit, which must learn what is left to do.
+                if !passed && text(&input.note).trim().is_empty() {
+                    return Err(AppError::invalid("note", "is required when the check fails: say what is left to do"));
+                }
+                Move::Check { passed }
+            }
             MoveKind::Revisit => Move::Revisit(Revisit {
                 contacted: need("contacted", input.contacted)?,
                 solved: need("solved", input.solved)?,

@@ -69,7 +69,7 @@ impl App {
     /// A code typed to change two-step sign-in: a wrong one counts towards the sign-in lockout, so
     /// that a stolen session cannot guess its way through the million codes.
     async fn code_checked(&self, user: &cityloop_store::UserRow, right: bool) -> Result<()> {
-        self.secret_checked(user, right, AppError::invalid("code", "does not match (动态验证码不正确)")).await
+        self.secret_checked(user, right, AppError::invalid("code", "does not match the code the app shows")).await
     }
 
     /// As [`Self::code_checked`], for any secret the user is asked for; `wrong` is the answer when
@@ -89,8 +89,7 @@ impl App {
     pub async fn set_up_totp(&self, who: &Principal, password: &str) -> Result<TotpSetup> {
         let user = self.store.get_user(who.user.id).await?;
         let right = crate::auth::verify_password(&user.password_hash, password);
-        self.secret_checked(&user, right, AppError::invalid("password", "is not the account's password (密码不正确)"))
-            .await?;
+        self.secret_checked(&user, right, AppError::invalid("password", "is not the account's password")).await?;
         if user.totp_secret.is_some() {
             return Err(AppError::Duplicate("two-step sign-in is on already: turn it off first".into()));
         }

@@ -180,7 +180,7 @@ struct BlockedAddress(String);
 
 impl std::fmt::Display for BlockedAddress {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} is a private, loopback or reserved address (an administrator may allow it)", self.0)
+        write!(f, "`{}` is a private, loopback or reserved address (an administrator may allow it)", self.0)
     }
 }
 
@@ -231,7 +231,8 @@ impl Sender {
 pub(crate) type SenderSlot = OnceLock<std::result::Result<Sender, String>>;
 
 fn check_url(url: &str, allow_private: bool) -> Result<url::Url> {
-    let parsed = url::Url::parse(url.trim()).map_err(|e| AppError::invalid("url", format!("not a URL: {e}")))?;
+    let parsed = url::Url::parse(url.trim())
+        .map_err(|_| AppError::invalid("url", "is not a URL such as https://example.org/hook"))?;
     if !matches!(parsed.scheme(), "http" | "https") {
         return Err(AppError::invalid("url", "must start with http:// or https://"));
     }

@@ -22,6 +22,19 @@ impl TimeLimit {
         matches!(self.mode, TimingMode::Continuous | TimingMode::WorkingHours)
     }
 
+    /// A short English description such as "4 working hours" or "1 calendar day".
+    pub fn describe_en(self) -> String {
+        let unit = match self.mode {
+            TimingMode::Continuous => "hour",
+            TimingMode::WorkingHours => "working hour",
+            TimingMode::WorkingDays => "working day",
+            TimingMode::CalendarDays => "calendar day",
+        };
+        let plural = if self.amount == 1 { "" } else { "s" };
+        let continuous = if self.mode == TimingMode::Continuous { " (continuous)" } else { "" };
+        format!("{} {unit}{plural}{continuous}", self.amount)
+    }
+
     /// A short Chinese description such as "4个工作时".
     pub fn describe_zh(self) -> String {
         match self.mode {
@@ -42,4 +55,22 @@ pub struct CaseStandard {
     pub filing_condition: String,
     /// 结案条件: what must be true to close it.
     pub closing_condition: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_read_the_same_in_both_languages() {
+        let cases = [
+            (TimeLimit::new(2, TimingMode::Continuous), "2小时(连续计时)", "2 hours (continuous)"),
+            (TimeLimit::new(1, TimingMode::WorkingHours), "1个工作时", "1 working hour"),
+            (TimeLimit::new(3, TimingMode::WorkingDays), "3个工作日", "3 working days"),
+            (TimeLimit::new(7, TimingMode::CalendarDays), "7个自然日", "7 calendar days"),
+        ];
+        for (limit, zh, en) in cases {
+            assert_eq!((limit.describe_zh().as_str(), limit.describe_en().as_str()), (zh, en));
+        }
+    }
 }

@@ -238,15 +238,20 @@ pub struct Actor {
     pub unit_id: Option<UnitId>,
 }
 
+/// The name the flow records give the platform's own jobs.
+pub const SYSTEM_ACTOR_NAME: &str = "系统";
+/// The name the flow records give a resident without an account.
+pub const RESIDENT_ACTOR_NAME: &str = "市民";
+
 impl Actor {
     /// The platform's own jobs.
     pub fn system() -> Self {
-        Self { user_id: None, name: "系统".into(), roles: vec![], unit_id: None }
+        Self { user_id: None, name: SYSTEM_ACTOR_NAME.into(), roles: vec![], unit_id: None }
     }
 
     /// A resident without an account, identified on the portal by case number and phone.
     pub fn resident() -> Self {
-        Self { user_id: None, name: "市民".into(), roles: vec![Role::Citizen], unit_id: None }
+        Self { user_id: None, name: RESIDENT_ACTOR_NAME.into(), roles: vec![Role::Citizen], unit_id: None }
     }
 
     fn is_system(&self) -> bool {
@@ -704,7 +709,7 @@ pub fn apply(
             if units > limit.amount {
                 return Err(invalid(
                     if limit.counts_hours() { "hours" } else { "days" },
-                    format!("an extension may add at most the original limit ({})", limit.describe_zh()),
+                    format!("an extension may add at most the original limit ({})", limit.describe_en()),
                 ));
             }
             data = serde_json::json!({ "amount": units, "mode": limit.mode });

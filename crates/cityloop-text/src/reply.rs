@@ -16,12 +16,14 @@ pub struct ReplyCheck {
     pub findings: Vec<Finding>,
 }
 
-/// One check and its outcome; `code` is stable for programs, `message` is for people (zh-CN).
+/// One check and its outcome; `code` is stable for programs, `message` is for people (zh-CN), and
+/// `message_en` says the same in English.
 #[derive(Clone, Debug, Serialize, PartialEq)]
 pub struct Finding {
     pub code: &'static str,
     pub passed: bool,
     pub message: String,
+    pub message_en: String,
 }
 
 const ACTIONS: &[&str] = &[
@@ -114,33 +116,41 @@ pub fn check_reply(request: &str, reply: &str) -> ReplyCheck {
             "relevance",
             relevance >= 0.3,
             if relevance >= 0.3 {
-                format!("答复回应了诉求要点（{shared}/{} 个关键词）", request_words.len())
+                [
+                    format!("答复回应了诉求要点（{shared}/{} 个关键词）", request_words.len()),
+                    format!("The reply takes up the request ({shared} of its {} key words)", request_words.len()),
+                ]
             } else {
-                format!("答复与诉求关联弱：诉求关键词仅提及 {shared}/{} 个", request_words.len())
+                [
+                    format!("答复与诉求关联弱：诉求关键词仅提及 {shared}/{} 个", request_words.len()),
+                    format!("The reply barely touches the request: {shared} of its {} key words", request_words.len()),
+                ]
             },
         ),
         finding(
             "action",
             action.is_some(),
             match action {
-                Some(word) => format!("说明了处理措施（“{word}”）"),
-                None => "未说明做了什么".to_string(),
+                Some(word) => [format!("说明了处理措施（“{word}”）"), format!("Says what was done (“{word}”)")],
+                None => ["未说明做了什么".to_string(), "Does not say what was done".to_string()],
             },
         ),
         finding(
             "time",
             time.is_some(),
             match &time {
-                Some(when) => format!("说明了时间（“{when}”）"),
-                None => "未说明何时处理或何时办结".to_string(),
+                Some(when) => [format!("说明了时间（“{when}”）"), format!("Says when (“{when}”)")],
+                None => {
+                    ["未说明何时处理或何时办结".to_string(), "Does not say when it was or will be done".to_string()]
+                }
             },
         ),
         finding(
             "actor",
             actor.is_some(),
             match actor {
-                Some(word) => format!("说明了责任主体（“{word}”）"),
-                None => "未说明由谁处理".to_string(),
+                Some(word) => [format!("说明了责任主体（“{word}”）"), format!("Says who is responsible (“{word}”)")],
+                None => ["未说明由谁处理".to_string(), "Does not say who handled it".to_string()],
             },
         ),
     ];
@@ -148,9 +158,12 @@ pub fn check_reply(request: &str, reply: &str) -> ReplyCheck {
         "template",
         !is_template,
         if is_template {
-            format!("套话答复：去掉客套语后只剩 {substance_chars} 字")
+            [
+                format!("套话答复：去掉客套语后只剩 {substance_chars} 字"),
+                format!("A bare template: {substance_chars} characters once the courtesies are taken out"),
+            ]
         } else {
-            "答复有具体内容".to_string()
+            ["答复有具体内容".to_string(), "The reply has substance".to_string()]
         },
     ));
 
@@ -165,8 +178,9 @@ pub fn check_reply(request: &str, reply: &str) -> ReplyCheck {
     ReplyCheck { score: score.round().clamp(0.0, 100.0) as u8, relevance, findings }
 }
 
-fn finding(code: &'static str, passed: bool, message: String) -> Finding {
-    Finding { code, passed, message }
+/// A finding from its message in Chinese and in English.
+fn finding(code: &'static str, passed: bool, [message, message_en]: [String; 2]) -> Finding {
+    Finding { code, passed, message, message_en }
 }
 
 fn strip_boilerplate(reply: &str) -> String {
@@ -174,15 +188,26 @@ fn strip_boilerplate(reply: &str) -> String {
 }
 
 /// A date or time the reply names: "5月20日", "2019年", "3个工作日", or a word such as 近日.
+/// A number after a road or a building ("幸福路12号", "3栋2号") is an address, not a date.
 fn mentions_time(text: &str) -> Option<String> {
+    let is_numeral = |c: char| c.is_ascii_digit() || "一二三四五六七八九十两".contains(c);
     let chars: Vec<char> = text.chars().collect();
-    for (i, c) in chars.iter().enumerate() {
-        if c.is_ascii_digit() || "一二三四五六七八九十两".contains(*c) {
-            let next: String = chars[i + 1..].iter().take(4).collect();
-            for unit in ["月", "日", "号", "时", "点", "天", "年", "个工作日", "周"] {
-                if next.starts_with(unit) {
-                    return Some(format!("{c}{unit}"));
-                }
+    let mut i = 0;
+    while i < chars.len() {
+        if !is_numeral(chars[i]) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < chars.len() && is_numeral(chars[i]) {
+            i += 1;
+        }
+        let number: String = chars[start..i].iter().collect();
+        let next: String = chars[i..].iter().take(4).collect();
+        let after_a_place = start > 0 && "路街巷道弄里村区楼栋幢院座单元室".contains(chars[start - 1]);
+        for unit in ["月", "日", "号", "时", "点", "天", "年", "个工作日", "周"] {
+            if next.starts_with(unit) && !(unit == "号" && after_a_place) {
+                return Some(format!("{number}{unit}"));
             }
         }
     }
@@ -208,6 +233,14 @@ mod tests {
         assert!(template.score <= 40, "{template:?}");
         let failed: Vec<&str> = template.findings.iter().filter(|f| !f.passed).map(|f| f.code).collect();
         assert!(failed.contains(&"template") && failed.contains(&"relevance"), "{failed:?}");
+    }
+
+    #[test]
+    fn a_house_number_is_not_a_date() {
+        assert_eq!(mentions_time("工作人员到幸福路12号现场查看"), None);
+        assert_eq!(mentions_time("3栋2号的住户已搬离"), None);
+        assert_eq!(mentions_time("已于12号完成维修").as_deref(), Some("12号"));
+        assert_eq!(mentions_time("将在3个工作日内答复").as_deref(), Some("3个工作日"));
     }
 
     #[test]

@@ -36,6 +36,16 @@
       .catch(() => {});
   }
 
+  // A delete asks first: one slip of the mouse should not remove a catalogue rule or an article.
+  document.addEventListener(
+    "submit",
+    (e) => {
+      const question = e.target.dataset && e.target.dataset.confirm;
+      if (question && !window.confirm(question)) e.preventDefault();
+    },
+    true,
+  );
+
   function randomKey() {
     const bytes = new Uint8Array(12);
     crypto.getRandomValues(bytes);

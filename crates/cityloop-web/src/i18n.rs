@@ -74,6 +74,7 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("common.search", "查询", "Search"),
     ("common.reset", "重置", "Reset"),
     ("common.delete", "删除", "Delete"),
+    ("common.confirm_delete", "确定删除？删除后不能恢复。", "Delete it? This cannot be undone."),
     ("common.none", "无", "None"),
     ("common.all", "全部", "All"),
     ("common.yes", "是", "Yes"),
@@ -85,7 +86,7 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("common.empty", "暂无", "Nothing here"),
     ("common.done", "已完成", "Done"),
     ("common.error", "出错了", "Something went wrong"),
-    ("common.fix_errors", "请更正标出的字段", "Please correct the marked fields"),
+    ("common.fix_errors", "请更正以下问题：", "Please correct the following:"),
     ("common.back", "返回", "Back"),
     ("common.open", "打开", "Open"),
     ("common.submit", "提交", "Submit"),
@@ -112,6 +113,14 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("field.phone", "来电号码", "Caller phone"),
     ("field.contact_phone", "联系电话", "Phone"),
     ("field.name", "姓名", "Name"),
+    ("field.entity_name", "名称", "Name"),
+    ("filter.also", "另按以下条件筛选：", "Also filtered by:"),
+    ("filter.pending", "有待审批的申请", "Request awaiting approval"),
+    ("filter.due_within_hours", "{} 小时内到期", "Due within {} hours"),
+    ("filter.reworked", "返工过", "Reworked"),
+    ("filter.master", "主工单编号", "Master case id"),
+    ("actor.system", "系统", "System"),
+    ("actor.resident", "市民", "Resident"),
     ("field.confidential", "保密（承办单位不可见联系方式）", "Confidential (units never see the contact)"),
     ("field.urgency", "紧急程度", "Urgency"),
     ("field.deadline", "处置时限", "Deadline"),
@@ -333,6 +342,8 @@ const MESSAGES: &[(&str, &str, &str)] = &[
         "Click the map, or enter a grid code or an address naming the community or street",
     ),
     ("intake.no_rule", "目录未指定单位，由派遣员指定", "The catalogue names no unit: the dispatcher chooses"),
+    ("intake.matched", "匹配词", "Matched"),
+    ("intake.needs_place", "确定位置后显示承办单位", "Place the case to see its lead unit"),
     ("intake.located", "已定位到网格", "Placed in grid"),
     ("intake.by_address", "按地址定位到", "Placed by address in"),
     (
@@ -384,6 +395,12 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("inspector.locate", "获取当前位置", "Use my position"),
     ("inspector.located", "已获取位置", "Position found"),
     ("inspector.no_position", "无法获取位置，请选择网格", "No position: choose the grid"),
+    ("portal.no_position", "无法获取位置，请在地图上点选或填写地址", "No position: click the map or enter the address"),
+    (
+        "portal.map_hint",
+        "点击地图定位，或填写含社区或街道名的地址",
+        "Click the map, or enter an address naming the community or street",
+    ),
     ("inspector.verify_tasks", "核实任务", "To verify"),
     ("inspector.check_tasks", "核查任务", "To check on site"),
     ("inspector.my_grids", "我的网格", "My grids"),
@@ -499,6 +516,11 @@ impl Tr {
         }
     }
 
+    /// The text of a key, or `None` where the table has none.
+    pub fn find(&self, key: &str) -> Option<&'static str> {
+        TABLE.get(key).map(|(zh, en)| if self.lang == Lang::En { *en } else { *zh })
+    }
+
     pub fn is_en(&self) -> bool {
         self.lang == Lang::En
     }
@@ -507,6 +529,14 @@ impl Tr {
     /// English words.
     pub fn label<T: Labelled>(&self, v: T) -> String {
         self.pick(v.label(), v.wire())
+    }
+
+    /// A time limit such as "3个工作日" or "3 working days".
+    pub fn limit(&self, limit: cityloop_domain::TimeLimit) -> String {
+        match self.lang {
+            Lang::Zh => limit.describe_zh(),
+            Lang::En => limit.describe_en(),
+        }
     }
 
     /// The name of a workflow move, as on its button.
@@ -605,6 +635,49 @@ const FIELD_MESSAGES: &[(&str, &str)] = &[
     ("a case cannot be merged into itself", "工单不能并入自己"),
     ("the master case must be open and not itself merged", "主工单须未办结且本身未被合并"),
     ("give either {} or {}", "请填写 {} 或 {} 之一"),
+    (
+        "lies outside the city: check the point ({}, {} is a phone without a fix) or give an address",
+        "位于本市范围之外：请检查所选位置（{}, {} 表示手机未能定位），或填写地址",
+    ),
+    (
+        "an extension may add at most the original limit ({} hours (continuous))",
+        "延期最多增加原时限（{}小时，连续计时）",
+    ),
+    (
+        "an extension may add at most the original limit ({} hour (continuous))",
+        "延期最多增加原时限（{}小时，连续计时）",
+    ),
+    ("an extension may add at most the original limit ({} working hours)", "延期最多增加原时限（{}个工作时）"),
+    ("an extension may add at most the original limit ({} working hour)", "延期最多增加原时限（{}个工作时）"),
+    ("an extension may add at most the original limit ({} working days)", "延期最多增加原时限（{}个工作日）"),
+    ("an extension may add at most the original limit ({} working day)", "延期最多增加原时限（{}个工作日）"),
+    ("an extension may add at most the original limit ({} calendar days)", "延期最多增加原时限（{}个自然日）"),
+    ("an extension may add at most the original limit ({} calendar day)", "延期最多增加原时限（{}个自然日）"),
+    ("must be at least {}", "至少为 {}"),
+    ("is required: an inspector reports where the problem is", "必填：监督员上报须给出问题所在位置"),
+    ("is required when the check fails: say what is left to do", "核查不通过时必填：请写明还需处理什么"),
+    ("is required, at most {} characters", "必填，最多 {} 个字"),
+    ("the header must name title and body", "表头须包含 title 和 body 两列"),
+    ("text before the first {} heading", "第一个 {} 标题之前有正文"),
+    ("no {} heading: each article starts with one", "没有 {} 标题：每篇文章以它开头"),
+    (
+        "{} is a private, loopback or reserved address (an administrator may allow it)",
+        "{} 是内网、本机或保留地址（管理员可允许）",
+    ),
+    ("is not a URL such as https://example.org/hook", "不是有效网址，例如 https://example.org/hook"),
+    ("must start with http:// or https://", "须以 http:// 或 https:// 开头"),
+    ("has no host", "缺少主机名"),
+    ("is not the account's password", "密码不正确"),
+    ("does not match the code the app shows", "动态验证码不正确"),
+    ("nothing is being set up: ask for a secret first", "尚未开始设置：请先获取密钥"),
+    ("the secret being set up changed meanwhile: start again", "设置中的密钥已变更：请重新开始"),
+    ("no active user {}", "没有在用的用户 {}"),
+    ("no user {}", "没有用户 {}"),
+    ("no case {}", "没有工单 {}"),
+    ("no category {}", "没有类别 {}"),
+    ("no unit {}", "没有单位 {}"),
+    ("the case's unit has no higher unit to escalate to", "承办单位没有可提级的上级单位"),
+    ("must be an RFC {} time or a date like {}-{}-{}", "须为 RFC {} 时间或日期，如 {}-{}-{}"),
 ];
 
 /// The shape of a message (numbers and `quoted` values as `{}`) and the values taken out of it.
@@ -645,21 +718,32 @@ fn message_shape(message: &str) -> (String, Vec<String>) {
     (shape, values)
 }
 
+/// A use case's message in the interface language, or `None` where Chinese has no translation of it.
+pub fn translated_message(tr: &Tr, message: &str) -> Option<String> {
+    let known = FIELD_MESSAGES.iter().any(|(en, _)| *en == message_shape(message).0);
+    (tr.lang == Lang::En || known || !message.chars().any(|c| c.is_ascii_alphabetic()))
+        .then(|| field_message(tr, message))
+}
+
 /// A field error in the interface language where a translation is known.
 pub fn field_message(tr: &Tr, message: &str) -> String {
-    if tr.lang == Lang::En {
-        return message.to_string();
-    }
     let (shape, values) = message_shape(message);
-    let Some((_, zh)) = FIELD_MESSAGES.iter().find(|(en, _)| *en == shape) else {
-        return message.to_string();
+    // The use cases quote values in backticks, as the API shows them; a page uses its language's quotes.
+    let (open, close) = if tr.lang == Lang::En { ("“", "”") } else { ("「", "」") };
+    let shown = |value: String| match value.strip_prefix('`').and_then(|v| v.strip_suffix('`')) {
+        Some(quoted) => format!("{open}{quoted}{close}"),
+        None => value,
     };
-    let mut out = String::with_capacity(zh.len() + message.len());
+    let template = match FIELD_MESSAGES.iter().find(|(en, _)| *en == shape) {
+        Some((_, zh)) if tr.lang == Lang::Zh => *zh,
+        _ => shape.as_str(),
+    };
+    let mut out = String::with_capacity(template.len() + message.len());
     let mut values = values.into_iter();
-    let mut parts = zh.split("{}");
+    let mut parts = template.split("{}");
     out.push_str(parts.next().unwrap_or_default());
     for part in parts {
-        out.push_str(&values.next().unwrap_or_default());
+        out.push_str(&values.next().map(shown).unwrap_or_default());
         out.push_str(part);
     }
     out
@@ -681,7 +765,7 @@ mod tests {
         let zh = Tr::default();
         assert_eq!(field_message(&zh, "is required"), "必填");
         assert_eq!(field_message(&zh, "is longer than 200 characters"), "不能超过 200 个字");
-        assert_eq!(field_message(&zh, "username `admin` is taken"), "用户名 `admin` 已被占用");
+        assert_eq!(field_message(&zh, "username `admin` is taken"), "用户名 「admin」 已被占用");
         assert_eq!(field_message(&zh, "must be a latitude between -90 and 90"), "纬度须在 -90 到 90 之间");
         assert_eq!(field_message(&zh, "must be a date like 2026-10-01"), "请输入日期，如 2026-10-01");
         assert_eq!(
@@ -692,6 +776,13 @@ mod tests {
         assert_eq!(field_message(&zh, "something new"), "something new", "unknown shapes stay as they are");
         let en = Tr { lang: Lang::En };
         assert_eq!(field_message(&en, "is longer than 200 characters"), "is longer than 200 characters");
+        assert_eq!(field_message(&en, "unknown grid `123`"), "unknown grid “123”", "quoted in the page's language");
+        assert_eq!(field_message(&zh, "unknown grid `123`"), "没有网格 「123」");
+        assert_eq!(translated_message(&zh, "the desk is for dispatchers"), None, "no English in a Chinese page");
+        assert_eq!(
+            translated_message(&en, "the desk is for dispatchers").as_deref(),
+            Some("the desk is for dispatchers")
+        );
         // Every translation puts back as many values as its message takes out.
         for (en, zh) in FIELD_MESSAGES {
             assert_eq!(en.matches("{}").count(), zh.matches("{}").count(), "{en}");

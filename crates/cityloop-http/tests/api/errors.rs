@@ -84,6 +84,10 @@ async fn malformed_bodies_get_400_and_invalid_values_get_422_naming_the_field() 
         let call = json!({"channel": "hotline", "request_type": "complaint", "title": "x", "description": "y"});
         let refused = t.post(Some(&inspector), "/api/v1/cases", call).await;
         assert_eq!((refused.status, refused.body["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("channel")));
+        // An inspector's report without any place says so, rather than that it lies outside their grids.
+        let found = json!({"channel": "inspector", "request_type": "complaint", "title": "井盖缺失", "description": "路口井盖缺失"});
+        let unplaced = t.post(Some(&inspector), "/api/v1/cases", found).await;
+        assert_eq!((unplaced.status, unplaced.body["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("location")));
         let list = t.get(Some(&operator), "/api/v1/cases?state=nonsense").await;
         assert_eq!((list.status, list.body["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("state")));
         let list = t.get(Some(&operator), "/api/v1/cases?page_size=100000").await;

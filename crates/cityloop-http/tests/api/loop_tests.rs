@@ -185,6 +185,12 @@ async fn the_inspector_path_verifies_and_checks_on_site() {
         let handler = t.login(&t.handler_of(&dispatched)).await;
         t.must(&handler, id, "sign", json!({})).await;
         t.must(&handler, id, "submit", json!({"result": "已清理"})).await;
+        // A failed check says what is left to do: the unit gets the case back with it.
+        let unexplained = t.act(&inspector, id, "check", json!({"passed": false, "note": " "})).await;
+        assert_eq!(
+            (unexplained.status, unexplained.body["error"]["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("note"))
+        );
         let failed = t.must(&inspector, id, "check", json!({"passed": false, "note": "仍有残留"})).await;
         assert_eq!((failed["state"].as_str(), failed["reworks"].as_u64()), (Some("handling"), Some(1)));
         t.must(&handler, id, "submit", json!({"result": "已彻底清理"})).await;

@@ -9,7 +9,7 @@ use cityloop_app::AppError;
 use serde::Deserialize;
 
 use super::admin::{admin_only, SECTIONS};
-use super::{ctx, error_page, long_time, render, Ctx};
+use super::{ctx, long_time, render, staff_error_page, Ctx};
 use crate::session::Staff;
 use crate::WebState;
 
@@ -53,7 +53,7 @@ pub async fn page(State(state): State<WebState>, staff: Staff, Query(q): Query<R
     }
     match access_page(&state, &staff, q).await {
         Ok(p) => render(axum::http::StatusCode::OK, &p),
-        Err(e) => error_page(&staff.visit.tr, &e),
+        Err(e) => staff_error_page(&staff, &e),
     }
 }
 

@@ -7,7 +7,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use cityloop_app::AppError;
 
-use super::{ctx, error_page, form_errors, render, Ctx};
+use super::{ctx, error_page, form_errors, render, staff_error_page, Ctx};
 use crate::session::{FormInput, Staff};
 use crate::WebState;
 
@@ -47,7 +47,7 @@ pub async fn start(State(state): State<WebState>, staff: Staff, form: FormInput)
     match state.app.set_up_totp(&staff.who, &password).await {
         Ok(s) => render(StatusCode::OK, &page(&staff, false, Some((s.secret, s.otpauth_url)))),
         Err(e @ cityloop_app::AppError::Invalid { .. }) => refused(page(&staff, false, None), &e),
-        Err(e) => error_page(&staff.visit.tr, &e),
+        Err(e) => staff_error_page(&staff, &e),
     }
 }
 

@@ -16,8 +16,9 @@ use serde::Deserialize;
 
 use super::{
     category_options, ctx, division_options, enum_options, error_page, form_errors, indented, long_time, render,
-    tree_order, unit_options, Ctx, Options,
+    staff_error_page, tree_order, unit_options, Ctx, Options,
 };
+use crate::i18n::field_message;
 use crate::session::{FormInput, Staff};
 use crate::WebState;
 
@@ -89,8 +90,7 @@ fn uploaded_text<'a>(form: &'a FormInput, what: &str) -> Result<(&'a str, &'a st
 }
 
 pub(crate) fn admin_only(staff: &Staff) -> Option<Response> {
-    (!staff.who.has(Role::Admin))
-        .then(|| error_page(&staff.visit.tr, &AppError::Forbidden("administrators only".into())))
+    (!staff.who.has(Role::Admin)).then(|| staff_error_page(staff, &AppError::Forbidden("administrators only".into())))
 }
 
 fn page(state: &WebState, staff: &Staff, section: &'static str, table: Table) -> AdminPage {
@@ -153,7 +153,7 @@ fn units_table(state: &WebState, staff: &Staff) -> Table {
     let t = staff.visit.tr;
     Table {
         id: "units",
-        headers: headers(&t, &["field.code", "field.name", "field.kind", "field.parent", "field.division"]),
+        headers: headers(&t, &["field.code", "field.entity_name", "field.kind", "field.parent", "field.division"]),
         rows: reference
             .units
             .iter()
@@ -234,7 +234,7 @@ pub async fn users(State(state): State<WebState>, staff: Staff) -> Response {
     }
     match users_table(&state, &staff).await {
         Ok(table) => respond(page(&state, &staff, "users", table), None),
-        Err(e) => error_page(&staff.visit.tr, &e),
+        Err(e) => staff_error_page(&staff, &e),
     }
 }
 
@@ -261,7 +261,7 @@ pub async fn add_user(State(state): State<WebState>, staff: Staff, form: FormInp
             };
             match users_table(&state, &staff).await {
                 Ok(table) => respond(page(&state, &staff, "users", table), Some((&e, &form))),
-                Err(e2) => error_page(&staff.visit.tr, &e2),
+                Err(e2) => staff_error_page(&staff, &e2),
             }
         }
     }
@@ -277,7 +277,7 @@ fn categories_table(state: &WebState, staff: &Staff) -> Table {
             vec![
                 c.code.clone(),
                 format!("{}{}", "\u{3000}".repeat(depth), c.name),
-                s.map(|s| s.limit.describe_zh()).unwrap_or_default(),
+                s.map(|s| t.limit(s.limit)).unwrap_or_default(),
                 s.map(|s| t.label(s.urgency)).unwrap_or_default(),
                 s.map(|s| format!("{} / {}", s.filing_condition, s.closing_condition)).unwrap_or_default(),
             ]
@@ -285,7 +285,7 @@ fn categories_table(state: &WebState, staff: &Staff) -> Table {
         .collect();
     Table {
         id: "categories",
-        headers: headers(&t, &["field.code", "field.name", "field.limit", "field.urgency", "admin.standard"]),
+        headers: headers(&t, &["field.code", "field.entity_name", "field.limit", "field.urgency", "admin.standard"]),
         rows,
         delete: Vec::new(),
     }
@@ -366,12 +366,18 @@ pub async fn catalogue(State(state): State<WebState>, staff: Staff, Query(q): Qu
             ("t_grid".to_string(), q.grid.clone().unwrap_or_default()),
         ]);
         let Some(category) = reference.category_by_code(code) else {
-            p.c.errors.insert("t_category".into(), format!("unknown category `{code}`"));
+            p.c.errors.insert("t_category".into(), field_message(&t, &format!("unknown category `{code}`")));
             return respond(p, None);
         };
         let division =
             match (q.grid.as_deref().filter(|g| !g.is_empty()), q.division.as_deref().filter(|d| !d.is_empty())) {
-                (Some(g), _) => reference.grid_by_code(g.trim()).and_then(|g| g.division_id),
+                (Some(g), _) => match reference.grid_by_code(g.trim()) {
+                    Some(grid) => grid.division_id,
+                    None => {
+                        p.c.errors.insert("t_grid".into(), field_message(&t, &format!("unknown grid `{}`", g.trim())));
+                        return respond(p, None);
+                    }
+                },
                 (None, Some(d)) => reference.division_by_code(d).map(|d| d.id),
                 _ => None,
             };
@@ -389,10 +395,10 @@ pub async fn catalogue(State(state): State<WebState>, staff: Staff, Query(q): Qu
                     assisting.join("、"),
                     t.get("field.deadline"),
                     long_time(&reference, preview.deadline),
-                    preview.limit.describe_zh()
+                    t.limit(preview.limit)
                 ));
             }
-            Err(e) => return error_page(&t, &e),
+            Err(e) => return staff_error_page(&staff, &e),
         }
     }
     p.categories = category_options(&reference, q.category.as_deref().unwrap_or_default());
@@ -430,7 +436,7 @@ pub async fn delete_rule(
 ) -> Response {
     match state.app.delete_catalogue_rule(&staff.who, id).await {
         Ok(()) => Redirect::to("/admin/catalogue").into_response(),
-        Err(e) => error_page(&staff.visit.tr, &e),
+        Err(e) => staff_error_page(&staff, &e),
     }
 }
 
@@ -439,7 +445,7 @@ fn grids_table(state: &WebState, staff: &Staff) -> Table {
     let t = staff.visit.tr;
     Table {
         id: "grids",
-        headers: headers(&t, &["field.code", "field.name", "field.division"]),
+        headers: headers(&t, &["field.code", "field.entity_name", "field.division"]),
         rows: reference
             .grids
             .iter()
@@ -507,7 +513,7 @@ pub async fn divisions(State(state): State<WebState>, staff: Staff) -> Response 
         .collect();
     let table = Table {
         id: "divisions",
-        headers: headers(&t, &["field.name", "field.level_div", "admin.units", "admin.grids"]),
+        headers: headers(&t, &["field.entity_name", "field.level_div", "admin.units", "admin.grids"]),
         rows,
         delete: Vec::new(),
     };
@@ -554,7 +560,7 @@ pub async fn calendar(State(state): State<WebState>, staff: Staff) -> Response {
     }
     match calendar_page(&state, &staff).await {
         Ok(p) => respond(p, None),
-        Err(e) => error_page(&staff.visit.tr, &e),
+        Err(e) => staff_error_page(&staff, &e),
     }
 }
 
@@ -568,7 +574,7 @@ pub async fn set_day(State(state): State<WebState>, staff: Staff, form: FormInpu
     match (outcome, calendar_page(&state, &staff).await) {
         (Ok(()), _) => Redirect::to("/admin/calendar").into_response(),
         (Err(e), Ok(p)) => respond(p, Some((&e, &form))),
-        (Err(e), Err(_)) => error_page(&staff.visit.tr, &e),
+        (Err(e), Err(_)) => staff_error_page(&staff, &e),
     }
 }
 
@@ -654,7 +660,7 @@ pub async fn delete_article(
     }
     match state.app.delete_article(Some(&staff.who), id).await {
         Ok(()) => Redirect::to("/admin/knowledge").into_response(),
-        Err(e) => error_page(&staff.visit.tr, &e),
+        Err(e) => staff_error_page(&staff, &e),
     }
 }
 
@@ -703,7 +709,7 @@ pub async fn classifier(State(state): State<WebState>, staff: Staff) -> Response
     }
     match classifier_page(&state, &staff).await {
         Ok(p) => respond(p, None),
-        Err(e) => error_page(&staff.visit.tr, &e),
+        Err(e) => staff_error_page(&staff, &e),
     }
 }
 
@@ -721,7 +727,7 @@ pub async fn train_classifier(State(state): State<WebState>, staff: Staff, _form
             p.c.flash = Some(format!("{}: {e}", p.c.t.get("common.error")));
             render(StatusCode::UNPROCESSABLE_ENTITY, &p)
         }
-        (_, Err(e)) => error_page(&staff.visit.tr, &e),
+        (_, Err(e)) => staff_error_page(&staff, &e),
     }
 }
 
@@ -846,7 +852,7 @@ pub async fn webhooks(State(state): State<WebState>, staff: Staff, Query(filter)
     }
     match webhooks_page(&state, &staff, &filter.state).await {
         Ok(p) => webhooks_respond(p, None),
-        Err(e) => error_page(&staff.visit.tr, &e),
+        Err(e) => staff_error_page(&staff, &e),
     }
 }
 
@@ -864,7 +870,7 @@ pub async fn add_webhook(State(state): State<WebState>, staff: Staff, form: Form
     match (outcome, webhooks_page(&state, &staff, "").await) {
         (Ok(_), _) => Redirect::to("/admin/webhooks").into_response(),
         (Err(e), Ok(p)) => webhooks_respond(p, Some((&e, &form))),
-        (Err(e), Err(_)) => error_page(&staff.visit.tr, &e),
+        (Err(e), Err(_)) => staff_error_page(&staff, &e),
     }
 }
 
@@ -876,7 +882,7 @@ pub async fn disable_webhook(
 ) -> Response {
     match state.app.disable_webhook(&staff.who, id).await {
         Ok(()) => Redirect::to("/admin/webhooks").into_response(),
-        Err(e) => error_page(&staff.visit.tr, &e),
+        Err(e) => staff_error_page(&staff, &e),
     }
 }
 
@@ -888,6 +894,6 @@ pub async fn retry_delivery(
 ) -> Response {
     match state.app.retry_delivery(&staff.who, id).await {
         Ok(()) => Redirect::to("/admin/webhooks?state=pending").into_response(),
-        Err(e) => error_page(&staff.visit.tr, &e),
+        Err(e) => staff_error_page(&staff, &e),
     }
 }

@@ -17,8 +17,8 @@ use cityloop_store::SavedView;
 use serde::Deserialize;
 
 use super::{
-    catalogue_unit, category_options, count_label, ctx, enum_options, error_page, form_errors, long_time, render,
-    short_time, state_class, summary_rows, unit_options, CaseRow, Ctx, Options, COUNT_LIMIT,
+    catalogue_unit, category_options, count_label, ctx, enum_options, form_errors, long_time, render, short_time,
+    staff_error_page, state_class, summary_rows, unit_options, CaseRow, Ctx, Options, COUNT_LIMIT,
 };
 use crate::i18n::Tr;
 use crate::session::{FormInput, Staff};
@@ -46,7 +46,20 @@ struct ListPage {
     sorts: Options,
     /// Only staff who call residents back search by phone.
     phone_filter: bool,
+    /// Filters of the address that the form has no field for (a desk queue's "due within 24
+    /// hours"): sent again with the form, and named above it.
+    kept_filters: Vec<(String, String, String)>,
 }
+
+/// The list's filters that reach it only through an address, with how each is named.
+const ADDRESS_ONLY_FILTERS: &[(&str, &str)] = &[
+    ("grid", "field.grid"),
+    ("division", "field.division"),
+    ("pending", "filter.pending"),
+    ("due_within_hours", "filter.due_within_hours"),
+    ("reworked", "filter.reworked"),
+    ("master", "filter.master"),
+];
 
 fn page_href(raw: &str, page: i64) -> String {
     let mut pairs: Vec<(String, String)> =
@@ -73,12 +86,12 @@ async fn list_page(state: &WebState, staff: &Staff, raw: &str, c: Ctx) -> Respon
     // A NUL character has no place in a filter (and PostgreSQL cannot compare with one).
     let mut q: CaseQuery = match serde_urlencoded::from_str(&filled_fields(&raw.replace("%00", ""), |_| true)) {
         Ok(q) => q,
-        Err(e) => return error_page(&t, &AppError::invalid("query", e.to_string())),
+        Err(e) => return staff_error_page(staff, &AppError::invalid("query", e.to_string())),
     };
     q.count_limit = Some(COUNT_LIMIT);
-    let page = match state.app.list_cases(&staff.who, &q).await {
+    let page = match state.app.list_cases_without_contact(&staff.who, &q).await {
         Ok(p) => p,
-        Err(e) => return error_page(&t, &e),
+        Err(e) => return staff_error_page(staff, &e),
     };
     let views = state.app.saved_views(&staff.who).await.unwrap_or_default();
     let reference = state.app.reference();
@@ -106,6 +119,19 @@ async fn list_page(state: &WebState, staff: &Staff, raw: &str, c: Ctx) -> Respon
         &ListPage {
             rows: summary_rows(&t, &reference, &page.items),
             phone_filter: staff.who.works_with_contacts(),
+            kept_filters: ADDRESS_ONLY_FILTERS
+                .iter()
+                .filter_map(|(name, label)| {
+                    let value = c.values.get(*name).filter(|v| !v.trim().is_empty())?;
+                    let named = match value.as_str() {
+                        "true" => t.get(label).to_string(),
+                        "false" => format!("{}: {}", t.get(label), t.get("common.no")),
+                        _ if t.get(label).contains("{}") => t.get(label).replace("{}", value),
+                        _ => format!("{} {value}", t.get(label)),
+                    };
+                    Some((name.to_string(), value.clone(), named))
+                })
+                .collect(),
             total: count_label(page.total),
             page: page.page,
             pages: if page.total > COUNT_LIMIT { format!("{pages}+") } else { pages.to_string() },
@@ -136,7 +162,6 @@ pub async fn list(State(state): State<WebState>, staff: Staff, RawQuery(raw): Ra
 
 /// The case list as a file, with the list's filters and the viewer's scope.
 pub async fn export(State(state): State<WebState>, staff: Staff, RawQuery(raw): RawQuery) -> Response {
-    let t = staff.visit.tr;
     let exported = async {
         let (format, rest) = cityloop_app::export::split_export_query(&staff.who, raw.as_deref().unwrap_or_default())?;
         let q: CaseQuery = serde_urlencoded::from_str(&filled_fields(&rest, |_| true))
@@ -158,7 +183,7 @@ pub async fn export(State(state): State<WebState>, staff: Staff, RawQuery(raw): 
             )
                 .into_response()
         }
-        Err(e) => error_page(&t, &e),
+        Err(e) => staff_error_page(&staff, &e),
     }
 }
 
@@ -176,7 +201,7 @@ pub async fn save_view(State(state): State<WebState>, staff: Staff, form: FormIn
                 *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
                 res
             }
-            None => error_page(&staff.visit.tr, &e),
+            None => staff_error_page(&staff, &e),
         },
     }
 }
@@ -189,7 +214,7 @@ pub async fn delete_view(
 ) -> Response {
     match state.app.delete_view(&staff.who, id).await {
         Ok(()) => Redirect::to("/cases").into_response(),
-        Err(e) => error_page(&staff.visit.tr, &e),
+        Err(e) => staff_error_page(&staff, &e),
     }
 }
 
@@ -359,6 +384,16 @@ pub struct TimelineItem {
     pub attachments: Vec<String>,
 }
 
+/// Who made a move; the platform's jobs and residents without an account in the interface's language.
+fn actor_name(t: &Tr, f: &cityloop_domain::workflow::FlowEntry) -> String {
+    use cityloop_domain::workflow::{RESIDENT_ACTOR_NAME, SYSTEM_ACTOR_NAME};
+    match (f.actor_id, f.actor_name.as_str()) {
+        (None, SYSTEM_ACTOR_NAME) => t.get("actor.system").to_string(),
+        (None, RESIDENT_ACTOR_NAME) => t.get("actor.resident").to_string(),
+        _ => f.actor_name.clone(),
+    }
+}
+
 pub fn timeline(
     t: &Tr,
     reference: &Reference,
@@ -368,7 +403,7 @@ pub fn timeline(
         .map(|(_, f)| TimelineItem {
             at: long_time(reference, f.at),
             label: t.move_label(f.kind),
-            actor: f.actor_name.clone(),
+            actor: actor_name(t, f),
             role: f.role.map(|r| t.label(r)).unwrap_or_default(),
             unit: f.unit_id.and_then(|u| reference.unit(u)).map(|u| u.name.clone()).unwrap_or_default(),
             states: match f.from {
@@ -441,7 +476,7 @@ fn case_details(t: &Tr, reference: &Reference, view: &CaseView) -> Vec<(String, 
         (
             t.get("field.deadline").to_string(),
             match (case.deadline, case.limit) {
-                (Some(d), Some(l)) => format!("{} ({})", long_time(reference, d), l.describe_zh()),
+                (Some(d), Some(l)) => format!("{} ({})", long_time(reference, d), t.limit(l)),
                 (Some(d), None) => long_time(reference, d),
                 _ => String::new(),
             },
@@ -450,7 +485,11 @@ fn case_details(t: &Tr, reference: &Reference, view: &CaseView) -> Vec<(String, 
     if let Some(p) = &case.pending {
         let text = match p {
             PendingRequest::Extension { amount, reason } => {
-                format!("{} +{amount}: {reason}", t.move_label(MoveKind::Extend))
+                // The amount counts the case's own limit units (hours or days).
+                let added = case
+                    .limit
+                    .map_or_else(|| amount.to_string(), |l| t.limit(cityloop_domain::TimeLimit::new(*amount, l.mode)));
+                format!("{} +{added}: {reason}", t.move_label(MoveKind::Extend))
             }
             PendingRequest::Suspension { until, reason } => {
                 format!("{} → {}: {reason}", t.move_label(MoveKind::Suspend), short_time(reference, *until))
@@ -585,7 +624,7 @@ pub async fn show(
     let t = staff.visit.tr;
     let view = match state.app.case_view(&staff.who, &CaseRef::Number(number)).await {
         Ok(v) => v,
-        Err(e) => return error_page(&t, &e),
+        Err(e) => return staff_error_page(&staff, &e),
     };
     let mut c = ctx(&staff.visit, Some(&staff.who), "case.details");
     if let Some(kind) = q.done.as_deref().and_then(MoveKind::parse) {
@@ -654,8 +693,16 @@ pub async fn move_input(state: &WebState, who: &Principal, form: &FormInput) -> 
 fn after_move(form: &FormInput, number: &str, kind: &str) -> String {
     match super::local_path(form.get("back").as_deref()) {
         Some(back) => {
-            let done = serde_urlencoded::to_string([("done", kind), ("case", number)]).unwrap_or_default();
-            format!("{back}{}{done}", if back.contains('?') { '&' } else { '?' })
+            // The page may already say which move was made before: say only this one.
+            let (path, query) = back.split_once('?').unwrap_or((back.as_str(), ""));
+            let mut pairs = form_urlencoded::Serializer::new(String::new());
+            for (key, value) in form_urlencoded::parse(query.as_bytes()) {
+                if key != "done" && key != "case" {
+                    pairs.append_pair(&key, &value);
+                }
+            }
+            pairs.append_pair("done", kind).append_pair("case", number);
+            format!("{path}?{}", pairs.finish())
         }
         None => format!("/cases/{number}?done={kind}"),
     }
@@ -678,7 +725,7 @@ pub async fn make_move(
         Err(e) => {
             let view = match state.app.case_view(&staff.who, &CaseRef::Number(number.clone())).await {
                 Ok(v) => v,
-                Err(_) => return error_page(&t, &e),
+                Err(_) => return staff_error_page(&staff, &e),
             };
             let mut c = ctx(&staff.visit, Some(&staff.who), "case.details");
             match form_errors(&t, &e) {
@@ -691,8 +738,8 @@ pub async fn make_move(
                         AppError::StaleVersion { .. } => t.get("case.stale").to_string(),
                         other => other.to_string(),
                     };
-                    c.errors = HashMap::from([("_move".to_string(), message.clone())]);
-                    c.flash = Some(message);
+                    // Shown in the error summary at the top, not as a success banner.
+                    c.errors = HashMap::from([("_move".to_string(), message)]);
                     let mut res = case_page(&state, &staff.who, view, c, None).await;
                     *res.status_mut() = match e {
                         AppError::Forbidden(_) => StatusCode::FORBIDDEN,
@@ -712,6 +759,6 @@ pub async fn attachment(State(state): State<WebState>, staff: Staff, Path(hash):
             ([(CONTENT_TYPE, content_type), (CACHE_CONTROL, "private, max-age=86400".to_string())], bytes)
                 .into_response()
         }
-        Err(e) => error_page(&staff.visit.tr, &e),
+        Err(e) => staff_error_page(&staff, &e),
     }
 }

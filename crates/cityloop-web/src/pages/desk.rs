@@ -14,7 +14,7 @@ use cityloop_domain::Role;
 use serde::Deserialize;
 
 use super::{
-    catalogue_unit, count_label, ctx, error_page, render, short_time, summary_rows, unit_options, CaseRow, Ctx,
+    catalogue_unit, count_label, ctx, render, short_time, staff_error_page, summary_rows, unit_options, CaseRow, Ctx,
     MoveDone, Options,
 };
 use crate::session::{FormInput, Staff};
@@ -43,7 +43,7 @@ async fn queue(
     let mut q: CaseQuery =
         serde_urlencoded::from_str(&query.replace("%00", "")).map_err(|e| AppError::Internal(e.to_string()))?;
     q.page_size = Some(20);
-    let page = state.app.list_cases(&staff.who, &q).await?;
+    let page = state.app.list_cases_without_contact(&staff.who, &q).await?;
     let reference = state.app.reference();
     let queue = Queue {
         id,
@@ -86,7 +86,7 @@ pub async fn desk(State(state): State<WebState>, staff: Staff, Query(p): Query<D
     use MoveKind as K;
     let t = staff.visit.tr;
     if !staff.who.has_any(&[Role::Dispatcher, Role::Admin]) {
-        return error_page(&t, &AppError::Forbidden("the desk is for dispatchers".into()));
+        return staff_error_page(&staff, &AppError::Forbidden("the desk is for dispatchers".into()));
     }
     let result = async {
         let to_dispatch_spec =
@@ -132,7 +132,7 @@ pub async fn desk(State(state): State<WebState>, staff: Staff, Query(p): Query<D
             c.body_class = "wide";
             c.flash = MoveDone { done: p.done, case: p.case }.flash(&t);
             if p.dispatched == Some(0) && p.failed == Some(0) {
-                c.flash = Some(t.get("desk.none_ticked").to_string());
+                c.errors.insert("_form".into(), t.get("desk.none_ticked").to_string());
             } else if let Some(n) = p.dispatched {
                 c.flash = Some(format!(
                     "{} {n} · {} {}",
@@ -147,14 +147,14 @@ pub async fn desk(State(state): State<WebState>, staff: Staff, Query(p): Query<D
                 &DeskPage { c, to_dispatch, queues, notices, units, can_dispatch: staff.who.has(Role::Dispatcher) },
             )
         }
-        Err(e) => error_page(&t, &e),
+        Err(e) => staff_error_page(&staff, &e),
     }
 }
 
 /// Dispatches the ticked cases: to the unit chosen, or each where the catalogue sends it.
 pub async fn bulk_dispatch(State(state): State<WebState>, staff: Staff, form: FormInput) -> Response {
     if !staff.who.has(Role::Dispatcher) {
-        return error_page(&staff.visit.tr, &AppError::Forbidden("dispatching is for dispatchers".into()));
+        return staff_error_page(&staff, &AppError::Forbidden("dispatching is for dispatchers".into()));
     }
     let unit = form.get("unit").map(UnitRef::Code);
     let mut dispatched = 0;
@@ -185,7 +185,7 @@ pub async fn inbox(State(state): State<WebState>, staff: Staff, Query(done): Que
     use MoveKind as K;
     let t = staff.visit.tr;
     if !staff.who.has_any(&[Role::Handler, Role::Coordinator]) {
-        return error_page(&t, &AppError::Forbidden("the inbox is for units".into()));
+        return staff_error_page(&staff, &AppError::Forbidden("the inbox is for units".into()));
     }
     let unit = staff.who.user.unit_id.map(|u| u.0.to_string()).unwrap_or_default();
     let own = |rest: &str| format!("unit={unit}&{rest}");
@@ -204,6 +204,6 @@ pub async fn inbox(State(state): State<WebState>, staff: Staff, Query(done): Que
             c.flash = done.flash(&t);
             render(StatusCode::OK, &InboxPage { c, queues })
         }
-        Err(e) => error_page(&t, &e),
+        Err(e) => staff_error_page(&staff, &e),
     }
 }

@@ -11,7 +11,7 @@ use cityloop_app::AppError;
 use cityloop_domain::evaluation::part_label_zh;
 use serde::Deserialize;
 
-use super::{ctx, error_page, render, Ctx};
+use super::{ctx, render, staff_error_page, Ctx};
 use crate::session::Staff;
 use crate::WebState;
 
@@ -74,7 +74,7 @@ pub async fn page(State(state): State<WebState>, staff: Staff, Query(p): Query<P
     let label = period_of(&state, p.period);
     let report = match state.app.evaluation_report(&staff.who, &label).await {
         Ok(r) => r,
-        Err(e) => return error_page(&t, &e),
+        Err(e) => return staff_error_page(&staff, &e),
     };
     let en = t.is_en();
     let tables = report
@@ -148,7 +148,6 @@ pub async fn page(State(state): State<WebState>, staff: Staff, Query(p): Query<P
 }
 
 pub async fn export(State(state): State<WebState>, staff: Staff, Query(p): Query<PeriodParam>) -> Response {
-    let t = staff.visit.tr;
     let label = period_of(&state, p.period);
     let made = async {
         let format = ReportFormat::parse(p.format.as_deref().unwrap_or("xlsx"))?;
@@ -166,7 +165,7 @@ pub async fn export(State(state): State<WebState>, staff: Staff, Query(p): Query
             bytes,
         )
             .into_response(),
-        Err(e) => error_page(&t, &e),
+        Err(e) => staff_error_page(&staff, &e),
     }
 }
 
@@ -180,7 +179,6 @@ pub struct CasesParams {
 }
 
 pub async fn cases(State(state): State<WebState>, staff: Staff, Query(p): Query<CasesParams>) -> Response {
-    let t = staff.visit.tr;
     let period = period_of(&state, p.period);
     let query = CasesQuery {
         period: period.clone(),
@@ -196,6 +194,6 @@ pub async fn cases(State(state): State<WebState>, staff: Staff, Query(p): Query<
             let back = format!("/evaluation?period={period}#{}", found.indicator.as_str());
             render(StatusCode::OK, &CasesPage { c, found, back })
         }
-        Err(e) => error_page(&t, &e),
+        Err(e) => staff_error_page(&staff, &e),
     }
 }

@@ -11,7 +11,7 @@ use cityloop_domain::Role;
 use serde::Deserialize;
 
 use super::{
-    category_options, count_label, ctx, error_page, form_errors, render, state_class, summary_rows, CaseRow, Ctx,
+    category_options, count_label, ctx, form_errors, render, staff_error_page, state_class, summary_rows, CaseRow, Ctx,
     Options,
 };
 use crate::session::{FormInput, Staff};
@@ -62,11 +62,11 @@ async fn inspector_page(
     };
     let (to_verify, to_check) = (tasks("verifying"), tasks("feedback"));
     let (verify, check) = match tokio::try_join!(
-        state.app.list_cases(&staff.who, &to_verify),
-        state.app.list_cases(&staff.who, &to_check),
+        state.app.list_cases_without_contact(&staff.who, &to_verify),
+        state.app.list_cases_without_contact(&staff.who, &to_check),
     ) {
         Ok(v) => v,
-        Err(e) => return error_page(&t, &e),
+        Err(e) => return staff_error_page(staff, &e),
     };
     let mine = &staff.who.user.grids;
     let in_my_grids = |s: &&cityloop_app::queries::CaseSummary| s.case.grid_id.is_some_and(|g| mine.contains(&g));
@@ -116,7 +116,7 @@ async fn inspector_page(
 
 pub async fn page(State(state): State<WebState>, staff: Staff, Query(q): Query<ReportedParam>) -> Response {
     if !staff.who.has(Role::Inspector) {
-        return error_page(&staff.visit.tr, &AppError::Forbidden("this page is for grid inspectors".into()));
+        return staff_error_page(&staff, &AppError::Forbidden("this page is for grid inspectors".into()));
     }
     let mut c = ctx(&staff.visit, Some(&staff.who), "inspector.title");
     c.flash = super::MoveDone { done: q.done, case: q.case }.flash(&staff.visit.tr);
@@ -127,7 +127,7 @@ pub async fn page(State(state): State<WebState>, staff: Staff, Query(q): Query<R
 pub async fn report(State(state): State<WebState>, staff: Staff, form: FormInput) -> Response {
     let t = staff.visit.tr;
     if !staff.who.has(Role::Inspector) {
-        return error_page(&t, &AppError::Forbidden("this page is for grid inspectors".into()));
+        return staff_error_page(&staff, &AppError::Forbidden("this page is for grid inspectors".into()));
     }
     let outcome = async {
         let mut input = super::intake::new_case_from(&form, "inspector")?;
@@ -161,7 +161,7 @@ pub async fn report(State(state): State<WebState>, staff: Staff, form: FormInput
                     c.values = form.values();
                     inspector_page(&state, &staff, c, None, status).await
                 }
-                None => error_page(&t, &e),
+                None => staff_error_page(&staff, &e),
             }
         }
     }

@@ -14,8 +14,8 @@ use cityloop_domain::{CategoryId, RequestType, Role, Urgency};
 use serde::Deserialize;
 
 use super::{
-    category_options, ctx, enum_options, error_page, form_errors, long_time, render, summary_rows, CaseRow, Ctx,
-    Options,
+    category_options, ctx, enum_options, error_page, form_errors, long_time, render, staff_error_page, summary_rows,
+    CaseRow, Ctx, Options,
 };
 use crate::session::{FormInput, Staff};
 use crate::WebState;
@@ -42,7 +42,7 @@ pub struct CreatedParams {
 
 fn forbidden_unless_operator(staff: &Staff) -> Option<Response> {
     (!staff.who.has_any(&[Role::Operator, Role::Admin]))
-        .then(|| error_page(&staff.visit.tr, &AppError::Forbidden("the workbench is for operators".into())))
+        .then(|| staff_error_page(staff, &AppError::Forbidden("the workbench is for operators".into())))
 }
 
 fn workbench_view(state: &WebState, staff: &Staff, c: Ctx, created: Option<String>) -> Workbench {
@@ -185,7 +185,7 @@ pub async fn create(State(state): State<WebState>, staff: Staff, form: FormInput
                 c.values = form.values();
                 render(StatusCode::UNPROCESSABLE_ENTITY, &workbench_view(&state, &staff, c, None))
             }
-            None => error_page(&t, &e),
+            None => staff_error_page(&staff, &e),
         },
     }
 }
@@ -214,7 +214,7 @@ pub async fn caller_history(State(state): State<WebState>, staff: Staff, Query(q
         return render(StatusCode::OK, &CallerHistory { c, rows: vec![], total: 0 });
     }
     let query = CaseQuery { phone: Some(phone), page_size: Some(10), ..CaseQuery::default() };
-    match state.app.list_cases(&staff.who, &query).await {
+    match state.app.list_cases_without_contact(&staff.who, &query).await {
         Ok(page) => {
             let reference = state.app.reference();
             let rows = summary_rows(&c.t, &reference, &page.items);
@@ -250,7 +250,7 @@ pub async fn preview(State(state): State<WebState>, staff: Staff, Query(q): Quer
     let category: Option<CategoryId> = q.category.as_deref().and_then(|c| reference.category_by_code(c)).map(|c| c.id);
     let preview = match state.app.dispatch_preview(category, grid.and_then(|g| g.division_id)).await {
         Ok(p) => p,
-        Err(e) => return error_page(&t, &e),
+        Err(e) => return staff_error_page(&staff, &e),
     };
     let esc = crate::escape_html;
     let mut html = String::new();
@@ -275,6 +275,10 @@ pub async fn preview(State(state): State<WebState>, staff: Staff, Query(q): Quer
         Some(u) => {
             html.push_str(&format!(r#"<p>{}: <b id="preview-unit">{}</b></p>"#, t.get("field.unit"), esc(&u.name)))
         }
+        // Catalogue rules name units by area: until the case is placed, the lead unit is not known.
+        None if grid.is_none() => {
+            html.push_str(&format!(r#"<p id="preview-unit" class="muted">{}</p>"#, t.get("intake.needs_place")))
+        }
         None => html.push_str(&format!(r#"<p id="preview-unit" class="muted">{}</p>"#, t.get("intake.no_rule"))),
     }
     let assisting: Vec<String> =
@@ -286,7 +290,7 @@ pub async fn preview(State(state): State<WebState>, staff: Staff, Query(q): Quer
         r#"<p>{}: <b id="preview-deadline">{}</b> <span class="muted">({})</span></p>"#,
         t.get("field.deadline"),
         long_time(&reference, preview.deadline),
-        esc(&preview.limit.describe_zh())
+        esc(&t.limit(preview.limit))
     ));
     Html(html).into_response()
 }

@@ -10,7 +10,7 @@ use cityloop_app::overview::{OpenRow, RowOf, SlowUnit};
 use cityloop_app::signals::SignalView;
 use serde::Deserialize;
 
-use super::{ctx, error_page, long_time, render, Ctx};
+use super::{ctx, long_time, render, staff_error_page, Ctx};
 use crate::i18n::Tr;
 use crate::session::Staff;
 use crate::svg::stacked_bars;
@@ -66,7 +66,7 @@ pub async fn screen(State(state): State<WebState>, staff: Staff, Query(p): Query
     let t = staff.visit.tr;
     let overview = match state.app.overview(&staff.who).await {
         Ok(o) => o,
-        Err(e) => return error_page(&t, &e),
+        Err(e) => return staff_error_page(&staff, &e),
     };
     let reference = state.app.reference();
     // The screen stays up when a part of it cannot be read; each part shows empty instead.

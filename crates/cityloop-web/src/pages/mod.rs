@@ -31,7 +31,7 @@ use cityloop_domain::{Case, Role, State as CaseState};
 use cityloop_store::UnitRow;
 use serde::Deserialize;
 
-use crate::i18n::{field_message, Tr};
+use crate::i18n::{field_message, translated_message, Tr};
 use crate::session::{Staff, Visit};
 use crate::WebState;
 
@@ -102,6 +102,21 @@ impl Ctx {
 
     pub fn has_errors(&self) -> bool {
         !self.errors.is_empty()
+    }
+
+    /// Every error of the form, named by its field, for the summary at the top of the page: some
+    /// errors belong to no visible field (a point outside the city on a map, a file's line).
+    pub fn error_summary(&self) -> Vec<String> {
+        let mut fields: Vec<&String> = self.errors.keys().collect();
+        fields.sort();
+        fields
+            .into_iter()
+            .map(|field| match self.t.find(&format!("field.{field}")) {
+                Some(label) => format!("{label}: {}", self.errors[field]),
+                None if field.contains(':') => format!("{field}: {}", self.errors[field]),
+                None => self.errors[field].clone(),
+            })
+            .collect()
     }
 }
 
@@ -194,34 +209,62 @@ struct MessagePage {
 /// A page with one message (errors without a form to show them next to).
 pub fn message_page(t: &Tr, status: StatusCode, message: &str) -> Response {
     let visit = Visit { tr: *t, csrf: String::new(), path: "/".into(), session: None, basemap: String::new() };
-    let mut c = ctx(&visit, None, "common.error");
+    message_page_for(&visit, None, status, message)
+}
+
+/// A message page with the signed-in user's navigation, so that an error does not strand them.
+fn message_page_for(visit: &Visit, who: Option<&Principal>, status: StatusCode, message: &str) -> Response {
+    let t = visit.tr;
+    let mut c = ctx(visit, who, "common.error");
     c.title = format!("{} {}", status.as_u16(), t.get("common.error"));
     render(status, &MessagePage { c, heading: t.get("common.error").to_string(), message: message.to_string() })
 }
 
+/// The page for an error of a use case, shown to a signed-in member of staff.
+pub fn staff_error_page(staff: &Staff, e: &AppError) -> Response {
+    error_page_for(&staff.visit, Some(&staff.who), e)
+}
+
 /// The page for an error of a use case.
 pub fn error_page(t: &Tr, e: &AppError) -> Response {
+    let visit = Visit { tr: *t, csrf: String::new(), path: "/".into(), session: None, basemap: String::new() };
+    error_page_for(&visit, None, e)
+}
+
+fn error_page_for(visit: &Visit, who: Option<&Principal>, e: &AppError) -> Response {
+    let t = &visit.tr;
     match e {
         AppError::Unauthorized(_) | AppError::SecondFactorRequired(_) => Redirect::to("/login").into_response(),
         AppError::Forbidden(m) => {
-            message_page(t, StatusCode::FORBIDDEN, &format!("{} ({m})", t.get("error.forbidden")))
+            let message = match translated_message(t, m) {
+                Some(why) => format!("{} ({why})", t.get("error.forbidden")),
+                None => t.get("error.forbidden").to_string(),
+            };
+            message_page_for(visit, who, StatusCode::FORBIDDEN, &message)
         }
-        AppError::NotFound(_) => message_page(t, StatusCode::NOT_FOUND, t.get("error.not_found")),
-        AppError::StaleVersion { .. } => message_page(t, StatusCode::CONFLICT, t.get("case.stale")),
-        AppError::Invalid { field, message } => {
-            message_page(t, StatusCode::UNPROCESSABLE_ENTITY, &format!("{field}: {}", field_message(t, message)))
-        }
+        AppError::NotFound(_) => message_page_for(visit, who, StatusCode::NOT_FOUND, t.get("error.not_found")),
+        AppError::StaleVersion { .. } => message_page_for(visit, who, StatusCode::CONFLICT, t.get("case.stale")),
+        AppError::Invalid { field, message } => message_page_for(
+            visit,
+            who,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            &format!("{field}: {}", field_message(t, message)),
+        ),
         AppError::IllegalMove { kind, state, allowed, .. } => {
-            message_page(t, StatusCode::CONFLICT, &illegal_move_message(t, *kind, *state, allowed))
+            message_page_for(visit, who, StatusCode::CONFLICT, &illegal_move_message(t, *kind, *state, allowed))
         }
-        AppError::Duplicate(m) => message_page(t, StatusCode::CONFLICT, &field_message(t, m)),
-        AppError::TooLarge(m) => message_page(t, StatusCode::PAYLOAD_TOO_LARGE, m),
-        AppError::TooManyAttempts { message, .. } => message_page(t, StatusCode::TOO_MANY_REQUESTS, message),
-        AppError::NotReady(m) => message_page(t, StatusCode::SERVICE_UNAVAILABLE, m),
-        AppError::Unavailable(_) => message_page(t, StatusCode::SERVICE_UNAVAILABLE, t.get("error.unavailable")),
+        AppError::Duplicate(m) => message_page_for(visit, who, StatusCode::CONFLICT, &field_message(t, m)),
+        AppError::TooLarge(m) => message_page_for(visit, who, StatusCode::PAYLOAD_TOO_LARGE, m),
+        AppError::TooManyAttempts { message, .. } => {
+            message_page_for(visit, who, StatusCode::TOO_MANY_REQUESTS, message)
+        }
+        AppError::NotReady(m) => message_page_for(visit, who, StatusCode::SERVICE_UNAVAILABLE, m),
+        AppError::Unavailable(_) => {
+            message_page_for(visit, who, StatusCode::SERVICE_UNAVAILABLE, t.get("error.unavailable"))
+        }
         AppError::Internal(m) => {
             tracing::error!(error = %m, "page failed");
-            message_page(t, StatusCode::INTERNAL_SERVER_ERROR, t.get("common.error"))
+            message_page_for(visit, who, StatusCode::INTERNAL_SERVER_ERROR, t.get("common.error"))
         }
     }
 }
@@ -240,8 +283,12 @@ fn illegal_move_message(t: &Tr, kind: MoveKind, state: CaseState, allowed: &[Mov
 pub fn form_errors(t: &Tr, e: &AppError) -> Option<HashMap<String, String>> {
     match e {
         AppError::Invalid { field, message } => {
-            // Nested API names (`contact.phone`) are the form's flat names.
-            let name = field.rsplit('.').next().unwrap_or(field).to_string();
+            // Nested API names (`contact.phone`) are the form's flat names; a file's line
+            // (`notes.md:3`) stays as it is.
+            let name = match field.contains(':') {
+                true => field.clone(),
+                false => field.rsplit('.').next().unwrap_or(field).to_string(),
+            };
             Some(HashMap::from([(name, field_message(t, message))]))
         }
         _ => None,

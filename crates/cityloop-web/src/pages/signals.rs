@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use cityloop_app::signals::SignalView;
 use serde::Deserialize;
 
-use super::{ctx, error_page, render, Ctx};
+use super::{ctx, render, staff_error_page, Ctx};
 use crate::session::{FormInput, Staff};
 use crate::WebState;
 
@@ -28,16 +28,15 @@ pub struct SignalsParams {
 }
 
 pub async fn page(State(state): State<WebState>, staff: Staff, Query(p): Query<SignalsParams>) -> Response {
-    let t = staff.visit.tr;
     let wanted = p.state.filter(|s| !s.is_empty()).unwrap_or_else(|| "open".into());
     let signals = match state.app.signals(&staff.who, Some(&wanted), None, 200).await {
         Ok(s) => s,
-        Err(e) => return error_page(&t, &e),
+        Err(e) => return staff_error_page(&staff, &e),
     };
     let open = match p.open {
         Some(id) => match state.app.signal(&staff.who, id).await {
             Ok(s) => Some(s),
-            Err(e) => return error_page(&t, &e),
+            Err(e) => return staff_error_page(&staff, &e),
         },
         None => None,
     };
@@ -46,21 +45,19 @@ pub async fn page(State(state): State<WebState>, staff: Staff, Query(p): Query<S
 }
 
 pub async fn scan(State(state): State<WebState>, staff: Staff, _form: FormInput) -> Response {
-    let t = staff.visit.tr;
     if let Err(e) = state.app.signals(&staff.who, None, None, 1).await {
-        return error_page(&t, &e);
+        return staff_error_page(&staff, &e);
     }
     match state.app.scan_signals().await {
         Ok(_) => Redirect::to("/signals").into_response(),
-        Err(e) => error_page(&t, &e),
+        Err(e) => staff_error_page(&staff, &e),
     }
 }
 
 pub async fn mark(State(state): State<WebState>, staff: Staff, Path(id): Path<i64>, form: FormInput) -> Response {
-    let t = staff.visit.tr;
     let to = form.get("state").unwrap_or_default();
     match state.app.set_signal_state(&staff.who, id, &to).await {
         Ok(_) => Redirect::to(&format!("/signals?open={id}&state={to}")).into_response(),
-        Err(e) => error_page(&t, &e),
+        Err(e) => staff_error_page(&staff, &e),
     }
 }

@@ -11,7 +11,7 @@ use cityloop_app::queries::CaseView;
 use cityloop_domain::workflow::MoveKind;
 use serde::Deserialize;
 
-use super::{ctx, error_page, render, Ctx};
+use super::{ctx, render, staff_error_page, Ctx};
 use crate::escape_html as esc;
 use crate::i18n::Tr;
 use crate::session::Staff;
@@ -53,10 +53,12 @@ pub async fn suggest(State(state): State<WebState>, staff: Staff, Query(q): Quer
     let outcome = match state.app.classify(&staff.who, &q.text(), 3) {
         Ok(o) => o,
         Err(cityloop_app::AppError::NotReady(_)) => return muted(&t, "intake.no_model"),
-        Err(e) => return error_page(&t, &e),
+        Err(e) => return staff_error_page(&staff, &e),
     };
     let mut html = String::from(r#"<ul class="suggestions" id="category-suggestions">"#);
-    for s in &outcome.suggestions {
+    // Beyond the first, a choice under half a percent is noise, not an alternative.
+    let worth_showing = outcome.suggestions.iter().enumerate().filter(|(i, s)| *i == 0 || s.probability >= 0.005);
+    for (_, s) in worth_showing {
         let percent = (s.probability * 100.0).round();
         match (&s.category, &s.category_name) {
             (Some(code), Some(name)) => html.push_str(&format!(
@@ -110,7 +112,7 @@ pub async fn similar(State(state): State<WebState>, staff: Staff, Query(q): Quer
             ));
             fragment(html)
         }
-        Err(e) => error_page(&t, &e),
+        Err(e) => staff_error_page(&staff, &e),
     }
 }
 
@@ -135,12 +137,16 @@ pub async fn knowledge(State(state): State<WebState>, staff: Staff, Query(q): Qu
         Ok(hits) if hits.is_empty() => muted(&t, "intake.no_articles"),
         Ok(hits) => {
             let mut html = String::from(r#"<ul class="articles" id="knowledge-hits">"#);
-            for hit in &hits {
+            // An article far below the best matched only some common word of the description.
+            let best = hits[0].score;
+            for hit in hits.iter().filter(|h| h.score >= best * 0.5) {
                 let body = state.app.article(&staff.who, hit.id).map(|a| a.body).unwrap_or_default();
                 html.push_str(&format!(
-                    r#"<li><b>{title}</b><p class="muted">{excerpt}…</p><button type="button" class="small use-article" data-article="{id}" data-body="{body}">{label}</button></li>"#,
+                    r#"<li><b>{title}</b><p class="muted">{excerpt}…</p><p class="why">{because}: {words}</p><button type="button" class="small use-article" data-article="{id}" data-body="{body}">{label}</button></li>"#,
                     title = esc(&hit.title),
                     excerpt = esc(&hit.excerpt),
+                    because = t.get("intake.matched"),
+                    words = hit.matched.iter().map(|w| format!("<mark>{}</mark>", esc(w))).collect::<Vec<_>>().join(" "),
                     id = hit.id,
                     body = esc(&body),
                     label = t.get("intake.use_article"),
@@ -149,7 +155,7 @@ pub async fn knowledge(State(state): State<WebState>, staff: Staff, Query(q): Qu
             html.push_str("</ul>");
             fragment(html)
         }
-        Err(e) => error_page(&t, &e),
+        Err(e) => staff_error_page(&staff, &e),
     }
 }
 
@@ -170,7 +176,7 @@ pub async fn case_panels(state: &WebState, staff_roles: &cityloop_app::Principal
                         r#"<li><b class="hint-unit">{}</b> <span class="tag">{}</span><br><span class="muted">{}</span></li>"#,
                         esc(&h.unit_name),
                         t.get(if h.source == "history" { "case.hint_history" } else { "case.hint_catalogue" }),
-                        esc(&h.reason)
+                        esc(if t.is_en() { &h.reason_en } else { &h.reason })
                     ));
                 }
                 html.push_str("</ul></section>");
@@ -212,11 +218,13 @@ pub async fn case_panels(state: &WebState, staff_roles: &cityloop_app::Principal
             ));
             for f in check.get("findings").and_then(|f| f.as_array()).into_iter().flatten() {
                 let passed = f.get("passed").and_then(|p| p.as_bool()).unwrap_or(false);
+                // Checks stored before the English text was kept have only the Chinese one.
+                let english = f.get("message_en").and_then(|m| m.as_str()).filter(|_| t.is_en());
                 html.push_str(&format!(
                     r#"<li class="{}">{} {}</li>"#,
                     if passed { "pass" } else { "fail" },
                     if passed { "✓" } else { "✗" },
-                    esc(f.get("message").and_then(|m| m.as_str()).unwrap_or(""))
+                    esc(english.or_else(|| f.get("message").and_then(|m| m.as_str())).unwrap_or(""))
                 ));
             }
             html.push_str("</ul></section>");
@@ -240,7 +248,6 @@ pub struct DaysParam {
 
 /// Reply checks summarised per unit (weakest first).
 pub async fn replies(State(state): State<WebState>, staff: Staff, Query(q): Query<DaysParam>) -> Response {
-    let t = staff.visit.tr;
     let days = q.days.unwrap_or(30).clamp(1, 366);
     match state.app.reply_summary(&staff.who, days).await {
         Ok(units) => {
@@ -251,6 +258,6 @@ pub async fn replies(State(state): State<WebState>, staff: Staff, Query(q): Quer
                 .collect();
             render(StatusCode::OK, &RepliesPage { c, days, rows })
         }
-        Err(e) => error_page(&t, &e),
+        Err(e) => staff_error_page(&staff, &e),
     }
 }

@@ -9,7 +9,7 @@ use cityloop_app::topics::{AdoptTopic, TopicCandidate, TopicView};
 use cityloop_domain::Role;
 use serde::Deserialize;
 
-use super::{ctx, error_page, render, Ctx};
+use super::{ctx, render, staff_error_page, Ctx};
 use crate::session::{FormInput, Staff};
 use crate::WebState;
 
@@ -34,12 +34,11 @@ fn pct(v: &Option<f64>) -> String {
 }
 
 pub async fn page(State(state): State<WebState>, staff: Staff, Query(p): Query<PeriodParam>) -> Response {
-    let t = staff.visit.tr;
     let period = p.period.filter(|p| !p.is_empty()).unwrap_or_else(|| state.app.current_evaluation_period().label());
     let (candidates, topics) =
         match (state.app.topic_candidates(&staff.who, &period).await, state.app.topics(&staff.who).await) {
             (Ok(c), Ok(t)) => (c, t),
-            (Err(e), _) | (_, Err(e)) => return error_page(&t, &e),
+            (Err(e), _) | (_, Err(e)) => return staff_error_page(&staff, &e),
         };
     let units = state.app.reference().units.iter().map(|u| (u.code.clone(), u.name.clone())).collect();
     let can_adopt = staff.who.has_any(&[Role::Admin, Role::Leader]);
@@ -48,7 +47,6 @@ pub async fn page(State(state): State<WebState>, staff: Staff, Query(p): Query<P
 }
 
 pub async fn adopt(State(state): State<WebState>, staff: Staff, form: FormInput) -> Response {
-    let t = staff.visit.tr;
     let period = form.get("period").unwrap_or_default();
     let req = AdoptTopic {
         period: Some(period.clone()),
@@ -60,7 +58,7 @@ pub async fn adopt(State(state): State<WebState>, staff: Staff, form: FormInput)
     };
     match state.app.adopt_topic(&staff.who, req).await {
         Ok(_) => Redirect::to(&format!("/topics?period={period}#adopted")).into_response(),
-        Err(e) => error_page(&t, &e),
+        Err(e) => staff_error_page(&staff, &e),
     }
 }
 

@@ -260,13 +260,32 @@ impl Browser {
         let target = self.find(css).await;
         self.eval(&format!("document.documentElement.classList.add('{LEAVING}'); return true;")).await;
         target.click().await.unwrap_or_else(|e| panic!("click `{css}`: {e}"));
+        self.wait_for_next_page(css).await;
+    }
+
+    /// Waits for the page that replaces the one marked as being left.
+    async fn wait_for_next_page(&mut self, after: &str) {
         self.client
             .wait()
             .at_most(ELEMENT_TIMEOUT)
             .for_element(Locator::Css(&format!("html:not(.{LEAVING}) > body")))
             .await
-            .unwrap_or_else(|e| panic!("clicking `{css}` loaded no new page: {e}"));
+            .unwrap_or_else(|e| panic!("`{after}` loaded no new page: {e}"));
         self.collect_console().await;
+    }
+
+    /// Clicks something that asks a question first (a delete) and answers it: no stays on the
+    /// page, yes waits for the page the form leads to.
+    pub async fn click_and_answer(&mut self, css: &str, yes: bool) {
+        self.eval(&format!("document.documentElement.classList.add('{LEAVING}'); return true;")).await;
+        self.press(css).await;
+        if !yes {
+            self.client.dismiss_alert().await.expect("a question before going on");
+            self.eval(&format!("document.documentElement.classList.remove('{LEAVING}'); return true;")).await;
+            return;
+        }
+        self.client.accept_alert().await.expect("a question before going on");
+        self.wait_for_next_page(css).await;
     }
 
     /// Clicks something that changes the page in place (opens a form, ticks a box).

@@ -206,3 +206,110 @@ async fn the_case_list_downloads_as_a_file_in_the_viewers_scope() {
     let r = download(dispatcher.token.clone(), "format=pdf").await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
 }
+
+/// A page as a signed-in member of staff sees it.
+async fn staff_get(base: &str, session: &str, path: &str) -> reqwest::Response {
+    client().get(format!("{base}{path}")).header("cookie", format!("cl_session={session}")).send().await.unwrap()
+}
+
+/// A signed-in member of staff's CSRF token, read off a page.
+async fn staff_token(base: &str, session: &str, path: &str) -> String {
+    let html = staff_get(base, session, path).await.text().await.unwrap();
+    html.split("name=\"_csrf\" value=\"").nth(1).expect("a form on the page").split('"').next().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn a_row_action_after_another_goes_back_to_the_queue_saying_only_its_own_move() {
+    let site = spawn_site(Backend::Sqlite, 0).await;
+    let operator = site.app.login("operator", cityloop_app::demo::DEMO_PASSWORD).await.unwrap();
+    let case = NewCase {
+        channel: "hotline".into(),
+        request_type: "complaint".into(),
+        title: "路灯不亮".into(),
+        description: "小区门口路灯坏了".into(),
+        ..NewCase::default()
+    };
+    let number = site.app.create_case(&operator.principal, case, None).await.unwrap().case.number;
+    let csrf = staff_token(&site.base, &operator.token, "/intake").await;
+    // The queue's address after a first row action already says which move that was.
+    let back = format!("/cases?state=reported&done=comment&case={number}");
+    let r = client()
+        .post(format!("{}/cases/{number}/moves/comment", site.base))
+        .header("cookie", format!("cl_session={}", operator.token))
+        .form(&[("note", "再次来电催办"), ("back", back.as_str()), ("_csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let to = r.headers()[LOCATION].to_str().unwrap().to_string();
+    assert_eq!(to, format!("/cases?state=reported&done=comment&case={number}"));
+    let page = staff_get(&site.base, &operator.token, &to).await;
+    assert_eq!(page.status(), StatusCode::OK, "the queue opens again");
+}
+
+#[tokio::test]
+async fn queues_that_show_no_contact_data_record_no_contact_views() {
+    let site = spawn_site(Backend::Sqlite, 40).await;
+    let login = |u: &'static str| site.app.login(u, cityloop_app::demo::DEMO_PASSWORD);
+    let dispatcher = login("dispatcher").await.unwrap();
+    for path in ["/desk", "/cases", "/cases?state=closed"] {
+        assert_eq!(staff_get(&site.base, &dispatcher.token, path).await.status(), StatusCode::OK, "{path}");
+    }
+    let admin = login("admin").await.unwrap();
+    let views = |username: &str| cityloop_app::access::ContactViewQuery {
+        username: Some(username.into()),
+        ..Default::default()
+    };
+    let (_, seen) = site.app.contact_views(&admin.principal, &views("dispatcher")).await.unwrap();
+    assert_eq!(seen, 0, "lists without contact data are not look-ups");
+    // The API's list does carry contact data, and records it.
+    site.app.list_cases(&dispatcher.principal, &Default::default()).await.unwrap();
+    let (_, seen) = site.app.contact_views(&admin.principal, &views("dispatcher")).await.unwrap();
+    assert!(seen > 0, "the API's list shows contact data to a dispatcher");
+}
+
+#[tokio::test]
+async fn an_error_keeps_the_staff_navigation_and_names_errors_no_field_shows() {
+    let site = spawn_site(Backend::Sqlite, 0).await;
+    let lead = site.app.login("lead", cityloop_app::demo::DEMO_PASSWORD).await.unwrap();
+    let r = staff_get(&site.base, &lead.token, "/desk").await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let page = r.text().await.unwrap();
+    assert!(page.contains("您无权执行此操作"), "{page}");
+    assert!(page.contains(&lead.principal.user.name), "the header still names who is signed in");
+    assert!(page.contains("href=\"/cases\""), "and offers the lead's pages");
+    assert!(!page.contains("dispatchers"), "no untranslated English in the Chinese page");
+    // A point outside the city belongs to no field of the portal's form: the summary says it.
+    let (cookie, token) = visitor(&site.base, "/portal").await;
+    let sent = client()
+        .post(format!("{}/portal", site.base))
+        .header("cookie", cookie)
+        .form(&[
+            ("request_type", "complaint"),
+            ("title", "路灯不亮"),
+            ("description", "小区门口路灯坏了"),
+            ("phone", "13912345678"),
+            ("lat", "39.9"),
+            ("lon", "116.4"),
+            ("_csrf", token.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = sent.text().await.unwrap();
+    let summary = page.split("id=\"error-summary\"").nth(1).expect("an error summary").split("</div>").next().unwrap();
+    assert!(summary.contains("位置: 位于本市范围之外"), "{summary}");
+    assert_eq!(site.app.store.count_cases().await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn the_case_list_form_sends_again_a_queues_filter_it_has_no_field_for() {
+    let site = spawn_site(Backend::Sqlite, 0).await;
+    let dispatcher = site.app.login("dispatcher", cityloop_app::demo::DEMO_PASSWORD).await.unwrap();
+    let page = staff_get(&site.base, &dispatcher.token, "/cases?due_within_hours=24&sort=deadline").await;
+    let page = page.text().await.unwrap();
+    let form = page.split("id=\"filters\"").nth(1).unwrap().split("</form>").next().unwrap();
+    assert!(form.contains(r#"<input type="hidden" name="due_within_hours" value="24">"#), "{form}");
+    assert!(form.contains("24 小时内到期"), "the form says the list is filtered by it");
+}

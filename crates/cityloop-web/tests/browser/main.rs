@@ -342,6 +342,14 @@ async fn the_catalogue_tester_names_the_unit() {
     let result = b.text("#tester-result").await;
     assert!(result.contains(&unit_name), "tester said `{result}`, the catalogue says {unit_name}");
     b.screenshot("admin-catalogue-tester").await;
+
+    // A rule is deleted only once the administrator says yes to the question.
+    let rules = site.app.store.list_catalogue().await.unwrap().len();
+    let delete = "table form[data-confirm] button";
+    b.click_and_answer(delete, false).await;
+    assert_eq!(site.app.store.list_catalogue().await.unwrap().len(), rules, "said no: nothing deleted");
+    b.click_and_answer(delete, true).await;
+    assert_eq!(site.app.store.list_catalogue().await.unwrap().len(), rules - 1, "said yes: one rule fewer");
     b.finish().await;
 }
 
