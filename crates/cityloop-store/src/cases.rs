@@ -182,9 +182,11 @@ pub struct WhistleRow {
 pub struct NoticeRow {
     pub id: i64,
     pub case_id: CaseId,
+    pub case_number: String,
     pub unit_id: Option<UnitId>,
     pub level: u32,
     pub overdue: bool,
+    /// In Chinese, as sent; `case_number`, `level` and `overdue` say the same for other languages.
     pub message: String,
     pub created_at: DateTime<Utc>,
 }
@@ -665,21 +667,24 @@ impl Store {
 
     /// Supervision notices, newest first: of one case, or of some units, or all.
     pub async fn notices(&self, case: Option<CaseId>, units: Option<&[UnitId]>, limit: i64) -> Result<Vec<NoticeRow>> {
-        let mut sql =
-            Sql::new("select id, case_id, unit_id, level, overdue, message, created_at from notices where 1 = 1");
+        let mut sql = Sql::new(
+            "select n.id, n.case_id, c.number as case_number, n.unit_id, n.level, n.overdue, n.message, n.created_at \
+             from notices n join cases c on c.id = n.case_id where 1 = 1",
+        );
         if let Some(c) = case {
-            sql.push(" and case_id = ").bind(c.0);
+            sql.push(" and n.case_id = ").bind(c.0);
         }
         if let Some(units) = units {
-            sql.push(" and unit_id in ").bind_list(units.iter().map(|u| u.0));
+            sql.push(" and n.unit_id in ").bind_list(units.iter().map(|u| u.0));
         }
-        sql.push(" order by id desc limit ").bind(limit);
+        sql.push(" order by n.id desc limit ").bind(limit);
         let rows = sql.query().fetch_all(self.reader()).await?;
         rows.iter()
             .map(|r| {
                 Ok(NoticeRow {
                     id: r.try_get("id")?,
                     case_id: CaseId(r.try_get("case_id")?),
+                    case_number: r.try_get("case_number")?,
                     unit_id: r.try_get::<Option<i64>, _>("unit_id")?.map(UnitId),
                     level: u32::try_from(r.try_get::<i64, _>("level")?).unwrap_or(0),
                     overdue: r.try_get::<i64, _>("overdue")? != 0,

@@ -317,6 +317,7 @@ async fn whistles_and_notices_are_recorded_with_the_move() {
         db.store.commit_move(MoveWrite { expected_version: 4, outcome: &supervise }).await.unwrap();
         let notices = db.store.notices(Some(case.id), None, 10).await.unwrap();
         assert_eq!((notices.len(), notices[0].level, notices[0].overdue), (1, 2, false));
+        assert_eq!(notices[0].case_number, case.number, "a notice names its case for any language");
     })
     .await;
 }

@@ -63,31 +63,55 @@
     return { x: p.x, y: p.y, lat: lat, lon: lon };
   }
 
-  // Wheel zoom and drag pan by changing the viewBox; a click without a drag stays a click.
+  // Wheel zoom, two-finger pinch zoom and drag pan by changing the viewBox; a click without a drag
+  // stays a click. On a phone one finger moving up or down scrolls the page (touch-action: pan-y).
   function panZoom(svg) {
     const vb = () => svg.viewBox.baseVal;
     const full = { x: vb().x, y: vb().y, w: vb().width, h: vb().height };
     let drag = null;
+    const fingers = new Map();
+    let pinch = null;
+    const zoomTo = (w, around, from) => {
+      const width = Math.min(full.w * 1.5, Math.max(full.w / 40, w));
+      const v = vb();
+      v.x = around.x - ((around.x - from.x) * width) / from.w;
+      v.y = around.y - ((around.y - from.y) * width) / from.w;
+      v.height = (width / from.w) * from.h;
+      v.width = width;
+    };
     svg.addEventListener(
       "wheel",
       (e) => {
         e.preventDefault();
-        const p = mapToLatLon(svg, e);
-        const f = e.deltaY > 0 ? 1.25 : 0.8;
         const v = vb();
-        const w = Math.min(full.w * 1.5, Math.max(full.w / 40, v.width * f));
-        const h = (w / v.width) * v.height;
-        v.x = p.x - ((p.x - v.x) * w) / v.width;
-        v.y = p.y - ((p.y - v.y) * h) / v.height;
-        v.width = w;
-        v.height = h;
+        const from = { x: v.x, y: v.y, w: v.width, h: v.height };
+        zoomTo(v.width * (e.deltaY > 0 ? 1.25 : 0.8), mapToLatLon(svg, e), from);
       },
       { passive: false }
     );
     svg.addEventListener("pointerdown", (e) => {
+      fingers.set(e.pointerId, { x: e.clientX, y: e.clientY });
+      if (fingers.size === 2) {
+        const [a, b] = Array.from(fingers.values());
+        const v = vb();
+        pinch = {
+          d: Math.hypot(a.x - b.x, a.y - b.y) || 1,
+          mid: mapToLatLon(svg, { clientX: (a.x + b.x) / 2, clientY: (a.y + b.y) / 2 }),
+          from: { x: v.x, y: v.y, w: v.width, h: v.height },
+        };
+        drag = null;
+        svg.dataset.dragged = "1";
+        return;
+      }
       drag = { x: e.clientX, y: e.clientY, vx: vb().x, vy: vb().y, moved: false };
     });
     svg.addEventListener("pointermove", (e) => {
+      if (fingers.has(e.pointerId)) fingers.set(e.pointerId, { x: e.clientX, y: e.clientY });
+      if (pinch && fingers.size === 2) {
+        const [a, b] = Array.from(fingers.values());
+        zoomTo((pinch.from.w * pinch.d) / (Math.hypot(a.x - b.x, a.y - b.y) || 1), pinch.mid, pinch.from);
+        return;
+      }
       if (!drag) return;
       const dx = e.clientX - drag.x;
       const dy = e.clientY - drag.y;
@@ -97,12 +121,15 @@
       vb().x = drag.vx - dx * scale;
       vb().y = drag.vy - dy * scale;
     });
-    const end = () => {
+    const end = (e) => {
       if (drag && drag.moved) svg.dataset.dragged = "1";
       drag = null;
+      fingers.delete(e.pointerId);
+      if (fingers.size < 2) pinch = null;
     };
     svg.addEventListener("pointerup", end);
     svg.addEventListener("pointerleave", end);
+    svg.addEventListener("pointercancel", end);
     svg.addEventListener("dblclick", () => {
       vb().x = full.x;
       vb().y = full.y;

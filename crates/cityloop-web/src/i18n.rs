@@ -298,7 +298,7 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("access.records", "查看记录", "Records"),
     ("access.views", "联系方式查看记录", "Contact data shown"),
     ("access.events", "导出、登录与被拒记录", "Exports, sign-ins and refusals"),
-    ("access.purpose", "用途", "Doing"),
+    ("access.purpose", "用途", "Purpose"),
     ("access.purpose.case", "查看工单", "Opened the case"),
     ("access.purpose.list", "列表或搜索", "List or search"),
     ("access.purpose.move", "办理操作", "A move on the case"),
@@ -496,6 +496,17 @@ pub struct Tr {
     pub lang: Lang,
 }
 
+/// English names where the wire name read as words would not say what the Chinese says.
+const ENGLISH_NAMES: &[(&str, &str)] = &[
+    ("pending_sign", "Awaiting acceptance"),
+    ("close_pending", "Awaiting closure"),
+    ("return_review", "Return under review"),
+    ("basically_satisfied", "Fairly satisfied"),
+    ("sign", "Accept"),
+    ("verify", "Confirm on site"),
+    ("request-verification", "Ask to verify on site"),
+];
+
 fn humanize(wire: &str) -> String {
     // Initialisms keep their capitals.
     if let Some(upper) = ["sms", "api", "gps"].iter().find(|w| **w == wire) {
@@ -582,7 +593,10 @@ impl Tr {
     fn pick(&self, zh: &str, wire: &str) -> String {
         match self.lang {
             Lang::Zh => zh.to_string(),
-            Lang::En => humanize(wire),
+            Lang::En => match ENGLISH_NAMES.iter().find(|(w, _)| *w == wire) {
+                Some((_, name)) => name.to_string(),
+                None => humanize(wire),
+            },
         }
     }
 }
@@ -792,7 +806,7 @@ mod tests {
     #[test]
     fn english_labels_are_readable_and_keys_have_both_languages() {
         let en = Tr { lang: Lang::En };
-        assert_eq!(en.label(cityloop_domain::State::PendingSign), "Pending sign");
+        assert_eq!(en.label(cityloop_domain::State::PendingSign), "Awaiting acceptance");
         assert_eq!(Tr::default().label(cityloop_domain::State::PendingSign), "待签收");
         assert_eq!(en.label(cityloop_domain::enums::Channel::Sms), "SMS");
         assert_eq!(en.get("nav.intake"), "Intake");

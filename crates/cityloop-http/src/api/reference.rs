@@ -402,6 +402,7 @@ pub async fn add_user(
 pub struct NoticeDto {
     pub id: i64,
     pub case: i64,
+    pub case_number: String,
     pub unit: Option<i64>,
     pub level: u32,
     pub overdue: bool,
@@ -439,6 +440,7 @@ pub async fn notices(
             .map(|n| NoticeDto {
                 id: n.id,
                 case: n.case_id.0,
+                case_number: n.case_number,
                 unit: n.unit_id.map(|u| u.0),
                 level: n.level,
                 overdue: n.overdue,

@@ -17,6 +17,7 @@ use super::{
     catalogue_unit, count_label, ctx, render, short_time, staff_error_page, summary_rows, unit_options, CaseRow, Ctx,
     MoveDone, Options,
 };
+use crate::i18n::Tr;
 use crate::session::{FormInput, Staff};
 use crate::WebState;
 
@@ -119,7 +120,7 @@ pub async fn desk(State(state): State<WebState>, staff: Staff, Query(p): Query<D
                 (
                     short_time(&reference, n.created_at),
                     n.unit_id.and_then(|u| reference.unit(u)).map(|u| u.name.clone()).unwrap_or_default(),
-                    n.message,
+                    notice_text(&t, &n),
                 )
             })
             .collect();
@@ -148,6 +149,20 @@ pub async fn desk(State(state): State<WebState>, staff: Staff, Query(p): Query<D
             )
         }
         Err(e) => staff_error_page(&staff, &e),
+    }
+}
+
+/// A notice in the interface's language: the stored message is the Chinese one sent to the unit.
+fn notice_text(t: &Tr, n: &cityloop_store::cases::NoticeRow) -> String {
+    if !t.is_en() {
+        return n.message.clone();
+    }
+    let number = &n.case_number;
+    match (n.overdue, n.level) {
+        (true, _) => format!("Case {number} is past its deadline"),
+        (false, 1) => format!("Case {number}: urged"),
+        (false, 2) => format!("Case {number}: supervised"),
+        (false, _) => format!("Case {number}: supervised under a public listing"),
     }
 }
 

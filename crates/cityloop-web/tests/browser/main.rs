@@ -814,3 +814,42 @@ async fn every_page_renders_at_both_widths_without_console_errors() {
     b.screenshot("page-citizen-cases-english").await;
     b.finish().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_resident_zooms_the_portal_map_with_two_fingers_without_placing_a_point() {
+    use fantoccini::actions::{InputSource, PointerAction, TouchActions};
+    if !browser_available() {
+        return;
+    }
+    let site = spawn_site(Backend::Sqlite, 0).await;
+    let driver = Driver::start();
+    let mut b = Browser::open(&driver, &site.base, 390, 844).await;
+    b.goto("/portal").await;
+    let width = "return document.querySelector('svg.map').viewBox.baseVal.width";
+    let before = b.eval(width).await.as_f64().unwrap();
+    let centre = b
+        .eval(
+            "const m = document.querySelector('svg.map'); m.scrollIntoView({block: 'center'}); \
+             const r = m.getBoundingClientRect(); return [r.left + r.width / 2, r.top + r.height / 2]",
+        )
+        .await;
+    let (x, y) = (centre[0].as_f64().unwrap(), centre[1].as_f64().unwrap());
+    let finger = |id: &str, dir: f64| {
+        let step = std::time::Duration::from_millis(150);
+        TouchActions::new(id.into())
+            .then(PointerAction::MoveTo { duration: None, x: x + dir * 15.0, y })
+            .then(PointerAction::Down { button: 0 })
+            .then(PointerAction::MoveTo { duration: Some(step), x: x + dir * 60.0, y })
+            .then(PointerAction::MoveTo { duration: Some(step), x: x + dir * 120.0, y })
+            .then(PointerAction::Up { button: 0 })
+    };
+    b.client
+        .perform_actions(fantoccini::actions::Actions::from(finger("left", -1.0)).and(finger("right", 1.0)))
+        .await
+        .unwrap();
+    let after = b.eval(width).await.as_f64().unwrap();
+    assert!(after < before / 2.0, "spreading two fingers zooms in: the view went from {before} to {after} wide");
+    let placed = b.eval("return document.querySelector('#lat').value").await;
+    assert_eq!(placed.as_str(), Some(""), "a pinch is not a tap on the map");
+    b.finish().await;
+}
