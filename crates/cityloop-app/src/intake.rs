@@ -343,7 +343,7 @@ impl App {
             // inspector or the hotline.
             let inspector_only =
                 who.has(Role::Inspector) && !who.has_any(&[Role::Operator, Role::Lead, Role::Dispatcher, Role::Admin]);
-            if inspector_only && grid.is_none() {
+            if inspector_only && location.is_none() && grid.is_none() {
                 return Err(AppError::invalid("location", "is required: an inspector reports where the problem is"));
             }
             if inspector_only && !grid.is_some_and(|g| who.user.grids.contains(&g.id)) {

@@ -264,7 +264,8 @@ impl App {
     }
 
     /// The same page for screens that show no contact data in their lists: nothing is shown, so no
-    /// view is recorded (otherwise every queue a dispatcher opens would count as a look-up).
+    /// view is recorded (otherwise every queue a dispatcher opens would count as a look-up), unless
+    /// the list was searched by a caller's phone.
     pub async fn list_cases_without_contact(&self, who: &Principal, q: &CaseQuery) -> Result<CasePage> {
         self.case_page(who, q, false).await
     }
@@ -272,7 +273,10 @@ impl App {
     async fn case_page(&self, who: &Principal, q: &CaseQuery, with_contact: bool) -> Result<CasePage> {
         let f = self.case_filter(who, q)?;
         let list = self.store.list_cases(&f).await?;
-        if with_contact {
+        // A search by a caller's phone number finds whose cases these are: a look-up of personal
+        // data, recorded even where the list shows no contact.
+        let by_phone = q.phone.as_deref().is_some_and(|p| !p.trim().is_empty());
+        if with_contact || by_phone {
             self.record_contact_views(who, &list.items, ContactPurpose::List).await?;
         }
         let now = self.now();

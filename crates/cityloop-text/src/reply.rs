@@ -205,8 +205,9 @@ fn mentions_time(text: &str) -> Option<String> {
         let number: String = chars[start..i].iter().collect();
         let next: String = chars[i..].iter().take(4).collect();
         let after_a_place = start > 0 && "路街巷道弄里村区楼栋幢院座单元室".contains(chars[start - 1]);
+        let before_a_place = next.chars().nth(1).is_some_and(|c| "楼栋院门线口房室车".contains(c));
         for unit in ["月", "日", "号", "时", "点", "天", "年", "个工作日", "周"] {
-            if next.starts_with(unit) && !(unit == "号" && after_a_place) {
+            if next.starts_with(unit) && !(unit == "号" && (after_a_place || before_a_place)) {
                 return Some(format!("{number}{unit}"));
             }
         }
@@ -239,6 +240,7 @@ mod tests {
     fn a_house_number_is_not_a_date() {
         assert_eq!(mentions_time("工作人员到幸福路12号现场查看"), None);
         assert_eq!(mentions_time("3栋2号的住户已搬离"), None);
+        assert_eq!(mentions_time("对12号楼进行维修"), None);
         assert_eq!(mentions_time("已于12号完成维修").as_deref(), Some("12号"));
         assert_eq!(mentions_time("将在3个工作日内答复").as_deref(), Some("3个工作日"));
     }

@@ -287,7 +287,7 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("admin.webhooks", "事件推送", "Webhooks"),
     ("admin.access", "访问监测", "Access watch"),
     ("access.alerts", "异常访问告警", "Unusual access alerts"),
-    ("access.hint", "每个用户当天的查看联系方式、导出、登录地址和被拒请求，与其前28天日均比较；超过倍数和下限即告警。", "Each user's day — contact data shown, cases exported, sign-in addresses, refused requests — against their own daily average of the 28 days before; past the factor and the minimum it raises an alert."),
+    ("access.hint", "每个用户当天的查看联系方式、导出、登录地址和被拒请求，与其前28天日均比较；超过倍数和下限即告警。", "Each user's day — contact data shown, cases exported, sign-in addresses, refused requests — against their own daily average of the 28 days before; an alert is raised when a day exceeds that average by the set factor and reaches the set minimum."),
     ("access.alert.contact_views", "查看联系方式过多", "Much contact data shown"),
     ("access.alert.bulk_export", "批量导出", "Bulk export"),
     ("access.alert.login_addresses", "多地址登录", "Sign-ins from many addresses"),

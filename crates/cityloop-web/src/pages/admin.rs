@@ -135,6 +135,10 @@ fn refill<'e>(c: &mut Ctx, failed: Option<(&'e AppError, &FormInput)>) -> Result
 
 /// Renders a section, refilling its form and showing field errors after a failed post.
 fn respond(mut p: AdminPage, failed: Option<(&AppError, &FormInput)>) -> Response {
+    if p.section != "users" {
+        // A unit's, a division's or a category's name, not a person's.
+        p.c.labels.insert("name".into(), p.c.t.get("field.entity_name").into());
+    }
     match refill(&mut p.c, failed) {
         Ok(status) => render(status, &p),
         Err(e) => error_page(&p.c.t, e),
@@ -358,6 +362,9 @@ pub async fn catalogue(State(state): State<WebState>, staff: Staff, Query(q): Qu
     }
     let mut p = page(&state, &staff, "catalogue", catalogue_table(&state, &staff));
     let reference = state.app.reference();
+    // The tester's choices stay chosen, also when the answer is an error.
+    p.categories = category_options(&reference, q.category.as_deref().unwrap_or_default());
+    p.divisions = division_options(&reference, q.division.as_deref().unwrap_or_default());
     if let Some(code) = q.category.as_deref().filter(|c| !c.is_empty()) {
         let t = p.c.t;
         p.c.values = HashMap::from([
@@ -401,8 +408,6 @@ pub async fn catalogue(State(state): State<WebState>, staff: Staff, Query(q): Qu
             Err(e) => return staff_error_page(&staff, &e),
         }
     }
-    p.categories = category_options(&reference, q.category.as_deref().unwrap_or_default());
-    p.divisions = division_options(&reference, q.division.as_deref().unwrap_or_default());
     respond(p, None)
 }
 

@@ -197,6 +197,7 @@ pub async fn save_view(State(state): State<WebState>, staff: Staff, form: FormIn
                 let mut c = ctx(&staff.visit, Some(&staff.who), "cases.title");
                 c.body_class = "wide";
                 c.errors = errors;
+                c.labels.insert("name".into(), c.t.get("cases.view_name").into());
                 let mut res = list_page(&state, &staff, &query, c).await;
                 *res.status_mut() = StatusCode::UNPROCESSABLE_ENTITY;
                 res
@@ -537,6 +538,7 @@ async fn case_page(
             f.open = true;
             for field in &mut f.fields {
                 field.error = c.err(field.name);
+                c.labels.insert(field.name.to_string(), field.label.clone());
                 if let Some(v) = form.get(field.name) {
                     field.value = v;
                 }
@@ -693,11 +695,11 @@ pub async fn move_input(state: &WebState, who: &Principal, form: &FormInput) -> 
 fn after_move(form: &FormInput, number: &str, kind: &str) -> String {
     match super::local_path(form.get("back").as_deref()) {
         Some(back) => {
-            // The page may already say which move was made before: say only this one.
+            // The page may still say what was done before (a move, a bulk dispatch): say only this.
             let (path, query) = back.split_once('?').unwrap_or((back.as_str(), ""));
             let mut pairs = form_urlencoded::Serializer::new(String::new());
             for (key, value) in form_urlencoded::parse(query.as_bytes()) {
-                if key != "done" && key != "case" {
+                if !matches!(key.as_ref(), "done" | "case" | "dispatched" | "failed") {
                     pairs.append_pair(&key, &value);
                 }
             }
@@ -734,17 +736,13 @@ pub async fn make_move(
                     case_page(&state, &staff.who, view, c, Some((kind.as_str(), &form))).await
                 }
                 None => {
-                    let message = match &e {
-                        AppError::StaleVersion { .. } => t.get("case.stale").to_string(),
-                        other => other.to_string(),
+                    let Some((status, message)) = super::error_answer(&t, &e) else {
+                        return staff_error_page(&staff, &e);
                     };
                     // Shown in the error summary at the top, not as a success banner.
                     c.errors = HashMap::from([("_move".to_string(), message)]);
                     let mut res = case_page(&state, &staff.who, view, c, None).await;
-                    *res.status_mut() = match e {
-                        AppError::Forbidden(_) => StatusCode::FORBIDDEN,
-                        _ => StatusCode::CONFLICT,
-                    };
+                    *res.status_mut() = status;
                     res
                 }
             }

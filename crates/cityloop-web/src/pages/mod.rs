@@ -60,6 +60,9 @@ pub struct Ctx {
     pub flash: Option<String>,
     /// Field errors of the form shown, by field name.
     pub errors: HashMap<String, String>,
+    /// The form's own label of a field where it is not the common one (`field.<name>`), for the
+    /// error summary.
+    pub labels: HashMap<String, String>,
     /// Values of the form shown after an error.
     pub values: HashMap<String, String>,
     pub refresh_secs: Option<u32>,
@@ -111,7 +114,7 @@ impl Ctx {
         fields.sort();
         fields
             .into_iter()
-            .map(|field| match self.t.find(&format!("field.{field}")) {
+            .map(|field| match self.labels.get(field).map(String::as_str).or(self.t.find(&format!("field.{field}"))) {
                 Some(label) => format!("{label}: {}", self.errors[field]),
                 None if field.contains(':') => format!("{field}: {}", self.errors[field]),
                 None => self.errors[field].clone(),
@@ -181,6 +184,7 @@ pub fn ctx(visit: &Visit, who: Option<&Principal>, title_key: &str) -> Ctx {
         asset_version: crate::asset_version(),
         flash: None,
         errors: HashMap::new(),
+        labels: HashMap::new(),
         values: HashMap::new(),
         refresh_secs: None,
         basemap: visit.basemap.clone(),
@@ -232,41 +236,42 @@ pub fn error_page(t: &Tr, e: &AppError) -> Response {
 }
 
 fn error_page_for(visit: &Visit, who: Option<&Principal>, e: &AppError) -> Response {
-    let t = &visit.tr;
-    match e {
-        AppError::Unauthorized(_) | AppError::SecondFactorRequired(_) => Redirect::to("/login").into_response(),
+    match error_answer(&visit.tr, e) {
+        Some((status, message)) => message_page_for(visit, who, status, &message),
+        None => Redirect::to("/login").into_response(),
+    }
+}
+
+/// The status and the message, in the interface's language, of a use case's error; `None` when the
+/// user must sign in (again).
+pub fn error_answer(t: &Tr, e: &AppError) -> Option<(StatusCode, String)> {
+    Some(match e {
+        AppError::Unauthorized(_) | AppError::SecondFactorRequired(_) => return None,
         AppError::Forbidden(m) => {
             let message = match translated_message(t, m) {
                 Some(why) => format!("{} ({why})", t.get("error.forbidden")),
                 None => t.get("error.forbidden").to_string(),
             };
-            message_page_for(visit, who, StatusCode::FORBIDDEN, &message)
+            (StatusCode::FORBIDDEN, message)
         }
-        AppError::NotFound(_) => message_page_for(visit, who, StatusCode::NOT_FOUND, t.get("error.not_found")),
-        AppError::StaleVersion { .. } => message_page_for(visit, who, StatusCode::CONFLICT, t.get("case.stale")),
-        AppError::Invalid { field, message } => message_page_for(
-            visit,
-            who,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            &format!("{field}: {}", field_message(t, message)),
-        ),
+        AppError::NotFound(_) => (StatusCode::NOT_FOUND, t.get("error.not_found").to_string()),
+        AppError::StaleVersion { .. } => (StatusCode::CONFLICT, t.get("case.stale").to_string()),
+        AppError::Invalid { field, message } => {
+            (StatusCode::UNPROCESSABLE_ENTITY, format!("{field}: {}", field_message(t, message)))
+        }
         AppError::IllegalMove { kind, state, allowed, .. } => {
-            message_page_for(visit, who, StatusCode::CONFLICT, &illegal_move_message(t, *kind, *state, allowed))
+            (StatusCode::CONFLICT, illegal_move_message(t, *kind, *state, allowed))
         }
-        AppError::Duplicate(m) => message_page_for(visit, who, StatusCode::CONFLICT, &field_message(t, m)),
-        AppError::TooLarge(m) => message_page_for(visit, who, StatusCode::PAYLOAD_TOO_LARGE, m),
-        AppError::TooManyAttempts { message, .. } => {
-            message_page_for(visit, who, StatusCode::TOO_MANY_REQUESTS, message)
-        }
-        AppError::NotReady(m) => message_page_for(visit, who, StatusCode::SERVICE_UNAVAILABLE, m),
-        AppError::Unavailable(_) => {
-            message_page_for(visit, who, StatusCode::SERVICE_UNAVAILABLE, t.get("error.unavailable"))
-        }
+        AppError::Duplicate(m) => (StatusCode::CONFLICT, field_message(t, m)),
+        AppError::TooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, m.clone()),
+        AppError::TooManyAttempts { message, .. } => (StatusCode::TOO_MANY_REQUESTS, message.clone()),
+        AppError::NotReady(m) => (StatusCode::SERVICE_UNAVAILABLE, m.clone()),
+        AppError::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, t.get("error.unavailable").to_string()),
         AppError::Internal(m) => {
             tracing::error!(error = %m, "page failed");
-            message_page_for(visit, who, StatusCode::INTERNAL_SERVER_ERROR, t.get("common.error"))
+            (StatusCode::INTERNAL_SERVER_ERROR, t.get("common.error").to_string())
         }
-    }
+    })
 }
 
 /// A move the case's state does not allow, in the interface's language, with what can be done instead.

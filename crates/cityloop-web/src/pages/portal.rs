@@ -91,6 +91,7 @@ pub async fn submit(State(state): State<WebState>, visit: Visit, form: FormInput
             Some(errors) => {
                 let mut c = ctx(&visit, None, "portal.title");
                 c.errors = errors;
+                c.labels.insert("phone".into(), t.get("field.contact_phone").into());
                 c.values = form.values();
                 home_page(&state, c, None, StatusCode::UNPROCESSABLE_ENTITY)
             }
@@ -201,6 +202,7 @@ async fn resident_move(state: &WebState, visit: &Visit, form: &FormInput, kind: 
         Err(e) => match (form_errors(&visit.tr, &e), state.app.track_case(&number, &phone).await) {
             (Some(errors), Ok(found)) => {
                 c.errors = errors;
+                c.labels.insert("note".into(), visit.tr.get("field.comment").into());
                 track_page(state, c, Some((&found, &phone)), false, StatusCode::UNPROCESSABLE_ENTITY)
             }
             _ => error_page(&visit.tr, &e),

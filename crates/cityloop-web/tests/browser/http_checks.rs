@@ -231,8 +231,8 @@ async fn a_row_action_after_another_goes_back_to_the_queue_saying_only_its_own_m
     };
     let number = site.app.create_case(&operator.principal, case, None).await.unwrap().case.number;
     let csrf = staff_token(&site.base, &operator.token, "/intake").await;
-    // The queue's address after a first row action already says which move that was.
-    let back = format!("/cases?state=reported&done=comment&case={number}");
+    // The queue's address after a first row action (or a bulk dispatch) still says what that was.
+    let back = format!("/cases?state=reported&dispatched=0&failed=0&done=comment&case={number}");
     let r = client()
         .post(format!("{}/cases/{number}/moves/comment", site.base))
         .header("cookie", format!("cl_session={}", operator.token))
@@ -245,6 +245,20 @@ async fn a_row_action_after_another_goes_back_to_the_queue_saying_only_its_own_m
     assert_eq!(to, format!("/cases?state=reported&done=comment&case={number}"));
     let page = staff_get(&site.base, &operator.token, &to).await;
     assert_eq!(page.status(), StatusCode::OK, "the queue opens again");
+    // A move the user's roles do not allow is told in the page's language.
+    let refused = client()
+        .post(format!("{}/cases/{number}/moves/close", site.base))
+        .header("cookie", format!("cl_session={}", operator.token))
+        .form(&[("_csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+    let page = refused.text().await.unwrap();
+    let summary = page.split("id=\"error-summary\"").nth(1).expect("an error summary").split("</div>").next().unwrap();
+    let message = summary.split("<li>").nth(1).unwrap().split("</li>").next().unwrap();
+    assert!(message.contains("您无权执行此操作"), "{message}");
+    assert!(!message.chars().any(|c| c.is_ascii_alphabetic()), "no English in the Chinese page: {message}");
 }
 
 #[tokio::test]
@@ -266,6 +280,21 @@ async fn queues_that_show_no_contact_data_record_no_contact_views() {
     site.app.list_cases(&dispatcher.principal, &Default::default()).await.unwrap();
     let (_, seen) = site.app.contact_views(&admin.principal, &views("dispatcher")).await.unwrap();
     assert!(seen > 0, "the API's list shows contact data to a dispatcher");
+    // A search by a caller's phone finds whose cases these are: a look-up, recorded.
+    let resident = NewContact { name: "李四".into(), phone: "13912345678".into() };
+    let case = NewCase {
+        request_type: "complaint".into(),
+        title: "楼道灯坏了".into(),
+        description: "三单元楼道灯不亮".into(),
+        contact: Some(resident),
+        ..NewCase::default()
+    };
+    site.app.create_public_case(case, None).await.unwrap();
+    let operator = login("operator").await.unwrap();
+    let r = staff_get(&site.base, &operator.token, "/cases?phone=13912345678").await;
+    assert_eq!(r.status(), StatusCode::OK);
+    let (_, seen) = site.app.contact_views(&admin.principal, &views("operator")).await.unwrap();
+    assert_eq!(seen, 1, "the one case found by the phone is recorded");
 }
 
 #[tokio::test]
