@@ -204,14 +204,7 @@ impl App {
             MoveKind::Resume => Move::Resume,
             MoveKind::Submit => Move::Submit { result: text(&input.result) },
             MoveKind::Rework => Move::Rework { reason: text(&input.reason) },
-            MoveKind::Check => {
-                let passed = need("passed", input.passed)?;
-                // A failed check sends the case back to the unit, which must learn what is left to do.
-                if !passed && text(&input.note).trim().is_empty() {
-                    return Err(AppError::invalid("note", "is required when the check fails: say what is left to do"));
-                }
-                Move::Check { passed }
-            }
+            MoveKind::Check => Move::Check { passed: need("passed", input.passed)?, note: text(&input.note) },
             MoveKind::Revisit => Move::Revisit(Revisit {
                 contacted: need("contacted", input.contacted)?,
                 solved: need("solved", input.solved)?,
@@ -343,11 +336,9 @@ impl App {
         if input.note.as_deref().is_some_and(|n| n.trim().chars().count() > MAX_COMMENT_CHARS) {
             return Err(AppError::invalid("note", format!("is longer than {MAX_COMMENT_CHARS} characters")));
         }
-        let extra_note = input
-            .note
-            .as_deref()
-            .map(str::trim)
-            .filter(|n| !n.is_empty() && !matches!(kind, MoveKind::Answer | MoveKind::Rate | MoveKind::Comment));
+        let extra_note = input.note.as_deref().map(str::trim).filter(|n| {
+            !n.is_empty() && !matches!(kind, MoveKind::Answer | MoveKind::Rate | MoveKind::Comment | MoveKind::Check)
+        });
         out.flow.note = match (out.flow.note.take(), extra_note) {
             (Some(reason), Some(note)) => Some(format!("{reason}\n{note}")),
             (reason, note) => reason.or(note.map(str::to_string)),

@@ -154,6 +154,8 @@ pub enum Move {
     },
     Check {
         passed: bool,
+        /// What the inspector saw; when the check fails, what is left to do (required then).
+        note: String,
     },
     Revisit(Revisit),
     /// The resident's own rating of the outcome (评价), given on the portal after closure.
@@ -771,7 +773,12 @@ pub fn apply(
             c.reworks += 1;
             c.state = S::Handling;
         }
-        Move::Check { passed } => {
+        Move::Check { passed, note: seen } => {
+            // A failed check sends the case back to the unit, which must learn what is left to do.
+            if !passed && seen.trim().is_empty() {
+                return Err(invalid("note", "is required when the check fails: say what is left to do"));
+            }
+            note = Some(seen.trim().to_string()).filter(|n| !n.is_empty());
             data = serde_json::json!({ "passed": passed });
             if *passed {
                 c.state = S::ClosePending;

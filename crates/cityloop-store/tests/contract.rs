@@ -235,7 +235,7 @@ async fn merge_and_close(db: &TestDb) -> (Case, Case, UnitId) {
         Move::Dispatch { unit, assisting: vec![] },
         Move::Sign,
         Move::Submit { result: "已处理".into() },
-        Move::Check { passed: true },
+        Move::Check { passed: true, note: String::new() },
         Move::Close,
     ] {
         let out = step(&m, mv, t0());

@@ -431,7 +431,7 @@ pub(crate) fn generate_history(
                 }
             };
             if channel == Channel::Inspector {
-                go!(inspector, Move::Check { passed: true }, rng.gen_range(30..300));
+                go!(inspector, Move::Check { passed: true, note: String::new() }, rng.gen_range(30..300));
             } else {
                 let r = revisit(rng);
                 go!(operator, Move::Revisit(r), rng.gen_range(60..1440));

@@ -131,7 +131,7 @@ fn returns_reworks_and_reopens_count_against_the_ones_who_caused_them() {
     s.make(6, Role::Dispatcher, Move::Dispatch { unit: UnitId(60), assisting: vec![] });
     s.make(7, Role::Handler, Move::Sign);
     s.make(7, Role::Handler, Move::Submit { result: "处理".into() });
-    s.make(5, Role::Inspector, Move::Check { passed: false });
+    s.make(5, Role::Inspector, Move::Check { passed: false, note: "仍有残留".into() });
     s.make(7, Role::Handler, Move::Submit { result: "再处理".into() });
     s.make(1, Role::Operator, revisit(true, false, Satisfaction::Unsatisfied));
     s.make(2, Role::Lead, Move::Close);

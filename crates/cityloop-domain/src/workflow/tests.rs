@@ -126,10 +126,14 @@ fn the_inspector_path_verifies_and_checks_on_site() {
     r.step(Role::Dispatcher, Move::Dispatch { unit: UnitId(7), assisting: vec![] });
     r.step(Role::Handler, Move::Sign);
     r.step(Role::Handler, Move::Submit { result: "已清理".into() });
-    r.step(Role::Inspector, Move::Check { passed: false });
+    // A failed check tells the unit what is left to do.
+    let unexplained = r.try_move(Role::Inspector, Move::Check { passed: false, note: " ".into() }).unwrap_err();
+    assert!(matches!(unexplained, MoveError::Invalid { field: "note", .. }), "{unexplained:?}");
+    let failed = r.step(Role::Inspector, Move::Check { passed: false, note: "仍有残留".into() });
+    assert_eq!(failed.flow.note.as_deref(), Some("仍有残留"));
     assert_eq!((r.case.state, r.case.reworks), (S::Handling, 1));
     r.step(Role::Handler, Move::Submit { result: "已彻底清理".into() });
-    r.step(Role::Inspector, Move::Check { passed: true });
+    r.step(Role::Inspector, Move::Check { passed: true, note: String::new() });
     r.step(Role::Lead, Move::Close);
     assert_eq!(r.case.state, S::Closed);
 }
@@ -307,8 +311,8 @@ fn any_move() -> impl Strategy<Value = Move> {
         Just(Move::RejectSuspension),
         Just(Move::Resume),
         Just(Move::Submit { result: "结果".into() }),
-        reason.prop_map(|reason| Move::Rework { reason }),
-        any::<bool>().prop_map(|passed| Move::Check { passed }),
+        reason.clone().prop_map(|reason| Move::Rework { reason }),
+        (any::<bool>(), reason).prop_map(|(passed, note)| Move::Check { passed, note }),
         (any::<bool>(), any::<bool>(), 0usize..3).prop_map(|(contacted, solved, s)| Move::Revisit(Revisit {
             contacted,
             solved,

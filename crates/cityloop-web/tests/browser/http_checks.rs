@@ -114,23 +114,22 @@ async fn the_portal_answers_a_wrong_phone_like_an_unknown_number() {
     assert!(!w.contains("楼道灯坏了"));
 }
 
+/// A resident's request sent through the portal's form, as a visitor with the form's token.
+async fn send_portal_form(base: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+    let (cookie, token) = visitor(base, "/portal").await;
+    let mut form = fields.to_vec();
+    form.push(("_csrf", token.as_str()));
+    client().post(format!("{base}/portal")).header("cookie", cookie).form(&form).send().await.unwrap()
+}
+
 #[tokio::test]
 async fn the_portal_marks_every_empty_required_field_at_once() {
     let site = spawn_site(Backend::Sqlite, 0).await;
-    let (cookie, token) = visitor(&site.base, "/portal").await;
-    let sent = client()
-        .post(format!("{}/portal", site.base))
-        .header("cookie", cookie)
-        .form(&[
-            ("request_type", "complaint"),
-            ("title", " "),
-            ("description", ""),
-            ("phone", ""),
-            ("_csrf", token.as_str()),
-        ])
-        .send()
-        .await
-        .unwrap();
+    let sent = send_portal_form(
+        &site.base,
+        &[("request_type", "complaint"), ("title", " "), ("description", ""), ("phone", "")],
+    )
+    .await;
     assert_eq!(sent.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let page = sent.text().await.unwrap();
     for field in ["title", "description", "phone"] {
@@ -309,22 +308,18 @@ async fn an_error_keeps_the_staff_navigation_and_names_errors_no_field_shows() {
     assert!(page.contains("href=\"/cases\""), "and offers the lead's pages");
     assert!(!page.contains("dispatchers"), "no untranslated English in the Chinese page");
     // A point outside the city belongs to no field of the portal's form: the summary says it.
-    let (cookie, token) = visitor(&site.base, "/portal").await;
-    let sent = client()
-        .post(format!("{}/portal", site.base))
-        .header("cookie", cookie)
-        .form(&[
+    let sent = send_portal_form(
+        &site.base,
+        &[
             ("request_type", "complaint"),
             ("title", "路灯不亮"),
             ("description", "小区门口路灯坏了"),
             ("phone", "13912345678"),
             ("lat", "39.9"),
             ("lon", "116.4"),
-            ("_csrf", token.as_str()),
-        ])
-        .send()
-        .await
-        .unwrap();
+        ],
+    )
+    .await;
     assert_eq!(sent.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let page = sent.text().await.unwrap();
     let summary = page.split("id=\"error-summary\"").nth(1).expect("an error summary").split("</div>").next().unwrap();
