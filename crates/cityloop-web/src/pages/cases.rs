@@ -8,6 +8,7 @@ use axum::extract::{Path, Query, RawQuery, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
+use chrono::{DateTime, Utc};
 use cityloop_app::moves::{CaseRef, MoveInput, UnitRef};
 use cityloop_app::queries::{CaseQuery, CaseView};
 use cityloop_app::{AppError, Principal, Reference};
@@ -382,6 +383,7 @@ pub struct TimelineItem {
     pub unit: String,
     pub states: String,
     pub note: String,
+    pub deadline: String,
     pub attachments: Vec<String>,
 }
 
@@ -413,6 +415,14 @@ pub fn timeline(
                 None => t.label(f.to),
             },
             note: f.note.clone().unwrap_or_default(),
+            // A move that set the deadline (dispatch, an approved extension, a resumption) says it.
+            deadline: f
+                .data
+                .get("deadline")
+                .and_then(|d| d.as_str())
+                .and_then(|d| DateTime::parse_from_rfc3339(d).ok())
+                .map(|d| format!("{} → {}", t.get("field.deadline"), long_time(reference, d.with_timezone(&Utc))))
+                .unwrap_or_default(),
             attachments: f.attachments.clone(),
         })
         .collect()

@@ -112,11 +112,12 @@ impl Ctx {
     pub fn error_summary(&self) -> Vec<String> {
         let mut fields: Vec<&String> = self.errors.keys().collect();
         fields.sort();
+        let colon = if self.t.is_en() { ": " } else { "：" };
         fields
             .into_iter()
             .map(|field| match self.labels.get(field).map(String::as_str).or(self.t.find(&format!("field.{field}"))) {
-                Some(label) => format!("{label}: {}", self.errors[field]),
-                None if field.contains(':') => format!("{field}: {}", self.errors[field]),
+                Some(label) => format!("{label}{colon}{}", self.errors[field]),
+                None if field.contains(':') => format!("{field}{colon}{}", self.errors[field]),
                 None => self.errors[field].clone(),
             })
             .collect()

@@ -323,7 +323,7 @@ async fn an_error_keeps_the_staff_navigation_and_names_errors_no_field_shows() {
     assert_eq!(sent.status(), StatusCode::UNPROCESSABLE_ENTITY);
     let page = sent.text().await.unwrap();
     let summary = page.split("id=\"error-summary\"").nth(1).expect("an error summary").split("</div>").next().unwrap();
-    assert!(summary.contains("位置: 位于本市范围之外"), "{summary}");
+    assert!(summary.contains("位置：位于本市范围之外"), "{summary}");
     assert_eq!(site.app.store.count_cases().await.unwrap(), 0);
 }
 

@@ -129,6 +129,12 @@ async fn whole_loop(backend: Backend) {
     submit_move(&mut b, "approve-extension").await;
     let extended = case_state(&site, &number).await;
     assert_eq!((extended.extensions, extended.pending.is_none()), (1, true));
+    let new_deadline = extended.deadline.unwrap().with_timezone(&site.app.reference().calendar.offset());
+    let timeline = b.text("#timeline").await;
+    assert!(
+        timeline.contains(&format!("处置时限 → {}", new_deadline.format("%Y-%m-%d %H:%M"))),
+        "the approval says the new deadline: {timeline}"
+    );
 
     // The unit submits its result with a photo.
     b.login(&handler).await;
