@@ -63,10 +63,17 @@ const ADDRESS_ONLY_FILTERS: &[(&str, &str)] = &[
 ];
 
 fn page_href(raw: &str, page: i64) -> String {
-    let mut pairs: Vec<(String, String)> =
-        form_urlencoded::parse(raw.as_bytes()).into_owned().filter(|(k, _)| k != "page").collect();
-    pairs.push(("page".into(), page.to_string()));
-    format!("/cases?{}", serde_urlencoded::to_string(&pairs).unwrap_or_default())
+    format!("/cases?{}", replace_pairs(raw, |k| k == "page", &[("page", &page.to_string())]))
+}
+
+/// A query string without the pairs whose key `drop` names, and with `add` at its end.
+fn replace_pairs(query: &str, drop: impl Fn(&str) -> bool, add: &[(&str, &str)]) -> String {
+    let mut pairs = form_urlencoded::Serializer::new(String::new());
+    for (key, value) in form_urlencoded::parse(query.as_bytes()).filter(|(k, _)| !drop(k)) {
+        pairs.append_pair(&key, &value);
+    }
+    pairs.extend_pairs(add);
+    pairs.finish()
 }
 
 /// The query string without empty fields, as saved in a view.
@@ -707,14 +714,8 @@ fn after_move(form: &FormInput, number: &str, kind: &str) -> String {
         Some(back) => {
             // The page may still say what was done before (a move, a bulk dispatch): say only this.
             let (path, query) = back.split_once('?').unwrap_or((back.as_str(), ""));
-            let mut pairs = form_urlencoded::Serializer::new(String::new());
-            for (key, value) in form_urlencoded::parse(query.as_bytes()) {
-                if !matches!(key.as_ref(), "done" | "case" | "dispatched" | "failed") {
-                    pairs.append_pair(&key, &value);
-                }
-            }
-            pairs.append_pair("done", kind).append_pair("case", number);
-            format!("{path}?{}", pairs.finish())
+            let earlier = |k: &str| matches!(k, "done" | "case" | "dispatched" | "failed");
+            format!("{path}?{}", replace_pairs(query, earlier, &[("done", kind), ("case", number)]))
         }
         None => format!("/cases/{number}?done={kind}"),
     }

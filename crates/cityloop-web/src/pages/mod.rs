@@ -213,8 +213,12 @@ struct MessagePage {
 
 /// A page with one message (errors without a form to show them next to).
 pub fn message_page(t: &Tr, status: StatusCode, message: &str) -> Response {
-    let visit = Visit { tr: *t, csrf: String::new(), path: "/".into(), session: None, basemap: String::new() };
-    message_page_for(&visit, None, status, message)
+    message_page_for(&visitor(t), None, status, message)
+}
+
+/// A visit with nothing known but the language, for pages answered without a session.
+fn visitor(t: &Tr) -> Visit {
+    Visit { tr: *t, csrf: String::new(), path: "/".into(), session: None, basemap: String::new() }
 }
 
 /// A message page with the signed-in user's navigation, so that an error does not strand them.
@@ -232,8 +236,7 @@ pub fn staff_error_page(staff: &Staff, e: &AppError) -> Response {
 
 /// The page for an error of a use case.
 pub fn error_page(t: &Tr, e: &AppError) -> Response {
-    let visit = Visit { tr: *t, csrf: String::new(), path: "/".into(), session: None, basemap: String::new() };
-    error_page_for(&visit, None, e)
+    error_page_for(&visitor(t), None, e)
 }
 
 fn error_page_for(visit: &Visit, who: Option<&Principal>, e: &AppError) -> Response {
