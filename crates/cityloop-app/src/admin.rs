@@ -10,7 +10,7 @@ use cityloop_store::{GridRow, UserRow};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::{check_new_password, hash_password};
-use crate::error::{AppError, Result};
+use crate::error::{AppError, FieldErrors, Result};
 use crate::moves::UnitRef;
 use crate::scope::Principal;
 use crate::App;
@@ -104,51 +104,62 @@ fn check_username(username: &str) -> Result<()> {
     }
 }
 
+/// The roles of a new account: at least one, each known, and a data recipient's alone.
+fn parse_roles(given: &[String]) -> Result<Vec<Role>> {
+    if given.is_empty() {
+        return Err(AppError::invalid("roles", "give at least one role"));
+    }
+    let roles: Vec<Role> = given
+        .iter()
+        .map(|r| {
+            Role::parse(r.trim()).ok_or_else(|| {
+                AppError::invalid("roles", format!("`{r}` is not one of: {}", Role::wire_names().join(", ")))
+            })
+        })
+        .collect::<Result<_>>()?;
+    if roles.contains(&Role::Recipient) && roles.len() > 1 {
+        return Err(AppError::invalid("roles", "a data recipient holds no other role: give it an account of its own"));
+    }
+    Ok(roles)
+}
+
 impl App {
     /// Adds a user. `who` is the admin doing it (`None`: the command line, which is trusted).
     pub async fn add_user(&self, who: Option<&Principal>, input: NewUser) -> Result<UserRow> {
         require_admin(who)?;
+        // Every field is checked before answering, so that the form marks all its errors at once.
+        let mut errors = FieldErrors::default();
         let username = input.username.trim();
-        check_username(username)?;
-        check_new_password(&input.password)?;
+        errors.keep(check_username(username))?;
+        errors.keep(check_new_password(&input.password))?;
         let name = input.name.trim();
         if name.is_empty() || name.chars().count() > 100 {
-            return Err(AppError::invalid("name", "is required (at most 100 characters)"));
+            errors.keep::<()>(Err(AppError::invalid("name", "is required (at most 100 characters)")))?;
         }
-        if input.roles.is_empty() {
-            return Err(AppError::invalid("roles", "give at least one role"));
-        }
-        let roles: Vec<Role> = input
-            .roles
-            .iter()
-            .map(|r| {
-                Role::parse(r.trim()).ok_or_else(|| {
-                    AppError::invalid("roles", format!("`{r}` is not one of: {}", Role::wire_names().join(", ")))
-                })
-            })
-            .collect::<Result<_>>()?;
-        let unit = input.unit.as_ref().map(|u| self.resolve_unit("unit", u)).transpose()?;
-        if roles.contains(&Role::Recipient) && roles.len() > 1 {
-            return Err(AppError::invalid(
-                "roles",
-                "a data recipient holds no other role: give it an account of its own",
-            ));
-        }
-        if roles.iter().any(|r| matches!(r, Role::Handler | Role::Coordinator)) && unit.is_none() {
-            return Err(AppError::invalid("unit", "handlers and coordinators belong to a unit"));
+        let roles = errors.keep(parse_roles(&input.roles))?;
+        let unit = errors.keep(input.unit.as_ref().map(|u| self.resolve_unit("unit", u)).transpose())?.flatten();
+        if roles.as_ref().is_some_and(|r| r.iter().any(|r| matches!(r, Role::Handler | Role::Coordinator)))
+            && unit.is_none()
+            && input.unit.is_none()
+        {
+            errors.keep::<()>(Err(AppError::invalid("unit", "handlers and coordinators belong to a unit")))?;
         }
         let reference = self.reference();
-        let grids: Vec<GridId> = input
-            .grids
-            .unwrap_or_default()
-            .iter()
-            .map(|code| {
-                reference
-                    .grid_by_code(code)
-                    .map(|g| g.id)
-                    .ok_or_else(|| AppError::invalid("grids", format!("unknown grid `{code}`")))
-            })
-            .collect::<Result<_>>()?;
+        let grids: Option<Vec<GridId>> = errors.keep(
+            input
+                .grids
+                .unwrap_or_default()
+                .iter()
+                .map(|code| {
+                    reference
+                        .grid_by_code(code)
+                        .map(|g| g.id)
+                        .ok_or_else(|| AppError::invalid("grids", format!("unknown grid `{code}`")))
+                })
+                .collect::<Result<_>>(),
+        )?;
+        errors.finish()?;
+        let (roles, grids) = (roles.unwrap_or_default(), grids.unwrap_or_default());
         let hash = hash_password(&input.password)?;
         let id = self.store.insert_user(username, name, &hash, &roles, unit, &grids, self.now()).await.map_err(
             |e| match e {

@@ -31,6 +31,9 @@ pub enum AppError {
     /// A field is missing or wrong.
     #[error("{field}: {message}")]
     Invalid { field: String, message: String },
+    /// Several fields are missing or wrong (at least two), so that a form can mark them all at once.
+    #[error("{}", list_fields(.0))]
+    InvalidFields(Vec<FieldError>),
     /// A body or file is too large.
     #[error("{0}")]
     TooLarge(String),
@@ -55,6 +58,79 @@ impl AppError {
     /// A field error.
     pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
         AppError::Invalid { field: field.into(), message: message.into() }
+    }
+
+    /// Every field error this error holds, in the order they were found; empty for other errors.
+    pub fn field_errors(&self) -> Vec<FieldError> {
+        match self {
+            AppError::Invalid { field, message } => vec![FieldError { field: field.clone(), message: message.clone() }],
+            AppError::InvalidFields(all) => all.clone(),
+            _ => Vec::new(),
+        }
+    }
+}
+
+/// One field's error among several.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct FieldError {
+    pub field: String,
+    pub message: String,
+}
+
+fn list_fields(errors: &[FieldError]) -> String {
+    errors.iter().map(|e| format!("{}: {}", e.field, e.message)).collect::<Vec<_>>().join("; ")
+}
+
+/// Collects the field errors of a form's independent checks, so that one answer names them all.
+#[derive(Debug, Default)]
+pub(crate) struct FieldErrors(Vec<FieldError>);
+
+impl FieldErrors {
+    /// The checked value, or `None` after keeping its field errors; any other error ends the request.
+    pub fn keep<T>(&mut self, checked: Result<T>) -> Result<Option<T>> {
+        match checked {
+            Ok(value) => Ok(Some(value)),
+            Err(e @ (AppError::Invalid { .. } | AppError::InvalidFields(_))) => {
+                self.0.extend(e.field_errors());
+                Ok(None)
+            }
+            Err(other) => Err(other),
+        }
+    }
+
+    /// Every error kept, as one: `Invalid` for one field, `InvalidFields` for several.
+    pub fn finish(self) -> Result<()> {
+        let mut found = self.0;
+        match found.len() {
+            0 => Ok(()),
+            1 => {
+                let FieldError { field, message } = found.remove(0);
+                Err(AppError::Invalid { field, message })
+            }
+            _ => Err(AppError::InvalidFields(found)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn field_errors_are_reported_together_and_other_errors_at_once() {
+        let mut errors = FieldErrors::default();
+        assert_eq!(errors.keep(Ok::<_, AppError>(3)).unwrap(), Some(3));
+        assert_eq!(errors.keep::<()>(Err(AppError::invalid("title", "is required"))).unwrap(), None);
+        assert!(matches!(errors.keep::<()>(Err(AppError::NotFound("x".into()))), Err(AppError::NotFound(_))));
+        errors.keep::<()>(Err(AppError::invalid("phone", "is wrong"))).unwrap();
+        let all = errors.finish().unwrap_err();
+        assert_eq!(all.to_string(), "title: is required; phone: is wrong");
+        assert_eq!(all.field_errors().len(), 2);
+
+        let mut one = FieldErrors::default();
+        one.keep::<()>(Err(AppError::invalid("title", "is required"))).unwrap();
+        assert!(matches!(one.finish(), Err(AppError::Invalid { field, .. }) if field == "title"));
+        assert!(FieldErrors::default().finish().is_ok());
     }
 }
 

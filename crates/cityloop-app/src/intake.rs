@@ -11,7 +11,7 @@ use cityloop_domain::{
 use cityloop_store::NewCaseWrite;
 use serde::{Deserialize, Serialize};
 
-use crate::error::{AppError, Result};
+use crate::error::{AppError, FieldErrors, Result};
 use crate::scope::Principal;
 use crate::App;
 
@@ -133,6 +133,11 @@ fn check_channel(by: Submitter<'_>, channel: Channel) -> Result<()> {
     if channel == Channel::Hotline && !who.has_any(HOTLINE_ROLES) {
         return Err(AppError::invalid("channel", "hotline calls are recorded by the hotline's staff"));
     }
+    // What an inspector finds on patrol counts as found by inspectors (主动发现), never as a resident's report.
+    let inspector_only = who.has(Role::Inspector) && !who.has_any(HOTLINE_ROLES);
+    if inspector_only && channel != Channel::Inspector {
+        return Err(AppError::invalid("channel", "grid inspectors report through the inspector channel"));
+    }
     if channel == Channel::Open311 {
         return Err(AppError::invalid("channel", "open311 is the channel of client applications"));
     }
@@ -235,12 +240,26 @@ impl App {
                 return Err(AppError::Forbidden("your roles cannot create cases".into()));
             }
         }
-        let channel = parse_enum("channel", &input.channel, Channel::parse, Channel::wire_names())?;
-        let request_type =
-            parse_enum("request_type", &input.request_type, RequestType::parse, RequestType::wire_names())?;
-        check_channel(by, channel)?;
-        let title = text_field("title", &input.title, MAX_TITLE_CHARS)?;
-        let description = text_field("description", &input.description, MAX_DESCRIPTION_CHARS)?;
+        // The form's own fields are checked together, so that all their errors are marked at once.
+        let mut errors = FieldErrors::default();
+        let channel = errors.keep(
+            parse_enum("channel", &input.channel, Channel::parse, Channel::wire_names())
+                .and_then(|c| check_channel(by, c).map(|()| c)),
+        )?;
+        let request_type = errors.keep(parse_enum(
+            "request_type",
+            &input.request_type,
+            RequestType::parse,
+            RequestType::wire_names(),
+        ))?;
+        let title = errors.keep(text_field("title", &input.title, MAX_TITLE_CHARS))?;
+        let description = errors.keep(text_field("description", &input.description, MAX_DESCRIPTION_CHARS))?;
+        errors.finish()?;
+        let (Some(channel), Some(request_type), Some(title), Some(description)) =
+            (channel, request_type, title, description)
+        else {
+            unreachable!("finish() answers every field that was not read");
+        };
         // What comes without an account is looked at for spam; staff write what they are told.
         let spam = match by {
             Submitter::User(_) => None,

@@ -42,7 +42,7 @@ use std::sync::{Arc, RwLock};
 use cityloop_store::Store;
 
 pub use clock::{Clock, ManualClock, SystemClock};
-pub use error::{AppError, Result};
+pub use error::{AppError, FieldError, Result};
 pub use reference::Reference;
 pub use scope::Principal;
 

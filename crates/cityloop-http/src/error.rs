@@ -53,7 +53,7 @@ impl ApiError {
             AppError::IllegalMove { .. } | AppError::StaleVersion { .. } | AppError::Duplicate(_) => {
                 StatusCode::CONFLICT
             }
-            AppError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            AppError::Invalid { .. } | AppError::InvalidFields(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Unavailable(_) | AppError::NotReady(_) => StatusCode::SERVICE_UNAVAILABLE,
@@ -92,11 +92,16 @@ impl IntoResponse for ApiError {
                 "current_version": current,
             }),
             AppError::Duplicate(m) => json!({ "code": "duplicate", "message": m }),
-            AppError::Invalid { field, message } => json!({
-                "code": "invalid",
-                "message": format!("{field}: {message}"),
-                "field": field,
-            }),
+            // `field` names the first; `fields` every one found, for a form that marks them all.
+            AppError::Invalid { .. } | AppError::InvalidFields(_) => {
+                let fields = e.field_errors();
+                json!({
+                    "code": "invalid",
+                    "message": e.to_string(),
+                    "field": fields.first().map(|f| f.field.as_str()),
+                    "fields": fields,
+                })
+            }
             AppError::TooLarge(m) => json!({ "code": "too_large", "message": m }),
             AppError::TooManyAttempts { message, retry_after_seconds } => {
                 json!({ "code": "too_many_attempts", "message": message, "retry_after_seconds": retry_after_seconds })

@@ -30,6 +30,12 @@ pub fn normalize(text: &str) -> String {
     chars.into_iter().collect()
 }
 
+/// Whether `text` holds at least one Chinese character: without one a model trained on Chinese
+/// requests has nothing to go on but its labels' frequencies.
+pub fn has_chinese(text: &str) -> bool {
+    text.chars().any(|c| ('\u{4E00}'..='\u{9FFF}').contains(&c) || ('\u{3400}'..='\u{4DBF}').contains(&c))
+}
+
 /// Letters and digits, with fast paths for ASCII and the common CJK block (the general Unicode lookup is
 /// the slowest step of feature extraction otherwise).
 #[inline]
@@ -123,6 +129,12 @@ mod tests {
         let split = "A 市 西湖 建筑 集团 占 道 施工 安全隐患";
         assert_eq!(normalize(raw), normalize(split));
         assert_eq!(normalize(raw), "a市西湖建筑集团占道施工安全隐患");
+    }
+
+    #[test]
+    fn only_text_with_a_chinese_character_counts_as_chinese() {
+        assert!(has_chinese("ETC 卡"));
+        assert!(!has_chinese("street light broken 123！"));
     }
 
     #[test]

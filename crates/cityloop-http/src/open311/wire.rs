@@ -63,7 +63,12 @@ impl Open311Error {
         };
         let description = match e {
             // Named as the request named them, not as the platform's own API does.
-            AppError::Invalid { field, message } => format!("{}: {message}", open311_field(&field)),
+            e @ (AppError::Invalid { .. } | AppError::InvalidFields(_)) => e
+                .field_errors()
+                .iter()
+                .map(|f| format!("{}: {}", open311_field(&f.field), f.message))
+                .collect::<Vec<_>>()
+                .join("; "),
             e => e.to_string(),
         };
         Self::new(status, description, format)

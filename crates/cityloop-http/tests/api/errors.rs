@@ -79,10 +79,20 @@ async fn malformed_bodies_get_400_and_invalid_values_get_422_naming_the_field() 
                 assert_eq!(a.body["error"]["field"], *field, "{body} -> {}", a.body);
             }
         }
+        // The request's own fields are checked together: one answer names every one that is wrong.
+        let empty = json!({"channel": "fax", "request_type": "complaint", "title": " ", "description": ""});
+        let refused = t.post(Some(&operator), "/api/v1/cases", empty).await;
+        let fields: Vec<&str> =
+            refused.body["error"]["fields"].as_array().unwrap().iter().map(|f| f["field"].as_str().unwrap()).collect();
+        assert_eq!((refused.status, fields), (StatusCode::UNPROCESSABLE_ENTITY, vec!["channel", "title", "description"]));
         // A call is recorded by the hotline's staff, not by a grid inspector.
         let inspector = t.login("inspector1").await;
         let call = json!({"channel": "hotline", "request_type": "complaint", "title": "x", "description": "y"});
         let refused = t.post(Some(&inspector), "/api/v1/cases", call).await;
+        assert_eq!((refused.status, refused.body["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("channel")));
+        // What an inspector finds is counted as found on patrol, not as a resident's report.
+        let as_app = json!({"channel": "app", "request_type": "complaint", "title": "x", "description": "y"});
+        let refused = t.post(Some(&inspector), "/api/v1/cases", as_app).await;
         assert_eq!((refused.status, refused.body["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("channel")));
         // An inspector's report without any place says so, rather than that it lies outside their grids.
         let found = json!({"channel": "inspector", "request_type": "complaint", "title": "井盖缺失", "description": "路口井盖缺失"});
@@ -406,6 +416,25 @@ async fn the_openapi_document_health_and_metrics_are_served() {
             (bad_role.status, bad_role.body["error"]["field"].as_str()),
             (StatusCode::UNPROCESSABLE_ENTITY, Some("roles"))
         );
+        // Every wrong field is named in one answer, in the form's order.
+        let all_wrong = t
+            .post(
+                Some(&admin),
+                "/api/v1/users",
+                json!({"username": "x", "password": "short", "name": " ", "roles": ["handler"]}),
+            )
+            .await;
+        let fields: Vec<&str> = all_wrong.body["error"]["fields"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|f| f["field"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            (all_wrong.status, fields),
+            (StatusCode::UNPROCESSABLE_ENTITY, vec!["username", "password", "name", "unit"])
+        );
+        assert_eq!(all_wrong.body["error"]["field"], "username");
         let login =
             t.post(None, "/api/v1/auth/login", json!({"username": "newop", "password": "long-password"})).await.ok();
         assert_eq!(login["user"]["roles"], json!(["operator"]));

@@ -282,6 +282,8 @@ struct World {
     fresh: String,
     /// A number no other call used.
     serial: i64,
+    /// Who makes this call.
+    caller: Caller,
     /// A saved case-list view of a user outside the walk.
     others_view: i64,
 }
@@ -317,9 +319,11 @@ fn ops() -> Vec<Op> {
         // Cases.
         op(M::POST, "/api/v1/cases", INTAKE, |w, side| {
             let p = w.place(side);
+            // Each through a channel of their own: an inspector reports what they found on patrol.
+            let channel = if w.caller == Inspector { "inspector" } else { "app" };
             with(
                 "/api/v1/cases",
-                json!({"channel": "app", "request_type": "complaint", "title": "垃圾桶满溢",
+                json!({"channel": channel, "request_type": "complaint", "title": "垃圾桶满溢",
                        "description": "小区门口垃圾桶满了两天没人清运", "location": {"lat": p.lat, "lon": p.lon}}),
             )
         })
@@ -644,6 +648,7 @@ async fn world(t: &TestApp, tokens: &Tokens) -> World {
         signal,
         fresh: String::new(),
         serial: 0,
+        caller: Anonymous,
         others_view: 0,
     }
 }
@@ -705,6 +710,7 @@ async fn walk(t: &TestApp) -> usize {
             for &side in op.sides() {
                 let want = op.expected(caller, side);
                 w.serial += 1;
+                w.caller = caller;
                 let token = match (op.fresh, caller) {
                     (_, Anonymous) => None,
                     (Fresh::SignIn, _) => Some(sign_in(t, &w.tokens[&Admin], caller, &w.usernames[&caller]).await),

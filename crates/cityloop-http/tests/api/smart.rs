@@ -51,6 +51,14 @@ async fn classify_answers_with_probabilities_and_words_and_refuses_bad_input() {
             "{traditional}"
         );
 
+        // Without a Chinese character the model has nothing to go on: no guess, a person chooses.
+        let latin = t.post(Some(&operator), "/api/v1/classify", json!({"text": "street light broken"})).await.ok();
+        assert_eq!(
+            (latin["suggestions"].as_array().map(Vec::len), latin["words"].as_array().map(Vec::len)),
+            (Some(0), Some(0)),
+            "{latin}"
+        );
+
         let empty = t.post(Some(&operator), "/api/v1/classify", json!({"text": " "})).await;
         assert_eq!(
             (empty.status, empty.body["error"]["field"].as_str()),

@@ -494,7 +494,18 @@ fn case_details(t: &Tr, reference: &Reference, view: &CaseView) -> Vec<(String, 
         (
             t.get("field.deadline").to_string(),
             match (case.deadline, case.limit) {
-                (Some(d), Some(l)) => format!("{} ({})", long_time(reference, d), t.limit(l)),
+                // After an extension or a suspension the deadline no longer follows from the limit alone.
+                (Some(d), Some(l)) => {
+                    let mut why = vec![t.limit(l)];
+                    for (times, key) in
+                        [(case.extensions, "case.extended_times"), (case.suspensions, "case.suspended_times")]
+                    {
+                        if times > 0 {
+                            why.push(t.get(key).replace("{}", &times.to_string()));
+                        }
+                    }
+                    format!("{} ({})", long_time(reference, d), why.join(" · "))
+                }
                 (Some(d), None) => long_time(reference, d),
                 _ => String::new(),
             },

@@ -24,7 +24,7 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use chrono::{DateTime, Utc};
 use cityloop_app::queries::CaseSummary;
-use cityloop_app::{AppError, Principal, Reference};
+use cityloop_app::{AppError, FieldError, Principal, Reference};
 use cityloop_domain::enums::Labelled;
 use cityloop_domain::workflow::MoveKind;
 use cityloop_domain::{Case, Role, State as CaseState};
@@ -260,8 +260,10 @@ pub fn error_answer(t: &Tr, e: &AppError) -> Option<(StatusCode, String)> {
         }
         AppError::NotFound(_) => (StatusCode::NOT_FOUND, t.get("error.not_found").to_string()),
         AppError::StaleVersion { .. } => (StatusCode::CONFLICT, t.get("case.stale").to_string()),
-        AppError::Invalid { field, message } => {
-            (StatusCode::UNPROCESSABLE_ENTITY, format!("{field}: {}", field_message(t, message)))
+        AppError::Invalid { .. } | AppError::InvalidFields(_) => {
+            let each: Vec<String> =
+                e.field_errors().iter().map(|f| format!("{}: {}", f.field, field_message(t, &f.message))).collect();
+            (StatusCode::UNPROCESSABLE_ENTITY, each.join("; "))
         }
         AppError::IllegalMove { kind, state, allowed, .. } => {
             (StatusCode::CONFLICT, illegal_move_message(t, *kind, *state, allowed))
@@ -290,18 +292,21 @@ fn illegal_move_message(t: &Tr, kind: MoveKind, state: CaseState, allowed: &[Mov
 
 /// The field errors of a use-case error, for the form that caused it; `None` for other errors.
 pub fn form_errors(t: &Tr, e: &AppError) -> Option<HashMap<String, String>> {
-    match e {
-        AppError::Invalid { field, message } => {
-            // Nested API names (`contact.phone`) are the form's flat names; a file's line
-            // (`notes.md:3`) stays as it is.
-            let name = match field.contains(':') {
-                true => field.clone(),
-                false => field.rsplit('.').next().unwrap_or(field).to_string(),
-            };
-            Some(HashMap::from([(name, field_message(t, message))]))
-        }
-        _ => None,
+    let errors = e.field_errors();
+    if errors.is_empty() {
+        return None;
     }
+    // Nested API names (`contact.phone`) are the form's flat names; a file's line (`notes.md:3`) stays
+    // as it is. The first error of a field is the one shown beside it.
+    let mut marked = HashMap::new();
+    for FieldError { field, message } in errors {
+        let name = match field.contains(':') {
+            true => field.clone(),
+            false => field.rsplit('.').next().unwrap_or(&field).to_string(),
+        };
+        marked.entry(name).or_insert_with(|| field_message(t, &message));
+    }
+    Some(marked)
 }
 
 /// Which move a queue page's row action made, from the `done` and `case` its address was given.

@@ -55,6 +55,9 @@ pub async fn suggest(State(state): State<WebState>, staff: Staff, Query(q): Quer
         Err(cityloop_app::AppError::NotReady(_)) => return muted(&t, "intake.no_model"),
         Err(e) => return staff_error_page(&staff, &e),
     };
+    if outcome.suggestions.is_empty() {
+        return muted(&t, "intake.no_suggestion");
+    }
     let mut html = String::from(r#"<ul class="suggestions" id="category-suggestions">"#);
     // Beyond the first, a choice under half a percent is noise, not an alternative.
     let worth_showing = outcome.suggestions.iter().enumerate().filter(|(i, s)| *i == 0 || s.probability >= 0.005);

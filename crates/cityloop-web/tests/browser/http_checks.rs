@@ -337,3 +337,43 @@ async fn the_case_list_form_sends_again_a_queues_filter_it_has_no_field_for() {
     assert!(form.contains(r#"<input type="hidden" name="due_within_hours" value="24">"#), "{form}");
     assert!(form.contains("24 小时内到期"), "the form says the list is filtered by it");
 }
+
+#[tokio::test]
+async fn the_workbench_makes_no_category_guess_from_text_without_chinese() {
+    // The demo trains its classifier on its cases.
+    let site = spawn_site(Backend::Sqlite, 300).await;
+    assert!(site.app.model().is_some());
+    let operator = site.app.login("operator", cityloop_app::demo::DEMO_PASSWORD).await.unwrap();
+    let guessed = staff_get(
+        &site.base,
+        &operator.token,
+        "/intake/suggest?title=%E8%B7%AF%E7%81%AF%E4%B8%8D%E4%BA%AE&description=",
+    )
+    .await;
+    assert!(guessed.text().await.unwrap().contains("category-suggestions"), "路灯不亮 gets suggestions");
+    let latin = staff_get(&site.base, &operator.token, "/intake/suggest?title=street+light&description=broken").await;
+    let latin = latin.text().await.unwrap();
+    assert!(!latin.contains("category-suggestions") && latin.contains("请人工选择"), "{latin}");
+}
+
+#[tokio::test]
+async fn the_user_form_marks_every_wrong_field_at_once() {
+    let site = spawn_site(Backend::Sqlite, 0).await;
+    let admin = site.app.login("admin", cityloop_app::demo::DEMO_PASSWORD).await.unwrap();
+    let token = staff_token(&site.base, &admin.token, "/admin/users").await;
+    let form =
+        [("_csrf", token.as_str()), ("username", "x"), ("password", "short"), ("name", ""), ("roles", "handler")];
+    let sent = client()
+        .post(format!("{}/admin/users", site.base))
+        .header("cookie", format!("cl_session={}", admin.token))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = sent.text().await.unwrap();
+    for field in ["username", "password", "name", "unit"] {
+        assert!(page.contains(&format!("id=\"err-{field}\"")), "{field} is marked");
+    }
+    assert!(site.app.store.user_by_username("x").await.unwrap().is_none(), "nothing was saved");
+}

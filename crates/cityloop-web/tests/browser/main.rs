@@ -135,6 +135,8 @@ async fn whole_loop(backend: Backend) {
         timeline.contains(&format!("处置时限 → {}", new_deadline.format("%Y-%m-%d %H:%M"))),
         "the approval says the new deadline: {timeline}"
     );
+    let details = b.text(".details").await;
+    assert!(details.contains("已延期 1 次"), "the deadline says it was extended: {details}");
 
     // The unit submits its result with a photo.
     b.login(&handler).await;
