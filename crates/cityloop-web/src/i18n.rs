@@ -35,14 +35,14 @@ impl Lang {
 
 /// (key, Chinese, English).
 const MESSAGES: &[(&str, &str, &str)] = &[
-    ("app.name", "城市接诉即办平台", "cityloop city service platform"),
+    ("app.name", "城市接诉即办平台", "cityloop"),
     ("nav.intake", "受理", "Intake"),
     ("nav.cases", "工单", "Cases"),
     ("nav.desk", "派遣台", "Dispatch desk"),
     ("nav.inbox", "待办", "Inbox"),
     ("nav.inspector", "巡查", "Inspection"),
-    ("nav.leader", "一屏观全城", "City overview"),
-    ("nav.admin", "系统管理", "Administration"),
+    ("nav.leader", "一屏观全城", "Overview"),
+    ("nav.admin", "系统管理", "Admin"),
     ("nav.portal", "市民服务", "Residents"),
     ("nav.logout", "退出", "Log out"),
     ("nav.login", "登录", "Log in"),
@@ -206,7 +206,7 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("nav.replies", "答复质检", "Reply checks"),
     ("nav.evaluation", "考核排名", "Evaluation"),
     ("nav.signals", "风险预警", "Risk signals"),
-    ("nav.topics", "每月一题", "Monthly topics"),
+    ("nav.topics", "每月一题", "Topics"),
     ("topics.title", "每月一题", "Monthly topics"),
     ("topics.hint", "候选问题按诉求量、回访未解决与不满意比例、重复来电综合排序；采纳后跟踪此后每月的诉求量。", "Candidates are ranked by volume, the share left unsolved or unsatisfied at the revisit, and repeat callers; an adopted topic is followed month by month."),
     ("topics.candidates", "候选问题", "Candidates"),

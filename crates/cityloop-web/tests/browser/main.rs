@@ -536,6 +536,24 @@ async fn a_leader_reads_the_months_ranking_and_opens_the_cases_behind_a_number()
     assert_eq!(trend.len(), 6);
     assert!(b.text("#leader-trend").await.contains("2026-10"));
     assert!(b.exists("#leader-ranking tr").await, "this month's ranking is on the screen");
+
+    // The large screen fits one 1920×1080 display: no scrolling, and no table cut off by its card.
+    b.client.set_window_size(1920, 1080).await.unwrap();
+    let chrome = 1080 - b.eval("return window.innerHeight").await.as_i64().unwrap();
+    b.client.set_window_size(1920, (1080 + chrome) as u32).await.unwrap();
+    b.goto("/leader?big=1").await;
+    assert_eq!(b.eval("return [window.innerWidth, window.innerHeight]").await, serde_json::json!([1920, 1080]));
+    b.screenshot("leader-big-1920x1080").await;
+    let height = b.eval("return document.documentElement.scrollHeight").await.as_i64().unwrap();
+    assert!(height <= 1080, "the large screen is {height} px tall");
+    let cut = b
+        .eval(
+            "return [...document.querySelectorAll('main .card table, main .card svg')].filter(t => \
+               t.getBoundingClientRect().bottom > t.closest('.card').getBoundingClientRect().bottom + 1) \
+               .map(t => t.id || t.getAttribute('class'))",
+        )
+        .await;
+    assert_eq!(cut, serde_json::json!([]), "cut off by their cards");
     b.finish().await;
 }
 
@@ -820,6 +838,13 @@ async fn every_page_renders_at_both_widths_without_console_errors() {
     assert_eq!(b.eval("return document.documentElement.lang").await, "en");
     assert!(b.text("h1").await.contains("Cases"));
     b.screenshot("page-citizen-cases-english").await;
+    // The longest navigation (an administrator's) stays on one line in English too.
+    b.login("admin").await;
+    b.goto("/admin/units").await;
+    assert_eq!(b.eval("return document.documentElement.lang").await, "en");
+    let lines =
+        b.eval("return new Set([...document.querySelectorAll('header.top nav a')].map(a => a.offsetTop)).size").await;
+    assert_eq!(lines, 1, "the navigation wraps");
     b.finish().await;
 }
 
