@@ -159,7 +159,9 @@ impl App {
                 .collect::<Result<_>>(),
         )?;
         errors.finish()?;
-        let (roles, grids) = (roles.unwrap_or_default(), grids.unwrap_or_default());
+        let (Some(roles), Some(grids)) = (roles, grids) else {
+            return Err(AppError::Internal("a field was neither read nor refused".into()));
+        };
         let hash = hash_password(&input.password)?;
         let id = self.store.insert_user(username, name, &hash, &roles, unit, &grids, self.now()).await.map_err(
             |e| match e {

@@ -10,7 +10,7 @@ use cityloop_domain::{CategoryId, Role};
 use cityloop_text::classifier::{shuffled, Evidence};
 use cityloop_text::features::Scratch;
 use cityloop_text::metrics::Scores;
-use cityloop_text::normalize::{has_chinese, to_simplified};
+use cityloop_text::normalize::to_simplified;
 use cityloop_text::{Classifier, LabelledText, TrainOptions};
 use serde::Serialize;
 
@@ -138,7 +138,7 @@ impl App {
             return Err(AppError::invalid("text", "is longer than 10000 characters"));
         }
         let model = self.model().ok_or_else(no_model)?;
-        if !has_chinese(text) {
+        if !model.classifier.can_judge(text) {
             // No guess from the labels' frequencies alone: a person chooses.
             return Ok(ClassifyOutcome { model_version: model.version, suggestions: Vec::new(), words: Vec::new() });
         }
@@ -166,7 +166,7 @@ impl App {
     pub(crate) fn intake_suggestion(&self, title: &str, description: &str) -> Option<(CategoryId, IntakeSuggestion)> {
         let model = self.model()?;
         let text = to_simplified(&format!("{title}\n{description}"));
-        if !has_chinese(&text) {
+        if !model.classifier.can_judge(&text) {
             return None;
         }
         let scores = model.classifier.scores(&text, &mut Scratch::default());

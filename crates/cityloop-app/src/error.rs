@@ -90,7 +90,7 @@ impl FieldErrors {
     pub fn keep<T>(&mut self, checked: Result<T>) -> Result<Option<T>> {
         match checked {
             Ok(value) => Ok(Some(value)),
-            Err(e @ (AppError::Invalid { .. } | AppError::InvalidFields(_))) => {
+            Err(e @ (AppError::Invalid { .. } | AppError::InvalidFields(_))) if !e.field_errors().is_empty() => {
                 self.0.extend(e.field_errors());
                 Ok(None)
             }

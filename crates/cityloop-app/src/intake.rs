@@ -258,7 +258,7 @@ impl App {
         let (Some(channel), Some(request_type), Some(title), Some(description)) =
             (channel, request_type, title, description)
         else {
-            unreachable!("finish() answers every field that was not read");
+            return Err(AppError::Internal("a field was neither read nor refused".into()));
         };
         // What comes without an account is looked at for spam; staff write what they are told.
         let spam = match by {

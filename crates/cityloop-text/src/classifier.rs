@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::features::{bucket_of, for_each_ngram_count, term_weight, FeatureConfig, Scratch};
-use crate::normalize::normalize_into;
+use crate::normalize::{has_chinese, normalize, normalize_into};
 use crate::words::content_words;
 
 /// One training example.
@@ -48,6 +48,14 @@ pub struct ModelInfo {
     pub documents: usize,
     pub temperature: f32,
     pub bias: Vec<f32>,
+    /// Most of the training texts hold Chinese (a model of English 311 records does not): such a model
+    /// has nothing to go on in a text without Chinese. Models made before this was recorded were.
+    #[serde(default = "learnt_from_chinese_by_default")]
+    pub learnt_from_chinese: bool,
+}
+
+fn learnt_from_chinese_by_default() -> bool {
+    true
 }
 
 /// A trained model, ready to predict.
@@ -219,6 +227,8 @@ impl Classifier {
                 documents: subset.len(),
                 temperature,
                 bias: per_label.iter().map(|(_, bias)| *bias).collect(),
+                learnt_from_chinese: subset.iter().filter(|&&i| has_chinese(&examples[i].text)).count() * 2
+                    > subset.len(),
             },
             table,
         }
@@ -270,6 +280,12 @@ impl Classifier {
             .map(|e| (e.label.as_str(), self.info.labels[self.predict_index(&e.text, &mut scratch)].as_str()))
             .collect();
         crate::metrics::score(predicted)
+    }
+
+    /// Whether the model can judge `text` at all rather than fall back on its labels' frequencies: a
+    /// model that learnt from Chinese needs a Chinese character that is not a particle.
+    pub fn can_judge(&self, text: &str) -> bool {
+        !self.info.learnt_from_chinese || has_chinese(&normalize(text))
     }
 
     /// The `top` most likely labels with probabilities, and the words that drove the first one.
@@ -542,6 +558,21 @@ mod tests {
         let loaded = Classifier::from_bytes(&first).unwrap();
         assert_eq!(loaded.to_bytes(), first);
         assert_eq!(loaded.classify("学校补课收费", 1).top[0].label, "教育文体");
+    }
+
+    #[test]
+    fn a_model_of_chinese_texts_does_not_judge_a_text_without_chinese_and_a_model_of_english_ones_does() {
+        let chinese = Classifier::train(&examples(), &small()).unwrap();
+        assert!(chinese.can_judge("公交车不停站"));
+        assert!(!chinese.can_judge("bus did not stop 123"));
+        assert!(!chinese.can_judge("我的，是的！"), "particles alone say nothing");
+        let english: Vec<LabelledText> =
+            [("Noise", "loud music at night"), ("Noise", "barking dog"), ("Streets", "pothole on road")]
+                .iter()
+                .map(|(l, t)| LabelledText { label: l.to_string(), text: t.to_string() })
+                .collect();
+        let english = Classifier::train(&english, &small()).unwrap();
+        assert!(english.can_judge("loud party next door"));
     }
 
     #[test]

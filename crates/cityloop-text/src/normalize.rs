@@ -30,10 +30,21 @@ pub fn normalize(text: &str) -> String {
     chars.into_iter().collect()
 }
 
-/// Whether `text` holds at least one Chinese character: without one a model trained on Chinese
-/// requests has nothing to go on but its labels' frequencies.
+/// Whether `text` holds at least one Chinese character.
 pub fn has_chinese(text: &str) -> bool {
-    text.chars().any(|c| ('\u{4E00}'..='\u{9FFF}').contains(&c) || ('\u{3400}'..='\u{4DBF}').contains(&c))
+    text.chars().any(is_han)
+}
+
+/// A Han character: the common block, the extensions (rare names and places, with the compatibility
+/// supplement among them), the compatibility forms, the radicals and 〇.
+pub fn is_han(c: char) -> bool {
+    matches!(c,
+        '\u{4E00}'..='\u{9FFF}'
+            | '\u{3400}'..='\u{4DBF}'
+            | '\u{20000}'..='\u{323AF}'
+            | '\u{F900}'..='\u{FAFF}'
+            | '\u{2E80}'..='\u{2FDF}'
+            | '\u{3007}')
 }
 
 /// Letters and digits, with fast paths for ASCII and the common CJK block (the general Unicode lookup is
@@ -134,6 +145,7 @@ mod tests {
     #[test]
     fn only_text_with_a_chinese_character_counts_as_chinese() {
         assert!(has_chinese("ETC 卡"));
+        assert!(has_chinese("𠀾村"), "an extension character");
         assert!(!has_chinese("street light broken 123！"));
     }
 

@@ -312,6 +312,13 @@ pub struct ErrorBody {
     pub error: ErrorDetail,
 }
 
+/// One field at fault.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FieldErrorDoc {
+    pub field: String,
+    pub message: String,
+}
+
 /// Details of an error.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorDetail {
@@ -319,8 +326,11 @@ pub struct ErrorDetail {
     /// `duplicate`, `invalid`, `too_large`, `unavailable`, `internal`.
     pub code: String,
     pub message: String,
-    /// For `invalid`: the field at fault.
+    /// For `invalid`: the (first) field at fault.
     pub field: Option<String>,
+    /// For `invalid`: every field at fault, in the request's order (the fields of a new case or a new
+    /// user are checked together).
+    pub fields: Option<Vec<FieldErrorDoc>>,
     /// For `illegal_move`: what the caller may do instead.
     pub allowed_moves: Option<Vec<String>>,
     /// For `stale_version`.

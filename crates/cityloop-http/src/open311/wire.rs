@@ -38,12 +38,14 @@ impl Format {
 pub struct Open311Error {
     pub status: StatusCode,
     pub description: String,
+    /// Further errors of the same request (several fields at fault), each an error of its own.
+    pub more: Vec<String>,
     pub format: Format,
 }
 
 impl Open311Error {
     pub fn new(status: StatusCode, description: impl Into<String>, format: Format) -> Self {
-        Self { status, description: description.into(), format }
+        Self { status, description: description.into(), more: Vec::new(), format }
     }
 
     /// A use-case error in Open311's terms: a bad key is 403, anything unknown 404, any other
@@ -61,17 +63,14 @@ impl Open311Error {
             }
             _ => StatusCode::BAD_REQUEST,
         };
-        let description = match e {
-            // Named as the request named them, not as the platform's own API does.
-            e @ (AppError::Invalid { .. } | AppError::InvalidFields(_)) => e
-                .field_errors()
-                .iter()
-                .map(|f| format!("{}: {}", open311_field(&f.field), f.message))
-                .collect::<Vec<_>>()
-                .join("; "),
-            e => e.to_string(),
-        };
-        Self::new(status, description, format)
+        // Fields named as the request named them, not as the platform's own API does; one error each.
+        let mut descriptions: Vec<String> =
+            e.field_errors().iter().map(|f| format!("{}: {}", open311_field(&f.field), f.message)).collect();
+        if descriptions.is_empty() {
+            descriptions.push(e.to_string());
+        }
+        let description = descriptions.remove(0);
+        Self { more: descriptions, ..Self::new(status, description, format) }
     }
 }
 
@@ -104,10 +103,14 @@ struct Errors<'a> {
 
 impl IntoResponse for Open311Error {
     fn into_response(self) -> Response {
-        let item = ErrorItem { code: self.status.as_u16(), description: &self.description };
+        let code = self.status.as_u16();
+        let items: Vec<ErrorItem> = std::iter::once(&self.description)
+            .chain(&self.more)
+            .map(|description| ErrorItem { code, description })
+            .collect();
         let mut response = match self.format {
-            Format::Json => render_json(&[item]),
-            Format::Xml => render_xml("errors", &Errors { error: vec![item] }),
+            Format::Json => render_json(&items),
+            Format::Xml => render_xml("errors", &Errors { error: items }),
         };
         *response.status_mut() = self.status;
         response
@@ -397,4 +400,30 @@ impl UpdateOut {
 #[serde(rename = "request_update")]
 pub struct PostedUpdateOut {
     pub update_id: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cityloop_app::FieldError;
+
+    #[tokio::test]
+    async fn several_fields_at_fault_are_an_error_each_named_as_the_request_names_them() {
+        let fault = |field: &str, message: &str| FieldError { field: field.into(), message: message.into() };
+        let e = AppError::InvalidFields(vec![
+            fault("location.lat", "must be a latitude"),
+            fault("description", "is required"),
+        ]);
+        let response = Open311Error::from_app(e, Format::Json).into_response();
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+        let body = axum::body::to_bytes(response.into_body(), 4096).await.unwrap();
+        let items: serde_json::Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(
+            items,
+            serde_json::json!([
+                {"code": 400, "description": "lat: must be a latitude"},
+                {"code": 400, "description": "description: is required"}
+            ])
+        );
+    }
 }

@@ -368,6 +368,10 @@ async fn the_openapi_document_health_and_metrics_are_served() {
             assert!(doc["paths"][path].is_object(), "{path} is described");
         }
         assert!(doc["components"]["schemas"]["CreateCaseRequest"].is_object());
+        assert!(
+            doc["components"]["schemas"]["ErrorDetail"]["properties"]["fields"].is_object(),
+            "every field at fault"
+        );
         // Every `{parameter}` of every path is declared, so that clients and fuzzers generated from
         // the document can fill it in.
         for (path, operations) in doc["paths"].as_object().unwrap() {

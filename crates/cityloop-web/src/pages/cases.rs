@@ -1,7 +1,7 @@
 //! The case list with filters and saved views, and the case page: details, map, attachments,
 //! deadline, the timeline of flow records, and each allowed move as a button with the form it needs.
 
-use std::collections::HashMap;
+use indexmap::IndexMap;
 
 use askama::Template;
 use axum::extract::{Path, Query, RawQuery, State};
@@ -458,6 +458,21 @@ struct CasePage {
     smart: String,
 }
 
+/// The approved extensions and the resumptions after a suspension that moved the current deadline:
+/// those since the last move that set it from the limit (a dispatch, a return sent out again, a
+/// reopening), which start it afresh.
+fn moves_since_the_deadline_was_set(flow: &[(i64, cityloop_domain::workflow::FlowEntry)]) -> (usize, usize) {
+    let mut counts = (0, 0);
+    for (_, f) in flow.iter().filter(|(_, f)| f.data.get("deadline").is_some()) {
+        match f.kind {
+            MoveKind::ApproveExtension => counts.0 += 1,
+            MoveKind::Resume => counts.1 += 1,
+            _ => counts = (0, 0),
+        }
+    }
+    counts
+}
+
 fn case_details(t: &Tr, reference: &Reference, view: &CaseView) -> Vec<(String, String)> {
     let case = &view.case;
     let unit_name = |u: cityloop_domain::UnitId| reference.unit(u).map(|u| u.name.clone()).unwrap_or_default();
@@ -497,9 +512,8 @@ fn case_details(t: &Tr, reference: &Reference, view: &CaseView) -> Vec<(String, 
                 // After an extension or a suspension the deadline no longer follows from the limit alone.
                 (Some(d), Some(l)) => {
                     let mut why = vec![t.limit(l)];
-                    for (times, key) in
-                        [(case.extensions, "case.extended_times"), (case.suspensions, "case.suspended_times")]
-                    {
+                    let (extended, suspended) = moves_since_the_deadline_was_set(&view.flow);
+                    for (times, key) in [(extended, "case.extended_times"), (suspended, "case.suspended_times")] {
                         if times > 0 {
                             why.push(t.get(key).replace("{}", &times.to_string()));
                         }
@@ -762,7 +776,7 @@ pub async fn make_move(
                         return staff_error_page(&staff, &e);
                     };
                     // Shown in the error summary at the top, not as a success banner.
-                    c.errors = HashMap::from([("_move".to_string(), message)]);
+                    c.errors = IndexMap::from([("_move".to_string(), message)]);
                     let mut res = case_page(&state, &staff.who, view, c, None).await;
                     *res.status_mut() = status;
                     res

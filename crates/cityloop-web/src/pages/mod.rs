@@ -18,6 +18,8 @@ pub mod topics;
 
 use std::collections::HashMap;
 
+use indexmap::IndexMap;
+
 use askama::Template;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -59,7 +61,8 @@ pub struct Ctx {
     /// A message at the top of the page, after a successful action.
     pub flash: Option<String>,
     /// Field errors of the form shown, by field name.
-    pub errors: HashMap<String, String>,
+    /// Field errors in the order they were found (the form's order), for the summary at the top.
+    pub errors: IndexMap<String, String>,
     /// The form's own label of a field where it is not the common one (`field.<name>`), for the
     /// error summary.
     pub labels: HashMap<String, String>,
@@ -110,8 +113,7 @@ impl Ctx {
     /// Every error of the form, named by its field, for the summary at the top of the page: some
     /// errors belong to no visible field (a point outside the city on a map, a file's line).
     pub fn error_summary(&self) -> Vec<String> {
-        let mut fields: Vec<&String> = self.errors.keys().collect();
-        fields.sort();
+        let fields = self.errors.keys();
         let colon = if self.t.is_en() { ": " } else { "：" };
         fields
             .into_iter()
@@ -184,7 +186,7 @@ pub fn ctx(visit: &Visit, who: Option<&Principal>, title_key: &str) -> Ctx {
         body_class: "",
         asset_version: crate::asset_version(),
         flash: None,
-        errors: HashMap::new(),
+        errors: IndexMap::new(),
         labels: HashMap::new(),
         values: HashMap::new(),
         refresh_secs: None,
@@ -291,14 +293,14 @@ fn illegal_move_message(t: &Tr, kind: MoveKind, state: CaseState, allowed: &[Mov
 }
 
 /// The field errors of a use-case error, for the form that caused it; `None` for other errors.
-pub fn form_errors(t: &Tr, e: &AppError) -> Option<HashMap<String, String>> {
+pub fn form_errors(t: &Tr, e: &AppError) -> Option<IndexMap<String, String>> {
     let errors = e.field_errors();
     if errors.is_empty() {
         return None;
     }
     // Nested API names (`contact.phone`) are the form's flat names; a file's line (`notes.md:3`) stays
     // as it is. The first error of a field is the one shown beside it.
-    let mut marked = HashMap::new();
+    let mut marked = IndexMap::new();
     for FieldError { field, message } in errors {
         let name = match field.contains(':') {
             true => field.clone(),

@@ -375,5 +375,9 @@ async fn the_user_form_marks_every_wrong_field_at_once() {
     for field in ["username", "password", "name", "unit"] {
         assert!(page.contains(&format!("id=\"err-{field}\"")), "{field} is marked");
     }
+    // The summary at the top lists them in the form's order.
+    let summary = page.split("id=\"error-summary\"").nth(1).expect("an error summary").split("</ul>").next().unwrap();
+    let at = |label: &str| summary.find(&format!("<li>{label}：")).unwrap_or_else(|| panic!("{label} in {summary}"));
+    assert!(at("用户名") < at("初始密码") && at("初始密码") < at("姓名"), "{summary}");
     assert!(site.app.store.user_by_username("x").await.unwrap().is_none(), "nothing was saved");
 }
