@@ -134,7 +134,7 @@ impl App {
         errors.keep(check_new_password(&input.password))?;
         let name = input.name.trim();
         if name.is_empty() || name.chars().count() > 100 {
-            errors.keep::<()>(Err(AppError::invalid("name", "is required (at most 100 characters)")))?;
+            errors.refuse("name", "is required (at most 100 characters)");
         }
         let roles = errors.keep(parse_roles(&input.roles))?;
         let unit = errors.keep(input.unit.as_ref().map(|u| self.resolve_unit("unit", u)).transpose())?.flatten();
@@ -142,7 +142,7 @@ impl App {
             && unit.is_none()
             && input.unit.is_none()
         {
-            errors.keep::<()>(Err(AppError::invalid("unit", "handlers and coordinators belong to a unit")))?;
+            errors.refuse("unit", "handlers and coordinators belong to a unit");
         }
         let reference = self.reference();
         let grids: Option<Vec<GridId>> = errors.keep(

@@ -88,14 +88,21 @@ pub(crate) struct FieldErrors(Vec<FieldError>);
 impl FieldErrors {
     /// The checked value, or `None` after keeping its field errors; any other error ends the request.
     pub fn keep<T>(&mut self, checked: Result<T>) -> Result<Option<T>> {
-        match checked {
-            Ok(value) => Ok(Some(value)),
-            Err(e @ (AppError::Invalid { .. } | AppError::InvalidFields(_))) if !e.field_errors().is_empty() => {
-                self.0.extend(e.field_errors());
-                Ok(None)
-            }
-            Err(other) => Err(other),
+        let e = match checked {
+            Ok(value) => return Ok(Some(value)),
+            Err(e) => e,
+        };
+        let found = e.field_errors();
+        if found.is_empty() {
+            return Err(e);
         }
+        self.0.extend(found);
+        Ok(None)
+    }
+
+    /// Keeps a field error found by a check of the caller's own.
+    pub fn refuse(&mut self, field: &str, message: &str) {
+        self.0.push(FieldError { field: field.into(), message: message.into() });
     }
 
     /// Every error kept, as one: `Invalid` for one field, `InvalidFields` for several.

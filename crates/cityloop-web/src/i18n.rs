@@ -189,7 +189,7 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("intake.smart_hint", "输入诉求内容后在此显示", "Shown here as you type the request"),
     ("intake.type_more", "请继续输入诉求内容", "Keep typing the request"),
     ("intake.no_model", "尚未训练分类模型", "No classifier model trained yet"),
-    ("intake.no_suggestion", "内容中没有中文，无法判断类别，请人工选择", "No Chinese in the text to judge by: choose the category"),
+    ("intake.no_suggestion", "内容中没有可判断类别的中文，请人工选择", "Nothing in the text to judge the category by: choose it"),
     ("intake.because", "依据", "Because of"),
     ("intake.merge_into", "并入", "Merge into"),
     ("intake.not_duplicate", "不是重复工单", "Not a duplicate"),
