@@ -119,28 +119,6 @@ impl FieldErrors {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn field_errors_are_reported_together_and_other_errors_at_once() {
-        let mut errors = FieldErrors::default();
-        assert_eq!(errors.keep(Ok::<_, AppError>(3)).unwrap(), Some(3));
-        assert_eq!(errors.keep::<()>(Err(AppError::invalid("title", "is required"))).unwrap(), None);
-        assert!(matches!(errors.keep::<()>(Err(AppError::NotFound("x".into()))), Err(AppError::NotFound(_))));
-        errors.keep::<()>(Err(AppError::invalid("phone", "is wrong"))).unwrap();
-        let all = errors.finish().unwrap_err();
-        assert_eq!(all.to_string(), "title: is required; phone: is wrong");
-        assert_eq!(all.field_errors().len(), 2);
-
-        let mut one = FieldErrors::default();
-        one.keep::<()>(Err(AppError::invalid("title", "is required"))).unwrap();
-        assert!(matches!(one.finish(), Err(AppError::Invalid { field, .. }) if field == "title"));
-        assert!(FieldErrors::default().finish().is_ok());
-    }
-}
-
 impl From<StoreError> for AppError {
     fn from(e: StoreError) -> Self {
         match e {
@@ -164,5 +142,27 @@ impl From<MoveError> for AppError {
             }
             MoveError::Invalid { field, message } => AppError::invalid(field, message),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn field_errors_are_reported_together_and_other_errors_at_once() {
+        let mut errors = FieldErrors::default();
+        assert_eq!(errors.keep(Ok::<_, AppError>(3)).unwrap(), Some(3));
+        assert_eq!(errors.keep::<()>(Err(AppError::invalid("title", "is required"))).unwrap(), None);
+        assert!(matches!(errors.keep::<()>(Err(AppError::NotFound("x".into()))), Err(AppError::NotFound(_))));
+        errors.keep::<()>(Err(AppError::invalid("phone", "is wrong"))).unwrap();
+        let all = errors.finish().unwrap_err();
+        assert_eq!(all.to_string(), "title: is required; phone: is wrong");
+        assert_eq!(all.field_errors().len(), 2);
+
+        let mut one = FieldErrors::default();
+        one.keep::<()>(Err(AppError::invalid("title", "is required"))).unwrap();
+        assert!(matches!(one.finish(), Err(AppError::Invalid { field, .. }) if field == "title"));
+        assert!(FieldErrors::default().finish().is_ok());
     }
 }
