@@ -9,7 +9,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use crate::words::content_words;
+use crate::words::{content_words, tagged_content_words};
 
 /// A word is dropped as too common only when more messages than this have it as well.
 const MIN_COMMON: f32 = 10.0;
@@ -116,6 +116,7 @@ pub fn group_messages(messages: &[Message], rules: &HotspotRules) -> Vec<Vec<usi
 
 /// Each group as a problem with its people, votes, time span and hotness, hottest first.
 pub fn rank_problems(messages: &[Message], groups: Vec<Vec<usize>>) -> Vec<HotProblem> {
+    let titles = TitleWords::new(messages);
     let mut found: Vec<HotProblem> = groups
         .into_iter()
         .map(|mut members| {
@@ -128,7 +129,7 @@ pub fn rank_problems(messages: &[Message], groups: Vec<Vec<usize>>) -> Vec<HotPr
                 first_at: messages[members[0]].at,
                 last_at: messages[members[members.len() - 1]].at,
                 hotness: 0.0,
-                keywords: shared_words(messages, &members),
+                keywords: titles.shared_by(&members),
                 members,
             }
         })
@@ -204,19 +205,63 @@ fn names_place_or_problem(word: &str) -> bool {
     word.chars().count() >= 2 && !word.chars().all(|c| c.is_ascii_digit()) && !KINDS_OF_PLACE.contains(&word)
 }
 
-/// The words most of a problem's titles share, for a label.
-fn shared_words(messages: &[Message], members: &[usize]) -> Vec<String> {
-    let mut seen: HashMap<String, usize> = HashMap::new();
-    for i in members {
-        let words: HashSet<String> =
-            content_words(&messages[*i].title).into_iter().filter(|w| names_place_or_problem(w)).collect();
-        for w in words {
-            *seen.entry(w).or_default() += 1;
+/// Parts of speech that never name a place or a problem: pronouns (有人, 任何), locatives (附近, 以南),
+/// conjunctions and prepositions (何时, 关于), numerals and quantifiers (五个, 很多), adverbs (尽快), time
+/// words, particles and interjections.
+const FUNCTION_TAGS: &[&str] = &[
+    "r", "rr", "rz", "f", "c", "p", "m", "mq", "q", "d", "t", "tg", "u", "uj", "ul", "uz", "ug", "uv", "ud", "y", "e",
+    "o",
+];
+
+/// Nouns and verbs that ask rather than name: any request may open with them.
+const ASKING_WORDS: &[&str] = &["请问", "问问", "能否", "时候", "何时", "为何", "咨询"];
+
+/// The label words of every message's title, and in how many titles each is found.
+struct TitleWords {
+    words: Vec<HashSet<String>>,
+    titles_with: HashMap<String, usize>,
+}
+
+impl TitleWords {
+    fn new(messages: &[Message]) -> Self {
+        let words: Vec<HashSet<String>> = messages
+            .iter()
+            .map(|m| {
+                tagged_content_words(&m.title)
+                    .into_iter()
+                    .filter(|(word, tag)| {
+                        names_place_or_problem(word)
+                            && !FUNCTION_TAGS.contains(&tag.as_str())
+                            && !ASKING_WORDS.contains(&word.as_str())
+                    })
+                    .map(|(word, _)| word)
+                    .collect()
+            })
+            .collect();
+        let mut titles_with: HashMap<String, usize> = HashMap::new();
+        for word in words.iter().flatten() {
+            *titles_with.entry(word.clone()).or_default() += 1;
         }
+        Self { words, titles_with }
     }
-    let mut words: Vec<(String, usize)> = seen.into_iter().filter(|(_, n)| *n * 2 >= members.len()).collect();
-    words.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
-    words.into_iter().take(6).map(|(w, _)| w).collect()
+
+    /// The words at least half of a problem's titles share, for a label: the most telling first, by how
+    /// many of its titles have the word against how many titles on the whole board do, so that the
+    /// place and the problem come before the words of every request (投诉, 反映, 请问).
+    fn shared_by(&self, members: &[usize]) -> Vec<String> {
+        let mut seen: HashMap<&str, usize> = HashMap::new();
+        for word in members.iter().flat_map(|i| &self.words[*i]) {
+            *seen.entry(word.as_str()).or_default() += 1;
+        }
+        let titles = self.words.len() as f64;
+        let mut words: Vec<(&str, f64)> = seen
+            .into_iter()
+            .filter(|(_, n)| *n * 2 >= members.len())
+            .map(|(word, n)| (word, n as f64 * (1.0 + titles / self.titles_with[word] as f64).ln()))
+            .collect();
+        words.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+        words.into_iter().take(6).map(|(w, _)| w.to_string()).collect()
+    }
 }
 
 struct UnionFind(Vec<usize>);
@@ -305,6 +350,26 @@ mod tests {
         assert_eq!((plant.members.clone(), plant.people), (vec![3, 4], 1), "one person writing twice");
         assert!(oil.hotness > plant.hotness, "more messages, people and votes, in less time");
         assert!(oil.keywords.iter().any(|w| w == "油烟"), "{:?}", oil.keywords);
+    }
+
+    #[test]
+    fn a_problems_label_names_the_place_and_the_problem_not_the_asking() {
+        let mut messages = vec![
+            message("请问丽发新城附近搅拌站何时搬走", "丽发新城旁边搅拌站粉尘噪音", "u1", 0, 1),
+            message("请问丽发新城附近的搅拌站何时停工", "丽发新城搅拌站日夜施工", "u2", 0, 2),
+            message("丽发新城附近搅拌站有人夜间施工", "丽发新城搅拌站半夜还在作业", "u3", 0, 3),
+        ];
+        for (i, topic) in ["公交站台", "路灯", "学校收费", "医保报销", "公积金", "停车收费"].iter().enumerate()
+        {
+            messages.push(message(&format!("请问{topic}何时解决"), &format!("{topic}的事第{i}次"), "p", 0, 5));
+        }
+        let rules = HotspotRules { min_similarity: 0.3, min_messages: 2, max_document_share: 0.2 };
+        let plant = hot_problems(&messages, &rules).into_iter().find(|p| p.members.contains(&0)).expect("the plant");
+        assert_eq!(plant.members, [0, 1, 2]);
+        for empty in ["请问", "附近", "何时", "有人"] {
+            assert!(!plant.keywords.iter().any(|w| w == empty), "{empty} in {:?}", plant.keywords);
+        }
+        assert!(plant.keywords.iter().any(|w| w == "搅拌站"), "{:?}", plant.keywords);
     }
 
     #[test]

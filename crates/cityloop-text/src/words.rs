@@ -19,6 +19,17 @@ pub fn content_words(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// [`content_words`] with each word's part of speech as jieba tags it ("n", "v", "r", …; "x" for a
+/// word its dictionary does not hold).
+pub fn tagged_content_words(text: &str) -> Vec<(String, String)> {
+    jieba()
+        .tag(text, true)
+        .into_iter()
+        .map(|t| (t.word.trim().to_lowercase(), t.tag.to_string()))
+        .filter(|(w, _)| !w.is_empty() && w.chars().any(char::is_alphanumeric) && !is_stop_word(w))
+        .collect()
+}
+
 /// Common words that say nothing about what a request or a reply is about.
 pub fn is_stop_word(word: &str) -> bool {
     const STOP: &[&str] = &[
