@@ -114,6 +114,11 @@ const RESIDENT_CHANNELS: &[Channel] = &[Channel::Web, Channel::App, Channel::Sms
 /// Roles that take calls on the hotline.
 const HOTLINE_ROLES: &[Role] = &[Role::Operator, Role::Lead, Role::Dispatcher, Role::Admin];
 
+/// A resident's own account: a citizen who takes no calls, patrols no grid and administers nothing.
+fn is_resident_account(who: &Principal) -> bool {
+    who.has(Role::Citizen) && !who.has_any(&[Role::Operator, Role::Inspector, Role::Admin])
+}
+
 /// Whether `by` may record a request as come in through `channel`, which the figures by channel count:
 /// residents use their own channels, a call is recorded by the hotline's staff, and `open311` is set by
 /// the client applications' endpoint (the client application chose the channel, not the resident).
@@ -126,8 +131,7 @@ fn check_channel(by: Submitter<'_>, channel: Channel) -> Result<()> {
             _ => Ok(()),
         };
     };
-    let resident = who.has(Role::Citizen) && !who.has_any(&[Role::Operator, Role::Inspector, Role::Admin]);
-    if resident && !RESIDENT_CHANNELS.contains(&channel) {
+    if is_resident_account(who) && !RESIDENT_CHANNELS.contains(&channel) {
         return Err(AppError::invalid("channel", "residents submit through web, app or sms"));
     }
     if channel == Channel::Hotline && !who.has_any(HOTLINE_ROLES) {
@@ -167,7 +171,17 @@ fn text_field(field: &str, value: &str, max: usize) -> Result<String> {
 
 /// Checks a phone number: digits with optional `+`, `-` and spaces, 3 to 20 digits.
 pub fn check_phone(field: &str, phone: &str) -> Result<String> {
-    let p = phone.trim();
+    // A phone typed with a Chinese input method has full-width digits and signs (１３８－…).
+    let folded: String = phone
+        .trim()
+        .chars()
+        .map(|c| match c {
+            '０'..='９' | '＋' | '－' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
+            '\u{3000}' => ' ',
+            _ => c,
+        })
+        .collect();
+    let p = folded.as_str();
     let digits = p.chars().filter(char::is_ascii_digit).count();
     if !p.chars().all(|c| c.is_ascii_digit() || matches!(c, '+' | '-' | ' ')) || !(3..=20).contains(&digits) {
         return Err(AppError::invalid(field, "must be a phone number of 3 to 20 digits"));
@@ -220,12 +234,26 @@ impl App {
 
     /// Creates a case for a resident without an account (the public portal). The phone number is
     /// required: with the case number it is how the resident follows the request.
-    pub async fn create_public_case(&self, mut input: NewCase, form_key: Option<&str>) -> Result<Created> {
+    pub async fn create_public_case(&self, input: NewCase, form_key: Option<&str>) -> Result<Created> {
+        self.create_portal_case(None, input, form_key).await
+    }
+
+    /// Creates a case from the public portal's form, for the resident's account when one is signed in
+    /// (so that it is among the account's own requests); staff on the portal report as any visitor.
+    pub async fn create_portal_case(
+        &self,
+        signed_in: Option<&Principal>,
+        mut input: NewCase,
+        form_key: Option<&str>,
+    ) -> Result<Created> {
         if input.contact.as_ref().is_none_or(|c| c.phone.trim().is_empty()) {
             return Err(AppError::invalid("contact.phone", "is required to follow the request"));
         }
         input.channel = Channel::Web.as_str().to_string();
-        self.intake_case(Submitter::Resident, input, form_key).await
+        match signed_in.filter(|who| is_resident_account(who)) {
+            Some(who) => self.intake_case(Submitter::User(who), input, form_key).await,
+            None => self.intake_case(Submitter::Resident, input, form_key).await,
+        }
     }
 
     /// Creates a case a client application hands in for a resident; the channel is `open311`.

@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use cityloop_domain::masking::mask_numbers_in_text;
+use cityloop_domain::masking::{mask_for_public, mask_numbers_in_text};
 use cityloop_domain::open311::{extended_status, extended_status_of, status_in, update_intent, UpdateIntent};
 use cityloop_domain::workflow::{Actor, Move, MoveKind, Relation};
 use cityloop_domain::{Case, CaseId, CategoryId, Channel, DivisionId, Role};
@@ -835,14 +835,15 @@ impl App {
                 // told the hotline, an inspector's notes and the unit's reply to them are shown by title only.
                 let resident_written = RESIDENT_WRITTEN.contains(&c.channel);
                 let extended = extended_status(&c);
+                let name = c.contact.as_ref().map(|k| k.name.as_str());
                 PublicRequest {
                     service_request_id: c.number.clone(),
                     status: status_in(style, c.state, extended),
                     extended_status: extended,
-                    status_notes: c.result.as_deref().filter(|_| resident_written).map(mask_numbers_in_text),
+                    status_notes: c.result.as_deref().filter(|_| resident_written).map(|r| mask_for_public(r, name)),
                     service_name: category.map(|k| k.name.clone()),
                     service_code: category.map(|k| k.code.clone()),
-                    description: mask_numbers_in_text(if resident_written { &c.description } else { &c.title }),
+                    description: mask_for_public(if resident_written { &c.description } else { &c.title }, name),
                     agency_responsible: c.unit_id.and_then(|u| reference.unit(u)).map(|u| u.name.clone()),
                     service_notice: None,
                     requested_datetime: c.created_at,

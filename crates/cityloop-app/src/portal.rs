@@ -2,6 +2,7 @@
 //! given with it, rate the outcome after closure (the rating is the revisit when the hotline has
 //! not called back), ask for it to be handled again, and the public list with personal data removed.
 
+use cityloop_domain::masking::mask_for_public;
 use cityloop_domain::workflow::{Actor, FlowEntry, Move, MoveKind, Relation};
 use cityloop_domain::{Case, State};
 use cityloop_store::{CaseFilter, CaseScope, CaseSort};
@@ -29,8 +30,15 @@ pub struct PublicPage {
     pub has_more: bool,
 }
 
-fn digits(phone: &str) -> String {
-    phone.chars().filter(char::is_ascii_digit).collect()
+/// A phone number as the digits a resident may type it with or without the country code:
+/// `+86 138-0000-6666`, `008613800006666` and `13800006666` are one number.
+fn national_digits(phone: &str) -> String {
+    let digits: String = phone.chars().filter(char::is_ascii_digit).collect();
+    let is_mobile = |d: &str| d.len() == 11 && d.starts_with('1');
+    ["0086", "86"]
+        .iter()
+        .find_map(|code| digits.strip_prefix(code).filter(|rest| is_mobile(rest)))
+        .map_or_else(|| digits.clone(), str::to_string)
 }
 
 impl App {
@@ -67,18 +75,27 @@ impl App {
         let mut items = self.store.list_cases(&f).await?.items;
         let has_more = items.len() as i64 > page_size;
         items.truncate(page_size as usize);
+        for case in &mut items {
+            // The list shows titles only: the rest is cleared, so a page cannot show more by mistake.
+            let name = case.contact.take().map(|c| c.name);
+            case.title = mask_for_public(&case.title, name.as_deref());
+            case.description = mask_for_public(&case.description, name.as_deref());
+            if let Some(place) = case.location.as_mut() {
+                place.address = None;
+            }
+        }
         Ok(PublicPage { items, page, page_size, has_more })
     }
 
     async fn resident_case(&self, number: &str, phone: &str) -> Result<Case> {
         let not_found = || AppError::NotFound("request with this number and phone".into());
         let number = number.trim();
-        let wanted = digits(phone);
+        let wanted = national_digits(phone);
         if number.is_empty() || wanted.len() < 3 {
             return Err(not_found());
         }
         let case = self.load_case_ref(&CaseRef::Number(number.to_string())).await.map_err(|_| not_found())?;
-        let given = case.contact.as_ref().map(|c| digits(&c.phone)).unwrap_or_default();
+        let given = case.contact.as_ref().map(|c| national_digits(&c.phone)).unwrap_or_default();
         if given != wanted || case.number != number {
             return Err(not_found());
         }
@@ -106,5 +123,19 @@ impl App {
             case,
             flow,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::national_digits;
+
+    #[test]
+    fn a_mobile_number_is_one_number_with_or_without_the_country_code() {
+        for typed in ["+86 138-0000-6666", "008613800006666", "8613800006666", "138 0000 6666"] {
+            assert_eq!(national_digits(typed), "13800006666", "{typed}");
+        }
+        assert_eq!(national_digits("0571-8888 6666"), "057188886666", "a landline keeps its area code");
+        assert_eq!(national_digits("86123"), "86123", "a short number is not a mobile with a country code");
     }
 }

@@ -43,6 +43,16 @@ pub fn mask_numbers_in_text(text: &str) -> String {
     mask_personal_data(text, |digits, separated| digits.len() >= if separated { 10 } else { 7 }, false)
 }
 
+/// Text a resident wrote, as the public may read it: [`mask_numbers_in_text`], and the resident's own
+/// name wherever the text gives it (我叫李小明 → 我叫李**), for residents sign their requests.
+pub fn mask_for_public(text: &str, resident_name: Option<&str>) -> String {
+    let masked = mask_numbers_in_text(text);
+    match resident_name.map(str::trim) {
+        Some(name) if name.chars().count() >= 2 => masked.replace(name, &mask_name(name)),
+        _ => masked,
+    }
+}
+
 /// Masks what is surely personal in a log line: mobile numbers (with or without 86), landlines with
 /// their area code (or 86 before it), ID card numbers and e-mail addresses, also where they stand next
 /// to other numbers. Other numbers stay as they are, for a log is read for its case numbers, ids,
@@ -177,6 +187,14 @@ fn is_mail_char(c: char) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn public_text_hides_the_residents_name_and_numbers() {
+        let title = "我叫李小明电话13912345678住3幢201室，李小明";
+        assert_eq!(mask_for_public(title, Some("李小明")), "我叫李**电话139****5678住3幢201室，李**");
+        assert_eq!(mask_for_public("路灯不亮", Some("李")), "路灯不亮", "a one-character name is left alone");
+        assert_eq!(mask_for_public("李四反映", None), "李四反映");
+    }
 
     #[test]
     fn numbers_in_text_are_masked_and_words_kept() {

@@ -16,7 +16,7 @@ use serde::Deserialize;
 use super::cases::{timeline, TimelineItem};
 use super::{ctx, enum_options, error_page, form_errors, render, short_time, state_class, Ctx, Options};
 use crate::i18n::field_message;
-use crate::session::{FormInput, Visit};
+use crate::session::{FormInput, Staff, Visit};
 use crate::svg::Point;
 use crate::WebState;
 
@@ -60,7 +60,12 @@ pub async fn home(State(state): State<WebState>, visit: Visit, Query(q): Query<S
     home_page(&state, c, submitted, StatusCode::OK)
 }
 
-pub async fn submit(State(state): State<WebState>, visit: Visit, form: FormInput) -> Response {
+pub async fn submit(
+    State(state): State<WebState>,
+    visit: Visit,
+    signed_in: Option<Staff>,
+    form: FormInput,
+) -> Response {
     let t = visit.tr;
     // Every required field left empty is marked at once, not one per try.
     let missing: Vec<&str> = ["title", "description", "phone"].into_iter().filter(|f| form.get(f).is_none()).collect();
@@ -82,7 +87,8 @@ pub async fn submit(State(state): State<WebState>, visit: Visit, form: FormInput
         for upload in form.uploads() {
             input.attachments.push(state.app.store_public_attachment(&upload.file_name, &upload.bytes).await?.hash);
         }
-        state.app.create_public_case(input, form.get("form_key").as_deref()).await
+        let account = signed_in.as_ref().map(|s| &s.who);
+        state.app.create_portal_case(account, input, form.get("form_key").as_deref()).await
     }
     .await;
     match outcome {

@@ -104,6 +104,8 @@ async fn the_portal_answers_a_wrong_phone_like_an_unknown_number() {
     };
     let right = track(number.clone(), "139-1234-5678").await.unwrap();
     assert_eq!(right.status(), StatusCode::OK);
+    let with_country_code = track(number.clone(), "+86 139 1234 5678").await.unwrap();
+    assert_eq!(with_country_code.status(), StatusCode::OK, "the same mobile number with +86");
     let page = right.text().await.unwrap();
     assert!(page.contains("楼道灯坏了") && !page.contains("李四"), "the resident's page shows no personal data back");
     let wrong = track(number, "13900000000").await.unwrap();
@@ -112,6 +114,23 @@ async fn the_portal_answers_a_wrong_phone_like_an_unknown_number() {
     let (w, u) = (wrong.text().await.unwrap(), unknown.text().await.unwrap());
     assert!(w.contains("未找到") && u.contains("未找到"));
     assert!(!w.contains("楼道灯坏了"));
+}
+
+#[tokio::test]
+async fn the_public_list_hides_the_name_and_numbers_residents_type_into_a_title() {
+    let site = spawn_site(Backend::Sqlite, 0).await;
+    let input = NewCase {
+        request_type: "complaint".into(),
+        title: "我叫李小明电话13912345678楼道灯坏了".into(),
+        description: "李小明：三单元楼道灯不亮".into(),
+        contact: Some(NewContact { name: "李小明".into(), phone: "１３９１２３４５６７８".into() }),
+        ..NewCase::default()
+    };
+    let case = site.app.create_public_case(input, None).await.unwrap().case;
+    assert_eq!(case.contact.unwrap().phone, "13912345678", "full-width digits are stored as digits");
+    let page = client().get(format!("{}/portal/requests", site.base)).send().await.unwrap().text().await.unwrap();
+    assert!(page.contains("我叫李**电话139****5678楼道灯坏了"), "the title is shown masked");
+    assert!(!page.contains("李小明") && !page.contains("13912345678"));
 }
 
 /// A resident's request sent through the portal's form, as a visitor with the form's token.
@@ -215,6 +234,35 @@ async fn staff_get(base: &str, session: &str, path: &str) -> reqwest::Response {
 async fn staff_token(base: &str, session: &str, path: &str) -> String {
     let html = staff_get(base, session, path).await.text().await.unwrap();
     html.split("name=\"_csrf\" value=\"").nth(1).expect("a form on the page").split('"').next().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn a_signed_in_residents_portal_report_is_among_their_own_requests() {
+    let site = spawn_site(Backend::Sqlite, 0).await;
+    let citizen = site.app.login("citizen", cityloop_app::demo::DEMO_PASSWORD).await.unwrap();
+    let csrf = staff_token(&site.base, &citizen.token, "/portal").await;
+    let sent = client()
+        .post(format!("{}/portal", site.base))
+        .header("cookie", format!("cl_session={}", citizen.token))
+        .form(&[
+            ("request_type", "complaint"),
+            ("title", "楼下烧烤油烟"),
+            ("description", "每晚十点后烧烤油烟进屋"),
+            ("phone", "13912345678"),
+            ("_csrf", csrf.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent.status(), StatusCode::SEE_OTHER);
+    let to = sent.headers()[LOCATION].to_str().unwrap().to_string();
+    let number = to.split("submitted=").nth(1).expect("the new request's number").to_string();
+    let own = staff_get(&site.base, &citizen.token, &format!("/cases/{number}")).await;
+    assert_eq!(own.status(), StatusCode::OK, "the resident opens the request from the account");
+    assert!(own.text().await.unwrap().contains("楼下烧烤油烟"));
+    let case = site.app.store.case_by_number(&number).await.unwrap();
+    assert_eq!(case.reporter_id, Some(citizen.principal.user.id));
+    assert_eq!(case.channel.as_str(), "web");
 }
 
 #[tokio::test]
