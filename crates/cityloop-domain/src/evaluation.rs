@@ -543,9 +543,16 @@ pub fn replay(case: &CaseFacts, history: &[(i64, FlowEntry)], after: i64, rules:
                     let unit = unit.filter(|_| valid).map(|u| u.0);
                     count(I::Hotline, unit, M::Revisits, true);
                     count(I::Hotline, unit, M::Contacted, contacted);
-                    count(I::Hotline, unit, M::Solved, solved);
-                    count(I::Hotline, unit, M::Satisfied, satisfaction == Satisfaction::Satisfied);
-                    count(I::Hotline, unit, M::BasicallySatisfied, satisfaction == Satisfaction::BasicallySatisfied);
+                    // A resident not reached said nothing: a revisit recorded before that was refused
+                    // counts as neither solved nor satisfied.
+                    count(I::Hotline, unit, M::Solved, contacted && solved);
+                    count(I::Hotline, unit, M::Satisfied, contacted && satisfaction == Satisfaction::Satisfied);
+                    count(
+                        I::Hotline,
+                        unit,
+                        M::BasicallySatisfied,
+                        contacted && satisfaction == Satisfaction::BasicallySatisfied,
+                    );
                 }
             }
             MoveKind::Close => {

@@ -788,6 +788,14 @@ pub fn apply(
             }
         }
         Move::Revisit(revisit) => {
+            // Only the resident can say whether the problem was solved and how satisfied they are:
+            // a revisit that did not reach them counts as neither (the 12345 rates count it so).
+            if !revisit.contacted && revisit.solved {
+                return Err(invalid("solved", "cannot be yes when the resident was not reached"));
+            }
+            if !revisit.contacted && revisit.satisfaction != Satisfaction::Unsatisfied {
+                return Err(invalid("satisfaction", "must be unsatisfied when the resident was not reached"));
+            }
             c.revisit = Some(*revisit);
             if c.state == S::Feedback {
                 c.state = S::ClosePending;

@@ -140,6 +140,7 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("check.passed", "通过", "Passed"),
     ("check.failed", "不通过（返工）", "Failed (rework)"),
     ("field.contacted", "已联系上市民", "Resident reached"),
+    ("case.not_contacted", "未联系上市民", "Resident not reached"),
     ("field.solved", "问题已解决", "Problem solved"),
     ("field.satisfaction", "满意度", "Satisfaction"),
     ("field.level", "督办级别", "Supervision level"),
@@ -696,6 +697,16 @@ const FIELD_MESSAGES: &[(&str, &str)] = &[
     ("no unit {}", "没有单位 {}"),
     ("the case's unit has no higher unit to escalate to", "承办单位没有可提级的上级单位"),
     ("must be an RFC {} time or a date like {}-{}-{}", "须为 RFC {} 时间或日期，如 {}-{}-{}"),
+    ("cannot be yes when the resident was not reached", "未联系上市民时不能选“是”"),
+    ("must be unsatisfied when the resident was not reached", "未联系上市民时只能选“不满意”"),
+    (
+        "only consultations, praise, suggestions and other requests can be answered directly",
+        "只有咨询、表扬、建议和其他类诉求可以直接答复",
+    ),
+    ("must be a whole number", "须为整数"),
+    ("must be a number", "须为数字"),
+    ("{} is not a number", "{} 不是数字"),
+    ("choose one of the listed types", "请从列出的类型中选择"),
 ];
 
 /// The shape of a message (numbers and `quoted` values as `{}`) and the values taken out of it.

@@ -424,10 +424,13 @@ pub(crate) fn generate_history(
                 } else {
                     Satisfaction::Unsatisfied
                 };
-                Revisit {
-                    contacted: rng.gen_bool(0.95),
-                    solved: satisfaction != Satisfaction::Unsatisfied || rng.gen_bool(0.3),
-                    satisfaction,
+                let contacted = rng.gen_bool(0.95);
+                let solved = satisfaction != Satisfaction::Unsatisfied || rng.gen_bool(0.3);
+                if contacted {
+                    Revisit { contacted, solved, satisfaction }
+                } else {
+                    // Nobody answered: the resident said nothing about the outcome.
+                    Revisit { contacted, solved: false, satisfaction: Satisfaction::Unsatisfied }
                 }
             };
             if channel == Channel::Inspector {

@@ -105,6 +105,13 @@ fn the_hotline_loop_runs_from_intake_to_reopen() {
     r.step(Role::Dispatcher, Move::Rework { reason: "照片不清楚".into() });
     assert_eq!((r.case.state, r.case.reworks), (S::Handling, 1));
     r.step(Role::Handler, Move::Submit { result: "已更换灯泡, 附照片".into() });
+    // A resident who was not reached said neither that it is solved nor how satisfied they are.
+    let unreached = |solved, satisfaction| Move::Revisit(Revisit { contacted: false, solved, satisfaction });
+    let said_solved = r.try_move(Role::Operator, unreached(true, Satisfaction::Unsatisfied)).unwrap_err();
+    assert!(matches!(said_solved, MoveError::Invalid { field: "solved", .. }), "{said_solved:?}");
+    let said_satisfied = r.try_move(Role::Operator, unreached(false, Satisfaction::BasicallySatisfied)).unwrap_err();
+    assert!(matches!(said_satisfied, MoveError::Invalid { field: "satisfaction", .. }), "{said_satisfied:?}");
+    assert_eq!(r.case.state, S::Feedback);
     let revisit = Revisit { contacted: true, solved: true, satisfaction: Satisfaction::Satisfied };
     r.step(Role::Operator, Move::Revisit(revisit));
     assert_eq!(r.case.state, S::ClosePending);

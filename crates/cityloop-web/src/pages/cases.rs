@@ -541,16 +541,18 @@ fn case_details(t: &Tr, reference: &Reference, view: &CaseView) -> Vec<(String, 
         d.push((t.get("case.pending").to_string(), text));
     }
     if let Some(r) = case.revisit {
-        d.push((
-            t.get("case.revisit").to_string(),
+        let outcome = if r.contacted {
             format!(
                 "{} · {} {} · {}",
                 t.label(r.satisfaction),
                 t.get("field.solved"),
                 t.get(if r.solved { "common.yes" } else { "common.no" }),
-                if r.contacted { t.get("field.contacted") } else { "" }
-            ),
-        ));
+                t.get("field.contacted")
+            )
+        } else {
+            t.get("case.not_contacted").to_string()
+        };
+        d.push((t.get("case.revisit").to_string(), outcome));
     }
     if let Some(result) = &case.result {
         d.push((t.get("field.result").to_string(), result.clone()));
