@@ -264,12 +264,29 @@ impl Row<'_> {
     }
 }
 
+/// CSV for a spreadsheet: a cell a resident could have begun with `=`, `+`, `-` or `@` (a formula to
+/// Excel and WPS: `=HYPERLINK(…)`) is written with a leading `'`, which shows it as text.
 pub(crate) fn csv_bytes(rows: impl IntoIterator<Item = Vec<String>>) -> Result<Vec<u8>> {
+    csv_bytes_as_is(rows.into_iter().map(|row| row.into_iter().map(spreadsheet_text).collect()))
+}
+
+/// CSV with every cell as it is, for a file read back by a program (`open311-csv`).
+pub(crate) fn csv_bytes_as_is(rows: impl IntoIterator<Item = Vec<String>>) -> Result<Vec<u8>> {
     let mut w = csv::Writer::from_writer(Vec::new());
     for r in rows {
         w.write_record(&r).map_err(io)?;
     }
     w.into_inner().map_err(io)
+}
+
+/// A cell that a spreadsheet would not take for a formula (a number such as -76.6 stays a number).
+fn spreadsheet_text(cell: String) -> String {
+    let formula_like = cell.starts_with(['=', '+', '-', '@', '\t', '\r']) && cell.parse::<f64>().is_err();
+    if formula_like {
+        format!("'{cell}")
+    } else {
+        cell
+    }
 }
 
 pub(crate) fn io(e: impl std::fmt::Display) -> AppError {
@@ -504,12 +521,12 @@ impl App {
                     }
                 }
             }
-            let mut csv_rows: Vec<Vec<String>> = Vec::new();
+            let (mut csv_rows, mut open311_rows): (Vec<Vec<String>>, Vec<Vec<String>>) = (Vec::new(), Vec::new());
             for case in &items {
                 let row = Row { case, reference: &reference, offset };
                 match format {
                     ExportFormat::Csv => csv_rows.push(row.values()),
-                    ExportFormat::Open311Csv => csv_rows.push(row.open311_values()),
+                    ExportFormat::Open311Csv => open311_rows.push(row.open311_values()),
                     ExportFormat::GeoJson | ExportFormat::NgsiLd => {
                         if count > 0 {
                             out.write_all(b",").map_err(io)?;
@@ -529,6 +546,9 @@ impl App {
             }
             if !csv_rows.is_empty() {
                 out.write_all(&csv_bytes(csv_rows)?).map_err(io)?;
+            }
+            if !open311_rows.is_empty() {
+                out.write_all(&csv_bytes_as_is(open311_rows)?).map_err(io)?;
             }
             target.pass_on(&mut out).await?;
         }

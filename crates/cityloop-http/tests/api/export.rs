@@ -24,7 +24,8 @@ async fn a_case_list_exports_with_its_filters_and_the_callers_scope() {
     on_every_engine(|t| async move {
         let operator = t.login("operator").await;
         let (_, lat, lon) = t.first_grid(&operator).await;
-        for title in ["路灯不亮", "井盖缺失", "噪音扰民"] {
+        // A resident can begin a title with what a spreadsheet runs as a formula.
+        for title in ["路灯不亮", "井盖缺失", "=HYPERLINK(\"http://x.example\",\"噪音扰民\")"] {
             t.create(
                 &operator,
                 json!({"channel": "hotline", "request_type": "complaint", "title": title,
@@ -44,6 +45,8 @@ async fn a_case_list_exports_with_its_filters_and_the_callers_scope() {
         assert!(text.starts_with('\u{feff}'), "Excel reads the byte-order mark");
         assert_eq!(text.lines().count(), 5, "a header and four cases: {text}");
         assert!(!text.contains("13700001111") && !text.contains("李先生"), "no contact data");
+        assert!(text.contains("'=HYPERLINK("), "a formula-like cell is written as text: {text}");
+        assert!(!text.contains(",=HYPERLINK(") && !text.contains(",\"=HYPERLINK("), "{text}");
 
         // The list's filters hold.
         let (_, count, body) = export(&t, &dispatcher, "format=geojson&state=pending_sign").await;
