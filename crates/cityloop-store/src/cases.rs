@@ -1030,11 +1030,15 @@ fn push_filters(sql: &mut Sql, f: &CaseFilter, contacts: &ContactCipher) {
             // lower case; full-width letters come in both cases from `width_forms`).
             for word in text.split_whitespace().take(MAX_SEARCH_WORDS) {
                 for (i, form) in cityloop_domain::width::width_forms(word).into_iter().enumerate() {
-                    let pattern = format!("%{}%", form.to_ascii_lowercase().replace(['\\', '%', '_'], ""));
+                    // `%` and `_` are searched for as themselves (50%, a_b), not as wildcards.
+                    let escaped =
+                        form.to_ascii_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+                    let pattern = format!("%{escaped}%");
                     sql.push(if i == 0 { " and (lower(title) like " } else { " or lower(title) like " })
                         .bind(pattern.clone())
-                        .push(" or lower(description) like ")
-                        .bind(pattern);
+                        .push(" escape '\\' or lower(description) like ")
+                        .bind(pattern)
+                        .push(" escape '\\'");
                 }
                 sql.push(")");
             }

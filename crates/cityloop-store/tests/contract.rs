@@ -521,13 +521,17 @@ async fn dashboard_counts_queue_filters_and_saved_views_agree_on_both_engines() 
 }
 
 #[tokio::test]
-async fn text_search_ignores_the_case_and_width_of_latin_letters_on_both_engines() {
+async fn text_search_ignores_the_case_and_width_of_latin_letters_and_finds_wildcards_as_such_on_both_engines() {
     on_every_engine(|db| async move {
         seed(&db).await;
         let ktv = create(&db, "楼下KTV噪音").await;
         let wide = create(&db, "３号楼Ａ座漏水").await;
         create(&db, "楼下饭店噪音").await;
+        let percent = create(&db, "水费涨了50%").await;
+        let underscore = create(&db, "网站账号a_b登录不了").await;
         let searches = [
+            ("50%", percent.id),
+            ("a_b", underscore.id),
             ("ktv", ktv.id),
             ("KTV", ktv.id),
             ("Ktv 噪音", ktv.id),
@@ -544,6 +548,18 @@ async fn text_search_ignores_the_case_and_width_of_latin_letters_on_both_engines
             let found = db.store.list_cases(&f).await.unwrap();
             let ids: Vec<_> = found.items.iter().map(|c| c.id).collect();
             assert_eq!(ids, vec![id], "{:?}: `{q}`", db.store.backend());
+        }
+        // `%` and `_` are characters to find, not wildcards that match every case.
+        for q in ["%", "_", "a%b"] {
+            let mut f = CaseFilter::new(CaseScope::everything(), t0());
+            f.text = Some(q.into());
+            let found: Vec<_> = db.store.list_cases(&f).await.unwrap().items.iter().map(|c| c.id).collect();
+            let wanted = match q {
+                "%" => vec![percent.id],
+                "_" => vec![underscore.id],
+                _ => vec![],
+            };
+            assert_eq!(found, wanted, "{:?}: `{q}`", db.store.backend());
         }
     })
     .await;
