@@ -726,6 +726,15 @@ async fn main() -> Result<()> {
 async fn run(command: Command, settings: &Settings) -> Result<()> {
     match command {
         Command::Serve { database, addr, no_demo } => {
+            let addr = addr.unwrap_or_else(|| settings.server.addr.clone());
+            let listener = tokio::net::TcpListener::bind(&addr).await.with_context(|| format!("binding {addr}"))?;
+            let bound = listener.local_addr()?;
+            // Discovery and photo links name the address clients reach, by default the one listened on.
+            let mut settings = settings.clone();
+            if settings.open311.public_url.trim().is_empty() {
+                settings.open311.public_url = format!("http://{bound}");
+            }
+            let settings = &settings;
             let app = open_app(settings, database).await?;
             if settings.audit.key.is_empty() {
                 tracing::warn!("no audit key is set (CITYLOOP_AUDIT__KEY): flow records are linked with the built-in key, which anyone can use to forge links (docs/audit.md)");
@@ -736,9 +745,6 @@ async fn run(command: Command, settings: &Settings) -> Result<()> {
                 let report = app.load_demo(&options).await.map_err(describe)?;
                 print_demo(&report, &options.password);
             }
-            let addr = addr.unwrap_or_else(|| settings.server.addr.clone());
-            let listener = tokio::net::TcpListener::bind(&addr).await.with_context(|| format!("binding {addr}"))?;
-            let bound = listener.local_addr()?;
             println!("cityloop listening on http://{bound}  (pages: http://{bound}/, API: http://{bound}/api/v1, OpenAPI: http://{bound}/api/v1/openapi.json)");
             let (tx, rx) = tokio::sync::watch::channel(false);
             let jobs_app = app.clone();

@@ -83,7 +83,8 @@ pub struct Retention {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Open311 {
-    /// The address residents' apps reach this server at (for discovery).
+    /// The address residents' apps reach this server at (for discovery and photo links); empty: the
+    /// address the server listens on.
     pub public_url: String,
     /// The jurisdiction this server serves as a whole; clients may send it or leave it empty.
     pub jurisdiction_id: String,
@@ -101,7 +102,7 @@ impl Default for Open311 {
     fn default() -> Self {
         let d = cityloop_app::AppSettings::default();
         Self {
-            public_url: d.public_url,
+            public_url: String::new(),
             jurisdiction_id: d.open311_jurisdiction,
             jurisdictions: d.open311_jurisdictions,
             status_style: d.open311_status_style,
@@ -358,7 +359,10 @@ impl Settings {
                 min_similarity: self.duplicates.min_similarity,
                 radius_by_category: self.duplicates.radius_by_category.iter().map(|(k, v)| (k.clone(), *v)).collect(),
             },
-            public_url: self.open311.public_url.clone(),
+            public_url: match self.open311.public_url.trim() {
+                "" => format!("http://{}", self.server.addr),
+                url => url.to_string(),
+            },
             open311_jurisdiction: self.open311.jurisdiction_id.clone(),
             open311_jurisdictions: self.open311.jurisdictions.clone(),
             open311_status_style: self.open311.status_style,

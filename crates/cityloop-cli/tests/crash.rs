@@ -1,5 +1,6 @@
 //! A case acknowledged with 201 survives `kill -9` of the server during sustained intake, and no
-//! case is left half-written (every stored case has its flow record). Runs the real binary.
+//! case is left half-written (every stored case has its flow record). Runs the real binary, which
+//! also announces the address it listens on to Open311 clients.
 
 mod killed;
 
@@ -32,6 +33,17 @@ async fn start(url: &str, files: &std::path::Path) -> (Child, String) {
         }
     }
     panic!("the server exited before listening");
+}
+
+#[tokio::test]
+async fn open311_discovery_names_the_address_the_server_listens_on() {
+    let backend = engines()[0];
+    let (db, files) = demo_city(backend).await;
+    let (_server, base) = start(&db.url, files.path()).await;
+    let discovery: serde_json::Value =
+        reqwest::get(format!("{base}/open311/v2/discovery.json")).await.unwrap().json().await.unwrap();
+    let url = discovery["endpoints"][0]["url"].as_str().expect("an endpoint url");
+    assert!(url.starts_with(&base), "{url} is reached at {base}");
 }
 
 /// Logs in as the demo operator.
