@@ -453,6 +453,11 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("portal.not_found", "未找到与该手机号匹配的工单", "No request matches this number and phone"),
     ("portal.rate", "评价办理结果", "Rate the outcome"),
     ("portal.rated", "感谢您的评价", "Thank you for your rating"),
+    (
+        "portal.already_done",
+        "此工单的进度已更新（可能已提交过），请查看下方的最新状态",
+        "This request has moved on (perhaps it was already sent): see where it is now below",
+    ),
     ("portal.reopen", "不满意，申请重新办理", "Not satisfied: ask for it to be handled again"),
     ("portal.reopened", "已申请重新办理", "Sent back to be handled again"),
     ("portal.public_hint", "已去除个人信息，位置精确到约百米", "Personal data removed; places rounded to about 100 m"),

@@ -211,6 +211,12 @@ async fn resident_move(state: &WebState, visit: &Visit, form: &FormInput, kind: 
                 c.labels.insert("note".into(), visit.tr.get("field.comment").into());
                 track_page(state, c, Some((&found, &phone)), false, StatusCode::UNPROCESSABLE_ENTITY)
             }
+            // Sent twice (a double click, a second tab, a reload): the request has moved on, and the
+            // resident sees where it is now rather than the staff's account of the refused move.
+            (None, Ok(found)) if matches!(e, AppError::IllegalMove { .. } | AppError::StaleVersion { .. }) => {
+                c.flash = Some(visit.tr.get("portal.already_done").to_string());
+                track_page(state, c, Some((&found, &phone)), false, StatusCode::CONFLICT)
+            }
             _ => error_page(&visit.tr, &e),
         },
     }

@@ -133,12 +133,17 @@ async fn the_public_list_hides_the_name_and_numbers_residents_type_into_a_title(
     assert!(!page.contains("李小明") && !page.contains("13912345678"));
 }
 
-/// A resident's request sent through the portal's form, as a visitor with the form's token.
-async fn send_portal_form(base: &str, fields: &[(&str, &str)]) -> reqwest::Response {
-    let (cookie, token) = visitor(base, "/portal").await;
+/// A form of the portal posted as a visitor, with the token of the page that shows it.
+pub async fn post_as_visitor(base: &str, page: &str, action: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+    let (cookie, token) = visitor(base, page).await;
     let mut form = fields.to_vec();
     form.push(("_csrf", token.as_str()));
-    client().post(format!("{base}/portal")).header("cookie", cookie).form(&form).send().await.unwrap()
+    client().post(format!("{base}{action}")).header("cookie", cookie).form(&form).send().await.unwrap()
+}
+
+/// A resident's request sent through the portal's form, as a visitor with the form's token.
+async fn send_portal_form(base: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+    post_as_visitor(base, "/portal", "/portal", fields).await
 }
 
 #[tokio::test]

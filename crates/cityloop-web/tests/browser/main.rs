@@ -185,6 +185,15 @@ async fn whole_loop(backend: Backend) {
         Some(Satisfaction::BasicallySatisfied),
         "the rating is the revisit"
     );
+    // Sent again (a second tab, a reload): the resident sees where the request is now, not a refusal
+    // written for staff.
+    let rating =
+        [("number", number.as_str()), ("phone", "13800138000"), ("satisfaction", "satisfied"), ("solved", "true")];
+    let again = http_checks::post_as_visitor(&site.base, "/portal/track", "/portal/rate", &rating).await;
+    assert_eq!(again.status(), reqwest::StatusCode::CONFLICT);
+    let page = again.text().await.unwrap();
+    assert!(page.contains("进度已更新") && page.contains("id=\"tracked-state\">已结案"), "{page}");
+    assert!(!page.contains("现在可以"), "no list of staff moves");
     let flow = site.app.store.flows(rated.id).await.unwrap();
     let kinds: Vec<&str> = flow.iter().map(|(_, f)| f.kind.as_str()).collect();
     assert_eq!(
