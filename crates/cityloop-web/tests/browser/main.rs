@@ -564,6 +564,20 @@ async fn a_leader_reads_the_months_ranking_and_opens_the_cases_behind_a_number()
         )
         .await;
     assert_eq!(cut, serde_json::json!([]), "cut off");
+    // On a laptop the screen flows and scrolls rather than cutting its tables off, in both languages.
+    b.client.set_window_size(1366, (900 + chrome) as u32).await.unwrap();
+    for lang in ["en", "zh"] {
+        b.goto(&format!("/lang/{lang}?next=%2Fleader%3Fbig%3D1")).await;
+        b.screenshot(&format!("leader-big-1366x900-{lang}")).await;
+        let cut = b
+            .eval(
+                "return [...document.querySelectorAll('main .card')] \
+                   .filter(e => e.scrollHeight > e.clientHeight + 1 || e.scrollWidth > e.clientWidth + 1) \
+                   .map(e => (e.querySelector('h2') || e).textContent.trim().slice(0, 20))",
+            )
+            .await;
+        assert_eq!(cut, serde_json::json!([]), "cut off at 1366×900 ({lang})");
+    }
     b.finish().await;
 }
 
