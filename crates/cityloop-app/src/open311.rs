@@ -245,6 +245,14 @@ fn non_empty(v: &Option<String>) -> Option<&str> {
     v.as_deref().map(str::trim).filter(|s| !s.is_empty())
 }
 
+/// A name from Open311's given and family names: a Chinese name is written family name first and
+/// without a space (王 + 明 → 王明), others given name first (Jane Doe).
+fn full_name(first: Option<&str>, last: Option<&str>) -> String {
+    let chinese = [first, last].into_iter().flatten().any(|part| part.chars().any(cityloop_text::normalize::is_han));
+    let parts = if chinese { [last, first] } else { [first, last] };
+    parts.into_iter().flatten().collect::<Vec<_>>().join(if chinese { "" } else { " " })
+}
+
 fn check_attribute(a: &Attribute) -> Result<()> {
     let field = |f: &str| format!("attributes[{}].{f}", a.code);
     if a.code.trim().is_empty() || a.code.len() > 100 || a.code.contains(['[', ']']) {
@@ -590,8 +598,7 @@ impl App {
                 ));
             }
         }
-        let name =
-            [non_empty(&posted.first_name), non_empty(&posted.last_name)].into_iter().flatten().collect::<String>();
+        let name = full_name(non_empty(&posted.first_name), non_empty(&posted.last_name));
         let contact = non_empty(&posted.phone).map(|phone| NewContact { name: name.clone(), phone: phone.to_string() });
         // A photo is checked by its content (images and PDF only) and kept with the report.
         let attachments = match &posted.media {
@@ -910,4 +917,18 @@ const PUBLISHED_PHOTO_TYPES: &[&str] = &["image/jpeg", "image/png", "image/webp"
 /// hotline or an inspector photographed may show people and their homes, and stays with staff).
 fn publishes_photos(case: &Case) -> bool {
     !case.confidential && case.state != cityloop_domain::State::Voided && RESIDENT_WRITTEN.contains(&case.channel)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::full_name;
+
+    #[test]
+    fn a_chinese_name_is_family_name_first_and_others_given_name_first() {
+        assert_eq!(full_name(Some("明"), Some("王")), "王明");
+        assert_eq!(full_name(Some("Jane"), Some("Doe")), "Jane Doe");
+        assert_eq!(full_name(None, Some("王")), "王");
+        assert_eq!(full_name(Some("Jane"), None), "Jane");
+        assert_eq!(full_name(None, None), "");
+    }
 }
