@@ -385,6 +385,12 @@ impl Target<'_> {
 }
 
 impl App {
+    /// The name an export is downloaded under, stamped with the city's local time as the pages show it.
+    pub fn export_file_name(&self, format: ExportFormat) -> String {
+        let local = self.now().with_timezone(&self.reference().calendar.offset());
+        format!("cases-{}.{}", local.format("%Y%m%d-%H%M"), format.extension())
+    }
+
     /// Checks the filter of a data recipient's token: case-list filters that `recipient` may use.
     pub(crate) fn check_export_filter(&self, recipient: &Principal, filter: &str) -> Result<()> {
         let bad = |why: String| AppError::invalid("export_filter", why);

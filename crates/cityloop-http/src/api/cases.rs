@@ -333,7 +333,7 @@ pub async fn export(State(state): State<AppState>, Auth(who): Auth, RawQuery(raw
     let (format, rest) = cityloop_app::export::split_export_query(&who, raw.as_deref().unwrap_or_default())?;
     let params: CaseListParams = parse_query(&rest)?;
     let export = state.app.export_case_list(&who, &params.into(), format).await?;
-    let name = format!("cases-{}.{}", state.app.now().format("%Y%m%d-%H%M"), format.extension());
+    let name = state.app.export_file_name(format);
     Ok((
         [
             (header::CONTENT_TYPE, format.content_type().to_string()),

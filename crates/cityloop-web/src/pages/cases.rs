@@ -180,7 +180,7 @@ pub async fn export(State(state): State<WebState>, staff: Staff, RawQuery(raw): 
     .await;
     match exported {
         Ok((format, export)) => {
-            let name = format!("cases-{}.{}", state.app.now().format("%Y%m%d-%H%M"), format.extension());
+            let name = state.app.export_file_name(format);
             (
                 [
                     (CONTENT_TYPE, format.content_type().to_string()),
