@@ -712,6 +712,9 @@ const FIELD_MESSAGES: &[(&str, &str)] = &[
     ("must be a number", "须为数字"),
     ("{} is not a number", "{} 不是数字"),
     ("choose one of the listed types", "请从列出的类型中选择"),
+    ("is required with the latitude", "填写纬度时须同时填写经度"),
+    ("is required with the longitude", "填写经度时须同时填写纬度"),
+    ("a data recipient takes masked exports through the API", "数据使用方请通过 API 使用管理员发放的令牌获取脱敏数据"),
 ];
 
 /// The shape of a message (numbers and `quoted` values as `{}`) and the values taken out of it.

@@ -204,8 +204,10 @@ pub async fn inbox(State(state): State<WebState>, staff: Staff, Query(done): Que
     }
     let unit = staff.who.user.unit_id.map(|u| u.0.to_string()).unwrap_or_default();
     let own = |rest: &str| format!("unit={unit}&{rest}");
+    // A street's coordinator follows its cases; the unit's handlers accept them.
+    let sign: &[MoveKind] = if staff.who.has(Role::Handler) { &[K::Sign] } else { &[] };
     let specs = vec![
-        ("to-sign", "inbox.to_sign", own("state=pending_sign&sort=deadline"), &[K::Sign][..]),
+        ("to-sign", "inbox.to_sign", own("state=pending_sign&sort=deadline"), sign),
         ("overdue", "inbox.overdue", own("overdue=true&sort=deadline"), &[][..]),
         ("due-soon", "inbox.due_soon", own("due_within_hours=24&sort=deadline"), &[][..]),
         ("rework", "inbox.rework", own("state=handling&reworked=true&sort=deadline"), &[][..]),

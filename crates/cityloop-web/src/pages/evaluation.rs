@@ -86,7 +86,12 @@ pub async fn page(State(state): State<WebState>, staff: Staff, Query(p): Query<P
             let part_title = |p: &String| if en { p.replace('_', " ") } else { part_label_zh(p).to_string() };
             let formula = parts
                 .iter()
-                .map(|p| format!("{} × {}", part_title(p), ranking.weights.get(p).copied().unwrap_or(0.0)))
+                .map(|p| {
+                    // A difference is bracketed before it is weighted: (1−返工率) × 30.
+                    let title = part_title(p);
+                    let title = if title.starts_with("1−") { format!("({title})") } else { title };
+                    format!("{title} × {}", ranking.weights.get(p).copied().unwrap_or(0.0))
+                })
                 .collect::<Vec<_>>()
                 .join(" + ");
             Table {

@@ -90,7 +90,10 @@ pub fn new_case_from(form: &FormInput, channel_default: &str) -> Result<NewCase,
     };
     let location = match (coordinate("lat")?, coordinate("lon")?) {
         (Some(lat), Some(lon)) => Some(NewLocation { lat, lon, address: form.get("address") }),
-        _ => None,
+        (None, None) => None,
+        // Half a point is no place: dropping it would file the request as if none was given.
+        (Some(_), None) => return Err(AppError::invalid("lon", "is required with the latitude")),
+        (None, Some(_)) => return Err(AppError::invalid("lat", "is required with the longitude")),
     };
     let contact = match (form.get("name"), form.get("phone")) {
         (None, None) => None,

@@ -252,7 +252,8 @@ struct PublicRow {
 
 #[derive(Deserialize)]
 pub struct PageParam {
-    page: Option<i64>,
+    /// Read leniently: a visitor's mistyped address (`?page=abc`) shows the first page.
+    page: Option<String>,
 }
 
 /// Rounds a coordinate to three decimals (about 100 m), so that a marker does not point at a home.
@@ -262,7 +263,8 @@ fn coarse(v: f64) -> f64 {
 
 pub async fn public_list(State(state): State<WebState>, visit: Visit, Query(p): Query<PageParam>) -> Response {
     let t = visit.tr;
-    let list = match state.app.public_cases(p.page.unwrap_or(1), 50).await {
+    let page = p.page.and_then(|v| v.trim().parse::<i64>().ok()).unwrap_or(1);
+    let list = match state.app.public_cases(page, 50).await {
         Ok(l) => l,
         Err(e) => return error_page(&t, &e),
     };

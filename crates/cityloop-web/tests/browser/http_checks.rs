@@ -163,6 +163,25 @@ async fn the_portal_marks_every_empty_required_field_at_once() {
 }
 
 #[tokio::test]
+async fn the_portal_refuses_half_a_point_and_reads_a_mistyped_page_number_as_the_first() {
+    let site = spawn_site(Backend::Sqlite, 0).await;
+    let fields = [
+        ("request_type", "complaint"),
+        ("title", "路灯不亮"),
+        ("description", "小区门口路灯坏了"),
+        ("phone", "13912345678"),
+        ("lat", "30.25"),
+    ];
+    let sent = send_portal_form(&site.base, &fields).await;
+    assert_eq!(sent.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(sent.text().await.unwrap().contains("id=\"err-lon\""), "the longitude is marked");
+    assert_eq!(site.app.store.count_cases().await.unwrap(), 0, "not filed without its place");
+    let page = client().get(format!("{}/portal/requests?page=abc", site.base)).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(page.text().await.unwrap().contains("<html lang=\"zh-CN\">"), "the page, not a parse error");
+}
+
+#[tokio::test]
 async fn the_language_switch_keeps_the_page_and_speaks_english() {
     let site = spawn_site(Backend::Sqlite, 0).await;
     let r = client().get(format!("{}/lang/en?next=%2Fportal%2Ftrack", site.base)).send().await.unwrap();
@@ -220,7 +239,11 @@ async fn the_case_list_downloads_as_a_file_in_the_viewers_scope() {
     let dispatcher = login("dispatcher").await.unwrap();
     let r = download(dispatcher.token.clone(), "format=csv&state=closed").await;
     assert_eq!(r.status(), StatusCode::OK);
-    assert!(r.headers()["content-disposition"].to_str().unwrap().starts_with("attachment; filename=\"cases-"));
+    // Named by the city's local time, as the pages show it (the demo city is eight hours ahead of UTC).
+    let local = site.app.now().with_timezone(&site.app.reference().calendar.offset());
+    let name = format!("attachment; filename=\"cases-{}.csv\"", local.format("%Y%m%d-%H%M"));
+    assert_eq!(r.headers()["content-disposition"].to_str().unwrap(), name);
+    assert_ne!(local.format("%H").to_string(), site.app.now().format("%H").to_string());
     let text = r.text().await.unwrap();
     let closed = cityloop_app::queries::CaseQuery { state: Some("closed".into()), ..Default::default() };
     let listed = site.app.list_cases(&dispatcher.principal, &closed).await.unwrap().total;
@@ -268,6 +291,40 @@ async fn a_signed_in_residents_portal_report_is_among_their_own_requests() {
     let case = site.app.store.case_by_number(&number).await.unwrap();
     assert_eq!(case.reporter_id, Some(citizen.principal.user.id));
     assert_eq!(case.channel.as_str(), "web");
+}
+
+#[tokio::test]
+async fn a_streets_coordinator_follows_its_new_cases_and_only_its_handlers_accept_them() {
+    use cityloop_app::moves::{MoveInput, UnitRef};
+    let site = spawn_site(Backend::Sqlite, 0).await;
+    let login = |u: &'static str| site.app.login(u, cityloop_app::demo::DEMO_PASSWORD);
+    let (operator, lead, dispatcher) =
+        (login("operator").await.unwrap(), login("lead").await.unwrap(), login("dispatcher").await.unwrap());
+    let coordinator = login("c-990101001-office").await.unwrap();
+    let street = site.app.reference().unit(coordinator.principal.user.unit_id.unwrap()).unwrap().code.clone();
+    let handler = site.app.login(&format!("h-{street}"), cityloop_app::demo::DEMO_PASSWORD).await.unwrap();
+    let case = NewCase {
+        channel: "hotline".into(),
+        request_type: "complaint".into(),
+        title: "小区门口井盖松动".into(),
+        description: "小区门口井盖一踩就晃".into(),
+        category: Some("06010".into()),
+        ..NewCase::default()
+    };
+    let number = site.app.create_case(&operator.principal, case, None).await.unwrap().case.number;
+    site.app.perform_move(&lead.principal, &number, "file", MoveInput::default()).await.unwrap();
+    let to_street = MoveInput { unit: Some(UnitRef::Code(street)), ..MoveInput::default() };
+    site.app.perform_move(&dispatcher.principal, &number, "dispatch", to_street).await.unwrap();
+    let base = site.base.clone();
+    let inbox = |token: String| {
+        let base = base.clone();
+        async move { staff_get(&base, &token, "/inbox").await.text().await.unwrap() }
+    };
+    let sign_button = format!("/cases/{number}/moves/sign");
+    let followed = inbox(coordinator.token.clone()).await;
+    assert!(followed.contains(&number), "the coordinator sees the new case");
+    assert!(!followed.contains(&sign_button), "but is offered no move it cannot make");
+    assert!(inbox(handler.token.clone()).await.contains(&sign_button), "the unit's handler accepts it");
 }
 
 #[tokio::test]
