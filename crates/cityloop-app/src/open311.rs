@@ -847,7 +847,7 @@ impl App {
                     service_request_id: c.number.clone(),
                     status: status_in(style, c.state, extended),
                     extended_status: extended,
-                    status_notes: c.result.as_deref().filter(|_| resident_written).map(|r| mask_for_public(r, name)),
+                    status_notes: c.standing_result().filter(|_| resident_written).map(|r| mask_for_public(r, name)),
                     service_name: category.map(|k| k.name.clone()),
                     service_code: category.map(|k| k.code.clone()),
                     description: mask_for_public(if resident_written { &c.description } else { &c.title }, name),

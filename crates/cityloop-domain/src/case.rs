@@ -99,6 +99,13 @@ impl Case {
         self.state.clock_runs() && self.deadline.is_some_and(|d| d < now)
     }
 
+    /// The unit's result while it stands: from its submission until the case goes back to be handled
+    /// again (a failed check, a rework, a reopening), when it is an earlier attempt's.
+    pub fn standing_result(&self) -> Option<&str> {
+        let handled = matches!(self.state, State::Feedback | State::ClosePending | State::Closed);
+        self.result.as_deref().filter(|_| handled)
+    }
+
     /// A new case as it is reported, before it has an id or number.
     #[allow(clippy::too_many_arguments)]
     pub fn reported(

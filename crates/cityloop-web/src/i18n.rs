@@ -372,6 +372,7 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("case.pending", "待审批申请", "Request waiting"),
     ("case.extended_times", "已延期 {} 次", "extensions: {}"),
     ("case.suspended_times", "已挂账 {} 次", "suspensions: {}"),
+    ("case.suspended_until", "挂账至", "Suspended until"),
     ("case.revisit", "回访结果", "Revisit"),
     ("case.merged_into", "已合并至", "Merged into"),
     ("case.first_unit", "首办单位", "First receiver"),

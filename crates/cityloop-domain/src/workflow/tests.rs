@@ -115,12 +115,14 @@ fn the_hotline_loop_runs_from_intake_to_reopen() {
     let revisit = Revisit { contacted: true, solved: true, satisfaction: Satisfaction::Satisfied };
     r.step(Role::Operator, Move::Revisit(revisit));
     assert_eq!(r.case.state, S::ClosePending);
+    assert_eq!(r.case.standing_result(), Some("已更换灯泡, 附照片"));
     let out = r.step(Role::Lead, Move::Close);
     assert_eq!(out.effects, vec![Effect::CloseMerged]);
     assert_eq!(r.case.closed_at, Some(r.now));
     r.later(24);
     r.step(Role::Operator, Move::Reopen { reason: String::new() });
     assert_eq!((r.case.state, r.case.reopens, r.case.closed_at, r.case.revisit), (S::Handling, 1, None, None));
+    assert_eq!(r.case.standing_result(), None, "the last attempt's result no longer stands");
     assert!(r.case.deadline.unwrap() > r.now);
 }
 

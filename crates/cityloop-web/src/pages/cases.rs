@@ -525,6 +525,10 @@ fn case_details(t: &Tr, reference: &Reference, view: &CaseView) -> Vec<(String, 
             },
         ),
     ];
+    if let (CaseState::Suspended, Some(until)) = (case.state, case.suspended_until) {
+        // The deadline is set afresh when the clock starts again.
+        d.push((t.get("case.suspended_until").to_string(), long_time(reference, until)));
+    }
     if let Some(p) = &case.pending {
         let text = match p {
             PendingRequest::Extension { amount, reason } => {

@@ -144,7 +144,7 @@ fn tracked(state: &WebState, c: &Ctx, found: &TrackedCase, phone: &str) -> Track
         title: found.case.title.clone(),
         state: c.t.label(found.case.state),
         state_class: state_class(found.case.state),
-        result: found.case.result.clone().unwrap_or_default(),
+        result: found.case.standing_result().unwrap_or_default().to_string(),
         timeline: items,
         can_rate: found.can_rate,
         can_reopen: found.can_reopen,

@@ -294,7 +294,7 @@ async fn a_signed_in_residents_portal_report_is_among_their_own_requests() {
 }
 
 #[tokio::test]
-async fn a_streets_coordinator_follows_its_new_cases_and_only_its_handlers_accept_them() {
+async fn a_streets_coordinator_follows_its_new_cases_only_its_handlers_accept_and_a_suspension_shows_its_end() {
     use cityloop_app::moves::{MoveInput, UnitRef};
     let site = spawn_site(Backend::Sqlite, 0).await;
     let login = |u: &'static str| site.app.login(u, cityloop_app::demo::DEMO_PASSWORD);
@@ -325,6 +325,16 @@ async fn a_streets_coordinator_follows_its_new_cases_and_only_its_handlers_accep
     assert!(followed.contains(&number), "the coordinator sees the new case");
     assert!(!followed.contains(&sign_button), "but is offered no move it cannot make");
     assert!(inbox(handler.token.clone()).await.contains(&sign_button), "the unit's handler accepts it");
+    // Suspended (挂账) until a date: the case says until when.
+    site.app.perform_move(&handler.principal, &number, "sign", MoveInput::default()).await.unwrap();
+    let until =
+        MoveInput {
+            until: Some("2026-12-25".into()), reason: Some("等待管网改造".into()), ..MoveInput::default()
+        };
+    site.app.perform_move(&handler.principal, &number, "suspend", until).await.unwrap();
+    site.app.perform_move(&dispatcher.principal, &number, "approve-suspension", MoveInput::default()).await.unwrap();
+    let page = staff_get(&site.base, &handler.token, &format!("/cases/{number}")).await.text().await.unwrap();
+    assert!(page.contains("挂账至") && page.contains("2026-12-25 00:00"), "the end of the suspension is shown");
 }
 
 #[tokio::test]
