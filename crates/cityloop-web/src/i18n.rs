@@ -714,6 +714,7 @@ const FIELD_MESSAGES: &[(&str, &str)] = &[
     ("{} is not a number", "{} 不是数字"),
     ("choose one of the listed types", "请从列出的类型中选择"),
     ("is required with the latitude", "填写纬度时须同时填写经度"),
+    ("attachments are limited to {} bytes", "附件不能超过 {} 字节"),
     ("is required with the longitude", "填写经度时须同时填写纬度"),
     ("a data recipient takes masked exports through the API", "数据使用方请通过 API 使用管理员发放的令牌获取脱敏数据"),
 ];

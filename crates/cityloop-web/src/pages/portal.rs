@@ -85,7 +85,13 @@ pub async fn submit(
         input.grid = None;
         input.urgency = None;
         for upload in form.uploads() {
-            input.attachments.push(state.app.store_public_attachment(&upload.file_name, &upload.bytes).await?.hash);
+            // A photo too large is the form's error, shown beside the photo with the rest kept.
+            let stored =
+                state.app.store_public_attachment(&upload.file_name, &upload.bytes).await.map_err(|e| match e {
+                    AppError::TooLarge(message) => AppError::invalid("file", message),
+                    other => other,
+                })?;
+            input.attachments.push(stored.hash);
         }
         let account = signed_in.as_ref().map(|s| &s.who);
         state.app.create_portal_case(account, input, form.get("form_key").as_deref()).await
@@ -98,6 +104,7 @@ pub async fn submit(
                 let mut c = ctx(&visit, None, "portal.title");
                 c.errors = errors;
                 c.labels.insert("phone".into(), t.get("field.contact_phone").into());
+                c.labels.insert("file".into(), t.get("field.photo").into());
                 c.values = form.values();
                 home_page(&state, c, None, StatusCode::UNPROCESSABLE_ENTITY)
             }

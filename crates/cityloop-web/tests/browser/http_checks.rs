@@ -182,6 +182,47 @@ async fn the_portal_refuses_half_a_point_and_reads_a_mistyped_page_number_as_the
 }
 
 #[tokio::test]
+async fn a_photo_too_large_is_marked_on_the_portal_form_with_what_was_typed_kept() {
+    let site = spawn_site(Backend::Sqlite, 0).await;
+    let (cookie, token) = visitor(&site.base, "/portal").await;
+    let boundary = "cityloop-form-boundary";
+    let mut body = Vec::new();
+    let fields = [
+        ("_csrf", token.as_str()),
+        ("request_type", "complaint"),
+        ("title", "路灯不亮"),
+        ("description", "小区门口路灯坏了"),
+        ("phone", "13912345678"),
+    ];
+    for (name, value) in fields {
+        body.extend(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").bytes(),
+        );
+    }
+    body.extend(
+        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"photo\"; filename=\"big.png\"\r\nContent-Type: image/png\r\n\r\n")
+            .bytes(),
+    );
+    // Larger than the test site's 512 KB limit for attachments.
+    body.extend(b"\x89PNG\r\n\x1a\n");
+    body.extend(std::iter::repeat_n(0u8, 600 * 1024));
+    body.extend(format!("\r\n--{boundary}--\r\n").bytes());
+    let sent = client()
+        .post(format!("{}/portal", site.base))
+        .header("cookie", cookie)
+        .header("content-type", format!("multipart/form-data; boundary={boundary}"))
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = sent.text().await.unwrap();
+    assert!(page.contains("id=\"err-file\"") && page.contains("附件不能超过"), "marked beside the photo");
+    assert!(page.contains("value=\"路灯不亮\""), "the title is kept");
+    assert_eq!(site.app.store.count_cases().await.unwrap(), 0);
+}
+
+#[tokio::test]
 async fn the_language_switch_keeps_the_page_and_speaks_english() {
     let site = spawn_site(Backend::Sqlite, 0).await;
     let r = client().get(format!("{}/lang/en?next=%2Fportal%2Ftrack", site.base)).send().await.unwrap();
