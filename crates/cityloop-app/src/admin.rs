@@ -130,7 +130,13 @@ impl App {
         // Every field is checked before answering, so that the form marks all its errors at once.
         let mut errors = FieldErrors::default();
         let username = input.username.trim();
-        errors.keep(check_username(username))?;
+        if errors.keep(check_username(username))?.is_some() {
+            // Two accounts told apart only by capitals are a mistake waiting to be made at sign-in.
+            // (The same name exactly is refused by the store, as a duplicate.)
+            if let Some(taken) = self.store.username_like(username).await?.filter(|taken| taken != username) {
+                errors.refuse("username", &format!("username `{taken}` is taken"));
+            }
+        }
         errors.keep(check_new_password(&input.password))?;
         let name = input.name.trim();
         if name.is_empty() || name.chars().count() > 100 {

@@ -48,6 +48,26 @@ fn users_and_categories_are_added_and_bad_input_is_named() {
     );
     assert!(!dup.status.success());
     assert!(text(&dup).contains("username `ops1` is taken"), "{}", text(&dup));
+    // A name told apart from an existing one only by its capitals is taken too.
+    let capitals = run(
+        dir.path(),
+        &[
+            "user",
+            "add",
+            "--username",
+            "OPS1",
+            "--name",
+            "x",
+            "--role",
+            "operator",
+            "--password",
+            "long-password",
+            "--database",
+            &db,
+        ],
+    );
+    assert!(!capitals.status.success());
+    assert!(text(&capitals).contains("username `ops1` is taken"), "{}", text(&capitals));
     let role = run(
         dir.path(),
         &[

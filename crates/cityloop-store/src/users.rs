@@ -139,6 +139,16 @@ impl Store {
         }
     }
 
+    /// The login name of a user whose name differs from `username` at most in the case of its Latin
+    /// letters (`Admin` for `admin`).
+    pub async fn username_like(&self, username: &str) -> Result<Option<String>> {
+        let row: Option<(String,)> = sqlx::query_as("select username from users where lower(username) = lower($1)")
+            .bind(username)
+            .fetch_optional(self.reader())
+            .await?;
+        Ok(row.map(|r| r.0))
+    }
+
     /// A user by id.
     pub async fn get_user(&self, id: UserId) -> Result<UserRow> {
         let row = sqlx::query(&format!("select {USER_COLUMNS} from users where id = $1"))
