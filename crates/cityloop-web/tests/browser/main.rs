@@ -852,7 +852,7 @@ async fn every_page_renders_at_both_widths_without_console_errors() {
         b.client.set_window_size(360, 740).await.unwrap();
         b.goto(path).await;
         b.screenshot(&format!("page-{name}-360")).await;
-        if matches!(*name, "inspector" | "portal-submit" | "portal-track" | "login") {
+        if matches!(*name, "inspector" | "portal-submit" | "portal-track" | "portal-public" | "login") {
             assert!(b.horizontal_overflow().await <= 0, "{path} is wider than 360 px");
         }
     }
@@ -869,6 +869,12 @@ async fn every_page_renders_at_both_widths_without_console_errors() {
     let lines =
         b.eval("return new Set([...document.querySelectorAll('header.top nav a')].map(a => a.offsetTop)).size").await;
     assert_eq!(lines, 1, "the navigation wraps");
+    // The public list on a phone, with English's longer headings and states.
+    b.logout().await;
+    b.client.set_window_size(360, 740).await.unwrap();
+    b.goto("/portal/requests").await;
+    b.screenshot("page-portal-public-360-english").await;
+    assert!(b.horizontal_overflow().await <= 0, "the public list is wider than 360 px in English");
     b.finish().await;
 }
 
