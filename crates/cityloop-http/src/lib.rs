@@ -35,7 +35,17 @@ async fn openapi_json() -> impl IntoResponse {
 }
 
 /// An address nothing answers: the API's error, with the headers of every machine answer.
-async fn not_found() -> Response {
+async fn not_found(req: Request) -> Response {
+    // A browser following a mistyped link gets a page; programs, and anything under the API, JSON.
+    let machine_path = ["/api/", "/open311/"].iter().any(|p| req.uri().path().starts_with(p));
+    let wants_page = req
+        .headers()
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"));
+    if wants_page && !machine_path {
+        return cityloop_web::pages::no_such_page(req.headers());
+    }
     let mut response = error::ApiError::from(AppError::NotFound("route".into())).into_response();
     set_machine_headers(response.headers_mut());
     response

@@ -41,6 +41,23 @@ async fn requests_without_valid_credentials_are_refused_with_401() {
 }
 
 #[tokio::test]
+async fn an_unknown_address_is_a_page_for_a_browser_and_json_for_a_program() {
+    let t = crate::helpers::spawn_app(cityloop_store::Backend::Sqlite).await;
+    let browse =
+        |path: &'static str| t.client.get(t.url(path)).header("accept", "text/html,application/xhtml+xml").send();
+    let page = browse("/portal/xyz").await.unwrap();
+    assert_eq!(page.status(), StatusCode::NOT_FOUND);
+    assert!(page.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
+    assert!(page.text().await.unwrap().contains("<html lang=\"zh-CN\">"));
+    for (path, accept) in [("/api/v1/nothing", "text/html"), ("/portal/xyz", "application/json")] {
+        let r = t.client.get(t.url(path)).header("accept", accept).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::NOT_FOUND);
+        let body: serde_json::Value = r.json().await.unwrap();
+        assert_eq!(body["error"]["code"], "not_found", "{path}");
+    }
+}
+
+#[tokio::test]
 async fn malformed_bodies_get_400_and_invalid_values_get_422_naming_the_field() {
     on_every_engine(|t| async move {
         let operator = t.login("operator").await;

@@ -241,6 +241,14 @@ pub fn error_page(t: &Tr, e: &AppError) -> Response {
     error_page_for(&visitor(t), None, e)
 }
 
+/// The page for an address that is no page (a mistyped link), in the visitor's language.
+pub fn no_such_page(headers: &axum::http::HeaderMap) -> Response {
+    let jar = axum_extra::extract::CookieJar::from_headers(headers);
+    let lang =
+        jar.get(crate::session::LANG_COOKIE).map(|c| crate::i18n::Lang::from_code(c.value())).unwrap_or_default();
+    error_page(&Tr { lang }, &AppError::NotFound("page".into()))
+}
+
 fn error_page_for(visit: &Visit, who: Option<&Principal>, e: &AppError) -> Response {
     match error_answer(&visit.tr, e) {
         Some((status, message)) => message_page_for(visit, who, status, &message),
