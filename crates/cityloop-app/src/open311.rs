@@ -16,7 +16,7 @@ use cityloop_store::{
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::error::{AppError, Result};
+use crate::error::{AppError, FieldErrors, Result};
 use crate::intake::{NewCase, NewContact, NewLocation};
 use crate::scope::Principal;
 use crate::App;
@@ -534,14 +534,22 @@ impl App {
 
     /// Creates a case from a client application's request, through the ordinary intake.
     pub async fn open311_post(&self, client: &ApiClientRow, posted: PostedRequest) -> Result<PostedAnswer> {
-        if posted.service_code.trim().is_empty() {
-            return Err(AppError::invalid("service_code", "is required"));
-        }
-        let category = self.service_category(&posted.service_code)?;
+        // The parameters are checked together, so that a client learns every one at fault at once.
+        let mut errors = FieldErrors::default();
+        let category = match posted.service_code.trim() {
+            "" => {
+                errors.refuse("service_code", "is required");
+                None
+            }
+            code => errors.keep(self.service_category(code))?,
+        };
         let reference = self.reference();
-        let service_name = reference.category(category).map(|c| c.name.clone()).unwrap_or_default();
         let mut answers = serde_json::Map::new();
-        for q in self.questions_of(category).await?.iter().filter(|q| q.variable) {
+        let questions = match category {
+            Some(category) => self.questions_of(category).await?,
+            None => Vec::new(),
+        };
+        for q in questions.iter().filter(|q| q.variable) {
             let values: Vec<&str> = posted
                 .attributes
                 .iter()
@@ -550,31 +558,45 @@ impl App {
                 .collect();
             if values.is_empty() {
                 if q.required {
-                    return Err(AppError::invalid(format!("attribute[{}]", q.code), "is required"));
+                    errors.refuse(&format!("attribute[{}]", q.code), "is required");
                 }
                 continue;
             }
-            answers.insert(q.code.clone(), check_answer(q, &values)?);
+            if let Some(answer) = errors.keep(check_answer(q, &values))? {
+                answers.insert(q.code.clone(), answer);
+            }
         }
         let description = non_empty(&posted.description).unwrap_or_default().to_string();
         if description.chars().count() > MAX_DESCRIPTION_CHARS {
-            return Err(AppError::invalid("description", format!("is longer than {MAX_DESCRIPTION_CHARS} characters")));
+            errors.refuse("description", &format!("is longer than {MAX_DESCRIPTION_CHARS} characters"));
         }
         let address = non_empty(&posted.address_string).map(str::to_string);
         let location = match (non_empty(&posted.lat), non_empty(&posted.long)) {
-            (Some(lat), Some(lon)) => Some(NewLocation {
-                lat: parse_coordinate("lat", lat)?,
-                lon: parse_coordinate("long", lon)?,
-                address: address.clone(),
-            }),
+            (Some(lat), Some(lon)) => {
+                let lat = errors.keep(parse_coordinate("lat", lat))?;
+                let lon = errors.keep(parse_coordinate("long", lon))?;
+                lat.zip(lon).map(|(lat, lon)| NewLocation { lat, lon, address: address.clone() })
+            }
             (None, None) => None,
-            _ => return Err(AppError::invalid("lat", "lat and long go together")),
+            _ => {
+                errors.refuse("lat", "lat and long go together");
+                None
+            }
         };
         // An address id names a grid: the only addressable places cityloop keeps.
         let grid = non_empty(&posted.address_id).map(str::to_string);
-        if location.is_none() && grid.is_none() && address.is_none() {
-            return Err(AppError::invalid("lat", "a location is required: lat and long, address_string or address_id"));
+        if let Some(code) = grid.as_deref().filter(|code| reference.grid_by_code(code).is_none()) {
+            errors.refuse("address_id", &format!("unknown grid `{code}`"));
         }
+        let no_place = [&posted.lat, &posted.long, &posted.address_string, &posted.address_id];
+        if no_place.iter().all(|v| non_empty(v).is_none()) {
+            errors.refuse("lat", "a location is required: lat and long, address_string or address_id");
+        }
+        errors.finish()?;
+        let Some(category) = category else {
+            return Err(AppError::Internal("a service code was neither read nor refused".into()));
+        };
+        let service_name = reference.category(category).map(|c| c.name.clone()).unwrap_or_default();
         if let Some(j) = &posted.jurisdiction {
             // Placed as the intake will place it: the grid named, else the point's grid, else the central
             // grid of the community or street the address names (an address that names none is the

@@ -860,6 +860,34 @@ async fn one_server_serves_several_jurisdictions_each_with_its_own_requests() {
 }
 
 #[tokio::test]
+async fn a_request_with_several_parameters_at_fault_names_each_of_them() {
+    on_every_engine(|t| async move {
+        let long = "路灯不亮".repeat(1001);
+        let fields = [("api_key", KEY), ("service_code", "11001"), ("address_id", "x"), ("description", &long)];
+        let before = t.app.store.count_cases().await.unwrap();
+        for format in ["json", "xml"] {
+            let refused = t.open311_post(&format!("requests.{format}"), &fields).await;
+            assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.text);
+            if format == "json" {
+                let errors: Vec<String> = refused
+                    .json()
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|e| e["description"].as_str().unwrap().to_string())
+                    .collect();
+                assert_eq!(errors.len(), 2, "{errors:?}");
+                assert!(errors[0].starts_with("description") && errors[1].starts_with("address_id"), "{errors:?}");
+            } else {
+                assert_eq!(refused.xml().matches("<error>").count(), 2, "{}", refused.text);
+            }
+        }
+        assert_eq!(t.app.store.count_cases().await.unwrap(), before);
+    })
+    .await;
+}
+
+#[tokio::test]
 async fn in_the_fixmystreet_style_status_carries_the_finer_status() {
     let fixmystreet =
         |s: &mut cityloop_app::AppSettings| s.open311_status_style = cityloop_domain::open311::StatusStyle::Fixmystreet;
