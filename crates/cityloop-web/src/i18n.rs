@@ -400,6 +400,11 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("inspector.locate", "获取当前位置", "Use my position"),
     ("inspector.located", "已获取位置", "Position found"),
     ("inspector.no_position", "无法获取位置，请选择网格", "No position: choose the grid"),
+    (
+        "portal.address_unknown",
+        "没有找到这个地址所在的社区或街道：请在地图上点选位置，或写明社区、街道名称",
+        "This address names no community or street we know: click the place on the map, or name the community or street",
+    ),
     ("portal.no_position", "无法获取位置，请在地图上点选或填写地址", "No position: click the map or enter the address"),
     (
         "portal.map_hint",

@@ -103,6 +103,12 @@ pub async fn submit(
             Some(errors) => {
                 let mut c = ctx(&visit, None, "portal.title");
                 c.errors = errors;
+                // A resident knows no grid codes: an address the city cannot place asks for the map instead.
+                let unplaced =
+                    e.field_errors().iter().any(|f| f.field == "address" && f.message.starts_with("names no known"));
+                if unplaced {
+                    c.errors.insert("address".into(), t.get("portal.address_unknown").into());
+                }
                 c.labels.insert("phone".into(), t.get("field.contact_phone").into());
                 c.labels.insert("file".into(), t.get("field.photo").into());
                 c.values = form.values();

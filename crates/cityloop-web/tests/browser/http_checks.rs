@@ -176,6 +176,18 @@ async fn the_portal_refuses_half_a_point_and_reads_a_mistyped_page_number_as_the
     assert_eq!(sent.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(sent.text().await.unwrap().contains("id=\"err-lon\""), "the longitude is marked");
     assert_eq!(site.app.store.count_cases().await.unwrap(), 0, "not filed without its place");
+    // An address the city cannot place asks a resident for the map, not for a grid code.
+    let unplaced = [
+        ("request_type", "complaint"),
+        ("title", "路灯不亮"),
+        ("description", "小区门口路灯坏了"),
+        ("phone", "13912345678"),
+        ("address", "火星基地一号"),
+    ];
+    let sent = send_portal_form(&site.base, &unplaced).await;
+    assert_eq!(sent.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = sent.text().await.unwrap();
+    assert!(page.contains("请在地图上点选位置") && !page.contains("网格编码"), "{page}");
     let page = client().get(format!("{}/portal/requests?page=abc", site.base)).send().await.unwrap();
     assert_eq!(page.status(), StatusCode::OK);
     assert!(page.text().await.unwrap().contains("<html lang=\"zh-CN\">"), "the page, not a parse error");
