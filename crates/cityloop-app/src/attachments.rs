@@ -77,6 +77,17 @@ impl App {
         self.store_upload(None, file_name, bytes).await
     }
 
+    /// Stores a photo sent with the portal's form: for the resident's account when one is signed in
+    /// (the account's request then carries it), else as a visitor's.
+    pub async fn store_portal_attachment(
+        &self,
+        signed_in: Option<&Principal>,
+        file_name: &str,
+        bytes: &[u8],
+    ) -> Result<StoredAttachment> {
+        self.store_upload(signed_in.filter(|who| crate::intake::is_resident_account(who)), file_name, bytes).await
+    }
+
     async fn store_upload(&self, who: Option<&Principal>, file_name: &str, bytes: &[u8]) -> Result<StoredAttachment> {
         if bytes.is_empty() {
             return Err(AppError::invalid("file", "is empty"));

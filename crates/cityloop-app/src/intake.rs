@@ -115,7 +115,7 @@ const RESIDENT_CHANNELS: &[Channel] = &[Channel::Web, Channel::App, Channel::Sms
 const HOTLINE_ROLES: &[Role] = &[Role::Operator, Role::Lead, Role::Dispatcher, Role::Admin];
 
 /// A resident's own account: a citizen who takes no calls, patrols no grid and administers nothing.
-fn is_resident_account(who: &Principal) -> bool {
+pub(crate) fn is_resident_account(who: &Principal) -> bool {
     who.has(Role::Citizen) && !who.has_any(&[Role::Operator, Role::Inspector, Role::Admin])
 }
 

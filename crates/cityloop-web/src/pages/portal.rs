@@ -84,16 +84,16 @@ pub async fn submit(
         input.category = None;
         input.grid = None;
         input.urgency = None;
+        let account = signed_in.as_ref().map(|s| &s.who);
         for upload in form.uploads() {
             // A photo too large is the form's error, shown beside the photo with the rest kept.
-            let stored =
-                state.app.store_public_attachment(&upload.file_name, &upload.bytes).await.map_err(|e| match e {
-                    AppError::TooLarge(message) => AppError::invalid("file", message),
-                    other => other,
-                })?;
+            let stored = state.app.store_portal_attachment(account, &upload.file_name, &upload.bytes).await;
+            let stored = stored.map_err(|e| match e {
+                AppError::TooLarge(message) => AppError::invalid("file", message),
+                other => other,
+            })?;
             input.attachments.push(stored.hash);
         }
-        let account = signed_in.as_ref().map(|s| &s.who);
         state.app.create_portal_case(account, input, form.get("form_key").as_deref()).await
     }
     .await;

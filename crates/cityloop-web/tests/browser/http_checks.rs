@@ -141,6 +141,21 @@ pub async fn post_as_visitor(base: &str, page: &str, action: &str, fields: &[(&s
     client().post(format!("{base}{action}")).header("cookie", cookie).form(&form).send().await.unwrap()
 }
 
+/// A form with a photo, as a browser sends it.
+fn multipart_body(boundary: &str, fields: &[(&str, &str)], photo: &[u8]) -> Vec<u8> {
+    let mut body = Vec::new();
+    for (name, value) in fields {
+        body.extend(
+            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").bytes(),
+        );
+    }
+    let head = "Content-Disposition: form-data; name=\"photo\"; filename=\"photo.png\"\r\nContent-Type: image/png";
+    body.extend(format!("--{boundary}\r\n{head}\r\n\r\n").bytes());
+    body.extend(photo);
+    body.extend(format!("\r\n--{boundary}--\r\n").bytes());
+    body
+}
+
 /// A resident's request sent through the portal's form, as a visitor with the form's token.
 async fn send_portal_form(base: &str, fields: &[(&str, &str)]) -> reqwest::Response {
     post_as_visitor(base, "/portal", "/portal", fields).await
@@ -198,7 +213,9 @@ async fn a_photo_too_large_is_marked_on_the_portal_form_with_what_was_typed_kept
     let site = spawn_site(Backend::Sqlite, 0).await;
     let (cookie, token) = visitor(&site.base, "/portal").await;
     let boundary = "cityloop-form-boundary";
-    let mut body = Vec::new();
+    // Larger than the test site's 512 KB limit for attachments.
+    let mut big = b"\x89PNG\r\n\x1a\n".to_vec();
+    big.extend(std::iter::repeat_n(0u8, 600 * 1024));
     let fields = [
         ("_csrf", token.as_str()),
         ("request_type", "complaint"),
@@ -206,19 +223,7 @@ async fn a_photo_too_large_is_marked_on_the_portal_form_with_what_was_typed_kept
         ("description", "小区门口路灯坏了"),
         ("phone", "13912345678"),
     ];
-    for (name, value) in fields {
-        body.extend(
-            format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n").bytes(),
-        );
-    }
-    body.extend(
-        format!("--{boundary}\r\nContent-Disposition: form-data; name=\"photo\"; filename=\"big.png\"\r\nContent-Type: image/png\r\n\r\n")
-            .bytes(),
-    );
-    // Larger than the test site's 512 KB limit for attachments.
-    body.extend(b"\x89PNG\r\n\x1a\n");
-    body.extend(std::iter::repeat_n(0u8, 600 * 1024));
-    body.extend(format!("\r\n--{boundary}--\r\n").bytes());
+    let body = multipart_body(boundary, &fields, &big);
     let sent = client()
         .post(format!("{}/portal", site.base))
         .header("cookie", cookie)
@@ -322,16 +327,21 @@ async fn a_signed_in_residents_portal_report_is_among_their_own_requests() {
     let site = spawn_site(Backend::Sqlite, 0).await;
     let citizen = site.app.login("citizen", cityloop_app::demo::DEMO_PASSWORD).await.unwrap();
     let csrf = staff_token(&site.base, &citizen.token, "/portal").await;
+    // With a photo, as the form sends it.
+    let fields = [
+        ("request_type", "complaint"),
+        ("title", "楼下烧烤油烟"),
+        ("description", "每晚十点后烧烤油烟进屋"),
+        ("phone", "13912345678"),
+        ("_csrf", csrf.as_str()),
+    ];
+    let files = tempfile::tempdir().unwrap();
+    let photo = std::fs::read(crate::harness::photo_file(files.path())).unwrap();
     let sent = client()
         .post(format!("{}/portal", site.base))
         .header("cookie", format!("cl_session={}", citizen.token))
-        .form(&[
-            ("request_type", "complaint"),
-            ("title", "楼下烧烤油烟"),
-            ("description", "每晚十点后烧烤油烟进屋"),
-            ("phone", "13912345678"),
-            ("_csrf", csrf.as_str()),
-        ])
+        .header("content-type", "multipart/form-data; boundary=resident-boundary")
+        .body(multipart_body("resident-boundary", &fields, &photo))
         .send()
         .await
         .unwrap();
@@ -343,6 +353,8 @@ async fn a_signed_in_residents_portal_report_is_among_their_own_requests() {
     assert!(own.text().await.unwrap().contains("楼下烧烤油烟"));
     let case = site.app.store.case_by_number(&number).await.unwrap();
     assert_eq!(case.reporter_id, Some(citizen.principal.user.id));
+    let flow = site.app.store.flows(case.id).await.unwrap();
+    assert_eq!(flow[0].1.attachments.len(), 1, "the photo came with it");
     assert_eq!(case.channel.as_str(), "web");
 }
 
