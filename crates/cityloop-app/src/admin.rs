@@ -133,7 +133,9 @@ impl App {
         if errors.keep(check_username(username))?.is_some() {
             // Two accounts told apart only by capitals are a mistake waiting to be made at sign-in.
             // (The same name exactly is refused by the store, as a duplicate.)
-            if let Some(taken) = self.store.username_like(username).await?.filter(|taken| taken != username) {
+            // Latin capitals only, alike on both engines (PostgreSQL's lower() folds other scripts too).
+            let only_capitals = |taken: &String| taken != username && taken.eq_ignore_ascii_case(username);
+            if let Some(taken) = self.store.username_like(username).await?.filter(only_capitals) {
                 errors.refuse("username", &format!("username `{taken}` is taken"));
             }
         }

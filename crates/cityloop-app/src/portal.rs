@@ -33,7 +33,11 @@ pub struct PublicPage {
 /// A phone number as the digits a resident may type it with or without the country code:
 /// `+86 138-0000-6666`, `008613800006666` and `13800006666` are one number.
 fn national_digits(phone: &str) -> String {
-    let digits: String = phone.chars().filter(char::is_ascii_digit).collect();
+    let digits: String = phone
+        .chars()
+        .map(|c| if ('０'..='９').contains(&c) { char::from_u32(c as u32 - 0xFEE0).unwrap_or(c) } else { c })
+        .filter(char::is_ascii_digit)
+        .collect();
     let is_mobile = |d: &str| d.len() == 11 && d.starts_with('1');
     ["0086", "86"]
         .iter()
@@ -76,7 +80,8 @@ impl App {
         let has_more = items.len() as i64 > page_size;
         items.truncate(page_size as usize);
         for case in &mut items {
-            // The list shows titles only: the rest is cleared, so a page cannot show more by mistake.
+            // The list shows titles: the contact and the address are cleared, and the texts masked, so
+            // that a page cannot show more by mistake.
             let name = case.contact.take().map(|c| c.name);
             case.title = mask_for_public(&case.title, name.as_deref());
             case.description = mask_for_public(&case.description, name.as_deref());
@@ -132,7 +137,9 @@ mod tests {
 
     #[test]
     fn a_mobile_number_is_one_number_with_or_without_the_country_code() {
-        for typed in ["+86 138-0000-6666", "008613800006666", "8613800006666", "138 0000 6666"] {
+        for typed in
+            ["+86 138-0000-6666", "008613800006666", "8613800006666", "138 0000 6666", "１３８００００６６６６"]
+        {
             assert_eq!(national_digits(typed), "13800006666", "{typed}");
         }
         assert_eq!(national_digits("0571-8888 6666"), "057188886666", "a landline keeps its area code");

@@ -732,7 +732,13 @@ async fn run(command: Command, settings: &Settings) -> Result<()> {
             // Discovery and photo links name the address clients reach, by default the one listened on.
             let mut settings = settings.clone();
             if settings.open311.public_url.trim().is_empty() {
-                settings.open311.public_url = format!("http://{bound}");
+                settings.open311.public_url = if bound.ip().is_unspecified() {
+                    // Listening on every interface says nothing of the name clients reach it by.
+                    tracing::warn!("open311.public_url is not set: Open311 discovery and photo links name http://127.0.0.1:{}; set it to the address residents' apps reach", bound.port());
+                    format!("http://127.0.0.1:{}", bound.port())
+                } else {
+                    format!("http://{bound}")
+                };
             }
             let settings = &settings;
             let app = open_app(settings, database).await?;

@@ -47,8 +47,10 @@ pub fn mask_numbers_in_text(text: &str) -> String {
 /// name wherever the text gives it (我叫李小明 → 我叫李**), for residents sign their requests.
 pub fn mask_for_public(text: &str, resident_name: Option<&str>) -> String {
     let masked = mask_numbers_in_text(text);
+    // A placeholder some channels record instead of a name names nobody: 市民反映 stays as it is.
+    const NOT_NAMES: &[&str] = &["市民", "居民", "群众", "匿名", "网友", "业主", "先生", "女士"];
     match resident_name.map(str::trim) {
-        Some(name) if name.chars().count() >= 2 => masked.replace(name, &mask_name(name)),
+        Some(name) if name.chars().count() >= 2 && !NOT_NAMES.contains(&name) => masked.replace(name, &mask_name(name)),
         _ => masked,
     }
 }
@@ -194,6 +196,7 @@ mod tests {
         assert_eq!(mask_for_public(title, Some("李小明")), "我叫李**电话139****5678住3幢201室，李**");
         assert_eq!(mask_for_public("路灯不亮", Some("李")), "路灯不亮", "a one-character name is left alone");
         assert_eq!(mask_for_public("李四反映", None), "李四反映");
+        assert_eq!(mask_for_public("市民反映路灯不亮", Some("市民")), "市民反映路灯不亮", "a placeholder is no name");
     }
 
     #[test]

@@ -37,7 +37,8 @@ async fn openapi_json() -> impl IntoResponse {
 /// An address nothing answers: the API's error, with the headers of every machine answer.
 async fn not_found(req: Request) -> Response {
     // A browser following a mistyped link gets a page; programs, and anything under the API, JSON.
-    let machine_path = ["/api/", "/open311/"].iter().any(|p| req.uri().path().starts_with(p));
+    let path = req.uri().path();
+    let machine_path = ["/api", "/open311"].iter().any(|p| path == *p || path.starts_with(&format!("{p}/")));
     let wants_page = req
         .headers()
         .get(header::ACCEPT)

@@ -1030,15 +1030,15 @@ fn push_filters(sql: &mut Sql, f: &CaseFilter, contacts: &ContactCipher) {
             // lower case; full-width letters come in both cases from `width_forms`).
             for word in text.split_whitespace().take(MAX_SEARCH_WORDS) {
                 for (i, form) in cityloop_domain::width::width_forms(word).into_iter().enumerate() {
-                    // `%` and `_` are searched for as themselves (50%, a_b), not as wildcards.
-                    let escaped =
-                        form.to_ascii_lowercase().replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_");
+                    // `%` and `_` are searched for as themselves (50%, a_b), not as wildcards; `!` escapes
+                    // them (a backslash literal would depend on PostgreSQL's string settings).
+                    let escaped = form.to_ascii_lowercase().replace('!', "!!").replace('%', "!%").replace('_', "!_");
                     let pattern = format!("%{escaped}%");
                     sql.push(if i == 0 { " and (lower(title) like " } else { " or lower(title) like " })
                         .bind(pattern.clone())
-                        .push(" escape '\\' or lower(description) like ")
+                        .push(" escape '!' or lower(description) like ")
                         .bind(pattern)
-                        .push(" escape '\\'");
+                        .push(" escape '!'");
                 }
                 sql.push(")");
             }

@@ -62,9 +62,10 @@ impl Store {
     pub async fn category_months(&self, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<Vec<CategoryMonth>> {
         let rows = sqlx::query(
             "select category_id, count(*) as cases, \
-             cast(sum(case when revisit_solved is not null then 1 else 0 end) as bigint) as revisits, \
-             cast(sum(case when revisit_solved = 0 then 1 else 0 end) as bigint) as unsolved, \
-             cast(sum(case when revisit_satisfaction = 'unsatisfied' then 1 else 0 end) as bigint) as unsatisfied \
+             cast(sum(case when revisit_contacted = 1 then 1 else 0 end) as bigint) as revisits, \
+             cast(sum(case when revisit_contacted = 1 and revisit_solved = 0 then 1 else 0 end) as bigint) as unsolved, \
+             cast(sum(case when revisit_contacted = 1 and revisit_satisfaction = 'unsatisfied' then 1 else 0 end) \
+                  as bigint) as unsatisfied \
              from cases where created_at >= $1 and created_at < $2 and category_id is not null group by category_id",
         )
         .bind(ms(from))

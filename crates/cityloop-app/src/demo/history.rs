@@ -440,7 +440,9 @@ pub(crate) fn generate_history(
                 go!(operator, Move::Revisit(r), rng.gen_range(60..1440));
             }
             go!(lead, Move::Close, rng.gen_range(10..240));
-            if run.case.revisit.is_some_and(|r| r.satisfaction == Satisfaction::Unsatisfied) && rng.gen_bool(0.4) {
+            if run.case.revisit.is_some_and(|r| r.contacted && r.satisfaction == Satisfaction::Unsatisfied)
+                && rng.gen_bool(0.4)
+            {
                 go!(operator, Move::Reopen { reason: String::new() }, rng.gen_range(60..2880));
                 go!(handler, Move::Submit { result: texts::result_text(rng) }, rng.gen_range(120..2880));
                 let r = revisit(rng);

@@ -49,7 +49,8 @@ async fn an_unknown_address_is_a_page_for_a_browser_and_json_for_a_program() {
     assert_eq!(page.status(), StatusCode::NOT_FOUND);
     assert!(page.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
     assert!(page.text().await.unwrap().contains("<html lang=\"zh-CN\">"));
-    for (path, accept) in [("/api/v1/nothing", "text/html"), ("/portal/xyz", "application/json")] {
+    for (path, accept) in [("/api/v1/nothing", "text/html"), ("/api", "text/html"), ("/portal/xyz", "application/json")]
+    {
         let r = t.client.get(t.url(path)).header("accept", accept).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::NOT_FOUND);
         let body: serde_json::Value = r.json().await.unwrap();

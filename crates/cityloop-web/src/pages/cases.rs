@@ -709,6 +709,7 @@ pub async fn move_input(state: &WebState, who: &Principal, form: &FormInput) -> 
         let all = form.all(name);
         (!all.is_empty()).then(|| all.into_iter().map(UnitRef::Code).collect::<Vec<_>>())
     };
+    let unreached = flag(form, "contacted") == Some(false);
     Ok(MoveInput {
         note: form.get("note"),
         version: form.get("version").and_then(|v| v.parse().ok()),
@@ -723,8 +724,9 @@ pub async fn move_input(state: &WebState, who: &Principal, form: &FormInput) -> 
         result: form.get("result"),
         passed: flag(form, "passed"),
         contacted: flag(form, "contacted"),
-        solved: flag(form, "solved"),
-        satisfaction: form.get("satisfaction"),
+        // A resident not reached said nothing: the form's other answers (their defaults) are moot.
+        solved: if unreached { Some(false) } else { flag(form, "solved") },
+        satisfaction: if unreached { Some("unsatisfied".into()) } else { form.get("satisfaction") },
         level: number(form, "level")?,
         units: units("units"),
         into: form.get("into").map(CaseRef::Number),
