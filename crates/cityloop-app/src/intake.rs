@@ -175,11 +175,7 @@ pub fn check_phone(field: &str, phone: &str) -> Result<String> {
     let folded: String = phone
         .trim()
         .chars()
-        .map(|c| match c {
-            '０'..='９' | '＋' | '－' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
-            '\u{3000}' => ' ',
-            _ => c,
-        })
+        .map(|c| if c == '\u{3000}' { ' ' } else { cityloop_domain::width::to_half_width(c) })
         .collect();
     let p = folded.as_str();
     let digits = p.chars().filter(char::is_ascii_digit).count();

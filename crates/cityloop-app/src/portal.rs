@@ -33,11 +33,8 @@ pub struct PublicPage {
 /// A phone number as the digits a resident may type it with or without the country code:
 /// `+86 138-0000-6666`, `008613800006666` and `13800006666` are one number.
 fn national_digits(phone: &str) -> String {
-    let digits: String = phone
-        .chars()
-        .map(|c| if ('０'..='９').contains(&c) { char::from_u32(c as u32 - 0xFEE0).unwrap_or(c) } else { c })
-        .filter(char::is_ascii_digit)
-        .collect();
+    let digits: String =
+        phone.chars().map(cityloop_domain::width::to_half_width).filter(char::is_ascii_digit).collect();
     let is_mobile = |d: &str| d.len() == 11 && d.starts_with('1');
     ["0086", "86"]
         .iter()

@@ -18,7 +18,8 @@ pub fn width_forms(word: &str) -> Vec<String> {
     forms
 }
 
-fn to_half_width(c: char) -> char {
+/// A full-width ASCII form as its ASCII character (１ → 1, ＋ → +, Ａ → A); any other character as it is.
+pub fn to_half_width(c: char) -> char {
     match c {
         // Full-width ASCII forms (！ to ～) sit 0xFEE0 above ASCII.
         '\u{FF01}'..='\u{FF5E}' => char::from_u32(c as u32 - 0xFEE0).unwrap_or(c),
