@@ -98,6 +98,9 @@ const COLUMNS: &[(&str, &str)] = &[
     ("result", "办理结果"),
 ];
 
+/// The columns a spreadsheet gets as numbers.
+const NUMERIC_COLUMNS: &[&str] = &["lat", "lon"];
+
 /// The GeoReport bulk columns.
 const OPEN311_COLUMNS: &[&str] = &[
     "service_request_id",
@@ -122,6 +125,14 @@ const OPEN311_COLUMNS: &[&str] = &[
     "source",
     "service_subtype",
 ];
+
+/// How the coded columns are written: as the wire names programs read, or as the Chinese labels
+/// people read under the Chinese headers of a spreadsheet.
+#[derive(Clone, Copy)]
+enum Vocabulary {
+    Wire,
+    Labels,
+}
 
 struct Row<'a> {
     case: &'a Case,
@@ -158,13 +169,23 @@ impl Row<'_> {
         self.case.location.as_ref().and_then(|l| l.address.clone()).unwrap_or_default()
     }
 
+    /// The columns' values, the coded ones (state, channel, request type, urgency) as their wire
+    /// names, for programs (CSV, GeoJSON).
     fn values(&self) -> Vec<String> {
+        self.values_with(Vocabulary::Wire)
+    }
+
+    fn values_with(&self, words: Vocabulary) -> Vec<String> {
         let c = self.case;
+        let coded = |wire: &'static str, label: &'static str| match words {
+            Vocabulary::Wire => wire.to_string(),
+            Vocabulary::Labels => label.to_string(),
+        };
         vec![
             c.number.clone(),
-            c.state.as_str().to_string(),
-            c.channel.as_str().to_string(),
-            c.request_type.as_str().to_string(),
+            coded(c.state.as_str(), c.state.label_zh()),
+            coded(c.channel.as_str(), c.channel.label_zh()),
+            coded(c.request_type.as_str(), c.request_type.label_zh()),
             c.title.clone(),
             c.description.clone(),
             self.category().map(|k| k.code.clone()).unwrap_or_default(),
@@ -176,7 +197,7 @@ impl Row<'_> {
             self.coordinate(|l| l.lat),
             self.coordinate(|l| l.lon),
             self.address(),
-            c.urgency.as_str().to_string(),
+            coded(c.urgency.as_str(), c.urgency.label_zh()),
             self.time(Some(c.created_at)),
             self.time(c.deadline),
             self.time(c.closed_at),
@@ -542,8 +563,15 @@ impl App {
                     }
                     ExportFormat::Xlsx => {
                         if let Some(sheet) = book.as_mut().and_then(|b| b.worksheet_from_index(0).ok()) {
-                            for (i, v) in row.values().iter().enumerate() {
-                                sheet.write_string(count as u32 + 1, i as u16, v).map_err(io)?;
+                            for (i, v) in row.values_with(Vocabulary::Labels).iter().enumerate() {
+                                let (at_row, at_column) = (count as u32 + 1, i as u16);
+                                // Coordinates go in as numbers, so that a spreadsheet can sort and map them.
+                                match v.parse::<f64>() {
+                                    Ok(n) if NUMERIC_COLUMNS.contains(&COLUMNS[i].0) => {
+                                        sheet.write_number(at_row, at_column, n).map_err(io)?
+                                    }
+                                    _ => sheet.write_string(at_row, at_column, v).map_err(io)?,
+                                };
                             }
                         }
                     }

@@ -314,6 +314,16 @@ impl App {
             ),
             None => None,
         };
+        // An inspector's report is filed as it stands (数字城管): its category must be one a case can be
+        // filed under, not a group of them.
+        if let (Channel::Inspector, Some(c)) = (channel, category) {
+            if reference.standard(c.id).is_none() {
+                return Err(AppError::invalid(
+                    "category",
+                    format!("`{} {}` is a group: an inspector reports under one of its categories", c.code, c.name),
+                ));
+            }
+        }
         // Without a category the classifier suggests one; a confident suggestion is applied.
         let suggestion = match category {
             Some(_) => None,

@@ -7,6 +7,7 @@ use cityloop_app::import::mapping::Mapping;
 use cityloop_app::import::ImportOptions;
 use cityloop_app::testing::demo_app;
 use cityloop_app::App;
+use cityloop_domain::{Channel, State as CaseState, Urgency};
 use cityloop_store::testing::engines;
 use cityloop_store::{CaseFilter, CaseScope};
 
@@ -63,6 +64,24 @@ async fn every_format_holds_every_case_without_contact_data() {
         let sheet = book.worksheet_range("工单").unwrap();
         assert_eq!(sheet.rows().count() as u64, total + 1);
         assert_eq!(sheet.get((0, 0)).map(|c| c.to_string()), Some("工单编号".into()));
+        // Under Chinese headers people read labels (已办结, 12345热线), not the wire names a CSV carries.
+        let column = |header: &str| (0..20).find(|&i| sheet.get((0, i)).is_some_and(|c| *c == header)).unwrap();
+        let states: Vec<String> =
+            (1..=total as usize).map(|r| sheet.get((r, column("状态"))).unwrap().to_string()).collect();
+        assert!(states.iter().all(|s| CaseState::ALL.iter().any(|k| k.label_zh() == s)), "{states:?}");
+        let channels: Vec<String> =
+            (1..=total as usize).map(|r| sheet.get((r, column("来源渠道"))).unwrap().to_string()).collect();
+        assert!(channels.iter().all(|s| Channel::ALL.iter().any(|k| k.label_zh() == s)), "{channels:?}");
+        let first_urgency = sheet.get((1, column("紧急程度"))).unwrap().to_string();
+        assert!(Urgency::ALL.iter().any(|k| k.label_zh() == first_urgency), "{first_urgency}");
+        let latitudes: Vec<&calamine::Data> =
+            (1..=total as usize).filter_map(|r| sheet.get((r, column("纬度")))).collect();
+        assert!(latitudes.iter().any(|c| matches!(c, calamine::Data::Float(_))), "coordinates are numbers");
+        let csv_states: Vec<String> = csv::Reader::from_reader(text.trim_start_matches('\u{feff}').as_bytes())
+            .records()
+            .map(|r| r.unwrap()[1].to_string())
+            .collect();
+        assert!(csv_states.iter().all(|s| CaseState::parse(s).is_some()), "a CSV keeps the wire names");
     }
 }
 

@@ -643,6 +643,7 @@ const FIELD_MESSAGES: &[(&str, &str)] = &[
     ("a unit {} already exists", "单位 {} 已存在"),
     ("unknown grid {}", "没有网格 {}"),
     ("unknown category {}", "没有类别 {}"),
+    ("{} is a group: an inspector reports under one of its categories", "{} 是大类：监督员须选择其下的具体类别上报"),
     ("unknown division {}", "没有区划 {}"),
     ("unknown unit {}", "没有单位 {}"),
     ("unknown attachment {}; upload it first", "附件 {} 不存在，请先上传"),

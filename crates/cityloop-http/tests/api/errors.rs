@@ -116,6 +116,12 @@ async fn malformed_bodies_get_400_and_invalid_values_get_422_naming_the_field() 
         let found = json!({"channel": "inspector", "request_type": "complaint", "title": "井盖缺失", "description": "路口井盖缺失"});
         let unplaced = t.post(Some(&inspector), "/api/v1/cases", found).await;
         assert_eq!((unplaced.status, unplaced.body["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("location")));
+        // It is filed as it stands, so it names a category a case is filed under, not a group of them.
+        let grouped = json!({"channel": "inspector", "request_type": "complaint", "title": "垃圾", "description": "路边垃圾",
+            "category": "06", "location": {"lat": 30.201, "lon": 120.101}});
+        let refused = t.post(Some(&inspector), "/api/v1/cases", grouped).await;
+        assert_eq!((refused.status, refused.body["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("category")));
+        assert!(refused.body["error"]["message"].as_str().unwrap().contains("is a group"), "{}", refused.body);
         let list = t.get(Some(&operator), "/api/v1/cases?state=nonsense").await;
         assert_eq!((list.status, list.body["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("state")));
         let list = t.get(Some(&operator), "/api/v1/cases?page_size=100000").await;

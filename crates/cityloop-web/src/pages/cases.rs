@@ -18,8 +18,9 @@ use cityloop_store::SavedView;
 use serde::Deserialize;
 
 use super::{
-    catalogue_unit, category_options, count_label, ctx, enum_options, form_errors, long_time, render, short_time,
-    staff_error_page, state_class, summary_rows, unit_options, CaseRow, Ctx, Options, COUNT_LIMIT,
+    catalogue_unit, category_options, count_label, ctx, enum_options, fileable_category_options, form_errors,
+    long_time, render, short_time, staff_error_page, state_class, summary_rows, unit_options, CaseRow, Ctx, Options,
+    COUNT_LIMIT,
 };
 use crate::i18n::Tr;
 use crate::session::{FormInput, Staff};
@@ -296,7 +297,7 @@ pub fn move_form(
         MoveKind::File => vec![
             with_options(
                 field("category", "field.category", "select", false),
-                category_options(
+                fileable_category_options(
                     reference,
                     &case.category_id.and_then(|c| reference.category(c)).map(|c| c.code.clone()).unwrap_or_default(),
                 ),
@@ -694,6 +695,15 @@ fn number(form: &FormInput, name: &str) -> Result<Option<u32>, AppError> {
     form.get(name).map(|v| v.parse::<u32>().map_err(|_| AppError::invalid(name, "must be a whole number"))).transpose()
 }
 
+/// An extension's amount: its form holds one field, hours or days by the case's limit, so a blank one
+/// is marked there rather than told as "give either hours or days".
+fn amount(form: &FormInput, name: &str) -> Result<Option<u32>, AppError> {
+    match number(form, name)? {
+        None if form.fields.iter().any(|(k, _)| k == name) => Err(AppError::invalid(name, "is required")),
+        given => Ok(given),
+    }
+}
+
 /// Reads a move's form into the use case's input; uploaded photos are stored first.
 pub async fn move_input(state: &WebState, who: &Principal, form: &FormInput) -> Result<MoveInput, AppError> {
     let mut attachments = Vec::new();
@@ -718,8 +728,8 @@ pub async fn move_input(state: &WebState, who: &Principal, form: &FormInput) -> 
         category: form.get("category"),
         unit: form.get("unit").map(UnitRef::Code),
         assisting_units: units("assisting_units"),
-        hours: number(form, "hours")?,
-        days: number(form, "days")?,
+        hours: amount(form, "hours")?,
+        days: amount(form, "days")?,
         until: form.get("until"),
         result: form.get("result"),
         passed: flag(form, "passed"),

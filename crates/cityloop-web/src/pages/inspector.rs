@@ -11,8 +11,8 @@ use cityloop_domain::Role;
 use serde::Deserialize;
 
 use super::{
-    category_options, count_label, ctx, form_errors, render, staff_error_page, state_class, summary_rows, CaseRow, Ctx,
-    Options,
+    count_label, ctx, fileable_category_options, form_errors, render, staff_error_page, state_class, summary_rows,
+    CaseRow, Ctx, Options,
 };
 use crate::session::{FormInput, Staff};
 use crate::svg::Point;
@@ -98,7 +98,7 @@ async fn inspector_page(
     render(
         status,
         &InspectorPage {
-            categories: category_options(&reference, &c.val("category", "")),
+            categories: fileable_category_options(&reference, &c.val("category", "")),
             grids,
             verify: summary_rows(&t, &reference, &verify_items),
             check: summary_rows(&t, &reference, &check_items),

@@ -500,6 +500,24 @@ pub fn category_options(reference: &Reference, selected: &str) -> Options {
         .collect()
 }
 
+/// Options of the categories a case can be filed under (those with a case standard), under their
+/// parents as headings that cannot be chosen (an empty value): what an inspector reports with and a
+/// shift lead files under.
+pub fn fileable_category_options(reference: &Reference, selected: &str) -> Options {
+    let fileable = |id| reference.standard(id).is_some();
+    // A heading is shown only when something below it can be chosen.
+    let shown: std::collections::HashSet<_> =
+        reference.categories.iter().filter(|c| fileable(c.id)).flat_map(|c| reference.category_chain(c.id)).collect();
+    tree_order(&reference.categories, |c| c.id, |c| c.parent_id)
+        .into_iter()
+        .filter(|(c, _)| shown.contains(&c.id))
+        .map(|(c, depth)| {
+            let value = if fileable(c.id) { c.code.clone() } else { String::new() };
+            (value, indented(depth, &c.code, &c.name), c.code == selected)
+        })
+        .collect()
+}
+
 /// Options of the division tree, indented.
 pub fn division_options(reference: &Reference, selected: &str) -> Options {
     tree_order(&reference.divisions, |d| d.id, |d| d.parent_id)

@@ -390,8 +390,25 @@ async fn a_streets_coordinator_follows_its_new_cases_only_its_handlers_accept_an
     assert!(followed.contains(&number), "the coordinator sees the new case");
     assert!(!followed.contains(&sign_button), "but is offered no move it cannot make");
     assert!(inbox(handler.token.clone()).await.contains(&sign_button), "the unit's handler accepts it");
-    // Suspended (挂账) until a date: the case says until when.
     site.app.perform_move(&handler.principal, &number, "sign", MoveInput::default()).await.unwrap();
+    // An extension asked for without its amount is marked at the one amount field the form has.
+    let case_page = staff_get(&site.base, &handler.token, &format!("/cases/{number}")).await.text().await.unwrap();
+    let field = if case_page.contains(r#"name="hours""#) { "hours" } else { "days" };
+    let csrf = staff_token(&site.base, &handler.token, &format!("/cases/{number}")).await;
+    let refused = client()
+        .post(format!("{}/cases/{number}/moves/extend", site.base))
+        .header("cookie", format!("cl_session={}", handler.token))
+        .form(&[(field, ""), ("reason", "等待配件"), ("_csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = refused.text().await.unwrap();
+    let marked =
+        page.split(&format!("id=\"err-{field}\"")).nth(1).expect("the amount is marked").split('<').next().unwrap();
+    assert!(marked.contains("必填"), "{marked}");
+    assert!(page.contains("等待配件"), "the reason typed is kept");
+    // Suspended (挂账) until a date: the case says until when.
     let until =
         MoveInput {
             until: Some("2026-12-25".into()), reason: Some("等待管网改造".into()), ..MoveInput::default()
@@ -565,4 +582,29 @@ async fn the_user_form_marks_every_wrong_field_at_once() {
     let at = |label: &str| summary.find(&format!("<li>{label}：")).unwrap_or_else(|| panic!("{label} in {summary}"));
     assert!(at("用户名") < at("初始密码") && at("初始密码") < at("姓名"), "{summary}");
     assert!(site.app.store.user_by_username("x").await.unwrap().is_none(), "nothing was saved");
+}
+
+#[tokio::test]
+async fn inspectors_report_and_leads_file_under_categories_with_a_standard_their_groups_are_headings() {
+    let site = spawn_site(Backend::Sqlite, 0).await;
+    let login = |u: &'static str| site.app.login(u, cityloop_app::demo::DEMO_PASSWORD);
+    let (inspector, operator, lead) =
+        (login("inspector1").await.unwrap(), login("operator").await.unwrap(), login("lead").await.unwrap());
+    let call = NewCase {
+        channel: "hotline".into(),
+        request_type: "complaint".into(),
+        title: "路边垃圾".into(),
+        description: "路边垃圾很多".into(),
+        ..NewCase::default()
+    };
+    let number = site.app.create_case(&operator.principal, call, None).await.unwrap().case.number;
+    let inspector_page = staff_get(&site.base, &inspector.token, "/inspector").await.text().await.unwrap();
+    let case_page = staff_get(&site.base, &lead.token, &format!("/cases/{number}")).await.text().await.unwrap();
+    let filing =
+        case_page.split("id=\"move-file\"").nth(1).expect("the lead may file").split("</form>").next().unwrap();
+    for page in [inspector_page.as_str(), filing] {
+        assert!(page.contains("<option disabled>06 市容环境</option>"), "the group is a heading: {page}");
+        assert!(!page.contains(r#"<option value="06">"#), "and cannot be chosen");
+        assert!(page.contains(r#"<option value="06010">"#), "its categories can");
+    }
 }
