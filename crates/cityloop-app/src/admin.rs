@@ -1,6 +1,8 @@
 //! Administration: users, the category tree (with its CSV import), grids (GeoJSON import), the
 //! dispatch catalogue and the holiday calendar. Each change reloads the reference snapshot.
 
+use std::collections::{HashMap, HashSet};
+
 use chrono::NaiveDate;
 use cityloop_domain::catalogue::CatalogueRule;
 use cityloop_domain::enums::DivisionLevel;
@@ -68,10 +70,104 @@ pub struct CalendarDay {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct ImportReport {
     pub created_or_updated: usize,
+    /// What the city already had and was left as it is (categories matched by name).
+    pub already_present: usize,
 }
 
 /// A second-level category name and its third-level names.
 type SecondLevel = (String, Vec<String>);
+
+/// A category file merged into the city's tree: what is known so far, the city's categories and those
+/// the import adds, by parent and name.
+struct CategoryMerge {
+    known: HashMap<(Option<CategoryId>, String), (CategoryId, String)>,
+    codes: HashSet<String>,
+    report: ImportReport,
+}
+
+impl CategoryMerge {
+    /// The category named `name` under `parent` (its id and code), created with the next free code
+    /// under the parent when the city does not have it.
+    async fn place(
+        &mut self,
+        app: &App,
+        parent: Option<&(CategoryId, String)>,
+        name: &str,
+        standard: Option<&cityloop_domain::CaseStandard>,
+    ) -> Result<(CategoryId, String)> {
+        let key = (parent.map(|p| p.0), name.to_string());
+        if let Some(found) = self.known.get(&key) {
+            self.report.already_present += 1;
+            return Ok(found.clone());
+        }
+        let prefix = parent.map(|p| p.1.as_str()).unwrap_or_default();
+        let code = (1..).map(|n| format!("{prefix}{n:02}")).find(|c| !self.codes.contains(c)).unwrap_or_default();
+        let id = app.store.upsert_category(&code, name, parent.map(|p| p.0), standard).await?;
+        self.codes.insert(code.clone());
+        self.known.insert(key, (id, code.clone()));
+        self.report.created_or_updated += 1;
+        Ok((id, code))
+    }
+}
+
+/// Reads a three-level category CSV into first level → second level → third-level names, in file
+/// order; a line with a missing or empty level is refused with its file, line and column.
+fn parse_category_tree(file: &str, text: &str) -> Result<Vec<(String, Vec<SecondLevel>)>> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut reader = csv::ReaderBuilder::new().has_headers(false).flexible(true).from_reader(text.as_bytes());
+    let mut records = reader.records();
+    let bad_csv = |line: u64, e: csv::Error| AppError::invalid(format!("{file}:{line}"), e.to_string());
+    let header = match records.next() {
+        Some(r) => r.map_err(|e| bad_csv(1, e))?,
+        None => csv::StringRecord::new(),
+    };
+    let columns: Vec<String> = header.iter().map(|c| c.trim().to_string()).collect();
+    if columns.len() < 3 {
+        return Err(AppError::invalid(
+            format!("{file}:1"),
+            "the header must name three levels, e.g. 一级分类,二级分类,三级分类",
+        ));
+    }
+    let mut tree: Vec<(String, Vec<SecondLevel>)> = Vec::new();
+    for record in records {
+        let record = record.map_err(|e| bad_csv(e.position().map_or(0, |p| p.line()), e))?;
+        let line_no = record.position().map_or(0, |p| p.line());
+        let cells: Vec<&str> = record.iter().map(str::trim).collect();
+        if cells.iter().all(|c| c.is_empty()) {
+            continue;
+        }
+        if cells.len() != 3 {
+            return Err(AppError::invalid(
+                format!("{file}:{line_no}"),
+                format!("expected 3 fields, found {}", cells.len()),
+            ));
+        }
+        for (n, cell) in cells.iter().enumerate() {
+            if cell.is_empty() {
+                return Err(AppError::invalid(format!("{file}:{line_no}: {}", columns[n]), "is empty"));
+            }
+        }
+        let first = match tree.iter().position(|(n, _)| n == cells[0]) {
+            Some(p) => p,
+            None => {
+                tree.push((cells[0].to_string(), Vec::new()));
+                tree.len() - 1
+            }
+        };
+        let seconds = &mut tree[first].1;
+        let second = match seconds.iter().position(|(n, _)| n == cells[1]) {
+            Some(p) => p,
+            None => {
+                seconds.push((cells[1].to_string(), Vec::new()));
+                seconds.len() - 1
+            }
+        };
+        if !seconds[second].1.iter().any(|n| n == cells[2]) {
+            seconds[second].1.push(cells[2].to_string());
+        }
+    }
+    Ok(tree)
+}
 
 pub(crate) fn require_admin(who: Option<&Principal>) -> Result<()> {
     match who {
@@ -195,79 +291,39 @@ impl App {
         Ok(self.store.insert_user(username, name, hash, roles, unit, grids, self.now()).await?)
     }
 
-    /// Imports the three-level category CSV (`一级分类,二级分类,三级分类`). Codes are derived from the
-    /// position in the tree (`01`, `0101`, `010101`), so re-importing the same file changes nothing.
+    /// Imports the three-level category CSV (`一级分类,二级分类,三级分类`) into the city's tree. A
+    /// category is matched by its name under the same parent: one the city has keeps its code, name
+    /// and standard, whatever the file's order, so importing a file again (or another city's list)
+    /// never renames what cases, rules and rankings already refer to. New ones get the next free code
+    /// under their parent (`01`, `0101`, `010101`); new third-level ones get the default standard.
     pub async fn import_categories_csv(&self, file: &str, text: &str) -> Result<ImportReport> {
-        let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-        let mut lines = text.lines().enumerate();
-        let header = lines.next().map(|(_, l)| l.trim()).unwrap_or_default();
-        let columns: Vec<&str> = header.split(',').map(str::trim).collect();
-        if columns.len() < 3 {
-            return Err(AppError::invalid(
-                format!("{file}:1"),
-                "the header must name three levels, e.g. 一级分类,二级分类,三级分类",
-            ));
-        }
-        // First level → second level → third-level names, in file order.
-        let mut tree: Vec<(String, Vec<SecondLevel>)> = Vec::new();
-        for (i, line) in lines {
-            let line_no = i + 1;
-            if line.trim().is_empty() {
-                continue;
-            }
-            let cells: Vec<&str> = line.split(',').map(str::trim).collect();
-            if cells.len() != 3 {
-                return Err(AppError::invalid(
-                    format!("{file}:{line_no}"),
-                    format!("expected 3 fields, found {}", cells.len()),
-                ));
-            }
-            for (n, cell) in cells.iter().enumerate() {
-                if cell.is_empty() {
-                    return Err(AppError::invalid(format!("{file}:{line_no}: {}", columns[n]), "is empty"));
-                }
-            }
-            let first = match tree.iter().position(|(n, _)| n == cells[0]) {
-                Some(p) => p,
-                None => {
-                    tree.push((cells[0].to_string(), Vec::new()));
-                    tree.len() - 1
-                }
-            };
-            let seconds = &mut tree[first].1;
-            let second = match seconds.iter().position(|(n, _)| n == cells[1]) {
-                Some(p) => p,
-                None => {
-                    seconds.push((cells[1].to_string(), Vec::new()));
-                    seconds.len() - 1
-                }
-            };
-            if !seconds[second].1.iter().any(|n| n == cells[2]) {
-                seconds[second].1.push(cells[2].to_string());
-            }
-        }
+        let tree = parse_category_tree(file, text)?;
         let default_standard = cityloop_domain::CaseStandard {
             limit: cityloop_domain::workflow::DEFAULT_LIMIT,
             urgency: cityloop_domain::Urgency::Normal,
             filing_condition: String::new(),
             closing_condition: String::new(),
         };
-        let mut report = ImportReport::default();
-        for (i, (first, seconds)) in tree.iter().enumerate() {
-            let c1 = format!("{:02}", i + 1);
-            let id1 = self.store.upsert_category(&c1, first, None, None).await?;
-            report.created_or_updated += 1;
-            for (j, (second, thirds)) in seconds.iter().enumerate() {
-                let c2 = format!("{c1}{:02}", j + 1);
-                let id2 = self.store.upsert_category(&c2, second, Some(id1), None).await?;
-                report.created_or_updated += 1;
-                for (k, third) in thirds.iter().enumerate() {
-                    let c3 = format!("{c2}{:02}", k + 1);
-                    self.store.upsert_category(&c3, third, Some(id2), Some(&default_standard)).await?;
-                    report.created_or_updated += 1;
+        let reference = self.reference();
+        let mut merge = CategoryMerge {
+            known: reference
+                .categories
+                .iter()
+                .map(|c| ((c.parent_id, c.name.trim().to_string()), (c.id, c.code.clone())))
+                .collect(),
+            codes: reference.categories.iter().map(|c| c.code.clone()).collect(),
+            report: ImportReport::default(),
+        };
+        for (first, seconds) in &tree {
+            let first = merge.place(self, None, first, None).await?;
+            for (second, thirds) in seconds {
+                let second = merge.place(self, Some(&first), second, None).await?;
+                for third in thirds {
+                    merge.place(self, Some(&second), third, Some(&default_standard)).await?;
                 }
             }
         }
+        let report = merge.report;
         self.reload_reference().await?;
         Ok(report)
     }

@@ -24,8 +24,25 @@ async fn a_category_csv_becomes_a_tree_with_stable_codes() {
         assert_eq!(r.category_chain(leaf.id).len(), 3);
         assert!(r.standard(leaf.id).is_some(), "leaves get the default standard");
         assert_eq!(r.category_by_code("0201").unwrap().name, "噪音");
-        app.import_categories_csv("cats.csv", csv).await.unwrap();
+        let again = app.import_categories_csv("cats.csv", csv).await.unwrap();
+        assert_eq!((again.created_or_updated, again.already_present), (0, 9));
         assert_eq!(app.reference().categories.len(), 9, "importing again creates nothing");
+        // Another list in another order (quoted as spreadsheets write it) adds what is new and renames
+        // nothing: cases, rules and rankings keep what their codes meant.
+        let other = "一级分类,二级分类,三级分类\n交通运输,\"道路, 桥梁\",坑洼\n环境保护,噪音,施工噪音\n环境保护,噪音,夜间噪音\n";
+        let merged = app.import_categories_csv("other.csv", other).await.unwrap();
+        assert_eq!((merged.created_or_updated, merged.already_present), (4, 3));
+        let r = app.reference();
+        let name = |code: &str| r.category_by_code(code).map(|c| c.name.clone());
+        assert_eq!(
+            [name("01"), name("02"), name("0201"), name("020101")],
+            [Some("城乡建设".into()), Some("环境保护".into()), Some("噪音".into()), Some("施工噪音".into())]
+        );
+        assert_eq!(
+            [name("020102"), name("03"), name("0301"), name("030101")],
+            [Some("夜间噪音".into()), Some("交通运输".into()), Some("道路, 桥梁".into()), Some("坑洼".into())]
+        );
+        assert!(r.standard(r.category_by_code("030101").unwrap().id).is_some());
     }
 }
 

@@ -800,7 +800,12 @@ async fn run(command: Command, settings: &Settings) -> Result<()> {
                 .with_context(|| format!("{}: cannot read as UTF-8 text", file.display()))?;
             let app = open_app(settings, database).await?;
             let report = app.import_categories_csv(&file.display().to_string(), &text).await.map_err(describe)?;
-            println!("{}: {} categories created or updated", file.display(), report.created_or_updated);
+            println!(
+                "{}: {} categories created, {} already present (left as they are)",
+                file.display(),
+                report.created_or_updated,
+                report.already_present
+            );
         }
         Command::ImportGrids { file, database } => {
             let text = std::fs::read_to_string(&file)

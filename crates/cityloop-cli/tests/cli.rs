@@ -99,7 +99,7 @@ fn users_and_categories_are_added_and_bad_input_is_named() {
     std::fs::write(dir.path().join("cats.csv"), "一级分类,二级分类,三级分类\n城乡建设,安全生产,事故处理\n").unwrap();
     let good = run(dir.path(), &["import-categories", "cats.csv", "--database", &db]);
     assert!(good.status.success(), "{}", text(&good));
-    assert!(text(&good).contains("3 categories created or updated"));
+    assert!(text(&good).contains("3 categories created, 0 already present"));
 
     let url = run(dir.path(), &["migrate", "--database", "mysql://root:secret@db/x"]);
     assert!(!url.status.success());

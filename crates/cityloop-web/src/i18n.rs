@@ -478,6 +478,12 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("admin.calendar", "节假日日历", "Holiday calendar"),
     ("admin.add", "新增", "Add"),
     ("admin.import_csv", "导入分类 CSV", "Import categories CSV"),
+    (
+        "admin.import_categories_hint",
+        "UTF-8 CSV，表头为 一级分类,二级分类,三级分类。按上级与名称匹配：已有的分类保持编码、名称和标准不变，新的分类按上级编码顺延编号。",
+        "UTF-8 CSV with the header 一级分类,二级分类,三级分类. Categories are matched by parent and name: existing ones keep their code, name and standard; new ones get the next free code under their parent.",
+    ),
+    ("admin.already_present", "已存在（未改动）", "already present (left as they are)"),
     ("admin.upload_geojson", "上传网格 GeoJSON", "Upload grids GeoJSON"),
     ("admin.imported", "已导入", "Imported"),
     ("admin.tester", "派单测试：这件事会派给谁？", "Tester: which unit would get this?"),

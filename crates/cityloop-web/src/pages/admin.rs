@@ -310,13 +310,20 @@ pub async fn import_categories(State(state): State<WebState>, staff: Staff, form
         let (file_name, text) = uploaded_text(&form, "text")?;
         let report = state.app.import_categories_csv(file_name, text).await?;
         state.app.reload_reference().await?;
-        Ok::<_, AppError>(report.created_or_updated)
+        Ok::<_, AppError>(report)
     }
     .await;
     let mut p = page(&state, &staff, "categories", categories_table(&state, &staff));
     match outcome {
-        Ok(n) => {
-            p.c.flash = Some(format!("{} {n}", p.c.t.get("admin.imported")));
+        Ok(report) => {
+            let t = p.c.t;
+            p.c.flash = Some(format!(
+                "{} {} · {} {}",
+                t.get("admin.imported"),
+                report.created_or_updated,
+                t.get("admin.already_present"),
+                report.already_present
+            ));
             respond(p, None)
         }
         Err(e) => respond(p, Some((&e, &form))),
