@@ -131,7 +131,12 @@ impl App {
         flow: Vec<(i64, FlowEntry)>,
         whistles: Vec<WhistleRow>,
     ) -> CaseView {
-        let allowed = allowed_moves(&case, &who.actor(), &who.relation(&case, &whistles));
+        let mut allowed = allowed_moves(&case, &who.actor(), &who.relation(&case, &whistles));
+        // Escalating needs a higher unit: the top of the tree is offered no such move.
+        let reference = self.reference();
+        if case.unit_id.and_then(|u| reference.unit(u)).is_some_and(|u| u.parent_id.is_none()) {
+            allowed.retain(|k| *k != MoveKind::Escalate);
+        }
         let mut case = case;
         let (flow, whistles) = if who.is_resident() {
             // A unit's request to the dispatcher (and its reason) is the administration's own business.

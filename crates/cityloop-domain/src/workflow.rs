@@ -652,7 +652,10 @@ pub fn apply(
         Move::RequestVerification => c.state = S::Verifying,
         Move::Verify => c.state = S::Reported,
         Move::Answer { answer } => {
-            c.result = Some(required("answer", answer)?);
+            // The record keeps the answer: a later one (after a reopening) replaces the case's result only.
+            let answer = required("answer", answer)?;
+            note = Some(answer.clone());
+            c.result = Some(answer);
             c.state = S::Closed;
             c.closed_at = Some(now);
         }
@@ -757,7 +760,10 @@ pub fn apply(
             data = serde_json::json!({ "deadline": c.deadline });
         }
         Move::Submit { result } => {
-            c.result = Some(required("result", result)?);
+            // The record keeps the result: one sent back for rework stays in the history.
+            let result = required("result", result)?;
+            note = Some(result.clone());
+            c.result = Some(result);
             c.state = S::Feedback;
         }
         Move::Comment { text } => {

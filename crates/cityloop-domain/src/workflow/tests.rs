@@ -101,10 +101,16 @@ fn the_hotline_loop_runs_from_intake_to_reopen() {
     assert_eq!(r.case.deadline, Some(Utc.with_ymd_and_hms(2026, 11, 23, 9, 0, 0).unwrap()));
     assert_eq!(r.case.extensions, 1);
     r.later(2);
-    r.step(Role::Handler, Move::Submit { result: "已更换灯泡".into() });
+    let first = r.step(Role::Handler, Move::Submit { result: "已更换灯泡".into() });
     r.step(Role::Dispatcher, Move::Rework { reason: "照片不清楚".into() });
     assert_eq!((r.case.state, r.case.reworks), (S::Handling, 1));
-    r.step(Role::Handler, Move::Submit { result: "已更换灯泡, 附照片".into() });
+    let second = r.step(Role::Handler, Move::Submit { result: "已更换灯泡, 附照片".into() });
+    // Each record keeps the result it carried: the one sent back stays in the history.
+    assert_eq!(
+        (first.flow.note.as_deref(), second.flow.note.as_deref()),
+        (Some("已更换灯泡"), Some("已更换灯泡, 附照片"))
+    );
+    assert_eq!(r.case.result.as_deref(), Some("已更换灯泡, 附照片"));
     // A resident who was not reached said neither that it is solved nor how satisfied they are.
     let unreached = |solved, satisfaction| Move::Revisit(Revisit { contacted: false, solved, satisfaction });
     let said_solved = r.try_move(Role::Operator, unreached(true, Satisfaction::Unsatisfied)).unwrap_err();
@@ -236,8 +242,9 @@ fn a_suspension_is_allowed_once_and_gives_back_the_time_left() {
 #[test]
 fn consultations_are_answered_directly_but_complaints_are_not() {
     let mut r = Runner::new(RequestType::Consultation);
-    r.step(Role::Operator, Move::Answer { answer: "办理地点在区政务服务中心".into() });
+    let answered = r.step(Role::Operator, Move::Answer { answer: "办理地点在区政务服务中心".into() });
     assert_eq!(r.case.state, S::Closed);
+    assert_eq!(answered.flow.note.as_deref(), Some("办理地点在区政务服务中心"), "the record keeps the answer");
     let mut r = Runner::new(RequestType::Complaint);
     assert!(matches!(r.try_move(Role::Operator, Move::Answer { answer: "x".into() }), Err(MoveError::Illegal { .. })));
 }

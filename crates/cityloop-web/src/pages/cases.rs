@@ -13,7 +13,7 @@ use cityloop_app::moves::{CaseRef, MoveInput, UnitRef};
 use cityloop_app::queries::{CaseQuery, CaseView};
 use cityloop_app::{AppError, Principal, Reference};
 use cityloop_domain::workflow::MoveKind;
-use cityloop_domain::{Channel, PendingRequest, RequestType, Satisfaction, State as CaseState, UnitKind};
+use cityloop_domain::{Channel, PendingRequest, RequestType, Satisfaction, State as CaseState, UnitId, UnitKind};
 use cityloop_store::SavedView;
 use serde::Deserialize;
 
@@ -392,6 +392,10 @@ pub struct TimelineItem {
     pub states: String,
     pub note: String,
     pub deadline: String,
+    /// Where the move sent the case (a dispatch's units, an escalation's, a whistle's summoned).
+    pub target: String,
+    /// The case a merge joined this one to.
+    pub master: String,
     pub attachments: Vec<String>,
 }
 
@@ -431,9 +435,40 @@ pub fn timeline(
                 .and_then(|d| DateTime::parse_from_rfc3339(d).ok())
                 .map(|d| format!("{} → {}", t.get("field.deadline"), long_time(reference, d.with_timezone(&Utc))))
                 .unwrap_or_default(),
+            target: move_target(t, reference, f),
+            master: match f.kind {
+                MoveKind::Merge => f.data.get("master_number").and_then(|n| n.as_str()).unwrap_or_default().to_string(),
+                _ => String::new(),
+            },
             attachments: f.attachments.clone(),
         })
         .collect()
+}
+
+/// The units a dispatch, an escalation or a whistle sent the case to, as the timeline names them.
+fn move_target(t: &Tr, reference: &Reference, f: &cityloop_domain::workflow::FlowEntry) -> String {
+    let name = |v: &serde_json::Value| v.as_i64().and_then(|id| reference.unit(UnitId(id))).map(|u| u.name.clone());
+    let names = |key: &str| {
+        let units = f.data.get(key).and_then(|v| v.as_array()).map(|a| a.iter().filter_map(name).collect::<Vec<_>>());
+        units.unwrap_or_default().join("、")
+    };
+    let to = match f.kind {
+        MoveKind::Dispatch => {
+            let lead = f.data.get("unit").and_then(name).unwrap_or_default();
+            match names("assisting_units") {
+                assisting if assisting.is_empty() => lead,
+                assisting => format!("{lead} · {} {assisting}", t.get("field.assisting")),
+            }
+        }
+        MoveKind::Escalate => f.data.get("to_unit").and_then(name).unwrap_or_default(),
+        MoveKind::Whistle => names("units"),
+        _ => String::new(),
+    };
+    if to.is_empty() {
+        to
+    } else {
+        format!("→ {to}")
+    }
 }
 
 #[derive(Template)]
@@ -777,7 +812,20 @@ pub async fn make_move(
     }
     .await;
     match outcome {
-        Ok(_) => Redirect::to(&after_move(&form, &number, &kind)).into_response(),
+        Ok(_) => {
+            let mut to = after_move(&form, &number, &kind);
+            // A move that hands the case on (escalating it, say) may leave it out of the user's sight:
+            // back to their own queue, which says what was done, rather than to a page they may not see.
+            if to.starts_with("/cases/")
+                && state.app.visible_case(&staff.who, &CaseRef::Number(number.clone())).await.is_err()
+            {
+                to = match super::home_of(&staff.who) {
+                    "/inbox" => format!("/inbox?done={kind}&case={number}"),
+                    home => home.to_string(),
+                };
+            }
+            Redirect::to(&to).into_response()
+        }
         Err(e) => {
             let view = match state.app.case_view(&staff.who, &CaseRef::Number(number.clone())).await {
                 Ok(v) => v,

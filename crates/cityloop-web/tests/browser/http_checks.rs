@@ -608,3 +608,58 @@ async fn inspectors_report_and_leads_file_under_categories_with_a_standard_their
         assert!(page.contains(r#"<option value="06010">"#), "its categories can");
     }
 }
+
+#[tokio::test]
+async fn a_unit_that_escalates_goes_back_to_its_inbox_and_the_top_unit_is_offered_no_escalation() {
+    use cityloop_app::moves::{MoveInput, UnitRef};
+    let site = spawn_site(Backend::Sqlite, 0).await;
+    let login = |u: &'static str| site.app.login(u, cityloop_app::demo::DEMO_PASSWORD);
+    let (operator, lead, dispatcher) =
+        (login("operator").await.unwrap(), login("lead").await.unwrap(), login("dispatcher").await.unwrap());
+    let committee = site.app.login("h-990101001001-jwh", cityloop_app::demo::DEMO_PASSWORD).await.unwrap();
+    let case = NewCase {
+        channel: "hotline".into(),
+        request_type: "complaint".into(),
+        title: "楼道堆物".into(),
+        description: "楼道里堆满杂物".into(),
+        category: Some("06010".into()),
+        ..NewCase::default()
+    };
+    let number = site.app.create_case(&operator.principal, case, None).await.unwrap().case.number;
+    site.app.perform_move(&lead.principal, &number, "file", MoveInput::default()).await.unwrap();
+    let to_committee = MoveInput { unit: Some(UnitRef::Code("990101001001-jwh".into())), ..MoveInput::default() };
+    site.app.perform_move(&dispatcher.principal, &number, "dispatch", to_committee).await.unwrap();
+    let csrf = staff_token(&site.base, &committee.token, &format!("/cases/{number}")).await;
+    let escalated = client()
+        .post(format!("{}/cases/{number}/moves/escalate", site.base))
+        .header("cookie", format!("cl_session={}", committee.token))
+        .form(&[("note", "需街道协调"), ("_csrf", csrf.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(escalated.status(), StatusCode::SEE_OTHER);
+    let to = escalated.headers()[LOCATION].to_str().unwrap().to_string();
+    assert_eq!(to, format!("/inbox?done=escalate&case={number}"), "the case has left the committee's sight");
+    assert_eq!(staff_get(&site.base, &committee.token, &to).await.status(), StatusCode::OK);
+    // The timeline names where each move sent the case.
+    let reference = site.app.reference();
+    let unit_name = |code: &str| reference.unit_by_code(code).unwrap().name.clone();
+    let page = staff_get(&site.base, &dispatcher.token, &format!("/cases/{number}")).await.text().await.unwrap();
+    let targets: Vec<&str> =
+        page.split("<span class=\"target\">").skip(1).map(|s| s.split("</span>").next().unwrap()).collect();
+    let street = reference.unit(reference.unit_by_code("990101001001-jwh").unwrap().parent_id.unwrap()).unwrap();
+    assert_eq!(targets, [format!("→ {}", unit_name("990101001001-jwh")), format!("→ {}", street.name)]);
+    // Up the tree to the city government, which has no higher unit to hand it to.
+    let case_ref = cityloop_app::moves::CaseRef::Number(number.clone());
+    let escalate = cityloop_domain::workflow::MoveKind::Escalate;
+    for _ in 0..5 {
+        let view = site.app.case_view(&dispatcher.principal, &case_ref).await.unwrap();
+        if !view.allowed_moves.contains(&escalate) {
+            break;
+        }
+        site.app.perform_move(&dispatcher.principal, &number, "escalate", MoveInput::default()).await.unwrap();
+    }
+    let top = site.app.case_view(&dispatcher.principal, &case_ref).await.unwrap();
+    assert_eq!(site.app.reference().unit(top.case.unit_id.unwrap()).unwrap().code, "990100-gov");
+    assert!(!top.allowed_moves.contains(&escalate), "nothing above the top");
+}
