@@ -71,6 +71,10 @@ pub struct CaseQuery {
     pub phone: Option<String>,
     /// Cases merged into this case (id).
     pub master: Option<i64>,
+    /// Open cases this unit (id or code) was summoned to by a whistle and has not reported in to yet.
+    pub summoned: Option<String>,
+    /// Open cases this unit (id or code) assists.
+    pub assisting: Option<String>,
     /// Cases with (true) or without (false) an extension or suspension request waiting.
     pub pending: Option<bool>,
     /// Cases whose deadline falls within this many hours and that are not overdue yet.
@@ -192,14 +196,22 @@ impl App {
                 .ok_or_else(|| AppError::invalid("category", format!("unknown category `{code}`")))?;
             f.categories = Some(reference.category_subtree(c.id));
         }
-        if let Some(u) = q.unit.as_deref().filter(|s| !s.is_empty()) {
-            let unit = u
-                .parse::<i64>()
+        let unit_named = |field: &str, u: &str| {
+            u.parse::<i64>()
                 .ok()
                 .and_then(|id| reference.unit(UnitId(id)))
                 .or_else(|| reference.unit_by_code(u))
-                .ok_or_else(|| AppError::invalid("unit", format!("unknown unit `{u}`")))?;
-            f.units = Some(reference.unit_subtree(unit.id));
+                .map(|unit| unit.id)
+                .ok_or_else(|| AppError::invalid(field, format!("unknown unit `{u}`")))
+        };
+        if let Some(u) = q.unit.as_deref().filter(|s| !s.is_empty()) {
+            f.units = Some(reference.unit_subtree(unit_named("unit", u)?));
+        }
+        if let Some(u) = q.summoned.as_deref().filter(|s| !s.is_empty()) {
+            f.summoned = Some(unit_named("summoned", u)?);
+        }
+        if let Some(u) = q.assisting.as_deref().filter(|s| !s.is_empty()) {
+            f.assisting = Some(unit_named("assisting", u)?);
         }
         if let Some(code) = q.grid.as_deref().filter(|s| !s.is_empty()) {
             let g = reference

@@ -311,6 +311,11 @@ pub enum Effect {
     ReportedIn { unit: UnitId },
     /// Close the cases merged into this one.
     CloseMerged,
+    /// Void the cases merged into this one, which was voided: they are the same report.
+    VoidMerged,
+    /// Merge the cases merged into this one into its new master (`number`) as well, so that they
+    /// close with it rather than wait on a case that will not close.
+    RepointMerged { into: CaseId, number: String },
 }
 
 /// The append-only record of one move (人过留痕).
@@ -676,6 +681,7 @@ pub fn apply(
             note = Some(required("reason", reason)?);
             c.state = S::Voided;
             c.closed_at = Some(now);
+            effects.push(Effect::VoidMerged);
         }
         Move::Dispatch { unit, assisting } => {
             if assisting.contains(unit) {
@@ -864,6 +870,9 @@ pub fn apply(
             if units.is_empty() {
                 return Err(invalid("units", "name at least one unit to summon"));
             }
+            if c.unit_id.is_some_and(|lead| units.contains(&lead)) {
+                return Err(invalid("units", "the lead unit already handles the case: summon the others"));
+            }
             let units = dedup(units);
             let report_by = now + Duration::hours(i64::from(ctx.whistle_report_hours));
             data = serde_json::json!({ "units": units, "report_by": report_by });
@@ -885,6 +894,7 @@ pub fn apply(
             c.master_id = Some(*into);
             c.state = S::Merged;
             data = serde_json::json!({ "into": into, "master_number": master.number });
+            effects.push(Effect::RepointMerged { into: *into, number: master.number.clone() });
         }
         Move::Overdue => {
             if c.deadline.is_none_or(|d| d >= now) {

@@ -103,6 +103,10 @@ pub struct CaseFilter {
     pub text: Option<String>,
     pub phone: Option<String>,
     pub master: Option<CaseId>,
+    /// Only open cases this unit was summoned to by a whistle and has not reported in to yet.
+    pub summoned: Option<UnitId>,
+    /// Only open cases this unit assists (协办).
+    pub assisting: Option<UnitId>,
     /// Only cases with (true) or without (false) an extension or suspension request waiting.
     pub pending: Option<bool>,
     /// Only cases whose running clock ends before this instant and that are not overdue yet.
@@ -147,6 +151,8 @@ impl CaseFilter {
             text: None,
             phone: None,
             master: None,
+            summoned: None,
+            assisting: None,
             pending: None,
             due_before: None,
             reworked: false,
@@ -378,9 +384,9 @@ async fn apply_effects(
             Effect::Summon { units, report_by } => {
                 for unit in units {
                     sqlx::query(
+                        // A unit summoned before keeps its summons: its limit and its report-in stand.
                         "insert into whistles (case_id, unit_id, summoned_at, report_by, state) values ($1, $2, $3, $4, $5) \
-                         on conflict (case_id, unit_id) do update set summoned_at = excluded.summoned_at, \
-                         report_by = excluded.report_by, reported_at = null, state = excluded.state",
+                         on conflict (case_id, unit_id) do nothing",
                     )
                     .bind(case.id.0)
                     .bind(unit.0)
@@ -401,14 +407,19 @@ async fn apply_effects(
                 .execute(&mut **tx)
                 .await?;
             }
-            Effect::CloseMerged => {
+            Effect::CloseMerged | Effect::VoidMerged => {
+                let (end, note) = match effect {
+                    Effect::VoidMerged => (State::Voided, format!("随主案件 {} 作废", case.number)),
+                    _ => (State::Closed, format!("随主案件 {} 结案", case.number)),
+                };
                 let at = ms(flow.at);
                 // Closed first: the update holds the merged cases' rows, so that no other record of
                 // theirs can come between their last one and the record written here.
                 let mut merged: Vec<i64> = sqlx::query_scalar(
-                    "update cases set state = 'closed', closed_at = $1, updated_at = $1, version = version + 1 \
-                     where master_id = $2 and state = 'merged' returning id",
+                    "update cases set state = $1, closed_at = $2, updated_at = $2, version = version + 1 \
+                     where master_id = $3 and state = 'merged' returning id",
                 )
+                .bind(end.as_str())
                 .bind(at)
                 .bind(case.id.0)
                 .fetch_all(&mut **tx)
@@ -417,13 +428,13 @@ async fn apply_effects(
                 let closing = FlowEntry {
                     kind: MoveKind::CloseWithMaster,
                     from: Some(State::Merged),
-                    to: State::Closed,
+                    to: end,
                     actor_id: flow.actor_id,
                     actor_name: flow.actor_name.clone(),
                     role: None,
                     unit_id: None,
                     at: flow.at,
-                    note: Some(format!("随主案件 {} 结案", case.number)),
+                    note: Some(note),
                     attachments: Vec::new(),
                     data: serde_json::Value::Null,
                 };
@@ -432,11 +443,40 @@ async fn apply_effects(
                 }
                 for link in ["case_assists", "whistles"] {
                     sqlx::query(&format!(
-                        "update {link} set state = 'closed' where case_id in (select id from cases where master_id = $1 and state = 'closed')"
+                        "update {link} set state = $1 where case_id in (select id from cases where master_id = $2 and state = $1)"
                     ))
+                    .bind(end.as_str())
                     .bind(case.id.0)
                     .execute(&mut **tx)
                     .await?;
+                }
+            }
+            Effect::RepointMerged { into, number } => {
+                let mut merged: Vec<i64> = sqlx::query_scalar(
+                    "update cases set master_id = $1, updated_at = $2, version = version + 1 \
+                     where master_id = $3 and state = 'merged' returning id",
+                )
+                .bind(into.0)
+                .bind(ms(flow.at))
+                .bind(case.id.0)
+                .fetch_all(&mut **tx)
+                .await?;
+                merged.sort_unstable();
+                let following = FlowEntry {
+                    kind: MoveKind::Merge,
+                    from: Some(State::Merged),
+                    to: State::Merged,
+                    actor_id: flow.actor_id,
+                    actor_name: flow.actor_name.clone(),
+                    role: flow.role,
+                    unit_id: flow.unit_id,
+                    at: flow.at,
+                    note: Some(format!("随主案件 {} 并入 {number}", case.number)),
+                    attachments: Vec::new(),
+                    data: serde_json::json!({ "into": into, "master_number": number }),
+                };
+                for id in merged {
+                    insert_flow(tx, key, CaseId(id), &following).await?;
                 }
             }
         }
@@ -1050,6 +1090,17 @@ fn push_filters(sql: &mut Sql, f: &CaseFilter, contacts: &ContactCipher) {
     }
     if let Some(m) = f.master {
         sql.push(" and master_id = ").bind(m.0);
+    }
+    // The links keep a copy of the case's state, so that these are ranges of their unit's index.
+    if let Some(u) = f.summoned {
+        sql.push(" and id in (select case_id from whistles where unit_id = ")
+            .bind(u.0)
+            .push(" and reported_at is null and state not in ('closed', 'voided', 'merged'))");
+    }
+    if let Some(u) = f.assisting {
+        sql.push(" and id in (select case_id from case_assists where unit_id = ")
+            .bind(u.0)
+            .push(" and state not in ('closed', 'voided', 'merged'))");
     }
     if let Some(waiting) = f.pending {
         sql.push(if waiting { " and pending is not null" } else { " and pending is null" });

@@ -96,7 +96,8 @@ impl Sim<'_> {
         match apply(&run.case, &mv, &actor, &Relation::all(), &ctx) {
             Ok(out) => {
                 for e in out.effects {
-                    if !matches!(e, Effect::CloseMerged) {
+                    // The history closes its merged cases itself.
+                    if !matches!(e, Effect::CloseMerged | Effect::VoidMerged | Effect::RepointMerged { .. }) {
                         run.effects.push((at, e));
                     }
                 }

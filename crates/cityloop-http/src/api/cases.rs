@@ -211,6 +211,10 @@ pub struct CaseListParams {
     pub phone: Option<String>,
     /// Cases merged into this case id.
     pub master: Option<i64>,
+    /// Open cases this unit (id or code) was summoned to by a whistle and has not reported in to yet.
+    pub summoned: Option<String>,
+    /// Open cases this unit (id or code) assists (协办).
+    pub assisting: Option<String>,
     /// Cases with (true) or without (false) an extension or suspension request waiting.
     pub pending: Option<bool>,
     /// Cases due within this many hours and not overdue yet (1–2160).
@@ -240,6 +244,8 @@ impl From<CaseListParams> for CaseQuery {
             q: p.q,
             phone: p.phone,
             master: p.master,
+            summoned: p.summoned,
+            assisting: p.assisting,
             pending: p.pending,
             due_within_hours: p.due_within_hours,
             reworked: p.reworked,

@@ -291,6 +291,26 @@ async fn whistles_summon_units_and_merged_cases_close_with_their_master() {
         assert!(reported["whistles"].as_array().unwrap().iter().any(|w| w["reported_at"].is_string()));
         let again = t.act(&summoned, m, "report-in", json!({})).await;
         assert_eq!((again.status, again.error_code()), (StatusCode::CONFLICT, "duplicate"), "{}", again.body);
+        // The unit still to report in finds the case among its summonses; the one that did, no longer.
+        let waiting = |code: String| {
+            let t = &t;
+            let operator = &operator;
+            async move { t.get(Some(operator), &format!("/api/v1/cases?summoned={code}")).await.ok()["total"].clone() }
+        };
+        assert_eq!((waiting(depts[0].clone()).await, waiting(depts[1].clone()).await), (json!(1), json!(0)));
+        // Whistling again summons no one afresh: the report-in and the limits stand.
+        t.must(&coordinator, m, "whistle", json!({"units": depts})).await;
+        let after = t.get(Some(&operator), &format!("/api/v1/cases/{m}")).await.ok();
+        let whistles = after["whistles"].as_array().unwrap();
+        assert!(whistles.iter().all(|w| w["report_by"] == "2026-11-23T10:00:00+08:00"), "{whistles:?}");
+        assert_eq!(whistles.iter().filter(|w| w["reported_at"].is_string()).count(), 1);
+        // The lead unit handles the case already.
+        let lead_unit = dispatched["unit"].clone();
+        let refused = t.act(&coordinator, m, "whistle", json!({"units": [lead_unit]})).await;
+        assert_eq!(
+            (refused.status, refused.body["error"]["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("units"))
+        );
 
         let handler = t.login(&t.handler_of(&dispatched)).await;
         t.must(&handler, m, "sign", json!({})).await;
@@ -311,6 +331,47 @@ async fn whistles_summon_units_and_merged_cases_close_with_their_master() {
         assert_eq!(again.status, StatusCode::CONFLICT);
         let kids = t.get(Some(&operator), &format!("/api/v1/cases?master={m}")).await.ok();
         assert_eq!(kids["total"], 1);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn duplicates_follow_their_master_when_it_is_merged_on_or_voided() {
+    on_every_engine(|t| async move {
+        let operator = t.login("operator").await;
+        let lead = t.login("lead").await;
+        let (_, lat, lon) = t.first_grid(&operator).await;
+        let body = json!({"channel": "hotline", "request_type": "complaint", "title": "路边垃圾成堆",
+                          "description": "路边垃圾没人清", "category": "06010", "location": {"lat": lat, "lon": lon}});
+        let mut ids = Vec::new();
+        for _ in 0..5 {
+            let case = t.create(&operator, body.clone()).await;
+            ids.push((case["id"].as_i64().unwrap(), case["number"].as_str().unwrap().to_string()));
+        }
+        let (a, b, c, d, e) = (&ids[0], &ids[1], &ids[2], &ids[3], &ids[4]);
+        // B joins A, then A joins C: B now waits on C, and says so.
+        t.must(&operator, b.0, "merge", json!({"into": a.1})).await;
+        t.must(&operator, a.0, "merge", json!({"into": c.1})).await;
+        let followed = t.get(Some(&operator), &format!("/api/v1/cases/{}", b.0)).await.ok();
+        assert_eq!((followed["state"].as_str(), followed["master"].as_i64()), (Some("merged"), Some(c.0)));
+        assert_eq!(moves(&followed), ["report", "merge", "merge"]);
+        let kids = t.get(Some(&operator), &format!("/api/v1/cases?master={}", c.0)).await.ok();
+        assert_eq!(kids["total"], 2, "both wait on C");
+        // E joins D, and D is voided as a false report: E is the same report, voided with it.
+        t.must(&operator, e.0, "merge", json!({"into": d.1})).await;
+        t.must(&lead, d.0, "void", json!({"reason": "误报"})).await;
+        let voided = t.get(Some(&operator), &format!("/api/v1/cases/{}", e.0)).await.ok();
+        assert_eq!(voided["state"], "voided");
+        assert_eq!(moves(&voided), ["report", "merge", "close-with-master"]);
+        let left = t.get(Some(&operator), "/api/v1/cases?state=merged").await.ok();
+        let stranded: Vec<&str> = left["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|i| i["master"].as_i64() != Some(c.0))
+            .map(|i| i["number"].as_str().unwrap())
+            .collect();
+        assert!(stranded.is_empty(), "no duplicate waits on a case that will not close: {stranded:?}");
     })
     .await;
 }

@@ -61,6 +61,8 @@ const ADDRESS_ONLY_FILTERS: &[(&str, &str)] = &[
     ("due_within_hours", "filter.due_within_hours"),
     ("reworked", "filter.reworked"),
     ("master", "filter.master"),
+    ("summoned", "filter.summoned"),
+    ("assisting", "filter.assisting"),
 ];
 
 fn page_href(raw: &str, page: i64) -> String {

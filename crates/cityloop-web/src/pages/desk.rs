@@ -202,17 +202,30 @@ pub async fn inbox(State(state): State<WebState>, staff: Staff, Query(done): Que
     if !staff.who.has_any(&[Role::Handler, Role::Coordinator]) {
         return staff_error_page(&staff, &AppError::Forbidden("the inbox is for units".into()));
     }
-    let unit = staff.who.user.unit_id.map(|u| u.0.to_string()).unwrap_or_default();
+    // By code, as the case list's unit filter names it, so that the list's form keeps it.
+    let reference = state.app.reference();
+    let unit = staff.who.user.unit_id.and_then(|u| reference.unit(u)).map(|u| u.code.clone()).unwrap_or_default();
     let own = |rest: &str| format!("unit={unit}&{rest}");
     // A street's coordinator follows its cases; the unit's handlers accept them.
     let sign: &[MoveKind] = if staff.who.has(Role::Handler) { &[K::Sign] } else { &[] };
     let specs = vec![
         ("to-sign", "inbox.to_sign", own("state=pending_sign&sort=deadline"), sign),
+        // Summoned by a street's whistle: report in within the hour.
+        ("summoned", "inbox.summoned", format!("summoned={unit}&sort=deadline"), &[K::ReportIn][..]),
         ("overdue", "inbox.overdue", own("overdue=true&sort=deadline"), &[][..]),
         ("due-soon", "inbox.due_soon", own("due_within_hours=24&sort=deadline"), &[][..]),
         ("rework", "inbox.rework", own("state=handling&reworked=true&sort=deadline"), &[][..]),
         ("in-hand", "inbox.in_hand", own("state=handling,suspended&sort=deadline"), &[][..]),
+        ("assisting", "inbox.assisting", format!("assisting={unit}&sort=deadline"), &[][..]),
     ];
+    let mut specs = specs;
+    // A street's coordinator also follows what its street's residents are waiting on, whoever handles
+    // it: the cases it may summon departments to (吹哨报到).
+    let street = staff.who.user.unit_id.and_then(|u| reference.unit(u)).and_then(|u| u.division_id);
+    if let (true, Some(street)) = (staff.who.has(Role::Coordinator), street.and_then(|d| reference.division(d))) {
+        let open = format!("division={}&state=pending_sign,handling,suspended&sort=deadline", street.code);
+        specs.push(("street", "inbox.street", open, &[][..]));
+    }
     let result = queues(&state, &staff, specs).await;
     match result {
         Ok(queues) => {

@@ -374,11 +374,13 @@ async fn a_streets_coordinator_follows_its_new_cases_only_its_handlers_accept_an
         title: "小区门口井盖松动".into(),
         description: "小区门口井盖一踩就晃".into(),
         category: Some("06010".into()),
+        // A grid of the coordinator's street (grid codes begin with their street's code).
+        grid: site.app.reference().grids.iter().find(|g| g.code.starts_with(&street[..9])).map(|g| g.code.clone()),
         ..NewCase::default()
     };
     let number = site.app.create_case(&operator.principal, case, None).await.unwrap().case.number;
     site.app.perform_move(&lead.principal, &number, "file", MoveInput::default()).await.unwrap();
-    let to_street = MoveInput { unit: Some(UnitRef::Code(street)), ..MoveInput::default() };
+    let to_street = MoveInput { unit: Some(UnitRef::Code(street.clone())), ..MoveInput::default() };
     site.app.perform_move(&dispatcher.principal, &number, "dispatch", to_street).await.unwrap();
     let base = site.base.clone();
     let inbox = |token: String| {
@@ -390,6 +392,24 @@ async fn a_streets_coordinator_follows_its_new_cases_only_its_handlers_accept_an
     assert!(followed.contains(&number), "the coordinator sees the new case");
     assert!(!followed.contains(&sign_button), "but is offered no move it cannot make");
     assert!(inbox(handler.token.clone()).await.contains(&sign_button), "the unit's handler accepts it");
+    // A department the street summons finds the case in its inbox, to report in from there.
+    let district = &street[..6];
+    let department = site
+        .app
+        .reference()
+        .units
+        .iter()
+        .find(|u| u.kind == cityloop_domain::UnitKind::Department && u.code.starts_with(district))
+        .unwrap()
+        .code
+        .clone();
+    let whistle = MoveInput { units: Some(vec![UnitRef::Code(department.clone())]), ..MoveInput::default() };
+    site.app.perform_move(&coordinator.principal, &number, "whistle", whistle).await.unwrap();
+    let summoned = site.app.login(&format!("h-{department}"), cityloop_app::demo::DEMO_PASSWORD).await.unwrap();
+    let their_inbox = inbox(summoned.token.clone()).await;
+    let section =
+        their_inbox.split("id=\"q-summoned\"").nth(1).expect("a summons queue").split("</section>").next().unwrap();
+    assert!(section.contains(&number) && section.contains(&format!("/cases/{number}/moves/report-in")), "{section}");
     site.app.perform_move(&handler.principal, &number, "sign", MoveInput::default()).await.unwrap();
     // An extension asked for without its amount is marked at the one amount field the form has.
     let case_page = staff_get(&site.base, &handler.token, &format!("/cases/{number}")).await.text().await.unwrap();
