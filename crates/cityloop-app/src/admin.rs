@@ -304,6 +304,8 @@ impl App {
             filing_condition: String::new(),
             closing_condition: String::new(),
         };
+        // The tree as stored now (another node may have added to it), so that no code is taken twice.
+        self.reload_reference().await?;
         let reference = self.reference();
         let mut merge = CategoryMerge {
             known: reference

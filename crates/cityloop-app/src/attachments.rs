@@ -93,10 +93,14 @@ impl App {
             return Err(AppError::invalid("file", "is empty"));
         }
         if bytes.len() > self.settings.max_attachment_bytes {
-            return Err(AppError::TooLarge(format!(
-                "attachments are limited to {} bytes",
-                self.settings.max_attachment_bytes
-            )));
+            // Said in megabytes, as phones and cameras give a photo's size.
+            let limit = self.settings.max_attachment_bytes;
+            let said = if limit >= 1 << 20 && limit.is_multiple_of(1 << 20) {
+                format!("attachments are limited to {} MB", limit >> 20)
+            } else {
+                format!("attachments are limited to {limit} bytes")
+            };
+            return Err(AppError::TooLarge(said));
         }
         let content_type = sniff_content_type(bytes).ok_or_else(|| {
             AppError::invalid("file", "only JPEG, PNG, GIF, WebP images and PDF documents are accepted")

@@ -35,8 +35,12 @@ pub fn verify_password(hash: &str, password: &str) -> bool {
 
 /// Checks a new password is acceptable.
 pub fn check_new_password(password: &str) -> Result<()> {
-    if password.chars().count() < MIN_PASSWORD_LEN {
-        return Err(AppError::invalid("password", format!("must be at least {MIN_PASSWORD_LEN} characters")));
+    // Spaces around a password are counted by no one who remembers it: eight spaces are no password.
+    if password.trim().chars().count() < MIN_PASSWORD_LEN {
+        return Err(AppError::invalid(
+            "password",
+            format!("must be at least {MIN_PASSWORD_LEN} characters, not counting spaces at either end"),
+        ));
     }
     Ok(())
 }

@@ -182,7 +182,28 @@ pub fn check_phone(field: &str, phone: &str) -> Result<String> {
     if !p.chars().all(|c| c.is_ascii_digit() || matches!(c, '+' | '-' | ' ')) || !(3..=20).contains(&digits) {
         return Err(AppError::invalid(field, "must be a phone number of 3 to 20 digits"));
     }
-    Ok(p.to_string())
+    Ok(phone_key(p))
+}
+
+/// A phone number in the one form it is stored and looked up in, so that a caller's earlier requests
+/// are found however the number was typed: a Chinese mobile as its 11 digits (`+86 138-0000-6666`,
+/// `008613800006666` and `13800006666` are one number), any other number without its separators,
+/// keeping a leading `+`.
+pub fn phone_key(phone: &str) -> String {
+    let digits: String =
+        phone.chars().map(cityloop_domain::width::to_half_width).filter(char::is_ascii_digit).collect();
+    let is_mobile = |d: &str| d.len() == 11 && d.starts_with('1');
+    if let Some(mobile) =
+        ["0086", "86"].iter().find_map(|code| digits.strip_prefix(code).filter(|rest| is_mobile(rest)))
+    {
+        return mobile.to_string();
+    }
+    let international = phone.trim_start().starts_with(['+', '＋']);
+    if international {
+        format!("+{digits}")
+    } else {
+        digits
+    }
 }
 
 /// Checks coordinates are on Earth.
@@ -320,7 +341,7 @@ impl App {
             if reference.standard(c.id).is_none() {
                 return Err(AppError::invalid(
                     "category",
-                    format!("`{} {}` is a group: an inspector reports under one of its categories", c.code, c.name),
+                    format!("`{} {}` has no case standard: an inspector reports under one that has", c.code, c.name),
                 ));
             }
         }

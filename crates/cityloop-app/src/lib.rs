@@ -3,6 +3,7 @@
 //! and never touch the store directly for case work, so every move is checked and recorded the same way.
 
 pub mod access;
+pub mod accounts;
 pub mod admin;
 pub mod attachments;
 pub mod audit;

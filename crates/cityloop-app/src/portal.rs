@@ -33,13 +33,7 @@ pub struct PublicPage {
 /// A phone number as the digits a resident may type it with or without the country code:
 /// `+86 138-0000-6666`, `008613800006666` and `13800006666` are one number.
 fn national_digits(phone: &str) -> String {
-    let digits: String =
-        phone.chars().map(cityloop_domain::width::to_half_width).filter(char::is_ascii_digit).collect();
-    let is_mobile = |d: &str| d.len() == 11 && d.starts_with('1');
-    ["0086", "86"]
-        .iter()
-        .find_map(|code| digits.strip_prefix(code).filter(|rest| is_mobile(rest)))
-        .map_or_else(|| digits.clone(), str::to_string)
+    crate::intake::phone_key(phone).trim_start_matches('+').to_string()
 }
 
 impl App {

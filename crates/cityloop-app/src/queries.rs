@@ -196,11 +196,11 @@ impl App {
                 .ok_or_else(|| AppError::invalid("category", format!("unknown category `{code}`")))?;
             f.categories = Some(reference.category_subtree(c.id));
         }
+        // By code first: a city's unit codes may be all digits, like ids.
         let unit_named = |field: &str, u: &str| {
-            u.parse::<i64>()
-                .ok()
-                .and_then(|id| reference.unit(UnitId(id)))
-                .or_else(|| reference.unit_by_code(u))
+            reference
+                .unit_by_code(u)
+                .or_else(|| u.parse::<i64>().ok().and_then(|id| reference.unit(UnitId(id))))
                 .map(|unit| unit.id)
                 .ok_or_else(|| AppError::invalid(field, format!("unknown unit `{u}`")))
         };
@@ -243,7 +243,13 @@ impl App {
             f.created_to = Some(self.parse_time("created_to", t, true)?);
         }
         f.text = q.q.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
-        f.phone = q.phone.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(str::to_string);
+        // In the form numbers are stored in, however it was typed (+86 138-…, spaces).
+        let typed = q.phone.as_deref().map(str::trim).filter(|s| !s.is_empty());
+        f.phone = typed.map(crate::intake::phone_key);
+        f.phone_as_typed = typed.map(str::to_string);
+        if f.phone.as_deref() == Some("") {
+            return Err(AppError::invalid("phone", "must be a phone number of 3 to 20 digits"));
+        }
         if f.phone.is_some() && !who.works_with_contacts() {
             // A unit that may not see a confidential reporter must not find them by number either.
             return Err(AppError::Forbidden("only staff who call residents back may search by phone".into()));

@@ -167,7 +167,9 @@ impl App {
             return Err(AppError::invalid("goal", "is longer than 500 characters"));
         }
         let (from, to) = self.period_bounds(&period);
-        let baseline = self.store.category_volume(category.id.0, from, to).await?;
+        // A group of categories (民生服务) counts the cases of every category in it, as the case list does.
+        let subtree: Vec<i64> = reference.category_subtree(category.id).iter().map(|c| c.0).collect();
+        let baseline = self.store.category_volume(&subtree, from, to).await?;
         let topic = NewTopic {
             period: period.label(),
             category_id: category.id.0,
@@ -204,13 +206,14 @@ impl App {
         for row in self.store.list_topics().await? {
             let t = row.topic;
             let Some(category) = reference.category(CategoryId(t.category_id)) else { continue };
+            let subtree: Vec<i64> = reference.category_subtree(category.id).iter().map(|c| c.0).collect();
             let mut months = Vec::new();
             let mut p = self.evaluation_period(&t.period)?;
             while p.start <= current.start && months.len() < TRACKED_MONTHS {
                 let (from, to) = self.period_bounds(&p);
                 months.push(TopicMonth {
                     period: p.label(),
-                    cases: self.store.category_volume(t.category_id, from, to).await?,
+                    cases: self.store.category_volume(&subtree, from, to).await?,
                 });
                 p = p.next();
             }

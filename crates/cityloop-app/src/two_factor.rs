@@ -74,7 +74,12 @@ impl App {
 
     /// As [`Self::code_checked`], for any secret the user is asked for; `wrong` is the answer when
     /// it does not match and the account is not locked yet.
-    async fn secret_checked(&self, user: &cityloop_store::UserRow, right: bool, wrong: AppError) -> Result<()> {
+    pub(crate) async fn secret_checked(
+        &self,
+        user: &cityloop_store::UserRow,
+        right: bool,
+        wrong: AppError,
+    ) -> Result<()> {
         self.refuse_if_locked(&user.username).await?;
         if right {
             return Ok(());

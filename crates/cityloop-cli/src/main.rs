@@ -288,6 +288,31 @@ enum UserCommand {
         #[arg(long)]
         database: Option<String>,
     },
+    /// Set a new password for a user who forgot theirs (an administrator locked out, say); their
+    /// sign-ins end.
+    Password {
+        #[arg(long)]
+        username: String,
+        /// The new password (or set CITYLOOP_NEW_PASSWORD).
+        #[arg(long, env = "CITYLOOP_NEW_PASSWORD", hide_env_values = true)]
+        password: String,
+        #[arg(long)]
+        database: Option<String>,
+    },
+    /// Close an account (someone left): it signs in no more and its tokens stop working.
+    Close {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        database: Option<String>,
+    },
+    /// Open a closed account again.
+    Open {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        database: Option<String>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -794,6 +819,21 @@ async fn run(command: Command, settings: &Settings) -> Result<()> {
                 .await
                 .map_err(describe)?;
             println!("added user {} (id {})", user.username, user.id);
+        }
+        Command::User { command: UserCommand::Password { username, password, database } } => {
+            let app = open_app(settings, database).await?;
+            app.reset_password(None, &username, &password).await.map_err(describe)?;
+            println!("{username}: new password set; their sign-ins have ended");
+        }
+        Command::User { command: UserCommand::Close { username, database } } => {
+            let app = open_app(settings, database).await?;
+            app.set_account_open(None, &username, false).await.map_err(describe)?;
+            println!("{username}: account closed");
+        }
+        Command::User { command: UserCommand::Open { username, database } } => {
+            let app = open_app(settings, database).await?;
+            app.set_account_open(None, &username, true).await.map_err(describe)?;
+            println!("{username}: account open");
         }
         Command::ImportCategories { file, database } => {
             let text = std::fs::read_to_string(&file)

@@ -17,6 +17,8 @@ pub const DEFAULT_LIMIT: TimeLimit = TimeLimit { amount: 7, mode: TimingMode::Ca
 pub const MAX_EXTENSIONS: u32 = 2;
 /// Suspensions allowed per case.
 pub const MAX_SUSPENSIONS: u32 = 1;
+/// The furthest a suspension may reach, in days from its request.
+pub const MAX_SUSPENSION_DAYS: i64 = 366;
 /// Highest supervision level (1 催办, 2 督办, 3 挂牌督办).
 pub const MAX_SUPERVISION_LEVEL: u32 = 3;
 /// Longest remark a comment carries.
@@ -486,6 +488,10 @@ fn precondition(kind: MoveKind, case: &Case) -> Result<(), String> {
         K::Revisit if case.state != S::Feedback && case.revisit.is_some() => {
             fail("this merged case was already revisited")
         }
+        // Inspectors verify in their own grids: a case without one would wait for no one.
+        K::RequestVerification if case.grid_id.is_none() => {
+            fail("the case has no grid: an inspector verifies on site, in their own grids")
+        }
         K::Rate if case.rated => fail("the resident has already rated this case"),
         K::Reopen if case.master_id.is_some() => fail("a merged case is reopened through its master case"),
         K::Reopen if case.unit_id.is_none() && case.result.is_none() => fail("the case was never handled"),
@@ -569,8 +575,16 @@ const RESIDENT_MOVES: &[MoveKind] = &[
 /// moves' internal fields; of the staff's notes only the answer and the result. What the resident did
 /// (their report, comments, rating, reopening) stays as they made it.
 pub fn resident_view(flow: &[(i64, FlowEntry)]) -> Vec<(i64, FlowEntry)> {
+    // A result sent back (rework, a failed check) was never the answer: only the one that stood is read.
+    let sent_back = |at: usize| {
+        flow[at + 1..].iter().map(|(_, f)| f).take_while(|f| f.kind != MoveKind::Submit).any(|f| {
+            f.kind == MoveKind::Rework
+                || (f.kind == MoveKind::Check && f.data.get("passed").and_then(|p| p.as_bool()) == Some(false))
+        })
+    };
     flow.iter()
-        .filter_map(|(id, f)| {
+        .enumerate()
+        .filter_map(|(at, (id, f))| {
             if f.role == Some(Role::Citizen) {
                 // What the platform noted about their submission (spam signs, suggestions) is not theirs.
                 let data = if f.kind == MoveKind::Report { serde_json::Value::Null } else { f.data.clone() };
@@ -579,7 +593,11 @@ pub fn resident_view(flow: &[(i64, FlowEntry)]) -> Vec<(i64, FlowEntry)> {
             if !RESIDENT_MOVES.contains(&f.kind) {
                 return None;
             }
-            let public_note = matches!(f.kind, MoveKind::Answer | MoveKind::Submit);
+            let public_note = match f.kind {
+                MoveKind::Answer => true,
+                MoveKind::Submit => !sent_back(at),
+                _ => false,
+            };
             let entry = FlowEntry {
                 actor_id: None,
                 actor_name: String::new(),
@@ -741,6 +759,10 @@ pub fn apply(
             let reason = required("reason", reason)?;
             if *until <= now {
                 return Err(invalid("until", "must be in the future"));
+            }
+            // A suspension waits on something planned (a reconstruction, a court date), not for ever.
+            if *until > now + Duration::days(MAX_SUSPENSION_DAYS) {
+                return Err(invalid("until", format!("must be within {MAX_SUSPENSION_DAYS} days")));
             }
             data = serde_json::json!({ "until": until });
             note = Some(reason.clone());

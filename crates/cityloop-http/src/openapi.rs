@@ -23,7 +23,8 @@ impl Modify for BearerAuth {
     info(title = "cityloop API", description = "The closed loop of a city's 12345 hotline and grid management: intake, workflow moves, reference data."),
     paths(
         api::auth::login, api::auth::logout, api::auth::me, api::auth::set_up_totp, api::auth::confirm_totp,
-        api::auth::turn_off_totp, api::auth::reset_totp,
+        api::auth::turn_off_totp, api::auth::reset_totp, api::auth::change_password, api::auth::reset_password,
+        api::auth::set_active,
         api::cases::create, api::cases::list, api::cases::export, api::cases::show, api::cases::make_move,
         api::reference::units, api::reference::categories, api::reference::divisions, api::reference::grids,
         api::reference::catalogue, api::reference::put_rule, api::reference::delete_rule,

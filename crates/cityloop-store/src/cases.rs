@@ -102,6 +102,8 @@ pub struct CaseFilter {
     pub id_up_to: Option<CaseId>,
     pub text: Option<String>,
     pub phone: Option<String>,
+    /// The same number as typed, for cases stored before numbers were stored in one form.
+    pub phone_as_typed: Option<String>,
     pub master: Option<CaseId>,
     /// Only open cases this unit was summoned to by a whistle and has not reported in to yet.
     pub summoned: Option<UnitId>,
@@ -150,6 +152,7 @@ impl CaseFilter {
             id_up_to: None,
             text: None,
             phone: None,
+            phone_as_typed: None,
             master: None,
             summoned: None,
             assisting: None,
@@ -641,6 +644,22 @@ impl Store {
             tx.rollback().await?;
             return Err(if exists.is_some() { StoreError::StaleVersion } else { StoreError::NotFound });
         }
+        if let (MoveKind::Merge, Some(master)) = (out.flow.kind, case.master_id) {
+            // The master must still be open and not merged itself when this commits: touching its row
+            // waits for (PostgreSQL) or comes after (SQLite) a move of the master being written, so two
+            // merges crossing each other (A into C while B into A) cannot leave B behind a merged case.
+            let open = sqlx::query(
+                "update cases set version = version + 1 where id = $1 and master_id is null \
+                 and state not in ('closed', 'voided', 'merged')",
+            )
+            .bind(master.0)
+            .execute(&mut *tx)
+            .await?;
+            if open.rows_affected() == 0 {
+                tx.rollback().await?;
+                return Err(StoreError::StaleVersion);
+            }
+        }
         insert_flow(&mut tx, self.links(), case.id, &out.flow).await?;
         if matches!(out.flow.kind, MoveKind::Dispatch | MoveKind::ApproveReturn) {
             replace_assists(&mut tx, case).await?;
@@ -1086,7 +1105,11 @@ fn push_filters(sql: &mut Sql, f: &CaseFilter, contacts: &ContactCipher) {
     }
     if let Some(p) = &f.phone {
         // In clear, or under the current or an earlier key (until a rotation has re-encrypted every row).
-        sql.push(" and contact_phone in ").bind_list(contacts.stored_forms("contact_phone", p));
+        let mut forms = contacts.stored_forms("contact_phone", p);
+        if let Some(typed) = f.phone_as_typed.as_deref().filter(|t| *t != p) {
+            forms.extend(contacts.stored_forms("contact_phone", typed));
+        }
+        sql.push(" and contact_phone in ").bind_list(forms);
     }
     if let Some(m) = f.master {
         sql.push(" and master_id = ").bind(m.0);

@@ -4,6 +4,7 @@ use chrono::{DateTime, Utc};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
+use crate::args::Sql;
 use crate::rows::{from_ms, ms};
 use crate::{Result, Store, StoreError};
 
@@ -101,15 +102,11 @@ impl Store {
     }
 
     /// Cases of a category created between two times.
-    pub async fn category_volume(&self, category: i64, from: DateTime<Utc>, to: DateTime<Utc>) -> Result<i64> {
-        Ok(sqlx::query_scalar(
-            "select count(*) from cases where category_id = $1 and created_at >= $2 and created_at < $3",
-        )
-        .bind(category)
-        .bind(ms(from))
-        .bind(ms(to))
-        .fetch_one(self.reader())
-        .await?)
+    pub async fn category_volume(&self, categories: &[i64], from: DateTime<Utc>, to: DateTime<Utc>) -> Result<i64> {
+        let mut sql = Sql::new("select count(*) as n from cases where category_id in ");
+        sql.bind_list(categories.iter().copied()).push(" and created_at >= ").bind(ms(from));
+        sql.push(" and created_at < ").bind(ms(to));
+        Ok(sql.query().fetch_one(self.reader()).await?.try_get("n")?)
     }
 
     /// Adopts a topic; a category is adopted at most once per period.

@@ -315,6 +315,36 @@ impl Store {
         Ok(ended.into_iter().map(|(h,)| h).collect())
     }
 
+    /// Replaces the user's password hash.
+    pub async fn set_password_hash(&self, user: UserId, hash: &str) -> Result<()> {
+        sqlx::query("update users set password_hash = $1 where id = $2")
+            .bind(hash.to_string())
+            .bind(user.0)
+            .execute(self.writer())
+            .await?;
+        Ok(())
+    }
+
+    /// Opens or closes the user's account; a closed one signs in no more and its tokens stop working.
+    pub async fn set_user_active(&self, user: UserId, active: bool) -> Result<()> {
+        sqlx::query("update users set active = $1 where id = $2")
+            .bind(i64::from(active))
+            .bind(user.0)
+            .execute(self.writer())
+            .await?;
+        Ok(())
+    }
+
+    /// Ends every token of the user, the API tokens issued for systems included (a closed account).
+    pub async fn revoke_all_tokens(&self, user: UserId, now: DateTime<Utc>) -> Result<()> {
+        sqlx::query("update tokens set revoked_at = $1 where user_id = $2 and revoked_at is null")
+            .bind(ms(now))
+            .bind(user.0)
+            .execute(self.writer())
+            .await?;
+        Ok(())
+    }
+
     /// Turns the user's second factor off.
     pub async fn clear_totp(&self, user: UserId) -> Result<()> {
         sqlx::query("update users set totp_secret = null, totp_pending = null, totp_last_step = null where id = $1")

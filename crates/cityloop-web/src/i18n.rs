@@ -156,6 +156,12 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("field.version", "版本", "Version"),
     ("field.username", "用户名", "Username"),
     ("field.password", "初始密码", "Initial password"),
+    ("field.current_password", "当前密码", "Current password"),
+    ("field.new_password", "新密码", "New password"),
+    ("field.new_password_again", "再次输入新密码", "New password again"),
+    ("account.password", "登录密码", "Password"),
+    ("account.change_password", "修改密码", "Change password"),
+    ("account.password_changed", "密码已修改，其他设备上的登录已退出", "Password changed; sign-ins elsewhere have ended"),
     ("field.roles", "角色", "Roles"),
     ("field.grids", "负责网格", "Grids"),
     ("field.code", "编码", "Code"),
@@ -489,6 +495,18 @@ const MESSAGES: &[(&str, &str, &str)] = &[
         "UTF-8 CSV with the header 一级分类,二级分类,三级分类. Categories are matched by parent and name: existing ones keep their code, name and standard; new ones get the next free code under their parent.",
     ),
     ("admin.already_present", "已存在（未改动）", "already present (left as they are)"),
+    ("admin.accounts", "账号维护", "Accounts"),
+    (
+        "admin.accounts_hint",
+        "重置密码：给忘记密码的人设新密码（请其登录后自行修改），其登录随即失效。停用：人员离岗后账号不能再登录，令牌一并失效；可再启用。",
+        "Reset: a new password for someone who forgot theirs (they change it after signing in); their sign-ins end. Close: someone left; the account cannot sign in and its tokens stop working. It can be opened again.",
+    ),
+    ("admin.reset_password", "重置密码", "Reset password"),
+    ("admin.close_account", "停用", "Close"),
+    ("admin.open_account", "启用", "Open"),
+    ("admin.password_reset", "密码已重置", "password reset"),
+    ("admin.account_open", "正常", "open"),
+    ("admin.account_closed", "已停用", "closed"),
     ("admin.upload_geojson", "上传网格 GeoJSON", "Upload grids GeoJSON"),
     ("admin.imported", "已导入", "Imported"),
     ("admin.tester", "派单测试：这件事会派给谁？", "Tester: which unit would get this?"),
@@ -639,6 +657,11 @@ const FIELD_MESSAGES: &[(&str, &str)] = &[
     ("must be {} to {} characters without spaces", "须为 {} 到 {} 个字，不含空格"),
     ("must be at most {} characters", "最多 {} 个字"),
     ("must be at least {} characters", "至少 {} 个字符"),
+    ("must be at least {} characters, not counting spaces at either end", "至少 {} 个字符（不计首尾空格）"),
+    ("must differ from the current password", "须与当前密码不同"),
+    ("does not match the new password", "与新密码不一致"),
+    ("is one of reset, close, open", "须为 重置密码、停用 或 启用 之一"),
+    ("an administrator cannot close their own account", "管理员不能停用自己的账号"),
     ("must be {} to {} letters, digits, '.', '_' or '-'", "须为 {} 到 {} 位字母、数字或 . _ -"),
     ("must be {} to {}", "须为 {} 到 {}"),
     ("must be a phone number of {} to {} digits", "请输入 {} 到 {} 位数字的电话号码"),
@@ -654,9 +677,32 @@ const FIELD_MESSAGES: &[(&str, &str)] = &[
     ("a unit {} already exists", "单位 {} 已存在"),
     ("unknown grid {}", "没有网格 {}"),
     ("unknown category {}", "没有类别 {}"),
-    ("{} is a group: an inspector reports under one of its categories", "{} 是大类：监督员须选择其下的具体类别上报"),
+    (
+        "{} has no case standard: an inspector reports under one that has",
+        "{} 没有立案标准：监督员须选择有立案标准的具体类别上报",
+    ),
     ("unknown division {}", "没有区划 {}"),
     ("unknown unit {}", "没有单位 {}"),
+    ("must be UTF-{} CSV or Markdown", "须为 UTF-{} 编码的 CSV 或 Markdown 文件（在 Excel 中另存为“CSV UTF-8”）"),
+    (
+        "the header must name three levels, e.g. 一级分类,二级分类,三级分类",
+        "表头须列出三级分类，例如 一级分类,二级分类,三级分类",
+    ),
+    ("expected {} fields, found {}", "应有 {} 列，实有 {} 列"),
+    ("is empty", "为空"),
+    ("expected a FeatureCollection", "须为 GeoJSON FeatureCollection"),
+    ("must be a Polygon or MultiPolygon", "须为 Polygon 或 MultiPolygon 面"),
+    (
+        "must not carry a user name or password; receivers check the signature",
+        "网址中不能含用户名或密码；接收方凭签名校验",
+    ),
+    (
+        "a data recipient holds no other role: give it an account of its own",
+        "数据使用方不能兼任其他角色：请为其单独建账号",
+    ),
+    ("{} is not a month written YYYY-MM", "{} 不是 YYYY-MM 格式的月份"),
+    ("must be {} or more", "须不小于 {}"),
+    ("this category is already a topic of {}-{}", "该类别已是 {}-{} 的每月一题"),
     ("name at least one unit to summon", "请至少选择一个要召集的单位"),
     ("the lead unit already handles the case: summon the others", "主办单位已在办理：请召集其他单位"),
     ("unknown attachment {}; upload it first", "附件 {} 不存在，请先上传"),
@@ -698,6 +744,7 @@ const FIELD_MESSAGES: &[(&str, &str)] = &[
     ("an extension may add at most the original limit ({} calendar days)", "延期最多增加原时限（{}个自然日）"),
     ("an extension may add at most the original limit ({} calendar day)", "延期最多增加原时限（{}个自然日）"),
     ("must be at least {}", "至少为 {}"),
+    ("must be within {} days", "须在 {} 天以内"),
     ("is required: an inspector reports where the problem is", "必填：监督员上报须给出问题所在位置"),
     ("is required when the check fails: say what is left to do", "核查不通过时必填：请写明还需处理什么"),
     ("is required, at most {} characters", "必填，最多 {} 个字"),
@@ -734,6 +781,7 @@ const FIELD_MESSAGES: &[(&str, &str)] = &[
     ("choose one of the listed types", "请从列出的类型中选择"),
     ("is required with the latitude", "填写纬度时须同时填写经度"),
     ("attachments are limited to {} bytes", "附件不能超过 {} 字节"),
+    ("attachments are limited to {} MB", "附件（照片）不能超过 {} MB"),
     ("is required with the longitude", "填写经度时须同时填写纬度"),
     ("a data recipient takes masked exports through the API", "数据使用方请通过 API 使用管理员发放的令牌获取脱敏数据"),
 ];
@@ -776,9 +824,27 @@ fn message_shape(message: &str) -> (String, Vec<String>) {
     (shape, values)
 }
 
+/// Messages that end in a list of the names allowed (wire names, kept as they are): each opening,
+/// and its Chinese, which the list then follows.
+const LISTING_MESSAGES: &[(&str, &str)] = &[
+    ("{} is not one of: ", "{} 不是可选值，可选："),
+    ("{} is not one of ", "{} 不是可选值，可选："),
+    ("must be one of: ", "须为以下之一："),
+    ("name at least one of ", "请至少选择一项："),
+    ("unknown event {}; known: ", "没有事件 {}，可选："),
+];
+
+/// The Chinese template of a message's shape, if one is known.
+fn chinese_template(shape: &str) -> Option<String> {
+    if let Some((_, zh)) = FIELD_MESSAGES.iter().find(|(en, _)| *en == shape) {
+        return Some(zh.to_string());
+    }
+    LISTING_MESSAGES.iter().find_map(|(en, zh)| shape.strip_prefix(en).map(|list| format!("{zh}{list}")))
+}
+
 /// A use case's message in the interface language, or `None` where Chinese has no translation of it.
 pub fn translated_message(tr: &Tr, message: &str) -> Option<String> {
-    let known = FIELD_MESSAGES.iter().any(|(en, _)| *en == message_shape(message).0);
+    let known = chinese_template(&message_shape(message).0).is_some();
     (tr.lang == Lang::En || known || !message.chars().any(|c| c.is_ascii_alphabetic()))
         .then(|| field_message(tr, message))
 }
@@ -792,9 +858,9 @@ pub fn field_message(tr: &Tr, message: &str) -> String {
         Some(quoted) => format!("{open}{quoted}{close}"),
         None => value,
     };
-    let template = match FIELD_MESSAGES.iter().find(|(en, _)| *en == shape) {
-        Some((_, zh)) if tr.lang == Lang::Zh => *zh,
-        _ => shape.as_str(),
+    let template = match chinese_template(&shape) {
+        Some(zh) if tr.lang == Lang::Zh => zh,
+        _ => shape.clone(),
     };
     let mut out = String::with_capacity(template.len() + message.len());
     let mut values = values.into_iter();
@@ -822,6 +888,13 @@ mod tests {
     fn field_errors_read_in_chinese_with_their_numbers_and_values() {
         let zh = Tr::default();
         assert_eq!(field_message(&zh, "is required"), "必填");
+        // A message that lists the names allowed keeps the list as it is.
+        assert_eq!(
+            field_message(&zh, "`bogus` is not one of open, task, topic, dismissed"),
+            "「bogus」 不是可选值，可选：open, task, topic, dismissed"
+        );
+        assert_eq!(field_message(&zh, "must be one of: a, b"), "须为以下之一：a, b");
+        assert_eq!(field_message(&zh, "this category is already a topic of 2026-12"), "该类别已是 2026-12 的每月一题");
         assert_eq!(field_message(&zh, "is longer than 200 characters"), "不能超过 200 个字");
         assert_eq!(field_message(&zh, "username `admin` is taken"), "用户名 「admin」 已被占用");
         assert_eq!(field_message(&zh, "must be a latitude between -90 and 90"), "纬度须在 -90 到 90 之间");

@@ -367,8 +367,10 @@ pub(crate) fn generate_history(
                     d.streets.iter().find(|s| s.communities.iter().any(|c| Some(c.1) == run.case.division_id))
                 }) {
                     let coordinator = city.coordinators.get(&street.office).copied().unwrap_or(UserId(0));
-                    let summoned: Vec<UnitId> =
-                        city.districts[district].departments.values().copied().take(2).collect();
+                    // Two departments other than the lead unit, the same ones on every run.
+                    let mut departments: Vec<UnitId> = city.districts[district].departments.values().copied().collect();
+                    departments.sort();
+                    let summoned: Vec<UnitId> = departments.into_iter().filter(|d| *d != unit).take(2).collect();
                     go!(coordinator, Move::Whistle { units: summoned.clone() }, rng.gen_range(10..60));
                     for u in summoned {
                         if rng.gen_bool(0.85) {

@@ -32,6 +32,7 @@ fn new_case(kind: RequestType) -> Case {
         Case::reported(Channel::Hotline, kind, "路灯不亮".into(), "小区门口路灯坏了".into(), Urgency::Normal, t0());
     c.id = CaseId(1);
     c.category_id = Some(CategoryId(3));
+    c.grid_id = Some(crate::GridId(5));
     c
 }
 
@@ -176,6 +177,16 @@ fn a_move_in_the_wrong_state_lists_the_allowed_moves() {
 }
 
 #[test]
+fn a_case_without_a_grid_is_not_sent_to_an_inspector_to_verify() {
+    let mut r = Runner::new(RequestType::Complaint);
+    r.case.grid_id = None;
+    let refused = r.try_move(Role::Operator, Move::RequestVerification).unwrap_err();
+    assert!(matches!(refused, MoveError::Illegal { .. }), "{refused:?}");
+    let allowed = allowed_moves(&r.case, &actor(Role::Operator), &Relation::all());
+    assert!(!allowed.contains(&MoveKind::RequestVerification), "{allowed:?}");
+}
+
+#[test]
 fn a_role_that_never_makes_a_move_is_forbidden() {
     let mut r = Runner::new(RequestType::Complaint);
     assert!(matches!(r.try_move(Role::Handler, Move::File { category: None }), Err(MoveError::Forbidden { .. })));
@@ -225,6 +236,11 @@ fn a_suspension_is_allowed_once_and_gives_back_the_time_left() {
     let until = r.now + Duration::days(3);
     assert!(matches!(
         r.try_move(Role::Handler, Move::Suspend { until: r.now, reason: "x".into() }),
+        Err(MoveError::Invalid { field: "until", .. })
+    ));
+    let far = r.now + Duration::days(MAX_SUSPENSION_DAYS + 1);
+    assert!(matches!(
+        r.try_move(Role::Handler, Move::Suspend { until: far, reason: "x".into() }),
         Err(MoveError::Invalid { field: "until", .. })
     ));
     r.step(Role::Handler, Move::Suspend { until, reason: "等待施工许可".into() });
@@ -451,6 +467,13 @@ fn a_resident_sees_the_steps_and_their_own_doings_but_not_the_staff_or_their_rem
         ],
         "the staff's remarks are left out"
     );
+    // A result sent back for rework is left unsaid; the one that stood is read.
+    let mut reworked = flow.clone();
+    reworked.insert(5, (40, entry(MoveKind::Rework, Some(Role::Dispatcher), "照片不清楚", serde_json::json!({}))));
+    reworked.insert(6, (41, entry(MoveKind::Submit, Some(Role::Handler), "已更换灯泡并拍照", serde_json::json!({}))));
+    let notes: Vec<Option<String>> =
+        resident_view(&reworked).into_iter().filter(|(_, f)| f.kind == MoveKind::Submit).map(|(_, f)| f.note).collect();
+    assert_eq!(notes, [None, Some("已更换灯泡并拍照".to_string())]);
     let by_id = |id: i64| &seen.iter().find(|(i, _)| *i == id).unwrap().1;
     let sign = by_id(1);
     assert_eq!((sign.actor_id, sign.actor_name.as_str(), sign.role, sign.unit_id), (None, "", None, None));

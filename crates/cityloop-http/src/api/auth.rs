@@ -25,6 +25,9 @@ pub fn router() -> Router<AppState> {
         .route("/auth/totp/confirm", post(confirm_totp))
         .route("/auth/totp/off", post(turn_off_totp))
         .route("/users/{username}/totp", axum::routing::delete(reset_totp))
+        .route("/auth/password", post(change_password))
+        .route("/users/{username}/password", axum::routing::put(reset_password))
+        .route("/users/{username}/active", axum::routing::put(set_active))
 }
 
 /// Credentials.
@@ -52,6 +55,8 @@ pub struct UserDto {
     pub grids: Vec<String>,
     /// Whether sign-in asks for a one-time code too.
     pub totp: bool,
+    /// Whether the account is open (a closed one cannot sign in).
+    pub active: bool,
 }
 
 impl UserDto {
@@ -66,6 +71,7 @@ impl UserDto {
             unit_name: user.unit_id.and_then(|u| reference.unit(u)).map(|u| u.name.clone()),
             grids: user.grids.iter().filter_map(|g| reference.grid(*g)).map(|g| g.code.clone()).collect(),
             totp: user.totp_secret.is_some(),
+            active: user.active,
         }
     }
 
@@ -195,5 +201,69 @@ pub async fn reset_totp(
     axum::extract::Path(username): axum::extract::Path<String>,
 ) -> Result<StatusCode> {
     state.app.reset_totp(&who, &username).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// A password change: the current password and the new one.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordChange {
+    pub current_password: String,
+    /// At least 8 characters, not counting spaces at either end.
+    pub new_password: String,
+}
+
+/// Changes the caller's password; their other sign-ins end, this one goes on.
+#[utoipa::path(post, path = "/api/v1/auth/password", tag = "auth", request_body = PasswordChange,
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody),
+              (status = 429, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn change_password(
+    State(state): State<AppState>,
+    Auth(who): Auth,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<PasswordChange>,
+) -> Result<StatusCode> {
+    state.app.change_own_password(&who, &body.current_password, &body.new_password, bearer_token(&headers)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Sets a new password for a user who forgot theirs; their sign-ins end (administrators).
+#[utoipa::path(put, path = "/api/v1/users/{username}/password", tag = "auth", request_body = PasswordAgain,
+    params(("username" = String, Path, description = "the user")),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn reset_password(
+    State(state): State<AppState>,
+    Auth(who): Auth,
+    axum::extract::Path(username): axum::extract::Path<String>,
+    ApiJson(body): ApiJson<PasswordAgain>,
+) -> Result<StatusCode> {
+    state.app.reset_password(Some(&who), &username, &body.password).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Whether an account is open.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AccountOpen {
+    pub active: bool,
+}
+
+/// Closes an account (its sign-ins and tokens stop working) or opens it again (administrators; not
+/// their own).
+#[utoipa::path(put, path = "/api/v1/users/{username}/active", tag = "auth", request_body = AccountOpen,
+    params(("username" = String, Path, description = "the user")),
+    responses((status = 204), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+              (status = 422, body = ErrorBody)),
+    security(("bearer" = [])))]
+pub async fn set_active(
+    State(state): State<AppState>,
+    Auth(who): Auth,
+    axum::extract::Path(username): axum::extract::Path<String>,
+    ApiJson(body): ApiJson<AccountOpen>,
+) -> Result<StatusCode> {
+    state.app.set_account_open(Some(&who), &username, body.active).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -121,7 +121,7 @@ async fn malformed_bodies_get_400_and_invalid_values_get_422_naming_the_field() 
             "category": "06", "location": {"lat": 30.201, "lon": 120.101}});
         let refused = t.post(Some(&inspector), "/api/v1/cases", grouped).await;
         assert_eq!((refused.status, refused.body["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("category")));
-        assert!(refused.body["error"]["message"].as_str().unwrap().contains("is a group"), "{}", refused.body);
+        assert!(refused.body["error"]["message"].as_str().unwrap().contains("has no case standard"), "{}", refused.body);
         let list = t.get(Some(&operator), "/api/v1/cases?state=nonsense").await;
         assert_eq!((list.status, list.body["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("state")));
         let list = t.get(Some(&operator), "/api/v1/cases?page_size=100000").await;
@@ -146,7 +146,8 @@ async fn illegal_moves_forbidden_roles_unknown_cases_and_stale_versions_are_told
         assert_eq!((illegal.status, illegal.error_code()), (StatusCode::CONFLICT, "illegal_move"));
         assert_eq!(
             illegal.body["error"]["allowed_moves"],
-            json!(["request-verification", "file", "void", "supervise", "comment"])
+            // No request-verification: the case has no grid for an inspector to verify in.
+            json!(["file", "void", "supervise", "comment"])
         );
         assert_eq!(illegal.body["error"]["state"], "reported");
 

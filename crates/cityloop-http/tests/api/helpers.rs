@@ -103,6 +103,10 @@ impl TestApp {
         answer(req.send().await.unwrap()).await
     }
 
+    pub async fn put(&self, token: &str, path: &str, body: Value) -> Answer {
+        answer(self.client.put(self.url(path)).json(&body).bearer_auth(token).send().await.unwrap()).await
+    }
+
     pub async fn get(&self, token: Option<&str>, path: &str) -> Answer {
         let mut req = self.client.get(self.url(path));
         if let Some(t) = token {

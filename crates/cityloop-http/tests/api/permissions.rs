@@ -316,6 +316,16 @@ fn ops() -> Vec<Op> {
             with("/api/v1/auth/totp/off", json!({"code": "000000"}))
         }),
         op(M::DELETE, "/api/v1/users/{username}/totp", ADMIN, |_, _| at("/api/v1/users/operator2/totp")),
+        // Passwords and accounts (a new password too short to take: nothing changes).
+        op(M::POST, "/api/v1/auth/password", SIGNED_IN, |_, _| {
+            with("/api/v1/auth/password", json!({"current_password": DEMO_PASSWORD, "new_password": "short"}))
+        }),
+        op(M::PUT, "/api/v1/users/{username}/password", ADMIN, |_, _| {
+            with("/api/v1/users/operator2/password", json!({"password": "short"}))
+        }),
+        op(M::PUT, "/api/v1/users/{username}/active", ADMIN, |_, _| {
+            with("/api/v1/users/operator2/active", json!({"active": true}))
+        }),
         // Cases.
         op(M::POST, "/api/v1/cases", INTAKE, |w, side| {
             let p = w.place(side);
@@ -790,6 +800,12 @@ fn pages() -> Vec<Op> {
         op(M::GET, "/maps/city.svg", EVERYONE, |_, _| at("/maps/city.svg")),
         op(M::GET, "/account", SIGNED_IN, |_, _| at("/account")),
         op(M::POST, "/account/totp", SIGNED_IN, |_, _| form("/account/totp", &[("password", DEMO_PASSWORD)])),
+        op(M::POST, "/account/password", SIGNED_IN, |_, _| {
+            form(
+                "/account/password",
+                &[("current_password", DEMO_PASSWORD), ("new_password", "short"), ("new_password_again", "short")],
+            )
+        }),
         op(M::POST, "/account/totp/confirm", SIGNED_IN, |_, _| form("/account/totp/confirm", &[("code", "000000")])),
         op(M::POST, "/account/totp/off", SIGNED_IN, |_, _| form("/account/totp/off", &[("code", "000000")])),
         op(M::GET, "/files/{hash}", SIGNED_IN, |w, side| at(format!("/files/{}", w.place(side).attachment)))
@@ -856,6 +872,7 @@ fn pages() -> Vec<Op> {
         op(M::POST, "/admin/units", ADMIN, |_, _| form("/admin/units", &[])),
         op(M::GET, "/admin/users", ADMIN, |_, _| at("/admin/users")),
         op(M::POST, "/admin/users", ADMIN, |_, _| form("/admin/users", &[])),
+        op(M::POST, "/admin/users/account", ADMIN, |_, _| form("/admin/users/account", &[])),
         op(M::GET, "/admin/categories", ADMIN, |_, _| at("/admin/categories")),
         op(M::POST, "/admin/categories", ADMIN, |_, _| form("/admin/categories", &[])),
         op(M::GET, "/admin/catalogue", ADMIN, |_, _| at("/admin/catalogue")),

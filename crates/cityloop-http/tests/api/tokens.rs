@@ -230,3 +230,69 @@ async fn two_step_sign_in_asks_for_a_fresh_one_time_code_once_it_is_on() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_password_is_changed_by_its_owner_reset_by_an_administrator_and_a_closed_account_signs_in_no_more() {
+    on_every_engine(|t| async move {
+        let login = |user: &'static str, password: &'static str| {
+            let t = &t;
+            async move { t.post(None, "/api/v1/auth/login", json!({"username": user, "password": password})).await }
+        };
+        let operator = t.login("operator").await;
+        let elsewhere = t.login("operator").await;
+        // The owner changes it with the current one; their other sign-ins end, this one goes on.
+        let wrong = json!({"current_password": "not-it-at-all", "new_password": "新的密码-2026"});
+        let refused = t.post(Some(&operator), "/api/v1/auth/password", wrong).await;
+        assert_eq!(
+            (refused.status, refused.body["error"]["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("current_password"))
+        );
+        let blank = json!({"current_password": cityloop_app::demo::DEMO_PASSWORD, "new_password": "          "});
+        let refused = t.post(Some(&operator), "/api/v1/auth/password", blank).await;
+        assert_eq!(
+            (refused.status, refused.body["error"]["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("new_password"))
+        );
+        let change = json!({"current_password": cityloop_app::demo::DEMO_PASSWORD, "new_password": "新的密码-2026"});
+        assert_eq!(t.post(Some(&operator), "/api/v1/auth/password", change).await.status, StatusCode::NO_CONTENT);
+        assert_eq!(t.get(Some(&operator), "/api/v1/auth/me").await.status, StatusCode::OK, "this sign-in goes on");
+        assert_eq!(t.get(Some(&elsewhere), "/api/v1/auth/me").await.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(login("operator", cityloop_app::demo::DEMO_PASSWORD).await.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(login("operator", "新的密码-2026").await.status, StatusCode::OK);
+
+        // An administrator sets a new one for someone who forgot theirs; only administrators may.
+        let admin = t.login("admin").await;
+        let reset = json!({"password": "临时密码-0001"});
+        assert_eq!(
+            t.put(&operator, "/api/v1/users/operator2/password", reset.clone()).await.status,
+            StatusCode::FORBIDDEN
+        );
+        assert_eq!(
+            t.put(&admin, "/api/v1/users/operator2/password", reset.clone()).await.status,
+            StatusCode::NO_CONTENT
+        );
+        assert_eq!(login("operator2", "临时密码-0001").await.status, StatusCode::OK);
+        assert_eq!(t.put(&admin, "/api/v1/users/nobody/password", reset).await.status, StatusCode::NOT_FOUND);
+
+        // Someone leaves: the account is closed, its sign-ins stop at once, and it can be opened again.
+        let dispatcher = t.login("dispatcher").await;
+        let close = json!({"active": false});
+        assert_eq!(
+            t.put(&admin, "/api/v1/users/dispatcher/active", close.clone()).await.status,
+            StatusCode::NO_CONTENT
+        );
+        assert_eq!(t.get(Some(&dispatcher), "/api/v1/auth/me").await.status, StatusCode::UNAUTHORIZED);
+        assert_eq!(login("dispatcher", cityloop_app::demo::DEMO_PASSWORD).await.status, StatusCode::UNAUTHORIZED);
+        let users = t.get(Some(&admin), "/api/v1/users").await.ok();
+        let listed = users.as_array().unwrap().iter().find(|u| u["username"] == "dispatcher").unwrap().clone();
+        assert_eq!(listed["active"], false);
+        let own = t.put(&admin, "/api/v1/users/admin/active", close).await;
+        assert_eq!(own.status, StatusCode::UNPROCESSABLE_ENTITY, "an administrator keeps their own account");
+        assert_eq!(
+            t.put(&admin, "/api/v1/users/dispatcher/active", json!({"active": true})).await.status,
+            StatusCode::NO_CONTENT
+        );
+        assert_eq!(login("dispatcher", cityloop_app::demo::DEMO_PASSWORD).await.status, StatusCode::OK);
+    })
+    .await;
+}

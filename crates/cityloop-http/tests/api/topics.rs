@@ -107,6 +107,9 @@ async fn the_hardest_frequent_problem_is_proposed_adopted_and_followed() {
             let a = t.post(Some(&leader), "/api/v1/topics", body).await;
             assert_eq!((a.status, a.body["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some(field)));
         }
+        // A group of categories counts the cases of every category in it (06 市容环境 holds 06005).
+        let group = t.post(Some(&leader), "/api/v1/topics", json!({"category": "06", "period": "2026-11"})).await;
+        assert_eq!((group.status, group.body["baseline"].as_i64()), (StatusCode::CREATED, Some(10)), "{}", group.body);
     })
     .await;
 }

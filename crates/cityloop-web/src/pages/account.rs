@@ -1,5 +1,5 @@
-//! The signed-in user's own account: two-step sign-in, turned on with a code from an authenticator
-//! app and off with a current code.
+//! The signed-in user's own account: their password, changed with the current one, and two-step
+//! sign-in, turned on with a code from an authenticator app and off with a current code.
 
 use askama::Template;
 use axum::extract::State;
@@ -22,8 +22,29 @@ struct AccountPage {
 }
 
 fn page(staff: &Staff, on: bool, setup: Option<(String, String)>) -> AccountPage {
-    let c = ctx(&staff.visit, Some(&staff.who), "account.title");
+    let mut c = ctx(&staff.visit, Some(&staff.who), "account.title");
+    // Here it is the account's own password, not the first one an administrator gives.
+    c.labels.insert("password".into(), c.t.get("login.password").into());
     AccountPage { username: staff.who.user.username.clone(), on, setup, c }
+}
+
+pub async fn change_password(State(state): State<WebState>, staff: Staff, form: FormInput) -> Response {
+    let current = form.get("current_password").unwrap_or_default();
+    let new = form.get("new_password").unwrap_or_default();
+    let on = staff.who.user.totp_secret.is_some();
+    if form.get("new_password") != form.get("new_password_again") {
+        let e = AppError::invalid("new_password_again", "does not match the new password");
+        return refused(page(&staff, on, None), &e);
+    }
+    match state.app.change_own_password(&staff.who, &current, &new, staff.visit.session.as_deref()).await {
+        Ok(()) => {
+            let mut p = page(&staff, on, None);
+            p.c.flash = Some(p.c.t.get("account.password_changed").to_string());
+            render(StatusCode::OK, &p)
+        }
+        Err(e @ AppError::Invalid { .. }) => refused(page(&staff, on, None), &e),
+        Err(e) => staff_error_page(&staff, &e),
+    }
 }
 
 /// The page again with the form's error next to its field.

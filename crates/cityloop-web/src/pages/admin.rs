@@ -205,7 +205,10 @@ async fn users_table(state: &WebState, staff: &Staff) -> Result<Table, AppError>
     let users = state.app.store.list_users().await?;
     Ok(Table {
         id: "users",
-        headers: headers(&t, &["field.username", "field.name", "field.roles", "field.unit", "field.grids"]),
+        headers: headers(
+            &t,
+            &["field.username", "field.name", "field.roles", "field.unit", "field.grids", "field.state"],
+        ),
         rows: users
             .iter()
             .map(|u| {
@@ -225,11 +228,59 @@ async fn users_table(state: &WebState, staff: &Staff) -> Result<Table, AppError>
                             .collect::<Vec<_>>()
                             .join(" ")
                     },
+                    t.get(if u.active { "admin.account_open" } else { "admin.account_closed" }).to_string(),
                 ]
             })
             .collect(),
         delete: Vec::new(),
     })
+}
+
+/// An administrator looks after an existing account: a new password for someone who forgot theirs,
+/// or the account closed (someone left) or opened again.
+pub async fn account_action(State(state): State<WebState>, staff: Staff, form: FormInput) -> Response {
+    if let Some(r) = admin_only(&staff) {
+        return r;
+    }
+    let username = form.get("account").unwrap_or_default();
+    let op = form.get("op").unwrap_or_default();
+    let outcome = match op.as_str() {
+        "reset" => {
+            let password = form.fields.iter().find(|(k, _)| k == "new_password").map(|(_, v)| v.clone());
+            state.app.reset_password(Some(&staff.who), &username, &password.unwrap_or_default()).await
+        }
+        "close" | "open" => state.app.set_account_open(Some(&staff.who), &username, op == "open").await,
+        _ => Err(AppError::invalid("op", "is one of reset, close, open")),
+    };
+    // This form's fields are named apart from the new-user form's beside it.
+    let outcome = outcome.map_err(|e| match e {
+        AppError::Invalid { field, message } if field == "password" => {
+            AppError::Invalid { field: "new_password".into(), message }
+        }
+        AppError::Invalid { field, message } if field == "username" => {
+            AppError::Invalid { field: "account".into(), message }
+        }
+        AppError::NotFound(_) => AppError::invalid("account", format!("unknown user `{username}`")),
+        e => e,
+    });
+    match users_table(&state, &staff).await {
+        Ok(table) => {
+            let mut p = page(&state, &staff, "users", table);
+            match outcome {
+                Ok(()) => {
+                    let done = match op.as_str() {
+                        "reset" => "admin.password_reset",
+                        "close" => "admin.account_closed",
+                        _ => "admin.account_open",
+                    };
+                    p.c.flash = Some(format!("{username}: {}", p.c.t.get(done)));
+                    respond(p, None)
+                }
+                Err(e) => respond(p, Some((&e, &form))),
+            }
+        }
+        Err(e) => staff_error_page(&staff, &e),
+    }
 }
 
 pub async fn users(State(state): State<WebState>, staff: Staff) -> Response {
@@ -875,10 +926,16 @@ pub async fn add_webhook(State(state): State<WebState>, staff: Staff, form: Form
     let new = cityloop_app::webhooks::NewWebhook {
         url: form.get("url").unwrap_or_default(),
         events: form.all("events"),
-        description: form.get("description").unwrap_or_default(),
+        description: form.get("note").unwrap_or_default(),
         allow_private: form.get("allow_private").is_some(),
     };
-    let outcome = state.app.create_webhook(&staff.who, new).await;
+    // The form calls the description a note (备注), as the page labels it.
+    let outcome = state.app.create_webhook(&staff.who, new).await.map_err(|e| match e {
+        AppError::Invalid { field, message } if field == "description" => {
+            AppError::Invalid { field: "note".into(), message }
+        }
+        e => e,
+    });
     match (outcome, webhooks_page(&state, &staff, "").await) {
         (Ok(_), _) => Redirect::to("/admin/webhooks").into_response(),
         (Err(e), Ok(p)) => webhooks_respond(p, Some((&e, &form))),

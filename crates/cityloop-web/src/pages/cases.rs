@@ -577,7 +577,7 @@ fn case_details(t: &Tr, reference: &Reference, view: &CaseView) -> Vec<(String, 
                 format!("{} +{added}: {reason}", t.move_label(MoveKind::Extend))
             }
             PendingRequest::Suspension { until, reason } => {
-                format!("{} → {}: {reason}", t.move_label(MoveKind::Suspend), short_time(reference, *until))
+                format!("{} → {}: {reason}", t.move_label(MoveKind::Suspend), long_time(reference, *until))
             }
         };
         d.push((t.get("case.pending").to_string(), text));
@@ -747,7 +747,9 @@ pub async fn move_input(state: &WebState, who: &Principal, form: &FormInput) -> 
     for upload in form.uploads() {
         // A refused file is shown next to the form's photo field.
         let stored = state.app.store_attachment(who, &upload.file_name, &upload.bytes).await.map_err(|e| match e {
-            AppError::Invalid { message, .. } => AppError::Invalid { field: "photos".into(), message },
+            AppError::Invalid { message, .. } | AppError::TooLarge(message) => {
+                AppError::Invalid { field: "photos".into(), message }
+            }
             e => e,
         })?;
         attachments.push(stored.hash);

@@ -208,17 +208,20 @@ pub async fn inbox(State(state): State<WebState>, staff: Staff, Query(done): Que
     let own = |rest: &str| format!("unit={unit}&{rest}");
     // A street's coordinator follows its cases; the unit's handlers accept them.
     let sign: &[MoveKind] = if staff.who.has(Role::Handler) { &[K::Sign] } else { &[] };
-    let specs = vec![
-        ("to-sign", "inbox.to_sign", own("state=pending_sign&sort=deadline"), sign),
+    let mut specs = vec![("to-sign", "inbox.to_sign", own("state=pending_sign&sort=deadline"), sign)];
+    if !unit.is_empty() {
         // Summoned by a street's whistle: report in within the hour.
-        ("summoned", "inbox.summoned", format!("summoned={unit}&sort=deadline"), &[K::ReportIn][..]),
+        specs.push(("summoned", "inbox.summoned", format!("summoned={unit}&sort=deadline"), &[K::ReportIn][..]));
+    }
+    specs.extend([
         ("overdue", "inbox.overdue", own("overdue=true&sort=deadline"), &[][..]),
         ("due-soon", "inbox.due_soon", own("due_within_hours=24&sort=deadline"), &[][..]),
         ("rework", "inbox.rework", own("state=handling&reworked=true&sort=deadline"), &[][..]),
         ("in-hand", "inbox.in_hand", own("state=handling,suspended&sort=deadline"), &[][..]),
-        ("assisting", "inbox.assisting", format!("assisting={unit}&sort=deadline"), &[][..]),
-    ];
-    let mut specs = specs;
+    ]);
+    if !unit.is_empty() {
+        specs.push(("assisting", "inbox.assisting", format!("assisting={unit}&sort=deadline"), &[][..]));
+    }
     // A street's coordinator also follows what its street's residents are waiting on, whoever handles
     // it: the cases it may summon departments to (吹哨报到).
     let street = staff.who.user.unit_id.and_then(|u| reference.unit(u)).and_then(|u| u.division_id);

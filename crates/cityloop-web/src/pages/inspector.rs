@@ -139,9 +139,15 @@ pub async fn report(State(state): State<WebState>, staff: Staff, form: FormInput
             input.grid = None;
         }
         for upload in form.uploads() {
-            input
-                .attachments
-                .push(state.app.store_attachment(&staff.who, &upload.file_name, &upload.bytes).await?.hash);
+            // A photo refused (too large, not a picture) is marked beside the photo, the report kept.
+            let stored = state.app.store_attachment(&staff.who, &upload.file_name, &upload.bytes).await;
+            let stored = stored.map_err(|e| match e {
+                AppError::Invalid { message, .. } | AppError::TooLarge(message) => {
+                    AppError::Invalid { field: "file".into(), message }
+                }
+                e => e,
+            })?;
+            input.attachments.push(stored.hash);
         }
         state.app.create_case(&staff.who, input, form.get("form_key").as_deref()).await
     }

@@ -87,10 +87,14 @@ pub async fn screen(State(state): State<WebState>, staff: Staff, Query(p): Query
     let mut c = ctx(&staff.visit, Some(&staff.who), "leader.title");
     c.body_class = if big { "big" } else { "wide" };
     c.refresh_secs = Some(60);
-    let mut series: Vec<(String, Vec<i64>)> = overview.daily_by_category.iter().take(CHART_SERIES).cloned().collect();
-    if overview.daily_by_category.len() > CHART_SERIES {
+    // Every category while they fit the palette; past that the smallest share one "other" series, so
+    // that a named category (突发事件, say) is never shown as "other" on its own.
+    let all = overview.daily_by_category.len();
+    let named = if all <= CHART_SERIES + 1 { all } else { CHART_SERIES };
+    let mut series: Vec<(String, Vec<i64>)> = overview.daily_by_category.iter().take(named).cloned().collect();
+    if all > named {
         let mut rest = vec![0; overview.days.len()];
-        for (_, counts) in overview.daily_by_category.iter().skip(CHART_SERIES) {
+        for (_, counts) in overview.daily_by_category.iter().skip(named) {
             for (i, n) in counts.iter().enumerate() {
                 rest[i] += n;
             }

@@ -71,6 +71,9 @@ pub struct Ctx {
     pub refresh_secs: Option<u32>,
     /// Basemap tile URL template for the maps, empty for none.
     pub basemap: String,
+    /// A fresh key for a form that creates a case, so that sending it twice (a double click, a
+    /// reload, without the page's script too) creates one case.
+    pub form_key: String,
 }
 
 impl Ctx {
@@ -191,6 +194,12 @@ pub fn ctx(visit: &Visit, who: Option<&Principal>, title_key: &str) -> Ctx {
         values: HashMap::new(),
         refresh_secs: None,
         basemap: visit.basemap.clone(),
+        form_key: {
+            use rand::RngCore;
+            let mut bytes = [0u8; 16];
+            rand::thread_rng().fill_bytes(&mut bytes);
+            hex::encode(bytes)
+        },
     }
 }
 
@@ -512,8 +521,9 @@ pub fn fileable_category_options(reference: &Reference, selected: &str) -> Optio
         .into_iter()
         .filter(|(c, _)| shown.contains(&c.id))
         .map(|(c, depth)| {
+            // A heading is never the choice: a case under a group shows "—" until a category is chosen.
             let value = if fileable(c.id) { c.code.clone() } else { String::new() };
-            (value, indented(depth, &c.code, &c.name), c.code == selected)
+            (value, indented(depth, &c.code, &c.name), fileable(c.id) && c.code == selected)
         })
         .collect()
 }

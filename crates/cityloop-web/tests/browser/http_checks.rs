@@ -156,6 +156,22 @@ fn multipart_body(boundary: &str, fields: &[(&str, &str)], photo: &[u8]) -> Vec<
     body
 }
 
+/// Sends a form whose photo is too large; the page that comes back, marking it beside the photo.
+async fn refused_photo(url: &str, cookie: &str, body: Vec<u8>) -> String {
+    let sent = client()
+        .post(url)
+        .header("cookie", cookie)
+        .header("content-type", "multipart/form-data; boundary=cityloop-form-boundary")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = sent.text().await.unwrap();
+    assert!(page.contains("id=\"err-file\"") && page.contains("附件不能超过"), "marked beside the photo");
+    page
+}
+
 /// A resident's request sent through the portal's form, as a visitor with the form's token.
 async fn send_portal_form(base: &str, fields: &[(&str, &str)]) -> reqwest::Response {
     post_as_visitor(base, "/portal", "/portal", fields).await
@@ -223,18 +239,7 @@ async fn a_photo_too_large_is_marked_on_the_portal_form_with_what_was_typed_kept
         ("description", "小区门口路灯坏了"),
         ("phone", "13912345678"),
     ];
-    let body = multipart_body(boundary, &fields, &big);
-    let sent = client()
-        .post(format!("{}/portal", site.base))
-        .header("cookie", cookie)
-        .header("content-type", format!("multipart/form-data; boundary={boundary}"))
-        .body(body)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(sent.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    let page = sent.text().await.unwrap();
-    assert!(page.contains("id=\"err-file\"") && page.contains("附件不能超过"), "marked beside the photo");
+    let page = refused_photo(&format!("{}/portal", site.base), &cookie, multipart_body(boundary, &fields, &big)).await;
     assert!(page.contains("value=\"路灯不亮\""), "the title is kept");
     assert_eq!(site.app.store.count_cases().await.unwrap(), 0);
 }
@@ -277,6 +282,23 @@ async fn only_staff_who_call_residents_back_look_callers_up_by_phone() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    // A caller is one caller however the number is typed: stored and looked up as its 11 digits.
+    let call = |phone: &str| NewCase {
+        channel: "hotline".into(),
+        request_type: "complaint".into(),
+        title: "噪音".into(),
+        description: "楼下装修噪音".into(),
+        contact: Some(NewContact { name: "王女士".into(), phone: phone.into() }),
+        ..NewCase::default()
+    };
+    for typed in ["+86 177-9139-8668", "0086 17791398668", "１７７９１３９８６６８"] {
+        let created = site.app.create_case(&operator.principal, call(typed), None).await.unwrap().case;
+        assert_eq!(created.contact.unwrap().phone, "17791398668", "{typed}");
+    }
+    for typed in ["17791398668", "+86 177 9139 8668"] {
+        let q = cityloop_app::queries::CaseQuery { phone: Some(typed.into()), ..Default::default() };
+        assert_eq!(site.app.list_cases(&operator.principal, &q).await.unwrap().items.len(), 3, "{typed}");
+    }
 }
 
 #[tokio::test]
@@ -627,6 +649,19 @@ async fn inspectors_report_and_leads_file_under_categories_with_a_standard_their
         assert!(!page.contains(r#"<option value="06">"#), "and cannot be chosen");
         assert!(page.contains(r#"<option value="06010">"#), "its categories can");
     }
+    // A case the operator put under the group offers no choice until the lead makes one.
+    let grouped = NewCase {
+        channel: "hotline".into(),
+        request_type: "complaint".into(),
+        title: "街面脏乱".into(),
+        description: "街面很脏".into(),
+        category: Some("06".into()),
+        ..NewCase::default()
+    };
+    let number = site.app.create_case(&operator.principal, grouped, None).await.unwrap().case.number;
+    let case_page = staff_get(&site.base, &lead.token, &format!("/cases/{number}")).await.text().await.unwrap();
+    let filing = case_page.split("id=\"move-file\"").nth(1).unwrap().split("</form>").next().unwrap();
+    assert!(filing.contains(r#"<option value="">—</option>"#) && !filing.contains(" selected"), "{filing}");
 }
 
 #[tokio::test]
@@ -682,4 +717,119 @@ async fn a_unit_that_escalates_goes_back_to_its_inbox_and_the_top_unit_is_offere
     let top = site.app.case_view(&dispatcher.principal, &case_ref).await.unwrap();
     assert_eq!(site.app.reference().unit(top.case.unit_id.unwrap()).unwrap().code, "990100-gov");
     assert!(!top.allowed_moves.contains(&escalate), "nothing above the top");
+}
+
+#[tokio::test]
+async fn the_leaders_chart_names_every_category_while_they_fit_its_colours() {
+    let site = spawn_site(Backend::Sqlite, 400).await;
+    let leader = site.app.login("leader", cityloop_app::demo::DEMO_PASSWORD).await.unwrap();
+    let page = staff_get(&site.base, &leader.token, "/leader").await.text().await.unwrap();
+    let legend = page.rsplit("<p class=\"legend\">").next().unwrap().split("</p>").next().unwrap();
+    let reference = site.app.reference();
+    let top_level = reference.categories.iter().filter(|c| c.parent_id.is_none()).count();
+    assert!(top_level <= 8, "the demo city's {top_level} groups fit the eight colours");
+    assert!(!legend.contains("其他 ("), "no named category is shown as other: {legend}");
+    let shown = legend.matches("<span class=\"sw c").count();
+    assert!(shown > 7, "more than seven series: {legend}");
+}
+
+#[tokio::test]
+async fn staff_change_their_password_and_an_administrator_resets_one_and_closes_an_account() {
+    let site = spawn_site(Backend::Sqlite, 0).await;
+    let login = |u: &'static str| site.app.login(u, cityloop_app::demo::DEMO_PASSWORD);
+    let (operator, admin) = (login("operator").await.unwrap(), login("admin").await.unwrap());
+    let send = |session: String, path: &'static str, fields: Vec<(&'static str, &'static str)>| {
+        let base = site.base.clone();
+        async move {
+            let csrf = staff_token(&base, &session, "/account").await;
+            let mut form = fields;
+            form.push(("_csrf", csrf.leak()));
+            client()
+                .post(format!("{base}{path}"))
+                .header("cookie", format!("cl_session={session}"))
+                .form(&form)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let mismatch = vec![
+        ("current_password", cityloop_app::demo::DEMO_PASSWORD),
+        ("new_password", "长久的新密码-1"),
+        ("new_password_again", "长久的新密码-2"),
+    ];
+    let refused = send(operator.token.clone(), "/account/password", mismatch).await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.text().await.unwrap().contains("id=\"err-new_password_again\""));
+    let change = vec![
+        ("current_password", cityloop_app::demo::DEMO_PASSWORD),
+        ("new_password", "长久的新密码-1"),
+        ("new_password_again", "长久的新密码-1"),
+    ];
+    let changed = send(operator.token.clone(), "/account/password", change).await;
+    assert_eq!(changed.status(), StatusCode::OK);
+    assert!(changed.text().await.unwrap().contains("密码已修改"));
+    assert!(site.app.login("operator", "长久的新密码-1").await.is_ok());
+    // The administrator's account form: an unknown name is marked, a closed account signs in no more.
+    let unknown = send(admin.token.clone(), "/admin/users/account", vec![("account", "nobody"), ("op", "close")]).await;
+    assert_eq!(unknown.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(unknown.text().await.unwrap().contains("id=\"err-account\""));
+    let closed =
+        send(admin.token.clone(), "/admin/users/account", vec![("account", "operator2"), ("op", "close")]).await;
+    assert_eq!(closed.status(), StatusCode::OK);
+    assert!(closed.text().await.unwrap().contains("operator2: 已停用"));
+    assert!(login("operator2").await.is_err());
+    let reset = vec![("account", "operator2"), ("new_password", "临时密码-0001"), ("op", "reset")];
+    assert_eq!(send(admin.token.clone(), "/admin/users/account", reset).await.status(), StatusCode::OK);
+    let opened =
+        send(admin.token.clone(), "/admin/users/account", vec![("account", "operator2"), ("op", "open")]).await;
+    assert_eq!(opened.status(), StatusCode::OK);
+    assert!(site.app.login("operator2", "临时密码-0001").await.is_ok());
+}
+
+#[tokio::test]
+async fn a_photo_too_large_is_marked_on_the_inspectors_report_with_the_report_kept() {
+    let site = spawn_site(Backend::Sqlite, 0).await;
+    let inspector = site.app.login("inspector1", cityloop_app::demo::DEMO_PASSWORD).await.unwrap();
+    let csrf = staff_token(&site.base, &inspector.token, "/inspector").await;
+    let grid = site.app.reference().grid(inspector.principal.user.grids[0]).unwrap().code.clone();
+    let boundary = "cityloop-form-boundary";
+    // Larger than the test site's limit for attachments.
+    let mut big = b"\x89PNG\r\n\x1a\n".to_vec();
+    big.extend(std::iter::repeat_n(0u8, 600 * 1024));
+    let fields = [("_csrf", csrf.as_str()), ("title", "井盖破损"), ("description", "人行道井盖破损"), ("grid", &grid)];
+    let cookie = format!("cl_session={}", inspector.token);
+    let page =
+        refused_photo(&format!("{}/inspector", site.base), &cookie, multipart_body(boundary, &fields, &big)).await;
+    assert!(page.contains("井盖破损"), "the report is kept");
+    assert_eq!(site.app.store.count_cases().await.unwrap(), 0);
+}
+
+#[tokio::test]
+async fn the_workbench_form_sent_twice_without_its_script_makes_one_case() {
+    let site = spawn_site(Backend::Sqlite, 0).await;
+    let operator = site.app.login("operator", cityloop_app::demo::DEMO_PASSWORD).await.unwrap();
+    let page = staff_get(&site.base, &operator.token, "/intake").await.text().await.unwrap();
+    let key = page.split("name=\"form_key\" id=\"form_key\" value=\"").nth(1).unwrap().split('"').next().unwrap();
+    assert_eq!(key.len(), 32, "the page carries its own key: {key}");
+    let csrf = staff_token(&site.base, &operator.token, "/intake").await;
+    let fields = [
+        ("_csrf", csrf.as_str()),
+        ("form_key", key),
+        ("channel", "hotline"),
+        ("request_type", "complaint"),
+        ("title", "路灯不亮"),
+        ("description", "小区门口路灯坏了"),
+    ];
+    for _ in 0..2 {
+        let sent = client()
+            .post(format!("{}/intake", site.base))
+            .header("cookie", format!("cl_session={}", operator.token))
+            .form(&fields)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(sent.status(), StatusCode::SEE_OTHER);
+    }
+    assert_eq!(site.app.store.count_cases().await.unwrap(), 1);
 }

@@ -402,7 +402,8 @@ async fn an_administrator_subscribes_a_system_and_sends_a_dead_letter_again() {
     b.expect_status(422);
     b.click("#add-webhook").await;
     assert!(b.text("#err-url").await.contains("127.0.0.1"), "a loopback address needs the administrator's leave");
-    b.press("input[name=events][value='case.created']").await;
+    let kept = b.eval("return document.querySelector(\"input[name=events][value='case.created']\").checked").await;
+    assert_eq!(kept, serde_json::Value::Bool(true), "the form shown again keeps its ticks");
     b.press("input[name=allow_private]").await;
     b.click("#add-webhook").await;
     assert!(b.text("#webhooks").await.contains(&url));
