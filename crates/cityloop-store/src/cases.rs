@@ -646,10 +646,11 @@ impl Store {
         }
         if let (MoveKind::Merge, Some(master)) = (out.flow.kind, case.master_id) {
             // The master must still be open and not merged itself when this commits: touching its row
-            // waits for (PostgreSQL) or comes after (SQLite) a move of the master being written, so two
-            // merges crossing each other (A into C while B into A) cannot leave B behind a merged case.
+            // (without changing it) waits for (PostgreSQL) or comes after (SQLite) a move of the master
+            // being written, so two merges crossing each other (A into C while B into A) cannot leave B
+            // behind a merged case.
             let open = sqlx::query(
-                "update cases set version = version + 1 where id = $1 and master_id is null \
+                "update cases set updated_at = updated_at where id = $1 and master_id is null \
                  and state not in ('closed', 'voided', 'merged')",
             )
             .bind(master.0)
