@@ -705,6 +705,24 @@ impl Store {
         rows.iter().map(flow_from_row).collect()
     }
 
+    /// The note of each case's latest move of one kind, by case: the reason a unit gave for returning
+    /// a case, where the dispatcher decides on it.
+    pub async fn latest_notes(&self, cases: &[CaseId], kind: MoveKind) -> Result<HashMap<CaseId, String>> {
+        if cases.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let mut sql = Sql::new("select case_id, note from flow where kind = ");
+        sql.bind(kind.as_str()).push(" and note is not null and case_id in ").bind_list(cases.iter().map(|c| c.0));
+        sql.push(" order by id");
+        let rows = sql.query().fetch_all(self.reader()).await?;
+        // Later records come last and replace earlier ones.
+        let mut notes = HashMap::new();
+        for r in &rows {
+            notes.insert(CaseId(r.int("case_id")?), r.text("note")?);
+        }
+        Ok(notes)
+    }
+
     /// The units summoned to a case.
     pub async fn whistles(&self, case: CaseId) -> Result<Vec<WhistleRow>> {
         let rows = sqlx::query(

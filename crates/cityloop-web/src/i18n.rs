@@ -518,6 +518,8 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("admin.normal_day", "恢复正常", "Back to normal"),
     ("admin.standard", "立结案标准", "Case standard"),
     ("admin.rules", "条规则", "rules"),
+    ("admin.rule_added", "规则已添加", "Rule added"),
+    ("admin.rule_replaced", "规则已保存，替换了原规则（原主办单位：{}）", "Rule saved in place of the one that sent these cases to {}"),
     ("error.not_found", "未找到，或您无权查看", "Not found, or not yours to see"),
     ("error.forbidden", "您无权执行此操作", "You may not do this"),
     ("error.illegal_move", "工单当前状态下不能执行此操作", "This cannot be done to the case as it is now"),

@@ -473,6 +473,7 @@ pub async fn add_rule(State(state): State<WebState>, staff: Staff, form: FormInp
     if let Some(refused) = admin_only(&staff) {
         return refused;
     }
+    let before = state.app.reference();
     let outcome = async {
         let lead = form.get("lead_unit").ok_or_else(|| AppError::invalid("lead_unit", "is required"))?;
         let assisting = form.all("assisting_units");
@@ -486,7 +487,21 @@ pub async fn add_rule(State(state): State<WebState>, staff: Staff, form: FormInp
     }
     .await;
     match outcome {
-        Ok(_) => Redirect::to("/admin/catalogue").into_response(),
+        Ok(rule) => {
+            // A rule for the same category and area takes the place of the one there: say so, naming
+            // where cases went until now.
+            let replaced = before
+                .catalogue
+                .iter()
+                .find(|r| r.category_id == rule.category_id && r.division_id == rule.division_id)
+                .and_then(|r| before.unit(r.lead_unit));
+            let mut p = page(&state, &staff, "catalogue", catalogue_table(&state, &staff));
+            p.c.flash = Some(match replaced {
+                Some(unit) => p.c.t.get("admin.rule_replaced").replace("{}", &unit.name),
+                None => p.c.t.get("admin.rule_added").to_string(),
+            });
+            respond(p, None)
+        }
         Err(e) => respond(page(&state, &staff, "catalogue", catalogue_table(&state, &staff)), Some((&e, &form))),
     }
 }
@@ -816,6 +831,8 @@ struct DeliveryLine {
     attempts: i64,
     last: String,
     next: String,
+    /// A dead delivery is sent again only while its webhook is active (a stopped one refuses it).
+    retryable: bool,
 }
 
 #[derive(Template)]
@@ -856,6 +873,7 @@ async fn webhooks_page(state: &WebState, staff: &Staff, filter: &str) -> Result<
         DeliveryState::Delivered => t.get("webhooks.delivered"),
         DeliveryState::Dead => t.get("webhooks.dead"),
     };
+    let active: std::collections::HashSet<i64> = hooks.iter().filter(|h| h.active).map(|h| h.id).collect();
     Ok(WebhooksPage {
         tabs: SECTIONS.iter().map(|(href, key)| (*href, t.get(key), *href == "/admin/webhooks")).collect(),
         hooks: hooks
@@ -885,6 +903,7 @@ async fn webhooks_page(state: &WebState, staff: &Staff, filter: &str) -> Result<
                     (None, None) => String::new(),
                 },
                 next: cityloop_app::webhooks::next_attempt(&d).map(|at| long_time(&reference, at)).unwrap_or_default(),
+                retryable: d.state == DeliveryState::Dead && active.contains(&d.webhook_id),
                 event: d.event,
             })
             .collect(),

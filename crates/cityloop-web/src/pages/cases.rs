@@ -13,14 +13,14 @@ use cityloop_app::moves::{CaseRef, MoveInput, UnitRef};
 use cityloop_app::queries::{CaseQuery, CaseView};
 use cityloop_app::{AppError, Principal, Reference};
 use cityloop_domain::workflow::MoveKind;
-use cityloop_domain::{Channel, PendingRequest, RequestType, Satisfaction, State as CaseState, UnitId, UnitKind};
+use cityloop_domain::{Channel, RequestType, Satisfaction, State as CaseState, UnitId, UnitKind};
 use cityloop_store::SavedView;
 use serde::Deserialize;
 
 use super::{
     catalogue_unit, category_options, count_label, ctx, enum_options, fileable_category_options, form_errors,
-    long_time, render, short_time, staff_error_page, state_class, summary_rows, unit_options, CaseRow, Ctx, Options,
-    COUNT_LIMIT,
+    long_time, pending_text, render, short_time, staff_error_page, state_class, summary_rows, unit_options, CaseRow,
+    Ctx, Options, COUNT_LIMIT,
 };
 use crate::i18n::Tr;
 use crate::session::{FormInput, Staff};
@@ -568,19 +568,7 @@ fn case_details(t: &Tr, reference: &Reference, view: &CaseView) -> Vec<(String, 
         d.push((t.get("case.suspended_until").to_string(), long_time(reference, until)));
     }
     if let Some(p) = &case.pending {
-        let text = match p {
-            PendingRequest::Extension { amount, reason } => {
-                // The amount counts the case's own limit units (hours or days).
-                let added = case
-                    .limit
-                    .map_or_else(|| amount.to_string(), |l| t.limit(cityloop_domain::TimeLimit::new(*amount, l.mode)));
-                format!("{} +{added}: {reason}", t.move_label(MoveKind::Extend))
-            }
-            PendingRequest::Suspension { until, reason } => {
-                format!("{} → {}: {reason}", t.move_label(MoveKind::Suspend), long_time(reference, *until))
-            }
-        };
-        d.push((t.get("case.pending").to_string(), text));
+        d.push((t.get("case.pending").to_string(), pending_text(t, reference, case, p)));
     }
     if let Some(r) = case.revisit {
         let outcome = if r.contacted {

@@ -10,12 +10,12 @@ use cityloop_app::moves::{MoveInput, UnitRef};
 use cityloop_app::queries::{CaseQuery, CaseSummary};
 use cityloop_app::AppError;
 use cityloop_domain::workflow::MoveKind;
-use cityloop_domain::Role;
+use cityloop_domain::{Role, State as CaseState, UnitId};
 use serde::Deserialize;
 
 use super::{
-    catalogue_unit, count_label, ctx, render, short_time, staff_error_page, summary_rows, unit_options, CaseRow, Ctx,
-    MoveDone, Options,
+    catalogue_unit, count_label, ctx, pending_moves, render, short_time, staff_error_page, summary_rows, unit_options,
+    CaseRow, Ctx, MoveDone, Options,
 };
 use crate::i18n::Tr;
 use crate::session::{FormInput, Staff};
@@ -46,15 +46,35 @@ async fn queue(
     q.page_size = Some(20);
     let page = state.app.list_cases_without_contact(&staff.who, &q).await?;
     let reference = state.app.reference();
+    let mut rows = summary_rows(&t, &reference, &page.items);
+    // Whoever decides a return reads the unit's reason on the row, and answers a request from it.
+    let returned: Vec<_> =
+        page.items.iter().filter(|s| s.case.state == CaseState::ReturnReview).map(|s| s.case.id).collect();
+    let reasons = state.app.store.latest_notes(&returned, MoveKind::Return).await?;
+    for (row, s) in rows.iter_mut().zip(&page.items) {
+        if let Some(reason) = reasons.get(&s.case.id) {
+            row.request = format!("{}: {reason}", t.move_label(MoveKind::Return));
+        }
+        if actions.iter().any(decides_request) {
+            row.request_moves = pending_moves(&t, s.case.pending.as_ref());
+        }
+    }
     let queue = Queue {
         id,
         title: t.get(title_key).to_string(),
-        rows: summary_rows(&t, &reference, &page.items),
+        rows,
         total: count_label(page.total),
         more_href: format!("/cases?{query}"),
-        actions: actions.iter().map(|k| (k.as_str(), t.move_label(*k))).collect(),
+        actions: actions.iter().filter(|k| !decides_request(k)).map(|k| (k.as_str(), t.move_label(*k))).collect(),
     };
     Ok((queue, page.items))
+}
+
+/// The moves that answer an extension or suspension request: offered on a row only for the request
+/// it holds.
+fn decides_request(kind: &MoveKind) -> bool {
+    use MoveKind as K;
+    matches!(kind, K::ApproveExtension | K::RejectExtension | K::ApproveSuspension | K::RejectSuspension)
 }
 
 /// Several queues at once: each is its own query on the reader pool.
@@ -69,7 +89,7 @@ struct DeskPage {
     c: Ctx,
     to_dispatch: Queue,
     queues: Vec<Queue>,
-    notices: Vec<(String, String, String)>,
+    notices: Vec<Notice>,
     units: Options,
     /// Administrators see the desk; only dispatchers dispatch from it.
     can_dispatch: bool,
@@ -99,7 +119,12 @@ pub async fn desk(State(state): State<WebState>, staff: Staff, Query(p): Query<D
                 "state=return_review&sort=created_asc".to_string(),
                 &[K::ApproveReturn, K::RejectReturn][..],
             ),
-            ("requests", "desk.requests", "state=handling&pending=true&sort=updated_desc".to_string(), &[][..]),
+            (
+                "requests",
+                "desk.requests",
+                "state=handling&pending=true&sort=updated_desc".to_string(),
+                &[K::ApproveExtension, K::RejectExtension, K::ApproveSuspension, K::RejectSuspension][..],
+            ),
             ("overdue", "desk.overdue", "overdue=true&sort=deadline".to_string(), &[K::Supervise][..]),
             ("due-soon", "desk.due_soon", "due_within_hours=24&sort=deadline".to_string(), &[K::Supervise][..]),
         ];
@@ -109,21 +134,7 @@ pub async fn desk(State(state): State<WebState>, staff: Staff, Query(p): Query<D
         for (row, s) in to_dispatch.rows.iter_mut().zip(&items) {
             row.suggested_unit = catalogue_unit(&state, &s.case).await?.map(|u| u.name).unwrap_or_default();
         }
-        let reference = state.app.reference();
-        let notices = state
-            .app
-            .store
-            .notices(None, None, 15)
-            .await?
-            .into_iter()
-            .map(|n| {
-                (
-                    short_time(&reference, n.created_at),
-                    n.unit_id.and_then(|u| reference.unit(u)).map(|u| u.name.clone()).unwrap_or_default(),
-                    notice_text(&t, &n),
-                )
-            })
-            .collect();
+        let notices = notices(&state, &t, None).await?;
         Ok::<_, AppError>((to_dispatch, queues, notices))
     }
     .await;
@@ -153,6 +164,29 @@ pub async fn desk(State(state): State<WebState>, staff: Staff, Query(p): Query<D
 }
 
 /// A notice in the interface's language: the stored message is the Chinese one sent to the unit.
+/// A supervision notice as a queue shows it.
+pub struct Notice {
+    pub time: String,
+    pub number: String,
+    pub unit: String,
+    pub text: String,
+}
+
+/// The latest supervision notices: all of them for the desk, a unit's own for its inbox.
+async fn notices(state: &WebState, t: &Tr, units: Option<&[UnitId]>) -> Result<Vec<Notice>, AppError> {
+    let reference = state.app.reference();
+    let rows = state.app.store.notices(None, units, 15).await?;
+    Ok(rows
+        .into_iter()
+        .map(|n| Notice {
+            time: short_time(&reference, n.created_at),
+            unit: n.unit_id.and_then(|u| reference.unit(u)).map(|u| u.name.clone()).unwrap_or_default(),
+            text: notice_text(t, &n),
+            number: n.case_number,
+        })
+        .collect())
+}
+
 fn notice_text(t: &Tr, n: &cityloop_store::cases::NoticeRow) -> String {
     if !t.is_en() {
         return n.message.clone();
@@ -194,6 +228,8 @@ pub async fn bulk_dispatch(State(state): State<WebState>, staff: Staff, form: Fo
 struct InboxPage {
     c: Ctx,
     queues: Vec<Queue>,
+    /// Supervision of the unit's cases (催办, 督办, overdue): what the unit must answer first.
+    notices: Option<Vec<Notice>>,
 }
 
 pub async fn inbox(State(state): State<WebState>, staff: Staff, Query(done): Query<MoveDone>) -> Response {
@@ -229,13 +265,20 @@ pub async fn inbox(State(state): State<WebState>, staff: Staff, Query(done): Que
         let open = format!("division={}&state=pending_sign,handling,suspended&sort=deadline", street.code);
         specs.push(("street", "inbox.street", open, &[][..]));
     }
-    let result = queues(&state, &staff, specs).await;
+    let own_unit = staff.who.user.unit_id.map(|u| [u]);
+    let unit_notices = async {
+        match &own_unit {
+            Some(unit) => notices(&state, &t, Some(unit)).await.map(Some),
+            None => Ok(None),
+        }
+    };
+    let result = tokio::try_join!(queues(&state, &staff, specs), unit_notices);
     match result {
-        Ok(queues) => {
+        Ok((queues, notices)) => {
             let mut c = ctx(&staff.visit, Some(&staff.who), "inbox.title");
             c.body_class = "wide";
             c.flash = done.flash(&t);
-            render(StatusCode::OK, &InboxPage { c, queues })
+            render(StatusCode::OK, &InboxPage { c, queues, notices })
         }
         Err(e) => staff_error_page(&staff, &e),
     }

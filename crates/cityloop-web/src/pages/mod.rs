@@ -29,7 +29,7 @@ use cityloop_app::queries::CaseSummary;
 use cityloop_app::{AppError, FieldError, Principal, Reference};
 use cityloop_domain::enums::Labelled;
 use cityloop_domain::workflow::MoveKind;
-use cityloop_domain::{Case, Role, State as CaseState};
+use cityloop_domain::{Case, PendingRequest, Role, State as CaseState, TimeLimit};
 use cityloop_store::UnitRow;
 use serde::Deserialize;
 
@@ -373,6 +373,11 @@ pub struct CaseRow {
     pub overdue: bool,
     pub contact: String,
     pub suggested_unit: String,
+    /// What waits on a decision: the unit's request (extension or suspension) or its reason for
+    /// returning the case, shown on the queues that decide it.
+    pub request: String,
+    /// Inline moves that answer the request on this row (kind, label).
+    pub request_moves: Vec<(&'static str, String)>,
 }
 
 /// CSS class of a state (its colour).
@@ -402,7 +407,33 @@ pub fn case_row(t: &Tr, reference: &Reference, case: &Case, overdue: bool, conta
         overdue,
         contact,
         suggested_unit: String::new(),
+        request: case.pending.as_ref().map(|p| pending_text(t, reference, case, p)).unwrap_or_default(),
+        request_moves: Vec::new(),
     }
+}
+
+/// A unit's request waiting for the dispatcher, in words: what it asks and why.
+pub fn pending_text(t: &Tr, reference: &Reference, case: &Case, pending: &PendingRequest) -> String {
+    match pending {
+        PendingRequest::Extension { amount, reason } => {
+            // The amount counts the case's own limit units (hours or days).
+            let added = case.limit.map_or_else(|| amount.to_string(), |l| t.limit(TimeLimit::new(*amount, l.mode)));
+            format!("{} +{added}: {reason}", t.move_label(MoveKind::Extend))
+        }
+        PendingRequest::Suspension { until, reason } => {
+            format!("{} → {}: {reason}", t.move_label(MoveKind::Suspend), long_time(reference, *until))
+        }
+    }
+}
+
+/// The moves that decide a case's pending request.
+pub fn pending_moves(t: &Tr, pending: Option<&PendingRequest>) -> Vec<(&'static str, String)> {
+    let kinds: &[MoveKind] = match pending {
+        Some(PendingRequest::Extension { .. }) => &[MoveKind::ApproveExtension, MoveKind::RejectExtension],
+        Some(PendingRequest::Suspension { .. }) => &[MoveKind::ApproveSuspension, MoveKind::RejectSuspension],
+        None => &[],
+    };
+    kinds.iter().map(|k| (k.as_str(), t.move_label(*k))).collect()
 }
 
 pub fn summary_rows(t: &Tr, reference: &Reference, items: &[CaseSummary]) -> Vec<CaseRow> {

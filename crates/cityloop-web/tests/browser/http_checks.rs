@@ -833,3 +833,153 @@ async fn the_workbench_form_sent_twice_without_its_script_makes_one_case() {
     }
     assert_eq!(site.app.store.count_cases().await.unwrap(), 1);
 }
+
+/// The part of a page inside the section with this id.
+fn section<'a>(page: &'a str, id: &str) -> &'a str {
+    page.split(&format!("id=\"{id}\""))
+        .nth(1)
+        .unwrap_or_else(|| panic!("no section {id}"))
+        .split("</section>")
+        .next()
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_desk_shows_what_a_unit_asks_and_why_and_the_unit_reads_its_supervision_in_its_inbox() {
+    use cityloop_app::moves::{MoveInput, UnitRef};
+    let site = spawn_site(Backend::Sqlite, 0).await;
+    let app = &site.app;
+    let login = |u: String| async move { app.login(&u, cityloop_app::demo::DEMO_PASSWORD).await.unwrap() };
+    let (operator, lead, dispatcher) =
+        (login("operator".into()).await, login("lead".into()).await, login("dispatcher".into()).await);
+    let street = "990101001-office".to_string();
+    let handler = login(format!("h-{street}")).await;
+    let mut numbers = Vec::new();
+    for title in ["楼道堆放杂物", "小区路灯不亮"] {
+        let case = NewCase {
+            channel: "hotline".into(),
+            request_type: "complaint".into(),
+            title: title.into(),
+            description: format!("{title}，请尽快处理"),
+            category: Some("06010".into()),
+            ..NewCase::default()
+        };
+        let number = site.app.create_case(&operator.principal, case, None).await.unwrap().case.number;
+        site.app.perform_move(&lead.principal, &number, "file", MoveInput::default()).await.unwrap();
+        let to_street = MoveInput { unit: Some(UnitRef::Code(street.clone())), ..MoveInput::default() };
+        site.app.perform_move(&dispatcher.principal, &number, "dispatch", to_street).await.unwrap();
+        numbers.push(number);
+    }
+    let (extended, returned) = (&numbers[0], &numbers[1]);
+    site.app.perform_move(&handler.principal, extended, "sign", MoveInput::default()).await.unwrap();
+    let hours = site.app.store.case_by_number(extended).await.unwrap().limit.unwrap().counts_hours();
+    let (amount_hours, amount_days) = if hours { (Some(2), None) } else { (None, Some(1)) };
+    let ask = MoveInput {
+        hours: amount_hours,
+        days: amount_days,
+        reason: Some("等待配件到货".into()),
+        ..MoveInput::default()
+    };
+    site.app.perform_move(&handler.principal, extended, "extend", ask).await.unwrap();
+    let give_back = MoveInput { reason: Some("该路段不属于本街道管辖".into()), ..MoveInput::default() };
+    site.app.perform_move(&handler.principal, returned, "return", give_back).await.unwrap();
+
+    let desk = staff_get(&site.base, &dispatcher.token, "/desk").await.text().await.unwrap();
+    let requests = section(&desk, "q-requests");
+    assert!(requests.contains(extended) && requests.contains("等待配件到货"), "the reason is on the row: {requests}");
+    assert!(requests.contains(&format!("/cases/{extended}/moves/approve-extension")), "{requests}");
+    assert!(requests.contains(&format!("/cases/{extended}/moves/reject-extension")), "{requests}");
+    assert!(!requests.contains("approve-suspension"), "only the moves that answer the request it holds: {requests}");
+    let returns = section(&desk, "q-returns");
+    assert!(returns.contains(returned) && returns.contains("该路段不属于本街道管辖"), "{returns}");
+    assert!(!returns.contains("等待配件到货"), "a row carries its own case's request only");
+
+    // Supervision reaches the unit on its own page, not only the dispatcher's desk.
+    let urge = MoveInput { level: Some(1), ..MoveInput::default() };
+    site.app.perform_move(&dispatcher.principal, extended, "supervise", urge).await.unwrap();
+    let inbox = staff_get(&site.base, &handler.token, "/inbox").await.text().await.unwrap();
+    let notices = section(&inbox, "notices");
+    assert!(notices.contains(&format!("href=\"/cases/{extended}\"")), "{notices}");
+    let reference = site.app.reference();
+    let other_street = reference
+        .units
+        .iter()
+        .find(|u| u.kind == cityloop_domain::UnitKind::StreetOffice && u.code != street)
+        .map(|u| u.code.clone())
+        .unwrap();
+    let other = login(format!("h-{other_street}")).await;
+    let theirs = staff_get(&site.base, &other.token, "/inbox").await.text().await.unwrap();
+    assert!(!section(&theirs, "notices").contains(extended.as_str()), "another unit does not read it");
+}
+
+#[tokio::test]
+async fn a_catalogue_rule_in_the_place_of_another_says_so_and_a_stopped_webhook_offers_no_resend() {
+    let site = spawn_site(Backend::Sqlite, 0).await;
+    let admin = site.app.login("admin", cityloop_app::demo::DEMO_PASSWORD).await.unwrap();
+    let reference = site.app.reference();
+    let rule = reference.catalogue.iter().find(|r| r.division_id.is_some()).expect("a district rule").clone();
+    let old_lead = reference.unit(rule.lead_unit).unwrap().name.clone();
+    let new_lead = reference.units.iter().find(|u| u.id != rule.lead_unit && !u.code.is_empty()).unwrap();
+    let category = reference.category(rule.category_id).unwrap().code.clone();
+    let division = reference.division(rule.division_id.unwrap()).unwrap().code.clone();
+    let rules = reference.catalogue.len();
+    let csrf = staff_token(&site.base, &admin.token, "/admin/catalogue").await;
+    let post = |fields: Vec<(&'static str, String)>| {
+        let mut fields = fields;
+        fields.push(("_csrf", csrf.clone()));
+        client()
+            .post(format!("{}/admin/catalogue", site.base))
+            .header("cookie", format!("cl_session={}", admin.token))
+            .form(&fields)
+            .send()
+    };
+    let replaced = post(vec![
+        ("category", category.clone()),
+        ("division", division.clone()),
+        ("lead_unit", new_lead.code.clone()),
+    ])
+    .await
+    .unwrap();
+    assert_eq!(replaced.status(), StatusCode::OK);
+    let page = replaced.text().await.unwrap();
+    let flash = page.split("id=\"flash\">").nth(1).expect("a flash").split('<').next().unwrap();
+    assert!(flash.contains("替换") && flash.contains(&old_lead), "{flash}");
+    let now = site.app.reference();
+    assert_eq!(now.catalogue.len(), rules, "the rule took the other's place");
+    let kept = now.catalogue.iter().find(|r| r.category_id == rule.category_id && r.division_id == rule.division_id);
+    assert_eq!(kept.unwrap().lead_unit, new_lead.id);
+
+    // Deliveries to a system that never answers die; once the webhook is stopped they are not offered again.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let hook = cityloop_app::webhooks::NewWebhook {
+        url: format!("http://{closed}/events"),
+        events: vec!["case.created".into()],
+        description: "工单系统".into(),
+        allow_private: true,
+    };
+    let hook = site.app.create_webhook(&admin.principal, hook).await.unwrap();
+    let operator = site.app.login("operator", cityloop_app::demo::DEMO_PASSWORD).await.unwrap();
+    let case = NewCase {
+        channel: "hotline".into(),
+        request_type: "complaint".into(),
+        title: "井盖缺失".into(),
+        description: "路口井盖丢失".into(),
+        ..NewCase::default()
+    };
+    site.app.create_case(&operator.principal, case, None).await.unwrap();
+    for _ in 0..12 {
+        site.clock.advance(chrono::Duration::hours(7));
+        site.app.run_webhooks_once().await.unwrap();
+    }
+    // Days have passed: the earlier sign-in has lapsed.
+    let admin = site.app.login("admin", cityloop_app::demo::DEMO_PASSWORD).await.unwrap();
+    let dead = staff_get(&site.base, &admin.token, "/admin/webhooks?state=dead").await.text().await.unwrap();
+    assert!(
+        dead.contains("/retry"),
+        "a dead letter of an active webhook can be sent again: {}",
+        section(&dead, "deliveries")
+    );
+    site.app.disable_webhook(&admin.principal, hook.id).await.unwrap();
+    let dead = staff_get(&site.base, &admin.token, "/admin/webhooks?state=dead").await.text().await.unwrap();
+    assert!(dead.contains("delivery-dead") && !dead.contains("/retry"), "{dead}");
+}
