@@ -7,7 +7,9 @@ use chrono::NaiveDate;
 use cityloop_domain::catalogue::CatalogueRule;
 use cityloop_domain::enums::DivisionLevel;
 use cityloop_domain::grid::{area_to_geojson, parse_grid_features};
-use cityloop_domain::{CategoryId, DivisionId, GridId, Role, UnitId, UserId};
+use cityloop_domain::{
+    CaseStandard, CategoryId, DivisionId, GridId, Role, TimeLimit, TimingMode, UnitId, Urgency, UserId,
+};
 use cityloop_store::{GridRow, UserRow};
 use serde::{Deserialize, Serialize};
 
@@ -53,6 +55,84 @@ pub struct NewUnit {
     pub parent: Option<UnitRef>,
     /// Division code of the area the unit serves.
     pub division: Option<String>,
+}
+
+/// What an administrator changes about a category: its name and its own case standard.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct CategoryEdit {
+    pub name: String,
+    /// None: the category follows the standard of the nearest category above it that has one.
+    pub standard: Option<StandardInput>,
+}
+
+/// A case standard (立案、结案标准 and the time limit) as a surface sends it.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct StandardInput {
+    pub limit_amount: u32,
+    /// `continuous` (hours), `working_hours`, `working_days`, `calendar_days`.
+    pub limit_mode: String,
+    /// `normal, urgent, critical`.
+    pub urgency: String,
+    #[serde(default)]
+    pub filing_condition: String,
+    #[serde(default)]
+    pub closing_condition: String,
+}
+
+/// What an administrator changes about a unit: everything but its code, which other systems and
+/// the catalogue's files name it by.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct UnitEdit {
+    pub name: String,
+    /// `government, department, street_office, community, utility, center`.
+    pub kind: String,
+    pub parent: Option<UnitRef>,
+    /// Division code of the area the unit serves.
+    pub division: Option<String>,
+}
+
+/// The longest time limit a standard sets: a month counted in hours, a year counted in days.
+const MAX_LIMIT_HOURS: u32 = 720;
+const MAX_LIMIT_DAYS: u32 = 366;
+/// The longest filing or closing condition.
+const MAX_CONDITION_CHARS: usize = 500;
+
+/// A standard as sent, checked: every wrong field at once.
+fn check_standard(input: &StandardInput) -> Result<CaseStandard> {
+    let mut errors = FieldErrors::default();
+    let mode = TimingMode::parse(input.limit_mode.trim());
+    if mode.is_none() {
+        let names = TimingMode::wire_names().join(", ");
+        errors.refuse("limit_mode", &format!("`{}` is not one of: {names}", input.limit_mode));
+    }
+    let urgency = Urgency::parse(input.urgency.trim());
+    if urgency.is_none() {
+        errors.refuse("urgency", &format!("`{}` is not one of: {}", input.urgency, Urgency::wire_names().join(", ")));
+    }
+    if let Some(mode) = mode {
+        let max = if TimeLimit::new(1, mode).counts_hours() { MAX_LIMIT_HOURS } else { MAX_LIMIT_DAYS };
+        if !(1..=max).contains(&input.limit_amount) {
+            errors.refuse("limit_amount", &format!("must be 1 to {max}"));
+        }
+    }
+    for (field, text) in
+        [("filing_condition", &input.filing_condition), ("closing_condition", &input.closing_condition)]
+    {
+        if text.trim().chars().count() > MAX_CONDITION_CHARS {
+            errors.refuse(field, &format!("must be at most {MAX_CONDITION_CHARS} characters"));
+        }
+    }
+    errors.finish()?;
+    let (mode, urgency) = mode.zip(urgency).expect("a mode or urgency that did not parse was refused above");
+    Ok(CaseStandard {
+        limit: TimeLimit::new(input.limit_amount, mode),
+        urgency,
+        filing_condition: input.filing_condition.trim().to_string(),
+        closing_condition: input.closing_condition.trim().to_string(),
+    })
 }
 
 /// A holiday or swapped working day.
@@ -435,6 +515,80 @@ impl App {
         let id = self.store.insert_unit(code, name, kind, parent, division).await?;
         self.reload_reference().await?;
         Ok(id)
+    }
+
+    /// Renames a category or changes its case standard. Cases already dispatched keep the deadline
+    /// they were given; the new limit applies from the next dispatch.
+    pub async fn update_category(&self, who: &Principal, code: &str, edit: CategoryEdit) -> Result<()> {
+        require_admin(Some(who))?;
+        let reference = self.reference();
+        let category =
+            reference.category_by_code(code).ok_or_else(|| AppError::NotFound(format!("category `{code}`")))?;
+        let mut errors = FieldErrors::default();
+        let name = edit.name.trim();
+        if name.is_empty() || name.chars().count() > 100 {
+            errors.refuse("name", "must be 1 to 100 characters");
+        } else if reference
+            .categories
+            .iter()
+            .any(|c| c.id != category.id && c.parent_id == category.parent_id && c.name.trim() == name)
+        {
+            // The category import matches categories by parent and name: two of one name would be one.
+            errors.refuse("name", &format!("another category under the same parent is called `{name}`"));
+        }
+        let standard = match &edit.standard {
+            Some(input) => errors.keep(check_standard(input))?,
+            None => {
+                let above = category.parent_id.and_then(|p| reference.standard(p));
+                if above.is_none() && reference.is_leaf(category.id) {
+                    // A leaf without a standard could no longer be filed or reported under.
+                    errors.refuse("limit_amount", "is required: no category above this one has a case standard");
+                }
+                None
+            }
+        };
+        errors.finish()?;
+        self.store.upsert_category(code, name, category.parent_id, standard.as_ref()).await?;
+        self.reload_reference().await
+    }
+
+    /// Changes a unit's name, kind, place in the tree or area. Its cases, users and catalogue rules
+    /// stay with it.
+    pub async fn update_unit(&self, who: &Principal, code: &str, edit: UnitEdit) -> Result<()> {
+        require_admin(Some(who))?;
+        let reference = self.reference();
+        let unit = reference.unit_by_code(code).ok_or_else(|| AppError::NotFound(format!("unit `{code}`")))?;
+        let mut errors = FieldErrors::default();
+        let name = edit.name.trim();
+        if name.is_empty() || name.chars().count() > 100 {
+            errors.refuse("name", "must be 1 to 100 characters");
+        }
+        let kind = cityloop_domain::UnitKind::parse(edit.kind.trim());
+        if kind.is_none() {
+            let names = cityloop_domain::UnitKind::wire_names().join(", ");
+            errors.refuse("kind", &format!("`{}` is not one of: {names}", edit.kind));
+        }
+        let parent = match &edit.parent {
+            Some(p) => errors.keep(self.resolve_unit("parent", p))?,
+            None => None,
+        };
+        if parent.is_some_and(|p| reference.unit_subtree(unit.id).contains(&p)) {
+            errors.refuse("parent", "a unit cannot be placed under itself or a unit below it");
+        }
+        let division = match edit.division.as_deref().map(str::trim).filter(|d| !d.is_empty()) {
+            Some(code) => match reference.division_by_code(code) {
+                Some(d) => Some(d.id),
+                None => {
+                    errors.refuse("division", &format!("unknown division `{code}`"));
+                    None
+                }
+            },
+            None => None,
+        };
+        errors.finish()?;
+        let kind = kind.expect("a kind that did not parse was refused above");
+        self.store.update_unit(unit.id, name, kind, parent, division).await?;
+        self.reload_reference().await
     }
 
     /// Adds or replaces a catalogue rule.

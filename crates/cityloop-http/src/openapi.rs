@@ -26,7 +26,7 @@ impl Modify for BearerAuth {
         api::auth::turn_off_totp, api::auth::reset_totp, api::auth::change_password, api::auth::reset_password,
         api::auth::set_active,
         api::cases::create, api::cases::list, api::cases::export, api::cases::show, api::cases::make_move,
-        api::reference::units, api::reference::categories, api::reference::divisions, api::reference::grids,
+        api::reference::units, api::reference::update_unit, api::reference::categories, api::reference::update_category, api::reference::divisions, api::reference::grids,
         api::reference::catalogue, api::reference::put_rule, api::reference::delete_rule,
         api::reference::calendar, api::reference::set_day, api::reference::users, api::reference::add_user,
         api::reference::notices, api::reference::dispatch_preview,

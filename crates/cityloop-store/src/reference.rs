@@ -15,7 +15,7 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use crate::rows::{corrupt, ids, parse_ids};
-use crate::{Result, Store};
+use crate::{Result, Store, StoreError};
 
 /// An administrative division.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -211,6 +211,29 @@ impl Store {
         .fetch_one(self.writer())
         .await?;
         Ok(UnitId(id))
+    }
+
+    /// Changes everything about a unit but its code.
+    pub async fn update_unit(
+        &self,
+        id: UnitId,
+        name: &str,
+        kind: UnitKind,
+        parent: Option<UnitId>,
+        division: Option<DivisionId>,
+    ) -> Result<()> {
+        let done = sqlx::query("update units set name = $1, kind = $2, parent_id = $3, division_id = $4 where id = $5")
+            .bind(name)
+            .bind(kind.as_str())
+            .bind(parent.map(|p| p.0))
+            .bind(division.map(|d| d.0))
+            .bind(id.0)
+            .execute(self.writer())
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
     }
 
     /// All units, by id.

@@ -5,10 +5,11 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{delete, get, put};
 use axum::{Json, Router};
-use cityloop_app::admin::{CalendarDay, NewRule, NewUser};
+use cityloop_app::admin::{CalendarDay, CategoryEdit, NewRule, NewUser, StandardInput, UnitEdit};
 use cityloop_app::moves::UnitRef;
-use cityloop_app::AppError;
+use cityloop_app::{AppError, Reference};
 use cityloop_domain::Role;
+use cityloop_store::{CategoryRow, UnitRow};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -22,7 +23,9 @@ use crate::state::AppState;
 pub fn router() -> Router<AppState> {
     Router::new()
         .route("/units", get(units))
+        .route("/units/{code}", put(update_unit))
         .route("/categories", get(categories))
+        .route("/categories/{code}", put(update_category))
         .route("/divisions", get(divisions))
         .route("/grids", get(grids))
         .route("/catalogue", get(catalogue).post(put_rule))
@@ -51,19 +54,48 @@ pub struct UnitDto {
 #[utoipa::path(get, path = "/api/v1/units", tag = "reference", responses((status = 200, body = [UnitDto]), (status = 401, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn units(State(state): State<AppState>, Auth(_): Auth) -> Json<Vec<UnitDto>> {
     let r = state.app.reference();
-    Json(
-        r.units
-            .iter()
-            .map(|u| UnitDto {
-                id: u.id.0,
-                code: u.code.clone(),
-                name: u.name.clone(),
-                kind: u.kind.as_str().into(),
-                parent: u.parent_id.map(|p| p.0),
-                division: u.division_id.and_then(|d| r.division(d)).map(|d| d.code.clone()),
-            })
-            .collect(),
-    )
+    Json(r.units.iter().map(|u| unit_dto(&r, u)).collect())
+}
+
+fn unit_dto(r: &Reference, u: &UnitRow) -> UnitDto {
+    UnitDto {
+        id: u.id.0,
+        code: u.code.clone(),
+        name: u.name.clone(),
+        kind: u.kind.as_str().into(),
+        parent: u.parent_id.map(|p| p.0),
+        division: u.division_id.and_then(|d| r.division(d)).map(|d| d.code.clone()),
+    }
+}
+
+/// What may change about a unit: everything but its code.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UnitRequest {
+    pub name: String,
+    /// `government, department, street_office, community, utility, center`.
+    pub kind: String,
+    /// None: a unit at the top.
+    pub parent: Option<UnitRefIn>,
+    /// Division code of the area the unit serves.
+    pub division: Option<String>,
+}
+
+/// Changes a unit's name, kind, parent or area (admins). Its cases, users and rules stay with it.
+#[utoipa::path(put, path = "/api/v1/units/{code}", tag = "admin", params(("code" = String, Path)), request_body = UnitRequest,
+    responses((status = 200, body = UnitDto), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn update_unit(
+    State(state): State<AppState>,
+    Auth(who): Auth,
+    Path(code): Path<String>,
+    ApiJson(body): ApiJson<UnitRequest>,
+) -> Result<Json<UnitDto>> {
+    let edit =
+        UnitEdit { name: body.name, kind: body.kind, parent: body.parent.map(UnitRef::from), division: body.division };
+    state.app.update_unit(&who, &code, edit).await?;
+    let r = state.app.reference();
+    let unit = r.unit_by_code(&code).ok_or_else(|| AppError::NotFound(format!("unit `{code}`")))?;
+    Ok(Json(unit_dto(&r, unit)))
 }
 
 /// A case standard.
@@ -87,6 +119,8 @@ pub struct CategoryDto {
     /// Parent code.
     pub parent: Option<String>,
     pub leaf: bool,
+    /// Whether the standard is the category's own rather than one above it.
+    pub own_standard: bool,
     /// The standard that applies (the category's own or inherited).
     pub standard: Option<StandardDto>,
 }
@@ -95,26 +129,73 @@ pub struct CategoryDto {
 #[utoipa::path(get, path = "/api/v1/categories", tag = "reference", responses((status = 200, body = [CategoryDto]), (status = 401, body = ErrorBody)), security(("bearer" = [])))]
 pub async fn categories(State(state): State<AppState>, Auth(_): Auth) -> Json<Vec<CategoryDto>> {
     let r = state.app.reference();
-    Json(
-        r.categories
-            .iter()
-            .map(|c| CategoryDto {
-                id: c.id.0,
-                code: c.code.clone(),
-                name: c.name.clone(),
-                parent: c.parent_id.and_then(|p| r.category(p)).map(|p| p.code.clone()),
-                leaf: r.is_leaf(c.id),
-                standard: r.standard(c.id).map(|s| StandardDto {
-                    limit_amount: s.limit.amount,
-                    limit_mode: s.limit.mode.as_str().into(),
-                    limit_text: s.limit.describe_zh(),
-                    urgency: s.urgency.as_str().into(),
-                    filing_condition: s.filing_condition.clone(),
-                    closing_condition: s.closing_condition.clone(),
-                }),
-            })
-            .collect(),
-    )
+    Json(r.categories.iter().map(|c| category_dto(&r, c)).collect())
+}
+
+fn category_dto(r: &Reference, c: &CategoryRow) -> CategoryDto {
+    CategoryDto {
+        id: c.id.0,
+        code: c.code.clone(),
+        name: c.name.clone(),
+        parent: c.parent_id.and_then(|p| r.category(p)).map(|p| p.code.clone()),
+        leaf: r.is_leaf(c.id),
+        own_standard: c.standard.is_some(),
+        standard: r.standard(c.id).map(|s| StandardDto {
+            limit_amount: s.limit.amount,
+            limit_mode: s.limit.mode.as_str().into(),
+            limit_text: s.limit.describe_zh(),
+            urgency: s.urgency.as_str().into(),
+            filing_condition: s.filing_condition.clone(),
+            closing_condition: s.closing_condition.clone(),
+        }),
+    }
+}
+
+/// A case standard to set.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StandardRequest {
+    pub limit_amount: u32,
+    /// `continuous` (hours), `working_hours`, `working_days`, `calendar_days`.
+    pub limit_mode: String,
+    /// `normal, urgent, critical`.
+    pub urgency: String,
+    #[serde(default)]
+    pub filing_condition: String,
+    #[serde(default)]
+    pub closing_condition: String,
+}
+
+/// What may change about a category: its name and its own standard.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CategoryRequest {
+    pub name: String,
+    /// None: the category follows the standard of the nearest category above it that has one.
+    pub standard: Option<StandardRequest>,
+}
+
+/// Renames a category or sets its case standard (admins). Cases already dispatched keep their
+/// deadlines; the new limit applies from the next dispatch.
+#[utoipa::path(put, path = "/api/v1/categories/{code}", tag = "admin", params(("code" = String, Path)), request_body = CategoryRequest,
+    responses((status = 200, body = CategoryDto), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn update_category(
+    State(state): State<AppState>,
+    Auth(who): Auth,
+    Path(code): Path<String>,
+    ApiJson(body): ApiJson<CategoryRequest>,
+) -> Result<Json<CategoryDto>> {
+    let standard = body.standard.map(|s| StandardInput {
+        limit_amount: s.limit_amount,
+        limit_mode: s.limit_mode,
+        urgency: s.urgency,
+        filing_condition: s.filing_condition,
+        closing_condition: s.closing_condition,
+    });
+    state.app.update_category(&who, &code, CategoryEdit { name: body.name, standard }).await?;
+    let r = state.app.reference();
+    let category = r.category_by_code(&code).ok_or_else(|| AppError::NotFound(format!("category `{code}`")))?;
+    Ok(Json(category_dto(&r, category)))
 }
 
 /// A division.

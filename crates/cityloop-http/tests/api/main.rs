@@ -1,6 +1,7 @@
 //! Black-box tests of the JSON API over real HTTP on loopback, on SQLite and (when configured)
 //! PostgreSQL.
 
+mod admin_edits;
 mod errors;
 mod evaluation;
 mod export;

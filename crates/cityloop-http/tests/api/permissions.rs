@@ -385,7 +385,19 @@ fn ops() -> Vec<Op> {
         }),
         // Reference data.
         op(M::GET, "/api/v1/units", SIGNED_IN, |_, _| at("/api/v1/units")),
+        op(M::PUT, "/api/v1/units/{code}", ADMIN, |_, _| {
+            with(
+                "/api/v1/units/990100-gov",
+                json!({"name": "云湖市人民政府", "kind": "government", "division": "990100"}),
+            )
+        }),
         op(M::GET, "/api/v1/categories", SIGNED_IN, |_, _| at("/api/v1/categories")),
+        op(M::PUT, "/api/v1/categories/{code}", ADMIN, |_, _| {
+            with(
+                "/api/v1/categories/11001",
+                json!({"name": "路灯不亮", "standard": {"limit_amount": 3, "limit_mode": "working_days", "urgency": "normal"}}),
+            )
+        }),
         op(M::GET, "/api/v1/divisions", SIGNED_IN, |_, _| at("/api/v1/divisions")),
         op(M::GET, "/api/v1/grids", SIGNED_IN, |_, _| at("/api/v1/grids")),
         op(M::GET, "/api/v1/catalogue", SIGNED_IN, |_, _| at("/api/v1/catalogue")),
@@ -870,11 +882,15 @@ fn pages() -> Vec<Op> {
         op(M::GET, "/admin", ADMIN, |_, _| at("/admin")),
         op(M::GET, "/admin/units", ADMIN, |_, _| at("/admin/units")),
         op(M::POST, "/admin/units", ADMIN, |_, _| form("/admin/units", &[])),
+        op(M::GET, "/admin/units/{code}", ADMIN, |_, _| at("/admin/units/990100-gov")),
+        op(M::POST, "/admin/units/{code}", ADMIN, |_, _| form("/admin/units/990100-gov", &[])),
         op(M::GET, "/admin/users", ADMIN, |_, _| at("/admin/users")),
         op(M::POST, "/admin/users", ADMIN, |_, _| form("/admin/users", &[])),
         op(M::POST, "/admin/users/account", ADMIN, |_, _| form("/admin/users/account", &[])),
         op(M::GET, "/admin/categories", ADMIN, |_, _| at("/admin/categories")),
         op(M::POST, "/admin/categories", ADMIN, |_, _| form("/admin/categories", &[])),
+        op(M::GET, "/admin/categories/{code}", ADMIN, |_, _| at("/admin/categories/11001")),
+        op(M::POST, "/admin/categories/{code}", ADMIN, |_, _| form("/admin/categories/11001", &[])),
         op(M::GET, "/admin/catalogue", ADMIN, |_, _| at("/admin/catalogue")),
         op(M::POST, "/admin/catalogue", ADMIN, |_, _| form("/admin/catalogue", &[])),
         op(M::POST, "/admin/catalogue/{id}/delete", ADMIN, |w, _| {

@@ -8,10 +8,10 @@ use askama::Template;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use cityloop_app::admin::{CalendarDay, NewRule, NewUnit, NewUser};
+use cityloop_app::admin::{CalendarDay, CategoryEdit, NewRule, NewUnit, NewUser, StandardInput, UnitEdit};
 use cityloop_app::moves::UnitRef;
 use cityloop_app::AppError;
-use cityloop_domain::{Role, UnitKind};
+use cityloop_domain::{Role, TimingMode, UnitKind, Urgency};
 use serde::Deserialize;
 
 use super::{
@@ -44,17 +44,36 @@ pub struct Table {
     pub rows: Vec<Vec<String>>,
     /// A delete form per row (action path), when rows can be deleted.
     pub delete: Vec<String>,
+    /// The page that edits each row, linked from its first cell, when rows can be edited.
+    pub edit: Vec<String>,
+}
+
+/// A row of a table as the template shows it.
+pub struct Line<'a> {
+    pub cells: &'a [String],
+    pub edit: &'a str,
+    pub delete: &'a str,
 }
 
 impl Table {
-    /// Each row with its delete action (empty when rows cannot be deleted).
-    pub fn lines(&self) -> Vec<(&[String], &str)> {
+    /// Each row with its edit page and delete action (empty when there is none).
+    pub fn lines(&self) -> Vec<Line<'_>> {
+        fn at(paths: &[String], i: usize) -> &str {
+            paths.get(i).map_or("", String::as_str)
+        }
         self.rows
             .iter()
             .enumerate()
-            .map(|(i, r)| (r.as_slice(), self.delete.get(i).map_or("", String::as_str)))
+            .map(|(i, r)| Line { cells: r.as_slice(), edit: at(&self.edit, i), delete: at(&self.delete, i) })
             .collect()
     }
+}
+
+/// The record a section's form edits instead of adding one.
+pub struct Editing {
+    /// Where the form is sent.
+    pub action: String,
+    pub title: String,
 }
 
 #[derive(Template)]
@@ -74,6 +93,9 @@ struct AdminPage {
     roles: Options,
     tester: Option<String>,
     notes: Vec<String>,
+    editing: Option<Editing>,
+    modes: Options,
+    urgencies: Options,
 }
 
 /// Column headers in the interface language.
@@ -115,6 +137,9 @@ fn page(state: &WebState, staff: &Staff, section: &'static str, table: Table) ->
         roles: enum_options(&t, Role::ALL, ""),
         tester: None,
         notes: Vec::new(),
+        editing: None,
+        modes: enum_options(&t, TimingMode::ALL, ""),
+        urgencies: enum_options(&t, Urgency::ALL, ""),
         c,
     }
 }
@@ -172,6 +197,7 @@ fn units_table(state: &WebState, staff: &Staff) -> Table {
             })
             .collect(),
         delete: Vec::new(),
+        edit: reference.units.iter().map(|u| format!("/admin/units/{}", u.code)).collect(),
     }
 }
 
@@ -180,6 +206,68 @@ pub async fn units(State(state): State<WebState>, staff: Staff) -> Response {
         return r;
     }
     respond(page(&state, &staff, "units", units_table(&state, &staff)), None)
+}
+
+/// The unit page with the unit's form filled in from what it is now.
+pub async fn edit_unit_page(State(state): State<WebState>, staff: Staff, Path(code): Path<String>) -> Response {
+    if let Some(r) = admin_only(&staff) {
+        return r;
+    }
+    let reference = state.app.reference();
+    let Some(unit) = reference.unit_by_code(&code) else {
+        return staff_error_page(&staff, &AppError::NotFound(format!("unit `{code}`")));
+    };
+    let mut p = page(&state, &staff, "units", units_table(&state, &staff));
+    p.editing = Some(editing(&p, &code, &unit.name));
+    let parent = unit.parent_id.and_then(|u| reference.unit(u)).map(|u| u.code.clone());
+    let division = unit.division_id.and_then(|d| reference.division(d)).map(|d| d.code.clone());
+    p.c.values = HashMap::from([
+        ("name".to_string(), unit.name.clone()),
+        ("kind".to_string(), unit.kind.as_str().to_string()),
+        ("parent".to_string(), parent.unwrap_or_default()),
+        ("division".to_string(), division.unwrap_or_default()),
+    ]);
+    respond(p, None)
+}
+
+/// Saves a unit's name, kind, parent and area.
+pub async fn edit_unit(
+    State(state): State<WebState>,
+    staff: Staff,
+    Path(code): Path<String>,
+    form: FormInput,
+) -> Response {
+    if let Some(r) = admin_only(&staff) {
+        return r;
+    }
+    let edit = UnitEdit {
+        name: form.get("name").unwrap_or_default(),
+        kind: form.get("kind").unwrap_or_default(),
+        parent: form.get("parent").map(UnitRef::Code),
+        division: form.get("division"),
+    };
+    let outcome = state.app.update_unit(&staff.who, &code, edit).await;
+    let name = state.app.reference().unit_by_code(&code).map(|u| u.name.clone()).unwrap_or_default();
+    edit_answer(page(&state, &staff, "units", units_table(&state, &staff)), outcome, &form, &code, &name)
+}
+
+/// The form of the record `code` of a section, titled with its name.
+fn editing(p: &AdminPage, code: &str, name: &str) -> Editing {
+    Editing { action: format!("/admin/{}/{code}", p.section), title: format!("{} {name}", p.c.t.get("admin.edit")) }
+}
+
+/// The section after an edit was sent: saved, or its form again with the errors marked.
+fn edit_answer(mut p: AdminPage, outcome: Result<(), AppError>, form: &FormInput, code: &str, name: &str) -> Response {
+    match outcome {
+        Ok(()) => {
+            p.c.flash = Some(format!("{} {code}", p.c.t.get("admin.saved")));
+            respond(p, None)
+        }
+        Err(e) => {
+            p.editing = Some(editing(&p, code, name));
+            respond(p, Some((&e, form)))
+        }
+    }
 }
 
 pub async fn add_unit(State(state): State<WebState>, staff: Staff, form: FormInput) -> Response {
@@ -233,6 +321,7 @@ async fn users_table(state: &WebState, staff: &Staff) -> Result<Table, AppError>
             })
             .collect(),
         delete: Vec::new(),
+        edit: Vec::new(),
     })
 }
 
@@ -325,9 +414,10 @@ pub async fn add_user(State(state): State<WebState>, staff: Staff, form: FormInp
 fn categories_table(state: &WebState, staff: &Staff) -> Table {
     let reference = state.app.reference();
     let t = staff.visit.tr;
-    let rows = tree_order(&reference.categories, |c| c.id, |c| c.parent_id)
-        .into_iter()
-        .map(|(c, depth)| {
+    let ordered = tree_order(&reference.categories, |c| c.id, |c| c.parent_id);
+    let rows = ordered
+        .iter()
+        .map(|&(c, depth)| {
             let s = c.standard.as_ref();
             vec![
                 c.code.clone(),
@@ -343,6 +433,7 @@ fn categories_table(state: &WebState, staff: &Staff) -> Table {
         headers: headers(&t, &["field.code", "field.entity_name", "field.limit", "field.urgency", "admin.standard"]),
         rows,
         delete: Vec::new(),
+        edit: ordered.iter().map(|(c, _)| format!("/admin/categories/{}", c.code)).collect(),
     }
 }
 
@@ -351,6 +442,67 @@ pub async fn categories(State(state): State<WebState>, staff: Staff) -> Response
         return r;
     }
     respond(page(&state, &staff, "categories", categories_table(&state, &staff)), None)
+}
+
+/// The category page with the category's form filled in: its name, and its own standard or, when it
+/// follows the one above it, that one's values to start from.
+pub async fn edit_category_page(State(state): State<WebState>, staff: Staff, Path(code): Path<String>) -> Response {
+    if let Some(r) = admin_only(&staff) {
+        return r;
+    }
+    let reference = state.app.reference();
+    let Some(category) = reference.category_by_code(&code) else {
+        return staff_error_page(&staff, &AppError::NotFound(format!("category `{code}`")));
+    };
+    let mut p = page(&state, &staff, "categories", categories_table(&state, &staff));
+    p.editing = Some(editing(&p, &code, &category.name));
+    let mut values = HashMap::from([("name".to_string(), category.name.clone())]);
+    if category.standard.is_none() {
+        values.insert("inherit".into(), "1".into());
+    }
+    if let Some(s) = reference.standard(category.id) {
+        values.extend([
+            ("limit_amount".to_string(), s.limit.amount.to_string()),
+            ("limit_mode".to_string(), s.limit.mode.as_str().to_string()),
+            ("urgency".to_string(), s.urgency.as_str().to_string()),
+            ("filing_condition".to_string(), s.filing_condition.clone()),
+            ("closing_condition".to_string(), s.closing_condition.clone()),
+        ]);
+    }
+    p.c.values = values;
+    respond(p, None)
+}
+
+/// Saves a category's name and standard.
+pub async fn edit_category(
+    State(state): State<WebState>,
+    staff: Staff,
+    Path(code): Path<String>,
+    form: FormInput,
+) -> Response {
+    if let Some(r) = admin_only(&staff) {
+        return r;
+    }
+    let outcome = async {
+        let standard = match form.get("inherit") {
+            Some(_) => None,
+            None => Some(StandardInput {
+                limit_amount: match form.get("limit_amount") {
+                    None => return Err(AppError::invalid("limit_amount", "is required")),
+                    Some(n) => n.parse().map_err(|_| AppError::invalid("limit_amount", "must be a whole number"))?,
+                },
+                limit_mode: form.get("limit_mode").unwrap_or_default(),
+                urgency: form.get("urgency").unwrap_or_default(),
+                filing_condition: form.get("filing_condition").unwrap_or_default(),
+                closing_condition: form.get("closing_condition").unwrap_or_default(),
+            }),
+        };
+        let edit = CategoryEdit { name: form.get("name").unwrap_or_default(), standard };
+        state.app.update_category(&staff.who, &code, edit).await
+    }
+    .await;
+    let name = state.app.reference().category_by_code(&code).map(|c| c.name.clone()).unwrap_or_default();
+    edit_answer(page(&state, &staff, "categories", categories_table(&state, &staff)), outcome, &form, &code, &name)
 }
 
 pub async fn import_categories(State(state): State<WebState>, staff: Staff, form: FormInput) -> Response {
@@ -404,6 +556,7 @@ fn catalogue_table(state: &WebState, staff: &Staff) -> Table {
             })
             .collect(),
         delete: reference.catalogue.iter().map(|r| format!("/admin/catalogue/{}/delete", r.id)).collect(),
+        edit: Vec::new(),
     }
 }
 
@@ -536,6 +689,7 @@ fn grids_table(state: &WebState, staff: &Staff) -> Table {
             })
             .collect(),
         delete: Vec::new(),
+        edit: Vec::new(),
     }
 }
 
@@ -594,6 +748,7 @@ pub async fn divisions(State(state): State<WebState>, staff: Staff) -> Response 
         headers: headers(&t, &["field.entity_name", "field.level_div", "admin.units", "admin.grids"]),
         rows,
         delete: Vec::new(),
+        edit: Vec::new(),
     };
     respond(page(&state, &staff, "divisions", table), None)
 }
@@ -621,6 +776,7 @@ async fn calendar_page(state: &WebState, staff: &Staff) -> Result<AdminPage, App
             })
             .collect(),
         delete: Vec::new(),
+        edit: Vec::new(),
     };
     let mut p = page(state, staff, "calendar", table);
     p.notes = reference
@@ -675,6 +831,7 @@ fn knowledge_page(state: &WebState, staff: &Staff) -> AdminPage {
             })
             .collect(),
         delete: articles.iter().map(|a| format!("/admin/knowledge/{}/delete", a.id)).collect(),
+        edit: Vec::new(),
     };
     page(state, staff, "knowledge", table)
 }
@@ -772,6 +929,7 @@ async fn classifier_page(state: &WebState, staff: &Staff) -> Result<AdminPage, A
             })
             .collect(),
         delete: Vec::new(),
+        edit: Vec::new(),
     };
     let mut p = page(state, staff, "classifier", table);
     p.notes = vec![

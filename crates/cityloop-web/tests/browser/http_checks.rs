@@ -338,6 +338,19 @@ async fn staff_get(base: &str, session: &str, path: &str) -> reqwest::Response {
     client().get(format!("{base}{path}")).header("cookie", format!("cl_session={session}")).send().await.unwrap()
 }
 
+/// A form sent by a signed-in member of staff, with the CSRF token given.
+async fn post_form(base: &str, session: &str, csrf: &str, path: &str, fields: &[(&str, &str)]) -> reqwest::Response {
+    let mut fields = fields.to_vec();
+    fields.push(("_csrf", csrf));
+    client()
+        .post(format!("{base}{path}"))
+        .header("cookie", format!("cl_session={session}"))
+        .form(&fields)
+        .send()
+        .await
+        .unwrap()
+}
+
 /// A signed-in member of staff's CSRF token, read off a page.
 async fn staff_token(base: &str, session: &str, path: &str) -> String {
     let html = staff_get(base, session, path).await.text().await.unwrap();
@@ -924,22 +937,9 @@ async fn a_catalogue_rule_in_the_place_of_another_says_so_and_a_stopped_webhook_
     let division = reference.division(rule.division_id.unwrap()).unwrap().code.clone();
     let rules = reference.catalogue.len();
     let csrf = staff_token(&site.base, &admin.token, "/admin/catalogue").await;
-    let post = |fields: Vec<(&'static str, String)>| {
-        let mut fields = fields;
-        fields.push(("_csrf", csrf.clone()));
-        client()
-            .post(format!("{}/admin/catalogue", site.base))
-            .header("cookie", format!("cl_session={}", admin.token))
-            .form(&fields)
-            .send()
-    };
-    let replaced = post(vec![
-        ("category", category.clone()),
-        ("division", division.clone()),
-        ("lead_unit", new_lead.code.clone()),
-    ])
-    .await
-    .unwrap();
+    let fields =
+        [("category", category.as_str()), ("division", division.as_str()), ("lead_unit", new_lead.code.as_str())];
+    let replaced = post_form(&site.base, &admin.token, &csrf, "/admin/catalogue", &fields).await;
     assert_eq!(replaced.status(), StatusCode::OK);
     let page = replaced.text().await.unwrap();
     let flash = page.split("id=\"flash\">").nth(1).expect("a flash").split('<').next().unwrap();
@@ -982,4 +982,55 @@ async fn a_catalogue_rule_in_the_place_of_another_says_so_and_a_stopped_webhook_
     site.app.disable_webhook(&admin.principal, hook.id).await.unwrap();
     let dead = staff_get(&site.base, &admin.token, "/admin/webhooks?state=dead").await.text().await.unwrap();
     assert!(dead.contains("delivery-dead") && !dead.contains("/retry"), "{dead}");
+}
+
+#[tokio::test]
+async fn an_administrator_edits_a_categorys_standard_and_a_units_name_on_their_pages() {
+    let site = spawn_site(Backend::Sqlite, 0).await;
+    let admin = site.app.login("admin", cityloop_app::demo::DEMO_PASSWORD).await.unwrap();
+    let list = staff_get(&site.base, &admin.token, "/admin/categories").await.text().await.unwrap();
+    assert!(list.contains("href=\"/admin/categories/11001\""), "each category links to its form");
+    let page = staff_get(&site.base, &admin.token, "/admin/categories/11001").await.text().await.unwrap();
+    let form = section(&page, "edit");
+    assert!(form.contains("value=\"路灯不亮\"") && form.contains("value=\"3\""), "filled in as it is: {form}");
+    assert!(form.contains("value=\"working_days\" selected"), "{form}");
+    let csrf = staff_token(&site.base, &admin.token, "/admin/categories/11001").await;
+    let send = |path: &'static str, fields: Vec<(&'static str, &'static str)>| {
+        let (base, session, csrf) = (site.base.clone(), admin.token.clone(), csrf.clone());
+        async move { post_form(&base, &session, &csrf, path, &fields).await }
+    };
+    let standard = vec![("limit_mode", "working_days"), ("urgency", "urgent"), ("closing_condition", "路灯恢复照明")];
+    let mut wrong = standard.clone();
+    wrong.extend([("name", ""), ("limit_amount", "三天")]);
+    let refused = send("/admin/categories/11001", wrong).await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = refused.text().await.unwrap();
+    assert!(page.contains("id=\"err-limit_amount\"") && page.contains("须为整数"), "the amount is marked");
+    assert!(page.contains("value=\"三天\"") && page.contains("路灯恢复照明"), "what was typed is kept");
+    let inherit = send("/admin/categories/11001", vec![("name", "路灯不亮"), ("inherit", "1")]).await;
+    assert_eq!(inherit.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(inherit.text().await.unwrap().contains("上级类别都没有立结案标准可沿用"));
+    let mut good = standard.clone();
+    good.extend([("name", "路灯不亮"), ("limit_amount", "5")]);
+    let saved = send("/admin/categories/11001", good).await;
+    assert_eq!(saved.status(), StatusCode::OK);
+    assert!(saved.text().await.unwrap().contains("id=\"flash\""));
+    let reference = site.app.reference();
+    let lamp = reference.category_by_code("11001").unwrap();
+    let own = lamp.standard.as_ref().unwrap();
+    assert_eq!((own.limit.amount, own.urgency.as_str(), own.closing_condition.as_str()), (5, "urgent", "路灯恢复照明"));
+
+    let unit = reference.unit_by_code("990101001-office").unwrap().clone();
+    let page = staff_get(&site.base, &admin.token, "/admin/units/990101001-office").await.text().await.unwrap();
+    assert!(section(&page, "edit").contains(&format!("value=\"{}\"", unit.name)));
+    let parent = reference.unit(unit.parent_id.unwrap()).unwrap().code.clone();
+    let division = reference.division(unit.division_id.unwrap()).unwrap().code.clone();
+    let renamed = [("name", "新城街道办事处"), ("kind", "street_office"), ("parent", &parent), ("division", &division)];
+    let answer = post_form(&site.base, &admin.token, &csrf, "/admin/units/990101001-office", &renamed).await;
+    assert_eq!(answer.status(), StatusCode::OK);
+    let now = site.app.reference().unit_by_code("990101001-office").unwrap().clone();
+    assert_eq!(
+        (now.name.as_str(), now.parent_id, now.division_id),
+        ("新城街道办事处", unit.parent_id, unit.division_id)
+    );
 }

@@ -1,0 +1,114 @@
+//! Administrators correct the reference data a city runs on: a category's name and case standard,
+//! a unit's name, kind and place in the tree.
+
+use reqwest::StatusCode;
+use serde_json::{json, Value};
+
+use crate::on_every_engine;
+
+fn field_names(answer: &Value) -> Vec<&str> {
+    answer["error"]["fields"].as_array().unwrap().iter().map(|f| f["field"].as_str().unwrap()).collect()
+}
+
+#[tokio::test]
+async fn an_administrator_changes_a_categorys_standard_and_new_cases_follow_it() {
+    on_every_engine(|t| async move {
+        let admin = t.login("admin").await;
+        let operator = t.login("operator").await;
+        let street_lamps = json!({"name": "路灯不亮", "standard": {
+            "limit_amount": 5, "limit_mode": "working_days", "urgency": "urgent",
+            "filing_condition": "路灯不亮或损坏", "closing_condition": "路灯恢复照明"}});
+        let changed = t.put(&admin, "/api/v1/categories/11001", street_lamps.clone()).await.ok();
+        assert_eq!(changed["name"], "路灯不亮");
+        assert_eq!(changed["own_standard"], true);
+        assert_eq!(changed["standard"]["limit_text"], "5个工作日");
+        assert_eq!(changed["standard"]["urgency"], "urgent");
+        let (_, lat, lon) = t.first_grid(&operator).await;
+        let case = t
+            .create(
+                &operator,
+                json!({"channel": "hotline", "request_type": "complaint", "title": "路灯不亮",
+                       "description": "小区门口路灯坏了", "category": "11001",
+                       "location": {"lat": lat, "lon": lon}}),
+            )
+            .await;
+        assert_eq!(case["dispatch_preview"]["limit"], "5个工作日", "a new case is given the new limit");
+
+        // Every wrong field at once, and nothing changes.
+        let wrong = t
+            .put(
+                &admin,
+                "/api/v1/categories/11001",
+                json!({"name": " ", "standard": {"limit_amount": 0, "limit_mode": "fortnights", "urgency": "asap"}}),
+            )
+            .await;
+        assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(field_names(&wrong.body), ["name", "limit_mode", "urgency"]);
+        let too_long = json!({"name": "路灯不亮", "standard": {"limit_amount": 400, "limit_mode": "calendar_days", "urgency": "normal"}});
+        let refused = t.put(&admin, "/api/v1/categories/11001", too_long).await;
+        assert_eq!((refused.status, refused.body["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("limit_amount")));
+        // A leaf with nothing above it to follow keeps a standard of its own.
+        let bare = t.put(&admin, "/api/v1/categories/11001", json!({"name": "路灯不亮", "standard": null})).await;
+        assert_eq!(bare.body["error"]["field"], "limit_amount", "{}", bare.body);
+        let categories = t.get(Some(&admin), "/api/v1/categories").await.ok();
+        let lamp = categories.as_array().unwrap().iter().find(|c| c["code"] == "11001").unwrap().clone();
+        assert_eq!(lamp["standard"]["limit_text"], "5个工作日", "refused edits leave the category as it was");
+        // Two categories of one name under one parent would be one to the category import.
+        let sibling = categories
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["parent"] == lamp["parent"] && c["code"] != "11001")
+            .expect("a sibling")["name"]
+            .clone();
+        let twin = t.put(&admin, "/api/v1/categories/11001", json!({"name": sibling, "standard": street_lamps["standard"]})).await;
+        assert_eq!(twin.body["error"]["field"], "name");
+
+        let missing = t.put(&admin, "/api/v1/categories/99999", street_lamps.clone()).await;
+        assert_eq!((missing.status, missing.error_code()), (StatusCode::NOT_FOUND, "not_found"));
+        let not_admin = t.put(&operator, "/api/v1/categories/11001", street_lamps).await;
+        assert_eq!(not_admin.status, StatusCode::FORBIDDEN);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_administrator_renames_and_moves_a_unit_but_not_under_itself() {
+    on_every_engine(|t| async move {
+        let admin = t.login("admin").await;
+        let units = t.get(Some(&admin), "/api/v1/units").await.ok();
+        let units = units.as_array().unwrap();
+        let office = units.iter().find(|u| u["kind"] == "street_office").unwrap().clone();
+        let code = office["code"].as_str().unwrap();
+        let child = units.iter().find(|u| u["parent"] == office["id"]).expect("a unit under the office").clone();
+        let parent = units.iter().find(|u| u["id"] == office["parent"]).unwrap()["code"].clone();
+
+        let renamed = t
+            .put(
+                &admin,
+                &format!("/api/v1/units/{code}"),
+                json!({"name": "新城街道办事处", "kind": "street_office", "parent": parent, "division": office["division"]}),
+            )
+            .await
+            .ok();
+        assert_eq!((renamed["name"].as_str(), renamed["id"].clone()), (Some("新城街道办事处"), office["id"].clone()));
+        assert_eq!(renamed["division"], office["division"], "the area stays as sent");
+
+        let under_child = t
+            .put(
+                &admin,
+                &format!("/api/v1/units/{code}"),
+                json!({"name": "新城街道办事处", "kind": "office", "parent": child["code"], "division": "nowhere"}),
+            )
+            .await;
+        assert_eq!(under_child.status, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(field_names(&under_child.body), ["kind", "parent", "division"]);
+        let again = t.get(Some(&admin), "/api/v1/units").await.ok();
+        let now = again.as_array().unwrap().iter().find(|u| u["code"] == code).unwrap().clone();
+        assert_eq!((now["parent"].clone(), now["kind"].clone()), (office["parent"].clone(), office["kind"].clone()));
+        let handler = t.login(&format!("h-{code}")).await;
+        let refused = t.put(&handler, &format!("/api/v1/units/{code}"), json!({"name": "x", "kind": "street_office"})).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    })
+    .await;
+}
