@@ -283,9 +283,22 @@ impl Classifier {
     }
 
     /// Whether the model can judge `text` at all rather than fall back on its labels' frequencies: a
-    /// model that learnt from Chinese needs a Chinese character that is not a particle.
+    /// model that learnt from Chinese needs a Chinese character that is not a particle, and every model
+    /// needs to have seen at least one pair of the text's neighbouring characters. Single characters
+    /// alone say little (测试 and 谢谢 share none of their pairs with any complaint, yet 测 and 谢
+    /// each lean somewhere), and a text of nothing but them would get a confident guess from noise.
     pub fn can_judge(&self, text: &str) -> bool {
-        !self.info.learnt_from_chinese || has_chinese(&normalize(text))
+        (!self.info.learnt_from_chinese || has_chinese(&normalize(text))) && self.knows_a_pair_of(text)
+    }
+
+    fn knows_a_pair_of(&self, text: &str) -> bool {
+        let config = &self.info.features;
+        let width = self.info.labels.len() + 1;
+        let mut chars = Vec::new();
+        normalize_into(text, config.fold_digits, &mut chars);
+        let span = config.max_n.clamp(1, 2);
+        // Zero IDF marks a bucket no training text reached.
+        chars.windows(span).any(|pair| self.table[bucket_of(config, pair) as usize * width] != 0.0)
     }
 
     /// The `top` most likely labels with probabilities, and the words that drove the first one.
@@ -564,6 +577,10 @@ mod tests {
     fn a_model_of_chinese_texts_does_not_judge_a_text_without_chinese_and_a_model_of_english_ones_does() {
         let chinese = Classifier::train(&examples(), &small()).unwrap();
         assert!(chinese.can_judge("公交车不停站"));
+        assert!(chinese.can_judge("噪音"), "a pair it learnt from");
+        assert!(!chinese.can_judge("测试标题"), "nothing of it was ever seen");
+        assert!(!chinese.can_judge("学车"), "学 and 车 were, but never side by side");
+        assert!(!chinese.can_judge("谢谢"));
         assert!(!chinese.can_judge("bus did not stop 123"));
         assert!(!chinese.can_judge("我的，是的！"), "particles alone say nothing");
         let english: Vec<LabelledText> =

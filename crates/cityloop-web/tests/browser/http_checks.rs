@@ -596,7 +596,7 @@ async fn the_case_list_form_sends_again_a_queues_filter_it_has_no_field_for() {
 }
 
 #[tokio::test]
-async fn the_workbench_makes_no_category_guess_from_text_without_chinese() {
+async fn the_workbench_makes_no_category_guess_from_text_without_chinese_or_with_nothing_it_learnt() {
     // The demo trains its classifier on its cases.
     let site = spawn_site(Backend::Sqlite, 300).await;
     assert!(site.app.model().is_some());
@@ -611,6 +611,12 @@ async fn the_workbench_makes_no_category_guess_from_text_without_chinese() {
     let latin = staff_get(&site.base, &operator.token, "/intake/suggest?title=street+light&description=broken").await;
     let latin = latin.text().await.unwrap();
     assert!(!latin.contains("category-suggestions") && latin.contains("请人工选择"), "{latin}");
+    // Nor from words no request it learnt from has: 测试标题, 你好谢谢再见.
+    for words in ["%E6%B5%8B%E8%AF%95%E6%A0%87%E9%A2%98", "%E4%BD%A0%E5%A5%BD%E8%B0%A2%E8%B0%A2%E5%86%8D%E8%A7%81"] {
+        let page = staff_get(&site.base, &operator.token, &format!("/intake/suggest?title={words}&description=")).await;
+        let page = page.text().await.unwrap();
+        assert!(!page.contains("category-suggestions") && page.contains("请人工选择"), "{page}");
+    }
 }
 
 #[tokio::test]
