@@ -149,6 +149,7 @@ pub fn router(app: App, settings: WebSettings) -> Router {
         .route("/admin/divisions", get(pages::admin::divisions))
         .route("/admin/calendar", get(pages::admin::calendar).post(pages::admin::set_day))
         .route("/admin/knowledge", get(pages::admin::knowledge).post(pages::admin::add_article))
+        .route("/admin/knowledge/{id}", get(pages::admin::edit_article_page).post(pages::admin::edit_article))
         .route("/admin/knowledge/import", post(pages::admin::import_articles))
         .route("/admin/knowledge/{id}/delete", post(pages::admin::delete_article))
         .route("/admin/classifier", get(pages::admin::classifier).post(pages::admin::train_classifier))

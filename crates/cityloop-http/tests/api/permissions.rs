@@ -904,6 +904,8 @@ fn pages() -> Vec<Op> {
         op(M::POST, "/admin/calendar", ADMIN, |_, _| form("/admin/calendar", &[])),
         op(M::GET, "/admin/knowledge", ADMIN, |_, _| at("/admin/knowledge")),
         op(M::POST, "/admin/knowledge", ADMIN, |_, _| form("/admin/knowledge", &[])),
+        op(M::GET, "/admin/knowledge/{id}", ADMIN, |w, _| at(format!("/admin/knowledge/{}", w.article))),
+        op(M::POST, "/admin/knowledge/{id}", ADMIN, |w, _| form(format!("/admin/knowledge/{}", w.article), &[])),
         op(M::POST, "/admin/knowledge/import", ADMIN, |_, _| form("/admin/knowledge/import", &[])),
         op(M::POST, "/admin/knowledge/{id}/delete", ADMIN, |w, _| {
             form(format!("/admin/knowledge/{}/delete", w.fresh), &[])

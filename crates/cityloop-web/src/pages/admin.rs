@@ -831,7 +831,7 @@ fn knowledge_page(state: &WebState, staff: &Staff) -> AdminPage {
             })
             .collect(),
         delete: articles.iter().map(|a| format!("/admin/knowledge/{}/delete", a.id)).collect(),
-        edit: Vec::new(),
+        edit: articles.iter().map(|a| format!("/admin/knowledge/{}", a.id)).collect(),
     };
     page(state, staff, "knowledge", table)
 }
@@ -843,17 +843,56 @@ pub async fn knowledge(State(state): State<WebState>, staff: Staff) -> Response 
     respond(knowledge_page(&state, &staff), None)
 }
 
-pub async fn add_article(State(state): State<WebState>, staff: Staff, form: FormInput) -> Response {
-    if let Some(r) = admin_only(&staff) {
-        return r;
-    }
-    let input = cityloop_app::knowledge::ArticleInput {
+/// An article as its form sends it.
+fn article_input(form: &FormInput) -> cityloop_app::knowledge::ArticleInput {
+    cityloop_app::knowledge::ArticleInput {
         title: form.get("title").unwrap_or_default(),
         body: form.get("body").unwrap_or_default(),
         category: form.get("category"),
         tags: form.get("tags").unwrap_or_default(),
+    }
+}
+
+/// The knowledge page with an article's form filled in, to correct it where operators read it.
+pub async fn edit_article_page(State(state): State<WebState>, staff: Staff, Path(id): Path<i64>) -> Response {
+    if let Some(r) = admin_only(&staff) {
+        return r;
+    }
+    let article = match state.app.article(&staff.who, id) {
+        Ok(article) => article,
+        Err(e) => return staff_error_page(&staff, &e),
     };
-    match state.app.create_article(Some(&staff.who), &input).await {
+    let mut p = knowledge_page(&state, &staff);
+    p.editing = Some(editing(&p, &id.to_string(), &article.title));
+    p.c.values = HashMap::from([
+        ("title".to_string(), article.title),
+        ("body".to_string(), article.body),
+        ("category".to_string(), article.category_code.unwrap_or_default()),
+        ("tags".to_string(), article.tags),
+    ]);
+    respond(p, None)
+}
+
+/// Saves an article's title, text, category and tags.
+pub async fn edit_article(
+    State(state): State<WebState>,
+    staff: Staff,
+    Path(id): Path<i64>,
+    form: FormInput,
+) -> Response {
+    if let Some(r) = admin_only(&staff) {
+        return r;
+    }
+    let outcome = state.app.update_article(Some(&staff.who), id, &article_input(&form)).await;
+    let title = state.app.article(&staff.who, id).map(|a| a.title).unwrap_or_default();
+    edit_answer(knowledge_page(&state, &staff), outcome, &form, &id.to_string(), &title)
+}
+
+pub async fn add_article(State(state): State<WebState>, staff: Staff, form: FormInput) -> Response {
+    if let Some(r) = admin_only(&staff) {
+        return r;
+    }
+    match state.app.create_article(Some(&staff.who), &article_input(&form)).await {
         Ok(_) => Redirect::to("/admin/knowledge").into_response(),
         Err(e) => respond(knowledge_page(&state, &staff), Some((&e, &form))),
     }

@@ -1039,4 +1039,23 @@ async fn an_administrator_edits_a_categorys_standard_and_a_units_name_on_their_p
         (now.name.as_str(), now.parent_id, now.division_id),
         ("新城街道办事处", unit.parent_id, unit.division_id)
     );
+
+    // A knowledge article is corrected where it is listed.
+    let article = site.app.articles().into_iter().next().expect("the demo's knowledge base");
+    let path = format!("/admin/knowledge/{}", article.id);
+    let list = staff_get(&site.base, &admin.token, "/admin/knowledge").await.text().await.unwrap();
+    assert!(list.contains(&format!("href=\"{path}\"")));
+    let page = staff_get(&site.base, &admin.token, &path).await.text().await.unwrap();
+    assert!(section(&page, "edit").contains(&article.title), "filled in as it is");
+    let empty = post_form(&site.base, &admin.token, &csrf, &path, &[("title", "办事指南"), ("body", "")]).await;
+    assert_eq!(empty.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(empty.text().await.unwrap().contains("id=\"err-body\""));
+    let fields = [
+        ("title", "犬只登记办法（2026年修订）"),
+        ("body", "携带身份证和犬只免疫证明到所在地派出所办理。"),
+        ("tags", "养犬"),
+    ];
+    assert_eq!(post_form(&site.base, &admin.token, &csrf, &path, &fields).await.status(), StatusCode::OK);
+    let now = site.app.articles().into_iter().find(|a| a.id == article.id).unwrap();
+    assert_eq!((now.title.as_str(), now.tags.as_str()), ("犬只登记办法（2026年修订）", "养犬"));
 }
