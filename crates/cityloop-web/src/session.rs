@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{FromRequest, FromRequestParts, Multipart, OptionalFromRequestParts, Request};
+use axum::extract::{FromRequest, FromRequestParts, Multipart, OptionalFromRequestParts, Query, Request};
 use axum::http::header::{CONTENT_TYPE, SET_COOKIE};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode};
@@ -13,8 +13,9 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum_extra::extract::cookie::CookieJar;
 use cityloop_app::access::RequestWatch;
-use cityloop_app::Principal;
+use cityloop_app::{AppError, Principal};
 use rand::RngCore;
+use serde::de::DeserializeOwned;
 use sha2::{Digest, Sha256};
 
 use crate::i18n::{Lang, Tr};
@@ -101,6 +102,34 @@ impl FromRequestParts<WebState> for Visit {
 pub struct Staff {
     pub who: Principal,
     pub visit: Visit,
+}
+
+/// A page's query parameters. One that does not parse (`?page=abc`, a link typed by hand) gets the
+/// site's error page in the visitor's language, naming the parameter, rather than the framework's
+/// plain text.
+pub struct PageQuery<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequestParts<WebState> for PageQuery<T> {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &WebState) -> Result<Self, Self::Rejection> {
+        let error = match Query::<T>::try_from_uri(&parts.uri) {
+            Ok(Query(value)) => return Ok(PageQuery(value)),
+            Err(rejection) => {
+                // The framework's text reads `Failed to deserialize query string: page: invalid digit…`.
+                let text = rejection.body_text();
+                let detail = text.split_once(": ").map_or(text.as_str(), |(_, rest)| rest);
+                let field = detail.split_once(": ").map_or("", |(field, _)| field);
+                AppError::invalid(field, "is not a valid value in the page's address")
+            }
+        };
+        // Staff keep their navigation on the error page.
+        if let Ok(staff) = <Staff as FromRequestParts<WebState>>::from_request_parts(parts, state).await {
+            return Err(crate::pages::staff_error_page(&staff, &error));
+        }
+        let visit = Visit::from_request_parts(parts, state).await?;
+        Err(crate::pages::error_page(&visit.tr, &error))
+    }
 }
 
 impl FromRequestParts<WebState> for Staff {

@@ -2,26 +2,39 @@
 //! who was shown residents' contact data, exports, sign-ins and refused requests.
 
 use askama::Template;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::response::Response;
 use cityloop_app::access::{alert_records, AccessEventQuery, ContactViewQuery};
 use cityloop_app::AppError;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::admin::{admin_only, SECTIONS};
 use super::{ctx, long_time, render, staff_error_page, Ctx};
-use crate::session::Staff;
+use crate::session::{PageQuery, Staff};
 use crate::WebState;
 
 /// Which records to show under the alerts: `list` is `contact-views` (the default) or `access-events`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Clone, Deserialize, Serialize)]
 pub struct RecordsQuery {
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     list: String,
     kind: Option<String>,
     user: Option<String>,
     from: Option<String>,
     to: Option<String>,
+    /// From 1.
+    page: Option<i64>,
+}
+
+/// Records per page of the access watch.
+const RECORDS_PER_PAGE: i64 = 100;
+
+impl RecordsQuery {
+    /// The address of another page of the same records.
+    fn page_href(&self, page: i64) -> String {
+        let query = RecordsQuery { page: Some(page), ..self.clone() };
+        format!("/admin/access?{}", serde_urlencoded::to_string(&query).unwrap_or_default())
+    }
 }
 
 struct AlertLine {
@@ -45,9 +58,13 @@ struct AccessPage {
     headers: Vec<&'static str>,
     rows: Vec<Vec<String>>,
     total: i64,
+    page: i64,
+    pages: i64,
+    prev_href: String,
+    next_href: String,
 }
 
-pub async fn page(State(state): State<WebState>, staff: Staff, Query(q): Query<RecordsQuery>) -> Response {
+pub async fn page(State(state): State<WebState>, staff: Staff, PageQuery(q): PageQuery<RecordsQuery>) -> Response {
     if let Some(r) = admin_only(&staff) {
         return r;
     }
@@ -59,6 +76,8 @@ pub async fn page(State(state): State<WebState>, staff: Staff, Query(q): Query<R
 
 async fn access_page(state: &WebState, staff: &Staff, q: RecordsQuery) -> Result<AccessPage, AppError> {
     let reference = state.app.reference();
+    let page = q.page.unwrap_or(1).max(1);
+    let (prev_href, next_href) = (q.page_href(page - 1), q.page_href(page + 1));
     let mut c = ctx(&staff.visit, Some(&staff.who), "admin.title");
     c.body_class = "wide";
     let t = c.t;
@@ -86,8 +105,8 @@ async fn access_page(state: &WebState, staff: &Staff, q: RecordsQuery) -> Result
             username: q.user,
             from: q.from,
             to: q.to,
-            page_size: Some(500),
-            page: None,
+            page_size: Some(RECORDS_PER_PAGE),
+            page: Some(page),
         };
         let (events, total) = state.app.access_events(&staff.who, &query).await?;
         let rows = events
@@ -112,8 +131,8 @@ async fn access_page(state: &WebState, staff: &Staff, q: RecordsQuery) -> Result
             case_number: None,
             from: q.from,
             to: q.to,
-            page_size: Some(500),
-            page: None,
+            page_size: Some(RECORDS_PER_PAGE),
+            page: Some(page),
         };
         let (views, total) = state.app.contact_views(&staff.who, &query).await?;
         let rows = views
@@ -136,6 +155,10 @@ async fn access_page(state: &WebState, staff: &Staff, q: RecordsQuery) -> Result
         headers,
         rows,
         total,
+        page,
+        pages: (total + RECORDS_PER_PAGE - 1) / RECORDS_PER_PAGE,
+        prev_href,
+        next_href,
         c,
     })
 }

@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use cityloop_app::admin::{CalendarDay, CategoryEdit, NewRule, NewUnit, NewUser, StandardInput, UnitEdit};
@@ -19,7 +19,7 @@ use super::{
     staff_error_page, tree_order, unit_options, Ctx, Options,
 };
 use crate::i18n::field_message;
-use crate::session::{FormInput, Staff};
+use crate::session::{FormInput, PageQuery, Staff};
 use crate::WebState;
 
 /// The admin sections, for the tab bar.
@@ -567,7 +567,7 @@ pub struct TesterParams {
     grid: Option<String>,
 }
 
-pub async fn catalogue(State(state): State<WebState>, staff: Staff, Query(q): Query<TesterParams>) -> Response {
+pub async fn catalogue(State(state): State<WebState>, staff: Staff, PageQuery(q): PageQuery<TesterParams>) -> Response {
     if let Some(r) = admin_only(&staff) {
         return r;
     }
@@ -1125,7 +1125,11 @@ fn webhooks_respond(mut p: WebhooksPage, failed: Option<(&AppError, &FormInput)>
     }
 }
 
-pub async fn webhooks(State(state): State<WebState>, staff: Staff, Query(filter): Query<DeliveryFilter>) -> Response {
+pub async fn webhooks(
+    State(state): State<WebState>,
+    staff: Staff,
+    PageQuery(filter): PageQuery<DeliveryFilter>,
+) -> Response {
     if let Some(r) = admin_only(&staff) {
         return r;
     }

@@ -1,7 +1,7 @@
 //! Staff login and logout, and the language switch.
 
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::header::{LOCATION, SET_COOKIE};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use super::{ctx, home_of, local_path, render, Ctx};
 use crate::i18n::Lang;
-use crate::session::{clear_session_cookie, lang_cookie, session_cookie, FormInput, Visit};
+use crate::session::{clear_session_cookie, lang_cookie, session_cookie, FormInput, PageQuery, Visit};
 use crate::WebState;
 
 #[derive(Template)]
@@ -37,7 +37,7 @@ fn see_other(location: &str, cookie: Option<String>) -> Response {
     res
 }
 
-pub async fn login_form(visit: Visit, Query(q): Query<NextParam>) -> Response {
+pub async fn login_form(visit: Visit, PageQuery(q): PageQuery<NextParam>) -> Response {
     let c = ctx(&visit, None, "login.title");
     render(
         StatusCode::OK,
@@ -86,7 +86,7 @@ pub async fn logout(State(state): State<WebState>, visit: Visit, _form: FormInpu
     see_other("/login", Some(clear_session_cookie()))
 }
 
-pub async fn switch_language(Path(code): Path<String>, Query(q): Query<NextParam>) -> Response {
+pub async fn switch_language(Path(code): Path<String>, PageQuery(q): PageQuery<NextParam>) -> Response {
     let next = local_path(q.next.as_deref()).unwrap_or_else(|| "/".into());
     see_other(&next, Some(lang_cookie(Lang::from_code(&code))))
 }

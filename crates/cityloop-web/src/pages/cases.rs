@@ -4,7 +4,7 @@
 use indexmap::IndexMap;
 
 use askama::Template;
-use axum::extract::{Path, Query, RawQuery, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
@@ -23,7 +23,7 @@ use super::{
     Ctx, Options, COUNT_LIMIT,
 };
 use crate::i18n::Tr;
-use crate::session::{FormInput, Staff};
+use crate::session::{FormInput, PageQuery, Staff};
 use crate::svg::Point;
 use crate::WebState;
 
@@ -695,7 +695,7 @@ pub async fn show(
     State(state): State<WebState>,
     staff: Staff,
     Path(number): Path<String>,
-    Query(q): Query<DoneParam>,
+    PageQuery(q): PageQuery<DoneParam>,
 ) -> Response {
     let t = staff.visit.tr;
     let view = match state.app.case_view(&staff.who, &CaseRef::Number(number)).await {

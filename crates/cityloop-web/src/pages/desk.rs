@@ -3,7 +3,7 @@
 //! soon, overdue, returned for rework).
 
 use askama::Template;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use cityloop_app::moves::{MoveInput, UnitRef};
@@ -18,7 +18,7 @@ use super::{
     CaseRow, Ctx, MoveDone, Options,
 };
 use crate::i18n::Tr;
-use crate::session::{FormInput, Staff};
+use crate::session::{FormInput, PageQuery, Staff};
 use crate::WebState;
 
 /// One queue of a desk.
@@ -103,7 +103,7 @@ pub struct DeskParams {
     case: Option<String>,
 }
 
-pub async fn desk(State(state): State<WebState>, staff: Staff, Query(p): Query<DeskParams>) -> Response {
+pub async fn desk(State(state): State<WebState>, staff: Staff, PageQuery(p): PageQuery<DeskParams>) -> Response {
     use MoveKind as K;
     let t = staff.visit.tr;
     if !staff.who.has_any(&[Role::Dispatcher, Role::Admin]) {
@@ -232,7 +232,7 @@ struct InboxPage {
     notices: Option<Vec<Notice>>,
 }
 
-pub async fn inbox(State(state): State<WebState>, staff: Staff, Query(done): Query<MoveDone>) -> Response {
+pub async fn inbox(State(state): State<WebState>, staff: Staff, PageQuery(done): PageQuery<MoveDone>) -> Response {
     use MoveKind as K;
     let t = staff.visit.tr;
     if !staff.who.has_any(&[Role::Handler, Role::Coordinator]) {

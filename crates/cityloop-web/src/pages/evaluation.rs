@@ -2,7 +2,7 @@
 //! the period before; every count opens the cases behind it; the report downloads as Excel or CSV.
 
 use askama::Template;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::header::{CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_TYPE};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -12,7 +12,7 @@ use cityloop_domain::evaluation::part_label_zh;
 use serde::Deserialize;
 
 use super::{ctx, render, staff_error_page, Ctx};
-use crate::session::Staff;
+use crate::session::{PageQuery, Staff};
 use crate::WebState;
 
 /// One cell of a count, linking to its cases.
@@ -69,7 +69,7 @@ fn period_of(state: &WebState, p: Option<String>) -> String {
     p.filter(|p| !p.is_empty()).unwrap_or_else(|| state.app.current_evaluation_period().label())
 }
 
-pub async fn page(State(state): State<WebState>, staff: Staff, Query(p): Query<PeriodParam>) -> Response {
+pub async fn page(State(state): State<WebState>, staff: Staff, PageQuery(p): PageQuery<PeriodParam>) -> Response {
     let t = staff.visit.tr;
     let label = period_of(&state, p.period);
     let report = match state.app.evaluation_report(&staff.who, &label).await {
@@ -152,7 +152,7 @@ pub async fn page(State(state): State<WebState>, staff: Staff, Query(p): Query<P
     )
 }
 
-pub async fn export(State(state): State<WebState>, staff: Staff, Query(p): Query<PeriodParam>) -> Response {
+pub async fn export(State(state): State<WebState>, staff: Staff, PageQuery(p): PageQuery<PeriodParam>) -> Response {
     let label = period_of(&state, p.period);
     let made = async {
         let format = ReportFormat::parse(p.format.as_deref().unwrap_or("xlsx"))?;
@@ -183,7 +183,7 @@ pub struct CasesParams {
     page: Option<i64>,
 }
 
-pub async fn cases(State(state): State<WebState>, staff: Staff, Query(p): Query<CasesParams>) -> Response {
+pub async fn cases(State(state): State<WebState>, staff: Staff, PageQuery(p): PageQuery<CasesParams>) -> Response {
     let period = period_of(&state, p.period);
     let query = CasesQuery {
         period: period.clone(),

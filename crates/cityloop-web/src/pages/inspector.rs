@@ -2,7 +2,7 @@
 //! verification and on-site check tasks of the inspector's grids, and a map of those grids.
 
 use askama::Template;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use cityloop_app::queries::CaseQuery;
@@ -14,7 +14,7 @@ use super::{
     count_label, ctx, fileable_category_options, form_errors, render, staff_error_page, state_class, summary_rows,
     CaseRow, Ctx, Options,
 };
-use crate::session::{FormInput, Staff};
+use crate::session::{FormInput, PageQuery, Staff};
 use crate::svg::Point;
 use crate::WebState;
 
@@ -114,7 +114,7 @@ async fn inspector_page(
     )
 }
 
-pub async fn page(State(state): State<WebState>, staff: Staff, Query(q): Query<ReportedParam>) -> Response {
+pub async fn page(State(state): State<WebState>, staff: Staff, PageQuery(q): PageQuery<ReportedParam>) -> Response {
     if !staff.who.has(Role::Inspector) {
         return staff_error_page(&staff, &AppError::Forbidden("this page is for grid inspectors".into()));
     }

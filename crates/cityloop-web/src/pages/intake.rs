@@ -3,7 +3,7 @@
 //! script the form still saves and the preview shows on the case page.
 
 use askama::Template;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use cityloop_app::intake::{NewCase, NewContact, NewLocation};
@@ -17,7 +17,7 @@ use super::{
     category_options, ctx, enum_options, error_page, form_errors, long_time, render, staff_error_page, summary_rows,
     CaseRow, Ctx, Options,
 };
-use crate::session::{FormInput, Staff};
+use crate::session::{FormInput, PageQuery, Staff};
 use crate::WebState;
 
 #[derive(Template)]
@@ -76,7 +76,11 @@ async fn workbench_page(state: &WebState, staff: &Staff, q: CreatedParams) -> Re
     render(StatusCode::OK, &workbench_view(state, staff, c, created))
 }
 
-pub async fn workbench(State(state): State<WebState>, staff: Staff, Query(q): Query<CreatedParams>) -> Response {
+pub async fn workbench(
+    State(state): State<WebState>,
+    staff: Staff,
+    PageQuery(q): PageQuery<CreatedParams>,
+) -> Response {
     if let Some(r) = forbidden_unless_operator(&staff) {
         return r;
     }
@@ -207,7 +211,11 @@ pub struct PhoneParam {
 }
 
 /// The caller's earlier requests, as a fragment.
-pub async fn caller_history(State(state): State<WebState>, staff: Staff, Query(q): Query<PhoneParam>) -> Response {
+pub async fn caller_history(
+    State(state): State<WebState>,
+    staff: Staff,
+    PageQuery(q): PageQuery<PhoneParam>,
+) -> Response {
     if let Some(r) = forbidden_unless_operator(&staff) {
         return r;
     }
@@ -237,7 +245,7 @@ pub struct PreviewParams {
 }
 
 /// Where the catalogue would send the case and by when, as a fragment.
-pub async fn preview(State(state): State<WebState>, staff: Staff, Query(q): Query<PreviewParams>) -> Response {
+pub async fn preview(State(state): State<WebState>, staff: Staff, PageQuery(q): PageQuery<PreviewParams>) -> Response {
     let t = staff.visit.tr;
     let reference = state.app.reference();
     let grid = match (q.lat, q.lon) {

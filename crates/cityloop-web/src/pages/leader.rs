@@ -3,7 +3,7 @@
 //! itself every minute; `?big=1` is the large-screen mode for the command centre's wall.
 
 use askama::Template;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use cityloop_app::overview::{OpenRow, RowOf, SlowUnit};
@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use super::{ctx, long_time, render, staff_error_page, Ctx};
 use crate::i18n::Tr;
-use crate::session::Staff;
+use crate::session::{PageQuery, Staff};
 use crate::svg::stacked_bars;
 use crate::WebState;
 
@@ -62,7 +62,7 @@ fn in_language(t: &Tr, row: &OpenRow) -> OpenRow {
     OpenRow { label, ..row.clone() }
 }
 
-pub async fn screen(State(state): State<WebState>, staff: Staff, Query(p): Query<ScreenParams>) -> Response {
+pub async fn screen(State(state): State<WebState>, staff: Staff, PageQuery(p): PageQuery<ScreenParams>) -> Response {
     let t = staff.visit.tr;
     let overview = match state.app.overview(&staff.who).await {
         Ok(o) => o,

@@ -3,7 +3,7 @@
 //! of requests with personal data removed (no names, phones or addresses; places rounded).
 
 use askama::Template;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use cityloop_app::moves::MoveInput;
@@ -16,7 +16,7 @@ use serde::Deserialize;
 use super::cases::{timeline, TimelineItem};
 use super::{ctx, enum_options, error_page, form_errors, render, short_time, state_class, Ctx, Options};
 use crate::i18n::field_message;
-use crate::session::{FormInput, Staff, Visit};
+use crate::session::{FormInput, PageQuery, Staff, Visit};
 use crate::svg::Point;
 use crate::WebState;
 
@@ -54,7 +54,7 @@ fn home_page(state: &WebState, mut c: Ctx, submitted: Option<String>, status: St
     render(status, &HomePage { types, map: state.map().picker("portal-map", &[]), submitted, c })
 }
 
-pub async fn home(State(state): State<WebState>, visit: Visit, Query(q): Query<SubmittedParam>) -> Response {
+pub async fn home(State(state): State<WebState>, visit: Visit, PageQuery(q): PageQuery<SubmittedParam>) -> Response {
     let c = ctx(&visit, None, "portal.title");
     let submitted = q.submitted.filter(|n| cityloop_domain::number::looks_like_case_number(n));
     home_page(&state, c, submitted, StatusCode::OK)
@@ -274,7 +274,7 @@ fn coarse(v: f64) -> f64 {
     (v * 1000.0).round() / 1000.0
 }
 
-pub async fn public_list(State(state): State<WebState>, visit: Visit, Query(p): Query<PageParam>) -> Response {
+pub async fn public_list(State(state): State<WebState>, visit: Visit, PageQuery(p): PageQuery<PageParam>) -> Response {
     let t = visit.tr;
     let page = p.page.and_then(|v| v.trim().parse::<i64>().ok()).unwrap_or(1);
     let list = match state.app.public_cases(page, 50).await {

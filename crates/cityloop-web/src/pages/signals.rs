@@ -2,14 +2,14 @@
 //! cases behind it; a signal is marked as taken up as a supervision task or a topic, or dismissed.
 
 use askama::Template;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use cityloop_app::signals::SignalView;
 use serde::Deserialize;
 
 use super::{ctx, render, staff_error_page, Ctx};
-use crate::session::{FormInput, Staff};
+use crate::session::{FormInput, PageQuery, Staff};
 use crate::WebState;
 
 #[derive(Template)]
@@ -27,7 +27,7 @@ pub struct SignalsParams {
     open: Option<i64>,
 }
 
-pub async fn page(State(state): State<WebState>, staff: Staff, Query(p): Query<SignalsParams>) -> Response {
+pub async fn page(State(state): State<WebState>, staff: Staff, PageQuery(p): PageQuery<SignalsParams>) -> Response {
     let wanted = p.state.filter(|s| !s.is_empty()).unwrap_or_else(|| "open".into());
     let signals = match state.app.signals(&staff.who, Some(&wanted), None, 200).await {
         Ok(s) => s,

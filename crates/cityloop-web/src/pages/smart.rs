@@ -3,7 +3,7 @@
 //! duplicates, reply check) and the reply-check summary per unit.
 
 use askama::Template;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use cityloop_app::duplicates::{DuplicateMatch, DuplicateQuery};
@@ -14,7 +14,7 @@ use serde::Deserialize;
 use super::{ctx, render, staff_error_page, Ctx};
 use crate::escape_html as esc;
 use crate::i18n::Tr;
-use crate::session::Staff;
+use crate::session::{PageQuery, Staff};
 use crate::WebState;
 
 /// What the operator has typed so far.
@@ -45,7 +45,7 @@ fn muted(t: &Tr, key: &str) -> Response {
 }
 
 /// The classifier's top categories, each a button that fills the category field.
-pub async fn suggest(State(state): State<WebState>, staff: Staff, Query(q): Query<Typed>) -> Response {
+pub async fn suggest(State(state): State<WebState>, staff: Staff, PageQuery(q): PageQuery<Typed>) -> Response {
     let t = staff.visit.tr;
     if q.text().trim().chars().count() < 4 {
         return muted(&t, "intake.type_more");
@@ -82,7 +82,7 @@ pub async fn suggest(State(state): State<WebState>, staff: Staff, Query(q): Quer
 }
 
 /// Open cases about the same problem, each with a choice to merge the new case into it.
-pub async fn similar(State(state): State<WebState>, staff: Staff, Query(q): Query<Typed>) -> Response {
+pub async fn similar(State(state): State<WebState>, staff: Staff, PageQuery(q): PageQuery<Typed>) -> Response {
     let t = staff.visit.tr;
     if q.text().trim().chars().count() < 4 {
         return muted(&t, "intake.type_more");
@@ -131,7 +131,7 @@ fn similarity_note(t: &Tr, m: &DuplicateMatch) -> String {
 }
 
 /// Knowledge-base articles for the text, each a button that puts the article into the answer.
-pub async fn knowledge(State(state): State<WebState>, staff: Staff, Query(q): Query<Typed>) -> Response {
+pub async fn knowledge(State(state): State<WebState>, staff: Staff, PageQuery(q): PageQuery<Typed>) -> Response {
     let t = staff.visit.tr;
     if q.text().trim().chars().count() < 2 {
         return muted(&t, "intake.type_more");
@@ -250,7 +250,7 @@ pub struct DaysParam {
 }
 
 /// Reply checks summarised per unit (weakest first).
-pub async fn replies(State(state): State<WebState>, staff: Staff, Query(q): Query<DaysParam>) -> Response {
+pub async fn replies(State(state): State<WebState>, staff: Staff, PageQuery(q): PageQuery<DaysParam>) -> Response {
     let days = q.days.unwrap_or(30).clamp(1, 366);
     match state.app.reply_summary(&staff.who, days).await {
         Ok(units) => {

@@ -2,7 +2,7 @@
 //! the adopted topics with their cases month by month.
 
 use askama::Template;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use cityloop_app::topics::{AdoptTopic, TopicCandidate, TopicView};
@@ -10,7 +10,7 @@ use cityloop_domain::Role;
 use serde::Deserialize;
 
 use super::{ctx, render, staff_error_page, Ctx};
-use crate::session::{FormInput, Staff};
+use crate::session::{FormInput, PageQuery, Staff};
 use crate::WebState;
 
 #[derive(Template)]
@@ -33,7 +33,7 @@ fn pct(v: &Option<f64>) -> String {
     v.map_or("—".into(), |v| format!("{:.0}%", v * 100.0))
 }
 
-pub async fn page(State(state): State<WebState>, staff: Staff, Query(p): Query<PeriodParam>) -> Response {
+pub async fn page(State(state): State<WebState>, staff: Staff, PageQuery(p): PageQuery<PeriodParam>) -> Response {
     let period = p.period.filter(|p| !p.is_empty()).unwrap_or_else(|| state.app.current_evaluation_period().label());
     let (candidates, topics) =
         match (state.app.topic_candidates(&staff.who, &period).await, state.app.topics(&staff.who).await) {

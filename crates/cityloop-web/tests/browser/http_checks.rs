@@ -582,6 +582,19 @@ async fn an_error_keeps_the_staff_navigation_and_names_errors_no_field_shows() {
     let summary = page.split("id=\"error-summary\"").nth(1).expect("an error summary").split("</div>").next().unwrap();
     assert!(summary.contains("位置：位于本市范围之外"), "{summary}");
     assert_eq!(site.app.store.count_cases().await.unwrap(), 0);
+    // An address with a mistyped parameter gets the site's page naming it, not the framework's text.
+    let dispatcher = site.app.login("dispatcher", cityloop_app::demo::DEMO_PASSWORD).await.unwrap();
+    for path in ["/desk?dispatched=abc", "/replies?days=x"] {
+        let r = staff_get(&site.base, &dispatcher.token, path).await;
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{path}");
+        assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/html"), "{path}");
+        let page = r.text().await.unwrap();
+        let field = path.split(['?', '=']).nth(1).unwrap();
+        assert!(page.contains(&format!("{field}: 网址中的此项取值无效")), "{page}");
+        assert!(page.contains("href=\"/desk\""), "the dispatcher's pages are still offered");
+    }
+    let visitor = client().get(format!("{}/portal/requests?page=abc", site.base)).send().await.unwrap();
+    assert!(visitor.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
 }
 
 #[tokio::test]
@@ -1058,4 +1071,27 @@ async fn an_administrator_edits_a_categorys_standard_and_a_units_name_on_their_p
     assert_eq!(post_form(&site.base, &admin.token, &csrf, &path, &fields).await.status(), StatusCode::OK);
     let now = site.app.articles().into_iter().find(|a| a.id == article.id).unwrap();
     assert_eq!((now.title.as_str(), now.tags.as_str()), ("犬只登记办法（2026年修订）", "养犬"));
+}
+
+#[tokio::test]
+async fn the_access_watch_pages_through_its_records_keeping_the_filter() {
+    let site = spawn_site(Backend::Sqlite, 0).await;
+    let admin = site.app.login("admin", cityloop_app::demo::DEMO_PASSWORD).await.unwrap();
+    let operator = site.app.store.user_by_username("operator").await.unwrap().unwrap();
+    for i in 0..130 {
+        let kind = cityloop_domain::access::AccessEventKind::Export;
+        site.app.record_access_event(&operator, kind, Some("127.0.0.1"), &format!("导出第{i}批"), 10).await.unwrap();
+    }
+    let first = staff_get(&site.base, &admin.token, "/admin/access?list=access-events&kind=export").await;
+    let first = first.text().await.unwrap();
+    let rows = |page: &str| section(page, "access-records").matches("<tr>").count() - 1;
+    assert_eq!(rows(&first), 100, "a page holds 100 records");
+    assert!(first.contains("导出第129批") && !first.contains("导出第29批<"), "newest first");
+    let next =
+        first.split("id=\"next-page\"").next().unwrap().rsplit("href=\"").next().unwrap().split('"').next().unwrap();
+    let next = next.replace("&#38;", "&");
+    assert!(next.contains("list=access-events") && next.contains("kind=export") && next.contains("page=2"), "{next}");
+    let second = staff_get(&site.base, &admin.token, &next).await.text().await.unwrap();
+    assert_eq!(rows(&second), 30, "{next}");
+    assert!(second.contains("导出第0批") && second.contains("rel=\"prev\"") && !second.contains("id=\"next-page\""));
 }
