@@ -798,7 +798,8 @@ impl Store {
         page.push(match f.sort {
             CaseSort::CreatedDesc => " order by created_at desc, id desc",
             CaseSort::CreatedAsc => " order by created_at, id",
-            CaseSort::DeadlineAsc => " order by deadline, id",
+            // Spelled out: SQLite puts NULL first by default, PostgreSQL last.
+            CaseSort::DeadlineAsc => " order by deadline nulls last, id",
             CaseSort::UpdatedDesc => " order by updated_at desc, id desc",
             CaseSort::UpdatedAsc => " order by updated_at, id",
             CaseSort::IdAsc => " order by id",

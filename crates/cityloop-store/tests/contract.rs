@@ -14,7 +14,9 @@ use cityloop_domain::{
 };
 use cityloop_store::evaluation::CountBatch;
 use cityloop_store::testing::{engines, fresh, TestDb};
-use cityloop_store::{BulkCase, CaseFilter, CaseScope, ClosingDay, IntakeDay, MoveWrite, OverviewRollups, StoreError};
+use cityloop_store::{
+    BulkCase, CaseFilter, CaseScope, CaseSort, ClosingDay, IntakeDay, MoveWrite, OverviewRollups, StoreError,
+};
 
 /// Runs a test body on every configured engine.
 async fn on_every_engine<F, Fut>(test: F)
@@ -213,6 +215,14 @@ async fn lists_filter_by_scope_state_overdue_text_and_page() {
         assert_eq!(page.items[1].id, ids[0], "newest first, so the oldest is last");
         let nobody = CaseFilter::new(CaseScope::default(), t0());
         assert_eq!(db.store.list_cases(&nobody).await.unwrap().total, 0);
+        // By deadline, a case not yet given one comes after those that have one, on both engines.
+        let waiting = create(&db, "未派单").await;
+        let mut f = CaseFilter::new(CaseScope::everything(), t0());
+        f.sort = CaseSort::DeadlineAsc;
+        let by_deadline = db.store.list_cases(&f).await.unwrap();
+        assert_eq!(by_deadline.items.len(), 7);
+        assert_eq!(by_deadline.items.last().unwrap().id, waiting.id);
+        assert!(by_deadline.items[..6].iter().all(|c| c.deadline.is_some()));
     })
     .await;
 }
