@@ -539,10 +539,19 @@ impl App {
         let standard = match &edit.standard {
             Some(input) => errors.keep(check_standard(input))?,
             None => {
+                // A leaf without a standard can no longer be filed or reported under: refused when
+                // this category, or one below it that follows its standard, would be left without one.
                 let above = category.parent_id.and_then(|p| reference.standard(p));
-                if above.is_none() && reference.is_leaf(category.id) {
-                    // A leaf without a standard could no longer be filed or reported under.
-                    errors.refuse("limit_amount", "is required: no category above this one has a case standard");
+                let stranded = reference.category_subtree(category.id).into_iter().any(|c| {
+                    reference.is_leaf(c)
+                        && !reference
+                            .category_chain(c)
+                            .into_iter()
+                            .take_while(|&up| up != category.id)
+                            .any(|up| reference.category(up).is_some_and(|r| r.standard.is_some()))
+                });
+                if above.is_none() && stranded {
+                    errors.refuse("standard", "is required: this category or one below it would have no case standard");
                 }
                 None
             }

@@ -105,7 +105,11 @@ impl App {
             UnitRef::Code(code) => reference.unit_by_code(code),
         };
         found.map(|u| u.id).ok_or_else(|| {
-            AppError::invalid(field, format!("unknown unit {}", serde_json::to_string(unit).unwrap_or_default()))
+            let named = match unit {
+                UnitRef::Id(id) => id.to_string(),
+                UnitRef::Code(code) => format!("`{code}`"),
+            };
+            AppError::invalid(field, format!("unknown unit {named}"))
         })
     }
 

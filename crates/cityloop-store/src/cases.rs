@@ -756,6 +756,22 @@ impl Store {
             sql.push(" and n.unit_id in ").bind_list(units.iter().map(|u| u.0));
         }
         sql.push(" order by n.id desc limit ").bind(limit);
+        self.notice_rows(&sql).await
+    }
+
+    /// The supervision notices a unit still has to answer: of open cases it leads now (a notice
+    /// stays behind when its case is returned and sent elsewhere, or closed), newest first.
+    pub async fn open_notices_of(&self, units: &[UnitId], limit: i64) -> Result<Vec<NoticeRow>> {
+        let mut sql = Sql::new(
+            "select n.id, n.case_id, c.number as case_number, n.unit_id, n.level, n.overdue, n.message, n.created_at \
+             from notices n join cases c on c.id = n.case_id where c.state in ('pending_sign', 'handling', 'suspended')",
+        );
+        sql.push(" and c.unit_id in ").bind_list(units.iter().map(|u| u.0));
+        sql.push(" and n.unit_id = c.unit_id order by n.id desc limit ").bind(limit);
+        self.notice_rows(&sql).await
+    }
+
+    async fn notice_rows(&self, sql: &Sql) -> Result<Vec<NoticeRow>> {
         let rows = sql.query().fetch_all(self.reader()).await?;
         rows.iter()
             .map(|r| {

@@ -199,7 +199,7 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("intake.smart_hint", "输入诉求内容后在此显示", "Shown here as you type the request"),
     ("intake.type_more", "请继续输入诉求内容", "Keep typing the request"),
     ("intake.no_model", "尚未训练分类模型", "No classifier model trained yet"),
-    ("intake.no_suggestion", "内容中没有可判断类别的中文，请人工选择", "Nothing in the text to judge the category by: choose it"),
+    ("intake.no_suggestion", "内容不足以判断类别，请人工选择", "Nothing in the text to judge the category by: choose it"),
     ("intake.because", "依据", "Because of"),
     ("intake.merge_into", "并入", "Merge into"),
     ("intake.not_duplicate", "不是重复工单", "Not a duplicate"),
@@ -664,6 +664,7 @@ impl Tr {
 const FIELD_MESSAGES: &[(&str, &str)] = &[
     ("is required", "必填"),
     ("is not a valid value in the page's address", "网址中的此项取值无效"),
+    ("must be {} or more", "须为 {} 或以上"),
     ("is required (at most {} characters)", "必填（最多 {} 个字）"),
     ("is required to file a case", "立案须选择类别"),
     ("is required: the dispatch catalogue names no unit for this case", "必填：派单目录没有为此案件指定单位"),
@@ -691,7 +692,10 @@ const FIELD_MESSAGES: &[(&str, &str)] = &[
     ("username {} is taken", "用户名 {} 已被占用"),
     ("a unit {} already exists", "单位 {} 已存在"),
     ("another category under the same parent is called {}", "同一上级类别下已有名为 {} 的类别"),
-    ("is required: no category above this one has a case standard", "必填：上级类别都没有立结案标准可沿用"),
+    (
+        "is required: this category or one below it would have no case standard",
+        "不能沿用：上级类别都没有立结案标准，本类别或沿用本类别标准的下级类别将无标准可用",
+    ),
     ("a unit cannot be placed under itself or a unit below it", "单位不能隶属于自身或其下级单位"),
     ("unknown grid {}", "没有网格 {}"),
     ("unknown category {}", "没有类别 {}"),

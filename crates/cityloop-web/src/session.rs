@@ -5,7 +5,7 @@
 
 use std::collections::HashMap;
 
-use axum::extract::{FromRequest, FromRequestParts, Multipart, OptionalFromRequestParts, Query, Request};
+use axum::extract::{FromRequest, FromRequestParts, Multipart, OptionalFromRequestParts, Request};
 use axum::http::header::{CONTENT_TYPE, SET_COOKIE};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, StatusCode};
@@ -104,6 +104,30 @@ pub struct Staff {
     pub visit: Visit,
 }
 
+/// A page address's parameters, read into `T`; the one that does not parse is named in the error.
+pub fn parse_page_query<T: DeserializeOwned>(query: &str) -> Result<T, AppError> {
+    let pairs = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
+    serde_path_to_error::deserialize(pairs)
+        .map_err(|e| AppError::invalid(e.path().to_string(), "is not a valid value in the page's address"))
+}
+
+/// The `{id}` of a page's address. A mistyped one (`/admin/knowledge/abc`) names no record: the
+/// visitor gets the site's page for an address that is no page, not the framework's plain text.
+pub struct PageId(pub i64);
+
+impl FromRequestParts<WebState> for PageId {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &WebState) -> Result<Self, Self::Rejection> {
+        type Raw = axum::extract::Path<String>;
+        let id = <Raw as FromRequestParts<WebState>>::from_request_parts(parts, state)
+            .await
+            .ok()
+            .and_then(|p| p.0.parse().ok());
+        id.map(PageId).ok_or_else(|| crate::pages::no_such_page(&parts.headers))
+    }
+}
+
 /// A page's query parameters. One that does not parse (`?page=abc`, a link typed by hand) gets the
 /// site's error page in the visitor's language, naming the parameter, rather than the framework's
 /// plain text.
@@ -113,15 +137,9 @@ impl<T: DeserializeOwned> FromRequestParts<WebState> for PageQuery<T> {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &WebState) -> Result<Self, Self::Rejection> {
-        let error = match Query::<T>::try_from_uri(&parts.uri) {
-            Ok(Query(value)) => return Ok(PageQuery(value)),
-            Err(rejection) => {
-                // The framework's text reads `Failed to deserialize query string: page: invalid digit…`.
-                let text = rejection.body_text();
-                let detail = text.split_once(": ").map_or(text.as_str(), |(_, rest)| rest);
-                let field = detail.split_once(": ").map_or("", |(field, _)| field);
-                AppError::invalid(field, "is not a valid value in the page's address")
-            }
+        let error = match parse_page_query(parts.uri.query().unwrap_or_default()) {
+            Ok(value) => return Ok(PageQuery(value)),
+            Err(error) => error,
         };
         // Staff keep their navigation on the error page.
         if let Ok(staff) = <Staff as FromRequestParts<WebState>>::from_request_parts(parts, state).await {

@@ -49,7 +49,7 @@ async fn an_administrator_changes_a_categorys_standard_and_new_cases_follow_it()
         assert_eq!((refused.status, refused.body["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("limit_amount")));
         // A leaf with nothing above it to follow keeps a standard of its own.
         let bare = t.put(&admin, "/api/v1/categories/11001", json!({"name": "路灯不亮", "standard": null})).await;
-        assert_eq!(bare.body["error"]["field"], "limit_amount", "{}", bare.body);
+        assert_eq!(bare.body["error"]["field"], "standard", "{}", bare.body);
         let categories = t.get(Some(&admin), "/api/v1/categories").await.ok();
         let lamp = categories.as_array().unwrap().iter().find(|c| c["code"] == "11001").unwrap().clone();
         assert_eq!(lamp["standard"]["limit_text"], "5个工作日", "refused edits leave the category as it was");
@@ -63,6 +63,18 @@ async fn an_administrator_changes_a_categorys_standard_and_new_cases_follow_it()
             .clone();
         let twin = t.put(&admin, "/api/v1/categories/11001", json!({"name": sibling, "standard": street_lamps["standard"]})).await;
         assert_eq!(twin.body["error"]["field"], "name");
+
+        // A group's standard that a category below it follows stays until that one has its own.
+        let group = lamp["parent"].as_str().unwrap().to_string();
+        let group_name = categories.as_array().unwrap().iter().find(|c| c["code"] == group.as_str()).unwrap()["name"].clone();
+        let group_standard = json!({"limit_amount": 2, "limit_mode": "working_days", "urgency": "normal"});
+        t.put(&admin, &format!("/api/v1/categories/{group}"), json!({"name": group_name, "standard": group_standard}))
+            .await
+            .ok();
+        let follows = t.put(&admin, "/api/v1/categories/11001", json!({"name": "路灯不亮", "standard": null})).await.ok();
+        assert_eq!((follows["own_standard"].as_bool(), follows["standard"]["limit_text"].as_str()), (Some(false), Some("2个工作日")));
+        let dropped = t.put(&admin, &format!("/api/v1/categories/{group}"), json!({"name": group_name, "standard": null})).await;
+        assert_eq!((dropped.status, dropped.body["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("standard")));
 
         let missing = t.put(&admin, "/api/v1/categories/99999", street_lamps.clone()).await;
         assert_eq!((missing.status, missing.error_code()), (StatusCode::NOT_FOUND, "not_found"));

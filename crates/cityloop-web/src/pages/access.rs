@@ -76,7 +76,8 @@ pub async fn page(State(state): State<WebState>, staff: Staff, PageQuery(q): Pag
 
 async fn access_page(state: &WebState, staff: &Staff, q: RecordsQuery) -> Result<AccessPage, AppError> {
     let reference = state.app.reference();
-    let page = q.page.unwrap_or(1).max(1);
+    // A page below the first is refused by the use case, as the API refuses it.
+    let page = q.page.unwrap_or(1);
     let (prev_href, next_href) = (q.page_href(page - 1), q.page_href(page + 1));
     let mut c = ctx(&staff.visit, Some(&staff.who), "admin.title");
     c.body_class = "wide";

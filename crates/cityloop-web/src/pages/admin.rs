@@ -19,7 +19,7 @@ use super::{
     staff_error_page, tree_order, unit_options, Ctx, Options,
 };
 use crate::i18n::field_message;
-use crate::session::{FormInput, PageQuery, Staff};
+use crate::session::{FormInput, PageId, PageQuery, Staff};
 use crate::WebState;
 
 /// The admin sections, for the tab bar.
@@ -487,10 +487,8 @@ pub async fn edit_category(
         let standard = match form.get("inherit") {
             Some(_) => None,
             None => Some(StandardInput {
-                limit_amount: match form.get("limit_amount") {
-                    None => return Err(AppError::invalid("limit_amount", "is required")),
-                    Some(n) => n.parse().map_err(|_| AppError::invalid("limit_amount", "must be a whole number"))?,
-                },
+                limit_amount: super::cases::number(&form, "limit_amount")?
+                    .ok_or_else(|| AppError::invalid("limit_amount", "is required"))?,
                 limit_mode: form.get("limit_mode").unwrap_or_default(),
                 urgency: form.get("urgency").unwrap_or_default(),
                 filing_condition: form.get("filing_condition").unwrap_or_default(),
@@ -662,7 +660,7 @@ pub async fn add_rule(State(state): State<WebState>, staff: Staff, form: FormInp
 pub async fn delete_rule(
     State(state): State<WebState>,
     staff: Staff,
-    Path(id): Path<i64>,
+    PageId(id): PageId,
     _form: FormInput,
 ) -> Response {
     match state.app.delete_catalogue_rule(&staff.who, id).await {
@@ -854,7 +852,7 @@ fn article_input(form: &FormInput) -> cityloop_app::knowledge::ArticleInput {
 }
 
 /// The knowledge page with an article's form filled in, to correct it where operators read it.
-pub async fn edit_article_page(State(state): State<WebState>, staff: Staff, Path(id): Path<i64>) -> Response {
+pub async fn edit_article_page(State(state): State<WebState>, staff: Staff, PageId(id): PageId) -> Response {
     if let Some(r) = admin_only(&staff) {
         return r;
     }
@@ -877,7 +875,7 @@ pub async fn edit_article_page(State(state): State<WebState>, staff: Staff, Path
 pub async fn edit_article(
     State(state): State<WebState>,
     staff: Staff,
-    Path(id): Path<i64>,
+    PageId(id): PageId,
     form: FormInput,
 ) -> Response {
     if let Some(r) = admin_only(&staff) {
@@ -926,7 +924,7 @@ pub async fn import_articles(State(state): State<WebState>, staff: Staff, form: 
 pub async fn delete_article(
     State(state): State<WebState>,
     staff: Staff,
-    Path(id): Path<i64>,
+    PageId(id): PageId,
     _form: FormInput,
 ) -> Response {
     if let Some(r) = admin_only(&staff) {
@@ -1166,7 +1164,7 @@ pub async fn add_webhook(State(state): State<WebState>, staff: Staff, form: Form
 pub async fn disable_webhook(
     State(state): State<WebState>,
     staff: Staff,
-    Path(id): Path<i64>,
+    PageId(id): PageId,
     _form: FormInput,
 ) -> Response {
     match state.app.disable_webhook(&staff.who, id).await {
@@ -1178,7 +1176,7 @@ pub async fn disable_webhook(
 pub async fn retry_delivery(
     State(state): State<WebState>,
     staff: Staff,
-    Path(id): Path<i64>,
+    PageId(id): PageId,
     _form: FormInput,
 ) -> Response {
     match state.app.retry_delivery(&staff.who, id).await {

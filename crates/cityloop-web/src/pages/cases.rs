@@ -23,7 +23,7 @@ use super::{
     Ctx, Options, COUNT_LIMIT,
 };
 use crate::i18n::Tr;
-use crate::session::{FormInput, PageQuery, Staff};
+use crate::session::{parse_page_query, FormInput, PageId, PageQuery, Staff};
 use crate::svg::Point;
 use crate::WebState;
 
@@ -95,9 +95,9 @@ fn filled_fields(raw: &str, keep: impl Fn(&str) -> bool) -> String {
 async fn list_page(state: &WebState, staff: &Staff, raw: &str, c: Ctx) -> Response {
     let t = c.t;
     // A NUL character has no place in a filter (and PostgreSQL cannot compare with one).
-    let mut q: CaseQuery = match serde_urlencoded::from_str(&filled_fields(&raw.replace("%00", ""), |_| true)) {
+    let mut q: CaseQuery = match parse_page_query(&filled_fields(&raw.replace("%00", ""), |_| true)) {
         Ok(q) => q,
-        Err(e) => return staff_error_page(staff, &AppError::invalid("query", e.to_string())),
+        Err(e) => return staff_error_page(staff, &e),
     };
     q.count_limit = Some(COUNT_LIMIT);
     let page = match state.app.list_cases_without_contact(&staff.who, &q).await {
@@ -175,8 +175,7 @@ pub async fn list(State(state): State<WebState>, staff: Staff, RawQuery(raw): Ra
 pub async fn export(State(state): State<WebState>, staff: Staff, RawQuery(raw): RawQuery) -> Response {
     let exported = async {
         let (format, rest) = cityloop_app::export::split_export_query(&staff.who, raw.as_deref().unwrap_or_default())?;
-        let q: CaseQuery = serde_urlencoded::from_str(&filled_fields(&rest, |_| true))
-            .map_err(|e| AppError::invalid("query", e.to_string()))?;
+        let q: CaseQuery = parse_page_query(&filled_fields(&rest, |_| true))?;
         let export = state.app.export_case_list(&staff.who, &q, format).await?;
         Ok::<_, AppError>((format, export))
     }
@@ -221,7 +220,7 @@ pub async fn save_view(State(state): State<WebState>, staff: Staff, form: FormIn
 pub async fn delete_view(
     State(state): State<WebState>,
     staff: Staff,
-    Path(id): Path<i64>,
+    PageId(id): PageId,
     _form: FormInput,
 ) -> Response {
     match state.app.delete_view(&staff.who, id).await {
@@ -716,8 +715,16 @@ fn flag(form: &FormInput, name: &str) -> Option<bool> {
     form.get(name).map(|v| matches!(v.as_str(), "true" | "on" | "1" | "yes"))
 }
 
-fn number(form: &FormInput, name: &str) -> Result<Option<u32>, AppError> {
-    form.get(name).map(|v| v.parse::<u32>().map_err(|_| AppError::invalid(name, "must be a whole number"))).transpose()
+/// A whole number of a form. One too large or below zero is held at the nearest end of the range, so
+/// that the use case says which range it must lie in rather than the form that it is not a number.
+pub fn number(form: &FormInput, name: &str) -> Result<Option<u32>, AppError> {
+    form.get(name)
+        .map(|v| match v.parse::<u32>() {
+            Ok(n) => Ok(n),
+            Err(_) if v.parse::<i128>().is_ok() => Ok(if v.starts_with('-') { 0 } else { u32::MAX }),
+            Err(_) => Err(AppError::invalid(name, "must be a whole number")),
+        })
+        .transpose()
 }
 
 /// An extension's amount: its form holds one field, hours or days by the case's limit, so a blank one

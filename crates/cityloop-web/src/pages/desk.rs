@@ -9,13 +9,13 @@ use axum::response::Response;
 use cityloop_app::moves::{MoveInput, UnitRef};
 use cityloop_app::queries::{CaseQuery, CaseSummary};
 use cityloop_app::AppError;
-use cityloop_domain::workflow::MoveKind;
-use cityloop_domain::{Role, State as CaseState, UnitId};
+use cityloop_domain::workflow::{MoveKind, MAX_SUPERVISION_LEVEL};
+use cityloop_domain::{Case, Role, State as CaseState, UnitId};
 use serde::Deserialize;
 
 use super::{
     catalogue_unit, count_label, ctx, pending_moves, render, short_time, staff_error_page, summary_rows, unit_options,
-    CaseRow, Ctx, MoveDone, Options,
+    CaseRow, Ctx, MoveDone, Options, RowMove,
 };
 use crate::i18n::Tr;
 use crate::session::{FormInput, PageQuery, Staff};
@@ -28,8 +28,6 @@ pub struct Queue {
     pub rows: Vec<CaseRow>,
     pub total: String,
     pub more_href: String,
-    /// Inline moves offered on each row (kind, label).
-    pub actions: Vec<(&'static str, String)>,
 }
 
 /// A queue to show: its id, title key, case-list query and inline moves.
@@ -55,9 +53,7 @@ async fn queue(
         if let Some(reason) = reasons.get(&s.case.id) {
             row.request = format!("{}: {reason}", t.move_label(MoveKind::Return));
         }
-        if actions.iter().any(decides_request) {
-            row.request_moves = pending_moves(&t, s.case.pending.as_ref());
-        }
+        row.moves = row_moves(&t, &s.case, actions);
     }
     let queue = Queue {
         id,
@@ -65,16 +61,29 @@ async fn queue(
         rows,
         total: count_label(page.total),
         more_href: format!("/cases?{query}"),
-        actions: actions.iter().filter(|k| !decides_request(k)).map(|k| (k.as_str(), t.move_label(*k))).collect(),
     };
     Ok((queue, page.items))
 }
 
-/// The moves that answer an extension or suspension request: offered on a row only for the request
-/// it holds.
-fn decides_request(kind: &MoveKind) -> bool {
+/// The moves of a queue as one row offers them: those that answer a request only for the request
+/// the row holds, and supervision one level above the case's (催办, then 督办, then 挂牌督办).
+fn row_moves(t: &Tr, case: &Case, kinds: &[MoveKind]) -> Vec<RowMove> {
     use MoveKind as K;
-    matches!(kind, K::ApproveExtension | K::RejectExtension | K::ApproveSuspension | K::RejectSuspension)
+    let pending = pending_moves(case.pending.as_ref());
+    kinds
+        .iter()
+        .filter(|k| {
+            !matches!(k, K::ApproveExtension | K::RejectExtension | K::ApproveSuspension | K::RejectSuspension)
+                || pending.contains(k)
+        })
+        .map(|&k| match k {
+            K::Supervise => {
+                let level = (case.supervision_level + 1).min(MAX_SUPERVISION_LEVEL);
+                RowMove { kind: k.as_str(), label: t.get(&format!("level.{level}")).to_string(), level: Some(level) }
+            }
+            _ => RowMove { kind: k.as_str(), label: t.move_label(k), level: None },
+        })
+        .collect()
 }
 
 /// Several queues at once: each is its own query on the reader pool.
@@ -172,10 +181,14 @@ pub struct Notice {
     pub text: String,
 }
 
-/// The latest supervision notices: all of them for the desk, a unit's own for its inbox.
-async fn notices(state: &WebState, t: &Tr, units: Option<&[UnitId]>) -> Result<Vec<Notice>, AppError> {
+/// The latest supervision notices: all of them for the desk; for a unit's inbox, those of the open
+/// cases it leads.
+async fn notices(state: &WebState, t: &Tr, unit: Option<&[UnitId]>) -> Result<Vec<Notice>, AppError> {
     let reference = state.app.reference();
-    let rows = state.app.store.notices(None, units, 15).await?;
+    let rows = match unit {
+        None => state.app.store.notices(None, None, 15).await?,
+        Some(units) => state.app.store.open_notices_of(units, 15).await?,
+    };
     Ok(rows
         .into_iter()
         .map(|n| Notice {

@@ -376,8 +376,19 @@ pub struct CaseRow {
     /// What waits on a decision: the unit's request (extension or suspension) or its reason for
     /// returning the case, shown on the queues that decide it.
     pub request: String,
-    /// Inline moves that answer the request on this row (kind, label).
-    pub request_moves: Vec<(&'static str, String)>,
+    /// The version the row was read at: a move from the row is refused if the case changed since.
+    pub version: i64,
+    /// Inline moves offered on this row.
+    pub moves: Vec<RowMove>,
+}
+
+/// A move made from a queue's row without opening the case.
+#[derive(Debug, Clone)]
+pub struct RowMove {
+    pub kind: &'static str,
+    pub label: String,
+    /// The supervision level a 督办 button asks for.
+    pub level: Option<u32>,
 }
 
 /// CSS class of a state (its colour).
@@ -408,7 +419,8 @@ pub fn case_row(t: &Tr, reference: &Reference, case: &Case, overdue: bool, conta
         contact,
         suggested_unit: String::new(),
         request: case.pending.as_ref().map(|p| pending_text(t, reference, case, p)).unwrap_or_default(),
-        request_moves: Vec::new(),
+        version: case.version,
+        moves: Vec::new(),
     }
 }
 
@@ -427,13 +439,12 @@ pub fn pending_text(t: &Tr, reference: &Reference, case: &Case, pending: &Pendin
 }
 
 /// The moves that decide a case's pending request.
-pub fn pending_moves(t: &Tr, pending: Option<&PendingRequest>) -> Vec<(&'static str, String)> {
-    let kinds: &[MoveKind] = match pending {
+pub fn pending_moves(pending: Option<&PendingRequest>) -> &'static [MoveKind] {
+    match pending {
         Some(PendingRequest::Extension { .. }) => &[MoveKind::ApproveExtension, MoveKind::RejectExtension],
         Some(PendingRequest::Suspension { .. }) => &[MoveKind::ApproveSuspension, MoveKind::RejectSuspension],
         None => &[],
-    };
-    kinds.iter().map(|k| (k.as_str(), t.move_label(*k))).collect()
+    }
 }
 
 pub fn summary_rows(t: &Tr, reference: &Reference, items: &[CaseSummary]) -> Vec<CaseRow> {

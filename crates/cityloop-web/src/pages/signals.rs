@@ -2,14 +2,14 @@
 //! cases behind it; a signal is marked as taken up as a supervision task or a topic, or dismissed.
 
 use askama::Template;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use cityloop_app::signals::SignalView;
 use serde::Deserialize;
 
 use super::{ctx, render, staff_error_page, Ctx};
-use crate::session::{FormInput, PageQuery, Staff};
+use crate::session::{FormInput, PageId, PageQuery, Staff};
 use crate::WebState;
 
 #[derive(Template)]
@@ -54,7 +54,7 @@ pub async fn scan(State(state): State<WebState>, staff: Staff, _form: FormInput)
     }
 }
 
-pub async fn mark(State(state): State<WebState>, staff: Staff, Path(id): Path<i64>, form: FormInput) -> Response {
+pub async fn mark(State(state): State<WebState>, staff: Staff, PageId(id): PageId, form: FormInput) -> Response {
     let to = form.get("state").unwrap_or_default();
     match state.app.set_signal_state(&staff.who, id, &to).await {
         Ok(_) => Redirect::to(&format!("/signals?open={id}&state={to}")).into_response(),

@@ -593,6 +593,10 @@ async fn an_error_keeps_the_staff_navigation_and_names_errors_no_field_shows() {
         assert!(page.contains(&format!("{field}: 网址中的此项取值无效")), "{page}");
         assert!(page.contains("href=\"/desk\""), "the dispatcher's pages are still offered");
     }
+    for (path, field) in [("/cases?page=abc", "page"), ("/cases?overdue=maybe", "overdue")] {
+        let page = staff_get(&site.base, &dispatcher.token, path).await.text().await.unwrap();
+        assert!(page.contains(&format!("{field}: 网址中的此项取值无效")), "{path}: {page}");
+    }
     let visitor = client().get(format!("{}/portal/requests?page=abc", site.base)).send().await.unwrap();
     assert!(visitor.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
 }
@@ -925,6 +929,29 @@ async fn the_desk_shows_what_a_unit_asks_and_why_and_the_unit_reads_its_supervis
     let returns = section(&desk, "q-returns");
     assert!(returns.contains(returned) && returns.contains("该路段不属于本街道管辖"), "{returns}");
     assert!(!returns.contains("等待配件到货"), "a row carries its own case's request only");
+    // Supervision from a row asks one level above the case's: first 催办.
+    let supervise_form = |page: &str| {
+        let form =
+            page.split(&format!("/cases/{extended}/moves/supervise")).nth(1).expect("supervision offered on the row");
+        form.split("</form>").next().unwrap().to_string()
+    };
+    let first = supervise_form(&desk);
+    assert!(first.contains(r#"name="level" value="1""#) && first.contains("催办"), "{first}");
+
+    // A row answers the request it showed: a click on a row read before the request changed is refused.
+    let approve = requests.split(&format!("/cases/{extended}/moves/approve-extension")).nth(1).unwrap();
+    let read_at = approve.split(r#"name="version" value=""#).nth(1).unwrap().split('"').next().unwrap().to_string();
+    site.app.perform_move(&dispatcher.principal, extended, "reject-extension", MoveInput::default()).await.unwrap();
+    let again =
+        MoveInput {
+            hours: amount_hours, days: amount_days, reason: Some("再等一天".into()), ..MoveInput::default()
+        };
+    site.app.perform_move(&handler.principal, extended, "extend", again).await.unwrap();
+    let csrf = staff_token(&site.base, &dispatcher.token, "/desk").await;
+    let path = format!("/cases/{extended}/moves/approve-extension");
+    let stale = post_form(&site.base, &dispatcher.token, &csrf, &path, &[("version", &read_at)]).await;
+    assert_eq!(stale.status(), StatusCode::CONFLICT);
+    assert!(site.app.store.case_by_number(extended).await.unwrap().pending.is_some(), "the new request still waits");
 
     // Supervision reaches the unit on its own page, not only the dispatcher's desk.
     let urge = MoveInput { level: Some(1), ..MoveInput::default() };
@@ -942,6 +969,19 @@ async fn the_desk_shows_what_a_unit_asks_and_why_and_the_unit_reads_its_supervis
     let other = login(format!("h-{other_street}")).await;
     let theirs = staff_get(&site.base, &other.token, "/inbox").await.text().await.unwrap();
     assert!(!section(&theirs, "notices").contains(extended.as_str()), "another unit does not read it");
+    let desk = staff_get(&site.base, &dispatcher.token, "/desk").await.text().await.unwrap();
+    let next = supervise_form(&desk);
+    assert!(next.contains(r#"name="level" value="2""#) && next.contains("督办"), "then 督办: {next}");
+
+    // Once the case has gone to another unit, its notice leaves the first unit's inbox.
+    site.app.perform_move(&dispatcher.principal, extended, "reject-extension", MoveInput::default()).await.unwrap();
+    let give_back = MoveInput { reason: Some("不属于本街道".into()), ..MoveInput::default() };
+    site.app.perform_move(&handler.principal, extended, "return", give_back).await.unwrap();
+    site.app.perform_move(&dispatcher.principal, extended, "approve-return", MoveInput::default()).await.unwrap();
+    let elsewhere = MoveInput { unit: Some(UnitRef::Code(other_street.clone())), ..MoveInput::default() };
+    site.app.perform_move(&dispatcher.principal, extended, "dispatch", elsewhere).await.unwrap();
+    let inbox = staff_get(&site.base, &handler.token, "/inbox").await.text().await.unwrap();
+    assert!(!section(&inbox, "notices").contains(extended.as_str()), "{}", section(&inbox, "notices"));
 }
 
 #[tokio::test]
@@ -1026,9 +1066,22 @@ async fn an_administrator_edits_a_categorys_standard_and_a_units_name_on_their_p
     let page = refused.text().await.unwrap();
     assert!(page.contains("id=\"err-limit_amount\"") && page.contains("须为整数"), "the amount is marked");
     assert!(page.contains("value=\"三天\"") && page.contains("路灯恢复照明"), "what was typed is kept");
+    let huge = send(
+        "/admin/categories/11001",
+        vec![
+            ("name", "路灯不亮"),
+            ("limit_amount", "99999999999"),
+            ("limit_mode", "working_days"),
+            ("urgency", "normal"),
+        ],
+    )
+    .await;
+    assert!(huge.text().await.unwrap().contains("须为 1 到 366"), "a whole number out of range is told its range");
     let inherit = send("/admin/categories/11001", vec![("name", "路灯不亮"), ("inherit", "1")]).await;
     assert_eq!(inherit.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(inherit.text().await.unwrap().contains("上级类别都没有立结案标准可沿用"));
+    let page = inherit.text().await.unwrap();
+    let marked = page.split("id=\"err-standard\"").nth(1).expect("marked at the box ticked").split('<').next().unwrap();
+    assert!(marked.contains("上级类别都没有立结案标准"), "{marked}");
     let mut good = standard.clone();
     good.extend([("name", "路灯不亮"), ("limit_amount", "5")]);
     let saved = send("/admin/categories/11001", good).await;
@@ -1071,6 +1124,9 @@ async fn an_administrator_edits_a_categorys_standard_and_a_units_name_on_their_p
     assert_eq!(post_form(&site.base, &admin.token, &csrf, &path, &fields).await.status(), StatusCode::OK);
     let now = site.app.articles().into_iter().find(|a| a.id == article.id).unwrap();
     assert_eq!((now.title.as_str(), now.tags.as_str()), ("犬只登记办法（2026年修订）", "养犬"));
+    let mistyped = staff_get(&site.base, &admin.token, "/admin/knowledge/abc").await;
+    assert_eq!(mistyped.status(), StatusCode::NOT_FOUND);
+    assert!(mistyped.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
 }
 
 #[tokio::test]
@@ -1094,4 +1150,7 @@ async fn the_access_watch_pages_through_its_records_keeping_the_filter() {
     let second = staff_get(&site.base, &admin.token, &next).await.text().await.unwrap();
     assert_eq!(rows(&second), 30, "{next}");
     assert!(second.contains("导出第0批") && second.contains("rel=\"prev\"") && !second.contains("id=\"next-page\""));
+    let zero = staff_get(&site.base, &admin.token, "/admin/access?page=0").await;
+    assert_eq!(zero.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(zero.text().await.unwrap().contains("page: 须为 1 或以上"));
 }
