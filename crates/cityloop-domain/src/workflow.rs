@@ -732,12 +732,17 @@ pub fn apply(
             let reason = required("reason", reason)?;
             let limit = c.limit.unwrap_or(DEFAULT_LIMIT);
             let units = extension_in_limit_units(*amount, limit, ctx.calendar)?;
+            // The field the request gave its amount in: days may be asked on a case counted in hours.
+            let field = match amount {
+                ExtensionAmount::Hours(_) => "hours",
+                ExtensionAmount::Days(_) => "days",
+            };
             if units == 0 {
-                return Err(invalid(if limit.counts_hours() { "hours" } else { "days" }, "must be at least 1"));
+                return Err(invalid(field, "must be at least 1"));
             }
             if units > limit.amount {
                 return Err(invalid(
-                    if limit.counts_hours() { "hours" } else { "days" },
+                    field,
                     format!("an extension may add at most the original limit ({})", limit.describe_en()),
                 ));
             }

@@ -214,7 +214,10 @@ fn extensions_are_limited_to_two_each_at_most_the_original_limit() {
     let too_long = r.try_move(Role::Handler, Move::Extend { amount: ExtensionAmount::Hours(5), reason: "x".into() });
     assert!(matches!(too_long, Err(MoveError::Invalid { field: "hours", .. })));
     let days = r.try_move(Role::Handler, Move::Extend { amount: ExtensionAmount::Days(1), reason: "x".into() });
-    assert!(matches!(days, Err(MoveError::Invalid { field: "hours", .. })), "1 working day = 8 working hours > 4");
+    assert!(
+        matches!(days, Err(MoveError::Invalid { field: "days", .. })),
+        "1 working day = 8 working hours > 4, told at the days asked for"
+    );
     let no_reason = r.try_move(Role::Handler, Move::Extend { amount: ExtensionAmount::Hours(1), reason: " ".into() });
     assert!(matches!(no_reason, Err(MoveError::Invalid { field: "reason", .. })));
     for _ in 0..2 {

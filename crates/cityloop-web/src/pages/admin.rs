@@ -594,7 +594,14 @@ pub async fn catalogue(State(state): State<WebState>, staff: Staff, PageQuery(q)
                         return respond(p, None);
                     }
                 },
-                (None, Some(d)) => reference.division_by_code(d).map(|d| d.id),
+                (None, Some(d)) => match reference.division_by_code(d) {
+                    Some(division) => Some(division.id),
+                    None => {
+                        // The select offers only known divisions; an address typed by hand may not.
+                        p.c.errors.insert("t_division".into(), field_message(&t, &format!("unknown division `{d}`")));
+                        return respond(p, None);
+                    }
+                },
                 _ => None,
             };
         match state.app.dispatch_preview(Some(category.id), division).await {

@@ -1007,6 +1007,12 @@ async fn a_catalogue_rule_in_the_place_of_another_says_so_and_a_stopped_webhook_
     assert_eq!(now.catalogue.len(), rules, "the rule took the other's place");
     let kept = now.catalogue.iter().find(|r| r.category_id == rule.category_id && r.division_id == rule.division_id);
     assert_eq!(kept.unwrap().lead_unit, new_lead.id);
+    // The tester names a division it does not know rather than answer for the whole city.
+    let tester = staff_get(&site.base, &admin.token, "/admin/catalogue?category=11001&division=zz").await;
+    let tester = tester.text().await.unwrap();
+    let marked =
+        tester.split("id=\"err-t_division\"").nth(1).expect("the division is marked").split('<').next().unwrap();
+    assert!(marked.contains("没有区划"), "{marked}");
 
     // Deliveries to a system that never answers die; once the webhook is stopped they are not offered again.
     let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
