@@ -488,8 +488,10 @@ impl App {
     pub async fn add_unit(&self, who: &Principal, input: NewUnit) -> Result<UnitId> {
         require_admin(Some(who))?;
         let code = input.code.trim();
-        if code.is_empty() || code.chars().count() > 64 || code.chars().any(char::is_whitespace) {
-            return Err(AppError::invalid("code", "must be 1 to 64 characters without spaces"));
+        // A unit's code names it in addresses (/admin/units/{code}, the API) and in other systems' files.
+        let fits = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
+        if code.is_empty() || code.chars().count() > 64 || !code.chars().all(fits) {
+            return Err(AppError::invalid("code", "must be 1 to 64 letters, digits, '.', '_' or '-'"));
         }
         let name = input.name.trim();
         if name.is_empty() || name.chars().count() > 100 {
@@ -521,6 +523,8 @@ impl App {
     /// they were given; the new limit applies from the next dispatch.
     pub async fn update_category(&self, who: &Principal, code: &str, edit: CategoryEdit) -> Result<()> {
         require_admin(Some(who))?;
+        // Checked against the tree as stored now: another administrator (or node) may have changed it.
+        self.reload_reference().await?;
         let reference = self.reference();
         let category =
             reference.category_by_code(code).ok_or_else(|| AppError::NotFound(format!("category `{code}`")))?;
@@ -565,6 +569,8 @@ impl App {
     /// stay with it.
     pub async fn update_unit(&self, who: &Principal, code: &str, edit: UnitEdit) -> Result<()> {
         require_admin(Some(who))?;
+        // Checked against the tree as stored now: another administrator (or node) may have changed it.
+        self.reload_reference().await?;
         let reference = self.reference();
         let unit = reference.unit_by_code(code).ok_or_else(|| AppError::NotFound(format!("unit `{code}`")))?;
         let mut errors = FieldErrors::default();

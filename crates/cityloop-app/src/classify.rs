@@ -138,11 +138,13 @@ impl App {
             return Err(AppError::invalid("text", "is longer than 10000 characters"));
         }
         let model = self.model().ok_or_else(no_model)?;
-        if !model.classifier.can_judge(text) {
+        // The model learnt from simplified characters: a traditional text is judged in that form.
+        let text = to_simplified(text);
+        if !model.classifier.can_judge(&text) {
             // No guess from the labels' frequencies alone: a person chooses.
             return Ok(ClassifyOutcome { model_version: model.version, suggestions: Vec::new(), words: Vec::new() });
         }
-        let result = model.classifier.classify(&to_simplified(text), top.clamp(1, 20));
+        let result = model.classifier.classify(&text, top.clamp(1, 20));
         Ok(ClassifyOutcome {
             model_version: model.version,
             suggestions: result.top.into_iter().map(|r| self.suggestion(r.label, r.probability)).collect(),

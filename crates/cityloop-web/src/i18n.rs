@@ -664,7 +664,6 @@ impl Tr {
 const FIELD_MESSAGES: &[(&str, &str)] = &[
     ("is required", "必填"),
     ("is not a valid value in the page's address", "网址中的此项取值无效"),
-    ("must be {} or more", "须为 {} 或以上"),
     ("is required (at most {} characters)", "必填（最多 {} 个字）"),
     ("is required to file a case", "立案须选择类别"),
     ("is required: the dispatch catalogue names no unit for this case", "必填：派单目录没有为此案件指定单位"),

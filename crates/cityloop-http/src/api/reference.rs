@@ -75,10 +75,22 @@ pub struct UnitRequest {
     pub name: String,
     /// `government, department, street_office, community, utility, center`.
     pub kind: String,
-    /// None: a unit at the top.
-    pub parent: Option<UnitRefIn>,
-    /// Division code of the area the unit serves.
-    pub division: Option<String>,
+    /// Left out: unchanged; `null`: a unit at the top.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<UnitRefIn>)]
+    pub parent: Option<Option<UnitRefIn>>,
+    /// Division code of the area the unit serves. Left out: unchanged; `null`: none.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>)]
+    pub division: Option<Option<String>>,
+}
+
+/// A field that may be left out (`None`: keep what is there), sent as `null` (`Some(None)`: clear
+/// it) or given: a request that names only what it changes loses nothing else.
+fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
+    d: D,
+) -> std::result::Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(d).map(Some)
 }
 
 /// Changes a unit's name, kind, parent or area (admins). Its cases, users and rules stay with it.
@@ -90,8 +102,17 @@ pub async fn update_unit(
     Path(code): Path<String>,
     ApiJson(body): ApiJson<UnitRequest>,
 ) -> Result<Json<UnitDto>> {
-    let edit =
-        UnitEdit { name: body.name, kind: body.kind, parent: body.parent.map(UnitRef::from), division: body.division };
+    let now = state.app.reference();
+    let current = now.unit_by_code(&code).ok_or_else(|| AppError::NotFound(format!("unit `{code}`")))?;
+    let parent = match body.parent {
+        Some(given) => given.map(UnitRef::from),
+        None => current.parent_id.map(|p| UnitRef::Id(p.0)),
+    };
+    let division = match body.division {
+        Some(given) => given,
+        None => current.division_id.and_then(|d| now.division(d)).map(|d| d.code.clone()),
+    };
+    let edit = UnitEdit { name: body.name, kind: body.kind, parent, division };
     state.app.update_unit(&who, &code, edit).await?;
     let r = state.app.reference();
     let unit = r.unit_by_code(&code).ok_or_else(|| AppError::NotFound(format!("unit `{code}`")))?;
@@ -171,8 +192,11 @@ pub struct StandardRequest {
 #[serde(deny_unknown_fields)]
 pub struct CategoryRequest {
     pub name: String,
-    /// None: the category follows the standard of the nearest category above it that has one.
-    pub standard: Option<StandardRequest>,
+    /// Left out: unchanged; `null`: the category follows the standard of the nearest category above
+    /// it that has one.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<StandardRequest>)]
+    pub standard: Option<Option<StandardRequest>>,
 }
 
 /// Renames a category or sets its case standard (admins). Cases already dispatched keep their
@@ -185,13 +209,27 @@ pub async fn update_category(
     Path(code): Path<String>,
     ApiJson(body): ApiJson<CategoryRequest>,
 ) -> Result<Json<CategoryDto>> {
-    let standard = body.standard.map(|s| StandardInput {
-        limit_amount: s.limit_amount,
-        limit_mode: s.limit_mode,
-        urgency: s.urgency,
-        filing_condition: s.filing_condition,
-        closing_condition: s.closing_condition,
-    });
+    let standard = match body.standard {
+        Some(given) => given.map(|s| StandardInput {
+            limit_amount: s.limit_amount,
+            limit_mode: s.limit_mode,
+            urgency: s.urgency,
+            filing_condition: s.filing_condition,
+            closing_condition: s.closing_condition,
+        }),
+        None => {
+            let now = state.app.reference();
+            let current =
+                now.category_by_code(&code).ok_or_else(|| AppError::NotFound(format!("category `{code}`")))?;
+            current.standard.as_ref().map(|s| StandardInput {
+                limit_amount: s.limit.amount,
+                limit_mode: s.limit.mode.as_str().into(),
+                urgency: s.urgency.as_str().into(),
+                filing_condition: s.filing_condition.clone(),
+                closing_condition: s.closing_condition.clone(),
+            })
+        }
+    };
     state.app.update_category(&who, &code, CategoryEdit { name: body.name, standard }).await?;
     let r = state.app.reference();
     let category = r.category_by_code(&code).ok_or_else(|| AppError::NotFound(format!("category `{code}`")))?;

@@ -76,6 +76,9 @@ async fn an_administrator_changes_a_categorys_standard_and_new_cases_follow_it()
         let dropped = t.put(&admin, &format!("/api/v1/categories/{group}"), json!({"name": group_name, "standard": null})).await;
         assert_eq!((dropped.status, dropped.body["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("standard")));
 
+        let renamed = t.put(&admin, "/api/v1/categories/06010", json!({"name": "暴露垃圾（含建筑垃圾）"})).await.ok();
+        assert_eq!((renamed["own_standard"].as_bool(), renamed["standard"]["limit_text"].as_str()), (Some(true), Some("4个工作时")));
+
         let missing = t.put(&admin, "/api/v1/categories/99999", street_lamps.clone()).await;
         assert_eq!((missing.status, missing.error_code()), (StatusCode::NOT_FOUND, "not_found"));
         let not_admin = t.put(&operator, "/api/v1/categories/11001", street_lamps).await;
@@ -105,6 +108,10 @@ async fn an_administrator_renames_and_moves_a_unit_but_not_under_itself() {
             .ok();
         assert_eq!((renamed["name"].as_str(), renamed["id"].clone()), (Some("新城街道办事处"), office["id"].clone()));
         assert_eq!(renamed["division"], office["division"], "the area stays as sent");
+        // Fields left out keep their values; null clears them.
+        let named_only = json!({"name": "新城街道", "kind": "street_office"});
+        let kept = t.put(&admin, &format!("/api/v1/units/{code}"), named_only).await.ok();
+        assert_eq!((kept["parent"].clone(), kept["division"].clone()), (office["parent"].clone(), office["division"].clone()));
 
         let under_child = t
             .put(

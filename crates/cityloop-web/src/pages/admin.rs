@@ -164,6 +164,18 @@ fn respond(mut p: AdminPage, failed: Option<(&AppError, &FormInput)>) -> Respons
         // A unit's, a division's or a category's name, not a person's.
         p.c.labels.insert("name".into(), p.c.t.get("field.entity_name").into());
     }
+    if p.section == "categories" {
+        // The standard's fields, named in the error summary as on the form.
+        for (field, key) in [
+            ("limit_amount", "field.limit"),
+            ("limit_mode", "admin.limit_mode"),
+            ("standard", "admin.standard"),
+            ("filing_condition", "admin.filing_condition"),
+            ("closing_condition", "admin.closing_condition"),
+        ] {
+            p.c.labels.insert(field.into(), p.c.t.get(key).into());
+        }
+    }
     match refill(&mut p.c, failed) {
         Ok(status) => render(status, &p),
         Err(e) => error_page(&p.c.t, e),
@@ -483,22 +495,26 @@ pub async fn edit_category(
     if let Some(r) = admin_only(&staff) {
         return r;
     }
-    let outcome = async {
-        let standard = match form.get("inherit") {
-            Some(_) => None,
-            None => Some(StandardInput {
-                limit_amount: super::cases::number(&form, "limit_amount")?
-                    .ok_or_else(|| AppError::invalid("limit_amount", "is required"))?,
-                limit_mode: form.get("limit_mode").unwrap_or_default(),
-                urgency: form.get("urgency").unwrap_or_default(),
-                filing_condition: form.get("filing_condition").unwrap_or_default(),
-                closing_condition: form.get("closing_condition").unwrap_or_default(),
-            }),
-        };
-        let edit = CategoryEdit { name: form.get("name").unwrap_or_default(), standard };
-        state.app.update_category(&staff.who, &code, edit).await
-    }
-    .await;
+    // An amount that is no number is sent as 0, which the use case refuses whatever else is wrong,
+    // so that every wrong field is marked at once; its mark here says what was wrong with it.
+    let amount = super::cases::number(&form, "limit_amount")
+        .and_then(|n| n.ok_or_else(|| AppError::invalid("limit_amount", "is required")));
+    let standard = form.get("inherit").is_none().then(|| StandardInput {
+        limit_amount: *amount.as_ref().unwrap_or(&0),
+        limit_mode: form.get("limit_mode").unwrap_or_default(),
+        urgency: form.get("urgency").unwrap_or_default(),
+        filing_condition: form.get("filing_condition").unwrap_or_default(),
+        closing_condition: form.get("closing_condition").unwrap_or_default(),
+    });
+    let wrong_amount = if standard.is_some() { amount.err() } else { None };
+    let edit = CategoryEdit { name: form.get("name").unwrap_or_default(), standard };
+    let outcome = match (state.app.update_category(&staff.who, &code, edit).await, wrong_amount) {
+        (Err(e), Some(amount_error)) if !e.field_errors().is_empty() => {
+            let others = e.field_errors().into_iter().filter(|f| f.field != "limit_amount");
+            Err(AppError::InvalidFields(amount_error.field_errors().into_iter().chain(others).collect()))
+        }
+        (outcome, _) => outcome,
+    };
     let name = state.app.reference().category_by_code(&code).map(|c| c.name.clone()).unwrap_or_default();
     edit_answer(page(&state, &staff, "categories", categories_table(&state, &staff)), outcome, &form, &code, &name)
 }

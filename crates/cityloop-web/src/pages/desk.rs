@@ -172,7 +172,6 @@ pub async fn desk(State(state): State<WebState>, staff: Staff, PageQuery(p): Pag
     }
 }
 
-/// A notice in the interface's language: the stored message is the Chinese one sent to the unit.
 /// A supervision notice as a queue shows it.
 pub struct Notice {
     pub time: String,
@@ -200,6 +199,7 @@ async fn notices(state: &WebState, t: &Tr, unit: Option<&[UnitId]>) -> Result<Ve
         .collect())
 }
 
+/// A notice in the interface's language: the stored message is the Chinese one sent to the unit.
 fn notice_text(t: &Tr, n: &cityloop_store::cases::NoticeRow) -> String {
     if !t.is_en() {
         return n.message.clone();
