@@ -11,6 +11,9 @@ use crate::error::{AppError, Result};
 use crate::scope::Principal;
 use crate::App;
 
+/// The longest span a reply summary covers.
+const MAX_SUMMARY_DAYS: i64 = 366;
+
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct UnitReplies {
     pub unit: UnitId,
@@ -58,12 +61,16 @@ impl App {
         })))
     }
 
-    /// Reply scores per unit over the last `days` days, weakest first.
+    /// Reply scores per unit over the last `days` days (1 to a year), weakest first.
     pub async fn reply_summary(&self, who: &Principal, days: i64) -> Result<Vec<UnitReplies>> {
         if !who.has_any(SUMMARY_ROLES) {
             return Err(AppError::Forbidden("your roles cannot see reply checks".into()));
         }
-        let rows: Vec<ReplySummary> = self.store.reply_summary(self.now() - Duration::days(days.clamp(1, 366))).await?;
+        // Said rather than quietly brought into range: a summary over other days than asked misleads.
+        if !(1..=MAX_SUMMARY_DAYS).contains(&days) {
+            return Err(AppError::invalid("days", format!("must be 1 to {MAX_SUMMARY_DAYS}")));
+        }
+        let rows: Vec<ReplySummary> = self.store.reply_summary(self.now() - Duration::days(days)).await?;
         let reference = self.reference();
         Ok(rows
             .into_iter()

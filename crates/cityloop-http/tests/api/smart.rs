@@ -132,6 +132,8 @@ async fn duplicates_hints_and_reply_checks_over_http() {
             .filter(|f| f["passed"] == false).map(|f| f["code"].as_str().unwrap()).collect();
         assert!(failed.contains(&"template"), "{check}");
         let units = t.get(Some(&dispatcher), "/api/v1/reply-checks/units?days=7").await.ok();
+        let refused = t.get(Some(&dispatcher), "/api/v1/reply-checks/units?days=0").await;
+        assert_eq!((refused.status, refused.body["error"]["field"].as_str()), (StatusCode::UNPROCESSABLE_ENTITY, Some("days")));
         assert_eq!(units[0]["unit"], dispatched["unit"], "{units}");
         assert_eq!(units[0]["weak"], 1);
     })

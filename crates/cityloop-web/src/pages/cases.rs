@@ -612,8 +612,9 @@ async fn case_page(
             for field in &mut f.fields {
                 field.error = c.err(field.name);
                 c.labels.insert(field.name.to_string(), field.label.clone());
-                if let Some(v) = form.get(field.name) {
-                    field.value = v;
+                // As sent, blank too: a field emptied is not drawn again with its default.
+                if let Some((_, v)) = form.fields.iter().find(|(k, _)| k == field.name) {
+                    field.value = v.clone();
                 }
             }
         }

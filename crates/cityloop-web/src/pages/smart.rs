@@ -251,7 +251,7 @@ pub struct DaysParam {
 
 /// Reply checks summarised per unit (weakest first).
 pub async fn replies(State(state): State<WebState>, staff: Staff, PageQuery(q): PageQuery<DaysParam>) -> Response {
-    let days = q.days.unwrap_or(30).clamp(1, 366);
+    let days = q.days.unwrap_or(30);
     match state.app.reply_summary(&staff.who, days).await {
         Ok(units) => {
             let c = ctx(&staff.visit, Some(&staff.who), "replies.title");

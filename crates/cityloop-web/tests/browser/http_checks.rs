@@ -463,6 +463,7 @@ async fn a_streets_coordinator_follows_its_new_cases_only_its_handlers_accept_an
         page.split(&format!("id=\"err-{field}\"")).nth(1).expect("the amount is marked").split('<').next().unwrap();
     assert!(marked.contains("必填"), "{marked}");
     assert!(page.contains("等待配件"), "the reason typed is kept");
+    assert!(page.contains(&format!(r#"name="{field}" min="1" value="">"#)), "the emptied amount is drawn empty");
     // Suspended (挂账) until a date: the case says until when.
     let until =
         MoveInput {
@@ -597,6 +598,9 @@ async fn an_error_keeps_the_staff_navigation_and_names_errors_no_field_shows() {
         let page = staff_get(&site.base, &dispatcher.token, path).await.text().await.unwrap();
         assert!(page.contains(&format!("{field}: 网址中的此项取值无效")), "{path}: {page}");
     }
+    // A span out of range is said, not quietly changed.
+    let page = staff_get(&site.base, &dispatcher.token, "/replies?days=0").await.text().await.unwrap();
+    assert!(page.contains("days: 须为 1 到 366"), "{page}");
     let visitor = client().get(format!("{}/portal/requests?page=abc", site.base)).send().await.unwrap();
     assert!(visitor.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
 }
