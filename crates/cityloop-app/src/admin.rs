@@ -57,13 +57,41 @@ pub struct NewUnit {
     pub division: Option<String>,
 }
 
+/// What an edit does to a field that may be empty: a request that names only what it changes
+/// loses nothing else.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change<T> {
+    /// Left as stored.
+    Keep,
+    /// Emptied.
+    Clear,
+    Set(T),
+}
+
+impl<T> Change<T> {
+    /// The value after the edit, given the value stored now.
+    fn apply(self, stored: impl FnOnce() -> Option<T>) -> Option<T> {
+        match self {
+            Change::Keep => stored(),
+            Change::Clear => None,
+            Change::Set(value) => Some(value),
+        }
+    }
+}
+
+/// A form states every field: empty is cleared.
+impl<T> From<Option<T>> for Change<T> {
+    fn from(value: Option<T>) -> Self {
+        value.map_or(Change::Clear, Change::Set)
+    }
+}
+
 /// What an administrator changes about a category: its name and its own case standard.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone)]
 pub struct CategoryEdit {
     pub name: String,
-    /// None: the category follows the standard of the nearest category above it that has one.
-    pub standard: Option<StandardInput>,
+    /// Cleared: the category follows the standard of the nearest category above it that has one.
+    pub standard: Change<StandardInput>,
 }
 
 /// A case standard (立案、结案标准 and the time limit) as a surface sends it.
@@ -83,15 +111,27 @@ pub struct StandardInput {
 
 /// What an administrator changes about a unit: everything but its code, which other systems and
 /// the catalogue's files name it by.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
+#[derive(Debug, Clone)]
 pub struct UnitEdit {
     pub name: String,
     /// `government, department, street_office, community, utility, center`.
     pub kind: String,
-    pub parent: Option<UnitRef>,
+    /// Cleared: a unit at the top.
+    pub parent: Change<UnitRef>,
     /// Division code of the area the unit serves.
-    pub division: Option<String>,
+    pub division: Change<String>,
+}
+
+impl From<&CaseStandard> for StandardInput {
+    fn from(s: &CaseStandard) -> Self {
+        StandardInput {
+            limit_amount: s.limit.amount,
+            limit_mode: s.limit.mode.as_str().into(),
+            urgency: s.urgency.as_str().into(),
+            filing_condition: s.filing_condition.clone(),
+            closing_condition: s.closing_condition.clone(),
+        }
+    }
 }
 
 /// The longest time limit a standard sets: a month counted in hours, a year counted in days.
@@ -540,7 +580,8 @@ impl App {
             // The category import matches categories by parent and name: two of one name would be one.
             errors.refuse("name", &format!("another category under the same parent is called `{name}`"));
         }
-        let standard = match &edit.standard {
+        let stored = || category.standard.as_ref().map(StandardInput::from);
+        let standard = match &edit.standard.apply(stored) {
             Some(input) => errors.keep(check_standard(input))?,
             None => {
                 // A leaf without a standard can no longer be filed or reported under: refused when
@@ -583,14 +624,16 @@ impl App {
             let names = cityloop_domain::UnitKind::wire_names().join(", ");
             errors.refuse("kind", &format!("`{}` is not one of: {names}", edit.kind));
         }
-        let parent = match &edit.parent {
+        let parent = match &edit.parent.apply(|| unit.parent_id.map(|p| UnitRef::Id(p.0))) {
             Some(p) => errors.keep(self.resolve_unit("parent", p))?,
             None => None,
         };
         if parent.is_some_and(|p| reference.unit_subtree(unit.id).contains(&p)) {
             errors.refuse("parent", "a unit cannot be placed under itself or a unit below it");
         }
-        let division = match edit.division.as_deref().map(str::trim).filter(|d| !d.is_empty()) {
+        let stored_division = || unit.division_id.and_then(|d| reference.division(d)).map(|d| d.code.clone());
+        let division = edit.division.apply(stored_division);
+        let division = match division.as_deref().map(str::trim).filter(|d| !d.is_empty()) {
             Some(code) => match reference.division_by_code(code) {
                 Some(d) => Some(d.id),
                 None => {

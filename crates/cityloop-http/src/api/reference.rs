@@ -5,7 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{delete, get, put};
 use axum::{Json, Router};
-use cityloop_app::admin::{CalendarDay, CategoryEdit, NewRule, NewUser, StandardInput, UnitEdit};
+use cityloop_app::admin::{CalendarDay, CategoryEdit, Change, NewRule, NewUser, StandardInput, UnitEdit};
 use cityloop_app::moves::UnitRef;
 use cityloop_app::{AppError, Reference};
 use cityloop_domain::Role;
@@ -93,6 +93,11 @@ fn present<'de, D: serde::Deserializer<'de>, T: Deserialize<'de>>(
     Option::<T>::deserialize(d).map(Some)
 }
 
+/// What a field read by `present` asks of the edit.
+fn change<T>(field: Option<Option<T>>) -> Change<T> {
+    field.map_or(Change::Keep, Change::from)
+}
+
 /// Changes a unit's name, kind, parent or area (admins). Its cases, users and rules stay with it.
 #[utoipa::path(put, path = "/api/v1/units/{code}", tag = "admin", params(("code" = String, Path)), request_body = UnitRequest,
     responses((status = 200, body = UnitDto), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
@@ -102,17 +107,12 @@ pub async fn update_unit(
     Path(code): Path<String>,
     ApiJson(body): ApiJson<UnitRequest>,
 ) -> Result<Json<UnitDto>> {
-    let now = state.app.reference();
-    let current = now.unit_by_code(&code).ok_or_else(|| AppError::NotFound(format!("unit `{code}`")))?;
-    let parent = match body.parent {
-        Some(given) => given.map(UnitRef::from),
-        None => current.parent_id.map(|p| UnitRef::Id(p.0)),
+    let edit = UnitEdit {
+        name: body.name,
+        kind: body.kind,
+        parent: change(body.parent.map(|given| given.map(UnitRef::from))),
+        division: change(body.division),
     };
-    let division = match body.division {
-        Some(given) => given,
-        None => current.division_id.and_then(|d| now.division(d)).map(|d| d.code.clone()),
-    };
-    let edit = UnitEdit { name: body.name, kind: body.kind, parent, division };
     state.app.update_unit(&who, &code, edit).await?;
     let r = state.app.reference();
     let unit = r.unit_by_code(&code).ok_or_else(|| AppError::NotFound(format!("unit `{code}`")))?;
@@ -209,27 +209,15 @@ pub async fn update_category(
     Path(code): Path<String>,
     ApiJson(body): ApiJson<CategoryRequest>,
 ) -> Result<Json<CategoryDto>> {
-    let standard = match body.standard {
-        Some(given) => given.map(|s| StandardInput {
+    let standard = change(body.standard.map(|given| {
+        given.map(|s| StandardInput {
             limit_amount: s.limit_amount,
             limit_mode: s.limit_mode,
             urgency: s.urgency,
             filing_condition: s.filing_condition,
             closing_condition: s.closing_condition,
-        }),
-        None => {
-            let now = state.app.reference();
-            let current =
-                now.category_by_code(&code).ok_or_else(|| AppError::NotFound(format!("category `{code}`")))?;
-            current.standard.as_ref().map(|s| StandardInput {
-                limit_amount: s.limit.amount,
-                limit_mode: s.limit.mode.as_str().into(),
-                urgency: s.urgency.as_str().into(),
-                filing_condition: s.filing_condition.clone(),
-                closing_condition: s.closing_condition.clone(),
-            })
-        }
-    };
+        })
+    }));
     state.app.update_category(&who, &code, CategoryEdit { name: body.name, standard }).await?;
     let r = state.app.reference();
     let category = r.category_by_code(&code).ok_or_else(|| AppError::NotFound(format!("category `{code}`")))?;
@@ -526,6 +514,8 @@ pub struct NoticeDto {
     pub level: u32,
     pub overdue: bool,
     pub message: String,
+    /// What the supervisor asks of the unit, in their words.
+    pub note: Option<String>,
     pub created_at: String,
 }
 
@@ -564,6 +554,7 @@ pub async fn notices(
                 level: n.level,
                 overdue: n.overdue,
                 message: n.message,
+                note: n.note,
                 created_at: n.created_at.with_timezone(&offset).to_rfc3339(),
             })
             .collect(),

@@ -255,8 +255,8 @@ pub async fn edit_unit(
     let edit = UnitEdit {
         name: form.get("name").unwrap_or_default(),
         kind: form.get("kind").unwrap_or_default(),
-        parent: form.get("parent").map(UnitRef::Code),
-        division: form.get("division"),
+        parent: form.get("parent").map(UnitRef::Code).into(),
+        division: form.get("division").into(),
     };
     let outcome = state.app.update_unit(&staff.who, &code, edit).await;
     let name = state.app.reference().unit_by_code(&code).map(|u| u.name.clone()).unwrap_or_default();
@@ -507,7 +507,7 @@ pub async fn edit_category(
         closing_condition: form.get("closing_condition").unwrap_or_default(),
     });
     let wrong_amount = if standard.is_some() { amount.err() } else { None };
-    let edit = CategoryEdit { name: form.get("name").unwrap_or_default(), standard };
+    let edit = CategoryEdit { name: form.get("name").unwrap_or_default(), standard: standard.into() };
     let outcome = match (state.app.update_category(&staff.who, &code, edit).await, wrong_amount) {
         (Err(e), Some(amount_error)) if !e.field_errors().is_empty() => {
             let others = e.field_errors().into_iter().filter(|f| f.field != "limit_amount");
