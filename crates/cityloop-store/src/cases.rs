@@ -197,6 +197,8 @@ pub struct NoticeRow {
     pub overdue: bool,
     /// In Chinese, as sent; `case_number`, `level` and `overdue` say the same for other languages.
     pub message: String,
+    /// What the supervisor asks of the unit, in their words.
+    pub note: Option<String>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -373,13 +375,14 @@ async fn apply_effects(
         match effect {
             Effect::Notice { level, overdue } => {
                 sqlx::query(
-                    "insert into notices (case_id, unit_id, level, overdue, message, created_at) values ($1, $2, $3, $4, $5, $6)",
+                    "insert into notices (case_id, unit_id, level, overdue, message, note, created_at) values ($1, $2, $3, $4, $5, $6, $7)",
                 )
                 .bind(case.id.0)
                 .bind(case.unit_id.map(|u| u.0))
                 .bind(i64::from(*level))
                 .bind(i64::from(*overdue))
                 .bind(notice_message(case, *level, *overdue))
+                .bind(flow.note.as_deref().map(str::trim).filter(|n| !n.is_empty()))
                 .bind(ms(flow.at))
                 .execute(&mut **tx)
                 .await?;
@@ -746,7 +749,7 @@ impl Store {
     /// Supervision notices, newest first: of one case, or of some units, or all.
     pub async fn notices(&self, case: Option<CaseId>, units: Option<&[UnitId]>, limit: i64) -> Result<Vec<NoticeRow>> {
         let mut sql = Sql::new(
-            "select n.id, n.case_id, c.number as case_number, n.unit_id, n.level, n.overdue, n.message, n.created_at \
+            "select n.id, n.case_id, c.number as case_number, n.unit_id, n.level, n.overdue, n.message, n.note, n.created_at \
              from notices n join cases c on c.id = n.case_id where 1 = 1",
         );
         if let Some(c) = case {
@@ -763,7 +766,7 @@ impl Store {
     /// stays behind when its case is returned and sent elsewhere, or closed), newest first.
     pub async fn open_notices_of(&self, units: &[UnitId], limit: i64) -> Result<Vec<NoticeRow>> {
         let mut sql = Sql::new(
-            "select n.id, n.case_id, c.number as case_number, n.unit_id, n.level, n.overdue, n.message, n.created_at \
+            "select n.id, n.case_id, c.number as case_number, n.unit_id, n.level, n.overdue, n.message, n.note, n.created_at \
              from notices n join cases c on c.id = n.case_id where c.state in ('pending_sign', 'handling', 'suspended')",
         );
         sql.push(" and c.unit_id in ").bind_list(units.iter().map(|u| u.0));
@@ -783,6 +786,7 @@ impl Store {
                     level: u32::try_from(r.try_get::<i64, _>("level")?).unwrap_or(0),
                     overdue: r.try_get::<i64, _>("overdue")? != 0,
                     message: r.try_get("message")?,
+                    note: r.try_get("note")?,
                     created_at: from_ms(r.try_get("created_at")?),
                 })
             })

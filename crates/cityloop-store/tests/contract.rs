@@ -323,10 +323,12 @@ async fn whistles_and_notices_are_recorded_with_the_move() {
         let ws = db.store.whistles(case.id).await.unwrap();
         assert!(ws.iter().find(|w| w.unit_id == b).unwrap().reported_at.is_some());
         assert!(ws.iter().find(|w| w.unit_id == a).unwrap().reported_at.is_none());
-        let supervise = step(&report.case, Move::Supervise { level: 2 }, t0());
+        let mut supervise = step(&report.case, Move::Supervise { level: 2 }, t0());
+        supervise.flow.note = Some(" 周五前报处置方案 ".into());
         db.store.commit_move(MoveWrite { expected_version: 4, outcome: &supervise }).await.unwrap();
         let notices = db.store.notices(Some(case.id), None, 10).await.unwrap();
         assert_eq!((notices.len(), notices[0].level, notices[0].overdue), (1, 2, false));
+        assert_eq!(notices[0].note.as_deref(), Some("周五前报处置方案"), "what the supervisor asks travels with it");
         assert_eq!(notices[0].case_number, case.number, "a notice names its case for any language");
     })
     .await;

@@ -178,6 +178,8 @@ pub struct Notice {
     pub number: String,
     pub unit: String,
     pub text: String,
+    /// What the supervisor asks of the unit.
+    pub note: Option<String>,
 }
 
 /// The latest supervision notices: all of them for the desk; for a unit's inbox, those of the open
@@ -194,6 +196,7 @@ async fn notices(state: &WebState, t: &Tr, unit: Option<&[UnitId]>) -> Result<Ve
             time: short_time(&reference, n.created_at),
             unit: n.unit_id.and_then(|u| reference.unit(u)).map(|u| u.name.clone()).unwrap_or_default(),
             text: notice_text(t, &n),
+            note: n.note,
             number: n.case_number,
         })
         .collect())

@@ -958,11 +958,13 @@ async fn the_desk_shows_what_a_unit_asks_and_why_and_the_unit_reads_its_supervis
     assert!(site.app.store.case_by_number(extended).await.unwrap().pending.is_some(), "the new request still waits");
 
     // Supervision reaches the unit on its own page, not only the dispatcher's desk.
-    let urge = MoveInput { level: Some(1), ..MoveInput::default() };
+    let urge =
+        MoveInput { level: Some(1), note: Some("请今天下班前回复进展".into()), ..MoveInput::default() };
     site.app.perform_move(&dispatcher.principal, extended, "supervise", urge).await.unwrap();
     let inbox = staff_get(&site.base, &handler.token, "/inbox").await.text().await.unwrap();
     let notices = section(&inbox, "notices");
     assert!(notices.contains(&format!("href=\"/cases/{extended}\"")), "{notices}");
+    assert!(notices.contains("请今天下班前回复进展"), "what the dispatcher asks is beside the notice: {notices}");
     let reference = site.app.reference();
     let other_street = reference
         .units
