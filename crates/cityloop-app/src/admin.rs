@@ -645,7 +645,11 @@ impl App {
         };
         errors.finish()?;
         let kind = kind.expect("a kind that did not parse was refused above");
-        self.store.update_unit(unit.id, name, kind, parent, division).await?;
+        // The store has the last word on loops: another edit may have moved a unit since the check.
+        self.store.update_unit(unit.id, name, kind, parent, division).await.map_err(|e| match e {
+            cityloop_store::StoreError::Invalid(m) => AppError::invalid("parent", m),
+            e => e.into(),
+        })?;
         self.reload_reference().await
     }
 

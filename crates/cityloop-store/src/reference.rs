@@ -15,7 +15,7 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use crate::rows::{corrupt, ids, parse_ids};
-use crate::{Result, Store, StoreError};
+use crate::{Backend, Result, Store, StoreError};
 
 /// An administrative division.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -222,17 +222,39 @@ impl Store {
         parent: Option<UnitId>,
         division: Option<DivisionId>,
     ) -> Result<()> {
+        let mut tx = self.writer().begin().await?;
+        if self.backend == Backend::Postgres {
+            // Changes to the tree take turns, so that two moves at once cannot each pass the check
+            // below and together make a loop (SQLite's writers take turns already).
+            sqlx::query("lock table units in share row exclusive mode").execute(&mut *tx).await?;
+        }
         let done = sqlx::query("update units set name = $1, kind = $2, parent_id = $3, division_id = $4 where id = $5")
             .bind(name)
             .bind(kind.as_str())
             .bind(parent.map(|p| p.0))
             .bind(division.map(|d| d.0))
             .bind(id.0)
-            .execute(self.writer())
+            .execute(&mut *tx)
             .await?;
         if done.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
+        if let Some(parent) = parent {
+            // `union` drops repeated rows, so the walk ends even on a loop made before.
+            let loops: i64 = sqlx::query_scalar(
+                "with recursive above(id, parent_id) as (select id, parent_id from units where id = $1 \
+                 union select u.id, u.parent_id from units u join above a on u.id = a.parent_id) \
+                 select count(*) from above where id = $2",
+            )
+            .bind(parent.0)
+            .bind(id.0)
+            .fetch_one(&mut *tx)
+            .await?;
+            if loops > 0 {
+                return Err(StoreError::Invalid("a unit cannot be placed under itself or a unit below it".into()));
+            }
+        }
+        tx.commit().await?;
         Ok(())
     }
 

@@ -355,6 +355,15 @@ async fn reference_data_round_trips_and_catalogue_rules_replace_each_other() {
         assert!(s.load_calendar().await.unwrap().holidays.is_empty());
         let dup = s.insert_unit("u-a", "重复", UnitKind::Department, None, None).await;
         assert!(matches!(dup, Err(StoreError::Duplicate(_))));
+        // The tree never gets a loop, whatever the caller checked before.
+        s.update_unit(b, "街道办", UnitKind::StreetOffice, Some(a), None).await.unwrap();
+        let under_itself = s.update_unit(a, "城管局", UnitKind::Department, Some(b), None).await;
+        assert!(matches!(under_itself, Err(StoreError::Invalid(_))), "{under_itself:?}");
+        let itself = s.update_unit(a, "城管局", UnitKind::Department, Some(a), None).await;
+        assert!(matches!(itself, Err(StoreError::Invalid(_))), "{itself:?}");
+        let units = s.list_units().await.unwrap();
+        let parent_of = |u: UnitId| units.iter().find(|r| r.id == u).unwrap().parent_id;
+        assert_eq!((parent_of(a), parent_of(b)), (None, Some(a)), "the refused moves changed nothing");
         let user = s.insert_user("alice", "Alice", "hash", &[Role::Handler], Some(a), &[], t0()).await.unwrap();
         let loaded = s.user_by_username("alice").await.unwrap().unwrap();
         assert_eq!((loaded.id, loaded.roles.clone(), loaded.unit_id), (user, vec![Role::Handler], Some(a)));
