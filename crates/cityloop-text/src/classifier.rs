@@ -4,7 +4,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::features::{bucket_of, for_each_ngram_count, term_weight, FeatureConfig, Scratch};
+use crate::features::{bucket_of, fingerprint_of, for_each_ngram_count, term_weight, FeatureConfig, Scratch};
 use crate::normalize::{has_chinese, normalize, normalize_into};
 use crate::words::content_words;
 
@@ -63,6 +63,10 @@ pub struct Classifier {
     info: ModelInfo,
     /// Per bucket: the IDF followed by one weight per label. Zero IDF means the n-gram was never seen.
     table: Vec<f32>,
+    /// The fingerprints of the neighbouring-character pairs of the training texts, sorted: which pairs
+    /// the model has seen, where the table's buckets are shared by many. Empty in model files made
+    /// before it was recorded, which judge by the table.
+    pairs: Vec<u32>,
 }
 
 /// A label with its calibrated probability.
@@ -210,6 +214,16 @@ impl Classifier {
             all.into_iter().map(|(_, weights)| weights).collect()
         });
 
+        let mut pairs = Vec::new();
+        let mut chars = Vec::new();
+        for &i in subset {
+            chars.clear();
+            normalize_into(&examples[i].text, config.fold_digits, &mut chars);
+            pairs.extend(chars.windows(pair_span(&config)).map(fingerprint_of));
+        }
+        pairs.sort_unstable();
+        pairs.dedup();
+
         let width = labels.len() + 1;
         let mut table = vec![0.0f32; buckets * width];
         for bucket in 0..buckets {
@@ -231,6 +245,7 @@ impl Classifier {
                     > subset.len(),
             },
             table,
+            pairs,
         }
     }
 
@@ -296,9 +311,12 @@ impl Classifier {
         let width = self.info.labels.len() + 1;
         let mut chars = Vec::new();
         normalize_into(text, config.fold_digits, &mut chars);
-        let span = config.max_n.clamp(1, 2);
-        // Zero IDF marks a bucket no training text reached.
-        chars.windows(span).any(|pair| self.table[bucket_of(config, pair) as usize * width] != 0.0)
+        let mut pairs = chars.windows(pair_span(config));
+        if self.pairs.is_empty() {
+            // An older model file: zero IDF marks a bucket no training text reached.
+            return pairs.any(|pair| self.table[bucket_of(config, pair) as usize * width] != 0.0);
+        }
+        pairs.any(|pair| self.pairs.binary_search(&fingerprint_of(pair)).is_ok())
     }
 
     /// The `top` most likely labels with probabilities, and the words that drove the first one.
@@ -348,14 +366,17 @@ impl Classifier {
         found
     }
 
-    /// The model as bytes: a header line of JSON, then the seen buckets with their IDF and weights.
+    /// The model as bytes: a header of JSON, the seen pairs' fingerprints (their count, then each), then
+    /// the seen buckets with their IDF and weights.
     pub fn to_bytes(&self) -> Vec<u8> {
         let width = self.info.labels.len() + 1;
         let header = serde_json::to_vec(&self.info).expect("model info serialises");
-        let mut out = Vec::with_capacity(header.len() + 64);
+        let mut out = Vec::with_capacity(header.len() + 4 * self.pairs.len() + 64);
         out.extend_from_slice(MAGIC);
         out.extend_from_slice(&(header.len() as u32).to_le_bytes());
         out.extend_from_slice(&header);
+        out.extend_from_slice(&(self.pairs.len() as u32).to_le_bytes());
+        self.pairs.iter().for_each(|p| out.extend_from_slice(&p.to_le_bytes()));
         for (bucket, row) in self.table.chunks_exact(width).enumerate() {
             if row[0] != 0.0 {
                 out.extend_from_slice(&(bucket as u32).to_le_bytes());
@@ -367,7 +388,11 @@ impl Classifier {
 
     pub fn from_bytes(bytes: &[u8]) -> Result<Classifier, ModelError> {
         let corrupt = |why: &str| ModelError::Corrupt(why.to_string());
-        let rest = bytes.strip_prefix(MAGIC).ok_or_else(|| corrupt("wrong file signature"))?;
+        let (with_pairs, rest) = match (bytes.strip_prefix(MAGIC), bytes.strip_prefix(MAGIC_WITHOUT_PAIRS)) {
+            (Some(rest), _) => (true, rest),
+            (None, Some(rest)) => (false, rest),
+            (None, None) => return Err(corrupt("wrong file signature")),
+        };
         let (length, rest) = rest.split_first_chunk::<4>().ok_or_else(|| corrupt("truncated header"))?;
         let length = u32::from_le_bytes(*length) as usize;
         if rest.len() < length {
@@ -380,9 +405,20 @@ impl Classifier {
         {
             return Err(corrupt("inconsistent header"));
         }
+        let mut body = &rest[length..];
+        let mut pairs = Vec::new();
+        if with_pairs {
+            let (count, after) = body.split_first_chunk::<4>().ok_or_else(|| corrupt("truncated pairs"))?;
+            let count = u32::from_le_bytes(*count) as usize;
+            let listed = after.get(..count * 4).ok_or_else(|| corrupt("truncated pairs"))?;
+            pairs = listed.chunks_exact(4).map(|p| u32::from_le_bytes(p.try_into().expect("4 bytes"))).collect();
+            if !pairs.is_sorted() {
+                return Err(corrupt("pairs out of order"));
+            }
+            body = &after[count * 4..];
+        }
         let width = info.labels.len() + 1;
         let record = 4 + 4 * width;
-        let body = &rest[length..];
         if body.len() % record != 0 {
             return Err(corrupt("truncated weights"));
         }
@@ -396,11 +432,19 @@ impl Classifier {
                 *slot = f32::from_le_bytes(value.try_into().expect("4 bytes"));
             }
         }
-        Ok(Classifier { info, table })
+        Ok(Classifier { info, table, pairs })
     }
 }
 
-const MAGIC: &[u8; 8] = b"CLTXCLF1";
+const MAGIC: &[u8; 8] = b"CLTXCLF2";
+/// Model files made before the pairs were recorded.
+const MAGIC_WITHOUT_PAIRS: &[u8; 8] = b"CLTXCLF1";
+
+/// How many neighbouring characters make the "pair" whose sight the model needs to judge a text: one
+/// for a model of single characters.
+fn pair_span(config: &FeatureConfig) -> usize {
+    config.max_n.clamp(1, 2)
+}
 
 /// What each block's values are multiplied by: one over the block's length, times the title's weight
 /// for the title block.
@@ -590,6 +634,35 @@ mod tests {
                 .collect();
         let english = Classifier::train(&english, &small()).unwrap();
         assert!(english.can_judge("loud party next door"));
+    }
+
+    #[test]
+    fn a_model_knows_the_pairs_it_saw_even_where_its_table_is_full() {
+        // 256 buckets for every n-gram of the examples: no bucket is empty, so the table alone would
+        // call every pair seen.
+        let options = TrainOptions {
+            features: FeatureConfig { bucket_bits: 8, ..FeatureConfig::default() },
+            ..Default::default()
+        };
+        let model = Classifier::train(&examples(), &options).unwrap();
+        let by_table_only = Classifier { info: model.info.clone(), table: model.table.clone(), pairs: Vec::new() };
+        let never_seen = ["测试标题", "学车", "谢谢您", "请勿处理", "你好请问", "天气不错", "明天见面"];
+        let mistaken: Vec<&str> = never_seen.iter().copied().filter(|t| by_table_only.can_judge(t)).collect();
+        assert!(mistaken.len() >= 3, "the shared buckets take most of these for seen: {mistaken:?}");
+        assert!(never_seen.iter().all(|t| !model.can_judge(t)), "the pairs are not taken for seen");
+        assert!(model.can_judge("噪音"));
+        let read = Classifier::from_bytes(&model.to_bytes()).unwrap();
+        assert!(!read.can_judge(mistaken[0]) && read.can_judge("噪音"), "the pairs are kept in the file");
+        // A file made before the pairs were recorded still loads and judges by its table.
+        let mut old = MAGIC_WITHOUT_PAIRS.to_vec();
+        let header = serde_json::to_vec(&model.info).unwrap();
+        old.extend_from_slice(&(header.len() as u32).to_le_bytes());
+        old.extend_from_slice(&header);
+        let pairs_end = 8 + 4 + header.len() + 4 + 4 * model.pairs.len();
+        old.extend_from_slice(&model.to_bytes()[pairs_end..]);
+        let older = Classifier::from_bytes(&old).unwrap();
+        assert!(older.pairs.is_empty() && older.can_judge(mistaken[0]) && older.can_judge("噪音"));
+        assert_eq!(older.classify("噪音", 1).top, model.classify("噪音", 1).top);
     }
 
     #[test]

@@ -113,6 +113,16 @@ pub fn bucket_of(config: &FeatureConfig, ngram: &[char]) -> u32 {
     (hash >> (64 - config.bucket_bits)) as u32
 }
 
+/// A 32-bit fingerprint of an n-gram in normal form, for the model's set of the character pairs its
+/// training texts hold: exact where the hashed table is shared (two unrelated pairs agree on one in
+/// about four billion).
+pub fn fingerprint_of(ngram: &[char]) -> u32 {
+    let hash = ngram.iter().fold(PAIR_SEED, |hash, &c| mix(hash, c));
+    (hash >> 32) as u32
+}
+
+const PAIR_SEED: u64 = 0x2325_cbf2_9ce4_8422;
+
 #[inline]
 fn mix(hash: u64, c: char) -> u64 {
     (hash.rotate_left(23) ^ c as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15)
