@@ -482,11 +482,20 @@ impl App {
             )
             .await?;
         let names = self.subject_names(!indicator.evaluates_units()).await?;
+        let name = match names.get(&subject) {
+            Some(name) => name.clone(),
+            // A subject no longer known by name who has counted cases is still shown by number.
+            None if total > 0 => format!("#{subject}"),
+            None => {
+                let kind = if indicator.evaluates_units() { "unit" } else { "user" };
+                return Err(AppError::NotFound(format!("{kind} {subject}")));
+            }
+        };
         Ok(EvaluationCases {
             period: period.label(),
             indicator,
             subject_id: subject,
-            name: names.get(&subject).cloned().unwrap_or_else(|| format!("#{subject}")),
+            name,
             metrics: chosen,
             total,
             cases: rows

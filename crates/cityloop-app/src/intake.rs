@@ -226,7 +226,8 @@ impl App {
         division: Option<DivisionId>,
     ) -> Result<DispatchPreview> {
         let reference = self.reference();
-        let now = self.now();
+        // To the millisecond, as every time the platform stores and shows.
+        let now = chrono::SubsecRound::trunc_subsecs(self.now(), 3);
         let limit = category.and_then(|c| reference.standard(c)).map_or(DEFAULT_LIMIT, |s| s.limit);
         let deadline = reference.calendar.deadline(now, limit);
         let Some(category) = category else {

@@ -51,9 +51,11 @@ impl App {
         self.resident_move(number, phone, &mv, input).await
     }
 
-    /// The resident is not satisfied and asks for the request to be handled again (重办).
-    pub async fn reopen_as_resident(&self, number: &str, phone: &str) -> Result<TrackedCase> {
-        self.resident_move(number, phone, &Move::Reopen { reason: String::new() }, &MoveInput::default()).await
+    /// The resident is not satisfied and asks for the request to be handled again (重办), saying why
+    /// if they will.
+    pub async fn reopen_as_resident(&self, number: &str, phone: &str, reason: &str) -> Result<TrackedCase> {
+        let reopen = Move::Reopen { reason: reason.to_string() };
+        self.resident_move(number, phone, &reopen, &MoveInput::default()).await
     }
 
     /// Recent requests for the public list and map: never confidential or voided ones; the

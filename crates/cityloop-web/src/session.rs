@@ -107,8 +107,15 @@ pub struct Staff {
 /// A page address's parameters, read into `T`; the one that does not parse is named in the error.
 pub fn parse_page_query<T: DeserializeOwned>(query: &str) -> Result<T, AppError> {
     let pairs = serde_urlencoded::Deserializer::new(form_urlencoded::parse(query.as_bytes()));
-    serde_path_to_error::deserialize(pairs)
-        .map_err(|e| AppError::invalid(e.path().to_string(), "is not a valid value in the page's address"))
+    serde_path_to_error::deserialize(pairs).map_err(|e| {
+        // A parameter left out is reported at the top of the path, its name only in serde's message.
+        let missing =
+            e.inner().to_string().strip_prefix("missing field `").and_then(|m| m.split('`').next().map(String::from));
+        match missing {
+            Some(field) => AppError::invalid(field, "is required in the page's address"),
+            None => AppError::invalid(e.path().to_string(), "is not a valid value in the page's address"),
+        }
+    })
 }
 
 /// The `{id}` of a page's address. A mistyped one (`/admin/knowledge/abc`) names no record: the

@@ -194,6 +194,11 @@ async fn a_unit_sees_its_own_lines_and_bad_questions_get_field_errors() {
                 a.body
             );
         }
+        // A unit or a user the city does not know has no cases to show, rather than an empty list.
+        for query in ["indicator=hotline&subject=99999", "indicator=inspector&subject=99999"] {
+            let a = t.get(Some(&leader), &format!("/api/v1/evaluation/cases?{query}")).await;
+            assert_eq!(a.status, StatusCode::NOT_FOUND, "{query}: {}", a.body);
+        }
     })
     .await;
 }

@@ -13,7 +13,7 @@ use cityloop_app::moves::{CaseRef, MoveInput, UnitRef};
 use cityloop_app::queries::{CaseQuery, CaseView};
 use cityloop_app::{AppError, Principal, Reference};
 use cityloop_domain::workflow::MoveKind;
-use cityloop_domain::{Channel, RequestType, Satisfaction, State as CaseState, UnitId, UnitKind};
+use cityloop_domain::{Channel, RequestType, Revisit, Satisfaction, State as CaseState, UnitId, UnitKind};
 use cityloop_store::SavedView;
 use serde::Deserialize;
 
@@ -397,6 +397,8 @@ pub struct TimelineItem {
     pub target: String,
     /// The case a merge joined this one to.
     pub master: String,
+    /// What a revisit or a resident's rating found: satisfaction and whether it was solved.
+    pub outcome: String,
     pub attachments: Vec<String>,
 }
 
@@ -420,7 +422,8 @@ pub fn timeline(
             at: long_time(reference, f.at),
             label: t.move_label(f.kind),
             actor: actor_name(t, f),
-            role: f.role.map(|r| t.label(r)).unwrap_or_default(),
+            // A resident's move is made as 市民 in the role of 市民: named once.
+            role: f.role.map(|r| t.label(r)).filter(|role| *role != actor_name(t, f)).unwrap_or_default(),
             unit: f.unit_id.and_then(|u| reference.unit(u)).map(|u| u.name.clone()).unwrap_or_default(),
             states: match f.from {
                 Some(from) if from != f.to => format!("{} → {}", t.label(from), t.label(f.to)),
@@ -441,9 +444,36 @@ pub fn timeline(
                 MoveKind::Merge => f.data.get("master_number").and_then(|n| n.as_str()).unwrap_or_default().to_string(),
                 _ => String::new(),
             },
+            // A rating is the resident's own word: no call to reach them.
+            outcome: revisit_outcome(f).map(|r| revisit_text(t, &r, f.kind == MoveKind::Revisit)).unwrap_or_default(),
             attachments: f.attachments.clone(),
         })
         .collect()
+}
+
+/// What a revisit or a resident's rating recorded (a rating reached the resident, who gave it).
+fn revisit_outcome(f: &cityloop_domain::workflow::FlowEntry) -> Option<Revisit> {
+    if !matches!(f.kind, MoveKind::Revisit | MoveKind::Rate) {
+        return None;
+    }
+    Some(Revisit {
+        contacted: f.data.get("contacted").and_then(|v| v.as_bool()).unwrap_or(true),
+        solved: f.data.get("solved")?.as_bool()?,
+        satisfaction: serde_json::from_value(f.data.get("satisfaction")?.clone()).ok()?,
+    })
+}
+
+/// A revisit's outcome in words: satisfaction, solved or not, and (for a call) that it reached them.
+fn revisit_text(t: &Tr, r: &Revisit, by_call: bool) -> String {
+    if !r.contacted {
+        return t.get("case.not_contacted").to_string();
+    }
+    let solved = t.get(if r.solved { "common.yes" } else { "common.no" });
+    let mut text = format!("{} · {} {solved}", t.label(r.satisfaction), t.get("field.solved"));
+    if by_call {
+        text.push_str(&format!(" · {}", t.get("field.contacted")));
+    }
+    text
 }
 
 /// The units a dispatch, an escalation or a whistle sent the case to, as the timeline names them.
@@ -570,18 +600,7 @@ fn case_details(t: &Tr, reference: &Reference, view: &CaseView) -> Vec<(String, 
         d.push((t.get("case.pending").to_string(), pending_text(t, reference, case, p)));
     }
     if let Some(r) = case.revisit {
-        let outcome = if r.contacted {
-            format!(
-                "{} · {} {} · {}",
-                t.label(r.satisfaction),
-                t.get("field.solved"),
-                t.get(if r.solved { "common.yes" } else { "common.no" }),
-                t.get("field.contacted")
-            )
-        } else {
-            t.get("case.not_contacted").to_string()
-        };
-        d.push((t.get("case.revisit").to_string(), outcome));
+        d.push((t.get("case.revisit").to_string(), revisit_text(t, &r, true)));
     }
     if let Some(result) = &case.result {
         d.push((t.get("field.result").to_string(), result.clone()));

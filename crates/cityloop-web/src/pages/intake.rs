@@ -137,12 +137,20 @@ pub async fn create(State(state): State<WebState>, staff: Staff, form: FormInput
     let t = staff.visit.tr;
     let answer = form.get("answer");
     let wants_answer = form.get("action").as_deref() == Some("answer");
+    let article = form.get("article").and_then(|a| a.parse::<i64>().ok());
     let result = async {
         let input = new_case_from(&form, "hotline")?;
         if wants_answer {
-            // Checked before the case exists, so that a refused answer leaves no case behind.
-            if answer.is_none() {
-                return Err(AppError::invalid("answer", "is required"));
+            // Checked before the case exists, so that a refused answer leaves no case behind. An
+            // article chosen with no words of the operator's own is the answer, as in the API.
+            match article {
+                None if answer.is_none() => return Err(AppError::invalid("answer", "is required")),
+                Some(id) => {
+                    if let Err(AppError::NotFound(_)) = state.app.article(&staff.who, id) {
+                        return Err(AppError::invalid("article", "no such article"));
+                    }
+                }
+                None => {}
             }
             if !RequestType::parse(&input.request_type).is_some_and(|r| r.can_be_answered_directly()) {
                 return Err(AppError::invalid(
@@ -155,7 +163,6 @@ pub async fn create(State(state): State<WebState>, staff: Staff, form: FormInput
             }
         }
         let created = state.app.create_case(&staff.who, input, form.get("form_key").as_deref()).await?;
-        let article = form.get("article").and_then(|a| a.parse::<i64>().ok());
         if wants_answer && !created.replayed {
             let input = MoveInput { answer: answer.clone(), article, ..MoveInput::default() };
             if let Err(e) = state.app.perform_move(&staff.who, &created.case.number, "answer", input).await {
@@ -258,6 +265,7 @@ pub async fn preview(State(state): State<WebState>, staff: Staff, PageQuery(q): 
         None => q.address.as_deref().and_then(|a| reference.locate_address(a)),
     };
     let grid = grid.or(by_address.map(|(_, g)| g));
+    let unknown_grid = grid.is_none() && q.grid.as_deref().is_some_and(|g| !g.trim().is_empty());
     let category: Option<CategoryId> = q.category.as_deref().and_then(|c| reference.category_by_code(c)).map(|c| c.id);
     let preview = match state.app.dispatch_preview(category, grid.and_then(|g| g.division_id)).await {
         Ok(p) => p,
@@ -271,6 +279,9 @@ pub async fn preview(State(state): State<WebState>, staff: Staff, PageQuery(q): 
             t.get("intake.by_address"),
             esc(&division.name)
         ));
+    }
+    if unknown_grid {
+        html.push_str(&format!(r#"<p id="preview-grid" class="field-error">{}</p>"#, t.get("intake.unknown_grid")));
     }
     if let Some(g) = grid {
         html.push_str(&format!(
@@ -297,11 +308,21 @@ pub async fn preview(State(state): State<WebState>, staff: Staff, PageQuery(q): 
     if !assisting.is_empty() {
         html.push_str(&format!("<p>{}: {}</p>", t.get("field.assisting"), assisting.join("、")));
     }
-    html.push_str(&format!(
-        r#"<p>{}: <b id="preview-deadline">{}</b> <span class="muted">({})</span></p>"#,
-        t.get("field.deadline"),
-        long_time(&reference, preview.deadline),
-        esc(&t.limit(preview.limit))
-    ));
+    match category {
+        Some(c) if reference.standard(c).is_some() => html.push_str(&format!(
+            r#"<p>{}: <b id="preview-deadline">{}</b> <span class="muted">({})</span></p>"#,
+            t.get("field.deadline"),
+            long_time(&reference, preview.deadline),
+            esc(&t.limit(preview.limit))
+        )),
+        // The time limit comes with the case standard, and a case is filed under a category that has
+        // one: a group of categories is narrowed down at filing, when the limit is known.
+        Some(_) => {
+            html.push_str(&format!(r#"<p id="preview-deadline" class="muted">{}</p>"#, t.get("intake.needs_standard")))
+        }
+        None => {
+            html.push_str(&format!(r#"<p id="preview-deadline" class="muted">{}</p>"#, t.get("intake.needs_category")))
+        }
+    }
     Html(html).into_response()
 }

@@ -280,8 +280,16 @@ pub fn error_answer(t: &Tr, e: &AppError) -> Option<(StatusCode, String)> {
         AppError::NotFound(_) => (StatusCode::NOT_FOUND, t.get("error.not_found").to_string()),
         AppError::StaleVersion { .. } => (StatusCode::CONFLICT, t.get("case.stale").to_string()),
         AppError::Invalid { .. } | AppError::InvalidFields(_) => {
-            let each: Vec<String> =
-                e.field_errors().iter().map(|f| format!("{}: {}", f.field, field_message(t, &f.message))).collect();
+            let colon = if t.is_en() { ": " } else { "：" };
+            let each: Vec<String> = e
+                .field_errors()
+                .iter()
+                .map(|f| {
+                    // A page's address parameters are named in the page's language where they have a name.
+                    let name = t.find(&format!("param.{}", f.field)).unwrap_or(f.field.as_str());
+                    format!("{name}{colon}{}", field_message(t, &f.message))
+                })
+                .collect();
             (StatusCode::UNPROCESSABLE_ENTITY, each.join("; "))
         }
         AppError::IllegalMove { kind, state, allowed, .. } => {

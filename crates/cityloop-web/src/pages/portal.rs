@@ -50,6 +50,9 @@ fn home_page(state: &WebState, mut c: Ctx, submitted: Option<String>, status: St
         c.flash = Some(format!("{} {n}", t.get("portal.submitted")));
     }
     c.body_class = "portal";
+    // The resident's words for the fields the staff call otherwise, in the error summary too.
+    c.labels.insert("phone".into(), t.get("field.contact_phone").into());
+    c.labels.insert("file".into(), t.get("field.photo").into());
     let types = enum_options(&t, RESIDENT_TYPES, &c.val("request_type", "complaint"));
     render(status, &HomePage { types, map: state.map().picker("portal-map", &[]), submitted, c })
 }
@@ -109,8 +112,6 @@ pub async fn submit(
                 if unplaced {
                     c.errors.insert("address".into(), t.get("portal.address_unknown").into());
                 }
-                c.labels.insert("phone".into(), t.get("field.contact_phone").into());
-                c.labels.insert("file".into(), t.get("field.photo").into());
                 c.values = form.values();
                 home_page(&state, c, None, StatusCode::UNPROCESSABLE_ENTITY)
             }
@@ -174,7 +175,8 @@ fn track_page(
     c.body_class = "portal";
     let t = c.t;
     let found = found.map(|(f, phone)| tracked(state, &c, f, phone));
-    let satisfactions = enum_options(&t, Satisfaction::ALL, &c.val("satisfaction", "satisfied"));
+    // Nothing is chosen for the resident: a click on 提交 alone must not record 满意, 已解决.
+    let satisfactions = enum_options(&t, Satisfaction::ALL, &c.val("satisfaction", ""));
     render(status, &TrackPage { c, found, not_found, satisfactions })
 }
 
@@ -207,7 +209,7 @@ async fn resident_move(state: &WebState, visit: &Visit, form: &FormInput, kind: 
             };
             state.app.rate_as_resident(&number, &phone, &input).await
         }
-        _ => state.app.reopen_as_resident(&number, &phone).await,
+        _ => state.app.reopen_as_resident(&number, &phone, &form.get("reason").unwrap_or_default()).await,
     };
     let mut c = ctx(visit, None, "portal.track");
     c.values = form.values();

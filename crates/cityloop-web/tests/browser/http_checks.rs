@@ -585,22 +585,26 @@ async fn an_error_keeps_the_staff_navigation_and_names_errors_no_field_shows() {
     assert_eq!(site.app.store.count_cases().await.unwrap(), 0);
     // An address with a mistyped parameter gets the site's page naming it, not the framework's text.
     let dispatcher = site.app.login("dispatcher", cityloop_app::demo::DEMO_PASSWORD).await.unwrap();
-    for path in ["/desk?dispatched=abc", "/replies?days=x"] {
+    // Named in the page's language where the parameter has a name a user would know.
+    for (path, field) in [("/desk?dispatched=abc", "dispatched"), ("/replies?days=x", "统计天数")] {
         let r = staff_get(&site.base, &dispatcher.token, path).await;
         assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{path}");
         assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/html"), "{path}");
         let page = r.text().await.unwrap();
-        let field = path.split(['?', '=']).nth(1).unwrap();
-        assert!(page.contains(&format!("{field}: 网址中的此项取值无效")), "{page}");
+        assert!(page.contains(&format!("{field}：网址中的此项取值无效")), "{page}");
         assert!(page.contains("href=\"/desk\""), "the dispatcher's pages are still offered");
     }
-    for (path, field) in [("/cases?page=abc", "page"), ("/cases?overdue=maybe", "overdue")] {
+    for (path, field) in [("/cases?page=abc", "页码"), ("/cases?overdue=maybe", "超期")] {
         let page = staff_get(&site.base, &dispatcher.token, path).await.text().await.unwrap();
-        assert!(page.contains(&format!("{field}: 网址中的此项取值无效")), "{path}: {page}");
+        assert!(page.contains(&format!("{field}：网址中的此项取值无效")), "{path}: {page}");
     }
+    // A parameter left out is named, not the top of the address.
+    let page =
+        staff_get(&site.base, &dispatcher.token, "/evaluation/cases?indicator=hotline").await.text().await.unwrap();
+    assert!(page.contains("考核对象：网址中缺少此项"), "{page}");
     // A span out of range is said, not quietly changed.
     let page = staff_get(&site.base, &dispatcher.token, "/replies?days=0").await.text().await.unwrap();
-    assert!(page.contains("days: 须为 1 到 366"), "{page}");
+    assert!(page.contains("统计天数：须为 1 到 366"), "{page}");
     let visitor = client().get(format!("{}/portal/requests?page=abc", site.base)).send().await.unwrap();
     assert!(visitor.headers()["content-type"].to_str().unwrap().starts_with("text/html"));
 }
@@ -872,6 +876,65 @@ async fn the_workbench_form_sent_twice_without_its_script_makes_one_case() {
         assert_eq!(sent.status(), StatusCode::SEE_OTHER);
     }
     assert_eq!(site.app.store.count_cases().await.unwrap(), 1);
+}
+
+#[tokio::test]
+async fn the_workbench_preview_promises_no_limit_a_category_lacks_and_an_article_alone_answers() {
+    let site = spawn_site(Backend::Sqlite, 0).await;
+    let operator = site.app.login("operator", cityloop_app::demo::DEMO_PASSWORD).await.unwrap();
+    let reference = site.app.reference();
+    let group = reference.categories.iter().find(|c| reference.standard(c.id).is_none()).expect("a heading");
+    let grid = reference.grids[0].code.clone();
+    let preview = |query: String| {
+        let token = operator.token.clone();
+        let base = site.base.clone();
+        async move { staff_get(&base, &token, &format!("/intake/preview?{query}")).await.text().await.unwrap() }
+    };
+    let heading = preview(format!("category={}&grid={grid}", group.code)).await;
+    assert!(heading.contains("立案时选定具体类别后确定处置时限"), "{heading}");
+    assert!(!heading.contains("个自然日") && !heading.contains("<b id=\"preview-deadline\""), "{heading}");
+    let leaf = preview(format!("category=11001&grid={grid}")).await;
+    assert!(leaf.contains("<b id=\"preview-deadline\"") && leaf.contains("3个工作日"), "{leaf}");
+    let mistyped = preview("category=11001&grid=no-such-grid".into()).await;
+    assert!(mistyped.contains("没有这个网格编码"), "{mistyped}");
+
+    // An article chosen with no words of the operator's own is the answer, as in the API.
+    let article = site.app.articles().into_iter().next().expect("the demo's knowledge base");
+    let page = staff_get(&site.base, &operator.token, "/intake").await.text().await.unwrap();
+    let key = page.split("name=\"form_key\" id=\"form_key\" value=\"").nth(1).unwrap().split('"').next().unwrap();
+    let csrf = staff_token(&site.base, &operator.token, "/intake").await;
+    let id = article.id.to_string();
+    let mut fields = vec![
+        ("form_key", key),
+        ("channel", "hotline"),
+        ("request_type", "consultation"),
+        ("title", "咨询办理流程"),
+        ("description", "想问一下怎么办理"),
+        ("article", "999999"),
+        ("answer", ""),
+        ("action", "answer"),
+    ];
+    let unknown = post_form(&site.base, &operator.token, &csrf, "/intake", &fields).await;
+    assert_eq!(unknown.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(unknown.text().await.unwrap().contains("没有这篇知识"));
+    assert_eq!(site.app.store.count_cases().await.unwrap(), 0, "a refused answer leaves no case");
+    fields[5] = ("article", id.as_str());
+    let sent = post_form(&site.base, &operator.token, &csrf, "/intake", &fields).await;
+    assert_eq!(sent.status(), StatusCode::SEE_OTHER);
+    let location = sent.headers()["location"].to_str().unwrap().to_string();
+    let number = location.strip_prefix("/intake?answered=").expect("answered and closed").to_string();
+    let case = site.app.store.case_by_number(&number).await.unwrap();
+    assert_eq!((case.state, case.result.as_deref()), (cityloop_domain::State::Closed, Some(article.body.as_str())));
+}
+
+#[tokio::test]
+async fn the_portal_names_the_phone_field_as_its_form_does() {
+    let site = spawn_site(Backend::Sqlite, 0).await;
+    let fields =
+        [("request_type", "complaint"), ("title", "路灯不亮"), ("description", "小区门口路灯坏了"), ("phone", "")];
+    let page = send_portal_form(&site.base, &fields).await.text().await.unwrap();
+    let summary = page.split("id=\"error-summary\"").nth(1).expect("an error summary").split("</div>").next().unwrap();
+    assert!(summary.contains("联系电话：必填") && !summary.contains("来电号码"), "{summary}");
 }
 
 /// The part of a page inside the section with this id.
@@ -1173,5 +1236,5 @@ async fn the_access_watch_pages_through_its_records_keeping_the_filter() {
     assert!(second.contains("导出第0批") && second.contains("rel=\"prev\"") && !second.contains("id=\"next-page\""));
     let zero = staff_get(&site.base, &admin.token, "/admin/access?page=0").await;
     assert_eq!(zero.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    assert!(zero.text().await.unwrap().contains("page: 须不小于 1"));
+    assert!(zero.text().await.unwrap().contains("页码：须不小于 1"));
 }

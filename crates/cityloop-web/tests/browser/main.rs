@@ -172,11 +172,18 @@ async fn whole_loop(backend: Backend) {
     b.fill("#track-phone", "138 0013 8000").await;
     b.click("#track-submit").await;
     assert_eq!(b.text("#tracked-state").await, "已结案");
+    // Nothing is answered for the resident: the form cannot be sent before they answer.
+    let sendable = "return document.getElementById('rate-form').checkValidity();";
+    assert_eq!(b.eval(sendable).await, serde_json::Value::Bool(false), "no answer is chosen for the resident");
     b.press("#sat-basically_satisfied").await;
+    b.press("#solved-yes").await;
     b.fill("#rate-note", "处理及时").await;
+    assert_eq!(b.eval(sendable).await, serde_json::Value::Bool(true));
     b.click("#rate-submit").await;
     assert!(b.text("#flash").await.contains("感谢"));
     assert!(!b.exists("#rate-form").await, "a case is rated once");
+    let outcome = b.text("#tracked .timeline li:last-child .outcome").await;
+    assert!(outcome.contains("基本满意") && outcome.contains("是"), "the rating as given: {outcome}");
     b.screenshot(&format!("loop-{tag}-06-rated")).await;
     let rated = case_state(&site, &number).await;
     assert!(rated.rated);
@@ -201,6 +208,19 @@ async fn whole_loop(backend: Backend) {
         ["report", "file", "dispatch", "sign", "extend", "approve-extension", "submit", "check", "close", "rate"],
         "every step was a recorded move"
     );
+    // The staff read the rating on the case's record, and the resident is named once.
+    b.login("operator").await;
+    b.goto(&format!("/cases/{number}")).await;
+    let rating = b.text("#timeline li:last-child").await;
+    assert!(rating.contains("基本满意") && rating.contains("处理及时"), "{rating}");
+    assert!(!rating.contains("市民 · 市民"), "{rating}");
+    // Not satisfied after all: the resident asks for it to be handled again and says why.
+    let reopen = [("number", number.as_str()), ("phone", "13800138000"), ("reason", "晚上路灯还是不亮")];
+    let reopened = http_checks::post_as_visitor(&site.base, "/portal/track", "/portal/reopen", &reopen).await;
+    assert_eq!(reopened.status(), reqwest::StatusCode::OK);
+    let flow = site.app.store.flows(rated.id).await.unwrap();
+    let (_, last) = flow.last().unwrap();
+    assert_eq!((last.kind.as_str(), last.note.as_deref()), ("reopen", Some("晚上路灯还是不亮")));
 
     b.finish().await;
 }
