@@ -149,6 +149,7 @@ impl App {
         } else {
             (flow, whistles)
         };
+        mask_typed_numbers(who, &mut case);
         CaseView {
             contact: who.visible_contact(&case),
             overdue: case.is_overdue(self.now()),
@@ -307,15 +308,27 @@ impl App {
             items: list
                 .items
                 .into_iter()
-                .map(|case| CaseSummary {
-                    contact: if with_contact { who.visible_contact(&case) } else { None },
-                    overdue: case.is_overdue(now),
-                    case,
+                .map(|mut case| {
+                    mask_typed_numbers(who, &mut case);
+                    CaseSummary {
+                        contact: if with_contact { who.visible_contact(&case) } else { None },
+                        overdue: case.is_overdue(now),
+                        case,
+                    }
                 })
                 .collect(),
             total: list.total,
             page: f.offset / f.limit + 1,
             page_size: f.limit,
         })
+    }
+}
+
+/// A phone or ID number a resident typed into the title or the description is contact data too: it
+/// is shown as the contact is, masked to those who see the contact masked or not at all.
+fn mask_typed_numbers(who: &Principal, case: &mut Case) {
+    if who.contact_access(case) != crate::scope::ContactAccess::Full {
+        case.title = cityloop_domain::masking::mask_numbers_in_text(&case.title);
+        case.description = cityloop_domain::masking::mask_numbers_in_text(&case.description);
     }
 }

@@ -24,7 +24,7 @@ async fn every_showing_of_contact_data_in_clear_is_recorded_and_masked_views_are
             .create(
                 &operator,
                 json!({"channel": "hotline", "request_type": "complaint", "title": "楼道堆放杂物",
-                       "description": "三单元楼道堆满杂物, 消防通道堵塞", "category": "06001",
+                       "description": "三单元楼道堆满杂物, 消防通道堵塞, 有事打我电话13900001111", "category": "06001",
                        "location": {"lat": lat, "lon": lon}, "contact": {"name": "王小明", "phone": "13812345678"}}),
             )
             .await;
@@ -38,6 +38,12 @@ async fn every_showing_of_contact_data_in_clear_is_recorded_and_masked_views_are
         let handler = t.login(&t.handler_of(&dispatched)).await;
         let masked = t.get(Some(&handler), &format!("/api/v1/cases/{id}")).await.ok();
         assert_eq!(masked["contact"]["phone"], "138****5678", "a unit sees the contact masked");
+        // A number typed into the text is contact data as well, shown as the contact is.
+        assert!(opened["description"].as_str().unwrap().ends_with("13900001111"), "{opened}");
+        assert!(masked["description"].as_str().unwrap().ends_with("139****1111"), "{masked}");
+        let theirs = t.get(Some(&handler), "/api/v1/cases?page_size=50").await.ok();
+        let row = theirs["items"].as_array().unwrap().iter().find(|c| c["id"] == id).expect("the unit's case").clone();
+        assert!(!row.to_string().contains("13900001111"), "{row}");
         let listed = t.get(Some(&dispatcher), "/api/v1/cases?page_size=5").await.ok();
         assert!(listed["items"].as_array().unwrap().iter().any(|c| c["id"] == id), "{listed}");
 
