@@ -18,6 +18,9 @@ pub struct TrackedCase {
     pub flow: Vec<(i64, FlowEntry)>,
     pub can_rate: bool,
     pub can_reopen: bool,
+    /// The case a merged request is handled with: its number and where it stands, so that the
+    /// resident follows the handling (nothing more of it: it is another resident's request).
+    pub master: Option<(String, State)>,
 }
 
 /// A page of the public list.
@@ -42,7 +45,7 @@ impl App {
     pub async fn track_case(&self, number: &str, phone: &str) -> Result<TrackedCase> {
         let case = self.resident_case(number, phone).await?;
         let flow = self.store.flows(case.id).await?;
-        Ok(self.tracked(case, flow))
+        self.tracked(case, flow).await
     }
 
     /// The resident rates a closed request.
@@ -105,22 +108,30 @@ impl App {
         let relation = Relation { is_reporter: true, ..Relation::default() };
         let moved = self.apply_and_store(&case, mv, &Actor::resident(), relation, input).await?;
         let flow = self.store.flows(case.id).await?;
-        Ok(self.tracked(moved, flow))
+        self.tracked(moved, flow).await
     }
 
-    fn tracked(&self, case: Case, flow: Vec<(i64, FlowEntry)>) -> TrackedCase {
+    async fn tracked(&self, case: Case, flow: Vec<(i64, FlowEntry)>) -> Result<TrackedCase> {
+        let master = match case.master_id.filter(|_| case.state == State::Merged) {
+            Some(id) => {
+                let master = self.store.get_case(id).await?;
+                Some((master.number, master.state))
+            }
+            None => None,
+        };
         let closed = case.state == State::Closed;
         let allowed = cityloop_domain::workflow::allowed_moves(
             &case,
             &Actor::resident(),
             &Relation { is_reporter: true, ..Relation::default() },
         );
-        TrackedCase {
+        Ok(TrackedCase {
             can_rate: closed && allowed.contains(&MoveKind::Rate),
             can_reopen: closed && allowed.contains(&MoveKind::Reopen),
             case,
             flow,
-        }
+            master,
+        })
     }
 }
 

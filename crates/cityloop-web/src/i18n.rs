@@ -487,6 +487,7 @@ const MESSAGES: &[(&str, &str, &str)] = &[
         "This request has moved on (perhaps it was already sent): see where it is now below",
     ),
     ("portal.reopen", "不满意，申请重新办理", "Not satisfied: ask for it to be handled again"),
+    ("portal.merged_into", "同一问题已有工单，与其一并办理", "The same problem is handled under case"),
     ("portal.reopen_reason", "哪里还没有解决（选填）", "What is still not solved (optional)"),
     ("portal.reopened", "已申请重新办理", "Sent back to be handled again"),
     ("portal.public_hint", "已去除个人信息，位置精确到约百米", "Personal data removed; places rounded to about 100 m"),

@@ -140,6 +140,8 @@ struct Tracked {
     timeline: Vec<TimelineItem>,
     can_rate: bool,
     can_reopen: bool,
+    /// The number and state of the case a merged request is handled with.
+    master: Option<(String, String)>,
 }
 
 fn tracked(state: &WebState, c: &Ctx, found: &TrackedCase, phone: &str) -> Tracked {
@@ -162,6 +164,7 @@ fn tracked(state: &WebState, c: &Ctx, found: &TrackedCase, phone: &str) -> Track
         timeline: items,
         can_rate: found.can_rate,
         can_reopen: found.can_reopen,
+        master: found.master.as_ref().map(|(number, state)| (number.clone(), c.t.label(*state))),
     }
 }
 

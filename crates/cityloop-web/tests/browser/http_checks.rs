@@ -117,6 +117,28 @@ async fn the_portal_answers_a_wrong_phone_like_an_unknown_number() {
 }
 
 #[tokio::test]
+async fn a_merged_request_shows_its_resident_the_case_it_is_handled_with() {
+    use cityloop_app::moves::{CaseRef, MoveInput};
+    let site = spawn_site(Backend::Sqlite, 0).await;
+    let report = |phone: &str| NewCase {
+        request_type: "complaint".into(),
+        title: "楼道灯坏了".into(),
+        description: "三单元楼道灯不亮".into(),
+        contact: Some(NewContact { name: "李四".into(), phone: phone.into() }),
+        ..NewCase::default()
+    };
+    let master = site.app.create_public_case(report("13911112222"), None).await.unwrap().case.number;
+    let merged = site.app.create_public_case(report("13933334444"), None).await.unwrap().case.number;
+    let operator = site.app.login("operator", cityloop_app::demo::DEMO_PASSWORD).await.unwrap().principal;
+    let into = MoveInput { into: Some(CaseRef::Number(master.clone())), ..MoveInput::default() };
+    site.app.perform_move(&operator, &merged, "merge", into).await.unwrap();
+    let fields = [("number", merged.as_str()), ("phone", "13933334444")];
+    let page = post_as_visitor(&site.base, "/portal/track", "/portal/track", &fields).await.text().await.unwrap();
+    let line = page.split("id=\"tracked-master\">").nth(1).expect("the master named").split("</p>").next().unwrap();
+    assert!(line.contains(&master) && line.contains("已上报"), "its number and where it stands: {line}");
+}
+
+#[tokio::test]
 async fn the_public_list_hides_the_name_and_numbers_residents_type_into_a_title() {
     let site = spawn_site(Backend::Sqlite, 0).await;
     let input = NewCase {
