@@ -49,6 +49,8 @@ pub struct MoveInput {
     pub until: Option<String>,
     pub result: Option<String>,
     pub passed: Option<bool>,
+    /// `verify`: whether the problem is there as reported.
+    pub found: Option<bool>,
     pub contacted: Option<bool>,
     pub solved: Option<bool>,
     pub satisfaction: Option<String>,
@@ -141,7 +143,7 @@ impl App {
         let text = |v: &Option<String>| v.clone().unwrap_or_default();
         Ok(match kind {
             MoveKind::RequestVerification => Move::RequestVerification,
-            MoveKind::Verify => Move::Verify,
+            MoveKind::Verify => Move::Verify { found: need("found", input.found)?, note: text(&input.note) },
             MoveKind::Answer => {
                 let mut answer = input.answer.clone().or_else(|| input.note.clone()).unwrap_or_default();
                 if let Some(id) = input.article {
@@ -341,7 +343,11 @@ impl App {
             return Err(AppError::invalid("note", format!("is longer than {MAX_COMMENT_CHARS} characters")));
         }
         let extra_note = input.note.as_deref().map(str::trim).filter(|n| {
-            !n.is_empty() && !matches!(kind, MoveKind::Answer | MoveKind::Rate | MoveKind::Comment | MoveKind::Check)
+            !n.is_empty()
+                && !matches!(
+                    kind,
+                    MoveKind::Answer | MoveKind::Rate | MoveKind::Comment | MoveKind::Check | MoveKind::Verify
+                )
         });
         out.flow.note = match (out.flow.note.take(), extra_note) {
             (Some(reason), Some(note)) => Some(format!("{reason}\n{note}")),

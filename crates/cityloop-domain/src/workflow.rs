@@ -114,7 +114,12 @@ pub enum ExtensionAmount {
 #[derive(Debug, Clone, PartialEq)]
 pub enum Move {
     RequestVerification,
-    Verify,
+    /// The inspector's finding on site (核实): whether the problem is there as reported.
+    Verify {
+        found: bool,
+        /// What the inspector saw; when the problem is not there, what was found instead (required then).
+        note: String,
+    },
     Answer {
         answer: String,
     },
@@ -198,7 +203,7 @@ impl Move {
     pub fn kind(&self) -> MoveKind {
         match self {
             Move::RequestVerification => MoveKind::RequestVerification,
-            Move::Verify => MoveKind::Verify,
+            Move::Verify { .. } => MoveKind::Verify,
             Move::Answer { .. } => MoveKind::Answer,
             Move::File { .. } => MoveKind::File,
             Move::Void { .. } => MoveKind::Void,
@@ -673,7 +678,16 @@ pub fn apply(
 
     match mv {
         Move::RequestVerification => c.state = S::Verifying,
-        Move::Verify => c.state = S::Reported,
+        Move::Verify { found, note: seen } => {
+            // The shift lead files or voids the report on this finding: a report not borne out must
+            // say what the inspector found instead.
+            if !found && seen.trim().is_empty() {
+                return Err(invalid("note", "is required when the problem is not found: say what was found"));
+            }
+            note = Some(seen.trim().to_string()).filter(|n| !n.is_empty());
+            data = serde_json::json!({ "found": found });
+            c.state = S::Reported;
+        }
         Move::Answer { answer } => {
             // The record keeps the answer: a later one (after a reopening) replaces the case's result only.
             let answer = required("answer", answer)?;

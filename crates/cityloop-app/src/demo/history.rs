@@ -356,7 +356,7 @@ pub(crate) fn generate_history(
         } else {
             if channel != Channel::Inspector && rng.gen_bool(0.1) {
                 go!(operator, Move::RequestVerification, rng.gen_range(5..30));
-                go!(inspector, Move::Verify, rng.gen_range(20..180));
+                go!(inspector, Move::Verify { found: true, note: String::new() }, rng.gen_range(20..180));
             }
             go!(lead, Move::File { category: None }, rng.gen_range(5..60));
             let (unit, assisting) = sim.catalogue_unit(&run.case);

@@ -137,7 +137,12 @@ fn the_hotline_loop_runs_from_intake_to_reopen() {
 fn the_inspector_path_verifies_and_checks_on_site() {
     let mut r = Runner::new(RequestType::Report);
     r.step(Role::Operator, Move::RequestVerification);
-    r.step(Role::Inspector, Move::Verify);
+    let not_found = Move::Verify { found: false, note: " ".into() };
+    assert!(
+        matches!(r.try_move(Role::Inspector, not_found), Err(MoveError::Invalid { field: "note", .. })),
+        "not found says why"
+    );
+    r.step(Role::Inspector, Move::Verify { found: true, note: String::new() });
     r.step(Role::Lead, Move::File { category: None });
     r.step(Role::Dispatcher, Move::Dispatch { unit: UnitId(7), assisting: vec![] });
     r.step(Role::Handler, Move::Sign);
@@ -328,7 +333,7 @@ fn any_move() -> impl Strategy<Value = Move> {
     let reason = Just("原因".to_string());
     prop_oneof![
         Just(Move::RequestVerification),
-        Just(Move::Verify),
+        any::<bool>().prop_map(|found| Move::Verify { found, note: "现场查看".into() }),
         Just(Move::Answer { answer: "答复".into() }),
         Just(Move::File { category: None }),
         reason.clone().prop_map(|reason| Move::Void { reason }),

@@ -118,7 +118,8 @@ pub enum CaseRefIn {
 /// The fields of a move. Each move reads the ones it needs:
 /// `file {category?}`, `void {reason}`, `answer {answer, article?}`, `dispatch {unit?, assisting_units?}` (the
 /// catalogue's unit when `unit` is left out), `return {reason}`, `extend {hours|days, reason}`,
-/// `suspend {until, reason}`, `submit {result}`, `rework {reason}`, `check {passed}`,
+/// `suspend {until, reason}`, `submit {result}`, `rework {reason}`, `verify {found, note}` (a note is
+/// required when the problem is not found), `check {passed, note}`,
 /// `revisit {contacted, solved, satisfaction}`, `supervise {level}`, `whistle {units}`, `merge {into}`.
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -137,6 +138,8 @@ pub struct MoveRequest {
     pub until: Option<String>,
     pub result: Option<String>,
     pub passed: Option<bool>,
+    /// `verify`: whether the inspector found the problem as reported.
+    pub found: Option<bool>,
     pub contacted: Option<bool>,
     pub solved: Option<bool>,
     /// `satisfied`, `basically_satisfied`, `unsatisfied`.
@@ -167,6 +170,7 @@ impl From<MoveRequest> for MoveInput {
             until: r.until,
             result: r.result,
             passed: r.passed,
+            found: r.found,
             contacted: r.contacted,
             solved: r.solved,
             satisfaction: r.satisfaction,

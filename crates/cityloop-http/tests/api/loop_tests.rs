@@ -175,8 +175,22 @@ async fn the_inspector_path_verifies_and_checks_on_site() {
             .await;
         let id = case["id"].as_i64().unwrap();
         t.must(&operator, id, "request-verification", json!({})).await;
-        let verified = t.must(&inspector, id, "verify", json!({"note": "现场属实"})).await;
+        // A finding is stated, never assumed; one that does not bear the report out says what was found.
+        let unstated = t.act(&inspector, id, "verify", json!({"note": "现场看了"})).await;
+        assert_eq!(
+            (unstated.status, unstated.body["error"]["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("found"))
+        );
+        let bare = t.act(&inspector, id, "verify", json!({"found": false})).await;
+        assert_eq!(
+            (bare.status, bare.body["error"]["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("note"))
+        );
+        let verified = t.must(&inspector, id, "verify", json!({"found": true, "note": "现场属实"})).await;
         assert_eq!(verified["state"], "reported");
+        let flow = verified["flow"].as_array().expect("the case's flow");
+        let finding = flow.iter().find(|f| f["move"] == "verify").expect("the finding").clone();
+        assert_eq!((finding["data"]["found"].as_bool(), finding["note"].as_str()), (Some(true), Some("现场属实")));
         let filed = t.must(&lead, id, "file", json!({"category": "06010"})).await;
         assert_eq!(filed["category"], "06010");
         let dispatched = t.must(&dispatcher, id, "dispatch", json!({})).await;

@@ -326,6 +326,14 @@ pub fn move_form(
         }
         MoveKind::Suspend => vec![field("until", "field.until", "date", true), reason],
         MoveKind::Submit => vec![field("result", "field.result", "textarea", true), photos],
+        MoveKind::Verify => {
+            // Nothing is chosen for the inspector: a finding is stated, never a default.
+            let findings = vec![
+                ("true".into(), t.get("verify.found").into(), false),
+                ("false".into(), t.get("verify.not_found").into(), false),
+            ];
+            vec![with_options(field("found", "field.found", "select", true), findings), note, photos]
+        }
         MoveKind::Check => {
             // An on-site check passes or fails; 是/否 would not say which.
             let verdicts = vec![
@@ -445,7 +453,13 @@ pub fn timeline(
                 _ => String::new(),
             },
             // A rating is the resident's own word: no call to reach them.
-            outcome: revisit_outcome(f).map(|r| revisit_text(t, &r, f.kind == MoveKind::Revisit)).unwrap_or_default(),
+            outcome: match f.kind {
+                MoveKind::Verify => match f.data.get("found").and_then(|v| v.as_bool()) {
+                    Some(found) => t.get(if found { "verify.found" } else { "verify.not_found" }).to_string(),
+                    None => String::new(),
+                },
+                _ => revisit_outcome(f).map(|r| revisit_text(t, &r, f.kind == MoveKind::Revisit)).unwrap_or_default(),
+            },
             attachments: f.attachments.clone(),
         })
         .collect()
@@ -787,6 +801,7 @@ pub async fn move_input(state: &WebState, who: &Principal, form: &FormInput) -> 
         until: form.get("until"),
         result: form.get("result"),
         passed: flag(form, "passed"),
+        found: flag(form, "found"),
         contacted: flag(form, "contacted"),
         // A resident not reached said nothing: the form's other answers (their defaults) are moot.
         solved: if unreached { Some(false) } else { flag(form, "solved") },

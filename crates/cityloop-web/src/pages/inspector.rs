@@ -108,7 +108,7 @@ async fn inspector_page(
             check_more: check.total > TASKS_SHOWN,
             map,
             reported,
-            verify_label: t.move_label(cityloop_domain::workflow::MoveKind::Verify),
+            verify_label: t.get("inspector.verify_found").to_string(),
             c,
         },
     )

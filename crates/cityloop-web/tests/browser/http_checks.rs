@@ -1,7 +1,7 @@
 //! What the pages promise at the HTTP level, checked without a browser: redirects to the login,
 //! security headers, CSRF refusals, the portal's answers and the language cookie.
 
-use cityloop_app::intake::{NewCase, NewContact};
+use cityloop_app::intake::{NewCase, NewContact, NewLocation};
 use cityloop_store::Backend;
 use reqwest::header::{LOCATION, SET_COOKIE};
 use reqwest::StatusCode;
@@ -728,6 +728,44 @@ async fn inspectors_report_and_leads_file_under_categories_with_a_standard_their
     let case_page = staff_get(&site.base, &lead.token, &format!("/cases/{number}")).await.text().await.unwrap();
     let filing = case_page.split("id=\"move-file\"").nth(1).unwrap().split("</form>").next().unwrap();
     assert!(filing.contains(r#"<option value="">—</option>"#) && !filing.contains(" selected"), "{filing}");
+}
+
+#[tokio::test]
+async fn an_inspector_states_whether_a_reported_problem_is_there_and_says_what_was_found_when_not() {
+    use cityloop_app::moves::MoveInput;
+    let site = spawn_site(Backend::Sqlite, 0).await;
+    let login = |u: &'static str| site.app.login(u, cityloop_app::demo::DEMO_PASSWORD);
+    let (inspector, operator) = (login("inspector1").await.unwrap(), login("operator").await.unwrap());
+    let grid = inspector.principal.user.grids[0];
+    let grid = site.app.reference().grid(grid).unwrap().clone();
+    let call = NewCase {
+        channel: "hotline".into(),
+        request_type: "complaint".into(),
+        title: "路边垃圾".into(),
+        description: "路边垃圾很多".into(),
+        location: Some(NewLocation { lat: grid.centroid_lat, lon: grid.centroid_lon, address: None }),
+        ..NewCase::default()
+    };
+    let number = site.app.create_case(&operator.principal, call, None).await.unwrap().case.number;
+    site.app.perform_move(&operator.principal, &number, "request-verification", MoveInput::default()).await.unwrap();
+    let tasks =
+        section(&staff_get(&site.base, &inspector.token, "/inspector").await.text().await.unwrap(), "verify-tasks")
+            .to_string();
+    assert!(tasks.contains(r#"name="found" value="true""#) && tasks.contains("核实属实"), "{tasks}");
+    assert!(tasks.contains(&format!("/cases/{number}#move-verify")) && tasks.contains("不属实"), "{tasks}");
+    let page = staff_get(&site.base, &inspector.token, &format!("/cases/{number}")).await.text().await.unwrap();
+    let form =
+        page.split("id=\"move-verify\"").nth(1).expect("the inspector verifies").split("</form>").next().unwrap();
+    assert!(form.contains(r#"<select name="found"><option value="">—</option>"#), "nothing chosen: {form}");
+    let csrf = staff_token(&site.base, &inspector.token, &format!("/cases/{number}")).await;
+    let path = format!("/cases/{number}/moves/verify");
+    let unexplained = post_form(&site.base, &inspector.token, &csrf, &path, &[("found", "false")]).await;
+    assert_eq!(unexplained.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let fields = [("found", "false"), ("note", "现场未发现垃圾，已清扫")];
+    assert_eq!(post_form(&site.base, &inspector.token, &csrf, &path, &fields).await.status(), StatusCode::SEE_OTHER);
+    let page = staff_get(&site.base, &operator.token, &format!("/cases/{number}")).await.text().await.unwrap();
+    let finding = section(&page, "timeline");
+    assert!(finding.contains("不属实") && finding.contains("现场未发现垃圾"), "{finding}");
 }
 
 #[tokio::test]
