@@ -503,7 +503,12 @@ impl App {
                 .map(|r| EvaluationCase {
                     id: r.case_id,
                     number: r.number,
-                    title: r.title,
+                    // Numbers typed into the title are contact data, shown as the contact is.
+                    title: if who.works_with_contacts() {
+                        r.title
+                    } else {
+                        cityloop_domain::masking::mask_numbers_in_text(&r.title)
+                    },
                     state: r.state,
                     metric: r.metric,
                     metric_label: r.metric.label_zh().into(),

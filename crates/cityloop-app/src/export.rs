@@ -458,8 +458,9 @@ impl App {
         let detail = format!("{} {}", format.name(), serde_urlencoded::to_string(q).unwrap_or_default());
         let detail = mask_numbers_in_text(&detail);
         self.record_access_event(&who.user, AccessEventKind::Export, None, detail.trim(), count).await?;
-        // A recipient outside the platform gets numbers typed into the texts masked too.
-        let texts = if who.exports_only() { Texts::Masked } else { Texts::AsWritten };
+        // Numbers typed into the texts are contact data: as written only to those who see contacts in
+        // clear (a recipient outside the platform, a unit or a leader gets them masked).
+        let texts = if who.works_with_contacts() && !who.exports_only() { Texts::AsWritten } else { Texts::Masked };
         Ok(CaseExport { count: count.max(0) as u64, chunks: self.export_stream(filter, format, texts, EXPORT_BATCH) })
     }
 

@@ -44,6 +44,15 @@ async fn every_showing_of_contact_data_in_clear_is_recorded_and_masked_views_are
         let theirs = t.get(Some(&handler), "/api/v1/cases?page_size=50").await.ok();
         let row = theirs["items"].as_array().unwrap().iter().find(|c| c["id"] == id).expect("the unit's case").clone();
         assert!(!row.to_string().contains("13900001111"), "{row}");
+        // And in the bulk channel: an export carries them as the caller sees contacts.
+        let export = |token: String| {
+            let url = t.url(&format!("/api/v1/cases/export?format=csv&q={}", "楼道堆放杂物"));
+            let client = t.client.clone();
+            async move { client.get(url).bearer_auth(token).send().await.unwrap().text().await.unwrap() }
+        };
+        let (units, dispatchers) = (export(handler.clone()).await, export(dispatcher.clone()).await);
+        assert!(units.contains("139****1111") && !units.contains("13900001111"), "{units}");
+        assert!(dispatchers.contains("13900001111"), "{dispatchers}");
         let listed = t.get(Some(&dispatcher), "/api/v1/cases?page_size=5").await.ok();
         assert!(listed["items"].as_array().unwrap().iter().any(|c| c["id"] == id), "{listed}");
 
