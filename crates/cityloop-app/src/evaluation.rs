@@ -455,7 +455,11 @@ impl App {
                         let names: Vec<_> = indicator.metrics().iter().map(|m| m.as_str()).collect();
                         AppError::invalid(
                             "metric",
-                            format!("`{m}` is not counted for {indicator:?}; use one of: {}", names.join(", ")),
+                            format!(
+                                "`{m}` is not counted for `{}`; use one of: {}",
+                                indicator.as_str(),
+                                names.join(", ")
+                            ),
                         )
                     })
                 })

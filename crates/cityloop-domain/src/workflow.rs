@@ -610,7 +610,8 @@ pub fn resident_view(flow: &[(i64, FlowEntry)]) -> Vec<(i64, FlowEntry)> {
                 unit_id: None,
                 note: if public_note { f.note.clone() } else { None },
                 attachments: if f.kind == MoveKind::Submit { f.attachments.clone() } else { Vec::new() },
-                data: serde_json::Value::Null,
+                // A revisit's answers are the resident's own (satisfied? solved?).
+                data: if f.kind == MoveKind::Revisit { f.data.clone() } else { serde_json::Value::Null },
                 ..f.clone()
             };
             Some((*id, entry))

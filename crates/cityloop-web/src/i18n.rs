@@ -361,6 +361,13 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("param.page", "页码", "Page"),
     ("param.days", "统计天数", "Days"),
     ("param.overdue", "超期", "Overdue"),
+    ("param.page_size", "每页条数", "Page size"),
+    ("param.due_within_hours", "剩余时限（小时）", "Due within (hours)"),
+    ("param.created_from", "受理起始日期", "Created from"),
+    ("param.created_to", "受理截止日期", "Created to"),
+    ("param.user", "用户", "User"),
+    ("param.dispatched", "已派遣数", "Dispatched"),
+    ("param.failed", "未能派遣数", "Not dispatched"),
     ("intake.needs_place", "确定位置后显示承办单位", "Place the case to see its lead unit"),
     ("intake.needs_standard", "此类别下另有细类：立案时选定具体类别后确定处置时限", "This category groups others: the time limit follows the category chosen at filing"),
     ("intake.needs_category", "选择类别后显示处置时限", "Choose a category to see the time limit"),
@@ -786,6 +793,7 @@ const FIELD_MESSAGES: &[(&str, &str)] = &[
     ("must be within {} days", "须在 {} 天以内"),
     ("is required: an inspector reports where the problem is", "必填：监督员上报须给出问题所在位置"),
     ("is required when the check fails: say what is left to do", "核查不通过时必填：请写明还需处理什么"),
+    ("is required when the problem is not found: say what was found", "核实不属实时必填：请写明现场所见"),
     ("is required, at most {} characters", "必填，最多 {} 个字"),
     ("the header must name title and body", "表头须包含 title 和 body 两列"),
     ("text before the first {} heading", "第一个 {} 标题之前有正文"),
@@ -871,6 +879,7 @@ const LISTING_MESSAGES: &[(&str, &str)] = &[
     ("must be one of: ", "须为以下之一："),
     ("name at least one of ", "请至少选择一项："),
     ("unknown event {}; known: ", "没有事件 {}，可选："),
+    ("{} is not counted for {}; use one of: ", "{} 不计入 {} 的考核，可选："),
 ];
 
 /// The Chinese template of a message's shape, if one is known.

@@ -457,6 +457,7 @@ fn a_resident_sees_the_steps_and_their_own_doings_but_not_the_staff_or_their_rem
         entry(MoveKind::Comment, Some(Role::Citizen), "还是不亮", serde_json::json!({})),
         entry(MoveKind::Submit, Some(Role::Handler), "已更换灯泡", serde_json::json!({"reply_check": 80})),
         entry(MoveKind::Rate, Some(Role::Citizen), "谢谢", serde_json::json!({"satisfaction": "satisfied"})),
+        entry(MoveKind::Revisit, Some(Role::Operator), "回访记录", serde_json::json!({"solved": true})),
     ]
     .into_iter()
     .enumerate()
@@ -471,10 +472,14 @@ fn a_resident_sees_the_steps_and_their_own_doings_but_not_the_staff_or_their_rem
             (1, MoveKind::Sign),
             (3, MoveKind::Comment),
             (4, MoveKind::Submit),
-            (5, MoveKind::Rate)
+            (5, MoveKind::Rate),
+            (6, MoveKind::Revisit)
         ],
         "the staff's remarks are left out"
     );
+    // A revisit keeps the resident's own answers, not the operator's record of the call.
+    let revisit = &seen.last().unwrap().1;
+    assert_eq!((revisit.data.get("solved"), revisit.note.as_deref()), (Some(&serde_json::json!(true)), None));
     // A result sent back for rework is left unsaid; the one that stood is read.
     let mut reworked = flow.clone();
     reworked.insert(5, (40, entry(MoveKind::Rework, Some(Role::Dispatcher), "照片不清楚", serde_json::json!({}))));

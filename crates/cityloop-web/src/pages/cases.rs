@@ -431,7 +431,10 @@ pub fn timeline(
             label: t.move_label(f.kind),
             actor: actor_name(t, f),
             // A resident's move is made as 市民 in the role of 市民: named once.
-            role: f.role.map(|r| t.label(r)).filter(|role| *role != actor_name(t, f)).unwrap_or_default(),
+            role: match (f.actor_id, f.actor_name.as_str(), f.role) {
+                (None, cityloop_domain::workflow::RESIDENT_ACTOR_NAME, _) => String::new(),
+                (_, _, role) => role.map(|r| t.label(r)).filter(|role| *role != actor_name(t, f)).unwrap_or_default(),
+            },
             unit: f.unit_id.and_then(|u| reference.unit(u)).map(|u| u.name.clone()).unwrap_or_default(),
             states: match f.from {
                 Some(from) if from != f.to => format!("{} → {}", t.label(from), t.label(f.to)),

@@ -285,8 +285,12 @@ pub fn error_answer(t: &Tr, e: &AppError) -> Option<(StatusCode, String)> {
                 .field_errors()
                 .iter()
                 .map(|f| {
-                    // A page's address parameters are named in the page's language where they have a name.
-                    let name = t.find(&format!("param.{}", f.field)).unwrap_or(f.field.as_str());
+                    // A page's address parameters are named in the page's language where they have a
+                    // name: their own, or the name of the form field that sends them.
+                    let name = t
+                        .find(&format!("param.{}", f.field))
+                        .or_else(|| t.find(&format!("field.{}", f.field)))
+                        .unwrap_or(f.field.as_str());
                     format!("{name}{colon}{}", field_message(t, &f.message))
                 })
                 .collect();

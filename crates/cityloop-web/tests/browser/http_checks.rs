@@ -608,7 +608,7 @@ async fn an_error_keeps_the_staff_navigation_and_names_errors_no_field_shows() {
     // An address with a mistyped parameter gets the site's page naming it, not the framework's text.
     let dispatcher = site.app.login("dispatcher", cityloop_app::demo::DEMO_PASSWORD).await.unwrap();
     // Named in the page's language where the parameter has a name a user would know.
-    for (path, field) in [("/desk?dispatched=abc", "dispatched"), ("/replies?days=x", "统计天数")] {
+    for (path, field) in [("/desk?dispatched=abc", "已派遣数"), ("/replies?days=x", "统计天数")] {
         let r = staff_get(&site.base, &dispatcher.token, path).await;
         assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "{path}");
         assert!(r.headers()["content-type"].to_str().unwrap().starts_with("text/html"), "{path}");
@@ -616,14 +616,23 @@ async fn an_error_keeps_the_staff_navigation_and_names_errors_no_field_shows() {
         assert!(page.contains(&format!("{field}：网址中的此项取值无效")), "{page}");
         assert!(page.contains("href=\"/desk\""), "the dispatcher's pages are still offered");
     }
-    for (path, field) in [("/cases?page=abc", "页码"), ("/cases?overdue=maybe", "超期")] {
+    for (path, field) in [
+        ("/cases?page=abc", "页码"),
+        ("/cases?overdue=maybe", "超期"),
+        ("/cases?due_within_hours=abc", "剩余时限（小时）"),
+    ] {
         let page = staff_get(&site.base, &dispatcher.token, path).await.text().await.unwrap();
         assert!(page.contains(&format!("{field}：网址中的此项取值无效")), "{path}: {page}");
     }
+    let page = staff_get(&site.base, &dispatcher.token, "/cases?state=bogus").await.text().await.unwrap();
+    assert!(page.contains("状态：「bogus」 不是可选值"), "named as its form field is: {page}");
     // A parameter left out is named, not the top of the address.
     let page =
         staff_get(&site.base, &dispatcher.token, "/evaluation/cases?indicator=hotline").await.text().await.unwrap();
     assert!(page.contains("考核对象：网址中缺少此项"), "{page}");
+    let path = "/evaluation/cases?indicator=hotline&subject=1&metric=zzz";
+    let page = staff_get(&site.base, &dispatcher.token, path).await.text().await.unwrap();
+    assert!(page.contains("计数项：「zzz」 不计入 「hotline」 的考核"), "in Chinese: {page}");
     // A span out of range is said, not quietly changed.
     let page = staff_get(&site.base, &dispatcher.token, "/replies?days=0").await.text().await.unwrap();
     assert!(page.contains("统计天数：须为 1 到 366"), "{page}");
