@@ -256,8 +256,9 @@ pub struct MoveForm {
     pub danger: bool,
 }
 
-fn yes_no(t: &Tr, default: bool) -> Options {
-    vec![("true".into(), t.get("common.yes").into(), default), ("false".into(), t.get("common.no").into(), !default)]
+/// 是/否 with neither chosen.
+fn yes_or_no(t: &Tr) -> Options {
+    vec![("true".into(), t.get("common.yes").into(), false), ("false".into(), t.get("common.no").into(), false)]
 }
 
 /// The form of one move for one case.
@@ -287,12 +288,14 @@ pub fn move_form(
     let note = field("note", "field.note", "text", false);
     let reason = field("reason", "field.reason", "textarea", true);
     let photos = field("photos", "field.photo", "file", false);
-    let satisfaction = || {
+    // A resident's answers are never chosen for them: every choice starts blank.
+    let satisfaction = |required: bool| {
         with_options(
-            field("satisfaction", "field.satisfaction", "select", true),
-            enum_options(t, Satisfaction::ALL, "satisfied"),
+            field("satisfaction", "field.satisfaction", "select", required),
+            enum_options(t, Satisfaction::ALL, ""),
         )
     };
+
     let fields = match kind {
         MoveKind::Answer => vec![field("answer", "field.answer", "textarea", true)],
         MoveKind::File => vec![
@@ -342,15 +345,16 @@ pub fn move_form(
             ];
             vec![with_options(field("passed", "field.passed", "select", true), verdicts), note, photos]
         }
+        // A resident not reached gave no answers: the others are asked for only when they were.
         MoveKind::Revisit => vec![
-            with_options(field("contacted", "field.contacted", "select", true), yes_no(t, true)),
-            with_options(field("solved", "field.solved", "select", true), yes_no(t, true)),
-            satisfaction(),
+            with_options(field("contacted", "field.contacted", "select", true), yes_or_no(t)),
+            with_options(field("solved", "field.solved", "select", false), yes_or_no(t)),
+            satisfaction(false),
             note,
         ],
         MoveKind::Rate => vec![
-            with_options(field("solved", "field.solved", "select", true), yes_no(t, true)),
-            satisfaction(),
+            with_options(field("solved", "field.solved", "select", true), yes_or_no(t)),
+            satisfaction(true),
             field("note", "field.comment", "textarea", false),
         ],
         MoveKind::Comment => vec![field("note", "field.note", "textarea", true)],

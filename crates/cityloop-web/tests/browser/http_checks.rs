@@ -778,6 +778,46 @@ async fn an_inspector_states_whether_a_reported_problem_is_there_and_says_what_w
 }
 
 #[tokio::test]
+async fn the_revisit_form_chooses_no_answer_for_the_resident() {
+    use cityloop_app::moves::{MoveInput, UnitRef};
+    let site = spawn_site(Backend::Sqlite, 0).await;
+    let app = &site.app;
+    let login = |u: String| async move { app.login(&u, cityloop_app::demo::DEMO_PASSWORD).await.unwrap() };
+    let (operator, lead, dispatcher) =
+        (login("operator".into()).await, login("lead".into()).await, login("dispatcher".into()).await);
+    let street = "990101001-office".to_string();
+    let handler = login(format!("h-{street}")).await;
+    let call = NewCase {
+        channel: "hotline".into(),
+        request_type: "complaint".into(),
+        title: "楼道堆放杂物".into(),
+        description: "楼道堆放杂物，请尽快处理".into(),
+        category: Some("06010".into()),
+        ..NewCase::default()
+    };
+    let number = site.app.create_case(&operator.principal, call, None).await.unwrap().case.number;
+    let to_street = MoveInput { unit: Some(UnitRef::Code(street)), ..MoveInput::default() };
+    site.app.perform_move(&lead.principal, &number, "file", MoveInput::default()).await.unwrap();
+    site.app.perform_move(&dispatcher.principal, &number, "dispatch", to_street).await.unwrap();
+    site.app.perform_move(&handler.principal, &number, "sign", MoveInput::default()).await.unwrap();
+    let result = MoveInput { result: Some("已清理".into()), ..MoveInput::default() };
+    site.app.perform_move(&handler.principal, &number, "submit", result).await.unwrap();
+    let page = staff_get(&site.base, &operator.token, &format!("/cases/{number}")).await.text().await.unwrap();
+    let form = page.split("id=\"move-revisit\"").nth(1).expect("a revisit").split("</form>").next().unwrap();
+    assert!(!form.contains(" selected"), "nothing is chosen for the resident: {form}");
+    let csrf = staff_token(&site.base, &operator.token, &format!("/cases/{number}")).await;
+    let path = format!("/cases/{number}/moves/revisit");
+    let half =
+        post_form(&site.base, &operator.token, &csrf, &path, &[("contacted", "true"), ("satisfaction", "satisfied")])
+            .await;
+    assert_eq!(half.status(), StatusCode::UNPROCESSABLE_ENTITY, "reached, the resident's answers are asked for");
+    let unreached = post_form(&site.base, &operator.token, &csrf, &path, &[("contacted", "false")]).await;
+    assert_eq!(unreached.status(), StatusCode::SEE_OTHER);
+    let revisit = site.app.store.case_by_number(&number).await.unwrap().revisit.unwrap();
+    assert!(!revisit.contacted);
+}
+
+#[tokio::test]
 async fn a_unit_that_escalates_goes_back_to_its_inbox_and_the_top_unit_is_offered_no_escalation() {
     use cityloop_app::moves::{MoveInput, UnitRef};
     let site = spawn_site(Backend::Sqlite, 0).await;
