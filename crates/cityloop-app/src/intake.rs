@@ -67,8 +67,19 @@ pub struct NewCase {
 pub struct DispatchPreview {
     pub unit: Option<UnitId>,
     pub assisting_units: Vec<UnitId>,
+    /// The default limit when the category has no case standard (it is then narrowed at filing).
     pub limit: TimeLimit,
     pub deadline: DateTime<Utc>,
+    /// Whether the category has a case standard, so that `limit` and `deadline` are the ones a case
+    /// of it would get.
+    pub standard: bool,
+}
+
+impl DispatchPreview {
+    /// The limit and the deadline a case of this category would get, if the category says.
+    pub fn known_deadline(&self) -> Option<(TimeLimit, DateTime<Utc>)> {
+        self.standard.then_some((self.limit, self.deadline))
+    }
 }
 
 /// The result of intake.
@@ -228,10 +239,12 @@ impl App {
         let reference = self.reference();
         // To the millisecond, as every time the platform stores and shows.
         let now = chrono::SubsecRound::trunc_subsecs(self.now(), 3);
-        let limit = category.and_then(|c| reference.standard(c)).map_or(DEFAULT_LIMIT, |s| s.limit);
+        let standard = category.and_then(|c| reference.standard(c));
+        let limit = standard.map_or(DEFAULT_LIMIT, |s| s.limit);
+        let standard = standard.is_some();
         let deadline = reference.calendar.deadline(now, limit);
         let Some(category) = category else {
-            return Ok(DispatchPreview { unit: None, assisting_units: vec![], limit, deadline });
+            return Ok(DispatchPreview { unit: None, assisting_units: vec![], limit, deadline, standard });
         };
         let categories = reference.category_chain(category);
         let divisions = division.map(|d| reference.division_chain(d)).unwrap_or_default();
@@ -241,6 +254,7 @@ impl App {
             assisting_units: rule.map(|r| r.assisting_units.clone()).unwrap_or_default(),
             limit,
             deadline,
+            standard,
         })
     }
 

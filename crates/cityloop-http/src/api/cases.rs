@@ -297,8 +297,8 @@ pub async fn create(
                 "unit": created.preview.unit.map(|u| u.0),
                 "unit_name": created.preview.unit.and_then(|u| reference.unit(u)).map(|u| u.name.clone()),
                 "assisting_units": created.preview.assisting_units.iter().map(|u| u.0).collect::<Vec<_>>(),
-                "limit": created.preview.limit.describe_zh(),
-                "deadline": created.preview.deadline.with_timezone(&reference.calendar.offset()),
+                "limit": created.preview.known_deadline().map(|(limit, _)| limit.describe_zh()),
+                "deadline": created.preview.known_deadline().map(|(_, d)| d.with_timezone(&reference.calendar.offset())),
             }),
         );
         obj.insert("category_suggestion".into(), serde_json::to_value(&created.suggestion).unwrap_or_default());

@@ -581,8 +581,10 @@ pub struct PreviewDto {
     pub unit_name: Option<String>,
     pub assisting_units: Vec<i64>,
     pub grid: Option<String>,
-    pub limit: String,
-    pub deadline: String,
+    /// The case standard's limit; null for a category without a standard (one that groups others: the
+    /// limit follows the category chosen at filing).
+    pub limit: Option<String>,
+    pub deadline: Option<String>,
 }
 
 /// Which unit would get this? The dispatch preview of the catalogue.
@@ -613,7 +615,7 @@ pub async fn dispatch_preview(
         unit_name: preview.unit.and_then(|u| r.unit(u)).map(|u| u.name.clone()),
         assisting_units: preview.assisting_units.iter().map(|u| u.0).collect(),
         grid: grid.map(|g| g.code.clone()),
-        limit: preview.limit.describe_zh(),
-        deadline: preview.deadline.with_timezone(&r.calendar.offset()).to_rfc3339(),
+        limit: preview.known_deadline().map(|(limit, _)| limit.describe_zh()),
+        deadline: preview.known_deadline().map(|(_, d)| d.with_timezone(&r.calendar.offset()).to_rfc3339()),
     }))
 }

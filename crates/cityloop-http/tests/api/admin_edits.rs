@@ -131,3 +131,26 @@ async fn an_administrator_renames_and_moves_a_unit_but_not_under_itself() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn the_dispatch_preview_promises_no_deadline_for_a_category_that_groups_others() {
+    on_every_engine(|t| async move {
+        let operator = t.login("operator").await;
+        let (grid, _, _) = t.first_grid(&operator).await;
+        let heading = t.get(Some(&operator), &format!("/api/v1/dispatch-preview?category=06&grid={grid}")).await.ok();
+        assert_eq!((heading["limit"].clone(), heading["deadline"].clone()), (Value::Null, Value::Null), "{heading}");
+        let leaf = t.get(Some(&operator), &format!("/api/v1/dispatch-preview?category=11001&grid={grid}")).await.ok();
+        assert_eq!(leaf["limit"], "3个工作日");
+        assert!(leaf["deadline"].as_str().is_some_and(|d| d.ends_with("+08:00")), "{leaf}");
+        // A case taken in under the heading gets no promise either.
+        let created = t
+            .create(
+                &operator,
+                json!({"channel": "hotline", "request_type": "complaint", "title": "街面脏乱",
+                       "description": "街面很脏", "category": "06"}),
+            )
+            .await;
+        assert_eq!(created["dispatch_preview"]["deadline"], Value::Null, "{created}");
+    })
+    .await;
+}

@@ -628,13 +628,16 @@ pub async fn catalogue(State(state): State<WebState>, staff: Staff, PageQuery(q)
                     .map_or_else(|| t.get("intake.no_rule").to_string(), |u| format!("{} ({})", u.name, u.code));
                 let assisting: Vec<String> =
                     preview.assisting_units.iter().filter_map(|u| reference.unit(*u)).map(|u| u.name.clone()).collect();
+                let deadline = match preview.known_deadline() {
+                    Some((limit, at)) => {
+                        format!("{} {} ({})", t.get("field.deadline"), long_time(&reference, at), t.limit(limit))
+                    }
+                    None => t.get("intake.needs_standard").to_string(),
+                };
                 p.tester = Some(format!(
-                    "{unit}{}{} · {} {} ({})",
+                    "{unit}{}{} · {deadline}",
                     if assisting.is_empty() { "" } else { " + " },
                     assisting.join("、"),
-                    t.get("field.deadline"),
-                    long_time(&reference, preview.deadline),
-                    t.limit(preview.limit)
                 ));
             }
             Err(e) => return staff_error_page(&staff, &e),

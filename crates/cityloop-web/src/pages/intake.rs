@@ -308,19 +308,19 @@ pub async fn preview(State(state): State<WebState>, staff: Staff, PageQuery(q): 
     if !assisting.is_empty() {
         html.push_str(&format!("<p>{}: {}</p>", t.get("field.assisting"), assisting.join("、")));
     }
-    match category {
-        Some(c) if reference.standard(c).is_some() => html.push_str(&format!(
+    match (category, preview.known_deadline()) {
+        (Some(_), Some((limit, deadline))) => html.push_str(&format!(
             r#"<p>{}: <b id="preview-deadline">{}</b> <span class="muted">({})</span></p>"#,
             t.get("field.deadline"),
-            long_time(&reference, preview.deadline),
-            esc(&t.limit(preview.limit))
+            long_time(&reference, deadline),
+            esc(&t.limit(limit))
         )),
         // The time limit comes with the case standard, and a case is filed under a category that has
         // one: a group of categories is narrowed down at filing, when the limit is known.
-        Some(_) => {
+        (Some(_), None) => {
             html.push_str(&format!(r#"<p id="preview-deadline" class="muted">{}</p>"#, t.get("intake.needs_standard")))
         }
-        None => {
+        (None, _) => {
             html.push_str(&format!(r#"<p id="preview-deadline" class="muted">{}</p>"#, t.get("intake.needs_category")))
         }
     }

@@ -1006,6 +1006,11 @@ async fn the_workbench_preview_promises_no_limit_a_category_lacks_and_an_article
     assert!(leaf.contains("<b id=\"preview-deadline\"") && leaf.contains("3个工作日"), "{leaf}");
     let mistyped = preview("category=11001&grid=no-such-grid".into()).await;
     assert!(mistyped.contains("没有这个网格编码"), "{mistyped}");
+    // The administrator's catalogue tester answers as the workbench does.
+    let admin = site.app.login("admin", cityloop_app::demo::DEMO_PASSWORD).await.unwrap();
+    let tester = staff_get(&site.base, &admin.token, &format!("/admin/catalogue?category={}", group.code)).await;
+    let tester = tester.text().await.unwrap();
+    assert!(tester.contains("立案时选定具体类别后确定处置时限") && !tester.contains("7个自然日"), "{tester}");
 
     // An article chosen with no words of the operator's own is the answer, as in the API.
     let article = site.app.articles().into_iter().next().expect("the demo's knowledge base");
