@@ -555,6 +555,14 @@ async fn a_leader_reads_the_months_ranking_and_opens_the_cases_behind_a_number()
     assert!(b.text("#drill-summary").await.contains(&unit));
     let rows = b.client.find_all(fantoccini::Locator::Css("#evaluation-cases tbody tr")).await.unwrap();
     assert_eq!(rows.len(), revisits);
+    // In English, what each case was counted as is said in English.
+    let drill = b.client.current_url().await.unwrap();
+    let back = format!("{}?{}", drill.path(), drill.query().unwrap_or_default());
+    let next = serde_urlencoded::to_string([("next", back.as_str())]).unwrap();
+    b.goto(&format!("/lang/en?{next}")).await;
+    let counted = b.text("#evaluation-cases tbody tr td:nth-child(3)").await;
+    assert!(!counted.chars().any(|c| ('\u{4e00}'..='\u{9fff}').contains(&c)), "{counted}");
+    b.goto(&format!("/lang/zh?{next}")).await;
     b.click("#evaluation-cases tbody tr a").await;
     assert!(b.exists("main#main").await);
     b.goto("/evaluation?period=2026-10").await;
