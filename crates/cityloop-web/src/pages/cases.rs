@@ -369,7 +369,8 @@ pub fn move_form(
             let departments: Options = reference
                 .units
                 .iter()
-                .filter(|u| matches!(u.kind, UnitKind::Department | UnitKind::Utility))
+                // The lead unit handles the case already: it is not summoned to it.
+                .filter(|u| matches!(u.kind, UnitKind::Department | UnitKind::Utility) && Some(u.id) != case.unit_id)
                 .map(|u| (u.code.clone(), u.name.clone(), false))
                 .collect();
             vec![with_options(field("units", "field.units", "multi", true), departments), note]

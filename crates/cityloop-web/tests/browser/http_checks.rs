@@ -435,6 +435,7 @@ async fn a_streets_coordinator_follows_its_new_cases_only_its_handlers_accept_an
         grid: site.app.reference().grids.iter().find(|g| g.code.starts_with(&street[..9])).map(|g| g.code.clone()),
         ..NewCase::default()
     };
+    let case_input = case.clone();
     let number = site.app.create_case(&operator.principal, case, None).await.unwrap().case.number;
     site.app.perform_move(&lead.principal, &number, "file", MoveInput::default()).await.unwrap();
     let to_street = MoveInput { unit: Some(UnitRef::Code(street.clone())), ..MoveInput::default() };
@@ -462,6 +463,15 @@ async fn a_streets_coordinator_follows_its_new_cases_only_its_handlers_accept_an
         .clone();
     let whistle = MoveInput { units: Some(vec![UnitRef::Code(department.clone())]), ..MoveInput::default() };
     site.app.perform_move(&coordinator.principal, &number, "whistle", whistle).await.unwrap();
+    // A case a department leads does not offer to summon that department to it.
+    let led = NewCase { title: "井盖缺失".into(), description: "路口井盖缺失".into(), ..case_input.clone() };
+    let led = site.app.create_case(&operator.principal, led, None).await.unwrap().case.number;
+    site.app.perform_move(&lead.principal, &led, "file", MoveInput::default()).await.unwrap();
+    let to_department = MoveInput { unit: Some(UnitRef::Code(department.clone())), ..MoveInput::default() };
+    site.app.perform_move(&dispatcher.principal, &led, "dispatch", to_department).await.unwrap();
+    let page = staff_get(&site.base, &coordinator.token, &format!("/cases/{led}")).await.text().await.unwrap();
+    let form = page.split("id=\"move-whistle\"").nth(1).expect("the street whistles").split("</form>").next().unwrap();
+    assert!(!form.contains(&format!("value=\"{department}\"")) && form.contains("<option value="), "{form}");
     let summoned = site.app.login(&format!("h-{department}"), cityloop_app::demo::DEMO_PASSWORD).await.unwrap();
     let their_inbox = inbox(summoned.token.clone()).await;
     let section =
