@@ -178,6 +178,18 @@ impl App {
                         let unit = preview.unit.ok_or_else(|| {
                             AppError::invalid("unit", "is required: the dispatch catalogue names no unit for this case")
                         })?;
+                        // Sent back by that unit already: a person chooses where it goes now.
+                        let returned = self.returned_units(case).await?;
+                        if let Some(r) = returned.iter().find(|r| r.unit == unit) {
+                            let name = self.reference().unit(unit).map_or_else(String::new, |u| u.name.clone());
+                            return Err(AppError::invalid(
+                                "unit",
+                                format!(
+                                    "is required: `{name}`, the catalogue's unit, returned this case (`{}`)",
+                                    r.reason
+                                ),
+                            ));
+                        }
                         let assisting = match &input.assisting_units {
                             Some(a) => self.resolve_units("assisting_units", a)?,
                             None => preview.assisting_units,

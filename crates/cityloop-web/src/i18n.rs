@@ -499,6 +499,7 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("inspector.verify_found", "核实属实", "Found as reported"),
     ("verify.not_found_hint", "不属实…", "Not found…"),
     ("field.found", "核实结果", "Finding"),
+    ("desk.returned_by_it", "（已退回本案，请另选单位）", "(returned this case: choose another unit)"),
     ("portal.merged_into", "同一问题已有工单，与其一并办理", "The same problem is handled under case"),
     ("portal.reopen_reason", "哪里还没有解决（选填）", "What is still not solved (optional)"),
     ("portal.reopened", "已申请重新办理", "Sent back to be handled again"),
@@ -793,6 +794,10 @@ const FIELD_MESSAGES: &[(&str, &str)] = &[
     ("must be within {} days", "须在 {} 天以内"),
     ("is required: an inspector reports where the problem is", "必填：监督员上报须给出问题所在位置"),
     ("is required when the check fails: say what is left to do", "核查不通过时必填：请写明还需处理什么"),
+    (
+        "is required: {}, the catalogue's unit, returned this case ({})",
+        "必填：目录指定的 {} 已退回本案（{}），请另选单位",
+    ),
     ("is required when the problem is not found: say what was found", "核实不属实时必填：请写明现场所见"),
     ("is required, at most {} characters", "必填，最多 {} 个字"),
     ("the header must name title and body", "表头须包含 title 和 body 两列"),

@@ -197,3 +197,28 @@ async fn the_knowledge_base_over_http() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_unit_that_returned_a_case_is_not_sent_it_again_by_default() {
+    on_every_engine(|t| async move {
+        let dispatcher = t.login("dispatcher").await;
+        let (id, dispatched) =
+            t.dispatched_complaint("08001", "工地夜间施工噪音大", "工地晚上十一点以后还在施工").await;
+        let number = dispatched["number"].as_str().unwrap().to_string();
+        let handler = t.login(&t.handler_of(&dispatched)).await;
+        t.must(&handler, id, "return", json!({"reason": "不属于本单位职责"})).await;
+        t.must(&dispatcher, id, "approve-return", json!({})).await;
+        let again = t.act(&dispatcher, id, "dispatch", json!({})).await;
+        assert_eq!(
+            (again.status, again.body["error"]["field"].as_str()),
+            (StatusCode::UNPROCESSABLE_ENTITY, Some("unit"))
+        );
+        assert!(again.body["error"]["message"].as_str().unwrap().contains("不属于本单位职责"), "{}", again.body);
+        let hints = t.get(Some(&dispatcher), &format!("/api/v1/cases/{number}/dispatch-hints")).await.ok();
+        let hints = hints.as_array().unwrap();
+        assert_eq!(hints[0]["unit"], dispatched["unit"]);
+        assert!(hints[0]["reason"].as_str().unwrap().contains("已退回本案：不属于本单位职责"), "{hints:?}");
+        assert!(hints[1..].iter().all(|h| h["unit"] != dispatched["unit"]), "{hints:?}");
+    })
+    .await;
+}

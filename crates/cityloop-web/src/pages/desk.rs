@@ -141,7 +141,16 @@ pub async fn desk(State(state): State<WebState>, staff: Staff, PageQuery(p): Pag
             tokio::try_join!(queue(&state, &staff, to_dispatch_spec), queues(&state, &staff, others))?;
         // Each row shows where the catalogue would send it, which is where bulk dispatch sends it.
         for (row, s) in to_dispatch.rows.iter_mut().zip(&items) {
-            row.suggested_unit = catalogue_unit(&state, &s.case).await?.map(|u| u.name).unwrap_or_default();
+            let unit = catalogue_unit(&state, &s.case).await?;
+            let returned = state.app.returned_units(&s.case).await?;
+            row.suggested_unit = match unit {
+                // The unit gave it back: bulk dispatch leaves the case for a person to send elsewhere.
+                Some(u) if returned.iter().any(|r| r.unit == u.id) => {
+                    format!("{} {}", u.name, t.get("desk.returned_by_it"))
+                }
+                Some(u) => u.name,
+                None => String::new(),
+            };
         }
         let notices = notices(&state, &t, None).await?;
         Ok::<_, AppError>((to_dispatch, queues, notices))

@@ -168,7 +168,8 @@ pub async fn case_panels(state: &WebState, staff_roles: &cityloop_app::Principal
     let case = &view.case;
     let mut html = String::new();
     if view.allowed_moves.contains(&MoveKind::Dispatch) {
-        if let Ok(hints) = state.app.dispatch_hints(case.category_id, case.division_id).await {
+        let returned = cityloop_app::dispatch_hint::units_that_returned(&view.flow);
+        if let Ok(hints) = state.app.dispatch_hints_after_returns(case.category_id, case.division_id, &returned).await {
             if !hints.is_empty() {
                 html.push_str(&format!(
                     r#"<section class="card" id="dispatch-hints"><h2>{}</h2><ul>"#,
