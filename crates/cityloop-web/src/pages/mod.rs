@@ -296,8 +296,8 @@ pub fn error_answer(t: &Tr, e: &AppError) -> Option<(StatusCode, String)> {
                 .collect();
             (StatusCode::UNPROCESSABLE_ENTITY, each.join("; "))
         }
-        AppError::IllegalMove { kind, state, allowed, .. } => {
-            (StatusCode::CONFLICT, illegal_move_message(t, *kind, *state, allowed))
+        AppError::IllegalMove { kind, state, allowed, reason } => {
+            (StatusCode::CONFLICT, illegal_move_message(t, *kind, *state, reason, allowed))
         }
         AppError::Duplicate(m) => (StatusCode::CONFLICT, field_message(t, m)),
         AppError::TooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, m.clone()),
@@ -312,8 +312,12 @@ pub fn error_answer(t: &Tr, e: &AppError) -> Option<(StatusCode, String)> {
 }
 
 /// A move the case's state does not allow, in the interface's language, with what can be done instead.
-fn illegal_move_message(t: &Tr, kind: MoveKind, state: CaseState, allowed: &[MoveKind]) -> String {
-    let mut message = format!("{} · {} ({})", t.move_label(kind), t.get("error.illegal_move"), t.label(state));
+fn illegal_move_message(t: &Tr, kind: MoveKind, state: CaseState, reason: &str, allowed: &[MoveKind]) -> String {
+    // The rule that stands in the way, where it has words in the page's language; else the state.
+    let why = crate::i18n::translated_message(t, reason)
+        .filter(|_| !reason.is_empty() && !reason.contains("applies only to cases that are"))
+        .unwrap_or_else(|| format!("{} ({})", t.get("error.illegal_move"), t.label(state)));
+    let mut message = format!("{} · {why}", t.move_label(kind));
     if !allowed.is_empty() {
         let moves: Vec<String> = allowed.iter().map(|k| t.move_label(*k)).collect();
         message.push_str(&format!(" · {}: {}", t.get("error.allowed_moves"), moves.join(" / ")));
@@ -618,9 +622,19 @@ mod tests {
     #[test]
     fn a_move_the_state_does_not_allow_is_told_in_the_interfaces_language() {
         let zh = Tr::default();
-        let message =
-            illegal_move_message(&zh, MoveKind::Close, CaseState::Reported, &[MoveKind::File, MoveKind::Void]);
+        let by_state = "close applies only to cases that are close_pending";
+        let message = illegal_move_message(
+            &zh,
+            MoveKind::Close,
+            CaseState::Reported,
+            by_state,
+            &[MoveKind::File, MoveKind::Void],
+        );
         assert_eq!(message, "结案 · 工单当前状态下不能执行此操作 (已上报) · 现在可以: 立案 / 作废");
+        // A rule other than the state is said as it is: 处置中 is the state a suspension needs.
+        let waiting = "a request is already waiting for the dispatcher";
+        let message = illegal_move_message(&zh, MoveKind::Suspend, CaseState::Handling, waiting, &[MoveKind::Submit]);
+        assert_eq!(message, "申请挂账 · 已有一项申请等待派遣员审批 · 现在可以: 提交办理结果");
         let done = MoveDone { done: Some("sign".into()), case: Some("20261206-000012".into()) };
         assert_eq!(done.flash(&zh).as_deref(), Some("签收 · 已完成 · 20261206-000012"));
         let forged = MoveDone { done: Some("sign".into()), case: Some("<b>".into()) };
