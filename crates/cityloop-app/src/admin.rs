@@ -109,6 +109,25 @@ pub struct StandardInput {
     pub closing_condition: String,
 }
 
+/// What an administrator changes about an account: everything but its username and password.
+#[derive(Debug, Clone)]
+pub struct UserEdit {
+    pub name: String,
+    pub roles: Vec<String>,
+    /// Cleared: the user belongs to no unit.
+    pub unit: Change<UnitRef>,
+    /// Grid codes (inspectors); cleared: none.
+    pub grids: Change<Vec<String>>,
+}
+
+/// An account's checked name, roles, unit and grids.
+struct Profile {
+    name: String,
+    roles: Vec<Role>,
+    unit: Option<UnitId>,
+    grids: Vec<GridId>,
+}
+
 /// What an administrator changes about a unit: everything but its code, which other systems and
 /// the catalogue's files name it by.
 #[derive(Debug, Clone)]
@@ -356,36 +375,13 @@ impl App {
             }
         }
         errors.keep(check_new_password(&input.password))?;
-        let name = input.name.trim();
-        if name.is_empty() || name.chars().count() > 100 {
-            errors.refuse("name", "is required (at most 100 characters)");
-        }
-        let roles = errors.keep(parse_roles(&input.roles))?;
-        let unit = errors.keep(input.unit.as_ref().map(|u| self.resolve_unit("unit", u)).transpose())?.flatten();
-        if roles.as_ref().is_some_and(|r| r.iter().any(|r| matches!(r, Role::Handler | Role::Coordinator)))
-            && unit.is_none()
-            && input.unit.is_none()
-        {
-            errors.refuse("unit", "handlers and coordinators belong to a unit");
-        }
-        let reference = self.reference();
-        let grids: Option<Vec<GridId>> = errors.keep(
-            input
-                .grids
-                .unwrap_or_default()
-                .iter()
-                .map(|code| {
-                    reference
-                        .grid_by_code(code)
-                        .map(|g| g.id)
-                        .ok_or_else(|| AppError::invalid("grids", format!("unknown grid `{code}`")))
-                })
-                .collect::<Result<_>>(),
-        )?;
+        let grids = input.grids.unwrap_or_default();
+        let profile = self.check_profile(&mut errors, &input.name, &input.roles, input.unit.as_ref(), &grids)?;
         errors.finish()?;
-        let (Some(roles), Some(grids)) = (roles, grids) else {
+        let Some(Profile { name, roles, unit, grids }) = profile else {
             return Err(AppError::Internal("a field was neither read nor refused".into()));
         };
+        let name = name.as_str();
         let hash = hash_password(&input.password)?;
         let id = self.store.insert_user(username, name, &hash, &roles, unit, &grids, self.now()).await.map_err(
             |e| match e {
@@ -396,6 +392,80 @@ impl App {
             },
         )?;
         Ok(self.store.get_user(id).await?)
+    }
+
+    /// Changes an account's name, roles, unit or grids (someone moves to another unit or takes other
+    /// grids) and keeps its history; it takes effect at the user's next request.
+    pub async fn update_user(&self, who: &Principal, username: &str, edit: UserEdit) -> Result<UserRow> {
+        require_admin(Some(who))?;
+        let username = username.trim();
+        let user = self
+            .store
+            .user_by_username(username)
+            .await?
+            .ok_or_else(|| AppError::NotFound(format!("user `{username}`")))?;
+        let reference = self.reference();
+        let unit = edit.unit.apply(|| user.unit_id.map(|u| UnitRef::Id(u.0)));
+        let grids = edit
+            .grids
+            .apply(|| Some(user.grids.iter().filter_map(|g| reference.grid(*g)).map(|g| g.code.clone()).collect()));
+        let mut errors = FieldErrors::default();
+        let profile =
+            self.check_profile(&mut errors, &edit.name, &edit.roles, unit.as_ref(), &grids.unwrap_or_default())?;
+        if who.user.id == user.id && profile.as_ref().is_some_and(|p| !p.roles.contains(&Role::Admin)) {
+            // A city is never left without an administrator by one slip of the mouse.
+            errors.refuse("roles", "an administrator cannot take away their own administrator role");
+        }
+        errors.finish()?;
+        let Some(Profile { name, roles, unit, grids }) = profile else {
+            return Err(AppError::Internal("a field was neither read nor refused".into()));
+        };
+        self.store.update_user(user.id, &name, &roles, unit, &grids).await?;
+        self.sessions.forget_user(user.id);
+        self.reload_reference().await?;
+        Ok(self.store.get_user(user.id).await?)
+    }
+
+    /// An account's name, roles, unit and grids, checked: every wrong field is refused in `errors`, and
+    /// the profile is given only when all of them are right.
+    fn check_profile(
+        &self,
+        errors: &mut FieldErrors,
+        name: &str,
+        roles: &[String],
+        unit: Option<&UnitRef>,
+        grids: &[String],
+    ) -> Result<Option<Profile>> {
+        let name = name.trim();
+        if name.is_empty() || name.chars().count() > 100 {
+            errors.refuse("name", "is required (at most 100 characters)");
+        }
+        let roles = errors.keep(parse_roles(roles))?;
+        let unit_id = errors.keep(unit.map(|u| self.resolve_unit("unit", u)).transpose())?.flatten();
+        if roles.as_ref().is_some_and(|r| r.iter().any(|r| matches!(r, Role::Handler | Role::Coordinator)))
+            && unit.is_none()
+        {
+            errors.refuse("unit", "handlers and coordinators belong to a unit");
+        }
+        let reference = self.reference();
+        let grids: Option<Vec<GridId>> = errors.keep(
+            grids
+                .iter()
+                .map(|code| {
+                    reference
+                        .grid_by_code(code)
+                        .map(|g| g.id)
+                        .ok_or_else(|| AppError::invalid("grids", format!("unknown grid `{code}`")))
+                })
+                .collect::<Result<_>>(),
+        )?;
+        let named = !name.is_empty() && name.chars().count() <= 100;
+        Ok(match (roles, grids) {
+            (Some(roles), Some(grids)) if named && (unit.is_none() || unit_id.is_some()) => {
+                Some(Profile { name: name.to_string(), roles, unit: unit_id, grids })
+            }
+            _ => None,
+        })
     }
 
     /// Adds a user with an already hashed password (the demo city shares one hash among its users).

@@ -28,7 +28,7 @@ impl Modify for BearerAuth {
         api::cases::create, api::cases::list, api::cases::export, api::cases::show, api::cases::make_move,
         api::reference::units, api::reference::update_unit, api::reference::categories, api::reference::update_category, api::reference::divisions, api::reference::grids,
         api::reference::catalogue, api::reference::put_rule, api::reference::delete_rule,
-        api::reference::calendar, api::reference::set_day, api::reference::users, api::reference::add_user,
+        api::reference::calendar, api::reference::set_day, api::reference::users, api::reference::add_user, api::reference::update_user,
         api::reference::notices, api::reference::dispatch_preview,
         api::smart::classify, api::smart::versions, api::smart::duplicates, api::smart::case_duplicates,
         api::smart::dispatch_hints, api::smart::reply_check, api::smart::reply_summary, api::smart::search_articles,

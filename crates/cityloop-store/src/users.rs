@@ -118,6 +118,38 @@ impl Store {
         Ok(UserId(id))
     }
 
+    /// Changes an account's name, roles, unit and grids.
+    pub async fn update_user(
+        &self,
+        id: UserId,
+        name: &str,
+        roles: &[Role],
+        unit: Option<UnitId>,
+        grids: &[GridId],
+    ) -> Result<()> {
+        let mut tx = self.writer().begin().await?;
+        let done = sqlx::query("update users set name = $1, roles = $2, unit_id = $3 where id = $4")
+            .bind(name)
+            .bind(roles_text(roles))
+            .bind(unit.map(|u| u.0))
+            .bind(id.0)
+            .execute(&mut *tx)
+            .await?;
+        if done.rows_affected() == 0 {
+            return Err(crate::StoreError::NotFound);
+        }
+        sqlx::query("delete from user_grids where user_id = $1").bind(id.0).execute(&mut *tx).await?;
+        for g in grids {
+            sqlx::query("insert into user_grids (user_id, grid_id) values ($1, $2)")
+                .bind(id.0)
+                .bind(g.0)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
     async fn with_grids(&self, mut user: UserRow) -> Result<UserRow> {
         let grids: Vec<i64> = sqlx::query_scalar("select grid_id from user_grids where user_id = $1 order by grid_id")
             .bind(user.id.0)

@@ -141,6 +141,7 @@ pub fn router(app: App, settings: WebSettings) -> Router {
         .route("/admin/units/{code}", get(pages::admin::edit_unit_page).post(pages::admin::edit_unit))
         .route("/admin/users", get(pages::admin::users).post(pages::admin::add_user))
         .route("/admin/users/account", post(pages::admin::account_action))
+        .route("/admin/users/{username}", get(pages::admin::edit_user_page).post(pages::admin::edit_user))
         .route("/admin/categories", get(pages::admin::categories).post(pages::admin::import_categories))
         .route("/admin/categories/{code}", get(pages::admin::edit_category_page).post(pages::admin::edit_category))
         .route("/admin/catalogue", get(pages::admin::catalogue).post(pages::admin::add_rule))

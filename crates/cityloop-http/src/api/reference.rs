@@ -5,7 +5,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{delete, get, put};
 use axum::{Json, Router};
-use cityloop_app::admin::{CalendarDay, CategoryEdit, Change, NewRule, NewUser, StandardInput, UnitEdit};
+use cityloop_app::admin::{CalendarDay, CategoryEdit, Change, NewRule, NewUser, StandardInput, UnitEdit, UserEdit};
 use cityloop_app::moves::UnitRef;
 use cityloop_app::{AppError, Reference};
 use cityloop_domain::Role;
@@ -33,6 +33,7 @@ pub fn router() -> Router<AppState> {
         .route("/calendar", get(calendar))
         .route("/calendar/days", put(set_day))
         .route("/users", get(users).post(add_user))
+        .route("/users/{username}", put(update_user))
         .route("/notices", get(notices))
         .route("/dispatch-preview", get(dispatch_preview))
 }
@@ -502,6 +503,43 @@ pub async fn add_user(
         .await?;
     state.app.reload_reference().await?;
     Ok((StatusCode::CREATED, Json(UserDto::new(&state, &user))))
+}
+
+/// What may change about an account: everything but its username and password.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserEditRequest {
+    pub name: String,
+    /// `admin, operator, lead, dispatcher, handler, inspector, coordinator, leader, citizen, recipient`.
+    pub roles: Vec<String>,
+    /// Unit id or code. Left out: unchanged; `null`: none.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<UnitRefIn>)]
+    pub unit: Option<Option<UnitRefIn>>,
+    /// Grid codes (inspectors). Left out: unchanged; `null` or `[]`: none.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<Vec<String>>)]
+    pub grids: Option<Option<Vec<String>>>,
+}
+
+/// Changes an account's name, roles, unit or grids (admins): someone moves to another unit or takes
+/// other grids, and keeps their history. An administrator cannot take away their own admin role.
+#[utoipa::path(put, path = "/api/v1/users/{username}", tag = "admin", params(("username" = String, Path)), request_body = UserEditRequest,
+    responses((status = 200, body = UserDto), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)), security(("bearer" = [])))]
+pub async fn update_user(
+    State(state): State<AppState>,
+    Auth(who): Auth,
+    Path(username): Path<String>,
+    ApiJson(body): ApiJson<UserEditRequest>,
+) -> Result<Json<UserDto>> {
+    let edit = UserEdit {
+        name: body.name,
+        roles: body.roles,
+        unit: change(body.unit.map(|given| given.map(UnitRef::from))),
+        grids: change(body.grids),
+    };
+    let user = state.app.update_user(&who, &username, edit).await?;
+    Ok(Json(UserDto::new(&state, &user)))
 }
 
 /// A supervision notice.

@@ -154,3 +154,37 @@ async fn the_dispatch_preview_promises_no_deadline_for_a_category_that_groups_ot
     })
     .await;
 }
+
+#[tokio::test]
+async fn an_administrator_moves_a_handler_to_another_unit_and_their_next_request_sees_it() {
+    on_every_engine(|t| async move {
+        let admin = t.login("admin").await;
+        let handler = t.login("h-990101001-office").await;
+        let before = t.get(Some(&handler), "/api/v1/auth/me").await.ok();
+        let units = t.get(Some(&admin), "/api/v1/units").await.ok();
+        let other = units
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|u| u["kind"] == "street_office" && u["id"] != before["unit"])
+            .expect("another street office")
+            .clone();
+        let path = "/api/v1/users/h-990101001-office";
+        let moved =
+            t.put(&admin, path, json!({"name": "王处置", "roles": ["handler"], "unit": other["code"]})).await.ok();
+        assert_eq!((moved["name"].as_str(), moved["unit"].clone()), (Some("王处置"), other["id"].clone()), "{moved}");
+        let after = t.get(Some(&handler), "/api/v1/auth/me").await.ok();
+        assert_eq!(after["unit"], other["id"], "the session sees the new unit at once: {after}");
+        // A handler belongs to a unit; an administrator keeps their own admin role; unknown users are 404.
+        let unitless = t.put(&admin, path, json!({"name": "王处置", "roles": ["handler"], "unit": null})).await;
+        assert_eq!((unitless.status, field_names(&unitless.body)), (StatusCode::UNPROCESSABLE_ENTITY, vec!["unit"]));
+        let own = t.put(&admin, "/api/v1/users/admin", json!({"name": "管理员", "roles": ["operator"]})).await;
+        assert_eq!((own.status, field_names(&own.body)), (StatusCode::UNPROCESSABLE_ENTITY, vec!["roles"]));
+        let nobody = t.put(&admin, "/api/v1/users/nobody", json!({"name": "x", "roles": ["leader"]})).await;
+        assert_eq!(nobody.status, StatusCode::NOT_FOUND);
+        let inspector =
+            t.put(&admin, "/api/v1/users/inspector1", json!({"name": "监督员1", "roles": ["inspector"]})).await.ok();
+        assert!(!inspector["grids"].as_array().unwrap().is_empty(), "grids left out are kept: {inspector}");
+    })
+    .await;
+}

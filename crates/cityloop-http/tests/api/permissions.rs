@@ -391,6 +391,9 @@ fn ops() -> Vec<Op> {
                 json!({"name": "云湖市人民政府", "kind": "government", "division": "990100"}),
             )
         }),
+        op(M::PUT, "/api/v1/users/{username}", ADMIN, |_, _| {
+            with("/api/v1/users/leader", json!({"name": "周市长(领导)", "roles": ["leader"]}))
+        }),
         op(M::GET, "/api/v1/categories", SIGNED_IN, |_, _| at("/api/v1/categories")),
         op(M::PUT, "/api/v1/categories/{code}", ADMIN, |_, _| {
             with(
@@ -887,6 +890,8 @@ fn pages() -> Vec<Op> {
         op(M::GET, "/admin/users", ADMIN, |_, _| at("/admin/users")),
         op(M::POST, "/admin/users", ADMIN, |_, _| form("/admin/users", &[])),
         op(M::POST, "/admin/users/account", ADMIN, |_, _| form("/admin/users/account", &[])),
+        op(M::GET, "/admin/users/{username}", ADMIN, |_, _| at("/admin/users/leader")),
+        op(M::POST, "/admin/users/{username}", ADMIN, |_, _| form("/admin/users/leader", &[])),
         op(M::GET, "/admin/categories", ADMIN, |_, _| at("/admin/categories")),
         op(M::POST, "/admin/categories", ADMIN, |_, _| form("/admin/categories", &[])),
         op(M::GET, "/admin/categories/{code}", ADMIN, |_, _| at("/admin/categories/11001")),

@@ -8,7 +8,9 @@ use askama::Template;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
-use cityloop_app::admin::{CalendarDay, CategoryEdit, NewRule, NewUnit, NewUser, StandardInput, UnitEdit};
+use cityloop_app::admin::{
+    CalendarDay, CategoryEdit, Change, NewRule, NewUnit, NewUser, StandardInput, UnitEdit, UserEdit,
+};
 use cityloop_app::moves::UnitRef;
 use cityloop_app::AppError;
 use cityloop_domain::{Role, TimingMode, UnitKind, Urgency};
@@ -333,8 +335,63 @@ async fn users_table(state: &WebState, staff: &Staff) -> Result<Table, AppError>
             })
             .collect(),
         delete: Vec::new(),
-        edit: Vec::new(),
+        edit: users.iter().map(|u| format!("/admin/users/{}", u.username)).collect(),
     })
+}
+
+/// The users page with an account's form filled in from what it is now.
+pub async fn edit_user_page(State(state): State<WebState>, staff: Staff, Path(username): Path<String>) -> Response {
+    if let Some(r) = admin_only(&staff) {
+        return r;
+    }
+    let reference = state.app.reference();
+    let found = async { Ok::<_, AppError>(state.app.store.user_by_username(&username).await?) };
+    let (user, table) = match tokio::try_join!(found, users_table(&state, &staff)) {
+        Ok((Some(user), table)) => (user, table),
+        Ok((None, _)) => return staff_error_page(&staff, &AppError::NotFound(format!("user `{username}`"))),
+        Err(e) => return staff_error_page(&staff, &e),
+    };
+    let mut p = page(&state, &staff, "users", table);
+    p.editing = Some(editing(&p, &username, &user.name));
+    let unit = user.unit_id.and_then(|u| reference.unit(u)).map(|u| u.code.clone());
+    let grids: Vec<String> = user.grids.iter().filter_map(|g| reference.grid(*g)).map(|g| g.code.clone()).collect();
+    p.c.values = HashMap::from([
+        ("name".to_string(), user.name.clone()),
+        ("unit".to_string(), unit.unwrap_or_default()),
+        ("grids".to_string(), grids.join(" ")),
+        ("roles[]".to_string(), user.roles.iter().map(|r| r.as_str()).collect::<Vec<_>>().join("\n")),
+    ]);
+    respond(p, None)
+}
+
+/// Saves an account's name, roles, unit and grids.
+pub async fn edit_user(
+    State(state): State<WebState>,
+    staff: Staff,
+    Path(username): Path<String>,
+    form: FormInput,
+) -> Response {
+    if let Some(r) = admin_only(&staff) {
+        return r;
+    }
+    let edit = UserEdit {
+        name: form.get("name").unwrap_or_default(),
+        roles: form.all("roles"),
+        unit: form.get("unit").map(UnitRef::Code).into(),
+        grids: Change::Set(grid_codes(&form)),
+    };
+    let outcome = state.app.update_user(&staff.who, &username, edit).await.map(|_| ());
+    match users_table(&state, &staff).await {
+        Ok(table) => edit_answer(page(&state, &staff, "users", table), outcome, &form, &username, &username),
+        Err(e) => staff_error_page(&staff, &e),
+    }
+}
+
+/// The grid codes typed into a user form, split at commas and spaces.
+fn grid_codes(form: &FormInput) -> Vec<String> {
+    form.get("grids")
+        .map(|g| g.split([',', ' ', '，']).filter(|s| !s.is_empty()).map(str::to_string).collect())
+        .unwrap_or_default()
 }
 
 /// An administrator looks after an existing account: a new password for someone who forgot theirs,
@@ -395,10 +452,7 @@ pub async fn users(State(state): State<WebState>, staff: Staff) -> Response {
 }
 
 pub async fn add_user(State(state): State<WebState>, staff: Staff, form: FormInput) -> Response {
-    let grids: Vec<String> = form
-        .get("grids")
-        .map(|g| g.split([',', ' ', '，']).filter(|s| !s.is_empty()).map(str::to_string).collect())
-        .unwrap_or_default();
+    let grids = grid_codes(&form);
     let input = NewUser {
         username: form.get("username").unwrap_or_default(),
         password: form.fields.iter().find(|(k, _)| k == "password").map(|(_, v)| v.clone()).unwrap_or_default(),

@@ -1243,6 +1243,36 @@ async fn a_catalogue_rule_in_the_place_of_another_says_so_and_a_stopped_webhook_
 }
 
 #[tokio::test]
+async fn an_administrator_changes_an_accounts_roles_and_grids_on_its_page() {
+    let site = spawn_site(Backend::Sqlite, 0).await;
+    let admin = site.app.login("admin", cityloop_app::demo::DEMO_PASSWORD).await.unwrap();
+    let list = staff_get(&site.base, &admin.token, "/admin/users").await.text().await.unwrap();
+    assert!(list.contains("href=\"/admin/users/inspector1\""), "each account links to its form");
+    let page = staff_get(&site.base, &admin.token, "/admin/users/inspector1").await.text().await.unwrap();
+    let form = section(&page, "edit");
+    assert!(form.contains(r#"value="inspector" checked"#), "its roles ticked: {form}");
+    let reference = site.app.reference();
+    let before = site.app.store.user_by_username("inspector1").await.unwrap().unwrap();
+    let first = reference.grid(before.grids[0]).unwrap().code.clone();
+    assert!(form.contains(&first), "its grids filled in: {form}");
+    let other = reference.grids.iter().find(|g| !before.grids.contains(&g.id)).unwrap().code.clone();
+    let csrf = staff_token(&site.base, &admin.token, "/admin/users/inspector1").await;
+    let fields = [("name", "监督员一"), ("roles", "inspector"), ("unit", ""), ("grids", other.as_str())];
+    let saved = post_form(&site.base, &admin.token, &csrf, "/admin/users/inspector1", &fields).await;
+    assert_eq!(saved.status(), StatusCode::OK);
+    let after = site.app.store.user_by_username("inspector1").await.unwrap().unwrap();
+    let grid = reference.grid_by_code(&other).unwrap().id;
+    assert_eq!((after.name.as_str(), after.grids.clone()), ("监督员一", vec![grid]));
+    let wrong = [("name", ""), ("roles", "handler"), ("unit", ""), ("grids", "no-such-grid")];
+    let refused = post_form(&site.base, &admin.token, &csrf, "/admin/users/inspector1", &wrong).await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let page = refused.text().await.unwrap();
+    for field in ["name", "unit", "grids"] {
+        assert!(page.contains(&format!("id=\"err-{field}\"")), "{field} is marked at once");
+    }
+}
+
+#[tokio::test]
 async fn an_administrator_edits_a_categorys_standard_and_a_units_name_on_their_pages() {
     let site = spawn_site(Backend::Sqlite, 0).await;
     let admin = site.app.login("admin", cityloop_app::demo::DEMO_PASSWORD).await.unwrap();

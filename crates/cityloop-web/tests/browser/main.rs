@@ -863,6 +863,7 @@ async fn every_page_renders_at_both_widths_without_console_errors() {
         (Some("admin"), "/admin/categories".into(), "admin-categories"),
         (Some("admin"), "/admin/categories/11001".into(), "admin-category-edit"),
         (Some("admin"), "/admin/units/990101001-office".into(), "admin-unit-edit"),
+        (Some("admin"), "/admin/users/inspector1".into(), "admin-user-edit"),
         (Some("admin"), "/admin/catalogue".into(), "admin-catalogue"),
         (Some("admin"), "/admin/grids".into(), "admin-grids"),
         (Some("admin"), "/admin/divisions".into(), "admin-divisions"),
