@@ -789,26 +789,11 @@ async fn an_inspector_states_whether_a_reported_problem_is_there_and_says_what_w
 
 #[tokio::test]
 async fn the_revisit_form_chooses_no_answer_for_the_resident() {
-    use cityloop_app::moves::{MoveInput, UnitRef};
+    use cityloop_app::moves::MoveInput;
     let site = spawn_site(Backend::Sqlite, 0).await;
-    let app = &site.app;
-    let login = |u: String| async move { app.login(&u, cityloop_app::demo::DEMO_PASSWORD).await.unwrap() };
-    let (operator, lead, dispatcher) =
-        (login("operator".into()).await, login("lead".into()).await, login("dispatcher".into()).await);
-    let street = "990101001-office".to_string();
-    let handler = login(format!("h-{street}")).await;
-    let call = NewCase {
-        channel: "hotline".into(),
-        request_type: "complaint".into(),
-        title: "楼道堆放杂物".into(),
-        description: "楼道堆放杂物，请尽快处理".into(),
-        category: Some("06010".into()),
-        ..NewCase::default()
-    };
-    let number = site.app.create_case(&operator.principal, call, None).await.unwrap().case.number;
-    let to_street = MoveInput { unit: Some(UnitRef::Code(street)), ..MoveInput::default() };
-    site.app.perform_move(&lead.principal, &number, "file", MoveInput::default()).await.unwrap();
-    site.app.perform_move(&dispatcher.principal, &number, "dispatch", to_street).await.unwrap();
+    let staff = StreetLoop::sign_in(&site.app).await;
+    let number = staff.dispatched(&site.app, "楼道堆放杂物").await;
+    let StreetLoop { operator, handler, .. } = &staff;
     site.app.perform_move(&handler.principal, &number, "sign", MoveInput::default()).await.unwrap();
     let result = MoveInput { result: Some("已清理".into()), ..MoveInput::default() };
     site.app.perform_move(&handler.principal, &number, "submit", result).await.unwrap();
@@ -1061,6 +1046,47 @@ async fn the_portal_names_the_phone_field_as_its_form_does() {
     assert!(summary.contains("联系电话：必填") && !summary.contains("来电号码"), "{summary}");
 }
 
+/// The hotline's staff and the handler of the demo's first street, signed in.
+struct StreetLoop {
+    operator: cityloop_app::auth::Login,
+    lead: cityloop_app::auth::Login,
+    dispatcher: cityloop_app::auth::Login,
+    handler: cityloop_app::auth::Login,
+    street: String,
+}
+
+impl StreetLoop {
+    async fn sign_in(app: &cityloop_app::App) -> StreetLoop {
+        let login = |u: String| async move { app.login(&u, cityloop_app::demo::DEMO_PASSWORD).await.unwrap() };
+        let street = "990101001-office".to_string();
+        StreetLoop {
+            operator: login("operator".into()).await,
+            lead: login("lead".into()).await,
+            dispatcher: login("dispatcher".into()).await,
+            handler: login(format!("h-{street}")).await,
+            street,
+        }
+    }
+
+    /// A complaint (06010, four working hours) taken in, filed and dispatched to the street: its number.
+    async fn dispatched(&self, app: &cityloop_app::App, title: &str) -> String {
+        use cityloop_app::moves::{MoveInput, UnitRef};
+        let case = NewCase {
+            channel: "hotline".into(),
+            request_type: "complaint".into(),
+            title: title.into(),
+            description: format!("{title}，请尽快处理"),
+            category: Some("06010".into()),
+            ..NewCase::default()
+        };
+        let number = app.create_case(&self.operator.principal, case, None).await.unwrap().case.number;
+        app.perform_move(&self.lead.principal, &number, "file", MoveInput::default()).await.unwrap();
+        let to_street = MoveInput { unit: Some(UnitRef::Code(self.street.clone())), ..MoveInput::default() };
+        app.perform_move(&self.dispatcher.principal, &number, "dispatch", to_street).await.unwrap();
+        number
+    }
+}
+
 /// The part of a page inside the section with this id.
 fn section<'a>(page: &'a str, id: &str) -> &'a str {
     page.split(&format!("id=\"{id}\""))
@@ -1077,25 +1103,11 @@ async fn the_desk_shows_what_a_unit_asks_and_why_and_the_unit_reads_its_supervis
     let site = spawn_site(Backend::Sqlite, 0).await;
     let app = &site.app;
     let login = |u: String| async move { app.login(&u, cityloop_app::demo::DEMO_PASSWORD).await.unwrap() };
-    let (operator, lead, dispatcher) =
-        (login("operator".into()).await, login("lead".into()).await, login("dispatcher".into()).await);
-    let street = "990101001-office".to_string();
-    let handler = login(format!("h-{street}")).await;
+    let staff = StreetLoop::sign_in(&site.app).await;
+    let StreetLoop { dispatcher, handler, street, .. } = &staff;
     let mut numbers = Vec::new();
     for title in ["楼道堆放杂物", "小区路灯不亮"] {
-        let case = NewCase {
-            channel: "hotline".into(),
-            request_type: "complaint".into(),
-            title: title.into(),
-            description: format!("{title}，请尽快处理"),
-            category: Some("06010".into()),
-            ..NewCase::default()
-        };
-        let number = site.app.create_case(&operator.principal, case, None).await.unwrap().case.number;
-        site.app.perform_move(&lead.principal, &number, "file", MoveInput::default()).await.unwrap();
-        let to_street = MoveInput { unit: Some(UnitRef::Code(street.clone())), ..MoveInput::default() };
-        site.app.perform_move(&dispatcher.principal, &number, "dispatch", to_street).await.unwrap();
-        numbers.push(number);
+        numbers.push(staff.dispatched(&site.app, title).await);
     }
     let (extended, returned) = (&numbers[0], &numbers[1]);
     site.app.perform_move(&handler.principal, extended, "sign", MoveInput::default()).await.unwrap();
@@ -1156,7 +1168,7 @@ async fn the_desk_shows_what_a_unit_asks_and_why_and_the_unit_reads_its_supervis
     let other_street = reference
         .units
         .iter()
-        .find(|u| u.kind == cityloop_domain::UnitKind::StreetOffice && u.code != street)
+        .find(|u| u.kind == cityloop_domain::UnitKind::StreetOffice && u.code != *street)
         .map(|u| u.code.clone())
         .unwrap();
     let other = login(format!("h-{other_street}")).await;
