@@ -442,12 +442,22 @@ impl App {
         }
         let roles = errors.keep(parse_roles(roles))?;
         let unit_id = errors.keep(unit.map(|u| self.resolve_unit("unit", u)).transpose())?.flatten();
-        if roles.as_ref().is_some_and(|r| r.iter().any(|r| matches!(r, Role::Handler | Role::Coordinator)))
-            && unit.is_none()
-        {
+        let holds = |role: Role| roles.as_ref().is_some_and(|r| r.contains(&role));
+        let reference = self.reference();
+        if (holds(Role::Handler) || holds(Role::Coordinator)) && unit.is_none() {
             errors.refuse("unit", "handlers and coordinators belong to a unit");
         }
-        let reference = self.reference();
+        // A coordinator's area is their unit's division: a unit without one leaves them nothing to see.
+        if holds(Role::Coordinator) && unit_id.and_then(|u| reference.unit(u)).is_some_and(|u| u.division_id.is_none())
+        {
+            errors.refuse(
+                "unit",
+                "a coordinator works in their unit's area: choose a unit with a division, such as a street office",
+            );
+        }
+        if holds(Role::Inspector) && grids.is_empty() {
+            errors.refuse("grids", "an inspector reports and verifies in their own grids: give at least one");
+        }
         let grids: Option<Vec<GridId>> = errors.keep(
             grids
                 .iter()
@@ -459,9 +469,8 @@ impl App {
                 })
                 .collect::<Result<_>>(),
         )?;
-        let named = !name.is_empty() && name.chars().count() <= 100;
         Ok(match (roles, grids) {
-            (Some(roles), Some(grids)) if named && (unit.is_none() || unit_id.is_some()) => {
+            (Some(roles), Some(grids)) if errors.is_empty() => {
                 Some(Profile { name: name.to_string(), roles, unit: unit_id, grids })
             }
             _ => None,

@@ -105,6 +105,11 @@ impl FieldErrors {
         self.0.push(FieldError { field: field.into(), message: message.into() });
     }
 
+    /// Whether no error was kept so far.
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     /// Every error kept, as one: `Invalid` for one field, `InvalidFields` for several.
     pub fn finish(self) -> Result<()> {
         let mut found = self.0;

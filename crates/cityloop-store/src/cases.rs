@@ -186,6 +186,10 @@ pub struct WhistleRow {
     pub reported_at: Option<DateTime<Utc>>,
 }
 
+/// The columns of a [`NoticeRow`] and where they come from; the caller adds the `where`.
+const NOTICES_FROM: &str = "select n.id, n.case_id, c.number as case_number, n.unit_id, n.level, n.overdue, \
+     n.message, n.note, n.created_at from notices n join cases c on c.id = n.case_id";
+
 /// A supervision notice (催办/督办, or overdue warning).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct NoticeRow {
@@ -748,10 +752,7 @@ impl Store {
 
     /// Supervision notices, newest first: of one case, or of some units, or all.
     pub async fn notices(&self, case: Option<CaseId>, units: Option<&[UnitId]>, limit: i64) -> Result<Vec<NoticeRow>> {
-        let mut sql = Sql::new(
-            "select n.id, n.case_id, c.number as case_number, n.unit_id, n.level, n.overdue, n.message, n.note, n.created_at \
-             from notices n join cases c on c.id = n.case_id where 1 = 1",
-        );
+        let mut sql = Sql::new(&format!("{NOTICES_FROM} where 1 = 1"));
         if let Some(c) = case {
             sql.push(" and n.case_id = ").bind(c.0);
         }
@@ -762,13 +763,18 @@ impl Store {
         self.notice_rows(&sql).await
     }
 
+    /// The supervision notices of cases still open, newest first: what the dispatch desk follows up
+    /// (a notice of a case not yet dispatched is the desk's own to answer).
+    pub async fn open_notices(&self, limit: i64) -> Result<Vec<NoticeRow>> {
+        let mut sql = Sql::new(&format!("{NOTICES_FROM} where c.state not in ('closed', 'voided', 'merged')"));
+        sql.push(" order by n.id desc limit ").bind(limit);
+        self.notice_rows(&sql).await
+    }
+
     /// The supervision notices a unit still has to answer: of open cases it leads now (a notice
     /// stays behind when its case is returned and sent elsewhere, or closed), newest first.
     pub async fn open_notices_of(&self, units: &[UnitId], limit: i64) -> Result<Vec<NoticeRow>> {
-        let mut sql = Sql::new(
-            "select n.id, n.case_id, c.number as case_number, n.unit_id, n.level, n.overdue, n.message, n.note, n.created_at \
-             from notices n join cases c on c.id = n.case_id where c.state in ('pending_sign', 'handling', 'suspended')",
-        );
+        let mut sql = Sql::new(&format!("{NOTICES_FROM} where c.state in ('pending_sign', 'handling', 'suspended')"));
         sql.push(" and c.unit_id in ").bind_list(units.iter().map(|u| u.0));
         sql.push(" and n.unit_id = c.unit_id order by n.id desc limit ").bind(limit);
         self.notice_rows(&sql).await

@@ -410,6 +410,7 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("desk.overdue", "已超期", "Overdue"),
     ("desk.due_soon", "即将到期（24小时内）", "Due within 24 hours"),
     ("desk.notices", "督办通知", "Supervision notices"),
+    ("desk.notice_undispatched", "待派遣", "not yet dispatched"),
     ("desk.bulk", "批量派遣", "Dispatch selected"),
     ("desk.by_catalogue", "按派单目录", "By the catalogue"),
     ("desk.suggested", "目录推荐", "Catalogue suggests"),
@@ -714,6 +715,14 @@ const FIELD_MESSAGES: &[(&str, &str)] = &[
     ("must be a leaf category with a case standard", "须为有立案标准的末级类别"),
     ("give at least one role", "请至少选择一个角色"),
     ("handlers and coordinators belong to a unit", "承办人员和街道协调员须选择所属单位"),
+    (
+        "a coordinator works in their unit's area: choose a unit with a division, such as a street office",
+        "街道协调员在所属单位的辖区内工作：请选择有辖区的单位，例如街道办事处",
+    ),
+    (
+        "an inspector reports and verifies in their own grids: give at least one",
+        "监督员在自己的网格内上报和核实：请至少选择一个网格",
+    ),
     ("username {} is taken", "用户名 {} 已被占用"),
     ("a unit {} already exists", "单位 {} 已存在"),
     ("another category under the same parent is called {}", "同一上级类别下已有名为 {} 的类别"),

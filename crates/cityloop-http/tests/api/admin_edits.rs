@@ -185,6 +185,21 @@ async fn an_administrator_moves_a_handler_to_another_unit_and_their_next_request
         let inspector =
             t.put(&admin, "/api/v1/users/inspector1", json!({"name": "监督员1", "roles": ["inspector"]})).await.ok();
         assert!(!inspector["grids"].as_array().unwrap().is_empty(), "grids left out are kept: {inspector}");
+        // An inspector works in grids, a coordinator in their unit's area: neither is made without them.
+        let gridless = t
+            .put(&admin, "/api/v1/users/inspector1", json!({"name": "监督员1", "roles": ["inspector"], "grids": []}))
+            .await;
+        assert_eq!((gridless.status, field_names(&gridless.body)), (StatusCode::UNPROCESSABLE_ENTITY, vec!["grids"]));
+        let department = units.as_array().unwrap().iter().find(|u| u["kind"] == "department").unwrap().clone();
+        let code = department["code"].as_str().unwrap();
+        let arealess = json!({"name": department["name"], "kind": "department", "division": null});
+        t.put(&admin, &format!("/api/v1/units/{code}"), arealess).await.ok();
+        let adrift = json!({"username": "c-adrift", "password": "a-long-password-1", "name": "协调员",
+            "roles": ["coordinator"], "unit": code});
+        let adrift = t.post(Some(&admin), "/api/v1/users", adrift).await;
+        assert_eq!((adrift.status, field_names(&adrift.body)), (StatusCode::UNPROCESSABLE_ENTITY, vec!["unit"]));
+        let unchanged = t.get(Some(&admin), "/api/v1/users").await.ok();
+        assert!(!unchanged.to_string().contains("c-adrift"), "nothing is stored for a refused account");
     })
     .await;
 }

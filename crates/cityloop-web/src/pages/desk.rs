@@ -191,19 +191,22 @@ pub struct Notice {
     pub note: Option<String>,
 }
 
-/// The latest supervision notices: all of them for the desk; for a unit's inbox, those of the open
-/// cases it leads.
+/// The latest supervision notices: for the desk, those of open cases; for a unit's inbox, those of
+/// the open cases it leads.
 async fn notices(state: &WebState, t: &Tr, unit: Option<&[UnitId]>) -> Result<Vec<Notice>, AppError> {
     let reference = state.app.reference();
     let rows = match unit {
-        None => state.app.store.notices(None, None, 15).await?,
+        None => state.app.store.open_notices(15).await?,
         Some(units) => state.app.store.open_notices_of(units, 15).await?,
     };
     Ok(rows
         .into_iter()
         .map(|n| Notice {
             time: short_time(&reference, n.created_at),
-            unit: n.unit_id.and_then(|u| reference.unit(u)).map(|u| u.name.clone()).unwrap_or_default(),
+            unit: match n.unit_id {
+                Some(u) => reference.unit(u).map(|u| u.name.clone()).unwrap_or_default(),
+                None => t.get("desk.notice_undispatched").to_string(),
+            },
             text: notice_text(t, &n),
             note: n.note,
             number: n.case_number,

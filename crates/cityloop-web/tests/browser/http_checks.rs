@@ -1187,6 +1187,30 @@ async fn the_desk_shows_what_a_unit_asks_and_why_and_the_unit_reads_its_supervis
     site.app.perform_move(&dispatcher.principal, extended, "dispatch", elsewhere).await.unwrap();
     let inbox = staff_get(&site.base, &handler.token, "/inbox").await.text().await.unwrap();
     assert!(!section(&inbox, "notices").contains(extended.as_str()), "{}", section(&inbox, "notices"));
+
+    // The desk follows up the notices of open cases: one urged before dispatch is the desk's own,
+    // and a case voided or closed takes its notices off the card.
+    let waiting = NewCase {
+        channel: "hotline".into(),
+        request_type: "complaint".into(),
+        title: "井盖缺失".into(),
+        description: "路口井盖丢了，很危险".into(),
+        category: Some("06010".into()),
+        ..NewCase::default()
+    };
+    let waiting = app.create_case(&staff.operator.principal, waiting, None).await.unwrap().case.number;
+    let urge = MoveInput { level: Some(1), ..MoveInput::default() };
+    site.app.perform_move(&dispatcher.principal, &waiting, "supervise", urge).await.unwrap();
+    let desk = staff_get(&site.base, &dispatcher.token, "/desk").await.text().await.unwrap();
+    let card = section(&desk, "notices");
+    let row = card.split("<li>").find(|row| row.contains(waiting.as_str())).expect("the new notice is listed");
+    assert!(row.contains("待派遣"), "{row}");
+    assert!(card.contains(extended.as_str()), "an open case's notice stays: {card}");
+    let void = MoveInput { reason: Some("重复来电".into()), ..MoveInput::default() };
+    site.app.perform_move(&staff.lead.principal, &waiting, "void", void).await.unwrap();
+    let desk = staff_get(&site.base, &dispatcher.token, "/desk").await.text().await.unwrap();
+    let card = section(&desk, "notices");
+    assert!(!card.contains(waiting.as_str()) && card.contains(extended.as_str()), "{card}");
 }
 
 #[tokio::test]
