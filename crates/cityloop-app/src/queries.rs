@@ -73,6 +73,9 @@ pub struct CaseQuery {
     pub master: Option<i64>,
     /// Open cases this unit (id or code) was summoned to by a whistle and has not reported in to yet.
     pub summoned: Option<String>,
+    /// Open cases this unit (id or code) was summoned to by a whistle and has reported in to: the
+    /// ones it follows until they are done.
+    pub reported_in: Option<String>,
     /// Open cases this unit (id or code) assists.
     pub assisting: Option<String>,
     /// Cases with (true) or without (false) an extension or suspension request waiting.
@@ -210,6 +213,9 @@ impl App {
         }
         if let Some(u) = q.summoned.as_deref().filter(|s| !s.is_empty()) {
             f.summoned = Some(unit_named("summoned", u)?);
+        }
+        if let Some(u) = q.reported_in.as_deref().filter(|s| !s.is_empty()) {
+            f.reported_in = Some(unit_named("reported_in", u)?);
         }
         if let Some(u) = q.assisting.as_deref().filter(|s| !s.is_empty()) {
             f.assisting = Some(unit_named("assisting", u)?);

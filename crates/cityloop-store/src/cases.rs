@@ -107,6 +107,8 @@ pub struct CaseFilter {
     pub master: Option<CaseId>,
     /// Only open cases this unit was summoned to by a whistle and has not reported in to yet.
     pub summoned: Option<UnitId>,
+    /// Only open cases this unit was summoned to and has reported in to.
+    pub reported_in: Option<UnitId>,
     /// Only open cases this unit assists (协办).
     pub assisting: Option<UnitId>,
     /// Only cases with (true) or without (false) an extension or suspension request waiting.
@@ -155,6 +157,7 @@ impl CaseFilter {
             phone_as_typed: None,
             master: None,
             summoned: None,
+            reported_in: None,
             assisting: None,
             pending: None,
             due_before: None,
@@ -1165,6 +1168,11 @@ fn push_filters(sql: &mut Sql, f: &CaseFilter, contacts: &ContactCipher) {
         sql.push(" and id in (select case_id from whistles where unit_id = ")
             .bind(u.0)
             .push(" and reported_at is null and state not in ('closed', 'voided', 'merged'))");
+    }
+    if let Some(u) = f.reported_in {
+        sql.push(" and id in (select case_id from whistles where unit_id = ")
+            .bind(u.0)
+            .push(" and reported_at is not null and state not in ('closed', 'voided', 'merged'))");
     }
     if let Some(u) = f.assisting {
         sql.push(" and id in (select case_id from case_assists where unit_id = ")

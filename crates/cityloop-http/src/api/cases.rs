@@ -217,6 +217,8 @@ pub struct CaseListParams {
     pub master: Option<i64>,
     /// Open cases this unit (id or code) was summoned to by a whistle and has not reported in to yet.
     pub summoned: Option<String>,
+    /// Open cases this unit (id or code) was summoned to and has reported in to (followed until done).
+    pub reported_in: Option<String>,
     /// Open cases this unit (id or code) assists (协办).
     pub assisting: Option<String>,
     /// Cases with (true) or without (false) an extension or suspension request waiting.
@@ -249,6 +251,7 @@ impl From<CaseListParams> for CaseQuery {
             phone: p.phone,
             master: p.master,
             summoned: p.summoned,
+            reported_in: p.reported_in,
             assisting: p.assisting,
             pending: p.pending,
             due_within_hours: p.due_within_hours,

@@ -562,8 +562,8 @@ pub struct NoticeDto {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct NoticeParams {
-    /// Only this case's notices.
-    pub case: Option<i64>,
+    /// Only this case's notices: its id or its number.
+    pub case: Option<String>,
     pub limit: Option<i64>,
 }
 
@@ -580,7 +580,11 @@ pub async fn notices(
     }
     let units = if city_wide { None } else { Some(who.unit_subtree.as_slice()) };
     let limit = p.limit.unwrap_or(100).clamp(1, 1000);
-    let rows = state.app.store.notices(p.case.map(cityloop_domain::CaseId), units, limit).await?;
+    let case = match p.case.as_deref() {
+        Some(key) => Some(state.app.case_id_of(key).await?),
+        None => None,
+    };
+    let rows = state.app.store.notices(case, units, limit).await?;
     let offset = state.app.reference().calendar.offset();
     Ok(Json(
         rows.into_iter()

@@ -312,6 +312,15 @@ async fn whistles_summon_units_and_merged_cases_close_with_their_master() {
             async move { t.get(Some(operator), &format!("/api/v1/cases?summoned={code}")).await.ok()["total"].clone() }
         };
         assert_eq!((waiting(depts[0].clone()).await, waiting(depts[1].clone()).await), (json!(1), json!(0)));
+        // The one that did follows the case until it is done.
+        let following = |code: String| {
+            let t = &t;
+            let operator = &operator;
+            async move { t.get(Some(operator), &format!("/api/v1/cases?reported_in={code}")).await.ok()["total"].clone() }
+        };
+        assert_eq!((following(depts[0].clone()).await, following(depts[1].clone()).await), (json!(0), json!(1)));
+        let own = t.get(Some(&summoned), &format!("/api/v1/cases?reported_in={}", depts[1])).await.ok();
+        assert_eq!(own["items"][0]["number"], seen["number"], "{own}");
         // Whistling again summons no one afresh: the report-in and the limits stand.
         t.must(&coordinator, m, "whistle", json!({"units": depts})).await;
         let after = t.get(Some(&operator), &format!("/api/v1/cases/{m}")).await.ok();
@@ -480,6 +489,12 @@ async fn suspensions_resume_by_themselves_and_cases_can_be_supervised_and_escala
         assert_eq!(supervised["supervision_level"], 2);
         let notices = t.get(Some(&handler), &format!("/api/v1/notices?case={id}")).await.ok();
         assert_eq!((notices[0]["level"].as_u64(), notices[0]["overdue"].as_bool()), (Some(2), Some(false)));
+        // The case's number, as staff read it, names it as well; an unknown one is not found.
+        let number = d["number"].as_str().unwrap();
+        let by_number = t.get(Some(&handler), &format!("/api/v1/notices?case={number}")).await.ok();
+        assert_eq!(by_number, notices);
+        let unknown = t.get(Some(&handler), "/api/v1/notices?case=20990101-000001").await;
+        assert_eq!(unknown.status, reqwest::StatusCode::NOT_FOUND);
 
         t.must(&handler, id, "suspend", json!({"until": "2026-11-30", "reason": "等待规划部门认定"})).await;
         let suspended = t.must(&dispatcher, id, "approve-suspension", json!({})).await;

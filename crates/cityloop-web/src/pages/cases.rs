@@ -62,6 +62,7 @@ const ADDRESS_ONLY_FILTERS: &[(&str, &str)] = &[
     ("reworked", "filter.reworked"),
     ("master", "filter.master"),
     ("summoned", "filter.summoned"),
+    ("reported_in", "filter.reported_in"),
     ("assisting", "filter.assisting"),
 ];
 
@@ -625,7 +626,11 @@ fn case_details(t: &Tr, reference: &Reference, view: &CaseView) -> Vec<(String, 
         d.push((t.get("case.revisit").to_string(), revisit_text(t, &r, true)));
     }
     if let Some(result) = &case.result {
-        d.push((t.get("field.result").to_string(), result.clone()));
+        // Sent back for rework or reopened, the unit works on the case again: the result on record
+        // is the one that was not accepted, not the case's answer.
+        let again = matches!(case.state, CaseState::PendingSign | CaseState::Handling | CaseState::Suspended);
+        let label = if again { "case.result_before" } else { "field.result" };
+        d.push((t.get(label).to_string(), result.clone()));
     }
     d.retain(|(_, v)| !v.is_empty());
     d

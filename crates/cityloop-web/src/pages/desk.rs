@@ -113,11 +113,30 @@ pub struct DeskParams {
 }
 
 pub async fn desk(State(state): State<WebState>, staff: Staff, PageQuery(p): PageQuery<DeskParams>) -> Response {
-    use MoveKind as K;
     let t = staff.visit.tr;
     if !staff.who.has_any(&[Role::Dispatcher, Role::Admin]) {
         return staff_error_page(&staff, &AppError::Forbidden("the desk is for dispatchers".into()));
     }
+    let mut said = Said { flash: MoveDone { done: p.done, case: p.case }.flash(&t), errors: Vec::new() };
+    if p.dispatched == Some(0) && p.failed == Some(0) {
+        said.errors.push(("_form".into(), t.get("desk.none_ticked").to_string()));
+    } else if let Some(n) = p.dispatched {
+        said.flash =
+            Some(format!("{} {n} · {} {}", t.get("desk.dispatched"), t.get("desk.failed"), p.failed.unwrap_or(0)));
+    }
+    desk_page(&state, &staff, said).await
+}
+
+/// What the desk says above its queues: the outcome of the last action and what went wrong, by key.
+struct Said {
+    flash: Option<String>,
+    errors: Vec<(String, String)>,
+}
+
+async fn desk_page(state: &WebState, staff: &Staff, said: Said) -> Response {
+    use MoveKind as K;
+    let state = state.clone();
+    let t = staff.visit.tr;
     let result = async {
         let to_dispatch_spec =
             ("to-dispatch", "desk.to_dispatch", "state=registered&sort=created_asc".to_string(), &[][..]);
@@ -138,7 +157,7 @@ pub async fn desk(State(state): State<WebState>, staff: Staff, PageQuery(p): Pag
             ("due-soon", "desk.due_soon", "due_within_hours=24&sort=deadline".to_string(), &[K::Supervise][..]),
         ];
         let ((mut to_dispatch, items), queues) =
-            tokio::try_join!(queue(&state, &staff, to_dispatch_spec), queues(&state, &staff, others))?;
+            tokio::try_join!(queue(&state, staff, to_dispatch_spec), queues(&state, staff, others))?;
         // Each row shows where the catalogue would send it, which is where bulk dispatch sends it.
         for (row, s) in to_dispatch.rows.iter_mut().zip(&items) {
             let unit = catalogue_unit(&state, &s.case).await?;
@@ -160,24 +179,15 @@ pub async fn desk(State(state): State<WebState>, staff: Staff, PageQuery(p): Pag
         Ok((to_dispatch, queues, notices)) => {
             let mut c = ctx(&staff.visit, Some(&staff.who), "desk.title");
             c.body_class = "wide";
-            c.flash = MoveDone { done: p.done, case: p.case }.flash(&t);
-            if p.dispatched == Some(0) && p.failed == Some(0) {
-                c.errors.insert("_form".into(), t.get("desk.none_ticked").to_string());
-            } else if let Some(n) = p.dispatched {
-                c.flash = Some(format!(
-                    "{} {n} · {} {}",
-                    t.get("desk.dispatched"),
-                    t.get("desk.failed"),
-                    p.failed.unwrap_or(0)
-                ));
-            }
+            c.flash = said.flash;
+            c.errors.extend(said.errors);
             let units = unit_options(&state.app.reference(), "");
             render(
                 StatusCode::OK,
                 &DeskPage { c, to_dispatch, queues, notices, units, can_dispatch: staff.who.has(Role::Dispatcher) },
             )
         }
-        Err(e) => staff_error_page(&staff, &e),
+        Err(e) => staff_error_page(staff, &e),
     }
 }
 
@@ -233,22 +243,33 @@ pub async fn bulk_dispatch(State(state): State<WebState>, staff: Staff, form: Fo
     if !staff.who.has(Role::Dispatcher) {
         return staff_error_page(&staff, &AppError::Forbidden("dispatching is for dispatchers".into()));
     }
+    let t = staff.visit.tr;
     let unit = form.get("unit").map(UnitRef::Code);
     let mut dispatched = 0;
-    let mut failed = 0;
+    let mut failed = Vec::new();
     for number in form.all("case") {
-        let input = MoveInput { unit: unit.clone(), ..MoveInput::default() };
+        // Each row carries the version it was read at: a case changed since is not sent blind.
+        let version = form.get(&format!("v-{number}")).and_then(|v| v.parse().ok());
+        let input = MoveInput { unit: unit.clone(), version, ..MoveInput::default() };
         match state.app.perform_move(&staff.who, &number, "dispatch", input).await {
             Ok(_) => dispatched += 1,
             Err(e) => {
                 tracing::info!(case = %number, error = %e, "bulk dispatch skipped a case");
-                failed += 1;
+                let why = super::error_answer(&t, &e).map(|(_, message)| message).unwrap_or_default();
+                failed.push((format!("_case-{number}"), format!("{number} · {why}")));
             }
         }
     }
-    axum::response::IntoResponse::into_response(axum::response::Redirect::to(&format!(
-        "/desk?dispatched={dispatched}&failed={failed}"
-    )))
+    if failed.is_empty() {
+        return axum::response::IntoResponse::into_response(axum::response::Redirect::to(&format!(
+            "/desk?dispatched={dispatched}&failed=0"
+        )));
+    }
+    // The cases left behind are named with the reason, on the desk that still lists them.
+    let mut errors = vec![("_form".to_string(), format!("{} {}", t.get("desk.failed"), failed.len()))];
+    errors.extend(failed);
+    let said = Said { flash: (dispatched > 0).then(|| format!("{} {dispatched}", t.get("desk.dispatched"))), errors };
+    desk_page(&state, &staff, said).await
 }
 
 #[derive(Template)]
@@ -276,6 +297,8 @@ pub async fn inbox(State(state): State<WebState>, staff: Staff, PageQuery(done):
     if !unit.is_empty() {
         // Summoned by a street's whistle: report in within the hour.
         specs.push(("summoned", "inbox.summoned", format!("summoned={unit}&sort=deadline"), &[K::ReportIn][..]));
+        // Having reported in, the unit stays with the case until it is done (报到 is not the end).
+        specs.push(("reported-in", "inbox.reported_in", format!("reported_in={unit}&sort=deadline"), &[][..]));
     }
     specs.extend([
         ("overdue", "inbox.overdue", own("overdue=true&sort=deadline"), &[][..]),

@@ -474,9 +474,13 @@ async fn a_streets_coordinator_follows_its_new_cases_only_its_handlers_accept_an
     assert!(!form.contains(&format!("value=\"{department}\"")) && form.contains("<option value="), "{form}");
     let summoned = site.app.login(&format!("h-{department}"), cityloop_app::demo::DEMO_PASSWORD).await.unwrap();
     let their_inbox = inbox(summoned.token.clone()).await;
-    let section =
-        their_inbox.split("id=\"q-summoned\"").nth(1).expect("a summons queue").split("</section>").next().unwrap();
-    assert!(section.contains(&number) && section.contains(&format!("/cases/{number}/moves/report-in")), "{section}");
+    let summons = section(&their_inbox, "q-summoned");
+    assert!(summons.contains(&number) && summons.contains(&format!("/cases/{number}/moves/report-in")), "{summons}");
+    // Having reported in, the department follows the case from its inbox until it is done.
+    site.app.perform_move(&summoned.principal, &number, "report-in", MoveInput::default()).await.unwrap();
+    let their_inbox = inbox(summoned.token.clone()).await;
+    assert!(!section(&their_inbox, "q-summoned").contains(&number), "reported in: no longer to report in");
+    assert!(section(&their_inbox, "q-reported-in").contains(&number), "{their_inbox}");
     site.app.perform_move(&handler.principal, &number, "sign", MoveInput::default()).await.unwrap();
     // An extension asked for without its amount is marked at the one amount field the form has.
     let case_page = staff_get(&site.base, &handler.token, &format!("/cases/{number}")).await.text().await.unwrap();
@@ -1071,6 +1075,15 @@ impl StreetLoop {
     /// A complaint (06010, four working hours) taken in, filed and dispatched to the street: its number.
     async fn dispatched(&self, app: &cityloop_app::App, title: &str) -> String {
         use cityloop_app::moves::{MoveInput, UnitRef};
+        let number = self.filed(app, title).await;
+        let to_street = MoveInput { unit: Some(UnitRef::Code(self.street.clone())), ..MoveInput::default() };
+        app.perform_move(&self.dispatcher.principal, &number, "dispatch", to_street).await.unwrap();
+        number
+    }
+
+    /// A complaint (06010) taken in and filed, waiting for dispatch: its number.
+    async fn filed(&self, app: &cityloop_app::App, title: &str) -> String {
+        use cityloop_app::moves::MoveInput;
         let case = NewCase {
             channel: "hotline".into(),
             request_type: "complaint".into(),
@@ -1081,10 +1094,70 @@ impl StreetLoop {
         };
         let number = app.create_case(&self.operator.principal, case, None).await.unwrap().case.number;
         app.perform_move(&self.lead.principal, &number, "file", MoveInput::default()).await.unwrap();
-        let to_street = MoveInput { unit: Some(UnitRef::Code(self.street.clone())), ..MoveInput::default() };
-        app.perform_move(&self.dispatcher.principal, &number, "dispatch", to_street).await.unwrap();
         number
     }
+}
+
+#[tokio::test]
+async fn a_result_sent_back_for_rework_reads_as_the_previous_one() {
+    use cityloop_app::moves::MoveInput;
+    let site = spawn_site(Backend::Sqlite, 0).await;
+    let staff = StreetLoop::sign_in(&site.app).await;
+    let number = staff.dispatched(&site.app, "楼道堆放杂物").await;
+    let app = &site.app;
+    app.perform_move(&staff.handler.principal, &number, "sign", MoveInput::default()).await.unwrap();
+    let result = MoveInput { result: Some("已通知物业清理".into()), ..MoveInput::default() };
+    app.perform_move(&staff.handler.principal, &number, "submit", result).await.unwrap();
+    let details =
+        |page: String| page.split("<dl").nth(1).expect("the case's details").split("</dl>").next().unwrap().to_string();
+    let page = staff_get(&site.base, &staff.handler.token, &format!("/cases/{number}")).await.text().await.unwrap();
+    assert!(details(page).contains("处理结果</dt><dd>已通知物业清理"), "submitted, it is the result");
+    let back = MoveInput { reason: Some("杂物仍在楼道".into()), ..MoveInput::default() };
+    app.perform_move(&staff.dispatcher.principal, &number, "rework", back).await.unwrap();
+    let page = staff_get(&site.base, &staff.handler.token, &format!("/cases/{number}")).await.text().await.unwrap();
+    let shown = details(page);
+    assert!(shown.contains("上次处理结果（未通过）</dt><dd>已通知物业清理"), "{shown}");
+}
+
+#[tokio::test]
+async fn bulk_dispatch_names_each_case_it_left_behind_and_why() {
+    use cityloop_app::moves::MoveInput;
+    let site = spawn_site(Backend::Sqlite, 0).await;
+    let staff = StreetLoop::sign_in(&site.app).await;
+    let (sent, changed) = (staff.filed(&site.app, "楼道堆放杂物").await, staff.filed(&site.app, "小区路灯不亮").await);
+    let desk = staff_get(&site.base, &staff.dispatcher.token, "/desk").await.text().await.unwrap();
+    let read_at = |number: &str| {
+        let field = format!(r#"name="v-{number}" value=""#);
+        desk.split(&field).nth(1).expect("the row carries its version").split('"').next().unwrap().to_string()
+    };
+    let (sent_at, changed_at) = (read_at(&sent), read_at(&changed));
+    // Someone adds to the second case after the desk was read.
+    let note = MoveInput { note: Some("市民来电补充：路口东侧".into()), ..MoveInput::default() };
+    site.app.perform_move(&staff.operator.principal, &changed, "comment", note).await.unwrap();
+
+    let csrf = staff_token(&site.base, &staff.dispatcher.token, "/desk").await;
+    let (v_sent, v_changed) = (format!("v-{sent}"), format!("v-{changed}"));
+    let fields = [
+        ("case", sent.as_str()),
+        ("case", changed.as_str()),
+        (v_sent.as_str(), sent_at.as_str()),
+        (v_changed.as_str(), changed_at.as_str()),
+        ("unit", staff.street.as_str()),
+    ];
+    let answer = post_form(&site.base, &staff.dispatcher.token, &csrf, "/desk/dispatch", &fields).await;
+    assert_eq!(answer.status(), StatusCode::OK, "the desk answers with what it left");
+    let page = answer.text().await.unwrap();
+    let flash = page.split("id=\"flash\">").nth(1).expect("a flash").split('<').next().unwrap();
+    assert!(flash.contains("已派遣 1"), "{flash}");
+    let summary = page.split("id=\"error-summary\"").nth(1).expect("an error summary").split("</div>").next().unwrap();
+    assert!(summary.contains("未能派遣 1"), "the cases left are counted: {summary}");
+    let left = summary.split("<li>").find(|row| row.contains(changed.as_str())).expect("the case left is named");
+    assert!(left.contains("已被他人更新"), "with its reason: {left}");
+    assert!(!summary.contains(sent.as_str()), "{summary}");
+    let store = &site.app.store;
+    assert_eq!(store.case_by_number(&sent).await.unwrap().state, cityloop_domain::State::PendingSign);
+    let left = store.case_by_number(&changed).await.unwrap().state;
+    assert_eq!(left, cityloop_domain::State::Registered, "not sent blind");
 }
 
 /// The part of a page inside the section with this id.
