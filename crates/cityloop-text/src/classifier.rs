@@ -4,7 +4,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::features::{bucket_of, fingerprint_of, for_each_ngram_count, term_weight, FeatureConfig, Scratch};
+use crate::features::{
+    bucket_of, fingerprint_of, for_each_ngram_count, ngram_counts, term_weight, FeatureConfig, Scratch,
+};
 use crate::normalize::{has_chinese, normalize, normalize_into};
 use crate::words::content_words;
 
@@ -264,16 +266,22 @@ impl Classifier {
         // The scores of each block, then the blocks scaled to their length and weight.
         let mut block_scores = vec![0.0f32; 2 * labels];
         let mut squares = [0.0f32; 2];
-        for_each_ngram_count(&self.info.features, text, scratch, |bucket, count, block| {
+        let found = ngram_counts(&self.info.features, text, scratch);
+        // The table is larger than the cache and a text's n-grams land all over it. A first pass
+        // that only reads each row's IDF has no work between its loads, so the CPU sends for many
+        // rows at once; the second pass finds them in the cache.
+        let values: Vec<f32> =
+            found.iter().map(|&(bucket, count, _)| term_weight(count) * self.table[bucket as usize * width]).collect();
+        for (&(bucket, _, block), &value) in found.iter().zip(&values) {
+            let block = usize::from(block);
             let row = &self.table[bucket as usize * width..(bucket as usize + 1) * width];
-            let value = term_weight(count) * row[0];
             if value != 0.0 {
                 squares[block] += value * value;
                 for (score, weight) in block_scores[block * labels..][..labels].iter_mut().zip(&row[1..]) {
                     *score += value * weight;
                 }
             }
-        });
+        }
         let scale = block_scales(&self.info.features, squares);
         (0..labels)
             .map(|l| {

@@ -49,6 +49,8 @@ pub struct Scratch {
     /// A small open-addressing table of (bucket + 1, count), sized to the text: it stays in the CPU cache.
     slots: Vec<(u32, u16)>,
     touched: Vec<u32>,
+    /// The distinct n-grams of the last text: (bucket, count, block).
+    found: Vec<(u32, u16, u8)>,
 }
 
 /// Where the hashes of each block start, so that a title n-gram lands elsewhere than the same n-gram
@@ -65,9 +67,18 @@ pub fn for_each_ngram_count(
     scratch: &mut Scratch,
     mut each: impl FnMut(u32, u16, usize),
 ) {
-    let Scratch { chars, slots, touched } = scratch;
+    for &(bucket, count, block) in ngram_counts(config, text, scratch) {
+        each(bucket, count, usize::from(block));
+    }
+}
+
+/// Every distinct hashed n-gram of each block of `text` as (bucket, count, block), in order of first
+/// occurrence: all of them at once, so that a caller can fetch their table rows before it needs them.
+pub fn ngram_counts<'s>(config: &FeatureConfig, text: &str, scratch: &'s mut Scratch) -> &'s [(u32, u16, u8)] {
+    let Scratch { chars, slots, touched, found } = scratch;
     chars.clear();
     touched.clear();
+    found.clear();
     normalize_into(text, config.fold_digits, chars);
     let title = config.title_chars.min(chars.len());
     let wanted = ((chars.len() + title) * config.max_n * 2).next_power_of_two().max(64);
@@ -103,8 +114,9 @@ pub fn for_each_ngram_count(
     for &slot in touched.iter() {
         let (key, count) = std::mem::take(&mut slots[slot as usize]);
         let block = if key & BLOCK_BIT != 0 { TITLE_BLOCK } else { TEXT_BLOCK };
-        each((key & !BLOCK_BIT) - 1, count, block);
+        found.push(((key & !BLOCK_BIT) - 1, count, block as u8));
     }
+    found
 }
 
 /// The bucket of one n-gram of the whole text, given as characters already in normal form.
@@ -131,7 +143,12 @@ fn mix(hash: u64, c: char) -> u64 {
 /// Sub-linear term frequency: the tenth mention of 噪音 adds less than the first.
 #[inline]
 pub fn term_weight(count: u16) -> f32 {
-    1.0 + (count as f32).ln()
+    // Most n-grams of a text occur once: no logarithm for them.
+    if count == 1 {
+        1.0
+    } else {
+        1.0 + (count as f32).ln()
+    }
 }
 
 #[cfg(test)]
