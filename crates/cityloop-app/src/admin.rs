@@ -735,6 +735,9 @@ impl App {
     /// Adds or replaces a catalogue rule.
     pub async fn put_catalogue_rule(&self, who: &Principal, input: NewRule) -> Result<CatalogueRule> {
         require_admin(Some(who))?;
+        if input.category.trim().is_empty() {
+            return Err(AppError::invalid("category", "is required"));
+        }
         let reference = self.reference();
         let category = reference
             .category_by_code(&input.category)

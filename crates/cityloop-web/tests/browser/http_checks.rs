@@ -1300,6 +1300,14 @@ async fn a_catalogue_rule_in_the_place_of_another_says_so_and_a_stopped_webhook_
     let csrf = staff_token(&site.base, &admin.token, "/admin/catalogue").await;
     let fields =
         [("category", category.as_str()), ("division", division.as_str()), ("lead_unit", new_lead.code.as_str())];
+    // A rule without its category says so, rather than look for a category named nothing.
+    let without = [("category", ""), ("division", division.as_str()), ("lead_unit", new_lead.code.as_str())];
+    let refused = post_form(&site.base, &admin.token, &csrf, "/admin/catalogue", &without).await;
+    assert_eq!(refused.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let summary = refused.text().await.unwrap();
+    let summary =
+        summary.split("id=\"error-summary\"").nth(1).expect("an error summary").split("</div>").next().unwrap();
+    assert!(summary.contains("必填") && !summary.contains("「」"), "{summary}");
     let replaced = post_form(&site.base, &admin.token, &csrf, "/admin/catalogue", &fields).await;
     assert_eq!(replaced.status(), StatusCode::OK);
     let page = replaced.text().await.unwrap();
