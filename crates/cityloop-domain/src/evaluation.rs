@@ -386,6 +386,8 @@ struct Replay {
     filer: Option<UserId>,
     dispatcher: Option<UserId>,
     revisited: bool,
+    /// The revisit that counted did not reach the resident: their own rating may still answer it.
+    unreached: bool,
     /// An operator has been credited with taking the request in (once per case).
     accepted: bool,
     /// The current filing has been counted as wrong (once per filing, however many returns follow).
@@ -526,13 +528,16 @@ pub fn replay(case: &CaseFacts, history: &[(i64, FlowEntry)], after: i64, rules:
                     let on_time = f.from != Some(State::Feedback) || in_time(limits.revisit_minutes);
                     count(I::Operator, actor, M::RevisitedOnTime, on_time);
                 }
-                // The resident's own rating stands for the revisit only when the hotline has not called.
-                if f.kind == MoveKind::Revisit || !r.revisited {
+                // The resident's own rating stands for the revisit when the hotline has not called, or
+                // called and did not reach them: then it is the answer the revisit could not get.
+                let answers_unreached = f.kind == MoveKind::Rate && r.revisited && r.unreached;
+                if f.kind == MoveKind::Revisit || !r.revisited || answers_unreached {
                     r.revisited = true;
                     let merged = f.from == Some(State::Merged) || (r.unit.is_none() && case.master_unit.is_some());
                     let unit = if merged { case.master_unit.filter(|_| rules.count_merged_revisits) } else { r.unit };
                     let valid = rules.revisit_request_types.contains(&case.request_type);
                     let contacted = f.data.get("contacted").and_then(|v| v.as_bool()).unwrap_or(true);
+                    r.unreached = !contacted;
                     let solved = f.data.get("solved").and_then(|v| v.as_bool()).unwrap_or(false);
                     let satisfaction = f
                         .data
@@ -541,7 +546,8 @@ pub fn replay(case: &CaseFacts, history: &[(i64, FlowEntry)], after: i64, rules:
                         .and_then(Satisfaction::parse)
                         .unwrap_or(Satisfaction::Unsatisfied);
                     let unit = unit.filter(|_| valid).map(|u| u.0);
-                    count(I::Hotline, unit, M::Revisits, true);
+                    // The unreached revisit was counted already: the rating completes it.
+                    count(I::Hotline, unit, M::Revisits, !answers_unreached);
                     count(I::Hotline, unit, M::Contacted, contacted);
                     // A resident not reached said nothing: a revisit recorded before that was refused
                     // counts as neither solved nor satisfied.
@@ -570,6 +576,7 @@ pub fn replay(case: &CaseFacts, history: &[(i64, FlowEntry)], after: i64, rules:
             }
             MoveKind::Reopen => {
                 r.revisited = false;
+                r.unreached = false;
                 r.deadline = time_in(&f.data, "deadline").or(r.deadline);
                 count(I::Department, r.unit.map(|u| u.0), M::Received, r.unit.is_some());
             }

@@ -858,8 +858,10 @@ pub fn apply(
         }
         Move::Rate { solved, satisfaction, comment } => {
             // The rating is the revisit when the hotline has not called back yet (or the case was
-            // closed on the inspector's check alone).
-            c.revisit.get_or_insert(Revisit { contacted: true, solved: *solved, satisfaction: *satisfaction });
+            // closed on the inspector's check alone), or called and did not reach the resident.
+            if c.revisit.is_none_or(|r| !r.contacted) {
+                c.revisit = Some(Revisit { contacted: true, solved: *solved, satisfaction: *satisfaction });
+            }
             c.rated = true;
             let comment = comment.trim();
             if comment.chars().count() > 1000 {

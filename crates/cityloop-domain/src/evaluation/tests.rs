@@ -238,6 +238,35 @@ fn a_rating_stands_for_the_revisit_only_when_the_hotline_did_not_call() {
 }
 
 #[test]
+fn a_rating_answers_a_revisit_that_did_not_reach_the_resident() {
+    let mut s = Story::reported_by(1, Role::Operator);
+    s.make(2, Role::Lead, Move::File { category: None });
+    s.make(3, Role::Dispatcher, Move::Dispatch { unit: UnitId(50), assisting: vec![] });
+    s.make(4, Role::Handler, Move::Sign);
+    s.make(4, Role::Handler, Move::Submit { result: "已处理".into() });
+    s.make(1, Role::Operator, revisit(false, false, Satisfaction::Unsatisfied));
+    s.make(2, Role::Lead, Move::Close);
+    s.make(
+        0,
+        Role::Citizen,
+        Move::Rate { solved: true, satisfaction: Satisfaction::BasicallySatisfied, comment: String::new() },
+    );
+    let of_unit = |metric: Metric| {
+        s.facts(0).into_iter().filter(|f| f.0 == Indicator::Hotline && f.1 == 50 && f.2 == metric).count()
+    };
+    assert_eq!(
+        (of_unit(Metric::Revisits), of_unit(Metric::Contacted), of_unit(Metric::Solved)),
+        (1, 1, 1),
+        "one revisit, answered by the resident"
+    );
+    assert_eq!((of_unit(Metric::BasicallySatisfied), of_unit(Metric::Satisfied)), (1, 0));
+    assert_eq!(
+        s.case.revisit,
+        Some(Revisit { contacted: true, solved: true, satisfaction: Satisfaction::BasicallySatisfied })
+    );
+}
+
+#[test]
 fn periods_run_from_the_configured_day() {
     let p = Period::parse("2026-10", 19).unwrap();
     assert_eq!(
