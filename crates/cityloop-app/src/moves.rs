@@ -261,11 +261,6 @@ impl App {
         })
     }
 
-    /// The id of a case given by its id or its number.
-    pub async fn case_id_of(&self, key: &str) -> Result<CaseId> {
-        Ok(self.load_case_ref(&CaseRef::Number(key.to_string())).await?.id)
-    }
-
     pub(crate) async fn load_case_ref(&self, r: &CaseRef) -> Result<cityloop_domain::Case> {
         let found = match r {
             CaseRef::Id(id) => self.store.get_case(CaseId(*id)).await,

@@ -386,7 +386,7 @@ struct Replay {
     filer: Option<UserId>,
     dispatcher: Option<UserId>,
     revisited: bool,
-    /// The revisit that counted did not reach the resident: their own rating may still answer it.
+    /// The last revisit counted did not reach the resident: their own rating still counts.
     unreached: bool,
     /// An operator has been credited with taking the request in (once per case).
     accepted: bool,
@@ -528,10 +528,10 @@ pub fn replay(case: &CaseFacts, history: &[(i64, FlowEntry)], after: i64, rules:
                     let on_time = f.from != Some(State::Feedback) || in_time(limits.revisit_minutes);
                     count(I::Operator, actor, M::RevisitedOnTime, on_time);
                 }
-                // The resident's own rating stands for the revisit when the hotline has not called, or
-                // called and did not reach them: then it is the answer the revisit could not get.
-                let answers_unreached = f.kind == MoveKind::Rate && r.revisited && r.unreached;
-                if f.kind == MoveKind::Revisit || !r.revisited || answers_unreached {
+                // The resident's own rating stands for the revisit when the hotline has not called. When
+                // the hotline called and did not reach them, the rating is an answer of its own, counted
+                // when it comes: the call stays as recorded, in its period (the period may be over).
+                if f.kind == MoveKind::Revisit || !r.revisited || r.unreached {
                     r.revisited = true;
                     let merged = f.from == Some(State::Merged) || (r.unit.is_none() && case.master_unit.is_some());
                     let unit = if merged { case.master_unit.filter(|_| rules.count_merged_revisits) } else { r.unit };
@@ -546,8 +546,7 @@ pub fn replay(case: &CaseFacts, history: &[(i64, FlowEntry)], after: i64, rules:
                         .and_then(Satisfaction::parse)
                         .unwrap_or(Satisfaction::Unsatisfied);
                     let unit = unit.filter(|_| valid).map(|u| u.0);
-                    // The unreached revisit was counted already: the rating completes it.
-                    count(I::Hotline, unit, M::Revisits, !answers_unreached);
+                    count(I::Hotline, unit, M::Revisits, true);
                     count(I::Hotline, unit, M::Contacted, contacted);
                     // A resident not reached said nothing: a revisit recorded before that was refused
                     // counts as neither solved nor satisfied.

@@ -190,8 +190,8 @@ pub struct WhistleRow {
 }
 
 /// The columns of a [`NoticeRow`] and where they come from; the caller adds the `where`.
-const NOTICES_FROM: &str = "select n.id, n.case_id, c.number as case_number, n.unit_id, n.level, n.overdue, \
-     n.message, n.note, n.created_at from notices n join cases c on c.id = n.case_id";
+const NOTICES_FROM: &str = "select n.id, n.case_id, c.number as case_number, n.unit_id, c.unit_id as case_unit_id, \
+     n.level, n.overdue, n.message, n.note, n.created_at from notices n join cases c on c.id = n.case_id";
 
 /// A supervision notice (催办/督办, or overdue warning).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -199,7 +199,10 @@ pub struct NoticeRow {
     pub id: i64,
     pub case_id: CaseId,
     pub case_number: String,
+    /// The unit the notice was sent to (none before dispatch).
     pub unit_id: Option<UnitId>,
+    /// The unit that leads the case now.
+    pub case_unit_id: Option<UnitId>,
     pub level: u32,
     pub overdue: bool,
     /// In Chinese, as sent; `case_number`, `level` and `overdue` say the same for other languages.
@@ -792,6 +795,7 @@ impl Store {
                     case_id: CaseId(r.try_get("case_id")?),
                     case_number: r.try_get("case_number")?,
                     unit_id: r.try_get::<Option<i64>, _>("unit_id")?.map(UnitId),
+                    case_unit_id: r.try_get::<Option<i64>, _>("case_unit_id")?.map(UnitId),
                     level: u32::try_from(r.try_get::<i64, _>("level")?).unwrap_or(0),
                     overdue: r.try_get::<i64, _>("overdue")? != 0,
                     message: r.try_get("message")?,

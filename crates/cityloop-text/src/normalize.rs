@@ -88,7 +88,7 @@ const CJK_FIRST: u32 = 0x4E00;
 const CJK_LAST: u32 = 0x9FFF;
 
 /// [`FUNCTION_CHARS`] as one bit per character of the common CJK block (2.6 KB): the test costs a
-/// shift and a mask, where a list of forty characters costs up to forty comparisons per character.
+/// shift and a mask, where the list costs up to 46 comparisons per character.
 const FUNCTION_BITS: [u64; ((CJK_LAST - CJK_FIRST + 1) as usize).div_ceil(64)] = {
     let mut bits = [0u64; ((CJK_LAST - CJK_FIRST + 1) as usize).div_ceil(64)];
     let mut i = 0;

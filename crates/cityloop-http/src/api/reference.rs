@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::routing::{delete, get, put};
 use axum::{Json, Router};
 use cityloop_app::admin::{CalendarDay, CategoryEdit, Change, NewRule, NewUser, StandardInput, UnitEdit, UserEdit};
-use cityloop_app::moves::UnitRef;
+use cityloop_app::moves::{CaseRef, UnitRef};
 use cityloop_app::{AppError, Reference};
 use cityloop_domain::Role;
 use cityloop_store::{CategoryRow, UnitRow};
@@ -581,7 +581,8 @@ pub async fn notices(
     let units = if city_wide { None } else { Some(who.unit_subtree.as_slice()) };
     let limit = p.limit.unwrap_or(100).clamp(1, 1000);
     let case = match p.case.as_deref() {
-        Some(key) => Some(state.app.case_id_of(key).await?),
+        // A case the caller may not see is not found, as if it did not exist.
+        Some(key) => Some(state.app.visible_case(&who, &CaseRef::Number(key.to_string())).await?.0.id),
         None => None,
     };
     let rows = state.app.store.notices(case, units, limit).await?;

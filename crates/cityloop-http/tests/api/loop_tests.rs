@@ -495,6 +495,11 @@ async fn suspensions_resume_by_themselves_and_cases_can_be_supervised_and_escala
         assert_eq!(by_number, notices);
         let unknown = t.get(Some(&handler), "/api/v1/notices?case=20990101-000001").await;
         assert_eq!(unknown.status, reqwest::StatusCode::NOT_FOUND);
+        // Another unit cannot tell whether the case exists.
+        let elsewhere = t.login("h-990102001-office").await;
+        assert_ne!(d["unit_code"], "990102001-office");
+        let hidden = t.get(Some(&elsewhere), &format!("/api/v1/notices?case={number}")).await;
+        assert_eq!(hidden.status, reqwest::StatusCode::NOT_FOUND, "{}", hidden.body);
 
         t.must(&handler, id, "suspend", json!({"until": "2026-11-30", "reason": "等待规划部门认定"})).await;
         let suspended = t.must(&dispatcher, id, "approve-suspension", json!({})).await;

@@ -177,7 +177,9 @@ async fn desk_page(state: &WebState, staff: &Staff, said: Said) -> Response {
     .await;
     match result {
         Ok((to_dispatch, queues, notices)) => {
-            let mut c = ctx(&staff.visit, Some(&staff.who), "desk.title");
+            // Shown in answer to a bulk dispatch too: its links and row forms come back to the desk.
+            let desk = crate::session::Visit { path: "/desk".into(), ..staff.visit.clone() };
+            let mut c = ctx(&desk, Some(&staff.who), "desk.title");
             c.body_class = "wide";
             c.flash = said.flash;
             c.errors.extend(said.errors);
@@ -213,7 +215,8 @@ async fn notices(state: &WebState, t: &Tr, unit: Option<&[UnitId]>) -> Result<Ve
         .into_iter()
         .map(|n| Notice {
             time: short_time(&reference, n.created_at),
-            unit: match n.unit_id {
+            // A notice sent before dispatch names the unit the case went to since, if it has gone.
+            unit: match n.unit_id.or(n.case_unit_id) {
                 Some(u) => reference.unit(u).map(|u| u.name.clone()).unwrap_or_default(),
                 None => t.get("desk.notice_undispatched").to_string(),
             },
@@ -247,7 +250,10 @@ pub async fn bulk_dispatch(State(state): State<WebState>, staff: Staff, form: Fo
     let unit = form.get("unit").map(UnitRef::Code);
     let mut dispatched = 0;
     let mut failed = Vec::new();
-    for number in form.all("case") {
+    let mut ticked = form.all("case");
+    let mut seen = std::collections::HashSet::new();
+    ticked.retain(|number| seen.insert(number.clone()));
+    for number in ticked {
         // Each row carries the version it was read at: a case changed since is not sent blind.
         let version = form.get(&format!("v-{number}")).and_then(|v| v.parse().ok());
         let input = MoveInput { unit: unit.clone(), version, ..MoveInput::default() };
@@ -255,7 +261,7 @@ pub async fn bulk_dispatch(State(state): State<WebState>, staff: Staff, form: Fo
             Ok(_) => dispatched += 1,
             Err(e) => {
                 tracing::info!(case = %number, error = %e, "bulk dispatch skipped a case");
-                let why = super::error_answer(&t, &e).map(|(_, message)| message).unwrap_or_default();
+                let why = super::error_answer(&t, &e).map(|(_, message)| message).unwrap_or_else(|| e.to_string());
                 failed.push((format!("_case-{number}"), format!("{number} · {why}")));
             }
         }

@@ -1154,6 +1154,9 @@ async fn bulk_dispatch_names_each_case_it_left_behind_and_why() {
     let left = summary.split("<li>").find(|row| row.contains(changed.as_str())).expect("the case left is named");
     assert!(left.contains("已被他人更新"), "with its reason: {left}");
     assert!(!summary.contains(sent.as_str()), "{summary}");
+    // The page is the desk's: its row forms and the language switch come back to /desk.
+    assert!(page.contains("next=%2Fdesk\""), "the language switch stays on the desk");
+    assert!(!page.contains(r#"value="/desk/dispatch""#) && !page.contains("next=%2Fdesk%2Fdispatch"), "{page}");
     let store = &site.app.store;
     assert_eq!(store.case_by_number(&sent).await.unwrap().state, cityloop_domain::State::PendingSign);
     let left = store.case_by_number(&changed).await.unwrap().state;
@@ -1263,7 +1266,7 @@ async fn the_desk_shows_what_a_unit_asks_and_why_and_the_unit_reads_its_supervis
 
     // The desk follows up the notices of open cases: one urged before dispatch is the desk's own,
     // and a case voided or closed takes its notices off the card.
-    let waiting = NewCase {
+    let urgent = NewCase {
         channel: "hotline".into(),
         request_type: "complaint".into(),
         title: "井盖缺失".into(),
@@ -1271,7 +1274,7 @@ async fn the_desk_shows_what_a_unit_asks_and_why_and_the_unit_reads_its_supervis
         category: Some("06010".into()),
         ..NewCase::default()
     };
-    let waiting = app.create_case(&staff.operator.principal, waiting, None).await.unwrap().case.number;
+    let waiting = app.create_case(&staff.operator.principal, urgent.clone(), None).await.unwrap().case.number;
     let urge = MoveInput { level: Some(1), ..MoveInput::default() };
     site.app.perform_move(&dispatcher.principal, &waiting, "supervise", urge).await.unwrap();
     let desk = staff_get(&site.base, &dispatcher.token, "/desk").await.text().await.unwrap();
@@ -1279,6 +1282,17 @@ async fn the_desk_shows_what_a_unit_asks_and_why_and_the_unit_reads_its_supervis
     let row = card.split("<li>").find(|row| row.contains(waiting.as_str())).expect("the new notice is listed");
     assert!(row.contains("待派遣"), "{row}");
     assert!(card.contains(extended.as_str()), "an open case's notice stays: {card}");
+    let sent =
+        NewCase { title: "路面塌陷".into(), description: "人行道塌了一个坑".into(), ..urgent.clone() };
+    let sent = app.create_case(&staff.operator.principal, sent, None).await.unwrap().case.number;
+    let urge = MoveInput { level: Some(1), ..MoveInput::default() };
+    site.app.perform_move(&dispatcher.principal, &sent, "supervise", urge).await.unwrap();
+    site.app.perform_move(&staff.lead.principal, &sent, "file", MoveInput::default()).await.unwrap();
+    let to_street = MoveInput { unit: Some(UnitRef::Code(street.clone())), ..MoveInput::default() };
+    site.app.perform_move(&dispatcher.principal, &sent, "dispatch", to_street).await.unwrap();
+    let desk = staff_get(&site.base, &dispatcher.token, "/desk").await.text().await.unwrap();
+    let row = section(&desk, "notices").split("<li>").find(|row| row.contains(sent.as_str())).unwrap().to_string();
+    assert!(!row.contains("待派遣") && row.contains("办事处"), "dispatched since, it names the unit: {row}");
     let void = MoveInput { reason: Some("重复来电".into()), ..MoveInput::default() };
     site.app.perform_move(&staff.lead.principal, &waiting, "void", void).await.unwrap();
     let desk = staff_get(&site.base, &dispatcher.token, "/desk").await.text().await.unwrap();
