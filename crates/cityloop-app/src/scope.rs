@@ -126,6 +126,10 @@ impl Principal {
                 .user
                 .unit_id
                 .is_some_and(|u| whistles.iter().any(|w| w.unit_id == u && w.reported_at.is_none())),
+            joined: self
+                .user
+                .unit_id
+                .is_some_and(|u| whistles.iter().any(|w| w.unit_id == u && w.reported_at.is_some())),
         }
     }
 

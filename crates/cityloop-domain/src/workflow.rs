@@ -284,12 +284,23 @@ pub struct Relation {
     pub in_street: bool,
     /// The actor's unit was summoned by a whistle on this case and has not reported in yet.
     pub summoned: bool,
+    /// The actor's unit was summoned by a whistle on this case and has reported in: it takes part
+    /// until the case is done.
+    pub joined: bool,
 }
 
 impl Relation {
     /// An actor related to the case in every way (city-level staff, tests).
     pub fn all() -> Self {
-        Self { in_unit: true, assisting: true, in_grid: true, is_reporter: true, in_street: true, summoned: true }
+        Self {
+            in_unit: true,
+            assisting: true,
+            in_grid: true,
+            is_reporter: true,
+            in_street: true,
+            summoned: true,
+            joined: true,
+        }
     }
 }
 
@@ -377,6 +388,8 @@ enum Scope {
     Reporter,
     Street,
     Summoned,
+    /// A unit that takes part beside the lead: it assists, or it reported in on a whistle.
+    Involved,
 }
 
 impl Scope {
@@ -388,6 +401,7 @@ impl Scope {
             Scope::Reporter => rel.is_reporter,
             Scope::Street => rel.in_street,
             Scope::Summoned => rel.summoned,
+            Scope::Involved => rel.assisting || rel.joined,
         }
     }
 }
@@ -462,6 +476,8 @@ fn rule(kind: MoveKind) -> (&'static [State], &'static [(Role, Scope)]) {
                 (R::Lead, Any),
                 (R::Dispatcher, Any),
                 (R::Handler, Unit),
+                // Units working beside the lead note what they did, where the lead and the desk read it.
+                (R::Handler, Involved),
                 (R::Inspector, Grid),
             ],
         ),

@@ -192,6 +192,19 @@ fn a_case_without_a_grid_is_not_sent_to_an_inspector_to_verify() {
 }
 
 #[test]
+fn units_working_beside_the_lead_note_what_they_did() {
+    let r = Runner::new(RequestType::Complaint);
+    let ctx = MoveContext { now: r.now, calendar: &r.calendar, standard: None, master: None, whistle_report_hours: 1 };
+    let remark = Move::Comment { text: "已派人到现场配合".into() };
+    let as_unit = |rel: Relation| apply(&r.case, &remark, &actor(Role::Handler), &rel, &ctx);
+    assert!(as_unit(Relation { assisting: true, ..Relation::default() }).is_ok(), "an assisting unit");
+    assert!(as_unit(Relation { joined: true, ..Relation::default() }).is_ok(), "a unit that reported in");
+    let summoned = as_unit(Relation { summoned: true, ..Relation::default() }).unwrap_err();
+    assert!(matches!(summoned, MoveError::Forbidden { .. }), "reporting in comes first: {summoned:?}");
+    assert!(matches!(as_unit(Relation::default()), Err(MoveError::Forbidden { .. })));
+}
+
+#[test]
 fn a_role_that_never_makes_a_move_is_forbidden() {
     let mut r = Runner::new(RequestType::Complaint);
     assert!(matches!(r.try_move(Role::Handler, Move::File { category: None }), Err(MoveError::Forbidden { .. })));

@@ -321,6 +321,9 @@ async fn whistles_summon_units_and_merged_cases_close_with_their_master() {
         assert_eq!((following(depts[0].clone()).await, following(depts[1].clone()).await), (json!(0), json!(1)));
         let own = t.get(Some(&summoned), &format!("/api/v1/cases?reported_in={}", depts[1])).await.ok();
         assert_eq!(own["items"][0]["number"], seen["number"], "{own}");
+        // It notes what it did, where the lead unit and the desk read it.
+        let noted = t.must(&summoned, m, "comment", json!({"note": "已派执法队员到现场"})).await;
+        assert_eq!(noted["state"], seen["state"], "{noted}");
         // Whistling again summons no one afresh: the report-in and the limits stand.
         t.must(&coordinator, m, "whistle", json!({"units": depts})).await;
         let after = t.get(Some(&operator), &format!("/api/v1/cases/{m}")).await.ok();

@@ -196,6 +196,8 @@ enum Needs {
     Reporter,
     /// The handler's unit was summoned by a whistle (none is, on the walk's cases).
     Summoned,
+    /// The handler's unit assists or reported in on a whistle (none does, on the walk's cases).
+    Involved,
 }
 use Needs::*;
 
@@ -232,7 +234,15 @@ const MOVES: &[(&str, &[(Caller, Needs)])] = &[
     ("merge", &[(Operator, Any), (Dispatcher, Any)]),
     (
         "comment",
-        &[(Citizen, Reporter), (Operator, Any), (Lead, Any), (Dispatcher, Any), (Handler, Unit), (Inspector, Grid)],
+        &[
+            (Citizen, Reporter),
+            (Operator, Any),
+            (Lead, Any),
+            (Dispatcher, Any),
+            (Handler, Unit),
+            (Handler, Involved),
+            (Inspector, Grid),
+        ],
     ),
 ];
 
@@ -246,7 +256,7 @@ fn move_expected(grants: &[(Caller, Needs)], caller: Caller, side: Side) -> Told
     let holds = |needs: Needs| match needs {
         Any => true,
         Unit | Grid | Street | Reporter => side == Side::Inside,
-        Summoned => false,
+        Summoned | Involved => false,
     };
     if grants.iter().any(|(role, needs)| *role == caller && holds(*needs)) {
         Told::Served
