@@ -720,6 +720,15 @@ impl App {
                     None
                 }
             },
+            None if unit.division_id.is_some() => {
+                // A coordinator works in their unit's area: the unit keeps one while it has them.
+                let coordinates =
+                    |u: &UserRow| u.active && u.unit_id == Some(unit.id) && u.roles.contains(&Role::Coordinator);
+                if self.store.list_users().await?.iter().any(coordinates) {
+                    errors.refuse("division", "its coordinators work in its area: give them another unit first");
+                }
+                None
+            }
             None => None,
         };
         errors.finish()?;

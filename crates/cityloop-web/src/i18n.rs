@@ -726,6 +726,10 @@ const FIELD_MESSAGES: &[(&str, &str)] = &[
         "an inspector reports and verifies in their own grids: give at least one",
         "监督员在自己的网格内上报和核实：请至少选择一个网格",
     ),
+    (
+        "its coordinators work in its area: give them another unit first",
+        "本单位的街道协调员在其辖区内工作：请先将他们调到其他单位",
+    ),
     ("username {} is taken", "用户名 {} 已被占用"),
     ("a unit {} already exists", "单位 {} 已存在"),
     ("another category under the same parent is called {}", "同一上级类别下已有名为 {} 的类别"),

@@ -200,6 +200,13 @@ async fn an_administrator_moves_a_handler_to_another_unit_and_their_next_request
         assert_eq!((adrift.status, field_names(&adrift.body)), (StatusCode::UNPROCESSABLE_ENTITY, vec!["unit"]));
         let unchanged = t.get(Some(&admin), "/api/v1/users").await.ok();
         assert!(!unchanged.to_string().contains("c-adrift"), "nothing is stored for a refused account");
+        // Nor does a street office with a coordinator lose its area.
+        let office = json!({"name": "街道办事处", "kind": "street_office", "division": null});
+        let kept = t.put(&admin, "/api/v1/units/990101001-office", office).await;
+        assert_eq!((kept.status, field_names(&kept.body)), (StatusCode::UNPROCESSABLE_ENTITY, vec!["division"]));
+        let still = t.get(Some(&admin), "/api/v1/units").await.ok();
+        let office = still.as_array().unwrap().iter().find(|u| u["code"] == "990101001-office").unwrap().clone();
+        assert!(office["division"].is_string(), "{office}");
     })
     .await;
 }
