@@ -6,7 +6,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
-use cityloop_domain::masking::{mask_for_public, mask_numbers_in_text};
+use cityloop_domain::masking::{mask_numbers_in_text, mask_resident_text};
 use cityloop_domain::open311::{extended_status, extended_status_of, status_in, update_intent, UpdateIntent};
 use cityloop_domain::workflow::{Actor, Move, MoveKind, Relation};
 use cityloop_domain::{Case, CaseId, CategoryId, Channel, DivisionId, Role};
@@ -869,10 +869,10 @@ impl App {
                     service_request_id: c.number.clone(),
                     status: status_in(style, c.state, extended),
                     extended_status: extended,
-                    status_notes: c.standing_result().filter(|_| resident_written).map(|r| mask_for_public(r, name)),
+                    status_notes: c.standing_result().filter(|_| resident_written).map(|r| mask_resident_text(r, name)),
                     service_name: category.map(|k| k.name.clone()),
                     service_code: category.map(|k| k.code.clone()),
-                    description: mask_for_public(if resident_written { &c.description } else { &c.title }, name),
+                    description: mask_resident_text(if resident_written { &c.description } else { &c.title }, name),
                     agency_responsible: c.unit_id.and_then(|u| reference.unit(u)).map(|u| u.name.clone()),
                     service_notice: None,
                     requested_datetime: c.created_at,

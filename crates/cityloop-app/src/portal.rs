@@ -2,7 +2,7 @@
 //! given with it, rate the outcome after closure (the rating is the revisit when the hotline has
 //! not called back), ask for it to be handled again, and the public list with personal data removed.
 
-use cityloop_domain::masking::mask_for_public;
+use cityloop_domain::masking::mask_resident_text;
 use cityloop_domain::workflow::{Actor, FlowEntry, Move, MoveKind, Relation};
 use cityloop_domain::{Case, State};
 use cityloop_store::{CaseFilter, CaseScope, CaseSort};
@@ -79,8 +79,8 @@ impl App {
             // The list shows titles: the contact and the address are cleared, and the texts masked, so
             // that a page cannot show more by mistake.
             let name = case.contact.take().map(|c| c.name);
-            case.title = mask_for_public(&case.title, name.as_deref());
-            case.description = mask_for_public(&case.description, name.as_deref());
+            case.title = mask_resident_text(&case.title, name.as_deref());
+            case.description = mask_resident_text(&case.description, name.as_deref());
             if let Some(place) = case.location.as_mut() {
                 place.address = None;
             }

@@ -2,6 +2,7 @@
 //! paged lists limited to what the caller may see.
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use cityloop_domain::masking::mask_resident_text;
 use cityloop_domain::workflow::{allowed_moves, resident_view, FlowEntry, MoveKind};
 use cityloop_domain::{Case, Channel, Contact, GridId, RequestType, State, UnitId};
 use cityloop_store::{CaseFilter, CaseSort, WhistleRow};
@@ -330,11 +331,13 @@ impl App {
     }
 }
 
-/// A phone or ID number a resident typed into the title or the description is contact data too: it
-/// is shown as the contact is, masked to those who see the contact masked or not at all.
+/// A phone or ID number, or the resident's own name, typed into the title or the description is
+/// contact data too: it is shown as the contact is, masked to those who see the contact masked or not
+/// at all.
 fn mask_typed_numbers(who: &Principal, case: &mut Case) {
     if who.contact_access(case) != crate::scope::ContactAccess::Full {
-        case.title = cityloop_domain::masking::mask_numbers_in_text(&case.title);
-        case.description = cityloop_domain::masking::mask_numbers_in_text(&case.description);
+        let name = case.contact.as_ref().map(|c| c.name.clone());
+        case.title = mask_resident_text(&case.title, name.as_deref());
+        case.description = mask_resident_text(&case.description, name.as_deref());
     }
 }

@@ -43,9 +43,10 @@ pub fn mask_numbers_in_text(text: &str) -> String {
     mask_personal_data(text, |digits, separated| digits.len() >= if separated { 10 } else { 7 }, false)
 }
 
-/// Text a resident wrote, as the public may read it: [`mask_numbers_in_text`], and the resident's own
-/// name wherever the text gives it (我叫李小明 → 我叫李**), for residents sign their requests.
-pub fn mask_for_public(text: &str, resident_name: Option<&str>) -> String {
+/// Text a resident wrote, as the public and the staff who see contacts masked may read it:
+/// [`mask_numbers_in_text`], and the resident's own name wherever the text gives it
+/// (我叫李小明 → 我叫李**), for residents sign their requests.
+pub fn mask_resident_text(text: &str, resident_name: Option<&str>) -> String {
     let masked = mask_numbers_in_text(text);
     // A placeholder some channels record instead of a name names nobody: 市民反映 stays as it is.
     const NOT_NAMES: &[&str] = &["市民", "居民", "群众", "匿名", "网友", "业主", "先生", "女士"];
@@ -193,10 +194,14 @@ mod tests {
     #[test]
     fn public_text_hides_the_residents_name_and_numbers() {
         let title = "我叫李小明电话13912345678住3幢201室，李小明";
-        assert_eq!(mask_for_public(title, Some("李小明")), "我叫李**电话139****5678住3幢201室，李**");
-        assert_eq!(mask_for_public("路灯不亮", Some("李")), "路灯不亮", "a one-character name is left alone");
-        assert_eq!(mask_for_public("李四反映", None), "李四反映");
-        assert_eq!(mask_for_public("市民反映路灯不亮", Some("市民")), "市民反映路灯不亮", "a placeholder is no name");
+        assert_eq!(mask_resident_text(title, Some("李小明")), "我叫李**电话139****5678住3幢201室，李**");
+        assert_eq!(mask_resident_text("路灯不亮", Some("李")), "路灯不亮", "a one-character name is left alone");
+        assert_eq!(mask_resident_text("李四反映", None), "李四反映");
+        assert_eq!(
+            mask_resident_text("市民反映路灯不亮", Some("市民")),
+            "市民反映路灯不亮",
+            "a placeholder is no name"
+        );
     }
 
     #[test]

@@ -24,7 +24,7 @@ async fn every_showing_of_contact_data_in_clear_is_recorded_and_masked_views_are
             .create(
                 &operator,
                 json!({"channel": "hotline", "request_type": "complaint", "title": "楼道堆放杂物",
-                       "description": "三单元楼道堆满杂物, 消防通道堵塞, 有事打我电话13900001111", "category": "06001",
+                       "description": "三单元楼道堆满杂物, 消防通道堵塞, 我是王小明, 有事打我电话13900001111", "category": "06001",
                        "location": {"lat": lat, "lon": lon}, "contact": {"name": "王小明", "phone": "13812345678"}}),
             )
             .await;
@@ -41,9 +41,12 @@ async fn every_showing_of_contact_data_in_clear_is_recorded_and_masked_views_are
         // A number typed into the text is contact data as well, shown as the contact is.
         assert!(opened["description"].as_str().unwrap().ends_with("13900001111"), "{opened}");
         assert!(masked["description"].as_str().unwrap().ends_with("139****1111"), "{masked}");
+        // So is the resident's name, where they sign their request.
+        assert!(opened["description"].as_str().unwrap().contains("我是王小明"), "{opened}");
+        assert!(masked["description"].as_str().unwrap().contains("我是王**"), "{masked}");
         let theirs = t.get(Some(&handler), "/api/v1/cases?page_size=50").await.ok();
         let row = theirs["items"].as_array().unwrap().iter().find(|c| c["id"] == id).expect("the unit's case").clone();
-        assert!(!row.to_string().contains("13900001111"), "{row}");
+        assert!(!row.to_string().contains("13900001111") && !row.to_string().contains("王小明"), "{row}");
         // And in the bulk channel: an export carries them as the caller sees contacts.
         let export = |token: String| {
             let url = t.url(&format!("/api/v1/cases/export?format=csv&q={}", "楼道堆放杂物"));
@@ -52,6 +55,7 @@ async fn every_showing_of_contact_data_in_clear_is_recorded_and_masked_views_are
         };
         let (units, dispatchers) = (export(handler.clone()).await, export(dispatcher.clone()).await);
         assert!(units.contains("139****1111") && !units.contains("13900001111"), "{units}");
+        assert!(units.contains("我是王**") && !units.contains("王小明"), "{units}");
         assert!(dispatchers.contains("13900001111"), "{dispatchers}");
         let listed = t.get(Some(&dispatcher), "/api/v1/cases?page_size=5").await.ok();
         assert!(listed["items"].as_array().unwrap().iter().any(|c| c["id"] == id), "{listed}");
