@@ -219,38 +219,31 @@ fn an_operator_who_takes_a_call_and_answers_it_accepted_one_request() {
     assert_eq!(accepted, 1);
 }
 
-#[test]
-fn a_rating_stands_for_the_revisit_only_when_the_hotline_did_not_call() {
+/// A complaint handled by unit 50, revisited by the hotline with `call`, closed, then rated by its
+/// resident.
+fn revisited_then_rated(call: Move, solved: bool, satisfaction: Satisfaction) -> Story {
     let mut s = Story::reported_by(1, Role::Operator);
     s.make(2, Role::Lead, Move::File { category: None });
     s.make(3, Role::Dispatcher, Move::Dispatch { unit: UnitId(50), assisting: vec![] });
     s.make(4, Role::Handler, Move::Sign);
     s.make(4, Role::Handler, Move::Submit { result: "已处理".into() });
-    s.make(1, Role::Operator, revisit(true, true, Satisfaction::Satisfied));
+    s.make(1, Role::Operator, call);
     s.make(2, Role::Lead, Move::Close);
-    s.make(
-        0,
-        Role::Citizen,
-        Move::Rate { solved: false, satisfaction: Satisfaction::Unsatisfied, comment: String::new() },
-    );
+    s.make(0, Role::Citizen, Move::Rate { solved, satisfaction, comment: String::new() });
+    s
+}
+
+#[test]
+fn a_rating_stands_for_the_revisit_only_when_the_hotline_did_not_call() {
+    let s = revisited_then_rated(revisit(true, true, Satisfaction::Satisfied), false, Satisfaction::Unsatisfied);
     let revisits = s.facts(0).into_iter().filter(|f| f.2 == Metric::Revisits).count();
     assert_eq!(revisits, 1);
 }
 
 #[test]
 fn a_rating_answers_a_revisit_that_did_not_reach_the_resident() {
-    let mut s = Story::reported_by(1, Role::Operator);
-    s.make(2, Role::Lead, Move::File { category: None });
-    s.make(3, Role::Dispatcher, Move::Dispatch { unit: UnitId(50), assisting: vec![] });
-    s.make(4, Role::Handler, Move::Sign);
-    s.make(4, Role::Handler, Move::Submit { result: "已处理".into() });
-    s.make(1, Role::Operator, revisit(false, false, Satisfaction::Unsatisfied));
-    s.make(2, Role::Lead, Move::Close);
-    s.make(
-        0,
-        Role::Citizen,
-        Move::Rate { solved: true, satisfaction: Satisfaction::BasicallySatisfied, comment: String::new() },
-    );
+    let unreached = revisit(false, false, Satisfaction::Unsatisfied);
+    let s = revisited_then_rated(unreached, true, Satisfaction::BasicallySatisfied);
     let of_unit = |metric: Metric| {
         s.facts(0).into_iter().filter(|f| f.0 == Indicator::Hotline && f.1 == 50 && f.2 == metric).count()
     };
