@@ -1084,17 +1084,22 @@ impl StreetLoop {
     /// A complaint (06010) taken in and filed, waiting for dispatch: its number.
     async fn filed(&self, app: &cityloop_app::App, title: &str) -> String {
         use cityloop_app::moves::MoveInput;
+        let number = self.taken_in(app, title, &format!("{title}，请尽快处理")).await;
+        app.perform_move(&self.lead.principal, &number, "file", MoveInput::default()).await.unwrap();
+        number
+    }
+
+    /// A complaint (06010) the operator took in on the hotline, not yet filed: its number.
+    async fn taken_in(&self, app: &cityloop_app::App, title: &str, description: &str) -> String {
         let case = NewCase {
             channel: "hotline".into(),
             request_type: "complaint".into(),
             title: title.into(),
-            description: format!("{title}，请尽快处理"),
+            description: description.into(),
             category: Some("06010".into()),
             ..NewCase::default()
         };
-        let number = app.create_case(&self.operator.principal, case, None).await.unwrap().case.number;
-        app.perform_move(&self.lead.principal, &number, "file", MoveInput::default()).await.unwrap();
-        number
+        app.create_case(&self.operator.principal, case, None).await.unwrap().case.number
     }
 }
 
@@ -1266,15 +1271,7 @@ async fn the_desk_shows_what_a_unit_asks_and_why_and_the_unit_reads_its_supervis
 
     // The desk follows up the notices of open cases: one urged before dispatch is the desk's own,
     // and a case voided or closed takes its notices off the card.
-    let urgent = NewCase {
-        channel: "hotline".into(),
-        request_type: "complaint".into(),
-        title: "井盖缺失".into(),
-        description: "路口井盖丢了，很危险".into(),
-        category: Some("06010".into()),
-        ..NewCase::default()
-    };
-    let waiting = app.create_case(&staff.operator.principal, urgent.clone(), None).await.unwrap().case.number;
+    let waiting = staff.taken_in(app, "井盖缺失", "路口井盖丢了，很危险").await;
     let urge = MoveInput { level: Some(1), ..MoveInput::default() };
     site.app.perform_move(&dispatcher.principal, &waiting, "supervise", urge).await.unwrap();
     let desk = staff_get(&site.base, &dispatcher.token, "/desk").await.text().await.unwrap();
@@ -1282,9 +1279,7 @@ async fn the_desk_shows_what_a_unit_asks_and_why_and_the_unit_reads_its_supervis
     let row = card.split("<li>").find(|row| row.contains(waiting.as_str())).expect("the new notice is listed");
     assert!(row.contains("待派遣"), "{row}");
     assert!(card.contains(extended.as_str()), "an open case's notice stays: {card}");
-    let sent =
-        NewCase { title: "路面塌陷".into(), description: "人行道塌了一个坑".into(), ..urgent.clone() };
-    let sent = app.create_case(&staff.operator.principal, sent, None).await.unwrap().case.number;
+    let sent = staff.taken_in(app, "路面塌陷", "人行道塌了一个坑").await;
     let urge = MoveInput { level: Some(1), ..MoveInput::default() };
     site.app.perform_move(&dispatcher.principal, &sent, "supervise", urge).await.unwrap();
     site.app.perform_move(&staff.lead.principal, &sent, "file", MoveInput::default()).await.unwrap();
