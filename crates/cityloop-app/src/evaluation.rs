@@ -160,7 +160,7 @@ impl App {
         let mut closings: HashMap<ClosingDay, (i64, i64)> = HashMap::new();
         for case in self.store.case_facts(&cases).await? {
             let Some(history) = histories.get(&case.id) else { continue };
-            let replayed = replay(&case, history, cursor, rules);
+            let replayed = replay(&case, history, cursor, rules, &reference.calendar);
             for closing in replayed.closings {
                 let day = day_number(reference.calendar.local_date(closing.at));
                 let sums = closings.entry(ClosingDay { day, unit_id: closing.unit }).or_default();

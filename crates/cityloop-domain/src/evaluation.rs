@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, Datelike, Duration, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::calendar::WorkCalendar;
 use crate::enums::{wire_enum, Role, Satisfaction, State};
 use crate::ids::{CaseId, UnitId, UserId};
 use crate::workflow::{FlowEntry, MoveKind};
@@ -386,8 +387,9 @@ struct Replay {
     filer: Option<UserId>,
     dispatcher: Option<UserId>,
     revisited: bool,
-    /// The last revisit counted did not reach the resident: their own rating still counts.
-    unreached: bool,
+    /// When the last revisit counted was made, if it did not reach the resident: their own rating
+    /// still counts.
+    unreached_at: Option<DateTime<Utc>>,
     /// An operator has been credited with taking the request in (once per case).
     accepted: bool,
     /// The current filing has been counted as wrong (once per filing, however many returns follow).
@@ -421,13 +423,27 @@ pub struct Replayed {
 
 /// The facts that the flow records with ids above `after` add. `history` is the case's whole flow so
 /// far, in order, with ids.
-pub fn facts(case: &CaseFacts, history: &[(i64, FlowEntry)], after: i64, rules: &EvaluationRules) -> Vec<Fact> {
-    replay(case, history, after, rules).facts
+pub fn facts(
+    case: &CaseFacts,
+    history: &[(i64, FlowEntry)],
+    after: i64,
+    rules: &EvaluationRules,
+    calendar: &WorkCalendar,
+) -> Vec<Fact> {
+    replay(case, history, after, rules, calendar).facts
 }
 
 /// The facts, and the closings of a handling unit's case, that the flow records with ids above `after`
-/// add. `history` is the case's whole flow so far, in order, with ids.
-pub fn replay(case: &CaseFacts, history: &[(i64, FlowEntry)], after: i64, rules: &EvaluationRules) -> Replayed {
+/// add. `history` is the case's whole flow so far, in order, with ids; `calendar` places them in
+/// periods by the city's local date.
+pub fn replay(
+    case: &CaseFacts,
+    history: &[(i64, FlowEntry)],
+    after: i64,
+    rules: &EvaluationRules,
+    calendar: &WorkCalendar,
+) -> Replayed {
+    let period_of = |at: DateTime<Utc>| Period::containing(calendar.local_date(at), rules.period_start_day);
     let mut out = Vec::new();
     let mut closings = Vec::new();
     let reported_at = history.first().map(|(_, f)| f.at);
@@ -531,13 +547,16 @@ pub fn replay(case: &CaseFacts, history: &[(i64, FlowEntry)], after: i64, rules:
                 // The resident's own rating stands for the revisit when the hotline has not called. When
                 // the hotline called and did not reach them, the rating is an answer of its own, counted
                 // when it comes: the call stays as recorded, in its period (the period may be over).
-                if f.kind == MoveKind::Revisit || !r.revisited || r.unreached {
+                if f.kind == MoveKind::Revisit || !r.revisited || r.unreached_at.is_some() {
                     r.revisited = true;
+                    // An answer in the period of the unreached call is that revisit's answer: the
+                    // period counts one revisit, whose call counted nothing but itself.
+                    let answers_call = r.unreached_at.is_some_and(|call| period_of(call) == period_of(f.at));
                     let merged = f.from == Some(State::Merged) || (r.unit.is_none() && case.master_unit.is_some());
                     let unit = if merged { case.master_unit.filter(|_| rules.count_merged_revisits) } else { r.unit };
                     let valid = rules.revisit_request_types.contains(&case.request_type);
                     let contacted = f.data.get("contacted").and_then(|v| v.as_bool()).unwrap_or(true);
-                    r.unreached = !contacted;
+                    r.unreached_at = (!contacted).then_some(f.at);
                     let solved = f.data.get("solved").and_then(|v| v.as_bool()).unwrap_or(false);
                     let satisfaction = f
                         .data
@@ -546,7 +565,7 @@ pub fn replay(case: &CaseFacts, history: &[(i64, FlowEntry)], after: i64, rules:
                         .and_then(Satisfaction::parse)
                         .unwrap_or(Satisfaction::Unsatisfied);
                     let unit = unit.filter(|_| valid).map(|u| u.0);
-                    count(I::Hotline, unit, M::Revisits, true);
+                    count(I::Hotline, unit, M::Revisits, !answers_call);
                     count(I::Hotline, unit, M::Contacted, contacted);
                     // A resident not reached said nothing: a revisit recorded before that was refused
                     // counts as neither solved nor satisfied.
@@ -575,7 +594,7 @@ pub fn replay(case: &CaseFacts, history: &[(i64, FlowEntry)], after: i64, rules:
             }
             MoveKind::Reopen => {
                 r.revisited = false;
-                r.unreached = false;
+                r.unreached_at = None;
                 r.deadline = time_in(&f.data, "deadline").or(r.deadline);
                 count(I::Department, r.unit.map(|u| u.0), M::Received, r.unit.is_some());
             }

@@ -68,7 +68,7 @@ impl Story {
             master_unit: None,
             grid_inspectors: vec![UserId(9)],
         };
-        let mut out: Vec<_> = facts(&info, &self.flow, after, &EvaluationRules::default())
+        let mut out: Vec<_> = facts(&info, &self.flow, after, &EvaluationRules::default(), &self.calendar)
             .into_iter()
             .map(|f| (f.indicator, f.subject, f.metric))
             .collect();
@@ -183,11 +183,12 @@ fn imported_history_counts_for_the_unit_that_handled_it_against_its_due_date() {
             master_unit: None,
             grid_inspectors: vec![UserId(9)],
         };
-        let mut out: Vec<Metric> = facts(&info, &[(1, report), (2, close)], 0, &EvaluationRules::default())
-            .into_iter()
-            .filter(|f| f.indicator == Indicator::Department && f.subject == 50)
-            .map(|f| f.metric)
-            .collect();
+        let mut out: Vec<Metric> =
+            facts(&info, &[(1, report), (2, close)], 0, &EvaluationRules::default(), &WorkCalendar::default())
+                .into_iter()
+                .filter(|f| f.indicator == Indicator::Department && f.subject == 50)
+                .map(|f| f.metric)
+                .collect();
         out.sort();
         out
     };
@@ -221,39 +222,56 @@ fn an_operator_who_takes_a_call_and_answers_it_accepted_one_request() {
 
 /// A complaint handled by unit 50, revisited by the hotline with `call`, closed, then rated by its
 /// resident.
-fn revisited_then_rated(call: Move, solved: bool, satisfaction: Satisfaction) -> Story {
+/// A complaint handled by unit 50, revisited by `call` `minutes.0` after it was reported, closed, and
+/// rated by the resident `minutes.1` after the call.
+fn revisited_then_rated(call: Move, minutes: (i64, i64), solved: bool, satisfaction: Satisfaction) -> Story {
     let mut s = Story::reported_by(1, Role::Operator);
     s.make(2, Role::Lead, Move::File { category: None });
     s.make(3, Role::Dispatcher, Move::Dispatch { unit: UnitId(50), assisting: vec![] });
     s.make(4, Role::Handler, Move::Sign);
     s.make(4, Role::Handler, Move::Submit { result: "已处理".into() });
-    s.make(1, Role::Operator, call);
+    s.after(minutes.0).make(1, Role::Operator, call);
     s.make(2, Role::Lead, Move::Close);
-    s.make(0, Role::Citizen, Move::Rate { solved, satisfaction, comment: String::new() });
+    s.after(minutes.1).make(0, Role::Citizen, Move::Rate { solved, satisfaction, comment: String::new() });
     s
+}
+
+/// How many times `metric` counts for unit 50's hotline indicator.
+fn hotline_count(s: &Story, metric: Metric) -> usize {
+    s.facts(0).into_iter().filter(|f| f.0 == Indicator::Hotline && f.1 == 50 && f.2 == metric).count()
 }
 
 #[test]
 fn a_rating_stands_for_the_revisit_only_when_the_hotline_did_not_call() {
-    let s = revisited_then_rated(revisit(true, true, Satisfaction::Satisfied), false, Satisfaction::Unsatisfied);
-    let revisits = s.facts(0).into_iter().filter(|f| f.2 == Metric::Revisits).count();
-    assert_eq!(revisits, 1);
+    let called = revisit(true, true, Satisfaction::Satisfied);
+    let s = revisited_then_rated(called, (0, 0), false, Satisfaction::Unsatisfied);
+    assert_eq!(hotline_count(&s, Metric::Revisits), 1);
 }
 
 #[test]
 fn a_rating_answers_a_revisit_that_did_not_reach_the_resident() {
-    let unreached = revisit(false, false, Satisfaction::Unsatisfied);
-    let s = revisited_then_rated(unreached, true, Satisfaction::BasicallySatisfied);
-    let of_unit = |metric: Metric| {
-        s.facts(0).into_iter().filter(|f| f.0 == Indicator::Hotline && f.1 == 50 && f.2 == metric).count()
+    use Metric as M;
+    let unreached = || revisit(false, false, Satisfaction::Unsatisfied);
+    let counts = |s: &Story| {
+        let n = |metric| hotline_count(s, metric);
+        (n(M::Revisits), n(M::Contacted), n(M::Solved), n(M::BasicallySatisfied), n(M::Satisfied))
     };
-    // The call that did not reach the resident stays as it was; the resident's answer counts too.
-    assert_eq!((of_unit(Metric::Revisits), of_unit(Metric::Contacted), of_unit(Metric::Solved)), (2, 1, 1));
-    assert_eq!((of_unit(Metric::BasicallySatisfied), of_unit(Metric::Satisfied)), (1, 0));
+    // Within the call's period (October) the answer is that revisit's: one revisit, contacted.
+    let s = revisited_then_rated(unreached(), (0, 60), true, Satisfaction::BasicallySatisfied);
+    assert_eq!(counts(&s), (1, 1, 1, 1, 0));
     assert_eq!(
         s.case.revisit,
         Some(Revisit { contacted: true, solved: true, satisfaction: Satisfaction::BasicallySatisfied })
     );
+    // In a later period the call stays as it was in its own (which may be over), and the answer counts
+    // in the period it comes in.
+    let s = revisited_then_rated(unreached(), (0, 30 * 24 * 60), true, Satisfaction::BasicallySatisfied);
+    assert_eq!(counts(&s), (2, 1, 1, 1, 0));
+    // Periods are the city's local days: a call at 00:30 on 1 November (16:30 UTC on 31 October) and a
+    // rating at 10:00 that day are one period.
+    let midnight_past = (19 * 24 + 15) * 60 + 30;
+    let s = revisited_then_rated(unreached(), (midnight_past, 9 * 60 + 30), true, Satisfaction::Satisfied);
+    assert_eq!(counts(&s), (1, 1, 1, 0, 1));
 }
 
 #[test]
@@ -327,9 +345,13 @@ fn a_closing_counts_for_the_unit_that_handled_it_last_with_the_time_since_intake
     let info =
         CaseFacts { id: s.case.id, request_type: s.case.request_type, master_unit: None, grid_inspectors: vec![] };
     let rules = EvaluationRules::default();
-    let all = replay(&info, &s.flow, 0, &rules).closings;
+    let all = replay(&info, &s.flow, 0, &rules, &s.calendar).closings;
     assert_eq!(all, vec![Closing { unit: UnitId(50), at: s.now, minutes: 155 }]);
     let before_close = s.flow.len() as i64 - 1;
-    assert_eq!(replay(&info, &s.flow, before_close, &rules).closings.len(), 1, "the closing record is new");
-    assert!(replay(&info, &s.flow, before_close + 1, &rules).closings.is_empty(), "counted once");
+    assert_eq!(
+        replay(&info, &s.flow, before_close, &rules, &s.calendar).closings.len(),
+        1,
+        "the closing record is new"
+    );
+    assert!(replay(&info, &s.flow, before_close + 1, &rules, &s.calendar).closings.is_empty(), "counted once");
 }
