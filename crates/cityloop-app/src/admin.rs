@@ -92,6 +92,8 @@ pub struct CategoryEdit {
     pub name: String,
     /// Cleared: the category follows the standard of the nearest category above it that has one.
     pub standard: Change<StandardInput>,
+    /// Whether grid inspectors are to find its problems on patrol (漏报); `None` keeps it.
+    pub patrolled: Option<bool>,
 }
 
 /// A case standard (立案、结案标准 and the time limit) as a surface sends it.
@@ -241,7 +243,7 @@ impl CategoryMerge {
         }
         let prefix = parent.map(|p| p.1.as_str()).unwrap_or_default();
         let code = (1..).map(|n| format!("{prefix}{n:02}")).find(|c| !self.codes.contains(c)).unwrap_or_default();
-        let id = app.store.upsert_category(&code, name, parent.map(|p| p.0), standard).await?;
+        let id = app.store.upsert_category(&code, name, parent.map(|p| p.0), standard, None).await?;
         self.codes.insert(code.clone());
         self.known.insert(key, (id, code.clone()));
         self.report.created_or_updated += 1;
@@ -681,7 +683,7 @@ impl App {
             }
         };
         errors.finish()?;
-        self.store.upsert_category(code, name, category.parent_id, standard.as_ref()).await?;
+        self.store.upsert_category(code, name, category.parent_id, standard.as_ref(), edit.patrolled).await?;
         self.reload_reference().await
     }
 

@@ -161,6 +161,11 @@ const fn leaf(
 use TimingMode::{CalendarDays as CD, Continuous as CT, WorkingDays as WD, WorkingHours as WH};
 use Urgency::{Critical, Normal, Urgent};
 
+/// The first-level categories of city management (部件 and 事件) that grid inspectors patrol for:
+/// their cases come from inspectors as well as residents. Utilities (21) and public services (31)
+/// come from residents only.
+pub(crate) const PATROLLED: &[&str] = &["06", "07", "08", "09", "10", "11"];
+
 /// The category tree: first-level (code, name) and its leaves with case standards.
 pub(crate) const CATEGORY_TREE: &[(&str, &str, &[LeafSpec])] = &[
     (
@@ -450,7 +455,7 @@ impl App {
         let mut category_parent = HashMap::new();
         let mut categories = 0;
         for (code, name, specs) in CATEGORY_TREE {
-            let parent = self.store.upsert_category(code, name, None, None).await?;
+            let parent = self.store.upsert_category(code, name, None, None, Some(PATROLLED.contains(code))).await?;
             categories += 1;
             for spec in *specs {
                 let standard = CaseStandard {
@@ -459,7 +464,7 @@ impl App {
                     filing_condition: format!("{}: 经核实问题属实且在责任范围内", spec.name),
                     closing_condition: format!("{}: 问题已处置完毕, 现场核查或回访确认", spec.name),
                 };
-                let id = self.store.upsert_category(spec.code, spec.name, Some(parent), Some(&standard)).await?;
+                let id = self.store.upsert_category(spec.code, spec.name, Some(parent), Some(&standard), None).await?;
                 category_parent.insert(id, parent);
                 leaves.push((id, spec.code, standard));
                 categories += 1;

@@ -158,7 +158,7 @@ impl App {
         }
         let (areas, signals) = self.intake_counts(&places);
         let mut closings: HashMap<ClosingDay, (i64, i64)> = HashMap::new();
-        for case in self.store.case_facts(&cases).await? {
+        for case in self.store.case_facts(&cases, |category| reference.patrolled(category)).await? {
             let Some(history) = histories.get(&case.id) else { continue };
             let replayed = replay(&case, history, cursor, rules, &reference.calendar);
             for closing in replayed.closings {

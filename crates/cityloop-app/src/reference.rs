@@ -220,6 +220,12 @@ impl Reference {
         self.category_children.get(&id).is_none_or(Vec::is_empty)
     }
 
+    /// Whether grid inspectors are to find a category's problems on patrol: it or a category above it
+    /// is marked so.
+    pub fn patrolled(&self, id: CategoryId) -> bool {
+        self.category_chain(id).into_iter().any(|c| self.category(c).is_some_and(|r| r.patrolled))
+    }
+
     /// The case standard of a category: its own, or the nearest ancestor's.
     pub fn standard(&self, id: CategoryId) -> Option<&CaseStandard> {
         self.category_chain(id).into_iter().find_map(|c| self.category(c).and_then(|r| r.standard.as_ref()))

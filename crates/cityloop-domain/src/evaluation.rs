@@ -373,7 +373,8 @@ pub struct CaseFacts {
     pub request_type: RequestType,
     /// For a merged case: the lead unit of the master case, which handles it.
     pub master_unit: Option<UnitId>,
-    /// The inspectors responsible for the case's grid, for 漏报.
+    /// The inspectors who were to find the case on patrol, for 漏报: those of its grid, when its
+    /// category is one they patrol for.
     pub grid_inspectors: Vec<UserId>,
 }
 

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use cityloop_domain::evaluation::{CaseFacts, Indicator, Metric};
-use cityloop_domain::{CaseId, FlowEntry, RequestType, UnitId, UserId};
+use cityloop_domain::{CaseId, CategoryId, FlowEntry, RequestType, UnitId, UserId};
 use rusqlite::OptionalExtension;
 use sqlx::Row;
 
@@ -116,12 +116,14 @@ impl Store {
     }
 
     /// What the evaluation needs to know about cases besides their flow.
-    pub async fn case_facts(&self, cases: &[CaseId]) -> Result<Vec<CaseFacts>> {
+    /// `patrolled` says which categories grid inspectors are to find on patrol: only a case of one
+    /// has inspectors who missed it.
+    pub async fn case_facts(&self, cases: &[CaseId], patrolled: impl Fn(CategoryId) -> bool) -> Result<Vec<CaseFacts>> {
         let ids: Vec<i64> = cases.iter().map(|c| c.0).collect();
         let mut out = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(IDS_PER_QUERY) {
             let sql = ids_sql(
-                "select c.id, c.request_type, c.grid_id, m.unit_id as master_unit from cases c \
+                "select c.id, c.request_type, c.grid_id, c.category_id, m.unit_id as master_unit from cases c \
                  left join cases m on m.id = c.master_id where c.id in ",
                 chunk,
                 "",
@@ -135,9 +137,16 @@ impl Store {
                         master_unit: r.opt_int("master_unit")?.map(UnitId),
                         grid_inspectors: Vec::new(),
                     };
-                    Ok((facts, r.opt_int("grid_id")?))
+                    Ok((facts, r.opt_int("grid_id")?, r.opt_int("category_id")?))
                 })
                 .await?;
+            // Only a case of a patrolled category has inspectors who were to find it.
+            let rows: Vec<_> = rows
+                .into_iter()
+                .map(|(facts, grid, category)| {
+                    (facts, grid.filter(|_| category.is_some_and(|c| patrolled(CategoryId(c)))))
+                })
+                .collect();
             let grids: Vec<i64> = rows.iter().filter_map(|(_, grid)| *grid).collect();
             let mut inspectors: HashMap<i64, Vec<UserId>> = HashMap::new();
             if !grids.is_empty() {

@@ -58,6 +58,9 @@ pub struct CategoryRow {
     pub name: String,
     pub parent_id: Option<CategoryId>,
     pub standard: Option<CaseStandard>,
+    /// Grid inspectors are to find this category's problems on patrol (the categories below it
+    /// too): a case of it filed from another source is a missed report (漏报) of its grid's inspectors.
+    pub patrolled: bool,
 }
 
 /// The working-hours part of the calendar, kept as one setting.
@@ -125,6 +128,7 @@ fn category_from_row(r: &AnyRow) -> Result<CategoryRow> {
         code: r.try_get("code")?,
         name: r.try_get("name")?,
         parent_id: r.try_get::<Option<i64>, _>("parent_id")?.map(CategoryId),
+        patrolled: r.try_get::<i64, _>("patrolled")? != 0,
         standard,
     })
 }
@@ -299,20 +303,23 @@ impl Store {
 
     // ---- categories ----
 
-    /// Adds a category, or updates the name, parent and standard of the one with the same code.
+    /// Adds a category, or updates the name, parent and standard of the one with the same code;
+    /// `patrolled` left out keeps what the category had (a new one is not patrolled).
     pub async fn upsert_category(
         &self,
         code: &str,
         name: &str,
         parent: Option<CategoryId>,
         standard: Option<&CaseStandard>,
+        patrolled: Option<bool>,
     ) -> Result<CategoryId> {
         let id: i64 = sqlx::query_scalar(
-            "insert into categories (code, name, parent_id, limit_amount, limit_mode, urgency, filing_condition, closing_condition) \
-             values ($1, $2, $3, $4, $5, $6, $7, $8) \
+            "insert into categories (code, name, parent_id, limit_amount, limit_mode, urgency, filing_condition, closing_condition, patrolled) \
+             values ($1, $2, $3, $4, $5, $6, $7, $8, coalesce($9, 0)) \
              on conflict (code) do update set name = excluded.name, parent_id = excluded.parent_id, \
              limit_amount = excluded.limit_amount, limit_mode = excluded.limit_mode, urgency = excluded.urgency, \
-             filing_condition = excluded.filing_condition, closing_condition = excluded.closing_condition \
+             filing_condition = excluded.filing_condition, closing_condition = excluded.closing_condition, \
+             patrolled = coalesce($9, categories.patrolled) \
              returning id",
         )
         .bind(code)
@@ -323,6 +330,7 @@ impl Store {
         .bind(standard.map(|s| s.urgency.as_str()))
         .bind(standard.map(|s| s.filing_condition.clone()))
         .bind(standard.map(|s| s.closing_condition.clone()))
+        .bind(patrolled.map(i64::from))
         .fetch_one(self.writer())
         .await?;
         Ok(CategoryId(id))
@@ -331,8 +339,8 @@ impl Store {
     /// All categories, by id.
     pub async fn list_categories(&self) -> Result<Vec<CategoryRow>> {
         let rows = sqlx::query(
-            "select id, code, name, parent_id, limit_amount, limit_mode, urgency, filing_condition, closing_condition \
-             from categories order by id",
+            "select id, code, name, parent_id, limit_amount, limit_mode, urgency, filing_condition, closing_condition, \
+             patrolled from categories order by id",
         )
         .fetch_all(self.reader())
         .await?;

@@ -52,7 +52,7 @@ fn new_case(title: &str) -> Case {
 async fn seed(db: &TestDb) -> (UnitId, UnitId) {
     let s = &db.store;
     let city = s.insert_division("990100", "云湖市", DivisionLevel::City, None).await.unwrap();
-    s.upsert_category("06010", "暴露垃圾", None, None).await.unwrap();
+    s.upsert_category("06010", "暴露垃圾", None, None, Some(true)).await.unwrap();
     let a = s.insert_unit("u-a", "城管局", UnitKind::Department, None, Some(city)).await.unwrap();
     let b = s.insert_unit("u-b", "街道办", UnitKind::StreetOffice, None, Some(city)).await.unwrap();
     (a, b)
@@ -289,7 +289,7 @@ async fn the_counter_reads_flows_and_cases_as_the_pages_do() {
             all[3..5]
         );
 
-        let facts = db.store.case_facts(&ids).await.unwrap();
+        let facts = db.store.case_facts(&ids, |_| true).await.unwrap();
         let child_facts = facts.iter().find(|f| f.id == child.id).unwrap();
         assert_eq!((child_facts.request_type, child_facts.master_unit), (RequestType::Complaint, Some(unit)));
         assert_eq!(facts.iter().find(|f| f.id == master.id).unwrap().master_unit, None);

@@ -240,7 +240,7 @@ pub(crate) fn generate_history(
         let lat = clat + rng.gen_range(-0.3..0.3) * hlat;
         let lon = clon + rng.gen_range(-0.3..0.3) * hlon;
         let located = reference.locate(lat, lon);
-        let street_prefix = code.starts_with('0') || code.starts_with("10") || code.starts_with("11");
+        let street_prefix = super::PATROLLED.iter().any(|top| code.starts_with(top));
         let channel = {
             let r: f64 = rng.gen();
             if street_prefix && r < 0.25 {

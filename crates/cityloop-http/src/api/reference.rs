@@ -145,6 +145,11 @@ pub struct CategoryDto {
     pub own_standard: bool,
     /// The standard that applies (the category's own or inherited).
     pub standard: Option<StandardDto>,
+    /// Grid inspectors are to find its problems on patrol, as it or a category above it is marked: a
+    /// case of it filed from another source is a missed report (漏报) of its grid's inspectors.
+    pub patrolled: bool,
+    /// Whether the category itself is marked so (rather than one above it).
+    pub own_patrolled: bool,
 }
 
 /// Lists the category tree with case standards.
@@ -170,6 +175,8 @@ fn category_dto(r: &Reference, c: &CategoryRow) -> CategoryDto {
             filing_condition: s.filing_condition.clone(),
             closing_condition: s.closing_condition.clone(),
         }),
+        patrolled: r.patrolled(c.id),
+        own_patrolled: c.patrolled,
     }
 }
 
@@ -198,6 +205,10 @@ pub struct CategoryRequest {
     #[serde(default, deserialize_with = "present")]
     #[schema(value_type = Option<StandardRequest>)]
     pub standard: Option<Option<StandardRequest>>,
+    /// Marks the category (and those below it) as found by grid inspectors on patrol, for 漏报.
+    /// Left out: unchanged.
+    #[serde(default)]
+    pub patrolled: Option<bool>,
 }
 
 /// Renames a category or sets its case standard (admins). Cases already dispatched keep their
@@ -219,7 +230,8 @@ pub async fn update_category(
             closing_condition: s.closing_condition,
         })
     }));
-    state.app.update_category(&who, &code, CategoryEdit { name: body.name, standard }).await?;
+    let edit = CategoryEdit { name: body.name, standard, patrolled: body.patrolled };
+    state.app.update_category(&who, &code, edit).await?;
     let r = state.app.reference();
     let category = r.category_by_code(&code).ok_or_else(|| AppError::NotFound(format!("category `{code}`")))?;
     Ok(Json(category_dto(&r, category)))

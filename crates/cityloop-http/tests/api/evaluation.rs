@@ -257,3 +257,47 @@ async fn the_counter_never_passes_a_flow_record_that_is_still_being_written() {
     t.app.count_everything().await.unwrap();
     assert_eq!(t.app.store.evaluation_cursor().await.unwrap(), lost + 1, "the submit is counted after the wait");
 }
+
+#[tokio::test]
+async fn a_case_is_missed_by_the_grids_inspectors_only_in_categories_they_patrol_for() {
+    on_every_engine(|t| async move {
+        let admin = t.login("admin").await;
+        let categories = t.get(Some(&admin), "/api/v1/categories").await.ok();
+        let category = |code: &str| categories.as_array().unwrap().iter().find(|c| c["code"] == code).unwrap().clone();
+        let marks = |c: Value| (c["patrolled"].as_bool(), c["own_patrolled"].as_bool());
+        // City management is marked at its first level, and the categories below follow; public
+        // services (31) come from residents only.
+        assert_eq!(marks(category("06")), (Some(true), Some(true)));
+        assert_eq!(marks(category("06010")), (Some(true), Some(false)));
+        assert_eq!(marks(category("31002")), (Some(false), Some(false)));
+
+        let users = t.get(Some(&admin), "/api/v1/users").await.ok();
+        let inspector = users.as_array().unwrap().iter().find(|u| u["username"] == "inspector1").unwrap()["id"].clone();
+        let leader = t.login("leader").await;
+        let missed = || async {
+            let path = format!("/api/v1/evaluation/cases?indicator=inspector&subject={inspector}&metric=missed");
+            let listed = t.get(Some(&leader), &path).await.ok();
+            let numbers: Vec<String> =
+                listed["cases"].as_array().unwrap().iter().map(|c| c["number"].as_str().unwrap().to_string()).collect();
+            numbers
+        };
+
+        // Both taken in on the hotline in inspector1's grid and filed.
+        let (_, garbage) = t.dispatched_complaint("06010", "暴露垃圾", "路边垃圾堆了好几天没人清").await;
+        let (_, noise) = t.dispatched_complaint("31002", "噪音扰民", "楼下饭店油烟机噪音太大").await;
+        assert_eq!(missed().await, [garbage["number"].as_str().unwrap()]);
+
+        // Marking public services for patrol counts their cases filed from then on.
+        let marked = t.put(&admin, "/api/v1/categories/31", json!({"name": "民生服务", "patrolled": true})).await.ok();
+        assert_eq!(marks(marked), (Some(true), Some(true)));
+        let renamed = t.put(&admin, "/api/v1/categories/31", json!({"name": "民生服务类"})).await.ok();
+        assert_eq!(renamed["own_patrolled"], true, "left out, the mark stays");
+        let (_, later) = t.dispatched_complaint("31002", "噪音扰民", "装修噪音从早到晚").await;
+        let mut expected = vec![garbage["number"].as_str().unwrap(), later["number"].as_str().unwrap()];
+        expected.sort();
+        let mut now = missed().await;
+        now.sort();
+        assert_eq!(now, expected, "{} was filed before the mark", noise["number"]);
+    })
+    .await;
+}

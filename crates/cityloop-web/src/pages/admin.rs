@@ -491,12 +491,23 @@ fn categories_table(state: &WebState, staff: &Staff) -> Table {
                 s.map(|s| t.limit(s.limit)).unwrap_or_default(),
                 s.map(|s| t.label(s.urgency)).unwrap_or_default(),
                 s.map(|s| format!("{} / {}", s.filing_condition, s.closing_condition)).unwrap_or_default(),
+                if reference.patrolled(c.id) { t.get("admin.patrolled_yes").to_string() } else { String::new() },
             ]
         })
         .collect();
     Table {
         id: "categories",
-        headers: headers(&t, &["field.code", "field.entity_name", "field.limit", "field.urgency", "admin.standard"]),
+        headers: headers(
+            &t,
+            &[
+                "field.code",
+                "field.entity_name",
+                "field.limit",
+                "field.urgency",
+                "admin.standard",
+                "admin.patrolled_column",
+            ],
+        ),
         rows,
         delete: Vec::new(),
         edit: ordered.iter().map(|(c, _)| format!("/admin/categories/{}", c.code)).collect(),
@@ -525,6 +536,11 @@ pub async fn edit_category_page(State(state): State<WebState>, staff: Staff, Pat
     let mut values = HashMap::from([("name".to_string(), category.name.clone())]);
     if category.standard.is_none() {
         values.insert("inherit".into(), "1".into());
+    }
+    if category.patrolled {
+        values.insert("patrolled".into(), "1".into());
+    } else if reference.patrolled(category.id) {
+        values.insert("patrolled_above".into(), "1".into());
     }
     if let Some(s) = reference.standard(category.id) {
         values.extend([
@@ -561,7 +577,11 @@ pub async fn edit_category(
         closing_condition: form.get("closing_condition").unwrap_or_default(),
     });
     let wrong_amount = if standard.is_some() { amount.err() } else { None };
-    let edit = CategoryEdit { name: form.get("name").unwrap_or_default(), standard: standard.into() };
+    let edit = CategoryEdit {
+        name: form.get("name").unwrap_or_default(),
+        standard: standard.into(),
+        patrolled: Some(form.get("patrolled").is_some()),
+    };
     let outcome = match (state.app.update_category(&staff.who, &code, edit).await, wrong_amount) {
         (Err(e), Some(amount_error)) if !e.field_errors().is_empty() => {
             let others = e.field_errors().into_iter().filter(|f| f.field != "limit_amount");

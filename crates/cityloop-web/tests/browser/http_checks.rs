@@ -1447,6 +1447,23 @@ async fn an_administrator_edits_a_categorys_standard_and_a_units_name_on_their_p
     let lamp = reference.category_by_code("11001").unwrap();
     let own = lamp.standard.as_ref().unwrap();
     assert_eq!((own.limit.amount, own.urgency.as_str(), own.closing_condition.as_str()), (5, "urgent", "路灯恢复照明"));
+    // Street lamps are found on patrol as their group (11 公用设施) is: the form says so, and saving it
+    // does not mark the lamp itself.
+    assert!(!lamp.patrolled && reference.patrolled(lamp.id));
+    let page = staff_get(&site.base, &admin.token, "/admin/categories/11001").await.text().await.unwrap();
+    let form = section(&page, "edit");
+    assert!(
+        form.contains("id=\"patrolled-above\"")
+            && !form.contains("name=\"patrolled\" value=\"1\" id=\"edit-patrolled\" checked"),
+        "{form}"
+    );
+    let services = vec![("name", "民生服务"), ("inherit", "1"), ("patrolled", "1")];
+    assert_eq!(send("/admin/categories/31", services).await.status(), StatusCode::OK);
+    let reference = site.app.reference();
+    assert!(reference.category_by_code("31").unwrap().patrolled);
+    let list = staff_get(&site.base, &admin.token, "/admin/categories").await.text().await.unwrap();
+    let row = list.split("<tr").find(|row| row.contains(">31003<")).expect("a public-service row");
+    assert!(row.contains("<td>是</td>"), "{row}");
 
     let unit = reference.unit_by_code("990101001-office").unwrap().clone();
     let page = staff_get(&site.base, &admin.token, "/admin/units/990101001-office").await.text().await.unwrap();
