@@ -546,12 +546,12 @@ pub fn replay(
                     count(I::Operator, actor, M::RevisitedOnTime, on_time);
                 }
                 // The resident's own rating stands for the revisit when the hotline has not called. When
-                // the hotline called and did not reach them, the rating is an answer of its own, counted
-                // when it comes: the call stays as recorded, in its period (the period may be over).
+                // the hotline called and did not reach them, the rating (or a second call) answers it.
+                // In the call's period that is one revisit, as the call counted nothing but itself; in a
+                // later period the answer counts on its own and the call stays as recorded (its period
+                // may be over).
                 if f.kind == MoveKind::Revisit || !r.revisited || r.unreached_at.is_some() {
                     r.revisited = true;
-                    // An answer in the period of the unreached call is that revisit's answer: the
-                    // period counts one revisit, whose call counted nothing but itself.
                     let answers_call = r.unreached_at.is_some_and(|call| period_of(call) == period_of(f.at));
                     let merged = f.from == Some(State::Merged) || (r.unit.is_none() && case.master_unit.is_some());
                     let unit = if merged { case.master_unit.filter(|_| rules.count_merged_revisits) } else { r.unit };
