@@ -724,9 +724,7 @@ impl App {
             },
             None if unit.division_id.is_some() => {
                 // A coordinator works in their unit's area: the unit keeps one while it has them.
-                let coordinates =
-                    |u: &UserRow| u.active && u.unit_id == Some(unit.id) && u.roles.contains(&Role::Coordinator);
-                if self.store.list_users().await?.iter().any(coordinates) {
+                if self.store.unit_has_active(unit.id, Role::Coordinator).await? {
                     errors.refuse("division", "its coordinators work in its area: give them another unit first");
                 }
                 None

@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use tokio::sync::mpsc;
 
 use cityloop_domain::access::AccessEventKind;
-use cityloop_domain::masking::{mask_numbers_in_text, mask_resident_text};
+use cityloop_domain::masking::mask_numbers_in_text;
 
 use crate::error::{AppError, Result};
 use crate::queries::CaseQuery;
@@ -542,9 +542,7 @@ impl App {
             f.id_after = Some(last.id);
             if texts == Texts::Masked {
                 for case in &mut items {
-                    let name = case.contact.as_ref().map(|c| c.name.clone());
-                    case.title = mask_resident_text(&case.title, name.as_deref());
-                    case.description = mask_resident_text(&case.description, name.as_deref());
+                    case.mask_resident_texts();
                     if let Some(address) = case.location.as_mut().and_then(|l| l.address.as_mut()) {
                         *address = mask_numbers_in_text(address);
                     }

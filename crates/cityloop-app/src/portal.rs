@@ -2,7 +2,6 @@
 //! given with it, rate the outcome after closure (the rating is the revisit when the hotline has
 //! not called back), ask for it to be handled again, and the public list with personal data removed.
 
-use cityloop_domain::masking::mask_resident_text;
 use cityloop_domain::workflow::{Actor, FlowEntry, Move, MoveKind, Relation};
 use cityloop_domain::{Case, State};
 use cityloop_store::{CaseFilter, CaseScope, CaseSort};
@@ -78,9 +77,8 @@ impl App {
         for case in &mut items {
             // The list shows titles: the contact and the address are cleared, and the texts masked, so
             // that a page cannot show more by mistake.
-            let name = case.contact.take().map(|c| c.name);
-            case.title = mask_resident_text(&case.title, name.as_deref());
-            case.description = mask_resident_text(&case.description, name.as_deref());
+            case.mask_resident_texts();
+            case.contact = None;
             if let Some(place) = case.location.as_mut() {
                 place.address = None;
             }

@@ -2,7 +2,6 @@
 //! paged lists limited to what the caller may see.
 
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
-use cityloop_domain::masking::mask_resident_text;
 use cityloop_domain::workflow::{allowed_moves, resident_view, FlowEntry, MoveKind};
 use cityloop_domain::{Case, Channel, Contact, GridId, RequestType, State, UnitId};
 use cityloop_store::{CaseFilter, CaseSort, WhistleRow};
@@ -336,8 +335,6 @@ impl App {
 /// at all.
 fn mask_typed_numbers(who: &Principal, case: &mut Case) {
     if who.contact_access(case) != crate::scope::ContactAccess::Full {
-        let name = case.contact.as_ref().map(|c| c.name.clone());
-        case.title = mask_resident_text(&case.title, name.as_deref());
-        case.description = mask_resident_text(&case.description, name.as_deref());
+        case.mask_resident_texts();
     }
 }

@@ -5,6 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::enums::{Channel, RequestType, Satisfaction, State, Urgency};
 use crate::ids::{CaseId, CategoryId, DivisionId, GridId, UnitId, UserId};
+use crate::masking::mask_resident_text;
 use crate::standard::TimeLimit;
 
 /// Where the problem is.
@@ -104,6 +105,14 @@ impl Case {
     pub fn standing_result(&self) -> Option<&str> {
         let handled = matches!(self.state, State::Feedback | State::ClosePending | State::Closed);
         self.result.as_deref().filter(|_| handled)
+    }
+
+    /// Masks the phone and ID numbers, and the resident's own name, typed into the title and the
+    /// description: those texts are contact data too wherever the contact is not shown in full.
+    pub fn mask_resident_texts(&mut self) {
+        let name = self.contact.as_ref().map(|c| c.name.as_str());
+        self.title = mask_resident_text(&self.title, name);
+        self.description = mask_resident_text(&self.description, name);
     }
 
     /// A new case as it is reported, before it has an id or number.

@@ -208,6 +208,21 @@ impl Store {
         Ok(users)
     }
 
+    /// Whether an active account of `unit` holds `role`.
+    pub async fn unit_has_active(&self, unit: UnitId, role: Role) -> Result<bool> {
+        let rows = sqlx::query("select roles from users where unit_id = $1 and active = 1")
+            .bind(unit.0)
+            .fetch_all(self.reader())
+            .await?;
+        for row in &rows {
+            let roles: String = row.try_get(0)?;
+            if roles.split(',').filter_map(Role::parse).any(|r| r == role) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
     /// Stores a new token.
     pub async fn insert_token(
         &self,
