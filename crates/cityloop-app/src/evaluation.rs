@@ -38,7 +38,9 @@ const EVALUATORS: &[Role] = crate::scope::CITY_ANALYSTS;
 /// One subject's line in a ranking.
 #[derive(Debug, Clone, Serialize)]
 pub struct RankedRow {
-    pub rank: usize,
+    /// `None` for a subject that carried less than the city's minimum to be ranked
+    /// (`evaluation.min_to_rank`): listed after the ranked ones.
+    pub rank: Option<usize>,
     pub subject_id: i64,
     pub name: String,
     pub counts: BTreeMap<Metric, i64>,
@@ -58,6 +60,8 @@ pub struct IndicatorRanking {
     pub indicator: Indicator,
     pub label: String,
     pub weights: BTreeMap<String, f64>,
+    /// The least a subject must carry, in the indicator's first metric, to be ranked (0: every one is).
+    pub min_to_rank: u32,
     pub rows: Vec<RankedRow>,
 }
 
@@ -291,20 +295,36 @@ impl App {
                 (subject, counts, s)
             })
             .collect();
-        // Best first; between equal scores, the one that carried more (the first metric) first.
+        // The ranked first, then those that carried too little to be ranked; best first within each;
+        // between equal scores, the one that carried more (the first metric) first.
+        let rules = &self.settings.evaluation;
         let weight = |c: &Counts| c.get(&indicator.metrics()[0]).copied().unwrap_or(0);
-        rows.sort_by(|a, b| b.2.total.total_cmp(&a.2.total).then(weight(&b.1).cmp(&weight(&a.1))).then(a.0.cmp(&b.0)));
+        rows.sort_by(|a, b| {
+            (rules.carries_enough(indicator, &b.1).cmp(&rules.carries_enough(indicator, &a.1)))
+                .then(b.2.total.total_cmp(&a.2.total))
+                .then(weight(&b.1).cmp(&weight(&a.1)))
+                .then(a.0.cmp(&b.0))
+        });
         rows
     }
 
-    /// Competition ranks (1, 2, 2, 4) over rows sorted best first: equal scores share a rank.
-    fn ranks(totals: impl Iterator<Item = f64>) -> Vec<usize> {
-        let mut out: Vec<usize> = Vec::new();
+    /// Competition ranks (1, 2, 2, 4) over rows sorted as [`Self::rank`] sorts them: equal scores
+    /// share a rank, and the rows of subjects that carried too little to be ranked have none.
+    fn ranks(
+        &self,
+        indicator: Indicator,
+        rows: &[(i64, Counts, cityloop_domain::evaluation::Score)],
+    ) -> Vec<Option<usize>> {
+        let mut out: Vec<Option<usize>> = Vec::new();
         let mut last: Option<f64> = None;
-        for (i, total) in totals.enumerate() {
-            let rank = if last == Some(total) { out[i - 1] } else { i + 1 };
+        for (i, (_, counts, score)) in rows.iter().enumerate() {
+            if !self.settings.evaluation.carries_enough(indicator, counts) {
+                out.push(None);
+                continue;
+            }
+            let rank = if last == Some(score.total) { out[i - 1] } else { Some(i + 1) };
             out.push(rank);
-            last = Some(total);
+            last = Some(score.total);
         }
         out
     }
@@ -342,14 +362,14 @@ impl App {
             }
             let names = if indicator.evaluates_units() { &units } else { &users };
             let earlier_rows = self.rank(indicator, &before);
-            let earlier_ranks = Self::ranks(earlier_rows.iter().map(|r| r.2.total));
-            let earlier: HashMap<i64, (usize, f64)> = earlier_rows
+            let earlier_ranks = self.ranks(indicator, &earlier_rows);
+            let earlier: HashMap<i64, (Option<usize>, f64)> = earlier_rows
                 .into_iter()
                 .zip(earlier_ranks)
                 .map(|((subject, _, s), rank)| (subject, (rank, s.total)))
                 .collect();
             let ranked = self.rank(indicator, &sums);
-            let ranks = Self::ranks(ranked.iter().map(|r| r.2.total));
+            let ranks = self.ranks(indicator, &ranked);
             let rows = ranked
                 .into_iter()
                 .zip(ranks)
@@ -363,7 +383,7 @@ impl App {
                         parts: s.parts,
                         total: s.total,
                         grade: s.grade,
-                        previous_rank: prior.map(|p| p.0),
+                        previous_rank: prior.and_then(|p| p.0),
                         previous_total: prior.map(|p| p.1),
                         change: prior.map(|p| ((s.total - p.1) * 100.0).round() / 100.0),
                     }
@@ -371,7 +391,14 @@ impl App {
                 .filter(|r| only_units.as_ref().is_none_or(|mine| mine.contains(&UnitId(r.subject_id))))
                 .collect();
             let weights = self.settings.evaluation.weights(indicator);
-            indicators.push(IndicatorRanking { indicator, label: indicator.label_zh().into(), weights, rows });
+            let min_to_rank = self.settings.evaluation.min_to_rank.get(&indicator).copied().unwrap_or(0);
+            indicators.push(IndicatorRanking {
+                indicator,
+                label: indicator.label_zh().into(),
+                weights,
+                min_to_rank,
+                rows,
+            });
         }
         Ok(EvaluationReport {
             period: period.label(),
@@ -577,6 +604,9 @@ fn opt<T: ToString>(v: Option<T>) -> String {
     v.map(|v| v.to_string()).unwrap_or_default()
 }
 
+/// The rank cell of a subject that carried too little to be ranked.
+const UNRANKED_ZH: &str = "未排名";
+
 /// The header and lines of one indicator's table: rank, subject, score, grade, the change, then
 /// each part (in %) and each count.
 fn indicator_table(ranking: &IndicatorRanking) -> (Vec<String>, Vec<Vec<String>>) {
@@ -594,7 +624,7 @@ fn indicator_table(ranking: &IndicatorRanking) -> (Vec<String>, Vec<Vec<String>>
         .map(|r| {
             let mut line = vec![
                 ranking.label.clone(),
-                r.rank.to_string(),
+                r.rank.map_or_else(|| UNRANKED_ZH.to_string(), |rank| rank.to_string()),
                 r.subject_id.to_string(),
                 r.name.clone(),
                 format!("{:.2}", r.total),

@@ -144,6 +144,11 @@ pub struct EvaluationRules {
     pub limits: StepLimits,
     /// Weights per indicator and part (see [`Indicator::parts`]).
     pub weights: BTreeMap<Indicator, Weights>,
+    /// The least a subject must have carried in a period to be ranked, per indicator, counted in the
+    /// indicator's first metric (valid revisits, tasks received, reports, requests taken, filings,
+    /// dispatches): a unit with one revisit, well answered, does not rank above one with fifty.
+    /// Subjects with less are listed after the ranked ones, without a rank. None by default.
+    pub min_to_rank: BTreeMap<Indicator, u32>,
 }
 
 impl Default for EvaluationRules {
@@ -155,6 +160,7 @@ impl Default for EvaluationRules {
             basically_satisfied_factor: 0.9,
             limits: StepLimits::default(),
             weights: Indicator::ALL.iter().map(|i| (*i, i.default_weights())).collect(),
+            min_to_rank: BTreeMap::new(),
         }
     }
 }
@@ -267,6 +273,12 @@ impl EvaluationRules {
             w = w.into_keys().map(|k| (k.clone(), own.get(&k).copied().unwrap_or(0.0))).collect();
         }
         w
+    }
+
+    /// Whether a subject with these counts has carried enough in the period to be ranked.
+    pub fn carries_enough(&self, indicator: Indicator, counts: &Counts) -> bool {
+        let least = self.min_to_rank.get(&indicator).copied().unwrap_or(0);
+        counts.get(&indicator.metrics()[0]).copied().unwrap_or(0) >= i64::from(least)
     }
 }
 

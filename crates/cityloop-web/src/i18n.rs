@@ -268,6 +268,12 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("evaluation.grade", "等级", "Grade"),
     ("evaluation.change", "较上期", "Change"),
     ("evaluation.new", "新上榜", "new"),
+    ("evaluation.unranked", "未排名", "not ranked"),
+    (
+        "evaluation.unranked_hint",
+        "本期{metric}少于 {n} 的对象不参与排名，列于表末。",
+        "Fewer than {n} {metric} in the period: listed last, not ranked.",
+    ),
     ("evaluation.records", "条记录", "records"),
     ("evaluation.counted_as", "计入", "Counted as"),
     ("evaluation.day", "日期", "Day"),

@@ -40,7 +40,7 @@ fn period_label(state: &AppState, period: Option<String>) -> String {
 /// period before. Leaders, shift leads, dispatchers and administrators see every table; a unit's
 /// handlers see their own unit's lines.
 #[utoipa::path(get, path = "/api/v1/evaluation", tag = "evaluation", params(ReportParams),
-    responses((status = 200, description = "`{period, from, to, previous_period, indicators: [{indicator, label, weights, rows: [{rank, subject_id, name, counts, parts, total, grade, previous_rank, previous_total, change}]}]}`"),
+    responses((status = 200, description = "`{period, from, to, previous_period, indicators: [{indicator, label, weights, min_to_rank, rows: [{rank (null: not ranked), subject_id, name, counts, parts, total, grade, previous_rank, previous_total, change}]}]}`"),
         (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)),
     security(("bearer" = [])))]
 pub async fn report(

@@ -7,7 +7,7 @@ use reqwest::StatusCode;
 use serde_json::{json, Value};
 
 use crate::helpers::{spawn_app, TestApp};
-use crate::on_every_engine;
+use crate::{on_every_engine, on_every_engine_with};
 
 /// Takes a dispatched complaint through handling to a revisit with the given outcome and closes it.
 async fn handled_and_revisited(t: &TestApp, category: &str, outcome: Value) -> Value {
@@ -17,6 +17,12 @@ async fn handled_and_revisited(t: &TestApp, category: &str, outcome: Value) -> V
     t.must(&handler, id, "submit", json!({"result": "已清运并消毒"})).await;
     t.must(&t.login("operator").await, id, "revisit", outcome).await;
     t.must(&t.login("lead").await, id, "close", json!({})).await
+}
+
+/// November's evaluation file in `format`, as `token` downloads it.
+async fn november_file(t: &TestApp, token: &str, format: &str) -> reqwest::Response {
+    let url = t.url(&format!("/api/v1/evaluation/export?period=2026-11&format={format}"));
+    t.client.get(url).bearer_auth(token).send().await.unwrap()
 }
 
 fn ranking<'a>(report: &'a Value, indicator: &str) -> &'a Vec<Value> {
@@ -117,25 +123,49 @@ async fn units_are_ranked_by_the_hotline_formula_and_every_number_opens_to_its_c
         );
 
         // Files.
-        let csv = t
-            .client
-            .get(t.url("/api/v1/evaluation/export?period=2026-11&format=csv"))
-            .bearer_auth(&leader)
-            .send()
-            .await
-            .unwrap();
+        let csv = november_file(&t, &leader, "csv").await;
         assert_eq!(csv.status(), StatusCode::OK);
         assert!(csv.headers()["content-disposition"].to_str().unwrap().contains("evaluation-2026-11.csv"));
         let text = csv.text().await.unwrap();
         assert!(text.contains("综合成绩") && text.contains("73.00"), "{text}");
-        let xlsx = t
-            .client
-            .get(t.url("/api/v1/evaluation/export?period=2026-11&format=xlsx"))
-            .bearer_auth(&leader)
-            .send()
-            .await
-            .unwrap();
+        let xlsx = november_file(&t, &leader, "xlsx").await;
         assert!(xlsx.bytes().await.unwrap().starts_with(b"PK"));
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_unit_with_fewer_revisits_than_the_citys_minimum_is_listed_last_without_a_rank() {
+    let at_least_two = |s: &mut cityloop_app::AppSettings| {
+        s.evaluation.min_to_rank.insert(cityloop_domain::evaluation::Indicator::Hotline, 2);
+    };
+    on_every_engine_with(at_least_two, |t| async move {
+        let partly = json!({"contacted": true, "solved": false, "satisfaction": "basically_satisfied"});
+        let busy = handled_and_revisited(&t, "06005", partly.clone()).await["unit"].clone();
+        handled_and_revisited(&t, "06005", partly).await;
+        let perfect = json!({"contacted": true, "solved": true, "satisfaction": "satisfied"});
+        let quiet = handled_and_revisited(&t, "10005", perfect).await["unit"].clone();
+        assert_ne!(busy, quiet, "the two categories go to different units");
+
+        let leader = t.login("leader").await;
+        let report = t.get(Some(&leader), "/api/v1/evaluation?period=2026-11").await.ok();
+        let table = report["indicators"].as_array().unwrap().iter().find(|i| i["indicator"] == "hotline").unwrap();
+        assert_eq!(table["min_to_rank"], 2);
+        // One perfect revisit scores 100 against 46 (10 + 0 + 40 × 0.9), and still comes after two.
+        let lines: Vec<(Value, Value, Value)> = ranking(&report, "hotline")
+            .iter()
+            .map(|r| (r["subject_id"].clone(), r["rank"].clone(), r["total"].clone()))
+            .collect();
+        assert_eq!(lines, [(busy.clone(), json!(1), json!(46.0)), (quiet.clone(), Value::Null, json!(100.0))]);
+        // Departments have no minimum here: the quiet unit ranks among them.
+        assert!(ranking(&report, "department").iter().all(|r| r["rank"].is_u64()));
+
+        let csv = november_file(&t, &leader, "csv").await.text().await.unwrap();
+        let quiet_line = csv
+            .lines()
+            .find(|l| l.starts_with("12345") && l.contains(&format!(",{quiet},")))
+            .unwrap_or_else(|| panic!("{csv}"));
+        assert!(quiet_line.contains(",未排名,"), "{quiet_line}");
     })
     .await;
 }

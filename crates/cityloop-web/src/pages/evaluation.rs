@@ -22,7 +22,9 @@ struct CountCell {
 }
 
 struct Line {
-    rank: usize,
+    /// The rank, or a word saying the subject carried too little to be ranked.
+    rank: String,
+    ranked: bool,
     name: String,
     total: String,
     grade: &'static str,
@@ -35,6 +37,8 @@ struct Table {
     id: &'static str,
     title: String,
     formula: String,
+    /// Who is left unranked, when the city sets a minimum.
+    unranked_hint: Option<String>,
     part_names: Vec<String>,
     metric_names: Vec<String>,
     lines: Vec<Line>,
@@ -98,6 +102,13 @@ pub async fn page(State(state): State<WebState>, staff: Staff, PageQuery(p): Pag
                 id: indicator.as_str(),
                 title: if en { format!("{indicator:?}") } else { ranking.label.clone() },
                 formula,
+                unranked_hint: (ranking.min_to_rank > 0).then(|| {
+                    let first = indicator.metrics()[0];
+                    let metric = if en { first.as_str().replace('_', " ") } else { first.label_zh().to_string() };
+                    t.get("evaluation.unranked_hint")
+                        .replace("{n}", &ranking.min_to_rank.to_string())
+                        .replace("{metric}", &metric)
+                }),
                 part_names: parts.iter().map(part_title).collect(),
                 metric_names: indicator
                     .metrics()
@@ -108,7 +119,8 @@ pub async fn page(State(state): State<WebState>, staff: Staff, PageQuery(p): Pag
                     .rows
                     .iter()
                     .map(|r| Line {
-                        rank: r.rank,
+                        rank: r.rank.map_or_else(|| t.get("evaluation.unranked").to_string(), |n| n.to_string()),
+                        ranked: r.rank.is_some(),
                         name: r.name.clone(),
                         total: format!("{:.2}", r.total),
                         grade: r.grade.as_str(),

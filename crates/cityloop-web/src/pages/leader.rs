@@ -74,7 +74,7 @@ pub async fn screen(State(state): State<WebState>, staff: Staff, PageQuery(p): P
     let ranking: Vec<(usize, String, String, &'static str)> = overview
         .hotline_ranking
         .iter()
-        .map(|r| (r.rank, r.name.clone(), format!("{:.1}", r.total), r.grade.as_str()))
+        .filter_map(|r| Some((r.rank?, r.name.clone(), format!("{:.1}", r.total), r.grade.as_str())))
         .collect();
     let best: Vec<_> = ranking.iter().take(5).cloned().collect();
     let worst: Vec<_> = ranking.iter().skip(5).rev().take(3).rev().cloned().collect();
