@@ -12,8 +12,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use cityloop_app::demo::DEMO_PASSWORD;
-use cityloop_app::testing::{demo_app, DemoApp};
-use cityloop_app::App;
+use cityloop_app::testing::{demo_app_with, DemoApp};
+use cityloop_app::{App, AppSettings};
 use cityloop_store::Backend;
 use fantoccini::wd::WebDriverCompatibleCommand;
 use fantoccini::{Client, ClientBuilder, Locator};
@@ -127,7 +127,12 @@ impl Drop for Site {
 
 /// Serves the pages over a fresh database with the demo city and `cases` cases of history.
 pub async fn spawn_site(backend: Backend, cases: usize) -> Site {
-    let demo = demo_app(backend, cases, 512 * 1024).await;
+    spawn_site_with(backend, cases, |_| {}).await
+}
+
+/// As [`spawn_site`], with settings of the test's own.
+pub async fn spawn_site_with(backend: Backend, cases: usize, adjust: impl FnOnce(&mut AppSettings)) -> Site {
+    let demo = demo_app_with(backend, cases, 512 * 1024, adjust).await;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();

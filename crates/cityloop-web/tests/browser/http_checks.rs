@@ -6,7 +6,7 @@ use cityloop_store::Backend;
 use reqwest::header::{LOCATION, SET_COOKIE};
 use reqwest::StatusCode;
 
-use crate::harness::spawn_site;
+use crate::harness::{spawn_site, spawn_site_with};
 
 fn client() -> reqwest::Client {
     reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
@@ -321,6 +321,38 @@ async fn only_staff_who_call_residents_back_look_callers_up_by_phone() {
         let q = cityloop_app::queries::CaseQuery { phone: Some(typed.into()), ..Default::default() };
         assert_eq!(site.app.list_cases(&operator.principal, &q).await.unwrap().items.len(), 3, "{typed}");
     }
+}
+
+#[tokio::test]
+async fn units_below_the_citys_minimum_are_listed_last_and_unranked_on_the_evaluation_page() {
+    let at_least_three = |s: &mut cityloop_app::AppSettings| {
+        s.evaluation.min_to_rank.insert(cityloop_domain::evaluation::Indicator::Hotline, 3);
+    };
+    let site = spawn_site_with(Backend::Sqlite, 400, at_least_three).await;
+    let leader = site.app.login("leader", cityloop_app::demo::DEMO_PASSWORD).await.unwrap();
+    let page = staff_get(&site.base, &leader.token, "/evaluation?period=2026-10").await.text().await.unwrap();
+    assert!(page.contains("本期有效回访少于 3 的对象不参与排名，列于表末。"), "{page}");
+    let hotline = page.split("id=\"ranking-hotline\"").nth(1).unwrap().split("</table>").next().unwrap();
+    // Each line's rank cell and first count (有效回访, after the rank, subject, score, grade, change
+    // and the three rates).
+    let lines: Vec<(bool, String, i64)> = hotline
+        .split("<tr")
+        .skip(2)
+        .map(|row| {
+            let cells: Vec<&str> = row.split("<td").skip(1).collect();
+            let text = |cell: &str| {
+                let inner = cell.split_once('>').unwrap().1.split("</td>").next().unwrap();
+                inner.split('>').filter_map(|p| p.split('<').next()).collect::<String>()
+            };
+            (row.starts_with(" class=\"unranked\""), text(cells[0]), text(cells[8]).trim().parse().unwrap())
+        })
+        .collect();
+    let first_unranked = lines.iter().position(|l| l.0).expect("a unit below the minimum in the demo's October");
+    assert!(first_unranked > 0, "and one above it: {lines:?}");
+    assert!(lines[first_unranked..]
+        .iter()
+        .all(|(unranked, rank, revisits)| *unranked && rank == "未排名" && *revisits < 3));
+    assert!(lines[..first_unranked].iter().all(|(_, rank, revisits)| rank.parse::<usize>().is_ok() && *revisits >= 3));
 }
 
 #[tokio::test]
