@@ -391,7 +391,7 @@ impl App {
                 .filter(|r| only_units.as_ref().is_none_or(|mine| mine.contains(&UnitId(r.subject_id))))
                 .collect();
             let weights = self.settings.evaluation.weights(indicator);
-            let min_to_rank = self.settings.evaluation.min_to_rank.get(&indicator).copied().unwrap_or(0);
+            let min_to_rank = self.settings.evaluation.least_to_rank(indicator);
             indicators.push(IndicatorRanking {
                 indicator,
                 label: indicator.label_zh().into(),

@@ -275,10 +275,14 @@ impl EvaluationRules {
         w
     }
 
+    /// The least a subject must carry to be ranked by `indicator` (0: no minimum).
+    pub fn least_to_rank(&self, indicator: Indicator) -> u32 {
+        self.min_to_rank.get(&indicator).copied().unwrap_or(0)
+    }
+
     /// Whether a subject with these counts has carried enough in the period to be ranked.
     pub fn carries_enough(&self, indicator: Indicator, counts: &Counts) -> bool {
-        let least = self.min_to_rank.get(&indicator).copied().unwrap_or(0);
-        counts.get(&indicator.metrics()[0]).copied().unwrap_or(0) >= i64::from(least)
+        counts.get(&indicator.metrics()[0]).copied().unwrap_or(0) >= i64::from(self.least_to_rank(indicator))
     }
 }
 
