@@ -98,23 +98,23 @@ pub async fn page(State(state): State<WebState>, staff: Staff, PageQuery(p): Pag
                 })
                 .collect::<Vec<_>>()
                 .join(" + ");
+            let metric_names: Vec<String> = indicator
+                .metrics()
+                .iter()
+                .map(|m| if en { m.as_str().replace('_', " ") } else { m.label_zh().to_string() })
+                .collect();
             Table {
                 id: indicator.as_str(),
                 title: if en { format!("{indicator:?}") } else { ranking.label.clone() },
                 formula,
+                // The minimum is counted in the indicator's first count.
                 unranked_hint: (ranking.min_to_rank > 0).then(|| {
-                    let first = indicator.metrics()[0];
-                    let metric = if en { first.as_str().replace('_', " ") } else { first.label_zh().to_string() };
                     t.get("evaluation.unranked_hint")
                         .replace("{n}", &ranking.min_to_rank.to_string())
-                        .replace("{metric}", &metric)
+                        .replace("{metric}", &metric_names[0])
                 }),
                 part_names: parts.iter().map(part_title).collect(),
-                metric_names: indicator
-                    .metrics()
-                    .iter()
-                    .map(|m| if en { m.as_str().replace('_', " ") } else { m.label_zh().to_string() })
-                    .collect(),
+                metric_names,
                 lines: ranking
                     .rows
                     .iter()
