@@ -32,6 +32,7 @@ impl App {
             standard: case.category_id.and_then(|c| reference.standard(c)),
             master: None,
             whistle_report_hours: self.settings.whistle_report_hours,
+            rework_restarts_limit: self.settings.rework_restarts_limit,
         };
         let Ok(out) = apply(case, mv, &Actor::system(), &Relation::default(), &ctx) else {
             return Ok(false);

@@ -63,6 +63,8 @@ pub struct AppSettings {
     pub unattached_upload_hours: u32,
     /// Hours a unit summoned by a whistle has to report in.
     pub whistle_report_hours: u32,
+    /// Whether a result sent back (返工, a failed check) restarts the unit's handling limit.
+    pub rework_restarts_limit: bool,
     /// A case created without a category is filed under the classifier's suggestion when its probability
     /// reaches this; below it, a person chooses.
     pub auto_category_threshold: f32,
@@ -105,6 +107,7 @@ impl Default for AppSettings {
             max_attachment_bytes: 10 * 1024 * 1024,
             unattached_upload_hours: 24,
             whistle_report_hours: 1,
+            rework_restarts_limit: false,
             auto_category_threshold: 0.9,
             duplicates: duplicates::DuplicateSettings::default(),
             public_url: "http://127.0.0.1:8080".into(),

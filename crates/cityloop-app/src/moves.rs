@@ -349,6 +349,7 @@ impl App {
             standard: standard_category.and_then(|c| reference.standard(c)),
             master: master.as_ref(),
             whistle_report_hours: self.settings.whistle_report_hours,
+            rework_restarts_limit: self.settings.rework_restarts_limit,
         };
         let mut out = apply(case, mv, actor, &relation, &ctx)?;
         if input.note.as_deref().is_some_and(|n| n.trim().chars().count() > MAX_COMMENT_CHARS) {

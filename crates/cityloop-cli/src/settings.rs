@@ -296,12 +296,14 @@ impl Default for Attachments {
 #[serde(default, deny_unknown_fields)]
 pub struct Workflow {
     pub whistle_report_hours: u32,
+    /// A result sent back (返工, a failed check) gives the unit its handling limit again from then.
+    pub rework_restarts_limit: bool,
     pub jobs_interval_seconds: u64,
 }
 
 impl Default for Workflow {
     fn default() -> Self {
-        Self { whistle_report_hours: 1, jobs_interval_seconds: 30 }
+        Self { whistle_report_hours: 1, rework_restarts_limit: false, jobs_interval_seconds: 30 }
     }
 }
 
@@ -352,6 +354,7 @@ impl Settings {
             max_attachment_bytes: self.attachments.max_bytes,
             unattached_upload_hours: self.attachments.unattached_hours,
             whistle_report_hours: self.workflow.whistle_report_hours,
+            rework_restarts_limit: self.workflow.rework_restarts_limit,
             auto_category_threshold: self.intake.auto_category_threshold,
             duplicates: cityloop_app::duplicates::DuplicateSettings {
                 radius_m: self.duplicates.radius_m,

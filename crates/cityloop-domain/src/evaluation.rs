@@ -547,12 +547,17 @@ pub fn replay(
                 count(I::Department, unit, M::Handled, true);
                 count(I::Department, unit, M::HandledOnTime, r.deadline.is_none_or(|d| f.at <= d));
             }
-            MoveKind::Rework => count(I::Department, r.unit.map(|u| u.0), M::Reworked, true),
+            MoveKind::Rework => {
+                count(I::Department, r.unit.map(|u| u.0), M::Reworked, true);
+                // Where the city restarts the limit on rework, the next result is timed against it.
+                r.deadline = time_in(&f.data, "deadline").or(r.deadline);
+            }
             MoveKind::Check => {
                 count(I::Inspector, actor, M::Checks, true);
                 count(I::Inspector, actor, M::CheckedOnTime, in_time(limits.check_minutes));
                 let passed = f.data.get("passed").and_then(|v| v.as_bool()).unwrap_or(true);
                 count(I::Department, r.unit.map(|u| u.0), M::Reworked, !passed);
+                r.deadline = time_in(&f.data, "deadline").or(r.deadline);
             }
             MoveKind::Revisit | MoveKind::Rate => {
                 if f.kind == MoveKind::Revisit {

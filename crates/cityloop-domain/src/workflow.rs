@@ -315,6 +315,9 @@ pub struct MoveContext<'a> {
     pub master: Option<&'a Case>,
     /// Hours a summoned unit has to report in after a whistle.
     pub whistle_report_hours: u32,
+    /// Whether a result sent back (返工, a failed check) gives the unit its handling limit again from
+    /// that moment; otherwise the first deadline stands. Cities differ.
+    pub rework_restarts_limit: bool,
 }
 
 /// Side effects the caller carries out in the same transaction.
@@ -842,6 +845,9 @@ pub fn apply(
             note = Some(required("reason", reason)?);
             c.reworks += 1;
             c.state = S::Handling;
+            if let Some(deadline) = restart_limit_on_rework(&mut c, ctx) {
+                data = serde_json::json!({ "deadline": deadline });
+            }
         }
         Move::Check { passed, note: seen } => {
             // A failed check sends the case back to the unit, which must learn what is left to do.
@@ -855,6 +861,9 @@ pub fn apply(
             } else {
                 c.reworks += 1;
                 c.state = S::Handling;
+                if let Some(deadline) = restart_limit_on_rework(&mut c, ctx) {
+                    data["deadline"] = serde_json::json!(deadline);
+                }
             }
         }
         Move::Revisit(revisit) => {
@@ -969,6 +978,11 @@ pub fn apply(
         }
     }
 
+    if c.deadline != case.deadline && c.deadline.is_some_and(|d| d > now) {
+        // A new deadline (another unit, a reopening, an extension, a restarted limit) is watched anew:
+        // the job marks it, with a notice, when it passes in turn.
+        c.overdue_at = None;
+    }
     if c.state != S::Handling {
         // A request waiting for the dispatcher lapses once the case leaves the unit's hands
         // (submitted, escalated, …): it was about handling that is over.
@@ -990,6 +1004,17 @@ pub fn apply(
         data,
     };
     Ok(Outcome { case: c, flow, effects })
+}
+
+/// The new deadline of a case sent back to its unit, when the city restarts the handling limit then.
+fn restart_limit_on_rework(c: &mut Case, ctx: &MoveContext<'_>) -> Option<DateTime<Utc>> {
+    if !ctx.rework_restarts_limit || c.unit_id.is_none() {
+        return None;
+    }
+    let limit = c.limit.unwrap_or(DEFAULT_LIMIT);
+    let deadline = ctx.calendar.deadline(ctx.now, limit);
+    c.deadline = Some(deadline);
+    Some(deadline)
 }
 
 fn dedup(units: &[UnitId]) -> Vec<UnitId> {

@@ -72,7 +72,14 @@ fn step(case: &Case, mv: Move, at: chrono::DateTime<Utc>) -> cityloop_domain::Ou
         filing_condition: String::new(),
         closing_condition: String::new(),
     };
-    let ctx = MoveContext { now: at, calendar: &cal, standard: Some(&standard), master: None, whistle_report_hours: 1 };
+    let ctx = MoveContext {
+        now: at,
+        calendar: &cal,
+        standard: Some(&standard),
+        master: None,
+        whistle_report_hours: 1,
+        rework_restarts_limit: false,
+    };
     apply(case, &mv, &operator(), &Relation::all(), &ctx).unwrap()
 }
 
@@ -236,7 +243,14 @@ async fn merge_and_close(db: &TestDb) -> (Case, Case, UnitId) {
     let flow = report_entry(&child, &operator(), Some(Role::Operator));
     let child = db.store.create_case(&child, &flow, day(), None).await.unwrap().case;
     let cal = WorkCalendar::default();
-    let ctx = MoveContext { now: t0(), calendar: &cal, standard: None, master: Some(&master), whistle_report_hours: 1 };
+    let ctx = MoveContext {
+        now: t0(),
+        calendar: &cal,
+        standard: None,
+        master: Some(&master),
+        whistle_report_hours: 1,
+        rework_restarts_limit: false,
+    };
     let merged = apply(&child, &Move::Merge { into: master.id }, &operator(), &Relation::all(), &ctx).unwrap();
     db.store.commit_move(MoveWrite { expected_version: 1, outcome: &merged }).await.unwrap();
     let mut m = master.clone();
@@ -317,7 +331,14 @@ async fn whistles_and_notices_are_recorded_with_the_move() {
         let handler =
             Actor { user_id: Some(UserId(9)), name: "处置员".into(), roles: vec![Role::Handler], unit_id: Some(b) };
         let cal = WorkCalendar::default();
-        let ctx = MoveContext { now: t0(), calendar: &cal, standard: None, master: None, whistle_report_hours: 1 };
+        let ctx = MoveContext {
+            now: t0(),
+            calendar: &cal,
+            standard: None,
+            master: None,
+            whistle_report_hours: 1,
+            rework_restarts_limit: false,
+        };
         let report = apply(&whistle.case, &Move::ReportIn, &handler, &Relation::all(), &ctx).unwrap();
         db.store.commit_move(MoveWrite { expected_version: 3, outcome: &report }).await.unwrap();
         let ws = db.store.whistles(case.id).await.unwrap();

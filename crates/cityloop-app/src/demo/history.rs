@@ -92,6 +92,7 @@ impl Sim<'_> {
             standard: run.case.category_id.and_then(|c| self.reference.standard(c)),
             master,
             whistle_report_hours: 1,
+            rework_restarts_limit: false,
         };
         match apply(&run.case, &mv, &actor, &Relation::all(), &ctx) {
             Ok(out) => {

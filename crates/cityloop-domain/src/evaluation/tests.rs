@@ -18,6 +18,7 @@ struct Story {
     now: DateTime<Utc>,
     flow: Vec<(i64, FlowEntry)>,
     calendar: WorkCalendar,
+    rework_restarts_limit: bool,
 }
 
 impl Story {
@@ -33,7 +34,13 @@ impl Story {
         case.id = CaseId(1);
         case.category_id = Some(crate::CategoryId(3));
         let entry = report_entry(&case, &person(id, role), Some(role));
-        Self { case, now: t0(), flow: vec![(1, entry)], calendar: WorkCalendar::default() }
+        Self {
+            case,
+            now: t0(),
+            flow: vec![(1, entry)],
+            calendar: WorkCalendar::default(),
+            rework_restarts_limit: false,
+        }
     }
 
     fn after(&mut self, minutes: i64) -> &mut Self {
@@ -54,6 +61,7 @@ impl Story {
             standard: Some(&standard),
             master: None,
             whistle_report_hours: 1,
+            rework_restarts_limit: self.rework_restarts_limit,
         };
         let out = apply(&self.case, &mv, &person(who, role), &Relation::all(), &ctx).expect("move applies");
         self.case = out.case;
@@ -116,6 +124,23 @@ fn a_hotline_case_counts_for_each_person_and_unit_that_worked_on_it() {
     );
     // Only what the records after the cursor add.
     assert_eq!(s.facts(6), vec![(I::Lead, 2, M::Closes), (I::Lead, 2, M::ClosedOnTime)]);
+}
+
+#[test]
+fn a_result_after_rework_is_timed_against_the_restarted_limit_where_the_city_restarts_it() {
+    for restarts in [false, true] {
+        let mut s = Story::reported_by(1, Role::Operator);
+        s.rework_restarts_limit = restarts;
+        s.make(2, Role::Lead, Move::File { category: None });
+        s.make(3, Role::Dispatcher, Move::Dispatch { unit: UnitId(50), assisting: vec![] });
+        s.make(4, Role::Handler, Move::Sign);
+        // The limit is 3 days: the first result is late, the second comes 2 days after the rework.
+        s.after(4 * 24 * 60).make(4, Role::Handler, Move::Submit { result: "已处理".into() });
+        s.after(60).make(3, Role::Dispatcher, Move::Rework { reason: "未处理到位".into() });
+        s.after(2 * 24 * 60).make(4, Role::Handler, Move::Submit { result: "已彻底处理".into() });
+        let on_time = s.facts(0).iter().filter(|f| **f == (Indicator::Department, 50, Metric::HandledOnTime)).count();
+        assert_eq!(on_time, usize::from(restarts), "restarts: {restarts}");
+    }
 }
 
 #[test]

@@ -41,6 +41,7 @@ struct Runner {
     standard: CaseStandard,
     now: DateTime<Utc>,
     case: Case,
+    rework_restarts_limit: bool,
 }
 
 impl Runner {
@@ -50,18 +51,12 @@ impl Runner {
             standard: standard(4, TimingMode::WorkingHours),
             now: t0(),
             case: new_case(kind),
+            rework_restarts_limit: false,
         }
     }
 
     fn try_move(&mut self, role: Role, mv: Move) -> Result<Outcome, MoveError> {
-        let ctx = MoveContext {
-            now: self.now,
-            calendar: &self.calendar,
-            standard: Some(&self.standard),
-            master: None,
-            whistle_report_hours: 1,
-        };
-        apply(&self.case, &mv, &actor(role), &Relation::all(), &ctx)
+        apply(&self.case, &mv, &actor(role), &Relation::all(), &self.context())
     }
 
     fn step(&mut self, role: Role, mv: Move) -> Outcome {
@@ -76,6 +71,24 @@ impl Runner {
 
     fn later(&mut self, hours: i64) {
         self.now += Duration::hours(hours);
+    }
+
+    /// The background job's move, when the deadline has passed.
+    fn mark_overdue(&mut self) -> Result<(), MoveError> {
+        let ctx = MoveContext { standard: None, ..self.context() };
+        self.case = apply(&self.case, &Move::Overdue, &Actor::system(), &Relation::default(), &ctx)?.case;
+        Ok(())
+    }
+
+    fn context(&self) -> MoveContext<'_> {
+        MoveContext {
+            now: self.now,
+            calendar: &self.calendar,
+            standard: Some(&self.standard),
+            master: None,
+            whistle_report_hours: 1,
+            rework_restarts_limit: self.rework_restarts_limit,
+        }
     }
 }
 
@@ -194,7 +207,14 @@ fn a_case_without_a_grid_is_not_sent_to_an_inspector_to_verify() {
 #[test]
 fn units_working_beside_the_lead_note_what_they_did() {
     let r = Runner::new(RequestType::Complaint);
-    let ctx = MoveContext { now: r.now, calendar: &r.calendar, standard: None, master: None, whistle_report_hours: 1 };
+    let ctx = MoveContext {
+        now: r.now,
+        calendar: &r.calendar,
+        standard: None,
+        master: None,
+        whistle_report_hours: 1,
+        rework_restarts_limit: false,
+    };
     let remark = Move::Comment { text: "已派人到现场配合".into() };
     let as_unit = |rel: Relation| apply(&r.case, &remark, &actor(Role::Handler), &rel, &ctx);
     assert!(as_unit(Relation { assisting: true, ..Relation::default() }).is_ok(), "an assisting unit");
@@ -217,7 +237,14 @@ fn a_handler_outside_the_unit_cannot_sign() {
         case: Case { state: S::PendingSign, unit_id: Some(UnitId(1)), ..new_case(RequestType::Complaint) },
         ..Runner::new(RequestType::Complaint)
     };
-    let ctx = MoveContext { now: r.now, calendar: &r.calendar, standard: None, master: None, whistle_report_hours: 1 };
+    let ctx = MoveContext {
+        now: r.now,
+        calendar: &r.calendar,
+        standard: None,
+        master: None,
+        whistle_report_hours: 1,
+        rework_restarts_limit: false,
+    };
     let rel = Relation { in_unit: false, ..Relation::default() };
     let err = apply(&r.case, &Move::Sign, &actor(Role::Handler), &rel, &ctx).unwrap_err();
     assert!(matches!(err, MoveError::Forbidden { kind: MoveKind::Sign, .. }));
@@ -298,6 +325,7 @@ fn merging_needs_an_open_master_and_the_merged_case_closes_with_it() {
         standard: None,
         master: Some(&master),
         whistle_report_hours: 1,
+        rework_restarts_limit: false,
     };
     let out = apply(&r.case, &Move::Merge { into: CaseId(2) }, &actor(Role::Operator), &Relation::all(), &ctx).unwrap();
     assert_eq!((out.case.state, out.case.master_id), (S::Merged, Some(CaseId(2))));
@@ -335,10 +363,86 @@ fn only_the_platform_marks_a_case_overdue() {
     r.step(Role::Dispatcher, Move::Dispatch { unit: UnitId(7), assisting: vec![] });
     r.later(30);
     assert!(matches!(r.try_move(Role::Dispatcher, Move::Overdue), Err(MoveError::Forbidden { .. })));
-    let ctx = MoveContext { now: r.now, calendar: &r.calendar, standard: None, master: None, whistle_report_hours: 1 };
+    let ctx = MoveContext {
+        now: r.now,
+        calendar: &r.calendar,
+        standard: None,
+        master: None,
+        whistle_report_hours: 1,
+        rework_restarts_limit: false,
+    };
     let out = apply(&r.case, &Move::Overdue, &Actor::system(), &Relation::default(), &ctx).unwrap();
     assert_eq!(out.case.overdue_at, Some(r.now));
     assert!(apply(&out.case, &Move::Overdue, &Actor::system(), &Relation::default(), &ctx).is_err(), "never twice");
+}
+
+#[test]
+fn each_new_deadline_is_watched_anew_and_one_already_past_is_not() {
+    let mut r = Runner::new(RequestType::Complaint);
+    r.step(Role::Lead, Move::File { category: None });
+    r.step(Role::Dispatcher, Move::Dispatch { unit: UnitId(7), assisting: vec![] });
+    r.later(8);
+    r.mark_overdue().unwrap();
+    // The unit was the wrong one: the right one gets its own limit, and its own overdue marking.
+    r.step(Role::Handler, Move::Return { reason: "不属于本单位职责".into() });
+    r.step(Role::Dispatcher, Move::ApproveReturn);
+    r.step(Role::Dispatcher, Move::Dispatch { unit: UnitId(9), assisting: vec![] });
+    assert_eq!(r.case.overdue_at, None);
+    assert!(r.mark_overdue().is_err(), "the new deadline has not passed");
+    r.later(30);
+    r.mark_overdue().unwrap();
+    assert_eq!(r.case.overdue_at, Some(r.now));
+    // An extension that still ends in the past leaves the marking as it is.
+    r.step(Role::Handler, Move::Sign);
+    r.step(Role::Handler, Move::Extend { amount: ExtensionAmount::Hours(1), reason: "需协调物业".into() });
+    r.step(Role::Dispatcher, Move::ApproveExtension);
+    assert!(r.case.deadline.unwrap() < r.now);
+    assert_eq!(r.case.overdue_at, Some(r.now));
+    // Closed and reopened (重办): a new deadline ahead, watched again.
+    r.step(Role::Handler, Move::Submit { result: "已处理".into() });
+    let revisit = Revisit { contacted: true, solved: false, satisfaction: Satisfaction::Unsatisfied };
+    r.step(Role::Operator, Move::Revisit(revisit));
+    r.step(Role::Lead, Move::Close);
+    r.later(1);
+    r.step(Role::Operator, Move::Reopen { reason: "问题仍在".into() });
+    assert_eq!(r.case.overdue_at, None);
+    r.later(30);
+    r.mark_overdue().unwrap();
+}
+
+#[test]
+fn rework_keeps_the_deadline_unless_the_city_restarts_the_limit() {
+    for restarts in [false, true] {
+        let mut r = Runner::new(RequestType::Complaint);
+        r.rework_restarts_limit = restarts;
+        r.step(Role::Lead, Move::File { category: None });
+        r.step(Role::Dispatcher, Move::Dispatch { unit: UnitId(7), assisting: vec![] });
+        let first = r.case.deadline.unwrap();
+        r.step(Role::Handler, Move::Sign);
+        r.later(8);
+        r.mark_overdue().unwrap();
+        r.step(Role::Handler, Move::Submit { result: "已处理".into() });
+        let sent_back = r.step(Role::Dispatcher, Move::Rework { reason: "照片不清楚".into() });
+        // Sent back on Monday at 17:00: one working hour that day, three on Tuesday from 08:00.
+        let restarted = Utc.with_ymd_and_hms(2026, 11, 24, 3, 0, 0).unwrap();
+        if restarts {
+            assert_eq!(r.case.deadline, Some(restarted));
+            assert_eq!(sent_back.flow.data["deadline"], serde_json::json!(restarted));
+            assert_eq!(r.case.overdue_at, None, "the new deadline is ahead");
+        } else {
+            assert_eq!(r.case.deadline, Some(first));
+            assert_eq!(sent_back.flow.data, serde_json::Value::Null);
+            assert!(r.case.overdue_at.is_some());
+        }
+        // A failed check sends the result back in the same way.
+        r.step(Role::Handler, Move::Submit { result: "已处理, 附照片".into() });
+        r.later(24);
+        let failed = r.step(Role::Inspector, Move::Check { passed: false, note: "仍有积水".into() });
+        assert_eq!(failed.flow.data["passed"], false);
+        let expected = if restarts { Some(r.calendar.deadline(r.now, r.standard.limit)) } else { Some(first) };
+        assert_eq!(r.case.deadline, expected);
+        assert_eq!(failed.flow.data.get("deadline").is_some(), restarts);
+    }
 }
 
 /// Any move, with plausible fields, made by someone holding every role.
@@ -427,7 +531,7 @@ proptest! {
         everyone.roles = Role::ALL.to_vec();
         for (mv, hours) in moves {
             now += Duration::hours(hours);
-            let ctx = MoveContext { now, calendar: &calendar, standard: Some(&std), master: None, whistle_report_hours: 1 };
+            let ctx = MoveContext { now, calendar: &calendar, standard: Some(&std), master: None, whistle_report_hours: 1, rework_restarts_limit: false };
             let who = if mv.kind().is_system() { Actor::system() } else { everyone.clone() };
             match apply(&case, &mv, &who, &Relation::all(), &ctx) {
                 Ok(out) => {

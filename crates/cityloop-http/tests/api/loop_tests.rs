@@ -5,7 +5,7 @@ use reqwest::StatusCode;
 use serde_json::json;
 
 use crate::helpers::moves;
-use crate::on_every_engine;
+use crate::{on_every_engine, on_every_engine_with};
 
 #[tokio::test]
 async fn the_hotline_loop_runs_from_intake_to_reopen() {
@@ -261,6 +261,59 @@ async fn the_background_job_marks_overdue_cases_once_and_issues_a_notice() {
         let theirs = t.get(Some(&handler), "/api/v1/notices").await.ok();
         assert_eq!(theirs.as_array().unwrap().len(), 1, "the unit sees its notice");
     })
+    .await;
+}
+
+#[tokio::test]
+async fn a_case_given_a_new_deadline_is_marked_overdue_again_when_that_one_passes_too() {
+    on_every_engine(|t| async move {
+        let (operator, lead) = (t.login("operator").await, t.login("lead").await);
+        let (id, d) = t.dispatched_complaint("10005", "井盖缺失", "路口井盖不见了").await;
+        let handler = t.login(&t.handler_of(&d)).await;
+        t.clock.advance(Duration::hours(3));
+        assert_eq!(t.app.run_jobs_once().await.unwrap().marked_overdue, 1);
+        t.must(&handler, id, "sign", json!({})).await;
+        t.must(&handler, id, "submit", json!({"result": "已补装井盖"})).await;
+        let unsolved = json!({"contacted": true, "solved": false, "satisfaction": "unsatisfied"});
+        t.must(&operator, id, "revisit", unsolved).await;
+        t.must(&lead, id, "close", json!({})).await;
+        // 重办: two more hours from now, a deadline nobody has missed yet.
+        let reopened = t.must(&operator, id, "reopen", json!({"reason": "井盖又被偷了"})).await;
+        assert_eq!((reopened["overdue"].as_bool(), reopened["overdue_at"].is_null()), (Some(false), true));
+        assert_eq!(reopened["deadline"], "2026-11-23T14:00:00+08:00");
+        assert_eq!(t.app.run_jobs_once().await.unwrap().marked_overdue, 0);
+        t.clock.advance(Duration::hours(3));
+        assert_eq!(t.app.run_jobs_once().await.unwrap().marked_overdue, 1, "the second deadline is missed too");
+        assert_eq!(t.app.run_jobs_once().await.unwrap().marked_overdue, 0, "once per deadline");
+        let now = t.get(Some(&lead), &format!("/api/v1/cases/{id}")).await.ok();
+        assert_eq!(now["overdue_at"], "2026-11-23T15:00:00+08:00");
+        assert_eq!(moves(&now).iter().filter(|m| *m == "overdue").count(), 2, "the flow keeps the first");
+        let notices = t.get(Some(&handler), &format!("/api/v1/notices?case={id}")).await.ok();
+        let overdue = notices.as_array().unwrap().iter().filter(|n| n["overdue"] == true).count();
+        assert_eq!(overdue, 2, "the unit hears of each");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_city_that_restarts_the_limit_on_rework_gives_the_unit_a_new_deadline() {
+    on_every_engine_with(
+        |s| s.rework_restarts_limit = true,
+        |t| async move {
+            let dispatcher = t.login("dispatcher").await;
+            let (id, d) = t.dispatched_complaint("10005", "井盖缺失", "路口井盖不见了").await;
+            let handler = t.login(&t.handler_of(&d)).await;
+            t.must(&handler, id, "sign", json!({})).await;
+            t.clock.advance(Duration::hours(3));
+            assert_eq!(t.app.run_jobs_once().await.unwrap().marked_overdue, 1);
+            t.must(&handler, id, "submit", json!({"result": "已补装井盖"})).await;
+            let reworked = t.must(&dispatcher, id, "rework", json!({"reason": "未附照片"})).await;
+            assert_eq!(reworked["deadline"], "2026-11-23T14:00:00+08:00", "2 hours from the rework");
+            assert_eq!((reworked["overdue"].as_bool(), reworked["overdue_at"].is_null()), (Some(false), true));
+            let record = reworked["flow"].as_array().unwrap().last().unwrap().clone();
+            assert_eq!((record["move"].as_str(), record["note"].as_str()), (Some("rework"), Some("未附照片")));
+        },
+    )
     .await;
 }
 
