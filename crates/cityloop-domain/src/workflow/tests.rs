@@ -207,14 +207,7 @@ fn a_case_without_a_grid_is_not_sent_to_an_inspector_to_verify() {
 #[test]
 fn units_working_beside_the_lead_note_what_they_did() {
     let r = Runner::new(RequestType::Complaint);
-    let ctx = MoveContext {
-        now: r.now,
-        calendar: &r.calendar,
-        standard: None,
-        master: None,
-        whistle_report_hours: 1,
-        rework_restarts_limit: false,
-    };
+    let ctx = MoveContext { standard: None, ..r.context() };
     let remark = Move::Comment { text: "已派人到现场配合".into() };
     let as_unit = |rel: Relation| apply(&r.case, &remark, &actor(Role::Handler), &rel, &ctx);
     assert!(as_unit(Relation { assisting: true, ..Relation::default() }).is_ok(), "an assisting unit");
@@ -237,14 +230,7 @@ fn a_handler_outside_the_unit_cannot_sign() {
         case: Case { state: S::PendingSign, unit_id: Some(UnitId(1)), ..new_case(RequestType::Complaint) },
         ..Runner::new(RequestType::Complaint)
     };
-    let ctx = MoveContext {
-        now: r.now,
-        calendar: &r.calendar,
-        standard: None,
-        master: None,
-        whistle_report_hours: 1,
-        rework_restarts_limit: false,
-    };
+    let ctx = MoveContext { standard: None, ..r.context() };
     let rel = Relation { in_unit: false, ..Relation::default() };
     let err = apply(&r.case, &Move::Sign, &actor(Role::Handler), &rel, &ctx).unwrap_err();
     assert!(matches!(err, MoveError::Forbidden { kind: MoveKind::Sign, .. }));
@@ -319,14 +305,7 @@ fn merging_needs_an_open_master_and_the_merged_case_closes_with_it() {
     let mut master = new_case(RequestType::Complaint);
     master.id = CaseId(2);
     master.number = "20261123-000002".into();
-    let ctx = MoveContext {
-        now: r.now,
-        calendar: &r.calendar,
-        standard: None,
-        master: Some(&master),
-        whistle_report_hours: 1,
-        rework_restarts_limit: false,
-    };
+    let ctx = MoveContext { standard: None, master: Some(&master), ..r.context() };
     let out = apply(&r.case, &Move::Merge { into: CaseId(2) }, &actor(Role::Operator), &Relation::all(), &ctx).unwrap();
     assert_eq!((out.case.state, out.case.master_id), (S::Merged, Some(CaseId(2))));
     let closed = apply(&out.case, &Move::CloseWithMaster, &Actor::system(), &Relation::default(), &ctx).unwrap();
@@ -363,14 +342,7 @@ fn only_the_platform_marks_a_case_overdue() {
     r.step(Role::Dispatcher, Move::Dispatch { unit: UnitId(7), assisting: vec![] });
     r.later(30);
     assert!(matches!(r.try_move(Role::Dispatcher, Move::Overdue), Err(MoveError::Forbidden { .. })));
-    let ctx = MoveContext {
-        now: r.now,
-        calendar: &r.calendar,
-        standard: None,
-        master: None,
-        whistle_report_hours: 1,
-        rework_restarts_limit: false,
-    };
+    let ctx = MoveContext { standard: None, ..r.context() };
     let out = apply(&r.case, &Move::Overdue, &Actor::system(), &Relation::default(), &ctx).unwrap();
     assert_eq!(out.case.overdue_at, Some(r.now));
     assert!(apply(&out.case, &Move::Overdue, &Actor::system(), &Relation::default(), &ctx).is_err(), "never twice");
@@ -531,7 +503,10 @@ proptest! {
         everyone.roles = Role::ALL.to_vec();
         for (mv, hours) in moves {
             now += Duration::hours(hours);
-            let ctx = MoveContext { now, calendar: &calendar, standard: Some(&std), master: None, whistle_report_hours: 1, rework_restarts_limit: false };
+            let ctx = MoveContext {
+                now, calendar: &calendar, standard: Some(&std), master: None,
+                whistle_report_hours: 1, rework_restarts_limit: false,
+            };
             let who = if mv.kind().is_system() { Actor::system() } else { everyone.clone() };
             match apply(&case, &mv, &who, &Relation::all(), &ctx) {
                 Ok(out) => {
