@@ -978,9 +978,10 @@ pub fn apply(
         }
     }
 
-    if c.deadline != case.deadline && c.deadline.is_some_and(|d| d > now) {
-        // A new deadline (another unit, a reopening, an extension, a restarted limit) is watched anew:
-        // the job marks it, with a notice, when it passes in turn.
+    if c.deadline != case.deadline && c.deadline.is_none_or(|d| d > now) {
+        // The marking belongs to the deadline it found passed. A new one (a dispatch, a reopening, an
+        // extension, a restarted limit) is watched anew: the job marks it, with a notice, when it passes
+        // in turn. A case returned to the dispatcher has none.
         c.overdue_at = None;
     }
     if c.state != S::Handling {
@@ -1007,12 +1008,14 @@ pub fn apply(
 }
 
 /// The new deadline of a case sent back to its unit, when the city restarts the handling limit then.
+/// A later deadline it already has (an extension) stands: the restart gives time, it never takes any.
 fn restart_limit_on_rework(c: &mut Case, ctx: &MoveContext<'_>) -> Option<DateTime<Utc>> {
     if !ctx.rework_restarts_limit || c.unit_id.is_none() {
         return None;
     }
     let limit = c.limit.unwrap_or(DEFAULT_LIMIT);
-    let deadline = ctx.calendar.deadline(ctx.now, limit);
+    let restarted = ctx.calendar.deadline(ctx.now, limit);
+    let deadline = c.deadline.map_or(restarted, |d| d.max(restarted));
     c.deadline = Some(deadline);
     Some(deadline)
 }

@@ -358,6 +358,7 @@ fn each_new_deadline_is_watched_anew_and_one_already_past_is_not() {
     // The unit was the wrong one: the right one gets its own limit, and its own overdue marking.
     r.step(Role::Handler, Move::Return { reason: "不属于本单位职责".into() });
     r.step(Role::Dispatcher, Move::ApproveReturn);
+    assert_eq!((r.case.deadline, r.case.overdue_at), (None, None), "back with the dispatcher, no deadline");
     r.step(Role::Dispatcher, Move::Dispatch { unit: UnitId(9), assisting: vec![] });
     assert_eq!(r.case.overdue_at, None);
     assert!(r.mark_overdue().is_err(), "the new deadline has not passed");
@@ -414,7 +415,26 @@ fn rework_keeps_the_deadline_unless_the_city_restarts_the_limit() {
         let expected = if restarts { Some(r.calendar.deadline(r.now, r.standard.limit)) } else { Some(first) };
         assert_eq!(r.case.deadline, expected);
         assert_eq!(failed.flow.data.get("deadline").is_some(), restarts);
+        assert_eq!(r.case.overdue_at.is_none(), restarts);
     }
+}
+
+#[test]
+fn a_restarted_limit_never_takes_away_time_an_extension_gave() {
+    let mut r = Runner::new(RequestType::Complaint);
+    r.rework_restarts_limit = true;
+    r.step(Role::Lead, Move::File { category: None });
+    r.step(Role::Dispatcher, Move::Dispatch { unit: UnitId(7), assisting: vec![] });
+    r.step(Role::Handler, Move::Sign);
+    r.step(Role::Handler, Move::Extend { amount: ExtensionAmount::Hours(4), reason: "需协调物业".into() });
+    r.step(Role::Dispatcher, Move::ApproveExtension);
+    // Monday 09:00 + 4 + 4 working hours: Tuesday 09:00; sent back at 10:00, the limit alone gives 16:00.
+    let extended = Utc.with_ymd_and_hms(2026, 11, 24, 1, 0, 0).unwrap();
+    assert_eq!(r.case.deadline, Some(extended));
+    r.later(1);
+    r.step(Role::Handler, Move::Submit { result: "已处理".into() });
+    r.step(Role::Dispatcher, Move::Rework { reason: "照片不清楚".into() });
+    assert_eq!(r.case.deadline, Some(extended));
 }
 
 /// Any move, with plausible fields, made by someone holding every role.
@@ -474,6 +494,7 @@ fn check_invariants(c: &Case) -> Result<(), TestCaseError> {
         prop_assert!(c.deadline.is_some(), "a case in {:?} has a deadline", c.state);
     }
     prop_assert_eq!(c.state == S::Suspended, c.suspended_at.is_some());
+    prop_assert!(c.overdue_at.is_none() || c.deadline.is_some(), "an overdue marking belongs to a deadline");
     prop_assert!(c.pending.is_none() || c.state == S::Handling, "requests wait only while handling");
     prop_assert!(c.extensions <= MAX_EXTENSIONS && c.suspensions <= MAX_SUSPENSIONS);
     prop_assert_eq!(matches!(c.state, S::Closed | S::Voided), c.closed_at.is_some());
@@ -494,6 +515,7 @@ proptest! {
     fn no_sequence_of_moves_reaches_an_inconsistent_case(
         moves in proptest::collection::vec((any_move(), 0i64..30), 1..60),
         kind in 0usize..7,
+        rework_restarts_limit in any::<bool>(),
     ) {
         let calendar = WorkCalendar::default();
         let std = standard(4, TimingMode::WorkingHours);
@@ -505,7 +527,7 @@ proptest! {
             now += Duration::hours(hours);
             let ctx = MoveContext {
                 now, calendar: &calendar, standard: Some(&std), master: None,
-                whistle_report_hours: 1, rework_restarts_limit: false,
+                whistle_report_hours: 1, rework_restarts_limit,
             };
             let who = if mv.kind().is_system() { Actor::system() } else { everyone.clone() };
             match apply(&case, &mv, &who, &Relation::all(), &ctx) {

@@ -312,6 +312,9 @@ async fn a_city_that_restarts_the_limit_on_rework_gives_the_unit_a_new_deadline(
             assert_eq!((reworked["overdue"].as_bool(), reworked["overdue_at"].is_null()), (Some(false), true));
             let record = reworked["flow"].as_array().unwrap().last().unwrap().clone();
             assert_eq!((record["move"].as_str(), record["note"].as_str()), (Some("rework"), Some("未附照片")));
+            assert_eq!(record["data"]["deadline"], "2026-11-23T06:00:00Z", "as recorded, in UTC");
+            t.clock.advance(Duration::hours(3));
+            assert_eq!(t.app.run_jobs_once().await.unwrap().marked_overdue, 1, "the new deadline is watched");
         },
     )
     .await;

@@ -448,7 +448,8 @@ pub fn timeline(
                 None => t.label(f.to),
             },
             note: f.note.clone().unwrap_or_default(),
-            // A move that set the deadline (dispatch, an approved extension, a resumption) says it.
+            // A move that set the deadline (dispatch, an approved extension, a resumption, a restarted
+            // limit on rework) says it.
             deadline: f
                 .data
                 .get("deadline")
@@ -550,7 +551,7 @@ struct CasePage {
 
 /// The approved extensions and the resumptions after a suspension that moved the current deadline:
 /// those since the last move that set it from the limit (a dispatch, a return sent out again, a
-/// reopening), which start it afresh.
+/// reopening, a restarted limit on rework), which start it afresh.
 fn moves_since_the_deadline_was_set(flow: &[(i64, cityloop_domain::workflow::FlowEntry)]) -> (usize, usize) {
     let mut counts = (0, 0);
     for (_, f) in flow.iter().filter(|(_, f)| f.data.get("deadline").is_some()) {
