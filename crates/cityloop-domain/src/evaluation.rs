@@ -477,6 +477,11 @@ pub fn replay(
         let actor = f.actor_id.map(|u| u.0);
         use Indicator as I;
         use Metric as M;
+        // A move that set the deadline recorded it (an extension, a resumption, a reopening, a limit
+        // restarted on rework): the next result is timed against it.
+        if let Some(deadline) = time_in(&f.data, "deadline") {
+            r.deadline = Some(deadline);
+        }
         match f.kind {
             MoveKind::Report => {
                 let by_inspector = f.role == Some(Role::Inspector);
@@ -539,25 +544,17 @@ pub fn replay(
                 r.unit = None;
                 r.deadline = None;
             }
-            MoveKind::ApproveExtension | MoveKind::Resume => {
-                r.deadline = time_in(&f.data, "deadline").or(r.deadline);
-            }
             MoveKind::Submit => {
                 let unit = r.unit.map(|u| u.0);
                 count(I::Department, unit, M::Handled, true);
                 count(I::Department, unit, M::HandledOnTime, r.deadline.is_none_or(|d| f.at <= d));
             }
-            MoveKind::Rework => {
-                count(I::Department, r.unit.map(|u| u.0), M::Reworked, true);
-                // Where the city restarts the limit on rework, the next result is timed against it.
-                r.deadline = time_in(&f.data, "deadline").or(r.deadline);
-            }
+            MoveKind::Rework => count(I::Department, r.unit.map(|u| u.0), M::Reworked, true),
             MoveKind::Check => {
                 count(I::Inspector, actor, M::Checks, true);
                 count(I::Inspector, actor, M::CheckedOnTime, in_time(limits.check_minutes));
                 let passed = f.data.get("passed").and_then(|v| v.as_bool()).unwrap_or(true);
                 count(I::Department, r.unit.map(|u| u.0), M::Reworked, !passed);
-                r.deadline = time_in(&f.data, "deadline").or(r.deadline);
             }
             MoveKind::Revisit | MoveKind::Rate => {
                 if f.kind == MoveKind::Revisit {
@@ -617,7 +614,6 @@ pub fn replay(
             MoveKind::Reopen => {
                 r.revisited = false;
                 r.unreached_at = None;
-                r.deadline = time_in(&f.data, "deadline").or(r.deadline);
                 count(I::Department, r.unit.map(|u| u.0), M::Received, r.unit.is_some());
             }
             _ => {}
